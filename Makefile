@@ -1,0 +1,53 @@
+# Two commands matter: `make templates` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ENV ?= dev
+# Stamp files: the venv is rebuilt when its requirements change.
+GEN_STAMP := $(VENV)/.generator-installed
+DEV_STAMP := $(VENV)/.dev-installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+PIP_FLAGS := --quiet --disable-pip-version-check --no-input
+
+.PHONY: templates lint test bench clean venv dev-venv check
+
+templates: $(GEN_STAMP)
+	$(PY) generate.py
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(GEN_STAMP): requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install $(PIP_FLAGS) -r requirements.txt
+	@touch $@
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PY) -m pip install $(PIP_FLAGS) -r requirements-dev.txt
+	@touch $@ $(GEN_STAMP)
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements-checkov.txt
+	@touch $@
+
+venv: $(GEN_STAMP)
+dev-venv: $(DEV_STAMP)
+
+check: $(GEN_STAMP)
+	$(PY) generate.py --check
+
+lint: $(DEV_STAMP)
+	$(VENV)/bin/cfn-lint --non-zero-exit-code warning -- templates/*.yaml
+
+test: $(DEV_STAMP)
+	$(MAKE) --no-print-directory lint
+	$(PY) generate.py --check
+	$(PY) -m pytest -q
+
+bench: $(DEV_STAMP)
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .hypothesis build
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Render the project's CloudFormation templates and per-environment parameter files.
+
+    python generate.py                 # every stack, every environment, into templates/
+    python generate.py --env dev       # one environment's parameter files (templates too)
+    python generate.py --check         # exit 1 if templates/ is not what the code renders now
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from infra import config, lambda_package, render
+
+ROOT = Path(__file__).resolve().parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", help="render only this environment's parameter files")
+    parser.add_argument("--out", type=Path, default=ROOT / "templates", help="output folder (default: templates/)")
+    parser.add_argument("--config", type=Path, default=config.CONFIG_DIR, help=argparse.SUPPRESS)
+    parser.add_argument("--check", action="store_true", help="compare a fresh render with --out; list stale or missing files")
+    args = parser.parse_args(argv)
+
+    try:
+        project = config.load(args.config, only_env=args.env)
+    except config.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    files = render.render(project, lambda_package.parameters(ROOT / "lambda_src"))
+
+    if args.check:
+        problems = render.stale(args.out, files)
+        if problems:
+            print("\n".join(problems))
+            print(f"{len(problems)} file(s) differ from a fresh render; run `make templates` to refresh them.", file=sys.stderr)
+            return 1
+        print(f"{len(files)} files up to date in {args.out}")
+        return 0
+
+    written = render.write_atomically(args.out, files)
+    print(f"{len(files)} files rendered into {args.out} ({len(written)} changed)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""Load and validate config/: project.yaml plus one <env>.yaml per environment.
+
+Every problem becomes one ConfigError whose text is a single line naming the file, the key path
+and what is wrong. Nothing here touches templates/ or AWS.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import jsonschema
+import yaml
+
+from infra import schema
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+DEFAULT_STATUSES = ("Approved",)
+DEFAULT_SAGEMAKER = MappingProxyType(
+    {"processing_instance_type": "ml.m5.large", "training_instance_type": "ml.m5.large", "model_approval_threshold": 0.7}
+)
+DEFAULT_KPI = MappingProxyType(
+    {"crawler_schedule": "cron(0 6 * * ? *)", "athena_bytes_scanned_cutoff": 1073741824, "quicksight_principals": ()}
+)
+DEFAULT_LOG_RETENTION_DAYS = 30
+
+
+class ConfigError(Exception):
+    """A config problem, worded as one line: '<file>: <key path>: <what is wrong>'."""
+
+    def __init__(self, file: str, key: str, problem: str):
+        self.file, self.key, self.problem = file, key, problem
+        where = f"{file}: {key}" if key else file
+        super().__init__(f"{where}: {problem}".replace("\n", " "))
+
+
+@dataclass(frozen=True)
+class Source:
+    type: str
+    branch: str = ""
+    repository: str = ""
+    connection_arn: str = ""
+    bucket: str = ""
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    file: str
+    region: str
+    account_id: str | None
+    source: Source
+    emails: tuple[str, ...]
+    statuses: tuple[str, ...]
+    processing_instance_type: str
+    training_instance_type: str
+    model_approval_threshold: float
+    crawler_schedule: str
+    athena_bytes_scanned_cutoff: int
+    quicksight_principals: tuple[str, ...]
+    log_retention_days: int
+    tags: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    short_name: str
+    description: str
+    sagemaker_pipeline_name: str
+    tags: Mapping[str, str]
+    environments: Mapping[str, Environment] = field(default_factory=dict)
+
+    def env(self, name: str) -> Environment:
+        if name not in self.environments:
+            known = ", ".join(self.environments)
+            raise ConfigError(_display(CONFIG_DIR / "project.yaml"), "environments", f"unknown environment '{name}' (configured: {known})")
+        return self.environments[name]
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            duplicate = key in seen
+        except TypeError:  # an unhashable key; let the default constructor word the error
+            break
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_yaml(path: Path) -> dict:
+    """Parse one config file into a mapping, or raise ConfigError."""
+    shown = _display(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(shown, "", "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(shown, "", f"cannot read: {exc}") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(shown, where, f"invalid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(shown, "", "invalid YAML: nesting too deep") from None
+    if data is None:
+        raise ConfigError(shown, "", "file is empty")
+    if not isinstance(data, dict):
+        raise ConfigError(shown, "", f"expected a mapping of keys at the top level, got {_kind(data)}")
+    return data
+
+
+def key_path(parts) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a mapping"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _describe(error: jsonschema.ValidationError) -> tuple[list, str]:
+    """Turn one jsonschema error into (key path parts, one-line problem)."""
+    path = list(error.absolute_path)
+    v, sch, inst = error.validator, error.schema, error.instance
+    if v == "additionalProperties":
+        allowed = sorted(sch.get("properties", {}))
+        extra = sorted(str(k) for k in inst if k not in sch.get("properties", {}))
+        return path + [extra[0]], "unknown key" + (f" (allowed: {', '.join(allowed)})" if allowed else "")
+    if v == "required":
+        missing = re.search(r"'([^']+)' is a required property", error.message)
+        return path + [missing.group(1) if missing else "?"], "required key is missing"
+    if v == "type":
+        return path, f"expected {_kind_name(error.validator_value)}, got {_kind(inst)} {_short(inst)}"
+    if v in ("enum", "const"):
+        options = error.validator_value if v == "enum" else [error.validator_value]
+        return path, f"{_short(inst)} is not one of: {', '.join(map(str, options))}"
+    if v == "pattern":
+        expect = sch.get("x-expect", f"a value matching {error.validator_value}")
+        return path, f"{_short(inst)} is not {expect}"
+    if v == "propertyNames":
+        return path, error.message
+    if v in ("minLength", "maxLength"):
+        word = "at least" if v == "minLength" else "at most"
+        return path, f"{_short(inst)} is {len(inst)} characters; must be {word} {error.validator_value}"
+    if v in ("minItems", "maxItems"):
+        word = "at least" if v == "minItems" else "at most"
+        return path, f"has {len(inst)} items; must have {word} {error.validator_value}"
+    if v == "uniqueItems":
+        return path, "has duplicate items"
+    if v in ("minimum", "maximum"):
+        word = "at least" if v == "minimum" else "at most"
+        return path, f"{_short(inst)} must be {word} {error.validator_value}"
+    return path, error.message
+
+
+def _kind_name(json_type) -> str:
+    names = {"string": "a string", "integer": "an integer", "number": "a number", "object": "a mapping", "array": "a list", "boolean": "a boolean"}
+    if isinstance(json_type, list):
+        return " or ".join(names.get(t, t) for t in json_type)
+    return names.get(json_type, json_type)
+
+
+def _first_error(validator: jsonschema.Draft202012Validator, data: dict):
+    errors = list(validator.iter_errors(data))
+    if not errors:
+        return None
+    # Deepest, then document order: the most specific complaint about the first bad key.
+    best = jsonschema.exceptions.best_match(errors)
+    # propertyNames errors carry the key in the message, not in the path: add it.
+    if best.validator == "propertyNames":
+        sub = best.context[0] if best.context else None
+        name = sub.instance if sub is not None else "?"
+        expect = best.validator_value.get("x-expect", "a valid key")
+        return list(best.absolute_path) + [name], f"key {_short(name)} is not {expect}"
+    # if/then failures hold the specific error in context only when wrapped; plain ones are direct.
+    return _describe(best)
+
+
+_PROJECT_VALIDATOR = jsonschema.Draft202012Validator(schema.PROJECT)
+_ENV_VALIDATOR = jsonschema.Draft202012Validator(schema.ENVIRONMENT)
+
+
+def _validate(validator, data: dict, shown: str) -> None:
+    try:
+        found = _first_error(validator, data)
+    except RecursionError:
+        raise ConfigError(shown, "", "nesting too deep") from None
+    if found:
+        parts, problem = found
+        raise ConfigError(shown, key_path(parts), problem)
+
+
+def _environment(name: str, path: Path) -> Environment:
+    shown = _display(path)
+    data = read_yaml(path)
+    _validate(_ENV_VALIDATOR, data, shown)
+    notif = data["notifications"]
+    sm = {**DEFAULT_SAGEMAKER, **data.get("sagemaker", {})}
+    kpi = {**DEFAULT_KPI, **data.get("kpi", {})}
+    return Environment(
+        name=name,
+        file=shown,
+        region=data["region"],
+        account_id=data.get("account_id"),
+        source=Source(**data["source"]),
+        emails=tuple(notif["emails"]),
+        statuses=tuple(notif.get("statuses", DEFAULT_STATUSES)),
+        processing_instance_type=sm["processing_instance_type"],
+        training_instance_type=sm["training_instance_type"],
+        model_approval_threshold=float(sm["model_approval_threshold"]),
+        crawler_schedule=kpi["crawler_schedule"],
+        athena_bytes_scanned_cutoff=int(kpi["athena_bytes_scanned_cutoff"]),
+        quicksight_principals=tuple(kpi["quicksight_principals"]),
+        log_retention_days=int(data.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS)),
+        tags=MappingProxyType(dict(data.get("tags", {}))),
+    )
+
+
+def load(config_dir: Path | str = CONFIG_DIR, only_env: str | None = None) -> Project:
+    """Read and validate the project and its environments (all, or just `only_env`)."""
+    from infra import names  # names validates derived-name limits and imports this module
+
+    config_dir = Path(config_dir)
+    project_path = config_dir / "project.yaml"
+    shown = _display(project_path)
+    data = read_yaml(project_path)
+    _validate(_PROJECT_VALIDATOR, data, shown)
+    env_names = list(data["environments"])
+    if only_env is not None and only_env not in env_names:
+        raise ConfigError(shown, "environments", f"unknown environment '{only_env}' (configured: {', '.join(env_names)})")
+    selected = [only_env] if only_env else env_names
+    project = Project(
+        name=data["project"]["name"],
+        short_name=data["project"]["short_name"],
+        description=data["project"].get("description", ""),
+        sagemaker_pipeline_name=data["sagemaker_pipeline"]["name"],
+        tags=MappingProxyType(dict(data.get("tags", {}))),
+        environments=MappingProxyType({env: _environment(env, config_dir / f"{env}.yaml") for env in selected}),
+    )
+    for env in project.environments.values():
+        names.check_limits(project, env, project_file=shown)
+    return project

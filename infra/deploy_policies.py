@@ -1,0 +1,227 @@
+"""What CloudFormation may do when it deploys each stack, with the role the pipeline hands it.
+
+One function per stack, kept beside the others so a reviewer sees every deploy-time power in one
+file. Every statement is scoped to the environment's own names (ResourcePrefix, the group, the
+topic…); keys are the exception noted below.
+"""
+from __future__ import annotations
+
+import awacs.athena
+import awacs.awslambda
+import awacs.cloudwatch
+import awacs.codebuild
+import awacs.codeconnections
+import awacs.codepipeline
+import awacs.codestar_connections
+import awacs.events
+import awacs.glue
+import awacs.iam
+import awacs.kms
+import awacs.logs
+import awacs.quicksight
+import awacs.s3
+import awacs.sagemaker
+import awacs.sns
+import awacs.sqs
+from awacs.aws import Allow, Statement
+
+from infra.policies import arn, artifact_bucket_arn, pass_role
+
+
+def actions(module, *names: str) -> list:
+    """awacs action constants by name: a typo fails at import, not as a silent deny at deploy."""
+    return [getattr(module, name) for name in names]
+
+
+def _allow(sid: str, acts: list, resources: list) -> Statement:
+    return Statement(Sid=sid, Effect=Allow, Action=acts, Resource=resources)
+
+
+def _kms_key_lifecycle(sid: str) -> list[Statement]:
+    # kms:CreateKey has no resource-level permission (the key has no ARN yet). The other key actions
+    # cannot be scoped by alias before the alias exists, so they are scoped to this account's keys.
+    return [
+        _allow(f"{sid}CreateNoResourceLevelPermission", [awacs.kms.CreateKey], ["*"]),
+        _allow(
+            f"{sid}Manage",
+            actions(
+                awacs.kms, "DescribeKey", "EnableKeyRotation", "GetKeyPolicy", "PutKeyPolicy", "GetKeyRotationStatus",
+                "TagResource", "UntagResource", "ListResourceTags", "ScheduleKeyDeletion", "CreateAlias", "DeleteAlias",
+                "UpdateAlias", "UpdateKeyDescription",
+            ),
+            [arn("kms", "key/*")],
+        ),
+        _allow(
+            f"{sid}Alias",
+            actions(awacs.kms, "CreateAlias", "DeleteAlias", "UpdateAlias"),
+            [arn("kms", "alias/${ResourcePrefix}-*")],
+        ),
+    ]
+
+
+def _log_groups(sid: str, group_sub: str) -> Statement:
+    return _allow(
+        sid,
+        actions(awacs.logs, "CreateLogGroup", "DeleteLogGroup", "PutRetentionPolicy", "DeleteRetentionPolicy",
+                "TagResource", "UntagResource", "ListTagsForResource", "DescribeLogGroups", "AssociateKmsKey"),
+        [arn("logs", f"log-group:{group_sub}"), arn("logs", f"log-group:{group_sub}:*")],
+    )
+
+
+def _event_rules(sid: str) -> Statement:
+    return _allow(
+        sid,
+        actions(awacs.events, "PutRule", "DeleteRule", "DescribeRule", "EnableRule", "DisableRule", "PutTargets",
+                "RemoveTargets", "ListTargetsByRule", "TagResource", "UntagResource", "ListTagsForResource"),
+        [arn("events", "rule/${ResourcePrefix}-*")],
+    )
+
+
+def iam_stack() -> list[Statement]:
+    """The IAM stack manages only the project's roles, under the project's path and prefix."""
+    role = arn("iam", "role${RolePath}${ResourcePrefix}-*", region=False)
+    return [
+        _allow(
+            "ProjectRoles",
+            actions(
+                awacs.iam, "CreateRole", "DeleteRole", "GetRole", "UpdateRole", "UpdateRoleDescription",
+                "UpdateAssumeRolePolicy", "PutRolePolicy", "DeleteRolePolicy", "GetRolePolicy", "ListRolePolicies",
+                "ListAttachedRolePolicies", "TagRole", "UntagRole", "ListRoleTags",
+            ),
+            [role],
+        ),
+    ]
+
+
+def pipeline_stack() -> list[Statement]:
+    """Artifact bucket and key, two CodeBuild projects, the pipeline, its source rule, the model group."""
+    return [
+        *_kms_key_lifecycle("ArtifactKey"),
+        _allow(
+            "ArtifactBucket",
+            actions(
+                awacs.s3, "CreateBucket", "GetBucketLocation", "GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy",
+                "GetEncryptionConfiguration", "PutEncryptionConfiguration", "GetBucketVersioning", "PutBucketVersioning",
+                "GetBucketPublicAccessBlock", "PutBucketPublicAccessBlock", "GetBucketTagging", "PutBucketTagging",
+                "GetLifecycleConfiguration", "PutLifecycleConfiguration", "GetBucketOwnershipControls",
+                "PutBucketOwnershipControls", "GetBucketNotification", "PutBucketNotification", "GetBucketLogging",
+                "PutBucketLogging",
+            ),
+            [artifact_bucket_arn()],
+        ),
+        _allow(
+            "BuildProjects",
+            actions(awacs.codebuild, "CreateProject", "UpdateProject", "DeleteProject", "BatchGetProjects"),
+            [arn("codebuild", "project/${ResourcePrefix}-*")],
+        ),
+        _log_groups("BuildLogGroups", "/aws/codebuild/${ResourcePrefix}-*"),
+        _allow(
+            "Pipeline",
+            actions(awacs.codepipeline, "CreatePipeline", "UpdatePipeline", "DeletePipeline", "GetPipeline",
+                    "GetPipelineState", "TagResource", "UntagResource", "ListTagsForResource"),
+            [arn("codepipeline", "${CodePipelineName}")],
+        ),
+        _allow(
+            "UseSourceConnection",
+            [awacs.codeconnections.PassConnection, awacs.codestar_connections.PassConnection],
+            [arn("codeconnections", "connection/*"), arn("codestar-connections", "connection/*")],
+        ),
+        _event_rules("SourceRule"),
+        _allow(
+            "ModelPackageGroup",
+            actions(awacs.sagemaker, "CreateModelPackageGroup", "DescribeModelPackageGroup", "DeleteModelPackageGroup",
+                    "AddTags", "DeleteTags", "ListTags", "GetModelPackageGroupPolicy"),
+            [arn("sagemaker", "model-package-group/${ModelPackageGroupName}")],
+        ),
+        pass_role("PassPipelineRole", ["${CodePipelineRoleName}"], "codepipeline.amazonaws.com"),
+        pass_role("PassBuildRoles", ["${SynthBuildRoleName}", "${UpsertBuildRoleName}"], "codebuild.amazonaws.com"),
+        pass_role("PassSourceEventsRole", ["${SourceEventsRoleName}"], "events.amazonaws.com"),
+    ]
+
+
+def notifications_stack() -> list[Statement]:
+    """Topic, DLQ, key, the notifier Lambda, its log group, the rule and the DLQ alarm."""
+    return [
+        *_kms_key_lifecycle("NotificationsKey"),
+        _allow(
+            "Topic",
+            actions(awacs.sns, "CreateTopic", "DeleteTopic", "GetTopicAttributes", "SetTopicAttributes", "Subscribe",
+                    "Unsubscribe", "ListSubscriptionsByTopic", "TagResource", "UntagResource", "ListTagsForResource"),
+            [arn("sns", "${TopicName}")],
+        ),
+        _allow(
+            "DeadLetterQueue",
+            actions(awacs.sqs, "CreateQueue", "DeleteQueue", "GetQueueAttributes", "SetQueueAttributes", "TagQueue",
+                    "UntagQueue", "ListQueueTags"),
+            [arn("sqs", "${NotifierDeadLetterQueueName}")],
+        ),
+        _allow(
+            "NotifierFunction",
+            actions(
+                awacs.awslambda, "CreateFunction", "DeleteFunction", "GetFunction", "GetFunctionConfiguration",
+                "UpdateFunctionCode", "UpdateFunctionConfiguration", "AddPermission", "RemovePermission", "TagResource",
+                "UntagResource", "ListTags", "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
+                "DeleteFunctionEventInvokeConfig", "GetFunctionEventInvokeConfig", "GetRuntimeManagementConfig",
+            ),
+            [arn("lambda", "function:${NotifierFunctionName}")],
+        ),
+        _allow("NotifierCode", [awacs.s3.GetObject, awacs.s3.GetObjectVersion], [artifact_bucket_arn("/lambda/*")]),
+        _log_groups("NotifierLogGroup", "/aws/lambda/${NotifierFunctionName}"),
+        _event_rules("ApprovalRule"),
+        _allow(
+            "DeadLetterAlarm",
+            actions(awacs.cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms", "TagResource", "UntagResource",
+                    "ListTagsForResource"),
+            [arn("cloudwatch", "alarm:${ResourcePrefix}-*")],
+        ),
+        pass_role("PassNotifierRole", ["${NotifierRoleName}"], "lambda.amazonaws.com"),
+    ]
+
+
+def kpi_stack() -> list[Statement]:
+    """Dashboard, alarm, Glue database and crawler, Athena workgroup, optional QuickSight source."""
+    return [
+        _allow(
+            "Dashboard",
+            actions(awacs.cloudwatch, "PutDashboard", "DeleteDashboards", "GetDashboard"),
+            [arn("cloudwatch", "dashboard/${DashboardName}", region=False)],
+        ),
+        _allow(
+            "Alarms",
+            actions(awacs.cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms", "TagResource", "UntagResource",
+                    "ListTagsForResource"),
+            [arn("cloudwatch", "alarm:${ResourcePrefix}-*")],
+        ),
+        _allow(
+            "GlueCatalog",
+            actions(awacs.glue, "CreateDatabase", "DeleteDatabase", "GetDatabase", "UpdateDatabase", "TagResource",
+                    "UntagResource", "GetTags"),
+            [arn("glue", "catalog"), arn("glue", "database/${GlueDatabaseName}"),
+             arn("glue", "table/${GlueDatabaseName}/*"), arn("glue", "userDefinedFunction/${GlueDatabaseName}/*")],
+        ),
+        _allow(
+            "GlueCrawler",
+            actions(awacs.glue, "CreateCrawler", "UpdateCrawler", "DeleteCrawler", "GetCrawler", "StopCrawler",
+                    "UpdateCrawlerSchedule", "TagResource", "UntagResource", "GetTags"),
+            [arn("glue", "crawler/${CrawlerName}")],
+        ),
+        _allow(
+            "GlueSecurityConfigurationNoResourceLevelPermission",
+            actions(awacs.glue, "CreateSecurityConfiguration", "DeleteSecurityConfiguration", "GetSecurityConfiguration"),
+            ["*"],
+        ),
+        _allow(
+            "AthenaWorkGroup",
+            actions(awacs.athena, "CreateWorkGroup", "DeleteWorkGroup", "GetWorkGroup", "UpdateWorkGroup", "TagResource",
+                    "UntagResource", "ListTagsForResource"),
+            [arn("athena", "workgroup/${AthenaWorkGroupName}")],
+        ),
+        _allow(
+            "QuickSightDataSource",
+            actions(awacs.quicksight, "CreateDataSource", "DeleteDataSource", "DescribeDataSource", "UpdateDataSource",
+                    "DescribeDataSourcePermissions", "UpdateDataSourcePermissions", "TagResource", "UntagResource",
+                    "ListTagsForResource", "PassDataSource"),
+            [arn("quicksight", "datasource/${ResourcePrefix}-*")],
+        ),
+        pass_role("PassCrawlerRole", ["${CrawlerRoleName}"], "glue.amazonaws.com"),
+    ]

@@ -1,0 +1,303 @@
+"""IAM stack: every role the project's pipeline, builds, jobs and functions assume.
+
+Deployed first (by `make deploy`, then by the pipeline's own IAM stage). Roles are named from
+parameters so other stacks and the KMS key policies can name them before they import anything.
+Each role's ARN is exported as "<iam stack>-<RoleLogicalId>Arn".
+"""
+from __future__ import annotations
+
+import awacs.cloudformation
+import awacs.codebuild
+import awacs.codecommit
+import awacs.codepipeline
+import awacs.codeconnections
+import awacs.codestar_connections
+import awacs.glue
+import awacs.sagemaker
+from awacs.aws import Allow, Statement
+import awacs.s3
+from troposphere import GetAtt, Ref, Sub, Template, iam
+
+from infra import deploy_policies, parameters
+from infra.deploy_policies import actions
+from infra.exports import export
+from infra.names import CODEPIPELINE_PREFIX, LAMBDA_PREFIX
+from infra.source import SOURCE_CONDITIONS, add_source_conditions
+from infra.policies import (
+    arn,
+    bucket_info,
+    document,
+    pass_role,
+    publish_to_topic,
+    pull_images,
+    put_metrics,
+    read_prefix,
+    read_write_prefix,
+    trust,
+    write_logs,
+    write_prefix,
+)
+from infra.templates_common import new_template
+
+PARAMETERS = (
+    "ResourcePrefix", "RolePath", "ArtifactBucketPrefix", "ArtifactKeyAlias", "SageMakerPrefix",
+    "EvaluationReportsPrefix", "ModelPackageGroupName", "SageMakerPipelineName", "CodePipelineName",
+    "SynthProjectName", "UpsertProjectName", "TopicName", "NotifierFunctionName", "NotifierDeadLetterQueueName",
+    "MetricsNamespace", "GlueDatabaseName", "CrawlerName", "ProjectName", "Environment",
+    "SageMakerExecutionRoleName", "CodePipelineRoleName", "SynthBuildRoleName", "UpsertBuildRoleName",
+    "SourceEventsRoleName", "IamDeployRoleName", "PipelineDeployRoleName", "NotificationsDeployRoleName",
+    "KpiDeployRoleName", "NotifierRoleName", "CrawlerRoleName", "SourceType", "SourceConnectionArn",
+    "SourceRepository", "SourceBucket", "SourceObjectKey",
+)
+
+# SageMaker built-in images the model-build pipeline pulls (scikit-learn processing, XGBoost training).
+BUILT_IN_IMAGE_REPOSITORIES = ["sagemaker-scikit-learn", "sagemaker-xgboost"]
+
+
+def _role(template: Template, logical_id: str, name_param: str, service: str, description: str, statements: list) -> iam.Role:
+    role = template.add_resource(
+        iam.Role(
+            logical_id,
+            RoleName=Ref(name_param),
+            Path=Ref("RolePath"),
+            Description=description,
+            AssumeRolePolicyDocument=trust(service),
+            Policies=[iam.Policy(PolicyName="least-privilege", PolicyDocument=document(statements))],
+            MaxSessionDuration=3600,
+        )
+    )
+    export(template, f"{logical_id}Arn", GetAtt(role, "Arn"), f"ARN of {description}")
+    return role
+
+
+def sagemaker_execution_statements() -> list[Statement]:
+    """Run the pipeline's processing and training jobs and register models into the group."""
+    return [
+        *read_write_prefix("PipelineData", "${SageMakerPrefix}"),
+        write_logs("JobLogs", "/aws/sagemaker/*"),
+        put_metrics("JobMetrics", "/aws/sagemaker/*"),
+        *pull_images("BuiltInImages", BUILT_IN_IMAGE_REPOSITORIES),
+        Statement(
+            Sid="PipelineJobs",
+            Effect=Allow,
+            Action=actions(
+                awacs.sagemaker, "CreateProcessingJob", "DescribeProcessingJob", "StopProcessingJob",
+                "CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob", "AddTags",
+            ),
+            # SageMaker Pipelines names its jobs "pipelines-<execution>-<step>-…".
+            Resource=[arn("sagemaker", "processing-job/pipelines-*"), arn("sagemaker", "training-job/pipelines-*")],
+        ),
+        Statement(
+            Sid="RegisterModels",
+            Effect=Allow,
+            Action=actions(awacs.sagemaker, "CreateModelPackage", "DescribeModelPackage", "DescribeModelPackageGroup",
+                           "ListModelPackages", "AddTags"),
+            Resource=[
+                arn("sagemaker", "model-package-group/${ModelPackageGroupName}"),
+                arn("sagemaker", "model-package/${ModelPackageGroupName}/*"),
+            ],
+        ),
+        pass_role("PassSelfToJobs", ["${SageMakerExecutionRoleName}"], "sagemaker.amazonaws.com"),
+    ]
+
+
+def codepipeline_statements() -> list[Statement]:
+    """Move artifacts, fetch the source, run the two builds, drive the stack deployments."""
+    return [
+        *read_write_prefix("Artifacts", CODEPIPELINE_PREFIX),
+        bucket_info("ArtifactBucket"),
+        Statement(
+            Sid="RunBuilds",
+            Effect=Allow,
+            Action=actions(awacs.codebuild, "StartBuild", "BatchGetBuilds", "StopBuild"),
+            Resource=[arn("codebuild", "project/${SynthProjectName}"), arn("codebuild", "project/${UpsertProjectName}")],
+        ),
+        Statement(
+            Sid="DeployProjectStacks",
+            Effect=Allow,
+            Action=actions(
+                awacs.cloudformation, "CreateStack", "UpdateStack", "DeleteStack", "DescribeStacks", "DescribeStackEvents",
+                "CreateChangeSet", "DescribeChangeSet", "ExecuteChangeSet", "DeleteChangeSet", "SetStackPolicy",
+                "UpdateTerminationProtection",
+            ),
+            Resource=[arn("cloudformation", "stack/${ProjectName}-${Environment}-*/*")],
+        ),
+        pass_role(
+            "PassDeployRoles",
+            ["${IamDeployRoleName}", "${PipelineDeployRoleName}", "${NotificationsDeployRoleName}", "${KpiDeployRoleName}"],
+            "cloudformation.amazonaws.com",
+        ),
+    ]
+
+
+def source_statements(source_type: str) -> list[Statement]:
+    """What the pipeline role needs to read its source, for one source type."""
+    if source_type == "codeconnections":
+        return [
+            Statement(
+                Sid="UseSourceConnection",
+                Effect=Allow,
+                Action=[awacs.codeconnections.UseConnection, awacs.codestar_connections.UseConnection],
+                Resource=[Ref("SourceConnectionArn")],
+            )
+        ]
+    if source_type == "codecommit":
+        return [
+            Statement(
+                Sid="ReadCodeCommitSource",
+                Effect=Allow,
+                Action=actions(awacs.codecommit, "GetBranch", "GetCommit", "GetRepository", "UploadArchive",
+                               "GetUploadArchiveStatus", "CancelUploadArchive"),
+                Resource=[arn("codecommit", "${SourceRepository}")],
+            )
+        ]
+    if source_type == "s3":
+        return [
+            Statement(
+                Sid="ReadS3Source",
+                Effect=Allow,
+                Action=[awacs.s3.GetObject, awacs.s3.GetObjectVersion],
+                Resource=[Sub("arn:${AWS::Partition}:s3:::${SourceBucket}/${SourceObjectKey}")],
+            ),
+            Statement(
+                Sid="S3SourceBucket",
+                Effect=Allow,
+                Action=[awacs.s3.GetBucketVersioning, awacs.s3.GetBucketLocation],
+                Resource=[Sub("arn:${AWS::Partition}:s3:::${SourceBucket}")],
+            ),
+        ]
+    raise ValueError(source_type)
+
+
+def _source_policies(template: Template, role: iam.Role) -> None:
+    """One policy per source type, each present only when the env's source is of that type."""
+    for logical_id, source_type in (
+        ("CodeConnectionsSourcePolicy", "codeconnections"),
+        ("CodeCommitSourcePolicy", "codecommit"),
+        ("S3SourcePolicy", "s3"),
+    ):
+        template.add_resource(
+            iam.PolicyType(
+                logical_id,
+                Condition=SOURCE_CONDITIONS[source_type],
+                PolicyName=f"{source_type}-source",
+                PolicyDocument=document(source_statements(source_type)),
+                Roles=[Ref(role)],
+            )
+        )
+
+
+def synth_build_statements() -> list[Statement]:
+    """Read the source artifact, write the rendered templates and the Lambda zip, and log."""
+    return [
+        *read_write_prefix("Artifacts", CODEPIPELINE_PREFIX),
+        *write_prefix("LambdaCode", LAMBDA_PREFIX),
+        bucket_info("ArtifactBucket"),
+        write_logs("BuildLogs", "/aws/codebuild/${SynthProjectName}"),
+    ]
+
+
+def upsert_build_statements() -> list[Statement]:
+    """Upload the step scripts and create or update (and optionally start) the SageMaker pipeline."""
+    return [
+        *read_prefix("Artifacts", CODEPIPELINE_PREFIX),
+        *read_write_prefix("PipelineCode", "${SageMakerPrefix}"),
+        bucket_info("ArtifactBucket"),
+        write_logs("BuildLogs", "/aws/codebuild/${UpsertProjectName}"),
+        Statement(
+            Sid="UpsertPipeline",
+            Effect=Allow,
+            Action=actions(awacs.sagemaker, "CreatePipeline", "UpdatePipeline", "DescribePipeline", "AddTags", "ListTags",
+                           "StartPipelineExecution", "DescribePipelineExecution"),
+            Resource=[arn("sagemaker", "pipeline/${SageMakerPipelineName}"),
+                      arn("sagemaker", "pipeline/${SageMakerPipelineName}/execution/*")],
+        ),
+        pass_role("PassExecutionRole", ["${SageMakerExecutionRoleName}"], "sagemaker.amazonaws.com"),
+    ]
+
+
+def source_events_statements() -> list[Statement]:
+    """EventBridge starts the pipeline when the CodeCommit branch or the S3 source object changes."""
+    return [
+        Statement(
+            Sid="StartPipeline",
+            Effect=Allow,
+            Action=[awacs.codepipeline.StartPipelineExecution],
+            Resource=[arn("codepipeline", "${CodePipelineName}")],
+        )
+    ]
+
+
+def notifier_statements() -> list[Statement]:
+    """Describe this group's model packages, read their reports, publish, count, log, dead-letter."""
+    import awacs.sqs
+
+    return [
+        Statement(
+            Sid="DescribeModelPackages",
+            Effect=Allow,
+            Action=actions(awacs.sagemaker, "DescribeModelPackage", "DescribeModelPackageGroup"),
+            Resource=[
+                arn("sagemaker", "model-package-group/${ModelPackageGroupName}"),
+                arn("sagemaker", "model-package/${ModelPackageGroupName}/*"),
+            ],
+        ),
+        *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
+        publish_to_topic("PublishApprovals", arn("sns", "${TopicName}")),
+        put_metrics("RegistryMetrics", "${MetricsNamespace}"),
+        write_logs("FunctionLogs", "/aws/lambda/${NotifierFunctionName}"),
+        Statement(
+            Sid="DeadLetters",
+            Effect=Allow,
+            Action=[awacs.sqs.SendMessage],
+            Resource=[arn("sqs", "${NotifierDeadLetterQueueName}")],
+        ),
+    ]
+
+
+def crawler_statements() -> list[Statement]:
+    """Crawl the evaluation reports into the KPI database."""
+    return [
+        *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
+        write_logs("CrawlerLogs", "/aws-glue/crawlers*"),
+        Statement(
+            Sid="KpiCatalog",
+            Effect=Allow,
+            Action=actions(awacs.glue, "GetDatabase", "GetTable", "GetTables", "CreateTable", "UpdateTable",
+                           "BatchGetPartition", "GetPartition", "GetPartitions", "CreatePartition",
+                           "BatchCreatePartition", "UpdatePartition", "BatchUpdatePartition"),
+            Resource=[arn("glue", "catalog"), arn("glue", "database/${GlueDatabaseName}"),
+                      arn("glue", "table/${GlueDatabaseName}/*")],
+        ),
+    ]
+
+
+def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
+    t = new_template("IAM roles of the SageMaker MLOps project: least privilege, scoped to this environment's names")
+    parameters.declare(t, *PARAMETERS)
+    add_source_conditions(t)
+
+    _role(t, "SageMakerExecutionRole", "SageMakerExecutionRoleName", "sagemaker.amazonaws.com",
+          "the SageMaker pipeline's execution role", sagemaker_execution_statements())
+    pipeline_role = _role(t, "CodePipelineRole", "CodePipelineRoleName", "codepipeline.amazonaws.com",
+          "the delivery pipeline's service role", codepipeline_statements())
+    _source_policies(t, pipeline_role)
+    _role(t, "SynthBuildRole", "SynthBuildRoleName", "codebuild.amazonaws.com",
+          "the synth build's role", synth_build_statements())
+    _role(t, "UpsertBuildRole", "UpsertBuildRoleName", "codebuild.amazonaws.com",
+          "the SageMaker-pipeline upsert build's role", upsert_build_statements())
+    _role(t, "SourceEventsRole", "SourceEventsRoleName", "events.amazonaws.com",
+          "the role EventBridge uses to start the pipeline on a source change", source_events_statements())
+    _role(t, "NotifierRole", "NotifierRoleName", "lambda.amazonaws.com",
+          "the approval-notifier Lambda's role", notifier_statements())
+    _role(t, "CrawlerRole", "CrawlerRoleName", "glue.amazonaws.com",
+          "the KPI crawler's role", crawler_statements())
+    _role(t, "IamDeployRole", "IamDeployRoleName", "cloudformation.amazonaws.com",
+          "the role CloudFormation deploys the IAM stack with", deploy_policies.iam_stack())
+    _role(t, "PipelineDeployRole", "PipelineDeployRoleName", "cloudformation.amazonaws.com",
+          "the role CloudFormation deploys the pipeline stack with", deploy_policies.pipeline_stack())
+    _role(t, "NotificationsDeployRole", "NotificationsDeployRoleName", "cloudformation.amazonaws.com",
+          "the role CloudFormation deploys the notifications stack with", deploy_policies.notifications_stack())
+    _role(t, "KpiDeployRole", "KpiDeployRoleName", "cloudformation.amazonaws.com",
+          "the role CloudFormation deploys the KPI stack with", deploy_policies.kpi_stack())
+    return t

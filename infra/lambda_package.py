@@ -1,0 +1,54 @@
+"""Deterministic Lambda zips, keyed by a hash of their sources.
+
+The key changes when, and only when, a source file's path or bytes change, so a push that does
+not touch the Lambda leaves the notifications template parameters (and the pipeline) untouched.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from pathlib import Path
+
+from infra.names import LAMBDA_PREFIX
+
+# lambda_src/<folder> -> the parameter holding its S3 key.
+FUNCTIONS = {"get_model_metadata": "NotifierCodeKey"}
+
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
+_IGNORED_PARTS = {"__pycache__", ".pytest_cache"}
+
+
+def source_files(folder: Path) -> list[Path]:
+    files = [p for p in folder.rglob("*") if p.is_file() and not (_IGNORED_PARTS & set(p.parts)) and p.suffix != ".pyc"]
+    return sorted(files, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in source_files(folder):
+        rel = path.relative_to(folder).as_posix().encode()
+        data = path.read_bytes()
+        h.update(len(rel).to_bytes(4, "big") + rel + len(data).to_bytes(8, "big") + data)
+    return h.hexdigest()
+
+
+def code_key(folder: Path) -> str:
+    return f"{LAMBDA_PREFIX}{folder.name}-{digest(folder)[:24]}.zip"
+
+
+def build_zip(folder: Path) -> bytes:
+    """The zip's bytes depend only on file paths and contents: fixed times, modes and order."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for path in source_files(folder):
+            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=_FIXED_TIME)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes(), compresslevel=9)
+    return buffer.getvalue()
+
+
+def parameters(lambda_src: Path) -> dict[str, str]:
+    """Parameter values naming each function's zip key, for the folders that exist."""
+    return {param: code_key(lambda_src / folder) for folder, param in FUNCTIONS.items() if (lambda_src / folder).is_dir()}

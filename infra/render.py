@@ -1,0 +1,76 @@
+"""Turn templates and env values into the bytes of templates/, and write them atomically.
+
+Everything is rendered in memory first; files are written only when every stack and environment
+rendered, each through a temporary file and os.replace, so a failure leaves templates/ as it was.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from troposphere import Template
+
+from infra import names as names_mod
+from infra import parameters
+from infra.config import Project
+from infra.stacks import BUILDERS
+
+
+def template_text(template: Template) -> str:
+    text = template.to_yaml(clean_up=False, long_form=False)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def template_configuration(template: Template, names: names_mod.Names, extra: dict[str, str] | None = None) -> str:
+    """CodePipeline TemplateConfiguration JSON: this env's parameter values and stack tags."""
+    tags = {**names.project.tags, **names.env.tags}
+    body = {"Parameters": parameters.values(template, names, extra), "Tags": dict(sorted(tags.items()))}
+    return json.dumps(body, indent=2, sort_keys=True) + "\n"
+
+
+def render(project: Project, extra_parameters: dict[str, str] | None = None) -> dict[str, str]:
+    """All files for the project's (loaded) environments: relative path -> text."""
+    files: dict[str, str] = {}
+    for stack, build in BUILDERS.items():
+        template = build(project)
+        files[f"{stack}.yaml"] = template_text(template)
+        for env in project.environments.values():
+            names = names_mod.Names(project, env)
+            files[f"{env.name}/{stack}.json"] = template_configuration(template, names, extra_parameters)
+    return dict(sorted(files.items()))
+
+
+def write_atomically(out_dir: Path, files: dict[str, str]) -> list[str]:
+    """Write files whose content changed; return the relative paths written."""
+    pending: list[tuple[Path, Path]] = []
+    try:
+        for rel, text in files.items():
+            target = out_dir / rel
+            if target.is_file() and target.read_text(encoding="utf-8") == text:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+            pending.append((Path(tmp), target))
+    except BaseException:
+        for tmp, _ in pending:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, target in pending:
+        os.replace(tmp, target)
+    return [str(target.relative_to(out_dir)) for _, target in pending]
+
+
+def stale(out_dir: Path, files: dict[str, str]) -> list[str]:
+    """Human-readable lines for every file on disk that differs from, or lacks, a fresh render."""
+    problems = []
+    for rel, text in files.items():
+        target = out_dir / rel
+        if not target.is_file():
+            problems.append(f"missing: {target}")
+        elif target.read_text(encoding="utf-8") != text:
+            problems.append(f"stale:   {target}")
+    return problems

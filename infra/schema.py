@@ -1,0 +1,212 @@
+"""JSON Schemas for config/project.yaml and config/<env>.yaml.
+
+`x-expect` on a schema is the human phrase used when a value fails its pattern or format,
+so errors read "expected an AWS region like eu-west-1" instead of a regular expression.
+"""
+
+LOWER_HYPHEN = {
+    "type": "string",
+    "pattern": r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$",
+    "x-expect": "lower-case letters and digits in hyphen-joined words, starting with a letter",
+}
+
+REGION = {
+    "type": "string",
+    "pattern": r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$",
+    "x-expect": "an AWS region like eu-west-1",
+}
+
+ACCOUNT_ID = {"type": "string", "pattern": r"^[0-9]{12}$", "x-expect": "a 12-digit AWS account id in quotes"}
+
+EMAIL = {
+    "type": "string",
+    "maxLength": 254,
+    "pattern": r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$",
+    "x-expect": "an email address like team@example.com",
+}
+
+BRANCH = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 250,
+    "pattern": r"^[A-Za-z0-9._/-]+$",
+    "x-expect": "a git branch name (letters, digits, . _ / -)",
+}
+
+TAGS = {
+    "type": "object",
+    "propertyNames": {
+        "pattern": r"^(?!aws:)[A-Za-z0-9 _.:/=+@-]{1,128}$",
+        "x-expect": "a tag key of 1-128 letters, digits, spaces or _ . : / = + @ - not starting with aws:",
+    },
+    "additionalProperties": {
+        "type": "string",
+        "pattern": r"^[A-Za-z0-9 _.:/=+@-]{0,256}$",
+        "x-expect": "a tag value of up to 256 letters, digits, spaces or _ . : / = + @ -",
+    },
+}
+
+PROJECT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["project", "sagemaker_pipeline", "environments"],
+    "properties": {
+        "project": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name", "short_name"],
+            "properties": {
+                "name": {**LOWER_HYPHEN, "minLength": 2, "maxLength": 40},
+                "short_name": {**LOWER_HYPHEN, "minLength": 2, "maxLength": 12},
+                "description": {"type": "string", "maxLength": 1000},
+            },
+        },
+        "sagemaker_pipeline": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name"],
+            "properties": {
+                # Model package group names allow [a-zA-Z0-9-]; we keep to lower case for S3 prefixes.
+                "name": {**LOWER_HYPHEN, "minLength": 1},
+            },
+        },
+        "environments": {
+            "type": "array",
+            "minItems": 1,
+            "uniqueItems": True,
+            "items": {**LOWER_HYPHEN, "maxLength": 10},
+        },
+        "tags": TAGS,
+    },
+}
+
+SOURCE_TYPES = ("codeconnections", "codecommit", "s3")
+
+SOURCE = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {"type": {"enum": list(SOURCE_TYPES)}},
+    "allOf": [
+        {
+            "if": {"properties": {"type": {"const": "codeconnections"}}},
+            "then": {
+                "additionalProperties": False,
+                "required": ["connection_arn", "repository", "branch"],
+                "properties": {
+                    "type": {},
+                    "connection_arn": {
+                        "type": "string",
+                        "pattern": r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}$",
+                        "x-expect": "a CodeConnections connection ARN",
+                    },
+                    "repository": {
+                        "type": "string",
+                        "pattern": r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$",
+                        "x-expect": "a full repository id like owner/name",
+                    },
+                    "branch": BRANCH,
+                },
+            },
+        },
+        {
+            "if": {"properties": {"type": {"const": "codecommit"}}},
+            "then": {
+                "additionalProperties": False,
+                "required": ["repository", "branch"],
+                "properties": {
+                    "type": {},
+                    "repository": {
+                        "type": "string",
+                        "pattern": r"^[A-Za-z0-9_.-]{1,100}$",
+                        "x-expect": "a CodeCommit repository name (letters, digits, _ . -; up to 100)",
+                    },
+                    "branch": BRANCH,
+                },
+            },
+        },
+        {
+            "if": {"properties": {"type": {"const": "s3"}}},
+            "then": {
+                "additionalProperties": False,
+                "required": ["bucket", "key"],
+                "properties": {
+                    "type": {},
+                    "bucket": {
+                        "type": "string",
+                        "pattern": r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+                        "x-expect": "an S3 bucket name",
+                    },
+                    "key": {
+                        "type": "string",
+                        "pattern": r"^[^\s]{1,1024}\.zip$",
+                        "x-expect": "an S3 object key ending in .zip",
+                    },
+                },
+            },
+        },
+    ],
+}
+
+APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
+
+INSTANCE_TYPE = {"type": "string", "pattern": r"^ml\.[a-z0-9]+\.[a-z0-9]+$", "x-expect": "a SageMaker instance type like ml.m5.large"}
+
+ENVIRONMENT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["region", "source", "notifications"],
+    "properties": {
+        "region": REGION,
+        "account_id": ACCOUNT_ID,
+        "source": SOURCE,
+        "notifications": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["emails"],
+            "properties": {
+                "emails": {"type": "array", "minItems": 1, "maxItems": 20, "uniqueItems": True, "items": EMAIL},
+                "statuses": {
+                    "type": "array",
+                    "minItems": 1,
+                    "uniqueItems": True,
+                    "items": {"enum": list(APPROVAL_STATUSES)},
+                },
+            },
+        },
+        "sagemaker": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "processing_instance_type": INSTANCE_TYPE,
+                "training_instance_type": INSTANCE_TYPE,
+                "model_approval_threshold": {"type": "number", "minimum": 0, "maximum": 1},
+            },
+        },
+        "kpi": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "crawler_schedule": {
+                    "type": "string",
+                    "pattern": r"^cron\([^()]+\)$",
+                    "x-expect": "a schedule like cron(0 6 * * ? *)",
+                },
+                "athena_bytes_scanned_cutoff": {"type": "integer", "minimum": 10485760},
+                "quicksight_principals": {
+                    "type": "array",
+                    "uniqueItems": True,
+                    "items": {
+                        "type": "string",
+                        "pattern": r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group)/.+$",
+                        "x-expect": "a QuickSight user or group ARN",
+                    },
+                },
+            },
+        },
+        # The values CloudWatch Logs accepts for RetentionInDays.
+        "log_retention_days": {
+            "enum": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
+        },
+        "tags": TAGS,
+    },
+}

@@ -1,0 +1,13 @@
+"""The stacks this project renders, in deployment order."""
+from __future__ import annotations
+
+from typing import Callable
+
+from troposphere import Template
+
+from infra import iam
+
+# stack key -> build(project) -> Template. Order is deployment order: IAM first.
+BUILDERS: dict[str, Callable[..., Template]] = {
+    "iam": iam.build,
+}
