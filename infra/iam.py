@@ -40,7 +40,7 @@ from infra.policies import (
 from infra.templates_common import new_template
 
 PARAMETERS = (
-    "ResourcePrefix", "RolePath", "ArtifactBucketPrefix", "ArtifactKeyAlias", "SageMakerPrefix",
+    "ResourcePrefix", "RolePath", "ArtifactBucketPrefix", "SageMakerPrefix", "DashboardName", "AthenaWorkGroupName",
     "EvaluationReportsPrefix", "ModelPackageGroupName", "SageMakerPipelineName", "CodePipelineName",
     "SynthProjectName", "UpsertProjectName", "TopicName", "NotifierFunctionName", "NotifierDeadLetterQueueName",
     "MetricsNamespace", "GlueDatabaseName", "CrawlerName", "ProjectName", "Environment",

@@ -1,0 +1,73 @@
+"""Shared fixtures: the project's config, fresh renders, and the network guard.
+
+Tests never reach the network: any connect() to a non-loopback address fails the test.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# No real credentials or regions leak into tests; moto and offline renders need only fakes.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
+    }
+)
+os.environ.pop("AWS_PROFILE", None)
+
+from infra import config, lambda_package, names, render  # noqa: E402
+
+_LOOPBACK = ("127.", "::1", "localhost")
+
+
+class NetworkBlocked(AssertionError):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Fail on any connection that leaves the machine."""
+    real_connect = socket.socket.connect
+
+    def guarded(sock, address):
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if sock.family == socket.AF_UNIX or str(host).startswith(_LOOPBACK):
+            return real_connect(sock, address)
+        raise NetworkBlocked(f"test tried to reach the network: {address!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    monkeypatch.setattr(socket, "create_connection", lambda address, *a, **k: (_ for _ in ()).throw(NetworkBlocked(f"test tried to reach the network: {address!r}")))
+    yield
+
+
+@pytest.fixture(scope="session")
+def project():
+    return config.load(config.CONFIG_DIR)
+
+
+@pytest.fixture(scope="session")
+def env_names(project):
+    return list(project.environments)
+
+
+@pytest.fixture(scope="session")
+def rendered(project):
+    """relative path -> text of a fresh render of every file under templates/."""
+    return render.render(project, lambda_package.parameters(ROOT / "lambda_src"))
+
+
+def names_for(project, env: str) -> names.Names:
+    return names.for_env(project, env)
