@@ -38,11 +38,15 @@ def code_key(folder: Path) -> str:
 
 
 def build_zip(folder: Path) -> bytes:
-    """The zip's bytes depend only on file paths and contents: fixed times, modes and order."""
+    """The zip's bytes depend only on file paths and contents: fixed times, modes and order.
+
+    Files sit under the folder's name, so the function is a package (handler
+    "<folder>.handler.lambda_handler") and relative imports work in Lambda and in tests alike.
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for path in source_files(folder):
-            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=_FIXED_TIME)
+            info = zipfile.ZipInfo(f"{folder.name}/{path.relative_to(folder).as_posix()}", date_time=_FIXED_TIME)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, path.read_bytes(), compresslevel=9)
@@ -52,3 +56,26 @@ def build_zip(folder: Path) -> bytes:
 def parameters(lambda_src: Path) -> dict[str, str]:
     """Parameter values naming each function's zip key, for the folders that exist."""
     return {param: code_key(lambda_src / folder) for folder, param in FUNCTIONS.items() if (lambda_src / folder).is_dir()}
+
+
+def write_zips(lambda_src: Path, out_dir: Path) -> list[Path]:
+    """Write each function's zip to out_dir/<code key>; return the paths (used by the synth build)."""
+    written = []
+    for folder in FUNCTIONS:
+        source = lambda_src / folder
+        if not source.is_dir():
+            continue
+        target = out_dir / code_key(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(build_zip(source))
+        written.append(target)
+    return written
+
+
+if __name__ == "__main__":
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else root / "build"
+    for path in write_zips(root / "lambda_src", out):
+        print(path)
