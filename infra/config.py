@@ -176,8 +176,6 @@ def _describe(error: jsonschema.ValidationError) -> tuple[list, str]:
     if v == "pattern":
         expect = sch.get("x-expect", f"a value matching {error.validator_value}")
         return path, f"{_short(inst)} is not {expect}"
-    if v == "propertyNames":
-        return path, error.message
     if v in ("minLength", "maxLength"):
         word = "at least" if v == "minLength" else "at most"
         return path, f"{_short(inst)} is {len(inst)} characters; must be {word} {error.validator_value}"
@@ -205,13 +203,10 @@ def _first_error(validator: jsonschema.Draft202012Validator, data: dict):
         return None
     # Deepest, then document order: the most specific complaint about the first bad key.
     best = jsonschema.exceptions.best_match(errors)
-    # propertyNames errors carry the key in the message, not in the path: add it.
-    if best.validator == "propertyNames":
-        sub = best.context[0] if best.context else None
-        name = sub.instance if sub is not None else "?"
-        expect = best.validator_value.get("x-expect", "a valid key")
-        return list(best.absolute_path) + [name], f"key {_short(name)} is not {expect}"
-    # if/then failures hold the specific error in context only when wrapped; plain ones are direct.
+    # A bad key (propertyNames) is reported at the mapping's path; name the key itself.
+    if "propertyNames" in best.absolute_schema_path:
+        expect = best.schema.get("x-expect", "a valid key")
+        return list(best.absolute_path) + [best.instance], f"key {_short(best.instance)} is not {expect}"
     return _describe(best)
 
 

@@ -1,0 +1,52 @@
+"""Read rendered templates back as plain data (long-form intrinsics) and walk their policies."""
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+from cfn_flip import to_json
+
+POLICY_PROPERTIES = {
+    "AWS::IAM::Role": ["AssumeRolePolicyDocument", "Policies[].PolicyDocument"],
+    "AWS::IAM::Policy": ["PolicyDocument"],
+    "AWS::IAM::ManagedPolicy": ["PolicyDocument"],
+    "AWS::KMS::Key": ["KeyPolicy"],
+    "AWS::S3::BucketPolicy": ["PolicyDocument"],
+    "AWS::SNS::TopicPolicy": ["PolicyDocument"],
+    "AWS::SQS::QueuePolicy": ["PolicyDocument"],
+}
+
+
+def load(text: str) -> dict:
+    return json.loads(to_json(text))
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def policies(template: dict) -> Iterator[tuple[str, str, str, dict]]:
+    """(logical id, resource type, property, policy document) for every policy in the template."""
+    for logical_id, resource in sorted(template.get("Resources", {}).items()):
+        rtype = resource["Type"]
+        props = resource.get("Properties", {})
+        for prop in POLICY_PROPERTIES.get(rtype, []):
+            if prop.endswith("[].PolicyDocument"):
+                for inline in props.get(prop.split("[]")[0], []):
+                    yield logical_id, rtype, f"{prop.split('[]')[0]}/{inline.get('PolicyName')}", inline["PolicyDocument"]
+            elif prop in props:
+                yield logical_id, rtype, prop, props[prop]
+
+
+def statements(document: dict) -> list[dict]:
+    return as_list(document.get("Statement", []))
+
+
+def text_of(value) -> str:
+    """A resource/ARN value as text: a plain string, or the string inside Fn::Sub."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        return sub if isinstance(sub, str) else sub[0]
+    return json.dumps(value, sort_keys=True)

@@ -1,0 +1,192 @@
+"""Bad config gives one clear line naming file, key and problem; exit 2; templates/ untouched."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import generate
+from tests.conftest import ROOT
+
+CONFIG = ROOT / "config"
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    """A copy of config/ and an output folder holding a sentinel, to prove nothing is written."""
+    cfg = tmp_path / "config"
+    shutil.copytree(CONFIG, cfg)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sentinel.txt").write_text("untouched\n")
+    return cfg, out
+
+
+def _edit(path: Path, change) -> None:
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _run(cfg: Path, out: Path, capsys, *extra: str) -> tuple[int, str]:
+    code = generate.main(["--config", str(cfg), "--out", str(out), *extra])
+    err = capsys.readouterr().err
+    return code, err
+
+
+def _assert_rejected(cfg, out, capsys, file: str, *fragments: str, extra=()):
+    code, err = _run(cfg, out, capsys, *extra)
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, f"expected one line, got: {err!r}"
+    line = lines[0]
+    assert line.startswith("error: ") and file in line, line
+    for fragment in fragments:
+        assert fragment in line, f"{fragment!r} not in {line!r}"
+    assert sorted(p.name for p in out.iterdir()) == ["sentinel.txt"], "something was written"
+    return line
+
+
+def _set(key_path: str, value):
+    def change(data):
+        node = data
+        *parents, last = key_path.split(".")
+        for p in parents:
+            node = node[p]
+        node[last] = value
+
+    return change
+
+
+def _drop(key_path: str):
+    def change(data):
+        node = data
+        *parents, last = key_path.split(".")
+        for p in parents:
+            node = node[p]
+        del node[last]
+
+    return change
+
+
+# (case id, file to edit, change, fragments the one-line error must contain)
+CASES = [
+    ("unknown_top_level_key", "dev.yaml", _set("regoin", "eu-west-1"), ["regoin", "unknown key"]),
+    ("unknown_nested_key", "dev.yaml", _set("notifications.email", "x@example.com"), ["notifications.email", "unknown key"]),
+    ("missing_required_key", "dev.yaml", _drop("region"), ["region", "required key is missing"]),
+    ("wrong_type_retention", "dev.yaml", _set("log_retention_days", "thirty"), ["log_retention_days", "'thirty'"]),
+    ("retention_not_allowed_value", "dev.yaml", _set("log_retention_days", 31), ["log_retention_days", "31 is not one of"]),
+    ("bad_region", "dev.yaml", _set("region", "europe-west"), ["region", "an AWS region"]),
+    ("bad_email", "dev.yaml", _set("notifications.emails", ["not-an-email"]), ["notifications.emails[0]", "an email address"]),
+    ("no_emails", "dev.yaml", _set("notifications.emails", []), ["notifications.emails", "at least 1"]),
+    ("bad_status", "dev.yaml", _set("notifications.statuses", ["Approve"]), ["notifications.statuses[0]", "'Approve' is not one of"]),
+    ("threshold_above_one", "dev.yaml", _set("sagemaker.model_approval_threshold", 1.5), ["sagemaker.model_approval_threshold", "at most 1"]),
+    ("bad_instance_type", "dev.yaml", _set("sagemaker.training_instance_type", "m5.large"), ["sagemaker.training_instance_type", "instance type"]),
+    ("account_id_unquoted_number", "dev.yaml", _set("account_id", 123456789012), ["account_id", "expected a string"]),
+    ("account_id_short", "dev.yaml", _set("account_id", "1234"), ["account_id", "12-digit"]),
+    ("unknown_source_type", "dev.yaml", _set("source.type", "github"), ["source.type", "'github' is not one of"]),
+    ("codecommit_with_connection_arn", "dev.yaml", _set("source.type", "codecommit"), ["source.connection_arn", "unknown key"]),
+    ("bad_connection_arn", "dev.yaml", _set("source.connection_arn", "arn:aws:iam::1:role/x"), ["source.connection_arn", "CodeConnections"]),
+    ("reserved_tag_key", "dev.yaml", _set("tags", {"aws:owner": "me"}), ["tags.aws:owner", "not starting with aws:"]),
+    ("bad_crawler_schedule", "dev.yaml", _set("kpi.crawler_schedule", "daily"), ["kpi.crawler_schedule", "cron("]),
+    ("project_name_uppercase", "project.yaml", _set("project.name", "Churn"), ["project.name", "lower-case"]),
+    ("short_name_too_long", "project.yaml", _set("project.short_name", "customerchurn1"), ["project.short_name", "at most 12"]),
+    ("model_group_invalid_characters", "project.yaml", _set("sagemaker_pipeline.name", "churn_model"), ["sagemaker_pipeline.name", "lower-case"]),
+    (
+        "model_group_name_too_long",
+        "project.yaml",
+        _set("sagemaker_pipeline.name", "churn-" + "x" * 55),
+        ["sagemaker_pipeline.name", "model package group name", "AWS allows 63"],
+    ),
+    ("duplicate_environments", "project.yaml", _set("environments", ["dev", "dev"]), ["environments", "duplicate"]),
+    ("environment_without_file", "project.yaml", _set("environments", ["dev", "prod", "staging"]), ["staging.yaml", "file not found"]),
+    ("top_level_list", "dev.yaml", lambda data: data.clear(), ["dev.yaml", "empty"]),
+]
+
+
+@pytest.mark.parametrize("case,file,change,fragments", CASES, ids=[c[0] for c in CASES])
+def test_bad_config_is_one_line_exit_2_nothing_written(workspace, capsys, case, file, change, fragments):
+    cfg, out = workspace
+    target = cfg / file
+    if case == "top_level_list":
+        target.write_text("")
+    else:
+        _edit(target, change)
+    shown = "staging.yaml" if case == "environment_without_file" else file
+    _assert_rejected(cfg, out, capsys, shown, *fragments)
+
+
+def test_codecommit_source_rejects_connection_arn_and_names_it(workspace, capsys):
+    cfg, out = workspace
+    _edit(cfg / "dev.yaml", _set("source", {"type": "codecommit", "repository": "churn", "branch": "main", "connection_arn": "x"}))
+    _assert_rejected(cfg, out, capsys, "dev.yaml", "source.connection_arn", "unknown key", "allowed: branch, repository, type")
+
+
+def test_s3_source_needs_a_key(workspace, capsys):
+    cfg, out = workspace
+    _edit(cfg / "dev.yaml", _set("source", {"type": "s3", "bucket": "my-source-bucket"}))
+    _assert_rejected(cfg, out, capsys, "dev.yaml", "source.key", "required key is missing")
+
+
+def test_yaml_syntax_error_names_line_and_column(workspace, capsys):
+    cfg, out = workspace
+    (cfg / "dev.yaml").write_text("region: eu-west-1\nsource: [unclosed\n")
+    _assert_rejected(cfg, out, capsys, "dev.yaml", "invalid YAML", "line ")
+
+
+def test_duplicate_key_is_an_error_not_a_silent_override(workspace, capsys):
+    cfg, out = workspace
+    text = (cfg / "dev.yaml").read_text()
+    (cfg / "dev.yaml").write_text(text + "\nregion: us-east-1\n")
+    _assert_rejected(cfg, out, capsys, "dev.yaml", "duplicate key 'region'")
+
+
+def test_top_level_must_be_a_mapping(workspace, capsys):
+    cfg, out = workspace
+    (cfg / "prod.yaml").write_text("- region\n- eu-west-1\n")
+    _assert_rejected(cfg, out, capsys, "prod.yaml", "expected a mapping", "a list")
+
+
+def test_missing_project_file(workspace, capsys):
+    cfg, out = workspace
+    (cfg / "project.yaml").unlink()
+    _assert_rejected(cfg, out, capsys, "project.yaml", "file not found")
+
+
+def test_unknown_env_option(workspace, capsys):
+    cfg, out = workspace
+    _assert_rejected(cfg, out, capsys, "project.yaml", "unknown environment 'staging'", "dev, prod", extra=("--env", "staging"))
+
+
+def test_python_object_tags_are_refused(workspace, capsys):
+    cfg, out = workspace
+    (cfg / "dev.yaml").write_text((cfg / "dev.yaml").read_text() + "\nextra: !!python/object:os.system {}\n")
+    _assert_rejected(cfg, out, capsys, "dev.yaml", "invalid YAML")
+
+
+def test_cli_exit_status_and_stderr_in_a_real_process(workspace):
+    cfg, out = workspace
+    _edit(cfg / "dev.yaml", _set("region", "mars-1"))
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "generate.py"), "--config", str(cfg), "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "region" in proc.stderr and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["sentinel.txt"]
+
+
+def test_existing_templates_survive_a_bad_config(workspace, capsys):
+    """A good render, then a broken config: the files on disk stay byte for byte."""
+    cfg, out = workspace
+    assert generate.main(["--config", str(cfg), "--out", str(out)]) == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    _edit(cfg / "prod.yaml", _set("notifications.emails", ["nobody"]))
+    assert generate.main(["--config", str(cfg), "--out", str(out)]) == 2
+    after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
