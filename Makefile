@@ -10,7 +10,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 
-.PHONY: templates lint test bench clean venv dev-venv check
+.PHONY: templates lint security test bench clean venv dev-venv check
 
 templates: $(GEN_STAMP)
 	$(PY) generate.py
@@ -37,12 +37,19 @@ dev-venv: $(DEV_STAMP)
 check: $(GEN_STAMP)
 	$(PY) generate.py --check
 
+# cfn-lint for every region the config names, failing on warnings too.
 lint: $(DEV_STAMP)
-	$(VENV)/bin/cfn-lint --non-zero-exit-code warning -- templates/*.yaml
+	$(VENV)/bin/cfn-lint --non-zero-exit-code warning --regions $$($(PY) -m infra.regions) -- templates/*.yaml
+
+# checkov over the rendered templates, offline (--skip-download). Skips live in each resource's Metadata.
+security: $(CHECKOV_STAMP)
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --directory templates --framework cloudformation \
+		--skip-download --compact --quiet
 
 test: $(DEV_STAMP)
 	$(MAKE) --no-print-directory lint
 	$(PY) generate.py --check
+	$(MAKE) --no-print-directory security
 	$(PY) -m pytest -q
 
 bench: $(DEV_STAMP)
