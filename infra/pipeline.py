@@ -281,10 +281,12 @@ def _action(name, category, provider, configuration, inputs=(), outputs=(), run_
         Name=name,
         ActionTypeId=codepipeline.ActionTypeId(Category=category, Owner="AWS", Provider=provider, Version="1"),
         Configuration=dict(sorted(configuration.items())),
-        InputArtifacts=[codepipeline.InputArtifacts(Name=i) for i in inputs],
-        OutputArtifacts=[codepipeline.OutputArtifacts(Name=o) for o in outputs],
         RunOrder=run_order,
     )
+    if inputs:
+        kwargs["InputArtifacts"] = [codepipeline.InputArtifacts(Name=i) for i in inputs]
+    if outputs:
+        kwargs["OutputArtifacts"] = [codepipeline.OutputArtifacts(Name=o) for o in outputs]
     if role_arn_value is not None:
         kwargs["RoleArn"] = role_arn_value
     return codepipeline.Actions(**kwargs)
