@@ -344,3 +344,32 @@ def test_lambda_zip_key_changes_when_and_only_when_a_source_file_changes(tmp_pat
     out = lambda_package.write_zips(tmp_path / "lambda_src", tmp_path / "build" / "lambda")
     assert [p.relative_to(tmp_path / "build" / "lambda").as_posix() for p in out] == [lambda_package.code_key(fn)]
     assert lambda_package.code_key(fn).startswith("lambda/get_model_metadata-")
+
+
+# -- roles the pipeline's resources use ---------------------------------------------------------
+def role_statements(iam_tpl, logical_id: str) -> dict[str, dict]:
+    props = iam_tpl["Resources"][logical_id]["Properties"]
+    return {s["Sid"]: s for p in props["Policies"] for s in p["PolicyDocument"]["Statement"]}
+
+
+def test_pipeline_role_can_only_create_or_update_stacks_not_delete_or_use_change_sets(iam_tpl):
+    deploy = role_statements(iam_tpl, "CodePipelineRole")["DeployProjectStacks"]["Action"]
+    assert {"cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DescribeStacks"} <= set(deploy)
+    assert not [a for a in deploy if "Delete" in a or "ChangeSet" in a or "TerminationProtection" in a]
+
+
+def test_each_build_role_writes_only_its_own_log_group(iam_tpl, tpl):
+    for role, project in (("SynthBuildRole", "SynthProject"), ("UpsertBuildRole", "UpsertProject")):
+        logs = role_statements(iam_tpl, role)["BuildLogs"]["Resource"]
+        group = tpl["Resources"][project]["Properties"]["Name"]["Ref"]
+        assert [r["Fn::Sub"] for r in logs] == [
+            f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/codebuild/${{{group}}}",
+            f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/codebuild/${{{group}}}:log-stream:*",
+        ]
+
+
+def test_synth_role_may_list_and_add_lambda_zips_but_not_read_or_delete_them(iam_tpl):
+    statements = role_statements(iam_tpl, "SynthBuildRole")
+    assert statements["LambdaCodeWrite"]["Action"] == ["s3:PutObject", "s3:AbortMultipartUpload"]
+    assert statements["LambdaCodeList"]["Condition"]["StringLike"]["s3:prefix"][0] == "lambda/*"
+    assert "LambdaCodeRead" not in statements
