@@ -10,7 +10,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 
-.PHONY: templates lint security test bench clean venv dev-venv check
+.PHONY: templates lint security test bench clean venv dev-venv check deploy diff
 
 templates: $(GEN_STAMP)
 	$(PY) generate.py
@@ -51,6 +51,14 @@ test: $(DEV_STAMP)
 	$(PY) generate.py --check
 	$(MAKE) --no-print-directory security
 	$(PY) -m pytest -q
+
+# Bootstrap ENV (IAM, then pipeline stack); the pipeline deploys the rest. Needs AWS credentials.
+deploy: $(DEV_STAMP)
+	$(PY) -m infra.deploy deploy --env $(ENV)
+
+# Print a change set per stack of ENV without executing any.
+diff: $(DEV_STAMP)
+	$(PY) -m infra.deploy diff --env $(ENV)
 
 bench: $(DEV_STAMP)
 	$(PY) -m benchmarks

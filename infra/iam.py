@@ -21,12 +21,13 @@ from troposphere import GetAtt, Ref, Sub, Template, iam
 from infra import deploy_policies, parameters
 from infra.deploy_policies import actions
 from infra.exports import export
-from infra.names import CODEPIPELINE_PREFIX, LAMBDA_PREFIX
+from infra.names import LAMBDA_PREFIX
 from infra.source import SOURCE_CONDITIONS, add_source_conditions
 from infra.policies import (
     arn,
     bucket_info,
     document,
+    list_prefix,
     pass_role,
     publish_to_topic,
     pull_images,
@@ -47,8 +48,11 @@ PARAMETERS = (
     "SageMakerExecutionRoleName", "CodePipelineRoleName", "SynthBuildRoleName", "UpsertBuildRoleName",
     "SourceEventsRoleName", "IamDeployRoleName", "PipelineDeployRoleName", "NotificationsDeployRoleName",
     "KpiDeployRoleName", "NotifierRoleName", "CrawlerRoleName", "SourceType", "SourceConnectionArn",
-    "SourceRepository", "SourceBucket", "SourceObjectKey",
+    "SourceRepository", "SourceBucket", "SourceObjectKey", "PipelineArtifactsPrefix",
 )
+
+# CodePipeline chooses the artifact folder itself (the pipeline name, cut to 20 characters).
+PIPELINE_ARTIFACTS = "${PipelineArtifactsPrefix}"
 
 # SageMaker built-in images the model-build pipeline pulls (scikit-learn processing, XGBoost training).
 BUILT_IN_IMAGE_REPOSITORIES = ["sagemaker-scikit-learn", "sagemaker-xgboost"]
@@ -104,7 +108,7 @@ def sagemaker_execution_statements() -> list[Statement]:
 def codepipeline_statements() -> list[Statement]:
     """Move artifacts, fetch the source, run the two builds, drive the stack deployments."""
     return [
-        *read_write_prefix("Artifacts", CODEPIPELINE_PREFIX),
+        *read_write_prefix("Artifacts", PIPELINE_ARTIFACTS),
         bucket_info("ArtifactBucket"),
         Statement(
             Sid="RunBuilds",
@@ -115,12 +119,19 @@ def codepipeline_statements() -> list[Statement]:
         Statement(
             Sid="DeployProjectStacks",
             Effect=Allow,
+            # What a CREATE_UPDATE action calls (no change sets, no deletes, no termination protection).
             Action=actions(
-                awacs.cloudformation, "CreateStack", "UpdateStack", "DeleteStack", "DescribeStacks", "DescribeStackEvents",
-                "CreateChangeSet", "DescribeChangeSet", "ExecuteChangeSet", "DeleteChangeSet", "SetStackPolicy",
-                "UpdateTerminationProtection",
+                awacs.cloudformation, "CreateStack", "UpdateStack", "DescribeStacks", "DescribeStackEvents",
+                "DescribeStackResource", "DescribeStackResources", "GetTemplate", "GetTemplateSummary",
+                "GetStackPolicy", "SetStackPolicy",
             ),
             Resource=[arn("cloudformation", "stack/${ProjectName}-${Environment}-*/*")],
+        ),
+        Statement(
+            Sid="ValidateTemplatesNoResourceLevelPermission",
+            Effect=Allow,
+            Action=[awacs.cloudformation.ValidateTemplate],
+            Resource=["*"],
         ),
         pass_role(
             "PassDeployRoles",
@@ -190,8 +201,10 @@ def _source_policies(template: Template, role: iam.Role) -> None:
 def synth_build_statements() -> list[Statement]:
     """Read the source artifact, write the rendered templates and the Lambda zip, and log."""
     return [
-        *read_write_prefix("Artifacts", CODEPIPELINE_PREFIX),
+        *read_write_prefix("Artifacts", PIPELINE_ARTIFACTS),
+        # `aws s3 sync --size-only` lists lambda/ to skip zips already there (their keys are content hashes).
         *write_prefix("LambdaCode", LAMBDA_PREFIX),
+        list_prefix("LambdaCode", LAMBDA_PREFIX),
         bucket_info("ArtifactBucket"),
         write_logs("BuildLogs", "/aws/codebuild/${SynthProjectName}"),
     ]
@@ -200,7 +213,7 @@ def synth_build_statements() -> list[Statement]:
 def upsert_build_statements() -> list[Statement]:
     """Upload the step scripts and create or update (and optionally start) the SageMaker pipeline."""
     return [
-        *read_prefix("Artifacts", CODEPIPELINE_PREFIX),
+        *read_prefix("Artifacts", PIPELINE_ARTIFACTS),
         *read_write_prefix("PipelineCode", "${SageMakerPrefix}"),
         bucket_info("ArtifactBucket"),
         write_logs("BuildLogs", "/aws/codebuild/${UpsertProjectName}"),

@@ -13,7 +13,7 @@ from infra.config import ConfigError, Environment, Project
 STACKS = ("iam", "pipeline", "notifications", "kpi")
 
 # Where things live inside the artifact bucket. One bucket, one KMS key, prefixes per use.
-CODEPIPELINE_PREFIX = "codepipeline/"
+CODEPIPELINE_PREFIX = "codepipeline/"  # unused by CodePipeline itself: see Names.pipeline_artifacts_prefix
 LAMBDA_PREFIX = "lambda/"
 SAGEMAKER_PREFIX = "sagemaker/"
 ATHENA_RESULTS_PREFIX = "athena-results/"
@@ -119,6 +119,11 @@ class Names:
     @property
     def codepipeline(self) -> str:
         return f"{self.project.name}-{self.env.name}"
+
+    @property
+    def pipeline_artifacts_prefix(self) -> str:
+        """Where CodePipeline keeps run artifacts: it picks the folder itself, the pipeline name cut to 20 characters."""
+        return f"{self.codepipeline[:20]}/"
 
     @property
     def synth_project(self) -> str:

@@ -46,6 +46,10 @@ SPECS: dict[str, Spec] = {
         allowed_pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
     ),
     "CodePipelineName": Spec("CodePipeline name", lambda n: n.codepipeline),
+    "PipelineArtifactsPrefix": Spec(
+        "Key prefix CodePipeline stores run artifacts under (its pipeline name, cut to 20 characters)",
+        lambda n: n.pipeline_artifacts_prefix,
+    ),
     "SynthProjectName": Spec("CodeBuild project that renders the templates", lambda n: n.synth_project),
     "UpsertProjectName": Spec("CodeBuild project that upserts the SageMaker pipeline", lambda n: n.upsert_project),
     "SageMakerExecutionRoleName": Spec("Role the SageMaker pipeline runs as", lambda n: n.sagemaker_execution_role),

@@ -86,9 +86,10 @@ SOURCE = {
     "type": "object",
     "required": ["type"],
     "properties": {"type": {"enum": list(SOURCE_TYPES)}},
+    # Each `if` requires `type`: otherwise a block without it matches every branch and the error names the wrong key.
     "allOf": [
         {
-            "if": {"properties": {"type": {"const": "codeconnections"}}},
+            "if": {"required": ["type"], "properties": {"type": {"const": "codeconnections"}}},
             "then": {
                 "additionalProperties": False,
                 "required": ["connection_arn", "repository", "branch"],
@@ -109,7 +110,7 @@ SOURCE = {
             },
         },
         {
-            "if": {"properties": {"type": {"const": "codecommit"}}},
+            "if": {"required": ["type"], "properties": {"type": {"const": "codecommit"}}},
             "then": {
                 "additionalProperties": False,
                 "required": ["repository", "branch"],
@@ -125,7 +126,7 @@ SOURCE = {
             },
         },
         {
-            "if": {"properties": {"type": {"const": "s3"}}},
+            "if": {"required": ["type"], "properties": {"type": {"const": "s3"}}},
             "then": {
                 "additionalProperties": False,
                 "required": ["bucket", "key"],

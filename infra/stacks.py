@@ -5,9 +5,10 @@ from typing import Callable
 
 from troposphere import Template
 
-from infra import iam
+from infra import iam, pipeline
 
 # stack key -> build(project) -> Template. Order is deployment order: IAM first.
 BUILDERS: dict[str, Callable[..., Template]] = {
     "iam": iam.build,
+    "pipeline": pipeline.build,
 }

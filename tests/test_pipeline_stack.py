@@ -1,0 +1,375 @@
+"""The delivery pipeline as rendered: stage order, artifacts, roles, self-update, source types."""
+from __future__ import annotations
+
+import json
+import re
+
+import cfn_flip
+import pytest
+import yaml
+
+from infra import config, lambda_package, names, pipeline, render
+from infra.stacks import BUILDERS
+from tests.conftest import ROOT
+from tests.lint import lint_template
+
+STAGES = ["Source", "Synth", "DeployIam", "UpdatePipeline", "DeployNotifications", "DeployKpi", "UpsertSageMakerPipeline"]
+
+
+def load(text: str) -> dict:
+    return json.loads(cfn_flip.to_json(text, clean_up=False))
+
+
+@pytest.fixture(scope="module")
+def tpl(rendered):
+    return load(rendered["pipeline.yaml"])
+
+
+@pytest.fixture(scope="module")
+def iam_tpl(rendered):
+    return load(rendered["iam.yaml"])
+
+
+def stages(tpl):
+    return tpl["Resources"]["DeliveryPipeline"]["Properties"]["Stages"]
+
+
+def unwrap(action) -> list[dict]:
+    """The concrete actions behind an Fn::If chain (every branch)."""
+    if isinstance(action, dict) and "Fn::If" in action:
+        _, yes, no = action["Fn::If"]
+        return unwrap(yes) + unwrap(no)
+    return [action]
+
+
+def actions(tpl) -> list[tuple[str, dict]]:
+    return [(s["Name"], a) for s in stages(tpl) for wrapped in s["Actions"] for a in unwrap(wrapped)]
+
+
+def cfn_actions(tpl) -> dict[str, dict]:
+    return {a["Name"]: a for _, a in actions(tpl) if a["ActionTypeId"]["Provider"] == "CloudFormation"}
+
+
+def synth_artifact_files(tpl, env: str) -> set[str]:
+    spec = yaml.safe_load(tpl["Resources"]["SynthProject"]["Properties"]["Source"]["BuildSpec"]["Fn::Sub"])
+    return {f.replace("${Environment}", env) for f in spec["artifacts"]["files"]}
+
+
+def import_key(value) -> str:
+    """'${IamStackName}-XArn' -> 'XArn'."""
+    sub = value["Fn::ImportValue"]["Fn::Sub"]
+    assert sub.startswith("${IamStackName}-"), sub
+    return sub.split("-", 1)[1]
+
+
+# -- structure ----------------------------------------------------------------------------------
+def test_stages_run_source_synth_iam_self_update_then_app_stacks_then_upsert(tpl):
+    assert [s["Name"] for s in stages(tpl)] == STAGES
+
+
+def test_pipeline_is_v2_superseded_and_restarts_after_updating_itself(tpl):
+    props = tpl["Resources"]["DeliveryPipeline"]["Properties"]
+    assert props["PipelineType"] == "V2"
+    assert props["ExecutionMode"] == "SUPERSEDED"
+    assert props["RestartExecutionOnUpdate"] is True
+    assert props["ArtifactStore"]["EncryptionKey"] == {"Id": {"Fn::GetAtt": ["ArtifactKey", "Arn"]}, "Type": "KMS"}
+
+
+def test_self_update_deploys_the_pipelines_own_stack_from_a_file_synth_writes(tpl, env_names):
+    update = [a for s, a in actions(tpl) if s == "UpdatePipeline"]
+    assert len(update) == 1
+    conf = update[0]["Configuration"]
+    assert conf["StackName"] == {"Ref": "PipelineStackName"}
+    assert conf["ActionMode"] == "CREATE_UPDATE"
+    for env in env_names:
+        written = synth_artifact_files(tpl, env)
+        assert conf["TemplatePath"].split("::", 1)[1] in written
+        assert conf["TemplateConfiguration"]["Fn::Sub"].split("::", 1)[1].replace("${Environment}", env) in written
+
+
+def test_every_cloudformation_action_reads_only_files_the_synth_artifact_holds_and_the_generator_renders(tpl, rendered, env_names):
+    for env in env_names:
+        written = synth_artifact_files(tpl, env)
+        assert all(f.startswith("templates/") for f in written)
+        # Stacks whose builder is not registered yet (written in parallel) are skipped until they are.
+        built = [f for f in written if re.split(r"[/.]", f)[-2] in BUILDERS]
+        assert all(f.removeprefix("templates/") in rendered for f in built)
+        for action in cfn_actions(tpl).values():
+            conf = action["Configuration"]
+            assert conf["TemplatePath"].startswith(f"{pipeline.SYNTH_ARTIFACT}::")
+            assert conf["TemplatePath"].split("::", 1)[1] in written
+            assert conf["TemplateConfiguration"]["Fn::Sub"].split("::", 1)[1].replace("${Environment}", env) in written
+
+
+def test_synth_artifact_holds_exactly_the_deployed_templates_and_this_envs_parameter_files(tpl):
+    expected = {f"templates/{s}.yaml" for s in names.STACKS} | {f"templates/dev/{s}.json" for s in names.STACKS}
+    assert synth_artifact_files(tpl, "dev") == expected
+
+
+def test_every_input_artifact_is_produced_by_an_earlier_action(tpl):
+    produced: set[str] = set()
+    for stage in stages(tpl):
+        stage_actions = [a for wrapped in stage["Actions"] for a in unwrap(wrapped)]
+        for run_order in sorted({a.get("RunOrder", 1) for a in stage_actions}):
+            batch = [a for a in stage_actions if a.get("RunOrder", 1) == run_order]
+            for action in batch:
+                for artifact in action.get("InputArtifacts", []):
+                    assert artifact["Name"] in produced, f"{action['Name']} reads {artifact['Name']} before it exists"
+            produced |= {o["Name"] for a in batch for o in a.get("OutputArtifacts", [])}
+
+
+def test_each_cloudformation_action_uses_a_deploy_role_the_pipeline_role_may_pass(tpl, iam_tpl):
+    role = iam_tpl["Resources"]["CodePipelineRole"]["Properties"]
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    passable = {
+        r["Fn::Sub"] for s in statements if "iam:PassRole" in s["Action"] for r in s["Resource"]
+    }
+    pass_statement = next(s for s in statements if "iam:PassRole" in s["Action"])
+    assert pass_statement["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
+    for action in cfn_actions(tpl).values():
+        logical_id = import_key(action["Configuration"]["RoleArn"]).removesuffix("Arn")
+        name_param = iam_tpl["Resources"][logical_id]["Properties"]["RoleName"]["Ref"]
+        assert f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role${{RolePath}}${{{name_param}}}" in passable
+
+
+def test_each_stack_is_deployed_with_its_own_deploy_role_and_capabilities(tpl):
+    by_stack = {a["Configuration"]["StackName"]["Ref"]: a["Configuration"] for a in cfn_actions(tpl).values()}
+    assert set(by_stack) == {"IamStackName", "PipelineStackName", "NotificationsStackName", "KpiStackName"}
+    assert import_key(by_stack["IamStackName"]["RoleArn"]) == "IamDeployRoleArn"
+    assert import_key(by_stack["NotificationsStackName"]["RoleArn"]) == "NotificationsDeployRoleArn"
+    assert by_stack["IamStackName"]["Capabilities"] == "CAPABILITY_NAMED_IAM"
+    assert by_stack["NotificationsStackName"]["Capabilities"] == "CAPABILITY_AUTO_EXPAND"
+    assert "Capabilities" not in by_stack["PipelineStackName"]
+
+
+def test_a_run_has_exactly_two_codebuild_builds_synth_and_upsert(tpl):
+    builds = [(s, a["Configuration"]["ProjectName"]) for s, a in actions(tpl) if a["ActionTypeId"]["Provider"] == "CodeBuild"]
+    assert builds == [("Synth", {"Ref": "SynthProject"}), ("UpsertSageMakerPipeline", {"Ref": "UpsertProject"})]
+
+
+# -- builds -------------------------------------------------------------------------------------
+def test_synth_installs_only_the_generator_pins_checks_templates_and_publishes_lambda_zips(tpl):
+    props = tpl["Resources"]["SynthProject"]["Properties"]
+    spec = yaml.safe_load(props["Source"]["BuildSpec"]["Fn::Sub"])
+    install = spec["phases"]["install"]["commands"]
+    assert len(install) == 1 and install[0].startswith("python -m pip install") and install[0].endswith("-r requirements.txt")
+    commands = " ; ".join(install + spec["phases"]["build"]["commands"])
+    assert not re.search(r"\b(npm|node|sagemaker)\b", commands)
+    build = spec["phases"]["build"]["commands"]
+    assert build[0] == "python generate.py --check"
+    assert "python -m infra.lambda_package build/lambda" in build
+    assert any(c.startswith("aws s3 sync build/lambda/lambda/ s3://$ARTIFACT_BUCKET/lambda/") and "--size-only" in c for c in build)
+    assert props["ServiceRole"]["Fn::ImportValue"]["Fn::Sub"] == "${IamStackName}-SynthBuildRoleArn"
+    assert props["EncryptionKey"] == {"Fn::GetAtt": ["ArtifactKey", "Arn"]}
+
+
+def test_upsert_runs_the_repo_buildspec_with_exactly_its_six_variables(tpl):
+    props = tpl["Resources"]["UpsertProject"]["Properties"]
+    assert props["Source"]["BuildSpec"] == "buildspec.yaml"
+    variables = [v["Name"] for v in props["Environment"]["EnvironmentVariables"]]
+    assert sorted(variables) == sorted(
+        ["PROJECT_NAME", "ENV_NAME", "SAGEMAKER_PIPELINE_NAME", "SAGEMAKER_ROLE_ARN", "MODEL_PACKAGE_GROUP_NAME", "ARTIFACT_BUCKET"]
+    )
+    assert props["ServiceRole"]["Fn::ImportValue"]["Fn::Sub"] == "${IamStackName}-UpsertBuildRoleArn"
+
+
+def test_each_build_logs_to_its_own_retained_log_group(tpl):
+    for project, group in (("SynthProject", "SynthLogGroup"), ("UpsertProject", "UpsertLogGroup")):
+        props = tpl["Resources"][project]["Properties"]
+        assert props["LogsConfig"]["CloudWatchLogs"]["GroupName"] == {"Ref": group}
+        lg = tpl["Resources"][group]["Properties"]
+        assert lg["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        assert lg["LogGroupName"] == {"Fn::Sub": f"/aws/codebuild/${{{props['Name']['Ref']}}}"}
+
+
+# -- data ---------------------------------------------------------------------------------------
+def test_artifact_bucket_is_kms_encrypted_versioned_private_tls_only_and_retained(tpl):
+    bucket = tpl["Resources"]["ArtifactBucket"]
+    assert bucket["DeletionPolicy"] == bucket["UpdateReplacePolicy"] == "Retain"
+    p = bucket["Properties"]
+    rule = p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["BucketKeyEnabled"] is True
+    assert rule["ServerSideEncryptionByDefault"] == {"KMSMasterKeyID": {"Fn::GetAtt": ["ArtifactKey", "Arn"]}, "SSEAlgorithm": "aws:kms"}
+    assert p["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert all(p["PublicAccessBlockConfiguration"].values())
+    assert p["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    lifecycle = {r["Id"]: r for r in p["LifecycleConfiguration"]["Rules"]}
+    assert "NoncurrentVersionExpiration" in lifecycle["ExpireNoncurrentVersions"]
+    assert lifecycle["ExpirePipelineRunArtifacts"]["Prefix"] == {"Ref": "PipelineArtifactsPrefix"}
+    deny = tpl["Resources"]["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_artifact_key_rotates_is_retained_and_only_project_roles_may_use_it(tpl):
+    key = tpl["Resources"]["ArtifactKey"]
+    assert key["DeletionPolicy"] == key["UpdateReplacePolicy"] == "Retain"
+    assert key["Properties"]["EnableKeyRotation"] is True
+    statements = {s["Sid"]: s for s in key["Properties"]["KeyPolicy"]["Statement"]}
+    admin = statements["AccountAdministersKey"]
+    assert not any(a in ("kms:*", "*") or a.endswith("*") for a in admin["Action"])
+    assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"} & set(admin["Action"])
+    users = [p["Fn::Sub"] for p in statements["ProjectRolesUseKey"]["Principal"]["AWS"]]
+    assert users == [f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role${{RolePath}}${{{p}}}" for p in pipeline.KEY_USER_ROLES]
+    assert statements["NotificationsDeployReadsLambdaCode"]["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
+
+
+def test_stack_exports_bucket_and_key_and_keeps_the_model_group(tpl):
+    outputs = tpl["Outputs"]
+    assert outputs["ArtifactBucketName"]["Export"]["Name"] == {"Fn::Sub": "${AWS::StackName}-ArtifactBucketName"}
+    assert outputs["ArtifactKeyArn"]["Export"]["Name"] == {"Fn::Sub": "${AWS::StackName}-ArtifactKeyArn"}
+    group = tpl["Resources"]["ModelPackageGroup"]
+    assert group["DeletionPolicy"] == "Retain"
+    assert group["Properties"]["ModelPackageGroupName"] == {"Ref": "ModelPackageGroupName"}
+
+
+def test_pipeline_roles_reach_the_folder_codepipeline_really_writes(iam_tpl, project):
+    for env in project.environments.values():
+        n = names.Names(project, env)
+        assert n.pipeline_artifacts_prefix == n.codepipeline[:20] + "/"
+    text = json.dumps(iam_tpl["Resources"]["CodePipelineRole"])
+    assert "${PipelineArtifactsPrefix}*" in text and "codepipeline/" not in text
+
+
+# -- source types -------------------------------------------------------------------------------
+def test_source_stage_picks_one_action_per_source_type_with_fn_if(tpl):
+    source = stages(tpl)[0]["Actions"]
+    assert len(source) == 1 and "Fn::If" in source[0]
+    providers = [a["ActionTypeId"]["Provider"] for a in unwrap(source[0])]
+    assert providers == ["CodeStarSourceConnection", "CodeCommit", "S3"]
+    assert all(a["OutputArtifacts"] == [{"Name": "SourceOutput"}] for a in unwrap(source[0]))
+    cc, s3 = unwrap(source[0])[1:]
+    assert cc["Configuration"]["PollForSourceChanges"] == s3["Configuration"]["PollForSourceChanges"] == "false"
+
+
+def test_codecommit_and_s3_sources_start_the_pipeline_through_conditional_event_rules(tpl):
+    for logical_id, condition in (("CodeCommitSourceRule", "IsCodeCommitSource"), ("S3SourceRule", "IsS3Source")):
+        rule = tpl["Resources"][logical_id]
+        assert rule["Condition"] == condition
+        assert rule["Properties"]["Name"]["Fn::Sub"].startswith("${ResourcePrefix}-")
+        target = rule["Properties"]["Targets"][0]
+        assert import_key(target["RoleArn"]) == "SourceEventsRoleArn"
+    s3_pattern = tpl["Resources"]["S3SourceRule"]["Properties"]["EventPattern"]
+    assert s3_pattern["detail-type"] == ["Object Created"]
+    assert s3_pattern["detail"]["object"]["key"] == [{"Ref": "SourceObjectKey"}]
+
+
+def test_pipeline_template_is_lint_clean(rendered, project):
+    regions = [env.region for env in project.environments.values()]
+    assert lint_template(rendered["pipeline.yaml"], regions) == []
+
+
+SOURCES = {
+    "codeconnections": {
+        "type": "codeconnections",
+        "connection_arn": "arn:aws:codeconnections:eu-west-1:111111111111:connection/00000000-0000-0000-0000-000000000000",
+        "repository": "example-org/churn",
+        "branch": "main",
+    },
+    "codecommit": {"type": "codecommit", "repository": "churn-mlops", "branch": "main"},
+    "s3": {"type": "s3", "bucket": "example-source-bucket", "key": "churn/source.zip"},
+}
+
+
+def config_dir_with_dev_source(tmp_path, source: dict):
+    for name in ("project.yaml", "prod.yaml"):
+        (tmp_path / name).write_text((config.CONFIG_DIR / name).read_text())
+    dev = yaml.safe_load((config.CONFIG_DIR / "dev.yaml").read_text())
+    dev["source"] = source
+    (tmp_path / "dev.yaml").write_text(yaml.safe_dump(dev))
+    return tmp_path
+
+
+@pytest.mark.parametrize("source_type", sorted(SOURCES))
+def test_each_source_type_loads_and_fills_every_pipeline_parameter_within_its_pattern(tmp_path, source_type):
+    project = config.load(config_dir_with_dev_source(tmp_path, SOURCES[source_type]))
+    files = render.render(project, {})
+    tpl = load(files["pipeline.yaml"])
+    values = json.loads(files["dev/pipeline.json"])["Parameters"]
+    assert values["SourceType"] == source_type
+    assert set(values) == set(tpl["Parameters"])
+    for key, spec in tpl["Parameters"].items():
+        if "AllowedPattern" in spec:
+            assert re.fullmatch(spec["AllowedPattern"], values[key]), (key, values[key])
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ({**SOURCES["codecommit"], "connection_arn": SOURCES["codeconnections"]["connection_arn"]},
+         "dev.yaml: source.connection_arn: unknown key (allowed: branch, repository, type)"),
+        ({"type": "s3", "bucket": "example-source-bucket"}, "dev.yaml: source.key: required key is missing"),
+        ({"repository": "example-org/churn", "branch": "main"}, "dev.yaml: source.type: required key is missing"),
+        ({**SOURCES["codeconnections"], "repository": "churn"}, "dev.yaml: source.repository: 'churn' is not a full repository id like owner/name"),
+        ({"type": "github", "repository": "a/b"}, "dev.yaml: source.type: 'github' is not one of: codeconnections, codecommit, s3"),
+        ({**SOURCES["s3"], "branch": "main"}, "dev.yaml: source.branch: unknown key (allowed: bucket, key, type)"),
+    ],
+    ids=["codecommit_with_connection_arn", "s3_without_key", "no_type", "connections_repo_without_owner", "unknown_type", "s3_with_branch"],
+)
+def test_a_source_block_that_does_not_fit_its_type_is_rejected_in_one_line(tmp_path, source, message):
+    with pytest.raises(config.ConfigError) as err:
+        config.load(config_dir_with_dev_source(tmp_path, source))
+    assert str(err.value).endswith(message)
+    assert "\n" not in str(err.value)
+
+
+# -- no self-update loop ------------------------------------------------------------------------
+def test_pipeline_template_and_parameters_do_not_depend_on_lambda_code(project):
+    a = render.render(project, {"NotifierCodeKey": "lambda/get_model_metadata-aaaa.zip"})
+    b = render.render(project, {"NotifierCodeKey": "lambda/get_model_metadata-bbbb.zip"})
+    assert a["pipeline.yaml"] == b["pipeline.yaml"]
+    assert all(a[f"{env}/pipeline.json"] == b[f"{env}/pipeline.json"] for env in project.environments)
+
+
+def test_lambda_zip_key_changes_when_and_only_when_a_source_file_changes(tmp_path):
+    fn = tmp_path / "lambda_src" / "get_model_metadata"
+    fn.mkdir(parents=True)
+    (fn / "handler.py").write_text("def lambda_handler(event, context):\n    return 1\n")
+    (fn / "__init__.py").write_text("")
+    first_key, first_zip = lambda_package.code_key(fn), lambda_package.build_zip(fn)
+
+    (fn / "handler.py").write_text("def lambda_handler(event, context):\n    return 1\n")  # same bytes, new mtime
+    (fn / "__pycache__").mkdir()
+    (fn / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"\0compiled")
+    assert lambda_package.code_key(fn) == first_key
+    assert lambda_package.build_zip(fn) == first_zip
+
+    (fn / "handler.py").write_text("def lambda_handler(event, context):\n    return 2\n")
+    changed = lambda_package.code_key(fn)
+    assert changed != first_key
+    (fn / "handler.py").write_text("def lambda_handler(event, context):\n    return 1\n")
+    assert lambda_package.code_key(fn) == first_key  # content-addressed: back to the same bytes, back to the same key
+    (fn / "util.py").write_text("X = 1\n")
+    assert lambda_package.code_key(fn) not in (first_key, changed)
+
+    out = lambda_package.write_zips(tmp_path / "lambda_src", tmp_path / "build" / "lambda")
+    assert [p.relative_to(tmp_path / "build" / "lambda").as_posix() for p in out] == [lambda_package.code_key(fn)]
+    assert lambda_package.code_key(fn).startswith("lambda/get_model_metadata-")
+
+
+# -- roles the pipeline's resources use ---------------------------------------------------------
+def role_statements(iam_tpl, logical_id: str) -> dict[str, dict]:
+    props = iam_tpl["Resources"][logical_id]["Properties"]
+    return {s["Sid"]: s for p in props["Policies"] for s in p["PolicyDocument"]["Statement"]}
+
+
+def test_pipeline_role_can_only_create_or_update_stacks_not_delete_or_use_change_sets(iam_tpl):
+    deploy = role_statements(iam_tpl, "CodePipelineRole")["DeployProjectStacks"]["Action"]
+    assert {"cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DescribeStacks"} <= set(deploy)
+    assert not [a for a in deploy if "Delete" in a or "ChangeSet" in a or "TerminationProtection" in a]
+
+
+def test_each_build_role_writes_only_its_own_log_group(iam_tpl, tpl):
+    for role, project in (("SynthBuildRole", "SynthProject"), ("UpsertBuildRole", "UpsertProject")):
+        logs = role_statements(iam_tpl, role)["BuildLogs"]["Resource"]
+        group = tpl["Resources"][project]["Properties"]["Name"]["Ref"]
+        assert [r["Fn::Sub"] for r in logs] == [
+            f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/codebuild/${{{group}}}",
+            f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/codebuild/${{{group}}}:log-stream:*",
+        ]
+
+
+def test_synth_role_may_list_and_add_lambda_zips_but_not_read_or_delete_them(iam_tpl):
+    statements = role_statements(iam_tpl, "SynthBuildRole")
+    assert statements["LambdaCodeWrite"]["Action"] == ["s3:PutObject", "s3:AbortMultipartUpload"]
+    assert statements["LambdaCodeList"]["Condition"]["StringLike"]["s3:prefix"][0] == "lambda/*"
+    assert "LambdaCodeRead" not in statements
