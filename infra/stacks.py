@@ -5,9 +5,10 @@ from typing import Callable
 
 from troposphere import Template
 
-from infra import iam
+from infra import iam, kpi
 
 # stack key -> build(project) -> Template. Order is deployment order: IAM first.
 BUILDERS: dict[str, Callable[..., Template]] = {
     "iam": iam.build,
+    "kpi": kpi.build,
 }
