@@ -46,7 +46,9 @@ def evaluate(node, params: dict, conditions: dict | None = None):
         if fn == "Ref":
             if arg == "AWS::NoValue":
                 return _NO_VALUE
-            return params[arg] if arg in params else PSEUDO[arg]
+            if arg in params:
+                return params[arg]
+            return PSEUDO[arg] if arg in PSEUDO else node  # a resource: keep the Ref
         if fn == "Fn::Join":
             return arg[0].join(ev(arg[1]))
         if fn == "Fn::Split":
