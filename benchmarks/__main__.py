@@ -5,7 +5,7 @@ import importlib
 
 from benchmarks.common import print_table
 
-SECTIONS = ["benchmarks.generator", "benchmarks.pipeline"]
+SECTIONS = ["benchmarks.generator", "benchmarks.pipeline", "benchmarks.kpi"]
 
 
 def main() -> None:

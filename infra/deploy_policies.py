@@ -25,7 +25,7 @@ import awacs.sns
 import awacs.sqs
 from awacs.aws import Allow, Statement
 
-from infra.policies import arn, artifact_bucket_arn, pass_role
+from infra.policies import arn, artifact_bucket_arn, decrypt_by_alias, pass_role
 
 
 def actions(module, *names: str) -> list:
@@ -179,7 +179,7 @@ def notifications_stack() -> list[Statement]:
 
 
 def kpi_stack() -> list[Statement]:
-    """Dashboard, alarm, Glue database and crawler, Athena workgroup, optional QuickSight source."""
+    """Dashboard, alarm, Glue database and crawler, Athena workgroup, optional QuickSight source, metrics Lambda."""
     return [
         _allow(
             "Dashboard",
@@ -224,4 +224,33 @@ def kpi_stack() -> list[Statement]:
             [arn("quicksight", "datasource/${ResourcePrefix}-*")],
         ),
         pass_role("PassCrawlerRole", ["${CrawlerRoleName}"], "glue.amazonaws.com"),
+        *_registry_metrics(),
+    ]
+
+
+def _registry_metrics() -> list[Statement]:
+    """The registry-metrics Lambda, its code, log group, rule, permission and dead-letter queue."""
+    return [
+        _allow(
+            "MetricsFunction",
+            actions(
+                awacs.awslambda, "CreateFunction", "DeleteFunction", "GetFunction", "GetFunctionConfiguration",
+                "UpdateFunctionCode", "UpdateFunctionConfiguration", "AddPermission", "RemovePermission", "TagResource",
+                "UntagResource", "ListTags", "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
+                "DeleteFunctionEventInvokeConfig", "GetFunctionEventInvokeConfig", "GetRuntimeManagementConfig",
+            ),
+            [arn("lambda", "function:${MetricsFunctionName}")],
+        ),
+        # Lambda fetches the zip with the caller's credentials: read lambda/ and decrypt it.
+        _allow("MetricsCode", [awacs.s3.GetObject, awacs.s3.GetObjectVersion], [artifact_bucket_arn("/lambda/*")]),
+        decrypt_by_alias("MetricsCodeDecrypt", "${ArtifactKeyAlias}"),
+        _log_groups("MetricsLogGroup", "/aws/lambda/${MetricsFunctionName}"),
+        _event_rules("MetricsRule"),
+        _allow(
+            "MetricsDeadLetterQueue",
+            actions(awacs.sqs, "CreateQueue", "DeleteQueue", "GetQueueAttributes", "SetQueueAttributes", "TagQueue",
+                    "UntagQueue", "ListQueueTags"),
+            [arn("sqs", "${MetricsDeadLetterQueueName}")],
+        ),
+        pass_role("PassMetricsFunctionRole", ["${MetricsFunctionRoleName}"], "lambda.amazonaws.com"),
     ]

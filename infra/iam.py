@@ -26,6 +26,7 @@ from infra.source import SOURCE_CONDITIONS, add_source_conditions
 from infra.policies import (
     arn,
     bucket_info,
+    decrypt_by_alias,
     document,
     list_prefix,
     pass_role,
@@ -49,6 +50,7 @@ PARAMETERS = (
     "SourceEventsRoleName", "IamDeployRoleName", "PipelineDeployRoleName", "NotificationsDeployRoleName",
     "KpiDeployRoleName", "NotifierRoleName", "CrawlerRoleName", "SourceType", "SourceConnectionArn",
     "SourceRepository", "SourceBucket", "SourceObjectKey", "PipelineArtifactsPrefix",
+    "ArtifactKeyAlias", "MetricsFunctionName", "MetricsFunctionRoleName", "MetricsDeadLetterQueueName",
 )
 
 # CodePipeline chooses the artifact folder itself (the pipeline name, cut to 20 characters).
@@ -269,10 +271,24 @@ def notifier_statements() -> list[Statement]:
 
 
 def crawler_statements() -> list[Statement]:
-    """Crawl the evaluation reports into the KPI database."""
+    """Crawl the evaluation reports (SSE-KMS objects) into the KPI database; write encrypted logs.
+
+    With a security configuration Glue logs to "/aws-glue/crawlers-role/<role>-<configuration>" (the role
+    path may or may not appear, hence the inner *) and
+    associates the configuration's key with that group, hence AssociateKmsKey.
+    """
+    import awacs.logs
+
     return [
         *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
-        write_logs("CrawlerLogs", "/aws-glue/crawlers*"),
+        decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
+        write_logs("CrawlerLogs", "/aws-glue/crawlers-role/*${CrawlerRoleName}-*"),
+        Statement(
+            Sid="EncryptCrawlerLogs",
+            Effect=Allow,
+            Action=[awacs.logs.AssociateKmsKey],
+            Resource=[arn("logs", "log-group:/aws-glue/crawlers-role/*${CrawlerRoleName}-*")],
+        ),
         Statement(
             Sid="KpiCatalog",
             Effect=Allow,
@@ -281,6 +297,30 @@ def crawler_statements() -> list[Statement]:
                            "BatchCreatePartition", "UpdatePartition", "BatchUpdatePartition"),
             Resource=[arn("glue", "catalog"), arn("glue", "database/${GlueDatabaseName}"),
                       arn("glue", "table/${GlueDatabaseName}/*")],
+        ),
+    ]
+
+
+def metrics_function_statements() -> list[Statement]:
+    """Read this group's packages and reports, publish into the project namespace, log, dead-letter."""
+    import awacs.sqs
+
+    return [
+        Statement(
+            Sid="DescribeModelPackages",
+            Effect=Allow,
+            Action=[awacs.sagemaker.DescribeModelPackage],
+            Resource=[arn("sagemaker", "model-package/${ModelPackageGroupName}/*")],
+        ),
+        *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
+        decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
+        put_metrics("RegistryMetrics", "${MetricsNamespace}"),
+        write_logs("FunctionLogs", "/aws/lambda/${MetricsFunctionName}"),
+        Statement(
+            Sid="DeadLetters",
+            Effect=Allow,
+            Action=[awacs.sqs.SendMessage],
+            Resource=[arn("sqs", "${MetricsDeadLetterQueueName}")],
         ),
     ]
 
@@ -305,6 +345,8 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
           "the approval-notifier Lambda's role", notifier_statements())
     _role(t, "CrawlerRole", "CrawlerRoleName", "glue.amazonaws.com",
           "the KPI crawler's role", crawler_statements())
+    _role(t, "MetricsFunctionRole", "MetricsFunctionRoleName", "lambda.amazonaws.com",
+          "the registry-metrics Lambda's role", metrics_function_statements())
     _role(t, "IamDeployRole", "IamDeployRoleName", "cloudformation.amazonaws.com",
           "the role CloudFormation deploys the IAM stack with", deploy_policies.iam_stack())
     _role(t, "PipelineDeployRole", "PipelineDeployRoleName", "cloudformation.amazonaws.com",

@@ -100,6 +100,10 @@ class Names:
         return self.role("kpi-crawler")
 
     @property
+    def metrics_function_role(self) -> str:
+        return self.role("registry-metrics")
+
+    @property
     def role_path(self) -> str:
         return f"/{self.project.short_name}/"
 
@@ -173,6 +177,20 @@ class Names:
     def dashboard(self) -> str:
         return f"{self.project.name}-{self.env.name}"
 
+    @property
+    def metrics_function(self) -> str:
+        """Lambda that publishes the model-registry KPIs (lambda_src/registry_metrics)."""
+        return f"{self.prefix}-registry-metrics"
+
+    @property
+    def metrics_rule(self) -> str:
+        return f"{self.prefix}-registry-metrics"
+
+    @property
+    def metrics_dlq(self) -> str:
+        """Dead letters of the metrics rule's target and of the function's own async failures."""
+        return f"{self.prefix}-registry-metrics-dlq"
+
 
 def for_env(project: Project, env: str | Environment) -> Names:
     return Names(project, env if isinstance(env, Environment) else project.env(env))
@@ -184,8 +202,11 @@ _LIMITS = (
     ("CodePipeline name", lambda n: [n.codepipeline], 100, "project.name"),
     ("CloudWatch dashboard name", lambda n: [n.dashboard], 255, "project.name"),
     ("IAM role name", lambda n: [n.sagemaker_execution_role, n.codepipeline_role, n.synth_build_role, n.upsert_build_role,
-                                n.source_events_role, n.notifier_role, n.crawler_role] + [n.deploy_role(s) for s in STACKS], 64, "project.short_name"),
+                                n.source_events_role, n.notifier_role, n.crawler_role, n.metrics_function_role] + [n.deploy_role(s) for s in STACKS], 64, "project.short_name"),
     ("Lambda function name", lambda n: [n.notifier_function], 64, "project.short_name"),
+    ("KPI metrics Lambda function name", lambda n: [n.metrics_function], 64, "project.short_name"),
+    ("EventBridge rule name", lambda n: [n.metrics_rule], 64, "project.short_name"),
+    ("SQS queue name", lambda n: [n.metrics_dlq], 80, "project.short_name"),
     ("SNS topic name", lambda n: [n.topic], 256, "project.short_name"),
     ("KMS alias", lambda n: [n.artifact_key_alias], 256, "project.short_name"),
     ("SageMaker pipeline name", lambda n: [n.sagemaker_pipeline], 256, "sagemaker_pipeline.name"),

@@ -94,6 +94,10 @@ SPECS: dict[str, Spec] = {
     "SourceBucket": Spec("Bucket of the source zip (s3 sources)", lambda n: n.env.source.bucket),
     "SourceObjectKey": Spec("Key of the source zip (s3 sources)", lambda n: n.env.source.key),
     "DashboardName": Spec("CloudWatch dashboard name", lambda n: n.dashboard),
+    "MetricsFunctionName": Spec("Lambda that publishes the model registry KPIs", lambda n: n.metrics_function),
+    "MetricsFunctionRoleName": Spec("Role of the registry-metrics Lambda", lambda n: n.metrics_function_role),
+    "MetricsRuleName": Spec("EventBridge rule that feeds the registry-metrics Lambda", lambda n: n.metrics_rule),
+    "MetricsDeadLetterQueueName": Spec("SQS dead-letter queue of the registry-metrics Lambda", lambda n: n.metrics_dlq),
 }
 
 

@@ -172,6 +172,17 @@ def use_key_by_alias(sid: str, alias_sub: str) -> Statement:
     )
 
 
+def decrypt_by_alias(sid: str, alias_sub: str) -> Statement:
+    """Only decrypt (read SSE-KMS objects) with the key behind an alias; scoped like use_key_by_alias."""
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Action=[awacs.kms.Decrypt],
+        Resource=[arn("kms", "key/*")],
+        Condition=Condition(StringEquals({"kms:ResourceAliases": [Sub(alias_sub)]})),
+    )
+
+
 def key_use_by_principals(sid: str, principal_arns: list) -> Statement:
     """Key-policy statement: these principals may use the key (Resource "*" means this key)."""
     return Statement(Sid=sid, Effect=Allow, Principal=Principal("AWS", principal_arns), Action=KMS_USE_ACTIONS, Resource=["*"])

@@ -196,6 +196,7 @@ ENVIRONMENT = {
                 "quicksight_principals": {
                     "type": "array",
                     "uniqueItems": True,
+                    "maxItems": 5,  # the KPI stack's QuickSight data source has 5 permission slots
                     "items": {
                         "type": "string",
                         "pattern": r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group)/.+$",

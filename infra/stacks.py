@@ -5,10 +5,11 @@ from typing import Callable
 
 from troposphere import Template
 
-from infra import iam, pipeline
+from infra import iam, kpi, pipeline
 
 # stack key -> build(project) -> Template. Order is deployment order: IAM first.
 BUILDERS: dict[str, Callable[..., Template]] = {
     "iam": iam.build,
     "pipeline": pipeline.build,
+    "kpi": kpi.build,
 }

@@ -1,0 +1,325 @@
+"""KPI stack: what an ML platform team looks at every morning, and the analytics path behind it.
+
+- a CloudWatch dashboard (infra/kpi_dashboard.py) over SageMaker pipeline metrics and the registry
+  KPIs the registry-metrics Lambda publishes (lambda_src/registry_metrics, contract.py);
+- that Lambda, its own EventBridge rule on every model package state change of the group, retries
+  and an SQS dead-letter queue;
+- alarms: pipeline execution failed, metrics dead letters waiting -> the notifications topic;
+- Glue database + crawler over the evaluation reports (encrypted logs), an Athena workgroup with
+  encrypted results and a scan cutoff, and a QuickSight Athena data source when principals are set.
+"""
+from __future__ import annotations
+
+import awacs.sqs
+from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
+from troposphere import (
+    AWS_ACCOUNT_ID,
+    AWS_NO_VALUE,
+    Equals,
+    GetAtt,
+    If,
+    Join,
+    Not,
+    Parameter,
+    Ref,
+    Select,
+    Split,
+    Sub,
+    Template,
+    athena,
+    cloudwatch,
+    events,
+    glue,
+    logs,
+    quicksight,
+    sqs,
+)
+from troposphere import awslambda
+
+from infra import kpi_dashboard, parameters
+from infra.exports import import_value
+from infra.names import ATHENA_RESULTS_PREFIX
+from infra.policies import VERSION
+from infra.templates_common import new_template
+from lambda_src.registry_metrics import contract, events as metric_events
+
+PARAMETERS = (
+    "ResourcePrefix", "IamStackName", "PipelineStackName", "NotificationsStackName", "LogRetentionDays",
+    "DashboardName", "SageMakerPipelineName", "ModelPackageGroupName", "CodePipelineName", "MetricsNamespace",
+    "MetricsFunctionName", "MetricsRuleName", "MetricsDeadLetterQueueName",
+    "EvaluationReportsPrefix", "GlueDatabaseName", "CrawlerName", "CrawlerSchedule",
+    "AthenaWorkGroupName", "AthenaBytesScannedCutoff", "QuickSightPrincipals",
+)
+
+RUNTIME = "python3.12"
+HANDLER = "registry_metrics.handler.lambda_handler"
+# QuickSight permissions are one entry per principal; CloudFormation has no loops, so the data
+# source has this many fixed slots (config/schema.py caps kpi.quicksight_principals to match).
+QUICKSIGHT_SLOTS = 5
+QUICKSIGHT_ACTIONS = ["quicksight:DescribeDataSource", "quicksight:DescribeDataSourcePermissions", "quicksight:PassDataSource"]
+
+HAS_QUICKSIGHT = "HasQuickSightPrincipals"
+# One condition per extra slot, literal IDs: slot i is used when the list has more than i entries.
+# Slot 0 needs none: the data source exists only when the list is not empty.
+QUICKSIGHT_SLOT_CONDITIONS = {1: "QuickSightPrincipal1", 2: "QuickSightPrincipal2", 3: "QuickSightPrincipal3",
+                              4: "QuickSightPrincipal4"}
+
+
+def _bucket():
+    return import_value("PipelineStackName", "ArtifactBucketName")
+
+
+def _key_arn():
+    return import_value("PipelineStackName", "ArtifactKeyArn")
+
+
+def _retain(resource):
+    resource.DeletionPolicy = "Retain"
+    resource.UpdateReplacePolicy = "Retain"
+    return resource
+
+
+# -- registry metrics ------------------------------------------------------------------------------
+def _metrics_code_key(t: Template) -> None:
+    # Not from config: lambda_package.parameters() supplies the content-hashed zip key.
+    t.add_parameter(Parameter("MetricsCodeKey", Type="String", Description="S3 key of the registry-metrics Lambda zip",
+                              AllowedPattern=r"^lambda/registry_metrics-[0-9a-f]{24}\.zip$"))
+
+
+def event_pattern() -> dict:
+    """Every status change of this group's packages (the notifications rule only forwards some)."""
+    return {
+        "detail": {"ModelApprovalStatus": sorted(contract.STATUS_METRICS), "ModelPackageGroupName": [Ref("ModelPackageGroupName")]},
+        "detail-type": [metric_events.DETAIL_TYPE],
+        "source": [metric_events.SOURCE],
+    }
+
+
+def _registry_metrics(t: Template) -> awslambda.Function:
+    MetricsDeadLetterQueue = t.add_resource(_retain(sqs.Queue(
+        "MetricsDeadLetterQueue",
+        QueueName=Ref("MetricsDeadLetterQueueName"),
+        SqsManagedSseEnabled=True,
+        MessageRetentionPeriod=1209600,  # 14 days, the maximum: time to fix and redrive
+    )))
+    MetricsLogGroup = t.add_resource(_retain(logs.LogGroup(
+        "MetricsLogGroup",
+        LogGroupName=Sub("/aws/lambda/${MetricsFunctionName}"),
+        RetentionInDays=Ref("LogRetentionDays"),
+        KmsKeyId=_key_arn(),
+    )))
+    MetricsFunction = t.add_resource(awslambda.Function(
+        "MetricsFunction",
+        DependsOn=[MetricsLogGroup.title],
+        FunctionName=Ref("MetricsFunctionName"),
+        Description="Publishes model registry KPIs (registrations, approvals, rejections, model quality) to CloudWatch",
+        Runtime=RUNTIME,
+        Handler=HANDLER,
+        Architectures=["arm64"],
+        MemorySize=256,
+        Timeout=30,
+        Role=import_value("IamStackName", "MetricsFunctionRoleArn"),
+        Code=awslambda.Code(S3Bucket=_bucket(), S3Key=Ref("MetricsCodeKey")),
+        Environment=awslambda.Environment(Variables={
+            "METRICS_NAMESPACE": Ref("MetricsNamespace"),
+            "MODEL_PACKAGE_GROUP": Ref("ModelPackageGroupName"),
+        }),
+        # Async invocations that still fail after Lambda's retries land here, not in the void.
+        DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=GetAtt(MetricsDeadLetterQueue, "Arn")),
+    ))
+    t.add_resource(awslambda.EventInvokeConfig(
+        "MetricsEventInvokeConfig",
+        FunctionName=Ref(MetricsFunction),
+        Qualifier="$LATEST",
+        MaximumRetryAttempts=2,
+        MaximumEventAgeInSeconds=21600,
+    ))
+    MetricsRule = t.add_resource(events.Rule(
+        "MetricsRule",
+        Name=Ref("MetricsRuleName"),
+        Description="Every model package state change of this environment's group -> registry-metrics Lambda",
+        EventPattern=event_pattern(),
+        State="ENABLED",
+        Targets=[events.Target(
+            Id="RegistryMetrics",
+            Arn=GetAtt(MetricsFunction, "Arn"),
+            RetryPolicy=events.RetryPolicy(MaximumRetryAttempts=185, MaximumEventAgeInSeconds=86400),
+            DeadLetterConfig=events.DeadLetterConfig(Arn=GetAtt(MetricsDeadLetterQueue, "Arn")),
+        )],
+    ))
+    t.add_resource(awslambda.Permission(
+        "MetricsInvokePermission",
+        Action="lambda:InvokeFunction",
+        FunctionName=GetAtt(MetricsFunction, "Arn"),
+        Principal="events.amazonaws.com",
+        SourceArn=GetAtt(MetricsRule, "Arn"),
+    ))
+    t.add_resource(sqs.QueuePolicy(
+        "MetricsDeadLetterQueuePolicy",
+        Queues=[Ref(MetricsDeadLetterQueue)],
+        PolicyDocument=PolicyDocument(Version=VERSION, Statement=[
+            Statement(
+                Sid="RuleDeadLetters",
+                Effect=Allow,
+                Principal=Principal("Service", "events.amazonaws.com"),
+                Action=[awacs.sqs.SendMessage],
+                Resource=[GetAtt(MetricsDeadLetterQueue, "Arn")],
+                Condition=Condition(StringEquals({"aws:SourceArn": GetAtt(MetricsRule, "Arn")})),
+            ),
+            Statement(
+                Sid="DenyInsecureTransport",
+                Effect=Deny,
+                Principal=Principal("*"),
+                Action=[awacs.sqs.Action("*")],
+                Resource=[GetAtt(MetricsDeadLetterQueue, "Arn")],
+                Condition=Condition(Bool({"aws:SecureTransport": "false"})),
+            ),
+        ]),
+    ))
+    return MetricsFunction
+
+
+# -- alarms and dashboard --------------------------------------------------------------------------
+def _alarms(t: Template) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm]:
+    topic = import_value("NotificationsStackName", "TopicArn")
+    PipelineFailedAlarm = t.add_resource(cloudwatch.Alarm(
+        "PipelineFailedAlarm",
+        AlarmName=Sub("${ResourcePrefix}-sagemaker-pipeline-failed"),
+        AlarmDescription=Sub("A ${SageMakerPipelineName} execution failed"),
+        Namespace=kpi_dashboard.PIPELINE_NAMESPACE,
+        MetricName="ExecutionFailed",
+        Dimensions=[cloudwatch.MetricDimension(Name="PipelineName", Value=Ref("SageMakerPipelineName"))],
+        Statistic="Sum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=[topic],
+    ))
+    MetricsDeadLetterAlarm = t.add_resource(cloudwatch.Alarm(
+        "MetricsDeadLetterAlarm",
+        AlarmName=Sub("${ResourcePrefix}-registry-metrics-dead-letters"),
+        AlarmDescription="Model package events the registry-metrics Lambda could not handle wait in its DLQ",
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[cloudwatch.MetricDimension(Name="QueueName", Value=Ref("MetricsDeadLetterQueueName"))],
+        Statistic="Maximum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=[topic],
+    ))
+    return PipelineFailedAlarm, MetricsDeadLetterAlarm
+
+
+def _dashboard(t: Template, pipeline_failed: cloudwatch.Alarm, dead_letters: cloudwatch.Alarm) -> None:
+    t.add_resource(cloudwatch.Dashboard(
+        "KpiDashboard",
+        DashboardName=Ref("DashboardName"),
+        DashboardBody=Sub(kpi_dashboard.body_text(), {
+            "PipelineFailedAlarmName": Ref(pipeline_failed),
+            "MetricsDeadLetterAlarmName": Ref(dead_letters),
+        }),
+    ))
+
+
+# -- analytics: Glue, Athena, QuickSight ------------------------------------------------------------
+def crawler_path() -> Sub:
+    return Sub("s3://${Bucket}/${EvaluationReportsPrefix}", Bucket=_bucket())
+
+
+def _glue(t: Template) -> None:
+    KpiDatabase = t.add_resource(glue.Database(
+        "KpiDatabase",
+        CatalogId=Ref(AWS_ACCOUNT_ID),
+        DatabaseInput=glue.DatabaseInput(Name=Ref("GlueDatabaseName"),
+                                         Description="Model evaluation reports of the SageMaker pipeline"),
+    ))
+    CrawlerSecurityConfiguration = t.add_resource(glue.SecurityConfiguration(
+        "CrawlerSecurityConfiguration",
+        Name=Sub("${ResourcePrefix}-kpi-crawler"),
+        EncryptionConfiguration=glue.EncryptionConfiguration(
+            S3Encryptions=[glue.S3Encryption(S3EncryptionMode="SSE-KMS", KmsKeyArn=_key_arn())],
+            CloudWatchEncryption=glue.CloudWatchEncryption(CloudWatchEncryptionMode="SSE-KMS", KmsKeyArn=_key_arn()),
+            JobBookmarksEncryption=glue.JobBookmarksEncryption(JobBookmarksEncryptionMode="CSE-KMS", KmsKeyArn=_key_arn()),
+        ),
+    ))
+    t.add_resource(glue.Crawler(
+        "EvaluationReportsCrawler",
+        Name=Ref("CrawlerName"),
+        Description="Catalogues the evaluation reports (one folder per pipeline execution) for Athena",
+        Role=import_value("IamStackName", "CrawlerRoleArn"),
+        DatabaseName=Ref(KpiDatabase),
+        Targets=glue.Targets(S3Targets=[glue.S3Target(Path=crawler_path())]),
+        Schedule=glue.Schedule(ScheduleExpression=Ref("CrawlerSchedule")),
+        CrawlerSecurityConfiguration=Ref(CrawlerSecurityConfiguration),
+        SchemaChangePolicy=glue.SchemaChangePolicy(UpdateBehavior="UPDATE_IN_DATABASE", DeleteBehavior="LOG"),
+        # One table for all executions (partition = execution folder), even as metrics are added.
+        Configuration='{"Grouping":{"TableGroupingPolicy":"CombineCompatibleSchemas"},"Version":1.0}',
+    ))
+
+
+def _athena(t: Template) -> athena.WorkGroup:
+    return t.add_resource(athena.WorkGroup(
+        "KpiWorkGroup",
+        Name=Ref("AthenaWorkGroupName"),
+        Description="KPI queries over the evaluation reports; results encrypted, scans capped",
+        State="ENABLED",
+        WorkGroupConfiguration=athena.WorkGroupConfiguration(
+            EnforceWorkGroupConfiguration=True,
+            PublishCloudWatchMetricsEnabled=True,
+            BytesScannedCutoffPerQuery=Ref("AthenaBytesScannedCutoff"),
+            ResultConfiguration=athena.ResultConfiguration(
+                OutputLocation=Sub(f"s3://${{Bucket}}/{ATHENA_RESULTS_PREFIX}", Bucket=_bucket()),
+                EncryptionConfiguration=athena.EncryptionConfiguration(EncryptionOption="SSE_KMS", KmsKey=_key_arn()),
+            ),
+        ),
+    ))
+
+
+def _padded_principals():
+    # "a,b" + ",,,,," split on "," has at least QUICKSIGHT_SLOTS entries; the unused ones are "".
+    return Split(",", Join("", [Join(",", Ref("QuickSightPrincipals")), "," * QUICKSIGHT_SLOTS]))
+
+
+def _quicksight_conditions(t: Template) -> None:
+    t.add_condition(HAS_QUICKSIGHT, Not(Equals(Join("", Ref("QuickSightPrincipals")), "")))
+    for slot, name in QUICKSIGHT_SLOT_CONDITIONS.items():
+        t.add_condition(name, Not(Equals(Select(slot, _padded_principals()), "")))
+
+
+def _permission(slot: int) -> quicksight.ResourcePermission:
+    return quicksight.ResourcePermission(Principal=Select(slot, _padded_principals()), Actions=QUICKSIGHT_ACTIONS)
+
+
+def _quicksight(t: Template, workgroup: athena.WorkGroup) -> None:
+    _quicksight_conditions(t)
+    t.add_resource(quicksight.DataSource(
+        "KpiDataSource",
+        Condition=HAS_QUICKSIGHT,
+        AwsAccountId=Ref(AWS_ACCOUNT_ID),
+        DataSourceId=Sub("${ResourcePrefix}-kpi-athena"),
+        Name=Sub("${ResourcePrefix}-kpi-athena"),
+        Type="ATHENA",
+        DataSourceParameters=quicksight.DataSourceParameters(
+            AthenaParameters=quicksight.AthenaParameters(WorkGroup=Ref(workgroup)),
+        ),
+        Permissions=[_permission(0)] + [
+            If(name, _permission(slot), Ref(AWS_NO_VALUE)) for slot, name in QUICKSIGHT_SLOT_CONDITIONS.items()
+        ],
+    ))
+
+
+def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
+    t = new_template("KPIs of the SageMaker MLOps project: dashboard, registry metrics, alarms, Glue/Athena/QuickSight")
+    parameters.declare(t, *PARAMETERS)
+    _metrics_code_key(t)
+    _registry_metrics(t)
+    pipeline_failed, dead_letters = _alarms(t)
+    _dashboard(t, pipeline_failed, dead_letters)
+    _glue(t)
+    _quicksight(t, _athena(t))
+    return t

@@ -1,0 +1,145 @@
+"""The KPI dashboard body, built from data and rendered as sorted JSON for a Sub.
+
+Every metric the body graphs is either in the project's metric contract
+(lambda_src/registry_metrics/contract.py, published by the registry-metrics Lambda) or in
+AWS_METRICS below, each with the AWS page that documents it. tests/test_kpi_dashboard.py holds
+the body to that. `${Name}` placeholders are the KPI stack's parameters and pseudo parameters.
+"""
+from __future__ import annotations
+
+import json
+
+from lambda_src.registry_metrics import contract
+
+PIPELINE_NAMESPACE = "AWS/Sagemaker/ModelBuildingPipeline"
+PROJECT_NAMESPACE = "${MetricsNamespace}"
+
+_SAGEMAKER_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html#cloudwatch-metrics-pipelines"
+# (namespace, metric) -> (dimension names, where AWS documents it).
+AWS_METRICS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
+    (PIPELINE_NAMESPACE, "ExecutionStarted"): (("PipelineName",), _SAGEMAKER_DOC),
+    (PIPELINE_NAMESPACE, "ExecutionSucceeded"): (("PipelineName",), _SAGEMAKER_DOC),
+    (PIPELINE_NAMESPACE, "ExecutionFailed"): (("PipelineName",), _SAGEMAKER_DOC),
+    (PIPELINE_NAMESPACE, "ExecutionStopped"): (("PipelineName",), _SAGEMAKER_DOC),
+    (PIPELINE_NAMESPACE, "ExecutionDuration"): (("PipelineName",), _SAGEMAKER_DOC),
+    (PIPELINE_NAMESPACE, "StepFailed"): (("PipelineName", "StepName"), _SAGEMAKER_DOC),
+    ("AWS/Lambda", "Errors"): (("FunctionName",), "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html"),
+    ("AWS/Lambda", "Invocations"): (("FunctionName",), "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html"),
+    ("AWS/SQS", "ApproximateNumberOfMessagesVisible"): (
+        ("QueueName",), "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html"
+    ),
+}
+
+# (namespace, metric) -> dimension names, for what this project publishes itself.
+PROJECT_METRICS: dict[tuple[str, str], tuple[str, ...]] = {
+    **{(PROJECT_NAMESPACE, name): (contract.DIMENSION,) for name in contract.STATUS_METRICS.values()},
+    (PROJECT_NAMESPACE, contract.QUALITY_METRIC): contract.QUALITY_DIMENSIONS,
+}
+
+DAY = 86400
+WIDTH = 24  # the dashboard grid is 24 units wide
+_REGION = "${AWS::Region}"
+
+
+def _pipeline(metric: str, label: str, stat: str = "Sum") -> list:
+    return [PIPELINE_NAMESPACE, metric, "PipelineName", "${SageMakerPipelineName}", {"label": label, "stat": stat}]
+
+
+def _registry(metric: str, label: str) -> list:
+    return [PROJECT_NAMESPACE, metric, contract.DIMENSION, "${ModelPackageGroupName}", {"label": label, "stat": "Sum"}]
+
+
+def search(namespace: str, dimensions: tuple[str, ...], metric: str, filters: dict[str, str], stat: str) -> str:
+    """A CloudWatch SEARCH() over one metric, for dimension values only known at run time (step names,
+    evaluation metric names). Names are quoted so "/" and "-" need no thought."""
+    schema = ",".join([f'"{namespace}"', *dimensions])
+    terms = " ".join([f'MetricName="{metric}"', *(f'{k}="{v}"' for k, v in sorted(filters.items()))])
+    return f"SEARCH('{{{schema}}} {terms}', '{stat}', {DAY})"
+
+
+def _graph(title: str, metrics: list, *, stat: str = "Sum", period: int = DAY, y_label: str = "", stacked: bool = False) -> dict:
+    props = {"title": title, "region": _REGION, "view": "timeSeries", "stacked": stacked, "stat": stat, "period": period,
+             "metrics": metrics}
+    if y_label:
+        props["yAxis"] = {"left": {"label": y_label, "showUnits": False}}
+    return {"type": "metric", "properties": props}
+
+
+def _links() -> dict:
+    console = f"https://{_REGION}.console.aws.amazon.com"
+    markdown = "\n".join(
+        [
+            "## ${SageMakerPipelineName}: model build KPIs",
+            f"[SageMaker pipeline]({console}/sagemaker/home?region={_REGION}#/pipelines/${{SageMakerPipelineName}})"
+            f" · [Model registry group]({console}/sagemaker/home?region={_REGION}#/model-registry/${{ModelPackageGroupName}})"
+            f" · [CodePipeline]({console}/codesuite/codepipeline/pipelines/${{CodePipelineName}}/view?region={_REGION})"
+            f" · [Athena workgroup]({console}/athena/home?region={_REGION}#/workgroups/details/${{AthenaWorkGroupName}})",
+            "Counts are per day. Model quality: one point per registered version, from its evaluation report.",
+        ]
+    )
+    return {"type": "text", "properties": {"markdown": markdown}}
+
+
+def _widgets() -> list[dict]:
+    step_failures = search(PIPELINE_NAMESPACE, ("PipelineName", "StepName"), "StepFailed",
+                           {"PipelineName": "${SageMakerPipelineName}"}, "Sum")
+    quality = search(PROJECT_NAMESPACE, contract.QUALITY_DIMENSIONS, contract.QUALITY_METRIC,
+                     {contract.DIMENSION: "${ModelPackageGroupName}"}, "Maximum")
+    return [
+        _links(),
+        _graph("Pipeline executions per day", [
+            _pipeline("ExecutionStarted", "started"),
+            _pipeline("ExecutionSucceeded", "succeeded"),
+            _pipeline("ExecutionFailed", "failed"),
+            _pipeline("ExecutionStopped", "stopped"),
+        ], y_label="executions"),
+        _graph("Pipeline execution duration (ms)", [
+            _pipeline("ExecutionDuration", "average", stat="Average"),
+            _pipeline("ExecutionDuration", "longest", stat="Maximum"),
+        ], stat="Average", y_label="ms"),
+        _graph("Failed steps per day", [[{"expression": step_failures, "id": "steps", "label": ""}]], y_label="failures"),
+        _graph("Model registry per day", [
+            _registry(contract.MODELS_REGISTERED, "registered"),
+            _registry(contract.MODELS_APPROVED, "approved"),
+            _registry(contract.MODELS_REJECTED, "rejected"),
+        ], y_label="model versions"),
+        _graph("Model quality of registered versions", [[{"expression": quality, "id": "quality", "label": ""}]],
+               stat="Maximum", y_label="metric value"),
+        _graph("Registry-metrics function", [
+            ["AWS/Lambda", "Invocations", "FunctionName", "${MetricsFunctionName}", {"label": "invocations", "stat": "Sum"}],
+            ["AWS/Lambda", "Errors", "FunctionName", "${MetricsFunctionName}", {"label": "errors", "stat": "Sum"}],
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "${MetricsDeadLetterQueueName}",
+             {"label": "dead letters", "stat": "Maximum"}],
+        ], period=3600),
+        {"type": "alarm", "properties": {"title": "Alarms", "alarms": [
+            "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${PipelineFailedAlarmName}",
+            "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${MetricsDeadLetterAlarmName}",
+        ]}},
+    ]
+
+
+def _layout(widgets: list[dict]) -> list[dict]:
+    """Text and alarm widgets span the grid; graphs sit two per row."""
+    out, x, y = [], 0, 0
+    for widget in widgets:
+        wide = widget["type"] != "metric"
+        width, height = (WIDTH, 3) if wide else (WIDTH // 2, 6)
+        if wide or x + width > WIDTH:
+            if x:
+                y += 6
+            x = 0
+        out.append({**widget, "x": x, "y": y, "width": width, "height": height})
+        if wide:
+            y += height
+        else:
+            x += width
+    return out
+
+
+def body() -> dict:
+    return {"widgets": _layout(_widgets())}
+
+
+def body_text() -> str:
+    """Sorted, compact JSON: the template changes only when the dashboard does."""
+    return json.dumps(body(), sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,1 @@
+"""Publishes model-registry KPIs (registrations, approvals, rejections, model quality) to CloudWatch."""

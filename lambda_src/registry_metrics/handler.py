@@ -1,0 +1,117 @@
+"""Lambda entry point: count model registry changes and publish each registered version's quality.
+
+Triggered by the KPI stack's EventBridge rule on every "SageMaker Model Package State Change" of
+this environment's group. Never loses an event: a transient AWS error raises (EventBridge/Lambda
+retry, then the DLQ keeps it); an event that can never produce a metric is logged and ignored.
+All datapoints of one event go out in one PutMetricData call, after every read, so a retry
+cannot publish a count twice.
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+import boto3
+from botocore.exceptions import ClientError
+
+from . import contract
+from .events import Change, Ignored, parse
+from .log import log
+from .report import BadReport, quality_metrics, split_s3_uri
+
+# Errors that say the thing is gone or was never there: retrying cannot help, so skip the quality part.
+_MISSING = {"NoSuchKey", "NoSuchBucket", "404", "ValidationException", "ResourceNotFound"}
+
+
+@lru_cache(maxsize=None)
+def client(service: str):
+    return boto3.client(service)
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _report_uri(change: Change) -> str | None:
+    """The event usually carries the report URI; if not, ask SageMaker for the package's metrics."""
+    if change.report_uri:
+        return change.report_uri
+    try:
+        package = client("sagemaker").describe_model_package(ModelPackageName=change.package_arn)
+    except ClientError as exc:
+        if _error_code(exc) in _MISSING:
+            log("WARNING", "model package not found; no quality metrics", model_package=change.package_arn)
+            return None
+        raise
+    uri = package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
+    return uri or None
+
+
+def _quality(change: Change) -> dict[str, float]:
+    uri = _report_uri(change)
+    if not uri:
+        log("WARNING", "registered version has no quality report", model_package=change.package_arn)
+        return {}
+    try:
+        bucket, key = split_s3_uri(uri)
+        body = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        return quality_metrics(body)
+    except BadReport as exc:
+        log("WARNING", "quality report unreadable; publishing counts only", report=uri, reason=str(exc))
+        return {}
+    except ClientError as exc:
+        if _error_code(exc) in _MISSING:
+            log("WARNING", "quality report missing; publishing counts only", report=uri, code=_error_code(exc))
+            return {}
+        raise
+
+
+def metric_data(change: Change, quality: dict[str, float]) -> list[dict]:
+    """The datapoints for one change: its count, plus one ModelQuality point per evaluation metric."""
+    group = [{"Name": contract.DIMENSION, "Value": change.group}]
+    data = [
+        {
+            "MetricName": contract.STATUS_METRICS[change.status],
+            "Dimensions": group,
+            "Timestamp": change.time,
+            "Value": 1.0,
+            "Unit": contract.COUNT_UNIT,
+        }
+    ]
+    for name, value in quality.items():
+        data.append(
+            {
+                "MetricName": contract.QUALITY_METRIC,
+                "Dimensions": group + [{"Name": contract.QUALITY_METRIC_DIMENSION, "Value": name}],
+                "Timestamp": change.time,
+                "Value": value,
+                "Unit": contract.QUALITY_UNIT,
+            }
+        )
+    return data
+
+
+def handle(event: object, namespace: str, group: str) -> dict:
+    try:
+        change = parse(event, group)
+    except Ignored as exc:
+        log("INFO", "event ignored", reason=str(exc), event_id=event.get("id") if isinstance(event, dict) else None)
+        return {"published": 0, "ignored": str(exc)}
+    quality = _quality(change) if change.status == contract.QUALITY_ON_STATUS else {}
+    data = metric_data(change, quality)
+    client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=data)
+    log(
+        "INFO",
+        "metrics published",
+        namespace=namespace,
+        model_package=change.package_arn,
+        version=change.version,
+        status=change.status,
+        metrics=[d["MetricName"] for d in data],
+        quality=quality,
+    )
+    return {"published": len(data)}
+
+
+def lambda_handler(event, context):  # noqa: ARG001 - Lambda's signature
+    return handle(event, os.environ["METRICS_NAMESPACE"], os.environ["MODEL_PACKAGE_GROUP"])

@@ -1,0 +1,202 @@
+"""The registry-metrics Lambda publishes exactly the metrics the dashboard reads (checked in moto)."""
+from __future__ import annotations
+
+import json
+import math
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from infra import kpi_dashboard, names
+from lambda_src.registry_metrics import contract, handler
+from lambda_src.registry_metrics.report import BadReport, quality_metrics
+
+REGION = "eu-west-1"
+BUCKET = "churn-dev-artifacts-111111111111-eu-west-1"
+REPORT = {"binary_classification_metrics": {"auc": {"value": 0.91, "standard_deviation": "NaN"},
+                                            "accuracy": {"value": 0.87, "standard_deviation": "NaN"}}}
+
+
+@pytest.fixture
+def env(project):
+    return names.for_env(project, "dev")
+
+
+@pytest.fixture
+def aws():
+    cached = handler.client  # tests may monkeypatch handler.client; clear the real cache either way
+    cached.cache_clear()
+    with mock_aws():
+        yield
+    cached.cache_clear()
+
+
+def event(n, status: str, version: int = 3, report_key: str | None = None, group: str | None = None) -> dict:
+    """Shaped as SageMaker sends it (FACTS.md: "Model package state change")."""
+    group = group or n.model_package_group
+    arn = f"arn:aws:sagemaker:{REGION}:111111111111:model-package/{group}/{version}"
+    detail = {
+        "ModelPackageGroupName": group,
+        "ModelPackageVersion": version,
+        "ModelPackageArn": arn,
+        "ModelApprovalStatus": status,
+        "CreationTime": 1764130000000,
+        "LastModifiedTime": 1764130000000,
+        "InferenceSpecification": {"Containers": [{"Image": "xgboost", "ModelDataUrl": f"s3://{BUCKET}/model.tar.gz"}]},
+        "MetadataProperties": {"GeneratedBy": f"arn:aws:sagemaker:{REGION}:111111111111:pipeline/{n.sagemaker_pipeline}/execution/abc"},
+    }
+    if report_key:
+        detail["ModelMetrics"] = {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{report_key}"}}}
+    return {"version": "0", "id": "e-1", "detail-type": "SageMaker Model Package State Change", "source": "aws.sagemaker",
+            "account": "111111111111", "time": "2026-11-26T05:00:00Z", "region": REGION, "resources": [arn], "detail": detail}
+
+
+def _report(n, key: str = "evaluation.json", body: bytes | None = None) -> str:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    full = f"{n.evaluation_prefix}exec-1/{key}"
+    s3.put_object(Bucket=BUCKET, Key=full, Body=body if body is not None else json.dumps(REPORT).encode())
+    return full
+
+
+def _published(namespace: str) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    metrics = boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace=namespace)["Metrics"]
+    return {(m["MetricName"], tuple(sorted((d["Name"], d["Value"]) for d in m["Dimensions"]))) for m in metrics}
+
+
+def _dashboard_reads(namespace: str) -> set[tuple[str, tuple[str, ...]]]:
+    return {(metric, tuple(sorted(dims))) for (ns, metric), dims in kpi_dashboard.PROJECT_METRICS.items()}
+
+
+def test_published_metrics_are_exactly_the_ones_the_dashboard_reads(aws, env):
+    key = _report(env)
+    for status in ("PendingManualApproval", "Approved", "Rejected"):
+        handler.handle(event(env, status, report_key=key), env.metrics_namespace, env.model_package_group)
+    published = _published(env.metrics_namespace)
+    assert {(name, tuple(d for d, _ in dims)) for name, dims in published} == _dashboard_reads(env.metrics_namespace)
+    group = (contract.DIMENSION, env.model_package_group)
+    assert published == {
+        (contract.MODELS_REGISTERED, (group,)),
+        (contract.MODELS_APPROVED, (group,)),
+        (contract.MODELS_REJECTED, (group,)),
+        (contract.QUALITY_METRIC, ((contract.QUALITY_METRIC_DIMENSION, "accuracy"), group)),
+        (contract.QUALITY_METRIC, ((contract.QUALITY_METRIC_DIMENSION, "auc"), group)),
+    }
+
+
+def test_approval_publishes_one_approval_count_and_no_quality(aws, env):
+    result = handler.handle(event(env, "Approved"), env.metrics_namespace, env.model_package_group)
+    assert result == {"published": 1}
+    assert _published(env.metrics_namespace) == {(contract.MODELS_APPROVED, ((contract.DIMENSION, env.model_package_group),))}
+
+
+def test_registration_publishes_each_report_metric_value(aws, env):
+    key = _report(env)
+    handler.handle(event(env, "PendingManualApproval", report_key=key), env.metrics_namespace, env.model_package_group)
+    cw = boto3.client("cloudwatch", region_name=REGION)
+    stats = cw.get_metric_statistics(
+        Namespace=env.metrics_namespace, MetricName=contract.QUALITY_METRIC,
+        Dimensions=[{"Name": contract.DIMENSION, "Value": env.model_package_group}, {"Name": "Metric", "Value": "auc"}],
+        StartTime="2026-11-26T04:00:00Z", EndTime="2026-11-26T06:00:00Z", Period=3600, Statistics=["Maximum"],
+    )["Datapoints"]
+    assert [d["Maximum"] for d in stats] == [0.91]
+
+
+def test_registration_without_report_uri_in_event_asks_sagemaker(aws, env):
+    key = _report(env)
+    sm = boto3.client("sagemaker", region_name=REGION)
+    sm.create_model_package_group(ModelPackageGroupName=env.model_package_group)
+    arn = sm.create_model_package(
+        ModelPackageGroupName=env.model_package_group,
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={"Containers": [{"Image": "xgboost"}], "SupportedContentTypes": ["text/csv"],
+                                "SupportedResponseMIMETypes": ["text/csv"]},
+        ModelMetrics={"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{key}"}}},
+    )["ModelPackageArn"]
+    e = event(env, "PendingManualApproval", version=int(arn.rsplit("/", 1)[1]))
+    e["detail"]["ModelPackageArn"] = arn
+    assert handler.handle(e, env.metrics_namespace, env.model_package_group) == {"published": 3}
+
+
+def test_missing_report_still_counts_the_registration(aws, env):
+    _report(env)
+    e = event(env, "PendingManualApproval", report_key=f"{env.evaluation_prefix}gone/evaluation.json")
+    assert handler.handle(e, env.metrics_namespace, env.model_package_group) == {"published": 1}
+
+
+def test_unreadable_report_still_counts_the_registration(aws, env):
+    key = _report(env, body=b"{not json")
+    assert handler.handle(event(env, "PendingManualApproval", report_key=key), env.metrics_namespace,
+                          env.model_package_group) == {"published": 1}
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        pytest.param(lambda e: e["detail"].update(ModelPackageGroupName="someone-elses-models"), id="other_group"),
+        pytest.param(lambda e: e["detail"].update(ModelApprovalStatus="Deleted"), id="unknown_status"),
+        pytest.param(lambda e: e.update({"detail-type": "SageMaker Training Job State Change"}), id="other_detail_type"),
+        pytest.param(lambda e: e.pop("detail"), id="no_detail"),
+        pytest.param(lambda e: e["detail"].pop("ModelPackageArn"), id="no_package_arn"),
+    ],
+)
+def test_ignorable_events_are_logged_and_publish_nothing(aws, env, mutate, capsys):
+    e = event(env, "Approved")
+    mutate(e)
+    result = handler.handle(e, env.metrics_namespace, env.model_package_group)
+    assert result["published"] == 0
+    assert _published(env.metrics_namespace) == set()
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["level"] == "INFO" and line["message"] == "event ignored" and line["reason"]
+
+
+def test_non_object_event_is_ignored(aws, env):
+    assert handler.handle(["not", "an", "event"], env.metrics_namespace, env.model_package_group)["published"] == 0
+
+
+def test_transient_cloudwatch_error_raises_so_the_event_is_retried(aws, env, monkeypatch):
+    class Throttled:
+        def put_metric_data(self, **_):
+            raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "PutMetricData")
+
+    monkeypatch.setattr(handler, "client", lambda service: Throttled())
+    with pytest.raises(ClientError):
+        handler.handle(event(env, "Approved"), env.metrics_namespace, env.model_package_group)
+
+
+def test_transient_s3_error_raises_before_anything_is_published(aws, env, monkeypatch):
+    key = _report(env)
+    real = handler.client
+
+    class SlowDown:
+        def get_object(self, **_):
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "Reduce your request rate"}}, "GetObject")
+
+    monkeypatch.setattr(handler, "client", lambda service: SlowDown() if service == "s3" else real(service))
+    with pytest.raises(ClientError):
+        handler.handle(event(env, "PendingManualApproval", report_key=key), env.metrics_namespace, env.model_package_group)
+    assert _published(env.metrics_namespace) == set()
+
+
+def test_old_event_times_are_stamped_now_so_cloudwatch_accepts_a_late_redrive(aws, env):
+    e = event(env, "Approved")
+    e["time"] = "2020-01-01T00:00:00Z"
+    assert handler.handle(e, env.metrics_namespace, env.model_package_group) == {"published": 1}
+
+
+def test_lambda_handler_reads_namespace_and_group_from_the_environment(aws, env, monkeypatch):
+    monkeypatch.setenv("METRICS_NAMESPACE", env.metrics_namespace)
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP", env.model_package_group)
+    assert handler.lambda_handler(event(env, "Rejected"), None) == {"published": 1}
+
+
+def test_report_reader_keeps_finite_numbers_only():
+    body = json.dumps({"binary_classification_metrics": {"auc": {"value": 0.9}, "f1": {"value": "NaN"},
+                                                         "flag": {"value": True}},
+                       "regression_metrics": {"mse": {"value": 1.5}}, "other": {"x": {"value": 1}}}).encode()
+    assert quality_metrics(body) == {"auc": 0.9, "mse": 1.5}
+    assert all(math.isfinite(v) for v in quality_metrics(body).values())
+    with pytest.raises(BadReport):
+        quality_metrics(b'{"binary_classification_metrics": {}}')

@@ -1,0 +1,198 @@
+"""The KPI stack: crawler over the reports prefix, Athena limits, opt-in QuickSight, Lambda wiring, lint."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import boto3
+import pytest
+import yaml
+from moto import mock_aws
+
+from infra import config, iam, kpi, lambda_package, names, render
+from infra.names import ATHENA_RESULTS_PREFIX
+from lambda_src.registry_metrics import contract
+from tests import kpi_helpers
+from tests.conftest import ROOT
+from tests.lint import lint_template
+
+ENVS = ["dev", "prod"]
+PRINCIPALS = ["arn:aws:quicksight:eu-west-1:111111111111:group/default/ml-team",
+              "arn:aws:quicksight:eu-west-1:111111111111:user/default/alice"]
+
+
+@pytest.fixture(scope="module")
+def tmpl(rendered):
+    return kpi_helpers.template(rendered)
+
+
+def _resolved(rendered, tmpl, env, logical_id):
+    params = kpi_helpers.env_parameters(rendered, env, tmpl)
+    return kpi_helpers.evaluate(tmpl["Resources"][logical_id]["Properties"], params, tmpl["Conditions"])
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_crawler_reads_the_prefix_the_pipeline_writes_evaluation_reports_to(rendered, tmpl, project, env):
+    crawler = _resolved(rendered, tmpl, env, "EvaluationReportsCrawler")
+    bucket = "<import " + names.for_env(project, env).stack("pipeline") + "-ArtifactBucketName>"
+    assert crawler["Targets"]["S3Targets"] == [{"Path": f"s3://{bucket}/{names.for_env(project, env).evaluation_prefix}"}]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_crawler_runs_on_the_configured_schedule_with_encrypted_logs(rendered, tmpl, project, env):
+    crawler = _resolved(rendered, tmpl, env, "EvaluationReportsCrawler")
+    assert crawler["Schedule"]["ScheduleExpression"] == project.env(env).crawler_schedule
+    assert crawler["Role"] == f"<import {names.for_env(project, env).stack('iam')}-CrawlerRoleArn>"
+    security = tmpl["Resources"]["CrawlerSecurityConfiguration"]["Properties"]["EncryptionConfiguration"]
+    assert security["CloudWatchEncryption"]["CloudWatchEncryptionMode"] == "SSE-KMS"
+    assert security["S3Encryptions"][0]["S3EncryptionMode"] == "SSE-KMS"
+    assert tmpl["Resources"]["EvaluationReportsCrawler"]["Properties"]["CrawlerSecurityConfiguration"] == {"Ref": "CrawlerSecurityConfiguration"}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_athena_results_are_encrypted_under_athena_results_with_an_enforced_scan_cutoff(rendered, tmpl, project, env):
+    group = _resolved(rendered, tmpl, env, "KpiWorkGroup")["WorkGroupConfiguration"]
+    assert group["EnforceWorkGroupConfiguration"] is True
+    assert group["BytesScannedCutoffPerQuery"] == str(project.env(env).athena_bytes_scanned_cutoff)
+    assert group["ResultConfiguration"]["OutputLocation"].endswith(f"-ArtifactBucketName>/{ATHENA_RESULTS_PREFIX}")
+    assert group["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_no_quicksight_data_source_without_principals(rendered, tmpl, project, env):
+    assert project.env(env).quicksight_principals == ()
+    params = kpi_helpers.env_parameters(rendered, env, tmpl)
+    assert kpi_helpers.evaluate_condition(kpi.HAS_QUICKSIGHT, params, tmpl["Conditions"]) is False
+    assert tmpl["Resources"]["KpiDataSource"]["Condition"] == kpi.HAS_QUICKSIGHT
+
+
+@pytest.mark.parametrize("principals", [PRINCIPALS[:1], PRINCIPALS], ids=["one", "two"])
+def test_quicksight_data_source_exists_and_grants_exactly_the_configured_principals(tmp_path, principals):
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    dev_file = tmp_path / "config" / "dev.yaml"
+    data = yaml.safe_load(dev_file.read_text())
+    data["kpi"]["quicksight_principals"] = principals
+    dev_file.write_text(yaml.safe_dump(data))
+    files = render.render(config.load(tmp_path / "config"), lambda_package.parameters(ROOT / "lambda_src"))
+    tmpl = kpi_helpers.template(files)
+    params = kpi_helpers.env_parameters(files, "dev", tmpl)
+    assert kpi_helpers.evaluate_condition(kpi.HAS_QUICKSIGHT, params, tmpl["Conditions"]) is True
+    source = kpi_helpers.evaluate(tmpl["Resources"]["KpiDataSource"]["Properties"], params, tmpl["Conditions"])
+    assert [p["Principal"] for p in source["Permissions"]] == principals
+    assert source["DataSourceId"] == source["Name"] == "churn-dev-kpi-athena"
+    assert source["Type"] == "ATHENA" and source["DataSourceParameters"]["AthenaParameters"]["WorkGroup"] == {"Ref": "KpiWorkGroup"}
+
+
+def test_more_quicksight_principals_than_slots_is_a_config_error(tmp_path):
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    dev_file = tmp_path / "config" / "dev.yaml"
+    data = yaml.safe_load(dev_file.read_text())
+    data["kpi"]["quicksight_principals"] = [f"arn:aws:quicksight:eu-west-1:111111111111:user/default/u{i}" for i in range(6)]
+    dev_file.write_text(yaml.safe_dump(data))
+    with pytest.raises(config.ConfigError, match="kpi.quicksight_principals"):
+        config.load(tmp_path / "config")
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_metrics_function_runs_the_packaged_handler_with_this_envs_namespace_and_group(rendered, tmpl, project, env):
+    n = names.for_env(project, env)
+    fn = _resolved(rendered, tmpl, env, "MetricsFunction")
+    assert fn["Handler"] == "registry_metrics.handler.lambda_handler"
+    assert tuple(int(p) for p in fn["Runtime"].removeprefix("python").split(".")) >= (3, 12)
+    assert fn["Code"]["S3Key"] == lambda_package.parameters(ROOT / "lambda_src")["MetricsCodeKey"]
+    assert fn["Environment"]["Variables"] == {"METRICS_NAMESPACE": n.metrics_namespace, "MODEL_PACKAGE_GROUP": n.model_package_group}
+    assert fn["FunctionName"] == n.metrics_function
+    assert "DeadLetterConfig" in fn
+
+
+def test_metrics_code_key_names_the_registry_metrics_zip():
+    key = lambda_package.parameters(ROOT / "lambda_src")["MetricsCodeKey"]
+    assert key.startswith("lambda/registry_metrics-") and key.endswith(".zip")
+    import io
+    import zipfile
+
+    zipped = zipfile.ZipFile(io.BytesIO(lambda_package.build_zip(ROOT / "lambda_src" / "registry_metrics")))
+    assert {"registry_metrics/handler.py", "registry_metrics/contract.py"} <= set(zipped.namelist())
+
+
+def test_rule_target_retries_and_dead_letters(tmpl):
+    (target,) = tmpl["Resources"]["MetricsRule"]["Properties"]["Targets"]
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["MetricsDeadLetterQueue", "Arn"]}
+    queue = tmpl["Resources"]["MetricsDeadLetterQueue"]
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True and queue["DeletionPolicy"] == "Retain"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_rule_delivers_every_status_of_this_group_and_nothing_else(rendered, tmpl, project, env):
+    n = names.for_env(project, env)
+    pattern = _resolved(rendered, tmpl, env, "MetricsRule")["EventPattern"]
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="eu-west-1")
+        queue = sqs.create_queue(QueueName="probe")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        bus = boto3.client("events", region_name="eu-west-1")
+        bus.put_rule(Name="probe", EventPattern=json.dumps(pattern))
+        bus.put_targets(Rule="probe", Targets=[{"Id": "q", "Arn": queue_arn}])
+
+        def send(group, status):
+            detail = {"ModelPackageGroupName": group, "ModelApprovalStatus": status, "ModelPackageVersion": 1}
+            bus.put_events(Entries=[{"Source": "aws.sagemaker", "DetailType": "SageMaker Model Package State Change",
+                                     "Detail": json.dumps(detail)}])
+
+        for status in contract.STATUS_METRICS:
+            send(n.model_package_group, status)
+        send("someone-elses-models", "Approved")
+        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    statuses = sorted(json.loads(m["Body"])["detail"]["ModelApprovalStatus"] for m in got)
+    assert statuses == sorted(contract.STATUS_METRICS)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_pipeline_failed_alarm_notifies_the_topic(rendered, tmpl, project, env):
+    n = names.for_env(project, env)
+    alarm = _resolved(rendered, tmpl, env, "PipelineFailedAlarm")
+    assert alarm["AlarmName"] == f"{n.prefix}-sagemaker-pipeline-failed"
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Sagemaker/ModelBuildingPipeline", "ExecutionFailed")
+    assert alarm["Dimensions"] == [{"Name": "PipelineName", "Value": n.sagemaker_pipeline}]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm["AlarmActions"] == [f"<import {n.stack('notifications')}-TopicArn>"]
+
+
+def test_kpi_template_is_cfn_lint_clean(rendered, project):
+    regions = [e.region for e in project.environments.values()]
+    assert lint_template(rendered["kpi.yaml"], regions) == []
+
+
+def test_every_declared_parameter_has_a_value_in_each_env(rendered, tmpl):
+    for env in ENVS:
+        assert set(json.loads(rendered[f"{env}/kpi.json"])["Parameters"]) == set(tmpl["Parameters"])
+
+
+def _statements(fn):
+    from troposphere import encode_to_dict
+
+    from infra.policies import document
+
+    return encode_to_dict(document(fn()))["Statement"]
+
+
+def test_metrics_function_role_publishes_only_into_the_project_namespace():
+    statements = {s["Sid"]: s for s in _statements(iam.metrics_function_statements)}
+    put = statements["RegistryMetrics"]
+    assert put["Action"] == ["cloudwatch:PutMetricData"]
+    assert put["Condition"] == {"StringLike": {"cloudwatch:namespace": {"Fn::Sub": "${MetricsNamespace}"}}}
+    assert statements["DescribeModelPackages"]["Resource"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:model-package/${ModelPackageGroupName}/*"}
+    ]
+    for s in statements.values():
+        assert all("*" not in a for a in s["Action"]), s
+        if s["Resource"] == ["*"]:
+            assert s["Action"] == ["cloudwatch:PutMetricData"]
+
+
+def test_crawler_role_can_decrypt_reports_and_encrypt_its_logs():
+    statements = {s["Sid"]: s for s in _statements(iam.crawler_statements)}
+    assert statements["DecryptReports"]["Action"] == ["kms:Decrypt"]
+    assert statements["EncryptCrawlerLogs"]["Action"] == ["logs:AssociateKmsKey"]
+    assert statements["EvaluationReportsRead"]["Resource"][0]["Fn::Sub"].endswith("/${EvaluationReportsPrefix}*")
