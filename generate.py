@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from infra import config, lambda_package, render
+from infra import config, render
 
 ROOT = Path(__file__).resolve().parent
 
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    files = render.render(project, lambda_package.parameters(ROOT / "lambda_src"))
+    files = render.render(project)
 
     if args.check:
         problems = render.stale(args.out, files)

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from infra import config, lambda_package, names as names_mod, render
+from infra import config, names as names_mod, render
 from infra.pipeline import CAPABILITIES
 from infra.stacks import BUILDERS
 
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         project = config.load(config.CONFIG_DIR)
         env = project.env(args.env)
-        stale = render.stale(args.templates, render.render(project, lambda_package.parameters(ROOT / "lambda_src")))
+        stale = render.stale(args.templates, render.render(project))
         if stale:
             raise DeployError(f"{len(stale)} file(s) in templates/ are stale; run `make templates` first")
         s = session(env.region)

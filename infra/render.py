@@ -12,6 +12,7 @@ from pathlib import Path
 
 from troposphere import Template
 
+from infra import lambda_package
 from infra import names as names_mod
 from infra import parameters
 from infra.config import Project
@@ -30,8 +31,15 @@ def template_configuration(template: Template, names: names_mod.Names, extra: di
     return json.dumps(body, indent=2, sort_keys=True) + "\n"
 
 
+LAMBDA_SRC = Path(__file__).resolve().parent.parent / "lambda_src"
+
+
 def render(project: Project, extra_parameters: dict[str, str] | None = None) -> dict[str, str]:
-    """All files for the project's (loaded) environments: relative path -> text."""
+    """All files for the project's (loaded) environments: relative path -> text.
+
+    `extra_parameters` override the Lambda code keys hashed from lambda_src/.
+    """
+    extra_parameters = {**lambda_package.parameters(LAMBDA_SRC), **(extra_parameters or {})}
     files: dict[str, str] = {}
     for stack, build in BUILDERS.items():
         template = build(project)

@@ -28,7 +28,7 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 
-from infra import config, lambda_package, names, render  # noqa: E402
+from infra import config, names, render  # noqa: E402
 
 _LOOPBACK = ("127.", "::1", "localhost")
 
@@ -66,7 +66,7 @@ def env_names(project):
 @pytest.fixture(scope="session")
 def rendered(project):
     """relative path -> text of a fresh render of every file under templates/."""
-    return render.render(project, lambda_package.parameters(ROOT / "lambda_src"))
+    return render.render(project)
 
 
 def names_for(project, env: str) -> names.Names:

@@ -73,7 +73,7 @@ def test_quicksight_data_source_exists_and_grants_exactly_the_configured_princip
     data = yaml.safe_load(dev_file.read_text())
     data["kpi"]["quicksight_principals"] = principals
     dev_file.write_text(yaml.safe_dump(data))
-    files = render.render(config.load(tmp_path / "config"), lambda_package.parameters(ROOT / "lambda_src"))
+    files = render.render(config.load(tmp_path / "config"))
     tmpl = kpi_helpers.template(files)
     params = kpi_helpers.env_parameters(files, "dev", tmpl)
     assert kpi_helpers.evaluate_condition(kpi.HAS_QUICKSIGHT, params, tmpl["Conditions"]) is True

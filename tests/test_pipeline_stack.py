@@ -282,7 +282,7 @@ def config_dir_with_dev_source(tmp_path, source: dict):
 @pytest.mark.parametrize("source_type", sorted(SOURCES))
 def test_each_source_type_loads_and_fills_every_pipeline_parameter_within_its_pattern(tmp_path, source_type):
     project = config.load(config_dir_with_dev_source(tmp_path, SOURCES[source_type]))
-    files = render.render(project, {})
+    files = render.render(project)
     tpl = load(files["pipeline.yaml"])
     values = json.loads(files["dev/pipeline.json"])["Parameters"]
     assert values["SourceType"] == source_type
