@@ -32,6 +32,7 @@ from infra.policies import (
     pull_images,
     put_metrics,
     read_prefix,
+    use_key_by_alias,
     read_write_prefix,
     trust,
     write_logs,
@@ -43,11 +44,11 @@ PARAMETERS = (
     "ResourcePrefix", "RolePath", "ArtifactBucketPrefix", "SageMakerPrefix", "DashboardName", "AthenaWorkGroupName",
     "EvaluationReportsPrefix", "ModelPackageGroupName", "SageMakerPipelineName", "CodePipelineName",
     "SynthProjectName", "UpsertProjectName", "TopicName", "NotifierFunctionName", "NotifierDeadLetterQueueName",
-    "MetricsNamespace", "GlueDatabaseName", "CrawlerName", "ProjectName", "Environment",
+    "GlueDatabaseName", "CrawlerName", "ProjectName", "Environment",
     "SageMakerExecutionRoleName", "CodePipelineRoleName", "SynthBuildRoleName", "UpsertBuildRoleName",
     "SourceEventsRoleName", "IamDeployRoleName", "PipelineDeployRoleName", "NotificationsDeployRoleName",
     "KpiDeployRoleName", "NotifierRoleName", "CrawlerRoleName", "SourceType", "SourceConnectionArn",
-    "SourceRepository", "SourceBucket", "SourceObjectKey",
+    "SourceRepository", "SourceBucket", "SourceObjectKey", "NotificationsKeyAlias",
 )
 
 # SageMaker built-in images the model-build pipeline pulls (scikit-learn processing, XGBoost training).
@@ -229,7 +230,7 @@ def source_events_statements() -> list[Statement]:
 
 
 def notifier_statements() -> list[Statement]:
-    """Describe this group's model packages, read their reports, publish, count, log, dead-letter."""
+    """Describe this group's model packages, read their reports, publish, log, dead-letter, use its key."""
     import awacs.sqs
 
     return [
@@ -244,7 +245,6 @@ def notifier_statements() -> list[Statement]:
         ),
         *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
         publish_to_topic("PublishApprovals", arn("sns", "${TopicName}")),
-        put_metrics("RegistryMetrics", "${MetricsNamespace}"),
         write_logs("FunctionLogs", "/aws/lambda/${NotifierFunctionName}"),
         Statement(
             Sid="DeadLetters",
@@ -252,6 +252,8 @@ def notifier_statements() -> list[Statement]:
             Action=[awacs.sqs.SendMessage],
             Resource=[arn("sqs", "${NotifierDeadLetterQueueName}")],
         ),
+        # Topic, dead-letter queue and environment are encrypted with the notifications key.
+        use_key_by_alias("NotificationsKey", "${NotificationsKeyAlias}"),
     ]
 
 

@@ -5,9 +5,10 @@ from typing import Callable
 
 from troposphere import Template
 
-from infra import iam
+from infra import iam, notifications
 
 # stack key -> build(project) -> Template. Order is deployment order: IAM first.
 BUILDERS: dict[str, Callable[..., Template]] = {
     "iam": iam.build,
+    "notifications": notifications.build,
 }
