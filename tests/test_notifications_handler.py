@@ -98,7 +98,7 @@ def test_an_approval_publishes_one_readable_message_with_metrics_and_attributes(
         "    auc       0.91",
         f"  Report: s3://{BUCKET}/{REPORT_KEY}",
         "  Container image:     141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1",
-        f"  Produced by:  {EXECUTION}",
+        f"  Produced by:         {EXECUTION}",
         "  Event time:     2026-11-26 10:00:14 UTC",
         f"Open in the console: https://eu-west-1.console.aws.amazon.com/sagemaker/home?region=eu-west-1#/model-registry/{GROUP}/versions/1",
     ):

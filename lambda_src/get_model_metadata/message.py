@@ -146,7 +146,7 @@ def body(event: ModelEvent, info: dict, report: Report | None, console: str) -> 
     if not containers:
         lines.append("  No inference containers recorded.")
     metadata = info.get("MetadataProperties") if isinstance(info.get("MetadataProperties"), dict) else {}
-    lines.append(f"  Produced by:  {_clip(metadata.get('GeneratedBy') or 'not recorded', 1024)}")
+    lines.append(f"  Produced by:         {_clip(metadata.get('GeneratedBy') or 'not recorded', 1024)}")
 
     lines += [
         "",
