@@ -49,6 +49,7 @@ PARAMETERS = (
     "SourceEventsRoleName", "IamDeployRoleName", "PipelineDeployRoleName", "NotificationsDeployRoleName",
     "KpiDeployRoleName", "NotifierRoleName", "CrawlerRoleName", "SourceType", "SourceConnectionArn",
     "SourceRepository", "SourceBucket", "SourceObjectKey", "NotificationsKeyAlias",
+    "ArtifactKeyAlias",
 )
 
 # SageMaker built-in images the model-build pipeline pulls (scikit-learn processing, XGBoost training).
@@ -122,6 +123,14 @@ def codepipeline_statements() -> list[Statement]:
                 "UpdateTerminationProtection",
             ),
             Resource=[arn("cloudformation", "stack/${ProjectName}-${Environment}-*/*")],
+        ),
+        # Templates using a transform (notifications: AWS::LanguageExtensions for Fn::ForEach) need
+        # CreateChangeSet on the transform as well as on the stack.
+        Statement(
+            Sid="UseLanguageExtensionsTransform",
+            Effect=Allow,
+            Action=[awacs.cloudformation.CreateChangeSet],
+            Resource=[Sub("arn:${AWS::Partition}:cloudformation:${AWS::Region}:aws:transform/LanguageExtensions")],
         ),
         pass_role(
             "PassDeployRoles",
