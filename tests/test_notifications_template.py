@@ -170,3 +170,16 @@ def test_rule_hears_registrations_where_the_env_asks_for_them(template, rendered
 def test_rule_pattern_is_rendered_sorted(template):
     pattern = template["Resources"]["ModelPackageStateRule"]["Properties"]["EventPattern"]  # cfn_flip keeps file order
     assert list(pattern) == sorted(pattern) and list(pattern["detail"]) == sorted(pattern["detail"])
+
+
+def test_emails_that_would_share_a_subscription_id_are_refused_naming_file_and_key(tmp_path):
+    import shutil
+
+    from infra import config
+
+    shutil.copytree(config.CONFIG_DIR, tmp_path / "config")
+    dev = tmp_path / "config" / "dev.yaml"
+    dev.write_text(dev.read_text().replace("emails: [ml-team@example.com]", "emails: [ml-team@example.com, mlteam@example.com]"))
+    with pytest.raises(config.ConfigError) as error:
+        config.load(tmp_path / "config")
+    assert "dev.yaml: notifications.emails[1]:" in str(error.value) and "\n" not in str(error.value)
