@@ -224,11 +224,24 @@ def _validate(validator, data: dict, shown: str) -> None:
         raise ConfigError(shown, key_path(parts), problem)
 
 
+def _check_subscription_ids(shown: str, emails: list[str]) -> None:
+    """Each address becomes the logical ID EmailSubscription<its letters and digits> (Fn::ForEach &{}),
+    so two addresses differing only in punctuation would collide at deploy time: refuse them here."""
+    seen: dict[str, str] = {}
+    for i, email in enumerate(emails):
+        key = re.sub(r"[^A-Za-z0-9]", "", email)
+        if key in seen:
+            raise ConfigError(shown, f"notifications.emails[{i}]",
+                              f"'{email}' and '{seen[key]}' differ only in punctuation; CloudFormation would give both the same subscription ID")
+        seen[key] = email
+
+
 def _environment(name: str, path: Path) -> Environment:
     shown = _display(path)
     data = read_yaml(path)
     _validate(_ENV_VALIDATOR, data, shown)
     notif = data["notifications"]
+    _check_subscription_ids(shown, notif["emails"])
     sm = {**DEFAULT_SAGEMAKER, **data.get("sagemaker", {})}
     kpi = {**DEFAULT_KPI, **data.get("kpi", {})}
     return Environment(

@@ -23,7 +23,8 @@ import awacs.s3
 import awacs.sagemaker
 import awacs.sns
 import awacs.sqs
-from awacs.aws import Allow, Statement
+from awacs.aws import Allow, Condition, Statement, StringEquals
+from troposphere import Sub
 
 from infra.policies import arn, artifact_bucket_arn, decrypt_by_alias, pass_role
 
@@ -166,6 +167,14 @@ def notifications_stack() -> list[Statement]:
             [arn("lambda", "function:${NotifierFunctionName}")],
         ),
         _allow("NotifierCode", [awacs.s3.GetObject, awacs.s3.GetObjectVersion], [artifact_bucket_arn("/lambda/*")]),
+        # Lambda fetches the zip with the caller's rights, and the artifact bucket is SSE-KMS.
+        Statement(
+            Sid="NotifierCodeKey",
+            Effect=Allow,
+            Action=[awacs.kms.Decrypt, awacs.kms.DescribeKey],
+            Resource=[arn("kms", "key/*")],
+            Condition=Condition(StringEquals({"kms:ResourceAliases": [Sub("${ArtifactKeyAlias}")]})),
+        ),
         _log_groups("NotifierLogGroup", "/aws/lambda/${NotifierFunctionName}"),
         _event_rules("ApprovalRule"),
         _allow(

@@ -34,6 +34,7 @@ from infra.policies import (
     pull_images,
     put_metrics,
     read_prefix,
+    use_key_by_alias,
     read_write_prefix,
     trust,
     write_logs,
@@ -45,11 +46,11 @@ PARAMETERS = (
     "ResourcePrefix", "RolePath", "ArtifactBucketPrefix", "SageMakerPrefix", "DashboardName", "AthenaWorkGroupName",
     "EvaluationReportsPrefix", "ModelPackageGroupName", "SageMakerPipelineName", "CodePipelineName",
     "SynthProjectName", "UpsertProjectName", "TopicName", "NotifierFunctionName", "NotifierDeadLetterQueueName",
-    "MetricsNamespace", "GlueDatabaseName", "CrawlerName", "ProjectName", "Environment",
+    "GlueDatabaseName", "CrawlerName", "ProjectName", "Environment",
     "SageMakerExecutionRoleName", "CodePipelineRoleName", "SynthBuildRoleName", "UpsertBuildRoleName",
     "SourceEventsRoleName", "IamDeployRoleName", "PipelineDeployRoleName", "NotificationsDeployRoleName",
     "KpiDeployRoleName", "NotifierRoleName", "CrawlerRoleName", "SourceType", "SourceConnectionArn",
-    "SourceRepository", "SourceBucket", "SourceObjectKey", "PipelineArtifactsPrefix",
+    "SourceRepository", "SourceBucket", "SourceObjectKey", "PipelineArtifactsPrefix", "NotificationsKeyAlias",
     "ArtifactKeyAlias", "MetricsFunctionName", "MetricsFunctionRoleName", "MetricsDeadLetterQueueName",
 )
 
@@ -134,6 +135,14 @@ def codepipeline_statements() -> list[Statement]:
             Effect=Allow,
             Action=[awacs.cloudformation.ValidateTemplate],
             Resource=["*"],
+        ),
+        # Templates using a transform (notifications: AWS::LanguageExtensions for Fn::ForEach) need
+        # CreateChangeSet on the transform as well as on the stack.
+        Statement(
+            Sid="UseLanguageExtensionsTransform",
+            Effect=Allow,
+            Action=[awacs.cloudformation.CreateChangeSet],
+            Resource=[Sub("arn:${AWS::Partition}:cloudformation:${AWS::Region}:aws:transform/LanguageExtensions")],
         ),
         pass_role(
             "PassDeployRoles",
@@ -244,7 +253,7 @@ def source_events_statements() -> list[Statement]:
 
 
 def notifier_statements() -> list[Statement]:
-    """Describe this group's model packages, read their reports, publish, count, log, dead-letter."""
+    """Describe this group's model packages, read their reports, publish, log, dead-letter, use its key."""
     import awacs.sqs
 
     return [
@@ -259,7 +268,6 @@ def notifier_statements() -> list[Statement]:
         ),
         *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
         publish_to_topic("PublishApprovals", arn("sns", "${TopicName}")),
-        put_metrics("RegistryMetrics", "${MetricsNamespace}"),
         write_logs("FunctionLogs", "/aws/lambda/${NotifierFunctionName}"),
         Statement(
             Sid="DeadLetters",
@@ -267,6 +275,8 @@ def notifier_statements() -> list[Statement]:
             Action=[awacs.sqs.SendMessage],
             Resource=[arn("sqs", "${NotifierDeadLetterQueueName}")],
         ),
+        # Topic, dead-letter queue and environment are encrypted with the notifications key.
+        use_key_by_alias("NotificationsKey", "${NotificationsKeyAlias}"),
     ]
 
 

@@ -5,11 +5,12 @@ from typing import Callable
 
 from troposphere import Template
 
-from infra import iam, kpi, pipeline
+from infra import iam, kpi, notifications, pipeline
 
 # stack key -> build(project) -> Template. Order is deployment order: IAM first.
 BUILDERS: dict[str, Callable[..., Template]] = {
     "iam": iam.build,
     "pipeline": pipeline.build,
+    "notifications": notifications.build,
     "kpi": kpi.build,
 }

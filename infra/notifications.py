@@ -1,0 +1,349 @@
+"""Notifications stack: model package state changes -> the notifier Lambda -> an SNS topic -> email.
+
+EventBridge rule (this env's group, the configured statuses) -> Lambda (describes the package, reads
+its quality report, publishes one readable message). Failures never vanish: the rule retries and
+dead-letters into an SQS queue, the function's own async failures land in the same queue, and an
+alarm on that queue's depth notifies the topic. One customer managed key encrypts topic, queue,
+log group and the function's environment.
+
+Email subscriptions come from a CommaDelimitedList parameter through `Fn::ForEach`
+(AWS::LanguageExtensions transform): the template stays identical for every env, and each
+subscription's logical ID is derived from its address, so removing one leaves the others alone.
+Deploying needs CAPABILITY_AUTO_EXPAND.
+"""
+from __future__ import annotations
+
+import awacs.kms
+import awacs.sns
+import awacs.sqs
+from awacs.aws import (
+    Allow,
+    ArnEquals,
+    Bool,
+    Condition,
+    Deny,
+    Null,
+    PolicyDocument,
+    Principal,
+    Statement,
+    StringEquals,
+    StringNotEquals,
+)
+from troposphere import GetAtt, Join, Parameter, Ref, Sub, Template
+from troposphere import awslambda, cloudwatch, events, kms, logs, sns, sqs
+
+from infra import parameters
+from infra.exports import export, import_value
+from infra.policies import KMS_USE_ACTIONS, VERSION, key_use_by_principals
+from infra.templates_common import new_template
+
+PARAMETERS = (
+    "ResourcePrefix", "IamStackName", "PipelineStackName", "ModelPackageGroupName", "NotifyOnStatuses",
+    "NotificationEmails", "TopicName", "NotifierFunctionName", "NotifierDeadLetterQueueName",
+    "NotificationsKeyAlias", "LogRetentionDays",
+)
+
+TRANSFORM = "AWS::LanguageExtensions"  # Fn::ForEach; needs CAPABILITY_AUTO_EXPAND at deploy time
+HANDLER = "get_model_metadata.handler.lambda_handler"
+RUNTIME = "python3.13"
+
+# Names other resources (and the key policy) must know before the resources exist: building them
+# from parameters instead of GetAtt keeps the key policy free of dependency cycles.
+RULE_NAME = "${ResourcePrefix}-model-package-state"
+ALARM_NAME = "${ResourcePrefix}-approval-notifier-dead-letters"
+RULE_ARN = f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{RULE_NAME}"
+ALARM_ARN = f"arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:{ALARM_NAME}"
+LOG_GROUP = "/aws/lambda/${NotifierFunctionName}"
+LOG_GROUP_ARN = f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{LOG_GROUP}"
+
+# EventBridge: retry for a day (185 is its maximum attempts), then dead-letter.
+RULE_MAX_EVENT_AGE_SECONDS = 86400
+RULE_MAX_RETRIES = 185
+# Lambda async invocations: 2 retries within 6 hours, then the on-failure destination.
+FUNCTION_MAX_EVENT_AGE_SECONDS = 21600
+FUNCTION_MAX_RETRIES = 2
+DLQ_RETENTION_SECONDS = 1209600  # 14 days, SQS's maximum: time to notice the alarm and redrive
+
+KEY_ADMIN_ACTIONS = [
+    awacs.kms.CancelKeyDeletion, awacs.kms.CreateAlias, awacs.kms.DeleteAlias, awacs.kms.DescribeKey,
+    awacs.kms.DisableKey, awacs.kms.DisableKeyRotation, awacs.kms.EnableKey, awacs.kms.EnableKeyRotation,
+    awacs.kms.GetKeyPolicy, awacs.kms.GetKeyRotationStatus, awacs.kms.ListGrants, awacs.kms.ListKeyPolicies,
+    awacs.kms.ListResourceTags, awacs.kms.PutKeyPolicy, awacs.kms.RetireGrant, awacs.kms.RevokeGrant,
+    awacs.kms.RotateKeyOnDemand, awacs.kms.ScheduleKeyDeletion, awacs.kms.TagResource, awacs.kms.UntagResource,
+    awacs.kms.UpdateAlias, awacs.kms.UpdateKeyDescription,
+]
+SERVICE_KEY_ACTIONS = [awacs.kms.Decrypt, awacs.kms.GenerateDataKey]
+
+
+def _source_conditions(source_arn_sub: str) -> Condition:
+    """Confused-deputy guard for service principals: this account, this one resource."""
+    return Condition([
+        StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}),
+        ArnEquals({"aws:SourceArn": Sub(source_arn_sub)}),
+    ])
+
+
+def key_policy() -> PolicyDocument:
+    root = Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
+    return PolicyDocument(
+        Version=VERSION,
+        Statement=[
+            # Administration only: usage is granted to the named principals below, never to "kms:*".
+            Statement(Sid="AccountAdministers", Effect=Allow, Principal=Principal("AWS", [root]),
+                      Action=KEY_ADMIN_ACTIONS, Resource=["*"]),
+            key_use_by_principals("NotifierUses", [import_value("IamStackName", "NotifierRoleArn")]),
+            # Lambda encrypts the function's environment with the caller's (the deploy role's) grant.
+            Statement(
+                Sid="DeployRoleEncryptsFunctionEnvironment",
+                Effect=Allow,
+                Principal=Principal("AWS", [import_value("IamStackName", "NotificationsDeployRoleArn")]),
+                Action=[awacs.kms.Encrypt, awacs.kms.Decrypt, awacs.kms.GenerateDataKey, awacs.kms.DescribeKey],
+                Resource=["*"],
+            ),
+            Statement(
+                Sid="DeployRoleGrantsToLambda",
+                Effect=Allow,
+                Principal=Principal("AWS", [import_value("IamStackName", "NotificationsDeployRoleArn")]),
+                Action=[awacs.kms.CreateGrant],
+                Resource=["*"],
+                Condition=Condition(Bool({"kms:GrantIsForAWSResource": "true"})),
+            ),
+            # EventBridge writes dead letters into the encrypted queue.
+            Statement(Sid="EventBridgeDeadLetters", Effect=Allow, Principal=Principal("Service", ["events.amazonaws.com"]),
+                      Action=SERVICE_KEY_ACTIONS, Resource=["*"], Condition=_source_conditions(RULE_ARN)),
+            # The dead-letter alarm publishes to the encrypted topic.
+            Statement(Sid="AlarmPublishes", Effect=Allow, Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
+                      Action=SERVICE_KEY_ACTIONS, Resource=["*"], Condition=_source_conditions(ALARM_ARN)),
+            # CloudWatch Logs encrypts the function's log group (its condition is the encryption context).
+            Statement(
+                Sid="LogsEncryptFunctionLogs",
+                Effect=Allow,
+                Principal=Principal("Service", [Sub("logs.${AWS::Region}.amazonaws.com")]),
+                Action=[awacs.kms.Encrypt, awacs.kms.Decrypt, awacs.kms.ReEncryptFrom, awacs.kms.ReEncryptTo,
+                        awacs.kms.GenerateDataKey, awacs.kms.DescribeKey],
+                Resource=["*"],
+                Condition=Condition(ArnEquals({"kms:EncryptionContext:aws:logs:arn": Sub(LOG_GROUP_ARN)})),
+            ),
+        ],
+    )
+
+
+def notifications_key(t: Template) -> kms.Key:
+    NotificationsKey = t.add_resource(kms.Key(
+        "NotificationsKey",
+        Description=Sub("Encrypts the ${ResourcePrefix} approval notifications: topic, dead letters, function environment and logs"),
+        EnableKeyRotation=True,
+        KeyPolicy=key_policy(),
+        DeletionPolicy="Retain",
+        UpdateReplacePolicy="Retain",
+    ))
+    t.add_resource(kms.Alias("NotificationsAlias", AliasName=Ref("NotificationsKeyAlias"), TargetKeyId=Ref(NotificationsKey)))
+    return NotificationsKey
+
+
+def topic(t: Template, key: kms.Key) -> sns.Topic:
+    Topic = t.add_resource(sns.Topic(
+        "Topic",
+        TopicName=Ref("TopicName"),
+        DisplayName="Model approvals",
+        KmsMasterKeyId=Ref(key),
+    ))
+    notifier_role = import_value("IamStackName", "NotifierRoleArn")
+    t.add_resource(sns.TopicPolicy(
+        "TopicPolicy",
+        Topics=[Ref(Topic)],
+        PolicyDocument=PolicyDocument(
+            Version=VERSION,
+            Statement=[
+                Statement(Sid="NotifierPublishes", Effect=Allow, Principal=Principal("AWS", [notifier_role]),
+                          Action=[awacs.sns.Publish], Resource=[Ref(Topic)]),
+                Statement(Sid="AlarmPublishes", Effect=Allow, Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
+                          Action=[awacs.sns.Publish], Resource=[Ref(Topic)], Condition=_source_conditions(ALARM_ARN)),
+                # "Only" for real: identity policies elsewhere in the account cannot add publishers.
+                # Service principals (aws:PrincipalServiceName set) are held by the Allow above instead.
+                Statement(
+                    Sid="OnlyNotifierAndAlarmPublish",
+                    Effect=Deny,
+                    Principal=Principal("*"),
+                    Action=[awacs.sns.Publish],
+                    Resource=[Ref(Topic)],
+                    Condition=Condition([
+                        StringNotEquals({"aws:PrincipalArn": notifier_role}),
+                        Null({"aws:PrincipalServiceName": "true"}),
+                    ]),
+                ),
+                Statement(Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"), Action=[awacs.sns.Publish],
+                          Resource=[Ref(Topic)], Condition=Condition(Bool({"aws:SecureTransport": "false"}))),
+            ],
+        ),
+    ))
+    email_subscriptions(t, Topic)
+    export(t, "TopicArn", Ref(Topic), "ARN of the model approval notifications topic")
+    return Topic
+
+
+def email_subscriptions(t: Template, topic_resource: sns.Topic) -> None:
+    """One subscription per address in NotificationEmails, expanded by CloudFormation.
+
+    `&{Email}` keeps only the address's alphanumerics, e.g. ml-team@example.com ->
+    EmailSubscriptionmlteamexamplecom: the ID depends on the address alone.
+    """
+    t.resources["Fn::ForEach::EmailSubscriptions"] = [
+        "Email",
+        Ref("NotificationEmails"),
+        {
+            "EmailSubscription&{Email}": {
+                "Type": "AWS::SNS::Subscription",
+                "Properties": {"Endpoint": Ref("Email"), "Protocol": "email", "TopicArn": Ref(topic_resource)},
+            }
+        },
+    ]
+
+
+def dead_letter_queue(t: Template, key: kms.Key) -> sqs.Queue:
+    NotifierDeadLetterQueue = t.add_resource(sqs.Queue(
+        "NotifierDeadLetterQueue",
+        QueueName=Ref("NotifierDeadLetterQueueName"),
+        KmsMasterKeyId=Ref(key),
+        MessageRetentionPeriod=DLQ_RETENTION_SECONDS,
+        DeletionPolicy="Retain",
+        UpdateReplacePolicy="Retain",
+    ))
+    queue_arn = GetAtt(NotifierDeadLetterQueue, "Arn")
+    t.add_resource(sqs.QueuePolicy(
+        "NotifierDeadLetterQueuePolicy",
+        Queues=[Ref(NotifierDeadLetterQueue)],
+        PolicyDocument=PolicyDocument(
+            Version=VERSION,
+            Statement=[
+                # The function's role sends its own failures through its identity policy (same account).
+                Statement(Sid="RuleDeadLetters", Effect=Allow, Principal=Principal("Service", ["events.amazonaws.com"]),
+                          Action=[awacs.sqs.SendMessage], Resource=[queue_arn], Condition=_source_conditions(RULE_ARN)),
+                Statement(Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"), Action=[awacs.sqs.Action("*")],
+                          Resource=[queue_arn], Condition=Condition(Bool({"aws:SecureTransport": "false"}))),
+            ],
+        ),
+    ))
+    return NotifierDeadLetterQueue
+
+
+def function(t: Template, key: kms.Key, topic_resource: sns.Topic, dlq: sqs.Queue) -> awslambda.Function:
+    t.add_parameter(Parameter(
+        "NotifierCodeKey",
+        Type="String",
+        Description="S3 key of the notifier's zip in the artifact bucket (a hash of its sources)",
+        AllowedPattern=r"^lambda/[A-Za-z0-9_.-]+\.zip$",
+    ))
+    NotifierLogGroup = t.add_resource(logs.LogGroup(
+        "NotifierLogGroup",
+        LogGroupName=Sub(LOG_GROUP),
+        RetentionInDays=Ref("LogRetentionDays"),
+        KmsKeyId=GetAtt(key, "Arn"),
+        DeletionPolicy="Retain",
+        UpdateReplacePolicy="Retain",
+    ))
+    NotifierFunction = t.add_resource(awslambda.Function(
+        "NotifierFunction",
+        FunctionName=Ref("NotifierFunctionName"),
+        Description="Turns SageMaker model package state changes into readable approval notifications",
+        Runtime=RUNTIME,
+        Architectures=["arm64"],
+        Handler=HANDLER,
+        Code=awslambda.Code(
+            S3Bucket=import_value("PipelineStackName", "ArtifactBucketName"),
+            S3Key=Ref("NotifierCodeKey"),
+        ),
+        Role=import_value("IamStackName", "NotifierRoleArn"),
+        MemorySize=256,
+        Timeout=60,
+        KmsKeyArn=GetAtt(key, "Arn"),
+        LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref(NotifierLogGroup)),
+        Environment=awslambda.Environment(Variables={
+            "MODEL_PACKAGE_GROUP_NAME": Ref("ModelPackageGroupName"),
+            "NOTIFY_ON_STATUSES": Join(",", Ref("NotifyOnStatuses")),
+            "TOPIC_ARN": Ref(topic_resource),
+        }),
+    ))
+    t.add_resource(awslambda.EventInvokeConfig(
+        "NotifierEventInvokeConfig",
+        FunctionName=Ref(NotifierFunction),
+        Qualifier="$LATEST",
+        MaximumEventAgeInSeconds=FUNCTION_MAX_EVENT_AGE_SECONDS,
+        MaximumRetryAttempts=FUNCTION_MAX_RETRIES,
+        DestinationConfig=awslambda.DestinationConfig(
+            OnFailure=awslambda.OnFailure(Destination=GetAtt(dlq, "Arn")),
+        ),
+    ))
+    return NotifierFunction
+
+
+def event_pattern() -> dict:
+    """Sorted at every level: troposphere serialises our dicts in insertion order."""
+    return {
+        "detail": {
+            "ModelApprovalStatus": Ref("NotifyOnStatuses"),
+            "ModelPackageGroupName": [Ref("ModelPackageGroupName")],
+        },
+        "detail-type": ["SageMaker Model Package State Change"],
+        "source": ["aws.sagemaker"],
+    }
+
+
+def rule(t: Template, fn: awslambda.Function, dlq: sqs.Queue) -> events.Rule:
+    ModelPackageStateRule = t.add_resource(events.Rule(
+        "ModelPackageStateRule",
+        Name=Sub(RULE_NAME),
+        Description="Model package registered, approved or rejected in this environment's group",
+        EventPattern=event_pattern(),
+        State="ENABLED",
+        Targets=[events.Target(
+            Id="Notifier",
+            Arn=GetAtt(fn, "Arn"),
+            RetryPolicy=events.RetryPolicy(
+                MaximumEventAgeInSeconds=RULE_MAX_EVENT_AGE_SECONDS, MaximumRetryAttempts=RULE_MAX_RETRIES
+            ),
+            DeadLetterConfig=events.DeadLetterConfig(Arn=GetAtt(dlq, "Arn")),
+        )],
+    ))
+    t.add_resource(awslambda.Permission(
+        "ModelPackageStateRuleInvokesNotifier",
+        Action="lambda:InvokeFunction",
+        FunctionName=GetAtt(fn, "Arn"),
+        Principal="events.amazonaws.com",
+        SourceAccount=Ref("AWS::AccountId"),
+        SourceArn=GetAtt(ModelPackageStateRule, "Arn"),
+    ))
+    return ModelPackageStateRule
+
+
+def dead_letter_alarm(t: Template, dlq: sqs.Queue, topic_resource: sns.Topic) -> cloudwatch.Alarm:
+    return t.add_resource(cloudwatch.Alarm(
+        "NotifierDeadLetterAlarm",
+        AlarmName=Sub(ALARM_NAME),
+        AlarmDescription="Model package events the notifier could not handle wait in its dead-letter queue: see docs/notifications.md to redrive",
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[cloudwatch.MetricDimension(Name="QueueName", Value=GetAtt(dlq, "QueueName"))],
+        Statistic="Maximum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=[Ref(topic_resource)],
+        OKActions=[Ref(topic_resource)],
+    ))
+
+
+def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
+    t = new_template("Model approval notifications: SageMaker model package events to a readable email, nothing lost")
+    t.set_transform(TRANSFORM)
+    parameters.declare(t, *PARAMETERS)
+
+    NotificationsKey = notifications_key(t)
+    Topic = topic(t, NotificationsKey)
+    NotifierDeadLetterQueue = dead_letter_queue(t, NotificationsKey)
+    NotifierFunction = function(t, NotificationsKey, Topic, NotifierDeadLetterQueue)
+    rule(t, NotifierFunction, NotifierDeadLetterQueue)
+    dead_letter_alarm(t, NotifierDeadLetterQueue, Topic)
+    return t

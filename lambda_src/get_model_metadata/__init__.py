@@ -1,0 +1,1 @@
+"""Approval notifier: SageMaker model package events -> one readable SNS message."""

@@ -1,0 +1,45 @@
+"""Lazily created boto3 clients and the line between transient and permanent AWS errors.
+
+boto3 is imported on first use, not at module import: a cold start that ignores the event never
+pays for it, and importing the handler stays cheap (see benchmarks/notifications.py).
+"""
+from __future__ import annotations
+
+_clients: dict[str, object] = {}
+
+# Error codes that mean "try again later", whatever the service.
+THROTTLING_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException",
+    "RequestLimitExceeded", "SlowDown", "RequestThrottled", "ProvisionedThroughputExceededException",
+    "ServiceUnavailable", "InternalError", "InternalFailure", "KMSThrottlingException",
+})
+
+
+def client(service: str):
+    if service not in _clients:
+        import boto3
+        from botocore.config import Config
+
+        # Standard retries absorb short throttling bursts; what still fails is raised to the caller.
+        config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=15)
+        _clients[service] = boto3.client(service, config=config)
+    return _clients[service]
+
+
+def reset() -> None:
+    """Forget cached clients (tests create fresh ones per moto mock)."""
+    _clients.clear()
+
+
+def error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Throttling, a 5xx, or no ClientError shape at all (timeouts, connection errors)."""
+    response = getattr(exc, "response", None)
+    if response is None:
+        return True
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return error_code(exc) in THROTTLING_CODES or int(status or 0) >= 500

@@ -1,0 +1,72 @@
+"""The SageMaker "Model Package State Change" event, checked and flattened.
+
+Shape as documented in the SageMaker developer guide ("Events that Amazon SageMaker sends to
+Amazon EventBridge" -> "SageMaker model package state change"). Optional fields may be absent.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SOURCE = "aws.sagemaker"
+DETAIL_TYPE = "SageMaker Model Package State Change"
+
+
+class MalformedEvent(ValueError):
+    """The event cannot be a model package state change; retrying will not fix it."""
+
+
+@dataclass(frozen=True)
+class ModelEvent:
+    group: str
+    version: int
+    arn: str
+    status: str
+    region: str
+    time: str
+    detail: dict = field(repr=False)
+
+    @property
+    def partition(self) -> str:
+        parts = self.arn.split(":")
+        return parts[1] if len(parts) > 1 and parts[1] else "aws"
+
+
+def _text(detail: dict, key: str) -> str:
+    value = detail.get(key)
+    if not isinstance(value, str) or not value:
+        raise MalformedEvent(f"detail.{key} must be a non-empty string, got {type(value).__name__}")
+    return value
+
+
+def _version(detail: dict, arn: str) -> int:
+    value = detail.get("ModelPackageVersion")
+    if value is None:  # the ARN ends with /<version>
+        value = arn.rsplit("/", 1)[-1]
+    if isinstance(value, bool):
+        raise MalformedEvent("detail.ModelPackageVersion must be a number")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise MalformedEvent(f"detail.ModelPackageVersion must be a number, got {str(value)[:40]!r}") from None
+
+
+def parse(event: object) -> ModelEvent:
+    """A ModelEvent, or MalformedEvent saying which field is wrong."""
+    if not isinstance(event, dict):
+        raise MalformedEvent(f"event must be an object, got {type(event).__name__}")
+    if event.get("source") != SOURCE or event.get("detail-type") != DETAIL_TYPE:
+        raise MalformedEvent(f"not a model package state change: source={str(event.get('source'))[:60]!r} "
+                             f"detail-type={str(event.get('detail-type'))[:80]!r}")
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise MalformedEvent("detail must be an object")
+    arn = _text(detail, "ModelPackageArn")
+    return ModelEvent(
+        group=_text(detail, "ModelPackageGroupName"),
+        version=_version(detail, arn),
+        arn=arn,
+        status=_text(detail, "ModelApprovalStatus"),
+        region=str(event.get("region") or (arn.split(":")[3] if arn.count(":") >= 3 else "")),
+        time=str(event.get("time") or ""),
+        detail=detail,
+    )

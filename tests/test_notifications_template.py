@@ -1,0 +1,185 @@
+"""The notifications template: lint-clean, wired as the issue asks, and its rule matches the right events."""
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from cfn_flip import load_yaml
+from moto import mock_aws
+
+from infra import iam, names
+from tests.lint import lint_template
+from tests.notifier_support import for_group, sample_event
+
+
+@pytest.fixture(scope="module")
+def template(rendered):
+    return load_yaml(rendered["notifications.yaml"])
+
+
+def _resources(template, type_name):
+    return {k: v for k, v in template["Resources"].items() if isinstance(v, dict) and v.get("Type") == type_name}
+
+
+def test_notifications_template_is_cfn_lint_clean_in_every_configured_region(rendered, project):
+    regions = [env.region for env in project.environments.values()]
+    assert lint_template(rendered["notifications.yaml"], regions) == []
+
+
+def test_email_subscriptions_expand_per_address_with_content_addressed_ids(template):
+    assert template["Transform"] == "AWS::LanguageExtensions"
+    loop = template["Resources"]["Fn::ForEach::EmailSubscriptions"]
+    assert loop[0] == "Email" and loop[1] == {"Ref": "NotificationEmails"}
+    (logical_id, subscription), = loop[2].items()
+    assert logical_id == "EmailSubscription&{Email}"
+    assert subscription["Properties"]["Protocol"] == "email"
+
+
+def test_every_env_gives_its_emails_statuses_and_code_key(rendered, env_names, project):
+    for env in env_names:
+        values = json.loads(rendered[f"{env}/notifications.json"])["Parameters"]
+        config_env = project.environments[env]
+        assert values["NotificationEmails"].split(",") == list(config_env.emails)
+        assert values["NotifyOnStatuses"].split(",") == list(config_env.statuses)
+        assert values["NotifierCodeKey"].startswith("lambda/get_model_metadata-")
+
+
+def test_function_runs_python_312_or_newer_from_the_artifact_bucket(template):
+    (fn,) = _resources(template, "AWS::Lambda::Function").values()
+    props = fn["Properties"]
+    major, minor = props["Runtime"].removeprefix("python").split(".")
+    assert (int(major), int(minor)) >= (3, 12)
+    assert props["Handler"] == "get_model_metadata.handler.lambda_handler"
+    assert props["Code"]["S3Bucket"] == {"Fn::ImportValue": {"Fn::Sub": "${PipelineStackName}-ArtifactBucketName"}}
+    assert props["Code"]["S3Key"] == {"Ref": "NotifierCodeKey"}
+    assert props["Role"] == {"Fn::ImportValue": {"Fn::Sub": "${IamStackName}-NotifierRoleArn"}}
+    assert props["KmsKeyArn"] == {"Fn::GetAtt": ["NotificationsKey", "Arn"]}
+
+
+def test_failures_land_in_the_encrypted_dead_letter_queue_and_raise_an_alarm(template):
+    (rule,) = _resources(template, "AWS::Events::Rule").values()
+    (target,) = rule["Properties"]["Targets"]
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["NotifierDeadLetterQueue", "Arn"]}
+    (invoke_config,) = _resources(template, "AWS::Lambda::EventInvokeConfig").values()
+    assert invoke_config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["NotifierDeadLetterQueue", "Arn"]}
+    queue = template["Resources"]["NotifierDeadLetterQueue"]
+    assert queue["Properties"]["KmsMasterKeyId"] == {"Ref": "NotificationsKey"}
+    assert queue["DeletionPolicy"] == queue["UpdateReplacePolicy"] == "Retain"
+    (alarm,) = _resources(template, "AWS::CloudWatch::Alarm").values()
+    props = alarm["Properties"]
+    assert props["AlarmName"]["Fn::Sub"].startswith("${ResourcePrefix}-")
+    assert (props["MetricName"], props["Threshold"], props["ComparisonOperator"]) == (
+        "ApproximateNumberOfMessagesVisible", 0, "GreaterThanThreshold")
+    assert props["AlarmActions"] == [{"Ref": "Topic"}]
+
+
+def test_key_rotates_is_retained_and_grants_no_wildcard_actions(template):
+    key = template["Resources"]["NotificationsKey"]
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == key["UpdateReplacePolicy"] == "Retain"
+    for statement in key["Properties"]["KeyPolicy"]["Statement"]:
+        assert not any("*" in action for action in statement["Action"]), statement["Sid"]
+        if "Service" in statement["Principal"]:
+            assert "Condition" in statement, statement["Sid"]
+
+
+def test_topic_is_encrypted_and_exported_for_the_kpi_stack(template):
+    assert template["Resources"]["Topic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "NotificationsKey"}
+    assert template["Outputs"]["TopicArn"]["Export"]["Name"] == {"Fn::Sub": "${AWS::StackName}-TopicArn"}
+
+
+def test_topic_policy_lets_only_the_notifier_role_and_the_alarm_publish(template):
+    statements = template["Resources"]["TopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    assert {json.dumps(s["Principal"], sort_keys=True) for s in allows} == {
+        json.dumps({"AWS": [{"Fn::ImportValue": {"Fn::Sub": "${IamStackName}-NotifierRoleArn"}}]}, sort_keys=True),
+        json.dumps({"Service": ["cloudwatch.amazonaws.com"]}, sort_keys=True),
+    }
+    assert any(s["Effect"] == "Deny" and s["Sid"] == "OnlyNotifierAndAlarmPublish" for s in statements)
+
+
+def test_notifier_role_no_longer_puts_metrics_and_uses_the_key_by_alias():
+    statements = json.loads(json.dumps(iam.notifier_statements(), default=lambda o: o.to_dict() if hasattr(o, "to_dict") else o.JSONrepr()))
+    actions = {a for s in statements for a in s["Action"]}
+    assert "cloudwatch:PutMetricData" not in actions
+    (key_use,) = [s for s in statements if s["Sid"] == "NotificationsKey"]
+    assert key_use["Condition"]["StringEquals"]["kms:ResourceAliases"] == [{"Fn::Sub": "${NotificationsKeyAlias}"}]
+
+
+# -- the rule's EventPattern, evaluated by moto's EventBridge ----------------------------------------
+def _resolve(node, values):
+    """Replace {"Ref": Param} with the env's value (CommaDelimitedList -> list)."""
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and node["Ref"] in values:
+            return values[node["Ref"]]
+        return {k: _resolve(v, values) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve(v, values) for v in node]
+    return node
+
+
+def _pattern_for(template, rendered, env):
+    raw = json.loads(rendered[f"{env}/notifications.json"])["Parameters"]
+    params = template["Parameters"]
+    values = {k: (v.split(",") if params[k]["Type"] == "CommaDelimitedList" else v) for k, v in raw.items()}
+    (rule,) = _resources(template, "AWS::Events::Rule").values()
+    return _resolve(rule["Properties"]["EventPattern"], values)
+
+
+def _matches(pattern: dict, event: dict) -> bool:
+    """Put the event on moto's bus with the rule targeting an SQS queue; did it arrive?"""
+    with mock_aws():
+        events, sqs = boto3.client("events"), boto3.client("sqs")
+        queue_url = sqs.create_queue(QueueName="rule-target")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="under-test", EventPattern=json.dumps(pattern))
+        events.put_targets(Rule="under-test", Targets=[{"Id": "q", "Arn": queue_arn}])
+        result = events.put_events(Entries=[{
+            "Source": event["source"], "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"]),
+            "Resources": event["resources"],
+        }])
+        assert result["FailedEntryCount"] == 0
+        return bool(sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"))
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_rule_matches_an_approval_in_this_envs_group(template, rendered, project, env):
+    group = names.for_env(project, env).model_package_group
+    assert _matches(_pattern_for(template, rendered, env), for_group(sample_event("approved"), group))
+
+
+def test_rule_ignores_other_model_groups(template, rendered, project):
+    assert not _matches(_pattern_for(template, rendered, "dev"), sample_event("approved_in_other_group"))
+
+
+def test_rule_ignores_a_status_the_env_does_not_notify_on(template, rendered, project):
+    group = names.for_env(project, "prod").model_package_group
+    assert "PendingManualApproval" not in project.environments["prod"].statuses
+    event = for_group(sample_event("registered_pending_approval"), group)
+    assert not _matches(_pattern_for(template, rendered, "prod"), event)
+
+
+def test_rule_hears_registrations_where_the_env_asks_for_them(template, rendered, project):
+    group = names.for_env(project, "dev").model_package_group
+    assert "PendingManualApproval" in project.environments["dev"].statuses
+    assert _matches(_pattern_for(template, rendered, "dev"), for_group(sample_event("registered_pending_approval"), group))
+
+
+def test_rule_pattern_is_rendered_sorted(template):
+    pattern = template["Resources"]["ModelPackageStateRule"]["Properties"]["EventPattern"]  # cfn_flip keeps file order
+    assert list(pattern) == sorted(pattern) and list(pattern["detail"]) == sorted(pattern["detail"])
+
+
+def test_emails_that_would_share_a_subscription_id_are_refused_naming_file_and_key(tmp_path):
+    import shutil
+
+    from infra import config
+
+    shutil.copytree(config.CONFIG_DIR, tmp_path / "config")
+    dev = tmp_path / "config" / "dev.yaml"
+    dev.write_text(dev.read_text().replace("emails: [ml-team@example.com]", "emails: [ml-team@example.com, mlteam@example.com]"))
+    with pytest.raises(config.ConfigError) as error:
+        config.load(tmp_path / "config")
+    assert "dev.yaml: notifications.emails[1]:" in str(error.value) and "\n" not in str(error.value)
