@@ -42,17 +42,6 @@ from infra.policies import (
 )
 from infra.templates_common import new_template
 
-PARAMETERS = (
-    "ResourcePrefix", "RolePath", "ArtifactBucketPrefix", "SageMakerPrefix", "DashboardName", "AthenaWorkGroupName",
-    "EvaluationReportsPrefix", "ModelPackageGroupName", "SageMakerPipelineName", "CodePipelineName",
-    "SynthProjectName", "UpsertProjectName", "TopicName", "NotifierFunctionName", "NotifierDeadLetterQueueName",
-    "GlueDatabaseName", "CrawlerName", "ProjectName", "Environment",
-    "SageMakerExecutionRoleName", "CodePipelineRoleName", "SynthBuildRoleName", "UpsertBuildRoleName",
-    "SourceEventsRoleName", "IamDeployRoleName", "PipelineDeployRoleName", "NotificationsDeployRoleName",
-    "KpiDeployRoleName", "NotifierRoleName", "CrawlerRoleName", "SourceType", "SourceConnectionArn",
-    "SourceRepository", "SourceBucket", "SourceObjectKey", "PipelineArtifactsPrefix", "NotificationsKeyAlias",
-    "ArtifactKeyAlias", "MetricsFunctionName", "MetricsFunctionRoleName", "MetricsDeadLetterQueueName",
-)
 
 # CodePipeline chooses the artifact folder itself (the pipeline name, cut to 20 characters).
 PIPELINE_ARTIFACTS = "${PipelineArtifactsPrefix}"
@@ -337,7 +326,6 @@ def metrics_function_statements() -> list[Statement]:
 
 def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     t = new_template("IAM roles of the SageMaker MLOps project: least privilege, scoped to this environment's names")
-    parameters.declare(t, *PARAMETERS)
     add_source_conditions(t)
 
     _role(t, "SageMakerExecutionRole", "SageMakerExecutionRoleName", "sagemaker.amazonaws.com",
@@ -365,4 +353,5 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
           "the role CloudFormation deploys the notifications stack with", deploy_policies.notifications_stack())
     _role(t, "KpiDeployRole", "KpiDeployRoleName", "cloudformation.amazonaws.com",
           "the role CloudFormation deploys the KPI stack with", deploy_policies.kpi_stack())
+    parameters.declare_used(t)  # every ${Name} the statements use becomes a Parameter
     return t

@@ -7,6 +7,7 @@ and no file holds a key its template does not declare.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -136,3 +137,32 @@ def values(template: Template, names: Names, extra: dict[str, str] | None = None
         else:
             raise KeyError(f"template parameter {key} has no value source (add it to infra/parameters.py SPECS)")
     return out
+
+
+_SUB_VARIABLE = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+
+
+def _used_names(node, found: set[str]) -> set[str]:
+    if isinstance(node, dict):
+        if "Ref" in node and isinstance(node["Ref"], str):
+            found.add(node["Ref"])
+        if "Fn::Sub" in node:
+            sub = node["Fn::Sub"]
+            text = sub if isinstance(sub, str) else sub[0]
+            found.update(_SUB_VARIABLE.findall(text))
+        for value in node.values():
+            _used_names(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _used_names(value, found)
+    return found
+
+
+def declare_used(template: Template) -> None:
+    """Declare every SPECS parameter the template refers to (Ref or ${Name} in a Sub).
+
+    Stacks may still declare parameters explicitly; this only adds the ones they use and forgot,
+    so a template can neither miss a parameter nor carry an unused one from a hand-kept list.
+    """
+    used = _used_names(template.to_dict(), set())
+    declare(template, *sorted(name for name in used if name in SPECS and name not in template.parameters))

@@ -43,6 +43,7 @@ def render(project: Project, extra_parameters: dict[str, str] | None = None) -> 
     files: dict[str, str] = {}
     for stack, build in BUILDERS.items():
         template = build(project)
+        parameters.declare_used(template)
         files[f"{stack}.yaml"] = template_text(template)
         for env in project.environments.values():
             names = names_mod.Names(project, env)

@@ -130,12 +130,27 @@ class Stack:
     def resources(self, rtype: str | None = None) -> dict[str, dict]:
         """Resources (optionally of one type) whose Condition holds, with properties evaluated."""
         out = {}
-        for logical_id, res in self.template.get("Resources", {}).items():
+        for logical_id, res in self._expanded_resources().items():
             if rtype and res["Type"] != rtype:
                 continue
             if "Condition" in res and not self.condition(res["Condition"]):
                 continue
             out[logical_id] = {**res, "Properties": self.value(res.get("Properties", {}))}
+        return out
+
+    def _expanded_resources(self) -> dict[str, dict]:
+        """Resources with Fn::ForEach loops (AWS::LanguageExtensions) unrolled."""
+        out = {}
+        for logical_id, res in self.template.get("Resources", {}).items():
+            if not logical_id.startswith("Fn::ForEach::"):
+                out[logical_id] = res
+                continue
+            variable, collection, body = res
+            for item in self.value(collection):
+                for id_template, item_res in body.items():
+                    text = json.dumps(item_res).replace("${" + variable + "}", item)
+                    key = id_template.replace("&{" + variable + "}", re.sub(r"[^A-Za-z0-9]", "", item))
+                    out[key.replace("${" + variable + "}", item)] = json.loads(text)
         return out
 
     def exports(self) -> dict[str, object]:

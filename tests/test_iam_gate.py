@@ -92,4 +92,5 @@ def test_no_managed_policies_are_attached(rendered):
     """The sample attached PowerUserAccess, IAMFullAccess, SageMakerFullAccess and AmazonS3FullAccess."""
     for stack in BUILDERS:
         for logical_id, resource in load(rendered[f"{stack}.yaml"]).get("Resources", {}).items():
-            assert "ManagedPolicyArns" not in resource.get("Properties", {}), f"{stack}.yaml {logical_id}"
+            if isinstance(resource, dict):
+                assert "ManagedPolicyArns" not in resource.get("Properties", {}), f"{stack}.yaml {logical_id}"
