@@ -78,20 +78,24 @@ def _event_rules(sid: str) -> Statement:
     )
 
 
+ROLE_MANAGEMENT_ACTIONS = (
+    "CreateRole", "DeleteRole", "GetRole", "UpdateRole", "UpdateRoleDescription", "UpdateAssumeRolePolicy",
+    "PutRolePolicy", "DeleteRolePolicy", "GetRolePolicy", "ListRolePolicies", "ListAttachedRolePolicies",
+    "TagRole", "UntagRole", "ListRoleTags",
+)
+
+
+def _manage_roles(sid: str, role_name_subs: list[str]) -> Statement:
+    return _allow(
+        sid,
+        actions(awacs.iam, *ROLE_MANAGEMENT_ACTIONS),
+        [arn("iam", f"role${{RolePath}}{name}", region=False) for name in role_name_subs],
+    )
+
+
 def iam_stack() -> list[Statement]:
     """The IAM stack manages only the project's roles, under the project's path and prefix."""
-    role = arn("iam", "role${RolePath}${ResourcePrefix}-*", region=False)
-    return [
-        _allow(
-            "ProjectRoles",
-            actions(
-                awacs.iam, "CreateRole", "DeleteRole", "GetRole", "UpdateRole", "UpdateRoleDescription",
-                "UpdateAssumeRolePolicy", "PutRolePolicy", "DeleteRolePolicy", "GetRolePolicy", "ListRolePolicies",
-                "ListAttachedRolePolicies", "TagRole", "UntagRole", "ListRoleTags",
-            ),
-            [role],
-        ),
-    ]
+    return [_manage_roles("ProjectRoles", ["${ResourcePrefix}-*"])]
 
 
 def pipeline_stack() -> list[Statement]:
@@ -183,6 +187,7 @@ def notifications_stack() -> list[Statement]:
                     "ListTagsForResource"),
             [arn("cloudwatch", "alarm:${ResourcePrefix}-*")],
         ),
+        _manage_roles("NotifierRole", ["${NotifierRoleName}"]),
         pass_role("PassNotifierRole", ["${NotifierRoleName}"], "lambda.amazonaws.com"),
     ]
 
@@ -232,6 +237,7 @@ def kpi_stack() -> list[Statement]:
                     "ListTagsForResource", "PassDataSource"),
             [arn("quicksight", "datasource/${ResourcePrefix}-*")],
         ),
+        _manage_roles("FunctionAndCrawlerRoles", ["${CrawlerRoleName}", "${MetricsFunctionRoleName}"]),
         pass_role("PassCrawlerRole", ["${CrawlerRoleName}"], "glue.amazonaws.com"),
         *_registry_metrics(),
     ]

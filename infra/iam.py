@@ -1,4 +1,7 @@
-"""IAM stack: every role the project's pipeline, builds, jobs and functions assume.
+"""IAM stack: the roles the delivery pipeline, its builds, the SageMaker jobs and CloudFormation assume.
+
+A function's own role lives with the function (notifications and KPI stacks), deployed by that
+stack's deploy role, which may manage exactly that role.
 
 Deployed first (by `make deploy`, then by the pipeline's own IAM stage). Roles are named from
 parameters so other stacks and the KMS key policies can name them before they import anything.
@@ -21,12 +24,12 @@ from troposphere import GetAtt, Ref, Sub, Template, iam
 from infra import deploy_policies, parameters
 from infra.deploy_policies import actions
 from infra.exports import export
+from infra.roles import service_role
 from infra.names import LAMBDA_PREFIX
 from infra.source import SOURCE_CONDITIONS, add_source_conditions
 from infra.policies import (
     arn,
     bucket_info,
-    decrypt_by_alias,
     document,
     list_prefix,
     pass_role,
@@ -51,24 +54,15 @@ BUILT_IN_IMAGE_REPOSITORIES = ["sagemaker-scikit-learn", "sagemaker-xgboost"]
 
 
 def _role(template: Template, logical_id: str, name_param: str, service: str, description: str, statements: list) -> iam.Role:
-    role = template.add_resource(
-        iam.Role(
-            logical_id,
-            RoleName=Ref(name_param),
-            Path=Ref("RolePath"),
-            Description=description,
-            AssumeRolePolicyDocument=trust(service),
-            Policies=[iam.Policy(PolicyName="least-privilege", PolicyDocument=document(statements))],
-            MaxSessionDuration=3600,
-        )
-    )
+    """A service role whose ARN other stacks import as "<iam stack>-<logical id>Arn"."""
+    role = service_role(template, logical_id, name_param, service, description, statements)
     export(template, f"{logical_id}Arn", GetAtt(role, "Arn"), f"ARN of {description}")
     return role
-
 
 def sagemaker_execution_statements() -> list[Statement]:
     """Run the pipeline's processing and training jobs and register models into the group."""
     return [
+        use_key_by_alias("ArtifactKey", "${ArtifactKeyAlias}"),
         *read_write_prefix("PipelineData", "${SageMakerPrefix}"),
         write_logs("JobLogs", "/aws/sagemaker/*"),
         put_metrics("JobMetrics", "/aws/sagemaker/*"),
@@ -100,6 +94,7 @@ def sagemaker_execution_statements() -> list[Statement]:
 def codepipeline_statements() -> list[Statement]:
     """Move artifacts, fetch the source, run the two builds, drive the stack deployments."""
     return [
+        use_key_by_alias("ArtifactKey", "${ArtifactKeyAlias}"),
         *read_write_prefix("Artifacts", PIPELINE_ARTIFACTS),
         bucket_info("ArtifactBucket"),
         Statement(
@@ -201,6 +196,7 @@ def _source_policies(template: Template, role: iam.Role) -> None:
 def synth_build_statements() -> list[Statement]:
     """Read the source artifact, write the rendered templates and the Lambda zip, and log."""
     return [
+        use_key_by_alias("ArtifactKey", "${ArtifactKeyAlias}"),
         *read_write_prefix("Artifacts", PIPELINE_ARTIFACTS),
         # `aws s3 sync --size-only` lists lambda/ to skip zips already there (their keys are content hashes).
         *write_prefix("LambdaCode", LAMBDA_PREFIX),
@@ -213,6 +209,7 @@ def synth_build_statements() -> list[Statement]:
 def upsert_build_statements() -> list[Statement]:
     """Upload the step scripts and create or update (and optionally start) the SageMaker pipeline."""
     return [
+        use_key_by_alias("ArtifactKey", "${ArtifactKeyAlias}"),
         *read_prefix("Artifacts", PIPELINE_ARTIFACTS),
         *read_write_prefix("PipelineCode", "${SageMakerPrefix}"),
         bucket_info("ArtifactBucket"),
@@ -241,89 +238,6 @@ def source_events_statements() -> list[Statement]:
     ]
 
 
-def notifier_statements() -> list[Statement]:
-    """Describe this group's model packages, read their reports, publish, log, dead-letter, use its key."""
-    import awacs.sqs
-
-    return [
-        Statement(
-            Sid="DescribeModelPackages",
-            Effect=Allow,
-            Action=actions(awacs.sagemaker, "DescribeModelPackage", "DescribeModelPackageGroup"),
-            Resource=[
-                arn("sagemaker", "model-package-group/${ModelPackageGroupName}"),
-                arn("sagemaker", "model-package/${ModelPackageGroupName}/*"),
-            ],
-        ),
-        *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
-        publish_to_topic("PublishApprovals", arn("sns", "${TopicName}")),
-        write_logs("FunctionLogs", "/aws/lambda/${NotifierFunctionName}"),
-        Statement(
-            Sid="DeadLetters",
-            Effect=Allow,
-            Action=[awacs.sqs.SendMessage],
-            Resource=[arn("sqs", "${NotifierDeadLetterQueueName}")],
-        ),
-        # Topic, dead-letter queue and environment are encrypted with the notifications key.
-        use_key_by_alias("NotificationsKey", "${NotificationsKeyAlias}"),
-    ]
-
-
-def crawler_statements() -> list[Statement]:
-    """Crawl the evaluation reports (SSE-KMS objects) into the KPI database; write encrypted logs.
-
-    With a security configuration Glue logs to "/aws-glue/crawlers-role/<role>-<configuration>" (the role
-    path may or may not appear, hence the inner *) and
-    associates the configuration's key with that group, hence AssociateKmsKey.
-    """
-    import awacs.logs
-
-    return [
-        *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
-        decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
-        write_logs("CrawlerLogs", "/aws-glue/crawlers-role/*${CrawlerRoleName}-*"),
-        Statement(
-            Sid="EncryptCrawlerLogs",
-            Effect=Allow,
-            Action=[awacs.logs.AssociateKmsKey],
-            Resource=[arn("logs", "log-group:/aws-glue/crawlers-role/*${CrawlerRoleName}-*")],
-        ),
-        Statement(
-            Sid="KpiCatalog",
-            Effect=Allow,
-            Action=actions(awacs.glue, "GetDatabase", "GetTable", "GetTables", "CreateTable", "UpdateTable",
-                           "BatchGetPartition", "GetPartition", "GetPartitions", "CreatePartition",
-                           "BatchCreatePartition", "UpdatePartition", "BatchUpdatePartition"),
-            Resource=[arn("glue", "catalog"), arn("glue", "database/${GlueDatabaseName}"),
-                      arn("glue", "table/${GlueDatabaseName}/*")],
-        ),
-    ]
-
-
-def metrics_function_statements() -> list[Statement]:
-    """Read this group's packages and reports, publish into the project namespace, log, dead-letter."""
-    import awacs.sqs
-
-    return [
-        Statement(
-            Sid="DescribeModelPackages",
-            Effect=Allow,
-            Action=[awacs.sagemaker.DescribeModelPackage],
-            Resource=[arn("sagemaker", "model-package/${ModelPackageGroupName}/*")],
-        ),
-        *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
-        decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
-        put_metrics("RegistryMetrics", "${MetricsNamespace}"),
-        write_logs("FunctionLogs", "/aws/lambda/${MetricsFunctionName}"),
-        Statement(
-            Sid="DeadLetters",
-            Effect=Allow,
-            Action=[awacs.sqs.SendMessage],
-            Resource=[arn("sqs", "${MetricsDeadLetterQueueName}")],
-        ),
-    ]
-
-
 def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     t = new_template("IAM roles of the SageMaker MLOps project: least privilege, scoped to this environment's names")
     add_source_conditions(t)
@@ -339,12 +253,6 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
           "the SageMaker-pipeline upsert build's role", upsert_build_statements())
     _role(t, "SourceEventsRole", "SourceEventsRoleName", "events.amazonaws.com",
           "the role EventBridge uses to start the pipeline on a source change", source_events_statements())
-    _role(t, "NotifierRole", "NotifierRoleName", "lambda.amazonaws.com",
-          "the approval-notifier Lambda's role", notifier_statements())
-    _role(t, "CrawlerRole", "CrawlerRoleName", "glue.amazonaws.com",
-          "the KPI crawler's role", crawler_statements())
-    _role(t, "MetricsFunctionRole", "MetricsFunctionRoleName", "lambda.amazonaws.com",
-          "the registry-metrics Lambda's role", metrics_function_statements())
     _role(t, "IamDeployRole", "IamDeployRoleName", "cloudformation.amazonaws.com",
           "the role CloudFormation deploys the IAM stack with", deploy_policies.iam_stack())
     _role(t, "PipelineDeployRole", "PipelineDeployRoleName", "cloudformation.amazonaws.com",

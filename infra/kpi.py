@@ -39,17 +39,14 @@ from troposphere import awslambda
 from infra import kpi_dashboard, parameters
 from infra.exports import import_value
 from infra.names import ATHENA_RESULTS_PREFIX
-from infra.policies import VERSION
+import awacs.glue
+import awacs.logs
+import awacs.sagemaker
+from infra.deploy_policies import actions
+from infra.policies import VERSION, arn, decrypt_by_alias, put_metrics, read_prefix, write_logs
+from infra.roles import service_role
 from infra.templates_common import new_template
 from lambda_src.registry_metrics import contract, events as metric_events
-
-PARAMETERS = (
-    "ResourcePrefix", "IamStackName", "PipelineStackName", "NotificationsStackName", "LogRetentionDays",
-    "DashboardName", "SageMakerPipelineName", "ModelPackageGroupName", "CodePipelineName", "MetricsNamespace",
-    "MetricsFunctionName", "MetricsRuleName", "MetricsDeadLetterQueueName",
-    "EvaluationReportsPrefix", "GlueDatabaseName", "CrawlerName", "CrawlerSchedule",
-    "AthenaWorkGroupName", "AthenaBytesScannedCutoff", "QuickSightPrincipals",
-)
 
 RUNTIME = "python3.12"
 HANDLER = "registry_metrics.handler.lambda_handler"
@@ -118,7 +115,7 @@ def _registry_metrics(t: Template) -> awslambda.Function:
         Architectures=["arm64"],
         MemorySize=256,
         Timeout=30,
-        Role=import_value("IamStackName", "MetricsFunctionRoleArn"),
+        Role=GetAtt("MetricsFunctionRole", "Arn"),
         Code=awslambda.Code(S3Bucket=_bucket(), S3Key=Ref("MetricsCodeKey")),
         Environment=awslambda.Environment(Variables={
             "METRICS_NAMESPACE": Ref("MetricsNamespace"),
@@ -251,7 +248,7 @@ def _glue(t: Template) -> None:
         "EvaluationReportsCrawler",
         Name=Ref("CrawlerName"),
         Description="Catalogues the evaluation reports (one folder per pipeline execution) for Athena",
-        Role=import_value("IamStackName", "CrawlerRoleArn"),
+        Role=GetAtt("CrawlerRole", "Arn"),
         DatabaseName=Ref(KpiDatabase),
         Targets=glue.Targets(S3Targets=[glue.S3Target(Path=crawler_path())]),
         Schedule=glue.Schedule(ScheduleExpression=Ref("CrawlerSchedule")),
@@ -313,13 +310,67 @@ def _quicksight(t: Template, workgroup: athena.WorkGroup) -> None:
     ))
 
 
+def crawler_statements() -> list[Statement]:
+    """Crawl the evaluation reports (SSE-KMS objects) into the KPI database; write encrypted logs.
+
+    With a security configuration Glue logs to "/aws-glue/crawlers-role/<role>-<configuration>" (the role
+    path may or may not appear, hence the inner *) and
+    associates the configuration's key with that group, hence AssociateKmsKey.
+    """
+    return [
+        *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
+        decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
+        write_logs("CrawlerLogs", "/aws-glue/crawlers-role/*${CrawlerRoleName}-*"),
+        Statement(
+            Sid="EncryptCrawlerLogs",
+            Effect=Allow,
+            Action=[awacs.logs.AssociateKmsKey],
+            Resource=[arn("logs", "log-group:/aws-glue/crawlers-role/*${CrawlerRoleName}-*")],
+        ),
+        Statement(
+            Sid="KpiCatalog",
+            Effect=Allow,
+            Action=actions(awacs.glue, "GetDatabase", "GetTable", "GetTables", "CreateTable", "UpdateTable",
+                           "BatchGetPartition", "GetPartition", "GetPartitions", "CreatePartition",
+                           "BatchCreatePartition", "UpdatePartition", "BatchUpdatePartition"),
+            Resource=[arn("glue", "catalog"), arn("glue", "database/${GlueDatabaseName}"),
+                      arn("glue", "table/${GlueDatabaseName}/*")],
+        ),
+    ]
+
+
+def metrics_function_statements() -> list[Statement]:
+    """Read this group's packages and reports, publish into the project namespace, log, dead-letter."""
+    return [
+        Statement(
+            Sid="DescribeModelPackages",
+            Effect=Allow,
+            Action=[awacs.sagemaker.DescribeModelPackage],
+            Resource=[arn("sagemaker", "model-package/${ModelPackageGroupName}/*")],
+        ),
+        *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
+        decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
+        put_metrics("RegistryMetrics", "${MetricsNamespace}"),
+        write_logs("FunctionLogs", "/aws/lambda/${MetricsFunctionName}"),
+        Statement(
+            Sid="DeadLetters",
+            Effect=Allow,
+            Action=[awacs.sqs.SendMessage],
+            Resource=[arn("sqs", "${MetricsDeadLetterQueueName}")],
+        ),
+    ]
+
+
 def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     t = new_template("KPIs of the SageMaker MLOps project: dashboard, registry metrics, alarms, Glue/Athena/QuickSight")
-    parameters.declare(t, *PARAMETERS)
     _metrics_code_key(t)
+    service_role(t, "MetricsFunctionRole", "MetricsFunctionRoleName", "lambda.amazonaws.com",
+                 "the registry-metrics Lambda's role", metrics_function_statements())
+    service_role(t, "CrawlerRole", "CrawlerRoleName", "glue.amazonaws.com", "the KPI crawler's role", crawler_statements())
     _registry_metrics(t)
     pipeline_failed, dead_letters = _alarms(t)
     _dashboard(t, pipeline_failed, dead_letters)
     _glue(t)
     _quicksight(t, _athena(t))
+    parameters.declare_used(t)
     return t

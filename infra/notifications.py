@@ -34,14 +34,21 @@ from troposphere import awslambda, cloudwatch, events, kms, logs, sns, sqs
 
 from infra import parameters
 from infra.exports import export, import_value
-from infra.policies import KMS_USE_ACTIONS, VERSION, key_use_by_principals
-from infra.templates_common import new_template
-
-PARAMETERS = (
-    "ResourcePrefix", "IamStackName", "PipelineStackName", "ModelPackageGroupName", "NotifyOnStatuses",
-    "NotificationEmails", "TopicName", "NotifierFunctionName", "NotifierDeadLetterQueueName",
-    "NotificationsKeyAlias", "LogRetentionDays",
+import awacs.sagemaker
+from infra.deploy_policies import actions
+from infra.policies import (
+    KMS_USE_ACTIONS,
+    VERSION,
+    arn,
+    decrypt_by_alias,
+    key_use_by_principals,
+    publish_to_topic,
+    read_prefix,
+    use_key_by_alias,
+    write_logs,
 )
+from infra.roles import service_role
+from infra.templates_common import new_template
 
 TRANSFORM = "AWS::LanguageExtensions"  # Fn::ForEach; needs CAPABILITY_AUTO_EXPAND at deploy time
 HANDLER = "get_model_metadata.handler.lambda_handler"
@@ -91,7 +98,7 @@ def key_policy() -> PolicyDocument:
             # Administration only: usage is granted to the named principals below, never to "kms:*".
             Statement(Sid="AccountAdministers", Effect=Allow, Principal=Principal("AWS", [root]),
                       Action=KEY_ADMIN_ACTIONS, Resource=["*"]),
-            key_use_by_principals("NotifierUses", [import_value("IamStackName", "NotifierRoleArn")]),
+            key_use_by_principals("NotifierUses", [GetAtt("NotifierRole", "Arn")]),
             # Lambda encrypts the function's environment with the caller's (the deploy role's) grant.
             Statement(
                 Sid="DeployRoleEncryptsFunctionEnvironment",
@@ -148,7 +155,7 @@ def topic(t: Template, key: kms.Key) -> sns.Topic:
         DisplayName="Model approvals",
         KmsMasterKeyId=Ref(key),
     ))
-    notifier_role = import_value("IamStackName", "NotifierRoleArn")
+    notifier_role = GetAtt("NotifierRole", "Arn")
     t.add_resource(sns.TopicPolicy(
         "TopicPolicy",
         Topics=[Ref(Topic)],
@@ -253,7 +260,7 @@ def function(t: Template, key: kms.Key, topic_resource: sns.Topic, dlq: sqs.Queu
             S3Bucket=import_value("PipelineStackName", "ArtifactBucketName"),
             S3Key=Ref("NotifierCodeKey"),
         ),
-        Role=import_value("IamStackName", "NotifierRoleArn"),
+        Role=GetAtt("NotifierRole", "Arn"),
         MemorySize=256,
         Timeout=60,
         KmsKeyArn=GetAtt(key, "Arn"),
@@ -335,15 +342,44 @@ def dead_letter_alarm(t: Template, dlq: sqs.Queue, topic_resource: sns.Topic) ->
     ))
 
 
+def notifier_statements() -> list[Statement]:
+    """Describe this group's model packages, read their reports, publish, log, dead-letter, use its key."""
+    return [
+        Statement(
+            Sid="DescribeModelPackages",
+            Effect=Allow,
+            Action=actions(awacs.sagemaker, "DescribeModelPackage", "DescribeModelPackageGroup"),
+            Resource=[
+                arn("sagemaker", "model-package-group/${ModelPackageGroupName}"),
+                arn("sagemaker", "model-package/${ModelPackageGroupName}/*"),
+            ],
+        ),
+        *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
+        decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
+        publish_to_topic("PublishApprovals", arn("sns", "${TopicName}")),
+        write_logs("FunctionLogs", "/aws/lambda/${NotifierFunctionName}"),
+        Statement(
+            Sid="DeadLetters",
+            Effect=Allow,
+            Action=[awacs.sqs.SendMessage],
+            Resource=[arn("sqs", "${NotifierDeadLetterQueueName}")],
+        ),
+        # Topic, dead-letter queue and environment are encrypted with the notifications key.
+        use_key_by_alias("NotificationsKey", "${NotificationsKeyAlias}"),
+    ]
+
+
 def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     t = new_template("Model approval notifications: SageMaker model package events to a readable email, nothing lost")
     t.set_transform(TRANSFORM)
-    parameters.declare(t, *PARAMETERS)
 
+    service_role(t, "NotifierRole", "NotifierRoleName", "lambda.amazonaws.com", "the approval-notifier Lambda's role",
+                 notifier_statements())
     NotificationsKey = notifications_key(t)
     Topic = topic(t, NotificationsKey)
     NotifierDeadLetterQueue = dead_letter_queue(t, NotificationsKey)
     NotifierFunction = function(t, NotificationsKey, Topic, NotifierDeadLetterQueue)
     rule(t, NotifierFunction, NotifierDeadLetterQueue)
     dead_letter_alarm(t, NotifierDeadLetterQueue, Topic)
+    parameters.declare_used(t)
     return t

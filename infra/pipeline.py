@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import awacs.kms
 import yaml
-from awacs.aws import Allow, PolicyDocument, Principal, Statement
+from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Statement
 from troposphere import GetAtt, If, Ref, Sub, Template
 from troposphere import codebuild, codepipeline, events, kms, logs, s3, sagemaker
 
@@ -19,16 +19,6 @@ from infra.names import ARTIFACT_BUCKET_SUB, LAMBDA_PREFIX
 from infra.policies import KMS_USE_ACTIONS, VERSION, deny_insecure_transport
 from infra.source import SOURCE_CONDITIONS, add_source_conditions
 from infra.templates_common import new_template
-
-PARAMETERS = (
-    "Environment", "ProjectName", "ResourcePrefix", "RolePath", "ArtifactBucketPrefix", "ArtifactKeyAlias",
-    "PipelineArtifactsPrefix", "ModelPackageGroupName", "SageMakerPipelineName", "CodePipelineName",
-    "SynthProjectName", "UpsertProjectName", "LogRetentionDays",
-    "SageMakerExecutionRoleName", "CodePipelineRoleName", "SynthBuildRoleName", "UpsertBuildRoleName",
-    "NotifierRoleName", "CrawlerRoleName", "NotificationsDeployRoleName",
-    "IamStackName", "PipelineStackName", "NotificationsStackName", "KpiStackName",
-    "SourceType", "SourceConnectionArn", "SourceRepository", "SourceBranch", "SourceBucket", "SourceObjectKey",
-)
 
 SOURCE_ARTIFACT = "SourceOutput"
 SYNTH_ARTIFACT = "SynthOutput"
@@ -48,9 +38,11 @@ DEPLOYMENTS = {
 CAPABILITIES = {stack: caps for stack, (_, _, _, caps) in DEPLOYMENTS.items()}
 
 # Roles that use the artifact key, by their name parameter. All exist before this stack (IAM deploys first).
-KEY_USER_ROLES = (
-    "SageMakerExecutionRoleName", "CodePipelineRoleName", "SynthBuildRoleName", "UpsertBuildRoleName",
-    "NotifierRoleName", "CrawlerRoleName",
+# CloudWatch Logs groups this env's resources write to, encrypted with the artifact key.
+ENCRYPTED_LOG_GROUPS = (
+    "/aws/codebuild/${ResourcePrefix}-*",
+    "/aws/lambda/${ResourcePrefix}-*",
+    "/aws-glue/crawlers-role/*",
 )
 
 # Key administration for the account root (delegated to IAM policies, e.g. the pipeline deploy role's).
@@ -70,12 +62,11 @@ PIPELINE_ARTIFACT_DAYS = 90
 SYNTH_OUTPUT_DIR = "build/lambda"
 
 
-def role_arn(name_param: str) -> Sub:
-    """A project role's ARN from its name parameter (no import: usable in key policies)."""
-    return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role${{RolePath}}${{{name_param}}}")
-
-
 # -- artifact bucket and key --------------------------------------------------------------------
+def role_arn_pattern() -> Sub:
+    return Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${ResourcePrefix}-*")
+
+
 def artifact_key_policy() -> PolicyDocument:
     return PolicyDocument(
         Version=VERSION,
@@ -87,20 +78,29 @@ def artifact_key_policy() -> PolicyDocument:
                 Action=KEY_ADMIN_ACTIONS,
                 Resource=["*"],
             ),
+            # Usage goes through IAM, and only for this environment's project roles (path and prefix):
+            # roles in later stacks (the notifier, the metrics function, the crawler) need no change here,
+            # and each role's own policy still has to grant the key by its alias.
             Statement(
-                Sid="ProjectRolesUseKey",
+                Sid="ProjectRolesUseKeyThroughIam",
                 Effect=Allow,
-                Principal=Principal("AWS", [role_arn(p) for p in KEY_USER_ROLES]),
+                Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
                 Action=KMS_USE_ACTIONS,
                 Resource=["*"],
+                Condition=Condition(ArnLike({"aws:PrincipalArn": [role_arn_pattern()]})),
             ),
-            # CloudFormation creates the notifier Lambda from lambda/<zip>; Lambda reads it as the caller.
             Statement(
-                Sid="NotificationsDeployReadsLambdaCode",
+                Sid="LogsEncryptProjectLogGroups",
                 Effect=Allow,
-                Principal=Principal("AWS", [role_arn("NotificationsDeployRoleName")]),
-                Action=[awacs.kms.Decrypt, awacs.kms.DescribeKey],
+                Principal=Principal("Service", [Sub("logs.${AWS::Region}.amazonaws.com")]),
+                Action=KMS_USE_ACTIONS,
                 Resource=["*"],
+                Condition=Condition(
+                    ArnLike({"kms:EncryptionContext:aws:logs:arn": [
+                        Sub(f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{group}")
+                        for group in ENCRYPTED_LOG_GROUPS
+                    ]})
+                ),
             ),
         ],
     )
@@ -233,6 +233,7 @@ def _log_group(t: Template, logical_id: str, project_param: str) -> logs.LogGrou
             logical_id,
             LogGroupName=Sub(f"/aws/codebuild/${{{project_param}}}"),
             RetentionInDays=Ref("LogRetentionDays"),
+            KmsKeyId=GetAtt("ArtifactKey", "Arn"),
         )
     )
 
@@ -403,7 +404,6 @@ def add_source_rules(t: Template) -> None:
 
 def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     t = new_template("Self-updating delivery pipeline of the SageMaker MLOps project, its artifact bucket and model group")
-    parameters.declare(t, *PARAMETERS)
     add_source_conditions(t)
 
     ArtifactKey = add_artifact_key(t)
@@ -442,4 +442,5 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
 
     export(t, "ArtifactBucketName", Ref(ArtifactBucket), "Name of the artifact bucket")
     export(t, "ArtifactKeyArn", GetAtt(ArtifactKey, "Arn"), "ARN of the artifact bucket's KMS key")
+    parameters.declare_used(t)
     return t

@@ -10,6 +10,10 @@ import os
 import tempfile
 from pathlib import Path
 
+import yaml
+from cfn_flip import load as cfn_load
+from cfn_clean import cfn_literal_parser
+from cfn_flip.yaml_dumper import get_dumper
 from troposphere import Template
 
 from infra import lambda_package
@@ -19,8 +23,24 @@ from infra.config import Project
 from infra.stacks import BUILDERS
 
 
+class _Dumper(get_dumper(clean_up=False, long_form=False)):
+    """cfn-flip's short-form YAML, with lists of plain values on one line: `Action: [a, b]`.
+
+    Keeps policies readable in review and templates under CloudFormation's 51,200-byte inline limit.
+    """
+
+
+def _sequence(dumper: yaml.Dumper, data: list) -> yaml.Node:
+    flat = bool(data) and all(isinstance(item, (str, int, float, bool)) and "\n" not in str(item) for item in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flat)
+
+
+_Dumper.add_representer(list, _sequence)
+
+
 def template_text(template: Template) -> str:
-    text = template.to_yaml(clean_up=False, long_form=False)
+    data, _ = cfn_load(template.to_json())
+    text = yaml.dump(cfn_literal_parser(data), Dumper=_Dumper, default_flow_style=False, allow_unicode=True, width=120)
     return text if text.endswith("\n") else text + "\n"
 
 
@@ -43,7 +63,6 @@ def render(project: Project, extra_parameters: dict[str, str] | None = None) -> 
     files: dict[str, str] = {}
     for stack, build in BUILDERS.items():
         template = build(project)
-        parameters.declare_used(template)
         files[f"{stack}.yaml"] = template_text(template)
         for env in project.environments.values():
             names = names_mod.Names(project, env)

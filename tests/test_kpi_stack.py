@@ -42,7 +42,7 @@ def test_crawler_reads_the_prefix_the_pipeline_writes_evaluation_reports_to(rend
 def test_crawler_runs_on_the_configured_schedule_with_encrypted_logs(rendered, tmpl, project, env):
     crawler = _resolved(rendered, tmpl, env, "EvaluationReportsCrawler")
     assert crawler["Schedule"]["ScheduleExpression"] == project.env(env).crawler_schedule
-    assert crawler["Role"] == f"<import {names.for_env(project, env).stack('iam')}-CrawlerRoleArn>"
+    assert crawler["Role"] == {"Fn::GetAtt": ["CrawlerRole", "Arn"]}
     security = tmpl["Resources"]["CrawlerSecurityConfiguration"]["Properties"]["EncryptionConfiguration"]
     assert security["CloudWatchEncryption"]["CloudWatchEncryptionMode"] == "SSE-KMS"
     assert security["S3Encryptions"][0]["S3EncryptionMode"] == "SSE-KMS"
@@ -178,7 +178,7 @@ def _statements(fn):
 
 
 def test_metrics_function_role_publishes_only_into_the_project_namespace():
-    statements = {s["Sid"]: s for s in _statements(iam.metrics_function_statements)}
+    statements = {s["Sid"]: s for s in _statements(kpi.metrics_function_statements)}
     put = statements["RegistryMetrics"]
     assert put["Action"] == ["cloudwatch:PutMetricData"]
     assert put["Condition"] == {"StringLike": {"cloudwatch:namespace": {"Fn::Sub": "${MetricsNamespace}"}}}
@@ -192,7 +192,7 @@ def test_metrics_function_role_publishes_only_into_the_project_namespace():
 
 
 def test_crawler_role_can_decrypt_reports_and_encrypt_its_logs():
-    statements = {s["Sid"]: s for s in _statements(iam.crawler_statements)}
+    statements = {s["Sid"]: s for s in _statements(kpi.crawler_statements)}
     assert statements["DecryptReports"]["Action"] == ["kms:Decrypt"]
     assert statements["EncryptCrawlerLogs"]["Action"] == ["logs:AssociateKmsKey"]
     assert statements["EvaluationReportsRead"]["Resource"][0]["Fn::Sub"].endswith("/${EvaluationReportsPrefix}*")

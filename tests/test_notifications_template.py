@@ -8,7 +8,7 @@ import pytest
 from cfn_flip import load_yaml
 from moto import mock_aws
 
-from infra import iam, names
+from infra import names, notifications
 from tests.lint import lint_template
 from tests.notifier_support import for_group, sample_event
 
@@ -53,7 +53,7 @@ def test_function_runs_python_312_or_newer_from_the_artifact_bucket(template):
     assert props["Handler"] == "get_model_metadata.handler.lambda_handler"
     assert props["Code"]["S3Bucket"] == {"Fn::ImportValue": {"Fn::Sub": "${PipelineStackName}-ArtifactBucketName"}}
     assert props["Code"]["S3Key"] == {"Ref": "NotifierCodeKey"}
-    assert props["Role"] == {"Fn::ImportValue": {"Fn::Sub": "${IamStackName}-NotifierRoleArn"}}
+    assert props["Role"] == {"Fn::GetAtt": ["NotifierRole", "Arn"]}
     assert props["KmsKeyArn"] == {"Fn::GetAtt": ["NotificationsKey", "Arn"]}
 
 
@@ -94,14 +94,14 @@ def test_topic_policy_lets_only_the_notifier_role_and_the_alarm_publish(template
     statements = template["Resources"]["TopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     allows = [s for s in statements if s["Effect"] == "Allow"]
     assert {json.dumps(s["Principal"], sort_keys=True) for s in allows} == {
-        json.dumps({"AWS": [{"Fn::ImportValue": {"Fn::Sub": "${IamStackName}-NotifierRoleArn"}}]}, sort_keys=True),
+        json.dumps({"AWS": [{"Fn::GetAtt": ["NotifierRole", "Arn"]}]}, sort_keys=True),
         json.dumps({"Service": ["cloudwatch.amazonaws.com"]}, sort_keys=True),
     }
     assert any(s["Effect"] == "Deny" and s["Sid"] == "OnlyNotifierAndAlarmPublish" for s in statements)
 
 
 def test_notifier_role_no_longer_puts_metrics_and_uses_the_key_by_alias():
-    statements = json.loads(json.dumps(iam.notifier_statements(), default=lambda o: o.to_dict() if hasattr(o, "to_dict") else o.JSONrepr()))
+    statements = json.loads(json.dumps(notifications.notifier_statements(), default=lambda o: o.to_dict() if hasattr(o, "to_dict") else o.JSONrepr()))
     actions = {a for s in statements for a in s["Action"]}
     assert "cloudwatch:PutMetricData" not in actions
     (key_use,) = [s for s in statements if s["Sid"] == "NotificationsKey"]

@@ -208,9 +208,14 @@ def test_artifact_key_rotates_is_retained_and_only_project_roles_may_use_it(tpl)
     admin = statements["AccountAdministersKey"]
     assert not any(a in ("kms:*", "*") or a.endswith("*") for a in admin["Action"])
     assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"} & set(admin["Action"])
-    users = [p["Fn::Sub"] for p in statements["ProjectRolesUseKey"]["Principal"]["AWS"]]
-    assert users == [f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role${{RolePath}}${{{p}}}" for p in pipeline.KEY_USER_ROLES]
-    assert statements["NotificationsDeployReadsLambdaCode"]["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
+    # Usage is delegated to IAM, for this env's project roles only (path + prefix).
+    usage = statements["ProjectRolesUseKeyThroughIam"]
+    assert usage["Principal"] == {"AWS": [{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}]}
+    assert usage["Condition"] == {"ArnLike": {"aws:PrincipalArn": [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${ResourcePrefix}-*"}]}}
+    logs = statements["LogsEncryptProjectLogGroups"]
+    assert logs["Principal"] == {"Service": [{"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}]}
+    assert set(statements) == {"AccountAdministersKey", "ProjectRolesUseKeyThroughIam", "LogsEncryptProjectLogGroups"}
 
 
 def test_stack_exports_bucket_and_key_and_keeps_the_model_group(tpl):

@@ -1,0 +1,20 @@
+"""One way to make a service role: named from a parameter, under the project path, one inline policy."""
+from __future__ import annotations
+
+from troposphere import Ref, Template, iam
+
+from infra.policies import document, trust
+
+
+def service_role(template: Template, logical_id: str, name_param: str, service: str, description: str, statements: list) -> iam.Role:
+    """A role only `service` can assume, holding exactly `statements`."""
+    return template.add_resource(
+        iam.Role(
+            logical_id,
+            RoleName=Ref(name_param),
+            Path=Ref("RolePath"),
+            Description=description,
+            AssumeRolePolicyDocument=trust(service),
+            Policies=[iam.Policy(PolicyName="least-privilege", PolicyDocument=document(statements))],
+        )
+    )
