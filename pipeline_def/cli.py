@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import dataclass
 
 from infra import config
 from infra.config import ConfigError, Project
@@ -37,14 +36,6 @@ class UsageError(Exception):
 
 class AwsError(Exception):
     """AWS refused or could not be reached: exit 1."""
-
-
-@dataclass(frozen=True)
-class Target:
-    names: Names
-    region: str
-    bucket: str
-    role_arn: str
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -90,22 +81,16 @@ def bucket_for(names: Names, account: str, region: str) -> str:
     return f"{names.artifact_bucket_prefix}-{account}-{region}"
 
 
-def offline_target(names: Names) -> Target:
-    import boto3
-
-    region = names.env.region
-    account = names.env.account_id or OFFLINE_ACCOUNT
-    partition = boto3.Session().get_partition_for_region(region)
-    return Target(names, region, bucket_for(names, account, region), role_arn_for(names, account, partition))
-
-
 def render(names: Names) -> str:
     from pipeline_def import session as sm_session
     from pipeline_def.pipeline import build_pipeline
 
-    target = offline_target(names)
-    sess = sm_session.pipeline_session(sm_session.offline_boto_session(target.region), target.bucket)
-    pipeline = build_pipeline(names, names.env, sess, role_arn=target.role_arn)
+    region = names.env.region
+    account = names.env.account_id or OFFLINE_ACCOUNT
+    boto_session = sm_session.boto_session(region, offline=True)
+    role_arn = role_arn_for(names, account, boto_session.get_partition_for_region(region))
+    sess = sm_session.pipeline_session(boto_session, bucket_for(names, account, region))
+    pipeline = build_pipeline(names, names.env, sess, role_arn=role_arn)
     return json.dumps(json.loads(pipeline.definition()), indent=2, sort_keys=True)
 
 

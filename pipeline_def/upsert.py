@@ -107,13 +107,14 @@ def run(names: Names, environ: Mapping[str, str], *, role_arn: str | None = None
     cross_check(names, dict(environ))
     region = resolve_region(names, None, dict(environ))
     role = _role(role_arn, environ)
-    boto_session = boto3.Session(region_name=region)
+    from pipeline_def import session as sm_session
+
+    boto_session = sm_session.boto_session(region, offline=False)
     if boto_session.get_credentials() is None:
         raise _aws_error(botocore.exceptions.NoCredentialsError())
     out = []
     try:
         bucket = _bucket(names, bucket, environ, boto_session, region)
-        from pipeline_def import session as sm_session
         from pipeline_def.pipeline import build_pipeline
 
         sess = sm_session.pipeline_session(boto_session, bucket)
