@@ -102,10 +102,6 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
     data_uri = f"s3://{bucket}/{names.sagemaker_prefix}"
     execution = ExecutionVariables.PIPELINE_EXECUTION_ID
 
-    def under_prefix(*parts) -> Join:
-        """s3://<bucket>/<sagemaker prefix><parts…> with parts joined by '/'."""
-        return Join(on="/", values=[data_uri.rstrip("/"), *parts])
-
     # -- preprocess: split the input into train/validation/test -----------------------------------
     preprocessor = SKLearnProcessor(
         framework_version=SKLEARN_VERSION,
@@ -121,7 +117,7 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
             code=f"s3://{bucket}/{script_key(names, 'preprocess.py')}",
             inputs=[ProcessingInput(source=p["InputDataUrl"], destination="/opt/ml/processing/input")],
             outputs=[
-                ProcessingOutput(output_name=split, source=f"/opt/ml/processing/{split}", destination=under_prefix("data", execution, split))
+                ProcessingOutput(output_name=split, source=f"/opt/ml/processing/{split}", destination=Join(on="", values=[f"{data_uri}data/", execution, f"/{split}"]))
                 for split in ("train", "validation", "test")
             ],
         ),
@@ -158,6 +154,7 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
 
     # -- evaluate: writes evaluation.json where the KPI crawler looks ------------------------------
     evaluation_uri = Join(on="", values=[f"s3://{bucket}/{names.evaluation_prefix}", execution])
+    evaluation_file = Join(on="", values=[f"s3://{bucket}/{names.evaluation_prefix}", execution, f"/{REPORT_FILE}"])
     report = PropertyFile(name=REPORT_NAME, output_name="evaluation", path=REPORT_FILE)
     evaluator = ScriptProcessor(
         image_uri=xgboost_image,
@@ -194,9 +191,7 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
             model_package_group_name=names.model_package_group,
             approval_status=p["ModelApprovalStatus"],
             model_metrics=ModelMetrics(
-                model_statistics=MetricsSource(
-                    s3_uri=Join(on="/", values=[evaluation_uri, REPORT_FILE]), content_type="application/json"
-                )
+                model_statistics=MetricsSource(s3_uri=evaluation_file, content_type="application/json")
             ),
         ),
     )
@@ -217,4 +212,6 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
         parameters=list(p.values()),
         steps=[step_preprocess, step_train, step_evaluate, step_condition],
         sagemaker_session=session,
+        # No experiment/trial per execution: nobody reads them, and the execution role may not create them.
+        pipeline_experiment_config=None,
     )
