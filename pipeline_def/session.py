@@ -42,8 +42,10 @@ telemetry_logging._send_telemetry_request = _no_telemetry
 
 def pipeline_session(boto_session: boto3.Session, bucket: str) -> PipelineSession:
     """A PipelineSession whose default bucket is `bucket` (no S3 lookup) in boto_session's region."""
-    # Estimator() builds a client from boto3's default session; let it be ours (same loader, same region).
-    boto3.DEFAULT_SESSION = boto_session
+    # Estimator() builds (never calls) a client from boto3's default session; if there is none yet,
+    # let it be ours, which reuses the parsed models instead of parsing them again.
+    if boto3.DEFAULT_SESSION is None:
+        boto3.DEFAULT_SESSION = boto_session
     session = PipelineSession(boto_session=boto_session, default_bucket=bucket)
     session._default_bucket = bucket  # default_bucket() returns this without checking S3
     return session
