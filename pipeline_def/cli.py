@@ -82,6 +82,8 @@ def bucket_for(names: Names, account: str, region: str) -> str:
 
 
 def render(names: Names) -> str:
+    # Offline: no instance-metadata probes for region or credentials (upsert keeps them: EC2 hosts need them).
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     from pipeline_def import session as sm_session
     from pipeline_def.pipeline import build_pipeline
 

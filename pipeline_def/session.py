@@ -1,17 +1,17 @@
 """SageMaker SDK sessions that make no calls we did not ask for.
 
 FACTS.md recipe: explicit boto3 session with a region, the default bucket preset (else the SDK
-checks or creates a bucket in S3), EC2 metadata off, telemetry a no-op (the SDK otherwise sends a
-request to S3 after decorated calls; its config-file opt-out is ~8x slower).
+checks or creates a bucket in S3), EC2 metadata off for renders (cli.render), telemetry a no-op
+(the SDK otherwise sends a request to S3 after decorated calls; its config-file opt-out is ~8x
+slower).
 """
 from __future__ import annotations
 
 import os
 import sys
 
-# Before the SDK (and botocore) read the environment.
+# Before the SDK reads the environment. (Offline renders also turn EC2 metadata off: cli.render.)
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 import logging  # noqa: E402
 import warnings  # noqa: E402
