@@ -5,7 +5,7 @@ import importlib
 
 from benchmarks.common import print_table
 
-SECTIONS = ["benchmarks.generator"]
+SECTIONS = ["benchmarks.generator", "benchmarks.pipeline_def"]
 
 
 def main() -> None:
