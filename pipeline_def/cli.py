@@ -66,8 +66,9 @@ def cross_check(names: Names, environ: dict) -> None:
             raise UsageError(f"${var} is '{given}' but config/ gives '{expected(names)}' for env {names.env_name}: the deployed stacks and config have drifted")
 
 
-def resolve_region(names: Names, explicit: str | None, environ: dict) -> str:
-    region = explicit or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or names.env.region
+def resolve_region(names: Names, environ: dict) -> str:
+    """CodeBuild's AWS_REGION (or the caller's default region), which must be the env's; else the env's."""
+    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or names.env.region
     if region != names.env.region:
         raise UsageError(f"region {region} (from AWS_REGION/AWS_DEFAULT_REGION) is not {names.env.region}, the region {names.env.file} sets for env {names.env_name}")
     return region

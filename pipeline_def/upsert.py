@@ -7,7 +7,7 @@ update (duplicates on some backends) and appends Studio/SDK-config tags we do no
 """
 from __future__ import annotations
 
-from typing import Iterator, Mapping
+from typing import Mapping
 
 import boto3
 import botocore.exceptions
@@ -102,10 +102,10 @@ def sync_tags(sm, arn: str, wanted: list[dict]) -> list[str]:
 
 
 def run(names: Names, environ: Mapping[str, str], *, role_arn: str | None = None, bucket: str | None = None,
-        start: bool = False) -> Iterator[str]:
+        start: bool = False) -> list[str]:
     """Upsert; returns the lines to print. Raises UsageError (exit 2) or AwsError (exit 1)."""
     cross_check(names, dict(environ))
-    region = resolve_region(names, None, dict(environ))
+    region = resolve_region(names, dict(environ))
     role = _role(role_arn, environ)
     from pipeline_def import session as sm_session
 

@@ -185,3 +185,8 @@ def test_access_denied_is_one_line_and_exit_1(aws, environ, monkeypatch, capsys)
 def test_a_bucket_of_another_env_is_refused(aws, environ, monkeypatch, capsys):
     code, err = _main(monkeypatch, capsys, {**environ, "ARTIFACT_BUCKET": "churn-prod-artifacts-123456789012-eu-west-1"})
     assert code == 2 and "is not this env's" in err
+
+
+def test_without_artifact_bucket_the_bucket_is_derived_from_the_callers_account(aws, project, environ):
+    out = upsert.run(names_for(project, "dev"), {k: v for k, v in environ.items() if k != "ARTIFACT_BUCKET"})
+    assert out[0].startswith(f"uploaded s3://{BUCKET}/")
