@@ -117,7 +117,11 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
             code=f"s3://{bucket}/{script_key(names, 'preprocess.py')}",
             inputs=[ProcessingInput(source=p["InputDataUrl"], destination="/opt/ml/processing/input")],
             outputs=[
-                ProcessingOutput(output_name=split, source=f"/opt/ml/processing/{split}", destination=Join(on="", values=[f"{data_uri}data/", execution, f"/{split}"]))
+                ProcessingOutput(
+                    output_name=split,
+                    source=f"/opt/ml/processing/{split}",
+                    destination=Join(on="", values=[f"{data_uri}data/", execution, f"/{split}"]),
+                )
                 for split in ("train", "validation", "test")
             ],
         ),
