@@ -5,7 +5,7 @@ import importlib
 
 from benchmarks.common import print_table
 
-SECTIONS = ["benchmarks.generator", "benchmarks.pipeline", "benchmarks.notifications", "benchmarks.kpi"]
+SECTIONS = ["benchmarks.generator", "benchmarks.pipeline", "benchmarks.notifications", "benchmarks.kpi", "benchmarks.pipeline_def"]
 
 
 def main() -> None:

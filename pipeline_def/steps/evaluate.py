@@ -1,0 +1,122 @@
+"""Evaluation step: score the trained model on the test split, write evaluation.json.
+
+Runs in the SageMaker XGBoost container (python3 evaluate.py). The report is SageMaker's
+model-quality format; the pipeline's condition reads REPORT_METRIC_PATH from it, the model
+package carries it as ModelQuality statistics, and the KPI crawler reads every execution's copy:
+
+    {"binary_classification_metrics": {"auc": {"value": 0.91, "standard_deviation": "NaN"},
+                                       "accuracy": {"value": 0.88, "standard_deviation": "NaN"}}}
+
+Metrics use numpy only; xgboost is imported in load_model() alone, so everything else is tested
+locally with a stub model.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import sys
+import tarfile
+
+import numpy as np
+import pandas as pd
+
+MODEL_DIR = "/opt/ml/processing/model"
+TEST_DIR = "/opt/ml/processing/test"
+OUTPUT_DIR = "/opt/ml/processing/evaluation"
+REPORT_FILE = "evaluation.json"
+# What the pipeline's ConditionStep reads (JsonGet path) — keep in step with report().
+REPORT_METRIC_PATH = "binary_classification_metrics.auc.value"
+
+
+def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC as the Mann-Whitney statistic, ties counted half (same as sklearn's roc_auc_score)."""
+    labels = np.asarray(labels, dtype=bool)
+    scores = np.asarray(scores, dtype="float64")
+    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("AUC needs both classes in the test split")
+    ranks = pd.Series(scores).rank(method="average").to_numpy()
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def accuracy(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> float:
+    labels = np.asarray(labels, dtype="int64")
+    return float(np.mean((np.asarray(scores) >= threshold).astype("int64") == labels))
+
+
+def report(labels: np.ndarray, scores: np.ndarray) -> dict:
+    def metric(value: float) -> dict:
+        return {"value": round(value, 6), "standard_deviation": "NaN"}
+
+    return {"binary_classification_metrics": {"auc": metric(auc(labels, scores)), "accuracy": metric(accuracy(labels, scores))}}
+
+
+def write_report(doc: dict, output_dir: str) -> str:
+    os.makedirs(output_dir, exist_ok=True)
+    path = os.path.join(output_dir, REPORT_FILE)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, sort_keys=True)
+    return path
+
+
+def read_test(test_dir: str) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, features) from preprocess.py's test CSV: label first, no header."""
+    frame = pd.read_csv(os.path.join(test_dir, "test.csv"), header=None)
+    return frame.iloc[:, 0].to_numpy(), frame.iloc[:, 1:].to_numpy(dtype="float64")
+
+
+def extract_model(model_dir: str) -> str:
+    """Unpack the training job's model.tar.gz; return the path of the built-in algorithm's model file."""
+    with tarfile.open(os.path.join(model_dir, "model.tar.gz")) as tar:
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4 (and backports): refuse links out of the dir
+            tar.extractall(model_dir, filter="data")
+        else:
+            tar.extractall(model_dir)  # noqa: S202 - our own training job's output
+    return os.path.join(model_dir, "xgboost-model")
+
+
+def load_model(path: str):
+    """A predictor with .predict(features) -> probabilities. The only code that needs xgboost."""
+    import xgboost  # the container has it; tests replace this function
+
+    booster = xgboost.Booster()
+    try:
+        booster.load_model(path)  # built-in XGBoost >= 1.3 saves its native format
+    except xgboost.core.XGBoostError:
+        with open(path, "rb") as f:
+            booster = pickle.load(f)  # noqa: S301 - older containers pickle the booster; our own training job wrote it
+
+    class _Predictor:
+        def predict(self, features: np.ndarray) -> np.ndarray:
+            return booster.predict(xgboost.DMatrix(features))
+
+    return _Predictor()
+
+
+def evaluate(model_dir: str, test_dir: str, output_dir: str, loader=load_model) -> dict:
+    model = loader(extract_model(model_dir))
+    labels, features = read_test(test_dir)
+    doc = report(labels, model.predict(features))
+    write_report(doc, output_dir)
+    return doc
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", default=MODEL_DIR)
+    parser.add_argument("--test-dir", default=TEST_DIR)
+    parser.add_argument("--output-dir", default=OUTPUT_DIR)
+    args = parser.parse_args(argv)
+    try:
+        doc = evaluate(args.model_dir, args.test_dir, args.output_dir)
+    except ValueError as exc:
+        print(f"evaluate: {exc}", file=sys.stderr)
+        return 1
+    print("evaluate: " + json.dumps(doc, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

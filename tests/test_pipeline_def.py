@@ -1,0 +1,188 @@
+"""The rendered SageMaker pipeline definition: steps, parameters, names, the evaluation contract."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from functools import reduce
+
+import pytest
+
+from infra import parameters
+from pipeline_def import cli
+from pipeline_def.steps import evaluate
+from tests.conftest import ROOT, names_for
+
+_RENDERS: dict[str, dict] = {}
+
+
+@pytest.fixture
+def render(project, no_network):
+    """env -> parsed definition, rendered in-process under the network guard (once per env per session)."""
+
+    def _render(env: str) -> dict:
+        if env not in _RENDERS:
+            _RENDERS[env] = json.loads(cli.render(names_for(project, env)))
+        return _RENDERS[env]
+
+    return _render
+
+
+def _step(definition: dict, name: str) -> dict:
+    for step in definition["Steps"]:
+        if step["Name"] == name:
+            return step
+        for branch in ("IfSteps", "ElseSteps"):
+            for inner in step.get("Arguments", {}).get(branch, []):
+                if inner["Name"] == name:
+                    return inner
+    raise KeyError(name)
+
+
+def _condition(definition: dict) -> dict:
+    return _step(definition, "CheckAucThreshold")["Arguments"]
+
+
+def test_steps_run_preprocess_train_evaluate_then_condition(render):
+    d = render("dev")
+    assert [(s["Name"], s["Type"]) for s in d["Steps"]] == [
+        ("PreprocessData", "Processing"),
+        ("TrainModel", "Training"),
+        ("EvaluateModel", "Processing"),
+        ("CheckAucThreshold", "Condition"),
+    ]
+    assert [(s["Name"], s["Type"]) for s in _condition(d)["IfSteps"]] == [("RegisterModel-RegisterModel", "RegisterModel")]
+    assert [(s["Name"], s["Type"]) for s in _condition(d)["ElseSteps"]] == [("FailBelowThreshold", "Fail")]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_parameters_default_to_the_env_config(render, project, env):
+    e = project.env(env)
+    n = names_for(project, env)
+    defaults = {p["Name"]: (p["Type"], p["DefaultValue"]) for p in render(env)["Parameters"]}
+    assert defaults == {
+        "ProcessingInstanceType": ("String", e.processing_instance_type),
+        "ProcessingInstanceCount": ("Integer", 1),
+        "TrainingInstanceType": ("String", e.training_instance_type),
+        "TrainingInstanceCount": ("Integer", 1),
+        "InputDataUrl": ("String", f"s3://{n.artifact_bucket_prefix}-000000000000-{e.region}/{n.sagemaker_prefix}input/churn.csv"),
+        "ModelApprovalStatus": ("String", "PendingManualApproval"),
+        "ModelApprovalThreshold": ("Float", e.model_approval_threshold),
+    }
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_model_registers_into_the_group_the_notifications_watch(render, project, env):
+    n = names_for(project, env)
+    register = _step(render(env), "RegisterModel-RegisterModel")["Arguments"]
+    assert register["ModelPackageGroupName"] == n.model_package_group
+    notifications = ROOT / "templates" / env / "notifications.json"
+    if notifications.exists():
+        watched = json.loads(notifications.read_text())["Parameters"]["ModelPackageGroupName"]
+    else:  # until the notifications stack lands: the value its template configuration will carry
+        watched = parameters.SPECS["ModelPackageGroupName"].value(n)
+    assert register["ModelPackageGroupName"] == watched
+    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+
+
+def test_condition_reads_the_auc_path_evaluate_py_writes(render):
+    d = render("dev")
+    left = _condition(d)["Conditions"][0]
+    assert left["Type"] == "GreaterThanOrEqualTo"
+    assert left["RightValue"] == {"Get": "Parameters.ModelApprovalThreshold"}
+    json_get = left["LeftValue"]["Std:JsonGet"]
+    assert json_get["PropertyFile"] == {"Get": "Steps.EvaluateModel.PropertyFiles.EvaluationReport"}
+    # The path resolves in a report evaluate.py really writes.
+    doc = evaluate.report([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8])
+    assert reduce(lambda node, key: node[key], json_get["Path"].split("."), doc) == 1.0
+    files = _step(d, "EvaluateModel")["PropertyFiles"]
+    assert files == [{"FilePath": evaluate.REPORT_FILE, "OutputName": "evaluation", "PropertyFileName": "EvaluationReport"}]
+
+
+def test_evaluation_report_lands_under_the_evaluation_prefix_per_execution(render, project):
+    n = names_for(project, "dev")
+    bucket_uri = f"s3://{n.artifact_bucket_prefix}-000000000000-eu-west-1/"
+    out = _step(render("dev"), "EvaluateModel")["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+    assert out[0]["OutputName"] == "evaluation"
+    assert out[0]["S3Output"]["S3Uri"] == {"Std:Join": {"On": "", "Values": [bucket_uri + n.evaluation_prefix, {"Get": "Execution.PipelineExecutionId"}]}}
+    stats = _step(render("dev"), "RegisterModel-RegisterModel")["Arguments"]["ModelMetrics"]["ModelQuality"]["Statistics"]
+    assert stats == {
+        "ContentType": "application/json",
+        "S3Uri": {"Std:Join": {"On": "", "Values": [bucket_uri + n.evaluation_prefix, {"Get": "Execution.PipelineExecutionId"}, "/evaluation.json"]}},
+    }
+
+
+def _strings(node):
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for v in node.values():
+            yield from _strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _strings(v)
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_every_s3_location_is_under_the_sagemaker_prefix_of_the_artifact_bucket(render, project, env):
+    n = names_for(project, env)
+    allowed = f"s3://{n.artifact_bucket_prefix}-000000000000-{n.env.region}/{n.sagemaker_prefix}"
+    s3 = [s for s in _strings(render(env)) if s.startswith("s3://")]
+    assert s3 and all(s.startswith(allowed) for s in s3), s3
+
+
+def test_training_uses_builtin_xgboost_binary_logistic(render):
+    train = _step(render("dev"), "TrainModel")["Arguments"]
+    assert "sagemaker-xgboost:1.7-1" in train["AlgorithmSpecification"]["TrainingImage"]
+    assert train["HyperParameters"]["objective"] == "binary:logistic"
+    assert train["RoleArn"] == "arn:aws:iam::000000000000:role/churn/churn-dev-sagemaker-execution"
+
+
+def test_step_scripts_are_addressed_by_content(render, project):
+    from pipeline_def.pipeline import script_key
+
+    n = names_for(project, "dev")
+    code = [i["S3Input"]["S3Uri"] for s in ("PreprocessData", "EvaluateModel")
+            for i in _step(render("dev"), s)["Arguments"]["ProcessingInputs"] if i["InputName"] == "code"]
+    assert [c.split("/", 3)[3] for c in code] == [script_key(n, "preprocess.py"), script_key(n, "evaluate.py")]
+
+
+def test_render_is_byte_stable(project, no_network):
+    n = names_for(project, "dev")
+    assert cli.render(n) == cli.render(n)
+
+
+_GUARD = textwrap.dedent(
+    """
+    import socket
+    _real = socket.socket.connect
+    def _guarded(sock, address):
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if sock.family == socket.AF_UNIX or str(host).startswith(("127.", "::1", "localhost")):
+            return _real(sock, address)
+        raise SystemExit(f"network attempt: {address!r}")
+    socket.socket.connect = _guarded
+    """
+)
+
+
+def test_cli_render_works_with_no_credentials_and_no_network(tmp_path, render):
+    (tmp_path / "sitecustomize.py").write_text(_GUARD)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}", "AWS_CONFIG_FILE": str(tmp_path / "none"),
+                "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")})
+    env.pop("ENV_NAME", None)
+    proc = subprocess.run([sys.executable, "-m", "pipeline_def", "render", "--env", "dev"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == render("dev")
+    assert proc.stderr == ""
+
+
+def test_render_reports_a_config_error_in_one_line(tmp_path, capsys):
+    (tmp_path / "project.yaml").write_text("project: [unclosed\n")
+    assert cli.main(["render", "--env", "dev", "--config-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "project.yaml" in err and "invalid YAML" in err
