@@ -130,6 +130,13 @@ def deploy_stack(cfn, name: str, stack: str, body: str, params, tags) -> None:
     cfn.update_termination_protection(StackName=name, EnableTerminationProtection=True)
 
 
+def apply_stack_policy(cfn, name: str, configuration: Path) -> None:
+    """Set the TemplateConfiguration's StackPolicy, as the pipeline's CloudFormation actions do."""
+    policy = json.loads(configuration.read_text(encoding="utf-8")).get("StackPolicy")
+    if policy:
+        cfn.set_stack_policy(StackName=name, StackPolicyBody=json.dumps(policy, sort_keys=True))
+
+
 def diff_stack(cfn, name: str, stack: str, body: str, params, tags) -> None:
     try:
         cs_name, cs_type, desc = create_change_set(cfn, name, stack, body, params, tags)
@@ -170,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         for stack in stacks:
             body, params, tags = stack_inputs(args.templates, stack, env.name)
             (deploy_stack if args.command == "deploy" else diff_stack)(cfn, n.stack(stack), stack, body, params, tags)
+            if args.command == "deploy":
+                apply_stack_policy(cfn, n.stack(stack), args.templates / env.name / f"{stack}.json")
     except (config.ConfigError, DeployError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -36,7 +36,7 @@ from troposphere import (
 )
 from troposphere import awslambda
 
-from infra import kpi_dashboard, parameters
+from infra import kpi_dashboard, parameters, scanner_skips
 from infra.exports import import_value
 from infra.names import ATHENA_RESULTS_PREFIX
 import awacs.glue
@@ -372,5 +372,6 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     _dashboard(t, pipeline_failed, dead_letters)
     _glue(t)
     _quicksight(t, _athena(t))
+    scanner_skips.apply(t, "kpi")
     parameters.declare_used(t)
     return t

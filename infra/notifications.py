@@ -32,7 +32,7 @@ from awacs.aws import (
 from troposphere import GetAtt, Join, Parameter, Ref, Sub, Template
 from troposphere import awslambda, cloudwatch, events, kms, logs, sns, sqs
 
-from infra import parameters
+from infra import parameters, scanner_skips
 from infra.exports import export, import_value
 import awacs.sagemaker
 from infra.deploy_policies import actions
@@ -381,5 +381,6 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     NotifierFunction = function(t, NotificationsKey, Topic, NotifierDeadLetterQueue)
     rule(t, NotifierFunction, NotifierDeadLetterQueue)
     dead_letter_alarm(t, NotifierDeadLetterQueue, Topic)
+    scanner_skips.apply(t, "notifications")
     parameters.declare_used(t)
     return t

@@ -13,7 +13,7 @@ from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Stat
 from troposphere import GetAtt, If, Ref, Sub, Template
 from troposphere import codebuild, codepipeline, events, kms, logs, s3, sagemaker
 
-from infra import parameters
+from infra import parameters, scanner_skips
 from infra.exports import export, import_value
 from infra.names import ARTIFACT_BUCKET_SUB, LAMBDA_PREFIX
 from infra.policies import KMS_USE_ACTIONS, VERSION, deny_insecure_transport
@@ -442,5 +442,6 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
 
     export(t, "ArtifactBucketName", Ref(ArtifactBucket), "Name of the artifact bucket")
     export(t, "ArtifactKeyArn", GetAtt(ArtifactKey, "Arn"), "ARN of the artifact bucket's KMS key")
+    scanner_skips.apply(t, "pipeline")
     parameters.declare_used(t)
     return t

@@ -44,10 +44,38 @@ def template_text(template: Template) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
+def stack_policy(template: Template) -> dict | None:
+    """Deny replacing or deleting what the template retains (data, keys, the model registry).
+
+    Retain alone keeps the data when a resource leaves the stack; this stops an update (the
+    pipeline's self-update included) from replacing or dropping it in the first place.
+    """
+    retained = sorted(
+        logical_id for logical_id, res in template.to_dict().get("Resources", {}).items()
+        if isinstance(res, dict) and res.get("DeletionPolicy") == "Retain"
+    )
+    if not retained:
+        return None
+    return {
+        "Statement": [
+            {"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"},
+            {
+                "Effect": "Deny",
+                "Action": ["Update:Replace", "Update:Delete"],
+                "Principal": "*",
+                "Resource": [f"LogicalResourceId/{logical_id}" for logical_id in retained],
+            },
+        ]
+    }
+
+
 def template_configuration(template: Template, names: names_mod.Names, extra: dict[str, str] | None = None) -> str:
-    """CodePipeline TemplateConfiguration JSON: this env's parameter values and stack tags."""
+    """CodePipeline TemplateConfiguration JSON: this env's parameter values, stack tags, stack policy."""
     tags = {**names.project.tags, **names.env.tags}
     body = {"Parameters": parameters.values(template, names, extra), "Tags": dict(sorted(tags.items()))}
+    policy = stack_policy(template)
+    if policy:
+        body["StackPolicy"] = policy
     return json.dumps(body, indent=2, sort_keys=True) + "\n"
 
 

@@ -1,0 +1,105 @@
+"""What holds data survives: Retain on stateful resources, stack policies, fixed identities, sizes."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra import names as names_mod
+from infra.stacks import BUILDERS
+from tests.cfn import load
+
+# Resource types that hold data or protect it; every one must be retained.
+STATEFUL_TYPES = {"AWS::S3::Bucket", "AWS::KMS::Key", "AWS::SageMaker::ModelPackageGroup", "AWS::SQS::Queue"}
+INLINE_TEMPLATE_LIMIT = 51_200  # bytes: CloudFormation's TemplateBody limit (aws cloudformation deploy without --s3-bucket)
+
+
+def _resources(rendered, stack):
+    return {k: v for k, v in load(rendered[f"{stack}.yaml"]).get("Resources", {}).items() if isinstance(v, dict)}
+
+
+@pytest.mark.parametrize("stack", list(BUILDERS))
+def test_stateful_resources_are_retained_on_delete_and_replace(rendered, stack):
+    for logical_id, res in _resources(rendered, stack).items():
+        if res["Type"] in STATEFUL_TYPES:
+            assert res.get("DeletionPolicy") == "Retain", f"{stack}.yaml {logical_id} ({res['Type']}) lacks DeletionPolicy: Retain"
+            assert res.get("UpdateReplacePolicy") == "Retain", f"{stack}.yaml {logical_id} lacks UpdateReplacePolicy: Retain"
+
+
+@pytest.mark.parametrize("stack", list(BUILDERS))
+def test_every_template_fits_cloudformations_inline_limit(rendered, stack):
+    size = len(rendered[f"{stack}.yaml"].encode())
+    assert size <= INLINE_TEMPLATE_LIMIT, f"templates/{stack}.yaml is {size} bytes; CloudFormation takes {INLINE_TEMPLATE_LIMIT} inline"
+
+
+def test_self_update_cannot_replace_or_drop_the_artifact_bucket_key_or_registry(rendered, project):
+    resources = _resources(rendered, "pipeline")
+    # Fixed logical IDs: renaming one would replace the resource.
+    assert resources["ArtifactBucket"]["Type"] == "AWS::S3::Bucket"
+    assert resources["ArtifactKey"]["Type"] == "AWS::KMS::Key"
+    assert resources["ModelPackageGroup"]["Type"] == "AWS::SageMaker::ModelPackageGroup"
+    for env in project.environments:
+        policy = json.loads(rendered[f"{env}/pipeline.json"])["StackPolicy"]
+        (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+        assert set(deny["Action"]) == {"Update:Replace", "Update:Delete"}
+        assert {"LogicalResourceId/ArtifactBucket", "LogicalResourceId/ArtifactKey", "LogicalResourceId/ModelPackageGroup"} <= set(deny["Resource"])
+
+
+@pytest.mark.parametrize("stack", list(BUILDERS))
+def test_stack_policy_protects_exactly_what_the_template_retains(rendered, project, stack):
+    retained = {f"LogicalResourceId/{k}" for k, v in _resources(rendered, stack).items() if v.get("DeletionPolicy") == "Retain"}
+    for env in project.environments:
+        body = json.loads(rendered[f"{env}/{stack}.json"])
+        if not retained:
+            assert "StackPolicy" not in body
+            continue
+        (deny,) = [s for s in body["StackPolicy"]["Statement"] if s["Effect"] == "Deny"]
+        assert set(deny["Resource"]) == retained
+
+
+class FakeCloudFormation:
+    """Records the calls `make deploy` makes for a stack that does not exist yet."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            self.calls.append((name, kwargs or {"args": args}))
+            if name == "describe_stacks":
+                from botocore.exceptions import ClientError
+
+                raise ClientError({"Error": {"Code": "ValidationError", "Message": "Stack does not exist"}}, name)
+            if name == "describe_change_set":
+                return {"Status": "CREATE_COMPLETE", "Changes": []}
+            if name == "get_waiter":
+                return type("Waiter", (), {"wait": lambda self, **kw: None})()
+            return {}
+
+        return call
+
+
+def test_bootstrap_turns_on_termination_protection_and_applies_the_stack_policy():
+    """make deploy (infra/deploy.py) protects what it creates, the same way the pipeline does."""
+    from infra import deploy
+    from tests.conftest import ROOT
+
+    cfn = FakeCloudFormation()
+    body, params, tags = deploy.stack_inputs(ROOT / "templates", "pipeline", "dev")
+    deploy.deploy_stack(cfn, "customer-churn-dev-pipeline", "pipeline", body, params, tags)
+    deploy.apply_stack_policy(cfn, "customer-churn-dev-pipeline", ROOT / "templates" / "dev" / "pipeline.json")
+    made = dict(cfn.calls)
+    assert made["create_change_set"]["ChangeSetType"] == "CREATE"
+    assert made["update_termination_protection"] == {"StackName": "customer-churn-dev-pipeline", "EnableTerminationProtection": True}
+    policy = json.loads(made["set_stack_policy"]["StackPolicyBody"])
+    assert "LogicalResourceId/ArtifactBucket" in policy["Statement"][1]["Resource"]
+
+
+def test_log_retention_comes_from_config(rendered, project):
+    for stack in BUILDERS:
+        for logical_id, res in _resources(rendered, stack).items():
+            if res["Type"] == "AWS::Logs::LogGroup":
+                assert res["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, f"{stack}.yaml {logical_id}"
+    for env in project.environments:
+        n = names_mod.for_env(project, env)
+        assert json.loads(rendered[f"{env}/iam.json"])["Tags"]["environment"] == n.env_name
