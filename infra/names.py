@@ -18,6 +18,9 @@ LAMBDA_PREFIX = "lambda/"
 SAGEMAKER_PREFIX = "sagemaker/"
 ATHENA_RESULTS_PREFIX = "athena-results/"
 
+# Stands in for the account id when config has none and nothing is deployed (offline renders, tests).
+OFFLINE_ACCOUNT = "000000000000"
+
 # The bucket name needs the account and region for global uniqueness; both are only known at deploy
 # time, so the bucket name is a Sub pattern over the env's parameter ArtifactBucketPrefix.
 ARTIFACT_BUCKET_SUB = "${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}"

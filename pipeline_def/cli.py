@@ -16,10 +16,9 @@ import sys
 
 from infra import config
 from infra.config import ConfigError, Project
-from infra.names import Names, for_env
+from infra.names import OFFLINE_ACCOUNT, Names, for_env
 
 # Rendering offline has no account: the bucket and role ARNs in the printed definition use this one.
-OFFLINE_ACCOUNT = "000000000000"
 
 # Variables the upsert CodeBuild project sets, and the config-derived value each must equal.
 CROSS_CHECKED = {

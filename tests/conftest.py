@@ -71,3 +71,13 @@ def rendered(project):
 
 def names_for(project, env: str) -> names.Names:
     return names.for_env(project, env)
+
+
+@pytest.fixture(scope="session")
+def definitions(project):
+    """env -> the SageMaker pipeline definition pipeline_def renders offline (parsed), once per session."""
+    import json
+
+    from pipeline_def import cli
+
+    return {env: json.loads(cli.render(names.for_env(project, env))) for env in project.environments}

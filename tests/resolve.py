@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from tests.cfn import load
 
-PLACEHOLDER_ACCOUNT = "123456789012"
+from infra.names import OFFLINE_ACCOUNT as PLACEHOLDER_ACCOUNT  # the account offline renders use
 NO_VALUE = object()
 
 
