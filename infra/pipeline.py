@@ -28,10 +28,11 @@ SYNTH_ARTIFACT = "SynthOutput"
 DEPLOYMENTS = {
     "iam": ("DeployIam", "IamStackName", "IamDeployRoleArn", ["CAPABILITY_NAMED_IAM"]),
     "pipeline": ("UpdatePipeline", "PipelineStackName", "PipelineDeployRoleArn", []),
-    # Fn::ForEach email subscriptions come from the AWS::LanguageExtensions transform.
-    "notifications": ("DeployNotifications", "NotificationsStackName", "NotificationsDeployRoleArn", ["CAPABILITY_AUTO_EXPAND"]),
-    # Its crawler role lives in the IAM stack; the KPI stack creates no IAM resources.
-    "kpi": ("DeployKpi", "KpiStackName", "KpiDeployRoleArn", []),
+    # The notifier's named role; Fn::ForEach email subscriptions come from the AWS::LanguageExtensions transform.
+    "notifications": ("DeployNotifications", "NotificationsStackName", "NotificationsDeployRoleArn",
+                      ["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]),
+    # The metrics function's and the crawler's named roles.
+    "kpi": ("DeployKpi", "KpiStackName", "KpiDeployRoleArn", ["CAPABILITY_NAMED_IAM"]),
 }
 
 # Capabilities per stack, for `make deploy` / `make diff` too.

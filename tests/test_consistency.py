@@ -245,3 +245,17 @@ def test_a_drifted_name_is_reported_with_both_places():
     with pytest.raises(AssertionError, match=re.escape("notifications.yaml rule: 'a-dev-models'")) as err:
         same("model package group", **{"notifications.yaml rule": "a-dev-models", "pipeline_def": "a-stable-models"})
     assert "pipeline_def: 'a-stable-models'" in str(err.value)
+
+
+def test_each_deploy_action_grants_exactly_the_capabilities_its_template_needs(rendered):
+    for stack in ORDER:
+        template = load(rendered[f"{stack}.yaml"])
+        resources = [r for r in template.get("Resources", {}).values() if isinstance(r, dict)]
+        needed = []
+        if any(r["Type"].startswith("AWS::IAM::") and any(k in r.get("Properties", {}) for k in ("RoleName", "PolicyName", "ManagedPolicyName"))
+               for r in resources):
+            needed.append("CAPABILITY_NAMED_IAM")
+        if "Transform" in template:
+            needed.append("CAPABILITY_AUTO_EXPAND")
+        same(f"{stack} capabilities", **{"infra/pipeline.py CAPABILITIES": sorted(pipeline.CAPABILITIES[stack]),
+                                          f"what {stack}.yaml needs": sorted(needed)})

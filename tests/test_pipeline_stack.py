@@ -138,7 +138,7 @@ def test_each_stack_is_deployed_with_its_own_deploy_role_and_capabilities(tpl):
     assert import_key(by_stack["IamStackName"]["RoleArn"]) == "IamDeployRoleArn"
     assert import_key(by_stack["NotificationsStackName"]["RoleArn"]) == "NotificationsDeployRoleArn"
     assert by_stack["IamStackName"]["Capabilities"] == "CAPABILITY_NAMED_IAM"
-    assert by_stack["NotificationsStackName"]["Capabilities"] == "CAPABILITY_AUTO_EXPAND"
+    assert by_stack["NotificationsStackName"]["Capabilities"] == "CAPABILITY_NAMED_IAM,CAPABILITY_AUTO_EXPAND"
     assert "Capabilities" not in by_stack["PipelineStackName"]
 
 
