@@ -61,7 +61,7 @@ diff: $(DEV_STAMP)
 	$(PY) -m infra.deploy diff --env $(ENV)
 
 bench: $(DEV_STAMP)
-	$(PY) -m benchmarks
+	$(PY) -m tests.benchmarks
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .hypothesis build

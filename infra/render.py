@@ -10,48 +10,29 @@ import os
 import tempfile
 from pathlib import Path
 
-import yaml
-from cfn_flip import load as cfn_load
-from cfn_clean import cfn_literal_parser
-from cfn_flip.yaml_dumper import get_dumper
 from troposphere import Template
 
-from infra import lambda_package
+from infra import cfn_yaml, lambda_package
 from infra import names as names_mod
 from infra import parameters
 from infra.config import Project
 from infra.stacks import BUILDERS
 
 
-class _Dumper(get_dumper(clean_up=False, long_form=False)):
-    """cfn-flip's short-form YAML, with lists of plain values on one line: `Action: [a, b]`.
-
-    Keeps policies readable in review and templates under CloudFormation's 51,200-byte inline limit.
-    """
-
-
-def _sequence(dumper: yaml.Dumper, data: list) -> yaml.Node:
-    flat = bool(data) and all(isinstance(item, (str, int, float, bool)) and "\n" not in str(item) for item in data)
-    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flat)
+def template_text(template: Template | dict) -> str:
+    """The template as YAML, keys sorted, intrinsics in short form."""
+    data = template.to_dict() if isinstance(template, Template) else template
+    return cfn_yaml.dump(json.loads(json.dumps(data, sort_keys=True)))
 
 
-_Dumper.add_representer(list, _sequence)
-
-
-def template_text(template: Template) -> str:
-    data, _ = cfn_load(template.to_json())
-    text = yaml.dump(cfn_literal_parser(data), Dumper=_Dumper, default_flow_style=False, allow_unicode=True, width=120)
-    return text if text.endswith("\n") else text + "\n"
-
-
-def stack_policy(template: Template) -> dict | None:
+def stack_policy(template: Template | dict) -> dict | None:
     """Deny replacing or deleting what the template retains (data, keys, the model registry).
 
     Retain alone keeps the data when a resource leaves the stack; this stops an update (the
     pipeline's self-update included) from replacing or dropping it in the first place.
     """
     retained = sorted(
-        logical_id for logical_id, res in template.to_dict().get("Resources", {}).items()
+        logical_id for logical_id, res in _as_dict(template).get("Resources", {}).items()
         if isinstance(res, dict) and res.get("DeletionPolicy") == "Retain"
     )
     if not retained:
@@ -69,11 +50,16 @@ def stack_policy(template: Template) -> dict | None:
     }
 
 
-def template_configuration(template: Template, names: names_mod.Names, extra: dict[str, str] | None = None) -> str:
+def _as_dict(template: Template | dict) -> dict:
+    return template.to_dict() if isinstance(template, Template) else template
+
+
+def template_configuration(template: Template, names: names_mod.Names, extra: dict[str, str] | None = None,
+                           policy: dict | None = None) -> str:
     """CodePipeline TemplateConfiguration JSON: this env's parameter values, stack tags, stack policy."""
     tags = {**names.project.tags, **names.env.tags}
     body = {"Parameters": parameters.values(template, names, extra), "Tags": dict(sorted(tags.items()))}
-    policy = stack_policy(template)
+    policy = stack_policy(template) if policy is None else policy
     if policy:
         body["StackPolicy"] = policy
     return json.dumps(body, indent=2, sort_keys=True) + "\n"
@@ -91,10 +77,12 @@ def render(project: Project, extra_parameters: dict[str, str] | None = None) -> 
     files: dict[str, str] = {}
     for stack, build in BUILDERS.items():
         template = build(project)
-        files[f"{stack}.yaml"] = template_text(template)
+        data = template.to_dict()  # troposphere re-encodes on every to_dict(): once per stack is enough
+        files[f"{stack}.yaml"] = template_text(data)
+        policy = stack_policy(data) or {}
         for env in project.environments.values():
             names = names_mod.Names(project, env)
-            files[f"{env.name}/{stack}.json"] = template_configuration(template, names, extra_parameters)
+            files[f"{env.name}/{stack}.json"] = template_configuration(template, names, extra_parameters, policy)
     return dict(sorted(files.items()))
 
 

@@ -91,7 +91,7 @@ def test_parameter_files_are_template_configurations(rendered, project):
     for env in project.environments:
         for stack in BUILDERS:
             body = json.loads(rendered[f"{env}/{stack}.json"])
-            assert set(body) == {"Parameters", "Tags"}
+            assert set(body) <= {"Parameters", "Tags", "StackPolicy"} and {"Parameters", "Tags"} <= set(body)
             assert all(isinstance(v, str) for v in body["Parameters"].values())
             assert body["Tags"]["environment"] == env
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import importlib
 
-from benchmarks.common import print_table
+from tests.benchmarks.common import print_table
 
-SECTIONS = ["benchmarks.generator", "benchmarks.pipeline", "benchmarks.notifications", "benchmarks.kpi", "benchmarks.pipeline_def"]
+SECTIONS = ["tests.benchmarks.generator", "tests.benchmarks.pipeline", "tests.benchmarks.notifications", "tests.benchmarks.kpi", "tests.benchmarks.pipeline_def"]
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from benchmarks.common import PY, ROOT, Row
+from tests.benchmarks.common import PY, ROOT, Row
 
 _IMPORT = (
     "import resource, sys, time; sys.path.insert(0, 'lambda_src'); t = time.perf_counter();"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import statistics
 
-from benchmarks.common import PY, Row, peak_rss_mb, run_cold
+from tests.benchmarks.common import PY, Row, peak_rss_mb, run_cold
 
 QUIET = {"SAGEMAKER_SUPPRESS_V2_WARNING": "1", "AWS_EC2_METADATA_DISABLED": "true"}
 FLOOR = [PY, "-c", "import sagemaker"]

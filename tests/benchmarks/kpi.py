@@ -6,7 +6,7 @@ import os
 import statistics
 import time
 
-from benchmarks.common import PY, Row, run_cold
+from tests.benchmarks.common import PY, Row, run_cold
 
 REGION = "eu-west-1"
 BUCKET = "bench-artifacts"

@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, Row
+from tests.benchmarks.common import ROOT, Row
 
 # Installed with every venv, and already on the CodeBuild image: not the generator's footprint.
 BOOTSTRAP = ("pip", "setuptools", "_distutils_hack", "distutils-precedence.pth")

@@ -1,7 +1,7 @@
 """Rendering every stack for every environment, against the import floor."""
 from __future__ import annotations
 
-from benchmarks.common import PY, Row, peak_rss_mb, run_cold
+from tests.benchmarks.common import PY, Row, peak_rss_mb, run_cold
 
 
 def rows() -> list[Row]:

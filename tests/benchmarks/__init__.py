@@ -1,0 +1,1 @@
+"""`make bench` (python -m tests.benchmarks): timing and footprint figures. Goals are printed beside each figure, never asserted in tests."""
