@@ -14,7 +14,6 @@ from infra.names import ATHENA_RESULTS_PREFIX
 from lambda_src.registry_metrics import contract
 from tests import kpi_helpers
 from tests.conftest import ROOT
-from tests.lint import lint_template
 
 ENVS = ["dev", "prod"]
 PRINCIPALS = ["arn:aws:quicksight:eu-west-1:111111111111:group/default/ml-team",
@@ -157,11 +156,6 @@ def test_pipeline_failed_alarm_notifies_the_topic(rendered, tmpl, project, env):
     assert alarm["Dimensions"] == [{"Name": "PipelineName", "Value": n.sagemaker_pipeline}]
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
     assert alarm["AlarmActions"] == [f"<import {n.stack('notifications')}-TopicArn>"]
-
-
-def test_kpi_template_is_cfn_lint_clean(rendered, project):
-    regions = [e.region for e in project.environments.values()]
-    assert lint_template(rendered["kpi.yaml"], regions) == []
 
 
 def test_every_declared_parameter_has_a_value_in_each_env(rendered, tmpl):
