@@ -106,7 +106,7 @@ def handle(event: object, namespace: str, group: str) -> dict:
     except Exception as exc:
         # Raised for Lambda to retry (then the DLQ); logged first so the decision is on record too.
         code = _error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
-        log("WARNING", "transient error; raising for retry", code=code, error=str(exc)[:500], model_package=change.package_arn)
+        log("WARNING", "AWS call failed; raising for retry", code=code, error=str(exc)[:500], model_package=change.package_arn)
         raise
     log(
         "INFO",
