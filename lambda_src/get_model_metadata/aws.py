@@ -31,6 +31,12 @@ def reset() -> None:
     _clients.clear()
 
 
+def _refused_locally(exc: BaseException) -> bool:
+    from botocore.exceptions import ParamValidationError
+
+    return isinstance(exc, (ParamValidationError, ValueError))
+
+
 def error_code(exc: BaseException) -> str:
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
@@ -40,6 +46,8 @@ def is_transient(exc: BaseException) -> bool:
     """Throttling, a 5xx, or no ClientError shape at all (timeouts, connection errors)."""
     response = getattr(exc, "response", None)
     if response is None:
-        return True
+        # Refused before any request was sent (an invalid bucket name, text UTF-8 cannot encode):
+        # the input is bad and a retry would fail the same way, so this is permanent.
+        return not _refused_locally(exc)
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     return error_code(exc) in THROTTLING_CODES or int(status or 0) >= 500

@@ -11,6 +11,9 @@ SOURCE = "aws.sagemaker"
 DETAIL_TYPE = "SageMaker Model Package State Change"
 
 
+MAX_VERSION = 10**18
+
+
 class MalformedEvent(ValueError):
     """The event cannot be a model package state change; retrying will not fix it."""
 
@@ -45,9 +48,13 @@ def _version(detail: dict, arn: str) -> int:
     if isinstance(value, bool):
         raise MalformedEvent("detail.ModelPackageVersion must be a number")
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        version = int(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: Infinity, which Python's json accepts
         raise MalformedEvent(f"detail.ModelPackageVersion must be a number, got {str(value)[:40]!r}") from None
+    # SNS rejects Number attributes beyond 38 digits (publish would fail on every retry); real versions are small.
+    if abs(version) >= MAX_VERSION:
+        raise MalformedEvent(f"detail.ModelPackageVersion is out of range: {str(value)[:40]!r}")
+    return version
 
 
 def parse(event: object) -> ModelEvent:

@@ -52,7 +52,7 @@ def console_url(event: ModelEvent) -> str:
     host = CONSOLE_HOSTS.get(event.partition, CONSOLE_HOSTS["aws"])
     if event.partition == "aws" and event.region:
         host = f"{event.region}.{host}"
-    return (f"https://{host}/sagemaker/home?region={quote(event.region)}"
+    return (f"https://{host}/sagemaker/home?region={quote(event.region, errors='replace')}"
             f"#/model-registry/{quote(event.group, safe='')}/versions/{event.version}")
 
 
@@ -67,8 +67,14 @@ def timestamp(value) -> str:
             number = float(value)
         except (TypeError, ValueError):
             return _clip(str(value), 100)
-        moment = dt.datetime.fromtimestamp(number / 1000 if number > 1e11 else number, tz=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        try:
+            moment = dt.datetime.fromtimestamp(number / 1000 if number > 1e11 else number, tz=dt.timezone.utc)
+        except (OverflowError, ValueError, OSError):  # NaN, Infinity, 1e300: not a time, show it as given
+            return _clip(str(value), 100)
+    try:
+        return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except OverflowError:  # year 1 with a positive offset falls before datetime.min in UTC
+        return _clip(str(value), 100)
 
 
 def _clip(text: str, limit: int = FIELD_MAX_CHARS) -> str:
@@ -183,5 +189,10 @@ def truncate(text: str, max_bytes: int = BODY_MAX_BYTES) -> str:
     return kept + TRUNCATION_MARKER.format(omitted=omitted)
 
 
+def utf8(text: str) -> str:
+    """Lone surrogates (from JSON escapes like "\\ud800") become "?": UTF-8, and so SNS, cannot carry them."""
+    return text.encode("utf-8", errors="replace").decode("utf-8")
+
+
 def build(event: ModelEvent, info: dict, report: Report | None) -> Message:
-    return Message(subject(event), truncate(body(event, info, report, console_url(event))), attributes(event))
+    return Message(subject(event), truncate(utf8(body(event, info, report, console_url(event)))), attributes(event))

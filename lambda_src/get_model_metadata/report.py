@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 from . import aws
+from .log import log
 
 MAX_REPORT_BYTES = 1_000_000  # a quality report is a few KB; refuse to buffer anything huge
 _MISSING_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "404", "NotFound"})
@@ -43,6 +44,7 @@ def fetch(uri: str) -> Report:
         data = body.read(MAX_REPORT_BYTES + 1)
     except Exception as exc:  # noqa: BLE001 - classified below
         if aws.is_transient(exc):
+            log("WARNING", "retry", step="get_object", error_code=aws.error_code(exc), error=str(exc)[:500], report_uri=uri)
             raise
         code = aws.error_code(exc)
         reason = "not found in S3" if code in _MISSING_CODES else f"could not be read ({code or type(exc).__name__})"
@@ -51,7 +53,7 @@ def fetch(uri: str) -> Report:
         return Report(uri, unavailable=f"larger than {MAX_REPORT_BYTES} bytes")
     try:
         parsed = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nesting deeper than json can parse
         return Report(uri, unavailable="not valid JSON")
     lines = format_metrics(parsed)
     return Report(uri, lines=tuple(lines), unavailable="" if lines else "no *_metrics sections")
@@ -84,6 +86,15 @@ def _metric(value) -> str:
     return _number(value)
 
 
+NAME_WIDTH_MAX = 40
+NAME_MAX_CHARS = 200
+
+
+def _name(name) -> str:
+    text = str(name)
+    return text if len(text) <= NAME_MAX_CHARS else text[: NAME_MAX_CHARS - 3] + "..."
+
+
 def format_metrics(report: object) -> list[str]:
     """One heading per `*_metrics` section, one "name: value" line per metric, sorted by name."""
     if not isinstance(report, dict):
@@ -94,8 +105,11 @@ def format_metrics(report: object) -> list[str]:
         title = section[: -len("_metrics")].replace("_", " ").strip().capitalize() or "Metrics"
         lines.append(f"{title}:")
         if isinstance(metrics, dict):
-            width = max((len(str(n)) for n in metrics), default=0)
-            lines += [f"  {str(name):<{width}}  {_metric(metrics[name])}" for name in sorted(metrics, key=str)]
+            # Names are clipped and the column capped: padding every line to one huge name would
+            # turn a report under 1 MB into gigabytes.
+            names = {name: _name(name) for name in metrics}
+            width = min(max((len(n) for n in names.values()), default=0), NAME_WIDTH_MAX)
+            lines += [f"  {names[name]:<{width}}  {_metric(metrics[name])}" for name in sorted(metrics, key=str)]
         else:
             lines.append(f"  {_number(metrics)}")
     return lines

@@ -64,7 +64,7 @@ def parse(event: object, group: str, now: datetime | None = None) -> Change:
     if detail.get("ModelPackageGroupName") != group:
         raise Ignored(f"model package group {detail.get('ModelPackageGroupName')!r} is not {group!r}")
     status = detail.get("ModelApprovalStatus")
-    if status not in STATUS_METRICS:
+    if not isinstance(status, str) or status not in STATUS_METRICS:  # a list or dict here would be unhashable
         raise Ignored(f"approval status {status!r} is not counted")
     arn = detail.get("ModelPackageArn")
     if not isinstance(arn, str) or not arn:

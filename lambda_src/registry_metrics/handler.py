@@ -12,12 +12,12 @@ import os
 from functools import lru_cache
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 from . import contract
 from .events import Change, Ignored, parse
 from .log import log
-from .report import BadReport, quality_metrics, split_s3_uri
+from .report import MAX_REPORT_BYTES, BadReport, quality_metrics, split_s3_uri
 
 # Errors that say the thing is gone or was never there: retrying cannot help, so skip the quality part.
 _MISSING = {"NoSuchKey", "NoSuchBucket", "404", "ValidationException", "ResourceNotFound"}
@@ -54,10 +54,12 @@ def _quality(change: Change) -> dict[str, float]:
         return {}
     try:
         bucket, key = split_s3_uri(uri)
-        body = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        body = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read(MAX_REPORT_BYTES + 1)
         return quality_metrics(body)
-    except BadReport as exc:
-        log("WARNING", "quality report unreadable; publishing counts only", report=uri, reason=str(exc))
+    except (BadReport, ParamValidationError, ValueError) as exc:
+        # ParamValidationError/ValueError: the SDK refused the URI before sending (invalid bucket name,
+        # a key UTF-8 cannot encode); retrying cannot help, so count without quality like a bad report.
+        log("WARNING", "quality report unreadable; publishing counts only", report=uri[:1024], reason=str(exc)[:500])
         return {}
     except ClientError as exc:
         if _error_code(exc) in _MISSING:
@@ -97,9 +99,15 @@ def handle(event: object, namespace: str, group: str) -> dict:
     except Ignored as exc:
         log("INFO", "event ignored", reason=str(exc), event_id=event.get("id") if isinstance(event, dict) else None)
         return {"published": 0, "ignored": str(exc)}
-    quality = _quality(change) if change.status == contract.QUALITY_ON_STATUS else {}
-    data = metric_data(change, quality)
-    client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=data)
+    try:
+        quality = _quality(change) if change.status == contract.QUALITY_ON_STATUS else {}
+        data = metric_data(change, quality)
+        client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=data)
+    except Exception as exc:
+        # Raised for Lambda to retry (then the DLQ); logged first so the decision is on record too.
+        code = _error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+        log("WARNING", "AWS call failed; raising for retry", code=code, error=str(exc)[:500], model_package=change.package_arn)
+        raise
     log(
         "INFO",
         "metrics published",
