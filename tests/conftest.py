@@ -28,7 +28,14 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 
+from hypothesis import settings  # noqa: E402
+
 from infra import config, names, render  # noqa: E402
+
+# CI runs the same examples every time (a red build must be reproducible); locally, new ones each run.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 _LOOPBACK = ("127.", "::1", "localhost")
 
