@@ -47,9 +47,9 @@ class Progress:
         self.say(f"ok: {row.result}")
 
     def table(self, pending: list[str]) -> str:
-        rows = [(str(i), r.title, "ok" if r.ok else "FAILED", r.result) for i, r in enumerate(self.rows, 1)]
-        rows += [(str(len(rows) + i), title, "not run", "") for i, title in enumerate(pending, 1)]
-        widths = [max(len(r[c]) for r in rows + [("#", "step", "result", "")]) for c in range(3)]
-        lines = [f"{'#':>{widths[0]}}  {'step':<{widths[1]}}  {'result':<{widths[2]}}  detail"]
-        lines += [f"{a:>{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}" for a, b, c, d in rows]
+        rows = [(str(i), r.title, "ok" if r.ok else "FAILED", f"{r.seconds:.1f}s", r.result) for i, r in enumerate(self.rows, 1)]
+        rows += [(str(len(rows) + i), title, "not run", "", "") for i, title in enumerate(pending, 1)]
+        head = ("#", "step", "result", "time", "detail")
+        widths = [max(len(r[c]) for r in rows + [head]) for c in range(4)]
+        lines = [f"{a:>{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {t:>{widths[3]}}  {d}" for a, b, c, t, d in [head] + rows]
         return "\n".join(lines)

@@ -75,6 +75,13 @@ class Demo:
         self.outcomes: list[tuple[str, str, str]] = []  # (event, notifier, metrics)
         self.notified: list[str] = []  # subjects expected in the inbox
 
+    def forget_handler_clients(self):
+        """The handlers cache boto3 clients: make them create theirs inside this mock, and not keep them after."""
+        _handler(self.w.notifier.handler)
+        sys.modules[self.w.notifier.handler.split(".")[0] + ".aws"].reset()
+        _handler(self.w.metrics.handler)
+        sys.modules[self.w.metrics.handler.rsplit(".", 1)[0]].client.cache_clear()
+
     # -- clients ------------------------------------------------------------------------------
     def client(self, service: str):
         import boto3
@@ -134,11 +141,7 @@ class Demo:
 
         self.mock = mock_aws()
         self.mock.start()
-        # The handlers cache boto3 clients; these must be created inside this mock.
-        _handler(self.w.notifier.handler)
-        sys.modules[self.w.notifier.handler.split(".")[0] + ".aws"].reset()
-        _handler(self.w.metrics.handler)
-        sys.modules[self.w.metrics.handler.rsplit(".", 1)[0]].client.cache_clear()
+        self.forget_handler_clients()
         s3 = self.client("s3")
         s3.create_bucket(Bucket=self.w.artifact_bucket, CreateBucketConfiguration={"LocationConstraint": self.env.region})
         row.result = f"moto mock_aws started; bucket {self.w.artifact_bucket} (pipeline stack's ArtifactBucket)"
@@ -393,6 +396,7 @@ def main(argv: list[str] | None = None, out=None) -> int:
                     done += 1
             finally:
                 if getattr(demo, "mock", None) is not None:
+                    demo.forget_handler_clients()
                     demo.mock.stop()
     except Broken:
         pass
