@@ -25,7 +25,7 @@ def test_demo_passes_for_every_configured_env(outputs, project):
     assert set(outputs) == set(project.environments)
     for env, (code, text) in outputs.items():
         assert code == 0, text
-        assert text.rstrip().endswith("Every link held.")
+        assert text.rstrip().endswith("Network: 0 connection attempt(s) off this machine.\nEvery link held.")
 
 
 def test_demo_prints_the_approval_email_as_a_subscriber_receives_it(outputs, project):
@@ -72,7 +72,7 @@ def test_demo_exits_1_and_names_the_step_when_a_link_breaks(monkeypatch):
     text = out.getvalue()
     assert "FAILED: model package group is not churn-model-build-dev-models in: notifications.yaml MODEL_PACKAGE_GROUP_NAME = stale-models" in text
     assert "Start the AWS emulator" in text and "not run" in text
-    assert text.rstrip().endswith("A LINK BROKE: see the FAILED step above.")
+    assert text.rstrip().endswith("A LINK BROKE: see the FAILED step (or the network line) above.")
 
 
 def test_demo_refuses_an_unknown_env_in_one_line(capsys):

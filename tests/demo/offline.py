@@ -40,17 +40,23 @@ def environment(region: str, account: str):
 
 @contextmanager
 def network_blocked():
-    """Any connection that leaves the machine raises: a demo that needed AWS would fail loudly."""
+    """Any connection that leaves the machine raises: a demo that needed AWS would fail loudly.
+
+    Yields the list of refused addresses, so an attempt some library caught and hid is still seen.
+    """
     real_connect = socket.socket.connect
+    refused: list[str] = []
 
     def guarded(sock, address):
         host = address[0] if isinstance(address, tuple) else str(address)
         if sock.family == socket.AF_UNIX or str(host).startswith(_LOOPBACK):
             return real_connect(sock, address)
+        refused.append(repr(address))
         raise NetworkBlocked(f"the demo tried to reach the network: {address!r}")
 
     def refuse(address, *_args, **_kwargs):
+        refused.append(repr(address))
         raise NetworkBlocked(f"the demo tried to reach the network: {address!r}")
 
     with mock.patch.object(socket.socket, "connect", guarded), mock.patch.object(socket, "create_connection", refuse):
-        yield
+        yield refused

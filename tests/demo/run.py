@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None, out=None) -> int:
     demo = Demo(project, env, progress)
     done = 0
     try:
-        with offline.environment(env.region, demo.account), offline.network_blocked():
+        with offline.environment(env.region, demo.account), offline.network_blocked() as refused:
             try:
                 for title, step in STEPS:
                     with progress.step(title) as row:
@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None, out=None) -> int:
     except Broken:
         pass
     elapsed = time.perf_counter() - started
-    broken = done < len(STEPS)
+    broken = done < len(STEPS) or bool(refused)
     progress.say("", indent=0)
     progress.say(f"Summary ({env.name}, {elapsed:.1f} s)", indent=0)
     progress.say(progress.table([title for title, _ in STEPS[len(progress.rows):]]), indent=0)
@@ -411,5 +411,7 @@ def main(argv: list[str] | None = None, out=None) -> int:
         for label, notifier, metrics in demo.outcomes:
             progress.say(f"  {label:<38} notifier: {notifier:<60} metrics: {metrics}", indent=0)
         progress.say("", indent=0)
-    progress.say("A LINK BROKE: see the FAILED step above." if broken else "Every link held.", indent=0)
+    progress.say(f"Network: {len(refused)} connection attempt(s) off this machine"
+                 + (f", refused: {', '.join(refused)}" if refused else "."), indent=0)
+    progress.say("A LINK BROKE: see the FAILED step (or the network line) above." if broken else "Every link held.", indent=0)
     return 1 if broken else 0
