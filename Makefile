@@ -10,7 +10,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 
-.PHONY: templates lint security test bench clean venv dev-venv check deploy diff
+.PHONY: templates lint security test bench clean venv dev-venv check deploy diff demo
 
 templates: $(GEN_STAMP)
 	$(PY) generate.py
@@ -59,6 +59,10 @@ deploy: $(DEV_STAMP)
 # Print a change set per stack of ENV without executing any.
 diff: $(DEV_STAMP)
 	$(PY) -m infra.deploy diff --env $(ENV)
+
+# The approval path of ENV rehearsed on moto (in-process): no AWS account, no network. See docs/demo.md.
+demo: $(DEV_STAMP)
+	$(PY) -m tests.demo --env $(ENV)
 
 bench: $(DEV_STAMP)
 	$(PY) -m tests.benchmarks

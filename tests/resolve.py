@@ -150,7 +150,7 @@ class Stack:
                 for id_template, item_res in body.items():
                     text = json.dumps(item_res).replace("${" + variable + "}", item)
                     key = id_template.replace("&{" + variable + "}", re.sub(r"[^A-Za-z0-9]", "", item))
-                    out[key.replace("${" + variable + "}", item)] = json.loads(text)
+                    out[key.replace("${" + variable + "}", item)] = _replace_ref(json.loads(text), variable, item)
         return out
 
     def exports(self) -> dict[str, object]:
@@ -161,6 +161,17 @@ class Stack:
             if "Export" in output:
                 out[self.value(output["Export"]["Name"])] = self.value(output["Value"])
         return out
+
+
+def _replace_ref(node, variable: str, item: str):
+    """Inside a Fn::ForEach body, `Ref: <loop variable>` is the current item."""
+    if isinstance(node, list):
+        return [_replace_ref(n, variable, item) for n in node]
+    if isinstance(node, dict):
+        if node == {"Ref": variable}:
+            return item
+        return {k: _replace_ref(v, variable, item) for k, v in node.items()}
+    return node
 
 
 def _if(stack: Stack, arg):

@@ -1,0 +1,417 @@
+"""python -m tests.demo --env ENV: the model-approval path of one environment, rehearsed on moto.
+
+Exit codes: 0 every link held, 1 a link broke (the table says which), 2 bad arguments or config.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import importlib
+import io
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from unittest import mock
+
+from infra import config
+from infra.config import ConfigError
+from infra.names import for_env
+from tests.demo import offline, pipeline_run, sagemaker_events
+from tests.demo import wiring as wiring_mod
+from tests.demo.progress import Broken, Progress
+
+ROOT = Path(__file__).resolve().parents[2]
+LAMBDA_SRC = ROOT / "lambda_src"
+PLACEHOLDER_ACCOUNT = "123456789012"  # what tests/resolve.py and moto both use when config pins no account
+
+# The evaluation the stand-in execution reports (above both envs' approval thresholds).
+DEMO_AUC, DEMO_ACCURACY = 0.912, 0.874
+OTHER_GROUP = "someone-elses-models"
+APPROVAL_COMMENT = "AUC above threshold; approved by the demo."
+
+EMULATED = """\
+What is real and what is emulated:
+  real:     config/, the template render, tests/resolve.py reading the rendered templates for this env,
+            pipeline_def's upsert code, both Lambda handlers (lambda_src/, run in-process with the
+            environment variables their templates set).
+  emulated: AWS itself, in-process with moto (mock_aws): S3, SageMaker (model package groups and
+            versions, the pipeline), EventBridge (the templates' rules, with SQS targets standing in
+            for the Lambda targets), SNS (an SQS subscription standing in for the email addresses),
+            CloudWatch metrics. No network, fake credentials.
+  not done: the stacks are not deployed (moto skips most of our resource types: see FACTS.md); IAM
+            policies are not evaluated; the pipeline does not run (the demo writes the report and
+            registers the version as its last steps would); SageMaker's events are built by the demo
+            from DescribeModelPackage (moto emits none)."""
+
+
+def _json(value) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+@contextlib.contextmanager
+def _lambda_environment(variables: dict[str, str]):
+    with mock.patch.dict(os.environ, variables):
+        yield
+
+
+def _handler(handler: str):
+    """The function a Lambda `Handler` string names, imported from lambda_src/ as Lambda would."""
+    if str(LAMBDA_SRC) not in sys.path:
+        sys.path.insert(0, str(LAMBDA_SRC))
+    module, _, function = handler.rpartition(".")
+    return getattr(importlib.import_module(module), function)
+
+
+class Demo:
+    def __init__(self, project, env, progress: Progress):
+        self.project, self.env, self.p = project, env, progress
+        self.names = for_env(project, env)
+        self.account = env.account_id or PLACEHOLDER_ACCOUNT
+        self.statuses = tuple(env.statuses)
+        self.outcomes: list[tuple[str, str, str]] = []  # (event, notifier, metrics)
+        self.notified: list[str] = []  # subjects expected in the inbox
+
+    def forget_handler_clients(self):
+        """The handlers cache boto3 clients: make them create theirs inside this mock, and not keep them after."""
+        _handler(self.w.notifier.handler)
+        sys.modules[self.w.notifier.handler.split(".")[0] + ".aws"].reset()
+        _handler(self.w.metrics.handler)
+        sys.modules[self.w.metrics.handler.rsplit(".", 1)[0]].client.cache_clear()
+
+    # -- clients ------------------------------------------------------------------------------
+    def client(self, service: str):
+        import boto3
+
+        return boto3.client(service, region_name=self.env.region)
+
+    # -- steps --------------------------------------------------------------------------------
+    def load_config(self, row):
+        self.p.say(f"env {self.env.name}: region {self.env.region}, account {self.account}"
+                   f"{'' if self.env.account_id else ' (placeholder: config pins none)'}")
+        self.p.say(f"{self.env.file} notifications.statuses: {', '.join(self.statuses)}")
+        self.p.say(f"{self.env.file} notifications.emails:   {', '.join(self.env.emails)}")
+        row.result = f"notify on {', '.join(self.statuses)}"
+
+    def render(self, row):
+        from infra import render
+
+        self.rendered = render.render(self.project)
+        committed = ROOT / "templates"
+        stale = [rel for rel, text in self.rendered.items()
+                 if not (committed / rel).is_file() or (committed / rel).read_text(encoding="utf-8") != text]
+        if stale:
+            self.p.say(f"note: differs from the committed templates/ in {', '.join(stale)} (run `make templates`); "
+                       "the demo uses this fresh render")
+        row.result = f"{len(self.rendered)} files" + ("" if stale else ", identical to templates/")
+
+    def read_wiring(self, row):
+        w = self.w = wiring_mod.read(self.rendered, self.project, self.env)
+        group = self.names.model_package_group
+        self.p.say(f"pipeline.yaml      ModelPackageGroup      {w.model_package_group['ModelPackageGroupName']}")
+        self.p.say(f"pipeline.yaml      ArtifactBucket         {w.artifact_bucket}")
+        self.p.say(f"pipeline.yaml      UpsertProject env      SAGEMAKER_ROLE_ARN={w.upsert_environment.get('SAGEMAKER_ROLE_ARN')}")
+        self.p.say(f"notifications.yaml rule {w.notifier_rule.name}: {_json(w.notifier_rule.pattern)}")
+        self.p.say(f"notifications.yaml {w.notifier.name}: handler {w.notifier.handler}, env {_json(w.notifier.environment)}")
+        self.p.say(f"notifications.yaml topic {w.topic_name}, email subscriptions: {', '.join(w.email_endpoints)}")
+        self.p.say(f"kpi.yaml           rule {w.metrics_rule.name}: {_json(w.metrics_rule.pattern)}")
+        self.p.say(f"kpi.yaml           {w.metrics.name}: handler {w.metrics.handler}, env {_json(w.metrics.environment)}")
+        seen = {
+            "pipeline.yaml ModelPackageGroup": w.model_package_group["ModelPackageGroupName"],
+            "pipeline.yaml UpsertProject MODEL_PACKAGE_GROUP_NAME": w.upsert_environment.get("MODEL_PACKAGE_GROUP_NAME"),
+            "notifications.yaml rule pattern": w.notifier_rule.pattern["detail"]["ModelPackageGroupName"][0],
+            "notifications.yaml MODEL_PACKAGE_GROUP_NAME": w.notifier.environment.get("MODEL_PACKAGE_GROUP_NAME"),
+            "kpi.yaml rule pattern": w.metrics_rule.pattern["detail"]["ModelPackageGroupName"][0],
+            "kpi.yaml MODEL_PACKAGE_GROUP": w.metrics.environment.get("MODEL_PACKAGE_GROUP"),
+        }
+        wrong = {k: v for k, v in seen.items() if v != group}
+        if wrong:
+            raise Broken(f"model package group is not {group} in: " + "; ".join(f"{k} = {v}" for k, v in wrong.items()))
+        if sorted(w.notifier_rule.pattern["detail"]["ModelApprovalStatus"]) != sorted(self.statuses):
+            raise Broken(f"notifier rule statuses {w.notifier_rule.pattern['detail']['ModelApprovalStatus']} are not config's {list(self.statuses)}")
+        if w.email_endpoints != tuple(sorted(self.env.emails)):
+            raise Broken(f"email subscriptions {list(w.email_endpoints)} are not config's {sorted(self.env.emails)}")
+        row.result = f"group {group} named alike in all 6 places; rule statuses = config"
+
+    def start_emulator(self, row):
+        from moto import mock_aws
+
+        self.mock = mock_aws()
+        self.mock.start()
+        self.forget_handler_clients()
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=self.w.artifact_bucket, CreateBucketConfiguration={"LocationConstraint": self.env.region})
+        row.result = f"moto mock_aws started; bucket {self.w.artifact_bucket} (pipeline stack's ArtifactBucket)"
+
+    def create_group(self, row):
+        sm = self.client("sagemaker")
+        props = self.w.model_package_group
+        sm.create_model_package_group(**props)
+        row.result = f"{props['ModelPackageGroupName']} (from pipeline.yaml ModelPackageGroup)"
+
+    def upsert_pipeline(self, row):
+        from pipeline_def import upsert
+
+        environ = {**self.w.upsert_environment, "AWS_REGION": self.env.region}
+        self.p.say(f"environment as the Upsert CodeBuild project sets it: {_json(self.w.upsert_environment)}")
+        out = upsert.run(self.names, environ, start=True)
+        for line in out:
+            self.p.say(f"upsert: {line}")
+        self.execution_arn = next(line.split(" ", 1)[1] for line in out if line.startswith("started "))
+        described = self.client("sagemaker").describe_pipeline(PipelineName=self.names.sagemaker_pipeline)
+        self.definition = json.loads(described["PipelineDefinition"])
+        register = pipeline_run.register_step(self.definition)["Arguments"]
+        if register["ModelPackageGroupName"] != self.names.model_package_group:
+            raise Broken(f"the pipeline registers into {register['ModelPackageGroupName']}, the rules watch {self.names.model_package_group}")
+        if described["RoleArn"] != self.w.upsert_environment["SAGEMAKER_ROLE_ARN"]:
+            raise Broken(f"pipeline role {described['RoleArn']} is not the template's {self.w.upsert_environment['SAGEMAKER_ROLE_ARN']}")
+        row.result = f"{self.names.sagemaker_pipeline}: {len(list(pipeline_run.steps(self.definition)))} steps, registers into {register['ModelPackageGroupName']}"
+
+    def register_version(self, row):
+        execution_id = self.execution_arn.rsplit("/", 1)[1]
+        values = {
+            **pipeline_run.parameter_defaults(self.definition),
+            "Execution.PipelineExecutionId": execution_id,
+            # Where the training job would have put the model (the estimator's output_path).
+            "Steps.TrainModel.ModelArtifacts.S3ModelArtifacts":
+                f"s3://{self.w.artifact_bucket}/{self.names.sagemaker_prefix}models/{execution_id}-train/output/model.tar.gz",
+        }
+        args = pipeline_run.evaluate(pipeline_run.register_step(self.definition)["Arguments"], values)
+        report_uri = args["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+        expected_prefix = f"s3://{self.w.artifact_bucket}/{self.names.evaluation_prefix}"
+        if not report_uri.startswith(expected_prefix):
+            raise Broken(f"the register step's report {report_uri} is not under names.evaluation_prefix ({expected_prefix})")
+        bucket, key = report_uri[len("s3://"):].split("/", 1)
+        self.report = pipeline_run.quality_report(DEMO_AUC, DEMO_ACCURACY)
+        self.client("s3").put_object(Bucket=bucket, Key=key, Body=self.report, ContentType="application/json")
+        self.p.say(f"quality report: {report_uri}")
+        self.p.say(self.report.decode("utf-8"), indent=6)
+        sm = self.client("sagemaker")
+        self.package_arn = sm.create_model_package(**pipeline_run.create_model_package_kwargs(args, self.execution_arn))["ModelPackageArn"]
+        status = sm.describe_model_package(ModelPackageName=self.package_arn)["ModelApprovalStatus"]
+        row.result = f"{self.package_arn.rsplit('/', 2)[-2]} v{self.package_arn.rsplit('/', 1)[1]} {status} (the register step's arguments)"
+
+    def stand_up_delivery(self, row):
+        sqs, sns, events = self.client("sqs"), self.client("sns"), self.client("events")
+        self.queues = {}
+        for rule, target in ((self.w.notifier_rule, self.w.notifier.name), (self.w.metrics_rule, self.w.metrics.name)):
+            url = sqs.create_queue(QueueName=f"demo-target-{rule.name}")["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            events.put_rule(Name=rule.name, EventPattern=json.dumps(rule.pattern, sort_keys=True), State="ENABLED")
+            events.put_targets(Rule=rule.name, Targets=[{"Id": "StandInFor" + target.replace("-", ""), "Arn": arn}])
+            self.queues[rule.name] = url
+            self.p.say(f"rule {rule.name} -> SQS queue standing in for Lambda {target}")
+        topic_arn = sns.create_topic(Name=self.w.topic_name)["TopicArn"]
+        if topic_arn != self.w.notifier.environment["TOPIC_ARN"]:
+            raise Broken(f"the notifier publishes to {self.w.notifier.environment['TOPIC_ARN']}, the topic is {topic_arn}")
+        self.inbox = sqs.create_queue(QueueName="demo-email-inbox")["QueueUrl"]
+        inbox_arn = sqs.get_queue_attributes(QueueUrl=self.inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn)
+        self.p.say(f"topic {topic_arn} -> SQS queue standing in for {', '.join(self.w.email_endpoints)}")
+        row.result = "2 rules with the rendered patterns, topic = notifier's TOPIC_ARN"
+
+    # -- events -------------------------------------------------------------------------------
+    def _deliver(self, described: dict) -> dict[str, dict | None]:
+        """PutEvents; what each rule's target received (None: the pattern did not match)."""
+        events, sqs = self.client("events"), self.client("sqs")
+        entry = sagemaker_events.put_events_entry(described, dt.datetime.now(dt.timezone.utc))
+        self.p.say(f"event detail: {entry['Detail'][:160]}...")
+        result = events.put_events(Entries=[entry])
+        if result["FailedEntryCount"]:
+            raise Broken(f"PutEvents failed: {result['Entries']}")
+        received = {}
+        for rule, url in self.queues.items():
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+            for m in messages:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            if len(messages) > 1:
+                raise Broken(f"rule {rule} delivered {len(messages)} copies of one event")
+            received[rule] = json.loads(messages[0]["Body"]) if messages else None
+        return received
+
+    def _invoke(self, function, event) -> dict:
+        """Run a handler with its template environment; show its JSON log lines."""
+        logs = io.StringIO()
+        with _lambda_environment(function.environment), contextlib.redirect_stdout(logs):
+            result = _handler(function.handler)(event, None)
+        for line in logs.getvalue().splitlines():
+            self.p.say(f"{function.name} log: {line}", indent=6)
+        return result
+
+    def _event(self, label: str, described: dict, row):
+        group, status = described["ModelPackageGroupName"], described["ModelApprovalStatus"]
+        ours = group == self.names.model_package_group
+        want_notify = ours and status in self.statuses
+        received = self._deliver(described)
+        to_notifier, to_metrics = received[self.w.notifier_rule.name], received[self.w.metrics_rule.name]
+
+        if (to_notifier is not None) != want_notify:
+            raise Broken(f"notifier rule {'matched' if to_notifier else 'did not match'} a {status} event of {group}; "
+                         f"config says it should {'' if want_notify else 'not '}notify")
+        if to_notifier is not None:
+            decision = self._invoke(self.w.notifier, to_notifier)["decision"]
+            if decision != "published":
+                raise Broken(f"notifier decided {decision} on an event its rule delivered")
+            self.notified.append(f"[SageMaker] {group} v{described['ModelPackageVersion']} {status}")
+            notifier = "rule matched -> handler published"
+        else:
+            why = "other model package group" if not ours else f"{status} not in statuses {list(self.statuses)}"
+            self.p.say(f"notifier rule did not match ({why}); the handler, given the event anyway:")
+            direct = sagemaker_events.detail(described)
+            event = {"version": "0", "id": "demo-direct", "source": sagemaker_events.SOURCE,
+                     "detail-type": sagemaker_events.DETAIL_TYPE, "account": self.account, "region": self.env.region,
+                     "time": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     "resources": [described["ModelPackageArn"]], "detail": direct}
+            decision = self._invoke(self.w.notifier, event)["decision"]
+            if decision != "ignored":
+                raise Broken(f"notifier handler {decision} an event it should ignore ({why})")
+            notifier = f"ignored ({why})"
+
+        if (to_metrics is not None) != ours:
+            raise Broken(f"metrics rule {'matched' if to_metrics else 'did not match'} an event of group {group}")
+        if to_metrics is not None:
+            published = self._invoke(self.w.metrics, to_metrics).get("published", 0)
+            if not published:
+                raise Broken("registry-metrics handler published nothing for its own group")
+            metrics = f"{published} datapoint(s)"
+        else:
+            metrics = "rule did not match (other group)"
+        self.outcomes.append((label, notifier, metrics))
+        row.result = f"notifier: {notifier}; metrics: {metrics}"
+
+    def registration_event(self, row):
+        described = self.client("sagemaker").describe_model_package(ModelPackageName=self.package_arn)
+        self._event("registration (PendingManualApproval)", described, row)
+
+    def approval_event(self, row):
+        sm = self.client("sagemaker")
+        sm.update_model_package(ModelPackageArn=self.package_arn, ModelApprovalStatus="Approved", ApprovalDescription=APPROVAL_COMMENT)
+        described = sm.describe_model_package(ModelPackageName=self.package_arn)
+        self.p.say(f"UpdateModelPackage -> {described['ModelApprovalStatus']} ({described.get('ApprovalDescription')})")
+        self._event("approval (Approved)", described, row)
+
+    def other_group_event(self, row):
+        sm = self.client("sagemaker")
+        sm.create_model_package_group(ModelPackageGroupName=OTHER_GROUP)
+        spec = pipeline_run.register_step(self.definition)["Arguments"]["InferenceSpecification"]
+        image = spec["Containers"][0]["Image"]
+        arn = sm.create_model_package(
+            ModelPackageGroupName=OTHER_GROUP, ModelApprovalStatus="Approved",
+            InferenceSpecification={"Containers": [{"Image": image}], "SupportedContentTypes": ["text/csv"],
+                                    "SupportedResponseMIMETypes": ["text/csv"]},
+        )["ModelPackageArn"]
+        described = sm.describe_model_package(ModelPackageName=arn)
+        self._event(f"approval in {OTHER_GROUP}", described, row)
+
+    def email(self, row):
+        sqs = self.client("sqs")
+        messages = sqs.receive_message(QueueUrl=self.inbox, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        subjects = []
+        for m in messages:
+            envelope = json.loads(m["Body"])
+            subjects.append(envelope.get("Subject"))
+            self.p.say("-" * 100, indent=6)
+            self.p.say(f"To:      {', '.join(self.env.emails)}", indent=6)
+            self.p.say(f"Subject: {envelope.get('Subject')}", indent=6)
+            self.p.say("", indent=6)
+            self.p.say(envelope["Message"], indent=6)
+        if messages:
+            self.p.say("-" * 100, indent=6)
+        if sorted(subjects) != sorted(self.notified):
+            raise Broken(f"the subscriber received {subjects}, expected {self.notified}")
+        approved = next((json.loads(m["Body"])["Message"] for m in messages if "Approved" in json.loads(m["Body"])["Subject"]), "")
+        if not re.search(rf"^\s*auc\s+{re.escape(f'{DEMO_AUC:.4g}')}$", approved, re.M) or APPROVAL_COMMENT not in approved:
+            raise Broken("the approval email lacks the report's AUC or the approval comment")
+        row.result = f"{len(messages)} email(s): " + "; ".join(subjects)
+
+    def metrics(self, row):
+        cw = self.client("cloudwatch")
+        namespace = self.w.metrics.environment["METRICS_NAMESPACE"]
+        now = dt.datetime.now(dt.timezone.utc)
+        found = {}
+        for metric in sorted(cw.list_metrics(Namespace=namespace)["Metrics"], key=lambda m: (m["MetricName"], _json(m["Dimensions"]))):
+            stats = cw.get_metric_statistics(Namespace=namespace, MetricName=metric["MetricName"], Dimensions=metric["Dimensions"],
+                                             StartTime=now - dt.timedelta(hours=1), EndTime=now + dt.timedelta(minutes=5),
+                                             Period=3600, Statistics=["Sum", "Maximum", "SampleCount"])["Datapoints"]
+            total = sum(d["Sum"] for d in stats)
+            dims = ", ".join(f"{d['Name']}={d['Value']}" for d in sorted(metric["Dimensions"], key=lambda d: d["Name"]))
+            label = metric["MetricName"] + next((f"[{d['Value']}]" for d in metric["Dimensions"] if d["Name"] == "Metric"), "")
+            found[label] = total
+            self.p.say(f"{namespace}  {metric['MetricName']:<17} {dims:<70} = {total:g}", indent=6)
+        expected = {"ModelsRegistered": 1.0, "ModelsApproved": 1.0, "ModelQuality[auc]": DEMO_AUC, "ModelQuality[accuracy]": DEMO_ACCURACY}
+        wrong = {k: (found.get(k), v) for k, v in expected.items() if found.get(k) is None or abs(found[k] - v) > 1e-9}
+        extra = sorted(set(found) - set(expected))
+        if wrong or extra:
+            raise Broken(f"metrics differ (got, expected): {wrong}; unexpected: {extra}")
+        row.result = ", ".join(f"{k}={v:g}" for k, v in found.items())
+
+
+STEPS = (
+    ("Load config", Demo.load_config),
+    ("Render the templates", Demo.render),
+    ("Read the rendered templates for this env", Demo.read_wiring),
+    ("Start the AWS emulator", Demo.start_emulator),
+    ("Create the model package group", Demo.create_group),
+    ("Upsert the SageMaker pipeline (pipeline_def)", Demo.upsert_pipeline),
+    ("Register a model version with its quality report", Demo.register_version),
+    ("EventBridge rules, SNS topic, subscriber", Demo.stand_up_delivery),
+    ("Registration event", Demo.registration_event),
+    ("Approve the version; approval event", Demo.approval_event),
+    ("A model approved in another group", Demo.other_group_event),
+    ("Email as a subscriber receives it", Demo.email),
+    ("KPI metrics published", Demo.metrics),
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tests.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="dev", help="environment from config/ (default: dev)")
+    return parser
+
+
+def main(argv: list[str] | None = None, out=None) -> int:
+    args = _parser().parse_args(argv)
+    progress = Progress(out)
+    started = time.perf_counter()
+    try:
+        project = config.load(config.CONFIG_DIR)
+        env = project.env(args.env)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    progress.say(f"make demo: env {env.name}, no AWS account, no network", indent=0)
+    progress.say(EMULATED, indent=0)
+    progress.say("", indent=0)
+    demo = Demo(project, env, progress)
+    done = 0
+    try:
+        with offline.environment(env.region, demo.account), offline.network_blocked() as refused:
+            try:
+                for title, step in STEPS:
+                    with progress.step(title) as row:
+                        step(demo, row)
+                    done += 1
+            finally:
+                if getattr(demo, "mock", None) is not None:
+                    demo.forget_handler_clients()
+                    demo.mock.stop()
+    except Broken:
+        pass
+    elapsed = time.perf_counter() - started
+    broken = done < len(STEPS) or bool(refused)
+    progress.say("", indent=0)
+    progress.say(f"Summary ({env.name}, {elapsed:.1f} s)", indent=0)
+    progress.say(progress.table([title for title, _ in STEPS[len(progress.rows):]]), indent=0)
+    progress.say("", indent=0)
+    if demo.outcomes:
+        progress.say("Events and what became of them:", indent=0)
+        for label, notifier, metrics in demo.outcomes:
+            progress.say(f"  {label:<38} notifier: {notifier:<60} metrics: {metrics}", indent=0)
+        progress.say("", indent=0)
+    progress.say(f"Network: {len(refused)} connection attempt(s) off this machine"
+                 + (f", refused: {', '.join(refused)}" if refused else "."), indent=0)
+    progress.say("A LINK BROKE: see the FAILED step (or the network line) above." if broken else "Every link held.", indent=0)
+    return 1 if broken else 0
