@@ -19,14 +19,14 @@ from unittest import mock
 
 from infra import config
 from infra.config import ConfigError
-from infra.names import for_env
+from infra.names import OFFLINE_ACCOUNT, for_env
 from tests.demo import offline, pipeline_run, sagemaker_events
 from tests.demo import wiring as wiring_mod
 from tests.demo.progress import Broken, Progress
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_SRC = ROOT / "lambda_src"
-PLACEHOLDER_ACCOUNT = "123456789012"  # what tests/resolve.py and moto both use when config pins no account
+PLACEHOLDER_ACCOUNT = OFFLINE_ACCOUNT  # what tests/resolve.py and pipeline_def use when config pins no account (moto is told the same)
 
 # The evaluation the stand-in execution reports (above both envs' approval thresholds).
 DEMO_AUC, DEMO_ACCURACY = 0.912, 0.874
