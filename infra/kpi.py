@@ -36,7 +36,7 @@ from troposphere import (
 )
 from troposphere import awslambda
 
-from infra import kpi_dashboard, parameters, scanner_skips
+from infra import kpi_dashboard, model_package_events, parameters, scanner_skips
 from infra.exports import import_value
 from infra.names import ATHENA_RESULTS_PREFIX
 import awacs.glue
@@ -46,7 +46,7 @@ from infra.deploy_policies import actions
 from infra.policies import VERSION, arn, decrypt_by_alias, put_metrics, read_prefix, write_logs
 from infra.roles import service_role
 from infra.templates_common import new_template
-from lambda_src.registry_metrics import contract, events as metric_events
+from lambda_src.registry_metrics import contract
 
 RUNTIME = "python3.12"
 HANDLER = "registry_metrics.handler.lambda_handler"
@@ -81,15 +81,6 @@ def _metrics_code_key(t: Template) -> None:
     # Not from config: lambda_package.parameters() supplies the content-hashed zip key.
     t.add_parameter(Parameter("MetricsCodeKey", Type="String", Description="S3 key of the registry-metrics Lambda zip",
                               AllowedPattern=r"^lambda/registry_metrics-[0-9a-f]{24}\.zip$"))
-
-
-def event_pattern() -> dict:
-    """Every status change of this group's packages (the notifications rule only forwards some)."""
-    return {
-        "detail": {"ModelApprovalStatus": sorted(contract.STATUS_METRICS), "ModelPackageGroupName": [Ref("ModelPackageGroupName")]},
-        "detail-type": [metric_events.DETAIL_TYPE],
-        "source": [metric_events.SOURCE],
-    }
 
 
 def _registry_metrics(t: Template) -> awslambda.Function:
@@ -135,22 +126,12 @@ def _registry_metrics(t: Template) -> awslambda.Function:
         "MetricsRule",
         Name=Ref("MetricsRuleName"),
         Description="Every model package state change of this environment's group -> registry-metrics Lambda",
-        EventPattern=event_pattern(),
+        # Every status (the notifications rule forwards only those that notify, so it cannot count).
+        EventPattern=model_package_events.event_pattern(sorted(contract.STATUS_METRICS)),
         State="ENABLED",
-        Targets=[events.Target(
-            Id="RegistryMetrics",
-            Arn=GetAtt(MetricsFunction, "Arn"),
-            RetryPolicy=events.RetryPolicy(MaximumRetryAttempts=185, MaximumEventAgeInSeconds=86400),
-            DeadLetterConfig=events.DeadLetterConfig(Arn=GetAtt(MetricsDeadLetterQueue, "Arn")),
-        )],
+        Targets=[model_package_events.lambda_target("RegistryMetrics", MetricsFunction, MetricsDeadLetterQueue)],
     ))
-    t.add_resource(awslambda.Permission(
-        "MetricsInvokePermission",
-        Action="lambda:InvokeFunction",
-        FunctionName=GetAtt(MetricsFunction, "Arn"),
-        Principal="events.amazonaws.com",
-        SourceArn=GetAtt(MetricsRule, "Arn"),
-    ))
+    model_package_events.invoke_permission(t, "MetricsInvokePermission", MetricsFunction, MetricsRule)
     t.add_resource(sqs.QueuePolicy(
         "MetricsDeadLetterQueuePolicy",
         Queues=[Ref(MetricsDeadLetterQueue)],

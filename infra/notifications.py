@@ -32,13 +32,14 @@ from awacs.aws import (
 from troposphere import GetAtt, Join, Parameter, Ref, Sub, Template
 from troposphere import awslambda, cloudwatch, events, kms, logs, sns, sqs
 
-from infra import parameters, scanner_skips
+from infra import model_package_events, parameters, scanner_skips
 from infra.exports import export, import_value
 import awacs.sagemaker
 from infra.deploy_policies import actions
 from infra.policies import (
     KMS_USE_ACTIONS,
     VERSION,
+    account_administers_key,
     arn,
     decrypt_by_alias,
     key_use_by_principals,
@@ -64,21 +65,11 @@ LOG_GROUP = "/aws/lambda/${NotifierFunctionName}"
 LOG_GROUP_ARN = f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{LOG_GROUP}"
 
 # EventBridge: retry for a day (185 is its maximum attempts), then dead-letter.
-RULE_MAX_EVENT_AGE_SECONDS = 86400
-RULE_MAX_RETRIES = 185
 # Lambda async invocations: 2 retries within 6 hours, then the on-failure destination.
 FUNCTION_MAX_EVENT_AGE_SECONDS = 21600
 FUNCTION_MAX_RETRIES = 2
 DLQ_RETENTION_SECONDS = 1209600  # 14 days, SQS's maximum: time to notice the alarm and redrive
 
-KEY_ADMIN_ACTIONS = [
-    awacs.kms.CancelKeyDeletion, awacs.kms.CreateAlias, awacs.kms.DeleteAlias, awacs.kms.DescribeKey,
-    awacs.kms.DisableKey, awacs.kms.DisableKeyRotation, awacs.kms.EnableKey, awacs.kms.EnableKeyRotation,
-    awacs.kms.GetKeyPolicy, awacs.kms.GetKeyRotationStatus, awacs.kms.ListGrants, awacs.kms.ListKeyPolicies,
-    awacs.kms.ListResourceTags, awacs.kms.PutKeyPolicy, awacs.kms.RetireGrant, awacs.kms.RevokeGrant,
-    awacs.kms.RotateKeyOnDemand, awacs.kms.ScheduleKeyDeletion, awacs.kms.TagResource, awacs.kms.UntagResource,
-    awacs.kms.UpdateAlias, awacs.kms.UpdateKeyDescription,
-]
 SERVICE_KEY_ACTIONS = [awacs.kms.Decrypt, awacs.kms.GenerateDataKey]
 
 
@@ -91,13 +82,11 @@ def _source_conditions(source_arn_sub: str) -> Condition:
 
 
 def key_policy() -> PolicyDocument:
-    root = Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
     return PolicyDocument(
         Version=VERSION,
         Statement=[
             # Administration only: usage is granted to the named principals below, never to "kms:*".
-            Statement(Sid="AccountAdministers", Effect=Allow, Principal=Principal("AWS", [root]),
-                      Action=KEY_ADMIN_ACTIONS, Resource=["*"]),
+            account_administers_key("AccountAdministers"),
             key_use_by_principals("NotifierUses", [GetAtt("NotifierRole", "Arn")]),
             # Lambda encrypts the function's environment with the caller's (the deploy role's) grant.
             Statement(
@@ -284,42 +273,16 @@ def function(t: Template, key: kms.Key, topic_resource: sns.Topic, dlq: sqs.Queu
     return NotifierFunction
 
 
-def event_pattern() -> dict:
-    """Sorted at every level: troposphere serialises our dicts in insertion order."""
-    return {
-        "detail": {
-            "ModelApprovalStatus": Ref("NotifyOnStatuses"),
-            "ModelPackageGroupName": [Ref("ModelPackageGroupName")],
-        },
-        "detail-type": ["SageMaker Model Package State Change"],
-        "source": ["aws.sagemaker"],
-    }
-
-
 def rule(t: Template, fn: awslambda.Function, dlq: sqs.Queue) -> events.Rule:
     ModelPackageStateRule = t.add_resource(events.Rule(
         "ModelPackageStateRule",
         Name=Sub(RULE_NAME),
         Description="Model package registered, approved or rejected in this environment's group",
-        EventPattern=event_pattern(),
+        EventPattern=model_package_events.event_pattern(Ref("NotifyOnStatuses")),
         State="ENABLED",
-        Targets=[events.Target(
-            Id="Notifier",
-            Arn=GetAtt(fn, "Arn"),
-            RetryPolicy=events.RetryPolicy(
-                MaximumEventAgeInSeconds=RULE_MAX_EVENT_AGE_SECONDS, MaximumRetryAttempts=RULE_MAX_RETRIES
-            ),
-            DeadLetterConfig=events.DeadLetterConfig(Arn=GetAtt(dlq, "Arn")),
-        )],
+        Targets=[model_package_events.lambda_target("Notifier", fn, dlq)],
     ))
-    t.add_resource(awslambda.Permission(
-        "ModelPackageStateRuleInvokesNotifier",
-        Action="lambda:InvokeFunction",
-        FunctionName=GetAtt(fn, "Arn"),
-        Principal="events.amazonaws.com",
-        SourceAccount=Ref("AWS::AccountId"),
-        SourceArn=GetAtt(ModelPackageStateRule, "Arn"),
-    ))
+    model_package_events.invoke_permission(t, "ModelPackageStateRuleInvokesNotifier", fn, ModelPackageStateRule)
     return ModelPackageStateRule
 
 

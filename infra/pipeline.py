@@ -16,7 +16,7 @@ from troposphere import codebuild, codepipeline, events, kms, logs, s3, sagemake
 from infra import parameters, scanner_skips
 from infra.exports import export, import_value
 from infra.names import ARTIFACT_BUCKET_SUB, LAMBDA_PREFIX
-from infra.policies import KMS_USE_ACTIONS, VERSION, deny_insecure_transport
+from infra.policies import KMS_USE_ACTIONS, VERSION, account_administers_key, deny_insecure_transport
 from infra.source import SOURCE_CONDITIONS, add_source_conditions
 from infra.templates_common import new_template
 
@@ -46,15 +46,6 @@ ENCRYPTED_LOG_GROUPS = (
     "/aws-glue/crawlers-role/*",
 )
 
-# Key administration for the account root (delegated to IAM policies, e.g. the pipeline deploy role's).
-KEY_ADMIN_ACTIONS = [
-    getattr(awacs.kms, name)
-    for name in (
-        "CreateAlias", "DeleteAlias", "UpdateAlias", "DescribeKey", "GetKeyPolicy", "PutKeyPolicy", "GetKeyRotationStatus",
-        "EnableKeyRotation", "DisableKeyRotation", "EnableKey", "DisableKey", "ListResourceTags", "TagResource",
-        "UntagResource", "UpdateKeyDescription", "ScheduleKeyDeletion", "CancelKeyDeletion", "ListGrants", "RevokeGrant",
-    )
-]
 
 CODEBUILD_IMAGE = "aws/codebuild/standard:7.0"
 PYTHON_RUNTIME = "3.11"
@@ -72,13 +63,7 @@ def artifact_key_policy() -> PolicyDocument:
     return PolicyDocument(
         Version=VERSION,
         Statement=[
-            Statement(
-                Sid="AccountAdministersKey",
-                Effect=Allow,
-                Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
-                Action=KEY_ADMIN_ACTIONS,
-                Resource=["*"],
-            ),
+            account_administers_key("AccountAdministersKey"),
             # Usage goes through IAM, and only for this environment's project roles (path and prefix):
             # roles in later stacks (the notifier, the metrics function, the crawler) need no change here,
             # and each role's own policy still has to grant the key by its alias.

@@ -183,6 +183,30 @@ def decrypt_by_alias(sid: str, alias_sub: str) -> Statement:
     )
 
 
+# Key administration for the account root: IAM policies (the deploy roles') decide who administers.
+# Never encrypt/decrypt here, and never "kms:*": usage is granted separately, to named principals.
+KEY_ADMIN_ACTIONS = [
+    getattr(awacs.kms, name)
+    for name in (
+        "CancelKeyDeletion", "CreateAlias", "DeleteAlias", "DescribeKey", "DisableKey", "DisableKeyRotation",
+        "EnableKey", "EnableKeyRotation", "GetKeyPolicy", "GetKeyRotationStatus", "ListGrants", "ListKeyPolicies",
+        "ListResourceTags", "PutKeyPolicy", "RetireGrant", "RevokeGrant", "RotateKeyOnDemand", "ScheduleKeyDeletion",
+        "TagResource", "UntagResource", "UpdateAlias", "UpdateKeyDescription",
+    )
+]
+
+
+def account_administers_key(sid: str) -> Statement:
+    """Key-policy statement: the account (through IAM) administers the key, and only that."""
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
+        Action=KEY_ADMIN_ACTIONS,
+        Resource=["*"],
+    )
+
+
 def key_use_by_principals(sid: str, principal_arns: list) -> Statement:
     """Key-policy statement: these principals may use the key (Resource "*" means this key)."""
     return Statement(Sid=sid, Effect=Allow, Principal=Principal("AWS", principal_arns), Action=KMS_USE_ACTIONS, Resource=["*"])

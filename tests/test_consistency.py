@@ -259,3 +259,15 @@ def test_each_deploy_action_grants_exactly_the_capabilities_its_template_needs(r
             needed.append("CAPABILITY_AUTO_EXPAND")
         same(f"{stack} capabilities", **{"infra/pipeline.py CAPABILITIES": sorted(pipeline.CAPABILITIES[stack]),
                                           f"what {stack}.yaml needs": sorted(needed)})
+
+
+def test_the_rules_and_both_handlers_agree_on_the_event_they_handle():
+    from infra import model_package_events
+    from lambda_src.get_model_metadata import event as notifier_event
+    from lambda_src.registry_metrics import events as metrics_events
+
+    same("event source", **{"infra/model_package_events.py": model_package_events.SOURCE,
+                            "get_model_metadata/event.py": notifier_event.SOURCE, "registry_metrics/events.py": metrics_events.SOURCE})
+    same("event detail-type", **{"infra/model_package_events.py": model_package_events.DETAIL_TYPE,
+                                 "get_model_metadata/event.py": notifier_event.DETAIL_TYPE,
+                                 "registry_metrics/events.py": metrics_events.DETAIL_TYPE})
