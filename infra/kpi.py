@@ -175,21 +175,11 @@ def _alarms(t: Template) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm]:
         TreatMissingData="notBreaching",
         AlarmActions=[topic],
     ))
-    MetricsDeadLetterAlarm = t.add_resource(cloudwatch.Alarm(
-        "MetricsDeadLetterAlarm",
-        AlarmName=Sub("${ResourcePrefix}-registry-metrics-dead-letters"),
-        AlarmDescription="Model package events the registry-metrics Lambda could not handle wait in its DLQ",
-        Namespace="AWS/SQS",
-        MetricName="ApproximateNumberOfMessagesVisible",
-        Dimensions=[cloudwatch.MetricDimension(Name="QueueName", Value=Ref("MetricsDeadLetterQueueName"))],
-        Statistic="Maximum",
-        Period=300,
-        EvaluationPeriods=1,
-        Threshold=0,
-        ComparisonOperator="GreaterThanThreshold",
-        TreatMissingData="notBreaching",
-        AlarmActions=[topic],
-    ))
+    MetricsDeadLetterAlarm = model_package_events.dead_letter_alarm(
+        t, "MetricsDeadLetterAlarm", Sub("${ResourcePrefix}-registry-metrics-dead-letters"),
+        Ref("MetricsDeadLetterQueueName"), topic,
+        "Model package events the registry-metrics Lambda could not handle wait in its DLQ",
+    )
     return PipelineFailedAlarm, MetricsDeadLetterAlarm
 
 
@@ -321,24 +311,10 @@ def crawler_statements() -> list[Statement]:
 
 
 def metrics_function_statements() -> list[Statement]:
-    """Read this group's packages and reports, publish into the project namespace, log, dead-letter."""
+    """The event consumer's basics, plus: publish into the project's metrics namespace."""
     return [
-        Statement(
-            Sid="DescribeModelPackages",
-            Effect=Allow,
-            Action=[awacs.sagemaker.DescribeModelPackage],
-            Resource=[arn("sagemaker", "model-package/${ModelPackageGroupName}/*")],
-        ),
-        *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
-        decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
+        *model_package_events.consumer_statements("MetricsFunctionName", "MetricsDeadLetterQueueName"),
         put_metrics("RegistryMetrics", "${MetricsNamespace}"),
-        write_logs("FunctionLogs", "/aws/lambda/${MetricsFunctionName}"),
-        Statement(
-            Sid="DeadLetters",
-            Effect=Allow,
-            Action=[awacs.sqs.SendMessage],
-            Resource=[arn("sqs", "${MetricsDeadLetterQueueName}")],
-        ),
     ]
 
 

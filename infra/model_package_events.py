@@ -5,7 +5,12 @@ event cannot drift apart in what they match or how patiently they retry.
 """
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Template, awslambda, events
+import awacs.sagemaker
+import awacs.sqs
+from awacs.aws import Allow, Statement
+from troposphere import GetAtt, Ref, Template, awslambda, cloudwatch, events
+
+from infra.policies import arn, decrypt_by_alias, read_prefix, write_logs
 
 SOURCE = "aws.sagemaker"
 DETAIL_TYPE = "SageMaker Model Package State Change"
@@ -44,3 +49,48 @@ def invoke_permission(template: Template, logical_id: str, function: awslambda.F
         SourceAccount=Ref("AWS::AccountId"),
         SourceArn=GetAtt(rule, "Arn"),
     ))
+
+
+def dead_letter_alarm(template: Template, logical_id: str, alarm_name, queue_name, topic_arn, description: str) -> cloudwatch.Alarm:
+    """Alarm (and all-clear) on the topic as soon as any event waits in a consumer's dead-letter queue."""
+    return template.add_resource(cloudwatch.Alarm(
+        logical_id,
+        AlarmName=alarm_name,
+        AlarmDescription=description,
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[cloudwatch.MetricDimension(Name="QueueName", Value=queue_name)],
+        Statistic="Maximum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=[topic_arn],
+        OKActions=[topic_arn],
+    ))
+
+
+def consumer_statements(function_name_param: str, dead_letter_queue_param: str) -> list[Statement]:
+    """What a function handling these events needs: describe this group's packages, read their quality
+    reports (SSE-KMS with the artifact key), write its own logs, send to its dead-letter queue."""
+    return [
+        Statement(
+            Sid="DescribeModelPackages",
+            Effect=Allow,
+            Action=[awacs.sagemaker.DescribeModelPackage, awacs.sagemaker.DescribeModelPackageGroup],
+            Resource=[
+                arn("sagemaker", "model-package-group/${ModelPackageGroupName}"),
+                arn("sagemaker", "model-package/${ModelPackageGroupName}/*"),
+            ],
+        ),
+        *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
+        decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
+        write_logs("FunctionLogs", f"/aws/lambda/${{{function_name_param}}}"),
+        Statement(
+            Sid="DeadLetters",
+            Effect=Allow,
+            Action=[awacs.sqs.SendMessage],
+            Resource=[arn("sqs", f"${{{dead_letter_queue_param}}}")],
+        ),
+    ]

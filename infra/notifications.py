@@ -287,46 +287,17 @@ def rule(t: Template, fn: awslambda.Function, dlq: sqs.Queue) -> events.Rule:
 
 
 def dead_letter_alarm(t: Template, dlq: sqs.Queue, topic_resource: sns.Topic) -> cloudwatch.Alarm:
-    return t.add_resource(cloudwatch.Alarm(
-        "NotifierDeadLetterAlarm",
-        AlarmName=Sub(ALARM_NAME),
-        AlarmDescription="Model package events the notifier could not handle wait in its dead-letter queue: see docs/notifications.md to redrive",
-        Namespace="AWS/SQS",
-        MetricName="ApproximateNumberOfMessagesVisible",
-        Dimensions=[cloudwatch.MetricDimension(Name="QueueName", Value=GetAtt(dlq, "QueueName"))],
-        Statistic="Maximum",
-        Period=300,
-        EvaluationPeriods=1,
-        Threshold=0,
-        ComparisonOperator="GreaterThanThreshold",
-        TreatMissingData="notBreaching",
-        AlarmActions=[Ref(topic_resource)],
-        OKActions=[Ref(topic_resource)],
-    ))
+    return model_package_events.dead_letter_alarm(
+        t, "NotifierDeadLetterAlarm", Sub(ALARM_NAME), GetAtt(dlq, "QueueName"), Ref(topic_resource),
+        "Model package events the notifier could not handle wait in its dead-letter queue: see the README to redrive",
+    )
 
 
 def notifier_statements() -> list[Statement]:
-    """Describe this group's model packages, read their reports, publish, log, dead-letter, use its key."""
+    """The event consumer's basics, plus: publish to this topic, use the notifications key."""
     return [
-        Statement(
-            Sid="DescribeModelPackages",
-            Effect=Allow,
-            Action=actions(awacs.sagemaker, "DescribeModelPackage", "DescribeModelPackageGroup"),
-            Resource=[
-                arn("sagemaker", "model-package-group/${ModelPackageGroupName}"),
-                arn("sagemaker", "model-package/${ModelPackageGroupName}/*"),
-            ],
-        ),
-        *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
-        decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
+        *model_package_events.consumer_statements("NotifierFunctionName", "NotifierDeadLetterQueueName"),
         publish_to_topic("PublishApprovals", arn("sns", "${TopicName}")),
-        write_logs("FunctionLogs", "/aws/lambda/${NotifierFunctionName}"),
-        Statement(
-            Sid="DeadLetters",
-            Effect=Allow,
-            Action=[awacs.sqs.SendMessage],
-            Resource=[arn("sqs", "${NotifierDeadLetterQueueName}")],
-        ),
         # Topic, dead-letter queue and environment are encrypted with the notifications key.
         use_key_by_alias("NotificationsKey", "${NotificationsKeyAlias}"),
     ]

@@ -177,7 +177,8 @@ def test_metrics_function_role_publishes_only_into_the_project_namespace():
     assert put["Action"] == ["cloudwatch:PutMetricData"]
     assert put["Condition"] == {"StringLike": {"cloudwatch:namespace": {"Fn::Sub": "${MetricsNamespace}"}}}
     assert statements["DescribeModelPackages"]["Resource"] == [
-        {"Fn::Sub": "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:model-package/${ModelPackageGroupName}/*"}
+        {"Fn::Sub": "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:model-package-group/${ModelPackageGroupName}"},
+        {"Fn::Sub": "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:model-package/${ModelPackageGroupName}/*"},
     ]
     for s in statements.values():
         assert all("*" not in a for a in s["Action"]), s
