@@ -17,16 +17,18 @@ import awacs.events
 import awacs.glue
 import awacs.iam
 import awacs.kms
+import awacs.lakeformation
 import awacs.logs
 import awacs.quicksight
 import awacs.s3
 import awacs.sagemaker
 import awacs.sns
 import awacs.sqs
-from awacs.aws import Allow, Condition, Statement, StringEquals
+from awacs.aws import Allow, Condition, ForAnyValueStringEquals, Statement
 from troposphere import Sub
 
-from infra.policies import arn, artifact_bucket_arn, decrypt_by_alias, pass_role
+from infra.names import ATHENA_RESULTS_PREFIX
+from infra.policies import arn, artifact_bucket_arn, decrypt_by_alias, pass_role, use_key_by_alias
 
 
 def actions(module, *names: str) -> list:
@@ -42,7 +44,7 @@ def _kms_key_lifecycle(sid: str) -> list[Statement]:
     # kms:CreateKey has no resource-level permission (the key has no ARN yet). The other key actions
     # cannot be scoped by alias before the alias exists, so they are scoped to this account's keys.
     return [
-        _allow(f"{sid}CreateNoResourceLevelPermission", [awacs.kms.CreateKey], ["*"]),
+        _allow(f"{sid}CreateNoResourceLevelPermission", [awacs.kms.CreateKey, awacs.kms.ListAliases], ["*"]),
         _allow(
             f"{sid}Manage",
             actions(
@@ -60,13 +62,20 @@ def _kms_key_lifecycle(sid: str) -> list[Statement]:
     ]
 
 
-def _log_groups(sid: str, group_sub: str) -> Statement:
-    return _allow(
-        sid,
-        actions(awacs.logs, "CreateLogGroup", "DeleteLogGroup", "PutRetentionPolicy", "DeleteRetentionPolicy",
-                "TagResource", "UntagResource", "ListTagsForResource", "DescribeLogGroups", "AssociateKmsKey"),
-        [arn("logs", f"log-group:{group_sub}"), arn("logs", f"log-group:{group_sub}:*")],
-    )
+def _log_groups(sid: str, group_sub: str) -> list[Statement]:
+    """What the AWS::Logs::LogGroup handler calls: its own group, a listing, and the account's policies."""
+    return [
+        _allow(
+            sid,
+            actions(awacs.logs, "CreateLogGroup", "DeleteLogGroup", "PutRetentionPolicy", "DeleteRetentionPolicy",
+                    "TagResource", "UntagResource", "ListTagsForResource", "AssociateKmsKey", "DisassociateKmsKey",
+                    "GetDataProtectionPolicy", "DescribeIndexPolicies"),
+            [arn("logs", f"log-group:{group_sub}"), arn("logs", f"log-group:{group_sub}:*")],
+        ),
+        # DescribeLogGroups is a listing: IAM checks it against log-group:*, not the one group.
+        _allow(f"{sid}List", [awacs.logs.DescribeLogGroups], [arn("logs", "log-group:*")]),
+        _allow(f"{sid}PoliciesNoResourceLevelPermission", [awacs.logs.DescribeResourcePolicies], ["*"]),
+    ]
 
 
 def _event_rules(sid: str) -> Statement:
@@ -110,7 +119,10 @@ def pipeline_stack() -> list[Statement]:
                 "GetBucketPublicAccessBlock", "PutBucketPublicAccessBlock", "GetBucketTagging", "PutBucketTagging",
                 "GetLifecycleConfiguration", "PutLifecycleConfiguration", "GetBucketOwnershipControls",
                 "PutBucketOwnershipControls", "GetBucketNotification", "PutBucketNotification", "GetBucketLogging",
-                "PutBucketLogging",
+                "PutBucketLogging", "ListBucket", "GetBucketAcl", "GetAccelerateConfiguration", "GetBucketCORS",
+                "GetBucketWebsite", "GetReplicationConfiguration", "GetAnalyticsConfiguration",
+                "GetInventoryConfiguration", "GetMetricsConfiguration", "GetIntelligentTieringConfiguration",
+                "GetBucketObjectLockConfiguration", "TagResource", "UntagResource", "ListTagsForResource",
             ),
             [artifact_bucket_arn()],
         ),
@@ -119,11 +131,12 @@ def pipeline_stack() -> list[Statement]:
             actions(awacs.codebuild, "CreateProject", "UpdateProject", "DeleteProject", "BatchGetProjects"),
             [arn("codebuild", "project/${ResourcePrefix}-*")],
         ),
-        _log_groups("BuildLogGroups", "/aws/codebuild/${ResourcePrefix}-*"),
+        *_log_groups("BuildLogGroups", "/aws/codebuild/${ResourcePrefix}-*"),
         _allow(
             "Pipeline",
             actions(awacs.codepipeline, "CreatePipeline", "UpdatePipeline", "DeletePipeline", "GetPipeline",
-                    "GetPipelineState", "TagResource", "UntagResource", "ListTagsForResource"),
+                    "GetPipelineState", "TagResource", "UntagResource", "ListTagsForResource",
+                    "StartPipelineExecution"),  # RestartExecutionOnUpdate
             [arn("codepipeline", "${CodePipelineName}")],
         ),
         _allow(
@@ -138,6 +151,12 @@ def pipeline_stack() -> list[Statement]:
                     "AddTags", "DeleteTags", "ListTags", "GetModelPackageGroupPolicy"),
             [arn("sagemaker", "model-package-group/${ModelPackageGroupName}")],
         ),
+        _allow(
+            "ReadPassedRoles",
+            [awacs.iam.GetRole],
+            [arn("iam", f"role${{RolePath}}{name}", region=False)
+             for name in ("${CodePipelineRoleName}", "${SynthBuildRoleName}", "${UpsertBuildRoleName}", "${SourceEventsRoleName}")],
+        ),
         pass_role("PassPipelineRole", ["${CodePipelineRoleName}"], "codepipeline.amazonaws.com"),
         pass_role("PassBuildRoles", ["${SynthBuildRoleName}", "${UpsertBuildRoleName}"], "codebuild.amazonaws.com"),
         pass_role("PassSourceEventsRole", ["${SourceEventsRoleName}"], "events.amazonaws.com"),
@@ -151,13 +170,14 @@ def notifications_stack() -> list[Statement]:
         _allow(
             "Topic",
             actions(awacs.sns, "CreateTopic", "DeleteTopic", "GetTopicAttributes", "SetTopicAttributes", "Subscribe",
-                    "Unsubscribe", "ListSubscriptionsByTopic", "TagResource", "UntagResource", "ListTagsForResource"),
-            [arn("sns", "${TopicName}")],
+                    "Unsubscribe", "ListSubscriptionsByTopic", "TagResource", "UntagResource", "ListTagsForResource",
+                    "GetDataProtectionPolicy", "GetSubscriptionAttributes", "SetSubscriptionAttributes"),
+            [arn("sns", "${TopicName}"), arn("sns", "${TopicName}:*")],
         ),
         _allow(
             "DeadLetterQueue",
-            actions(awacs.sqs, "CreateQueue", "DeleteQueue", "GetQueueAttributes", "SetQueueAttributes", "TagQueue",
-                    "UntagQueue", "ListQueueTags"),
+            actions(awacs.sqs, "CreateQueue", "DeleteQueue", "GetQueueAttributes", "SetQueueAttributes", "GetQueueUrl",
+                    "TagQueue", "UntagQueue", "ListQueueTags"),
             [arn("sqs", "${NotifierDeadLetterQueueName}")],
         ),
         _allow(
@@ -167,8 +187,9 @@ def notifications_stack() -> list[Statement]:
                 "UpdateFunctionCode", "UpdateFunctionConfiguration", "AddPermission", "RemovePermission", "TagResource",
                 "UntagResource", "ListTags", "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
                 "DeleteFunctionEventInvokeConfig", "GetFunctionEventInvokeConfig", "GetRuntimeManagementConfig",
+                "GetFunctionCodeSigningConfig", "GetFunctionRecursionConfig", "GetPolicy",
             ),
-            [arn("lambda", "function:${NotifierFunctionName}")],
+            [arn("lambda", "function:${NotifierFunctionName}"), arn("lambda", "function:${NotifierFunctionName}:*")],
         ),
         _allow("NotifierCode", [awacs.s3.GetObject, awacs.s3.GetObjectVersion], [artifact_bucket_arn("/lambda/*")]),
         # Lambda fetches the zip with the caller's rights, and the artifact bucket is SSE-KMS.
@@ -177,9 +198,9 @@ def notifications_stack() -> list[Statement]:
             Effect=Allow,
             Action=[awacs.kms.Decrypt, awacs.kms.DescribeKey],
             Resource=[arn("kms", "key/*")],
-            Condition=Condition(StringEquals({"kms:ResourceAliases": [Sub("${ArtifactKeyAlias}")]})),
+            Condition=Condition(ForAnyValueStringEquals({"kms:ResourceAliases": [Sub("${ArtifactKeyAlias}")]})),
         ),
-        _log_groups("NotifierLogGroup", "/aws/lambda/${NotifierFunctionName}"),
+        *_log_groups("NotifierLogGroup", "/aws/lambda/${NotifierFunctionName}"),
         _event_rules("ApprovalRule"),
         _allow(
             "DeadLetterAlarm",
@@ -197,7 +218,8 @@ def kpi_stack() -> list[Statement]:
     return [
         _allow(
             "Dashboard",
-            actions(awacs.cloudwatch, "PutDashboard", "DeleteDashboards", "GetDashboard"),
+            actions(awacs.cloudwatch, "PutDashboard", "DeleteDashboards", "GetDashboard", "TagResource", "UntagResource",
+                    "ListTagsForResource"),
             [arn("cloudwatch", "dashboard/${DashboardName}", region=False)],
         ),
         _allow(
@@ -224,6 +246,14 @@ def kpi_stack() -> list[Statement]:
             actions(awacs.glue, "CreateSecurityConfiguration", "DeleteSecurityConfiguration", "GetSecurityConfiguration"),
             ["*"],
         ),
+        _allow(
+            "LakeFormationLookupsNoResourceLevelPermission",
+            actions(awacs.lakeformation, "DescribeResource", "ListResources"),
+            ["*"],
+        ),
+        _allow("AthenaResultsLocation", [awacs.s3.GetBucketLocation, awacs.s3.PutObject],
+               [artifact_bucket_arn(), artifact_bucket_arn(f"/{ATHENA_RESULTS_PREFIX}*")]),
+        use_key_by_alias("AthenaResultsKey", "${ArtifactKeyAlias}"),
         _allow(
             "AthenaWorkGroup",
             actions(awacs.athena, "CreateWorkGroup", "DeleteWorkGroup", "GetWorkGroup", "UpdateWorkGroup", "TagResource",
@@ -253,18 +283,19 @@ def _registry_metrics() -> list[Statement]:
                 "UpdateFunctionCode", "UpdateFunctionConfiguration", "AddPermission", "RemovePermission", "TagResource",
                 "UntagResource", "ListTags", "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
                 "DeleteFunctionEventInvokeConfig", "GetFunctionEventInvokeConfig", "GetRuntimeManagementConfig",
+                "GetFunctionCodeSigningConfig", "GetFunctionRecursionConfig", "GetPolicy",
             ),
-            [arn("lambda", "function:${MetricsFunctionName}")],
+            [arn("lambda", "function:${MetricsFunctionName}"), arn("lambda", "function:${MetricsFunctionName}:*")],
         ),
         # Lambda fetches the zip with the caller's credentials: read lambda/ and decrypt it.
         _allow("MetricsCode", [awacs.s3.GetObject, awacs.s3.GetObjectVersion], [artifact_bucket_arn("/lambda/*")]),
         decrypt_by_alias("MetricsCodeDecrypt", "${ArtifactKeyAlias}"),
-        _log_groups("MetricsLogGroup", "/aws/lambda/${MetricsFunctionName}"),
+        *_log_groups("MetricsLogGroup", "/aws/lambda/${MetricsFunctionName}"),
         _event_rules("MetricsRule"),
         _allow(
             "MetricsDeadLetterQueue",
-            actions(awacs.sqs, "CreateQueue", "DeleteQueue", "GetQueueAttributes", "SetQueueAttributes", "TagQueue",
-                    "UntagQueue", "ListQueueTags"),
+            actions(awacs.sqs, "CreateQueue", "DeleteQueue", "GetQueueAttributes", "SetQueueAttributes", "GetQueueUrl",
+                    "TagQueue", "UntagQueue", "ListQueueTags"),
             [arn("sqs", "${MetricsDeadLetterQueueName}")],
         ),
         pass_role("PassMetricsFunctionRole", ["${MetricsFunctionRoleName}"], "lambda.amazonaws.com"),

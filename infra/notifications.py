@@ -19,6 +19,7 @@ import awacs.sqs
 from awacs.aws import (
     Allow,
     ArnEquals,
+    ArnLike,
     Bool,
     Condition,
     Deny,
@@ -60,7 +61,8 @@ RUNTIME = "python3.13"
 RULE_NAME = "${ResourcePrefix}-model-package-state"
 ALARM_NAME = "${ResourcePrefix}-approval-notifier-dead-letters"
 RULE_ARN = f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{RULE_NAME}"
-ALARM_ARN = f"arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:{ALARM_NAME}"
+# Every alarm of this environment may notify the topic: this stack's dead-letter alarm and the KPI stack's.
+PROJECT_ALARMS_ARN = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${ResourcePrefix}-*"
 LOG_GROUP = "/aws/lambda/${NotifierFunctionName}"
 LOG_GROUP_ARN = f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{LOG_GROUP}"
 
@@ -74,10 +76,10 @@ SERVICE_KEY_ACTIONS = [awacs.kms.Decrypt, awacs.kms.GenerateDataKey]
 
 
 def _source_conditions(source_arn_sub: str) -> Condition:
-    """Confused-deputy guard for service principals: this account, this one resource."""
+    """Confused-deputy guard for service principals: this account, these resources (ARN pattern)."""
     return Condition([
         StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}),
-        ArnEquals({"aws:SourceArn": Sub(source_arn_sub)}),
+        ArnLike({"aws:SourceArn": Sub(source_arn_sub)}),
     ])
 
 
@@ -107,9 +109,10 @@ def key_policy() -> PolicyDocument:
             # EventBridge writes dead letters into the encrypted queue.
             Statement(Sid="EventBridgeDeadLetters", Effect=Allow, Principal=Principal("Service", ["events.amazonaws.com"]),
                       Action=SERVICE_KEY_ACTIONS, Resource=["*"], Condition=_source_conditions(RULE_ARN)),
-            # The dead-letter alarm publishes to the encrypted topic.
-            Statement(Sid="AlarmPublishes", Effect=Allow, Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
-                      Action=SERVICE_KEY_ACTIONS, Resource=["*"], Condition=_source_conditions(ALARM_ARN)),
+            # Alarms publish to the encrypted topic. AWS documents this grant without conditions (CloudWatch's
+            # KMS calls for SNS need not carry the alarm's ARN); the topic policy holds the confused-deputy guard.
+            Statement(Sid="AlarmsPublish", Effect=Allow, Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
+                      Action=SERVICE_KEY_ACTIONS, Resource=["*"]),
             # CloudWatch Logs encrypts the function's log group (its condition is the encryption context).
             Statement(
                 Sid="LogsEncryptFunctionLogs",
@@ -154,7 +157,7 @@ def topic(t: Template, key: kms.Key) -> sns.Topic:
                 Statement(Sid="NotifierPublishes", Effect=Allow, Principal=Principal("AWS", [notifier_role]),
                           Action=[awacs.sns.Publish], Resource=[Ref(Topic)]),
                 Statement(Sid="AlarmPublishes", Effect=Allow, Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
-                          Action=[awacs.sns.Publish], Resource=[Ref(Topic)], Condition=_source_conditions(ALARM_ARN)),
+                          Action=[awacs.sns.Publish], Resource=[Ref(Topic)], Condition=_source_conditions(PROJECT_ALARMS_ARN)),
                 # "Only" for real: identity policies elsewhere in the account cannot add publishers.
                 # Service principals (aws:PrincipalServiceName set) are held by the Allow above instead.
                 Statement(

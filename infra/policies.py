@@ -14,7 +14,18 @@ import awacs.kms
 import awacs.logs
 import awacs.s3
 import awacs.sns
-from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals, StringLike
+from awacs.aws import (
+    Allow,
+    Bool,
+    Condition,
+    Deny,
+    ForAnyValueStringEquals,
+    PolicyDocument,
+    Principal,
+    Statement,
+    StringEquals,
+    StringLike,
+)
 from awacs.helpers.trust import make_simple_assume_policy
 from troposphere import Sub
 
@@ -37,6 +48,10 @@ NO_RESOURCE_LEVEL_ACTIONS = frozenset(
         "glue:DeleteSecurityConfiguration",
         "athena:ListWorkGroups",
         "logs:DescribeLogGroups",
+        "logs:DescribeResourcePolicies",
+        "kms:ListAliases",
+        "lakeformation:DescribeResource",
+        "lakeformation:ListResources",
         "lambda:GetEventSourceMapping",
         "cloudformation:ValidateTemplate",
         "codebuild:ListProjects",
@@ -167,7 +182,7 @@ def use_key_by_alias(sid: str, alias_sub: str) -> Statement:
         Action=KMS_USE_ACTIONS,
         Resource=[arn("kms", "key/*")],
         Condition=Condition(
-            StringEquals({"kms:ResourceAliases": [Sub(alias_sub)]}),
+            ForAnyValueStringEquals({"kms:ResourceAliases": [Sub(alias_sub)]}),
         ),
     )
 
@@ -179,7 +194,7 @@ def decrypt_by_alias(sid: str, alias_sub: str) -> Statement:
         Effect=Allow,
         Action=[awacs.kms.Decrypt],
         Resource=[arn("kms", "key/*")],
-        Condition=Condition(StringEquals({"kms:ResourceAliases": [Sub(alias_sub)]})),
+        Condition=Condition(ForAnyValueStringEquals({"kms:ResourceAliases": [Sub(alias_sub)]})),
     )
 
 
