@@ -24,7 +24,7 @@ import awacs.s3
 import awacs.sagemaker
 import awacs.sns
 import awacs.sqs
-from awacs.aws import Allow, Condition, ForAnyValueStringEquals, Statement
+from awacs.aws import Allow, Condition, Deny, ForAnyValueStringEquals, Statement
 from troposphere import Sub
 
 from infra.names import ATHENA_RESULTS_PREFIX
@@ -87,6 +87,11 @@ def _event_rules(sid: str) -> Statement:
     )
 
 
+ROLE_WRITE_ACTIONS = (
+    "CreateRole", "DeleteRole", "UpdateRole", "UpdateRoleDescription", "UpdateAssumeRolePolicy", "PutRolePolicy",
+    "DeleteRolePolicy", "AttachRolePolicy", "DetachRolePolicy", "PutRolePermissionsBoundary",
+    "DeleteRolePermissionsBoundary", "TagRole", "UntagRole",
+)
 ROLE_MANAGEMENT_ACTIONS = (
     "CreateRole", "DeleteRole", "GetRole", "UpdateRole", "UpdateRoleDescription", "UpdateAssumeRolePolicy",
     "PutRolePolicy", "DeleteRolePolicy", "GetRolePolicy", "ListRolePolicies", "ListAttachedRolePolicies",
@@ -103,8 +108,13 @@ def _manage_roles(sid: str, role_name_subs: list[str]) -> Statement:
 
 
 def iam_stack() -> list[Statement]:
-    """The IAM stack manages only the project's roles, under the project's path and prefix."""
-    return [_manage_roles("ProjectRoles", ["${ResourcePrefix}-*"])]
+    """The IAM stack manages the project's roles, under its path and prefix, except the deploy roles."""
+    deploy_roles = arn("iam", "role${RolePath}${ResourcePrefix}-deploy-*", region=False)
+    return [
+        _manage_roles("ProjectRoles", ["${ResourcePrefix}-*"]),
+        # The deploy roles belong to the administrator-only deploy-roles stack: never from the pipeline.
+        Statement(Sid="NeverTheDeployRoles", Effect=Deny, Action=actions(awacs.iam, *ROLE_WRITE_ACTIONS), Resource=[deploy_roles]),
+    ]
 
 
 def pipeline_stack() -> list[Statement]:

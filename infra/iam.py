@@ -21,10 +21,9 @@ from awacs.aws import Allow, Statement
 import awacs.s3
 from troposphere import GetAtt, Ref, Sub, Template, iam
 
-from infra import deploy_policies, parameters
+from infra import parameters
 from infra.deploy_policies import actions
-from infra.exports import export
-from infra.roles import service_role
+from infra.roles import exported_service_role
 from infra.names import LAMBDA_PREFIX
 from infra.source import SOURCE_CONDITIONS, add_source_conditions
 from infra.policies import (
@@ -52,12 +51,6 @@ PIPELINE_ARTIFACTS = "${PipelineArtifactsPrefix}"
 # SageMaker built-in images the model-build pipeline pulls (scikit-learn processing, XGBoost training).
 BUILT_IN_IMAGE_REPOSITORIES = ["sagemaker-scikit-learn", "sagemaker-xgboost"]
 
-
-def _role(template: Template, logical_id: str, name_param: str, service: str, description: str, statements: list) -> iam.Role:
-    """A service role whose ARN other stacks import as "<iam stack>-<logical id>Arn"."""
-    role = service_role(template, logical_id, name_param, service, description, statements)
-    export(template, f"{logical_id}Arn", GetAtt(role, "Arn"), f"ARN of {description}")
-    return role
 
 def sagemaker_execution_statements() -> list[Statement]:
     """Run the pipeline's processing and training jobs and register models into the group."""
@@ -242,24 +235,16 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     t = new_template("IAM roles of the SageMaker MLOps project: least privilege, scoped to this environment's names")
     add_source_conditions(t)
 
-    _role(t, "SageMakerExecutionRole", "SageMakerExecutionRoleName", "sagemaker.amazonaws.com",
+    exported_service_role(t, "SageMakerExecutionRole", "SageMakerExecutionRoleName", "sagemaker.amazonaws.com",
           "the SageMaker pipeline's execution role", sagemaker_execution_statements())
-    pipeline_role = _role(t, "CodePipelineRole", "CodePipelineRoleName", "codepipeline.amazonaws.com",
+    pipeline_role = exported_service_role(t, "CodePipelineRole", "CodePipelineRoleName", "codepipeline.amazonaws.com",
           "the delivery pipeline's service role", codepipeline_statements())
     _source_policies(t, pipeline_role)
-    _role(t, "SynthBuildRole", "SynthBuildRoleName", "codebuild.amazonaws.com",
+    exported_service_role(t, "SynthBuildRole", "SynthBuildRoleName", "codebuild.amazonaws.com",
           "the synth build's role", synth_build_statements())
-    _role(t, "UpsertBuildRole", "UpsertBuildRoleName", "codebuild.amazonaws.com",
+    exported_service_role(t, "UpsertBuildRole", "UpsertBuildRoleName", "codebuild.amazonaws.com",
           "the SageMaker-pipeline upsert build's role", upsert_build_statements())
-    _role(t, "SourceEventsRole", "SourceEventsRoleName", "events.amazonaws.com",
+    exported_service_role(t, "SourceEventsRole", "SourceEventsRoleName", "events.amazonaws.com",
           "the role EventBridge uses to start the pipeline on a source change", source_events_statements())
-    _role(t, "IamDeployRole", "IamDeployRoleName", "cloudformation.amazonaws.com",
-          "the role CloudFormation deploys the IAM stack with", deploy_policies.iam_stack())
-    _role(t, "PipelineDeployRole", "PipelineDeployRoleName", "cloudformation.amazonaws.com",
-          "the role CloudFormation deploys the pipeline stack with", deploy_policies.pipeline_stack())
-    _role(t, "NotificationsDeployRole", "NotificationsDeployRoleName", "cloudformation.amazonaws.com",
-          "the role CloudFormation deploys the notifications stack with", deploy_policies.notifications_stack())
-    _role(t, "KpiDeployRole", "KpiDeployRoleName", "cloudformation.amazonaws.com",
-          "the role CloudFormation deploys the KPI stack with", deploy_policies.kpi_stack())
     parameters.declare_used(t)  # every ${Name} the statements use becomes a Parameter
     return t

@@ -45,7 +45,7 @@ import awacs.sagemaker
 from infra.deploy_policies import actions
 from infra.policies import VERSION, arn, decrypt_by_alias, put_metrics, read_prefix, write_logs
 from infra.roles import service_role
-from infra.templates_common import new_template
+from infra.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
 from lambda_src.registry_metrics import contract
 
 RUNTIME = "python3.12"
@@ -71,8 +71,8 @@ def _key_arn():
 
 
 def _retain(resource):
-    resource.DeletionPolicy = "Retain"
-    resource.UpdateReplacePolicy = "Retain"
+    resource.DeletionPolicy = RETAIN_DELETION
+    resource.UpdateReplacePolicy = RETAIN_REPLACEMENT
     return resource
 
 

@@ -10,7 +10,11 @@ from dataclasses import dataclass
 
 from infra.config import ConfigError, Environment, Project
 
-STACKS = ("iam", "pipeline", "notifications", "kpi")
+# Every stack, in deployment order. "deploy-roles" holds the roles CloudFormation deploys the others
+# with; only an administrator deploys it (`make deploy`), so the pipeline cannot widen its own powers.
+STACKS = ("deploy-roles", "iam", "pipeline", "notifications", "kpi")
+BOOTSTRAP_ONLY_STACKS = ("deploy-roles",)
+PIPELINE_STACKS = tuple(s for s in STACKS if s not in BOOTSTRAP_ONLY_STACKS)
 
 # Where things live inside the artifact bucket. One bucket, one KMS key, prefixes per use.
 CODEPIPELINE_PREFIX = "codepipeline/"  # unused by CodePipeline itself: see Names.pipeline_artifacts_prefix
@@ -90,7 +94,7 @@ class Names:
         return self.role("source-events")
 
     def deploy_role(self, stack: str) -> str:
-        if stack not in STACKS:
+        if stack not in PIPELINE_STACKS:
             raise KeyError(stack)
         return self.role(f"deploy-{stack}")
 
@@ -205,7 +209,7 @@ _LIMITS = (
     ("CodePipeline name", lambda n: [n.codepipeline], 100, "project.name"),
     ("CloudWatch dashboard name", lambda n: [n.dashboard], 255, "project.name"),
     ("IAM role name", lambda n: [n.sagemaker_execution_role, n.codepipeline_role, n.synth_build_role, n.upsert_build_role,
-                                n.source_events_role, n.notifier_role, n.crawler_role, n.metrics_function_role] + [n.deploy_role(s) for s in STACKS], 64, "project.short_name"),
+                                n.source_events_role, n.notifier_role, n.crawler_role, n.metrics_function_role] + [n.deploy_role(s) for s in PIPELINE_STACKS], 64, "project.short_name"),
     ("Lambda function name", lambda n: [n.notifier_function], 64, "project.short_name"),
     ("KPI metrics Lambda function name", lambda n: [n.metrics_function], 64, "project.short_name"),
     ("EventBridge rule name", lambda n: [n.metrics_rule], 64, "project.short_name"),

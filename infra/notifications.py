@@ -50,7 +50,7 @@ from infra.policies import (
     write_logs,
 )
 from infra.roles import service_role
-from infra.templates_common import new_template
+from infra.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
 
 TRANSFORM = "AWS::LanguageExtensions"  # Fn::ForEach; needs CAPABILITY_AUTO_EXPAND at deploy time
 HANDLER = "get_model_metadata.handler.lambda_handler"
@@ -133,8 +133,8 @@ def notifications_key(t: Template) -> kms.Key:
         Description=Sub("Encrypts the ${ResourcePrefix} approval notifications: topic, dead letters, function environment and logs"),
         EnableKeyRotation=True,
         KeyPolicy=key_policy(),
-        DeletionPolicy="Retain",
-        UpdateReplacePolicy="Retain",
+        DeletionPolicy=RETAIN_DELETION,
+        UpdateReplacePolicy=RETAIN_REPLACEMENT,
     ))
     t.add_resource(kms.Alias("NotificationsAlias", AliasName=Ref("NotificationsKeyAlias"), TargetKeyId=Ref(NotificationsKey)))
     return NotificationsKey
@@ -205,8 +205,8 @@ def dead_letter_queue(t: Template, key: kms.Key) -> sqs.Queue:
         QueueName=Ref("NotifierDeadLetterQueueName"),
         KmsMasterKeyId=Ref(key),
         MessageRetentionPeriod=DLQ_RETENTION_SECONDS,
-        DeletionPolicy="Retain",
-        UpdateReplacePolicy="Retain",
+        DeletionPolicy=RETAIN_DELETION,
+        UpdateReplacePolicy=RETAIN_REPLACEMENT,
     ))
     queue_arn = GetAtt(NotifierDeadLetterQueue, "Arn")
     t.add_resource(sqs.QueuePolicy(
@@ -238,8 +238,8 @@ def function(t: Template, key: kms.Key, topic_resource: sns.Topic, dlq: sqs.Queu
         LogGroupName=Sub(LOG_GROUP),
         RetentionInDays=Ref("LogRetentionDays"),
         KmsKeyId=GetAtt(key, "Arn"),
-        DeletionPolicy="Retain",
-        UpdateReplacePolicy="Retain",
+        DeletionPolicy=RETAIN_DELETION,
+        UpdateReplacePolicy=RETAIN_REPLACEMENT,
     ))
     NotifierFunction = t.add_resource(awslambda.Function(
         "NotifierFunction",

@@ -64,6 +64,7 @@ SPECS: dict[str, Spec] = {
     "KpiDeployRoleName": Spec("Role CloudFormation uses for the KPI stack", lambda n: n.deploy_role("kpi")),
     "NotifierRoleName": Spec("Role of the approval-notifier Lambda", lambda n: n.notifier_role),
     "CrawlerRoleName": Spec("Role of the KPI Glue crawler", lambda n: n.crawler_role),
+    "DeployRolesStackName": Spec("Name of this environment's deploy-roles stack (for imports)", lambda n: n.stack("deploy-roles")),
     "IamStackName": Spec("Name of this environment's IAM stack (for imports)", lambda n: n.stack("iam")),
     "PipelineStackName": Spec("Name of this environment's pipeline stack (for imports)", lambda n: n.stack("pipeline")),
     "NotificationsStackName": Spec("Name of this environment's notifications stack (for imports)", lambda n: n.stack("notifications")),

@@ -18,13 +18,13 @@ from infra.exports import export, import_value
 from infra.names import ARTIFACT_BUCKET_SUB, LAMBDA_PREFIX
 from infra.policies import KMS_USE_ACTIONS, VERSION, account_administers_key, deny_insecure_transport
 from infra.source import SOURCE_CONDITIONS, add_source_conditions
-from infra.templates_common import new_template
+from infra.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
 
 SOURCE_ARTIFACT = "SourceOutput"
 SYNTH_ARTIFACT = "SynthOutput"
 
 # The stacks the pipeline deploys, in order, with what each CloudFormation action needs.
-# stack key -> (stage name, stack-name parameter, deploy-role export of the IAM stack, capabilities)
+# stack key -> (stage name, stack-name parameter, deploy-role export of the deploy-roles stack, capabilities)
 DEPLOYMENTS = {
     "iam": ("DeployIam", "IamStackName", "IamDeployRoleArn", ["CAPABILITY_NAMED_IAM"]),
     "pipeline": ("UpdatePipeline", "PipelineStackName", "PipelineDeployRoleArn", []),
@@ -35,8 +35,8 @@ DEPLOYMENTS = {
     "kpi": ("DeployKpi", "KpiStackName", "KpiDeployRoleArn", ["CAPABILITY_NAMED_IAM"]),
 }
 
-# Capabilities per stack, for `make deploy` / `make diff` too.
-CAPABILITIES = {stack: caps for stack, (_, _, _, caps) in DEPLOYMENTS.items()}
+# Capabilities per stack, for `make deploy` / `make diff` too (deploy-roles: administrator-only).
+CAPABILITIES = {"deploy-roles": ["CAPABILITY_NAMED_IAM"], **{stack: caps for stack, (_, _, _, caps) in DEPLOYMENTS.items()}}
 
 # Roles that use the artifact key, by their name parameter. All exist before this stack (IAM deploys first).
 # CloudWatch Logs groups this env's resources write to, encrypted with the artifact key.
@@ -99,8 +99,8 @@ def add_artifact_key(t: Template) -> kms.Key:
             Description=Sub("Artifacts of the ${ProjectName} ${Environment} delivery and SageMaker pipelines"),
             EnableKeyRotation=True,
             KeyPolicy=artifact_key_policy(),
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
+            DeletionPolicy=RETAIN_DELETION,
+            UpdateReplacePolicy=RETAIN_REPLACEMENT,
         )
     )
     t.add_resource(kms.Alias("ArtifactKeyAliasResource", AliasName=Ref("ArtifactKeyAlias"), TargetKeyId=Ref(ArtifactKey)))
@@ -145,8 +145,8 @@ def add_artifact_bucket(t: Template, key: kms.Key) -> s3.Bucket:
                     ),
                 ]
             ),
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
+            DeletionPolicy=RETAIN_DELETION,
+            UpdateReplacePolicy=RETAIN_REPLACEMENT,
         )
     )
     t.add_resource(
@@ -168,8 +168,8 @@ def add_model_package_group(t: Template) -> sagemaker.ModelPackageGroup:
             "ModelPackageGroup",
             ModelPackageGroupName=Ref("ModelPackageGroupName"),
             ModelPackageGroupDescription=Sub("Models of the ${SageMakerPipelineName} pipeline"),
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
+            DeletionPolicy=RETAIN_DELETION,
+            UpdateReplacePolicy=RETAIN_REPLACEMENT,
         )
     )
 
@@ -318,7 +318,7 @@ def deploy_action(stack: str) -> codepipeline.Actions:
         "StackName": Ref(stack_param),
         "TemplatePath": f"{SYNTH_ARTIFACT}::templates/{stack}.yaml",
         "TemplateConfiguration": Sub(f"{SYNTH_ARTIFACT}::templates/${{Environment}}/{stack}.json"),
-        "RoleArn": import_value("IamStackName", role_export),
+        "RoleArn": import_value("DeployRolesStackName", role_export),
     }
     if capabilities:
         configuration["Capabilities"] = ",".join(capabilities)

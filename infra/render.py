@@ -17,6 +17,7 @@ from infra import names as names_mod
 from infra import parameters
 from infra.config import Project
 from infra.stacks import BUILDERS
+from infra.templates_common import RETAINED
 
 
 def template_text(template: Template | dict) -> str:
@@ -33,7 +34,7 @@ def stack_policy(template: Template | dict) -> dict | None:
     """
     retained = sorted(
         logical_id for logical_id, res in _as_dict(template).get("Resources", {}).items()
-        if isinstance(res, dict) and res.get("DeletionPolicy") == "Retain"
+        if isinstance(res, dict) and res.get("DeletionPolicy") in RETAINED
     )
     if not retained:
         return None

@@ -1,8 +1,9 @@
 """One way to make a service role: named from a parameter, under the project path, one inline policy."""
 from __future__ import annotations
 
-from troposphere import Ref, Template, iam
+from troposphere import GetAtt, Ref, Template, iam
 
+from infra.exports import export
 from infra.policies import document, trust
 
 
@@ -18,3 +19,11 @@ def service_role(template: Template, logical_id: str, name_param: str, service: 
             Policies=[iam.Policy(PolicyName="least-privilege", PolicyDocument=document(statements))],
         )
     )
+
+
+def exported_service_role(template: Template, logical_id: str, name_param: str, service: str, description: str,
+                          statements: list) -> iam.Role:
+    """A service role whose ARN other stacks import as "<this stack>-<logical id>Arn"."""
+    role = service_role(template, logical_id, name_param, service, description, statements)
+    export(template, f"{logical_id}Arn", GetAtt(role, "Arn"), f"ARN of {description}")
+    return role

@@ -5,10 +5,11 @@ from typing import Callable
 
 from troposphere import Template
 
-from infra import iam, kpi, notifications, pipeline
+from infra import deploy_roles, iam, kpi, notifications, pipeline
 
-# stack key -> build(project) -> Template. Order is deployment order: IAM first.
+# stack key -> build(project) -> Template, in deployment order (infra.names.STACKS).
 BUILDERS: dict[str, Callable[..., Template]] = {
+    "deploy-roles": deploy_roles.build,
     "iam": iam.build,
     "pipeline": pipeline.build,
     "notifications": notifications.build,

@@ -10,3 +10,10 @@ def new_template(description: str) -> Template:
     template = Template(Description=description)
     template.set_version(FORMAT_VERSION)
     return template
+
+
+# What holds data outlives its stack and any replacement. A stack whose *creation* fails still cleans up
+# (RetainExceptOnCreate): a retained orphan would make the retry fail with "already exists".
+RETAIN_DELETION = "RetainExceptOnCreate"
+RETAIN_REPLACEMENT = "Retain"
+RETAINED = ("Retain", "RetainExceptOnCreate")

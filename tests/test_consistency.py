@@ -12,6 +12,7 @@ import re
 import pytest
 
 from infra import lambda_package, names as names_mod, pipeline
+from infra.names import PIPELINE_STACKS
 from infra.stacks import BUILDERS
 from tests.cfn import load
 from tests.conftest import ROOT
@@ -93,8 +94,14 @@ def test_every_parameter_has_a_value_and_no_file_holds_an_undeclared_key(rendere
 def test_pipeline_deploys_stacks_in_the_order_their_imports_need(stacks_by_env):
     for env, stacks in stacks_by_env.items():
         n_stacks = [a["Configuration"]["StackName"] for a in _deploy_actions(stacks)]
-        expected = [stacks[key].name for key in ORDER]
+        expected = [stacks[key].name for key in ORDER if key in PIPELINE_STACKS]
         same(f"env {env}: deployment order", **{"pipeline.yaml stages": n_stacks, "infra/stacks.py BUILDERS": expected})
+
+
+def test_the_pipeline_never_deploys_the_deploy_roles(stacks_by_env):
+    for env, stacks in stacks_by_env.items():
+        deployed = {a["Configuration"]["StackName"] for a in _deploy_actions(stacks)}
+        assert stacks["deploy-roles"].name not in deployed, f"env {env}: the pipeline may not change its own deploy roles"
 
 
 # -- stack names and artifact paths ---------------------------------------------------------------

@@ -22,7 +22,8 @@ def _resources(rendered, stack):
 def test_stateful_resources_are_retained_on_delete_and_replace(rendered, stack):
     for logical_id, res in _resources(rendered, stack).items():
         if res["Type"] in STATEFUL_TYPES:
-            assert res.get("DeletionPolicy") == "Retain", f"{stack}.yaml {logical_id} ({res['Type']}) lacks DeletionPolicy: Retain"
+            # RetainExceptOnCreate: retained for good, yet a failed first create leaves no orphan behind.
+            assert res.get("DeletionPolicy") == "RetainExceptOnCreate", f"{stack}.yaml {logical_id} ({res['Type']}) is not retained on delete"
             assert res.get("UpdateReplacePolicy") == "Retain", f"{stack}.yaml {logical_id} lacks UpdateReplacePolicy: Retain"
 
 
@@ -47,7 +48,7 @@ def test_self_update_cannot_replace_or_drop_the_artifact_bucket_key_or_registry(
 
 @pytest.mark.parametrize("stack", list(BUILDERS))
 def test_stack_policy_protects_exactly_what_the_template_retains(rendered, project, stack):
-    retained = {f"LogicalResourceId/{k}" for k, v in _resources(rendered, stack).items() if v.get("DeletionPolicy") == "Retain"}
+    retained = {f"LogicalResourceId/{k}" for k, v in _resources(rendered, stack).items() if v.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate")}
     for env in project.environments:
         body = json.loads(rendered[f"{env}/{stack}.json"])
         if not retained:

@@ -45,8 +45,8 @@ def test_an_unknown_environment_is_named_in_one_line(capsys):
     assert "unknown environment 'staging'" in err and err.count("\n") == 1
 
 
-def test_bootstrap_deploys_iam_before_the_pipeline_and_nothing_else():
-    assert deploy.BOOTSTRAP_STACKS == ("iam", "pipeline")
+def test_bootstrap_deploys_deploy_roles_then_iam_then_the_pipeline_and_nothing_else():
+    assert deploy.BOOTSTRAP_STACKS == ("deploy-roles", "iam", "pipeline")
 
 
 @pytest.mark.parametrize("stack", ["iam", "pipeline"])

@@ -119,7 +119,7 @@ def test_rule_target_retries_and_dead_letters(tmpl):
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
     assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["MetricsDeadLetterQueue", "Arn"]}
     queue = tmpl["Resources"]["MetricsDeadLetterQueue"]
-    assert queue["Properties"]["SqsManagedSseEnabled"] is True and queue["DeletionPolicy"] == "Retain"
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True and queue["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 @pytest.mark.parametrize("env", ENVS)

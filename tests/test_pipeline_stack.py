@@ -55,9 +55,9 @@ def synth_artifact_files(tpl, env: str) -> set[str]:
 
 
 def import_key(value) -> str:
-    """'${IamStackName}-XArn' -> 'XArn'."""
+    """'${IamStackName}-XArn' (or the deploy-roles stack's) -> 'XArn'."""
     sub = value["Fn::ImportValue"]["Fn::Sub"]
-    assert sub.startswith("${IamStackName}-"), sub
+    assert sub.startswith(("${IamStackName}-", "${DeployRolesStackName}-")), sub
     return sub.split("-", 1)[1]
 
 
@@ -101,7 +101,7 @@ def test_every_cloudformation_action_reads_only_files_the_synth_artifact_holds_a
 
 
 def test_synth_artifact_holds_exactly_the_deployed_templates_and_this_envs_parameter_files(tpl):
-    expected = {f"templates/{s}.yaml" for s in names.STACKS} | {f"templates/dev/{s}.json" for s in names.STACKS}
+    expected = {f"templates/{s}.yaml" for s in names.PIPELINE_STACKS} | {f"templates/dev/{s}.json" for s in names.PIPELINE_STACKS}
     assert synth_artifact_files(tpl, "dev") == expected
 
 
@@ -117,7 +117,8 @@ def test_every_input_artifact_is_produced_by_an_earlier_action(tpl):
             produced |= {o["Name"] for a in batch for o in a.get("OutputArtifacts", [])}
 
 
-def test_each_cloudformation_action_uses_a_deploy_role_the_pipeline_role_may_pass(tpl, iam_tpl):
+def test_each_cloudformation_action_uses_a_deploy_role_the_pipeline_role_may_pass(tpl, iam_tpl, rendered):
+    deploy_roles_tpl = load(rendered["deploy-roles.yaml"])
     role = iam_tpl["Resources"]["CodePipelineRole"]["Properties"]
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
     passable = {
@@ -127,7 +128,7 @@ def test_each_cloudformation_action_uses_a_deploy_role_the_pipeline_role_may_pas
     assert pass_statement["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
     for action in cfn_actions(tpl).values():
         logical_id = import_key(action["Configuration"]["RoleArn"]).removesuffix("Arn")
-        name_param = iam_tpl["Resources"][logical_id]["Properties"]["RoleName"]["Ref"]
+        name_param = deploy_roles_tpl["Resources"][logical_id]["Properties"]["RoleName"]["Ref"]
         assert f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role${{RolePath}}${{{name_param}}}" in passable
 
 
@@ -184,7 +185,7 @@ def test_each_build_logs_to_its_own_retained_log_group(tpl):
 # -- data ---------------------------------------------------------------------------------------
 def test_artifact_bucket_is_kms_encrypted_versioned_private_tls_only_and_retained(tpl):
     bucket = tpl["Resources"]["ArtifactBucket"]
-    assert bucket["DeletionPolicy"] == bucket["UpdateReplacePolicy"] == "Retain"
+    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
     p = bucket["Properties"]
     rule = p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     assert rule["BucketKeyEnabled"] is True
@@ -201,7 +202,7 @@ def test_artifact_bucket_is_kms_encrypted_versioned_private_tls_only_and_retaine
 
 def test_artifact_key_rotates_is_retained_and_only_project_roles_may_use_it(tpl):
     key = tpl["Resources"]["ArtifactKey"]
-    assert key["DeletionPolicy"] == key["UpdateReplacePolicy"] == "Retain"
+    assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
     assert key["Properties"]["EnableKeyRotation"] is True
     statements = {s["Sid"]: s for s in key["Properties"]["KeyPolicy"]["Statement"]}
     admin = statements["AccountAdministersKey"]
@@ -222,7 +223,7 @@ def test_stack_exports_bucket_and_key_and_keeps_the_model_group(tpl):
     assert outputs["ArtifactBucketName"]["Export"]["Name"] == {"Fn::Sub": "${AWS::StackName}-ArtifactBucketName"}
     assert outputs["ArtifactKeyArn"]["Export"]["Name"] == {"Fn::Sub": "${AWS::StackName}-ArtifactKeyArn"}
     group = tpl["Resources"]["ModelPackageGroup"]
-    assert group["DeletionPolicy"] == "Retain"
+    assert group["DeletionPolicy"] == "RetainExceptOnCreate"
     assert group["Properties"]["ModelPackageGroupName"] == {"Ref": "ModelPackageGroupName"}
 
 
