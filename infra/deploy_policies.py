@@ -24,9 +24,10 @@ import awacs.s3
 import awacs.sagemaker
 import awacs.sns
 import awacs.sqs
-from awacs.aws import Allow, Condition, Deny, ForAnyValueStringEquals, Statement
+from awacs.aws import Allow, Condition, Deny, ForAnyValueStringEquals, Statement, StringEquals
 from troposphere import Sub
 
+from infra.boundary import BOUNDARY_ARN_SUB
 from infra.names import ATHENA_RESULTS_PREFIX
 from infra.policies import arn, artifact_bucket_arn, decrypt_by_alias, pass_role, use_key_by_alias
 
@@ -99,19 +100,32 @@ ROLE_MANAGEMENT_ACTIONS = (
 )
 
 
-def _manage_roles(sid: str, role_name_subs: list[str]) -> Statement:
-    return _allow(
-        sid,
-        actions(awacs.iam, *ROLE_MANAGEMENT_ACTIONS),
-        [arn("iam", f"role${{RolePath}}{name}", region=False) for name in role_name_subs],
-    )
+# Role writes that accept the iam:PermissionsBoundary condition: allowed only with the project's boundary.
+BOUNDED_ROLE_WRITES = ("CreateRole", "PutRolePolicy", "DeleteRolePolicy", "AttachRolePolicy", "DetachRolePolicy",
+                       "PutRolePermissionsBoundary")
+
+
+def _manage_roles(sid: str, role_name_subs: list[str]) -> list[Statement]:
+    """Manage these roles, but create or change their policies only under the project's boundary."""
+    roles = [arn("iam", f"role${{RolePath}}{name}", region=False) for name in role_name_subs]
+    return [
+        Statement(
+            Sid=f"{sid}UnderBoundary",
+            Effect=Allow,
+            Action=actions(awacs.iam, *BOUNDED_ROLE_WRITES),
+            Resource=roles,
+            Condition=Condition(StringEquals({"iam:PermissionsBoundary": Sub(BOUNDARY_ARN_SUB)})),
+        ),
+        _allow(sid, actions(awacs.iam, *(a for a in ROLE_MANAGEMENT_ACTIONS if a not in BOUNDED_ROLE_WRITES)), roles),
+        Statement(Sid=f"{sid}KeepTheBoundary", Effect=Deny, Action=[awacs.iam.DeleteRolePermissionsBoundary], Resource=roles),
+    ]
 
 
 def iam_stack() -> list[Statement]:
     """The IAM stack manages the project's roles, under its path and prefix, except the deploy roles."""
     deploy_roles = arn("iam", "role${RolePath}${ResourcePrefix}-deploy-*", region=False)
     return [
-        _manage_roles("ProjectRoles", ["${ResourcePrefix}-*"]),
+        *_manage_roles("ProjectRoles", ["${ResourcePrefix}-*"]),
         # The deploy roles belong to the administrator-only deploy-roles stack: never from the pipeline.
         Statement(Sid="NeverTheDeployRoles", Effect=Deny, Action=actions(awacs.iam, *ROLE_WRITE_ACTIONS), Resource=[deploy_roles]),
     ]
@@ -218,7 +232,7 @@ def notifications_stack() -> list[Statement]:
                     "ListTagsForResource"),
             [arn("cloudwatch", "alarm:${ResourcePrefix}-*")],
         ),
-        _manage_roles("NotifierRole", ["${NotifierRoleName}"]),
+        *_manage_roles("NotifierRole", ["${NotifierRoleName}"]),
         pass_role("PassNotifierRole", ["${NotifierRoleName}"], "lambda.amazonaws.com"),
     ]
 
@@ -277,7 +291,7 @@ def kpi_stack() -> list[Statement]:
                     "ListTagsForResource", "PassDataSource"),
             [arn("quicksight", "datasource/${ResourcePrefix}-*")],
         ),
-        _manage_roles("FunctionAndCrawlerRoles", ["${CrawlerRoleName}", "${MetricsFunctionRoleName}"]),
+        *_manage_roles("FunctionAndCrawlerRoles", ["${CrawlerRoleName}", "${MetricsFunctionRoleName}"]),
         pass_role("PassCrawlerRole", ["${CrawlerRoleName}"], "glue.amazonaws.com"),
         *_registry_metrics(),
     ]

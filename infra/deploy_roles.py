@@ -3,13 +3,14 @@
 Bootstrap only: `make deploy` (an administrator) creates and changes it; the pipeline never deploys
 it, and the IAM stack's deploy role is denied any write to these roles. So a push to the repository
 can change what the stacks contain, but not widen what CloudFormation may do while deploying them.
-What each role may do is in infra/deploy_policies.py, one function per stack.
+What each role may do is in infra/deploy_policies.py, one function per stack. The permissions boundary
+every runtime role carries (infra/boundary.py) lives here too, for the same reason.
 """
 from __future__ import annotations
 
 from troposphere import Template
 
-from infra import deploy_policies, parameters
+from infra import boundary, deploy_policies, parameters, scanner_skips
 from infra.roles import exported_service_role
 from infra.templates_common import new_template
 
@@ -19,12 +20,14 @@ SERVICE = "cloudformation.amazonaws.com"
 def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     t = new_template("CloudFormation deploy roles of the SageMaker MLOps project, one per stack; changed only by an administrator")
     exported_service_role(t, "IamDeployRole", "IamDeployRoleName", SERVICE,
-                          "the role CloudFormation deploys the IAM stack with", deploy_policies.iam_stack())
+                          "the role CloudFormation deploys the IAM stack with", deploy_policies.iam_stack(), bounded=False)
     exported_service_role(t, "PipelineDeployRole", "PipelineDeployRoleName", SERVICE,
-                          "the role CloudFormation deploys the pipeline stack with", deploy_policies.pipeline_stack())
+                          "the role CloudFormation deploys the pipeline stack with", deploy_policies.pipeline_stack(), bounded=False)
     exported_service_role(t, "NotificationsDeployRole", "NotificationsDeployRoleName", SERVICE,
-                          "the role CloudFormation deploys the notifications stack with", deploy_policies.notifications_stack())
+                          "the role CloudFormation deploys the notifications stack with", deploy_policies.notifications_stack(), bounded=False)
     exported_service_role(t, "KpiDeployRole", "KpiDeployRoleName", SERVICE,
-                          "the role CloudFormation deploys the KPI stack with", deploy_policies.kpi_stack())
+                          "the role CloudFormation deploys the KPI stack with", deploy_policies.kpi_stack(), bounded=False)
+    t.add_resource(boundary.managed_policy())
+    scanner_skips.apply(t, "deploy-roles")
     parameters.declare_used(t)
     return t

@@ -1,14 +1,22 @@
 """One way to make a service role: named from a parameter, under the project path, one inline policy."""
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Template, iam
+from troposphere import GetAtt, Ref, Sub, Template, iam
+
+from infra.boundary import BOUNDARY_ARN_SUB
 
 from infra.exports import export
 from infra.policies import document, trust
 
 
-def service_role(template: Template, logical_id: str, name_param: str, service: str, description: str, statements: list) -> iam.Role:
-    """A role only `service` can assume, holding exactly `statements`."""
+def service_role(template: Template, logical_id: str, name_param: str, service: str, description: str, statements: list,
+                 bounded: bool = True) -> iam.Role:
+    """A role only `service` can assume, holding exactly `statements`.
+
+    Runtime roles carry the project's permissions boundary (infra/boundary.py); the deploy roles, which
+    only an administrator changes, do not.
+    """
+    kwargs = {"PermissionsBoundary": Sub(BOUNDARY_ARN_SUB)} if bounded else {}
     return template.add_resource(
         iam.Role(
             logical_id,
@@ -17,13 +25,14 @@ def service_role(template: Template, logical_id: str, name_param: str, service: 
             Description=description,
             AssumeRolePolicyDocument=trust(service),
             Policies=[iam.Policy(PolicyName="least-privilege", PolicyDocument=document(statements))],
+            **kwargs,
         )
     )
 
 
 def exported_service_role(template: Template, logical_id: str, name_param: str, service: str, description: str,
-                          statements: list) -> iam.Role:
+                          statements: list, bounded: bool = True) -> iam.Role:
     """A service role whose ARN other stacks import as "<this stack>-<logical id>Arn"."""
-    role = service_role(template, logical_id, name_param, service, description, statements)
+    role = service_role(template, logical_id, name_param, service, description, statements, bounded)
     export(template, f"{logical_id}Arn", GetAtt(role, "Arn"), f"ARN of {description}")
     return role

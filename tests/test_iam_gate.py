@@ -8,12 +8,17 @@ from infra.stacks import BUILDERS
 from tests.cfn import as_list, load, policies, statements, text_of
 
 TRUST = "AssumeRolePolicyDocument"
+# The permissions boundary grants nothing by itself: it caps the actions of the roles that carry it, while
+# each role's own policy scopes the resources. "*" is what makes it a cap on actions only.
+BOUNDARY = ("deploy-roles.yaml", "ProjectRolesBoundary")
 
 
-def _all_statements(rendered):
+def _all_statements(rendered, with_boundary: bool = False):
     for stack in BUILDERS:
         template = load(rendered[f"{stack}.yaml"])
         for logical_id, rtype, prop, doc in policies(template):
+            if (f"{stack}.yaml", logical_id) == BOUNDARY and not with_boundary:
+                continue
             for st in statements(doc):
                 yield f"{stack}.yaml {logical_id} {prop} {st.get('Sid', '')}", rtype, prop, st
 
@@ -94,3 +99,48 @@ def test_no_managed_policies_are_attached(rendered):
         for logical_id, resource in load(rendered[f"{stack}.yaml"]).get("Resources", {}).items():
             if isinstance(resource, dict):
                 assert "ManagedPolicyArns" not in resource.get("Properties", {}), f"{stack}.yaml {logical_id}"
+
+
+def _role_resources(rendered):
+    for stack in BUILDERS:
+        for logical_id, res in load(rendered[f"{stack}.yaml"]).get("Resources", {}).items():
+            if isinstance(res, dict) and res["Type"] == "AWS::IAM::Role":
+                yield stack, logical_id, res["Properties"]
+
+
+def test_every_runtime_role_carries_the_boundary_and_no_deploy_role_does(rendered):
+    boundary = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy${RolePath}${PermissionsBoundaryName}"}
+    for stack, logical_id, props in _role_resources(rendered):
+        if stack == "deploy-roles":
+            assert "PermissionsBoundary" not in props, logical_id
+        else:
+            assert props.get("PermissionsBoundary") == boundary, f"{stack}.yaml {logical_id} lacks the boundary"
+
+
+def test_the_boundary_allows_every_action_a_bounded_role_uses_and_nothing_else(rendered):
+    (boundary_st,) = [st for where, _, _, st in _all_statements(rendered, with_boundary=True) if "ProjectRolesBoundary" in where]
+    capped = set(as_list(boundary_st["Action"]))
+    used = set()
+    for stack in BUILDERS:
+        template = load(rendered[f"{stack}.yaml"])
+        for logical_id, rtype, prop, doc in policies(template):
+            bounded = rtype == "AWS::IAM::Role" and "PermissionsBoundary" in template["Resources"][logical_id]["Properties"]
+            attached = rtype == "AWS::IAM::Policy"  # the IAM stack's per-source policies on the pipeline role
+            if prop != TRUST and (bounded or attached):
+                used |= {a for st in statements(doc) if st["Effect"] == "Allow" for a in as_list(st["Action"])}
+    assert used - capped == set(), f"bounded roles use actions the boundary does not allow: {sorted(used - capped)}"
+    assert capped - used == set(), f"the boundary allows actions no role uses: {sorted(capped - used)}"
+    assert not any("*" in a for a in capped)
+
+
+def test_project_roles_are_written_only_under_the_boundary(rendered):
+    """What the pipeline deploys may change a runtime role's policy, but never past the boundary."""
+    deploy_roles = load(rendered["deploy-roles.yaml"])["Resources"]
+    for logical_id in ("IamDeployRole", "NotificationsDeployRole", "KpiDeployRole"):
+        doc = deploy_roles[logical_id]["Properties"]["Policies"][0]["PolicyDocument"]
+        for st in statements(doc):
+            writes = {"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy"} & set(as_list(st["Action"]))
+            if writes and st["Effect"] == "Allow":
+                assert "iam:PermissionsBoundary" in st["Condition"]["StringEquals"], f"{logical_id} {st['Sid']}"
+        denied = {a for st in statements(doc) if st["Effect"] == "Deny" for a in as_list(st["Action"])}
+        assert "iam:DeleteRolePermissionsBoundary" in denied, logical_id
