@@ -24,7 +24,7 @@ import awacs.s3
 import awacs.sagemaker
 import awacs.sns
 import awacs.sqs
-from awacs.aws import Allow, Condition, Deny, ForAnyValueStringEquals, Statement, StringEquals
+from awacs.aws import Allow, Condition, Deny, Statement, StringEquals
 from troposphere import Sub
 
 from infra.boundary import BOUNDARY_ARN_SUB
@@ -187,6 +187,39 @@ def pipeline_stack() -> list[Statement]:
     ]
 
 
+def _event_consumer(sid: str, function_param: str, queue_param: str, role_param: str) -> list[Statement]:
+    """A model-package event consumer: its function (from a zip in the SSE-KMS artifact bucket), log group,
+    rule, dead-letter queue, and its own role (managed under the boundary, passed to Lambda)."""
+    function = f"${{{function_param}}}"
+    return [
+        _allow(
+            f"{sid}Function",
+            actions(
+                awacs.awslambda, "CreateFunction", "DeleteFunction", "GetFunction", "GetFunctionConfiguration",
+                "UpdateFunctionCode", "UpdateFunctionConfiguration", "AddPermission", "RemovePermission", "TagResource",
+                "UntagResource", "ListTags", "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
+                "DeleteFunctionEventInvokeConfig", "GetFunctionEventInvokeConfig", "GetRuntimeManagementConfig",
+                "GetFunctionCodeSigningConfig", "GetFunctionRecursionConfig", "GetPolicy",
+            ),
+            # EventInvokeConfig on $LATEST names the qualified ARN.
+            [arn("lambda", f"function:{function}"), arn("lambda", f"function:{function}:*")],
+        ),
+        # Lambda fetches the zip with the caller's credentials: read lambda/ and decrypt it.
+        _allow(f"{sid}Code", [awacs.s3.GetObject, awacs.s3.GetObjectVersion], [artifact_bucket_arn("/lambda/*")]),
+        decrypt_by_alias(f"{sid}CodeDecrypt", "${ArtifactKeyAlias}"),
+        *_log_groups(f"{sid}LogGroup", f"/aws/lambda/{function}"),
+        _event_rules(f"{sid}Rule"),
+        _allow(
+            f"{sid}DeadLetterQueue",
+            actions(awacs.sqs, "CreateQueue", "DeleteQueue", "GetQueueAttributes", "SetQueueAttributes", "GetQueueUrl",
+                    "TagQueue", "UntagQueue", "ListQueueTags"),
+            [arn("sqs", f"${{{queue_param}}}")],
+        ),
+        *_manage_roles(f"{sid}Role", [f"${{{role_param}}}"]),
+        pass_role(f"Pass{sid}Role", [f"${{{role_param}}}"], "lambda.amazonaws.com"),
+    ]
+
+
 def notifications_stack() -> list[Statement]:
     """Topic, DLQ, key, the notifier Lambda, its log group, the rule and the DLQ alarm."""
     return [
@@ -198,42 +231,13 @@ def notifications_stack() -> list[Statement]:
                     "GetDataProtectionPolicy", "GetSubscriptionAttributes", "SetSubscriptionAttributes"),
             [arn("sns", "${TopicName}"), arn("sns", "${TopicName}:*")],
         ),
-        _allow(
-            "DeadLetterQueue",
-            actions(awacs.sqs, "CreateQueue", "DeleteQueue", "GetQueueAttributes", "SetQueueAttributes", "GetQueueUrl",
-                    "TagQueue", "UntagQueue", "ListQueueTags"),
-            [arn("sqs", "${NotifierDeadLetterQueueName}")],
-        ),
-        _allow(
-            "NotifierFunction",
-            actions(
-                awacs.awslambda, "CreateFunction", "DeleteFunction", "GetFunction", "GetFunctionConfiguration",
-                "UpdateFunctionCode", "UpdateFunctionConfiguration", "AddPermission", "RemovePermission", "TagResource",
-                "UntagResource", "ListTags", "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
-                "DeleteFunctionEventInvokeConfig", "GetFunctionEventInvokeConfig", "GetRuntimeManagementConfig",
-                "GetFunctionCodeSigningConfig", "GetFunctionRecursionConfig", "GetPolicy",
-            ),
-            [arn("lambda", "function:${NotifierFunctionName}"), arn("lambda", "function:${NotifierFunctionName}:*")],
-        ),
-        _allow("NotifierCode", [awacs.s3.GetObject, awacs.s3.GetObjectVersion], [artifact_bucket_arn("/lambda/*")]),
-        # Lambda fetches the zip with the caller's rights, and the artifact bucket is SSE-KMS.
-        Statement(
-            Sid="NotifierCodeKey",
-            Effect=Allow,
-            Action=[awacs.kms.Decrypt, awacs.kms.DescribeKey],
-            Resource=[arn("kms", "key/*")],
-            Condition=Condition(ForAnyValueStringEquals({"kms:ResourceAliases": [Sub("${ArtifactKeyAlias}")]})),
-        ),
-        *_log_groups("NotifierLogGroup", "/aws/lambda/${NotifierFunctionName}"),
-        _event_rules("ApprovalRule"),
+        *_event_consumer("Notifier", "NotifierFunctionName", "NotifierDeadLetterQueueName", "NotifierRoleName"),
         _allow(
             "DeadLetterAlarm",
             actions(awacs.cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms", "TagResource", "UntagResource",
                     "ListTagsForResource"),
             [arn("cloudwatch", "alarm:${ResourcePrefix}-*")],
         ),
-        *_manage_roles("NotifierRole", ["${NotifierRoleName}"]),
-        pass_role("PassNotifierRole", ["${NotifierRoleName}"], "lambda.amazonaws.com"),
     ]
 
 
@@ -291,36 +295,7 @@ def kpi_stack() -> list[Statement]:
                     "ListTagsForResource", "PassDataSource"),
             [arn("quicksight", "datasource/${ResourcePrefix}-*")],
         ),
-        *_manage_roles("FunctionAndCrawlerRoles", ["${CrawlerRoleName}", "${MetricsFunctionRoleName}"]),
+        *_manage_roles("CrawlerRole", ["${CrawlerRoleName}"]),
         pass_role("PassCrawlerRole", ["${CrawlerRoleName}"], "glue.amazonaws.com"),
-        *_registry_metrics(),
-    ]
-
-
-def _registry_metrics() -> list[Statement]:
-    """The registry-metrics Lambda, its code, log group, rule, permission and dead-letter queue."""
-    return [
-        _allow(
-            "MetricsFunction",
-            actions(
-                awacs.awslambda, "CreateFunction", "DeleteFunction", "GetFunction", "GetFunctionConfiguration",
-                "UpdateFunctionCode", "UpdateFunctionConfiguration", "AddPermission", "RemovePermission", "TagResource",
-                "UntagResource", "ListTags", "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
-                "DeleteFunctionEventInvokeConfig", "GetFunctionEventInvokeConfig", "GetRuntimeManagementConfig",
-                "GetFunctionCodeSigningConfig", "GetFunctionRecursionConfig", "GetPolicy",
-            ),
-            [arn("lambda", "function:${MetricsFunctionName}"), arn("lambda", "function:${MetricsFunctionName}:*")],
-        ),
-        # Lambda fetches the zip with the caller's credentials: read lambda/ and decrypt it.
-        _allow("MetricsCode", [awacs.s3.GetObject, awacs.s3.GetObjectVersion], [artifact_bucket_arn("/lambda/*")]),
-        decrypt_by_alias("MetricsCodeDecrypt", "${ArtifactKeyAlias}"),
-        *_log_groups("MetricsLogGroup", "/aws/lambda/${MetricsFunctionName}"),
-        _event_rules("MetricsRule"),
-        _allow(
-            "MetricsDeadLetterQueue",
-            actions(awacs.sqs, "CreateQueue", "DeleteQueue", "GetQueueAttributes", "SetQueueAttributes", "GetQueueUrl",
-                    "TagQueue", "UntagQueue", "ListQueueTags"),
-            [arn("sqs", "${MetricsDeadLetterQueueName}")],
-        ),
-        pass_role("PassMetricsFunctionRole", ["${MetricsFunctionRoleName}"], "lambda.amazonaws.com"),
+        *_event_consumer("Metrics", "MetricsFunctionName", "MetricsDeadLetterQueueName", "MetricsFunctionRoleName"),
     ]
