@@ -49,6 +49,7 @@ from infra.policies import (
     use_key_by_alias,
     write_logs,
 )
+from infra.kms_keys import customer_managed_key
 from infra.roles import service_role
 from infra.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
 
@@ -128,16 +129,11 @@ def key_policy() -> PolicyDocument:
 
 
 def notifications_key(t: Template) -> kms.Key:
-    NotificationsKey = t.add_resource(kms.Key(
-        "NotificationsKey",
-        Description=Sub("Encrypts the ${ResourcePrefix} approval notifications: topic, dead letters, function environment and logs"),
-        EnableKeyRotation=True,
-        KeyPolicy=key_policy(),
-        DeletionPolicy=RETAIN_DELETION,
-        UpdateReplacePolicy=RETAIN_REPLACEMENT,
-    ))
-    t.add_resource(kms.Alias("NotificationsAlias", AliasName=Ref("NotificationsKeyAlias"), TargetKeyId=Ref(NotificationsKey)))
-    return NotificationsKey
+    return customer_managed_key(
+        t, "NotificationsKey", "NotificationsAlias", "NotificationsKeyAlias",
+        "Encrypts the ${ResourcePrefix} approval notifications: topic, dead letters, function environment and logs",
+        key_policy(),
+    )
 
 
 def topic(t: Template, key: kms.Key) -> sns.Topic:

@@ -17,6 +17,7 @@ from infra import parameters, scanner_skips
 from infra.exports import export, import_value
 from infra.names import ARTIFACT_BUCKET_SUB, LAMBDA_PREFIX
 from infra.policies import KMS_USE_ACTIONS, VERSION, account_administers_key, deny_insecure_transport
+from infra.kms_keys import customer_managed_key
 from infra.source import SOURCE_CONDITIONS, add_source_conditions
 from infra.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
 
@@ -93,18 +94,10 @@ def artifact_key_policy() -> PolicyDocument:
 
 
 def add_artifact_key(t: Template) -> kms.Key:
-    ArtifactKey = t.add_resource(
-        kms.Key(
-            "ArtifactKey",
-            Description=Sub("Artifacts of the ${ProjectName} ${Environment} delivery and SageMaker pipelines"),
-            EnableKeyRotation=True,
-            KeyPolicy=artifact_key_policy(),
-            DeletionPolicy=RETAIN_DELETION,
-            UpdateReplacePolicy=RETAIN_REPLACEMENT,
-        )
+    return customer_managed_key(
+        t, "ArtifactKey", "ArtifactKeyAliasResource", "ArtifactKeyAlias",
+        "Artifacts of the ${ProjectName} ${Environment} delivery and SageMaker pipelines", artifact_key_policy(),
     )
-    t.add_resource(kms.Alias("ArtifactKeyAliasResource", AliasName=Ref("ArtifactKeyAlias"), TargetKeyId=Ref(ArtifactKey)))
-    return ArtifactKey
 
 
 def add_artifact_bucket(t: Template, key: kms.Key) -> s3.Bucket:
