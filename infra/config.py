@@ -224,16 +224,28 @@ def _validate(validator, data: dict, shown: str) -> None:
         raise ConfigError(shown, key_path(parts), problem)
 
 
-def _check_subscription_ids(shown: str, emails: list[str]) -> None:
-    """Each address becomes the logical ID EmailSubscription<its letters and digits> (Fn::ForEach &{}),
-    so two addresses differing only in punctuation would collide at deploy time: refuse them here."""
+def subscription_logical_id(email: str) -> str:
+    """The logical ID of the SNS subscription for one address: EmailSubscription<its letters and digits>.
+
+    The address is the subscription's identity (SNS replaces a subscription whose endpoint changes),
+    so the ID is derived from it and from nothing else: adding or removing one address leaves the others alone.
+    """
+    return "EmailSubscription" + re.sub(r"[^A-Za-z0-9]", "", email)
+
+
+def _check_subscription_ids(emails_by_place: list[tuple[str, str, str]]) -> None:
+    """Two addresses differing only in punctuation would share one logical ID: refuse them.
+
+    `emails_by_place` holds (file, key path, address); the notifications template holds every env's
+    addresses, so the check runs across environments too.
+    """
     seen: dict[str, str] = {}
-    for i, email in enumerate(emails):
-        key = re.sub(r"[^A-Za-z0-9]", "", email)
-        if key in seen:
-            raise ConfigError(shown, f"notifications.emails[{i}]",
-                              f"'{email}' and '{seen[key]}' differ only in punctuation; CloudFormation would give both the same subscription ID")
-        seen[key] = email
+    for shown, key, email in emails_by_place:
+        logical_id = subscription_logical_id(email)
+        if logical_id in seen and seen[logical_id] != email:
+            raise ConfigError(shown, key, f"'{email}' and '{seen[logical_id]}' differ only in punctuation; "
+                                          "CloudFormation would give both the same subscription ID")
+        seen[logical_id] = email
 
 
 def _environment(name: str, path: Path) -> Environment:
@@ -241,7 +253,7 @@ def _environment(name: str, path: Path) -> Environment:
     data = read_yaml(path)
     _validate(_ENV_VALIDATOR, data, shown)
     notif = data["notifications"]
-    _check_subscription_ids(shown, notif["emails"])
+    _check_subscription_ids([(shown, f"notifications.emails[{i}]", e) for i, e in enumerate(notif["emails"])])
     sm = {**DEFAULT_SAGEMAKER, **data.get("sagemaker", {})}
     kpi = {**DEFAULT_KPI, **data.get("kpi", {})}
     return Environment(
@@ -286,4 +298,6 @@ def load(config_dir: Path | str = CONFIG_DIR, only_env: str | None = None) -> Pr
     )
     for env in project.environments.values():
         names.check_limits(project, env, project_file=shown)
+    _check_subscription_ids([(env.file, f"notifications.emails[{i}]", email)
+                             for env in project.environments.values() for i, email in enumerate(env.emails)])
     return project

@@ -113,14 +113,6 @@ def codepipeline_statements() -> list[Statement]:
             Action=[awacs.cloudformation.ValidateTemplate],
             Resource=["*"],
         ),
-        # Templates using a transform (notifications: AWS::LanguageExtensions for Fn::ForEach) need
-        # CreateChangeSet on the transform as well as on the stack.
-        Statement(
-            Sid="UseLanguageExtensionsTransform",
-            Effect=Allow,
-            Action=[awacs.cloudformation.CreateChangeSet],
-            Resource=[Sub("arn:${AWS::Partition}:cloudformation:${AWS::Region}:aws:transform/LanguageExtensions")],
-        ),
         pass_role(
             "PassDeployRoles",
             ["${IamDeployRoleName}", "${PipelineDeployRoleName}", "${NotificationsDeployRoleName}", "${KpiDeployRoleName}"],

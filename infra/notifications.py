@@ -6,10 +6,9 @@ dead-letters into an SQS queue, the function's own async failures land in the sa
 alarm on that queue's depth notifies the topic. One customer managed key encrypts topic, queue,
 log group and the function's environment.
 
-Email subscriptions come from a CommaDelimitedList parameter through `Fn::ForEach`
-(AWS::LanguageExtensions transform): the template stays identical for every env, and each
+Email subscriptions are plain resources, one per address named in any env's config, each under a
+condition that holds in the envs that list it: one template for every env, no transform, and each
 subscription's logical ID is derived from its address, so removing one leaves the others alone.
-Deploying needs CAPABILITY_AUTO_EXPAND.
 """
 from __future__ import annotations
 
@@ -30,7 +29,7 @@ from awacs.aws import (
     StringEquals,
     StringNotEquals,
 )
-from troposphere import GetAtt, Join, Parameter, Ref, Sub, Template
+from troposphere import Equals, GetAtt, Join, Or, Parameter, Ref, Sub, Template
 from troposphere import awslambda, cloudwatch, events, kms, logs, sns, sqs
 
 from infra import model_package_events, parameters, scanner_skips
@@ -49,11 +48,11 @@ from infra.policies import (
     use_key_by_alias,
     write_logs,
 )
+from infra.config import subscription_logical_id
 from infra.kms_keys import customer_managed_key
 from infra.roles import service_role
 from infra.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
 
-TRANSFORM = "AWS::LanguageExtensions"  # Fn::ForEach; needs CAPABILITY_AUTO_EXPAND at deploy time
 HANDLER = "get_model_metadata.handler.lambda_handler"
 RUNTIME = "python3.13"
 
@@ -95,14 +94,14 @@ def key_policy() -> PolicyDocument:
             Statement(
                 Sid="DeployRoleEncryptsFunctionEnvironment",
                 Effect=Allow,
-                Principal=Principal("AWS", [import_value("IamStackName", "NotificationsDeployRoleArn")]),
+                Principal=Principal("AWS", [import_value("DeployRolesStackName", "NotificationsDeployRoleArn")]),
                 Action=[awacs.kms.Encrypt, awacs.kms.Decrypt, awacs.kms.GenerateDataKey, awacs.kms.DescribeKey],
                 Resource=["*"],
             ),
             Statement(
                 Sid="DeployRoleGrantsToLambda",
                 Effect=Allow,
-                Principal=Principal("AWS", [import_value("IamStackName", "NotificationsDeployRoleArn")]),
+                Principal=Principal("AWS", [import_value("DeployRolesStackName", "NotificationsDeployRoleArn")]),
                 Action=[awacs.kms.CreateGrant],
                 Resource=["*"],
                 Condition=Condition(Bool({"kms:GrantIsForAWSResource": "true"})),
@@ -136,7 +135,7 @@ def notifications_key(t: Template) -> kms.Key:
     )
 
 
-def topic(t: Template, key: kms.Key) -> sns.Topic:
+def topic(t: Template, key: kms.Key, emails_by_env: dict[str, tuple[str, ...]]) -> sns.Topic:
     Topic = t.add_resource(sns.Topic(
         "Topic",
         TopicName=Ref("TopicName"),
@@ -172,27 +171,36 @@ def topic(t: Template, key: kms.Key) -> sns.Topic:
             ],
         ),
     ))
-    email_subscriptions(t, Topic)
+    email_subscriptions(t, Topic, emails_by_env)
     export(t, "TopicArn", Ref(Topic), "ARN of the model approval notifications topic")
     return Topic
 
 
-def email_subscriptions(t: Template, topic_resource: sns.Topic) -> None:
-    """One subscription per address in NotificationEmails, expanded by CloudFormation.
+def email_subscriptions(t: Template, topic_resource: sns.Topic, emails_by_env: dict[str, tuple[str, ...]]) -> None:
+    """One subscription per address any env lists, present in exactly the envs that list it.
 
-    `&{Email}` keeps only the address's alphanumerics, e.g. ml-team@example.com ->
-    EmailSubscriptionmlteamexamplecom: the ID depends on the address alone.
+    e.g. ml-team@example.com -> EmailSubscriptionmlteamexamplecom, under the condition
+    EmailSubscriptionmlteamexamplecomInEnv (Environment is dev or prod).
     """
-    t.resources["Fn::ForEach::EmailSubscriptions"] = [
-        "Email",
-        Ref("NotificationEmails"),
-        {
-            "EmailSubscription&{Email}": {
-                "Type": "AWS::SNS::Subscription",
-                "Properties": {"Endpoint": Ref("Email"), "Protocol": "email", "TopicArn": Ref(topic_resource)},
-            }
-        },
-    ]
+    envs_by_email: dict[str, list[str]] = {}
+    for env_name, emails in sorted(emails_by_env.items()):
+        for email in emails:
+            envs_by_email.setdefault(email, []).append(env_name)
+    for email, env_names in sorted(envs_by_email.items()):
+        logical_id = subscription_logical_id(email)
+        condition = f"{logical_id}InEnv"
+        t.add_condition(condition, _environment_is_one_of(env_names))
+        t.add_resource(sns.SubscriptionResource(
+            logical_id, Condition=condition, Endpoint=email, Protocol="email", TopicArn=Ref(topic_resource),
+        ))
+
+
+def _environment_is_one_of(env_names: list[str]):
+    """Fn::Equals for one env, Fn::Or of them for several (Fn::Or takes 2 to 10 conditions: nest beyond)."""
+    tests = [Equals(Ref("Environment"), name) for name in env_names]
+    while len(tests) > 1:
+        tests = [Or(*group) if len(group) > 1 else group[0] for group in (tests[i:i + 10] for i in range(0, len(tests), 10))]
+    return tests[0]
 
 
 def dead_letter_queue(t: Template, key: kms.Key) -> sqs.Queue:
@@ -302,14 +310,13 @@ def notifier_statements() -> list[Statement]:
     ]
 
 
-def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
+def build(project) -> Template:
     t = new_template("Model approval notifications: SageMaker model package events to a readable email, nothing lost")
-    t.set_transform(TRANSFORM)
 
     service_role(t, "NotifierRole", "NotifierRoleName", "lambda.amazonaws.com", "the approval-notifier Lambda's role",
                  notifier_statements())
     NotificationsKey = notifications_key(t)
-    Topic = topic(t, NotificationsKey)
+    Topic = topic(t, NotificationsKey, {env.name: env.emails for env in project.environments.values()})
     NotifierDeadLetterQueue = dead_letter_queue(t, NotificationsKey)
     NotifierFunction = function(t, NotificationsKey, Topic, NotifierDeadLetterQueue)
     rule(t, NotifierFunction, NotifierDeadLetterQueue)

@@ -74,7 +74,6 @@ SPECS: dict[str, Spec] = {
     "NotifierDeadLetterQueueName": Spec("SQS dead-letter queue of the notifier", lambda n: n.notifier_dlq),
     "NotificationsKeyAlias": Spec("KMS alias of the notifications key", lambda n: n.notifications_key_alias, allowed_pattern=r"^alias/[a-z0-9-]+$"),
     "MetricsNamespace": Spec("CloudWatch namespace of the model registry KPIs", lambda n: n.metrics_namespace),
-    "NotificationEmails": Spec("Email addresses subscribed to the topic", lambda n: list(n.env.emails), type="CommaDelimitedList"),
     "NotifyOnStatuses": Spec("Model approval statuses that send a notification", lambda n: list(n.env.statuses), type="CommaDelimitedList"),
     "LogRetentionDays": Spec("Retention of the project's log groups", lambda n: n.env.log_retention_days, type="Number"),
     "GlueDatabaseName": Spec("Glue database of the KPI tables", lambda n: n.glue_database),

@@ -29,9 +29,8 @@ SYNTH_ARTIFACT = "SynthOutput"
 DEPLOYMENTS = {
     "iam": ("DeployIam", "IamStackName", "IamDeployRoleArn", ["CAPABILITY_NAMED_IAM"]),
     "pipeline": ("UpdatePipeline", "PipelineStackName", "PipelineDeployRoleArn", []),
-    # The notifier's named role; Fn::ForEach email subscriptions come from the AWS::LanguageExtensions transform.
-    "notifications": ("DeployNotifications", "NotificationsStackName", "NotificationsDeployRoleArn",
-                      ["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]),
+    # The notifier's named role.
+    "notifications": ("DeployNotifications", "NotificationsStackName", "NotificationsDeployRoleArn", ["CAPABILITY_NAMED_IAM"]),
     # The metrics function's and the crawler's named roles.
     "kpi": ("DeployKpi", "KpiStackName", "KpiDeployRoleArn", ["CAPABILITY_NAMED_IAM"]),
 }
@@ -304,11 +303,16 @@ def selected_source_action():
     )
 
 
+# The self-update names the stack this template is deployed as, whatever a person called it: naming
+# it by parameter would make a pipeline deployed under another name create a second pipeline stack.
+SELF = "pipeline"
+
+
 def deploy_action(stack: str) -> codepipeline.Actions:
     _, stack_param, role_export, capabilities = DEPLOYMENTS[stack]
     configuration = {
         "ActionMode": "CREATE_UPDATE",
-        "StackName": Ref(stack_param),
+        "StackName": Ref("AWS::StackName") if stack == SELF else Ref(stack_param),
         "TemplatePath": f"{SYNTH_ARTIFACT}::templates/{stack}.yaml",
         "TemplateConfiguration": Sub(f"{SYNTH_ARTIFACT}::templates/${{Environment}}/{stack}.json"),
         "RoleArn": import_value("DeployRolesStackName", role_export),

@@ -130,7 +130,7 @@ class Stack:
     def resources(self, rtype: str | None = None) -> dict[str, dict]:
         """Resources (optionally of one type) whose Condition holds, with properties evaluated."""
         out = {}
-        for logical_id, res in self._expanded_resources().items():
+        for logical_id, res in self.template.get("Resources", {}).items():
             if rtype and res["Type"] != rtype:
                 continue
             if "Condition" in res and not self.condition(res["Condition"]):
@@ -138,20 +138,10 @@ class Stack:
             out[logical_id] = {**res, "Properties": self.value(res.get("Properties", {}))}
         return out
 
-    def _expanded_resources(self) -> dict[str, dict]:
-        """Resources with Fn::ForEach loops (AWS::LanguageExtensions) unrolled."""
-        out = {}
-        for logical_id, res in self.template.get("Resources", {}).items():
-            if not logical_id.startswith("Fn::ForEach::"):
-                out[logical_id] = res
-                continue
-            variable, collection, body = res
-            for item in self.value(collection):
-                for id_template, item_res in body.items():
-                    text = json.dumps(item_res).replace("${" + variable + "}", item)
-                    key = id_template.replace("&{" + variable + "}", re.sub(r"[^A-Za-z0-9]", "", item))
-                    out[key.replace("${" + variable + "}", item)] = _replace_ref(json.loads(text), variable, item)
-        return out
+    def imports(self) -> list[tuple[str, object]]:
+        """(where, export name) for every Fn::ImportValue anywhere in the template, in every Fn::If branch."""
+        return [(where, self.value(node["Fn::ImportValue"])) for where, node in walk(self.template)
+                if isinstance(node, dict) and "Fn::ImportValue" in node]
 
     def exports(self) -> dict[str, object]:
         out = {}
@@ -163,15 +153,15 @@ class Stack:
         return out
 
 
-def _replace_ref(node, variable: str, item: str):
-    """Inside a Fn::ForEach body, `Ref: <loop variable>` is the current item."""
-    if isinstance(node, list):
-        return [_replace_ref(n, variable, item) for n in node]
+def walk(node, where: str = ""):
+    """(path, node) for the node and everything inside it, paths like Resources.Key.Properties.Policy[2]."""
+    yield where, node
     if isinstance(node, dict):
-        if node == {"Ref": variable}:
-            return item
-        return {k: _replace_ref(v, variable, item) for k, v in node.items()}
-    return node
+        for key, value in node.items():
+            yield from walk(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from walk(value, f"{where}[{i}]")
 
 
 def _if(stack: Stack, arg):

@@ -105,18 +105,19 @@ def test_the_pipeline_never_deploys_the_deploy_roles(stacks_by_env):
 
 
 # -- stack names and artifact paths ---------------------------------------------------------------
-def test_self_update_targets_the_pipelines_own_stack(stacks_by_env, project):
+def test_self_update_targets_the_stack_the_pipeline_template_is_deployed_as(rendered, project, stacks_by_env):
+    """Also when a person deploys pipeline.yaml under a name of their own (`aws cloudformation deploy --stack-name`)."""
     for env, stacks in stacks_by_env.items():
-        update = [a for a in _deploy_actions(stacks) if a["Stage"] == "UpdatePipeline"]
-        (action,) = update
-        same(
-            f"env {env}: self-update stack",
-            **{
-                "pipeline.yaml UpdatePipeline StackName": action["Configuration"]["StackName"],
-                "names.stack('pipeline')": names_mod.for_env(project, env).stack("pipeline"),
-                "the stack the pipeline template is deployed as": stacks["pipeline"].name,
-            },
-        )
+        n = names_mod.for_env(project, env)
+        exports = {name: value for key in ORDER[:ORDER.index("pipeline")] for name, value in stacks[key].exports().items()}
+        for stack_name in (n.stack("pipeline"), f"{n.stack('pipeline')}-by-hand"):
+            deployed = Stack.from_rendered(rendered, "pipeline", project.env(env), stack_name, exports)
+            (action,) = [a for a in _deploy_actions({"pipeline": deployed}) if a["Stage"] == "UpdatePipeline"]
+            same(
+                f"env {env}: self-update stack",
+                **{"pipeline.yaml UpdatePipeline StackName": action["Configuration"]["StackName"],
+                   "the stack the pipeline template is deployed as": stack_name},
+            )
 
 
 def test_every_deploy_action_reads_files_the_synth_build_writes(stacks_by_env, rendered):
@@ -262,7 +263,7 @@ def test_each_deploy_action_grants_exactly_the_capabilities_its_template_needs(r
         if any(r["Type"].startswith("AWS::IAM::") and any(k in r.get("Properties", {}) for k in ("RoleName", "PolicyName", "ManagedPolicyName"))
                for r in resources):
             needed.append("CAPABILITY_NAMED_IAM")
-        if "Transform" in template:
+        if "Transform" in template:  # macros expand at deploy time (tests/test_transform_limits.py)
             needed.append("CAPABILITY_AUTO_EXPAND")
         same(f"{stack} capabilities", **{"infra/pipeline.py CAPABILITIES": sorted(pipeline.CAPABILITIES[stack]),
                                           f"what {stack}.yaml needs": sorted(needed)})

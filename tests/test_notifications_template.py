@@ -9,6 +9,9 @@ from cfn_flip import load_yaml
 from moto import mock_aws
 
 from infra import names, notifications
+from infra.config import subscription_logical_id
+from infra.stacks import BUILDERS
+from tests.resolve import resolve_all
 from tests.notifier_support import for_group, sample_event
 
 
@@ -21,20 +24,49 @@ def _resources(template, type_name):
     return {k: v for k, v in template["Resources"].items() if isinstance(v, dict) and v.get("Type") == type_name}
 
 
-def test_email_subscriptions_expand_per_address_with_content_addressed_ids(template):
-    assert template["Transform"] == "AWS::LanguageExtensions"
-    loop = template["Resources"]["Fn::ForEach::EmailSubscriptions"]
-    assert loop[0] == "Email" and loop[1] == {"Ref": "NotificationEmails"}
-    (logical_id, subscription), = loop[2].items()
-    assert logical_id == "EmailSubscription&{Email}"
-    assert subscription["Properties"]["Protocol"] == "email"
+def test_each_env_subscribes_exactly_its_own_addresses_with_ids_derived_from_the_address(rendered, project):
+    for env in project.environments:
+        stack = resolve_all(rendered, project, env, list(BUILDERS))["notifications"]
+        subscriptions = stack.resources("AWS::SNS::Subscription")
+        assert {s["Properties"]["Endpoint"] for s in subscriptions.values()} == set(project.env(env).emails)
+        for logical_id, subscription in subscriptions.items():
+            assert logical_id == subscription_logical_id(subscription["Properties"]["Endpoint"])
+            assert subscription["Properties"]["Protocol"] == "email"
+            assert subscription["Properties"]["TopicArn"] == stack.ref("Topic")
 
 
-def test_every_env_gives_its_emails_statuses_and_code_key(rendered, env_names, project):
+def test_subscriptions_need_no_transform_and_no_parameter(template):
+    assert "Transform" not in template
+    assert not [k for k in template["Resources"] if k.startswith("Fn::")]
+    assert "NotificationEmails" not in template["Parameters"]
+
+
+PSEUDO = {"AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
+
+
+def test_an_address_in_many_envs_is_one_subscription_present_in_exactly_those_envs():
+    from troposphere import Parameter, Template, sns
+
+    from tests.resolve import Stack as Evaluated
+
+    t = Template()
+    t.add_parameter(Parameter("Environment", Type="String"))
+    t.add_resource(sns.Topic("Topic", TopicName="approvals"))
+    envs = {f"e{i}": ("all@example.com",) + (("odd@example.com",) if i % 2 else ()) for i in range(23)}
+    notifications.email_subscriptions(t, t.resources["Topic"], envs)
+    template = json.loads(t.to_json())
+    assert sorted(template["Resources"]) == ["EmailSubscriptionallexamplecom", "EmailSubscriptionoddexamplecom", "Topic"]
+    for env, emails in envs.items():
+        evaluated = Evaluated("notifications", "s", template, {"Environment": env}, PSEUDO)
+        assert {s["Properties"]["Endpoint"] for s in evaluated.resources("AWS::SNS::Subscription").values()} == set(emails)
+    outsider = Evaluated("notifications", "s", template, {"Environment": "other"}, PSEUDO)
+    assert outsider.resources("AWS::SNS::Subscription") == {}
+
+
+def test_every_env_gives_its_statuses_and_code_key(rendered, env_names, project):
     for env in env_names:
         values = json.loads(rendered[f"{env}/notifications.json"])["Parameters"]
         config_env = project.environments[env]
-        assert values["NotificationEmails"].split(",") == list(config_env.emails)
         assert values["NotifyOnStatuses"].split(",") == list(config_env.statuses)
         assert values["NotifierCodeKey"].startswith("lambda/get_model_metadata-")
 

@@ -78,7 +78,7 @@ def test_self_update_deploys_the_pipelines_own_stack_from_a_file_synth_writes(tp
     update = [a for s, a in actions(tpl) if s == "UpdatePipeline"]
     assert len(update) == 1
     conf = update[0]["Configuration"]
-    assert conf["StackName"] == {"Ref": "PipelineStackName"}
+    assert conf["StackName"] == {"Ref": "AWS::StackName"}, "the self-update must name the stack it runs in, not a parameter"
     assert conf["ActionMode"] == "CREATE_UPDATE"
     for env in env_names:
         written = synth_artifact_files(tpl, env)
@@ -134,11 +134,12 @@ def test_each_cloudformation_action_uses_a_deploy_role_the_pipeline_role_may_pas
 
 def test_each_stack_is_deployed_with_its_own_deploy_role_and_capabilities(tpl):
     by_stack = {a["Configuration"]["StackName"]["Ref"]: a["Configuration"] for a in cfn_actions(tpl).values()}
+    by_stack["PipelineStackName"] = by_stack.pop("AWS::StackName")  # the self-update
     assert set(by_stack) == {"IamStackName", "PipelineStackName", "NotificationsStackName", "KpiStackName"}
     assert import_key(by_stack["IamStackName"]["RoleArn"]) == "IamDeployRoleArn"
     assert import_key(by_stack["NotificationsStackName"]["RoleArn"]) == "NotificationsDeployRoleArn"
     assert by_stack["IamStackName"]["Capabilities"] == "CAPABILITY_NAMED_IAM"
-    assert by_stack["NotificationsStackName"]["Capabilities"] == "CAPABILITY_NAMED_IAM,CAPABILITY_AUTO_EXPAND"
+    assert by_stack["NotificationsStackName"]["Capabilities"] == "CAPABILITY_NAMED_IAM"
     assert "Capabilities" not in by_stack["PipelineStackName"]
 
 

@@ -1,0 +1,72 @@
+"""Every reference in every template resolves when CloudFormation creates the stacks in deployment order.
+
+The notifications key policy once imported `${IamStackName}-NotificationsDeployRoleArn` after the deploy
+roles had moved to their own stack: CreateStack would fail with "No export named …". These checks walk
+each template whole (policies, environment variables, both branches of every Fn::If), not only Outputs.
+"""
+from __future__ import annotations
+
+import pytest
+
+from infra.stacks import BUILDERS
+from tests.template_references import import_problems, reference_problems
+
+ORDER = list(BUILDERS)
+
+
+def test_every_import_anywhere_resolves_to_an_export_of_a_stack_deployed_earlier(rendered, project):
+    problems = [p for env in project.environments for p in import_problems(rendered, project, env, ORDER)]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("stack", ORDER)
+def test_every_ref_sub_getatt_and_condition_names_something_the_template_declares(rendered, stack):
+    problems = reference_problems(rendered[f"{stack}.yaml"], f"{stack}.yaml")
+    assert not problems, "\n".join(problems)
+
+
+def test_an_import_nested_in_a_key_policy_from_the_wrong_stack_is_named_with_the_export_it_meant(rendered, project):
+    """The defect as it shipped: the deploy role's ARN imported from a stack that does not export it."""
+    good = "${DeployRolesStackName}-NotificationsDeployRoleArn"
+    assert good in rendered["notifications.yaml"], "the notifications key policy no longer imports the deploy role"
+    broken = {**rendered, "notifications.yaml": rendered["notifications.yaml"].replace(good, "${PipelineStackName}-NotificationsDeployRoleArn")}
+    env = next(iter(project.environments))
+    problems = import_problems(broken, project, env, ORDER)
+    assert problems  # one per key-policy statement that names the deploy role
+    for problem in problems:
+        assert problem.startswith(f"env {env}: notifications.yaml Resources.NotificationsKey.Properties.KeyPolicy.Statement")
+        assert "no stack exports it" in problem and "deploy-roles.yaml exports" in problem
+
+
+def test_an_import_of_an_export_made_by_a_later_stack_is_refused(rendered, project):
+    later = "${PipelineStackName}-ArtifactBucketName"
+    assert later in rendered["notifications.yaml"]
+    order = ["deploy-roles", "iam", "notifications", "pipeline", "kpi"]  # notifications before its exporter
+    env = next(iter(project.environments))
+    problems = import_problems(rendered, project, env, order)
+    assert problems and all("only pipeline.yaml makes it, and it deploys later" in p for p in problems)
+
+
+@pytest.mark.parametrize("bad,what", [
+    ("!Ref NoSuchParameter", "Ref to 'NoSuchParameter'"),
+    ("!Sub '${NoSuchParameter}-x'", "Fn::Sub variable 'NoSuchParameter'"),
+    ("!GetAtt NoSuchResource.Arn", "Fn::GetAtt of 'NoSuchResource'"),
+])
+def test_an_undeclared_name_is_reported_with_where_it_is_used(bad, what):
+    text = (
+        "Parameters:\n  Known:\n    Type: String\n"
+        "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n"
+        f"    Properties:\n      TopicName: {bad}\n"
+    )
+    assert reference_problems(text, "t.yaml") == [f"t.yaml Resources.Topic.Properties.TopicName: {what} is not declared"]
+
+
+def test_declared_names_literals_and_sub_locals_are_not_reported():
+    text = (
+        "Parameters:\n  Known:\n    Type: String\n"
+        "Conditions:\n  IsDev: !Equals [!Ref Known, dev]\n"
+        "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n    Condition: IsDev\n"
+        "    Properties:\n      TopicName: !Sub ['${Known}-${Local}-${!Literal}-${AWS::Region}-${Topic.TopicName}', {Local: x}]\n"
+        "      DisplayName: !If [IsDev, !Ref 'AWS::NoValue', !GetAtt Topic.TopicName]\n"
+    )
+    assert reference_problems(text, "t.yaml") == []
