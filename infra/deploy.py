@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from infra import config, names as names_mod, render
@@ -81,9 +83,8 @@ def _stack_status(cfn, name: str) -> str | None:
         raise
 
 
-def create_change_set(cfn, name: str, stack: str, body: str, params, tags) -> tuple[str, str, dict]:
-    """Create a change set and wait for it; return (change set name, type, description)."""
-    status = _stack_status(cfn, name)
+def create_change_set(cfn, name: str, stack: str, body: str, params, tags, status: str | None) -> tuple[str, str, dict]:
+    """Create a change set for a stack in `status` (None: no stack) and wait for it; return (name, type, description)."""
     cs_type = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
     cs_name = f"{stack}-{time.strftime('%Y%m%d%H%M%S')}"
     cfn.create_change_set(
@@ -112,7 +113,7 @@ def describe_changes(desc: dict) -> list[str]:
 
 
 def deploy_stack(cfn, name: str, stack: str, body: str, params, tags) -> None:
-    cs_name, cs_type, desc = create_change_set(cfn, name, stack, body, params, tags)
+    cs_name, cs_type, desc = create_change_set(cfn, name, stack, body, params, tags, _stack_status(cfn, name))
     if _no_changes(desc):
         cfn.delete_change_set(StackName=name, ChangeSetName=cs_name)
         print(f"{name}: no changes")
@@ -137,24 +138,91 @@ def apply_stack_policy(cfn, name: str, configuration: Path) -> None:
         cfn.set_stack_policy(StackName=name, StackPolicyBody=json.dumps(policy, sort_keys=True))
 
 
-def diff_stack(cfn, name: str, stack: str, body: str, params, tags) -> None:
+@dataclass(frozen=True)
+class Preview:
+    """What `make diff` learned about one stack. `failed` previews make the command exit non-zero."""
+
+    name: str
+    summary: str
+    details: tuple[str, ...] = ()
+    failed: bool = False
+
+
+_MISSING_EXPORT = re.compile(r"No export named (\S+)")
+
+
+def _waits_for(reason: str, missing_stacks: tuple[str, ...]) -> str | None:
+    """The earlier stack (not created yet) whose export this change set needs, if that is why it failed."""
+    match = _MISSING_EXPORT.search(reason)
+    if not match:
+        return None
+    return next((stack for stack in missing_stacks if match.group(1).startswith(f"{stack}-")), None)
+
+
+def diff_stack(cfn, name: str, stack: str, body: str, params, tags, status: str | None,
+               missing_stacks: tuple[str, ...] = ()) -> Preview:
+    """Preview one stack with a change set that is never executed, and leave nothing behind.
+
+    A stack that does not exist yet previews as a creation; one that needs exports of an earlier stack
+    that does not exist yet is reported as waiting for it. Anything else that stops the preview
+    (no connection, access denied, an invalid template) is a failure.
+    """
     try:
-        cs_name, cs_type, desc = create_change_set(cfn, name, stack, body, params, tags)
-    except Exception as exc:  # noqa: BLE001 - e.g. an import from a stack not deployed yet
-        print(f"{name}: cannot preview: {exc}")
-        return
-    if _no_changes(desc):
-        print(f"{name}: no changes")
-    elif desc["Status"] == "FAILED":
-        print(f"{name}: cannot preview: {desc.get('StatusReason', '?')}")
-    else:
-        verb = "would be created" if cs_type == "CREATE" else "would change"
-        print(f"{name}: {verb} ({len(desc.get('Changes', []))} change(s))")
-        print("\n".join(describe_changes(desc)))
-    cfn.delete_change_set(StackName=name, ChangeSetName=cs_name)
-    if cs_type == "CREATE":
-        # A CREATE change set leaves an empty stack in REVIEW_IN_PROGRESS; a preview leaves nothing.
-        cfn.delete_stack(StackName=name)
+        cs_name, cs_type, desc = create_change_set(cfn, name, stack, body, params, tags, status)
+    except Exception as exc:  # noqa: BLE001 - connection, access and validation errors alike
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        waits = _waits_for(reason, missing_stacks)
+        if waits:
+            return Preview(name, f"waits for {waits}, which does not exist yet")
+        return Preview(name, f"cannot preview: {reason}", failed=True)
+    try:
+        reason = desc.get("StatusReason", "?")
+        if _no_changes(desc):
+            return Preview(name, "no changes")
+        if desc["Status"] == "FAILED":
+            waits = _waits_for(reason, missing_stacks)
+            if waits:
+                return Preview(name, f"waits for {waits}, which does not exist yet")
+            return Preview(name, f"cannot preview: {reason}", failed=True)
+        verb = "does not exist yet; would be created" if cs_type == "CREATE" else "would change"
+        return Preview(name, f"{verb} ({len(desc.get('Changes', []))} change(s))", tuple(describe_changes(desc)))
+    finally:
+        cfn.delete_change_set(StackName=name, ChangeSetName=cs_name)
+        if cs_type == "CREATE":
+            # A CREATE change set leaves an empty stack in REVIEW_IN_PROGRESS; a preview leaves nothing.
+            cfn.delete_stack(StackName=name)
+
+
+def diff_all(cfn, names: names_mod.Names, templates: Path, env_name: str) -> list[Preview]:
+    """Preview every stack of the env in deployment order, carrying on past failures to report them all."""
+    previews: list[Preview] = []
+    missing: list[str] = []
+    for stack in BUILDERS:
+        name = names.stack(stack)
+        body, params, tags = stack_inputs(templates, stack, env_name)
+        try:
+            status = _stack_status(cfn, name)
+        except Exception as exc:  # noqa: BLE001 - no connection, access denied…: this stack cannot be previewed
+            preview = Preview(name, f"cannot preview: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", failed=True)
+        else:
+            preview = diff_stack(cfn, name, stack, body, params, tags, status, tuple(missing))
+            if status in (None, "REVIEW_IN_PROGRESS"):
+                missing.append(name)
+        previews.append(preview)
+        print(f"{name}: {preview.summary}")
+        if preview.details:
+            print("\n".join(preview.details))
+    return previews
+
+
+def diff_outcome(previews: list[Preview]) -> int:
+    """0 when every stack was previewed (or waits for an earlier one); 1, with each reason on stderr, otherwise."""
+    failed = [p for p in previews if p.failed]
+    for preview in failed:
+        print(f"error: {preview.name}: {preview.summary}", file=sys.stderr)
+    if failed:
+        print(f"error: {len(failed)} of {len(previews)} stack(s) could not be previewed", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,12 +241,12 @@ def main(argv: list[str] | None = None) -> int:
         check_account(s, env)
         cfn = s.client("cloudformation")
         n = names_mod.for_env(project, env)
-        stacks = BOOTSTRAP_STACKS if args.command == "deploy" else tuple(BUILDERS)
-        for stack in stacks:
+        if args.command == "diff":
+            return diff_outcome(diff_all(cfn, n, args.templates, env.name))
+        for stack in BOOTSTRAP_STACKS:
             body, params, tags = stack_inputs(args.templates, stack, env.name)
-            (deploy_stack if args.command == "deploy" else diff_stack)(cfn, n.stack(stack), stack, body, params, tags)
-            if args.command == "deploy":
-                apply_stack_policy(cfn, n.stack(stack), args.templates / env.name / f"{stack}.json")
+            deploy_stack(cfn, n.stack(stack), stack, body, params, tags)
+            apply_stack_policy(cfn, n.stack(stack), args.templates / env.name / f"{stack}.json")
     except (config.ConfigError, DeployError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -187,8 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: AWS: {str(exc).splitlines()[0]}", file=sys.stderr)
             return 1
         raise
-    if args.command == "deploy":
-        print(f"{args.env}: bootstrap done; the pipeline deploys the notifications and KPI stacks on its first run")
+    print(f"{args.env}: bootstrap done; the pipeline deploys the notifications and KPI stacks on its first run")
     return 0
 
 

@@ -8,8 +8,10 @@ import subprocess
 import sys
 
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
 
-from infra import deploy, pipeline
+from infra import config, deploy, pipeline
+from infra.stacks import BUILDERS
 from tests.conftest import ROOT
 
 NO_CREDENTIALS_ENV = {
@@ -57,3 +59,97 @@ def test_bootstrap_templates_fit_inline_and_carry_env_parameters_and_tags(stack)
     assert {"Key": "environment", "Value": "dev"} in tags
     assert pipeline.CAPABILITIES[stack] == (["CAPABILITY_NAMED_IAM"] if stack == "iam" else [])  # pipeline: no IAM
 
+
+
+# -- make diff: a preview that could not be made is a failure --------------------------------------
+class ScriptedCloudFormation:
+    """CloudFormation as `make diff` sees it: which stacks exist, and what each change set comes to."""
+
+    def __init__(self, existing: dict[str, str], change_sets: dict[str, dict | Exception]):
+        self.existing, self.change_sets, self.calls = existing, change_sets, []
+
+    def describe_stacks(self, StackName):
+        self.calls.append(("describe_stacks", StackName))
+        outcome = self.change_sets.get(StackName)
+        if isinstance(outcome, EndpointConnectionError):
+            raise outcome
+        if StackName not in self.existing:
+            raise ClientError({"Error": {"Code": "ValidationError", "Message": f"Stack with id {StackName} does not exist"}}, "DescribeStacks")
+        return {"Stacks": [{"StackStatus": self.existing[StackName]}]}
+
+    def create_change_set(self, StackName, **kwargs):
+        self.calls.append(("create_change_set", StackName))
+        outcome = self.change_sets[StackName]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return {}
+
+    def describe_change_set(self, StackName, ChangeSetName):
+        return self.change_sets[StackName]
+
+    def delete_change_set(self, StackName, ChangeSetName):
+        self.calls.append(("delete_change_set", StackName))
+
+    def delete_stack(self, StackName):
+        self.calls.append(("delete_stack", StackName))
+
+
+def _names(project):
+    from infra import names as names_mod
+
+    env = next(iter(project.environments))
+    return env, names_mod.for_env(project, env)
+
+
+CREATED = {"Status": "CREATE_COMPLETE", "Changes": [{"ResourceChange": {"Action": "Add", "LogicalResourceId": "Topic", "ResourceType": "AWS::SNS::Topic"}}]}
+
+
+def test_diff_of_a_new_env_previews_creations_reports_what_waits_and_leaves_nothing_behind(project, capsys):
+    env, n = _names(project)
+    stacks = list(BUILDERS)
+    first, second, *later = [n.stack(s) for s in stacks]
+    waiting = {name: {"Status": "FAILED", "StatusReason": f"No export named {second}-SomeRoleArn found"} for name in later}
+    cfn = ScriptedCloudFormation({}, {first: CREATED, second: CREATED, **waiting})
+    previews = deploy.diff_all(cfn, n, ROOT / "templates", env)
+    assert deploy.diff_outcome(previews) == 0
+    out = capsys.readouterr()
+    assert f"{first}: does not exist yet; would be created (1 change(s))" in out.out
+    assert all(f"{name}: waits for {second}, which does not exist yet" in out.out for name in later)
+    assert out.err == ""
+    # Every CREATE change set leaves an empty REVIEW_IN_PROGRESS stack: each is deleted again.
+    assert sorted(s for c, s in cfn.calls if c == "delete_stack") == sorted(n.stack(s) for s in stacks)
+
+
+def test_diff_that_cannot_reach_aws_fails_and_names_each_stack_with_its_reason(project, capsys):
+    env, n = _names(project)
+    unreachable = EndpointConnectionError(endpoint_url="https://cloudformation.example.invalid/")
+    cfn = ScriptedCloudFormation({}, {n.stack(s): unreachable for s in BUILDERS})
+    assert deploy.diff_outcome(deploy.diff_all(cfn, n, ROOT / "templates", env)) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[:-1] == [f"error: {n.stack(s)}: cannot preview: Could not connect to the endpoint URL: "
+                        f'"https://cloudformation.example.invalid/"' for s in BUILDERS]
+    assert err[-1] == f"error: {len(BUILDERS)} of {len(BUILDERS)} stack(s) could not be previewed"
+
+
+def test_a_change_set_that_fails_for_any_other_reason_fails_the_diff(project, capsys):
+    env, n = _names(project)
+    existing = {n.stack(s): "UPDATE_COMPLETE" for s in BUILDERS}
+    no_changes = {"Status": "FAILED", "StatusReason": "The submitted information didn't contain changes."}
+    broken = {"Status": "FAILED", "StatusReason": "Template format error: Unresolved resource dependencies [X]"}
+    stacks = list(BUILDERS)
+    cfn = ScriptedCloudFormation(existing, {**{n.stack(s): no_changes for s in stacks[:-1]}, n.stack(stacks[-1]): broken})
+    assert deploy.diff_outcome(deploy.diff_all(cfn, n, ROOT / "templates", env)) == 1
+    captured = capsys.readouterr()
+    assert captured.out.count(": no changes") == len(stacks) - 1
+    assert f"error: {n.stack(stacks[-1])}: cannot preview: Template format error" in captured.err
+
+
+def test_make_diff_without_a_reachable_endpoint_exits_non_zero_with_the_reason():
+    env = next(iter(config.load().environments))
+    result = subprocess.run(
+        [sys.executable, "-m", "infra.deploy", "diff", "--env", env], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**NO_CREDENTIALS_ENV, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+             "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1", "AWS_RETRY_MODE": "standard"},
+    )
+    assert result.returncode != 0
+    assert "Could not connect to the endpoint URL" in result.stderr
