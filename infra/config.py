@@ -15,6 +15,7 @@ import jsonschema
 import yaml
 
 from infra import schema
+from infra.regions import KNOWN_REGIONS
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
@@ -252,6 +253,8 @@ def _environment(name: str, path: Path) -> Environment:
     shown = _display(path)
     data = read_yaml(path)
     _validate(_ENV_VALIDATOR, data, shown)
+    if data["region"] not in KNOWN_REGIONS:
+        raise ConfigError(shown, "region", f"{data['region']!r} is not an AWS region (known regions: infra/regions.py)")
     notif = data["notifications"]
     _check_subscription_ids([(shown, f"notifications.emails[{i}]", e) for i, e in enumerate(notif["emails"])])
     sm = {**DEFAULT_SAGEMAKER, **data.get("sagemaker", {})}

@@ -118,3 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     except AwsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # noqa: BLE001 - anything else (the SDK's own errors) is still one line on stderr
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"error: {type(exc).__name__}: {first}"[:1000], file=sys.stderr)
+        return 1

@@ -81,6 +81,7 @@ CASES = [
     ("wrong_type_retention", "dev.yaml", _set("log_retention_days", "thirty"), ["log_retention_days", "'thirty'"]),
     ("retention_not_allowed_value", "dev.yaml", _set("log_retention_days", 31), ["log_retention_days", "31 is not one of"]),
     ("bad_region", "dev.yaml", _set("region", "europe-west"), ["region", "an AWS region"]),
+    ("well_formed_region_that_does_not_exist", "dev.yaml", _set("region", "eu-west-9"), ["region", "'eu-west-9' is not an AWS region"]),
     ("bad_email", "dev.yaml", _set("notifications.emails", ["not-an-email"]), ["notifications.emails[0]", "an email address"]),
     ("no_emails", "dev.yaml", _set("notifications.emails", []), ["notifications.emails", "at least 1"]),
     ("bad_status", "dev.yaml", _set("notifications.statuses", ["Approve"]), ["notifications.statuses[0]", "'Approve' is not one of"]),
@@ -190,3 +191,17 @@ def test_existing_templates_survive_a_bad_config(workspace, capsys):
     assert generate.main(["--config", str(cfg), "--out", str(out)]) == 2
     after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
+
+
+def test_known_regions_are_the_regions_of_the_pinned_botocore():
+    """infra/regions.py is botocore's partition data without the '-global' pseudo-regions; a new botocore adds regions."""
+    import json
+
+    import botocore
+
+    from infra.regions import KNOWN_REGIONS
+
+    data = json.loads((Path(botocore.__file__).parent / "data" / "partitions.json").read_text())
+    shipped = {region: partition["id"] for partition in data["partitions"] for region in partition["regions"]
+               if not region.endswith("-global")}
+    assert KNOWN_REGIONS == shipped, "refresh infra/regions.py from botocore/data/partitions.json"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -186,3 +187,32 @@ def test_render_reports_a_config_error_in_one_line(tmp_path, capsys):
     assert cli.main(["render", "--env", "dev", "--config-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "project.yaml" in err and "invalid YAML" in err
+
+
+@pytest.fixture
+def first_env(project):
+    return next(iter(project.environments))
+
+
+def test_an_unexpected_error_is_one_line_on_stderr_and_nothing_on_stdout(monkeypatch, capsys, first_env):
+    """Whatever fails inside the SDK, a person reads one line, not a traceback."""
+    def broken(names):
+        raise KeyError("eu-west-9")
+
+    monkeypatch.setattr(cli, "render", broken)
+    assert cli.main(["render", "--env", first_env]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "error: KeyError: 'eu-west-9'\n"
+
+
+def test_a_region_that_does_not_exist_is_a_one_line_config_error(tmp_path, capsys, first_env):
+    import shutil
+
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    env_file = tmp_path / "config" / f"{first_env}.yaml"
+    env_file.write_text(re.sub(r"(?m)^region: .*$", "region: eu-west-9", env_file.read_text()))
+    assert cli.main(["render", "--env", first_env, "--config-dir", str(tmp_path / "config")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert "region: 'eu-west-9' is not an AWS region" in captured.err
