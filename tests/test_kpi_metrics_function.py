@@ -200,3 +200,12 @@ def test_report_reader_keeps_finite_numbers_only():
     assert all(math.isfinite(v) for v in quality_metrics(body).values())
     with pytest.raises(BadReport):
         quality_metrics(b'{"binary_classification_metrics": {}}')
+
+
+def test_the_developer_guides_sample_event_verbatim_is_counted(aws, env):
+    """The guide's sample (its `source` key appears twice, the second time as a list) is a real change."""
+    from tests.notifier_support import sample_event
+
+    sample = sample_event("developer_guide_sample")
+    group = sample["detail"]["ModelPackageGroupName"]
+    assert handler.handle(sample, env.metrics_namespace, group)["published"] == 1

@@ -246,3 +246,15 @@ def test_a_missing_environment_variable_raises_rather_than_dropping_events(monke
     monkeypatch.delenv("TOPIC_ARN", raising=False)
     with pytest.raises(KeyError):
         handler.lambda_handler(sample_event("approved"))
+
+
+def test_the_developer_guides_sample_event_verbatim_produces_one_notification(world, monkeypatch):
+    """The SageMaker developer guide's "model package state change" sample, byte for byte (its `source`
+    key appears twice, the second time as a list): the rule matched it, so the notifier must handle it."""
+    event = sample_event("developer_guide_sample")
+    assert event["source"] == ["aws.sagemaker"]  # json keeps the last of the duplicate keys, as Lambda's parser does
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP_NAME", event["detail"]["ModelPackageGroupName"])
+    result = handler.lambda_handler(event)
+    assert result["decision"] == "published"
+    (received,) = world.received()
+    assert "versionedmp-p-idy6c3e1fiqj" in received["Message"] and "Rejected" in received["Subject"]

@@ -56,8 +56,10 @@ def parse(event: object, group: str, now: datetime | None = None) -> Change:
     now = now or datetime.now(timezone.utc)
     if not isinstance(event, dict):
         raise Ignored(f"event is {type(event).__name__}, not an object")
-    if event.get("source") != SOURCE or event.get("detail-type") != DETAIL_TYPE:
-        raise Ignored(f"not a model package state change: {event.get('source')!r} / {event.get('detail-type')!r}")
+    # The rule matched the envelope; only a detail-type naming another event is refused, then the detail
+    # decides (see get_model_metadata/event.py: the guide's own sample repeats `source` as a list).
+    if isinstance(event.get("detail-type"), str) and event["detail-type"] != DETAIL_TYPE:
+        raise Ignored(f"not a model package state change: {event['detail-type'][:80]!r}")
     detail = event.get("detail")
     if not isinstance(detail, dict):
         raise Ignored("event has no detail object")
