@@ -24,7 +24,7 @@ from troposphere import GetAtt, Ref, Sub, Template, iam
 from infra import parameters
 from infra.deploy_policies import actions
 from infra.roles import exported_service_role
-from infra.names import LAMBDA_PREFIX
+from infra.names import BUILD_CACHE_PREFIX, LAMBDA_PREFIX
 from infra.source import SOURCE_CONDITIONS, add_source_conditions
 from infra.policies import (
     arn,
@@ -197,6 +197,8 @@ def upsert_build_statements() -> list[Statement]:
         use_key_by_alias("ArtifactKey", "${ArtifactKeyAlias}"),
         *read_prefix("Artifacts", PIPELINE_ARTIFACTS),
         *read_write_prefix("PipelineCode", "${SageMakerPrefix}"),
+        # CodeBuild fetches and saves the project's S3 cache with the build's own role.
+        *read_write_prefix("BuildCache", BUILD_CACHE_PREFIX),
         bucket_info("ArtifactBucket"),
         write_logs("BuildLogs", "/aws/codebuild/${UpsertProjectName}"),
         Statement(

@@ -21,6 +21,7 @@ CODEPIPELINE_PREFIX = "codepipeline/"  # unused by CodePipeline itself: see Name
 LAMBDA_PREFIX = "lambda/"
 SAGEMAKER_PREFIX = "sagemaker/"
 ATHENA_RESULTS_PREFIX = "athena-results/"
+BUILD_CACHE_PREFIX = "codebuild-cache/"  # the upsert build's pip cache (CodeBuild S3 cache)
 
 # Stands in for the account id when config has none and nothing is deployed (offline renders, tests).
 OFFLINE_ACCOUNT = "000000000000"

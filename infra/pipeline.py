@@ -15,7 +15,7 @@ from troposphere import codebuild, codepipeline, events, kms, logs, s3, sagemake
 
 from infra import parameters, scanner_skips
 from infra.exports import export, import_value
-from infra.names import ARTIFACT_BUCKET_SUB, LAMBDA_PREFIX
+from infra.names import ARTIFACT_BUCKET_SUB, BUILD_CACHE_PREFIX, LAMBDA_PREFIX
 from infra.policies import KMS_USE_ACTIONS, VERSION, account_administers_key, deny_insecure_transport
 from infra.kms_keys import customer_managed_key
 from infra.source import SOURCE_CONDITIONS, add_source_conditions
@@ -50,6 +50,7 @@ ENCRYPTED_LOG_GROUPS = (
 CODEBUILD_IMAGE = "aws/codebuild/standard:7.0"
 PYTHON_RUNTIME = "3.11"
 NONCURRENT_VERSION_DAYS = 30
+BUILD_CACHE_NONCURRENT_DAYS = 1  # every upsert build rewrites its cache: keep no history of it
 PIPELINE_ARTIFACT_DAYS = 90
 SYNTH_OUTPUT_DIR = "build/lambda"
 
@@ -127,6 +128,12 @@ def add_artifact_bucket(t: Template, key: kms.Key) -> s3.Bucket:
                         Status="Enabled",
                         NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=NONCURRENT_VERSION_DAYS),
                         AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7),
+                    ),
+                    s3.LifecycleRule(
+                        Id="ExpireReplacedBuildCaches",
+                        Status="Enabled",
+                        Prefix=BUILD_CACHE_PREFIX,
+                        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=BUILD_CACHE_NONCURRENT_DAYS),
                     ),
                     # Run artifacts are only read during their run. Lambda zips and SageMaker data stay.
                     s3.LifecycleRule(
@@ -216,10 +223,12 @@ def _log_group(t: Template, logical_id: str, project_param: str) -> logs.LogGrou
     )
 
 
-def _build_project(t, logical_id, name_param, role_export, key, log_group, buildspec, env_vars, description, timeout):
+def _build_project(t, logical_id, name_param, role_export, key, log_group, buildspec, env_vars, description, timeout,
+                   cache=None):
     return t.add_resource(
         codebuild.Project(
             logical_id,
+            **({"Cache": cache} if cache else {}),
             Name=Ref(name_param),
             Description=description,
             ServiceRole=import_value("IamStackName", role_export),
@@ -240,6 +249,15 @@ def _build_project(t, logical_id, name_param, role_export, key, log_group, build
             QueuedTimeoutInMinutes=60,
         )
     )
+
+
+def upsert_cache() -> codebuild.ProjectCache:
+    """The pip cache buildspec.yaml names (`cache: paths`), kept in the artifact bucket between builds.
+
+    An S3 cache, because a LOCAL cache lives only while CodeBuild happens to reuse the same host:
+    without it every build downloads the SageMaker SDK's wheels again. Encrypted with the project's key.
+    """
+    return codebuild.ProjectCache(Type="S3", Location=Sub(f"${{ArtifactBucket}}/{BUILD_CACHE_PREFIX}${{UpsertProjectName}}"))
 
 
 def upsert_environment(bucket: s3.Bucket) -> list[tuple[str, object]]:
@@ -402,6 +420,7 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     UpsertProject = _build_project(
         t, "UpsertProject", "UpsertProjectName", "UpsertBuildRoleArn", ArtifactKey, UpsertLogGroup, "buildspec.yaml",
         upsert_environment(ArtifactBucket), "Create or update the SageMaker model-build pipeline", 60,
+        cache=upsert_cache(),
     )
 
     t.add_resource(

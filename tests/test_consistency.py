@@ -279,3 +279,32 @@ def test_the_rules_and_both_handlers_agree_on_the_event_they_handle():
     same("event detail-type", **{"infra/model_package_events.py": model_package_events.DETAIL_TYPE,
                                  "get_model_metadata/event.py": notifier_event.DETAIL_TYPE,
                                  "registry_metrics/events.py": metrics_events.DETAIL_TYPE})
+
+
+# -- build caches -----------------------------------------------------------------------------------
+def _buildspec(stacks, project_id: str) -> dict:
+    import yaml
+
+    spec = stacks["pipeline"].resources("AWS::CodeBuild::Project")[project_id]["Properties"]["Source"]["BuildSpec"]
+    text = (ROOT / spec).read_text() if spec.endswith((".yaml", ".yml")) else spec
+    return yaml.safe_load(text)
+
+
+def test_every_buildspec_cache_is_backed_by_an_s3_cache_its_role_may_read_and_write(stacks_by_env, project):
+    """A `cache:` section without a project Cache does nothing: CodeBuild saves and restores nothing."""
+    role_by_project = {"SynthProject": "SynthBuildRole", "UpsertProject": "UpsertBuildRole"}
+    checked = 0
+    for env, stacks in stacks_by_env.items():
+        for project_id, role in role_by_project.items():
+            if "cache" not in _buildspec(stacks, project_id):
+                continue
+            checked += 1
+            props = stacks["pipeline"].resources("AWS::CodeBuild::Project")[project_id]["Properties"]
+            cache = props.get("Cache", {})
+            assert cache.get("Type") == "S3", f"env {env}: {project_id}'s buildspec has a cache: section but the project has Cache {cache or 'none'}"
+            wanted = f"arn:aws:s3:::{cache['Location']}/"
+            statements = stacks["iam"].resources("AWS::IAM::Role")[role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            for action in ("s3:GetObject", "s3:PutObject"):
+                granted = [r for s in statements if action in s["Action"] for r in s["Resource"]]
+                assert any(wanted.startswith(r.rstrip("*")) for r in granted), f"env {env}: {role} may not {action} {wanted}*"
+    assert checked, "no buildspec declares a cache any more: drop this test with the cache"
