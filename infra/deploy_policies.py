@@ -41,20 +41,22 @@ def _allow(sid: str, acts: list, resources: list) -> Statement:
     return Statement(Sid=sid, Effect=Allow, Action=acts, Resource=resources)
 
 
+# The only KMS actions a deploy role holds on keys it does not name: creating one. Everything done to a
+# key once it exists (policy, rotation, deletion, tags, the key side of an alias) is granted by that key's
+# own policy, which names the stack's deploy role (infra.policies.deploy_role_administers_key): so a
+# template change can reach this project's keys and no other team's.
+KEY_CREATION_ACTIONS = ("CreateKey", "ListAliases", "TagResource")
+
+
 def _kms_key_lifecycle(sid: str) -> list[Statement]:
-    # kms:CreateKey has no resource-level permission (the key has no ARN yet). The other key actions
-    # cannot be scoped by alias before the alias exists, so they are scoped to this account's keys.
     return [
+        # kms:CreateKey and kms:ListAliases have no resource-level permission (the key has no ARN yet).
         _allow(f"{sid}CreateNoResourceLevelPermission", [awacs.kms.CreateKey, awacs.kms.ListAliases], ["*"]),
-        _allow(
-            f"{sid}Manage",
-            actions(
-                awacs.kms, "DescribeKey", "EnableKeyRotation", "GetKeyPolicy", "PutKeyPolicy", "GetKeyRotationStatus",
-                "TagResource", "UntagResource", "ListResourceTags", "ScheduleKeyDeletion", "CreateAlias", "DeleteAlias",
-                "UpdateAlias", "UpdateKeyDescription",
-            ),
-            [arn("kms", "key/*")],
-        ),
+        # CreateKey with tags (the stack's tags) also needs kms:TagResource "in an IAM policy that isn't
+        # restricted to particular KMS keys" (KMS developer guide, "Controlling access to tags"). Adding
+        # tags gives this role nothing: what it may do to a key comes from the key's policy, not its tags.
+        _allow(f"{sid}TagAtCreation", [awacs.kms.TagResource], [arn("kms", "key/*")]),
+        # The alias side of CreateAlias/UpdateAlias/DeleteAlias; the key side is in the key policy.
         _allow(
             f"{sid}Alias",
             actions(awacs.kms, "CreateAlias", "DeleteAlias", "UpdateAlias"),

@@ -40,6 +40,7 @@ from infra.policies import (
     KMS_USE_ACTIONS,
     VERSION,
     account_administers_key,
+    deploy_role_administers_key,
     arn,
     decrypt_by_alias,
     key_use_by_principals,
@@ -89,6 +90,7 @@ def key_policy() -> PolicyDocument:
         Statement=[
             # Administration only: usage is granted to the named principals below, never to "kms:*".
             account_administers_key("AccountAdministers"),
+            deploy_role_administers_key("DeployRoleAdministers", import_value("DeployRolesStackName", "NotificationsDeployRoleArn")),
             key_use_by_principals("NotifierUses", [GetAtt("NotifierRole", "Arn")]),
             # Lambda encrypts the function's environment with the caller's (the deploy role's) grant.
             Statement(

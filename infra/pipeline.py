@@ -16,7 +16,13 @@ from troposphere import codebuild, codepipeline, events, kms, logs, s3, sagemake
 from infra import parameters, scanner_skips
 from infra.exports import export, import_value
 from infra.names import ARTIFACT_BUCKET_SUB, BUILD_CACHE_PREFIX, LAMBDA_PREFIX
-from infra.policies import KMS_USE_ACTIONS, VERSION, account_administers_key, deny_insecure_transport
+from infra.policies import (
+    KMS_USE_ACTIONS,
+    VERSION,
+    account_administers_key,
+    deny_insecure_transport,
+    deploy_role_administers_key,
+)
 from infra.kms_keys import customer_managed_key
 from infra.source import SOURCE_CONDITIONS, add_source_conditions
 from infra.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
@@ -65,6 +71,7 @@ def artifact_key_policy() -> PolicyDocument:
         Version=VERSION,
         Statement=[
             account_administers_key("AccountAdministersKey"),
+            deploy_role_administers_key("DeployRoleAdministersKey", import_value("DeployRolesStackName", "PipelineDeployRoleArn")),
             # Usage goes through IAM, and only for this environment's project roles (path and prefix):
             # roles in later stacks (the notifier, the metrics function, the crawler) need no change here,
             # and each role's own policy still has to grant the key by its alias.

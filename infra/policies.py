@@ -222,6 +222,15 @@ def account_administers_key(sid: str) -> Statement:
     )
 
 
+def deploy_role_administers_key(sid: str, deploy_role_arn) -> Statement:
+    """Key-policy statement: the stack's deploy role administers this key, by name.
+
+    The deploy roles hold no key-administration rights in IAM, so this is the only key they can change;
+    it also lets CreateKey pass KMS's lockout check (the creator may put the key policy again).
+    """
+    return Statement(Sid=sid, Effect=Allow, Principal=Principal("AWS", [deploy_role_arn]), Action=KEY_ADMIN_ACTIONS, Resource=["*"])
+
+
 def key_use_by_principals(sid: str, principal_arns: list) -> Statement:
     """Key-policy statement: these principals may use the key (Resource "*" means this key)."""
     return Statement(Sid=sid, Effect=Allow, Principal=Principal("AWS", principal_arns), Action=KMS_USE_ACTIONS, Resource=["*"])

@@ -216,7 +216,10 @@ def test_artifact_key_rotates_is_retained_and_only_project_roles_may_use_it(tpl)
         {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${ResourcePrefix}-*"}]}}
     logs = statements["LogsEncryptProjectLogGroups"]
     assert logs["Principal"] == {"Service": [{"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}]}
-    assert set(statements) == {"AccountAdministersKey", "ProjectRolesUseKeyThroughIam", "LogsEncryptProjectLogGroups"}
+    deployer = statements["DeployRoleAdministersKey"]
+    assert deployer["Principal"] == {"AWS": [{"Fn::ImportValue": {"Fn::Sub": "${DeployRolesStackName}-PipelineDeployRoleArn"}}]}
+    assert set(statements) == {"AccountAdministersKey", "DeployRoleAdministersKey", "ProjectRolesUseKeyThroughIam",
+                               "LogsEncryptProjectLogGroups"}
 
 
 def test_stack_exports_bucket_and_key_and_keeps_the_model_group(tpl):

@@ -1,0 +1,70 @@
+"""A template change can reach this project's KMS keys and no other team's.
+
+The deploy roles once held PutKeyPolicy, ScheduleKeyDeletion and UpdateAlias on `key/*`: one push that
+added a key policy or alias change to a template could rewrite or delete any key in the account whose
+policy delegates to IAM. Now a deploy role's IAM policy only creates keys; what it may do to a key that
+exists comes from that key's own policy, which names the role.
+"""
+from __future__ import annotations
+
+from infra.deploy_policies import KEY_CREATION_ACTIONS
+from infra.stacks import BUILDERS
+from tests.cfn import as_list, load, statements, text_of
+
+KEY_WIDE = ("*", "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*")
+CREATION = {f"kms:{action}" for action in KEY_CREATION_ACTIONS}
+
+
+def deploy_role_key_problems(deploy_roles_text: str) -> list[str]:
+    """KMS actions a deploy role holds on keys it does not name, beyond creating one."""
+    template = load(deploy_roles_text)
+    problems = []
+    for logical_id, resource in sorted(template["Resources"].items()):
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            for statement in statements(policy["PolicyDocument"]):
+                if statement["Effect"] != "Allow" or "kms:ResourceAliases" in str(statement.get("Condition")):
+                    continue  # use of one named key (by its alias) is scoped already
+                kms_actions = {a for a in as_list(statement["Action"]) if a.startswith("kms:")}
+                wide = [text_of(r) for r in as_list(statement["Resource"]) if text_of(r) in KEY_WIDE]
+                beyond = sorted(kms_actions - CREATION)
+                if wide and beyond:
+                    problems.append(f"deploy-roles.yaml {logical_id} {statement.get('Sid')}: {', '.join(beyond)} on {wide[0]}")
+    return problems
+
+
+def test_deploy_roles_only_create_keys_through_iam(rendered):
+    problems = deploy_role_key_problems(rendered["deploy-roles.yaml"])
+    assert not problems, "\n".join(problems)
+
+
+def test_every_key_names_the_deploy_role_of_its_stack_as_administrator(rendered):
+    from infra.pipeline import DEPLOYMENTS
+
+    found = 0
+    for stack in BUILDERS:
+        template = load(rendered[f"{stack}.yaml"])
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] != "AWS::KMS::Key":
+                continue
+            found += 1
+            role_export = DEPLOYMENTS[stack][2]
+            admins = [s for s in statements(resource["Properties"]["KeyPolicy"]) if "Administers" in s.get("Sid", "")
+                      and s.get("Principal") == {"AWS": [{"Fn::ImportValue": {"Fn::Sub": f"${{DeployRolesStackName}}-{role_export}"}}]}]
+            assert admins, f"{stack}.yaml {logical_id}: no key-policy statement names the {role_export} deploy role"
+            granted = {a for s in admins for a in as_list(s["Action"])}
+            assert {"kms:PutKeyPolicy", "kms:EnableKeyRotation", "kms:DescribeKey", "kms:CreateAlias", "kms:TagResource"} <= granted
+            assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"} & granted, "administration, not use"
+    assert found >= 2
+
+
+def test_the_check_catches_key_administration_on_every_key(rendered):
+    """The deploy roles as they were: PutKeyPolicy and ScheduleKeyDeletion on key/*."""
+    wide = "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"
+    old = rendered["deploy-roles.yaml"].replace("- kms:TagResource\n", "- kms:TagResource\n            - kms:PutKeyPolicy\n", 1)
+    if old == rendered["deploy-roles.yaml"]:  # flow-style action lists
+        old = rendered["deploy-roles.yaml"].replace("['kms:TagResource']", "['kms:TagResource', 'kms:PutKeyPolicy']", 1)
+    assert old != rendered["deploy-roles.yaml"]
+    problems = deploy_role_key_problems(old)
+    assert problems and all(p.endswith(f"kms:PutKeyPolicy on {wide}") for p in problems)
