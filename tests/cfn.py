@@ -28,8 +28,6 @@ def as_list(value) -> list:
 def policies(template: dict) -> Iterator[tuple[str, str, str, dict]]:
     """(logical id, resource type, property, policy document) for every policy in the template."""
     for logical_id, resource in sorted(template.get("Resources", {}).items()):
-        if logical_id.startswith("Fn::ForEach::"):
-            continue  # a loop (AWS::LanguageExtensions); none of ours holds a policy
         rtype = resource["Type"]
         props = resource.get("Properties", {})
         for prop in POLICY_PROPERTIES.get(rtype, []):
