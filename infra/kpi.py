@@ -43,7 +43,7 @@ import awacs.glue
 import awacs.logs
 import awacs.sagemaker
 from infra.deploy_policies import actions
-from infra.policies import VERSION, arn, decrypt_by_alias, put_metrics, read_prefix, write_logs
+from infra.policies import VERSION, arn, bucket_location, decrypt_by_alias, put_metrics, read_prefix, write_logs
 from infra.roles import service_role
 from infra.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
 from lambda_src.registry_metrics import contract
@@ -290,6 +290,7 @@ def crawler_statements() -> list[Statement]:
     """
     return [
         *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
+        bucket_location("ReportsBucketLocation"),
         decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
         write_logs("CrawlerLogs", "/aws-glue/crawlers-role/*${CrawlerRoleName}-*"),
         Statement(
