@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import awacs.s3
 import awacs.sqs
 from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
 from troposphere import (
@@ -43,7 +44,8 @@ import awacs.glue
 import awacs.logs
 import awacs.sagemaker
 from infra.deploy_policies import actions
-from infra.policies import VERSION, arn, bucket_location, decrypt_by_alias, put_metrics, read_prefix, write_logs
+from infra.policies import (VERSION, arn, artifact_bucket_arn, bucket_location, decrypt_by_alias, encrypt_by_alias, put_metrics,
+                            read_prefix, write_logs)
 from infra.roles import service_role
 from infra.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
 from lambda_src.registry_metrics import contract
@@ -111,6 +113,8 @@ def _registry_metrics(t: Template) -> awslambda.Function:
         Environment=awslambda.Environment(Variables={
             "METRICS_NAMESPACE": Ref("MetricsNamespace"),
             "MODEL_PACKAGE_GROUP": Ref("ModelPackageGroupName"),
+            "LEDGER_BUCKET": _bucket(),
+            "LEDGER_PREFIX": Ref("RegistryLedgerPrefix"),
         }),
         # Async invocations that still fail after Lambda's retries land here, not in the void.
         DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=GetAtt(MetricsDeadLetterQueue, "Arn")),
@@ -127,7 +131,8 @@ def _registry_metrics(t: Template) -> awslambda.Function:
         Name=Ref("MetricsRuleName"),
         Description="Every model package state change of this environment's group -> registry-metrics Lambda",
         # Every status (the notifications rule forwards only those that notify, so it cannot count).
-        EventPattern=model_package_events.event_pattern(sorted(contract.STATUS_METRICS)),
+        # Finished packages only: SageMaker also reports InProgress (and Failed, Deleting) states.
+        EventPattern=model_package_events.event_pattern(sorted(contract.COUNTED_STATUSES), [contract.PACKAGE_COMPLETED]),
         State="ENABLED",
         Targets=[model_package_events.lambda_target("RegistryMetrics", MetricsFunction, MetricsDeadLetterQueue)],
     ))
@@ -312,10 +317,18 @@ def crawler_statements() -> list[Statement]:
 
 
 def metrics_function_statements() -> list[Statement]:
-    """The event consumer's basics, plus: publish into the project's metrics namespace."""
+    """The event consumer's basics, plus: publish into the project's metrics namespace, and create or
+    delete its count markers (SSE-KMS objects, so it makes data keys) under the ledger prefix."""
     return [
         *model_package_events.consumer_statements("MetricsFunctionName", "MetricsDeadLetterQueueName"),
         put_metrics("RegistryMetrics", "${MetricsNamespace}"),
+        Statement(
+            Sid="CountLedger",
+            Effect=Allow,
+            Action=[awacs.s3.PutObject, awacs.s3.DeleteObject],
+            Resource=[artifact_bucket_arn("/${RegistryLedgerPrefix}*")],
+        ),
+        encrypt_by_alias("CountLedgerEncrypt", "${ArtifactKeyAlias}"),
     ]
 
 

@@ -37,7 +37,7 @@ AWS_METRICS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
 
 # (namespace, metric) -> dimension names, for what this project publishes itself.
 PROJECT_METRICS: dict[tuple[str, str], tuple[str, ...]] = {
-    **{(PROJECT_NAMESPACE, name): (contract.DIMENSION,) for name in contract.STATUS_METRICS.values()},
+    **{(PROJECT_NAMESPACE, name): (contract.DIMENSION,) for name in contract.COUNT_METRICS},
     (PROJECT_NAMESPACE, contract.QUALITY_METRIC): contract.QUALITY_DIMENSIONS,
 }
 

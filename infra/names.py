@@ -21,6 +21,8 @@ CODEPIPELINE_PREFIX = "codepipeline/"  # unused by CodePipeline itself: see Name
 LAMBDA_PREFIX = "lambda/"
 SAGEMAKER_PREFIX = "sagemaker/"
 ATHENA_RESULTS_PREFIX = "athena-results/"
+# One empty marker per counted registry change (lambda_src/registry_metrics/ledger.py), per group.
+REGISTRY_LEDGER_PREFIX = "registry-ledger/"
 
 # Stands in for the account id when config has none and nothing is deployed (offline renders, tests).
 OFFLINE_ACCOUNT = "000000000000"
@@ -192,6 +194,11 @@ class Names:
     @property
     def metrics_rule(self) -> str:
         return f"{self.prefix}-registry-metrics"
+
+    @property
+    def registry_ledger_prefix(self) -> str:
+        """Where the registry-metrics function marks what it has counted, so a repeated event counts nothing."""
+        return f"{REGISTRY_LEDGER_PREFIX}{self.model_package_group}/"
 
     @property
     def metrics_dlq(self) -> str:

@@ -99,6 +99,7 @@ SPECS: dict[str, Spec] = {
     "MetricsFunctionName": Spec("Lambda that publishes the model registry KPIs", lambda n: n.metrics_function),
     "MetricsFunctionRoleName": Spec("Role of the registry-metrics Lambda", lambda n: n.metrics_function_role),
     "MetricsRuleName": Spec("EventBridge rule that feeds the registry-metrics Lambda", lambda n: n.metrics_rule),
+    "RegistryLedgerPrefix": Spec("Key prefix of the registry-metrics function's count markers", lambda n: n.registry_ledger_prefix),
     "MetricsDeadLetterQueueName": Spec("SQS dead-letter queue of the registry-metrics Lambda", lambda n: n.metrics_dlq),
 }
 

@@ -208,6 +208,17 @@ def decrypt_by_alias(sid: str, alias_sub: str) -> Statement:
     )
 
 
+def encrypt_by_alias(sid: str, alias_sub: str) -> Statement:
+    """Only make data keys (write SSE-KMS objects) with the key behind an alias; scoped like use_key_by_alias."""
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Action=[awacs.kms.GenerateDataKey],
+        Resource=[arn("kms", "key/*")],
+        Condition=Condition(ForAnyValueStringEquals({"kms:ResourceAliases": [Sub(alias_sub)]})),
+    )
+
+
 # Key administration for the account root: IAM policies (the deploy roles') decide who administers.
 # Never encrypt/decrypt here, and never "kms:*": usage is granted separately, to named principals.
 KEY_ADMIN_ACTIONS = [
