@@ -87,6 +87,11 @@ SPECS: dict[str, Spec] = {
         lambda n: list(n.env.quicksight_principals),
         type="CommaDelimitedList",
     ),
+    "AnalystPrincipals": Spec(
+        "IAM roles (ARNs, an Identity Center role may end in _*) that may read the KPI data (empty: nobody)",
+        lambda n: list(n.env.analyst_principals),
+        type="CommaDelimitedList",
+    ),
     "SourceType": Spec(
         "Where the pipeline's source comes from", lambda n: n.env.source.type, allowed_pattern=r"^(codeconnections|codecommit|s3)$"
     ),

@@ -10,6 +10,7 @@ import yaml
 
 from infra import config, lambda_package, names, pipeline, render
 from infra.stacks import BUILDERS
+from tests.cfn import statements as cfn_statements
 from tests.conftest import ROOT
 
 STAGES = ["Source", "Synth", "DeployIam", "UpdatePipeline", "DeployNotifications", "DeployKpi", "UpsertSageMakerPipeline"]
@@ -200,11 +201,11 @@ def test_artifact_bucket_is_kms_encrypted_versioned_private_tls_only_and_retaine
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_artifact_key_rotates_is_retained_and_only_project_roles_may_use_it(tpl):
+def test_artifact_key_rotates_is_retained_and_only_project_roles_and_configured_analysts_may_use_it(tpl):
     key = tpl["Resources"]["ArtifactKey"]
     assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
     assert key["Properties"]["EnableKeyRotation"] is True
-    statements = {s["Sid"]: s for s in key["Properties"]["KeyPolicy"]["Statement"]}
+    statements = {s["Sid"]: s for s in cfn_statements(key["Properties"]["KeyPolicy"])}
     admin = statements["AccountAdministersKey"]
     assert not any(a in ("kms:*", "*") or a.endswith("*") for a in admin["Action"])
     assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"} & set(admin["Action"])
@@ -215,7 +216,9 @@ def test_artifact_key_rotates_is_retained_and_only_project_roles_may_use_it(tpl)
         {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${ResourcePrefix}-*"}]}}
     logs = statements["LogsEncryptProjectLogGroups"]
     assert logs["Principal"] == {"Service": [{"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}]}
-    assert set(statements) == {"AccountAdministersKey", "ProjectRolesUseKeyThroughIam", "LogsEncryptProjectLogGroups"}
+    # The analysts' statement exists only when kpi.analyst_principals is set (tests/test_analysts.py).
+    assert set(statements) == {"AccountAdministersKey", "ProjectRolesUseKeyThroughIam", "LogsEncryptProjectLogGroups",
+                               "AnalystsUseKeyThroughS3"}
 
 
 def test_stack_exports_bucket_and_key_and_keeps_the_model_group(tpl):
