@@ -118,6 +118,7 @@ def _widgets() -> list[dict]:
         {"type": "alarm", "properties": {"title": "Alarms", "alarms": [
             "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${PipelineFailedAlarmName}",
             "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${MetricsDeadLetterAlarmName}",
+            "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${PartitionsDeadLetterAlarmName}",
         ]}},
     ]
 

@@ -137,6 +137,7 @@ def test_one_model_package_group_everywhere(stacks_by_env, project, definitions)
             key: r["Properties"]["EventPattern"]["detail"]["ModelPackageGroupName"]
             for key in ("notifications", "kpi")
             for r in stacks[key].resources("AWS::Events::Rule").values()
+            if "ModelPackageGroupName" in r["Properties"]["EventPattern"]["detail"]
         }
         (registered,) = [s["Arguments"]["ModelPackageGroupName"] for s in _all_steps(definitions[env]) if s["Type"] == "RegisterModel"]
         same(
@@ -278,3 +279,18 @@ def test_the_rules_and_both_handlers_agree_on_the_event_they_handle():
     same("event detail-type", **{"infra/model_package_events.py": model_package_events.DETAIL_TYPE,
                                  "get_model_metadata/event.py": notifier_event.DETAIL_TYPE,
                                  "registry_metrics/events.py": metrics_events.DETAIL_TYPE})
+
+
+def test_report_partitions_rule_watches_the_pipeline_the_upsert_build_creates(stacks_by_env, project):
+    for env, stacks in stacks_by_env.items():
+        rule = stacks["kpi"].resources("AWS::Events::Rule")["PartitionsRule"]["Properties"]["EventPattern"]
+        (pipeline_arn,) = rule["detail"]["pipelineArn"]
+        function = stacks["kpi"].resources("AWS::Lambda::Function")["PartitionsFunction"]["Properties"]
+        same(
+            f"env {env}: SageMaker pipeline the report-partitions function serves",
+            **{
+                "kpi.yaml PartitionsRule detail.pipelineArn": pipeline_arn.rsplit("/", 1)[1],
+                "kpi.yaml PartitionsFunction PIPELINE_NAME": function["Environment"]["Variables"]["PIPELINE_NAME"],
+                "pipeline.yaml upsert build SAGEMAKER_PIPELINE_NAME": _build_env(stacks, "UpsertProject")["SAGEMAKER_PIPELINE_NAME"],
+            },
+        )

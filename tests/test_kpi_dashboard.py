@@ -17,7 +17,7 @@ def _dashboard(rendered, env):
     tmpl = kpi_helpers.template(rendered)
     params = kpi_helpers.env_parameters(rendered, env, tmpl)
     # Ref of an alarm is its name.
-    for alarm in ("PipelineFailedAlarm", "MetricsDeadLetterAlarm"):
+    for alarm in ("PipelineFailedAlarm", "MetricsDeadLetterAlarm", "PartitionsDeadLetterAlarm"):
         params[alarm] = kpi_helpers.evaluate(tmpl["Resources"][alarm]["Properties"]["AlarmName"], params)
     body = kpi_helpers.evaluate(tmpl["Resources"]["KpiDashboard"]["Properties"]["DashboardBody"], params)
     return json.loads(body), params
@@ -108,6 +108,7 @@ def test_alarm_widget_shows_the_stacks_alarms(rendered, project, env):
     assert alarms == [
         f"arn:aws:cloudwatch:eu-west-1:111111111111:alarm:{n.prefix}-sagemaker-pipeline-failed",
         f"arn:aws:cloudwatch:eu-west-1:111111111111:alarm:{n.prefix}-registry-metrics-dead-letters",
+        f"arn:aws:cloudwatch:eu-west-1:111111111111:alarm:{n.prefix}-report-partitions-dead-letters",
     ]
 
 
