@@ -16,7 +16,7 @@ BOUNDARY_ARN_SUB = "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy${RolePat
 
 
 def runtime_statements() -> list[Statement]:
-    """Every statement of every bounded role: the IAM stack's, the notifier's, the metrics function's, the crawler's."""
+    """Every statement of every bounded role: the IAM stack's, the notifier's, the metrics function's, the crawler's, the report-partitions function's."""
     from infra import iam as iam_stack
     from infra import kpi, notifications
     from infra.source import SOURCE_CONDITIONS
@@ -30,6 +30,7 @@ def runtime_statements() -> list[Statement]:
         *notifications.notifier_statements(),
         *kpi.metrics_function_statements(),
         *kpi.crawler_statements(),
+        *kpi.partitions_function_statements(),
     ]
     for source_type in SOURCE_CONDITIONS:
         statements += iam_stack.source_statements(source_type)

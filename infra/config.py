@@ -24,7 +24,8 @@ DEFAULT_SAGEMAKER = MappingProxyType(
     {"processing_instance_type": "ml.m5.large", "training_instance_type": "ml.m5.large", "model_approval_threshold": 0.7}
 )
 DEFAULT_KPI = MappingProxyType(
-    {"crawler_schedule": "cron(0 6 * * ? *)", "athena_bytes_scanned_cutoff": 1073741824, "quicksight_principals": ()}
+    {"crawler_schedule": "cron(0 6 * * ? *)", "athena_bytes_scanned_cutoff": 1073741824, "quicksight_principals": (),
+     "analyst_principals": ()}
 )
 DEFAULT_LOG_RETENTION_DAYS = 30
 
@@ -63,6 +64,7 @@ class Environment:
     crawler_schedule: str
     athena_bytes_scanned_cutoff: int
     quicksight_principals: tuple[str, ...]
+    analyst_principals: tuple[str, ...]
     log_retention_days: int
     tags: Mapping[str, str]
 
@@ -249,6 +251,15 @@ def _check_subscription_ids(emails_by_place: list[tuple[str, str, str]]) -> None
         seen[logical_id] = email
 
 
+def _check_analysts_account(shown: str, account_id: str | None, principals) -> None:
+    """The key and bucket grant analysts only in the environment's own account: say so before deploying."""
+    for i, arn in enumerate(principals):
+        account = arn.split(":")[4]
+        if account_id and account != account_id:
+            raise ConfigError(shown, f"kpi.analyst_principals[{i}]",
+                              f"'{arn}' is in account {account}, not this environment's account {account_id}")
+
+
 def _environment(name: str, path: Path) -> Environment:
     shown = _display(path)
     data = read_yaml(path)
@@ -259,6 +270,7 @@ def _environment(name: str, path: Path) -> Environment:
     _check_subscription_ids([(shown, f"notifications.emails[{i}]", e) for i, e in enumerate(notif["emails"])])
     sm = {**DEFAULT_SAGEMAKER, **data.get("sagemaker", {})}
     kpi = {**DEFAULT_KPI, **data.get("kpi", {})}
+    _check_analysts_account(shown, data.get("account_id"), kpi["analyst_principals"])
     return Environment(
         name=name,
         file=shown,
@@ -273,6 +285,7 @@ def _environment(name: str, path: Path) -> Environment:
         crawler_schedule=kpi["crawler_schedule"],
         athena_bytes_scanned_cutoff=int(kpi["athena_bytes_scanned_cutoff"]),
         quicksight_principals=tuple(kpi["quicksight_principals"]),
+        analyst_principals=tuple(kpi["analyst_principals"]),
         log_retention_days=int(data.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS)),
         tags=MappingProxyType(dict(data.get("tags", {}))),
     )

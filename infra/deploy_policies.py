@@ -244,7 +244,8 @@ def notifications_stack() -> list[Statement]:
 
 
 def kpi_stack() -> list[Statement]:
-    """Dashboard, alarm, Glue database and crawler, Athena workgroup, optional QuickSight source, metrics Lambda."""
+    """Dashboard, alarms, Glue database and crawler, Athena workgroup, optional QuickSight source, the metrics
+    and report-partitions Lambdas."""
     return [
         _allow(
             "Dashboard",
@@ -300,4 +301,5 @@ def kpi_stack() -> list[Statement]:
         *_manage_roles("CrawlerRole", ["${CrawlerRoleName}"]),
         pass_role("PassCrawlerRole", ["${CrawlerRoleName}"], "glue.amazonaws.com"),
         *_event_consumer("Metrics", "MetricsFunctionName", "MetricsDeadLetterQueueName", "MetricsFunctionRoleName"),
+        *_event_consumer("Partitions", "PartitionsFunctionName", "PartitionsDeadLetterQueueName", "PartitionsFunctionRoleName"),
     ]

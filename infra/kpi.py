@@ -4,12 +4,15 @@
   KPIs the registry-metrics Lambda publishes (lambda_src/registry_metrics, contract.py);
 - that Lambda, its own EventBridge rule on every model package state change of the group, retries
   and an SQS dead-letter queue;
-- alarms: pipeline execution failed, metrics dead letters waiting -> the notifications topic;
+- the report-partitions Lambda (lambda_src/report_partitions): a finished pipeline execution's report
+  becomes a partition of the crawled table at once (or the first crawl starts), with retries and a DLQ;
+- alarms: pipeline execution failed, dead letters waiting (either Lambda) -> the notifications topic;
 - Glue database + crawler over the evaluation reports (encrypted logs), an Athena workgroup with
   encrypted results and a scan cutoff, and a QuickSight Athena data source when principals are set.
 """
 from __future__ import annotations
 
+import awacs.s3
 import awacs.sqs
 from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
 from troposphere import (
@@ -43,7 +46,8 @@ import awacs.glue
 import awacs.logs
 import awacs.sagemaker
 from infra.deploy_policies import actions
-from infra.policies import VERSION, arn, decrypt_by_alias, put_metrics, read_prefix, write_logs
+from infra.policies import (VERSION, arn, artifact_bucket_arn, bucket_location, decrypt_by_alias, encrypt_by_alias,
+                            list_prefix, put_metrics, read_prefix, write_logs)
 from infra.roles import service_role
 from infra.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
 from lambda_src.registry_metrics import contract
@@ -83,19 +87,63 @@ def _metrics_code_key(t: Template) -> None:
                               AllowedPattern=r"^lambda/registry_metrics-[0-9a-f]{24}\.zip$"))
 
 
-def _registry_metrics(t: Template) -> awslambda.Function:
-    MetricsDeadLetterQueue = t.add_resource(_retain(sqs.Queue(
-        "MetricsDeadLetterQueue",
-        QueueName=Ref("MetricsDeadLetterQueueName"),
+def _dead_letter_queue(t: Template, logical_id: str, name_param: str) -> sqs.Queue:
+    return t.add_resource(_retain(sqs.Queue(
+        logical_id,
+        QueueName=Ref(name_param),
         SqsManagedSseEnabled=True,
         MessageRetentionPeriod=1209600,  # 14 days, the maximum: time to fix and redrive
     )))
-    MetricsLogGroup = t.add_resource(_retain(logs.LogGroup(
-        "MetricsLogGroup",
-        LogGroupName=Sub("/aws/lambda/${MetricsFunctionName}"),
+
+
+def _log_group(t: Template, logical_id: str, function_param: str) -> logs.LogGroup:
+    return t.add_resource(_retain(logs.LogGroup(
+        logical_id,
+        LogGroupName=Sub(f"/aws/lambda/${{{function_param}}}"),
         RetentionInDays=Ref("LogRetentionDays"),
         KmsKeyId=_key_arn(),
     )))
+
+
+def _dead_letter_queue_policy(t: Template, logical_id: str, queue: sqs.Queue, rule: events.Rule) -> None:
+    """Only the rule's own dead letters may be sent in (Lambda's go through its role); TLS only."""
+    t.add_resource(sqs.QueuePolicy(
+        logical_id,
+        Queues=[Ref(queue)],
+        PolicyDocument=PolicyDocument(Version=VERSION, Statement=[
+            Statement(
+                Sid="RuleDeadLetters",
+                Effect=Allow,
+                Principal=Principal("Service", "events.amazonaws.com"),
+                Action=[awacs.sqs.SendMessage],
+                Resource=[GetAtt(queue, "Arn")],
+                Condition=Condition(StringEquals({"aws:SourceArn": GetAtt(rule, "Arn")})),
+            ),
+            Statement(
+                Sid="DenyInsecureTransport",
+                Effect=Deny,
+                Principal=Principal("*"),
+                Action=[awacs.sqs.Action("*")],
+                Resource=[GetAtt(queue, "Arn")],
+                Condition=Condition(Bool({"aws:SecureTransport": "false"})),
+            ),
+        ]),
+    ))
+
+
+def _invoke_config(t: Template, logical_id: str, function: awslambda.Function) -> None:
+    t.add_resource(awslambda.EventInvokeConfig(
+        logical_id,
+        FunctionName=Ref(function),
+        Qualifier="$LATEST",
+        MaximumRetryAttempts=2,
+        MaximumEventAgeInSeconds=21600,
+    ))
+
+
+def _registry_metrics(t: Template) -> awslambda.Function:
+    MetricsDeadLetterQueue = _dead_letter_queue(t, "MetricsDeadLetterQueue", "MetricsDeadLetterQueueName")
+    MetricsLogGroup = _log_group(t, "MetricsLogGroup", "MetricsFunctionName")
     MetricsFunction = t.add_resource(awslambda.Function(
         "MetricsFunction",
         DependsOn=[MetricsLogGroup.title],
@@ -111,54 +159,86 @@ def _registry_metrics(t: Template) -> awslambda.Function:
         Environment=awslambda.Environment(Variables={
             "METRICS_NAMESPACE": Ref("MetricsNamespace"),
             "MODEL_PACKAGE_GROUP": Ref("ModelPackageGroupName"),
+            "LEDGER_BUCKET": _bucket(),
+            "LEDGER_PREFIX": Ref("RegistryLedgerPrefix"),
         }),
         # Async invocations that still fail after Lambda's retries land here, not in the void.
         DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=GetAtt(MetricsDeadLetterQueue, "Arn")),
     ))
-    t.add_resource(awslambda.EventInvokeConfig(
-        "MetricsEventInvokeConfig",
-        FunctionName=Ref(MetricsFunction),
-        Qualifier="$LATEST",
-        MaximumRetryAttempts=2,
-        MaximumEventAgeInSeconds=21600,
-    ))
+    _invoke_config(t, "MetricsEventInvokeConfig", MetricsFunction)
     MetricsRule = t.add_resource(events.Rule(
         "MetricsRule",
         Name=Ref("MetricsRuleName"),
         Description="Every model package state change of this environment's group -> registry-metrics Lambda",
         # Every status (the notifications rule forwards only those that notify, so it cannot count).
-        EventPattern=model_package_events.event_pattern(sorted(contract.STATUS_METRICS)),
+        # Finished packages only: SageMaker also reports InProgress (and Failed, Deleting) states.
+        EventPattern=model_package_events.event_pattern(sorted(contract.COUNTED_STATUSES), [contract.PACKAGE_COMPLETED]),
         State="ENABLED",
         Targets=[model_package_events.lambda_target("RegistryMetrics", MetricsFunction, MetricsDeadLetterQueue)],
     ))
     model_package_events.invoke_permission(t, "MetricsInvokePermission", MetricsFunction, MetricsRule)
-    t.add_resource(sqs.QueuePolicy(
-        "MetricsDeadLetterQueuePolicy",
-        Queues=[Ref(MetricsDeadLetterQueue)],
-        PolicyDocument=PolicyDocument(Version=VERSION, Statement=[
-            Statement(
-                Sid="RuleDeadLetters",
-                Effect=Allow,
-                Principal=Principal("Service", "events.amazonaws.com"),
-                Action=[awacs.sqs.SendMessage],
-                Resource=[GetAtt(MetricsDeadLetterQueue, "Arn")],
-                Condition=Condition(StringEquals({"aws:SourceArn": GetAtt(MetricsRule, "Arn")})),
-            ),
-            Statement(
-                Sid="DenyInsecureTransport",
-                Effect=Deny,
-                Principal=Principal("*"),
-                Action=[awacs.sqs.Action("*")],
-                Resource=[GetAtt(MetricsDeadLetterQueue, "Arn")],
-                Condition=Condition(Bool({"aws:SecureTransport": "false"})),
-            ),
-        ]),
-    ))
+    _dead_letter_queue_policy(t, "MetricsDeadLetterQueuePolicy", MetricsDeadLetterQueue, MetricsRule)
     return MetricsFunction
 
 
+# -- report partitions: a finished execution's report is queryable within minutes -------------------
+PIPELINE_EXECUTION_DETAIL_TYPE = "SageMaker Model Building Pipeline Execution Status Change"
+FINISHED_EXECUTION_STATUSES = ["Failed", "Stopped", "Succeeded"]  # a failed execution may have evaluated
+
+
+def partitions_event_pattern() -> dict:
+    return {
+        "detail": {
+            "currentPipelineExecutionStatus": FINISHED_EXECUTION_STATUSES,
+            "pipelineArn": [Sub("arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:pipeline/${SageMakerPipelineName}")],
+        },
+        "detail-type": [PIPELINE_EXECUTION_DETAIL_TYPE],
+        "source": [model_package_events.SOURCE],
+    }
+
+
+def _report_partitions(t: Template) -> None:
+    t.add_parameter(Parameter("PartitionsCodeKey", Type="String", Description="S3 key of the report-partitions Lambda zip",
+                              AllowedPattern=r"^lambda/report_partitions-[0-9a-f]{24}\.zip$"))
+    PartitionsDeadLetterQueue = _dead_letter_queue(t, "PartitionsDeadLetterQueue", "PartitionsDeadLetterQueueName")
+    PartitionsLogGroup = _log_group(t, "PartitionsLogGroup", "PartitionsFunctionName")
+    PartitionsFunction = t.add_resource(awslambda.Function(
+        "PartitionsFunction",
+        DependsOn=[PartitionsLogGroup.title],
+        FunctionName=Ref("PartitionsFunctionName"),
+        Description="Adds a finished SageMaker pipeline execution's evaluation report to the KPI table",
+        Runtime=RUNTIME,
+        Handler="report_partitions.handler.lambda_handler",
+        Architectures=["arm64"],
+        MemorySize=128,
+        Timeout=30,
+        Role=GetAtt("PartitionsFunctionRole", "Arn"),
+        Code=awslambda.Code(S3Bucket=_bucket(), S3Key=Ref("PartitionsCodeKey")),
+        Environment=awslambda.Environment(Variables={
+            "PIPELINE_NAME": Ref("SageMakerPipelineName"),
+            "REPORTS_BUCKET": _bucket(),
+            "REPORTS_PREFIX": Ref("EvaluationReportsPrefix"),
+            "GLUE_DATABASE": Ref("GlueDatabaseName"),
+            "GLUE_TABLE": Ref("EvaluationTableName"),
+            "CRAWLER_NAME": Ref("CrawlerName"),
+        }),
+        DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=GetAtt(PartitionsDeadLetterQueue, "Arn")),
+    ))
+    _invoke_config(t, "PartitionsEventInvokeConfig", PartitionsFunction)
+    PartitionsRule = t.add_resource(events.Rule(
+        "PartitionsRule",
+        Name=Ref("PartitionsRuleName"),
+        Description="A finished execution of this environment's SageMaker pipeline -> report-partitions Lambda",
+        EventPattern=partitions_event_pattern(),
+        State="ENABLED",
+        Targets=[model_package_events.lambda_target("ReportPartitions", PartitionsFunction, PartitionsDeadLetterQueue)],
+    ))
+    model_package_events.invoke_permission(t, "PartitionsInvokePermission", PartitionsFunction, PartitionsRule)
+    _dead_letter_queue_policy(t, "PartitionsDeadLetterQueuePolicy", PartitionsDeadLetterQueue, PartitionsRule)
+
+
 # -- alarms and dashboard --------------------------------------------------------------------------
-def _alarms(t: Template) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm]:
+def _alarms(t: Template) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm, cloudwatch.Alarm]:
     topic = import_value("NotificationsStackName", "TopicArn")
     PipelineFailedAlarm = t.add_resource(cloudwatch.Alarm(
         "PipelineFailedAlarm",
@@ -180,16 +260,23 @@ def _alarms(t: Template) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm]:
         Ref("MetricsDeadLetterQueueName"), topic,
         "Model package events the registry-metrics Lambda could not handle wait in its DLQ",
     )
-    return PipelineFailedAlarm, MetricsDeadLetterAlarm
+    PartitionsDeadLetterAlarm = model_package_events.dead_letter_alarm(
+        t, "PartitionsDeadLetterAlarm", Sub("${ResourcePrefix}-report-partitions-dead-letters"),
+        Ref("PartitionsDeadLetterQueueName"), topic,
+        "Finished executions whose evaluation report could not be catalogued wait in the report-partitions DLQ",
+    )
+    return PipelineFailedAlarm, MetricsDeadLetterAlarm, PartitionsDeadLetterAlarm
 
 
-def _dashboard(t: Template, pipeline_failed: cloudwatch.Alarm, dead_letters: cloudwatch.Alarm) -> None:
+def _dashboard(t: Template, pipeline_failed: cloudwatch.Alarm, dead_letters: cloudwatch.Alarm,
+               partitions_dead_letters: cloudwatch.Alarm) -> None:
     t.add_resource(cloudwatch.Dashboard(
         "KpiDashboard",
         DashboardName=Ref("DashboardName"),
         DashboardBody=Sub(kpi_dashboard.body_text(), {
             "PipelineFailedAlarmName": Ref(pipeline_failed),
             "MetricsDeadLetterAlarmName": Ref(dead_letters),
+            "PartitionsDeadLetterAlarmName": Ref(partitions_dead_letters),
         }),
     ))
 
@@ -290,6 +377,7 @@ def crawler_statements() -> list[Statement]:
     """
     return [
         *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
+        bucket_location("ReportsBucketLocation"),
         decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
         write_logs("CrawlerLogs", "/aws-glue/crawlers-role/*${CrawlerRoleName}-*"),
         Statement(
@@ -311,10 +399,36 @@ def crawler_statements() -> list[Statement]:
 
 
 def metrics_function_statements() -> list[Statement]:
-    """The event consumer's basics, plus: publish into the project's metrics namespace."""
+    """The event consumer's basics, plus: publish into the project's metrics namespace, and create or
+    delete its count markers (SSE-KMS objects, so it makes data keys) under the ledger prefix."""
     return [
         *model_package_events.consumer_statements("MetricsFunctionName", "MetricsDeadLetterQueueName"),
         put_metrics("RegistryMetrics", "${MetricsNamespace}"),
+        Statement(
+            Sid="CountLedger",
+            Effect=Allow,
+            Action=[awacs.s3.PutObject, awacs.s3.DeleteObject],
+            Resource=[artifact_bucket_arn("/${RegistryLedgerPrefix}*")],
+        ),
+        encrypt_by_alias("CountLedgerEncrypt", "${ArtifactKeyAlias}"),
+    ]
+
+
+def partitions_function_statements() -> list[Statement]:
+    """See whether an execution wrote a report (list its folder), add it as a partition of the crawled table,
+    or start the crawler when there is no table yet; write its logs, send to its dead-letter queue."""
+    return [
+        list_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
+        Statement(
+            Sid="ReportPartitions",
+            Effect=Allow,
+            Action=actions(awacs.glue, "GetTable", "CreatePartition"),
+            Resource=[arn("glue", "catalog"), arn("glue", "database/${GlueDatabaseName}"),
+                      arn("glue", "table/${GlueDatabaseName}/${EvaluationTableName}")],
+        ),
+        Statement(Sid="StartCrawler", Effect=Allow, Action=[awacs.glue.StartCrawler], Resource=[arn("glue", "crawler/${CrawlerName}")]),
+        write_logs("FunctionLogs", "/aws/lambda/${PartitionsFunctionName}"),
+        Statement(Sid="DeadLetters", Effect=Allow, Action=[awacs.sqs.SendMessage], Resource=[arn("sqs", "${PartitionsDeadLetterQueueName}")]),
     ]
 
 
@@ -324,9 +438,11 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     service_role(t, "MetricsFunctionRole", "MetricsFunctionRoleName", "lambda.amazonaws.com",
                  "the registry-metrics Lambda's role", metrics_function_statements())
     service_role(t, "CrawlerRole", "CrawlerRoleName", "glue.amazonaws.com", "the KPI crawler's role", crawler_statements())
+    service_role(t, "PartitionsFunctionRole", "PartitionsFunctionRoleName", "lambda.amazonaws.com",
+                 "the report-partitions Lambda's role", partitions_function_statements())
     _registry_metrics(t)
-    pipeline_failed, dead_letters = _alarms(t)
-    _dashboard(t, pipeline_failed, dead_letters)
+    _report_partitions(t)
+    _dashboard(t, *_alarms(t))
     _glue(t)
     _quicksight(t, _athena(t))
     scanner_skips.apply(t, "kpi")

@@ -4,12 +4,17 @@ Every metric the body graphs is either in the project's metric contract
 (lambda_src/registry_metrics/contract.py, published by the registry-metrics Lambda) or in
 AWS_METRICS below, each with the AWS page that documents it. tests/test_kpi_dashboard.py holds
 the body to that. `${Name}` placeholders are the KPI stack's parameters and pseudo parameters.
+
+Every metric is listed by name, never found with SEARCH(): a search only finds metrics that reported
+in the last two weeks, so a quiet fortnight would blank a widget whose points are in range. The
+dimension values the graphs need (step names, report metrics) are fixed by pipeline_def/contract.py.
 """
 from __future__ import annotations
 
 import json
 
 from lambda_src.registry_metrics import contract
+from pipeline_def import contract as pipeline_contract
 
 PIPELINE_NAMESPACE = "AWS/Sagemaker/ModelBuildingPipeline"
 PROJECT_NAMESPACE = "${MetricsNamespace}"
@@ -32,7 +37,7 @@ AWS_METRICS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
 
 # (namespace, metric) -> dimension names, for what this project publishes itself.
 PROJECT_METRICS: dict[tuple[str, str], tuple[str, ...]] = {
-    **{(PROJECT_NAMESPACE, name): (contract.DIMENSION,) for name in contract.STATUS_METRICS.values()},
+    **{(PROJECT_NAMESPACE, name): (contract.DIMENSION,) for name in contract.COUNT_METRICS},
     (PROJECT_NAMESPACE, contract.QUALITY_METRIC): contract.QUALITY_DIMENSIONS,
 }
 
@@ -49,12 +54,14 @@ def _registry(metric: str, label: str) -> list:
     return [PROJECT_NAMESPACE, metric, contract.DIMENSION, "${ModelPackageGroupName}", {"label": label, "stat": "Sum"}]
 
 
-def search(namespace: str, dimensions: tuple[str, ...], metric: str, filters: dict[str, str], stat: str) -> str:
-    """A CloudWatch SEARCH() over one metric, for dimension values only known at run time (step names,
-    evaluation metric names). Names are quoted so "/" and "-" need no thought."""
-    schema = ",".join([f'"{namespace}"', *dimensions])
-    terms = " ".join([f'MetricName="{metric}"', *(f'{k}="{v}"' for k, v in sorted(filters.items()))])
-    return f"SEARCH('{{{schema}}} {terms}', '{stat}', {DAY})"
+def _step_failures(step: str) -> list:
+    return [PIPELINE_NAMESPACE, "StepFailed", "PipelineName", "${SageMakerPipelineName}", "StepName", step,
+            {"label": step, "stat": "Sum"}]
+
+
+def _quality(metric: str) -> list:
+    return [PROJECT_NAMESPACE, contract.QUALITY_METRIC, contract.DIMENSION, "${ModelPackageGroupName}",
+            contract.QUALITY_METRIC_DIMENSION, metric, {"label": metric, "stat": "Maximum"}]
 
 
 def _graph(title: str, metrics: list, *, stat: str = "Sum", period: int = DAY, y_label: str = "", stacked: bool = False) -> dict:
@@ -81,10 +88,6 @@ def _links() -> dict:
 
 
 def _widgets() -> list[dict]:
-    step_failures = search(PIPELINE_NAMESPACE, ("PipelineName", "StepName"), "StepFailed",
-                           {"PipelineName": "${SageMakerPipelineName}"}, "Sum")
-    quality = search(PROJECT_NAMESPACE, contract.QUALITY_DIMENSIONS, contract.QUALITY_METRIC,
-                     {contract.DIMENSION: "${ModelPackageGroupName}"}, "Maximum")
     return [
         _links(),
         _graph("Pipeline executions per day", [
@@ -97,13 +100,14 @@ def _widgets() -> list[dict]:
             _pipeline("ExecutionDuration", "average", stat="Average"),
             _pipeline("ExecutionDuration", "longest", stat="Maximum"),
         ], stat="Average", y_label="ms"),
-        _graph("Failed steps per day", [[{"expression": step_failures, "id": "steps", "label": ""}]], y_label="failures"),
+        _graph("Failed steps per day", [_step_failures(step) for step in pipeline_contract.EXECUTED_STEPS],
+               y_label="failures"),
         _graph("Model registry per day", [
             _registry(contract.MODELS_REGISTERED, "registered"),
             _registry(contract.MODELS_APPROVED, "approved"),
             _registry(contract.MODELS_REJECTED, "rejected"),
         ], y_label="model versions"),
-        _graph("Model quality of registered versions", [[{"expression": quality, "id": "quality", "label": ""}]],
+        _graph("Model quality of registered versions", [_quality(m) for m in pipeline_contract.REPORT_METRICS],
                stat="Maximum", y_label="metric value"),
         _graph("Registry-metrics function", [
             ["AWS/Lambda", "Invocations", "FunctionName", "${MetricsFunctionName}", {"label": "invocations", "stat": "Sum"}],
@@ -114,6 +118,7 @@ def _widgets() -> list[dict]:
         {"type": "alarm", "properties": {"title": "Alarms", "alarms": [
             "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${PipelineFailedAlarmName}",
             "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${MetricsDeadLetterAlarmName}",
+            "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${PartitionsDeadLetterAlarmName}",
         ]}},
     ]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from infra.names import LAMBDA_PREFIX
 
 # lambda_src/<folder> -> the parameter holding its S3 key.
-FUNCTIONS = {"get_model_metadata": "NotifierCodeKey", "registry_metrics": "MetricsCodeKey"}
+FUNCTIONS = {"get_model_metadata": "NotifierCodeKey", "registry_metrics": "MetricsCodeKey", "report_partitions": "PartitionsCodeKey"}
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
 _IGNORED_PARTS = {"__pycache__", ".pytest_cache"}

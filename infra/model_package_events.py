@@ -20,13 +20,13 @@ RULE_MAX_EVENT_AGE_SECONDS = 86400
 RULE_MAX_RETRIES = 185
 
 
-def event_pattern(statuses) -> dict:
-    """This env's group, the given statuses (a list or a Ref to a CommaDelimitedList); keys sorted."""
-    return {
-        "detail": {"ModelApprovalStatus": statuses, "ModelPackageGroupName": [Ref("ModelPackageGroupName")]},
-        "detail-type": [DETAIL_TYPE],
-        "source": [SOURCE],
-    }
+def event_pattern(statuses, package_statuses: list[str] | None = None) -> dict:
+    """This env's group, the given approval statuses (a list or a Ref to a CommaDelimitedList) and, when
+    given, package statuses (ModelPackageStatus: Completed…); keys sorted."""
+    detail = {"ModelApprovalStatus": statuses, "ModelPackageGroupName": [Ref("ModelPackageGroupName")]}
+    if package_statuses:
+        detail["ModelPackageStatus"] = list(package_statuses)
+    return {"detail": dict(sorted(detail.items())), "detail-type": [DETAIL_TYPE], "source": [SOURCE]}
 
 
 def lambda_target(target_id: str, function: awslambda.Function, dead_letter_queue) -> events.Target:

@@ -22,6 +22,9 @@ LAMBDA_PREFIX = "lambda/"
 SAGEMAKER_PREFIX = "sagemaker/"
 ATHENA_RESULTS_PREFIX = "athena-results/"
 BUILD_CACHE_PREFIX = "codebuild-cache/"  # the upsert build's pip cache (CodeBuild S3 cache)
+EVALUATION_FOLDER = "evaluation"
+# One empty marker per counted registry change (lambda_src/registry_metrics/ledger.py), per group.
+REGISTRY_LEDGER_PREFIX = "registry-ledger/"
 
 # Stands in for the account id when config has none and nothing is deployed (offline renders, tests).
 OFFLINE_ACCOUNT = "000000000000"
@@ -68,7 +71,12 @@ class Names:
     @property
     def evaluation_prefix(self) -> str:
         """Where evaluate.py's reports land, one folder per execution; the KPI crawler reads here."""
-        return f"{self.sagemaker_prefix}evaluation/"
+        return f"{self.sagemaker_prefix}{EVALUATION_FOLDER}/"
+
+    @property
+    def evaluation_table(self) -> str:
+        """The crawler names the table after the folder it crawls; each execution folder is a partition."""
+        return EVALUATION_FOLDER
 
     # -- roles ------------------------------------------------------------------------------------
     def role(self, purpose: str) -> str:
@@ -106,6 +114,10 @@ class Names:
     @property
     def crawler_role(self) -> str:
         return self.role("kpi-crawler")
+
+    @property
+    def partitions_function_role(self) -> str:
+        return self.role("report-partitions")
 
     @property
     def metrics_function_role(self) -> str:
@@ -195,6 +207,24 @@ class Names:
         return f"{self.prefix}-registry-metrics"
 
     @property
+    def partitions_function(self) -> str:
+        """Lambda that catalogues a finished execution's report (lambda_src/report_partitions)."""
+        return f"{self.prefix}-report-partitions"
+
+    @property
+    def partitions_rule(self) -> str:
+        return f"{self.prefix}-report-partitions"
+
+    @property
+    def partitions_dlq(self) -> str:
+        return f"{self.prefix}-report-partitions-dlq"
+
+    @property
+    def registry_ledger_prefix(self) -> str:
+        """Where the registry-metrics function marks what it has counted, so a repeated event counts nothing."""
+        return f"{REGISTRY_LEDGER_PREFIX}{self.model_package_group}/"
+
+    @property
     def metrics_dlq(self) -> str:
         """Dead letters of the metrics rule's target and of the function's own async failures."""
         return f"{self.prefix}-registry-metrics-dlq"
@@ -210,11 +240,11 @@ _LIMITS = (
     ("CodePipeline name", lambda n: [n.codepipeline], 100, "project.name"),
     ("CloudWatch dashboard name", lambda n: [n.dashboard], 255, "project.name"),
     ("IAM role name", lambda n: [n.sagemaker_execution_role, n.codepipeline_role, n.synth_build_role, n.upsert_build_role,
-                                n.source_events_role, n.notifier_role, n.crawler_role, n.metrics_function_role] + [n.deploy_role(s) for s in PIPELINE_STACKS], 64, "project.short_name"),
+                                n.source_events_role, n.notifier_role, n.crawler_role, n.metrics_function_role, n.partitions_function_role] + [n.deploy_role(s) for s in PIPELINE_STACKS], 64, "project.short_name"),
     ("Lambda function name", lambda n: [n.notifier_function], 64, "project.short_name"),
-    ("KPI metrics Lambda function name", lambda n: [n.metrics_function], 64, "project.short_name"),
-    ("EventBridge rule name", lambda n: [n.metrics_rule], 64, "project.short_name"),
-    ("SQS queue name", lambda n: [n.metrics_dlq], 80, "project.short_name"),
+    ("KPI metrics Lambda function name", lambda n: [n.metrics_function, n.partitions_function], 64, "project.short_name"),
+    ("EventBridge rule name", lambda n: [n.metrics_rule, n.partitions_rule], 64, "project.short_name"),
+    ("SQS queue name", lambda n: [n.metrics_dlq, n.partitions_dlq], 80, "project.short_name"),
     ("SNS topic name", lambda n: [n.topic], 256, "project.short_name"),
     ("KMS alias", lambda n: [n.artifact_key_alias], 256, "project.short_name"),
     ("SageMaker pipeline name", lambda n: [n.sagemaker_pipeline], 256, "sagemaker_pipeline.name"),

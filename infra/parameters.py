@@ -86,6 +86,11 @@ SPECS: dict[str, Spec] = {
         lambda n: list(n.env.quicksight_principals),
         type="CommaDelimitedList",
     ),
+    "AnalystPrincipals": Spec(
+        "IAM roles (ARNs, an Identity Center role may end in _*) that may read the KPI data (empty: nobody)",
+        lambda n: list(n.env.analyst_principals),
+        type="CommaDelimitedList",
+    ),
     "SourceType": Spec(
         "Where the pipeline's source comes from", lambda n: n.env.source.type, allowed_pattern=r"^(codeconnections|codecommit|s3)$"
     ),
@@ -98,6 +103,12 @@ SPECS: dict[str, Spec] = {
     "MetricsFunctionName": Spec("Lambda that publishes the model registry KPIs", lambda n: n.metrics_function),
     "MetricsFunctionRoleName": Spec("Role of the registry-metrics Lambda", lambda n: n.metrics_function_role),
     "MetricsRuleName": Spec("EventBridge rule that feeds the registry-metrics Lambda", lambda n: n.metrics_rule),
+    "EvaluationTableName": Spec("Glue table the crawler makes of the evaluation reports", lambda n: n.evaluation_table),
+    "PartitionsFunctionName": Spec("Lambda that catalogues a finished execution's report", lambda n: n.partitions_function),
+    "PartitionsFunctionRoleName": Spec("Role of the report-partitions Lambda", lambda n: n.partitions_function_role),
+    "PartitionsRuleName": Spec("EventBridge rule that feeds the report-partitions Lambda", lambda n: n.partitions_rule),
+    "PartitionsDeadLetterQueueName": Spec("SQS dead-letter queue of the report-partitions Lambda", lambda n: n.partitions_dlq),
+    "RegistryLedgerPrefix": Spec("Key prefix of the registry-metrics function's count markers", lambda n: n.registry_ledger_prefix),
     "MetricsDeadLetterQueueName": Spec("SQS dead-letter queue of the registry-metrics Lambda", lambda n: n.metrics_dlq),
 }
 

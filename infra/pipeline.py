@@ -13,7 +13,7 @@ from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Stat
 from troposphere import GetAtt, If, Ref, Sub, Template
 from troposphere import codebuild, codepipeline, events, kms, logs, s3, sagemaker
 
-from infra import parameters, scanner_skips
+from infra import analysts, parameters, scanner_skips
 from infra.exports import export, import_value
 from infra.names import ARTIFACT_BUCKET_SUB, BUILD_CACHE_PREFIX, LAMBDA_PREFIX
 from infra.policies import (
@@ -67,7 +67,7 @@ def role_arn_pattern() -> Sub:
 
 
 def artifact_key_policy() -> PolicyDocument:
-    return PolicyDocument(
+    return analysts.with_statements(PolicyDocument(
         Version=VERSION,
         Statement=[
             account_administers_key("AccountAdministersKey"),
@@ -97,7 +97,7 @@ def artifact_key_policy() -> PolicyDocument:
                 ),
             ),
         ],
-    )
+    ), analysts.key_statements())  # only when kpi.analyst_principals is not empty
 
 
 def add_artifact_key(t: Template) -> kms.Key:
@@ -159,9 +159,12 @@ def add_artifact_bucket(t: Template, key: kms.Key) -> s3.Bucket:
         s3.BucketPolicy(
             "ArtifactBucketPolicy",
             Bucket=Ref(ArtifactBucket),
-            PolicyDocument=PolicyDocument(
-                Version=VERSION,
-                Statement=[deny_insecure_transport(GetAtt(ArtifactBucket, "Arn"), Sub("${ArtifactBucket.Arn}/*"))],
+            PolicyDocument=analysts.with_statements(
+                PolicyDocument(
+                    Version=VERSION,
+                    Statement=[deny_insecure_transport(GetAtt(ArtifactBucket, "Arn"), Sub("${ArtifactBucket.Arn}/*"))],
+                ),
+                analysts.bucket_statements(ArtifactBucket.title),  # only when kpi.analyst_principals is not empty
             ),
         )
     )
@@ -413,6 +416,7 @@ def add_source_rules(t: Template) -> None:
 def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     t = new_template("Self-updating delivery pipeline of the SageMaker MLOps project, its artifact bucket and model group")
     add_source_conditions(t)
+    analysts.add_condition(t)
 
     ArtifactKey = add_artifact_key(t)
     ArtifactBucket = add_artifact_bucket(t, ArtifactKey)

@@ -117,14 +117,24 @@ def read_write_prefix(sid: str, prefix_sub: str) -> list[Statement]:
     return read_prefix(sid, prefix_sub) + write_prefix(sid, prefix_sub)
 
 
+# The only actions whose requests carry the s3:prefix key: under an s3:prefix condition any other
+# action (GetBucketLocation, say) is never allowed, since its requests have no prefix to match.
+PREFIX_CONDITIONED_ACTIONS = frozenset({"s3:ListBucket", "s3:ListBucketVersions"})
+
+
 def list_prefix(sid: str, prefix_sub: str) -> Statement:
     return Statement(
         Sid=f"{sid}List",
         Effect=Allow,
-        Action=[awacs.s3.ListBucket, awacs.s3.GetBucketLocation],
+        Action=[awacs.s3.ListBucket],
         Resource=[artifact_bucket_arn()],
         Condition=Condition(StringLike({"s3:prefix": [sub(f"{prefix_sub}*"), ""]})),
     )
+
+
+def bucket_location(sid: str) -> Statement:
+    """Where the artifact bucket is (Glue and Athena ask before reading it): bucket-level, no prefix."""
+    return Statement(Sid=sid, Effect=Allow, Action=[awacs.s3.GetBucketLocation], Resource=[artifact_bucket_arn()])
 
 
 def bucket_info(sid: str) -> Statement:
@@ -193,6 +203,17 @@ def decrypt_by_alias(sid: str, alias_sub: str) -> Statement:
         Sid=sid,
         Effect=Allow,
         Action=[awacs.kms.Decrypt],
+        Resource=[arn("kms", "key/*")],
+        Condition=Condition(ForAnyValueStringEquals({"kms:ResourceAliases": [Sub(alias_sub)]})),
+    )
+
+
+def encrypt_by_alias(sid: str, alias_sub: str) -> Statement:
+    """Only make data keys (write SSE-KMS objects) with the key behind an alias; scoped like use_key_by_alias."""
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Action=[awacs.kms.GenerateDataKey],
         Resource=[arn("kms", "key/*")],
         Condition=Condition(ForAnyValueStringEquals({"kms:ResourceAliases": [Sub(alias_sub)]})),
     )

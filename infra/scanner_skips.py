@@ -8,7 +8,7 @@ from __future__ import annotations
 from troposphere import Template
 
 _NO_VPC = (
-    "Calls only AWS APIs (SageMaker, S3, SNS, CloudWatch) over TLS and reaches nothing inside a VPC; "
+    "Calls only AWS APIs (SageMaker, S3, Glue, SNS, CloudWatch) over TLS and reaches nothing inside a VPC; "
     "a VPC would add NAT or endpoint costs and no protection."
 )
 _NO_RESERVED_CONCURRENCY = (
@@ -49,6 +49,20 @@ SKIPS: dict[tuple[str, str], dict[str, str]] = {
         "CKV_AWS_173": (
             "The environment holds only names (metrics namespace, model package group), nothing secret; it is "
             "encrypted at rest with Lambda's service key."
+        ),
+    },
+    ("kpi", "PartitionsFunction"): {
+        "CKV_AWS_117": _NO_VPC,
+        "CKV_AWS_115": _NO_RESERVED_CONCURRENCY,
+        "CKV_AWS_173": (
+            "The environment holds only names (pipeline, bucket, prefix, Glue database, table and crawler), nothing "
+            "secret; it is encrypted at rest with Lambda's service key."
+        ),
+    },
+    ("kpi", "PartitionsDeadLetterQueue"): {
+        "CKV_AWS_27": (
+            "Encrypted at rest with SSE-SQS (SqsManagedSseEnabled). EventBridge cannot deliver to a queue "
+            "encrypted with an AWS managed KMS key, and the queue holds only SageMaker event envelopes."
         ),
     },
     ("kpi", "MetricsDeadLetterQueue"): {

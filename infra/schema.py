@@ -193,6 +193,19 @@ ENVIRONMENT = {
                     "x-expect": "a schedule like cron(0 6 * * ? *)",
                 },
                 "athena_bytes_scanned_cutoff": {"type": "integer", "minimum": 10485760},
+                "analyst_principals": {
+                    "type": "array",
+                    "uniqueItems": True,
+                    "maxItems": 20,  # each is in the key and bucket policies, which have size limits
+                    "items": {
+                        "type": "string",
+                        "maxLength": 512,
+                        # A role, or an IAM Identity Center role named by its permission set with the suffix as *.
+                        "pattern": r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/(([\w+=,.@-]+/)*[\w+=,.@-]{1,64}"
+                                   r"|aws-reserved/sso\.amazonaws\.com/([a-z0-9-]+/)?AWSReservedSSO_[\w+=,.@-]+_\*)$",
+                        "x-expect": "an IAM role ARN (an IAM Identity Center role may end in _* after its permission set name)",
+                    },
+                },
                 "quicksight_principals": {
                     "type": "array",
                     "uniqueItems": True,

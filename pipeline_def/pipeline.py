@@ -30,6 +30,7 @@ from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
 from infra.config import Environment
 from infra.names import Names
+from pipeline_def.contract import STEP_CONDITION, STEP_EVALUATE, STEP_FAIL, STEP_PREPROCESS, STEP_REGISTER, STEP_TRAIN
 from pipeline_def.steps import evaluate as evaluate_script
 
 STEPS_DIR = Path(__file__).resolve().parent / "steps"
@@ -41,12 +42,6 @@ SKLEARN_VERSION = "1.2-1"
 XGBOOST_VERSION = "1.7-1"
 PY_VERSION = "py3"
 
-STEP_PREPROCESS = "PreprocessData"
-STEP_TRAIN = "TrainModel"
-STEP_EVALUATE = "EvaluateModel"
-STEP_CONDITION = "CheckAucThreshold"
-STEP_REGISTER = "RegisterModel"
-STEP_FAIL = "FailBelowThreshold"
 STEP_ORDER = (STEP_PREPROCESS, STEP_TRAIN, STEP_EVALUATE, STEP_CONDITION)
 
 # The report evaluate.py writes, and where in it the condition looks.

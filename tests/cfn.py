@@ -39,7 +39,12 @@ def policies(template: dict) -> Iterator[tuple[str, str, str, dict]]:
 
 
 def statements(document: dict) -> list[dict]:
-    return as_list(document.get("Statement", []))
+    """Every statement, both branches of an Fn::If included (a statement only some configs have)."""
+    out = []
+    for st in as_list(document.get("Statement", [])):
+        branches = st["Fn::If"][1:] if isinstance(st, dict) and set(st) == {"Fn::If"} else [st]
+        out += [b for b in branches if b != {"Ref": "AWS::NoValue"}]
+    return out
 
 
 def text_of(value) -> str:

@@ -138,6 +138,7 @@ def test_one_model_package_group_everywhere(stacks_by_env, project, definitions)
             key: r["Properties"]["EventPattern"]["detail"]["ModelPackageGroupName"]
             for key in ("notifications", "kpi")
             for r in stacks[key].resources("AWS::Events::Rule").values()
+            if "ModelPackageGroupName" in r["Properties"]["EventPattern"]["detail"]
         }
         (registered,) = [s["Arguments"]["ModelPackageGroupName"] for s in _all_steps(definitions[env]) if s["Type"] == "RegisterModel"]
         same(
@@ -308,3 +309,18 @@ def test_every_buildspec_cache_is_backed_by_an_s3_cache_its_role_may_read_and_wr
                 granted = [r for s in statements if action in s["Action"] for r in s["Resource"]]
                 assert any(wanted.startswith(r.rstrip("*")) for r in granted), f"env {env}: {role} may not {action} {wanted}*"
     assert checked, "no buildspec declares a cache any more: drop this test with the cache"
+
+
+def test_report_partitions_rule_watches_the_pipeline_the_upsert_build_creates(stacks_by_env, project):
+    for env, stacks in stacks_by_env.items():
+        rule = stacks["kpi"].resources("AWS::Events::Rule")["PartitionsRule"]["Properties"]["EventPattern"]
+        (pipeline_arn,) = rule["detail"]["pipelineArn"]
+        function = stacks["kpi"].resources("AWS::Lambda::Function")["PartitionsFunction"]["Properties"]
+        same(
+            f"env {env}: SageMaker pipeline the report-partitions function serves",
+            **{
+                "kpi.yaml PartitionsRule detail.pipelineArn": pipeline_arn.rsplit("/", 1)[1],
+                "kpi.yaml PartitionsFunction PIPELINE_NAME": function["Environment"]["Variables"]["PIPELINE_NAME"],
+                "pipeline.yaml upsert build SAGEMAKER_PIPELINE_NAME": _build_env(stacks, "UpsertProject")["SAGEMAKER_PIPELINE_NAME"],
+            },
+        )

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from lambda_src.registry_metrics import contract, handler
+from lambda_src.registry_metrics.ledger import Ledger
 from tests.hostile_support import (any_text, apply, client_error, field, finite, json_values, report_bodies, run_logged,
                                    times, versions)
 
@@ -27,6 +28,7 @@ REGION = "eu-west-1"
 BUCKET = "churn-dev-artifacts-111111111111-eu-west-1"
 REPORT_KEY = "sagemaker/churn-model-build-dev/evaluation/hostile/evaluation.json"
 REPORT_URI = f"s3://{BUCKET}/{REPORT_KEY}"
+LEDGER = Ledger(BUCKET, f"registry-ledger/{GROUP}/")
 HYPO = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 DECISIONS = {"event ignored", "metrics published"}
 
@@ -55,7 +57,10 @@ class Account:
         cloudwatch.put_metric_data = recording_put  # the handler's cached client records its calls
 
     def reset(self, report: bytes | None = None):
+        """Nothing counted yet, nothing published yet, and this report (or none) in place."""
         self.calls.clear()
+        for marker in self.s3.list_objects_v2(Bucket=BUCKET, Prefix=LEDGER.prefix).get("Contents", []):
+            self.s3.delete_object(Bucket=BUCKET, Key=marker["Key"])
         if report is None:
             self.s3.delete_object(Bucket=BUCKET, Key=REPORT_KEY)
         else:
@@ -104,7 +109,7 @@ def check_one_decision(account, result, lines) -> None:
 def sample(status: str = "PendingManualApproval", uri: str | None = REPORT_URI) -> dict:
     arn = f"arn:aws:sagemaker:{REGION}:111111111111:model-package/{GROUP}/3"
     detail = {"ModelPackageGroupName": GROUP, "ModelPackageVersion": 3, "ModelPackageArn": arn,
-              "ModelApprovalStatus": status, "CreationTime": 1764130000000,
+              "ModelApprovalStatus": status, "ModelPackageStatus": "Completed", "CreationTime": 1764130000000,
               "InferenceSpecification": {"Containers": [{"Image": "xgboost"}]}}
     if uri:
         detail["ModelMetrics"] = {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}}
@@ -125,7 +130,8 @@ def hostile_events(draw):
     event = sample()
     detail = apply(event["detail"], {
         "ModelPackageGroupName": draw(st.one_of(st.just(GROUP), st.just(GROUP), field())),
-        "ModelApprovalStatus": draw(st.one_of(st.sampled_from(sorted(contract.STATUS_METRICS)), field())),
+        "ModelApprovalStatus": draw(st.one_of(st.sampled_from(contract.COUNTED_STATUSES), field())),
+        "ModelPackageStatus": draw(st.one_of(st.just(contract.PACKAGE_COMPLETED), st.just(contract.PACKAGE_COMPLETED), field())),
         "ModelPackageVersion": draw(versions),
         "ModelPackageArn": draw(st.one_of(st.just("<registered>"), field(event["detail"]["ModelPackageArn"]))),
         "ModelMetrics": draw(st.one_of(st.builds(lambda u: {"ModelQuality": {"Statistics": {"S3Uri": u}}}, uris), field())),
@@ -146,7 +152,7 @@ def _resolve(account, event: dict) -> dict:
 @given(event=json_values)
 def test_any_json_value_is_ignored_without_raising_or_publishing(account, event):
     account.reset()
-    result, lines = run_logged(handler.handle, event, NAMESPACE, GROUP)
+    result, lines = run_logged(handler.handle, event, NAMESPACE, GROUP, LEDGER)
     check_one_decision(account, result, lines)
     assert result["published"] == 0
 
@@ -155,7 +161,7 @@ def test_any_json_value_is_ignored_without_raising_or_publishing(account, event)
 @given(event=hostile_events(), report=st.one_of(st.none(), report_bodies))
 def test_mangled_events_make_at_most_one_put_within_cloudwatch_limits(account, event, report):
     account.reset(report)
-    result, lines = run_logged(handler.handle, _resolve(account, event), NAMESPACE, GROUP)
+    result, lines = run_logged(handler.handle, _resolve(account, event), NAMESPACE, GROUP, LEDGER)
     check_one_decision(account, result, lines)
 
 
@@ -163,7 +169,7 @@ def test_mangled_events_make_at_most_one_put_within_cloudwatch_limits(account, e
 @given(body=report_bodies)
 def test_any_report_still_counts_the_registration_once(account, body):
     account.reset(body)
-    result, lines = run_logged(handler.handle, sample(), NAMESPACE, GROUP)
+    result, lines = run_logged(handler.handle, sample(), NAMESPACE, GROUP, LEDGER)
     check_one_decision(account, result, lines)
     (call,) = account.calls
     assert call["MetricData"][0]["MetricName"] == contract.MODELS_REGISTERED
@@ -172,7 +178,7 @@ def test_any_report_still_counts_the_registration_once(account, body):
 @pytest.mark.parametrize("value", [1e300, -1e300, 1e-300, 2.0**361])
 def test_report_values_cloudwatch_would_reject_are_left_out(account, value):
     account.reset(json.dumps({"a_metrics": {"huge": {"value": value}, "auc": {"value": 0.5}}}).encode())
-    result, lines = run_logged(handler.handle, sample(), NAMESPACE, GROUP)
+    result, lines = run_logged(handler.handle, sample(), NAMESPACE, GROUP, LEDGER)
     check_one_decision(account, result, lines)
     assert [d["Value"] for d in account.calls[0]["MetricData"]] == [1.0, 0.5]
 
@@ -180,21 +186,21 @@ def test_report_values_cloudwatch_would_reject_are_left_out(account, value):
 @pytest.mark.parametrize("name", ["é", "\u202eauc", "a\nb", "   ", "\U0001F600", "tab\there"])
 def test_metric_names_cloudwatch_would_reject_are_left_out(account, name):
     account.reset(json.dumps({"a_metrics": {name: {"value": 0.7}, "auc": {"value": 0.5}}}).encode())
-    result, lines = run_logged(handler.handle, sample(), NAMESPACE, GROUP)
+    result, lines = run_logged(handler.handle, sample(), NAMESPACE, GROUP, LEDGER)
     check_one_decision(account, result, lines)
     assert result["published"] == 2
 
 
 def test_a_report_with_thousands_of_metrics_stays_within_one_put(account):
     account.reset(json.dumps({"a_metrics": {f"m{i}": {"value": i + 1} for i in range(5_000)}}).encode())
-    result, lines = run_logged(handler.handle, sample(), NAMESPACE, GROUP)
+    result, lines = run_logged(handler.handle, sample(), NAMESPACE, GROUP, LEDGER)
     check_one_decision(account, result, lines)
 
 
 @pytest.mark.parametrize("uri", ["s3://bad bucket!/k", f"s3://{BUCKET}/\ud800.json", "s3://arn:aws:s3:::x/k"])
 def test_report_uris_the_sdk_refuses_count_the_registration_without_quality(account, uri):
     account.reset()
-    result, lines = run_logged(handler.handle, sample(uri=uri), NAMESPACE, GROUP)
+    result, lines = run_logged(handler.handle, sample(uri=uri), NAMESPACE, GROUP, LEDGER)
     check_one_decision(account, result, lines)
     assert result["published"] == 1
 
@@ -216,7 +222,7 @@ def _raising(exc):
 def test_transient_aws_failures_raise_and_publish_nothing(account, monkeypatch, service, method, code, status, event):
     account.reset(b'{"a_metrics": {"auc": {"value": 0.9}}}')
     monkeypatch.setattr(handler.client(service), method, _raising(client_error(code, status, method)))
-    result, lines = run_logged(handler.handle, event, NAMESPACE, GROUP)
+    result, lines = run_logged(handler.handle, event, NAMESPACE, GROUP, LEDGER)
     assert handler._error_code(result) == code
     assert account.calls == []  # the recording put was replaced (cloudwatch) or never reached
     assert lines and lines[-1]["level"] == "WARNING" and lines[-1]["code"] == code
@@ -226,7 +232,7 @@ def test_a_read_timeout_raises_before_publishing(account, monkeypatch):
     from botocore.exceptions import ReadTimeoutError
     account.reset(b"{}")
     monkeypatch.setattr(handler.client("s3"), "get_object", _raising(ReadTimeoutError(endpoint_url="https://s3")))
-    result, _ = run_logged(handler.handle, sample(), NAMESPACE, GROUP)
+    result, _ = run_logged(handler.handle, sample(), NAMESPACE, GROUP, LEDGER)
     assert isinstance(result, ReadTimeoutError)
     assert account.calls == []
 
@@ -234,6 +240,8 @@ def test_a_read_timeout_raises_before_publishing(account, monkeypatch):
 def test_lambda_handler_reads_its_environment(account, monkeypatch):
     monkeypatch.setitem(os.environ, "METRICS_NAMESPACE", NAMESPACE)
     monkeypatch.setitem(os.environ, "MODEL_PACKAGE_GROUP", GROUP)
+    monkeypatch.setitem(os.environ, "LEDGER_BUCKET", LEDGER.bucket)
+    monkeypatch.setitem(os.environ, "LEDGER_PREFIX", LEDGER.prefix)
     account.reset()
     result, lines = run_logged(handler.lambda_handler, sample("Rejected"), None)
     check_one_decision(account, result, lines)

@@ -144,3 +144,23 @@ def test_project_roles_are_written_only_under_the_boundary(rendered):
                 assert "iam:PermissionsBoundary" in st["Condition"]["StringEquals"], f"{logical_id} {st['Sid']}"
         denied = {a for st in statements(doc) if st["Effect"] == "Deny" for a in as_list(st["Action"])}
         assert "iam:DeleteRolePermissionsBoundary" in denied, logical_id
+
+
+def test_s3_prefix_conditions_only_scope_the_actions_whose_requests_carry_a_prefix(rendered):
+    """Under an s3:prefix condition, GetBucketLocation (or any non-list action) is silently never granted."""
+    from infra.policies import PREFIX_CONDITIONED_ACTIONS
+
+    bad = []
+    for where, _, _, st in _all_statements(rendered):
+        keys = {key for operator in st.get("Condition", {}).values() for key in operator}
+        if "s3:prefix" in keys:
+            others = set(as_list(st["Action"])) - PREFIX_CONDITIONED_ACTIONS
+            bad += [f"{where}: {sorted(others)}"] if others else []
+    assert not bad, bad
+
+
+def test_the_crawler_may_ask_where_the_bucket_is(rendered):
+    from infra import kpi
+
+    (location,) = [s for s in kpi.crawler_statements() if "s3:GetBucketLocation" in [a.JSONrepr() for a in s.Action]]
+    assert not getattr(location, "Condition", None)

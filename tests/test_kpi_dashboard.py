@@ -2,45 +2,40 @@
 from __future__ import annotations
 
 import json
-import re
 
+import numpy as np
 import pytest
 
 from infra import kpi_dashboard, names
 from lambda_src.registry_metrics import contract
+from pipeline_def import contract as pipeline_contract
+from pipeline_def.steps import evaluate
 from tests import kpi_helpers
-
-_SEARCH = re.compile(r"""^SEARCH\('\{(?P<schema>[^}]*)\} (?P<terms>.*)', '(?P<stat>\w+)', \d+\)$""")
-_TERM = re.compile(r'(\w+)="([^"]*)"')
 
 
 def _dashboard(rendered, env):
     tmpl = kpi_helpers.template(rendered)
     params = kpi_helpers.env_parameters(rendered, env, tmpl)
     # Ref of an alarm is its name.
-    for alarm in ("PipelineFailedAlarm", "MetricsDeadLetterAlarm"):
+    for alarm in ("PipelineFailedAlarm", "MetricsDeadLetterAlarm", "PartitionsDeadLetterAlarm"):
         params[alarm] = kpi_helpers.evaluate(tmpl["Resources"][alarm]["Properties"]["AlarmName"], params)
     body = kpi_helpers.evaluate(tmpl["Resources"]["KpiDashboard"]["Properties"]["DashboardBody"], params)
     return json.loads(body), params
 
 
 def _graphed(widget) -> list[tuple[str, str, dict]]:
-    """(namespace, metric, {dimension: value}) of every metric a widget graphs, searches included."""
+    """(namespace, metric, {dimension: value}) of every metric a widget graphs."""
     out = []
     for entry in widget["properties"]["metrics"]:
-        first = entry[0]
-        if isinstance(first, dict) and "expression" in first:
-            match = _SEARCH.match(first["expression"])
-            assert match, first["expression"]
-            namespace, *dims = [part.strip('"') for part in match.group("schema").split(",")]
-            terms = dict(_TERM.findall(match.group("terms")))
-            metric = terms.pop("MetricName")
-            assert set(terms) <= set(dims), f"filter on a dimension the schema lacks: {terms}"
-            out.append((namespace, metric, {d: terms.get(d) for d in dims}))
-        else:
-            names_and_values = [e for e in entry[2:] if not isinstance(e, dict)]
-            out.append((entry[0], entry[1], dict(zip(names_and_values[::2], names_and_values[1::2]))))
+        assert isinstance(entry[0], str), f"not a listed metric: {entry}"
+        names_and_values = [e for e in entry[2:] if not isinstance(e, dict)]
+        out.append((entry[0], entry[1], dict(zip(names_and_values[::2], names_and_values[1::2]))))
     return out
+
+
+def _widget(body, title: str) -> dict:
+    (widget,) = [w for w in body["widgets"] if w["properties"].get("title") == title]
+    return widget
 
 
 def _known_metrics(namespace: str) -> dict[tuple[str, str], tuple[str, ...]]:
@@ -87,8 +82,8 @@ def test_dashboard_names_this_environments_pipeline_group_function_and_queue(ren
             for dim, value in dims.items():
                 if dim in expected:
                     assert value == expected[dim], (widget["properties"]["title"], dim, value)
-                else:  # StepName, Metric: every value, through SEARCH
-                    assert value is None
+                else:  # StepName, Metric: names the SageMaker pipeline fixes
+                    assert value in pipeline_contract.EXECUTED_STEPS + pipeline_contract.REPORT_METRICS, (dim, value)
             if namespace.startswith("MLOps/"):
                 assert namespace == n.metrics_namespace
 
@@ -113,6 +108,7 @@ def test_alarm_widget_shows_the_stacks_alarms(rendered, project, env):
     assert alarms == [
         f"arn:aws:cloudwatch:eu-west-1:111111111111:alarm:{n.prefix}-sagemaker-pipeline-failed",
         f"arn:aws:cloudwatch:eu-west-1:111111111111:alarm:{n.prefix}-registry-metrics-dead-letters",
+        f"arn:aws:cloudwatch:eu-west-1:111111111111:alarm:{n.prefix}-report-partitions-dead-letters",
     ]
 
 
@@ -123,3 +119,38 @@ def test_widgets_do_not_overlap():
         mine = {(x, y) for x in range(w["x"], w["x"] + w["width"]) for y in range(w["y"], w["y"] + w["height"])}
         assert not cells & mine, w
         cells |= mine
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_no_widget_uses_a_search_expression(rendered, env):
+    """SEARCH() finds only metrics that reported in the last 14 days: a quiet fortnight blanks the widget."""
+    body, _ = _dashboard(rendered, env)
+    assert "search(" not in json.dumps(body).lower()
+    for widget in body["widgets"]:
+        for entry in widget["properties"].get("metrics", []):
+            assert not any(isinstance(e, dict) and "expression" in e for e in entry), (widget["properties"]["title"], entry)
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_failed_steps_widget_lists_every_step_the_pipeline_definition_runs(rendered, definitions, env):
+    def step_names(steps):
+        for step in steps:
+            yield step["Name"]
+            for branch in ("IfSteps", "ElseSteps"):
+                yield from step_names(step.get("Arguments", {}).get(branch, []))
+
+    body, _ = _dashboard(rendered, env)
+    graphed = [dims["StepName"] for _, metric, dims in _graphed(_widget(body, "Failed steps per day"))]
+    assert all(metric == "StepFailed" for _, metric, _ in _graphed(_widget(body, "Failed steps per day")))
+    assert sorted(graphed) == sorted(step_names(definitions[env]["Steps"]))
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_quality_widget_lists_every_metric_the_evaluation_report_holds(rendered, env):
+    labels, scores = np.array([0, 1, 0, 1]), np.array([0.1, 0.8, 0.6, 0.4])
+    (section, metrics), = evaluate.report(labels, scores).items()
+    assert section == pipeline_contract.REPORT_SECTION
+    body, _ = _dashboard(rendered, env)
+    graphed = _graphed(_widget(body, "Model quality of registered versions"))
+    assert {metric for _, metric, _ in graphed} == {contract.QUALITY_METRIC}
+    assert sorted(dims[contract.QUALITY_METRIC_DIMENSION] for _, _, dims in graphed) == sorted(metrics)

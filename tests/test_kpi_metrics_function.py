@@ -11,6 +11,7 @@ from moto import mock_aws
 
 from infra import kpi_dashboard, names
 from lambda_src.registry_metrics import contract, handler
+from lambda_src.registry_metrics.ledger import Ledger
 from lambda_src.registry_metrics.report import BadReport, quality_metrics
 
 REGION = "eu-west-1"
@@ -29,8 +30,29 @@ def aws():
     cached = handler.client  # tests may monkeypatch handler.client; clear the real cache either way
     cached.cache_clear()
     with mock_aws():
+        _bucket()
         yield
     cached.cache_clear()
+
+
+@pytest.fixture
+def points(aws):
+    """Every datapoint the handler publishes, in order (recorded on its cached CloudWatch client)."""
+    published: list[dict] = []
+    cloudwatch = handler.client("cloudwatch")
+    real_put = cloudwatch.put_metric_data
+
+    def recording_put(**kwargs):
+        result = real_put(**kwargs)
+        published.extend(kwargs["MetricData"])
+        return result
+
+    cloudwatch.put_metric_data = recording_put
+    return published
+
+
+def _counts(points: list[dict]) -> dict[str, int]:
+    return {m: sum(1 for p in points if p["MetricName"] == m) for m in (*contract.COUNT_METRICS, contract.QUALITY_METRIC)}
 
 
 def event(n, status: str, version: int = 3, report_key: str | None = None, group: str | None = None) -> dict:
@@ -42,6 +64,7 @@ def event(n, status: str, version: int = 3, report_key: str | None = None, group
         "ModelPackageVersion": version,
         "ModelPackageArn": arn,
         "ModelApprovalStatus": status,
+        "ModelPackageStatus": "Completed",
         "CreationTime": 1764130000000,
         "LastModifiedTime": 1764130000000,
         "InferenceSpecification": {"Containers": [{"Image": "xgboost", "ModelDataUrl": f"s3://{BUCKET}/model.tar.gz"}]},
@@ -53,9 +76,20 @@ def event(n, status: str, version: int = 3, report_key: str | None = None, group
             "account": "111111111111", "time": "2026-11-26T05:00:00Z", "region": REGION, "resources": [arn], "detail": detail}
 
 
-def _report(n, key: str = "evaluation.json", body: bytes | None = None) -> str:
+def ledger(n) -> Ledger:
+    return Ledger(BUCKET, n.registry_ledger_prefix)
+
+
+def _bucket():
     s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+
+
+def _report(n, key: str = "evaluation.json", body: bytes | None = None) -> str:
+    _bucket()
+    s3 = boto3.client("s3", region_name=REGION)
     full = f"{n.evaluation_prefix}exec-1/{key}"
     s3.put_object(Bucket=BUCKET, Key=full, Body=body if body is not None else json.dumps(REPORT).encode())
     return full
@@ -73,7 +107,7 @@ def _dashboard_reads(namespace: str) -> set[tuple[str, tuple[str, ...]]]:
 def test_published_metrics_are_exactly_the_ones_the_dashboard_reads(aws, env):
     key = _report(env)
     for status in ("PendingManualApproval", "Approved", "Rejected"):
-        handler.handle(event(env, status, report_key=key), env.metrics_namespace, env.model_package_group)
+        handler.handle(event(env, status, report_key=key), env.metrics_namespace, env.model_package_group, ledger(env))
     published = _published(env.metrics_namespace)
     assert {(name, tuple(d for d, _ in dims)) for name, dims in published} == _dashboard_reads(env.metrics_namespace)
     group = (contract.DIMENSION, env.model_package_group)
@@ -86,15 +120,66 @@ def test_published_metrics_are_exactly_the_ones_the_dashboard_reads(aws, env):
     }
 
 
-def test_approval_publishes_one_approval_count_and_no_quality(aws, env):
-    result = handler.handle(event(env, "Approved"), env.metrics_namespace, env.model_package_group)
+def test_approval_of_a_counted_version_publishes_one_approval_count_and_no_quality(aws, env, points):
+    key = _report(env)
+    handler.handle(event(env, "PendingManualApproval", report_key=key), env.metrics_namespace, env.model_package_group, ledger(env))
+    points.clear()
+    result = handler.handle(event(env, "Approved", report_key=key), env.metrics_namespace, env.model_package_group, ledger(env))
     assert result == {"published": 1}
-    assert _published(env.metrics_namespace) == {(contract.MODELS_APPROVED, ((contract.DIMENSION, env.model_package_group),))}
+    assert [p["MetricName"] for p in points] == [contract.MODELS_APPROVED]
+
+
+def test_a_version_registered_already_approved_counts_its_registration_approval_and_quality(aws, env, points):
+    key = _report(env)
+    result = handler.handle(event(env, "Approved", report_key=key), env.metrics_namespace, env.model_package_group, ledger(env))
+    assert result == {"published": 4}
+    assert _counts(points) == {contract.MODELS_REGISTERED: 1, contract.MODELS_APPROVED: 1, contract.MODELS_REJECTED: 0,
+                               contract.QUALITY_METRIC: 2}
+
+
+@pytest.mark.parametrize("status", ["PendingManualApproval", "Approved", "Rejected"])
+def test_repeated_events_count_each_registration_and_decision_once(aws, env, points, status):
+    key = _report(env)
+    first = event(env, status, report_key=key)
+    handler.handle(first, env.metrics_namespace, env.model_package_group, ledger(env))
+    counted = _counts(points)
+    again = event(env, status, report_key=key)
+    again["id"] = "e-2"  # SageMaker's repeat of the same change
+    later_update = event(env, status, report_key=key)
+    later_update["detail"].update(LastModifiedTime=1764139999000, UpdatedModelPackageFields=["CustomerMetadataProperties"])
+    for e in (again, later_update):
+        assert handler.handle(e, env.metrics_namespace, env.model_package_group, ledger(env))["published"] == 0
+    assert _counts(points) == counted
+    assert counted[contract.MODELS_REGISTERED] == 1 and counted[contract.QUALITY_METRIC] == 2
+    assert counted[contract.MODELS_APPROVED] == (status == "Approved")
+    assert counted[contract.MODELS_REJECTED] == (status == "Rejected")
+
+
+def test_each_version_counts_on_its_own(aws, env, points):
+    for version in (1, 2):
+        handler.handle(event(env, "Rejected", version=version), env.metrics_namespace, env.model_package_group, ledger(env))
+    assert _counts(points)[contract.MODELS_REGISTERED] == _counts(points)[contract.MODELS_REJECTED] == 2
+
+
+def test_a_failed_publish_releases_its_claims_so_the_retry_counts(aws, env, points, monkeypatch):
+    cloudwatch = handler.client("cloudwatch")
+    recording_put = cloudwatch.put_metric_data
+
+    def throttled(**_):
+        raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "PutMetricData")
+
+    monkeypatch.setattr(cloudwatch, "put_metric_data", throttled)
+    e = event(env, "Approved")
+    with pytest.raises(ClientError):
+        handler.handle(e, env.metrics_namespace, env.model_package_group, ledger(env))
+    monkeypatch.setattr(cloudwatch, "put_metric_data", recording_put)
+    assert handler.handle(e, env.metrics_namespace, env.model_package_group, ledger(env)) == {"published": 2}
+    assert _counts(points)[contract.MODELS_APPROVED] == 1
 
 
 def test_registration_publishes_each_report_metric_value(aws, env):
     key = _report(env)
-    handler.handle(event(env, "PendingManualApproval", report_key=key), env.metrics_namespace, env.model_package_group)
+    handler.handle(event(env, "PendingManualApproval", report_key=key), env.metrics_namespace, env.model_package_group, ledger(env))
     cw = boto3.client("cloudwatch", region_name=REGION)
     stats = cw.get_metric_statistics(
         Namespace=env.metrics_namespace, MetricName=contract.QUALITY_METRIC,
@@ -117,19 +202,19 @@ def test_registration_without_report_uri_in_event_asks_sagemaker(aws, env):
     )["ModelPackageArn"]
     e = event(env, "PendingManualApproval", version=int(arn.rsplit("/", 1)[1]))
     e["detail"]["ModelPackageArn"] = arn
-    assert handler.handle(e, env.metrics_namespace, env.model_package_group) == {"published": 3}
+    assert handler.handle(e, env.metrics_namespace, env.model_package_group, ledger(env)) == {"published": 3}
 
 
 def test_missing_report_still_counts_the_registration(aws, env):
     _report(env)
     e = event(env, "PendingManualApproval", report_key=f"{env.evaluation_prefix}gone/evaluation.json")
-    assert handler.handle(e, env.metrics_namespace, env.model_package_group) == {"published": 1}
+    assert handler.handle(e, env.metrics_namespace, env.model_package_group, ledger(env)) == {"published": 1}
 
 
 def test_unreadable_report_still_counts_the_registration(aws, env):
     key = _report(env, body=b"{not json")
     assert handler.handle(event(env, "PendingManualApproval", report_key=key), env.metrics_namespace,
-                          env.model_package_group) == {"published": 1}
+                          env.model_package_group, ledger(env)) == {"published": 1}
 
 
 @pytest.mark.parametrize(
@@ -140,12 +225,15 @@ def test_unreadable_report_still_counts_the_registration(aws, env):
         pytest.param(lambda e: e.update({"detail-type": "SageMaker Training Job State Change"}), id="other_detail_type"),
         pytest.param(lambda e: e.pop("detail"), id="no_detail"),
         pytest.param(lambda e: e["detail"].pop("ModelPackageArn"), id="no_package_arn"),
+        pytest.param(lambda e: e["detail"].update(ModelPackageStatus="InProgress"), id="package_in_progress"),
+        pytest.param(lambda e: e["detail"].update(ModelPackageStatus="Failed"), id="package_failed"),
+        pytest.param(lambda e: e["detail"].pop("ModelPackageStatus"), id="no_package_status"),
     ],
 )
 def test_ignorable_events_are_logged_and_publish_nothing(aws, env, mutate, capsys):
     e = event(env, "Approved")
     mutate(e)
-    result = handler.handle(e, env.metrics_namespace, env.model_package_group)
+    result = handler.handle(e, env.metrics_namespace, env.model_package_group, ledger(env))
     assert result["published"] == 0
     assert _published(env.metrics_namespace) == set()
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -153,7 +241,7 @@ def test_ignorable_events_are_logged_and_publish_nothing(aws, env, mutate, capsy
 
 
 def test_non_object_event_is_ignored(aws, env):
-    assert handler.handle(["not", "an", "event"], env.metrics_namespace, env.model_package_group)["published"] == 0
+    assert handler.handle(["not", "an", "event"], env.metrics_namespace, env.model_package_group, ledger(env))["published"] == 0
 
 
 def test_transient_cloudwatch_error_raises_so_the_event_is_retried(aws, env, monkeypatch):
@@ -161,35 +249,39 @@ def test_transient_cloudwatch_error_raises_so_the_event_is_retried(aws, env, mon
         def put_metric_data(self, **_):
             raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "PutMetricData")
 
-    monkeypatch.setattr(handler, "client", lambda service: Throttled())
+    real = handler.client
+    monkeypatch.setattr(handler, "client", lambda service: Throttled() if service == "cloudwatch" else real(service))
     with pytest.raises(ClientError):
-        handler.handle(event(env, "Approved"), env.metrics_namespace, env.model_package_group)
+        handler.handle(event(env, "Approved"), env.metrics_namespace, env.model_package_group, ledger(env))
 
 
 def test_transient_s3_error_raises_before_anything_is_published(aws, env, monkeypatch):
     key = _report(env)
-    real = handler.client
 
-    class SlowDown:
-        def get_object(self, **_):
-            raise ClientError({"Error": {"Code": "SlowDown", "Message": "Reduce your request rate"}}, "GetObject")
+    def slow_down(**_):
+        raise ClientError({"Error": {"Code": "SlowDown", "Message": "Reduce your request rate"}}, "GetObject")
 
-    monkeypatch.setattr(handler, "client", lambda service: SlowDown() if service == "s3" else real(service))
+    monkeypatch.setattr(handler.client("s3"), "get_object", slow_down)
     with pytest.raises(ClientError):
-        handler.handle(event(env, "PendingManualApproval", report_key=key), env.metrics_namespace, env.model_package_group)
+        handler.handle(event(env, "PendingManualApproval", report_key=key), env.metrics_namespace, env.model_package_group, ledger(env))
     assert _published(env.metrics_namespace) == set()
+    markers = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=BUCKET, Prefix=env.registry_ledger_prefix)
+    assert markers["KeyCount"] == 0, "a claim survived the failure: the retry would not count the registration"
 
 
 def test_old_event_times_are_stamped_now_so_cloudwatch_accepts_a_late_redrive(aws, env):
     e = event(env, "Approved")
     e["time"] = "2020-01-01T00:00:00Z"
-    assert handler.handle(e, env.metrics_namespace, env.model_package_group) == {"published": 1}
+    assert handler.handle(e, env.metrics_namespace, env.model_package_group, ledger(env)) == {"published": 2}
 
 
 def test_lambda_handler_reads_namespace_and_group_from_the_environment(aws, env, monkeypatch):
     monkeypatch.setenv("METRICS_NAMESPACE", env.metrics_namespace)
     monkeypatch.setenv("MODEL_PACKAGE_GROUP", env.model_package_group)
-    assert handler.lambda_handler(event(env, "Rejected"), None) == {"published": 1}
+    monkeypatch.setenv("LEDGER_BUCKET", BUCKET)
+    monkeypatch.setenv("LEDGER_PREFIX", env.registry_ledger_prefix)
+    assert handler.lambda_handler(event(env, "Rejected"), None) == {"published": 2}
+    assert handler.lambda_handler(event(env, "Rejected"), None)["published"] == 0
 
 
 def test_report_reader_keeps_finite_numbers_only():
@@ -208,4 +300,4 @@ def test_the_developer_guides_sample_event_verbatim_is_counted(aws, env):
 
     sample = sample_event("developer_guide_sample")
     group = sample["detail"]["ModelPackageGroupName"]
-    assert handler.handle(sample, env.metrics_namespace, group)["published"] == 1
+    assert handler.handle(sample, env.metrics_namespace, group, ledger(env))["published"] >= 1

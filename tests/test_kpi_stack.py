@@ -99,7 +99,9 @@ def test_metrics_function_runs_the_packaged_handler_with_this_envs_namespace_and
     assert fn["Handler"] == "registry_metrics.handler.lambda_handler"
     assert tuple(int(p) for p in fn["Runtime"].removeprefix("python").split(".")) >= (3, 12)
     assert fn["Code"]["S3Key"] == lambda_package.parameters(ROOT / "lambda_src")["MetricsCodeKey"]
-    assert fn["Environment"]["Variables"] == {"METRICS_NAMESPACE": n.metrics_namespace, "MODEL_PACKAGE_GROUP": n.model_package_group}
+    assert fn["Environment"]["Variables"] == {"METRICS_NAMESPACE": n.metrics_namespace, "MODEL_PACKAGE_GROUP": n.model_package_group,
+                                              "LEDGER_BUCKET": f"<import {n.stack('pipeline')}-ArtifactBucketName>",
+                                              "LEDGER_PREFIX": n.registry_ledger_prefix}
     assert fn["FunctionName"] == n.metrics_function
     assert "DeadLetterConfig" in fn
 
@@ -123,7 +125,7 @@ def test_rule_target_retries_and_dead_letters(tmpl):
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_rule_delivers_every_status_of_this_group_and_nothing_else(rendered, tmpl, project, env):
+def test_rule_delivers_every_status_of_this_groups_completed_packages_and_nothing_else(rendered, tmpl, project, env):
     n = names.for_env(project, env)
     pattern = _resolved(rendered, tmpl, env, "MetricsRule")["EventPattern"]
     with mock_aws():
@@ -134,17 +136,20 @@ def test_rule_delivers_every_status_of_this_group_and_nothing_else(rendered, tmp
         bus.put_rule(Name="probe", EventPattern=json.dumps(pattern))
         bus.put_targets(Rule="probe", Targets=[{"Id": "q", "Arn": queue_arn}])
 
-        def send(group, status):
-            detail = {"ModelPackageGroupName": group, "ModelApprovalStatus": status, "ModelPackageVersion": 1}
+        def send(group, status, package_status="Completed"):
+            detail = {"ModelPackageGroupName": group, "ModelApprovalStatus": status, "ModelPackageVersion": 1,
+                      "ModelPackageStatus": package_status}
             bus.put_events(Entries=[{"Source": "aws.sagemaker", "DetailType": "SageMaker Model Package State Change",
                                      "Detail": json.dumps(detail)}])
 
-        for status in contract.STATUS_METRICS:
+        for status in contract.COUNTED_STATUSES:
             send(n.model_package_group, status)
         send("someone-elses-models", "Approved")
+        for unfinished in ("InProgress", "Failed", "Deleting"):
+            send(n.model_package_group, "PendingManualApproval", unfinished)
         got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     statuses = sorted(json.loads(m["Body"])["detail"]["ModelApprovalStatus"] for m in got)
-    assert statuses == sorted(contract.STATUS_METRICS)
+    assert statuses == sorted(contract.COUNTED_STATUSES)
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -184,6 +189,13 @@ def test_metrics_function_role_publishes_only_into_the_project_namespace():
         assert all("*" not in a for a in s["Action"]), s
         if s["Resource"] == ["*"]:
             assert s["Action"] == ["cloudwatch:PutMetricData"]
+
+
+def test_metrics_function_role_writes_only_its_count_markers():
+    writes = [s for s in _statements(kpi.metrics_function_statements)
+              if {"s3:PutObject", "s3:DeleteObject"} & set(s["Action"])]
+    assert [w["Resource"] for w in writes] == [
+        [{"Fn::Sub": "arn:${AWS::Partition}:s3:::${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}/${RegistryLedgerPrefix}*"}]]
 
 
 def test_crawler_role_can_decrypt_reports_and_encrypt_its_logs():

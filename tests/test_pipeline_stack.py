@@ -10,6 +10,7 @@ import yaml
 
 from infra import config, lambda_package, names, pipeline, render
 from infra.stacks import BUILDERS
+from tests.cfn import statements as cfn_statements
 from tests.conftest import ROOT
 
 STAGES = ["Source", "Synth", "DeployIam", "UpdatePipeline", "DeployNotifications", "DeployKpi", "UpsertSageMakerPipeline"]
@@ -201,11 +202,11 @@ def test_artifact_bucket_is_kms_encrypted_versioned_private_tls_only_and_retaine
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_artifact_key_rotates_is_retained_and_only_project_roles_may_use_it(tpl):
+def test_artifact_key_rotates_is_retained_and_only_project_roles_and_configured_analysts_may_use_it(tpl):
     key = tpl["Resources"]["ArtifactKey"]
     assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
     assert key["Properties"]["EnableKeyRotation"] is True
-    statements = {s["Sid"]: s for s in key["Properties"]["KeyPolicy"]["Statement"]}
+    statements = {s["Sid"]: s for s in cfn_statements(key["Properties"]["KeyPolicy"])}
     admin = statements["AccountAdministersKey"]
     assert not any(a in ("kms:*", "*") or a.endswith("*") for a in admin["Action"])
     assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"} & set(admin["Action"])
@@ -218,8 +219,9 @@ def test_artifact_key_rotates_is_retained_and_only_project_roles_may_use_it(tpl)
     assert logs["Principal"] == {"Service": [{"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}]}
     deployer = statements["DeployRoleAdministersKey"]
     assert deployer["Principal"] == {"AWS": [{"Fn::ImportValue": {"Fn::Sub": "${DeployRolesStackName}-PipelineDeployRoleArn"}}]}
+    # The analysts' statement exists only when kpi.analyst_principals is set (tests/test_analysts.py).
     assert set(statements) == {"AccountAdministersKey", "DeployRoleAdministersKey", "ProjectRolesUseKeyThroughIam",
-                               "LogsEncryptProjectLogGroups"}
+                               "LogsEncryptProjectLogGroups", "AnalystsUseKeyThroughS3"}
 
 
 def test_stack_exports_bucket_and_key_and_keeps_the_model_group(tpl):

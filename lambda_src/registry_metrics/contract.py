@@ -7,23 +7,23 @@ the model package group, so one namespace can hold every environment.
 
 DIMENSION = "ModelPackageGroup"
 
-# ModelApprovalStatus in a "SageMaker Model Package State Change" event -> count metric.
-# PendingManualApproval is the status a version is registered with, so it counts registrations.
-STATUS_METRICS = {
-    "PendingManualApproval": "ModelsRegistered",
-    "Approved": "ModelsApproved",
-    "Rejected": "ModelsRejected",
-}
-MODELS_REGISTERED = STATUS_METRICS["PendingManualApproval"]
-MODELS_APPROVED = STATUS_METRICS["Approved"]
-MODELS_REJECTED = STATUS_METRICS["Rejected"]
+# Each version counts once as registered (the first event SageMaker sends for it, whatever its approval
+# status: a pipeline may register a version already Approved) and at most once per decision.
+MODELS_REGISTERED = "ModelsRegistered"
+MODELS_APPROVED = "ModelsApproved"
+MODELS_REJECTED = "ModelsRejected"
+COUNT_METRICS = (MODELS_REGISTERED, MODELS_APPROVED, MODELS_REJECTED)
+# ModelApprovalStatus in a "SageMaker Model Package State Change" event -> the decision it counts.
+DECISION_METRICS = {"Approved": MODELS_APPROVED, "Rejected": MODELS_REJECTED}
+# Every status the function reads (PendingManualApproval: registered, no decision yet).
+COUNTED_STATUSES = ("Approved", "PendingManualApproval", "Rejected")
+# Only events of a finished package count (ModelPackageStatus; InProgress, Failed and Deleting do not).
+PACKAGE_COMPLETED = "Completed"
 COUNT_UNIT = "Count"
 
-# One datapoint per registered version and evaluation metric (auc, accuracy…), from its quality report.
+# One datapoint per registered version and evaluation metric (auc, accuracy…), from its quality report,
+# published with its registration.
 QUALITY_METRIC = "ModelQuality"
 QUALITY_METRIC_DIMENSION = "Metric"
 QUALITY_DIMENSIONS = (DIMENSION, QUALITY_METRIC_DIMENSION)
 QUALITY_UNIT = "None"
-
-# Which status carries the quality report: the registration (the report does not change on approval).
-QUALITY_ON_STATUS = "PendingManualApproval"

@@ -1,14 +1,14 @@
 """Read a "SageMaker Model Package State Change" event into the few fields the metrics need.
 
-Anything that is not such an event for our group, or has a status we do not count, is Ignored with
-a reason: retrying it could never succeed, so it is logged and dropped rather than dead-lettered.
+Anything that is not such an event for our group, of a Completed package, with a status we count, is
+Ignored with a reason: retrying it could never succeed, so it is logged and dropped rather than dead-lettered.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from .contract import STATUS_METRICS
+from .contract import COUNTED_STATUSES, PACKAGE_COMPLETED
 
 DETAIL_TYPE = "SageMaker Model Package State Change"
 SOURCE = "aws.sagemaker"
@@ -65,8 +65,11 @@ def parse(event: object, group: str, now: datetime | None = None) -> Change:
         raise Ignored("event has no detail object")
     if detail.get("ModelPackageGroupName") != group:
         raise Ignored(f"model package group {detail.get('ModelPackageGroupName')!r} is not {group!r}")
+    package_status = detail.get("ModelPackageStatus")
+    if package_status != PACKAGE_COMPLETED:
+        raise Ignored(f"model package status {package_status!r} is not {PACKAGE_COMPLETED!r}")
     status = detail.get("ModelApprovalStatus")
-    if not isinstance(status, str) or status not in STATUS_METRICS:  # a list or dict here would be unhashable
+    if not isinstance(status, str) or status not in COUNTED_STATUSES:  # a list or dict here would be unhashable
         raise Ignored(f"approval status {status!r} is not counted")
     arn = detail.get("ModelPackageArn")
     if not isinstance(arn, str) or not arn:

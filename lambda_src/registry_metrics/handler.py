@@ -1,10 +1,12 @@
 """Lambda entry point: count model registry changes and publish each registered version's quality.
 
-Triggered by the KPI stack's EventBridge rule on every "SageMaker Model Package State Change" of
-this environment's group. Never loses an event: a transient AWS error raises (EventBridge/Lambda
-retry, then the DLQ keeps it); an event that can never produce a metric is logged and ignored.
-All datapoints of one event go out in one PutMetricData call, after every read, so a retry
-cannot publish a count twice.
+Triggered by the KPI stack's EventBridge rule on every "SageMaker Model Package State Change" of a
+Completed package in this environment's group. Never loses an event: a transient AWS error raises
+(EventBridge/Lambda retry, then the DLQ keeps it); an event that can never produce a metric is logged
+and ignored. Each version counts once as registered (with its quality points), whatever status it was
+registered with, and once per decision: the ledger (ledger.py) claims each count before it is
+published, so duplicate events count nothing, and releases the claims when publishing fails. All
+datapoints of one event go out in one PutMetricData call, after every read.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from . import contract
 from .events import Change, Ignored, parse
+from .ledger import Ledger
 from .log import log
 from .report import MAX_REPORT_BYTES, BadReport, quality_metrics, split_s3_uri
 
@@ -68,17 +71,12 @@ def _quality(change: Change) -> dict[str, float]:
         raise
 
 
-def metric_data(change: Change, quality: dict[str, float]) -> list[dict]:
-    """The datapoints for one change: its count, plus one ModelQuality point per evaluation metric."""
+def metric_data(change: Change, counts: list[str], quality: dict[str, float]) -> list[dict]:
+    """The datapoints for one change: 1 per count metric, plus one ModelQuality point per evaluation metric."""
     group = [{"Name": contract.DIMENSION, "Value": change.group}]
     data = [
-        {
-            "MetricName": contract.STATUS_METRICS[change.status],
-            "Dimensions": group,
-            "Timestamp": change.time,
-            "Value": 1.0,
-            "Unit": contract.COUNT_UNIT,
-        }
+        {"MetricName": metric, "Dimensions": group, "Timestamp": change.time, "Value": 1.0, "Unit": contract.COUNT_UNIT}
+        for metric in counts
     ]
     for name, value in quality.items():
         data.append(
@@ -93,20 +91,47 @@ def metric_data(change: Change, quality: dict[str, float]) -> list[dict]:
     return data
 
 
-def handle(event: object, namespace: str, group: str) -> dict:
+def _wanted(change: Change) -> list[str]:
+    """What this change may count: the version's registration, and its decision if it has one."""
+    decision = contract.DECISION_METRICS.get(change.status)
+    return [contract.MODELS_REGISTERED] + ([decision] if decision else [])
+
+
+def _release(ledger: Ledger, keys: list[str], package_arn: str) -> None:
+    try:
+        ledger.release(client("s3"), keys)
+    except Exception as exc:  # the original error is raised anyway; these counts will be missing
+        log("ERROR", "could not release count claims; the retry will not count them", keys=keys, error=str(exc)[:500],
+            model_package=package_arn)
+
+
+def handle(event: object, namespace: str, group: str, ledger: Ledger) -> dict:
     try:
         change = parse(event, group)
     except Ignored as exc:
         log("INFO", "event ignored", reason=str(exc), event_id=event.get("id") if isinstance(event, dict) else None)
         return {"published": 0, "ignored": str(exc)}
+    claimed: list[str] = []
     try:
-        quality = _quality(change) if change.status == contract.QUALITY_ON_STATUS else {}
-        data = metric_data(change, quality)
+        counts = []
+        for metric in _wanted(change):
+            key = ledger.claim(client("s3"), change, metric)
+            if key:
+                claimed.append(key)
+                counts.append(metric)
+        if not counts:
+            reason = "already counted (a repeated event, or an update that changes no count)"
+            log("INFO", "event ignored", reason=reason, model_package=change.package_arn, status=change.status)
+            return {"published": 0, "ignored": reason}
+        quality = _quality(change) if contract.MODELS_REGISTERED in counts else {}
+        data = metric_data(change, counts, quality)
         client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=data)
     except Exception as exc:
         # Raised for Lambda to retry (then the DLQ); logged first so the decision is on record too.
         code = _error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
         log("WARNING", "AWS call failed; raising for retry", code=code, error=str(exc)[:500], model_package=change.package_arn)
+        if claimed:
+            _release(ledger, claimed, change.package_arn)
         raise
     log(
         "INFO",
@@ -122,4 +147,5 @@ def handle(event: object, namespace: str, group: str) -> dict:
 
 
 def lambda_handler(event, context):  # noqa: ARG001 - Lambda's signature
-    return handle(event, os.environ["METRICS_NAMESPACE"], os.environ["MODEL_PACKAGE_GROUP"])
+    ledger = Ledger(os.environ["LEDGER_BUCKET"], os.environ["LEDGER_PREFIX"])
+    return handle(event, os.environ["METRICS_NAMESPACE"], os.environ["MODEL_PACKAGE_GROUP"], ledger)

@@ -1,0 +1,1 @@
+"""Makes a finished SageMaker pipeline execution's evaluation report queryable in Athena within minutes."""

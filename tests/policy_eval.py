@@ -1,0 +1,83 @@
+"""Evaluate a resolved resource policy (a key or bucket policy) for one request, as AWS would, as far as we use it.
+
+What a resource policy grants by itself: a statement whose principal is an account root only delegates to
+that account's IAM policies, so it grants nothing here. Any condition operator this module does not know
+raises, so a new one in a template cannot pass a test by being ignored.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Request:
+    principal_arn: str  # the role the caller's session belongs to (aws:PrincipalArn)
+    action: str
+    resource: str
+    context: dict = field(default_factory=dict)  # request keys: s3:prefix, kms:ViaService…
+
+    @property
+    def account(self) -> str:
+        return self.principal_arn.split(":")[4]
+
+    def keys(self) -> dict:
+        return {"aws:PrincipalArn": self.principal_arn, "aws:PrincipalAccount": self.account,
+                "kms:CallerAccount": self.account, "aws:SecureTransport": "true", **self.context}
+
+
+def _glob(pattern: str, text: str, case: bool = True) -> bool:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, text, 0 if case else re.IGNORECASE) is not None
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _principal_matches(principal, request: Request) -> bool:
+    if principal == "*":
+        return True
+    for arn in _list(principal.get("AWS", [])) if isinstance(principal, dict) else []:
+        if arn == "*" or arn == request.principal_arn:
+            return True
+    return False  # account roots delegate to IAM; services are not callers here
+
+
+_OPERATORS = {
+    "StringEquals": lambda want, got: want == got,
+    "StringLike": lambda want, got: _glob(want, got),
+    "ArnEquals": lambda want, got: want == got,
+    "ArnLike": lambda want, got: _glob(want, got),
+    "Bool": lambda want, got: str(want).lower() == str(got).lower(),
+}
+
+
+def _conditions_hold(conditions: dict, request: Request) -> bool:
+    keys = request.keys()
+    for operator, pairs in conditions.items():
+        if operator not in _OPERATORS:
+            raise NotImplementedError(f"condition operator {operator} is not evaluated by tests/policy_eval.py")
+        for key, wanted in pairs.items():
+            if key not in keys:
+                return False  # a key the request does not carry never matches (no …IfExists here)
+            if not any(_OPERATORS[operator](str(w), str(keys[key])) for w in _list(wanted)):
+                return False
+    return True
+
+
+def _applies(statement: dict, request: Request) -> bool:
+    return (
+        _principal_matches(statement.get("Principal"), request)
+        and any(_glob(a, request.action, case=False) for a in _list(statement["Action"]))
+        and any(_glob(r, request.resource) for r in _list(statement["Resource"]))
+        and _conditions_hold(statement.get("Condition", {}), request)
+    )
+
+
+def allowed(document: dict, request: Request) -> bool:
+    """Whether the policy alone allows the request: an applicable Allow and no applicable Deny."""
+    statements = _list(document["Statement"])
+    if any(s["Effect"] == "Deny" and _applies(s, request) for s in statements):
+        return False
+    return any(s["Effect"] == "Allow" and _applies(s, request) for s in statements)
