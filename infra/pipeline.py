@@ -8,15 +8,16 @@ source action is chosen with Fn::If over the SourceType conditions (infra/source
 from __future__ import annotations
 
 import awacs.kms
+import awacs.s3
 import yaml
-from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Statement
-from troposphere import GetAtt, If, Ref, Sub, Template
+from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Statement, StringEquals, StringLike
+from troposphere import Equals, GetAtt, If, Join, Not, Ref, Sub, Template
 from troposphere import codebuild, codepipeline, events, kms, logs, s3, sagemaker
 
 from infra import parameters, scanner_skips
 from infra.exports import export, import_value
 from infra.names import ARTIFACT_BUCKET_SUB, LAMBDA_PREFIX
-from infra.policies import KMS_USE_ACTIONS, VERSION, account_administers_key, deny_insecure_transport
+from infra.policies import KMS_USE_ACTIONS, VERSION, account_administers_key, artifact_bucket_arn, deny_insecure_transport
 from infra.kms_keys import customer_managed_key
 from infra.source import SOURCE_CONDITIONS, add_source_conditions
 from infra.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
@@ -55,12 +56,62 @@ PIPELINE_ARTIFACT_DAYS = 90
 SYNTH_OUTPUT_DIR = "build/lambda"
 
 
+# config `sagemaker.data_uploaders`: when the list is empty, no policy names anyone for uploads.
+HAS_DATA_UPLOADERS = "HasDataUploaders"
+INPUT_OBJECTS = "/${SageMakerInputPrefix}*"
+
+
 # -- artifact bucket and key --------------------------------------------------------------------
 def role_arn_pattern() -> Sub:
     return Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${ResourcePrefix}-*")
 
 
-def artifact_key_policy() -> PolicyDocument:
+def uploaders_encrypt_input_statement() -> Statement:
+    """The named uploaders may have S3 encrypt their uploads with the key, and nothing else with it.
+
+    Decrypt too: S3 needs it to complete multipart uploads (the AWS CLI's for files over 8 MB). The
+    bucket uses S3 Bucket Keys, so the encryption context is the bucket's ARN."""
+    return Statement(
+        Sid="DataUploadersEncryptInputThroughS3",
+        Effect=Allow,
+        Principal=Principal("AWS", Ref("DataUploaderArns")),
+        Action=[awacs.kms.GenerateDataKey, awacs.kms.Decrypt],
+        Resource=["*"],
+        Condition=Condition([
+            StringEquals({"kms:ViaService": Sub("s3.${AWS::Region}.amazonaws.com")}),
+            ArnLike({"kms:EncryptionContext:aws:s3:arn": [artifact_bucket_arn(), artifact_bucket_arn(INPUT_OBJECTS)]}),
+        ]),
+    )
+
+
+def uploaders_write_input_statements() -> list[Statement]:
+    """Bucket-policy statements: the named uploaders may put objects under the input prefix and list it."""
+    uploaders = Principal("AWS", Ref("DataUploaderArns"))
+    return [
+        Statement(
+            Sid="DataUploadersWriteInput",
+            Effect=Allow,
+            Principal=uploaders,
+            Action=[awacs.s3.PutObject, awacs.s3.AbortMultipartUpload],
+            Resource=[artifact_bucket_arn(INPUT_OBJECTS)],
+        ),
+        Statement(
+            Sid="DataUploadersListInput",
+            Effect=Allow,
+            Principal=uploaders,
+            Action=[awacs.s3.ListBucket],
+            Resource=[artifact_bucket_arn()],
+            Condition=Condition(StringLike({"s3:prefix": [Sub("${SageMakerInputPrefix}*")]})),
+        ),
+    ]
+
+
+def artifact_key_policy() -> If:
+    """The key policy, with the uploaders' statement only when config names uploaders."""
+    return If(HAS_DATA_UPLOADERS, _artifact_key_policy([uploaders_encrypt_input_statement()]), _artifact_key_policy([]))
+
+
+def _artifact_key_policy(extra: list[Statement]) -> PolicyDocument:
     return PolicyDocument(
         Version=VERSION,
         Statement=[
@@ -89,6 +140,7 @@ def artifact_key_policy() -> PolicyDocument:
                     ]})
                 ),
             ),
+            *extra,
         ],
     )
 
@@ -142,13 +194,15 @@ def add_artifact_bucket(t: Template, key: kms.Key) -> s3.Bucket:
             UpdateReplacePolicy=RETAIN_REPLACEMENT,
         )
     )
+    deny = deny_insecure_transport(GetAtt(ArtifactBucket, "Arn"), Sub("${ArtifactBucket.Arn}/*"))
     t.add_resource(
         s3.BucketPolicy(
             "ArtifactBucketPolicy",
             Bucket=Ref(ArtifactBucket),
-            PolicyDocument=PolicyDocument(
-                Version=VERSION,
-                Statement=[deny_insecure_transport(GetAtt(ArtifactBucket, "Arn"), Sub("${ArtifactBucket.Arn}/*"))],
+            PolicyDocument=If(
+                HAS_DATA_UPLOADERS,
+                PolicyDocument(Version=VERSION, Statement=[deny, *uploaders_write_input_statements()]),
+                PolicyDocument(Version=VERSION, Statement=[deny]),
             ),
         )
     )
@@ -384,6 +438,7 @@ def add_source_rules(t: Template) -> None:
 def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     t = new_template("Self-updating delivery pipeline of the SageMaker MLOps project, its artifact bucket and model group")
     add_source_conditions(t)
+    t.add_condition(HAS_DATA_UPLOADERS, Not(Equals(Join("", Ref("DataUploaderArns")), "")))
 
     ArtifactKey = add_artifact_key(t)
     ArtifactBucket = add_artifact_bucket(t, ArtifactKey)
