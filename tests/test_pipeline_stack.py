@@ -196,15 +196,20 @@ def test_artifact_bucket_is_kms_encrypted_versioned_private_tls_only_and_retaine
     lifecycle = {r["Id"]: r for r in p["LifecycleConfiguration"]["Rules"]}
     assert "NoncurrentVersionExpiration" in lifecycle["ExpireNoncurrentVersions"]
     assert lifecycle["ExpirePipelineRunArtifacts"]["Prefix"] == {"Ref": "PipelineArtifactsPrefix"}
-    deny = tpl["Resources"]["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
-    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    for document in unwrap(tpl["Resources"]["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]):  # with and without uploaders
+        deny = document["Statement"][0]
+        assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def test_artifact_key_rotates_is_retained_and_only_project_roles_may_use_it(tpl):
     key = tpl["Resources"]["ArtifactKey"]
     assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
     assert key["Properties"]["EnableKeyRotation"] is True
-    statements = {s["Sid"]: s for s in key["Properties"]["KeyPolicy"]["Statement"]}
+    with_uploaders, without = unwrap(key["Properties"]["KeyPolicy"])  # Fn::If on HasDataUploaders
+    assert key["Properties"]["KeyPolicy"]["Fn::If"][0] == "HasDataUploaders"
+    assert with_uploaders["Statement"][:-1] == without["Statement"]
+    assert with_uploaders["Statement"][-1]["Sid"] == "DataUploadersEncryptInputThroughS3"  # tests/test_data_uploaders.py
+    statements = {s["Sid"]: s for s in without["Statement"]}
     admin = statements["AccountAdministersKey"]
     assert not any(a in ("kms:*", "*") or a.endswith("*") for a in admin["Action"])
     assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"} & set(admin["Action"])
