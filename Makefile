@@ -10,7 +10,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 
-.PHONY: templates lint security test bench clean venv dev-venv check deploy diff demo
+.PHONY: templates lint security test bench clean venv dev-venv check deploy diff demo run train-local
 
 templates: $(GEN_STAMP)
 	$(PY) generate.py
@@ -59,6 +59,15 @@ deploy: $(DEV_STAMP)
 # Print a change set per stack of ENV without executing any.
 diff: $(DEV_STAMP)
 	$(PY) -m infra.deploy diff --env $(ENV)
+
+# Start an execution of ENV's SageMaker pipeline; prints its ARN and where to watch it. Needs AWS credentials.
+run: $(DEV_STAMP)
+	$(PY) -m pipeline_def start --env $(ENV)
+
+# Rehearse one execution of ENV offline with the real step scripts and XGBoost (docs/train-local.md).
+# INPUT=file.csv trains on that file instead of the generated sample.
+train-local: $(DEV_STAMP)
+	$(PY) -m pipeline_def train-local --env $(ENV) $(if $(INPUT),--input $(INPUT))
 
 # The approval path of ENV rehearsed on moto (in-process): no AWS account, no network. See docs/demo.md.
 demo: $(DEV_STAMP)

@@ -22,6 +22,7 @@ from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Stat
 from troposphere import AWS_ACCOUNT_ID, AWS_NO_VALUE, Equals, GetAtt, If, Join, Not, Ref, Sub, Template
 
 from infra.names import ATHENA_RESULTS_PREFIX
+from infra.policies import only_if
 
 HAS_ANALYSTS = "HasAnalystPrincipals"
 KEY_ACTIONS = [awacs.kms.Decrypt, awacs.kms.GenerateDataKey]
@@ -32,14 +33,7 @@ def add_condition(t: Template) -> None:
 
 
 def _only_if_analysts(statement: Statement) -> If:
-    return If(HAS_ANALYSTS, statement, Ref(AWS_NO_VALUE))
-
-
-def with_statements(document: PolicyDocument, conditional: list[If]) -> PolicyDocument:
-    """Append Fn::If-wrapped statements. awacs types Statement as a list of Statement objects, but a
-    statement that exists only under a template condition has to be an Fn::If in that list."""
-    document.properties["Statement"] = [*document.properties["Statement"], *conditional]
-    return document
+    return only_if(HAS_ANALYSTS, statement)
 
 
 def _analysts(account_key: str, equals: dict | None = None, *more) -> Condition:

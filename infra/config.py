@@ -21,7 +21,8 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
 DEFAULT_STATUSES = ("Approved",)
 DEFAULT_SAGEMAKER = MappingProxyType(
-    {"processing_instance_type": "ml.m5.large", "training_instance_type": "ml.m5.large", "model_approval_threshold": 0.7}
+    {"processing_instance_type": "ml.m5.large", "training_instance_type": "ml.m5.large", "model_approval_threshold": 0.7,
+     "start_on_upsert": False, "sample_data": True, "data_uploaders": ()}
 )
 DEFAULT_KPI = MappingProxyType(
     {"crawler_schedule": "cron(0 6 * * ? *)", "athena_bytes_scanned_cutoff": 1073741824, "quicksight_principals": (),
@@ -67,6 +68,9 @@ class Environment:
     analyst_principals: tuple[str, ...]
     log_retention_days: int
     tags: Mapping[str, str]
+    start_on_upsert: bool = False
+    sample_data: bool = True
+    data_uploaders: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -260,6 +264,14 @@ def _check_analysts_account(shown: str, account_id: str | None, principals) -> N
                               f"'{arn}' is in account {account}, not this environment's account {account_id}")
 
 
+def _check_uploader_accounts(shown: str, data: dict) -> None:
+    """Uploaders are granted in this env's bucket and key policies: with account_id known, they must be in it."""
+    account = data.get("account_id")
+    for i, principal in enumerate(data.get("sagemaker", {}).get("data_uploaders", [])):
+        if account and principal.split(":")[4] != account:
+            raise ConfigError(shown, f"sagemaker.data_uploaders[{i}]", f"'{principal}' is not in account_id {account}")
+
+
 def _environment(name: str, path: Path) -> Environment:
     shown = _display(path)
     data = read_yaml(path)
@@ -268,6 +280,7 @@ def _environment(name: str, path: Path) -> Environment:
         raise ConfigError(shown, "region", f"{data['region']!r} is not an AWS region (known regions: infra/regions.py)")
     notif = data["notifications"]
     _check_subscription_ids([(shown, f"notifications.emails[{i}]", e) for i, e in enumerate(notif["emails"])])
+    _check_uploader_accounts(shown, data)
     sm = {**DEFAULT_SAGEMAKER, **data.get("sagemaker", {})}
     kpi = {**DEFAULT_KPI, **data.get("kpi", {})}
     _check_analysts_account(shown, data.get("account_id"), kpi["analyst_principals"])
@@ -288,6 +301,9 @@ def _environment(name: str, path: Path) -> Environment:
         analyst_principals=tuple(kpi["analyst_principals"]),
         log_retention_days=int(data.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS)),
         tags=MappingProxyType(dict(data.get("tags", {}))),
+        start_on_upsert=bool(sm["start_on_upsert"]),
+        sample_data=bool(sm["sample_data"]),
+        data_uploaders=tuple(sm["data_uploaders"]),
     )
 
 

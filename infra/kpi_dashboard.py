@@ -7,14 +7,14 @@ the body to that. `${Name}` placeholders are the KPI stack's parameters and pseu
 
 Every metric is listed by name, never found with SEARCH(): a search only finds metrics that reported
 in the last two weeks, so a quiet fortnight would blank a widget whose points are in range. The
-dimension values the graphs need (step names, report metrics) are fixed by pipeline_def/contract.py.
+dimension values the graphs need (step names, report metrics) are fixed by pipeline_def/interface.py.
 """
 from __future__ import annotations
 
 import json
 
 from lambda_src.registry_metrics import contract
-from pipeline_def import contract as pipeline_contract
+from pipeline_def import interface as pipeline_contract
 
 PIPELINE_NAMESPACE = "AWS/Sagemaker/ModelBuildingPipeline"
 PROJECT_NAMESPACE = "${MetricsNamespace}"

@@ -69,6 +69,11 @@ class Names:
         return f"{SAGEMAKER_PREFIX}{self.sagemaker_pipeline}/"
 
     @property
+    def input_prefix(self) -> str:
+        """The pipeline's default input location: the sample lands here, data uploaders may write here."""
+        return f"{self.sagemaker_prefix}input/"
+
+    @property
     def evaluation_prefix(self) -> str:
         """Where evaluate.py's reports land, one folder per execution; the KPI crawler reads here."""
         return f"{self.sagemaker_prefix}{EVALUATION_FOLDER}/"

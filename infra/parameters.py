@@ -40,6 +40,10 @@ SPECS: dict[str, Spec] = {
     "ArtifactKeyAlias": Spec("KMS alias of the artifact key", lambda n: n.artifact_key_alias, allowed_pattern=r"^alias/[a-z0-9-]+$"),
     "SageMakerPipelineName": Spec("SageMaker pipeline name", lambda n: n.sagemaker_pipeline),
     "SageMakerPrefix": Spec("Key prefix of the SageMaker pipeline's data in the artifact bucket", lambda n: n.sagemaker_prefix),
+    "SageMakerInputPrefix": Spec("Key prefix of the SageMaker pipeline's input data", lambda n: n.input_prefix),
+    "DataUploaderArns": Spec(
+        "IAM principals that may upload to the input prefix (empty: none)", lambda n: list(n.env.data_uploaders), type="CommaDelimitedList"
+    ),
     "EvaluationReportsPrefix": Spec("Key prefix of the evaluation reports", lambda n: n.evaluation_prefix),
     "ModelPackageGroupName": Spec(
         "Model package group the pipeline registers into and the notifications watch",

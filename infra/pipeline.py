@@ -8,9 +8,10 @@ source action is chosen with Fn::If over the SourceType conditions (infra/source
 from __future__ import annotations
 
 import awacs.kms
+import awacs.s3
 import yaml
-from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Statement
-from troposphere import GetAtt, If, Ref, Sub, Template
+from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Statement, StringEquals, StringLike
+from troposphere import Equals, GetAtt, If, Join, Not, Ref, Sub, Template
 from troposphere import codebuild, codepipeline, events, kms, logs, s3, sagemaker
 
 from infra import analysts, parameters, scanner_skips
@@ -20,8 +21,11 @@ from infra.policies import (
     KMS_USE_ACTIONS,
     VERSION,
     account_administers_key,
+    artifact_bucket_arn,
     deny_insecure_transport,
     deploy_role_administers_key,
+    only_if,
+    with_statements,
 )
 from infra.kms_keys import customer_managed_key
 from infra.source import SOURCE_CONDITIONS, add_source_conditions
@@ -61,13 +65,59 @@ PIPELINE_ARTIFACT_DAYS = 90
 SYNTH_OUTPUT_DIR = "build/lambda"
 
 
+# config `sagemaker.data_uploaders`: when the list is empty, no policy names anyone for uploads.
+HAS_DATA_UPLOADERS = "HasDataUploaders"
+INPUT_OBJECTS = "/${SageMakerInputPrefix}*"
+
+
 # -- artifact bucket and key --------------------------------------------------------------------
 def role_arn_pattern() -> Sub:
     return Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${ResourcePrefix}-*")
 
 
+def uploaders_encrypt_input_statement() -> Statement:
+    """The named uploaders may have S3 encrypt their uploads with the key, and nothing else with it.
+
+    Decrypt too: S3 needs it to complete multipart uploads (the AWS CLI's for files over 8 MB). The
+    bucket uses S3 Bucket Keys, so the encryption context is the bucket's ARN."""
+    return Statement(
+        Sid="DataUploadersEncryptInputThroughS3",
+        Effect=Allow,
+        Principal=Principal("AWS", Ref("DataUploaderArns")),
+        Action=[awacs.kms.GenerateDataKey, awacs.kms.Decrypt],
+        Resource=["*"],
+        Condition=Condition([
+            StringEquals({"kms:ViaService": Sub("s3.${AWS::Region}.amazonaws.com")}),
+            ArnLike({"kms:EncryptionContext:aws:s3:arn": [artifact_bucket_arn(), artifact_bucket_arn(INPUT_OBJECTS)]}),
+        ]),
+    )
+
+
+def uploaders_write_input_statements() -> list[Statement]:
+    """Bucket-policy statements: the named uploaders may put objects under the input prefix and list it."""
+    uploaders = Principal("AWS", Ref("DataUploaderArns"))
+    return [
+        Statement(
+            Sid="DataUploadersWriteInput",
+            Effect=Allow,
+            Principal=uploaders,
+            Action=[awacs.s3.PutObject, awacs.s3.AbortMultipartUpload],
+            Resource=[artifact_bucket_arn(INPUT_OBJECTS)],
+        ),
+        Statement(
+            Sid="DataUploadersListInput",
+            Effect=Allow,
+            Principal=uploaders,
+            Action=[awacs.s3.ListBucket],
+            Resource=[artifact_bucket_arn()],
+            Condition=Condition(StringLike({"s3:prefix": [Sub("${SageMakerInputPrefix}*")]})),
+        ),
+    ]
+
+
 def artifact_key_policy() -> PolicyDocument:
-    return analysts.with_statements(PolicyDocument(
+    """The key policy; the uploaders' and the analysts' statements exist only when config names them."""
+    return with_statements(PolicyDocument(
         Version=VERSION,
         Statement=[
             account_administers_key("AccountAdministersKey"),
@@ -97,7 +147,10 @@ def artifact_key_policy() -> PolicyDocument:
                 ),
             ),
         ],
-    ), analysts.key_statements())  # only when kpi.analyst_principals is not empty
+    ), [
+        only_if(HAS_DATA_UPLOADERS, uploaders_encrypt_input_statement()),
+        *analysts.key_statements(),  # only when kpi.analyst_principals is not empty
+    ])
 
 
 def add_artifact_key(t: Template) -> kms.Key:
@@ -155,16 +208,17 @@ def add_artifact_bucket(t: Template, key: kms.Key) -> s3.Bucket:
             UpdateReplacePolicy=RETAIN_REPLACEMENT,
         )
     )
+    deny = deny_insecure_transport(GetAtt(ArtifactBucket, "Arn"), Sub("${ArtifactBucket.Arn}/*"))
     t.add_resource(
         s3.BucketPolicy(
             "ArtifactBucketPolicy",
             Bucket=Ref(ArtifactBucket),
-            PolicyDocument=analysts.with_statements(
-                PolicyDocument(
-                    Version=VERSION,
-                    Statement=[deny_insecure_transport(GetAtt(ArtifactBucket, "Arn"), Sub("${ArtifactBucket.Arn}/*"))],
-                ),
-                analysts.bucket_statements(ArtifactBucket.title),  # only when kpi.analyst_principals is not empty
+            PolicyDocument=with_statements(
+                PolicyDocument(Version=VERSION, Statement=[deny]),
+                [
+                    *[only_if(HAS_DATA_UPLOADERS, statement) for statement in uploaders_write_input_statements()],
+                    *analysts.bucket_statements(ArtifactBucket.title),  # only when kpi.analyst_principals is not empty
+                ],
             ),
         )
     )
@@ -417,6 +471,7 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     t = new_template("Self-updating delivery pipeline of the SageMaker MLOps project, its artifact bucket and model group")
     add_source_conditions(t)
     analysts.add_condition(t)
+    t.add_condition(HAS_DATA_UPLOADERS, Not(Equals(Join("", Ref("DataUploaderArns")), "")))
 
     ArtifactKey = add_artifact_key(t)
     ArtifactBucket = add_artifact_bucket(t, ArtifactKey)

@@ -181,6 +181,21 @@ ENVIRONMENT = {
                 "processing_instance_type": INSTANCE_TYPE,
                 "training_instance_type": INSTANCE_TYPE,
                 "model_approval_threshold": {"type": "number", "minimum": 0, "maximum": 1},
+                # The upsert starts an execution after creating or updating the pipeline.
+                "start_on_upsert": {"type": "boolean"},
+                # The upsert puts the generated sample dataset into the input location when it is empty.
+                "sample_data": {"type": "boolean"},
+                # Who may upload data to the input location (bucket and key policy name them, nothing broader).
+                "data_uploaders": {
+                    "type": "array",
+                    "uniqueItems": True,
+                    "maxItems": 10,
+                    "items": {
+                        "type": "string",
+                        "pattern": r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]{1,512}$",
+                        "x-expect": "an IAM role or user ARN (no wildcards)",
+                    },
+                },
             },
         },
         "kpi": {

@@ -1,8 +1,12 @@
-"""python -m pipeline_def {render,upsert} --env ENV
+"""python -m pipeline_def {render,upsert,start,train-local,sample-data} …
 
-render: print the pipeline definition JSON. Offline: fake credentials, no network, no uploads.
-upsert: upload the step scripts, create or update the pipeline (role, description, tags), and
-        optionally start it. This is what buildspec.yaml runs in the upsert CodeBuild project.
+render:      print the pipeline definition JSON. Offline: fake credentials, no network, no uploads.
+upsert:      upload the step scripts (and, into an empty input location, the sample data), create or
+             update the pipeline (role, description, tags), and start it when config or --start says so.
+             This is what buildspec.yaml runs in the upsert CodeBuild project.
+start:       start an execution of the env's pipeline; print its ARN and console link (`make run`).
+train-local: rehearse an execution on this machine with the real step scripts (`make train-local`).
+sample-data: write the generated sample dataset (pipeline_def/sample_data.py) to a file.
 
 All lookups (config, environment variables, the account for the bucket name) happen here;
 pipeline.build_pipeline only assembles. Exit codes: 0 ok, 1 AWS error, 2 usage or config error.
@@ -13,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from infra import config
 from infra.config import ConfigError, Project
@@ -48,8 +53,46 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--config-dir", default=str(config.CONFIG_DIR), help=argparse.SUPPRESS)
     upsert.add_argument("--role-arn", default=None, help="pipeline execution role (default: $SAGEMAKER_ROLE_ARN)")
     upsert.add_argument("--artifact-bucket", default=None, help="artifact bucket (default: $ARTIFACT_BUCKET, else <prefix>-<account>-<region>)")
-    upsert.add_argument("--start", action="store_true", help="start an execution after the upsert and print its ARN")
+    upsert.add_argument("--start", action="store_true", help="start an execution after the upsert, whatever config says")
+    start = sub.add_parser("start", help="start an execution; print its ARN and console link")
+    local = sub.add_parser("train-local", help="rehearse an execution offline with the real step scripts")
+    for p in (start, local):
+        p.add_argument("--env", default=os.environ.get("ENV_NAME"), required="ENV_NAME" not in os.environ,
+                       help="environment from config/ (default: $ENV_NAME)")
+        p.add_argument("--config-dir", default=str(config.CONFIG_DIR), help=argparse.SUPPRESS)
+    local.add_argument("--input", type=Path, default=None, help="a CSV file to use instead of the generated sample")
+    local.add_argument("--workdir", type=Path, default=None, help="keep the step outputs here (default: a temporary folder, removed)")
+    local.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                       help="override a pipeline parameter's default (e.g. --param TargetColumn=churn)")
+    sample = sub.add_parser("sample-data", help="write the generated sample dataset (CSV) to a file")
+    sample.add_argument("--out", type=Path, required=True)
+    sample.add_argument("--rows", type=int, default=None, help=argparse.SUPPRESS)
+    sample.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
     return parser
+
+
+def _overrides(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--param '{pair}' is not NAME=VALUE")
+        out[name] = value
+    return out
+
+
+def _sample_data(out: Path, rows: int | None, seed: int | None) -> str:
+    from pipeline_def import sample_data
+
+    data = sample_data.csv_bytes(rows or sample_data.DEFAULT_ROWS, sample_data.DEFAULT_SEED if seed is None else seed)
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(out)  # nothing half-written
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"--out {out}: {exc.strerror}") from None
+    return f"wrote {out} ({len(data)} bytes, license {sample_data.LICENSE})"
 
 
 def load_names(env: str, config_dir: str) -> Names:
@@ -82,6 +125,10 @@ def bucket_for(names: Names, account: str, region: str) -> str:
 
 
 def render(names: Names) -> str:
+    return json.dumps(json.loads(definition_json(names)), indent=2, sort_keys=True)
+
+
+def definition_json(names: Names) -> str:
     # Offline: no instance-metadata probes for region or credentials (upsert keeps them: EC2 hosts need them).
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     from pipeline_def import session as sm_session
@@ -92,20 +139,34 @@ def render(names: Names) -> str:
     boto_session = sm_session.boto_session(region, offline=True)
     role_arn = role_arn_for(names, account, boto_session.get_partition_for_region(region))
     sess = sm_session.pipeline_session(boto_session, bucket_for(names, account, region))
-    pipeline = build_pipeline(names, names.env, sess, role_arn=role_arn)
-    return json.dumps(json.loads(pipeline.definition()), indent=2, sort_keys=True)
+    return build_pipeline(names, names.env, sess, role_arn=role_arn).definition()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "sample-data":
+            print(_sample_data(args.out, args.rows, args.seed))
+            return 0
         names = load_names(args.env, args.config_dir)
         if args.command == "render":
             print(render(names))
             return 0
+        if args.command == "train-local":
+            overrides = _overrides(args.param)
+            definition = json.loads(definition_json(names))  # first: it sets the SDK up quietly
+            from pipeline_def import local
+
+            try:
+                return local.run(names, definition, input_file=args.input, workdir=args.workdir, overrides=overrides)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
         from pipeline_def import upsert
 
-        result = upsert.run(names, os.environ, role_arn=args.role_arn, bucket=args.artifact_bucket, start=args.start)
+        if args.command == "start":
+            result = upsert.start_only(names, os.environ)
+        else:
+            result = upsert.run(names, os.environ, role_arn=args.role_arn, bucket=args.artifact_bucket, start=args.start)
         for line in result:
             print(line)
         return 0

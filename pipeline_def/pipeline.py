@@ -1,4 +1,4 @@
-"""The model-build pipeline: preprocess -> train -> evaluate -> (AUC >= threshold ? register : fail).
+"""The model-build pipeline: preprocess -> train -> evaluate -> (AUC >= threshold ? package, register : fail).
 
 `build_pipeline` is pure: it reads names and config values, the session's default bucket (set by
 pipeline_def.session, never looked up) and the step scripts' bytes. No AWS calls, no uploads: the
@@ -30,16 +30,32 @@ from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
 from infra.config import Environment
 from infra.names import Names
-from pipeline_def.contract import STEP_CONDITION, STEP_EVALUATE, STEP_FAIL, STEP_PREPROCESS, STEP_REGISTER, STEP_TRAIN
+from pipeline_def.interface import (
+    STEP_CONDITION,
+    STEP_EVALUATE,
+    STEP_FAIL,
+    STEP_PACKAGE,
+    STEP_PREPROCESS,
+    STEP_REGISTER,
+    STEP_TRAIN,
+)
+from pipeline_def import sample_data
 from pipeline_def.steps import evaluate as evaluate_script
 
 STEPS_DIR = Path(__file__).resolve().parent / "steps"
-SCRIPTS = ("preprocess.py", "evaluate.py")
+SCRIPTS = ("preprocess.py", "evaluate.py", "package.py")
+# Modules the scripts import, fetched into every processing job's LIB_DIR; package.py also puts them
+# into the registered model as its serving code.
+LIBRARY = ("contract.py", "inference.py")
+LIB_DIR = "/opt/ml/processing/input/lib"
 
-# Container versions: the newest the SDK's bundled image_uri_config knows for both, kept fixed so the
-# definition (and so the pipeline) changes only when we change them.
-SKLEARN_VERSION = "1.2-1"
-XGBOOST_VERSION = "1.7-1"
+# Container versions: the newest the pinned SDK's bundled image_uri_config knows (1.2-1 and 1.7-1
+# run Python 3.9, past its end of life). scikit-learn 1.4-2 ships pandas 2.x and numpy 2.x; XGBoost
+# 3.0-5 ships xgboost 3.0.5, pandas 2.2 and numpy 2.1 on Python 3.10: the scripts use only pandas,
+# numpy and xgboost's Booster/DMatrix API, which all of these keep. Fixed here so the definition
+# changes only when we change them.
+SKLEARN_VERSION = "1.4-2"
+XGBOOST_VERSION = "3.0-5"
 PY_VERSION = "py3"
 
 STEP_ORDER = (STEP_PREPROCESS, STEP_TRAIN, STEP_EVALUATE, STEP_CONDITION)
@@ -49,10 +65,13 @@ REPORT_NAME = "EvaluationReport"
 REPORT_FILE = evaluate_script.REPORT_FILE
 REPORT_METRIC_PATH = evaluate_script.REPORT_METRIC_PATH
 
+# Early stopping on the validation AUC: rounds stop once it has not improved for 10 rounds (on the
+# sample it peaks well before the cap), and the serving code predicts with the best round only.
 XGBOOST_HYPERPARAMETERS = {
     "objective": "binary:logistic",
     "eval_metric": "auc",
-    "num_round": "100",
+    "num_round": "300",
+    "early_stopping_rounds": "10",
     "max_depth": "5",
     "eta": "0.2",
     "gamma": "4",
@@ -67,8 +86,17 @@ def script_key(names: Names, script: str) -> str:
     return f"{names.sagemaker_prefix}code/{digest}/{script}"
 
 
+def library_prefix(names: Names) -> str:
+    """S3 prefix holding LIBRARY, addressed by the content of all its files together."""
+    digest = hashlib.sha256()
+    for name in LIBRARY:
+        digest.update(name.encode() + b"\0" + (STEPS_DIR / name).read_bytes() + b"\0")
+    return f"{names.sagemaker_prefix}code/lib-{digest.hexdigest()[:16]}/"
+
+
 def default_input_data_url(names: Names, bucket: str) -> str:
-    return f"s3://{bucket}/{names.sagemaker_prefix}input/churn.csv"
+    """A prefix: every file in it that matches FilePattern is read (the sample lands as input/churn.csv)."""
+    return f"s3://{bucket}/{names.input_prefix}"
 
 
 def parameters(names: Names, env: Environment, bucket: str) -> dict:
@@ -79,6 +107,11 @@ def parameters(names: Names, env: Environment, bucket: str) -> dict:
         ParameterString("TrainingInstanceType", default_value=env.training_instance_type),
         ParameterInteger("TrainingInstanceCount", default_value=1),
         ParameterString("InputDataUrl", default_value=default_input_data_url(names, bucket)),
+        # Dataset options; the defaults fit the generated sample (pipeline_def/sample_data.py).
+        ParameterString("TargetColumn", default_value=sample_data.TARGET_COLUMN),
+        ParameterString("PositiveValues", default_value=",".join(sample_data.POSITIVE_VALUES)),
+        ParameterString("DropColumns", default_value=",".join(sample_data.DROP_COLUMNS)),
+        ParameterString("FilePattern", default_value="*.csv"),
         ParameterString(
             "ModelApprovalStatus",
             default_value="PendingManualApproval",
@@ -89,6 +122,11 @@ def parameters(names: Names, env: Environment, bucket: str) -> dict:
     return {p.name: p for p in params}
 
 
+def _option(flag: str, value) -> Join:
+    """`--flag=<value>` as one argument: an empty value (DropColumns="") stays a non-empty argument."""
+    return Join(on="", values=[f"--{flag}=", value])
+
+
 def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, role_arn: str) -> Pipeline:
     """The SageMaker pipeline for one environment. `session` must have its default bucket set."""
     bucket = session.default_bucket()  # set by pipeline_def.session: returns without calling AWS
@@ -96,8 +134,9 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
     p = parameters(names, env, bucket)
     data_uri = f"s3://{bucket}/{names.sagemaker_prefix}"
     execution = ExecutionVariables.PIPELINE_EXECUTION_ID
+    library = ProcessingInput(input_name="lib", source=f"s3://{bucket}/{library_prefix(names)}", destination=LIB_DIR)
 
-    # -- preprocess: split the input into train/validation/test -----------------------------------
+    # -- preprocess: validate, split (stratified), fit the contract on train ------------------------
     preprocessor = SKLearnProcessor(
         framework_version=SKLEARN_VERSION,
         role=role_arn,
@@ -106,27 +145,31 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
         base_job_name=f"{names.sagemaker_pipeline}-preprocess",
         sagemaker_session=session,
     )
+    outputs = ("train", "validation", "test", "contract")
     step_preprocess = ProcessingStep(
         STEP_PREPROCESS,
         step_args=preprocessor.run(
             code=f"s3://{bucket}/{script_key(names, 'preprocess.py')}",
-            inputs=[ProcessingInput(source=p["InputDataUrl"], destination="/opt/ml/processing/input")],
+            inputs=[ProcessingInput(input_name="data", source=p["InputDataUrl"], destination="/opt/ml/processing/input/data"), library],
             outputs=[
                 ProcessingOutput(
-                    output_name=split,
-                    source=f"/opt/ml/processing/{split}",
-                    destination=Join(on="", values=[f"{data_uri}data/", execution, f"/{split}"]),
+                    output_name=name,
+                    source=f"/opt/ml/processing/{name}",
+                    destination=Join(on="", values=[f"{data_uri}data/", execution, f"/{name}"]),
                 )
-                for split in ("train", "validation", "test")
+                for name in outputs
+            ],
+            arguments=[
+                _option("target-column", p["TargetColumn"]),
+                _option("positive-values", p["PositiveValues"]),
+                _option("drop-columns", p["DropColumns"]),
+                _option("file-pattern", p["FilePattern"]),
             ],
         ),
     )
-    split_uri = {
-        split: step_preprocess.properties.ProcessingOutputConfig.Outputs[split].S3Output.S3Uri
-        for split in ("train", "validation", "test")
-    }
+    output_uri = {name: step_preprocess.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri for name in outputs}
 
-    # -- train: built-in XGBoost, binary:logistic ---------------------------------------------------
+    # -- train: built-in XGBoost, binary:logistic, early stopping on validation AUC ----------------
     xgboost_image = image_uris.retrieve(
         framework="xgboost", region=region, version=XGBOOST_VERSION, py_version=PY_VERSION, instance_type=env.training_instance_type
     )
@@ -144,33 +187,40 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
         STEP_TRAIN,
         step_args=estimator.fit(
             inputs={
-                "train": TrainingInput(split_uri["train"], content_type="text/csv"),
-                "validation": TrainingInput(split_uri["validation"], content_type="text/csv"),
+                "train": TrainingInput(output_uri["train"], content_type="text/csv"),
+                "validation": TrainingInput(output_uri["validation"], content_type="text/csv"),
             }
         ),
     )
     model_data = step_train.properties.ModelArtifacts.S3ModelArtifacts
 
-    # -- evaluate: writes evaluation.json where the KPI crawler looks ------------------------------
+    def xgboost_processor(job: str) -> ScriptProcessor:
+        return ScriptProcessor(
+            image_uri=xgboost_image,
+            command=["python3"],
+            role=role_arn,
+            instance_type=p["ProcessingInstanceType"],
+            instance_count=p["ProcessingInstanceCount"],
+            base_job_name=f"{names.sagemaker_pipeline}-{job}",
+            sagemaker_session=session,
+        )
+
+    model_input = ProcessingInput(input_name="model", source=model_data, destination="/opt/ml/processing/model")
+    contract_input = ProcessingInput(input_name="contract", source=output_uri["contract"], destination="/opt/ml/processing/contract")
+
+    # -- evaluate: raw test rows through the serving code; evaluation.json where the KPI crawler looks --
     evaluation_uri = Join(on="", values=[f"s3://{bucket}/{names.evaluation_prefix}", execution])
     evaluation_file = Join(on="", values=[f"s3://{bucket}/{names.evaluation_prefix}", execution, f"/{REPORT_FILE}"])
     report = PropertyFile(name=REPORT_NAME, output_name="evaluation", path=REPORT_FILE)
-    evaluator = ScriptProcessor(
-        image_uri=xgboost_image,
-        command=["python3"],
-        role=role_arn,
-        instance_type=p["ProcessingInstanceType"],
-        instance_count=p["ProcessingInstanceCount"],
-        base_job_name=f"{names.sagemaker_pipeline}-evaluate",
-        sagemaker_session=session,
-    )
     step_evaluate = ProcessingStep(
         STEP_EVALUATE,
-        step_args=evaluator.run(
+        step_args=xgboost_processor("evaluate").run(
             code=f"s3://{bucket}/{script_key(names, 'evaluate.py')}",
             inputs=[
-                ProcessingInput(source=model_data, destination="/opt/ml/processing/model"),
-                ProcessingInput(source=split_uri["test"], destination="/opt/ml/processing/test"),
+                model_input,
+                ProcessingInput(input_name="test", source=output_uri["test"], destination="/opt/ml/processing/test"),
+                contract_input,
+                library,
             ],
             outputs=[ProcessingOutput(output_name="evaluation", source="/opt/ml/processing/evaluation", destination=evaluation_uri)],
         ),
@@ -178,13 +228,34 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
     )
     auc = JsonGet(step_name=step_evaluate.name, property_file=report, json_path=REPORT_METRIC_PATH)
 
+    # -- package: booster + contract + serving code, the archive the model package points to --------
+    step_package = ProcessingStep(
+        STEP_PACKAGE,
+        step_args=xgboost_processor("package").run(
+            code=f"s3://{bucket}/{script_key(names, 'package.py')}",
+            inputs=[model_input, contract_input, library],
+            outputs=[ProcessingOutput(output_name="package", source="/opt/ml/processing/package",
+                                      destination=Join(on="", values=[f"{data_uri}models/", execution, "/package"]))],
+        ),
+    )
+    packaged_model = Join(on="", values=[
+        step_package.properties.ProcessingOutputConfig.Outputs["package"].S3Output.S3Uri, "/model.tar.gz"
+    ])
+
     # -- register into the project's group, with the report as model-quality statistics ------------
-    model = Model(image_uri=xgboost_image, model_data=model_data, role=role_arn, sagemaker_session=session)
+    model = Model(
+        image_uri=xgboost_image,
+        model_data=packaged_model,
+        role=role_arn,
+        # The container's framework mode: serve with the packaged code (steps/inference.py).
+        env={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
+        sagemaker_session=session,
+    )
     step_register = ModelStep(
-        STEP_REGISTER,
+        f"{STEP_REGISTER}Collection",  # the collection's own name never reaches the definition
         step_args=model.register(
-            content_types=["text/csv"],
-            response_types=["text/csv"],
+            content_types=["text/csv", "application/json"],
+            response_types=["text/csv", "application/json"],
             inference_instances=["ml.t2.medium", "ml.m5.large"],
             transform_instances=["ml.m5.large"],
             model_package_group_name=names.model_package_group,
@@ -194,6 +265,7 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
             ),
         ),
     )
+    _rename_single_step(step_register, STEP_REGISTER)
     step_fail = FailStep(
         STEP_FAIL,
         error_message=Join(
@@ -203,7 +275,7 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
     step_condition = ConditionStep(
         STEP_CONDITION,
         conditions=[ConditionGreaterThanOrEqualTo(left=auc, right=p["ModelApprovalThreshold"])],
-        if_steps=[step_register],
+        if_steps=[step_package, step_register],
         else_steps=[step_fail],
     )
     return Pipeline(
@@ -214,3 +286,9 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
         # No experiment/trial per execution: nobody reads them, and the execution role may not create them.
         pipeline_experiment_config=None,
     )
+
+
+def _rename_single_step(collection: ModelStep, name: str) -> None:
+    """ModelStep names its one register step "<collection>-RegisterModel"; give it the plain name we document."""
+    (step,) = collection.steps  # a model without entry_point registers in one step, no repack
+    step.name = name

@@ -21,9 +21,13 @@ def description(names: Names) -> str:
     return f"{base} ({names.env_name})"
 
 
+# CloudFormation does not manage the SageMaker pipeline: this upsert does. Said so in its tag.
+MANAGED_BY_KEY, MANAGED_BY = "managed-by", "pipeline_def-upsert"
+
+
 def tags(names: Names) -> list[dict]:
-    """Project tags, then env tags (an env may override a project tag), sorted by key."""
-    merged = {**names.project.tags, **names.env.tags}
+    """Project tags, then env tags (an env may override a project tag), then `managed-by`, sorted by key."""
+    merged = {**names.project.tags, **names.env.tags, MANAGED_BY_KEY: MANAGED_BY}
     return [{"Key": k, "Value": str(merged[k])} for k in sorted(merged)]
 
 
@@ -57,15 +61,61 @@ def _bucket(names: Names, explicit: str | None, environ: Mapping[str, str], boto
 
 
 def upload_scripts(s3, names: Names, bucket: str) -> list[str]:
-    """Put the step scripts at their content-addressed keys (rewriting identical bytes is harmless)."""
-    from pipeline_def.pipeline import SCRIPTS, STEPS_DIR, script_key
+    """Put the step scripts and their library at content-addressed keys (rewriting identical bytes is harmless)."""
+    from pipeline_def.pipeline import LIBRARY, SCRIPTS, STEPS_DIR, library_prefix, script_key
 
-    uris = []
-    for script in SCRIPTS:
-        key = script_key(names, script)
-        s3.put_object(Bucket=bucket, Key=key, Body=(STEPS_DIR / script).read_bytes(), ContentType="text/x-python")
-        uris.append(f"s3://{bucket}/{key}")
-    return uris
+    keys = [(script_key(names, script), script) for script in SCRIPTS]
+    keys += [(f"{library_prefix(names)}{name}", name) for name in LIBRARY]
+    for key, name in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=(STEPS_DIR / name).read_bytes(), ContentType="text/x-python")
+    return [f"s3://{bucket}/{key}" for key, _ in keys]
+
+
+def seed_sample_data(s3, names: Names, bucket: str) -> str | None:
+    """Put the generated sample at input/churn.csv when the input location holds nothing; never overwrite."""
+    from pipeline_def import sample_data
+
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=names.input_prefix, MaxKeys=1)
+    if listed.get("KeyCount", 0):
+        return None
+    key = f"{names.input_prefix}{sample_data.FILE_NAME}"
+    s3.put_object(Bucket=bucket, Key=key, Body=sample_data.csv_bytes(), ContentType="text/csv")
+    return f"s3://{bucket}/{key}"
+
+
+def console_link(names: Names, region: str, execution_arn: str) -> str:
+    """Where to watch an execution: SageMaker Studio's pipeline page (the classic console lists none)."""
+    execution_id = execution_arn.rsplit("/", 1)[-1]
+    return (f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}#/pipelines/"
+            f"{names.sagemaker_pipeline}/executions/{execution_id}")
+
+
+def start_execution(sm, names: Names, region: str) -> list[str]:
+    arn = sm.start_pipeline_execution(
+        PipelineName=names.sagemaker_pipeline,
+        PipelineExecutionDescription=f"started by pipeline_def for {names.env_name}",
+    )["PipelineExecutionArn"]
+    return [f"started {arn}", f"watch: {console_link(names, region, arn)}",
+            f"status: aws sagemaker describe-pipeline-execution --region {region} --pipeline-execution-arn {arn}"]
+
+
+def _session(names: Names, environ: Mapping[str, str]):
+    region = resolve_region(names, dict(environ))
+    from pipeline_def import session as sm_session
+
+    boto_session = sm_session.boto_session(region, offline=False)
+    if boto_session.get_credentials() is None:
+        raise _aws_error(botocore.exceptions.NoCredentialsError())
+    return region, boto_session
+
+
+def start_only(names: Names, environ: Mapping[str, str]) -> list[str]:
+    """`make run`: start an execution of the env's (existing) pipeline with its default parameters."""
+    region, boto_session = _session(names, environ)
+    try:
+        return start_execution(boto_session.client("sagemaker"), names, region)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        raise _aws_error(exc) from None
 
 
 def create_or_update(sm, names: Names, definition: str, role: str) -> tuple[str, str]:
@@ -103,15 +153,14 @@ def sync_tags(sm, arn: str, wanted: list[dict]) -> list[str]:
 
 def run(names: Names, environ: Mapping[str, str], *, role_arn: str | None = None, bucket: str | None = None,
         start: bool = False) -> list[str]:
-    """Upsert; returns the lines to print. Raises UsageError (exit 2) or AwsError (exit 1)."""
+    """Upsert; returns the lines to print. Raises UsageError (exit 2) or AwsError (exit 1).
+
+    Starts an execution when `start` or the env's `sagemaker.start_on_upsert` says so."""
     cross_check(names, dict(environ))
-    region = resolve_region(names, dict(environ))
     role = _role(role_arn, environ)
+    region, boto_session = _session(names, environ)
     from pipeline_def import session as sm_session
 
-    boto_session = sm_session.boto_session(region, offline=False)
-    if boto_session.get_credentials() is None:
-        raise _aws_error(botocore.exceptions.NoCredentialsError())
     out = []
     try:
         bucket = _bucket(names, bucket, environ, boto_session, region)
@@ -119,18 +168,20 @@ def run(names: Names, environ: Mapping[str, str], *, role_arn: str | None = None
 
         sess = sm_session.pipeline_session(boto_session, bucket)
         definition = build_pipeline(names, names.env, sess, role_arn=role).definition()
-        sm = boto_session.client("sagemaker")
-        for uri in upload_scripts(boto_session.client("s3"), names, bucket):
+        sm, s3 = boto_session.client("sagemaker"), boto_session.client("s3")
+        for uri in upload_scripts(s3, names, bucket):
             out.append(f"uploaded {uri}")
+        if names.env.sample_data:
+            seeded = seed_sample_data(s3, names, bucket)
+            out.append(f"uploaded sample data {seeded}" if seeded else f"input data present under s3://{bucket}/{names.input_prefix}: left as is")
         verb, arn = create_or_update(sm, names, definition, role)
         out.append(f"{verb} {arn}")
         if verb == "updated":
             written = sync_tags(sm, arn, tags(names))
             if written:
                 out.append(f"tagged {', '.join(written)}")
-        if start:
-            execution = sm.start_pipeline_execution(PipelineName=names.sagemaker_pipeline)["PipelineExecutionArn"]
-            out.append(f"started {execution}")
+        if start or names.env.start_on_upsert:
+            out.extend(start_execution(sm, names, region))
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         raise _aws_error(exc) from None
     return out

@@ -8,7 +8,7 @@ import pytest
 
 from infra import kpi_dashboard, names
 from lambda_src.registry_metrics import contract
-from pipeline_def import contract as pipeline_contract
+from pipeline_def import interface as pipeline_contract
 from pipeline_def.steps import evaluate
 from tests import kpi_helpers
 

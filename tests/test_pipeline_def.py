@@ -12,8 +12,8 @@ from functools import reduce
 import pytest
 
 from infra import parameters
-from pipeline_def import cli
-from pipeline_def.steps import evaluate
+from pipeline_def import cli, sample_data
+from pipeline_def.steps import evaluate, preprocess
 from tests.conftest import ROOT, names_for
 
 _RENDERS: dict[str, dict] = {}
@@ -54,7 +54,8 @@ def test_steps_run_preprocess_train_evaluate_then_condition(render):
         ("EvaluateModel", "Processing"),
         ("CheckAucThreshold", "Condition"),
     ]
-    assert [(s["Name"], s["Type"]) for s in _condition(d)["IfSteps"]] == [("RegisterModel-RegisterModel", "RegisterModel")]
+    # The names the README and docs use: no SDK-added suffixes.
+    assert [(s["Name"], s["Type"]) for s in _condition(d)["IfSteps"]] == [("PackageModel", "Processing"), ("RegisterModel", "RegisterModel")]
     assert [(s["Name"], s["Type"]) for s in _condition(d)["ElseSteps"]] == [("FailBelowThreshold", "Fail")]
 
 
@@ -68,7 +69,11 @@ def test_parameters_default_to_the_env_config(render, project, env):
         "ProcessingInstanceCount": ("Integer", 1),
         "TrainingInstanceType": ("String", e.training_instance_type),
         "TrainingInstanceCount": ("Integer", 1),
-        "InputDataUrl": ("String", f"s3://{n.artifact_bucket_prefix}-000000000000-{e.region}/{n.sagemaker_prefix}input/churn.csv"),
+        "InputDataUrl": ("String", f"s3://{n.artifact_bucket_prefix}-000000000000-{e.region}/{n.input_prefix}"),
+        "TargetColumn": ("String", sample_data.TARGET_COLUMN),
+        "PositiveValues": ("String", ",".join(sample_data.POSITIVE_VALUES)),
+        "DropColumns": ("String", ",".join(sample_data.DROP_COLUMNS)),
+        "FilePattern": ("String", "*.csv"),
         "ModelApprovalStatus": ("String", "PendingManualApproval"),
         "ModelApprovalThreshold": ("Float", e.model_approval_threshold),
     }
@@ -77,7 +82,7 @@ def test_parameters_default_to_the_env_config(render, project, env):
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_model_registers_into_the_group_the_notifications_watch(render, project, env):
     n = names_for(project, env)
-    register = _step(render(env), "RegisterModel-RegisterModel")["Arguments"]
+    register = _step(render(env), "RegisterModel")["Arguments"]
     assert register["ModelPackageGroupName"] == n.model_package_group
     notifications = ROOT / "templates" / env / "notifications.json"
     if notifications.exists():
@@ -108,7 +113,7 @@ def test_evaluation_report_lands_under_the_evaluation_prefix_per_execution(rende
     out = _step(render("dev"), "EvaluateModel")["Arguments"]["ProcessingOutputConfig"]["Outputs"]
     assert out[0]["OutputName"] == "evaluation"
     assert out[0]["S3Output"]["S3Uri"] == {"Std:Join": {"On": "", "Values": [bucket_uri + n.evaluation_prefix, {"Get": "Execution.PipelineExecutionId"}]}}
-    stats = _step(render("dev"), "RegisterModel-RegisterModel")["Arguments"]["ModelMetrics"]["ModelQuality"]["Statistics"]
+    stats = _step(render("dev"), "RegisterModel")["Arguments"]["ModelMetrics"]["ModelQuality"]["Statistics"]
     assert stats == {
         "ContentType": "application/json",
         "S3Uri": {"Std:Join": {"On": "", "Values": [bucket_uri + n.evaluation_prefix, {"Get": "Execution.PipelineExecutionId"}, "/evaluation.json"]}},
@@ -134,20 +139,70 @@ def test_every_s3_location_is_under_the_sagemaker_prefix_of_the_artifact_bucket(
     assert s3 and all(s.startswith(allowed) for s in s3), s3
 
 
-def test_training_uses_builtin_xgboost_binary_logistic(render):
+def test_training_uses_builtin_xgboost_binary_logistic_with_early_stopping(render, project):
+    n = names_for(project, "dev")
     train = _step(render("dev"), "TrainModel")["Arguments"]
-    assert "sagemaker-xgboost:1.7-1" in train["AlgorithmSpecification"]["TrainingImage"]
+    assert "sagemaker-xgboost:3.0-5" in train["AlgorithmSpecification"]["TrainingImage"]
     assert train["HyperParameters"]["objective"] == "binary:logistic"
-    assert train["RoleArn"] == "arn:aws:iam::000000000000:role/churn/churn-dev-sagemaker-execution"
+    assert int(train["HyperParameters"]["early_stopping_rounds"]) > 0
+    assert train["RoleArn"] == f"arn:aws:iam::000000000000:role{n.role_path}{n.sagemaker_execution_role}"
+    channels = [c["ChannelName"] for c in train["InputDataConfig"]]
+    assert channels == ["train", "validation"]  # early stopping watches the last one
+
+
+def test_images_are_current_and_no_end_of_life_python(render):
+    images = [s for s in _strings(render("dev")) if ".dkr.ecr." in s]
+    assert images and all(("sagemaker-scikit-learn:1.4-2" in i or "sagemaker-xgboost:3.0-5" in i) for i in images), images
+
+
+def test_preprocess_gets_the_dataset_parameters_as_arguments(render):
+    app = _step(render("dev"), "PreprocessData")["Arguments"]["AppSpecification"]
+    args = [a["Std:Join"]["Values"] for a in app["ContainerArguments"]]
+    assert args == [[f"--{flag}=", {"Get": f"Parameters.{param}"}] for flag, param in (
+        ("target-column", "TargetColumn"), ("positive-values", "PositiveValues"), ("drop-columns", "DropColumns"),
+        ("file-pattern", "FilePattern"))]
+
+
+def test_job_paths_match_the_scripts_constants(render):
+    """Where the definition mounts inputs and outputs is where each script looks by default."""
+    from pipeline_def.steps import package
+
+    def local_paths(step, kind):
+        spec = _step(render("dev"), step)["Arguments"]
+        if kind == "in":
+            return {i["InputName"]: i["S3Input"]["LocalPath"] for i in spec["ProcessingInputs"]}
+        return {o["OutputName"]: o["S3Output"]["LocalPath"] for o in spec["ProcessingOutputConfig"]["Outputs"]}
+
+    pre_in = local_paths("PreprocessData", "in")
+    assert pre_in["data"] == preprocess.INPUT_DIR and pre_in["lib"] == preprocess.LIB_DIR
+    assert set(local_paths("PreprocessData", "out").values()) == {f"{preprocess.OUTPUT_DIR}/{s}" for s in (*preprocess.SPLITS, "contract")}
+    ev = local_paths("EvaluateModel", "in")
+    assert (ev["model"], ev["test"], ev["contract"], ev["lib"]) == (evaluate.MODEL_DIR, evaluate.TEST_DIR, evaluate.CONTRACT_DIR, evaluate.LIB_DIR)
+    assert local_paths("EvaluateModel", "out") == {"evaluation": evaluate.OUTPUT_DIR}
+    pk = local_paths("PackageModel", "in")
+    assert (pk["model"], pk["contract"], pk["lib"]) == (package.MODEL_DIR, package.CONTRACT_DIR, package.LIB_DIR)
+    assert local_paths("PackageModel", "out") == {"package": package.OUTPUT_DIR}
+
+
+def test_registered_model_is_the_package_served_by_its_own_code(render):
+    spec = _step(render("dev"), "RegisterModel")["Arguments"]["InferenceSpecification"]
+    container = spec["Containers"][0]
+    assert container["Environment"] == {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
+    assert container["ModelDataUrl"]["Std:Join"]["Values"] == [
+        {"Get": "Steps.PackageModel.ProcessingOutputConfig.Outputs['package'].S3Output.S3Uri"}, "/model.tar.gz"]
+    assert "text/csv" in spec["SupportedContentTypes"] and "application/json" in spec["SupportedContentTypes"]
 
 
 def test_step_scripts_are_addressed_by_content(render, project):
-    from pipeline_def.pipeline import script_key
+    from pipeline_def.pipeline import library_prefix, script_key
 
     n = names_for(project, "dev")
-    code = [i["S3Input"]["S3Uri"] for s in ("PreprocessData", "EvaluateModel")
+    code = [i["S3Input"]["S3Uri"] for s in ("PreprocessData", "EvaluateModel", "PackageModel")
             for i in _step(render("dev"), s)["Arguments"]["ProcessingInputs"] if i["InputName"] == "code"]
-    assert [c.split("/", 3)[3] for c in code] == [script_key(n, "preprocess.py"), script_key(n, "evaluate.py")]
+    assert [c.split("/", 3)[3] for c in code] == [script_key(n, s) for s in ("preprocess.py", "evaluate.py", "package.py")]
+    libs = {i["S3Input"]["S3Uri"] for s in ("PreprocessData", "EvaluateModel", "PackageModel")
+            for i in _step(render("dev"), s)["Arguments"]["ProcessingInputs"] if i["InputName"] == "lib"}
+    assert [lib.split("/", 3)[3] for lib in libs] == [library_prefix(n)]
 
 
 def test_render_is_byte_stable(project, no_network):

@@ -11,8 +11,16 @@ from moto import mock_aws
 from infra.names import for_env
 from pipeline_def import cli, upsert
 from pipeline_def import session as sm_session
-from pipeline_def.pipeline import SCRIPTS, script_key
-from tests.conftest import names_for
+from pipeline_def import sample_data
+from pipeline_def.pipeline import LIBRARY, SCRIPTS, library_prefix, script_key
+from tests.conftest import names_for as _configured_names
+
+
+def names_for(project, env, **sagemaker):
+    """The env's names with the upsert switches set by the test, not by whatever config/ says."""
+    n = _configured_names(project, env)
+    settings = {"start_on_upsert": False, "sample_data": True, **sagemaker}
+    return for_env(n.project, dataclasses.replace(n.env, **settings))
 
 ROLE = "arn:aws:iam::123456789012:role/churn/churn-dev-sagemaker-execution"
 BUCKET = "churn-dev-artifacts-123456789012-eu-west-1"
@@ -61,11 +69,11 @@ def test_upsert_creates_the_pipeline_with_role_description_and_tags(aws, project
     assert out[-1] == f"created {arn}"
     got = aws.describe_pipeline(PipelineName=n.sagemaker_pipeline)
     assert got["RoleArn"] == ROLE
-    assert got["PipelineDescription"] == "Customer churn model build, registry and approval notifications (dev)"
+    assert got["PipelineDescription"] == f"{n.project.description} (dev)"
     assert json.loads(got["PipelineDefinition"]) == json.loads(cli_render_with(n))
-    assert sorted((t["Key"], t["Value"]) for t in _tags(aws, arn)) == [
-        ("environment", "dev"), ("managed-by", "cloudformation"), ("project", "customer-churn")
-    ]
+    wanted = {**n.project.tags, **n.env.tags, "managed-by": upsert.MANAGED_BY}
+    assert sorted((t["Key"], t["Value"]) for t in _tags(aws, arn)) == sorted(wanted.items())
+    assert upsert.MANAGED_BY != "cloudformation"  # CloudFormation does not manage this pipeline
 
 
 def cli_render_with(n) -> str:
@@ -81,9 +89,71 @@ def test_upsert_uploads_the_step_scripts_under_the_sagemaker_prefix(aws, project
     out = upsert.run(n, environ)
     s3 = sm_session.boto_session("eu-west-1", offline=False).client("s3")
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"])
-    assert keys == sorted(script_key(n, s) for s in SCRIPTS)
+    code = [script_key(n, s) for s in SCRIPTS] + [f"{library_prefix(n)}{m}" for m in LIBRARY]
+    assert keys == sorted(code + [f"{n.input_prefix}{sample_data.FILE_NAME}"])
     assert all(k.startswith(n.sagemaker_prefix) for k in keys)
-    assert [line for line in out if line.startswith("uploaded")] == [f"uploaded s3://{BUCKET}/{script_key(n, s)}" for s in SCRIPTS]
+    assert [line for line in out if line.startswith("uploaded s3")] == [f"uploaded s3://{BUCKET}/{k}" for k in code]
+
+
+def test_upsert_puts_the_sample_into_an_empty_input_location_only(aws, project, environ):
+    n = names_for(project, "dev")
+    s3 = sm_session.boto_session("eu-west-1", offline=False).client("s3")
+    out = upsert.run(n, environ)
+    key = f"{n.input_prefix}{sample_data.FILE_NAME}"
+    assert f"uploaded sample data s3://{BUCKET}/{key}" in out
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == sample_data.csv_bytes()
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"theirs")  # someone uploaded their own data
+    out = upsert.run(n, environ)
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"theirs"
+    assert any(line.startswith("input data present") for line in out)
+
+
+def test_upsert_leaves_the_input_alone_when_sample_data_is_off(aws, project, environ):
+    n = names_for(project, "dev", sample_data=False)
+    upsert.run(n, environ)
+    s3 = sm_session.boto_session("eu-west-1", offline=False).client("s3")
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix=n.input_prefix)["KeyCount"] == 0
+
+
+@pytest.mark.parametrize("configured", [True, False])
+def test_upsert_starts_an_execution_when_config_says_so(aws, project, environ, configured):
+    n = names_for(project, "dev", start_on_upsert=configured)
+    out = upsert.run(n, environ)
+    started = [line for line in out if line.startswith("started ")]
+    executions = aws.list_pipeline_executions(PipelineName=n.sagemaker_pipeline)["PipelineExecutionSummaries"]
+    assert len(started) == len(executions) == (1 if configured else 0)
+
+
+def test_start_prints_the_execution_arn_and_where_to_watch_it(aws, project, environ, monkeypatch, capsys):
+    n = names_for(project, "dev")
+    upsert.run(n, environ)
+    for k, v in environ.items():
+        monkeypatch.setenv(k, v)
+    capsys.readouterr()
+    assert cli.main(["start", "--env", "dev"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    lines = captured.out.splitlines()
+    arn_prefix = f"arn:aws:sagemaker:eu-west-1:123456789012:pipeline/{n.sagemaker_pipeline}/execution/"
+    assert lines[0].startswith(f"started {arn_prefix}")
+    execution_id = lines[0].rsplit("/", 1)[1]
+    assert lines[1].startswith("watch: https://eu-west-1.console.aws.amazon.com/") and lines[1].endswith(execution_id)
+    assert len(aws.list_pipeline_executions(PipelineName=n.sagemaker_pipeline)["PipelineExecutionSummaries"]) == 1
+
+
+def test_start_without_credentials_is_one_line_and_exit_1(environ, monkeypatch, capsys, tmp_path):
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    code, err = _main(monkeypatch, capsys, environ, command="start")
+    assert code == 1
+    assert err.startswith("error: no AWS credentials found") and err.count("\n") == 1
+
+
+def test_start_of_a_pipeline_that_does_not_exist_is_one_line_and_exit_1(aws, environ, monkeypatch, capsys):
+    code, err = _main(monkeypatch, capsys, environ, command="start")
+    assert code == 1 and err.count("\n") == 1 and err.startswith("error: StartPipelineExecution failed")
 
 
 def test_upsert_updates_an_existing_pipeline_with_the_change(aws, project, environ):
@@ -107,7 +177,7 @@ def test_upsert_twice_changes_nothing_and_never_duplicates_tags(aws, project, en
     assert after["PipelineDefinition"] == before["PipelineDefinition"]
     assert after["PipelineDescription"] == before["PipelineDescription"]
     keys = [t["Key"] for t in _tags(aws, before["PipelineArn"])]
-    assert sorted(keys) == sorted(set(keys)) == ["environment", "managed-by", "project"]
+    assert sorted(keys) == sorted(set(keys)) == sorted({*n.project.tags, *n.env.tags, "managed-by"})
 
 
 def test_upsert_adds_only_tags_that_changed(aws, project, environ):
@@ -119,11 +189,13 @@ def test_upsert_adds_only_tags_that_changed(aws, project, environ):
 
 
 def test_upsert_start_prints_the_execution_arn(aws, project, environ, capsys, monkeypatch):
+    n = names_for(project, "dev")
     for k, v in environ.items():
         monkeypatch.setenv(k, v)
     assert cli.main(["upsert", "--start"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[-1].startswith("started arn:aws:sagemaker:eu-west-1:123456789012:pipeline/churn-model-build-dev/execution/")
+    assert any(line.startswith(f"started arn:aws:sagemaker:eu-west-1:123456789012:pipeline/{n.sagemaker_pipeline}/execution/")
+               for line in lines)
 
 
 @pytest.mark.parametrize(
@@ -136,12 +208,12 @@ def test_upsert_refuses_names_that_drifted_from_config(project, environ, var, va
         upsert.run(names_for(project, "dev"), {**environ, var: value})
 
 
-def _main(monkeypatch, capsys, environ, *args) -> tuple[int, str]:
+def _main(monkeypatch, capsys, environ, *args, command="upsert") -> tuple[int, str]:
     for k in list(environ) + ["SAGEMAKER_ROLE_ARN"]:
         monkeypatch.delenv(k, raising=False)
     for k, v in environ.items():
         monkeypatch.setenv(k, v)
-    code = cli.main(["upsert", "--env", "dev", *args])
+    code = cli.main([command, "--env", "dev", *args])
     return code, capsys.readouterr().err
 
 
@@ -150,10 +222,10 @@ def test_missing_role_is_a_usage_error(environ, monkeypatch, capsys):
     assert (code, err) == (2, "error: no execution role: set SAGEMAKER_ROLE_ARN or pass --role-arn\n")
 
 
-def test_role_arn_option_stands_in_for_the_variable(aws, environ, monkeypatch, capsys):
+def test_role_arn_option_stands_in_for_the_variable(aws, project, environ, monkeypatch, capsys):
     code, _ = _main(monkeypatch, capsys, {k: v for k, v in environ.items() if k != "SAGEMAKER_ROLE_ARN"}, "--role-arn", ROLE)
     assert code == 0
-    assert aws.describe_pipeline(PipelineName="churn-model-build-dev")["RoleArn"] == ROLE
+    assert aws.describe_pipeline(PipelineName=_configured_names(project, "dev").sagemaker_pipeline)["RoleArn"] == ROLE
 
 
 def test_a_region_other_than_the_configs_is_refused(environ, monkeypatch, capsys):

@@ -220,8 +220,10 @@ def test_artifact_key_rotates_is_retained_and_only_project_roles_and_configured_
     deployer = statements["DeployRoleAdministersKey"]
     assert deployer["Principal"] == {"AWS": [{"Fn::ImportValue": {"Fn::Sub": "${DeployRolesStackName}-PipelineDeployRoleArn"}}]}
     # The analysts' statement exists only when kpi.analyst_principals is set (tests/test_analysts.py).
+    # The uploaders' and analysts' statements exist only when config names them (tests/test_data_uploaders.py,
+    # tests/test_analysts.py).
     assert set(statements) == {"AccountAdministersKey", "DeployRoleAdministersKey", "ProjectRolesUseKeyThroughIam",
-                               "LogsEncryptProjectLogGroups", "AnalystsUseKeyThroughS3"}
+                               "LogsEncryptProjectLogGroups", "DataUploadersEncryptInputThroughS3", "AnalystsUseKeyThroughS3"}
 
 
 def test_stack_exports_bucket_and_key_and_keeps_the_model_group(tpl):

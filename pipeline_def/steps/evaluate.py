@@ -1,29 +1,39 @@
-"""Evaluation step: score the trained model on the test split, write evaluation.json.
+"""Evaluation step: score the trained model on the raw test rows through its serving code; write evaluation.json.
 
-Runs in the SageMaker XGBoost container (python3 evaluate.py). The report is SageMaker's
-model-quality format; the pipeline's condition reads REPORT_METRIC_PATH from it, the model
-package carries it as ModelQuality statistics, and the KPI crawler reads every execution's copy:
+Runs in the SageMaker XGBoost container (python3 evaluate.py) with contract.py and inference.py in
+LIB_DIR. The test rows are encoded by the saved preprocessing contract inside inference.Model, exactly
+as an endpoint encodes a request. The report is SageMaker's model-quality format; the pipeline's
+condition reads REPORT_METRIC_PATH from it, the model package carries it as ModelQuality statistics,
+and the KPI crawler reads every execution's copy:
 
     {"binary_classification_metrics": {"auc": {"value": 0.91, "standard_deviation": "NaN"},
                                        "accuracy": {"value": 0.88, "standard_deviation": "NaN"}}}
 
-Metrics use numpy only; xgboost is imported in load_model() alone, so everything else is tested
-locally with a stub model.
+Metrics use numpy only; xgboost is needed only to load the model (inference.load_booster), so
+everything else is tested locally with a stub model.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import pickle
 import sys
 import tarfile
 
 import numpy as np
 import pandas as pd
 
+LIB_DIR = "/opt/ml/processing/input/lib"
+try:
+    from pipeline_def.steps import contract as contract_lib, inference  # imported from the repo (tests)
+except ImportError:  # run as a script: the modules are beside it (local) or in LIB_DIR (container)
+    sys.path.insert(0, LIB_DIR)
+    import contract as contract_lib
+    import inference
+
 MODEL_DIR = "/opt/ml/processing/model"
 TEST_DIR = "/opt/ml/processing/test"
+CONTRACT_DIR = "/opt/ml/processing/contract"
 OUTPUT_DIR = "/opt/ml/processing/evaluation"
 REPORT_FILE = "evaluation.json"
 # What the pipeline's ConditionStep reads (JsonGet path) — keep in step with report().
@@ -61,44 +71,32 @@ def write_report(doc: dict, output_dir: str) -> str:
     return path
 
 
-def read_test(test_dir: str) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, features) from preprocess.py's test CSV: label first, no header."""
-    frame = pd.read_csv(os.path.join(test_dir, "test.csv"), header=None)
-    return frame.iloc[:, 0].to_numpy(), frame.iloc[:, 1:].to_numpy(dtype="float64")
+def read_test(test_dir: str, contract: dict) -> tuple[np.ndarray, pd.DataFrame]:
+    """(0/1 labels, raw rows) from preprocess.py's test split (raw CSV with header)."""
+    frame = pd.read_csv(os.path.join(test_dir, "test.csv"))
+    return contract_lib.labels(frame, contract["target"], contract["positive_values"]).to_numpy(), frame
 
 
 def extract_model(model_dir: str) -> str:
-    """Unpack the training job's model.tar.gz; return the path of the built-in algorithm's model file."""
+    """Unpack the training job's model.tar.gz into model_dir; return model_dir."""
     with tarfile.open(os.path.join(model_dir, "model.tar.gz")) as tar:
-        if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4 (and backports): refuse links out of the dir
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4 and backports: refuse links out of the dir
             tar.extractall(model_dir, filter="data")
         else:
             tar.extractall(model_dir)  # noqa: S202 - our own training job's output
-    return os.path.join(model_dir, "xgboost-model")
+    return model_dir
 
 
-def load_model(path: str):
-    """A predictor with .predict(features) -> probabilities. The only code that needs xgboost."""
-    import xgboost  # the container has it; tests replace this function
-
-    booster = xgboost.Booster()
-    try:
-        booster.load_model(path)  # built-in XGBoost >= 1.3 saves its native format
-    except xgboost.core.XGBoostError:
-        with open(path, "rb") as f:
-            booster = pickle.load(f)  # noqa: S301 - older containers pickle the booster; our own training job wrote it
-
-    class _Predictor:
-        def predict(self, features: np.ndarray) -> np.ndarray:
-            return booster.predict(xgboost.DMatrix(features))
-
-    return _Predictor()
+def load_model(model_dir: str, contract: dict):
+    """A predictor with .predict(raw rows) -> probabilities: the serving code's own Model."""
+    return inference.Model(inference.load_booster(os.path.join(model_dir, inference.MODEL_FILE)), contract)
 
 
-def evaluate(model_dir: str, test_dir: str, output_dir: str, loader=load_model) -> dict:
-    model = loader(extract_model(model_dir))
-    labels, features = read_test(test_dir)
-    doc = report(labels, model.predict(features))
+def evaluate(model_dir: str, test_dir: str, contract_dir: str, output_dir: str, loader=load_model) -> dict:
+    contract = contract_lib.load(os.path.join(contract_dir, contract_lib.FILE_NAME))
+    model = loader(extract_model(model_dir), contract)
+    labels, rows = read_test(test_dir, contract)
+    doc = report(labels, model.predict(rows))
     write_report(doc, output_dir)
     return doc
 
@@ -107,10 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", default=MODEL_DIR)
     parser.add_argument("--test-dir", default=TEST_DIR)
+    parser.add_argument("--contract-dir", default=CONTRACT_DIR)
     parser.add_argument("--output-dir", default=OUTPUT_DIR)
     args = parser.parse_args(argv)
     try:
-        doc = evaluate(args.model_dir, args.test_dir, args.output_dir)
+        doc = evaluate(args.model_dir, args.test_dir, args.contract_dir, args.output_dir)
     except ValueError as exc:
         print(f"evaluate: {exc}", file=sys.stderr)
         return 1

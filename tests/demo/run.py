@@ -178,6 +178,9 @@ class Demo:
             # Where the training job would have put the model (the estimator's output_path).
             "Steps.TrainModel.ModelArtifacts.S3ModelArtifacts":
                 f"s3://{self.w.artifact_bucket}/{self.names.sagemaker_prefix}models/{execution_id}-train/output/model.tar.gz",
+            # Where PackageModel would have written the registered archive (its processing output).
+            "Steps.PackageModel.ProcessingOutputConfig.Outputs['package'].S3Output.S3Uri":
+                f"s3://{self.w.artifact_bucket}/{self.names.sagemaker_prefix}models/{execution_id}/package",
         }
         args = pipeline_run.evaluate(pipeline_run.register_step(self.definition)["Arguments"], values)
         report_uri = args["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]

@@ -1,4 +1,4 @@
-"""Names the SageMaker pipeline fixes that the KPI stack reads when generating: step names, report metrics.
+"""What the SageMaker pipeline promises the rest of the project: step names, report metrics.
 
 Pure constants, no imports: the generator (infra/kpi_dashboard.py) reads this module without the
 SageMaker SDK, which only pipeline_def/pipeline.py imports. Tests hold both sides to it: the rendered
@@ -9,17 +9,19 @@ STEP_PREPROCESS = "PreprocessData"
 STEP_TRAIN = "TrainModel"
 STEP_EVALUATE = "EvaluateModel"
 STEP_CONDITION = "CheckAucThreshold"
+STEP_PACKAGE = "PackageModel"
 STEP_REGISTER = "RegisterModel"
 STEP_FAIL = "FailBelowThreshold"
 
-# The step names an execution runs under (the StepName of SageMaker's StepFailed metric). A ModelStep
-# named N registers through a sub-step named "N-RegisterModel"; N itself never runs.
+# The step names an execution runs under (the StepName of SageMaker's StepFailed metric). The register
+# step keeps its plain name (pipeline_def/pipeline.py renames the ModelStep's one sub-step).
 EXECUTED_STEPS = (
     STEP_PREPROCESS,
     STEP_TRAIN,
     STEP_EVALUATE,
     STEP_CONDITION,
-    f"{STEP_REGISTER}-RegisterModel",
+    STEP_PACKAGE,
+    STEP_REGISTER,
     STEP_FAIL,
 )
 
