@@ -72,12 +72,12 @@ def _log_groups(sid: str, group_sub: str) -> list[Statement]:
             sid,
             actions(awacs.logs, "CreateLogGroup", "DeleteLogGroup", "PutRetentionPolicy", "DeleteRetentionPolicy",
                     "TagResource", "UntagResource", "ListTagsForResource", "AssociateKmsKey", "DisassociateKmsKey",
-                    "GetDataProtectionPolicy", "DescribeIndexPolicies"),
+                    "GetDataProtectionPolicy"),
             [arn("logs", f"log-group:{group_sub}"), arn("logs", f"log-group:{group_sub}:*")],
         ),
-        # DescribeLogGroups is a listing: IAM checks it against log-group:*, not the one group.
-        _allow(f"{sid}List", [awacs.logs.DescribeLogGroups], [arn("logs", "log-group:*")]),
-        _allow(f"{sid}PoliciesNoResourceLevelPermission", [awacs.logs.DescribeResourcePolicies], ["*"]),
+        # Listings and account-wide lookups: these actions name no resource type, so only "*" grants them.
+        _allow(f"{sid}LookupsNoResourceLevelPermission",
+               actions(awacs.logs, "DescribeLogGroups", "DescribeResourcePolicies", "DescribeIndexPolicies"), ["*"]),
     ]
 
 
@@ -268,10 +268,12 @@ def kpi_stack() -> list[Statement]:
         ),
         _allow(
             "GlueCrawler",
-            actions(awacs.glue, "CreateCrawler", "UpdateCrawler", "DeleteCrawler", "GetCrawler", "StopCrawler",
-                    "UpdateCrawlerSchedule", "TagResource", "UntagResource", "GetTags"),
+            actions(awacs.glue, "UpdateCrawler", "DeleteCrawler", "GetCrawler", "StopCrawler", "TagResource",
+                    "UntagResource", "GetTags"),
             [arn("glue", "crawler/${CrawlerName}")],
         ),
+        _allow("GlueCrawlerCreateNoResourceLevelPermission",
+               actions(awacs.glue, "CreateCrawler", "UpdateCrawlerSchedule"), ["*"]),
         _allow(
             "GlueSecurityConfigurationNoResourceLevelPermission",
             actions(awacs.glue, "CreateSecurityConfiguration", "DeleteSecurityConfiguration", "GetSecurityConfiguration"),
@@ -293,11 +295,12 @@ def kpi_stack() -> list[Statement]:
         ),
         _allow(
             "QuickSightDataSource",
-            actions(awacs.quicksight, "CreateDataSource", "DeleteDataSource", "DescribeDataSource", "UpdateDataSource",
+            actions(awacs.quicksight, "DeleteDataSource", "DescribeDataSource", "UpdateDataSource",
                     "DescribeDataSourcePermissions", "UpdateDataSourcePermissions", "TagResource", "UntagResource",
                     "ListTagsForResource", "PassDataSource"),
             [arn("quicksight", "datasource/${ResourcePrefix}-*")],
         ),
+        _allow("QuickSightDataSourceCreateNoResourceLevelPermission", [awacs.quicksight.CreateDataSource], ["*"]),
         *_manage_roles("CrawlerRole", ["${CrawlerRoleName}"]),
         pass_role("PassCrawlerRole", ["${CrawlerRoleName}"], "glue.amazonaws.com"),
         *_event_consumer("Metrics", "MetricsFunctionName", "MetricsDeadLetterQueueName", "MetricsFunctionRoleName"),
