@@ -43,7 +43,7 @@ from infra.policies import (
     deploy_role_administers_key,
     arn,
     decrypt_by_alias,
-    key_use_by_principals,
+    key_use_through_iam,
     publish_to_topic,
     read_prefix,
     use_key_by_alias,
@@ -64,6 +64,7 @@ ALARM_NAME = "${ResourcePrefix}-approval-notifier-dead-letters"
 RULE_ARN = f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{RULE_NAME}"
 # Every alarm of this environment may notify the topic: this stack's dead-letter alarm and the KPI stack's.
 PROJECT_ALARMS_ARN = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${ResourcePrefix}-*"
+NOTIFIER_ROLE_ARN = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${NotifierRoleName}"
 LOG_GROUP = "/aws/lambda/${NotifierFunctionName}"
 LOG_GROUP_ARN = f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{LOG_GROUP}"
 
@@ -91,7 +92,10 @@ def key_policy() -> PolicyDocument:
             # Administration only: usage is granted to the named principals below, never to "kms:*".
             account_administers_key("AccountAdministers"),
             deploy_role_administers_key("DeployRoleAdministers", import_value("DeployRolesStackName", "NotificationsDeployRoleArn")),
-            key_use_by_principals("NotifierUses", [GetAtt("NotifierRole", "Arn")]),
+            # The notifier's role is created in this stack seconds before the key: naming it as a principal
+            # could fail with "principals must exist and be visible to KMS" (IAM propagates slowly, and
+            # CloudFormation does not retry that). So the key delegates to IAM for that one role, by ARN.
+            key_use_through_iam("NotifierUsesThroughIam", [Sub(NOTIFIER_ROLE_ARN)]),
             # Lambda encrypts the function's environment with the caller's (the deploy role's) grant.
             Statement(
                 Sid="DeployRoleEncryptsFunctionEnvironment",
@@ -144,15 +148,15 @@ def topic(t: Template, key: kms.Key, emails_by_env: dict[str, tuple[str, ...]]) 
         DisplayName="Model approvals",
         KmsMasterKeyId=Ref(key),
     ))
-    notifier_role = GetAtt("NotifierRole", "Arn")
+    # By ARN, not as a Principal: a role made seconds earlier in this stack may not be visible to SNS
+    # yet. The notifier publishes through its identity policy; this policy only keeps everyone else out.
+    notifier_role = Sub(NOTIFIER_ROLE_ARN)
     t.add_resource(sns.TopicPolicy(
         "TopicPolicy",
         Topics=[Ref(Topic)],
         PolicyDocument=PolicyDocument(
             Version=VERSION,
             Statement=[
-                Statement(Sid="NotifierPublishes", Effect=Allow, Principal=Principal("AWS", [notifier_role]),
-                          Action=[awacs.sns.Publish], Resource=[Ref(Topic)]),
                 Statement(Sid="AlarmPublishes", Effect=Allow, Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
                           Action=[awacs.sns.Publish], Resource=[Ref(Topic)], Condition=_source_conditions(PROJECT_ALARMS_ARN)),
                 # "Only" for real: identity policies elsewhere in the account cannot add publishers.

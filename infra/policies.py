@@ -16,6 +16,7 @@ import awacs.s3
 import awacs.sns
 from awacs.aws import (
     Allow,
+    ArnEquals,
     Bool,
     Condition,
     Deny,
@@ -269,9 +270,20 @@ def deploy_role_administers_key(sid: str, deploy_role_arn) -> Statement:
     return Statement(Sid=sid, Effect=Allow, Principal=Principal("AWS", [deploy_role_arn]), Action=KEY_ADMIN_ACTIONS, Resource=["*"])
 
 
-def key_use_by_principals(sid: str, principal_arns: list) -> Statement:
-    """Key-policy statement: these principals may use the key (Resource "*" means this key)."""
-    return Statement(Sid=sid, Effect=Allow, Principal=Principal("AWS", principal_arns), Action=KMS_USE_ACTIONS, Resource=["*"])
+def key_use_through_iam(sid: str, role_arns: list) -> Statement:
+    """Key-policy statement: the account may let these roles (by ARN) use the key through IAM.
+
+    For roles created in the same stack as the key: a policy condition on the ARN needs no principal
+    that exists yet, and each role's own policy must still grant the key.
+    """
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
+        Action=KMS_USE_ACTIONS,
+        Resource=["*"],
+        Condition=Condition(ArnEquals({"aws:PrincipalArn": role_arns})),
+    )
 
 
 # -- SNS -----------------------------------------------------------------------------------------

@@ -119,13 +119,14 @@ def test_topic_is_encrypted_and_exported_for_the_kpi_stack(template):
 
 
 def test_topic_policy_lets_only_the_notifier_role_and_the_alarm_publish(template):
+    """The notifier publishes through its identity policy; the topic policy allows only the alarms and
+    denies every other principal but the notifier's role (named by ARN, so it need not exist yet)."""
     statements = template["Resources"]["TopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     allows = [s for s in statements if s["Effect"] == "Allow"]
-    assert {json.dumps(s["Principal"], sort_keys=True) for s in allows} == {
-        json.dumps({"AWS": [{"Fn::GetAtt": ["NotifierRole", "Arn"]}]}, sort_keys=True),
-        json.dumps({"Service": ["cloudwatch.amazonaws.com"]}, sort_keys=True),
-    }
-    assert any(s["Effect"] == "Deny" and s["Sid"] == "OnlyNotifierAndAlarmPublish" for s in statements)
+    assert [s["Principal"] for s in allows] == [{"Service": ["cloudwatch.amazonaws.com"]}]
+    (only,) = [s for s in statements if s["Sid"] == "OnlyNotifierAndAlarmPublish"]
+    assert only["Effect"] == "Deny" and only["Condition"]["StringNotEquals"] == {"aws:PrincipalArn": {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${NotifierRoleName}"}}
 
 
 def test_notifier_role_no_longer_puts_metrics_and_uses_the_key_by_alias():
