@@ -5,6 +5,7 @@ and what is wrong. Nothing here touches templates/ or AWS.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,13 +232,19 @@ def _validate(validator, data: dict, shown: str) -> None:
         raise ConfigError(shown, key_path(parts), problem)
 
 
+MAX_ADDRESS_ID_CHARS = 200
+
+
 def subscription_logical_id(email: str) -> str:
     """The logical ID of the SNS subscription for one address: EmailSubscription<its letters and digits>.
 
     The address is the subscription's identity (SNS replaces a subscription whose endpoint changes),
     so the ID is derived from it and from nothing else: adding or removing one address leaves the others alone.
     """
-    return "EmailSubscription" + re.sub(r"[^A-Za-z0-9]", "", email)
+    letters = re.sub(r"[^A-Za-z0-9]", "", email)
+    if len(letters) > MAX_ADDRESS_ID_CHARS:  # logical IDs stop at 255 characters, "InEnv" conditions included
+        letters = letters[:MAX_ADDRESS_ID_CHARS - 12] + hashlib.sha256(email.encode()).hexdigest()[:12]
+    return "EmailSubscription" + letters
 
 
 def _check_subscription_ids(emails_by_place: list[tuple[str, str, str]]) -> None:
@@ -248,11 +255,11 @@ def _check_subscription_ids(emails_by_place: list[tuple[str, str, str]]) -> None
     """
     seen: dict[str, str] = {}
     for shown, key, email in emails_by_place:
-        logical_id = subscription_logical_id(email)
-        if logical_id in seen and seen[logical_id] != email:
-            raise ConfigError(shown, key, f"'{email}' and '{seen[logical_id]}' differ only in punctuation; "
-                                          "CloudFormation would give both the same subscription ID")
-        seen[logical_id] = email
+        same_mailbox = subscription_logical_id(email).lower()  # case too: one mailbox, two subscriptions
+        if same_mailbox in seen and seen[same_mailbox] != email:
+            raise ConfigError(shown, key, f"'{email}' and '{seen[same_mailbox]}' differ only in punctuation or case; "
+                                          "they would share a mailbox or a subscription ID")
+        seen[same_mailbox] = email
 
 
 def _check_analysts_account(shown: str, account_id: str | None, principals) -> None:

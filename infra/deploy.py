@@ -91,11 +91,26 @@ def create_change_set(cfn, name: str, stack: str, body: str, params, tags, statu
         StackName=name, ChangeSetName=cs_name, ChangeSetType=cs_type, TemplateBody=body, Parameters=params, Tags=tags,
         Capabilities=CAPABILITIES[stack],
     )
-    while True:
-        desc = cfn.describe_change_set(StackName=name, ChangeSetName=cs_name)
-        if desc["Status"] in ("CREATE_COMPLETE", "FAILED"):
-            return cs_name, cs_type, desc
-        time.sleep(2)
+    try:
+        while True:
+            desc = cfn.describe_change_set(StackName=name, ChangeSetName=cs_name)
+            if desc["Status"] in ("CREATE_COMPLETE", "FAILED"):
+                return cs_name, cs_type, desc
+            time.sleep(2)
+    except Exception:
+        # Throttled or cut off while waiting: take back what this call made before saying so.
+        _clean_up(cfn, name, cs_name, created_stack=status is None)
+        raise
+
+
+def _clean_up(cfn, name: str, cs_name: str, created_stack: bool) -> None:
+    """Delete a change set, and the empty REVIEW_IN_PROGRESS stack a CREATE change set made; best effort."""
+    try:
+        cfn.delete_change_set(StackName=name, ChangeSetName=cs_name)
+        if created_stack:
+            cfn.delete_stack(StackName=name)
+    except Exception:  # noqa: BLE001 - the original error is the one to report
+        pass
 
 
 def _no_changes(desc: dict) -> bool:
@@ -187,9 +202,10 @@ def diff_stack(cfn, name: str, stack: str, body: str, params, tags, status: str 
         verb = "does not exist yet; would be created" if cs_type == "CREATE" else "would change"
         return Preview(name, f"{verb} ({len(desc.get('Changes', []))} change(s))", tuple(describe_changes(desc)))
     finally:
+        # A CREATE change set leaves an empty stack in REVIEW_IN_PROGRESS: delete it when this preview made it,
+        # never one that was already there (someone else's pending creation).
         cfn.delete_change_set(StackName=name, ChangeSetName=cs_name)
-        if cs_type == "CREATE":
-            # A CREATE change set leaves an empty stack in REVIEW_IN_PROGRESS; a preview leaves nothing.
+        if status is None:
             cfn.delete_stack(StackName=name)
 
 

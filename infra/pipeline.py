@@ -61,6 +61,7 @@ CODEBUILD_IMAGE = "aws/codebuild/standard:7.0"
 PYTHON_RUNTIME = "3.11"
 NONCURRENT_VERSION_DAYS = 30
 BUILD_CACHE_NONCURRENT_DAYS = 1  # every upsert build rewrites its cache: keep no history of it
+BUILD_CACHE_DAYS = 30  # and whatever CodeBuild stopped using goes too (at worst, one slower build a month)
 PIPELINE_ARTIFACT_DAYS = 90
 SYNTH_OUTPUT_DIR = "build/lambda"
 
@@ -193,6 +194,7 @@ def add_artifact_bucket(t: Template, key: kms.Key) -> s3.Bucket:
                         Id="ExpireReplacedBuildCaches",
                         Status="Enabled",
                         Prefix=BUILD_CACHE_PREFIX,
+                        ExpirationInDays=BUILD_CACHE_DAYS,
                         NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=BUILD_CACHE_NONCURRENT_DAYS),
                     ),
                     # Run artifacts are only read during their run. Lambda zips and SageMaker data stay.

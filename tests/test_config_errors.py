@@ -81,6 +81,10 @@ CASES = [
     ("wrong_type_retention", "dev.yaml", _set("log_retention_days", "thirty"), ["log_retention_days", "'thirty'"]),
     ("retention_not_allowed_value", "dev.yaml", _set("log_retention_days", 31), ["log_retention_days", "31 is not one of"]),
     ("bad_region", "dev.yaml", _set("region", "europe-west"), ["region", "an AWS region"]),
+    ("addresses_differing_in_punctuation", "dev.yaml", _set("notifications.emails", ["ml.team@example.com", "mlteam@example.com"]),
+     ["notifications.emails[1]", "differ only in punctuation or case"]),
+    ("addresses_differing_in_case", "dev.yaml", _set("notifications.emails", ["ML-Team@example.com", "ml-team@example.com"]),
+     ["notifications.emails[1]", "differ only in punctuation or case"]),
     ("well_formed_region_that_does_not_exist", "dev.yaml", _set("region", "eu-west-9"), ["region", "'eu-west-9' is not an AWS region"]),
     ("bad_email", "dev.yaml", _set("notifications.emails", ["not-an-email"]), ["notifications.emails[0]", "an email address"]),
     ("no_emails", "dev.yaml", _set("notifications.emails", []), ["notifications.emails", "at least 1"]),
@@ -205,3 +209,24 @@ def test_known_regions_are_the_regions_of_the_pinned_botocore():
     shipped = {region: partition["id"] for partition in data["partitions"] for region in partition["regions"]
                if not region.endswith("-global")}
     assert KNOWN_REGIONS == shipped, "refresh infra/regions.py from botocore/data/partitions.json"
+
+
+def test_addresses_that_would_share_a_subscription_across_envs_are_refused(workspace, capsys):
+    """One notifications template holds every env's addresses: a clash between two env files counts too."""
+    cfg, out = workspace
+    envs = yaml.safe_load((cfg / "project.yaml").read_text())["environments"]
+    if len(envs) < 2:
+        pytest.skip("needs two environments")
+    first, second = envs[0], envs[1]
+    _edit(cfg / f"{first}.yaml", _set("notifications.emails", ["ml.team@example.com"]))
+    _edit(cfg / f"{second}.yaml", _set("notifications.emails", ["mlteam@example.com"]))
+    _assert_rejected(cfg, out, capsys, f"{second}.yaml", "differ only in punctuation or case")
+
+
+def test_a_very_long_address_still_gets_a_valid_logical_id():
+    from infra.config import subscription_logical_id
+
+    address = "a" * 64 + "@" + ".".join(["b" * 60] * 3) + ".example.com"
+    logical_id = subscription_logical_id(address)
+    assert len(logical_id + "InEnv") <= 255 and logical_id.isalnum()
+    assert logical_id != subscription_logical_id(address.replace("a@", "c@"))

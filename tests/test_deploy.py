@@ -153,3 +153,28 @@ def test_make_diff_without_a_reachable_endpoint_exits_non_zero_with_the_reason()
     )
     assert result.returncode != 0
     assert "Could not connect to the endpoint URL" in result.stderr
+
+
+def test_a_preview_never_deletes_a_stack_someone_else_left_in_review(project, capsys):
+    env, n = _names(project)
+    stacks = list(BUILDERS)
+    pending = n.stack(stacks[0])
+    cfn = ScriptedCloudFormation({pending: "REVIEW_IN_PROGRESS"}, {n.stack(s): CREATED for s in stacks})
+    deploy.diff_all(cfn, n, ROOT / "templates", env)
+    deleted = {s for c, s in cfn.calls if c == "delete_stack"}
+    assert pending not in deleted and deleted == {n.stack(s) for s in stacks[1:]}
+
+
+def test_a_change_set_that_cannot_be_awaited_is_taken_back(project):
+    env, n = _names(project)
+    name = n.stack(next(iter(BUILDERS)))
+
+    class Throttled(ScriptedCloudFormation):
+        def describe_change_set(self, StackName, ChangeSetName):
+            raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "DescribeChangeSet")
+
+    cfn = Throttled({}, {name: CREATED})
+    body, params, tags = deploy.stack_inputs(ROOT / "templates", next(iter(BUILDERS)), env)
+    preview = deploy.diff_stack(cfn, name, next(iter(BUILDERS)), body, params, tags, None)
+    assert preview.failed and "Rate exceeded" in preview.summary
+    assert ("delete_change_set", name) in cfn.calls and ("delete_stack", name) in cfn.calls
