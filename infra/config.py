@@ -16,7 +16,7 @@ import jsonschema
 import yaml
 
 from infra import schema
-from infra.regions import KNOWN_REGIONS
+from infra.regions import KNOWN_REGIONS, SUPPORTED_PARTITIONS
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
@@ -285,6 +285,9 @@ def _environment(name: str, path: Path) -> Environment:
     _validate(_ENV_VALIDATOR, data, shown)
     if data["region"] not in KNOWN_REGIONS:
         raise ConfigError(shown, "region", f"{data['region']!r} is not an AWS region (known regions: infra/regions.py)")
+    if KNOWN_REGIONS[data["region"]] not in SUPPORTED_PARTITIONS:
+        raise ConfigError(shown, "region", f"{data['region']!r} is in partition {KNOWN_REGIONS[data['region']]}; "
+                                           f"the templates are checked for {', '.join(SUPPORTED_PARTITIONS)} only")
     notif = data["notifications"]
     _check_subscription_ids([(shown, f"notifications.emails[{i}]", e) for i, e in enumerate(notif["emails"])])
     _check_uploader_accounts(shown, data)

@@ -85,6 +85,7 @@ CASES = [
      ["notifications.emails[1]", "differ only in punctuation or case"]),
     ("addresses_differing_in_case", "dev.yaml", _set("notifications.emails", ["ML-Team@example.com", "ml-team@example.com"]),
      ["notifications.emails[1]", "differ only in punctuation or case"]),
+    ("region_of_another_partition", "dev.yaml", _set("region", "cn-north-1"), ["region", "partition aws-cn"]),
     ("well_formed_region_that_does_not_exist", "dev.yaml", _set("region", "eu-west-9"), ["region", "'eu-west-9' is not an AWS region"]),
     ("bad_email", "dev.yaml", _set("notifications.emails", ["not-an-email"]), ["notifications.emails[0]", "an email address"]),
     ("no_emails", "dev.yaml", _set("notifications.emails", []), ["notifications.emails", "at least 1"]),
