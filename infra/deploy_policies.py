@@ -2,7 +2,8 @@
 
 One function per stack, kept beside the others so a reviewer sees every deploy-time power in one
 file. Every statement is scoped to the environment's own names (ResourcePrefix, the group, the
-topic…); keys are the exception noted below.
+topic…); keys are the exception noted below. No deploy role writes to IAM: the roles the stacks use
+are made by the administrator-only IAM stack, and a deploy role may only read and pass them.
 """
 from __future__ import annotations
 
@@ -24,10 +25,9 @@ import awacs.s3
 import awacs.sagemaker
 import awacs.sns
 import awacs.sqs
-from awacs.aws import Allow, Condition, Deny, Statement, StringEquals
+from awacs.aws import Allow, Statement
 from troposphere import Sub
 
-from infra.boundary import BOUNDARY_ARN_SUB
 from infra.names import ATHENA_RESULTS_PREFIX
 from infra.policies import arn, artifact_bucket_arn, decrypt_by_alias, pass_role, use_key_by_alias
 
@@ -90,46 +90,11 @@ def _event_rules(sid: str) -> Statement:
     )
 
 
-ROLE_WRITE_ACTIONS = (
-    "CreateRole", "DeleteRole", "UpdateRole", "UpdateRoleDescription", "UpdateAssumeRolePolicy", "PutRolePolicy",
-    "DeleteRolePolicy", "AttachRolePolicy", "DetachRolePolicy", "PutRolePermissionsBoundary",
-    "DeleteRolePermissionsBoundary", "TagRole", "UntagRole",
-)
-ROLE_MANAGEMENT_ACTIONS = (
-    "CreateRole", "DeleteRole", "GetRole", "UpdateRole", "UpdateRoleDescription", "UpdateAssumeRolePolicy",
-    "PutRolePolicy", "DeleteRolePolicy", "GetRolePolicy", "ListRolePolicies", "ListAttachedRolePolicies",
-    "TagRole", "UntagRole", "ListRoleTags",
-)
-
-
-# Role writes that accept the iam:PermissionsBoundary condition: allowed only with the project's boundary.
-BOUNDED_ROLE_WRITES = ("CreateRole", "PutRolePolicy", "DeleteRolePolicy", "AttachRolePolicy", "DetachRolePolicy",
-                       "PutRolePermissionsBoundary")
-
-
-def _manage_roles(sid: str, role_name_subs: list[str]) -> list[Statement]:
-    """Manage these roles, but create or change their policies only under the project's boundary."""
-    roles = [arn("iam", f"role${{RolePath}}{name}", region=False) for name in role_name_subs]
+def _pass_existing_role(sid: str, role_param: str, service: str) -> list[Statement]:
+    """Hand one of the IAM stack's roles to the service that assumes it; read it, never write it."""
     return [
-        Statement(
-            Sid=f"{sid}UnderBoundary",
-            Effect=Allow,
-            Action=actions(awacs.iam, *BOUNDED_ROLE_WRITES),
-            Resource=roles,
-            Condition=Condition(StringEquals({"iam:PermissionsBoundary": Sub(BOUNDARY_ARN_SUB)})),
-        ),
-        _allow(sid, actions(awacs.iam, *(a for a in ROLE_MANAGEMENT_ACTIONS if a not in BOUNDED_ROLE_WRITES)), roles),
-        Statement(Sid=f"{sid}KeepTheBoundary", Effect=Deny, Action=[awacs.iam.DeleteRolePermissionsBoundary], Resource=roles),
-    ]
-
-
-def iam_stack() -> list[Statement]:
-    """The IAM stack manages the project's roles, under its path and prefix, except the deploy roles."""
-    deploy_roles = arn("iam", "role${RolePath}${ResourcePrefix}-deploy-*", region=False)
-    return [
-        *_manage_roles("ProjectRoles", ["${ResourcePrefix}-*"]),
-        # The deploy roles belong to the administrator-only deploy-roles stack: never from the pipeline.
-        Statement(Sid="NeverTheDeployRoles", Effect=Deny, Action=actions(awacs.iam, *ROLE_WRITE_ACTIONS), Resource=[deploy_roles]),
+        _allow(f"Read{sid}Role", [awacs.iam.GetRole], [arn("iam", f"role${{RolePath}}${{{role_param}}}", region=False)]),
+        pass_role(f"Pass{sid}Role", [f"${{{role_param}}}"], service),
     ]
 
 
@@ -191,7 +156,7 @@ def pipeline_stack() -> list[Statement]:
 
 def _event_consumer(sid: str, function_param: str, queue_param: str, role_param: str) -> list[Statement]:
     """A model-package event consumer: its function (from a zip in the SSE-KMS artifact bucket), log group,
-    rule, dead-letter queue, and its own role (managed under the boundary, passed to Lambda)."""
+    rule, dead-letter queue, and its role (made by the IAM stack, only passed to Lambda here)."""
     function = f"${{{function_param}}}"
     return [
         _allow(
@@ -217,8 +182,7 @@ def _event_consumer(sid: str, function_param: str, queue_param: str, role_param:
                     "TagQueue", "UntagQueue", "ListQueueTags"),
             [arn("sqs", f"${{{queue_param}}}")],
         ),
-        *_manage_roles(f"{sid}Role", [f"${{{role_param}}}"]),
-        pass_role(f"Pass{sid}Role", [f"${{{role_param}}}"], "lambda.amazonaws.com"),
+        *_pass_existing_role(sid, role_param, "lambda.amazonaws.com"),
     ]
 
 
@@ -301,8 +265,7 @@ def kpi_stack() -> list[Statement]:
             [arn("quicksight", "datasource/${ResourcePrefix}-*")],
         ),
         _allow("QuickSightDataSourceCreateNoResourceLevelPermission", [awacs.quicksight.CreateDataSource], ["*"]),
-        *_manage_roles("CrawlerRole", ["${CrawlerRoleName}"]),
-        pass_role("PassCrawlerRole", ["${CrawlerRoleName}"], "glue.amazonaws.com"),
+        *_pass_existing_role("Crawler", "CrawlerRoleName", "glue.amazonaws.com"),
         *_event_consumer("Metrics", "MetricsFunctionName", "MetricsDeadLetterQueueName", "MetricsFunctionRoleName"),
         *_event_consumer("Partitions", "PartitionsFunctionName", "PartitionsDeadLetterQueueName", "PartitionsFunctionRoleName"),
     ]

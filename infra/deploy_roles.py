@@ -1,8 +1,8 @@
 """Deploy-roles stack: the role CloudFormation assumes for each stack the pipeline deploys.
 
 Bootstrap only: `make deploy` (an administrator) creates and changes it; the pipeline never deploys
-it, and the IAM stack's deploy role is denied any write to these roles. So a push to the repository
-can change what the stacks contain, but not widen what CloudFormation may do while deploying them.
+it, and none of these roles may write to IAM. So a push to the repository can change what the stacks
+contain, but not widen what CloudFormation may do while deploying them, nor any role's permissions.
 What each role may do is in infra/deploy_policies.py, one function per stack. The permissions boundary
 every runtime role carries (infra/boundary.py) lives here too, for the same reason.
 """
@@ -19,8 +19,6 @@ SERVICE = "cloudformation.amazonaws.com"
 
 def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     t = new_template("CloudFormation deploy roles of the SageMaker MLOps project, one per stack; changed only by an administrator")
-    exported_service_role(t, "IamDeployRole", "IamDeployRoleName", SERVICE,
-                          "the role CloudFormation deploys the IAM stack with", deploy_policies.iam_stack(), bounded=False)
     exported_service_role(t, "PipelineDeployRole", "PipelineDeployRoleName", SERVICE,
                           "the role CloudFormation deploys the pipeline stack with", deploy_policies.pipeline_stack(), bounded=False)
     exported_service_role(t, "NotificationsDeployRole", "NotificationsDeployRoleName", SERVICE,

@@ -1,11 +1,11 @@
-"""IAM stack: the roles the delivery pipeline, its builds, the SageMaker jobs and CloudFormation assume.
+"""IAM stack: every runtime role of the project — the delivery pipeline's, its builds', the SageMaker
+jobs', the functions' and the crawler's.
 
-A function's own role lives with the function (notifications and KPI stacks), deployed by that
-stack's deploy role, which may manage exactly that role.
-
-Deployed first (by `make deploy`, then by the pipeline's own IAM stage). Roles are named from
-parameters so other stacks and the KMS key policies can name them before they import anything.
-Each role's ARN is exported as "<iam stack>-<RoleLogicalId>Arn".
+Administrator-only, like the deploy roles: `make deploy` creates and changes it, the pipeline never
+deploys it, and no role the pipeline may pass can write to IAM. So a push to the repository can change
+what the stacks contain, but no role's permissions and no trust policy: role changes are reviewed and
+applied by an administrator. Roles are named from parameters so other stacks and the KMS key policies
+can name them before they import anything. Each role's ARN is exported as "<iam stack>-<RoleLogicalId>Arn".
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from awacs.aws import Allow, Statement
 import awacs.s3
 from troposphere import GetAtt, Ref, Sub, Template, iam
 
-from infra import parameters
+from infra import kpi, notifications, parameters
 from infra.deploy_policies import actions
 from infra.roles import exported_service_role
 from infra.names import BUILD_CACHE_PREFIX, LAMBDA_PREFIX
@@ -44,6 +44,9 @@ from infra.policies import (
 )
 from infra.templates_common import new_template
 
+
+# The stacks the pipeline's CloudFormation actions deploy, by their name parameters (infra/pipeline.py DEPLOYMENTS).
+PIPELINE_STACK_NAME_PARAMETERS = ("PipelineStackName", "NotificationsStackName", "KpiStackName")
 
 # CodePipeline chooses the artifact folder itself (the pipeline name, cut to 20 characters).
 PIPELINE_ARTIFACTS = "${PipelineArtifactsPrefix}"
@@ -105,7 +108,8 @@ def codepipeline_statements() -> list[Statement]:
                 "DescribeStackResource", "DescribeStackResources", "GetTemplate", "GetTemplateSummary",
                 "GetStackPolicy", "SetStackPolicy",
             ),
-            Resource=[arn("cloudformation", "stack/${ProjectName}-${Environment}-*/*")],
+            # Only the stacks the pipeline deploys: never the IAM or the deploy-roles stack.
+            Resource=[arn("cloudformation", f"stack/${{{param}}}/*") for param in PIPELINE_STACK_NAME_PARAMETERS],
         ),
         Statement(
             Sid="ValidateTemplatesNoResourceLevelPermission",
@@ -115,7 +119,7 @@ def codepipeline_statements() -> list[Statement]:
         ),
         pass_role(
             "PassDeployRoles",
-            ["${IamDeployRoleName}", "${PipelineDeployRoleName}", "${NotificationsDeployRoleName}", "${KpiDeployRoleName}"],
+            ["${PipelineDeployRoleName}", "${NotificationsDeployRoleName}", "${KpiDeployRoleName}"],
             "cloudformation.amazonaws.com",
         ),
     ]
@@ -240,5 +244,14 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
           "the SageMaker-pipeline upsert build's role", upsert_build_statements())
     exported_service_role(t, "SourceEventsRole", "SourceEventsRoleName", "events.amazonaws.com",
           "the role EventBridge uses to start the pipeline on a source change", source_events_statements())
+    # The functions' and the crawler's roles: their statements live beside what they serve.
+    exported_service_role(t, "NotifierRole", "NotifierRoleName", "lambda.amazonaws.com",
+          "the approval-notifier Lambda's role", notifications.notifier_statements())
+    exported_service_role(t, "MetricsFunctionRole", "MetricsFunctionRoleName", "lambda.amazonaws.com",
+          "the registry-metrics Lambda's role", kpi.metrics_function_statements())
+    exported_service_role(t, "PartitionsFunctionRole", "PartitionsFunctionRoleName", "lambda.amazonaws.com",
+          "the report-partitions Lambda's role", kpi.partitions_function_statements())
+    exported_service_role(t, "CrawlerRole", "CrawlerRoleName", "glue.amazonaws.com",
+          "the KPI crawler's role", kpi.crawler_statements())
     parameters.declare_used(t)  # every ${Name} the statements use becomes a Parameter
     return t

@@ -48,7 +48,6 @@ import awacs.sagemaker
 from infra.deploy_policies import actions
 from infra.policies import (VERSION, arn, artifact_bucket_arn, bucket_location, decrypt_by_alias, encrypt_by_alias,
                             list_prefix, put_metrics, read_prefix, write_logs)
-from infra.roles import service_role
 from infra.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
 from lambda_src.registry_metrics import contract
 
@@ -154,7 +153,7 @@ def _registry_metrics(t: Template) -> awslambda.Function:
         Architectures=["arm64"],
         MemorySize=256,
         Timeout=30,
-        Role=GetAtt("MetricsFunctionRole", "Arn"),
+        Role=import_value("IamStackName", "MetricsFunctionRoleArn"),
         Code=awslambda.Code(S3Bucket=_bucket(), S3Key=Ref("MetricsCodeKey")),
         Environment=awslambda.Environment(Variables={
             "METRICS_NAMESPACE": Ref("MetricsNamespace"),
@@ -212,7 +211,7 @@ def _report_partitions(t: Template) -> None:
         Architectures=["arm64"],
         MemorySize=128,
         Timeout=30,
-        Role=GetAtt("PartitionsFunctionRole", "Arn"),
+        Role=import_value("IamStackName", "PartitionsFunctionRoleArn"),
         Code=awslambda.Code(S3Bucket=_bucket(), S3Key=Ref("PartitionsCodeKey")),
         Environment=awslambda.Environment(Variables={
             "PIPELINE_NAME": Ref("SageMakerPipelineName"),
@@ -306,7 +305,7 @@ def _glue(t: Template) -> None:
         "EvaluationReportsCrawler",
         Name=Ref("CrawlerName"),
         Description="Catalogues the evaluation reports (one folder per pipeline execution) for Athena",
-        Role=GetAtt("CrawlerRole", "Arn"),
+        Role=import_value("IamStackName", "CrawlerRoleArn"),
         DatabaseName=Ref(KpiDatabase),
         Targets=glue.Targets(S3Targets=[glue.S3Target(Path=crawler_path())]),
         Schedule=glue.Schedule(ScheduleExpression=Ref("CrawlerSchedule")),
@@ -435,11 +434,6 @@ def partitions_function_statements() -> list[Statement]:
 def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     t = new_template("KPIs of the SageMaker MLOps project: dashboard, registry metrics, alarms, Glue/Athena/QuickSight")
     _metrics_code_key(t)
-    service_role(t, "MetricsFunctionRole", "MetricsFunctionRoleName", "lambda.amazonaws.com",
-                 "the registry-metrics Lambda's role", metrics_function_statements())
-    service_role(t, "CrawlerRole", "CrawlerRoleName", "glue.amazonaws.com", "the KPI crawler's role", crawler_statements())
-    service_role(t, "PartitionsFunctionRole", "PartitionsFunctionRoleName", "lambda.amazonaws.com",
-                 "the report-partitions Lambda's role", partitions_function_statements())
     _registry_metrics(t)
     _report_partitions(t)
     _dashboard(t, *_alarms(t))

@@ -51,7 +51,6 @@ from infra.policies import (
 )
 from infra.config import subscription_logical_id
 from infra.kms_keys import customer_managed_key
-from infra.roles import service_role
 from infra.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
 
 HANDLER = "get_model_metadata.handler.lambda_handler"
@@ -262,7 +261,7 @@ def function(t: Template, key: kms.Key, topic_resource: sns.Topic, dlq: sqs.Queu
             S3Bucket=import_value("PipelineStackName", "ArtifactBucketName"),
             S3Key=Ref("NotifierCodeKey"),
         ),
-        Role=GetAtt("NotifierRole", "Arn"),
+        Role=import_value("IamStackName", "NotifierRoleArn"),
         MemorySize=256,
         Timeout=60,
         KmsKeyArn=GetAtt(key, "Arn"),
@@ -319,8 +318,6 @@ def notifier_statements() -> list[Statement]:
 def build(project) -> Template:
     t = new_template("Model approval notifications: SageMaker model package events to a readable email, nothing lost")
 
-    service_role(t, "NotifierRole", "NotifierRoleName", "lambda.amazonaws.com", "the approval-notifier Lambda's role",
-                 notifier_statements())
     NotificationsKey = notifications_key(t)
     Topic = topic(t, NotificationsKey, {env.name: env.emails for env in project.environments.values()})
     NotifierDeadLetterQueue = dead_letter_queue(t, NotificationsKey)

@@ -62,7 +62,6 @@ SPECS: dict[str, Spec] = {
     "SynthBuildRoleName": Spec("Role of the synth CodeBuild project", lambda n: n.synth_build_role),
     "UpsertBuildRoleName": Spec("Role of the upsert CodeBuild project", lambda n: n.upsert_build_role),
     "SourceEventsRoleName": Spec("Role EventBridge uses to start the pipeline", lambda n: n.source_events_role),
-    "IamDeployRoleName": Spec("Role CloudFormation uses for the IAM stack", lambda n: n.deploy_role("iam")),
     "PipelineDeployRoleName": Spec("Role CloudFormation uses for the pipeline stack", lambda n: n.deploy_role("pipeline")),
     "NotificationsDeployRoleName": Spec("Role CloudFormation uses for the notifications stack", lambda n: n.deploy_role("notifications")),
     "KpiDeployRoleName": Spec("Role CloudFormation uses for the KPI stack", lambda n: n.deploy_role("kpi")),

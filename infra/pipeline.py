@@ -37,16 +37,16 @@ SYNTH_ARTIFACT = "SynthOutput"
 # The stacks the pipeline deploys, in order, with what each CloudFormation action needs.
 # stack key -> (stage name, stack-name parameter, deploy-role export of the deploy-roles stack, capabilities)
 DEPLOYMENTS = {
-    "iam": ("DeployIam", "IamStackName", "IamDeployRoleArn", ["CAPABILITY_NAMED_IAM"]),
     "pipeline": ("UpdatePipeline", "PipelineStackName", "PipelineDeployRoleArn", []),
-    # The notifier's named role.
-    "notifications": ("DeployNotifications", "NotificationsStackName", "NotificationsDeployRoleArn", ["CAPABILITY_NAMED_IAM"]),
-    # The metrics function's and the crawler's named roles.
-    "kpi": ("DeployKpi", "KpiStackName", "KpiDeployRoleArn", ["CAPABILITY_NAMED_IAM"]),
+    "notifications": ("DeployNotifications", "NotificationsStackName", "NotificationsDeployRoleArn", []),
+    "kpi": ("DeployKpi", "KpiStackName", "KpiDeployRoleArn", []),
 }
 
 # Capabilities per stack, for `make deploy` / `make diff` too (deploy-roles: administrator-only).
-CAPABILITIES = {"deploy-roles": ["CAPABILITY_NAMED_IAM"], **{stack: caps for stack, (_, _, _, caps) in DEPLOYMENTS.items()}}
+# The pipeline deploys no IAM resource at all: its stacks need no capability. The two administrator-only
+# stacks (deploy-roles, iam) are deployed by `make deploy` with CAPABILITY_NAMED_IAM.
+CAPABILITIES = {"deploy-roles": ["CAPABILITY_NAMED_IAM"], "iam": ["CAPABILITY_NAMED_IAM"],
+                **{stack: caps for stack, (_, _, _, caps) in DEPLOYMENTS.items()}}
 
 # Roles that use the artifact key, by their name parameter. All exist before this stack (IAM deploys first).
 # CloudWatch Logs groups this env's resources write to, encrypted with the artifact key.

@@ -234,10 +234,10 @@ def test_readers_of_evaluation_reports_may_read_that_prefix(stacks_by_env, proje
         n = names_mod.for_env(project, env)
         bucket = stacks["pipeline"].exports()[f"{n.stack('pipeline')}-ArtifactBucketName"]
         wanted = f"arn:aws:s3:::{bucket}/{n.evaluation_prefix}"
-        for stack, role in (("notifications", "NotifierRole"), ("kpi", "MetricsFunctionRole"), ("kpi", "CrawlerRole")):
-            statements = stacks[stack].resources("AWS::IAM::Role")[role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        for role in ("NotifierRole", "MetricsFunctionRole", "CrawlerRole"):
+            statements = stacks["iam"].resources("AWS::IAM::Role")[role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
             readable = [r for s in statements if "s3:GetObject" in s["Action"] for r in s["Resource"]]
-            assert any(wanted.startswith(r.rstrip("*")) for r in readable), f"env {env}: {stack}.yaml {role} reads {readable}, not {wanted}*"
+            assert any(wanted.startswith(r.rstrip("*")) for r in readable), f"env {env}: iam.yaml {role} reads {readable}, not {wanted}*"
 
 
 def test_the_sagemaker_role_may_write_the_evaluation_prefix(stacks_by_env, project):

@@ -133,17 +133,46 @@ def test_the_boundary_allows_every_action_a_bounded_role_uses_and_nothing_else(r
     assert not any("*" in a for a in capped)
 
 
-def test_project_roles_are_written_only_under_the_boundary(rendered):
-    """What the pipeline deploys may change a runtime role's policy, but never past the boundary."""
-    deploy_roles = load(rendered["deploy-roles.yaml"])["Resources"]
-    for logical_id in ("IamDeployRole", "NotificationsDeployRole", "KpiDeployRole"):
-        doc = deploy_roles[logical_id]["Properties"]["Policies"][0]["PolicyDocument"]
-        for st in statements(doc):
-            writes = {"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy"} & set(as_list(st["Action"]))
-            if writes and st["Effect"] == "Allow":
-                assert "iam:PermissionsBoundary" in st["Condition"]["StringEquals"], f"{logical_id} {st['Sid']}"
-        denied = {a for st in statements(doc) if st["Effect"] == "Deny" for a in as_list(st["Action"])}
-        assert "iam:DeleteRolePermissionsBoundary" in denied, logical_id
+IAM_WRITES = ("iam:Create", "iam:Delete", "iam:Update", "iam:Put", "iam:Attach", "iam:Detach", "iam:Tag", "iam:Untag",
+              "iam:Add", "iam:Remove", "iam:Set")
+
+
+def iam_write_problems(template_texts: dict[str, str]) -> list[str]:
+    """IAM write actions any role the delivery pipeline runs as, or may hand to CloudFormation, holds."""
+    problems = []
+    for stack, text in sorted(template_texts.items()):
+        for logical_id, resource in load(text).get("Resources", {}).items():
+            if resource.get("Type") != "AWS::IAM::Role":
+                continue
+            for policy in resource["Properties"].get("Policies", []):
+                for st in statements(policy["PolicyDocument"]):
+                    writes = sorted(a for a in as_list(st["Action"]) if st["Effect"] == "Allow" and a.startswith(IAM_WRITES))
+                    if writes:
+                        problems.append(f"{stack} {logical_id} {st.get('Sid')}: {', '.join(writes)}")
+    return problems
+
+
+def test_no_role_the_pipeline_runs_as_or_passes_may_write_to_iam(rendered):
+    """A push changes what the stacks contain, never a role or a trust policy: every role lives in the
+    administrator-only IAM and deploy-roles stacks, and none of them may create, change or delete a role."""
+    problems = iam_write_problems({f"{s}.yaml": rendered[f"{s}.yaml"] for s in ("deploy-roles", "iam")})
+    assert not problems, "\n".join(problems)
+    from infra.pipeline import DEPLOYMENTS
+
+    assert "iam" not in DEPLOYMENTS and "deploy-roles" not in DEPLOYMENTS
+    for stack in DEPLOYMENTS:
+        types = {r["Type"] for r in load(rendered[f"{stack}.yaml"])["Resources"].values()}
+        assert not {t for t in types if t.startswith("AWS::IAM::")}, f"{stack}.yaml, which the pipeline deploys, holds IAM resources"
+
+
+def test_the_check_catches_a_deploy_role_that_may_change_trust():
+    text = ("Resources:\n  IamDeployRole:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {}\n"
+            "      Policies:\n      - PolicyName: p\n        PolicyDocument:\n          Statement:\n"
+            "          - {Sid: ProjectRoles, Effect: Allow, Action: ['iam:CreateRole', 'iam:UpdateAssumeRolePolicy', 'iam:GetRole'],"
+            " Resource: '*'}\n")
+    assert iam_write_problems({"deploy-roles.yaml": text}) == [
+        "deploy-roles.yaml IamDeployRole ProjectRoles: iam:CreateRole, iam:UpdateAssumeRolePolicy"]
+
 
 
 def test_s3_prefix_conditions_only_scope_the_actions_whose_requests_carry_a_prefix(rendered):

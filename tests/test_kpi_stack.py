@@ -41,7 +41,7 @@ def test_crawler_reads_the_prefix_the_pipeline_writes_evaluation_reports_to(rend
 def test_crawler_runs_on_the_configured_schedule_with_encrypted_logs(rendered, tmpl, project, env):
     crawler = _resolved(rendered, tmpl, env, "EvaluationReportsCrawler")
     assert crawler["Schedule"]["ScheduleExpression"] == project.env(env).crawler_schedule
-    assert crawler["Role"] == {"Fn::GetAtt": ["CrawlerRole", "Arn"]}
+    assert crawler["Role"] == f"<import customer-churn-{env}-iam-CrawlerRoleArn>".replace("customer-churn", project.name)
     security = tmpl["Resources"]["CrawlerSecurityConfiguration"]["Properties"]["EncryptionConfiguration"]
     assert security["CloudWatchEncryption"]["CloudWatchEncryptionMode"] == "SSE-KMS"
     assert security["S3Encryptions"][0]["S3EncryptionMode"] == "SSE-KMS"

@@ -79,7 +79,7 @@ def test_function_runs_python_312_or_newer_from_the_artifact_bucket(template):
     assert props["Handler"] == "get_model_metadata.handler.lambda_handler"
     assert props["Code"]["S3Bucket"] == {"Fn::ImportValue": {"Fn::Sub": "${PipelineStackName}-ArtifactBucketName"}}
     assert props["Code"]["S3Key"] == {"Ref": "NotifierCodeKey"}
-    assert props["Role"] == {"Fn::GetAtt": ["NotifierRole", "Arn"]}
+    assert props["Role"] == {"Fn::ImportValue": {"Fn::Sub": "${IamStackName}-NotifierRoleArn"}}
     assert props["KmsKeyArn"] == {"Fn::GetAtt": ["NotificationsKey", "Arn"]}
 
 

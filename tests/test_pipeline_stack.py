@@ -13,7 +13,7 @@ from infra.stacks import BUILDERS
 from tests.cfn import statements as cfn_statements
 from tests.conftest import ROOT
 
-STAGES = ["Source", "Synth", "DeployIam", "UpdatePipeline", "DeployNotifications", "DeployKpi", "UpsertSageMakerPipeline"]
+STAGES = ["Source", "Synth", "UpdatePipeline", "DeployNotifications", "DeployKpi", "UpsertSageMakerPipeline"]
 
 
 def load(text: str) -> dict:
@@ -136,12 +136,10 @@ def test_each_cloudformation_action_uses_a_deploy_role_the_pipeline_role_may_pas
 def test_each_stack_is_deployed_with_its_own_deploy_role_and_capabilities(tpl):
     by_stack = {a["Configuration"]["StackName"]["Ref"]: a["Configuration"] for a in cfn_actions(tpl).values()}
     by_stack["PipelineStackName"] = by_stack.pop("AWS::StackName")  # the self-update
-    assert set(by_stack) == {"IamStackName", "PipelineStackName", "NotificationsStackName", "KpiStackName"}
-    assert import_key(by_stack["IamStackName"]["RoleArn"]) == "IamDeployRoleArn"
+    assert set(by_stack) == {"PipelineStackName", "NotificationsStackName", "KpiStackName"}  # never IAM or deploy roles
     assert import_key(by_stack["NotificationsStackName"]["RoleArn"]) == "NotificationsDeployRoleArn"
-    assert by_stack["IamStackName"]["Capabilities"] == "CAPABILITY_NAMED_IAM"
-    assert by_stack["NotificationsStackName"]["Capabilities"] == "CAPABILITY_NAMED_IAM"
-    assert "Capabilities" not in by_stack["PipelineStackName"]
+    assert import_key(by_stack["KpiStackName"]["RoleArn"]) == "KpiDeployRoleArn"
+    assert not [stack for stack, conf in by_stack.items() if "Capabilities" in conf], "the pipeline deploys no IAM resource"
 
 
 def test_a_run_has_exactly_two_codebuild_builds_synth_and_upsert(tpl):
