@@ -12,6 +12,7 @@ from troposphere import Template
 
 from infra import boundary, deploy_policies, parameters, scanner_skips
 from infra.roles import exported_service_role
+from infra.source import add_source_conditions
 from infra.templates_common import new_template
 
 SERVICE = "cloudformation.amazonaws.com"
@@ -20,12 +21,14 @@ SERVICE = "cloudformation.amazonaws.com"
 def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     t = new_template("CloudFormation deploy roles of the SageMaker MLOps project, one per stack; changed only by an administrator")
     exported_service_role(t, "PipelineDeployRole", "PipelineDeployRoleName", SERVICE,
-                          "the role CloudFormation deploys the pipeline stack with", deploy_policies.pipeline_stack(), bounded=False)
+                          "the role CloudFormation deploys the pipeline stack with", deploy_policies.pipeline_stack(), boundary=None)
     exported_service_role(t, "NotificationsDeployRole", "NotificationsDeployRoleName", SERVICE,
-                          "the role CloudFormation deploys the notifications stack with", deploy_policies.notifications_stack(), bounded=False)
+                          "the role CloudFormation deploys the notifications stack with", deploy_policies.notifications_stack(), boundary=None)
     exported_service_role(t, "KpiDeployRole", "KpiDeployRoleName", SERVICE,
-                          "the role CloudFormation deploys the KPI stack with", deploy_policies.kpi_stack(), bounded=False)
-    t.add_resource(boundary.managed_policy())
+                          "the role CloudFormation deploys the KPI stack with", deploy_policies.kpi_stack(), boundary=None)
+    add_source_conditions(t)  # the boundary holds the env's own source type's statements only
+    for policy in boundary.managed_policies():
+        t.add_resource(policy)
     scanner_skips.apply(t, "deploy-roles")
     parameters.declare_used(t)
     return t

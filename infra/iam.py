@@ -17,12 +17,13 @@ import awacs.codeconnections
 import awacs.codestar_connections
 import awacs.glue
 import awacs.sagemaker
-from awacs.aws import Allow, Statement
+from awacs.aws import Allow, Condition, Statement, StringEquals
 import awacs.s3
 from troposphere import GetAtt, Ref, Sub, Template, iam
 
 from infra import kpi, notifications, parameters
 from infra.deploy_policies import actions
+from infra.boundary import DELIVERY, FUNCTIONS
 from infra.roles import exported_service_role
 from infra.names import BUILD_CACHE_PREFIX, LAMBDA_PREFIX
 from infra.source import SOURCE_CONDITIONS, add_source_conditions
@@ -73,11 +74,21 @@ def sagemaker_execution_statements() -> list[Statement]:
             # SageMaker Pipelines names its jobs "pipelines-<execution>-<step>-…".
             Resource=[arn("sagemaker", "processing-job/pipelines-*"), arn("sagemaker", "training-job/pipelines-*")],
         ),
+        # Registration only ever creates versions waiting for a person: approving is not a role's act.
         Statement(
-            Sid="RegisterModels",
+            Sid="RegisterModelsPendingApproval",
             Effect=Allow,
-            Action=actions(awacs.sagemaker, "CreateModelPackage", "DescribeModelPackage", "DescribeModelPackageGroup",
-                           "ListModelPackages", "AddTags"),
+            Action=[awacs.sagemaker.CreateModelPackage],
+            Resource=[
+                arn("sagemaker", "model-package-group/${ModelPackageGroupName}"),
+                arn("sagemaker", "model-package/${ModelPackageGroupName}/*"),
+            ],
+            Condition=Condition(StringEquals({"sagemaker:ModelApprovalStatus": "PendingManualApproval"})),
+        ),
+        Statement(
+            Sid="ReadModels",
+            Effect=Allow,
+            Action=actions(awacs.sagemaker, "DescribeModelPackage", "DescribeModelPackageGroup", "ListModelPackages", "AddTags"),
             Resource=[
                 arn("sagemaker", "model-package-group/${ModelPackageGroupName}"),
                 arn("sagemaker", "model-package/${ModelPackageGroupName}/*"),
@@ -234,24 +245,24 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     add_source_conditions(t)
 
     exported_service_role(t, "SageMakerExecutionRole", "SageMakerExecutionRoleName", "sagemaker.amazonaws.com",
-          "the SageMaker pipeline's execution role", sagemaker_execution_statements())
+          "the SageMaker pipeline's execution role", sagemaker_execution_statements(), DELIVERY)
     pipeline_role = exported_service_role(t, "CodePipelineRole", "CodePipelineRoleName", "codepipeline.amazonaws.com",
-          "the delivery pipeline's service role", codepipeline_statements())
+          "the delivery pipeline's service role", codepipeline_statements(), DELIVERY)
     _source_policies(t, pipeline_role)
     exported_service_role(t, "SynthBuildRole", "SynthBuildRoleName", "codebuild.amazonaws.com",
-          "the synth build's role", synth_build_statements())
+          "the synth build's role", synth_build_statements(), DELIVERY)
     exported_service_role(t, "UpsertBuildRole", "UpsertBuildRoleName", "codebuild.amazonaws.com",
-          "the SageMaker-pipeline upsert build's role", upsert_build_statements())
+          "the SageMaker-pipeline upsert build's role", upsert_build_statements(), DELIVERY)
     exported_service_role(t, "SourceEventsRole", "SourceEventsRoleName", "events.amazonaws.com",
-          "the role EventBridge uses to start the pipeline on a source change", source_events_statements())
+          "the role EventBridge uses to start the pipeline on a source change", source_events_statements(), DELIVERY)
     # The functions' and the crawler's roles: their statements live beside what they serve.
     exported_service_role(t, "NotifierRole", "NotifierRoleName", "lambda.amazonaws.com",
-          "the approval-notifier Lambda's role", notifications.notifier_statements())
+          "the approval-notifier Lambda's role", notifications.notifier_statements(), FUNCTIONS)
     exported_service_role(t, "MetricsFunctionRole", "MetricsFunctionRoleName", "lambda.amazonaws.com",
-          "the registry-metrics Lambda's role", kpi.metrics_function_statements())
+          "the registry-metrics Lambda's role", kpi.metrics_function_statements(), FUNCTIONS)
     exported_service_role(t, "PartitionsFunctionRole", "PartitionsFunctionRoleName", "lambda.amazonaws.com",
-          "the report-partitions Lambda's role", kpi.partitions_function_statements())
+          "the report-partitions Lambda's role", kpi.partitions_function_statements(), FUNCTIONS)
     exported_service_role(t, "CrawlerRole", "CrawlerRoleName", "glue.amazonaws.com",
-          "the KPI crawler's role", kpi.crawler_statements())
+          "the KPI crawler's role", kpi.crawler_statements(), FUNCTIONS)
     parameters.declare_used(t)  # every ${Name} the statements use becomes a Parameter
     return t

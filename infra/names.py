@@ -132,9 +132,9 @@ class Names:
     def role_path(self) -> str:
         return f"/{self.project.short_name}/"
 
-    @property
-    def permissions_boundary(self) -> str:
-        return f"{self.prefix}-boundary"
+    def boundary(self, kind: str) -> str:
+        """The permissions boundary of one kind of runtime role (infra/boundary.py)."""
+        return f"{self.prefix}-{kind}-boundary"
 
     # -- delivery pipeline ------------------------------------------------------------------------
     @property

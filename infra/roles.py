@@ -3,20 +3,20 @@ from __future__ import annotations
 
 from troposphere import GetAtt, Ref, Sub, Template, iam
 
-from infra.boundary import BOUNDARY_ARN_SUB
+from infra.boundary import boundary_arn_sub
 
 from infra.exports import export
 from infra.policies import document, trust
 
 
 def service_role(template: Template, logical_id: str, name_param: str, service: str, description: str, statements: list,
-                 bounded: bool = True) -> iam.Role:
+                 boundary: str | None) -> iam.Role:
     """A role only `service` can assume, holding exactly `statements`.
 
-    Runtime roles carry the project's permissions boundary (infra/boundary.py); the deploy roles, which
-    only an administrator changes, do not.
+    Runtime roles carry the permissions boundary of their kind (infra/boundary.py: DELIVERY or FUNCTIONS);
+    the deploy roles, which only an administrator changes, carry none (boundary None).
     """
-    kwargs = {"PermissionsBoundary": Sub(BOUNDARY_ARN_SUB)} if bounded else {}
+    kwargs = {"PermissionsBoundary": Sub(boundary_arn_sub(boundary))} if boundary else {}
     return template.add_resource(
         iam.Role(
             logical_id,
@@ -31,8 +31,8 @@ def service_role(template: Template, logical_id: str, name_param: str, service: 
 
 
 def exported_service_role(template: Template, logical_id: str, name_param: str, service: str, description: str,
-                          statements: list, bounded: bool = True) -> iam.Role:
+                          statements: list, boundary: str | None) -> iam.Role:
     """A service role whose ARN other stacks import as "<this stack>-<logical id>Arn"."""
-    role = service_role(template, logical_id, name_param, service, description, statements, bounded)
+    role = service_role(template, logical_id, name_param, service, description, statements, boundary)
     export(template, f"{logical_id}Arn", GetAtt(role, "Arn"), f"ARN of {description}")
     return role

@@ -16,18 +16,7 @@ _NO_RESERVED_CONCURRENCY = (
     "concurrency quota (unreserved concurrency must stay at 100 or more), so none is reserved."
 )
 
-_BOUNDARY = (
-    "A permissions boundary grants nothing: it caps the project's runtime roles at exactly the actions they "
-    "use (a test keeps the two equal), while each role's own policy, checked on its own, scopes resources."
-)
-
 SKIPS: dict[tuple[str, str], dict[str, str]] = {
-    ("deploy-roles", "ProjectRolesBoundary"): {
-        "CKV_AWS_108": _BOUNDARY,
-        "CKV_AWS_109": _BOUNDARY,
-        "CKV_AWS_110": _BOUNDARY,
-        "CKV_AWS_111": _BOUNDARY,
-    },
     ("pipeline", "ArtifactBucket"): {
         "CKV_AWS_18": (
             "Server access logs would need a log bucket per environment that itself has no access log. "

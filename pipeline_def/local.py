@@ -158,7 +158,7 @@ class Rehearsal:
         passed = auc >= threshold
         if passed:
             self.out(f"[{STEP_CONDITION}] AUC {auc} >= {threshold}: {STEP_PACKAGE}, then {STEP_REGISTER} "
-                     f"(status {self.params['ModelApprovalStatus']})")
+                     "(status PendingManualApproval)")
         else:
             self.out(f"[{STEP_CONDITION}] AUC {auc} < {threshold}: {STEP_FAIL}: Model not registered: "
                      f"test AUC {auc} is below the approval threshold {threshold}")

@@ -58,6 +58,7 @@ SKLEARN_VERSION = "1.4-2"
 XGBOOST_VERSION = "3.0-5"
 PY_VERSION = "py3"
 
+REGISTERED_STATUS = "PendingManualApproval"
 STEP_ORDER = (STEP_PREPROCESS, STEP_TRAIN, STEP_EVALUATE, STEP_CONDITION)
 
 # The report evaluate.py writes, and where in it the condition looks.
@@ -112,11 +113,6 @@ def parameters(names: Names, env: Environment, bucket: str) -> dict:
         ParameterString("PositiveValues", default_value=",".join(sample_data.POSITIVE_VALUES)),
         ParameterString("DropColumns", default_value=",".join(sample_data.DROP_COLUMNS)),
         ParameterString("FilePattern", default_value="*.csv"),
-        ParameterString(
-            "ModelApprovalStatus",
-            default_value="PendingManualApproval",
-            enum_values=["PendingManualApproval", "Approved", "Rejected"],
-        ),
         ParameterFloat("ModelApprovalThreshold", default_value=env.model_approval_threshold),
     ]
     return {p.name: p for p in params}
@@ -259,7 +255,9 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
             inference_instances=["ml.t2.medium", "ml.m5.large"],
             transform_instances=["ml.m5.large"],
             model_package_group_name=names.model_package_group,
-            approval_status=p["ModelApprovalStatus"],
+            # Fixed, not a parameter: approving is a person's act, and the execution role may create
+            # only PendingManualApproval versions (sagemaker:ModelApprovalStatus condition, iam.yaml).
+            approval_status=REGISTERED_STATUS,
             model_metrics=ModelMetrics(
                 model_statistics=MetricsSource(s3_uri=evaluation_file, content_type="application/json")
             ),

@@ -74,7 +74,6 @@ def test_parameters_default_to_the_env_config(render, project, env):
         "PositiveValues": ("String", ",".join(sample_data.POSITIVE_VALUES)),
         "DropColumns": ("String", ",".join(sample_data.DROP_COLUMNS)),
         "FilePattern": ("String", "*.csv"),
-        "ModelApprovalStatus": ("String", "PendingManualApproval"),
         "ModelApprovalThreshold": ("Float", e.model_approval_threshold),
     }
 
@@ -90,7 +89,7 @@ def test_model_registers_into_the_group_the_notifications_watch(render, project,
     else:  # until the notifications stack lands: the value its template configuration will carry
         watched = parameters.SPECS["ModelPackageGroupName"].value(n)
     assert register["ModelPackageGroupName"] == watched
-    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    assert register["ModelApprovalStatus"] == "PendingManualApproval"  # fixed: no parameter can register it Approved
 
 
 def test_condition_reads_the_auc_path_evaluate_py_writes(render):

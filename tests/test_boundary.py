@@ -1,0 +1,155 @@
+"""The permissions boundaries reach the environment's own resources, cover every runtime role, and fit IAM.
+
+The boundary was once one statement on Resource "*": a role whose policy was rewritten could then pass
+any role, start any build and read any bucket in the account. Now each boundary is its roles' own
+statements merged per service; these tests evaluate it per environment as IAM would see it.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import fnmatch
+import json
+from types import MappingProxyType
+
+import pytest
+
+from infra import names as names_mod
+from infra import render
+from infra.boundary import BOUNDARIES
+from infra.policies import NO_RESOURCE_LEVEL_ACTIONS
+from infra.stacks import BUILDERS
+from tests.cfn import as_list, statements
+from tests.resolve import resolve_all
+
+MANAGED_POLICY_LIMIT = 6144  # characters, white space not counted (IAM quotas)
+BOUNDARY_IDS = [logical_id for logical_id, _ in BOUNDARIES.values()]
+
+
+def _boundaries(stacks) -> dict[str, dict]:
+    """logical id -> the boundary's policy document as IAM receives it for this env."""
+    policies = stacks["deploy-roles"].resources("AWS::IAM::ManagedPolicy")
+    return {logical_id: policies[logical_id]["Properties"]["PolicyDocument"] for logical_id in BOUNDARY_IDS}
+
+
+def _bounded_role_statements(stacks) -> list[tuple[str, str, dict]]:
+    """(role, its boundary's logical id, statement) for every Allow statement a bounded role holds."""
+    iam = stacks["iam"]
+    roles = iam.resources("AWS::IAM::Role")
+    boundary_of = {}
+    for logical_id, role in roles.items():
+        arn = role["Properties"].get("PermissionsBoundary", "")
+        boundary_of[logical_id] = next(b for b, (lid, param) in zip(BOUNDARY_IDS, BOUNDARIES.values())
+                                       if arn.endswith(stacks["deploy-roles"].parameters[param]))
+    out = []
+    for logical_id, role in roles.items():
+        for policy in role["Properties"].get("Policies", []):
+            out += [(logical_id, boundary_of[logical_id], st) for st in statements(policy["PolicyDocument"])]
+    for attached in iam.resources("AWS::IAM::Policy").values():  # the per-source-type policies
+        for role_ref in attached["Properties"]["Roles"]:
+            logical_id = next(k for k, r in roles.items() if r["Properties"]["RoleName"] == role_ref)
+            out += [(logical_id, boundary_of[logical_id], st) for st in statements(attached["Properties"]["PolicyDocument"])]
+    return [(role, boundary, st) for role, boundary, st in out if st["Effect"] == "Allow"]
+
+
+def _covers(boundary_st: dict, action: str, resource: str, condition: dict) -> bool:
+    if action not in as_list(boundary_st["Action"]):
+        return False
+    if not any(fnmatch.fnmatchcase(resource, pattern) for pattern in as_list(boundary_st["Resource"])):
+        return False
+    for op, keys in boundary_st.get("Condition", {}).items():
+        for key, allowed in keys.items():
+            wanted = as_list(condition.get(op, {}).get(key, []))
+            if not wanted or not set(wanted) <= set(as_list(allowed)):
+                return False
+    return True
+
+
+def coverage_problems(stacks) -> list[str]:
+    boundaries = _boundaries(stacks)
+    problems = []
+    for role, boundary, st in _bounded_role_statements(stacks):
+        for action in as_list(st["Action"]):
+            for resource in as_list(st["Resource"]):
+                if not any(_covers(b, action, resource, st.get("Condition", {})) for b in statements(boundaries[boundary])):
+                    problems.append(f"{role} {st.get('Sid')}: {action} on {resource} is outside {boundary}")
+    return problems
+
+
+def scope_problems(stacks) -> list[str]:
+    problems = []
+    for logical_id, document in _boundaries(stacks).items():
+        for st in statements(document):
+            if "*" in as_list(st["Resource"]):
+                # The reviewed list of actions IAM cannot scope (infra/policies.py), nothing else.
+                scoped = [a for a in as_list(st["Action"]) if a not in NO_RESOURCE_LEVEL_ACTIONS]
+                problems += [f"{logical_id} {st['Sid']}: {a} on every resource" for a in scoped]
+            if "iam:PassRole" in as_list(st["Action"]):
+                if any("*" in r for r in as_list(st["Resource"])):
+                    problems.append(f"{logical_id} {st['Sid']}: iam:PassRole on a wildcard")
+                if "iam:PassedToService" not in st.get("Condition", {}).get("StringEquals", {}):
+                    problems.append(f"{logical_id} {st['Sid']}: iam:PassRole without iam:PassedToService")
+    return problems
+
+
+def _sizes(stacks) -> dict[str, int]:
+    return {logical_id: len(json.dumps(doc, separators=(",", ":"))) for logical_id, doc in _boundaries(stacks).items()}
+
+
+@pytest.fixture(scope="module")
+def stacks_by_env(rendered, project):
+    return {env: resolve_all(rendered, project, env, list(BUILDERS)) for env in project.environments}
+
+
+def test_each_boundary_covers_every_statement_of_the_roles_it_caps(stacks_by_env):
+    problems = [f"env {env}: {p}" for env, stacks in stacks_by_env.items() for p in coverage_problems(stacks)]
+    assert not problems, "\n".join(problems)
+
+
+def test_boundaries_reach_only_named_resources_and_pass_only_named_roles_to_named_services(stacks_by_env):
+    problems = [f"env {env}: {p}" for env, stacks in stacks_by_env.items() for p in scope_problems(stacks)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_scope_check_catches_a_boundary_on_every_resource(stacks_by_env):
+    """The boundary as it was: every action the roles use, on Resource "*"."""
+    stacks = copy.deepcopy(next(iter(stacks_by_env.values())))
+    policy = stacks["deploy-roles"].template["Resources"][BOUNDARY_IDS[0]]["Properties"]
+    actions = sorted({a for st in statements(_boundaries(stacks)[BOUNDARY_IDS[0]]) for a in as_list(st["Action"])})
+    policy["PolicyDocument"] = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "BoundaryCapsActionsNotResources", "Effect": "Allow", "Action": actions, "Resource": ["*"]}]}
+    problems = scope_problems(stacks)
+    assert any("iam:PassRole on every resource" in p for p in problems)
+    assert any("s3:GetObject on every resource" in p for p in problems)
+
+
+def test_the_coverage_check_catches_a_boundary_that_misses_a_resource(stacks_by_env):
+    stacks = copy.deepcopy(next(iter(stacks_by_env.values())))
+    document = stacks["deploy-roles"].template["Resources"][BOUNDARY_IDS[0]]["Properties"]["PolicyDocument"]
+    (sqs,) = [st for st in document["Statement"] if isinstance(st, dict) and st.get("Sid") == "Codepipeline"]
+    sqs["Resource"] = ["arn:${AWS::Partition}:codepipeline:${AWS::Region}:${AWS::AccountId}:someone-elses-pipeline"]
+    problems = coverage_problems(stacks)
+    assert problems and all("codepipeline:StartPipelineExecution" in p for p in problems)
+
+
+def test_boundaries_fit_the_managed_policy_limit_in_every_env(stacks_by_env):
+    for env, stacks in stacks_by_env.items():
+        for logical_id, size in _sizes(stacks).items():
+            assert size <= MANAGED_POLICY_LIMIT, f"env {env}: {logical_id} is {size} characters; IAM allows {MANAGED_POLICY_LIMIT}"
+
+
+def test_boundaries_fit_even_with_the_longest_names_config_accepts(project):
+    """Names are config: the longest project, short, env and pipeline names and source repository still fit."""
+    env = next(iter(project.environments.values()))
+    long_env = dataclasses.replace(
+        env, name="e" * 10, account_id=None,
+        source=dataclasses.replace(env.source, repository="o" * 39 + "/" + "r" * 100, connection_arn=env.source.connection_arn),
+    )
+    longest = dataclasses.replace(
+        project, name="p" * 40, short_name="s" * 12, sagemaker_pipeline_name="m" * 45,
+        environments=MappingProxyType({long_env.name: long_env}),
+    )
+    names_mod.check_limits(longest, long_env, project_file="project.yaml")  # a config the loader would accept
+    stacks = resolve_all(render.render(longest), longest, long_env.name, list(BUILDERS))
+    for logical_id, size in _sizes(stacks).items():
+        assert size <= MANAGED_POLICY_LIMIT, f"{logical_id} is {size} characters with the longest names; IAM allows {MANAGED_POLICY_LIMIT}"
