@@ -130,6 +130,9 @@ def pipeline_stack() -> list[Statement]:
                     "StartPipelineExecution"),  # RestartExecutionOnUpdate
             [arn("codepipeline", "${CodePipelineName}")],
         ),
+        # The pipeline handler lists these for its stages (an ARN per stage: <pipeline>/<stage>).
+        _allow("PipelineStageTransitions", actions(awacs.codepipeline, "DisableStageTransition", "EnableStageTransition"),
+               [arn("codepipeline", "${CodePipelineName}/*")]),
         _allow(
             "UseSourceConnection",
             [awacs.codeconnections.PassConnection, awacs.codestar_connections.PassConnection],
@@ -166,7 +169,8 @@ def _event_consumer(sid: str, function_param: str, queue_param: str, role_param:
                 "UpdateFunctionCode", "UpdateFunctionConfiguration", "AddPermission", "RemovePermission", "TagResource",
                 "UntagResource", "ListTags", "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
                 "DeleteFunctionEventInvokeConfig", "GetFunctionEventInvokeConfig", "GetRuntimeManagementConfig",
-                "GetFunctionCodeSigningConfig", "GetFunctionRecursionConfig", "GetPolicy",
+                "GetFunctionCodeSigningConfig", "GetFunctionRecursionConfig", "PutFunctionRecursionConfig",
+                "GetFunctionScalingConfig", "GetPolicy",
             ),
             # EventInvokeConfig on $LATEST names the qualified ARN.
             [arn("lambda", f"function:{function}"), arn("lambda", f"function:{function}:*")],
@@ -245,11 +249,14 @@ def kpi_stack() -> list[Statement]:
         ),
         _allow(
             "LakeFormationLookupsNoResourceLevelPermission",
-            actions(awacs.lakeformation, "DescribeResource", "ListResources"),
+            actions(awacs.lakeformation, "DescribeResource", "ListResources", "DescribeLakeFormationIdentityCenterConfiguration"),
             ["*"],
         ),
-        _allow("AthenaResultsLocation", [awacs.s3.GetBucketLocation, awacs.s3.PutObject],
-               [artifact_bucket_arn(), artifact_bucket_arn(f"/{ATHENA_RESULTS_PREFIX}*")]),
+        # What the Athena workgroup handler lists for its result location.
+        _allow("AthenaResultsBucket", actions(awacs.s3, "GetBucketLocation", "ListBucket", "ListBucketMultipartUploads"),
+               [artifact_bucket_arn()]),
+        _allow("AthenaResultsLocation", actions(awacs.s3, "GetObject", "PutObject", "AbortMultipartUpload", "ListMultipartUploadParts"),
+               [artifact_bucket_arn(f"/{ATHENA_RESULTS_PREFIX}*")]),
         use_key_by_alias("AthenaResultsKey", "${ArtifactKeyAlias}"),
         _allow(
             "AthenaWorkGroup",

@@ -57,6 +57,7 @@ NO_RESOURCE_LEVEL_ACTIONS = frozenset(
         "kms:ListAliases",
         "lakeformation:DescribeResource",
         "lakeformation:ListResources",
+        "lakeformation:DescribeLakeFormationIdentityCenterConfiguration",
         "lambda:GetEventSourceMapping",
         "cloudformation:ValidateTemplate",
         "codebuild:ListProjects",
