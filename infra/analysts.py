@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import awacs.kms
 import awacs.s3
-from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Statement, StringEquals, StringLike
+from awacs.aws import Allow, ArnLike, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals, StringLike
 from troposphere import AWS_ACCOUNT_ID, AWS_NO_VALUE, Equals, GetAtt, If, Join, Not, Ref, Sub, Template
 
 from infra.names import ATHENA_RESULTS_PREFIX
@@ -73,5 +73,16 @@ def bucket_statements(bucket: str) -> list:
                   [awacs.s3.PutObject, awacs.s3.AbortMultipartUpload, awacs.s3.ListMultipartUploadParts], [results]),
         statement("AnalystsListReportsAndResults", [awacs.s3.ListBucket], [bucket_arn],
                   StringLike({"s3:prefix": [Sub("${EvaluationReportsPrefix}*"), f"{ATHENA_RESULTS_PREFIX}*"]})),
-        statement("AnalystsBucketLocation", [awacs.s3.GetBucketLocation], [bucket_arn]),
+        statement("AnalystsBucketLocation", [awacs.s3.GetBucketLocation, awacs.s3.ListBucketMultipartUploads], [bucket_arn]),
+        # The key lets the analysts decrypt through S3 anywhere in the bucket (with S3 Bucket Keys the
+        # encryption context is the bucket, not the object), and an identity policy with broad s3:Get*
+        # would then read training data, models and sources: refuse every object but the two prefixes.
+        _only_if_analysts(Statement(
+            Sid="AnalystsReadNothingElse",
+            Effect=Deny,
+            Principal=Principal("AWS", "*"),
+            Action=[awacs.s3.GetObject, awacs.s3.GetObjectVersion],
+            NotResource=[reports, results],
+            Condition=Condition(ArnLike({"aws:PrincipalArn": Ref("AnalystPrincipals")})),
+        )),
     ]

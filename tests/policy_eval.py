@@ -70,9 +70,15 @@ def _applies(statement: dict, request: Request) -> bool:
     return (
         _principal_matches(statement.get("Principal"), request)
         and any(_glob(a, request.action, case=False) for a in _list(statement["Action"]))
-        and any(_glob(r, request.resource) for r in _list(statement["Resource"]))
+        and (any(_glob(r, request.resource) for r in _list(statement["Resource"])) if "Resource" in statement
+             else not any(_glob(r, request.resource) for r in _list(statement["NotResource"])))
         and _conditions_hold(statement.get("Condition", {}), request)
     )
+
+
+def denied(document: dict, request: Request) -> bool:
+    """Whether the policy refuses the request, whatever any identity policy allows."""
+    return any(s["Effect"] == "Deny" and _applies(s, request) for s in _list(document["Statement"]))
 
 
 def allowed(document: dict, request: Request) -> bool:

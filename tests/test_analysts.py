@@ -14,7 +14,7 @@ import yaml
 from infra import config, names, render
 from infra.names import ATHENA_RESULTS_PREFIX, OFFLINE_ACCOUNT
 from tests.conftest import ROOT
-from tests.policy_eval import Request, allowed
+from tests.policy_eval import Request, allowed, denied
 from tests.resolve import resolve_all
 
 STACKS = ["deploy-roles", "iam", "pipeline", "notifications", "kpi"]
@@ -141,6 +141,21 @@ def test_analysts_get_nothing_beyond_reading_the_kpi_data(with_analysts):
         for principal in _roles(_account(project.env(env_name))).values():
             extra = [(a, r, c) for a, r, c in refused if _grants(key_policy, bucket_policy, principal, a, r, c)]
             assert not extra, f"env {env_name}: {principal} also gets {extra}"
+
+
+def test_an_analyst_whose_own_policy_reads_everything_still_reads_only_the_kpi_data(with_analysts):
+    """The key lets analysts decrypt through S3 anywhere in the bucket; the bucket policy's Deny keeps
+    training data, models, sources and the ledger out of reach even of a broad s3:Get* identity policy."""
+    project, policies = with_analysts
+    for env_name, (_key, bucket_policy, workgroup) in policies.items():
+        needed, refused = _requests(project, env_name, workgroup)
+        reads_elsewhere = [(a, r, c) for a, r, c in refused if a == "s3:GetObject"]
+        assert reads_elsewhere
+        for principal in _roles(_account(project.env(env_name))).values():
+            open_reads = [r for a, r, c in reads_elsewhere if not denied(bucket_policy, Request(principal, a, r, c))]
+            assert not open_reads, f"env {env_name}: {principal} could read {open_reads} with a broad identity policy"
+            kpi_reads = [r for a, r, c in needed if a == "s3:GetObject" and denied(bucket_policy, Request(principal, a, r, c))]
+            assert not kpi_reads, f"env {env_name}: {principal} is refused {kpi_reads}"
 
 
 def test_nobody_else_gains_anything(with_analysts, without_analysts):

@@ -301,3 +301,41 @@ def test_the_developer_guides_sample_event_verbatim_is_counted(aws, env):
     sample = sample_event("developer_guide_sample")
     group = sample["detail"]["ModelPackageGroupName"]
     assert handler.handle(sample, env.metrics_namespace, group, ledger(env))["published"] >= 1
+
+
+def _claims(env) -> list[str]:
+    listed = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=BUCKET, Prefix=env.registry_ledger_prefix)
+    return [o["Key"] for o in listed.get("Contents", [])]
+
+
+def test_with_too_little_time_left_nothing_is_claimed_and_the_event_is_retried(aws, env):
+    """Lambda kills a function at its timeout without running any except: a claim made then would never be
+    released and the count would be lost. So the handler claims only with time to publish left."""
+    key = _report(env)
+    with pytest.raises(TimeoutError):
+        handler.handle(event(env, "Approved", report_key=key), env.metrics_namespace, env.model_package_group, ledger(env),
+                       remaining_ms=lambda: handler.CLAIM_BUDGET_MS - 1)
+    assert _claims(env) == []
+    assert handler.handle(event(env, "Approved", report_key=key), env.metrics_namespace, env.model_package_group,
+                          ledger(env)) == {"published": 4}  # the retry counts everything
+
+
+def test_every_read_happens_before_the_first_claim(aws, env, monkeypatch):
+    key = _report(env)
+    reads_after_claim = []
+    real_claim = Ledger.claim
+
+    def claim(self, s3, change, metric):
+        monkeypatch.setattr(handler, "_quality", lambda change: reads_after_claim.append(change) or {})
+        return real_claim(self, s3, change, metric)
+
+    monkeypatch.setattr(Ledger, "claim", claim)
+    handler.handle(event(env, "PendingManualApproval", report_key=key), env.metrics_namespace, env.model_package_group, ledger(env))
+    assert reads_after_claim == []
+
+
+def test_the_function_times_out_later_than_claiming_and_publishing_may_take(rendered):
+    from tests.cfn import load
+
+    fn = load(rendered["kpi.yaml"])["Resources"]["MetricsFunction"]["Properties"]
+    assert fn["Timeout"] * 1000 > 2 * handler.CLAIM_BUDGET_MS

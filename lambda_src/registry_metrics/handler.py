@@ -14,6 +14,7 @@ import os
 from functools import lru_cache
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
 from . import contract
@@ -26,9 +27,16 @@ from .report import MAX_REPORT_BYTES, BadReport, quality_metrics, split_s3_uri
 _MISSING = {"NoSuchKey", "NoSuchBucket", "404", "ValidationException", "ResourceNotFound"}
 
 
+# Every call ends well inside the function's timeout: a stalled call must raise (and release its claims),
+# never be cut off by Lambda after a claim, which would lose that count for good.
+_CALLS = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=3, read_timeout=8)
+# Claiming and publishing take at most a few such calls; with less time left, retry the event instead.
+CLAIM_BUDGET_MS = 45_000
+
+
 @lru_cache(maxsize=None)
 def client(service: str):
-    return boto3.client(service)
+    return boto3.client(service, config=_CALLS)
 
 
 def _error_code(exc: ClientError) -> str:
@@ -105,7 +113,7 @@ def _release(ledger: Ledger, keys: list[str], package_arn: str) -> None:
             model_package=package_arn)
 
 
-def handle(event: object, namespace: str, group: str, ledger: Ledger) -> dict:
+def handle(event: object, namespace: str, group: str, ledger: Ledger, remaining_ms=lambda: CLAIM_BUDGET_MS) -> dict:
     try:
         change = parse(event, group)
     except Ignored as exc:
@@ -113,6 +121,10 @@ def handle(event: object, namespace: str, group: str, ledger: Ledger) -> dict:
         return {"published": 0, "ignored": str(exc)}
     claimed: list[str] = []
     try:
+        # Every read before the first claim: between a claim and the publish, only the ledger and CloudWatch.
+        quality = _quality(change)
+        if remaining_ms() < CLAIM_BUDGET_MS:
+            raise TimeoutError(f"{remaining_ms()} ms left, fewer than the {CLAIM_BUDGET_MS} ms claiming and publishing may take")
         counts = []
         for metric in _wanted(change):
             key = ledger.claim(client("s3"), change, metric)
@@ -123,8 +135,7 @@ def handle(event: object, namespace: str, group: str, ledger: Ledger) -> dict:
             reason = "already counted (a repeated event, or an update that changes no count)"
             log("INFO", "event ignored", reason=reason, model_package=change.package_arn, status=change.status)
             return {"published": 0, "ignored": reason}
-        quality = _quality(change) if contract.MODELS_REGISTERED in counts else {}
-        data = metric_data(change, counts, quality)
+        data = metric_data(change, counts, quality if contract.MODELS_REGISTERED in counts else {})
         client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=data)
     except Exception as exc:
         # Raised for Lambda to retry (then the DLQ); logged first so the decision is on record too.
@@ -141,11 +152,12 @@ def handle(event: object, namespace: str, group: str, ledger: Ledger) -> dict:
         version=change.version,
         status=change.status,
         metrics=[d["MetricName"] for d in data],
-        quality=quality,
+        quality=quality if contract.MODELS_REGISTERED in counts else {},
     )
     return {"published": len(data)}
 
 
-def lambda_handler(event, context):  # noqa: ARG001 - Lambda's signature
+def lambda_handler(event, context):
     ledger = Ledger(os.environ["LEDGER_BUCKET"], os.environ["LEDGER_PREFIX"])
-    return handle(event, os.environ["METRICS_NAMESPACE"], os.environ["MODEL_PACKAGE_GROUP"], ledger)
+    remaining = context.get_remaining_time_in_millis if context is not None else (lambda: CLAIM_BUDGET_MS)
+    return handle(event, os.environ["METRICS_NAMESPACE"], os.environ["MODEL_PACKAGE_GROUP"], ledger, remaining)
