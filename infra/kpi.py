@@ -12,6 +12,8 @@
 """
 from __future__ import annotations
 
+import json
+
 import awacs.s3
 import awacs.sqs
 from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
@@ -41,7 +43,7 @@ from troposphere import awslambda
 
 from infra import kpi_dashboard, model_package_events, parameters, scanner_skips
 from infra.exports import import_value
-from infra.names import ATHENA_RESULTS_PREFIX
+from infra.names import ATHENA_RESULTS_PREFIX, EVALUATION_TABLE_LEVEL
 import awacs.glue
 import awacs.logs
 import awacs.sagemaker
@@ -316,7 +318,11 @@ def _glue(t: Template) -> None:
         CrawlerSecurityConfiguration=Ref(CrawlerSecurityConfiguration),
         SchemaChangePolicy=glue.SchemaChangePolicy(UpdateBehavior="UPDATE_IN_DATABASE", DeleteBehavior="LOG"),
         # One table for all executions (partition = execution folder), even as metrics are added.
-        Configuration='{"Grouping":{"TableGroupingPolicy":"CombineCompatibleSchemas"},"Version":1.0}',
+        # The table sits at the evaluation folder, one partition per execution, even when only one
+        # execution folder exists yet (without a level, Glue may make the table at that one folder).
+        Configuration=json.dumps({"Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas",
+                                               "TableLevelConfiguration": EVALUATION_TABLE_LEVEL}, "Version": 1.0},
+                                 sort_keys=True, separators=(",", ":")),
     ))
 
 

@@ -23,6 +23,9 @@ SAGEMAKER_PREFIX = "sagemaker/"
 ATHENA_RESULTS_PREFIX = "athena-results/"
 BUILD_CACHE_PREFIX = "codebuild-cache/"  # the upsert build's pip cache (CodeBuild S3 cache)
 EVALUATION_FOLDER = "evaluation"
+# The evaluation folder's absolute level in the bucket (sagemaker/<pipeline>/evaluation: 3): the KPI crawler
+# makes its table there whatever the folders below it look like (Glue "TableLevelConfiguration").
+EVALUATION_TABLE_LEVEL = len(f"{SAGEMAKER_PREFIX}pipeline/{EVALUATION_FOLDER}".split("/"))
 # One empty marker per counted registry change (lambda_src/registry_metrics/ledger.py), per group.
 REGISTRY_LEDGER_PREFIX = "registry-ledger/"
 

@@ -16,7 +16,7 @@ from troposphere import codebuild, codepipeline, events, kms, logs, s3, sagemake
 
 from infra import analysts, parameters, scanner_skips
 from infra.exports import export, import_value
-from infra.names import ARTIFACT_BUCKET_SUB, BUILD_CACHE_PREFIX, LAMBDA_PREFIX
+from infra.names import ARTIFACT_BUCKET_SUB, ATHENA_RESULTS_PREFIX, BUILD_CACHE_PREFIX, LAMBDA_PREFIX
 from infra.policies import (
     KMS_USE_ACTIONS,
     VERSION,
@@ -63,6 +63,7 @@ NONCURRENT_VERSION_DAYS = 30
 BUILD_CACHE_NONCURRENT_DAYS = 1  # every upsert build rewrites its cache: keep no history of it
 BUILD_CACHE_DAYS = 30  # and whatever CodeBuild stopped using goes too (at worst, one slower build a month)
 PIPELINE_ARTIFACT_DAYS = 90
+ATHENA_RESULTS_DAYS = 30
 SYNTH_OUTPUT_DIR = "build/lambda"
 
 
@@ -196,6 +197,13 @@ def add_artifact_bucket(t: Template, key: kms.Key) -> s3.Bucket:
                         Prefix=BUILD_CACHE_PREFIX,
                         ExpirationInDays=BUILD_CACHE_DAYS,
                         NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=BUILD_CACHE_NONCURRENT_DAYS),
+                    ),
+                    # Query results are read once, right after the query.
+                    s3.LifecycleRule(
+                        Id="ExpireQueryResults",
+                        Status="Enabled",
+                        Prefix=ATHENA_RESULTS_PREFIX,
+                        ExpirationInDays=ATHENA_RESULTS_DAYS,
                     ),
                     # Run artifacts are only read during their run. Lambda zips and SageMaker data stay.
                     s3.LifecycleRule(

@@ -203,3 +203,21 @@ def test_crawler_role_can_decrypt_reports_and_encrypt_its_logs():
     assert statements["DecryptReports"]["Action"] == ["kms:Decrypt"]
     assert statements["EncryptCrawlerLogs"]["Action"] == ["logs:AssociateKmsKey"]
     assert statements["EvaluationReportsRead"]["Resource"][0]["Fn::Sub"].endswith("/${EvaluationReportsPrefix}*")
+
+
+def test_the_crawler_makes_its_table_at_the_evaluation_folder_of_every_env(rendered, project):
+    """Glue picks the table's folder itself unless told; with one execution folder it may pick that folder."""
+    import json
+
+    from tests.resolve import resolve_all
+    from infra.stacks import BUILDERS
+
+    for env in project.environments:
+        stacks = resolve_all(rendered, project, env, list(BUILDERS))
+        (crawler,) = stacks["kpi"].resources("AWS::Glue::Crawler").values()
+        level = json.loads(crawler["Properties"]["Configuration"])["Grouping"]["TableLevelConfiguration"]
+        (target,) = crawler["Properties"]["Targets"]["S3Targets"]
+        folders = target["Path"].removeprefix("s3://").rstrip("/").split("/")[1:]  # below the bucket
+        assert level == len(folders), f"env {env}: table level {level}, but the reports live at {'/'.join(folders)}"
+        table = stacks["kpi"].resources("AWS::Lambda::Function")["PartitionsFunction"]["Properties"]["Environment"]["Variables"]["GLUE_TABLE"]
+        assert table == folders[-1], f"env {env}: the partitions function adds partitions to {table}, the crawler makes {folders[-1]}"

@@ -96,13 +96,22 @@ def catalogue(settings: Settings, execution: str) -> str:
         if _code(exc) != "EntityNotFoundException":
             raise
         # No table before the first crawl: the crawler makes it, with this execution's partition.
-        # CrawlerRunningException raises: the retry finds the table and adds the partition.
-        client("glue").start_crawler(Name=settings.crawler)
-        return "crawler started"
+        return _crawl(settings)
     if len(table.get("PartitionKeys", [])) != 1:
-        client("glue").start_crawler(Name=settings.crawler)  # a layout the crawler must sort out
-        return "crawler started"
+        return _crawl(settings)  # a layout the crawler must sort out
     return _add_partition(settings, execution, table)
+
+
+def _crawl(settings: Settings) -> str:
+    """Start the crawler. One already running is no failure: the first crawl can outlast Lambda's retries
+    (and would dead-letter a healthy event); the next event or the scheduled crawl catalogues this one."""
+    try:
+        client("glue").start_crawler(Name=settings.crawler)
+    except ClientError as exc:
+        if _code(exc) == "CrawlerRunningException":
+            return "crawler already running"
+        raise
+    return "crawler started"
 
 
 def handle(event: object, settings: Settings) -> dict:
