@@ -103,7 +103,9 @@ def uploaders_write_input_statements() -> list[Statement]:
             Sid="DataUploadersWriteInput",
             Effect=Allow,
             Principal=uploaders,
-            Action=[awacs.s3.PutObject, awacs.s3.AbortMultipartUpload],
+            # DeleteObject too: every file under input/ is read, so replacing the sample means removing it
+            # (the bucket is versioned: a deleted object stays recoverable for 30 days).
+            Action=[awacs.s3.PutObject, awacs.s3.AbortMultipartUpload, awacs.s3.DeleteObject],
             Resource=[artifact_bucket_arn(INPUT_OBJECTS)],
         ),
         Statement(

@@ -44,7 +44,7 @@ def test_named_uploaders_may_write_only_the_input_prefix(project, env):
     bucket = f"{n.artifact_bucket_prefix}-{stack.pseudo['AWS::AccountId']}-{stack.pseudo['AWS::Region']}"
     granted = _naming(_statements(stack, "ArtifactBucketPolicy", "PolicyDocument"), UPLOADERS)
     assert {(tuple(s["Action"]), tuple(s["Resource"])) for s in granted} == {
-        (("s3:PutObject", "s3:AbortMultipartUpload"), (f"arn:aws:s3:::{bucket}/{n.input_prefix}*",)),
+        (("s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"), (f"arn:aws:s3:::{bucket}/{n.input_prefix}*",)),
         (("s3:ListBucket",), (f"arn:aws:s3:::{bucket}",)),
     }
     listing = next(s for s in granted if s["Action"] == ["s3:ListBucket"])

@@ -244,3 +244,15 @@ def test_only_inference_loads_xgboost():
     for module in (evaluate, preprocess, package, contract):
         tree = ast.parse(inspect.getsource(module))
         assert not any(isinstance(n, (ast.Import, ast.ImportFrom)) and "xgboost" in ast.unparse(n) for n in ast.walk(tree)), module
+
+
+def test_evaluation_encodes_each_test_row_exactly_as_the_endpoint_would(tmp_path):
+    """What is evaluated is what is served: a code column that looks numeric in the test split (10, 20, blank)
+    once became "10.0" under pandas' type guessing and encoded as an unknown category."""
+    train = pd.DataFrame({"code": ["10", "20", "X", "10"], "tenure": [1, 2, 3, 4], "churn": ["True.", "False.", "False.", "True."]})
+    fitted = contract.fit(train, "churn", ["True."], [])
+    test_rows = "code,tenure,churn\n10,1,True.\n20,,False.\n,3,False.\n"
+    (tmp_path / "test.csv").write_text(test_rows)
+    _labels, evaluated = evaluate.read_test(str(tmp_path), fitted)
+    served = inference.parse_request("\n".join(line.rsplit(",", 1)[0] for line in test_rows.splitlines()[1:]), "text/csv", fitted)
+    assert np.array_equal(contract.apply(fitted, evaluated), contract.apply(fitted, served))

@@ -72,8 +72,13 @@ def write_report(doc: dict, output_dir: str) -> str:
 
 
 def read_test(test_dir: str, contract: dict) -> tuple[np.ndarray, pd.DataFrame]:
-    """(0/1 labels, raw rows) from preprocess.py's test split (raw CSV with header)."""
-    frame = pd.read_csv(os.path.join(test_dir, "test.csv"))
+    """(0/1 labels, raw rows) from preprocess.py's test split (raw CSV with header).
+
+    Read as the endpoint reads a request (inference.parse_request): every value a string, blanks missing.
+    Letting pandas guess types here would score rows the endpoint never sees (a code column read as
+    floats becomes "10.0", a category the contract does not know)."""
+    frame = pd.read_csv(os.path.join(test_dir, "test.csv"), dtype=str, keep_default_na=False)
+    frame = frame.replace("", np.nan)
     return contract_lib.labels(frame, contract["target"], contract["positive_values"]).to_numpy(), frame
 
 
