@@ -72,6 +72,10 @@ class Environment:
     start_on_upsert: bool = False
     sample_data: bool = True
     data_uploaders: tuple[str, ...] = ()
+    # Alarms and releases waiting for approval go to these (config default: the notification addresses).
+    operations_emails: tuple[str, ...] = ()
+    # A person approves each release before any stack of the env changes.
+    release_approval: bool = False
 
 
 @dataclass(frozen=True)
@@ -289,7 +293,9 @@ def _environment(name: str, path: Path) -> Environment:
         raise ConfigError(shown, "region", f"{data['region']!r} is in partition {KNOWN_REGIONS[data['region']]}; "
                                            f"the templates are checked for {', '.join(SUPPORTED_PARTITIONS)} only")
     notif = data["notifications"]
+    ops = data.get("operations", {})
     _check_subscription_ids([(shown, f"notifications.emails[{i}]", e) for i, e in enumerate(notif["emails"])])
+    _check_subscription_ids([(shown, f"operations.emails[{i}]", e) for i, e in enumerate(ops.get("emails", []))])
     _check_uploader_accounts(shown, data)
     sm = {**DEFAULT_SAGEMAKER, **data.get("sagemaker", {})}
     kpi = {**DEFAULT_KPI, **data.get("kpi", {})}
@@ -302,6 +308,8 @@ def _environment(name: str, path: Path) -> Environment:
         source=Source(**data["source"]),
         emails=tuple(notif["emails"]),
         statuses=tuple(notif.get("statuses", DEFAULT_STATUSES)),
+        operations_emails=tuple(ops.get("emails", notif["emails"])),
+        release_approval=bool(ops.get("release_approval", False)),
         processing_instance_type=sm["processing_instance_type"],
         training_instance_type=sm["training_instance_type"],
         model_approval_threshold=float(sm["model_approval_threshold"]),
@@ -340,6 +348,7 @@ def load(config_dir: Path | str = CONFIG_DIR, only_env: str | None = None) -> Pr
     )
     for env in project.environments.values():
         names.check_limits(project, env, project_file=shown)
-    _check_subscription_ids([(env.file, f"notifications.emails[{i}]", email)
-                             for env in project.environments.values() for i, email in enumerate(env.emails)])
+    for key, emails_of in (("notifications.emails", lambda e: e.emails), ("operations.emails", lambda e: e.operations_emails)):
+        _check_subscription_ids([(env.file, f"{key}[{i}]", email)
+                                 for env in project.environments.values() for i, email in enumerate(emails_of(env))])
     return project

@@ -81,6 +81,17 @@ def _log_groups(sid: str, group_sub: str) -> list[Statement]:
     ]
 
 
+def _topic(sid: str, name_param: str) -> Statement:
+    """What the topic, topic-policy and email-subscription handlers call, on one topic and its subscriptions."""
+    return _allow(
+        sid,
+        actions(awacs.sns, "CreateTopic", "DeleteTopic", "GetTopicAttributes", "SetTopicAttributes", "Subscribe",
+                "Unsubscribe", "ListSubscriptionsByTopic", "TagResource", "UntagResource", "ListTagsForResource",
+                "GetDataProtectionPolicy", "GetSubscriptionAttributes", "SetSubscriptionAttributes"),
+        [arn("sns", f"${{{name_param}}}"), arn("sns", f"${{{name_param}}}:*")],
+    )
+
+
 def _event_rules(sid: str) -> Statement:
     return _allow(
         sid,
@@ -139,6 +150,7 @@ def pipeline_stack() -> list[Statement]:
             [arn("codeconnections", "connection/*"), arn("codestar-connections", "connection/*")],
         ),
         _event_rules("SourceRule"),
+        _topic("OperationsTopic", "OperationsTopicName"),
         _allow(
             "ModelPackageGroup",
             actions(awacs.sagemaker, "CreateModelPackageGroup", "DescribeModelPackageGroup", "DeleteModelPackageGroup",
@@ -191,19 +203,15 @@ def _event_consumer(sid: str, function_param: str, queue_param: str, role_param:
 
 
 def notifications_stack() -> list[Statement]:
-    """Topic, DLQ, key, the notifier Lambda, its log group, the rule and the DLQ alarm."""
+    """Topic, DLQ, key, the notifier Lambda, its log group and malformed-events filter, the rule and the alarms."""
     return [
         *_kms_key_lifecycle("NotificationsKey"),
-        _allow(
-            "Topic",
-            actions(awacs.sns, "CreateTopic", "DeleteTopic", "GetTopicAttributes", "SetTopicAttributes", "Subscribe",
-                    "Unsubscribe", "ListSubscriptionsByTopic", "TagResource", "UntagResource", "ListTagsForResource",
-                    "GetDataProtectionPolicy", "GetSubscriptionAttributes", "SetSubscriptionAttributes"),
-            [arn("sns", "${TopicName}"), arn("sns", "${TopicName}:*")],
-        ),
+        _topic("Topic", "TopicName"),
         *_event_consumer("Notifier", "NotifierFunctionName", "NotifierDeadLetterQueueName", "NotifierRoleName"),
+        _allow("MalformedEventsFilter", actions(awacs.logs, "PutMetricFilter", "DeleteMetricFilter", "DescribeMetricFilters"),
+               [arn("logs", "log-group:/aws/lambda/${NotifierFunctionName}")]),
         _allow(
-            "DeadLetterAlarm",
+            "FailureAlarms",
             actions(awacs.cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms", "TagResource", "UntagResource",
                     "ListTagsForResource"),
             [arn("cloudwatch", "alarm:${ResourcePrefix}-*")],

@@ -99,11 +99,12 @@ def sagemaker_execution_statements() -> list[Statement]:
 
 
 def codepipeline_statements() -> list[Statement]:
-    """Move artifacts, fetch the source, run the two builds, drive the stack deployments."""
+    """Move artifacts, fetch the source, run the two builds, ask for release approval, drive the stack deployments."""
     return [
         use_key_by_alias("ArtifactKey", "${ArtifactKeyAlias}"),
         *read_write_prefix("Artifacts", PIPELINE_ARTIFACTS),
         bucket_info("ArtifactBucket"),
+        publish_to_topic("AskForReleaseApproval", arn("sns", "${OperationsTopicName}")),
         Statement(
             Sid="RunBuilds",
             Effect=Allow,

@@ -244,7 +244,7 @@ def _report_partitions(t: Template) -> None:
 
 # -- alarms and dashboard --------------------------------------------------------------------------
 def _alarms(t: Template) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm, cloudwatch.Alarm]:
-    topic = import_value("NotificationsStackName", "TopicArn")
+    topic = import_value("PipelineStackName", "OperationsTopicArn")
     PipelineFailedAlarm = t.add_resource(cloudwatch.Alarm(
         "PipelineFailedAlarm",
         AlarmName=Sub("${ResourcePrefix}-sagemaker-pipeline-failed"),
@@ -270,6 +270,11 @@ def _alarms(t: Template) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm, cloudwatch
         Ref("PartitionsDeadLetterQueueName"), topic,
         "Finished executions whose evaluation report could not be catalogued wait in the report-partitions DLQ",
     )
+    # These functions dead-letter their failed invocations themselves (DeadLetterConfig): DeadLetterErrors.
+    model_package_events.delivery_failure_alarms(t, "Metrics", "registry-metrics", Ref("MetricsFunctionName"),
+                                                 Ref("MetricsRuleName"), topic, "DeadLetterErrors")
+    model_package_events.delivery_failure_alarms(t, "Partitions", "report-partitions", Ref("PartitionsFunctionName"),
+                                                 Ref("PartitionsRuleName"), topic, "DeadLetterErrors")
     return PipelineFailedAlarm, MetricsDeadLetterAlarm, PartitionsDeadLetterAlarm
 
 

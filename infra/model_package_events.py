@@ -8,7 +8,7 @@ from __future__ import annotations
 import awacs.sagemaker
 import awacs.sqs
 from awacs.aws import Allow, Statement
-from troposphere import GetAtt, Ref, Template, awslambda, cloudwatch, events
+from troposphere import GetAtt, Ref, Sub, Template, awslambda, cloudwatch, events
 
 from infra.policies import arn, decrypt_by_alias, read_prefix, write_logs
 
@@ -49,6 +49,44 @@ def invoke_permission(template: Template, logical_id: str, function: awslambda.F
         SourceAccount=Ref("AWS::AccountId"),
         SourceArn=GetAtt(rule, "Arn"),
     ))
+
+
+def _any_in_five_minutes(template: Template, logical_id: str, alarm_name, description: str, namespace: str, metric: str,
+                         dimension: str, value, topic_arn, statistic: str = "Sum") -> cloudwatch.Alarm:
+    return template.add_resource(cloudwatch.Alarm(
+        logical_id,
+        AlarmName=alarm_name,
+        AlarmDescription=description,
+        Namespace=namespace,
+        MetricName=metric,
+        Dimensions=[cloudwatch.MetricDimension(Name=dimension, Value=value)],
+        Statistic=statistic,
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=[topic_arn],
+        OKActions=[topic_arn],
+    ))
+
+
+def delivery_failure_alarms(template: Template, id_prefix: str, name_stub: str, function_name, rule_name, topic_arn,
+                            function_metric: str = "DestinationDeliveryFailures") -> list:
+    """The two ways an event can vanish on the way to a dead-letter queue, each watched: Lambda could not
+    send a failed invocation to the function's dead-letter target (DestinationDeliveryFailures for an
+    on-failure destination, DeadLetterErrors for a DeadLetterConfig), and EventBridge could not put an
+    undeliverable event into the rule's dead-letter queue."""
+    return [
+        _any_in_five_minutes(
+            template, f"{id_prefix}DeadLetterTargetFailuresAlarm", Sub(f"${{ResourcePrefix}}-{name_stub}-dlq-target-failures"),
+            "A failed invocation could not be sent to the function's dead-letter queue: that event is lost",
+            "AWS/Lambda", function_metric, "FunctionName", function_name, topic_arn),
+        _any_in_five_minutes(
+            template, f"{id_prefix}RuleDeadLetterFailuresAlarm", Sub(f"${{ResourcePrefix}}-{name_stub}-rule-dlq-failures"),
+            "EventBridge could not put an undeliverable event into the rule's dead-letter queue: that event is lost",
+            "AWS/Events", "InvocationsFailedToBeSentToDlq", "RuleName", rule_name, topic_arn),
+    ]
 
 
 def dead_letter_alarm(template: Template, logical_id: str, alarm_name, queue_name, topic_arn, description: str) -> cloudwatch.Alarm:

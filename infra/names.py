@@ -171,6 +171,12 @@ class Names:
         return f"{self.prefix}-model-approvals"
 
     @property
+    def operations_topic(self) -> str:
+        """Alarms and releases waiting for approval: apart from the model-approvals topic, so an alarm about
+        that topic's path does not depend on it."""
+        return f"{self.prefix}-operations"
+
+    @property
     def notifier_function(self) -> str:
         return f"{self.prefix}-approval-notifier"
 

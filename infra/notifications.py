@@ -29,10 +29,10 @@ from awacs.aws import (
     StringEquals,
     StringNotEquals,
 )
-from troposphere import Equals, GetAtt, Join, Or, Parameter, Ref, Sub, Template
+from troposphere import GetAtt, Join, Parameter, Ref, Sub, Template
 from troposphere import awslambda, cloudwatch, events, kms, logs, sns, sqs
 
-from infra import model_package_events, parameters, scanner_skips
+from infra import email_subscriptions, model_package_events, parameters, scanner_skips
 from infra.exports import export, import_value
 import awacs.sagemaker
 from infra.deploy_policies import actions
@@ -49,7 +49,6 @@ from infra.policies import (
     use_key_by_alias,
     write_logs,
 )
-from infra.config import subscription_logical_id
 from infra.kms_keys import customer_managed_key
 from infra.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
 
@@ -61,8 +60,9 @@ RUNTIME = "python3.13"
 RULE_NAME = "${ResourcePrefix}-model-package-state"
 ALARM_NAME = "${ResourcePrefix}-approval-notifier-dead-letters"
 RULE_ARN = f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{RULE_NAME}"
-# Every alarm of this environment may notify the topic: this stack's dead-letter alarm and the KPI stack's.
-PROJECT_ALARMS_ARN = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${ResourcePrefix}-*"
+# The notifier's log line for an event it drops (lambda_src/get_model_metadata/log.py writes JSON lines).
+MALFORMED_FILTER = '{ $.decision = "malformed" }'
+MALFORMED_METRIC = "${ResourcePrefix}-notifier-malformed-events"
 NOTIFIER_ROLE_ARN = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${NotifierRoleName}"
 LOG_GROUP = "/aws/lambda/${NotifierFunctionName}"
 LOG_GROUP_ARN = f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{LOG_GROUP}"
@@ -114,10 +114,6 @@ def key_policy() -> PolicyDocument:
             # EventBridge writes dead letters into the encrypted queue.
             Statement(Sid="EventBridgeDeadLetters", Effect=Allow, Principal=Principal("Service", ["events.amazonaws.com"]),
                       Action=SERVICE_KEY_ACTIONS, Resource=["*"], Condition=_source_conditions(RULE_ARN)),
-            # Alarms publish to the encrypted topic. AWS documents this grant without conditions (CloudWatch's
-            # KMS calls for SNS need not carry the alarm's ARN); the topic policy holds the confused-deputy guard.
-            Statement(Sid="AlarmsPublish", Effect=Allow, Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
-                      Action=SERVICE_KEY_ACTIONS, Resource=["*"]),
             # CloudWatch Logs encrypts the function's log group (its condition is the encryption context).
             Statement(
                 Sid="LogsEncryptFunctionLogs",
@@ -156,56 +152,25 @@ def topic(t: Template, key: kms.Key, emails_by_env: dict[str, tuple[str, ...]]) 
         PolicyDocument=PolicyDocument(
             Version=VERSION,
             Statement=[
-                Statement(Sid="AlarmPublishes", Effect=Allow, Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
-                          Action=[awacs.sns.Publish], Resource=[Ref(Topic)], Condition=_source_conditions(PROJECT_ALARMS_ARN)),
-                # "Only" for real: identity policies elsewhere in the account cannot add publishers.
-                # Service principals (aws:PrincipalServiceName set) are held by the Allow above instead.
+                # Only the notifier publishes here: not other identities (whatever their own policies say), not
+                # services (a request from a service carries no aws:PrincipalArn, so the condition holds).
+                # Alarms go to the operations topic, so they never depend on this topic's path.
                 Statement(
-                    Sid="OnlyNotifierAndAlarmPublish",
+                    Sid="OnlyTheNotifierPublishes",
                     Effect=Deny,
                     Principal=Principal("*"),
                     Action=[awacs.sns.Publish],
                     Resource=[Ref(Topic)],
-                    Condition=Condition([
-                        StringNotEquals({"aws:PrincipalArn": notifier_role}),
-                        Null({"aws:PrincipalServiceName": "true"}),
-                    ]),
+                    Condition=Condition(StringNotEquals({"aws:PrincipalArn": notifier_role})),
                 ),
                 Statement(Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"), Action=[awacs.sns.Publish],
                           Resource=[Ref(Topic)], Condition=Condition(Bool({"aws:SecureTransport": "false"}))),
             ],
         ),
     ))
-    email_subscriptions(t, Topic, emails_by_env)
+    email_subscriptions.add(t, Topic, emails_by_env)
     export(t, "TopicArn", Ref(Topic), "ARN of the model approval notifications topic")
     return Topic
-
-
-def email_subscriptions(t: Template, topic_resource: sns.Topic, emails_by_env: dict[str, tuple[str, ...]]) -> None:
-    """One subscription per address any env lists, present in exactly the envs that list it.
-
-    e.g. ml-team@example.com -> EmailSubscriptionmlteamexamplecom, under the condition
-    EmailSubscriptionmlteamexamplecomInEnv (Environment is dev or prod).
-    """
-    envs_by_email: dict[str, list[str]] = {}
-    for env_name, emails in sorted(emails_by_env.items()):
-        for email in emails:
-            envs_by_email.setdefault(email, []).append(env_name)
-    for email, env_names in sorted(envs_by_email.items()):
-        logical_id = subscription_logical_id(email)
-        condition = f"{logical_id}InEnv"
-        t.add_condition(condition, _environment_is_one_of(env_names))
-        t.add_resource(sns.SubscriptionResource(
-            logical_id, Condition=condition, Endpoint=email, Protocol="email", TopicArn=Ref(topic_resource),
-        ))
-
-
-def _environment_is_one_of(env_names: list[str]):
-    """Fn::Equals for one env, Fn::Or of them for several (Fn::Or takes 2 to 10 conditions: nest beyond)."""
-    tests = [Equals(Ref("Environment"), name) for name in env_names]
-    while len(tests) > 1:
-        tests = [Or(*group) if len(group) > 1 else group[0] for group in (tests[i:i + 10] for i in range(0, len(tests), 10))]
-    return tests[0]
 
 
 def dead_letter_queue(t: Template, key: kms.Key) -> sqs.Queue:
@@ -235,7 +200,7 @@ def dead_letter_queue(t: Template, key: kms.Key) -> sqs.Queue:
     return NotifierDeadLetterQueue
 
 
-def function(t: Template, key: kms.Key, topic_resource: sns.Topic, dlq: sqs.Queue) -> awslambda.Function:
+def function(t: Template, key: kms.Key, topic_resource: sns.Topic, dlq: sqs.Queue) -> tuple[awslambda.Function, logs.LogGroup]:
     t.add_parameter(Parameter(
         "NotifierCodeKey",
         Type="String",
@@ -282,7 +247,7 @@ def function(t: Template, key: kms.Key, topic_resource: sns.Topic, dlq: sqs.Queu
             OnFailure=awslambda.OnFailure(Destination=GetAtt(dlq, "Arn")),
         ),
     ))
-    return NotifierFunction
+    return NotifierFunction, NotifierLogGroup
 
 
 def rule(t: Template, fn: awslambda.Function, dlq: sqs.Queue) -> events.Rule:
@@ -298,11 +263,39 @@ def rule(t: Template, fn: awslambda.Function, dlq: sqs.Queue) -> events.Rule:
     return ModelPackageStateRule
 
 
-def dead_letter_alarm(t: Template, dlq: sqs.Queue, topic_resource: sns.Topic) -> cloudwatch.Alarm:
-    return model_package_events.dead_letter_alarm(
-        t, "NotifierDeadLetterAlarm", Sub(ALARM_NAME), GetAtt(dlq, "QueueName"), Ref(topic_resource),
+def failure_alarms(t: Template, dlq: sqs.Queue, log_group: logs.LogGroup) -> None:
+    """Every way the notifier can fail ends in an alarm on the operations topic (pipeline stack), never on
+    the model-approvals topic whose path these alarms watch."""
+    topic = import_value("PipelineStackName", "OperationsTopicArn")
+    model_package_events.dead_letter_alarm(
+        t, "NotifierDeadLetterAlarm", Sub(ALARM_NAME), GetAtt(dlq, "QueueName"), topic,
         "Model package events the notifier could not handle wait in its dead-letter queue: see the README to redrive",
     )
+    model_package_events.delivery_failure_alarms(t, "Notifier", "approval-notifier", Ref("NotifierFunctionName"),
+                                                 Sub(RULE_NAME), topic)
+    # Events the notifier drops as malformed (logged, not retried: retrying cannot fix them) are counted too.
+    t.add_resource(logs.MetricFilter(
+        "NotifierMalformedEventsFilter",
+        LogGroupName=Ref(log_group),
+        FilterPattern=MALFORMED_FILTER,
+        MetricTransformations=[logs.MetricTransformation(
+            MetricNamespace=Ref("MetricsNamespace"), MetricName=Sub(MALFORMED_METRIC), MetricValue="1", DefaultValue=0,
+        )],
+    ))
+    t.add_resource(cloudwatch.Alarm(
+        "NotifierMalformedEventsAlarm",
+        AlarmName=Sub("${ResourcePrefix}-approval-notifier-malformed-events"),
+        AlarmDescription="The notifier dropped an event it could not read as a model package state change: see its log",
+        Namespace=Ref("MetricsNamespace"),
+        MetricName=Sub(MALFORMED_METRIC),
+        Statistic="Sum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=[topic],
+    ))
 
 
 def notifier_statements() -> list[Statement]:
@@ -321,9 +314,9 @@ def build(project) -> Template:
     NotificationsKey = notifications_key(t)
     Topic = topic(t, NotificationsKey, {env.name: env.emails for env in project.environments.values()})
     NotifierDeadLetterQueue = dead_letter_queue(t, NotificationsKey)
-    NotifierFunction = function(t, NotificationsKey, Topic, NotifierDeadLetterQueue)
+    NotifierFunction, NotifierLogGroup = function(t, NotificationsKey, Topic, NotifierDeadLetterQueue)
     rule(t, NotifierFunction, NotifierDeadLetterQueue)
-    dead_letter_alarm(t, NotifierDeadLetterQueue, Topic)
+    failure_alarms(t, NotifierDeadLetterQueue, NotifierLogGroup)
     scanner_skips.apply(t, "notifications")
     parameters.declare_used(t)
     return t

@@ -10,11 +10,25 @@ from __future__ import annotations
 import awacs.kms
 import awacs.s3
 import yaml
-from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Statement, StringEquals, StringLike
-from troposphere import Equals, GetAtt, If, Join, Not, Ref, Sub, Template
-from troposphere import codebuild, codepipeline, events, kms, logs, s3, sagemaker
+import awacs.sns
+from awacs.aws import (
+    Allow,
+    ArnLike,
+    Bool,
+    Condition,
+    Deny,
+    Null,
+    PolicyDocument,
+    Principal,
+    Statement,
+    StringEquals,
+    StringLike,
+    StringNotEquals,
+)
+from troposphere import AWS_NO_VALUE, Equals, GetAtt, If, Join, Not, Ref, Sub, Template
+from troposphere import codebuild, codepipeline, events, kms, logs, s3, sagemaker, sns
 
-from infra import analysts, parameters, scanner_skips
+from infra import analysts, email_subscriptions, parameters, scanner_skips
 from infra.exports import export, import_value
 from infra.names import ARTIFACT_BUCKET_SUB, ATHENA_RESULTS_PREFIX, BUILD_CACHE_PREFIX, LAMBDA_PREFIX
 from infra.policies import (
@@ -32,6 +46,9 @@ from infra.source import SOURCE_CONDITIONS, add_source_conditions
 from infra.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
 
 SOURCE_ARTIFACT = "SourceOutput"
+SOURCE_VARIABLES = "SourceVariables"  # the source action's output variables (commit id, version id…)
+RELEASE_APPROVAL_CONDITION = "RequiresReleaseApproval"
+ALARMS_ARN = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${ResourcePrefix}-*"
 SYNTH_ARTIFACT = "SynthOutput"
 
 # The stacks the pipeline deploys, in order, with what each CloudFormation action needs.
@@ -137,6 +154,15 @@ def artifact_key_policy() -> PolicyDocument:
                 Resource=["*"],
                 Condition=Condition(ArnLike({"aws:PrincipalArn": [role_arn_pattern()]})),
             ),
+            # CloudWatch encrypts what this env's alarms publish to the (encrypted) operations topic.
+            Statement(
+                Sid="AlarmsPublishToOperationsTopic",
+                Effect=Allow,
+                Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
+                Action=[awacs.kms.Decrypt, awacs.kms.GenerateDataKey],
+                Resource=["*"],
+                Condition=alarm_source_conditions(),
+            ),
             Statement(
                 Sid="LogsEncryptProjectLogGroups",
                 Effect=Allow,
@@ -235,6 +261,50 @@ def add_artifact_bucket(t: Template, key: kms.Key) -> s3.Bucket:
         )
     )
     return ArtifactBucket
+
+
+def add_operations_topic(t: Template, key: kms.Key, project) -> sns.Topic:
+    """Alarms of every stack of the env and releases waiting for approval; encrypted with the artifact key.
+
+    Apart from the model-approvals topic and its key, so an alarm about that path does not depend on it."""
+    OperationsTopic = t.add_resource(sns.Topic(
+        "OperationsTopic",
+        TopicName=Ref("OperationsTopicName"),
+        DisplayName="MLOps operations",
+        KmsMasterKeyId=Ref(key),
+    ))
+    pipeline_role = Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${CodePipelineRoleName}")
+    t.add_resource(sns.TopicPolicy(
+        "OperationsTopicPolicy",
+        Topics=[Ref(OperationsTopic)],
+        PolicyDocument=PolicyDocument(
+            Version=VERSION,
+            Statement=[
+                Statement(Sid="AlarmsPublish", Effect=Allow, Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
+                          Action=[awacs.sns.Publish], Resource=[Ref(OperationsTopic)], Condition=alarm_source_conditions()),
+                # The pipeline (approval requests) publishes through its identity policy; nobody else may.
+                Statement(
+                    Sid="OnlyThePipelineAndAlarmsPublish",
+                    Effect=Deny,
+                    Principal=Principal("*"),
+                    Action=[awacs.sns.Publish],
+                    Resource=[Ref(OperationsTopic)],
+                    Condition=Condition([StringNotEquals({"aws:PrincipalArn": pipeline_role}),
+                                         Null({"aws:PrincipalServiceName": "true"})]),
+                ),
+                Statement(Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"), Action=[awacs.sns.Publish],
+                          Resource=[Ref(OperationsTopic)], Condition=Condition(Bool({"aws:SecureTransport": "false"}))),
+            ],
+        ),
+    ))
+    email_subscriptions.add(t, OperationsTopic, {env.name: env.operations_emails for env in project.environments.values()})
+    export(t, "OperationsTopicArn", Ref(OperationsTopic), "ARN of the topic for alarms and releases waiting for approval")
+    return OperationsTopic
+
+
+def alarm_source_conditions() -> Condition:
+    """Confused-deputy guard for CloudWatch: this account's alarms of this environment."""
+    return Condition([StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}), ArnLike({"aws:SourceArn": Sub(ALARMS_ARN)})])
 
 
 def add_model_package_group(t: Template) -> sagemaker.ModelPackageGroup:
@@ -349,13 +419,15 @@ def upsert_environment(bucket: s3.Bucket) -> list[tuple[str, object]]:
 
 
 # -- pipeline -----------------------------------------------------------------------------------
-def _action(name, category, provider, configuration, inputs=(), outputs=(), run_order=1, role_arn_value=None):
+def _action(name, category, provider, configuration, inputs=(), outputs=(), run_order=1, role_arn_value=None, namespace=None):
     kwargs = dict(
         Name=name,
         ActionTypeId=codepipeline.ActionTypeId(Category=category, Owner="AWS", Provider=provider, Version="1"),
         Configuration=dict(sorted(configuration.items())),
         RunOrder=run_order,
     )
+    if namespace:
+        kwargs["Namespace"] = namespace
     if inputs:
         kwargs["InputArtifacts"] = [codepipeline.InputArtifacts(Name=i) for i in inputs]
     if outputs:
@@ -372,18 +444,18 @@ def source_actions() -> dict[str, codepipeline.Actions]:
             "Source", "Source", "CodeStarSourceConnection",
             {"ConnectionArn": Ref("SourceConnectionArn"), "FullRepositoryId": Ref("SourceRepository"),
              "BranchName": Ref("SourceBranch"), "OutputArtifactFormat": "CODE_ZIP", "DetectChanges": "true"},
-            outputs=[SOURCE_ARTIFACT],
+            outputs=[SOURCE_ARTIFACT], namespace=SOURCE_VARIABLES,
         ),
         "codecommit": _action(
             "Source", "Source", "CodeCommit",
             {"RepositoryName": Ref("SourceRepository"), "BranchName": Ref("SourceBranch"),
              "OutputArtifactFormat": "CODE_ZIP", "PollForSourceChanges": "false"},
-            outputs=[SOURCE_ARTIFACT],
+            outputs=[SOURCE_ARTIFACT], namespace=SOURCE_VARIABLES,
         ),
         "s3": _action(
             "Source", "Source", "S3",
             {"S3Bucket": Ref("SourceBucket"), "S3ObjectKey": Ref("SourceObjectKey"), "PollForSourceChanges": "false"},
-            outputs=[SOURCE_ARTIFACT],
+            outputs=[SOURCE_ARTIFACT], namespace=SOURCE_VARIABLES,
         ),
     }
 
@@ -416,13 +488,38 @@ def deploy_action(stack: str) -> codepipeline.Actions:
     return _action(f"Deploy{stack.capitalize()}Stack", "Deploy", "CloudFormation", configuration, inputs=[SYNTH_ARTIFACT])
 
 
-def stages(synth: codebuild.Project, upsert: codebuild.Project) -> list[codepipeline.Stages]:
+# What the approver reads: which revision, of what, to which env. The source action's output variables
+# differ per source type (CodeConnections and CodeCommit name a commit, S3 a version of the zip).
+RELEASE_NOTE = ("Release {revision} to the ${{Environment}} environment of ${{ProjectName}}: approving deploys the "
+                "pipeline, notifications and KPI stacks and upserts the SageMaker pipeline. Rejecting stops this run.")
+REVISIONS = {
+    "codeconnections": f"commit #{{{SOURCE_VARIABLES}.CommitId}} of #{{{SOURCE_VARIABLES}.FullRepositoryName}} "
+                       f"(#{{{SOURCE_VARIABLES}.BranchName}})",
+    "codecommit": f"commit #{{{SOURCE_VARIABLES}.CommitId}} of #{{{SOURCE_VARIABLES}.RepositoryName}} "
+                  f"(#{{{SOURCE_VARIABLES}.BranchName}})",
+    "s3": f"version #{{{SOURCE_VARIABLES}.VersionId}} of the source zip",
+}
+
+
+def release_approval_stage(topic: sns.Topic):
+    """A person approves the release before any stack of the env changes (config operations.release_approval).
+
+    It comes before the pipeline updates itself, so a push that removes this stage still waits for it."""
+    notes = {kind: Sub(RELEASE_NOTE.format(revision=revision)) for kind, revision in REVISIONS.items()}
+    note = If(SOURCE_CONDITIONS["codeconnections"], notes["codeconnections"],
+              If(SOURCE_CONDITIONS["codecommit"], notes["codecommit"], notes["s3"]))
+    action = _action("ApproveRelease", "Approval", "Manual", {"NotificationArn": Ref(topic), "CustomData": note})
+    return If(RELEASE_APPROVAL_CONDITION, codepipeline.Stages(Name="ApproveRelease", Actions=[action]), Ref(AWS_NO_VALUE))
+
+
+def stages(synth: codebuild.Project, upsert: codebuild.Project, operations_topic: sns.Topic) -> list:
     out = [
         codepipeline.Stages(Name="Source", Actions=[selected_source_action()]),
         codepipeline.Stages(
             Name="Synth",
             Actions=[_action("Synth", "Build", "CodeBuild", {"ProjectName": Ref(synth)}, inputs=[SOURCE_ARTIFACT], outputs=[SYNTH_ARTIFACT])],
         ),
+        release_approval_stage(operations_topic),
     ]
     for stack, (stage_name, _, _, _) in DEPLOYMENTS.items():
         out.append(codepipeline.Stages(Name=stage_name, Actions=[deploy_action(stack)]))
@@ -479,7 +576,7 @@ def add_source_rules(t: Template) -> None:
     )
 
 
-def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
+def build(project) -> Template:
     t = new_template("Self-updating delivery pipeline of the SageMaker MLOps project, its artifact bucket and model group")
     add_source_conditions(t)
     analysts.add_condition(t)
@@ -487,6 +584,8 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
 
     ArtifactKey = add_artifact_key(t)
     ArtifactBucket = add_artifact_bucket(t, ArtifactKey)
+    OperationsTopic = add_operations_topic(t, ArtifactKey, project)
+    t.add_condition(RELEASE_APPROVAL_CONDITION, Equals(Ref("ReleaseApproval"), "true"))
     add_model_package_group(t)
 
     SynthLogGroup = _log_group(t, "SynthLogGroup", "SynthProjectName")
@@ -515,7 +614,7 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
                 Location=Ref(ArtifactBucket),
                 EncryptionKey=codepipeline.EncryptionKey(Id=GetAtt(ArtifactKey, "Arn"), Type="KMS"),
             ),
-            Stages=stages(SynthProject, UpsertProject),
+            Stages=stages(SynthProject, UpsertProject, OperationsTopic),
         )
     )
     add_source_rules(t)

@@ -233,6 +233,16 @@ ENVIRONMENT = {
                 },
             },
         },
+        # Who hears about operations (alarms, releases waiting for approval), and whether a person approves
+        # each release before any stack of the env changes.
+        "operations": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "emails": {"type": "array", "minItems": 1, "maxItems": 20, "uniqueItems": True, "items": EMAIL},
+                "release_approval": {"type": "boolean"},
+            },
+        },
         # The values CloudWatch Logs accepts for RetentionInDays.
         "log_retention_days": {
             "enum": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]

@@ -160,7 +160,7 @@ def test_pipeline_failed_alarm_notifies_the_topic(rendered, tmpl, project, env):
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Sagemaker/ModelBuildingPipeline", "ExecutionFailed")
     assert alarm["Dimensions"] == [{"Name": "PipelineName", "Value": n.sagemaker_pipeline}]
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
-    assert alarm["AlarmActions"] == [f"<import {n.stack('notifications')}-TopicArn>"]
+    assert alarm["AlarmActions"] == [f"<import {n.stack('pipeline')}-OperationsTopicArn>"]
 
 
 def test_every_declared_parameter_has_a_value_in_each_env(rendered, tmpl):

@@ -8,7 +8,7 @@ import pytest
 from cfn_flip import load_yaml
 from moto import mock_aws
 
-from infra import names, notifications
+from infra import email_subscriptions, names, notifications
 from infra.config import subscription_logical_id
 from infra.stacks import BUILDERS
 from tests.resolve import resolve_all
@@ -53,7 +53,7 @@ def test_an_address_in_many_envs_is_one_subscription_present_in_exactly_those_en
     t.add_parameter(Parameter("Environment", Type="String"))
     t.add_resource(sns.Topic("Topic", TopicName="approvals"))
     envs = {f"e{i}": ("all@example.com",) + (("odd@example.com",) if i % 2 else ()) for i in range(23)}
-    notifications.email_subscriptions(t, t.resources["Topic"], envs)
+    email_subscriptions.add(t, t.resources["Topic"], envs)
     template = json.loads(t.to_json())
     assert sorted(template["Resources"]) == ["EmailSubscriptionallexamplecom", "EmailSubscriptionoddexamplecom", "Topic"]
     for env, emails in envs.items():
@@ -93,12 +93,12 @@ def test_failures_land_in_the_encrypted_dead_letter_queue_and_raise_an_alarm(tem
     queue = template["Resources"]["NotifierDeadLetterQueue"]
     assert queue["Properties"]["KmsMasterKeyId"] == {"Ref": "NotificationsKey"}
     assert (queue["DeletionPolicy"], queue["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
-    (alarm,) = _resources(template, "AWS::CloudWatch::Alarm").values()
-    props = alarm["Properties"]
+    props = template["Resources"]["NotifierDeadLetterAlarm"]["Properties"]
     assert props["AlarmName"]["Fn::Sub"].startswith("${ResourcePrefix}-")
     assert (props["MetricName"], props["Threshold"], props["ComparisonOperator"]) == (
         "ApproximateNumberOfMessagesVisible", 0, "GreaterThanThreshold")
-    assert props["AlarmActions"] == [{"Ref": "Topic"}]
+    # On the operations topic: an alarm about this path must not depend on this stack's topic.
+    assert props["AlarmActions"] == [{"Fn::ImportValue": {"Fn::Sub": "${PipelineStackName}-OperationsTopicArn"}}]
 
 
 def test_key_rotates_is_retained_and_grants_no_wildcard_actions(template):
@@ -107,9 +107,8 @@ def test_key_rotates_is_retained_and_grants_no_wildcard_actions(template):
     assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
     for statement in key["Properties"]["KeyPolicy"]["Statement"]:
         assert not any("*" in action for action in statement["Action"]), statement["Sid"]
-        # Service principals carry a confused-deputy condition; CloudWatch alarms' KMS use is the documented
-        # exception (the topic policy guards which alarms may publish).
-        if "Service" in statement["Principal"] and statement["Sid"] != "AlarmsPublish":
+        # Service principals carry a confused-deputy condition (alarms use the operations topic, not this key).
+        if "Service" in statement["Principal"]:
             assert "Condition" in statement, statement["Sid"]
 
 
@@ -118,15 +117,14 @@ def test_topic_is_encrypted_and_exported_for_the_kpi_stack(template):
     assert template["Outputs"]["TopicArn"]["Export"]["Name"] == {"Fn::Sub": "${AWS::StackName}-TopicArn"}
 
 
-def test_topic_policy_lets_only_the_notifier_role_and_the_alarm_publish(template):
-    """The notifier publishes through its identity policy; the topic policy allows only the alarms and
-    denies every other principal but the notifier's role (named by ARN, so it need not exist yet)."""
+def test_topic_policy_lets_only_the_notifier_role_publish(template):
+    """The notifier publishes through its identity policy; the topic policy denies every other principal,
+    services included (named by ARN, so the role need not exist yet). Alarms use the operations topic."""
     statements = template["Resources"]["TopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    allows = [s for s in statements if s["Effect"] == "Allow"]
-    assert [s["Principal"] for s in allows] == [{"Service": ["cloudwatch.amazonaws.com"]}]
-    (only,) = [s for s in statements if s["Sid"] == "OnlyNotifierAndAlarmPublish"]
-    assert only["Effect"] == "Deny" and only["Condition"]["StringNotEquals"] == {"aws:PrincipalArn": {
-        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${NotifierRoleName}"}}
+    assert [s for s in statements if s["Effect"] == "Allow"] == []
+    (only,) = [s for s in statements if s["Sid"] == "OnlyTheNotifierPublishes"]
+    assert only["Effect"] == "Deny" and only["Condition"] == {"StringNotEquals": {"aws:PrincipalArn": {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${NotifierRoleName}"}}}
 
 
 def test_notifier_role_no_longer_puts_metrics_and_uses_the_key_by_alias():

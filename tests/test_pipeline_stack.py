@@ -13,7 +13,8 @@ from infra.stacks import BUILDERS
 from tests.cfn import statements as cfn_statements
 from tests.conftest import ROOT
 
-STAGES = ["Source", "Synth", "UpdatePipeline", "DeployNotifications", "DeployKpi", "UpsertSageMakerPipeline"]
+# ApproveRelease exists only where config asks for it (operations.release_approval; tests/test_release_approval.py).
+STAGES = ["Source", "Synth", "ApproveRelease", "UpdatePipeline", "DeployNotifications", "DeployKpi", "UpsertSageMakerPipeline"]
 
 
 def load(text: str) -> dict:
@@ -31,7 +32,9 @@ def iam_tpl(rendered):
 
 
 def stages(tpl):
-    return tpl["Resources"]["DeliveryPipeline"]["Properties"]["Stages"]
+    """Every stage, those under a condition (Fn::If … AWS::NoValue, the release approval) included."""
+    return [stage for wrapped in tpl["Resources"]["DeliveryPipeline"]["Properties"]["Stages"] for stage in unwrap(wrapped)
+            if stage != {"Ref": "AWS::NoValue"}]
 
 
 def unwrap(action) -> list[dict]:
@@ -221,7 +224,8 @@ def test_artifact_key_rotates_is_retained_and_only_project_roles_and_configured_
     # The uploaders' and analysts' statements exist only when config names them (tests/test_data_uploaders.py,
     # tests/test_analysts.py).
     assert set(statements) == {"AccountAdministersKey", "DeployRoleAdministersKey", "ProjectRolesUseKeyThroughIam",
-                               "LogsEncryptProjectLogGroups", "DataUploadersEncryptInputThroughS3", "AnalystsUseKeyThroughS3"}
+                               "LogsEncryptProjectLogGroups", "AlarmsPublishToOperationsTopic",
+                               "DataUploadersEncryptInputThroughS3", "AnalystsUseKeyThroughS3"}
 
 
 def test_stack_exports_bucket_and_key_and_keeps_the_model_group(tpl):

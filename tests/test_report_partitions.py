@@ -212,4 +212,4 @@ def test_its_dead_letters_raise_an_alarm_on_the_topic(rendered, project):
         params = kpi_helpers.env_parameters(rendered, env, tmpl)
         alarm = kpi_helpers.evaluate(tmpl["Resources"]["PartitionsDeadLetterAlarm"]["Properties"], params)
         assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": n.partitions_dlq}]
-        assert alarm["AlarmActions"] == [f"<import {n.stack('notifications')}-TopicArn>"]
+        assert alarm["AlarmActions"] == [f"<import {n.stack('pipeline')}-OperationsTopicArn>"]

@@ -1,0 +1,119 @@
+"""Every way an event or a run can fail ends where an alarm watches, and the alarms never depend on what
+they watch.
+
+The notifier's dead-letter alarm once published to the very topic whose path it reported on, events the
+notifier dropped as malformed were counted nowhere, and neither a failed hand-over to a dead-letter queue
+(Lambda's or EventBridge's) nor a malformed event raised anything.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from infra.stacks import BUILDERS
+from tests.cfn import load
+
+OPERATIONS_TOPIC = ({"Fn::ImportValue": {"Fn::Sub": "${PipelineStackName}-OperationsTopicArn"}}, {"Ref": "OperationsTopic"})
+
+
+def _resources(rendered, rtype: str) -> dict[tuple[str, str], dict]:
+    return {(stack, logical_id): r for stack in BUILDERS
+            for logical_id, r in load(rendered[f"{stack}.yaml"])["Resources"].items() if r["Type"] == rtype}
+
+
+def _alarms(rendered) -> list[dict]:
+    return [a["Properties"] for a in _resources(rendered, "AWS::CloudWatch::Alarm").values()]
+
+
+def _watched(rendered, namespace: str, metric: str, dimension: str) -> list:
+    return [a["Dimensions"][0]["Value"] for a in _alarms(rendered)
+            if (a["Namespace"], a["MetricName"]) == (namespace, metric) and a["Dimensions"][0]["Name"] == dimension]
+
+
+def alarm_topic_problems(rendered) -> list[str]:
+    problems = []
+    for (stack, logical_id), alarm in _resources(rendered, "AWS::CloudWatch::Alarm").items():
+        actions = alarm["Properties"].get("AlarmActions", [])
+        if not actions or any(a not in OPERATIONS_TOPIC for a in actions):
+            problems.append(f"{stack}.yaml {logical_id} notifies {actions}, not the operations topic")
+    return problems
+
+
+def test_every_alarm_notifies_the_operations_topic(rendered):
+    problems = alarm_topic_problems(rendered)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_topic_check_catches_an_alarm_on_the_topic_it_watches():
+    alarm = {"Type": "AWS::CloudWatch::Alarm", "Properties": {"AlarmActions": [{"Ref": "Topic"}]}}
+    broken = {f"{s}.yaml": "Resources: {}\n" for s in BUILDERS}
+    broken["notifications.yaml"] = json.dumps({"Resources": {"NotifierDeadLetterAlarm": alarm}})
+    assert alarm_topic_problems(broken) == [
+        "notifications.yaml NotifierDeadLetterAlarm notifies [{'Ref': 'Topic'}], not the operations topic"]
+
+
+def test_every_dead_letter_queue_and_every_hand_over_to_one_is_watched(rendered):
+    queues = {k[1]: r for k, r in _resources(rendered, "AWS::SQS::Queue").items()}
+    depth = _watched(rendered, "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName")
+    for logical_id in queues:
+        assert {"Fn::GetAtt": [logical_id, "QueueName"]} in depth or {"Ref": queues[logical_id]["Properties"]["QueueName"]["Ref"]} in depth, \
+            f"no alarm on the depth of {logical_id}"
+    rule_hand_overs = _watched(rendered, "AWS/Events", "InvocationsFailedToBeSentToDlq", "RuleName")
+    for (stack, logical_id), rule in _resources(rendered, "AWS::Events::Rule").items():
+        if any("DeadLetterConfig" in t for t in rule["Properties"]["Targets"]):
+            assert rule["Properties"]["Name"] in rule_hand_overs, f"{stack}.yaml {logical_id}: no alarm when its DLQ refuses an event"
+    functions = {k: r["Properties"] for k, r in _resources(rendered, "AWS::Lambda::Function").items()}
+    invoke_configs = [r["Properties"] for r in _resources(rendered, "AWS::Lambda::EventInvokeConfig").values()]
+    destination_failures = _watched(rendered, "AWS/Lambda", "DestinationDeliveryFailures", "FunctionName")
+    dead_letter_errors = _watched(rendered, "AWS/Lambda", "DeadLetterErrors", "FunctionName")
+    for (stack, logical_id), fn in functions.items():
+        on_failure = any(c["FunctionName"] == {"Ref": logical_id} and "OnFailure" in c.get("DestinationConfig", {})
+                         for c in invoke_configs)
+        assert on_failure or "DeadLetterConfig" in fn, f"{stack}.yaml {logical_id}: failed invocations go nowhere"
+        if on_failure:
+            assert fn["FunctionName"] in destination_failures, f"{stack}.yaml {logical_id}: DestinationDeliveryFailures unwatched"
+        if "DeadLetterConfig" in fn:
+            assert fn["FunctionName"] in dead_letter_errors, f"{stack}.yaml {logical_id}: DeadLetterErrors unwatched"
+
+
+def _json_filter_matches(pattern: str, line: str) -> bool:
+    """CloudWatch Logs' `{ $.field = "value" }` JSON filter, as far as the templates use it."""
+    field, value = re.fullmatch(r'\{ \$\.(\w+) = "([^"]*)" \}', pattern).groups()
+    try:
+        return json.loads(line).get(field) == value
+    except ValueError:
+        return False
+
+
+def test_events_the_notifier_drops_are_counted_and_alarmed(rendered, monkeypatch, capsys):
+    from tests.notifier_support import sample_event
+
+    from get_model_metadata import handler  # noqa: E402 - lambda_src on the path (notifier_support)
+
+    template = load(rendered["notifications.yaml"])
+    metric_filter = template["Resources"]["NotifierMalformedEventsFilter"]["Properties"]
+    assert metric_filter["LogGroupName"] == {"Ref": "NotifierLogGroup"}
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP_NAME", "g")
+    monkeypatch.setenv("NOTIFY_ON_STATUSES", "Approved")
+    monkeypatch.setenv("TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:t")
+    assert handler.lambda_handler(sample_event("malformed_missing_arn"))["decision"] == "malformed"
+    (line,) = capsys.readouterr().out.splitlines()
+    assert _json_filter_matches(metric_filter["FilterPattern"], line), f"{metric_filter['FilterPattern']} misses {line}"
+    handler.lambda_handler(sample_event("approved_in_other_group"))
+    (ignored,) = capsys.readouterr().out.splitlines()
+    assert not _json_filter_matches(metric_filter["FilterPattern"], ignored)
+    (transform,) = metric_filter["MetricTransformations"]
+    alarm = template["Resources"]["NotifierMalformedEventsAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (transform["MetricNamespace"], transform["MetricName"])
+
+
+@pytest.mark.parametrize("stack", ["notifications", "pipeline"])
+def test_no_key_lets_a_service_use_it_without_a_condition(rendered, stack):
+    for logical_id, resource in load(rendered[f"{stack}.yaml"])["Resources"].items():
+        if resource["Type"] != "AWS::KMS::Key":
+            continue
+        for statement in resource["Properties"]["KeyPolicy"]["Statement"]:
+            if isinstance(statement, dict) and "Service" in statement.get("Principal", {}):
+                assert "Condition" in statement, f"{stack}.yaml {logical_id} {statement['Sid']}: a service with no condition"
