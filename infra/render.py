@@ -23,7 +23,7 @@ from infra.templates_common import RETAINED
 def template_text(template: Template | dict) -> str:
     """The template as YAML, keys sorted, intrinsics in short form."""
     data = template.to_dict() if isinstance(template, Template) else template
-    return cfn_yaml.dump(json.loads(json.dumps(data, sort_keys=True)))
+    return cfn_yaml.dump(data, sort_keys=True)
 
 
 def stack_policy(template: Template | dict) -> dict | None:
