@@ -11,7 +11,7 @@ import awacs.kms
 import yaml
 from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Principal, Statement
 from troposphere import GetAtt, If, Ref, Sub, Template
-from troposphere import codebuild, codepipeline, events, kms, logs, s3, sagemaker
+from troposphere import codebuild, codepipeline, events, kms, logs, s3
 
 from infra import parameters, scanner_skips
 from infra.exports import export, import_value
@@ -20,6 +20,7 @@ from infra.policies import KMS_USE_ACTIONS, VERSION, account_administers_key, de
 from infra.kms_keys import customer_managed_key
 from infra.source import SOURCE_CONDITIONS, add_source_conditions
 from infra.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
+from infra.slim import sagemaker
 
 SOURCE_ARTIFACT = "SourceOutput"
 SYNTH_ARTIFACT = "SynthOutput"
