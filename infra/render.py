@@ -12,7 +12,7 @@ from pathlib import Path
 
 from troposphere import Template
 
-from infra import cfn_yaml, lambda_package
+from infra import cfn_yaml, encode, lambda_package
 from infra import names as names_mod
 from infra import parameters
 from infra.config import Project
@@ -78,7 +78,7 @@ def render(project: Project, extra_parameters: dict[str, str] | None = None) -> 
     files: dict[str, str] = {}
     for stack, build in BUILDERS.items():
         template = build(project)
-        data = template.to_dict()  # troposphere re-encodes on every to_dict(): once per stack is enough
+        data = encode.template_data(template)  # once per stack: troposphere's to_dict() re-encodes at every level
         files[f"{stack}.yaml"] = template_text(data)
         policy = stack_policy(data) or {}
         for env in project.environments.values():
