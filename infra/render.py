@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from troposphere import Template
@@ -89,6 +88,8 @@ def render(project: Project, extra_parameters: dict[str, str] | None = None) -> 
 
 def write_atomically(out_dir: Path, files: dict[str, str]) -> list[str]:
     """Write files whose content changed; return the relative paths written."""
+    import tempfile  # here, not at the top: `--check` and unchanged renders write nothing
+
     pending: list[tuple[Path, Path]] = []
     try:
         for rel, text in files.items():
