@@ -82,7 +82,7 @@ documents = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.dictionaries(st.text(max_size=10), documents, max_size=4))
 def test_any_template_data_is_written_as_the_representer_writes_it(data):
     assert cfn_yaml.dump(data, sort_keys=True) == reference_dump(data)

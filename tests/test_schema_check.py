@@ -116,7 +116,7 @@ NEAR_PART = [st.one_of(_near(sch, depth=1), wild) for sch in SUBSCHEMAS]
 
 
 @pytest.mark.parametrize("index", range(len(SUBSCHEMAS)))
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(data=st.data())
 def test_agrees_with_jsonschema_on_every_part_of_each_schema(index, data):
     """Each keyword's corners (bounds, patterns, types) met one schema at a time."""
@@ -124,7 +124,7 @@ def test_agrees_with_jsonschema_on_every_part_of_each_schema(index, data):
     _agree(sch, data.draw(NEAR_PART[index]))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.data())
 def test_agrees_with_jsonschema_on_whole_documents_near_each_schema(data):
     name = data.draw(st.sampled_from(sorted(SCHEMAS)))
