@@ -100,8 +100,8 @@ def _const(arg, _schema) -> Check:
 
 
 def _pattern(arg, _schema) -> Check:
-    search = re.compile(arg).search
-    return lambda value: not isinstance(value, str) or search(value) is not None
+    # re.search, as jsonschema does: a pattern is compiled (and cached by re) only when a value meets it.
+    return lambda value: not isinstance(value, str) or re.search(arg, value) is not None
 
 
 def _min_length(arg, _schema) -> Check:
