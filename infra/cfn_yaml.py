@@ -60,8 +60,7 @@ def _node(value, sort_keys: bool, short_form: bool = True) -> yaml.Node:
             tagged = _short_form(value, sort_keys)
             if tagged is not None:
                 return tagged
-        keys = sorted(value) if sort_keys else value
-        return MappingNode(_MAP, [(_key(key), _node(value[key], sort_keys, short_form)) for key in keys], flow_style=False)
+        return MappingNode(_MAP, _pairs(value, sort_keys, short_form), flow_style=False)
     if kind is list or kind is tuple:
         return SequenceNode(_SEQ, [_node(item, sort_keys, short_form) for item in value], flow_style=_flat(value))
     if isinstance(value, str):
@@ -73,10 +72,21 @@ def _node(value, sort_keys: bool, short_form: bool = True) -> yaml.Node:
     raise TypeError(f"a template holds {kind.__name__} {value!r}, which is not plain JSON data")
 
 
-def _key(key) -> yaml.Node:
-    if not isinstance(key, str):
-        raise TypeError(f"a template key must be a string, not {key!r}")
-    return _node(key, False)
+def _pairs(mapping: dict, sort_keys: bool, short_form: bool) -> list[tuple[yaml.Node, yaml.Node]]:
+    pairs = []
+    for key in sorted(mapping) if sort_keys else mapping:
+        value = mapping[key]
+        if type(key) is not str:
+            if not isinstance(key, str):
+                raise TypeError(f"a template key must be a string, not {key!r}")
+            key = str.__str__(key)
+        key_node = ScalarNode(_STR, key, style="|" if "\n" in key else None)
+        # Most values are plain strings: built here, without another call.
+        if type(value) is str:
+            pairs.append((key_node, ScalarNode(_STR, value, style="|" if "\n" in value else None)))
+        else:
+            pairs.append((key_node, _node(value, sort_keys, short_form)))
+    return pairs
 
 
 def _short_form(node: dict, sort_keys: bool) -> yaml.Node | None:
@@ -97,8 +107,7 @@ def _short_form(node: dict, sort_keys: bool) -> yaml.Node | None:
 
 def _tagged(tag: str, value, sort_keys: bool, short_form: bool) -> yaml.Node:
     if isinstance(value, dict):
-        keys = sorted(value) if sort_keys else value
-        return MappingNode(tag, [(_key(k), _node(value[k], sort_keys, short_form)) for k in keys], flow_style=False)
+        return MappingNode(tag, _pairs(value, sort_keys, short_form), flow_style=False)
     if isinstance(value, (list, tuple)):
         return SequenceNode(tag, [_node(item, sort_keys, short_form) for item in value], flow_style=_flat(value))
     return ScalarNode(tag, str(value))
