@@ -41,7 +41,8 @@ def _shaped(sch, depth: int) -> st.SearchStrategy:
         edges = st.sampled_from([n * "a" for n in {max(low - 1, 0), low, high, high + 1}])
         return st.one_of(text.map(lambda t: t[:high]), text, edges)
     if kind in ("integer", "number"):
-        low, high = sch.get("minimum", -5), sch.get("maximum", low + 10 if (low := sch.get("minimum", -5)) else 5)
+        low = sch.get("minimum", -5)
+        high = sch.get("maximum", low + 10)
         numbers = st.integers(low, high) if kind == "integer" else st.floats(low, high)
         return st.one_of(numbers, st.sampled_from([low, high, low - 1, high + 1, float(low)]))
     if kind == "array" or "items" in sch:
