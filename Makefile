@@ -10,7 +10,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 
-.PHONY: templates lint security test bench clean venv dev-venv check deploy diff demo run train-local
+.PHONY: templates lint security test pytest bench clean venv dev-venv check deploy diff demo run train-local
 
 templates: $(GEN_STAMP)
 	$(PY) generate.py
@@ -46,11 +46,14 @@ security: $(CHECKOV_STAMP)
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --directory templates --framework cloudformation \
 		--skip-download --compact --quiet
 
-test: $(DEV_STAMP)
-	$(MAKE) --no-print-directory lint
-	$(PY) generate.py --check
-	$(MAKE) --no-print-directory security
-	$(PY) -m pytest -q
+# Every check, side by side: the templates are a fresh render, checkov scans them, and pytest runs on
+# all cores (cfn-lint runs inside it, tests/test_lint.py, so not here too). -k runs every check even
+# when one fails; -O prints each check's output whole, when it ends, so nothing interleaves.
+test: $(DEV_STAMP) $(CHECKOV_STAMP)
+	@$(MAKE) --no-print-directory -k -j3 -O check security pytest
+
+pytest: $(DEV_STAMP)
+	$(PY) -m pytest -q -n auto
 
 # Bootstrap ENV (IAM, then pipeline stack); the pipeline deploys the rest. Needs AWS credentials.
 deploy: $(DEV_STAMP)

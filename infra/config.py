@@ -10,13 +10,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import jsonschema
 import yaml
 
-from infra import schema
+from infra import schema, schema_check
 from infra.regions import KNOWN_REGIONS, SUPPORTED_PARTITIONS
+
+if TYPE_CHECKING:
+    import jsonschema
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
@@ -209,8 +211,10 @@ def _kind_name(json_type) -> str:
     return names.get(json_type, json_type)
 
 
-def _first_error(validator: jsonschema.Draft202012Validator, data: dict):
-    errors = list(validator.iter_errors(data))
+def _first_error(schema_: dict, data: dict):
+    import jsonschema  # only an invalid config pays for importing it (see infra/schema_check.py)
+
+    errors = list(jsonschema.Draft202012Validator(schema_).iter_errors(data))
     if not errors:
         return None
     # Deepest, then document order: the most specific complaint about the first bad key.
@@ -222,13 +226,21 @@ def _first_error(validator: jsonschema.Draft202012Validator, data: dict):
     return _describe(best)
 
 
-_PROJECT_VALIDATOR = jsonschema.Draft202012Validator(schema.PROJECT)
-_ENV_VALIDATOR = jsonschema.Draft202012Validator(schema.ENVIRONMENT)
+# None when a schema uses a keyword schema_check lacks: jsonschema then decides alone.
+_PROJECT_CHECK = schema_check.compile_schema(schema.PROJECT)
+_ENV_CHECK = schema_check.compile_schema(schema.ENVIRONMENT)
 
 
-def _validate(validator, data: dict, shown: str) -> None:
+def _validate(schema_: dict, check: schema_check.Check | None, data: dict, shown: str) -> None:
+    """Raise the one-line ConfigError for the first problem jsonschema finds in `data`, if any.
+
+    The fast check only ever skips jsonschema for a config it accepts; anything it rejects is judged,
+    and worded, by jsonschema itself.
+    """
     try:
-        found = _first_error(validator, data)
+        if check is not None and check(data):
+            return
+        found = _first_error(schema_, data)
     except RecursionError:
         raise ConfigError(shown, "", "nesting too deep") from None
     if found:
@@ -286,7 +298,7 @@ def _check_uploader_accounts(shown: str, data: dict) -> None:
 def _environment(name: str, path: Path) -> Environment:
     shown = _display(path)
     data = read_yaml(path)
-    _validate(_ENV_VALIDATOR, data, shown)
+    _validate(schema.ENVIRONMENT, _ENV_CHECK, data, shown)
     if data["region"] not in KNOWN_REGIONS:
         raise ConfigError(shown, "region", f"{data['region']!r} is not an AWS region (known regions: infra/regions.py)")
     if KNOWN_REGIONS[data["region"]] not in SUPPORTED_PARTITIONS:
@@ -333,7 +345,7 @@ def load(config_dir: Path | str = CONFIG_DIR, only_env: str | None = None) -> Pr
     project_path = config_dir / "project.yaml"
     shown = _display(project_path)
     data = read_yaml(project_path)
-    _validate(_PROJECT_VALIDATOR, data, shown)
+    _validate(schema.PROJECT, _PROJECT_CHECK, data, shown)
     env_names = list(data["environments"])
     if only_env is not None and only_env not in env_names:
         raise ConfigError(shown, "environments", f"unknown environment '{only_env}' (configured: {', '.join(env_names)})")

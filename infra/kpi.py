@@ -36,12 +36,12 @@ from troposphere import (
     events,
     glue,
     logs,
-    quicksight,
     sqs,
 )
 from troposphere import awslambda
 
 from infra import kpi_dashboard, model_package_events, parameters, scanner_skips
+from infra.slim import quicksight
 from infra.exports import import_value
 from infra.names import ATHENA_RESULTS_PREFIX, EVALUATION_TABLE_LEVEL
 import awacs.glue

@@ -6,8 +6,6 @@ not touch the Lambda leaves the notifications template parameters (and the pipel
 from __future__ import annotations
 
 import hashlib
-import io
-import zipfile
 from pathlib import Path
 
 from infra.names import LAMBDA_PREFIX
@@ -43,6 +41,9 @@ def build_zip(folder: Path) -> bytes:
     Files sit under the folder's name, so the function is a package (handler
     "<folder>.handler.lambda_handler") and relative imports work in Lambda and in tests alike.
     """
+    import io
+    import zipfile  # here, not at the top: rendering only hashes the sources; the synth build zips them
+
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for path in source_files(folder):

@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from troposphere import Parameter, Template
+import awacs
+from troposphere import AWSHelperFn, BaseAWSObject, Parameter, Template
 
 from infra.names import Names
 
@@ -161,6 +162,7 @@ _SUB_VARIABLE = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 
 
 def _used_names(node, found: set[str]) -> set[str]:
+    """Add the Ref targets and ${Name}s of Sub strings in `node`: plain data, or troposphere/awacs objects."""
     if isinstance(node, dict):
         if "Ref" in node and isinstance(node["Ref"], str):
             found.add(node["Ref"])
@@ -170,10 +172,38 @@ def _used_names(node, found: set[str]) -> set[str]:
             found.update(_SUB_VARIABLE.findall(text))
         for value in node.values():
             _used_names(value, found)
-    elif isinstance(node, list):
+    elif isinstance(node, (list, tuple)):
         for value in node:
             _used_names(value, found)
+    elif not isinstance(node, (str, int, float, type(None))):
+        _used_names(_contents(node), found)
     return found
+
+
+def _contents(obj):
+    """What `obj` encodes to, one level down: its own data where troposphere/awacs encode exactly that.
+
+    Walking these instead of calling template.to_dict() (which validates and encodes every object, and
+    which render does once anyway) halves the encoding work of a render.
+    """
+    kind = type(obj)
+    if isinstance(obj, BaseAWSObject) and kind.to_dict is BaseAWSObject.to_dict:
+        return obj.resource
+    if isinstance(obj, AWSHelperFn) and kind.to_dict is AWSHelperFn.to_dict:
+        return obj.data
+    if isinstance(obj, awacs.AWSObject) and kind.JSONrepr is awacs.AWSObject.JSONrepr:
+        return obj.resource
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    if hasattr(obj, "JSONrepr"):
+        return obj.JSONrepr()
+    return None
+
+
+def _sections(template: Template) -> list:
+    """The parts of a template that Template.to_dict() encodes."""
+    return [template.description, template.metadata, template.conditions, template.mappings, template.outputs,
+            template.parameters, template.version, template.transform, template.rules, template.globals, template.resources]
 
 
 def declare_used(template: Template) -> None:
@@ -182,5 +212,5 @@ def declare_used(template: Template) -> None:
     Stacks may still declare parameters explicitly; this only adds the ones they use and forgot,
     so a template can neither miss a parameter nor carry an unused one from a hand-kept list.
     """
-    used = _used_names(template.to_dict(), set())
+    used = _used_names(_sections(template), set())
     declare(template, *sorted(name for name in used if name in SPECS and name not in template.parameters))

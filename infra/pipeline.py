@@ -26,7 +26,7 @@ from awacs.aws import (
     StringNotEquals,
 )
 from troposphere import AWS_NO_VALUE, Equals, GetAtt, If, Join, Not, Ref, Sub, Template
-from troposphere import codebuild, codepipeline, events, kms, logs, s3, sagemaker, sns
+from troposphere import codebuild, codepipeline, events, kms, logs, s3, sns
 
 from infra import analysts, email_subscriptions, parameters, scanner_skips
 from infra.exports import export, import_value
@@ -44,6 +44,7 @@ from infra.policies import (
 from infra.kms_keys import customer_managed_key
 from infra.source import SOURCE_CONDITIONS, add_source_conditions
 from infra.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
+from infra.slim import sagemaker
 
 SOURCE_ARTIFACT = "SourceOutput"
 SOURCE_VARIABLES = "SourceVariables"  # the source action's output variables (commit id, version id…)

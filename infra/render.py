@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from troposphere import Template
 
-from infra import cfn_yaml, lambda_package
+from infra import cfn_yaml, encode, lambda_package
 from infra import names as names_mod
 from infra import parameters
 from infra.config import Project
@@ -23,7 +22,7 @@ from infra.templates_common import RETAINED
 def template_text(template: Template | dict) -> str:
     """The template as YAML, keys sorted, intrinsics in short form."""
     data = template.to_dict() if isinstance(template, Template) else template
-    return cfn_yaml.dump(json.loads(json.dumps(data, sort_keys=True)))
+    return cfn_yaml.dump(data, sort_keys=True)
 
 
 def stack_policy(template: Template | dict) -> dict | None:
@@ -78,7 +77,7 @@ def render(project: Project, extra_parameters: dict[str, str] | None = None) -> 
     files: dict[str, str] = {}
     for stack, build in BUILDERS.items():
         template = build(project)
-        data = template.to_dict()  # troposphere re-encodes on every to_dict(): once per stack is enough
+        data = encode.template_data(template)  # once per stack: troposphere's to_dict() re-encodes at every level
         files[f"{stack}.yaml"] = template_text(data)
         policy = stack_policy(data) or {}
         for env in project.environments.values():
@@ -89,6 +88,8 @@ def render(project: Project, extra_parameters: dict[str, str] | None = None) -> 
 
 def write_atomically(out_dir: Path, files: dict[str, str]) -> list[str]:
     """Write files whose content changed; return the relative paths written."""
+    import tempfile  # here, not at the top: `--check` and unchanged renders write nothing
+
     pending: list[tuple[Path, Path]] = []
     try:
         for rel, text in files.items():

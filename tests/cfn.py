@@ -1,6 +1,7 @@
 """Read rendered templates back as plain data (long-form intrinsics) and walk their policies."""
 from __future__ import annotations
 
+import functools
 import json
 from typing import Iterator
 
@@ -18,7 +19,13 @@ POLICY_PROPERTIES = {
 
 
 def load(text: str) -> dict:
-    return json.loads(to_json(text))
+    """The template as plain data, a fresh copy on every call; each text is parsed once (cfn_flip is slow)."""
+    return json.loads(_as_json(text))
+
+
+@functools.lru_cache(maxsize=None)
+def _as_json(text: str) -> str:
+    return to_json(text)
 
 
 def as_list(value) -> list:

@@ -5,7 +5,7 @@ import importlib
 
 from tests.benchmarks.common import print_table
 
-SECTIONS = ["tests.benchmarks.generator", "tests.benchmarks.pipeline", "tests.benchmarks.notifications", "tests.benchmarks.kpi", "tests.benchmarks.pipeline_def"]
+SECTIONS = ["tests.benchmarks.generator", "tests.benchmarks.make_test", "tests.benchmarks.pipeline", "tests.benchmarks.notifications", "tests.benchmarks.kpi", "tests.benchmarks.pipeline_def"]
 
 
 def main() -> None:
