@@ -40,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(files)} files up to date in {args.out}")
         return 0
 
-    written = render.write_atomically(args.out, files)
+    try:
+        written = render.write_atomically(args.out, files)
+    except (render.OutsideOutput, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"{len(files)} files rendered into {args.out} ({len(written)} changed)")
     return 0
 

@@ -99,12 +99,28 @@ class Project:
 def _display(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop
         return str(path)
 
 
+# Config files are a few KiB; reading stops here (an endless file such as /dev/zero ends in one line).
+MAX_CONFIG_BYTES = 256 * 1024
+# CloudFormation takes at most 50 tags per stack (project tags and env tags together).
+MAX_STACK_TAGS = 50
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
+    """SafeLoader that refuses duplicate keys and aliases.
+
+    Aliases (*name) share one node between many places: a few lines of them expand to billions of values
+    once anything walks the document (the "billion laughs"). Config has no use for them.
+    """
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.events.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in config", event.start_mark)
+        return super().compose_node(parent, index)
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -130,7 +146,11 @@ def read_yaml(path: Path) -> dict:
     """Parse one config file into a mapping, or raise ConfigError."""
     shown = _display(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(shown, "", f"larger than {MAX_CONFIG_BYTES // 1024} KiB; a config file is a few KiB")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(shown, "", "file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -148,7 +168,26 @@ def read_yaml(path: Path) -> dict:
         raise ConfigError(shown, "", "file is empty")
     if not isinstance(data, dict):
         raise ConfigError(shown, "", f"expected a mapping of keys at the top level, got {_kind(data)}")
+    _refuse_control_characters(shown, data, [])
     return data
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _refuse_control_characters(shown: str, node, path: list) -> None:
+    """No key or value may hold a control character: a trailing newline passes `$`-anchored patterns (Python's
+    `$` matches before one) and would end up in names, folders and templates."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(key, str) and _CONTROL.search(key):
+                raise ConfigError(shown, key_path(path), f"key {_short(key)} contains a control character")
+            _refuse_control_characters(shown, value, path + [key])
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _refuse_control_characters(shown, value, path + [i])
+    elif isinstance(node, str) and _CONTROL.search(node):
+        raise ConfigError(shown, key_path(path), f"{_short(node)} contains a control character")
 
 
 def key_path(parts) -> str:
@@ -287,6 +326,16 @@ def _check_analysts_account(shown: str, account_id: str | None, principals) -> N
                               f"'{arn}' is in account {account}, not this environment's account {account_id}")
 
 
+def _check_environment_names(shown: str, env_names: list[str]) -> None:
+    """Names are built as <short>-<env>-…, and policies match <short>-<env>-*: with envs dev and dev-eu, the
+    pattern churn-dev-* would cover churn-dev-eu-… too. Refuse names of which one, with a hyphen, starts another."""
+    for a in env_names:
+        for b in env_names:
+            if a != b and b.startswith(f"{a}-"):
+                raise ConfigError(shown, "environments", f"'{a}' and '{b}': '{a}-' starts '{b}', so name patterns "
+                                                         f"of {a} (<short>-{a}-*) would cover {b}'s resources too")
+
+
 def _check_uploader_accounts(shown: str, data: dict) -> None:
     """Uploaders are granted in this env's bucket and key policies: with account_id known, they must be in it."""
     account = data.get("account_id")
@@ -358,8 +407,13 @@ def load(config_dir: Path | str = CONFIG_DIR, only_env: str | None = None) -> Pr
         tags=MappingProxyType(dict(data.get("tags", {}))),
         environments=MappingProxyType({env: _environment(env, config_dir / f"{env}.yaml") for env in selected}),
     )
+    _check_environment_names(shown, env_names)
     for env in project.environments.values():
         names.check_limits(project, env, project_file=shown)
+        tags = {**project.tags, **env.tags}
+        if len(tags) > MAX_STACK_TAGS:
+            raise ConfigError(env.file, "tags", f"project and environment tags together are {len(tags)}; "
+                                                f"CloudFormation takes at most {MAX_STACK_TAGS} per stack")
     for key, emails_of in (("notifications.emails", lambda e: e.emails), ("operations.emails", lambda e: e.operations_emails)):
         _check_subscription_ids([(env.file, f"{key}[{i}]", email)
                                  for env in project.environments.values() for i, email in enumerate(emails_of(env))])

@@ -86,10 +86,28 @@ def render(project: Project, extra_parameters: dict[str, str] | None = None) -> 
     return dict(sorted(files.items()))
 
 
+class OutsideOutput(Exception):
+    """A path under the output folder leads out of it (a symlinked sub-folder or file): nothing is written."""
+
+
+def _inside(out_dir: Path, target: Path) -> bool:
+    try:
+        target.resolve().relative_to(out_dir.resolve())
+    except (ValueError, OSError, RuntimeError):  # elsewhere, or a symlink loop
+        return False
+    return True
+
+
 def write_atomically(out_dir: Path, files: dict[str, str]) -> list[str]:
-    """Write files whose content changed; return the relative paths written."""
+    """Write files whose content changed; return the relative paths written.
+
+    Every target is checked first: if a symlink under out_dir would carry any write elsewhere, nothing is written.
+    """
     import tempfile  # here, not at the top: `--check` and unchanged renders write nothing
 
+    escaping = sorted(rel for rel in files if not _inside(out_dir, out_dir / rel))
+    if escaping:
+        raise OutsideOutput(f"{out_dir / escaping[0]} leads outside {out_dir} (a symlink?); nothing was written")
     pending: list[tuple[Path, Path]] = []
     try:
         for rel, text in files.items():

@@ -1,0 +1,130 @@
+"""Hostile config and output folders: one line naming the file and key, bounded time and memory, nothing
+written outside --out.
+
+Found by a security review: a YAML alias bomb hung generate.py (>60 s, >2 GB), a trailing newline passed
+`$`-anchored patterns and made templates/dev\\n/, 51 stack tags were accepted (CloudFormation allows 50),
+/dev/zero and symlink loops gave tracebacks, a symlinked sub-folder of --out made it write elsewhere, and
+environment names that prefix each other (dev, dev-eu) shared every churn-dev-* name pattern.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import generate
+from tests.conftest import ROOT
+
+ALIAS_BOMB = "\n".join(
+    ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    + [f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 10) + "]" for i in range(8)]
+    + ["project: *i"]
+) + "\n"
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    cfg = tmp_path / "config"
+    shutil.copytree(ROOT / "config", cfg)
+    out = tmp_path / "out"
+    out.mkdir()
+    return cfg, out
+
+
+def _first_env(cfg: Path) -> str:
+    return yaml.safe_load((cfg / "project.yaml").read_text())["environments"][0]
+
+
+def _run(cfg: Path, out: Path, timeout: int = 30) -> subprocess.CompletedProcess:
+    """generate.py in its own process, with a memory cap: a bomb must fail fast, not take the machine."""
+    import resource
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    return subprocess.run([sys.executable, str(ROOT / "generate.py"), "--config", str(cfg), "--out", str(out)],
+                          capture_output=True, text=True, timeout=timeout, preexec_fn=cap, cwd=ROOT)
+
+
+def _assert_one_line(proc: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == "" and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+    for fragment in fragments:
+        assert fragment in proc.stderr, proc.stderr
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(workspace):
+    cfg, out = workspace
+    (cfg / "project.yaml").write_text(ALIAS_BOMB)
+    _assert_one_line(_run(cfg, out), "project.yaml", "aliases")
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["env name", "tag value", "email"])
+def test_control_characters_in_any_value_are_refused(workspace, where):
+    cfg, out = workspace
+    env = _first_env(cfg)
+    if where == "env name":
+        data = yaml.safe_load((cfg / "project.yaml").read_text())
+        data["environments"][0] = env + "\n"
+        (cfg / "project.yaml").write_text(yaml.safe_dump(data))
+        shutil.copy(cfg / f"{env}.yaml", cfg / f"{env}\n.yaml")
+        file = "project.yaml"
+    else:
+        data = yaml.safe_load((cfg / f"{env}.yaml").read_text())
+        if where == "tag value":
+            data.setdefault("tags", {})["team"] = "ml\n"
+        else:
+            data["notifications"]["emails"] = ["ml-team@example.com\n"]
+        (cfg / f"{env}.yaml").write_text(yaml.safe_dump(data))
+        file = f"{env}.yaml"
+    _assert_one_line(_run(cfg, out), file, "control character")
+    assert list(out.iterdir()) == []
+
+
+def test_more_stack_tags_than_cloudformation_takes_are_refused(workspace):
+    cfg, out = workspace
+    env = _first_env(cfg)
+    data = yaml.safe_load((cfg / f"{env}.yaml").read_text())
+    data["tags"] = {f"tag{i}": "x" for i in range(51)}
+    (cfg / f"{env}.yaml").write_text(yaml.safe_dump(data))
+    _assert_one_line(_run(cfg, out), f"{env}.yaml", "tags", "50")
+
+
+@pytest.mark.parametrize("kind", ["endless", "loop"])
+def test_unreadable_config_files_are_one_line(workspace, kind):
+    cfg, out = workspace
+    env = _first_env(cfg)
+    target = cfg / f"{env}.yaml"
+    target.unlink()
+    if kind == "endless":
+        target.symlink_to("/dev/zero")
+    else:
+        target.symlink_to(cfg / "loop.yaml")
+        (cfg / "loop.yaml").symlink_to(target)
+    _assert_one_line(_run(cfg, out), f"{env}.yaml")
+
+
+def test_a_symlinked_sub_folder_of_out_is_never_written_through(workspace, tmp_path):
+    cfg, out = workspace
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (out / _first_env(cfg)).symlink_to(elsewhere, target_is_directory=True)
+    proc = _run(cfg, out)
+    assert proc.returncode == 2 and "outside" in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_environment_names_that_prefix_each_other_are_refused(workspace):
+    cfg, out = workspace
+    env = _first_env(cfg)
+    data = yaml.safe_load((cfg / "project.yaml").read_text())
+    data["environments"].append(f"{env}-eu")
+    (cfg / "project.yaml").write_text(yaml.safe_dump(data))
+    shutil.copy(cfg / f"{env}.yaml", cfg / f"{env}-eu.yaml")
+    _assert_one_line(_run(cfg, out), "project.yaml", "environments", f"'{env}' and '{env}-eu'")
