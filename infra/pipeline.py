@@ -248,12 +248,24 @@ def add_artifact_bucket(t: Template, key: kms.Key) -> s3.Bucket:
         )
     )
     deny = deny_insecure_transport(GetAtt(ArtifactBucket, "Arn"), Sub("${ArtifactBucket.Arn}/*"))
+    encryption = "s3:x-amz-server-side-encryption"
+    # An upload may leave encryption to the bucket's default (the project key) or ask for SSE-KMS; asking for
+    # SSE-S3, dual-layer SSE-KMS or a key the caller holds (SSE-C) is refused. (SageMaker jobs given no key
+    # ask for aws:kms with S3's own key, so a specific key cannot be required without breaking them.)
+    refuse_other_encryption = [
+        Statement(Sid="DenyOtherEncryption", Effect=Deny, Principal=Principal("*"), Action=[awacs.s3.PutObject],
+                  Resource=[Sub("${ArtifactBucket.Arn}/*")],
+                  Condition=Condition([StringNotEquals({encryption: "aws:kms"}), Null({encryption: "false"})])),
+        Statement(Sid="DenyCustomerProvidedKeys", Effect=Deny, Principal=Principal("*"), Action=[awacs.s3.PutObject],
+                  Resource=[Sub("${ArtifactBucket.Arn}/*")],
+                  Condition=Condition(Null({"s3:x-amz-server-side-encryption-customer-algorithm": "false"}))),
+    ]
     t.add_resource(
         s3.BucketPolicy(
             "ArtifactBucketPolicy",
             Bucket=Ref(ArtifactBucket),
             PolicyDocument=with_statements(
-                PolicyDocument(Version=VERSION, Statement=[deny]),
+                PolicyDocument(Version=VERSION, Statement=[deny, *refuse_other_encryption]),
                 [
                     *[only_if(HAS_DATA_UPLOADERS, statement) for statement in uploaders_write_input_statements()],
                     *analysts.bucket_statements(ArtifactBucket.title),  # only when kpi.analyst_principals is not empty

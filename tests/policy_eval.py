@@ -56,9 +56,17 @@ _OPERATORS = {
 def _conditions_hold(conditions: dict, request: Request) -> bool:
     keys = request.keys()
     for operator, pairs in conditions.items():
-        if operator not in _OPERATORS:
+        if operator not in _OPERATORS and operator not in ("StringNotEquals", "Null"):
             raise NotImplementedError(f"condition operator {operator} is not evaluated by tests/policy_eval.py")
         for key, wanted in pairs.items():
+            if operator == "Null":  # "true": the request lacks the key; "false": it carries it
+                if (key not in keys) != (str(_list(wanted)[0]).lower() == "true"):
+                    return False
+                continue
+            if operator == "StringNotEquals":  # a negated operator holds for a key the request lacks
+                if key in keys and str(keys[key]) in {str(w) for w in _list(wanted)}:
+                    return False
+                continue
             if key not in keys:
                 return False  # a key the request does not carry never matches (no …IfExists here)
             if not any(_OPERATORS[operator](str(w), str(keys[key])) for w in _list(wanted)):
