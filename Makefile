@@ -10,7 +10,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 
-.PHONY: templates lint security test pytest bench clean venv dev-venv check deploy diff demo run train-local
+.PHONY: templates lint security test pytest bench clean venv dev-venv check deploy diff demo run train-local status approve reject
 
 templates: $(GEN_STAMP)
 	$(PY) generate.py
@@ -66,6 +66,14 @@ diff: $(DEV_STAMP)
 # Start an execution of ENV's SageMaker pipeline; prints its ARN and where to watch it. Needs AWS credentials.
 run: $(DEV_STAMP)
 	$(PY) -m pipeline_def start --env $(ENV)
+
+# Where ENV stands: stacks, delivery pipeline runs, SageMaker executions, model versions. Needs AWS credentials.
+status: $(DEV_STAMP)
+	$(PY) -m infra.ops.status --env $(ENV)
+
+# Decide a model version as yourself: make approve ENV=dev VERSION=3 DESCRIPTION="why". Needs AWS credentials.
+approve reject: $(DEV_STAMP)
+	$(PY) -m infra.ops.approve $@ --env $(ENV) --version "$(VERSION)" --description "$(DESCRIPTION)"
 
 # Rehearse one execution of ENV offline with the real step scripts and XGBoost (docs/train-local.md).
 # INPUT=file.csv trains on that file instead of the generated sample.

@@ -1,0 +1,1 @@
+"""Commands an operator runs day to day, with their own AWS credentials: status, approve/reject, destroy."""

@@ -1,0 +1,118 @@
+"""`make status ENV=…`: where an environment stands, in one screen, with the caller's read-only credentials.
+
+    python -m infra.ops.status --env dev
+
+Sections: the stacks (status, last change), the delivery pipeline (each stage's latest result, the last
+runs), the SageMaker pipeline's last executions, and the model versions with their approval status. A part
+that is not deployed yet says so; a part that cannot be read says why, and the command then exits 1.
+"""
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+
+from infra.ops.common import aws_session, env_names, run
+from infra.stacks import BUILDERS
+
+RECENT = 5
+VERSIONS = 10
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else str(value or "-")
+
+
+def _not_found(exc: Exception) -> bool:
+    text = str(exc)
+    return any(s in text for s in ("does not exist", "not found", "NotFound", "Could not find"))
+
+
+class Report:
+    def __init__(self):
+        self.lines: list[str] = []
+        self.unreadable: list[str] = []
+
+    def section(self, title: str, read) -> None:
+        self.lines.append(f"\n{title}")
+        try:
+            self.lines += [f"  {line}" for line in read()]
+        except Exception as exc:  # noqa: BLE001 - one part failing must not hide the others
+            if _not_found(exc):
+                self.lines.append("  not deployed yet")
+            else:
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                self.lines.append(f"  cannot read: {reason}")
+                self.unreadable.append(title)
+
+
+def stacks(cfn, n) -> list[str]:
+    out = []
+    for stack in BUILDERS:
+        name = n.stack(stack)
+        try:
+            (described,) = cfn.describe_stacks(StackName=name)["Stacks"]
+        except Exception as exc:  # noqa: BLE001
+            if not _not_found(exc):
+                raise
+            out.append(f"{name:<48} not deployed")
+            continue
+        changed = described.get("LastUpdatedTime") or described.get("CreationTime")
+        reason = f"  ({described['StackStatusReason']})" if described.get("StackStatusReason") else ""
+        out.append(f"{name:<48} {described['StackStatus']:<22} {_when(changed)}{reason}")
+    return out
+
+
+def delivery_pipeline(codepipeline, n) -> list[str]:
+    state = codepipeline.get_pipeline_state(name=n.codepipeline)
+    out = []
+    for stage in state.get("stageStates", []):
+        latest = stage.get("latestExecution", {})
+        out.append(f"{stage['stageName']:<26} {latest.get('status', 'not run')}")
+    runs = codepipeline.list_pipeline_executions(pipelineName=n.codepipeline, maxResults=RECENT)["pipelineExecutionSummaries"]
+    for execution in runs:
+        revisions = ", ".join(r.get("revisionId", "")[:12] for r in execution.get("sourceRevisions", []))
+        out.append(f"run {execution['pipelineExecutionId'][:8]}  {execution['status']:<11} {_when(execution.get('startTime'))}"
+                   f"  {revisions}".rstrip())
+    return out or ["no runs yet"]
+
+
+def sagemaker_pipeline(sm, n) -> list[str]:
+    executions = sm.list_pipeline_executions(PipelineName=n.sagemaker_pipeline, SortBy="CreationTime", SortOrder="Descending",
+                                             MaxResults=RECENT)["PipelineExecutionSummaries"]
+    return [f"{e['PipelineExecutionArn'].rsplit('/', 1)[-1]:<14} {e.get('PipelineExecutionStatus', '?'):<11} "
+            f"{_when(e.get('StartTime'))}" for e in executions] or ["no executions yet (make run ENV=…)"]
+
+
+def model_versions(sm, n) -> list[str]:
+    packages = sm.list_model_packages(ModelPackageGroupName=n.model_package_group, SortBy="CreationTime",
+                                      SortOrder="Descending", MaxResults=VERSIONS)["ModelPackageSummaryList"]
+    return [f"v{p.get('ModelPackageVersion', '?'):<5} {p.get('ModelApprovalStatus', '?'):<22} {_when(p.get('CreationTime'))}"
+            for p in packages] or ["none registered yet"]
+
+
+def report(clients: dict, n) -> Report:
+    r = Report()
+    r.section(f"Stacks ({n.env_name}, {n.env.region})", lambda: stacks(clients["cloudformation"], n))
+    r.section(f"Delivery pipeline {n.codepipeline}", lambda: delivery_pipeline(clients["codepipeline"], n))
+    r.section(f"SageMaker pipeline {n.sagemaker_pipeline}", lambda: sagemaker_pipeline(clients["sagemaker"], n))
+    r.section(f"Model versions in {n.model_package_group}", lambda: model_versions(clients["sagemaker"], n))
+    return r
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.ops.status", description="Where an environment stands")
+    parser.add_argument("--env", required=True)
+    args = parser.parse_args(argv)
+
+    def command() -> int:
+        env, n = env_names(args.env)
+        s = aws_session(env)
+        r = report({service: s.client(service) for service in ("cloudformation", "codepipeline", "sagemaker")}, n)
+        print("\n".join(r.lines).lstrip("\n"))
+        return 1 if r.unreadable else 0
+
+    return run(command)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

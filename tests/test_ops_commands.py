@@ -1,0 +1,132 @@
+"""Operator commands against moto (SageMaker) and scripted stand-ins (CloudFormation, CodePipeline):
+approve/reject a version as yourself, and one screen of where an environment stands."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from infra import names as names_mod
+from infra.ops import approve, status
+from infra.stacks import BUILDERS
+from tests.conftest import ROOT
+
+NO_CREDENTIALS_ENV = {"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent/c",
+                      "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/c", "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+@pytest.fixture
+def n(project):
+    return names_mod.for_env(project, next(iter(project.environments)))
+
+
+@pytest.fixture
+def sm(n):
+    with mock_aws():
+        client = boto3.client("sagemaker", region_name=n.env.region)
+        client.create_model_package_group(ModelPackageGroupName=n.model_package_group)
+        for _ in range(2):
+            client.create_model_package(
+                ModelPackageGroupName=n.model_package_group, ModelApprovalStatus="PendingManualApproval",
+                InferenceSpecification={"Containers": [{"Image": "img", "ModelDataUrl": "s3://b/m.tar.gz"}],
+                                        "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]})
+        yield client
+
+
+def _status_of(sm, n, version: int) -> str:
+    return approve.find_version(sm, n.model_package_group, version)["ModelApprovalStatus"]
+
+
+def test_approving_a_waiting_version_says_who_decided_what(sm, n):
+    line = approve.decide(sm, n.model_package_group, 2, "approve", "", "arn:aws:sts::123456789012:assumed-role/lead/jane")
+    assert line == f"{n.model_package_group} v2: PendingManualApproval -> Approved (Approved by arn:aws:sts::123456789012:assumed-role/lead/jane)"
+    assert _status_of(sm, n, 2) == "Approved" and _status_of(sm, n, 1) == "PendingManualApproval"
+    described = sm.describe_model_package(ModelPackageName=approve.find_version(sm, n.model_package_group, 2)["ModelPackageArn"])
+    assert described["ApprovalDescription"].endswith("assumed-role/lead/jane")
+
+
+def test_rejecting_with_a_reason_records_the_reason(sm, n):
+    line = approve.decide(sm, n.model_package_group, 1, "reject", "leaks the churn date", "me")
+    assert line.endswith("PendingManualApproval -> Rejected (leaks the churn date)") and _status_of(sm, n, 1) == "Rejected"
+
+
+def test_deciding_again_changes_nothing(sm, n):
+    approve.decide(sm, n.model_package_group, 1, "approve", "", "me")
+    assert approve.decide(sm, n.model_package_group, 1, "approve", "", "me").endswith("already Approved; nothing changed")
+
+
+def test_an_unknown_version_is_named_with_the_versions_there_are(sm, n):
+    with pytest.raises(approve.OpsError, match=rf"has no version 9 \(versions: 1, 2\)"):
+        approve.decide(sm, n.model_package_group, 9, "approve", "", "me")
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["approve", "--version", "three"], "VERSION must be a model package version number"),
+    (["approve", "--version", "3", "--env", "no-such-env"], "unknown environment 'no-such-env'"),
+])
+def test_bad_arguments_are_one_line(argv, fragment, capsys, n):
+    if "--env" not in argv:
+        argv = [*argv, "--env", n.env_name]
+    assert approve.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and fragment in err
+
+
+@pytest.mark.parametrize("module,args", [("infra.ops.approve", ["approve", "--version", "1"]), ("infra.ops.status", [])])
+def test_without_credentials_each_command_says_so_in_one_line(module, args, n):
+    proc = subprocess.run([sys.executable, "-m", module, *args, "--env", n.env_name], cwd=ROOT, env=NO_CREDENTIALS_ENV,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: no AWS credentials found")
+
+
+class Stacks:
+    def __init__(self, deployed: dict[str, str]):
+        self.deployed = deployed
+
+    def describe_stacks(self, StackName):
+        if StackName not in self.deployed:
+            raise ClientError({"Error": {"Code": "ValidationError", "Message": f"Stack with id {StackName} does not exist"}}, "DescribeStacks")
+        return {"Stacks": [{"StackStatus": self.deployed[StackName], "CreationTime": datetime(2026, 11, 27, tzinfo=timezone.utc)}]}
+
+
+class Pipeline:
+    def get_pipeline_state(self, name):
+        return {"stageStates": [{"stageName": "Source", "latestExecution": {"status": "Succeeded"}},
+                                {"stageName": "Synth", "latestExecution": {"status": "Failed"}}]}
+
+    def list_pipeline_executions(self, pipelineName, maxResults):
+        return {"pipelineExecutionSummaries": [{"pipelineExecutionId": "0123456789abcdef", "status": "Failed",
+                                                "startTime": datetime(2026, 11, 27, 9, 30, tzinfo=timezone.utc),
+                                                "sourceRevisions": [{"revisionId": "a1b2c3d4e5f6a7b8"}]}]}
+
+
+def test_status_shows_stacks_runs_executions_and_versions(sm, n):
+    first, *later = [n.stack(s) for s in BUILDERS]
+    r = status.report({"cloudformation": Stacks({first: "CREATE_COMPLETE"}), "codepipeline": Pipeline(), "sagemaker": sm}, n)
+    text = "\n".join(r.lines)
+    assert f"{first:<48} CREATE_COMPLETE" in text and all(f"{name:<48} not deployed" in text for name in later)
+    assert "Synth                      Failed" in text and "run 01234567  Failed      2026-11-27 09:30  a1b2c3d4e5f6" in text
+    assert "v2     PendingManualApproval" in text and "v1     PendingManualApproval" in text
+    assert r.unreadable == []
+
+
+def test_status_says_what_is_not_deployed_and_what_cannot_be_read(n):
+    class Denied:
+        def __getattr__(self, name):
+            def call(**kwargs):
+                raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, name)
+            return call
+
+    with mock_aws():
+        sm = boto3.client("sagemaker", region_name=n.env.region)  # nothing created: no pipeline, no group
+        r = status.report({"cloudformation": Stacks({}), "codepipeline": Denied(), "sagemaker": sm}, n)
+    text = "\n".join(r.lines)
+    assert "cannot read: An error occurred (AccessDeniedException)" in text
+    assert r.unreadable == [f"Delivery pipeline {n.codepipeline}"]
