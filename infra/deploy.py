@@ -15,6 +15,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from infra import config, names as names_mod, render
@@ -137,13 +138,66 @@ def deploy_stack(cfn, name: str, stack: str, body: str, params, tags) -> None:
     else:
         print(f"{name}: {cs_type.lower()} with {len(desc.get('Changes', []))} change(s)")
         print("\n".join(describe_changes(desc)))
+        started = datetime.now(timezone.utc) - timedelta(seconds=EVENT_CLOCK_SKEW_SECONDS)
         cfn.execute_change_set(StackName=name, ChangeSetName=cs_name)
-        waiter = "stack_create_complete" if cs_type == "CREATE" else "stack_update_complete"
-        try:
-            cfn.get_waiter(waiter).wait(StackName=name, WaiterConfig={"Delay": 10, "MaxAttempts": 360})
-        except Exception as exc:  # noqa: BLE001 - the waiter's error names the final status
-            raise DeployError(f"{name}: {cs_type.lower()} did not complete: {exc}") from None
+        follow(cfn, name, started)
     cfn.update_termination_protection(StackName=name, EnableTerminationProtection=True)
+
+
+# Stack statuses that end an operation, and the ones among them that mean it worked.
+FINAL = {"CREATE_COMPLETE", "CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_COMPLETE", "UPDATE_FAILED",
+         "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED", "DELETE_COMPLETE", "DELETE_FAILED"}
+SUCCEEDED = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE"}
+EVENT_CLOCK_SKEW_SECONDS = 5
+POLL_SECONDS = 5
+FOLLOW_TIMEOUT_SECONDS = 3 * 3600
+
+
+def _event_line(event: dict) -> str:
+    when = event["Timestamp"].strftime("%H:%M:%S") if hasattr(event["Timestamp"], "strftime") else str(event["Timestamp"])
+    reason = f"  {event['ResourceStatusReason']}" if event.get("ResourceStatusReason") else ""
+    return f"  {when}  {event['ResourceStatus']:<28} {event['LogicalResourceId']} ({event['ResourceType']}){reason}"
+
+
+def _new_events(cfn, name: str, since: datetime, seen: set[str]) -> list[dict]:
+    """Events of this operation not printed yet, oldest first (the API lists newest first, in pages)."""
+    fresh = []
+    for page in cfn.get_paginator("describe_stack_events").paginate(StackName=name):
+        for event in page["StackEvents"]:
+            if event["Timestamp"] < since or event["EventId"] in seen:
+                return list(reversed(fresh))
+            fresh.append(event)
+    return list(reversed(fresh))
+
+
+def follow(cfn, name: str, since: datetime, sleep=time.sleep, now=time.monotonic) -> str:
+    """Print the stack's events as they happen until the operation ends; return the final status.
+
+    On failure, raise DeployError naming the first resource that failed and why (the cause, not the
+    rollback that followed).
+    """
+    seen: set[str] = set()
+    failures: list[dict] = []
+    deadline = now() + FOLLOW_TIMEOUT_SECONDS
+    while True:
+        for event in _new_events(cfn, name, since, seen):
+            seen.add(event["EventId"])
+            print(_event_line(event), flush=True)
+            if event["ResourceStatus"].endswith("_FAILED") and event["LogicalResourceId"] != name:
+                failures.append(event)
+        status = _stack_status(cfn, name) or "DELETE_COMPLETE"
+        if status in FINAL:
+            break
+        if now() > deadline:
+            raise DeployError(f"{name}: still {status} after {FOLLOW_TIMEOUT_SECONDS // 60} minutes; see the console")
+        sleep(POLL_SECONDS)
+    if status in SUCCEEDED:
+        print(f"{name}: {status} ({len(seen)} event(s))")
+        return status
+    first = failures[0] if failures else None
+    cause = (f"; first failure: {first['LogicalResourceId']} ({first['ResourceType']}): {first.get('ResourceStatusReason', '?')}"
+             if first else "")
+    raise DeployError(f"{name}: {status}{cause}")
 
 
 def apply_stack_policy(cfn, name: str, configuration: Path) -> None:

@@ -73,8 +73,8 @@ class FakeCloudFormation:
                 raise ClientError({"Error": {"Code": "ValidationError", "Message": "Stack does not exist"}}, name)
             if name == "describe_change_set":
                 return {"Status": "CREATE_COMPLETE", "Changes": []}
-            if name == "get_waiter":
-                return type("Waiter", (), {"wait": lambda self, **kw: None})()
+            if name == "get_paginator":
+                return type("Paginator", (), {"paginate": lambda self, **kw: [{"StackEvents": []}]})()
             return {}
 
         return call

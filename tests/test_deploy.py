@@ -178,3 +178,76 @@ def test_a_change_set_that_cannot_be_awaited_is_taken_back(project):
     preview = deploy.diff_stack(cfn, name, next(iter(BUILDERS)), body, params, tags, None)
     assert preview.failed and "Rate exceeded" in preview.summary
     assert ("delete_change_set", name) in cfn.calls and ("delete_stack", name) in cfn.calls
+
+
+# -- make deploy: live progress ----------------------------------------------------------------------
+from datetime import datetime, timedelta, timezone  # noqa: E402
+
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+
+
+class Unfolding:
+    """A stack whose events appear over successive polls, as CloudFormation reports them (newest first)."""
+
+    def __init__(self, name, batches, statuses):
+        self.name, self.batches, self.statuses, self.poll = name, batches, statuses, 0
+
+    def _events(self):
+        shown = [e for batch in self.batches[: self.poll + 1] for e in batch]
+        return sorted(shown, key=lambda e: e["Timestamp"], reverse=True)
+
+    def get_paginator(self, operation):
+        assert operation == "describe_stack_events"
+        outer = self
+
+        class Pages:
+            def paginate(self, StackName):
+                events = outer._events()
+                return [{"StackEvents": events[:2]}, {"StackEvents": events[2:]}]  # two pages
+
+        return Pages()
+
+    def describe_stacks(self, StackName):
+        status = self.statuses[min(self.poll, len(self.statuses) - 1)]
+        self.poll += 1
+        return {"Stacks": [{"StackStatus": status}]}
+
+
+def _event(n, logical, status, reason="", rtype="AWS::SNS::Topic", before=False):
+    when = T0 + timedelta(seconds=(-100 if before else n))
+    return {"EventId": f"e{n}{logical}{status}", "Timestamp": when, "LogicalResourceId": logical, "ResourceType": rtype,
+            "ResourceStatus": status, "ResourceStatusReason": reason}
+
+
+def test_deploy_prints_each_event_once_as_it_happens_and_a_summary(capsys):
+    name = "p-dev-notifications"
+    batches = [[_event(0, name, "UPDATE_COMPLETE", before=True), _event(1, name, "CREATE_IN_PROGRESS", rtype="AWS::CloudFormation::Stack")],
+               [_event(2, "Topic", "CREATE_IN_PROGRESS"), _event(3, "Topic", "CREATE_COMPLETE")],
+               [_event(4, name, "CREATE_COMPLETE", rtype="AWS::CloudFormation::Stack")]]
+    cfn = Unfolding(name, batches, ["CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", "CREATE_COMPLETE"])
+    assert deploy.follow(cfn, name, T0, sleep=lambda s: None) == "CREATE_COMPLETE"
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[1:3] for line in out[:-1]] == [["CREATE_IN_PROGRESS", name], ["CREATE_IN_PROGRESS", "Topic"],
+                                                         ["CREATE_COMPLETE", "Topic"], ["CREATE_COMPLETE", name]]
+    assert out[-1] == f"{name}: CREATE_COMPLETE (4 event(s))"  # the event before the deploy is not shown
+
+
+def test_a_failed_deploy_names_the_first_resource_that_failed_and_why():
+    name = "p-dev-kpi"
+    batches = [[_event(1, "Crawler", "CREATE_FAILED", "User: deploy-kpi is not authorized to perform: glue:CreateCrawler",
+                        "AWS::Glue::Crawler")],
+               [_event(2, "Dashboard", "CREATE_FAILED", "Resource creation cancelled", "AWS::CloudWatch::Dashboard"),
+                _event(3, name, "ROLLBACK_COMPLETE", rtype="AWS::CloudFormation::Stack")]]
+    cfn = Unfolding(name, batches, ["CREATE_IN_PROGRESS", "ROLLBACK_COMPLETE"])
+    with pytest.raises(deploy.DeployError) as failed:
+        deploy.follow(cfn, name, T0, sleep=lambda s: None)
+    assert str(failed.value) == (f"{name}: ROLLBACK_COMPLETE; first failure: Crawler (AWS::Glue::Crawler): "
+                                 "User: deploy-kpi is not authorized to perform: glue:CreateCrawler")
+
+
+def test_following_gives_up_after_its_timeout(monkeypatch):
+    name = "p-dev-kpi"
+    cfn = Unfolding(name, [[]], ["UPDATE_IN_PROGRESS"])
+    clock = iter(range(0, 10**9, 3600))
+    with pytest.raises(deploy.DeployError, match="still UPDATE_IN_PROGRESS after"):
+        deploy.follow(cfn, name, T0, sleep=lambda s: None, now=lambda: next(clock))
