@@ -10,7 +10,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 
-.PHONY: templates lint security test pytest bench clean venv dev-venv check deploy diff demo run train-local status approve reject
+.PHONY: templates lint security test pytest bench clean venv dev-venv check deploy diff demo run train-local status approve reject destroy
 
 templates: $(GEN_STAMP)
 	$(PY) generate.py
@@ -74,6 +74,11 @@ status: $(DEV_STAMP)
 # Decide a model version as yourself: make approve ENV=dev VERSION=3 DESCRIPTION="why". Needs AWS credentials.
 approve reject: $(DEV_STAMP)
 	$(PY) -m infra.ops.approve $@ --env $(ENV) --version "$(VERSION)" --description "$(DESCRIPTION)"
+
+# Delete ENV's stacks in reverse order after a confirmation (CONFIRM=<env> for automation); PURGE=<env> also
+# deletes the retained data (bucket, keys, model versions, queues, log groups). Needs AWS credentials.
+destroy: $(DEV_STAMP)
+	$(PY) -m infra.ops.destroy --env $(ENV) $(if $(CONFIRM),--confirm "$(CONFIRM)") $(if $(PURGE),--purge-retained "$(PURGE)")
 
 # Rehearse one execution of ENV offline with the real step scripts and XGBoost (docs/train-local.md).
 # INPUT=file.csv trains on that file instead of the generated sample.

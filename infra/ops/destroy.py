@@ -1,0 +1,190 @@
+"""`make destroy ENV=…`: tear an environment down, in reverse deployment order, after a confirmation.
+
+    python -m infra.ops.destroy --env dev                       # asks you to type the env's name
+    python -m infra.ops.destroy --env dev --confirm dev         # automation (make destroy ENV=dev CONFIRM=dev)
+    python -m infra.ops.destroy --env dev --confirm dev --purge-retained dev
+                                                                # the data too (… PURGE=dev)
+
+First it says what it will delete and what stays: the stacks (kpi, notifications, pipeline, iam, deploy-roles:
+the reverse of deployment, so nothing is deleted while another stack still imports from it), the SageMaker
+pipeline the upsert build made (outside CloudFormation), and the retained resources that outlive their stacks
+(bucket, keys, model package group, queues, log groups), with their names. Retained resources are deleted only
+with a second, separate confirmation: the bucket emptied of every version first, keys scheduled for deletion
+after the shortest window KMS allows, the group's model versions and then the group.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra import deploy
+from infra.ops.common import OpsError, aws_session, env_names, run
+from infra.stacks import BUILDERS
+from infra.templates_common import RETAINED
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY_DELETION_DAYS = 7  # the shortest pending window KMS accepts
+
+
+@dataclass(frozen=True)
+class Retained:
+    stack: str
+    logical_id: str
+    resource_type: str
+    physical_id: str
+
+    def __str__(self) -> str:
+        return f"{self.resource_type:<34} {self.physical_id}  ({self.stack}.yaml {self.logical_id})"
+
+
+def _retained_in_template(stack: str) -> set[str]:
+    """Logical IDs the committed template keeps when its stack is deleted (DeletionPolicy Retain…)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    # Short-form intrinsics (!Ref, !Sub…) are irrelevant here: read them as plain values.
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    template = yaml.load((ROOT / "templates" / f"{stack}.yaml").read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506
+    return {k for k, r in template.get("Resources", {}).items() if isinstance(r, dict) and r.get("DeletionPolicy") in RETAINED}
+
+
+@dataclass
+class Plan:
+    stacks: list[str]
+    retained: list[Retained]
+    sagemaker_pipeline: str | None
+
+    def lines(self) -> list[str]:
+        out = ["Will delete, in this order:"]
+        if self.sagemaker_pipeline:
+            out.append(f"  SageMaker pipeline {self.sagemaker_pipeline} (stopping running executions)")
+        out += [f"  stack {name}" for name in self.stacks] or ["  no stack: none is deployed"]
+        out.append("Will keep (retained, holding data):" if self.retained else "Nothing retained.")
+        out += [f"  {r}" for r in self.retained]
+        return out
+
+
+def plan(cfn, sm, n) -> Plan:
+    stacks, retained = [], []
+    for stack in reversed(list(BUILDERS)):
+        name = n.stack(stack)
+        if deploy._stack_status(cfn, name) is None:
+            continue
+        stacks.append(name)
+        keep = _retained_in_template(stack)
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name):
+            for summary in page["StackResourceSummaries"]:
+                if summary["LogicalResourceId"] in keep and summary.get("PhysicalResourceId"):
+                    retained.append(Retained(stack, summary["LogicalResourceId"], summary["ResourceType"],
+                                             summary["PhysicalResourceId"]))
+    try:
+        sm.describe_pipeline(PipelineName=n.sagemaker_pipeline)
+        pipeline = n.sagemaker_pipeline
+    except Exception as exc:  # noqa: BLE001 - not there is fine; anything else is reported by the caller
+        if "does not exist" not in str(exc) and "Could not find" not in str(exc) and "ResourceNotFound" not in str(exc):
+            raise
+        pipeline = None
+    return Plan(stacks, retained, pipeline)
+
+
+def delete_sagemaker_pipeline(sm, name: str) -> None:
+    for page in sm.get_paginator("list_pipeline_executions").paginate(PipelineName=name):
+        for execution in page["PipelineExecutionSummaries"]:
+            if execution.get("PipelineExecutionStatus") in ("Executing", "Stopping"):
+                sm.stop_pipeline_execution(PipelineExecutionArn=execution["PipelineExecutionArn"])
+    sm.delete_pipeline(PipelineName=name)
+    print(f"SageMaker pipeline {name}: deleted")
+
+
+def delete_stacks(cfn, names: list[str]) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    for name in names:
+        cfn.update_termination_protection(StackName=name, EnableTerminationProtection=False)
+        started = datetime.now(timezone.utc) - timedelta(seconds=deploy.EVENT_CLOCK_SKEW_SECONDS)
+        cfn.delete_stack(StackName=name)
+        print(f"{name}: deleting")
+        deploy.follow(cfn, name, started)
+
+
+def empty_and_delete_bucket(s3, bucket: str) -> int:
+    """Every object version and delete marker, then the bucket; returns how many versions went."""
+    removed = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]} for kind in ("Versions", "DeleteMarkers") for v in page.get(kind, [])]
+        for start in range(0, len(doomed), 1000):  # DeleteObjects takes 1,000 keys a call
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed[start:start + 1000], "Quiet": True})
+        removed += len(doomed)
+    s3.delete_bucket(Bucket=bucket)
+    return removed
+
+
+def purge(clients: dict, retained: list[Retained]) -> None:
+    for r in retained:
+        if r.resource_type == "AWS::S3::Bucket":
+            print(f"bucket {r.physical_id}: {empty_and_delete_bucket(clients['s3'], r.physical_id)} object version(s) and the bucket deleted")
+        elif r.resource_type == "AWS::KMS::Key":
+            clients["kms"].schedule_key_deletion(KeyId=r.physical_id, PendingWindowInDays=KEY_DELETION_DAYS)
+            print(f"key {r.physical_id}: deletion scheduled in {KEY_DELETION_DAYS} days (cancel with aws kms cancel-key-deletion)")
+        elif r.resource_type == "AWS::SageMaker::ModelPackageGroup":
+            sm = clients["sagemaker"]
+            for page in sm.get_paginator("list_model_packages").paginate(ModelPackageGroupName=r.physical_id):
+                for package in page["ModelPackageSummaryList"]:
+                    sm.delete_model_package(ModelPackageName=package["ModelPackageArn"])
+            sm.delete_model_package_group(ModelPackageGroupName=r.physical_id)
+            print(f"model package group {r.physical_id}: its versions and the group deleted")
+        elif r.resource_type == "AWS::SQS::Queue":
+            clients["sqs"].delete_queue(QueueUrl=r.physical_id)  # a queue's physical ID is its URL
+            print(f"queue {r.physical_id}: deleted")
+        elif r.resource_type == "AWS::Logs::LogGroup":
+            clients["logs"].delete_log_group(logGroupName=r.physical_id)
+            print(f"log group {r.physical_id}: deleted")
+        else:
+            raise OpsError(f"{r}: no way to delete a retained {r.resource_type} yet; delete it by hand")
+
+
+def confirmed(given: str | None, expected: str, question: str) -> bool:
+    """The expected word, given on the command line or typed at a terminal; never assumed."""
+    if given is not None:
+        return given == expected
+    if not sys.stdin.isatty():
+        return False
+    return input(f"{question} Type {expected!r} to go on: ").strip() == expected
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.ops.destroy", description="Tear an environment down")
+    parser.add_argument("--env", required=True)
+    parser.add_argument("--confirm", help="the env's name: confirms without a prompt (make destroy CONFIRM=<env>)")
+    parser.add_argument("--purge-retained", metavar="ENV", help="also delete the retained data; the env's name again")
+    args = parser.parse_args(argv)
+
+    def command() -> int:
+        env, n = env_names(args.env)
+        s = aws_session(env)
+        clients = {service: s.client(service) for service in ("cloudformation", "sagemaker", "s3", "kms", "sqs", "logs")}
+        the_plan = plan(clients["cloudformation"], clients["sagemaker"], n)
+        print("\n".join(the_plan.lines()))
+        if not confirmed(args.confirm, n.env_name, f"This deletes the {n.env_name} environment's stacks."):
+            raise OpsError(f"not confirmed: nothing was deleted (type {n.env_name!r}, or pass CONFIRM={n.env_name})")
+        if args.purge_retained is not None and args.purge_retained != n.env_name:
+            raise OpsError(f"PURGE must be the env's name ({n.env_name!r}) to delete its data: nothing was deleted")
+        if the_plan.sagemaker_pipeline:
+            delete_sagemaker_pipeline(clients["sagemaker"], the_plan.sagemaker_pipeline)
+        delete_stacks(clients["cloudformation"], the_plan.stacks)
+        if args.purge_retained is None:
+            if the_plan.retained:
+                print(f"Kept {len(the_plan.retained)} retained resource(s) listed above; delete them with PURGE={n.env_name}.")
+            return 0
+        purge(clients, the_plan.retained)
+        return 0
+
+    return run(command)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,150 @@
+"""make destroy: says what goes and what stays, needs a confirmation, deletes in reverse deployment order,
+and deletes the retained data only when asked separately (moto for the data, a stand-in for CloudFormation)."""
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from infra import names as names_mod
+from infra.ops import destroy
+from infra.stacks import BUILDERS
+
+
+class Stacks:
+    """CloudFormation as destroy sees it: which stacks exist, their resources; deleting one removes it."""
+
+    def __init__(self, resources_by_stack: dict[str, list[dict]]):
+        self.resources, self.calls = dict(resources_by_stack), []
+
+    def describe_stacks(self, StackName):
+        if StackName not in self.resources:
+            raise ClientError({"Error": {"Code": "ValidationError", "Message": f"Stack with id {StackName} does not exist"}}, "DescribeStacks")
+        return {"Stacks": [{"StackStatus": "UPDATE_COMPLETE"}]}
+
+    def get_paginator(self, operation):
+        outer = self
+
+        class Pages:
+            def paginate(self, StackName):
+                if operation == "list_stack_resources":
+                    return [{"StackResourceSummaries": outer.resources[StackName]}]
+                return [{"StackEvents": []}]
+
+        return Pages()
+
+    def update_termination_protection(self, StackName, EnableTerminationProtection):
+        self.calls.append(("unprotect", StackName))
+
+    def delete_stack(self, StackName):
+        self.calls.append(("delete", StackName))
+        self.resources.pop(StackName)
+
+
+@pytest.fixture
+def n(project):
+    return names_mod.for_env(project, next(iter(project.environments)))
+
+
+@pytest.fixture
+def world(n):
+    """A deployed env on moto: a versioned bucket with data, the keys, the group with a version, queues, logs."""
+    with mock_aws():
+        region = n.env.region
+        s3, kms, sm, sqs, logs = (boto3.client(s, region_name=region) for s in ("s3", "kms", "sagemaker", "sqs", "logs"))
+        bucket = "artifacts-bucket"
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        for body in (b"one", b"two"):
+            s3.put_object(Bucket=bucket, Key="sagemaker/input/churn.csv", Body=body)
+        s3.delete_object(Bucket=bucket, Key="sagemaker/input/churn.csv")  # a delete marker too
+        key = kms.create_key()["KeyMetadata"]["KeyId"]
+        sm.create_model_package_group(ModelPackageGroupName=n.model_package_group)
+        sm.create_model_package(ModelPackageGroupName=n.model_package_group, ModelApprovalStatus="PendingManualApproval",
+                                InferenceSpecification={"Containers": [{"Image": "i", "ModelDataUrl": "s3://b/m"}],
+                                                        "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]})
+        queue = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+        logs.create_log_group(logGroupName="/aws/lambda/notifier")
+        resources = {stack: [] for stack in BUILDERS}
+        resources["pipeline"] = [
+            {"LogicalResourceId": "ArtifactBucket", "ResourceType": "AWS::S3::Bucket", "PhysicalResourceId": bucket},
+            {"LogicalResourceId": "ArtifactKey", "ResourceType": "AWS::KMS::Key", "PhysicalResourceId": key},
+            {"LogicalResourceId": "ModelPackageGroup", "ResourceType": "AWS::SageMaker::ModelPackageGroup",
+             "PhysicalResourceId": n.model_package_group},
+            {"LogicalResourceId": "SynthProject", "ResourceType": "AWS::CodeBuild::Project", "PhysicalResourceId": "synth"},
+        ]
+        resources["notifications"] = [
+            {"LogicalResourceId": "NotifierDeadLetterQueue", "ResourceType": "AWS::SQS::Queue", "PhysicalResourceId": queue},
+            {"LogicalResourceId": "NotifierLogGroup", "ResourceType": "AWS::Logs::LogGroup", "PhysicalResourceId": "/aws/lambda/notifier"},
+        ]
+        cfn = Stacks({n.stack(stack): rs for stack, rs in resources.items()})
+        yield {"cloudformation": cfn, "s3": s3, "kms": kms, "sagemaker": sm, "sqs": sqs, "logs": logs}, bucket, key
+
+
+def test_the_plan_deletes_in_reverse_order_and_lists_what_is_retained(world, n):
+    clients, bucket, _key = world
+    the_plan = destroy.plan(clients["cloudformation"], clients["sagemaker"], n)
+    assert the_plan.stacks == [n.stack(s) for s in reversed(list(BUILDERS))]
+    kept = {(r.logical_id, r.physical_id) for r in the_plan.retained}
+    assert ("ArtifactBucket", bucket) in kept and ("NotifierLogGroup", "/aws/lambda/notifier") in kept
+    assert not [r for r in the_plan.retained if r.logical_id == "SynthProject"]  # not retained: goes with its stack
+    assert the_plan.sagemaker_pipeline is None  # the upsert never ran here
+
+
+def test_without_purge_stacks_go_and_data_stays(world, n):
+    clients, bucket, _key = world
+    the_plan = destroy.plan(clients["cloudformation"], clients["sagemaker"], n)
+    destroy.delete_stacks(clients["cloudformation"], the_plan.stacks)
+    assert [c for c in clients["cloudformation"].calls if c[0] == "delete"] == [("delete", s) for s in the_plan.stacks]
+    assert clients["s3"].head_bucket(Bucket=bucket)
+
+
+class VersionsDeleted:
+    """moto's SageMaker lacks DeleteModelPackage and DeleteModelPackageGroup: record those, let moto list."""
+
+    def __init__(self, real):
+        self.real, self.deleted = real, []
+
+    def delete_model_package(self, ModelPackageName):
+        self.deleted.append(ModelPackageName)
+
+    def delete_model_package_group(self, ModelPackageGroupName):
+        self.deleted.append(f"group {ModelPackageGroupName}")
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_purge_empties_the_versioned_bucket_and_deletes_every_retained_resource(world, n):
+    clients, bucket, key = world
+    clients = {**clients, "sagemaker": VersionsDeleted(clients["sagemaker"])}
+    the_plan = destroy.plan(clients["cloudformation"], clients["sagemaker"], n)
+    destroy.delete_stacks(clients["cloudformation"], the_plan.stacks)
+    destroy.purge(clients, the_plan.retained)
+    assert bucket not in [b["Name"] for b in clients["s3"].list_buckets()["Buckets"]]
+    assert clients["kms"].describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    versions, group = clients["sagemaker"].deleted
+    assert versions.rsplit("/", 1)[-1] == "1" and group == f"group {n.model_package_group}"  # each version, then the group
+    assert clients["sqs"].list_queues().get("QueueUrls", []) == []
+    assert clients["logs"].describe_log_groups()["logGroups"] == []
+
+
+def test_nothing_happens_without_confirmation(monkeypatch):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert destroy.confirmed(None, "dev", "?") is False
+    assert destroy.confirmed("prod", "dev", "?") is False
+    assert destroy.confirmed("dev", "dev", "?") is True
+
+
+def test_the_command_prints_the_plan_and_deletes_nothing_unconfirmed(world, n, monkeypatch, capsys):
+    clients, bucket, _key = world
+    monkeypatch.setattr(destroy, "aws_session", lambda env: type("S", (), {"client": lambda self, s: clients[s]})())
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert destroy.main(["--env", n.env_name]) == 2
+    captured = capsys.readouterr()
+    assert "Will delete, in this order:" in captured.out and bucket in captured.out
+    assert captured.err == f"error: not confirmed: nothing was deleted (type '{n.env_name}', or pass CONFIRM={n.env_name})\n"
+    assert clients["cloudformation"].calls == []
+    assert destroy.main(["--env", n.env_name, "--confirm", n.env_name, "--purge-retained", "not-the-env"]) == 2
+    assert clients["cloudformation"].calls == []
