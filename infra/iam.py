@@ -25,7 +25,7 @@ from infra import kpi, notifications, parameters
 from infra.deploy_policies import actions
 from infra.boundary import DELIVERY, FUNCTIONS
 from infra.roles import exported_service_role
-from infra.names import BUILD_CACHE_PREFIX, LAMBDA_PREFIX
+from infra.names import BUILD_CACHE_PREFIX, LAMBDA_PREFIX, SAGEMAKER_OUTPUT_FOLDERS
 from infra.source import SOURCE_CONDITIONS, add_source_conditions
 from infra.policies import (
     arn,
@@ -60,7 +60,11 @@ def sagemaker_execution_statements() -> list[Statement]:
     """Run the pipeline's processing and training jobs and register models into the group."""
     return [
         use_key_by_alias("ArtifactKey", "${ArtifactKeyAlias}"),
-        *read_write_prefix("PipelineData", "${SageMakerPrefix}"),
+        # Read everything the pipeline keeps (input data, code, outputs); write only where jobs put outputs:
+        # never the input data or the step code, which a job could otherwise overwrite.
+        *read_prefix("PipelineData", "${SageMakerPrefix}"),
+        *(statement for folder in SAGEMAKER_OUTPUT_FOLDERS
+          for statement in write_prefix(f"{folder.title()}Outputs", f"${{SageMakerPrefix}}{folder}/")),
         write_logs("JobLogs", "/aws/sagemaker/*"),
         put_metrics("JobMetrics", "/aws/sagemaker/*"),
         *pull_images("BuiltInImages", BUILT_IN_IMAGE_REPOSITORIES),

@@ -23,6 +23,9 @@ SAGEMAKER_PREFIX = "sagemaker/"
 ATHENA_RESULTS_PREFIX = "athena-results/"
 BUILD_CACHE_PREFIX = "codebuild-cache/"  # the upsert build's pip cache (CodeBuild S3 cache)
 EVALUATION_FOLDER = "evaluation"
+# Where the SageMaker jobs write, under the pipeline's prefix (pipeline_def/pipeline.py): splits and contract,
+# models and packages, evaluation reports. The input data and the step code are read-only to the jobs.
+SAGEMAKER_OUTPUT_FOLDERS = ("data", "models", EVALUATION_FOLDER)
 # The evaluation folder's absolute level in the bucket (sagemaker/<pipeline>/evaluation: 3): the KPI crawler
 # makes its table there whatever the folders below it look like (Glue "TableLevelConfiguration").
 EVALUATION_TABLE_LEVEL = len(f"{SAGEMAKER_PREFIX}pipeline/{EVALUATION_FOLDER}".split("/"))

@@ -324,3 +324,26 @@ def test_report_partitions_rule_watches_the_pipeline_the_upsert_build_creates(st
                 "pipeline.yaml upsert build SAGEMAKER_PIPELINE_NAME": _build_env(stacks, "UpsertProject")["SAGEMAKER_PIPELINE_NAME"],
             },
         )
+
+
+def test_jobs_write_their_outputs_and_nothing_else_under_the_pipelines_prefix(stacks_by_env, project, definitions):
+    """Every output location of the definition is writable by the execution role; the input data and the step
+    code are not, so a job (or a pushed script) cannot rewrite the data the next run trains on."""
+    for env, stacks in stacks_by_env.items():
+        n = names_mod.for_env(project, env)
+        bucket = stacks["pipeline"].exports()[f"{n.stack('pipeline')}-ArtifactBucketName"]
+        role = stacks["iam"].resources("AWS::IAM::Role")["SageMakerExecutionRole"]["Properties"]
+        writable = [r.rstrip("*") for s in role["Policies"][0]["PolicyDocument"]["Statement"] if "s3:PutObject" in s["Action"]
+                    for r in s["Resource"]]
+        outputs = []
+        for step in _all_steps(definitions[env]):
+            args = step.get("Arguments", {})
+            outputs += [o["S3Output"]["S3Uri"] for o in args.get("ProcessingOutputConfig", {}).get("Outputs", [])]
+            if "OutputDataConfig" in args:
+                outputs.append(args["OutputDataConfig"]["S3OutputPath"] + "/")
+        for uri in outputs:
+            text = uri["Std:Join"]["Values"][0] if isinstance(uri, dict) else uri
+            arn = "arn:aws:s3:::" + text.removeprefix("s3://")
+            assert any(arn.startswith(w) for w in writable), f"env {env}: the execution role may not write {text}"
+        for read_only in (f"{n.sagemaker_prefix}input/churn.csv", f"{n.sagemaker_prefix}code/abc/preprocess.py"):
+            assert not any(f"arn:aws:s3:::{bucket}/{read_only}".startswith(w) for w in writable), f"env {env}: jobs may write {read_only}"
