@@ -9,6 +9,11 @@ DEV_STAMP := $(VENV)/.dev-installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check --no-input
+# One clear line, before any venv or pip, when an interpreter is older than the pins need (pip would say
+# only "No matching distribution found for rpds-py==…"). $(1): the interpreter; $(2): what to do about it.
+check_python = @command -v $(1) >/dev/null 2>&1 || { echo "error: $(1) not found; this project needs Python 3.11 or newer" >&2; exit 2; }; \
+	$(1) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: $(1) is Python %d.%d; this project needs Python 3.11 or newer ($(2))" % tuple(sys.version_info[:2]))'
+NEWER_PYTHON := run make with PYTHON=python3.11 or newer
 
 .PHONY: templates lint security test pytest bench clean venv dev-venv check deploy diff demo run train-local status approve reject destroy
 
@@ -16,17 +21,21 @@ templates: $(GEN_STAMP)
 	$(PY) generate.py
 
 $(VENV)/bin/python:
+	$(call check_python,$(PYTHON),$(NEWER_PYTHON))
 	$(PYTHON) -m venv $(VENV)
 
 $(GEN_STAMP): requirements.txt | $(VENV)/bin/python
+	$(call check_python,$(PY),make clean; then $(NEWER_PYTHON))
 	$(PY) -m pip install $(PIP_FLAGS) -r requirements.txt
 	@touch $@
 
 $(DEV_STAMP): requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(call check_python,$(PY),make clean; then $(NEWER_PYTHON))
 	$(PY) -m pip install $(PIP_FLAGS) -r requirements-dev.txt
 	@touch $@ $(GEN_STAMP)
 
 $(CHECKOV_STAMP): requirements-checkov.txt
+	$(call check_python,$(PYTHON),$(NEWER_PYTHON))
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements-checkov.txt
 	@touch $@

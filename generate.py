@@ -4,6 +4,10 @@
     python generate.py                 # every stack, every environment, into templates/
     python generate.py --env dev       # one environment's parameter files (templates too)
     python generate.py --check         # exit 1 if templates/ is not what the code renders now
+
+A render also removes the files it made before and no longer makes (an environment taken out of config
+leaves templates/<env>/ behind otherwise); `--check` reports them. It owns only templates/*.yaml and
+templates/<env>/*.json that it wrote, never anything else (infra/render.py, `leftovers`).
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", help="render only this environment's parameter files")
     parser.add_argument("--out", type=Path, default=ROOT / "templates", help="output folder (default: templates/)")
     parser.add_argument("--config", type=Path, default=config.CONFIG_DIR, help=argparse.SUPPRESS)
-    parser.add_argument("--check", action="store_true", help="compare a fresh render with --out; list stale or missing files")
+    parser.add_argument("--check", action="store_true", help="compare a fresh render with --out; list stale, missing or leftover files")
     args = parser.parse_args(argv)
 
     try:
@@ -32,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     files = render.render(project)
 
     if args.check:
-        problems = render.stale(args.out, files)
+        problems = render.stale(args.out, files, only_env=args.env)
         if problems:
             print("\n".join(problems))
             print(f"{len(problems)} file(s) differ from a fresh render; run `make templates` to refresh them.", file=sys.stderr)
@@ -42,10 +46,13 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         written = render.write_atomically(args.out, files)
+        removed = render.remove_leftovers(args.out, files, only_env=args.env)
     except (render.OutsideOutput, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"{len(files)} files rendered into {args.out} ({len(written)} changed)")
+    for rel in removed:
+        print(f"removed: {args.out / rel} (config no longer renders it)")
+    print(f"{len(files)} files rendered into {args.out} ({len(written)} changed, {len(removed)} removed)")
     return 0
 
 

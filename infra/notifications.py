@@ -269,7 +269,7 @@ def failure_alarms(t: Template, dlq: sqs.Queue, log_group: logs.LogGroup) -> Non
     topic = import_value("PipelineStackName", "OperationsTopicArn")
     model_package_events.dead_letter_alarm(
         t, "NotifierDeadLetterAlarm", Sub(ALARM_NAME), GetAtt(dlq, "QueueName"), topic,
-        "Model package events the notifier could not handle wait in its dead-letter queue: see the README to redrive",
+        "Model package events the notifier could not handle wait in its dead-letter queue: to redrive them, see docs/notifications.md",
     )
     model_package_events.delivery_failure_alarms(t, "Notifier", "approval-notifier", Ref("NotifierFunctionName"),
                                                  Sub(RULE_NAME), topic)

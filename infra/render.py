@@ -128,8 +128,52 @@ def write_atomically(out_dir: Path, files: dict[str, str]) -> list[str]:
     return [str(target.relative_to(out_dir)) for _, target in pending]
 
 
-def stale(out_dir: Path, files: dict[str, str]) -> list[str]:
-    """Human-readable lines for every file on disk that differs from, or lacks, a fresh render."""
+# How the first bytes of each kind of file generate.py writes begin (keys are sorted, so these come first).
+_TEMPLATE_START = b"AWSTemplateFormatVersion:"
+_CONFIGURATION_START = b'{\n  "Parameters": {'
+
+
+def _generated(path: Path, start: bytes) -> bool:
+    """A regular file (not a symlink, not hidden, not a test's `.result` copy) that begins as ours does."""
+    if path.name.startswith(".") or ".result." in path.name or path.is_symlink() or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(start)) == start
+    except OSError:
+        return False
+
+
+def leftovers(out_dir: Path, files: dict[str, str], only_env: str | None = None) -> list[str]:
+    """Files generate.py made in out_dir that a render no longer makes (relative paths, sorted).
+
+    generate.py owns only the templates at the top of out_dir (`*.yaml`) and the TemplateConfiguration files
+    one folder down (`<env>/*.json`), and of those only the ones that begin as it writes them: anything else
+    (a README, a symlink, a hand-written YAML when --out is some other folder) is never reported or removed.
+    With `only_env`, other environments' folders are out of scope: their config was not loaded.
+    """
+    if not out_dir.is_dir() or out_dir.is_symlink():
+        return []
+    found = [p for p in out_dir.glob("*.yaml") if _generated(p, _TEMPLATE_START)]
+    for folder in sorted(out_dir.iterdir()):
+        if folder.is_dir() and not folder.is_symlink() and only_env in (None, folder.name):
+            found += [p for p in folder.glob("*.json") if _generated(p, _CONFIGURATION_START)]
+    return sorted(rel for rel in (p.relative_to(out_dir).as_posix() for p in found) if rel not in files)
+
+
+def remove_leftovers(out_dir: Path, files: dict[str, str], only_env: str | None = None) -> list[str]:
+    """Delete the leftovers (see `leftovers`), then any env folder they leave empty; return what was removed."""
+    removed = leftovers(out_dir, files, only_env)
+    for rel in removed:
+        (out_dir / rel).unlink()
+    for folder in sorted({(out_dir / rel).parent for rel in removed} - {out_dir}):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    return removed
+
+
+def stale(out_dir: Path, files: dict[str, str], only_env: str | None = None) -> list[str]:
+    """Human-readable lines for every file on disk that differs from, lacks, or outlived a fresh render."""
     problems = []
     for rel, text in files.items():
         target = out_dir / rel
@@ -137,4 +181,5 @@ def stale(out_dir: Path, files: dict[str, str]) -> list[str]:
             problems.append(f"missing: {target}")
         elif target.read_text(encoding="utf-8") != text:
             problems.append(f"stale:   {target}")
+    problems += [f"extra:   {out_dir / rel} (config no longer renders it)" for rel in leftovers(out_dir, files, only_env)]
     return problems

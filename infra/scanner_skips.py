@@ -1,6 +1,6 @@
 """Checkov findings we accept, each with the reason a security reviewer reads.
 
-Kept in one table so the README's Security section and the tests can list every one; applied to
+Kept in one table so docs/security.md and the tests can list every one; applied to
 each resource's Metadata (where checkov reads skips) by the stack that owns the resource.
 """
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """SageMaker SDK sessions that make no calls we did not ask for.
 
-FACTS.md recipe: explicit boto3 session with a region, the default bucket preset (else the SDK
-checks or creates a bucket in S3), EC2 metadata off for renders (cli.render), telemetry a no-op
-(the SDK otherwise sends a request to S3 after decorated calls; its config-file opt-out is ~8x
-slower).
+What it takes, as probed against the pinned SDK: an explicit boto3 session with a region, the default
+bucket preset (else the SDK checks or creates a bucket in S3), EC2 metadata off for renders (cli.render),
+telemetry a no-op (the SDK otherwise sends a request to S3 after decorated calls; its config-file opt-out
+is ~8x slower).
 """
 from __future__ import annotations
 

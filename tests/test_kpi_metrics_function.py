@@ -56,7 +56,7 @@ def _counts(points: list[dict]) -> dict[str, int]:
 
 
 def event(n, status: str, version: int = 3, report_key: str | None = None, group: str | None = None) -> dict:
-    """Shaped as SageMaker sends it (FACTS.md: "Model package state change")."""
+    """Shaped as SageMaker sends it (developer guide: "Events that Amazon SageMaker sends to Amazon EventBridge")."""
     group = group or n.model_package_group
     arn = f"arn:aws:sagemaker:{REGION}:111111111111:model-package/{group}/{version}"
     detail = {

@@ -42,7 +42,7 @@ What is real and what is emulated:
             versions, the pipeline), EventBridge (the templates' rules, with SQS targets standing in
             for the Lambda targets), SNS (an SQS subscription standing in for the email addresses),
             CloudWatch metrics. No network, fake credentials.
-  not done: the stacks are not deployed (moto skips most of our resource types: see FACTS.md); IAM
+  not done: the stacks are not deployed (moto's CloudFormation skips most of our resource types); IAM
             policies are not evaluated; the pipeline does not run (the demo writes the report and
             registers the version as its last steps would); SageMaker's events are built by the demo
             from DescribeModelPackage (moto emits none)."""

@@ -1,6 +1,6 @@
 """The "SageMaker Model Package State Change" event, built from DescribeModelPackage as SageMaker would.
 
-moto emits no events, so the demo builds them. Shape (FACTS.md; SageMaker developer guide, "Events
+moto emits no events, so the demo builds them. Shape (SageMaker developer guide, "Events
 that Amazon SageMaker sends to Amazon EventBridge"): the detail carries the package's own fields,
 timestamps as epoch-millisecond strings; `resources` holds the package ARN.
 """
