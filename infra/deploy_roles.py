@@ -8,9 +8,10 @@ every runtime role carries (infra/boundary.py) lives here too, for the same reas
 """
 from __future__ import annotations
 
-from troposphere import Template
+from troposphere import Ref, Sub, Template, iam
 
 from infra import boundary, deploy_policies, parameters, scanner_skips
+from infra.policies import document
 from infra.roles import exported_service_role
 from infra.source import add_source_conditions
 from infra.templates_common import new_template
@@ -24,8 +25,21 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
                           "the role CloudFormation deploys the pipeline stack with", deploy_policies.pipeline_stack(), boundary=None)
     exported_service_role(t, "NotificationsDeployRole", "NotificationsDeployRoleName", SERVICE,
                           "the role CloudFormation deploys the notifications stack with", deploy_policies.notifications_stack(), boundary=None)
-    exported_service_role(t, "KpiDeployRole", "KpiDeployRoleName", SERVICE,
-                          "the role CloudFormation deploys the KPI stack with", deploy_policies.kpi_stack(), boundary=None)
+    KpiDeployRole = exported_service_role(t, "KpiDeployRole", "KpiDeployRoleName", SERVICE,
+                                          "the role CloudFormation deploys the KPI stack with", deploy_policies.kpi_stack(),
+                                          boundary=None)
+    for logical_id, suffix, statements in (
+        ("KpiDeployMetricsFunctionPolicy", "metrics-function", deploy_policies.kpi_stack_metrics_function()),
+        ("KpiDeployPartitionsFunctionPolicy", "partitions-function", deploy_policies.kpi_stack_partitions_function()),
+    ):
+        t.add_resource(iam.ManagedPolicy(
+            logical_id,
+            ManagedPolicyName=Sub(f"${{KpiDeployRoleName}}-{suffix}"),
+            Path=Ref("RolePath"),
+            Description=f"What the KPI deploy role may do for the KPI stack's {suffix.replace('-', ' ')}",
+            PolicyDocument=document(statements),
+            Roles=[Ref(KpiDeployRole)],
+        ))
     add_source_conditions(t)  # the boundary holds the env's own source type's statements only
     for policy in boundary.managed_policies():
         t.add_resource(policy)

@@ -62,3 +62,14 @@ def text_of(value) -> str:
         sub = value["Fn::Sub"]
         return sub if isinstance(sub, str) else sub[0]
     return json.dumps(value, sort_keys=True)
+
+
+def role_statements(template: dict, role: str) -> list[dict]:
+    """Every statement a role holds in the template: its inline policies, and the AWS::IAM::Policy and
+    customer managed AWS::IAM::ManagedPolicy resources attached to it (Roles: [Ref role])."""
+    resources = template["Resources"]
+    out = [st for p in resources[role]["Properties"].get("Policies", []) for st in statements(p["PolicyDocument"])]
+    for res in resources.values():
+        if res.get("Type") in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and {"Ref": role} in res.get("Properties", {}).get("Roles", []):
+            out += statements(res["Properties"]["PolicyDocument"])
+    return out

@@ -20,6 +20,7 @@ from infra.boundary import BOUNDARIES
 from infra.policies import NO_RESOURCE_LEVEL_ACTIONS
 from infra.stacks import BUILDERS
 from tests.cfn import as_list, statements
+from tests.longest_names import longest_project
 from tests.resolve import resolve_all
 
 MANAGED_POLICY_LIMIT = 6144  # characters, white space not counted (IAM quotas)
@@ -140,16 +141,7 @@ def test_boundaries_fit_the_managed_policy_limit_in_every_env(stacks_by_env):
 
 def test_boundaries_fit_even_with_the_longest_names_config_accepts(project):
     """Names are config: the longest project, short, env and pipeline names and source repository still fit."""
-    env = next(iter(project.environments.values()))
-    long_env = dataclasses.replace(
-        env, name="e" * 10, account_id=None,
-        source=dataclasses.replace(env.source, repository="o" * 39 + "/" + "r" * 100, connection_arn=env.source.connection_arn),
-    )
-    longest = dataclasses.replace(
-        project, name="p" * 40, short_name="s" * 12, sagemaker_pipeline_name="m" * 45,
-        environments=MappingProxyType({long_env.name: long_env}),
-    )
-    names_mod.check_limits(longest, long_env, project_file="project.yaml")  # a config the loader would accept
-    stacks = resolve_all(render.render(longest), longest, long_env.name, list(BUILDERS))
+    longest = longest_project(project)
+    stacks = resolve_all(render.render(longest), longest, next(iter(longest.environments)), list(BUILDERS))
     for logical_id, size in _sizes(stacks).items():
         assert size <= MANAGED_POLICY_LIMIT, f"{logical_id} is {size} characters with the longest names; IAM allows {MANAGED_POLICY_LIMIT}"

@@ -15,7 +15,7 @@ import pytest
 
 from infra.pipeline import DEPLOYMENTS
 from infra.policies import KEY_ADMIN_ACTIONS
-from tests.cfn import as_list, load, statements
+from tests.cfn import as_list, load, role_statements
 from tests.test_resource_level_permissions import resource_types
 
 SCHEMAS = Path(cfnlint.__file__).parent / "data" / "schemas"
@@ -70,8 +70,7 @@ def handler_permissions(resource_type: str) -> set[str]:
 
 
 def granted(deploy_roles: dict, role: str) -> set[str]:
-    return {a for policy in deploy_roles[role]["Properties"]["Policies"] for st in statements(policy["PolicyDocument"])
-            if st["Effect"] == "Allow" for a in as_list(st["Action"])}
+    return {a for st in role_statements({"Resources": deploy_roles}, role) if st["Effect"] == "Allow" for a in as_list(st["Action"])}
 
 
 def missing_permissions(rendered: dict[str, str], stack: str) -> list[str]:

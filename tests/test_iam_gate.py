@@ -5,7 +5,7 @@ import pytest
 
 from infra.policies import NO_RESOURCE_LEVEL_ACTIONS
 from infra.stacks import BUILDERS
-from tests.cfn import as_list, load, policies, statements, text_of
+from tests.cfn import as_list, load, policies, role_statements, statements, text_of
 
 TRUST = "AssumeRolePolicyDocument"
 # The permissions boundaries grant nothing by themselves; tests/test_boundary.py checks them on their own.
@@ -135,11 +135,10 @@ def iam_write_problems(template_texts: dict[str, str]) -> list[str]:
         for logical_id, resource in load(text).get("Resources", {}).items():
             if resource.get("Type") != "AWS::IAM::Role":
                 continue
-            for policy in resource["Properties"].get("Policies", []):
-                for st in statements(policy["PolicyDocument"]):
-                    writes = sorted(a for a in as_list(st["Action"]) if st["Effect"] == "Allow" and a.startswith(IAM_WRITES))
-                    if writes:
-                        problems.append(f"{stack} {logical_id} {st.get('Sid')}: {', '.join(writes)}")
+            for st in role_statements(load(text), logical_id):
+                writes = sorted(a for a in as_list(st["Action"]) if st["Effect"] == "Allow" and a.startswith(IAM_WRITES))
+                if writes:
+                    problems.append(f"{stack} {logical_id} {st.get('Sid')}: {', '.join(writes)}")
     return problems
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from infra.deploy_policies import KEY_CREATION_ACTIONS
 from infra.stacks import BUILDERS
-from tests.cfn import as_list, load, statements, text_of
+from tests.cfn import as_list, load, role_statements, statements, text_of
 
 KEY_WIDE = ("*", "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*")
 CREATION = {f"kms:{action}" for action in KEY_CREATION_ACTIONS}
@@ -22,15 +22,14 @@ def deploy_role_key_problems(deploy_roles_text: str) -> list[str]:
     for logical_id, resource in sorted(template["Resources"].items()):
         if resource["Type"] != "AWS::IAM::Role":
             continue
-        for policy in resource["Properties"].get("Policies", []):
-            for statement in statements(policy["PolicyDocument"]):
-                if statement["Effect"] != "Allow" or "kms:ResourceAliases" in str(statement.get("Condition")):
-                    continue  # use of one named key (by its alias) is scoped already
-                kms_actions = {a for a in as_list(statement["Action"]) if a.startswith("kms:")}
-                wide = [text_of(r) for r in as_list(statement["Resource"]) if text_of(r) in KEY_WIDE]
-                beyond = sorted(kms_actions - CREATION)
-                if wide and beyond:
-                    problems.append(f"deploy-roles.yaml {logical_id} {statement.get('Sid')}: {', '.join(beyond)} on {wide[0]}")
+        for statement in role_statements(template, logical_id):
+            if statement["Effect"] != "Allow" or "kms:ResourceAliases" in str(statement.get("Condition")):
+                continue  # use of one named key (by its alias) is scoped already
+            kms_actions = {a for a in as_list(statement["Action"]) if a.startswith("kms:")}
+            wide = [text_of(r) for r in as_list(statement["Resource"]) if text_of(r) in KEY_WIDE]
+            beyond = sorted(kms_actions - CREATION)
+            if wide and beyond:
+                problems.append(f"deploy-roles.yaml {logical_id} {statement.get('Sid')}: {', '.join(beyond)} on {wide[0]}")
     return problems
 
 
