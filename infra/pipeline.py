@@ -515,9 +515,11 @@ REVISIONS = {
 
 
 def release_approval_stage(topic: sns.Topic):
-    """A person approves the release before any stack of the env changes (config operations.release_approval).
+    """A person approves the release before any of its code runs or any stack changes (operations.release_approval).
 
-    It comes before the pipeline updates itself, so a push that removes this stage still waits for it."""
+    Right after Source: Synth runs the push's own code with a role that writes run artifacts, so a later,
+    unapproved push could otherwise rewrite what a waiting, approved run deploys. And before the pipeline
+    updates itself, so a push that removes this stage still waits for it."""
     notes = {kind: Sub(RELEASE_NOTE.format(revision=revision)) for kind, revision in REVISIONS.items()}
     note = If(SOURCE_CONDITIONS["codeconnections"], notes["codeconnections"],
               If(SOURCE_CONDITIONS["codecommit"], notes["codecommit"], notes["s3"]))
@@ -528,11 +530,11 @@ def release_approval_stage(topic: sns.Topic):
 def stages(synth: codebuild.Project, upsert: codebuild.Project, operations_topic: sns.Topic) -> list:
     out = [
         codepipeline.Stages(Name="Source", Actions=[selected_source_action()]),
+        release_approval_stage(operations_topic),
         codepipeline.Stages(
             Name="Synth",
             Actions=[_action("Synth", "Build", "CodeBuild", {"ProjectName": Ref(synth)}, inputs=[SOURCE_ARTIFACT], outputs=[SYNTH_ARTIFACT])],
         ),
-        release_approval_stage(operations_topic),
     ]
     for stack, (stage_name, _, _, _) in DEPLOYMENTS.items():
         out.append(codepipeline.Stages(Name=stage_name, Actions=[deploy_action(stack)]))

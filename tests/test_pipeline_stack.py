@@ -14,7 +14,7 @@ from tests.cfn import statements as cfn_statements
 from tests.conftest import ROOT
 
 # ApproveRelease exists only where config asks for it (operations.release_approval; tests/test_release_approval.py).
-STAGES = ["Source", "Synth", "ApproveRelease", "UpdatePipeline", "DeployNotifications", "DeployKpi", "UpsertSageMakerPipeline"]
+STAGES = ["Source", "ApproveRelease", "Synth", "UpdatePipeline", "DeployNotifications", "DeployKpi", "UpsertSageMakerPipeline"]
 
 
 def load(text: str) -> dict:

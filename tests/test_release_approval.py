@@ -34,14 +34,16 @@ def _stages(stacks) -> list[dict]:
     return pipeline["Properties"]["Stages"]
 
 
-def test_the_approval_comes_after_synth_and_before_any_stack_changes_only_where_config_asks(case):
+def test_the_approval_comes_right_after_source_before_any_code_runs_only_where_config_asks(case):
+    """Before Synth: the push's code (Synth) must not run before a person approves, since Synth's role writes
+    the run artifacts a waiting, approved run would deploy."""
     required, _project, by_env = case
     for env, stacks in by_env.items():
         names = [s["Name"] for s in _stages(stacks)]
-        first_deploy = min(i for i, s in enumerate(_stages(stacks))
-                           if any(a["ActionTypeId"]["Category"] == "Deploy" for a in s["Actions"]))
+        first_build = min(i for i, s in enumerate(_stages(stacks))
+                          if any(a["ActionTypeId"]["Category"] in ("Build", "Deploy") for a in s["Actions"]))
         if required:
-            assert names.index("ApproveRelease") == names.index("Synth") + 1 < first_deploy, f"env {env}: {names}"
+            assert names.index("ApproveRelease") == names.index("Source") + 1 < first_build, f"env {env}: {names}"
         else:
             assert "ApproveRelease" not in names, f"env {env}"
 
