@@ -13,6 +13,7 @@ import yaml
 import awacs.sns
 from awacs.aws import (
     Allow,
+    ArnEquals,
     ArnLike,
     Bool,
     Condition,
@@ -107,20 +108,23 @@ def uploaders_encrypt_input_statement() -> Statement:
         Action=[awacs.kms.GenerateDataKey, awacs.kms.Decrypt],
         Resource=["*"],
         Condition=Condition([
-            StringEquals({"kms:ViaService": Sub("s3.${AWS::Region}.amazonaws.com")}),
+            StringEquals({"kms:ViaService": Sub("s3.${AWS::Region}.amazonaws.com"), "kms:CallerAccount": Ref("AWS::AccountId")}),
             ArnLike({"kms:EncryptionContext:aws:s3:arn": [artifact_bucket_arn(), artifact_bucket_arn(INPUT_OBJECTS)]}),
         ]),
     )
 
 
 def uploaders_write_input_statements() -> list[Statement]:
-    """Bucket-policy statements: the named uploaders may put objects under the input prefix and list it."""
+    """Bucket-policy statements: the named uploaders, in this account only, may put objects under the input
+    prefix and list it, and read nothing else in the bucket whatever their own policies say."""
     uploaders = Principal("AWS", Ref("DataUploaderArns"))
+    this_account = StringEquals({"aws:PrincipalAccount": Ref("AWS::AccountId")})
     return [
         Statement(
             Sid="DataUploadersWriteInput",
             Effect=Allow,
             Principal=uploaders,
+            Condition=Condition(this_account),
             # DeleteObject too: every file under input/ is read, so replacing the sample means removing it
             # (the bucket is versioned: a deleted object stays recoverable for 30 days).
             Action=[awacs.s3.PutObject, awacs.s3.AbortMultipartUpload, awacs.s3.DeleteObject],
@@ -132,7 +136,17 @@ def uploaders_write_input_statements() -> list[Statement]:
             Principal=uploaders,
             Action=[awacs.s3.ListBucket],
             Resource=[artifact_bucket_arn()],
-            Condition=Condition(StringLike({"s3:prefix": [Sub("${SageMakerInputPrefix}*")]})),
+            Condition=Condition([StringLike({"s3:prefix": [Sub("${SageMakerInputPrefix}*")]}), this_account]),
+        ),
+        # The key lets them decrypt through S3 anywhere in the bucket (with S3 Bucket Keys the encryption context
+        # is the bucket): an identity policy with broad s3:Get* must still not read models, data or sources.
+        Statement(
+            Sid="DataUploadersReadNothingElse",
+            Effect=Deny,
+            Principal=Principal("*"),
+            Action=[awacs.s3.GetObject, awacs.s3.GetObjectVersion],
+            NotResource=[artifact_bucket_arn(INPUT_OBJECTS)],
+            Condition=Condition(ArnEquals({"aws:PrincipalArn": Ref("DataUploaderArns")})),
         ),
     ]
 

@@ -48,7 +48,10 @@ def test_named_uploaders_may_write_only_the_input_prefix(project, env):
         (("s3:ListBucket",), (f"arn:aws:s3:::{bucket}",)),
     }
     listing = next(s for s in granted if s["Action"] == ["s3:ListBucket"])
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{n.input_prefix}*"]}}
+    account = stack.pseudo["AWS::AccountId"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{n.input_prefix}*"]},
+                                    "StringEquals": {"aws:PrincipalAccount": account}}
+    assert all(s["Condition"]["StringEquals"] == {"aws:PrincipalAccount": account} for s in granted)
     assert all(s["Effect"] == "Allow" for s in granted)
 
 
@@ -59,7 +62,8 @@ def test_named_uploaders_may_use_the_key_only_through_s3_for_this_bucket(project
     bucket = f"{n.artifact_bucket_prefix}-{stack.pseudo['AWS::AccountId']}-{stack.pseudo['AWS::Region']}"
     (granted,) = _naming(_statements(stack, "ArtifactKey", "KeyPolicy"), UPLOADERS)
     assert granted["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
-    assert granted["Condition"]["StringEquals"] == {"kms:ViaService": f"s3.{stack.pseudo['AWS::Region']}.amazonaws.com"}
+    assert granted["Condition"]["StringEquals"] == {"kms:ViaService": f"s3.{stack.pseudo['AWS::Region']}.amazonaws.com",
+                                                    "kms:CallerAccount": stack.pseudo["AWS::AccountId"]}
     assert granted["Condition"]["ArnLike"] == {
         "kms:EncryptionContext:aws:s3:arn": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/{n.input_prefix}*"]}
 
@@ -92,3 +96,22 @@ def test_bad_uploaders_are_one_line_config_errors(tmp_path, value, problem):
     with pytest.raises(config.ConfigError) as err:
         config.load(tmp_path / "config")
     assert "sagemaker.data_uploaders" in str(err.value) and problem in str(err.value) and "\n" not in str(err.value)
+
+
+def test_uploaders_read_nothing_but_the_input_even_with_broad_policies_and_outsiders_get_nothing(project, env):
+    """The key lets uploaders decrypt through S3 in the whole bucket (the encryption context is the bucket):
+    the bucket policy refuses them every object outside the input prefix; an ARN of another account in the
+    list is granted nothing (config checks it only when account_id is set)."""
+    from tests.policy_eval import Request, allowed, denied
+
+    outsider = "arn:aws:iam::999999999999:role/attacker"
+    fixture = _with_uploaders(project, (*UPLOADERS, outsider))
+    stack = _pipeline_stack(fixture, env)
+    n = names.for_env(fixture, env)
+    bucket = f"arn:aws:s3:::{n.artifact_bucket_prefix}-{stack.pseudo['AWS::AccountId']}-{stack.pseudo['AWS::Region']}"
+    document = stack.value(stack.template["Resources"]["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"])
+    local = UPLOADERS[0].replace("000000000000", stack.pseudo["AWS::AccountId"])
+    assert denied(document, Request(local, "s3:GetObject", f"{bucket}/{n.sagemaker_prefix}models/x/model.tar.gz"))
+    assert denied(document, Request(local, "s3:GetObject", f"{bucket}/lambda/notifier.zip"))
+    assert not denied(document, Request(local, "s3:GetObject", f"{bucket}/{n.input_prefix}churn.csv"))
+    assert not allowed(document, Request(outsider, "s3:PutObject", f"{bucket}/{n.input_prefix}churn.csv"))
