@@ -20,11 +20,16 @@ from infra.policies import VERSION
 
 
 
-# Two boundaries, each computed from the statements of the roles that carry it: IAM allows 6,144
-# characters per managed policy, and one boundary for every role would not fit once names are long.
-DELIVERY = "delivery"  # the pipeline, its builds, the source events and the SageMaker jobs
+# One boundary per kind of runtime role, each computed from the statements of the roles that carry it: a
+# role whose policy someone widens can reach only what roles of its own kind use (a build never the
+# pipeline's CloudFormation powers), and each fits IAM's 6,144 characters per managed policy.
+DELIVERY = "delivery"  # the pipeline and the source events that start it
+BUILDS = "builds"  # the Synth and Upsert CodeBuild projects, which run the repository's code
+JOBS = "jobs"  # the SageMaker pipeline's jobs
 FUNCTIONS = "functions"  # the Lambdas and the crawler
 BOUNDARIES = {DELIVERY: ("DeliveryRolesBoundary", "DeliveryBoundaryName"),
+              BUILDS: ("BuildRolesBoundary", "BuildsBoundaryName"),
+              JOBS: ("JobRolesBoundary", "JobsBoundaryName"),
               FUNCTIONS: ("FunctionRolesBoundary", "FunctionsBoundaryName")}
 
 
@@ -47,13 +52,11 @@ def common_statements(kind: str) -> list[Statement]:
     from infra import kpi, notifications
 
     if kind == DELIVERY:
-        return [
-            *iam_stack.sagemaker_execution_statements(),
-            *iam_stack.codepipeline_statements(),
-            *iam_stack.synth_build_statements(),
-            *iam_stack.upsert_build_statements(),
-            *iam_stack.source_events_statements(),
-        ]
+        return [*iam_stack.codepipeline_statements(), *iam_stack.source_events_statements()]
+    if kind == BUILDS:
+        return [*iam_stack.synth_build_statements(), *iam_stack.upsert_build_statements()]
+    if kind == JOBS:
+        return iam_stack.sagemaker_execution_statements()
     return [
         *notifications.notifier_statements(),
         *kpi.metrics_function_statements(),
@@ -92,16 +95,19 @@ def _sub(text: str):
 
 
 def _compact(resources: list) -> list:
-    """Fewer ARNs reaching the same environment's resources: drop one another's wildcard already covers,
-    and join a name with its children (X and X:log-stream:*, X and X/execution/*) into X*."""
+    """Fewer ARNs reaching the same environment's resources: drop one another's wildcard already covers, and
+    join a name's children into one pattern per separator (X:log-stream:* into X:*, X/execution/* into X/*).
+    Never X* alone: a bucket named X-something, or a pipeline named X-prod, is another resource."""
     others = {json.dumps(r, sort_keys=True): r for r in resources if isinstance(r, dict) and "Fn::Sub" not in r}
     texts = sorted({_text(r) for r in resources if not (isinstance(r, dict) and "Fn::Sub" not in r)})
     joined = set(texts)
     for text in texts:
-        if "*" not in text and any(other != text and other.startswith(text) and other[len(text)] in ":/" for other in texts):
-            joined.discard(text)
-            joined = {o for o in joined if not (o.startswith(text) and o[len(text)] in ":/")}
-            joined.add(text + "*")
+        if "*" in text:
+            continue
+        for separator in ":/":
+            children = {o for o in joined if o != text and o.startswith(text + separator)}
+            if children:
+                joined = (joined - children) | {f"{text}{separator}*"}
     kept = [t for t in sorted(joined) if not any(o != t and o.endswith("*") and fnmatch.fnmatchcase(t, o) for o in joined)]
     return [_sub(t) for t in kept] + [others[k] for k in sorted(others)]  # Ref/If values stay as they are
 

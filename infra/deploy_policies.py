@@ -169,13 +169,15 @@ def pipeline_stack() -> list[Statement]:
     ]
 
 
-def _event_consumer(sid: str, function_param: str, queue_param: str, role_param: str) -> list[Statement]:
-    """A model-package event consumer: its function (from a zip in the SSE-KMS artifact bucket), log group,
-    rule, dead-letter queue, and its role (made by the IAM stack, only passed to Lambda here)."""
-    function = f"${{{function_param}}}"
+def _event_consumers(sid: str, consumers: list[tuple[str, str, str]]) -> list[Statement]:
+    """Model-package (or pipeline) event consumers, each (function, dead-letter queue, role) by name parameter:
+    the functions (from zips in the SSE-KMS artifact bucket), their log groups, rules and dead-letter queues,
+    and their roles (made by the IAM stack, only passed to Lambda here). One statement per kind of resource,
+    naming every consumer's, so the policy stays short as consumers are added."""
+    functions = [f"${{{function_param}}}" for function_param, _, _ in consumers]
     return [
         _allow(
-            f"{sid}Function",
+            f"{sid}Functions",
             actions(
                 awacs.awslambda, "CreateFunction", "DeleteFunction", "GetFunction", "GetFunctionConfiguration",
                 "UpdateFunctionCode", "UpdateFunctionConfiguration", "AddPermission", "RemovePermission", "TagResource",
@@ -185,20 +187,30 @@ def _event_consumer(sid: str, function_param: str, queue_param: str, role_param:
                 "GetFunctionScalingConfig", "GetPolicy",
             ),
             # EventInvokeConfig on $LATEST names the qualified ARN.
-            [arn("lambda", f"function:{function}"), arn("lambda", f"function:{function}:*")],
+            [arn("lambda", f"function:{f}{suffix}") for f in functions for suffix in ("", ":*")],
         ),
         # Lambda fetches the zip with the caller's credentials: read lambda/ and decrypt it.
         _allow(f"{sid}Code", [awacs.s3.GetObject, awacs.s3.GetObjectVersion], [artifact_bucket_arn("/lambda/*")]),
         decrypt_by_alias(f"{sid}CodeDecrypt", "${ArtifactKeyAlias}"),
-        *_log_groups(f"{sid}LogGroup", f"/aws/lambda/{function}"),
-        _event_rules(f"{sid}Rule"),
         _allow(
-            f"{sid}DeadLetterQueue",
+            f"{sid}LogGroups",
+            actions(awacs.logs, "CreateLogGroup", "DeleteLogGroup", "PutRetentionPolicy", "DeleteRetentionPolicy",
+                    "TagResource", "UntagResource", "ListTagsForResource", "AssociateKmsKey", "DisassociateKmsKey",
+                    "GetDataProtectionPolicy"),
+            [arn("logs", f"log-group:/aws/lambda/{f}{suffix}") for f in functions for suffix in ("", ":*")],
+        ),
+        _allow(f"{sid}LogLookupsNoResourceLevelPermission",
+               actions(awacs.logs, "DescribeLogGroups", "DescribeResourcePolicies", "DescribeIndexPolicies"), ["*"]),
+        _event_rules(f"{sid}Rules"),
+        _allow(
+            f"{sid}DeadLetterQueues",
             actions(awacs.sqs, "CreateQueue", "DeleteQueue", "GetQueueAttributes", "SetQueueAttributes", "GetQueueUrl",
                     "TagQueue", "UntagQueue", "ListQueueTags"),
-            [arn("sqs", f"${{{queue_param}}}")],
+            [arn("sqs", f"${{{queue_param}}}") for _, queue_param, _ in consumers],
         ),
-        *_pass_existing_role(sid, role_param, "lambda.amazonaws.com"),
+        _allow(f"Read{sid}Roles", [awacs.iam.GetRole],
+               [arn("iam", f"role${{RolePath}}${{{role_param}}}", region=False) for _, _, role_param in consumers]),
+        pass_role(f"Pass{sid}Roles", [f"${{{role_param}}}" for _, _, role_param in consumers], "lambda.amazonaws.com"),
     ]
 
 
@@ -207,7 +219,7 @@ def notifications_stack() -> list[Statement]:
     return [
         *_kms_key_lifecycle("NotificationsKey"),
         _topic("Topic", "TopicName"),
-        *_event_consumer("Notifier", "NotifierFunctionName", "NotifierDeadLetterQueueName", "NotifierRoleName"),
+        *_event_consumers("Notifier", [("NotifierFunctionName", "NotifierDeadLetterQueueName", "NotifierRoleName")]),
         _allow("MalformedEventsFilter", actions(awacs.logs, "PutMetricFilter", "DeleteMetricFilter", "DescribeMetricFilters"),
                [arn("logs", "log-group:/aws/lambda/${NotifierFunctionName}")]),
         _allow(
@@ -284,11 +296,10 @@ def kpi_stack() -> list[Statement]:
     ]
 
 
-# The KPI stack's two event consumers, apart from kpi_stack(): with them the role's inline policy passes IAM's
-# 10,240 characters once names are long, so each goes into a managed policy (6,144 each) of the same role.
-def kpi_stack_metrics_function() -> list[Statement]:
-    return _event_consumer("Metrics", "MetricsFunctionName", "MetricsDeadLetterQueueName", "MetricsFunctionRoleName")
-
-
-def kpi_stack_partitions_function() -> list[Statement]:
-    return _event_consumer("Partitions", "PartitionsFunctionName", "PartitionsDeadLetterQueueName", "PartitionsFunctionRoleName")
+def kpi_stack_functions() -> list[Statement]:
+    """The KPI stack's two event consumers, apart from kpi_stack(): with them the role's inline policy passes IAM's
+    10,240 characters once names are long, so they go into a managed policy (6,144) of the same role."""
+    return _event_consumers("KpiFunctions", [
+        ("MetricsFunctionName", "MetricsDeadLetterQueueName", "MetricsFunctionRoleName"),
+        ("PartitionsFunctionName", "PartitionsDeadLetterQueueName", "PartitionsFunctionRoleName"),
+    ])

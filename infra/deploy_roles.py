@@ -28,18 +28,14 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     KpiDeployRole = exported_service_role(t, "KpiDeployRole", "KpiDeployRoleName", SERVICE,
                                           "the role CloudFormation deploys the KPI stack with", deploy_policies.kpi_stack(),
                                           boundary=None)
-    for logical_id, suffix, statements in (
-        ("KpiDeployMetricsFunctionPolicy", "metrics-function", deploy_policies.kpi_stack_metrics_function()),
-        ("KpiDeployPartitionsFunctionPolicy", "partitions-function", deploy_policies.kpi_stack_partitions_function()),
-    ):
-        t.add_resource(iam.ManagedPolicy(
-            logical_id,
-            ManagedPolicyName=Sub(f"${{KpiDeployRoleName}}-{suffix}"),
-            Path=Ref("RolePath"),
-            Description=f"What the KPI deploy role may do for the KPI stack's {suffix.replace('-', ' ')}",
-            PolicyDocument=document(statements),
-            Roles=[Ref(KpiDeployRole)],
-        ))
+    t.add_resource(iam.ManagedPolicy(
+        "KpiDeployFunctionsPolicy",
+        ManagedPolicyName=Sub("${KpiDeployRoleName}-functions"),
+        Path=Ref("RolePath"),
+        Description="What the KPI deploy role may do for the KPI stack's two functions (beside its inline policy)",
+        PolicyDocument=document(deploy_policies.kpi_stack_functions()),
+        Roles=[Ref(KpiDeployRole)],
+    ))
     add_source_conditions(t)  # the boundary holds the env's own source type's statements only
     for policy in boundary.managed_policies():
         t.add_resource(policy)

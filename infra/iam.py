@@ -23,7 +23,7 @@ from troposphere import GetAtt, Ref, Sub, Template, iam
 
 from infra import kpi, notifications, parameters
 from infra.deploy_policies import actions
-from infra.boundary import DELIVERY, FUNCTIONS
+from infra.boundary import BUILDS, DELIVERY, FUNCTIONS, JOBS
 from infra.roles import exported_service_role
 from infra.names import BUILD_CACHE_PREFIX, LAMBDA_PREFIX, SAGEMAKER_OUTPUT_FOLDERS
 from infra.source import SOURCE_CONDITIONS, add_source_conditions
@@ -250,14 +250,14 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     add_source_conditions(t)
 
     exported_service_role(t, "SageMakerExecutionRole", "SageMakerExecutionRoleName", "sagemaker.amazonaws.com",
-          "the SageMaker pipeline's execution role", sagemaker_execution_statements(), DELIVERY)
+          "the SageMaker pipeline's execution role", sagemaker_execution_statements(), JOBS)
     pipeline_role = exported_service_role(t, "CodePipelineRole", "CodePipelineRoleName", "codepipeline.amazonaws.com",
           "the delivery pipeline's service role", codepipeline_statements(), DELIVERY)
     _source_policies(t, pipeline_role)
     exported_service_role(t, "SynthBuildRole", "SynthBuildRoleName", "codebuild.amazonaws.com",
-          "the synth build's role", synth_build_statements(), DELIVERY)
+          "the synth build's role", synth_build_statements(), BUILDS)
     exported_service_role(t, "UpsertBuildRole", "UpsertBuildRoleName", "codebuild.amazonaws.com",
-          "the SageMaker-pipeline upsert build's role", upsert_build_statements(), DELIVERY)
+          "the SageMaker-pipeline upsert build's role", upsert_build_statements(), BUILDS)
     exported_service_role(t, "SourceEventsRole", "SourceEventsRoleName", "events.amazonaws.com",
           "the role EventBridge uses to start the pipeline on a source change", source_events_statements(), DELIVERY)
     # The functions' and the crawler's roles: their statements live beside what they serve.

@@ -34,7 +34,9 @@ SPECS: dict[str, Spec] = {
     "ProjectName": Spec("Project name", lambda n: n.project.name, allowed_pattern=_lower_hyphen(40)),
     "ResourcePrefix": Spec("Prefix of this environment's resource names", lambda n: n.prefix, allowed_pattern=_lower_hyphen(23)),
     "RolePath": Spec("IAM path of the project's roles", lambda n: n.role_path, allowed_pattern=r"^/[a-z0-9-]+/$"),
-    "DeliveryBoundaryName": Spec("Managed policy that bounds the pipeline's, builds' and jobs' roles", lambda n: n.boundary("delivery")),
+    "DeliveryBoundaryName": Spec("Managed policy that bounds the pipeline's and the source events' roles", lambda n: n.boundary("delivery")),
+    "BuildsBoundaryName": Spec("Managed policy that bounds the CodeBuild projects' roles", lambda n: n.boundary("builds")),
+    "JobsBoundaryName": Spec("Managed policy that bounds the SageMaker jobs' role", lambda n: n.boundary("jobs")),
     "FunctionsBoundaryName": Spec("Managed policy that bounds the functions' and the crawler's roles", lambda n: n.boundary("functions")),
     "ArtifactBucketPrefix": Spec(
         "Artifact bucket name without its -<account>-<region> suffix", lambda n: n.artifact_bucket_prefix, allowed_pattern=_lower_hyphen(33)

@@ -9,7 +9,8 @@ from tests.cfn import as_list, load, policies, role_statements, statements, text
 
 TRUST = "AssumeRolePolicyDocument"
 # The permissions boundaries grant nothing by themselves; tests/test_boundary.py checks them on their own.
-BOUNDARIES = {("deploy-roles.yaml", "DeliveryRolesBoundary"), ("deploy-roles.yaml", "FunctionRolesBoundary")}
+BOUNDARIES = {("deploy-roles.yaml", logical_id) for logical_id in ("DeliveryRolesBoundary", "BuildRolesBoundary", "JobRolesBoundary",
+                                                                    "FunctionRolesBoundary")}
 
 
 def _all_statements(rendered, with_boundary: bool = False):
@@ -108,20 +109,23 @@ def _role_resources(rendered):
 
 
 def test_every_runtime_role_carries_the_boundary_of_its_kind_and_no_deploy_role_does(rendered):
-    from infra.boundary import BOUNDARIES, DELIVERY
+    """A role whose policy someone widens reaches only what roles of its kind use: a build that runs the
+    repository's code never the pipeline's CloudFormation powers, a job never a build's."""
+    from infra.boundary import BOUNDARIES
 
     arn = "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy${{RolePath}}${{{}}}"
-    delivery, functions = ({"Fn::Sub": arn.format(BOUNDARIES[kind][1])} for kind in (DELIVERY, "functions"))
-    function_roles = {"NotifierRole", "MetricsFunctionRole", "PartitionsFunctionRole", "CrawlerRole"}
-    seen = 0
+    kind_of = {"CodePipelineRole": "delivery", "SourceEventsRole": "delivery", "SynthBuildRole": "builds",
+               "UpsertBuildRole": "builds", "SageMakerExecutionRole": "jobs", "NotifierRole": "functions",
+               "MetricsFunctionRole": "functions", "PartitionsFunctionRole": "functions", "CrawlerRole": "functions"}
+    seen = set()
     for stack, logical_id, props in _role_resources(rendered):
         if stack == "deploy-roles":
             assert "PermissionsBoundary" not in props, logical_id
         else:
-            seen += 1
-            wanted = functions if logical_id in function_roles else delivery
+            seen.add(logical_id)
+            wanted = {"Fn::Sub": arn.format(BOUNDARIES[kind_of[logical_id]][1])}
             assert props.get("PermissionsBoundary") == wanted, f"{stack}.yaml {logical_id} lacks its boundary"
-    assert seen == 9
+    assert seen == set(kind_of)
 
 
 IAM_WRITES = ("iam:Create", "iam:Delete", "iam:Update", "iam:Put", "iam:Attach", "iam:Detach", "iam:Tag", "iam:Untag",
