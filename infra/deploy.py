@@ -23,7 +23,7 @@ from infra.pipeline import CAPABILITIES
 from infra.stacks import BUILDERS
 
 ROOT = Path(__file__).resolve().parent.parent
-BOOTSTRAP_STACKS = ("deploy-roles", "iam", "pipeline")
+BOOTSTRAP_STACKS = ("deploy-roles", "boundaries", "iam", "pipeline")
 TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts inline
 
 

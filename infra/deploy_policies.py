@@ -25,7 +25,7 @@ import awacs.s3
 import awacs.sagemaker
 import awacs.sns
 import awacs.sqs
-from awacs.aws import Allow, Statement
+from awacs.aws import Allow, ArnLike, Condition, Statement, StringEquals
 from troposphere import Sub
 
 from infra.names import ATHENA_RESULTS_PREFIX
@@ -81,24 +81,43 @@ def _log_groups(sid: str, group_sub: str) -> list[Statement]:
     ]
 
 
-def _topic(sid: str, name_param: str) -> Statement:
-    """What the topic, topic-policy and email-subscription handlers call, on one topic and its subscriptions."""
-    return _allow(
-        sid,
-        actions(awacs.sns, "CreateTopic", "DeleteTopic", "GetTopicAttributes", "SetTopicAttributes", "Subscribe",
-                "Unsubscribe", "ListSubscriptionsByTopic", "TagResource", "UntagResource", "ListTagsForResource",
-                "GetDataProtectionPolicy", "GetSubscriptionAttributes", "SetSubscriptionAttributes"),
-        [arn("sns", f"${{{name_param}}}"), arn("sns", f"${{{name_param}}}:*")],
-    )
+def _topic(sid: str, name_param: str) -> list[Statement]:
+    """What the topic, topic-policy and email-subscription handlers call, on one topic and its subscriptions;
+    subscriptions by e-mail only (sns:Protocol), the one kind the templates make."""
+    topic = [arn("sns", f"${{{name_param}}}"), arn("sns", f"${{{name_param}}}:*")]
+    return [
+        _allow(
+            sid,
+            actions(awacs.sns, "CreateTopic", "DeleteTopic", "GetTopicAttributes", "SetTopicAttributes", "Unsubscribe",
+                    "ListSubscriptionsByTopic", "TagResource", "UntagResource", "ListTagsForResource",
+                    "GetDataProtectionPolicy", "GetSubscriptionAttributes", "SetSubscriptionAttributes"),
+            topic,
+        ),
+        Statement(Sid=f"{sid}EmailSubscriptions", Effect=Allow, Action=[awacs.sns.Subscribe], Resource=topic,
+                  Condition=Condition(StringEquals({"sns:Protocol": "email"}))),
+    ]
 
 
-def _event_rules(sid: str) -> Statement:
-    return _allow(
-        sid,
-        actions(awacs.events, "PutRule", "DeleteRule", "DescribeRule", "EnableRule", "DisableRule", "PutTargets",
-                "RemoveTargets", "ListTargetsByRule", "TagResource", "UntagResource", "ListTagsForResource"),
-        [arn("events", "rule/${ResourcePrefix}-*")],
-    )
+def _event_rules(sid: str) -> list[Statement]:
+    """The env's rules; their targets only the env's own functions or delivery pipeline (events:TargetArn), so a
+    push cannot send the account's SageMaker events to another account's bus or function."""
+    rules = [arn("events", "rule/${ResourcePrefix}-*")]
+    return [
+        _allow(
+            sid,
+            actions(awacs.events, "PutRule", "DeleteRule", "DescribeRule", "EnableRule", "DisableRule", "RemoveTargets",
+                    "ListTargetsByRule", "TagResource", "UntagResource", "ListTagsForResource"),
+            rules,
+        ),
+        Statement(
+            Sid=f"{sid}TargetsOwnFunctionsOrPipeline",
+            Effect=Allow,
+            Action=[awacs.events.PutTargets],
+            Resource=rules,
+            Condition=Condition(ArnLike({"events:TargetArn": [arn("lambda", "function:${ResourcePrefix}-*"),
+                                                              arn("codepipeline", "${CodePipelineName}")]})),
+        ),
+    ]
 
 
 def _pass_existing_role(sid: str, role_param: str, service: str) -> list[Statement]:
@@ -116,7 +135,9 @@ def pipeline_stack() -> list[Statement]:
         _allow(
             "ArtifactBucket",
             actions(
-                awacs.s3, "CreateBucket", "GetBucketLocation", "GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy",
+                # No PutBucketPolicy/DeleteBucketPolicy: who may read or write the bucket is set by an administrator's
+                # `make deploy`, never by a push (analysts and data uploaders included).
+                awacs.s3, "CreateBucket", "GetBucketLocation", "GetBucketPolicy",
                 "GetEncryptionConfiguration", "PutEncryptionConfiguration", "GetBucketVersioning", "PutBucketVersioning",
                 "GetBucketPublicAccessBlock", "PutBucketPublicAccessBlock", "GetBucketTagging", "PutBucketTagging",
                 "GetLifecycleConfiguration", "PutLifecycleConfiguration", "GetBucketOwnershipControls",
@@ -149,8 +170,8 @@ def pipeline_stack() -> list[Statement]:
             [awacs.codeconnections.PassConnection, awacs.codestar_connections.PassConnection],
             [arn("codeconnections", "connection/*"), arn("codestar-connections", "connection/*")],
         ),
-        _event_rules("SourceRule"),
-        _topic("OperationsTopic", "OperationsTopicName"),
+        *_event_rules("SourceRule"),
+        *_topic("OperationsTopic", "OperationsTopicName"),
         _allow(
             "ModelPackageGroup",
             actions(awacs.sagemaker, "CreateModelPackageGroup", "DescribeModelPackageGroup", "DeleteModelPackageGroup",
@@ -180,7 +201,7 @@ def _event_consumers(sid: str, consumers: list[tuple[str, str, str]]) -> list[St
             f"{sid}Functions",
             actions(
                 awacs.awslambda, "CreateFunction", "DeleteFunction", "GetFunction", "GetFunctionConfiguration",
-                "UpdateFunctionCode", "UpdateFunctionConfiguration", "AddPermission", "RemovePermission", "TagResource",
+                "UpdateFunctionCode", "UpdateFunctionConfiguration", "RemovePermission", "TagResource",
                 "UntagResource", "ListTags", "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
                 "DeleteFunctionEventInvokeConfig", "GetFunctionEventInvokeConfig", "GetRuntimeManagementConfig",
                 "GetFunctionCodeSigningConfig", "GetFunctionRecursionConfig", "PutFunctionRecursionConfig",
@@ -188,6 +209,14 @@ def _event_consumers(sid: str, consumers: list[tuple[str, str, str]]) -> list[St
             ),
             # EventInvokeConfig on $LATEST names the qualified ARN.
             [arn("lambda", f"function:{f}{suffix}") for f in functions for suffix in ("", ":*")],
+        ),
+        # Only EventBridge may be let in: a push cannot open a function to another account or service.
+        Statement(
+            Sid=f"{sid}InvokedOnlyByEventBridge",
+            Effect=Allow,
+            Action=[awacs.awslambda.AddPermission],
+            Resource=[arn("lambda", f"function:{f}") for f in functions],
+            Condition=Condition(StringEquals({"lambda:Principal": "events.amazonaws.com"})),
         ),
         # Lambda fetches the zip with the caller's credentials: read lambda/ and decrypt it.
         _allow(f"{sid}Code", [awacs.s3.GetObject, awacs.s3.GetObjectVersion], [artifact_bucket_arn("/lambda/*")]),
@@ -201,7 +230,7 @@ def _event_consumers(sid: str, consumers: list[tuple[str, str, str]]) -> list[St
         ),
         _allow(f"{sid}LogLookupsNoResourceLevelPermission",
                actions(awacs.logs, "DescribeLogGroups", "DescribeResourcePolicies", "DescribeIndexPolicies"), ["*"]),
-        _event_rules(f"{sid}Rules"),
+        *_event_rules(f"{sid}Rules"),
         _allow(
             f"{sid}DeadLetterQueues",
             actions(awacs.sqs, "CreateQueue", "DeleteQueue", "GetQueueAttributes", "SetQueueAttributes", "GetQueueUrl",
@@ -218,7 +247,7 @@ def notifications_stack() -> list[Statement]:
     """Topic, DLQ, key, the notifier Lambda, its log group and malformed-events filter, the rule and the alarms."""
     return [
         *_kms_key_lifecycle("NotificationsKey"),
-        _topic("Topic", "TopicName"),
+        *_topic("Topic", "TopicName"),
         *_event_consumers("Notifier", [("NotifierFunctionName", "NotifierDeadLetterQueueName", "NotifierRoleName")]),
         _allow("MalformedEventsFilter", actions(awacs.logs, "PutMetricFilter", "DeleteMetricFilter", "DescribeMetricFilters"),
                [arn("logs", "log-group:/aws/lambda/${NotifierFunctionName}")]),

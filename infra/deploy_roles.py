@@ -3,17 +3,16 @@
 Bootstrap only: `make deploy` (an administrator) creates and changes it; the pipeline never deploys
 it, and none of these roles may write to IAM. So a push to the repository can change what the stacks
 contain, but not widen what CloudFormation may do while deploying them, nor any role's permissions.
-What each role may do is in infra/deploy_policies.py, one function per stack. The permissions boundary
-every runtime role carries (infra/boundary.py) lives here too, for the same reason.
+What each role may do is in infra/deploy_policies.py, one function per stack. The permissions boundaries
+of the runtime roles live in the boundaries stack (infra/boundaries.py), administrator-only too.
 """
 from __future__ import annotations
 
 from troposphere import Ref, Sub, Template, iam
 
-from infra import boundary, deploy_policies, parameters, scanner_skips
+from infra import deploy_policies, parameters, scanner_skips
 from infra.policies import document
 from infra.roles import exported_service_role
-from infra.source import add_source_conditions
 from infra.templates_common import new_template
 
 SERVICE = "cloudformation.amazonaws.com"
@@ -36,9 +35,6 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
         PolicyDocument=document(deploy_policies.kpi_stack_functions()),
         Roles=[Ref(KpiDeployRole)],
     ))
-    add_source_conditions(t)  # the boundary holds the env's own source type's statements only
-    for policy in boundary.managed_policies():
-        t.add_resource(policy)
     scanner_skips.apply(t, "deploy-roles")
     parameters.declare_used(t)
     return t

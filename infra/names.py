@@ -12,8 +12,8 @@ from infra.config import ConfigError, Environment, Project
 
 # Every stack, in deployment order. "deploy-roles" holds the roles CloudFormation deploys the others
 # with; only an administrator deploys it (`make deploy`), so the pipeline cannot widen its own powers.
-STACKS = ("deploy-roles", "iam", "pipeline", "notifications", "kpi")
-BOOTSTRAP_ONLY_STACKS = ("deploy-roles", "iam")  # administrator-only: `make deploy`, never the pipeline
+STACKS = ("deploy-roles", "boundaries", "iam", "pipeline", "notifications", "kpi")
+BOOTSTRAP_ONLY_STACKS = ("deploy-roles", "boundaries", "iam")  # administrator-only: `make deploy`, never the pipeline
 PIPELINE_STACKS = tuple(s for s in STACKS if s not in BOOTSTRAP_ONLY_STACKS)
 
 # Where things live inside the artifact bucket. One bucket, one KMS key, prefixes per use.

@@ -132,7 +132,7 @@ def notifications_key(t: Template) -> kms.Key:
     return customer_managed_key(
         t, "NotificationsKey", "NotificationsAlias", "NotificationsKeyAlias",
         "Encrypts the ${ResourcePrefix} approval notifications: topic, dead letters, function environment and logs",
-        key_policy(),
+        key_policy(), created_by_pipeline=True,
     )
 
 

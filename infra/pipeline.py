@@ -63,8 +63,8 @@ DEPLOYMENTS = {
 
 # Capabilities per stack, for `make deploy` / `make diff` too (deploy-roles: administrator-only).
 # The pipeline deploys no IAM resource at all: its stacks need no capability. The two administrator-only
-# stacks (deploy-roles, iam) are deployed by `make deploy` with CAPABILITY_NAMED_IAM.
-CAPABILITIES = {"deploy-roles": ["CAPABILITY_NAMED_IAM"], "iam": ["CAPABILITY_NAMED_IAM"],
+# stacks (deploy-roles, boundaries, iam) are deployed by `make deploy` with CAPABILITY_NAMED_IAM.
+CAPABILITIES = {"deploy-roles": ["CAPABILITY_NAMED_IAM"], "boundaries": ["CAPABILITY_NAMED_IAM"], "iam": ["CAPABILITY_NAMED_IAM"],
                 **{stack: caps for stack, (_, _, _, caps) in DEPLOYMENTS.items()}}
 
 # Roles that use the artifact key, by their name parameter. All exist before this stack (IAM deploys first).

@@ -262,13 +262,26 @@ def account_administers_key(sid: str) -> Statement:
     )
 
 
-def deploy_role_administers_key(sid: str, deploy_role_arn) -> Statement:
-    """Key-policy statement: the stack's deploy role administers this key, by name.
+# What a stack's deploy role may do to the stack's own key: keep it as the template describes it, never change who
+# may use it (PutKeyPolicy), disable it or delete it. Those stay with the account's administrators, so a push
+# cannot open a key to anyone or destroy one.
+DEPLOY_ROLE_KEY_ACTIONS = [
+    getattr(awacs.kms, name)
+    for name in (
+        "CreateAlias", "DeleteAlias", "DescribeKey", "EnableKey", "EnableKeyRotation", "GetKeyPolicy",
+        "GetKeyRotationStatus", "ListKeyPolicies", "ListResourceTags", "TagResource", "UntagResource", "UpdateAlias",
+        "UpdateKeyDescription",
+    )
+]
 
-    The deploy roles hold no key-administration rights in IAM, so this is the only key they can change;
-    it also lets CreateKey pass KMS's lockout check (the creator may put the key policy again).
+
+def deploy_role_administers_key(sid: str, deploy_role_arn) -> Statement:
+    """Key-policy statement: the stack's deploy role keeps this key as the template says, by name.
+
+    The deploy roles hold no key rights in IAM, so this is the only key they can touch, and not its policy.
     """
-    return Statement(Sid=sid, Effect=Allow, Principal=Principal("AWS", [deploy_role_arn]), Action=KEY_ADMIN_ACTIONS, Resource=["*"])
+    return Statement(Sid=sid, Effect=Allow, Principal=Principal("AWS", [deploy_role_arn]), Action=DEPLOY_ROLE_KEY_ACTIONS,
+                     Resource=["*"])
 
 
 def key_use_through_iam(sid: str, role_arns: list) -> Statement:

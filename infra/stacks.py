@@ -5,11 +5,12 @@ from typing import Callable
 
 from troposphere import Template
 
-from infra import deploy_roles, iam, kpi, notifications, pipeline
+from infra import boundaries, deploy_roles, iam, kpi, notifications, pipeline
 
 # stack key -> build(project) -> Template, in deployment order (infra.names.STACKS).
 BUILDERS: dict[str, Callable[..., Template]] = {
     "deploy-roles": deploy_roles.build,
+    "boundaries": boundaries.build,
     "iam": iam.build,
     "pipeline": pipeline.build,
     "notifications": notifications.build,

@@ -17,7 +17,7 @@ from tests.conftest import ROOT
 from tests.policy_eval import Request, allowed, denied
 from tests.resolve import resolve_all
 
-STACKS = ["deploy-roles", "iam", "pipeline", "notifications", "kpi"]
+STACKS = ["deploy-roles", "boundaries", "iam", "pipeline", "notifications", "kpi"]
 OTHER_ACCOUNT = "999999999999"
 
 

@@ -29,7 +29,7 @@ BOUNDARY_IDS = [logical_id for logical_id, _ in BOUNDARIES.values()]
 
 def _boundaries(stacks) -> dict[str, dict]:
     """logical id -> the boundary's policy document as IAM receives it for this env."""
-    policies = stacks["deploy-roles"].resources("AWS::IAM::ManagedPolicy")
+    policies = stacks["boundaries"].resources("AWS::IAM::ManagedPolicy")
     return {logical_id: policies[logical_id]["Properties"]["PolicyDocument"] for logical_id in BOUNDARY_IDS}
 
 
@@ -41,7 +41,7 @@ def _bounded_role_statements(stacks) -> list[tuple[str, str, dict]]:
     for logical_id, role in roles.items():
         arn = role["Properties"].get("PermissionsBoundary", "")
         boundary_of[logical_id] = next(b for b, (lid, param) in zip(BOUNDARY_IDS, BOUNDARIES.values())
-                                       if arn.endswith(stacks["deploy-roles"].parameters[param]))
+                                       if arn.endswith(stacks["boundaries"].parameters[param]))
     out = []
     for logical_id, role in roles.items():
         for policy in role["Properties"].get("Policies", []):
@@ -115,7 +115,7 @@ def test_boundaries_reach_only_named_resources_and_pass_only_named_roles_to_name
 def test_the_scope_check_catches_a_boundary_on_every_resource(stacks_by_env):
     """The boundary as it was: every action the roles use, on Resource "*"."""
     stacks = copy.deepcopy(next(iter(stacks_by_env.values())))
-    policy = stacks["deploy-roles"].template["Resources"][BOUNDARY_IDS[0]]["Properties"]
+    policy = stacks["boundaries"].template["Resources"][BOUNDARY_IDS[0]]["Properties"]
     actions = sorted({a for st in statements(_boundaries(stacks)[BOUNDARY_IDS[0]]) for a in as_list(st["Action"])})
     policy["PolicyDocument"] = {"Version": "2012-10-17", "Statement": [
         {"Sid": "BoundaryCapsActionsNotResources", "Effect": "Allow", "Action": actions, "Resource": ["*"]}]}
@@ -126,7 +126,7 @@ def test_the_scope_check_catches_a_boundary_on_every_resource(stacks_by_env):
 
 def test_the_coverage_check_catches_a_boundary_that_misses_a_resource(stacks_by_env):
     stacks = copy.deepcopy(next(iter(stacks_by_env.values())))
-    document = stacks["deploy-roles"].template["Resources"][BOUNDARY_IDS[0]]["Properties"]["PolicyDocument"]
+    document = stacks["boundaries"].template["Resources"][BOUNDARY_IDS[0]]["Properties"]["PolicyDocument"]
     (sqs,) = [st for st in document["Statement"] if isinstance(st, dict) and st.get("Sid") == "Codepipeline"]
     sqs["Resource"] = ["arn:${AWS::Partition}:codepipeline:${AWS::Region}:${AWS::AccountId}:someone-elses-pipeline"]
     problems = coverage_problems(stacks)

@@ -21,7 +21,7 @@ def _with_uploaders(project, uploaders):
 
 
 def _pipeline_stack(project, env):
-    return resolve_all(render.render(project), project, env, ["deploy-roles", "iam", "pipeline"])["pipeline"]
+    return resolve_all(render.render(project), project, env, ["deploy-roles", "boundaries", "iam", "pipeline"])["pipeline"]
 
 
 def _statements(stack, logical_id, prop):

@@ -48,7 +48,7 @@ def test_an_unknown_environment_is_named_in_one_line(capsys):
 
 
 def test_bootstrap_deploys_deploy_roles_then_iam_then_the_pipeline_and_nothing_else():
-    assert deploy.BOOTSTRAP_STACKS == ("deploy-roles", "iam", "pipeline")
+    assert deploy.BOOTSTRAP_STACKS == ("deploy-roles", "boundaries", "iam", "pipeline")
 
 
 @pytest.mark.parametrize("stack", ["iam", "pipeline"])

@@ -14,7 +14,7 @@ import cfnlint
 import pytest
 
 from infra.pipeline import DEPLOYMENTS
-from infra.policies import KEY_ADMIN_ACTIONS
+from infra.policies import DEPLOY_ROLE_KEY_ACTIONS
 from tests.cfn import as_list, load, role_statements
 from tests.test_resource_level_permissions import resource_types
 
@@ -57,6 +57,10 @@ NOT_NEEDED: dict[str, str] = {
                                                           "glue:UpdateConnection", "glue:DeleteConnection")},
     **{p: "the QuickSight data source is put in no folder" for p in ("quicksight:CreateFolderMembership", "quicksight:DeleteFolderMembership",
                                                                     "quicksight:ListFoldersForResource")},
+    **{p: "who may use the bucket is set by an administrator's make deploy, never by a push"
+       for p in ("s3:PutBucketPolicy", "s3:DeleteBucketPolicy")},
+    **{p: "who may use a key, and whether it exists, stay with the account's administrators, never a push"
+       for p in ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:DisableKeyRotation", "kms:CancelKeyDeletion")},
     "iam:CreateServiceLinkedRole": "deploy roles never write to IAM; the Athena workgroup needs no service-linked role",
     **{p: "the group has no resource policy, and holding this would let a template change share models with other accounts"
        for p in ("sagemaker:PutModelPackageGroupPolicy", "sagemaker:DeleteModelPackageGroupPolicy")},
@@ -79,7 +83,7 @@ def missing_permissions(rendered: dict[str, str], stack: str) -> list[str]:
     problems = []
     for resource_type in sorted({r["Type"] for r in load(rendered[f"{stack}.yaml"])["Resources"].values()}):
         # A key's own policy names its deploy role with the administration actions (tests/test_key_administration.py).
-        key_side = {a.JSONrepr() for a in KEY_ADMIN_ACTIONS} if resource_type == "AWS::KMS::Key" else set()
+        key_side = {a.JSONrepr() for a in DEPLOY_ROLE_KEY_ACTIONS} if resource_type == "AWS::KMS::Key" else set()
         # Names the IAM action table does not know (s3:DeleteBucketLifecycle is authorised as
         # s3:PutLifecycleConfiguration, s3:REST.PUT.OBJECT is a log format) cannot be granted.
         wanted = {p for p in handler_permissions(resource_type) if resource_types(p) is not None}

@@ -9,7 +9,7 @@ from tests.cfn import as_list, load, policies, role_statements, statements, text
 
 TRUST = "AssumeRolePolicyDocument"
 # The permissions boundaries grant nothing by themselves; tests/test_boundary.py checks them on their own.
-BOUNDARIES = {("deploy-roles.yaml", logical_id) for logical_id in ("DeliveryRolesBoundary", "BuildRolesBoundary", "JobRolesBoundary",
+BOUNDARIES = {("boundaries.yaml", logical_id) for logical_id in ("DeliveryRolesBoundary", "BuildRolesBoundary", "JobRolesBoundary",
                                                                     "FunctionRolesBoundary")}
 
 

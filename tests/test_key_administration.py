@@ -53,8 +53,10 @@ def test_every_key_names_the_deploy_role_of_its_stack_as_administrator(rendered)
                       and s.get("Principal") == {"AWS": [{"Fn::ImportValue": {"Fn::Sub": f"${{DeployRolesStackName}}-{role_export}"}}]}]
             assert admins, f"{stack}.yaml {logical_id}: no key-policy statement names the {role_export} deploy role"
             granted = {a for s in admins for a in as_list(s["Action"])}
-            assert {"kms:PutKeyPolicy", "kms:EnableKeyRotation", "kms:DescribeKey", "kms:CreateAlias", "kms:TagResource"} <= granted
+            assert {"kms:EnableKeyRotation", "kms:DescribeKey", "kms:CreateAlias", "kms:TagResource"} <= granted
             assert not {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"} & granted, "administration, not use"
+            # Who may use a key, and whether it exists, stay with the account's administrators: not a push.
+            assert not {"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey"} & granted, f"{stack}.yaml {logical_id}"
     assert found >= 2
 
 
