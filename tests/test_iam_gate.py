@@ -1,6 +1,8 @@
 """The IAM gate, over every policy in every template: the sample's PowerUser + IAMFullAccess never again."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from infra.policies import NO_RESOURCE_LEVEL_ACTIONS
@@ -187,3 +189,40 @@ def test_the_crawler_may_ask_where_the_bucket_is(rendered):
 
     (location,) = [s for s in kpi.crawler_statements() if "s3:GetBucketLocation" in [a.JSONrepr() for a in s.Action]]
     assert not getattr(location, "Condition", None)
+
+
+# Actions that decide who else may use a resource. A deploy role holding one unconditioned would let a push open
+# the env's data or code to another account: the bucket and key policies stay with administrators, and the
+# rest are held to the one principal, target or protocol the templates use.
+OPENING = {
+    "s3:PutBucketPolicy": None, "s3:DeleteBucketPolicy": None, "s3:PutBucketAcl": None, "s3:PutObjectAcl": None,
+    "kms:PutKeyPolicy": None, "kms:CreateGrant": "kms:GrantIsForAWSResource",
+    "lambda:AddPermission": "lambda:Principal", "events:PutTargets": "events:TargetArn", "sns:Subscribe": "sns:Protocol",
+}
+
+
+def opening_problems(deploy_roles_text: str) -> list[str]:
+    template = load(deploy_roles_text)
+    problems = []
+    for logical_id, resource in sorted(template["Resources"].items()):
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for st in role_statements(template, logical_id):
+            if st["Effect"] != "Allow":
+                continue
+            for action in set(as_list(st["Action"])) & set(OPENING):
+                needed = OPENING[action]
+                if needed is None or needed not in json.dumps(st.get("Condition", {})):
+                    problems.append(f"deploy-roles.yaml {logical_id} {st.get('Sid')}: {action}"
+                                    + ("" if needed is None else f" without {needed}"))
+    return problems
+
+
+def test_no_deploy_role_may_open_the_envs_resources_to_anyone_else(rendered):
+    problems = opening_problems(rendered["deploy-roles.yaml"])
+    assert not problems, "\n".join(problems)
+
+
+def test_the_check_catches_a_deploy_role_that_may_rewrite_the_bucket_policy(rendered):
+    broken = rendered["deploy-roles.yaml"].replace("s3:GetBucketPolicy", "s3:PutBucketPolicy", 1)
+    assert any("s3:PutBucketPolicy" in p for p in opening_problems(broken))
