@@ -6,6 +6,7 @@ and what is wrong. Nothing here touches templates/ or AWS.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,6 +189,8 @@ def _refuse_control_characters(shown: str, node, path: list) -> None:
             _refuse_control_characters(shown, value, path + [i])
     elif isinstance(node, str) and _CONTROL.search(node):
         raise ConfigError(shown, key_path(path), f"{_short(node)} contains a control character")
+    elif isinstance(node, float) and not math.isfinite(node):  # .nan, .inf: no comparison holds for NaN
+        raise ConfigError(shown, key_path(path), f"{node} is not a finite number")
 
 
 def key_path(parts) -> str:

@@ -84,13 +84,24 @@ def _overrides(pairs: list[str]) -> dict[str, str]:
 def _sample_data(out: Path, rows: int | None, seed: int | None) -> str:
     from pipeline_def import sample_data
 
+    import os
+    import tempfile
+
+    if rows is not None and rows < 1:
+        raise UsageError(f"--rows must be at least 1, got {rows}")
+    if out.is_symlink() or (out.exists() and not out.is_file()):
+        raise UsageError(f"--out {out}: not a regular file; give a new or regular file's path")
     data = sample_data.csv_bytes(rows or sample_data.DEFAULT_ROWS, sample_data.DEFAULT_SEED if seed is None else seed)
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = None
     try:
-        tmp.write_bytes(data)
-        tmp.replace(out)  # nothing half-written
+        # A fresh name beside the target (never a predictable one a symlink could wait at), then one rename.
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent if str(out.parent) else ".")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, out)  # nothing half-written
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
         raise UsageError(f"--out {out}: {exc.strerror}") from None
     return f"wrote {out} ({len(data)} bytes, license {sample_data.LICENSE})"
 

@@ -9,6 +9,7 @@ environment names that prefix each other (dev, dev-eu) shared every churn-dev-* 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -128,3 +129,38 @@ def test_environment_names_that_prefix_each_other_are_refused(workspace):
     (cfg / "project.yaml").write_text(yaml.safe_dump(data))
     shutil.copy(cfg / f"{env}.yaml", cfg / f"{env}-eu.yaml")
     _assert_one_line(_run(cfg, out), "project.yaml", "environments", f"'{env}' and '{env}-eu'")
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+def test_numbers_that_are_not_finite_are_refused(workspace, value):
+    """NaN passes every minimum/maximum check (no comparison holds) and would render invalid JSON."""
+    cfg, out = workspace
+    env = _first_env(cfg)
+    path = cfg / f"{env}.yaml"
+    path.write_text(path.read_text() + f"\nlog_retention_days: 30\n".replace("log_retention_days: 30", f"x_threshold: {value}"))
+    text = path.read_text().replace(f"\nx_threshold: {value}\n", "\n")
+    data = yaml.safe_load(text)
+    data.setdefault("sagemaker", {})
+    path.write_text(yaml.safe_dump(data).replace("sagemaker: {}", "sagemaker:\n  model_approval_threshold: PLACEHOLDER")
+                    .replace("sagemaker:\n", "sagemaker:\n  model_approval_threshold: PLACEHOLDER\n", 1)
+                    if "model_approval_threshold" not in yaml.safe_dump(data) else
+                    re.sub(r"model_approval_threshold: .*", "model_approval_threshold: PLACEHOLDER", yaml.safe_dump(data)))
+    path.write_text(path.read_text().replace("PLACEHOLDER", value))
+    _assert_one_line(_run(cfg, out), f"{env}.yaml", "sagemaker.model_approval_threshold", "not a finite number")
+
+
+@pytest.mark.parametrize("kind", ["symlink", "directory", "device"])
+def test_sample_data_never_writes_through_a_link_or_into_a_special_file(tmp_path, kind):
+    target = tmp_path / "victim.txt"
+    target.write_text("precious\n")
+    out = tmp_path / "out.csv"
+    if kind == "symlink":
+        out.symlink_to(target)
+    elif kind == "directory":
+        out.mkdir()
+    else:
+        out = Path("/dev/null")
+    proc = subprocess.run([sys.executable, "-m", "pipeline_def", "sample-data", "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "not a regular file" in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert target.read_text() == "precious\n"
