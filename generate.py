@@ -2,7 +2,7 @@
 """Render the project's CloudFormation templates and per-environment parameter files.
 
     python generate.py                 # every stack, every environment, into templates/
-    python generate.py --env dev       # one environment's parameter files (templates too)
+    python generate.py --env dev       # the shared templates and only dev's parameter files
     python generate.py --check         # exit 1 if templates/ is not what the code renders now
 
 A render also removes the files it made before and no longer makes (an environment taken out of config
@@ -29,11 +29,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        project = config.load(args.config, only_env=args.env)
+        # The templates are shared by every environment (each env's values are conditions and mappings in
+        # them), so they are always rendered from the whole project; --env only narrows the parameter files.
+        if args.env:
+            config.load(args.config, only_env=args.env)  # refuses an unknown env with the configured names
+        project = config.load(args.config)
     except config.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     files = render.render(project)
+    if args.env:
+        files = {rel: text for rel, text in files.items() if "/" not in rel or rel.startswith(f"{args.env}/")}
 
     if args.check:
         problems = render.stale(args.out, files, only_env=args.env)

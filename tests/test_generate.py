@@ -101,3 +101,20 @@ def test_model_package_group_is_derived_from_the_sagemaker_pipeline_name(project
         n = names_mod.for_env(project, env)
         assert n.model_package_group == f"{project.sagemaker_pipeline_name}-{env}-models"
         assert n.sagemaker_pipeline == f"{project.sagemaker_pipeline_name}-{env}"
+
+
+def test_env_option_renders_the_same_shared_templates_as_a_full_render(tmp_path):
+    """The templates hold every env's values (conditions, mappings): rendering them from one env's config
+    would drop the others' subscriptions and settings from a template every env deploys."""
+    from infra import config
+
+    full = tmp_path / "full"
+    assert generate.main(["--out", str(full)]) == 0
+    shared = sorted(p.name for p in full.glob("*.yaml"))
+    for env in config.load().environments:
+        one = tmp_path / env
+        assert generate.main(["--out", str(one), "--env", env]) == 0
+        assert sorted(p.name for p in one.glob("*.yaml")) == shared
+        for name in shared:
+            assert (one / name).read_bytes() == (full / name).read_bytes(), f"--env {env} renders {name} differently"
+        assert (one / env).is_dir() and [p.name for p in one.iterdir() if p.is_dir()] == [env]
