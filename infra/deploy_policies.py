@@ -98,10 +98,11 @@ def _topic(sid: str, name_param: str) -> list[Statement]:
     ]
 
 
-def _event_rules(sid: str) -> list[Statement]:
+def _event_rules(sid: str, extra_targets: tuple[Sub, ...] = ()) -> list[Statement]:
     """The env's rules; their targets only the env's own functions or delivery pipeline (events:TargetArn), so a
     push cannot send the account's SageMaker events to another account's bus or function."""
     rules = [arn("events", "rule/${ResourcePrefix}-*")]
+    targets = [arn("lambda", "function:${ResourcePrefix}-*"), arn("codepipeline", "${CodePipelineName}"), *extra_targets]
     return [
         _allow(
             sid,
@@ -114,10 +115,15 @@ def _event_rules(sid: str) -> list[Statement]:
             Effect=Allow,
             Action=[awacs.events.PutTargets],
             Resource=rules,
-            Condition=Condition(ArnLike({"events:TargetArn": [arn("lambda", "function:${ResourcePrefix}-*"),
-                                                              arn("codepipeline", "${CodePipelineName}")]})),
+            Condition=Condition(ArnLike({"events:TargetArn": targets})),
         ),
     ]
+
+
+def _alarms(sid: str) -> Statement:
+    """The env's CloudWatch alarms (`<prefix>-*`)."""
+    return _allow(sid, actions(awacs.cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms", "TagResource",
+                               "UntagResource", "ListTagsForResource"), [arn("cloudwatch", "alarm:${ResourcePrefix}-*")])
 
 
 def _pass_existing_role(sid: str, role_param: str, service: str) -> list[Statement]:
@@ -170,8 +176,10 @@ def pipeline_stack() -> list[Statement]:
             [awacs.codeconnections.PassConnection, awacs.codestar_connections.PassConnection],
             [arn("codeconnections", "connection/*"), arn("codestar-connections", "connection/*")],
         ),
-        *_event_rules("SourceRule"),
+        # The operations topic: the rule reporting failed delivery-pipeline runs publishes to it.
+        *_event_rules("SourceRule", extra_targets=(arn("sns", "${OperationsTopicName}"),)),
         *_topic("OperationsTopic", "OperationsTopicName"),
+        _alarms("FailureAlarms"),
         _allow(
             "ModelPackageGroup",
             actions(awacs.sagemaker, "CreateModelPackageGroup", "DescribeModelPackageGroup", "DeleteModelPackageGroup",
@@ -251,12 +259,7 @@ def notifications_stack() -> list[Statement]:
         *_event_consumers("Notifier", [("NotifierFunctionName", "NotifierDeadLetterQueueName", "NotifierRoleName")]),
         _allow("MalformedEventsFilter", actions(awacs.logs, "PutMetricFilter", "DeleteMetricFilter", "DescribeMetricFilters"),
                [arn("logs", "log-group:/aws/lambda/${NotifierFunctionName}")]),
-        _allow(
-            "FailureAlarms",
-            actions(awacs.cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms", "TagResource", "UntagResource",
-                    "ListTagsForResource"),
-            [arn("cloudwatch", "alarm:${ResourcePrefix}-*")],
-        ),
+        _alarms("FailureAlarms"),
     ]
 
 
@@ -270,12 +273,7 @@ def kpi_stack() -> list[Statement]:
                     "ListTagsForResource"),
             [arn("cloudwatch", "dashboard/${DashboardName}", region=False)],
         ),
-        _allow(
-            "Alarms",
-            actions(awacs.cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms", "TagResource", "UntagResource",
-                    "ListTagsForResource"),
-            [arn("cloudwatch", "alarm:${ResourcePrefix}-*")],
-        ),
+        _alarms("Alarms"),
         _allow(
             "GlueCatalog",
             actions(awacs.glue, "CreateDatabase", "DeleteDatabase", "GetDatabase", "UpdateDatabase", "TagResource",

@@ -29,7 +29,7 @@ from awacs.aws import (
 from troposphere import AWS_NO_VALUE, Equals, GetAtt, If, Join, Not, Ref, Sub, Template
 from troposphere import codebuild, codepipeline, events, kms, logs, s3, sns
 
-from infra import analysts, email_subscriptions, parameters, scanner_skips
+from infra import analysts, delivery_failures, email_subscriptions, parameters, scanner_skips
 from infra.exports import export, import_value
 from infra.names import ARTIFACT_BUCKET_SUB, ATHENA_RESULTS_PREFIX, BUILD_CACHE_PREFIX, LAMBDA_PREFIX
 from infra.policies import (
@@ -178,6 +178,7 @@ def artifact_key_policy() -> PolicyDocument:
                 Resource=["*"],
                 Condition=alarm_source_conditions(),
             ),
+            delivery_failures.key_statement(),
             Statement(
                 Sid="LogsEncryptProjectLogGroups",
                 Effect=Allow,
@@ -309,6 +310,7 @@ def add_operations_topic(t: Template, key: kms.Key, project) -> sns.Topic:
             Statement=[
                 Statement(Sid="AlarmsPublish", Effect=Allow, Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
                           Action=[awacs.sns.Publish], Resource=[Ref(OperationsTopic)], Condition=alarm_source_conditions()),
+                delivery_failures.topic_statement(OperationsTopic),
                 # The pipeline (approval requests) publishes through its identity policy; nobody else may.
                 Statement(
                     Sid="OnlyThePipelineAndAlarmsPublish",
@@ -565,8 +567,15 @@ def pipeline_arn() -> Sub:
     return Sub("arn:${AWS::Partition}:codepipeline:${AWS::Region}:${AWS::AccountId}:${CodePipelineName}")
 
 
-def add_source_rules(t: Template) -> None:
-    """CodeCommit and S3 sources start the pipeline through EventBridge, not by polling."""
+def add_source_rules(t: Template, operations_topic: sns.Topic) -> None:
+    """CodeCommit and S3 sources start the pipeline through EventBridge, not by polling; a start that fails
+    (the source events role refused, say) would leave a push undeployed, so it is alarmed."""
+    for logical_id, source in (("CodeCommitSourceRuleFailuresAlarm", "codecommit"), ("S3SourceRuleFailuresAlarm", "s3")):
+        t.add_resource(delivery_failures.rule_failures_alarm(
+            logical_id, f"${{ResourcePrefix}}-source-{source}", operations_topic,
+            "EventBridge could not start the delivery pipeline for a push: that change is not deployed",
+            Condition=SOURCE_CONDITIONS[source],
+        ))
     target = events.Target(Id="DeliveryPipeline", Arn=pipeline_arn(), RoleArn=import_value("IamStackName", "SourceEventsRoleArn"))
     t.add_resource(
         events.Rule(
@@ -646,7 +655,8 @@ def build(project) -> Template:
             Stages=stages(SynthProject, UpsertProject, OperationsTopic),
         )
     )
-    add_source_rules(t)
+    add_source_rules(t, OperationsTopic)
+    delivery_failures.add(t, OperationsTopic)
 
     export(t, "ArtifactBucketName", Ref(ArtifactBucket), "Name of the artifact bucket")
     export(t, "ArtifactKeyArn", GetAtt(ArtifactKey, "Arn"), "ARN of the artifact bucket's KMS key")

@@ -117,3 +117,44 @@ def test_no_key_lets_a_service_use_it_without_a_condition(rendered, stack):
         for statement in resource["Properties"]["KeyPolicy"]["Statement"]:
             if isinstance(statement, dict) and "Service" in statement.get("Principal", {}):
                 assert "Condition" in statement, f"{stack}.yaml {logical_id} {statement['Sid']}: a service with no condition"
+
+
+def test_every_rule_target_that_can_fail_is_watched(rendered):
+    """A target with a dead-letter queue is watched through it (above); any other target's failures
+    (FailedInvocations: the target refused, its role or key denied) raise an alarm that exists whenever the rule does."""
+    failed = {(a["Dimensions"][0]["Value"]["Fn::Sub"], a.get("Condition"))
+              for a in (dict(r["Properties"], Condition=r.get("Condition"))
+                        for r in _resources(rendered, "AWS::CloudWatch::Alarm").values())
+              if (a["Namespace"], a["MetricName"]) == ("AWS/Events", "FailedInvocations")}
+    for (stack, logical_id), rule in _resources(rendered, "AWS::Events::Rule").items():
+        if any("DeadLetterConfig" not in t for t in rule["Properties"]["Targets"]):
+            assert (rule["Properties"]["Name"]["Fn::Sub"], rule.get("Condition")) in failed, \
+                f"{stack}.yaml {logical_id}: a target without a dead-letter queue and no FailedInvocations alarm"
+
+
+def test_a_failed_delivery_pipeline_run_reaches_the_operations_topic(rendered):
+    """Every CodePipeline the templates make has a rule sending its failed runs to the operations topic, and
+    the topic's policy and key let EventBridge publish for that rule (and nothing else)."""
+    pipelines = _resources(rendered, "AWS::CodePipeline::Pipeline")
+    assert pipelines
+    for (stack, logical_id), pipeline in pipelines.items():
+        resources = load(rendered[f"{stack}.yaml"])["Resources"]
+        rules = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::Rule"
+                 and r["Properties"]["EventPattern"].get("source") == ["aws.codepipeline"]
+                 and r["Properties"]["EventPattern"]["detail"].get("pipeline") == [pipeline["Properties"]["Name"]]
+                 and "FAILED" in r["Properties"]["EventPattern"]["detail"].get("state", [])]
+        assert len(rules) == 1, f"{stack}.yaml {logical_id}: no rule reports its failed runs"
+        rule = rules[0]
+        assert [t["Arn"] for t in rule["Targets"]] == [{"Ref": "OperationsTopic"}]
+        rule_arn_suffix = ":rule/" + rule["Name"]["Fn::Sub"]
+        policy = next(r["Properties"]["PolicyDocument"] for r in resources.values()
+                      if r["Type"] == "AWS::SNS::TopicPolicy" and {"Ref": "OperationsTopic"} in r["Properties"]["Topics"])
+        publishers = [s for s in policy["Statement"] if s["Effect"] == "Allow"
+                      and s["Principal"] == {"Service": ["events.amazonaws.com"]}]
+        assert len(publishers) == 1 and publishers[0]["Action"] == ["sns:Publish"]
+        source_arn = publishers[0]["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"]
+        assert source_arn.endswith(rule_arn_suffix), f"the topic admits {source_arn}, not the rule"
+        key_id = resources["OperationsTopic"]["Properties"]["KmsMasterKeyId"]["Ref"]
+        key_users = [s for s in resources[key_id]["Properties"]["KeyPolicy"]["Statement"]
+                     if s.get("Principal") == {"Service": ["events.amazonaws.com"]}]
+        assert len(key_users) == 1 and set(key_users[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}

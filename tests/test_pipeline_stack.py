@@ -225,6 +225,7 @@ def test_artifact_key_rotates_is_retained_and_only_project_roles_and_configured_
     # tests/test_analysts.py).
     assert set(statements) == {"AccountAdministersKey", "DeployRoleAdministersKey", "ProjectRolesUseKeyThroughIam",
                                "LogsEncryptProjectLogGroups", "AlarmsPublishToOperationsTopic",
+                               "FailedDeliveryRunsPublishToOperationsTopic",
                                "DataUploadersEncryptInputThroughS3", "AnalystsUseKeyThroughS3"}
 
 

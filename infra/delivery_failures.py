@@ -1,0 +1,97 @@
+"""A failed delivery-pipeline run reaches the operations topic.
+
+CodePipeline publishes no failure metric to alarm on, so an EventBridge rule sends each failed execution of
+this env's pipeline to the operations topic, with the execution id and a link. The topic is encrypted with the
+artifact key, so EventBridge needs the topic's and the key's permission; if either is ever refused, the
+rule's FailedInvocations alarm reaches the topic through CloudWatch, whose permissions are the alarms'.
+"""
+from __future__ import annotations
+
+import awacs.kms
+import awacs.sns
+from awacs.aws import Allow, ArnEquals, Condition, Principal, Statement, StringEquals
+from troposphere import Ref, Sub, Template
+from troposphere import cloudwatch, events
+
+RULE_NAME = "${ResourcePrefix}-delivery-pipeline-failed"
+RULE_ARN = f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{RULE_NAME}"
+EVENTS = "events.amazonaws.com"
+
+
+def topic_statement(topic) -> Statement:
+    """The operations topic's policy: EventBridge publishes for this one rule of this account."""
+    return Statement(
+        Sid="FailedDeliveryRunsPublish",
+        Effect=Allow,
+        Principal=Principal("Service", [EVENTS]),
+        Action=[awacs.sns.Publish],
+        Resource=[Ref(topic)],
+        Condition=Condition([StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}),
+                             ArnEquals({"aws:SourceArn": Sub(RULE_ARN)})]),
+    )
+
+
+def key_statement() -> Statement:
+    """The artifact key's policy: EventBridge encrypts what it publishes, only through SNS (the encrypted topic)."""
+    return Statement(
+        Sid="FailedDeliveryRunsPublishToOperationsTopic",
+        Effect=Allow,
+        Principal=Principal("Service", [EVENTS]),
+        Action=[awacs.kms.Decrypt, awacs.kms.GenerateDataKey],
+        Resource=["*"],
+        Condition=Condition(StringEquals({"kms:ViaService": Sub("sns.${AWS::Region}.amazonaws.com")})),
+    )
+
+
+def add(t: Template, topic) -> None:
+    """The rule (each failed run of this env's pipeline -> the topic) and the alarm on its failed deliveries."""
+    message = (
+        "Delivery pipeline <pipeline> failed (execution <execution>, <time>). "
+        "See: https://<region>.console.aws.amazon.com/codesuite/codepipeline/pipelines/<pipeline>/executions/<execution>/timeline"
+    )
+    t.add_resource(events.Rule(
+        "DeliveryFailedRule",
+        Name=Sub(RULE_NAME),
+        Description="Tell the operations topic when a run of the delivery pipeline fails",
+        EventPattern={
+            "source": ["aws.codepipeline"],
+            "detail-type": ["CodePipeline Pipeline Execution State Change"],
+            "detail": {"pipeline": [Ref("CodePipelineName")], "state": ["FAILED"]},
+        },
+        State="ENABLED",
+        Targets=[events.Target(
+            Id="OperationsTopic",
+            Arn=Ref(topic),
+            InputTransformer=events.InputTransformer(
+                InputPathsMap={"pipeline": "$.detail.pipeline", "execution": "$.detail.execution-id",
+                               "time": "$.time", "region": "$.region"},
+                InputTemplate=f'"{message}"',
+            ),
+            RetryPolicy=events.RetryPolicy(MaximumEventAgeInSeconds=86400, MaximumRetryAttempts=185),
+        )],
+    ))
+    t.add_resource(rule_failures_alarm(
+        "DeliveryFailedRuleFailuresAlarm", RULE_NAME, topic,
+        "EventBridge could not publish a failed delivery-pipeline run to the operations topic",
+    ))
+
+
+def rule_failures_alarm(logical_id: str, rule_name: str, topic, description: str, **kwargs) -> cloudwatch.Alarm:
+    """An alarm on the times a rule could not reach its target (for rules whose target has no dead-letter queue)."""
+    return cloudwatch.Alarm(
+        logical_id,
+        AlarmName=Sub(f"{rule_name}-failures"),
+        AlarmDescription=description,
+        Namespace="AWS/Events",
+        MetricName="FailedInvocations",
+        Dimensions=[cloudwatch.MetricDimension(Name="RuleName", Value=Sub(rule_name))],
+        Statistic="Sum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=[Ref(topic)],
+        OKActions=[Ref(topic)],
+        **kwargs,
+    )
