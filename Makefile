@@ -65,8 +65,10 @@ pytest: $(DEV_STAMP)
 	$(PY) -m pytest -q -n auto
 
 # Bootstrap ENV (IAM, then pipeline stack); the pipeline deploys the rest. Needs AWS credentials.
+# CFN_ROLE_ARN: a CloudFormation service role to act as (a key or bucket policy change, once the pipeline has
+# updated its own stack: CloudFormation otherwise keeps using the pipeline's deploy role, which may not make it).
 deploy: $(DEV_STAMP)
-	$(PY) -m infra.deploy deploy --env $(ENV)
+	$(PY) -m infra.deploy deploy --env $(ENV)$(if $(CFN_ROLE_ARN), --cfn-role-arn $(CFN_ROLE_ARN))
 
 # Print a change set per stack of ENV without executing any.
 diff: $(DEV_STAMP)

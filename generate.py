@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parent
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", help="render only this environment's parameter files")
+    parser.add_argument("--env", help="render the templates and only this environment's parameter files (to look at; "
+                                      "commit a full render: the Synth build and make deploy check every env's files)")
     parser.add_argument("--out", type=Path, default=ROOT / "templates", help="output folder (default: templates/)")
     parser.add_argument("--config", type=Path, default=config.CONFIG_DIR, help=argparse.SUPPRESS)
     parser.add_argument("--check", action="store_true", help="compare a fresh render with --out; list stale, missing or leftover files")

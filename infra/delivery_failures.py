@@ -16,6 +16,7 @@ from troposphere import cloudwatch, events
 RULE_NAME = "${ResourcePrefix}-delivery-pipeline-failed"
 RULE_ARN = f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{RULE_NAME}"
 EVENTS = "events.amazonaws.com"
+KEY_STATEMENT_SID = "FailedDeliveryRunsPublishToOperationsTopic"
 
 
 def topic_statement(topic) -> Statement:
@@ -32,22 +33,26 @@ def topic_statement(topic) -> Statement:
 
 
 def key_statement() -> Statement:
-    """The artifact key's policy: EventBridge encrypts what it publishes, only through SNS (the encrypted topic)."""
+    """The artifact key's policy: EventBridge encrypts what it publishes to the (encrypted) operations topic.
+
+    Unconditioned, as SNS documents it: the KMS request of an EventBridge-to-encrypted-topic publish carries no
+    aws:SourceArn / aws:SourceAccount (SNS says those are not supported there), and no documented key would hold
+    it. What EventBridge may publish is held by the topic policy (this rule only); the key gives it no data."""
     return Statement(
-        Sid="FailedDeliveryRunsPublishToOperationsTopic",
+        Sid=KEY_STATEMENT_SID,
         Effect=Allow,
         Principal=Principal("Service", [EVENTS]),
         Action=[awacs.kms.Decrypt, awacs.kms.GenerateDataKey],
         Resource=["*"],
-        Condition=Condition(StringEquals({"kms:ViaService": Sub("sns.${AWS::Region}.amazonaws.com")})),
     )
 
 
 def add(t: Template, topic) -> None:
     """The rule (each failed run of this env's pipeline -> the topic) and the alarm on its failed deliveries."""
     message = (
-        "Delivery pipeline <pipeline> failed (execution <execution>, <time>). "
-        "See: https://<region>.console.aws.amazon.com/codesuite/codepipeline/pipelines/<pipeline>/executions/<execution>/timeline"
+        "Delivery pipeline <pipeline> ended FAILED at <time> (a stage failed, or a release approval was rejected): "
+        "https://<region>.console.aws.amazon.com/codesuite/codepipeline/pipelines/<pipeline>/executions/<execution>"
+        "/timeline?region=<region>"
     )
     t.add_resource(events.Rule(
         "DeliveryFailedRule",

@@ -84,13 +84,17 @@ def _stack_status(cfn, name: str) -> str | None:
         raise
 
 
-def create_change_set(cfn, name: str, stack: str, body: str, params, tags, status: str | None) -> tuple[str, str, dict]:
-    """Create a change set for a stack in `status` (None: no stack) and wait for it; return (name, type, description)."""
+def create_change_set(cfn, name: str, stack: str, body: str, params, tags, status: str | None,
+                      role_arn: str | None = None) -> tuple[str, str, dict]:
+    """Create a change set for a stack in `status` (None: no stack) and wait for it; return (name, type, description).
+
+    Without `role_arn`, CloudFormation acts with the caller's credentials on a new stack, but with the role the
+    stack was last deployed with on an existing one (for a stack the pipeline has updated: its deploy role)."""
     cs_type = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
     cs_name = f"{stack}-{time.strftime('%Y%m%d%H%M%S')}"
     cfn.create_change_set(
         StackName=name, ChangeSetName=cs_name, ChangeSetType=cs_type, TemplateBody=body, Parameters=params, Tags=tags,
-        Capabilities=CAPABILITIES[stack],
+        Capabilities=CAPABILITIES[stack], **({"RoleARN": role_arn} if role_arn else {}),
     )
     try:
         while True:
@@ -128,8 +132,20 @@ def describe_changes(desc: dict) -> list[str]:
     return lines
 
 
-def deploy_stack(cfn, name: str, stack: str, body: str, params, tags) -> None:
-    cs_name, cs_type, desc = create_change_set(cfn, name, stack, body, params, tags, _stack_status(cfn, name))
+def stack_role(cfn, name: str) -> str | None:
+    """The service role CloudFormation uses for an existing stack, if any."""
+    try:
+        return cfn.describe_stacks(StackName=name)["Stacks"][0].get("RoleARN")
+    except Exception:  # noqa: BLE001 - no stack (or no answer): the change set call reports what matters
+        return None
+
+
+def deploy_stack(cfn, name: str, stack: str, body: str, params, tags, role_arn: str | None = None) -> None:
+    held_by = None if role_arn else stack_role(cfn, name)
+    if held_by:
+        print(f"{name}: CloudFormation acts as {held_by} (the role that last deployed it); a change that role may not "
+              "make (key or bucket policies) needs CFN_ROLE_ARN=<an administrator's CloudFormation role>", file=sys.stderr)
+    cs_name, cs_type, desc = create_change_set(cfn, name, stack, body, params, tags, _stack_status(cfn, name), role_arn)
     if _no_changes(desc):
         cfn.delete_change_set(StackName=name, ChangeSetName=cs_name)
         print(f"{name}: no changes")
@@ -143,6 +159,8 @@ def deploy_stack(cfn, name: str, stack: str, body: str, params, tags) -> None:
         follow(cfn, name, started)
     cfn.update_termination_protection(StackName=name, EnableTerminationProtection=True)
 
+
+ROLE_ARN = re.compile(r"arn:aws:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 
 # Stack statuses that end an operation, and the ones among them that mean it worked.
 FINAL = {"CREATE_COMPLETE", "CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_COMPLETE", "UPDATE_FAILED",
@@ -300,8 +318,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=("deploy", "diff"))
     parser.add_argument("--env", required=True)
     parser.add_argument("--templates", type=Path, default=ROOT / "templates", help=argparse.SUPPRESS)
+    parser.add_argument("--cfn-role-arn", default=None,
+                        help="service role CloudFormation acts as for the bootstrap stacks (default: your credentials on "
+                             "new stacks, the role that last deployed an existing one)")
     args = parser.parse_args(argv)
     try:
+        if args.cfn_role_arn is not None and not ROLE_ARN.fullmatch(args.cfn_role_arn):
+            raise DeployError(f"--cfn-role-arn: '{args.cfn_role_arn}' is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
         project = config.load(config.CONFIG_DIR)
         env = project.env(args.env)
         stale = render.stale(args.templates, render.render(project))
@@ -315,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
             return diff_outcome(diff_all(cfn, n, args.templates, env.name))
         for stack in BOOTSTRAP_STACKS:
             body, params, tags = stack_inputs(args.templates, stack, env.name)
-            deploy_stack(cfn, n.stack(stack), stack, body, params, tags)
+            deploy_stack(cfn, n.stack(stack), stack, body, params, tags, args.cfn_role_arn)
             apply_stack_policy(cfn, n.stack(stack), args.templates / env.name / f"{stack}.json")
     except (config.ConfigError, DeployError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -89,20 +89,25 @@ def _sample_data(out: Path, rows: int | None, seed: int | None) -> str:
 
     if rows is not None and rows < 1:
         raise UsageError(f"--rows must be at least 1, got {rows}")
-    if out.is_symlink() or (out.exists() and not out.is_file()):
-        raise UsageError(f"--out {out}: not a regular file; give a new or regular file's path")
     data = sample_data.csv_bytes(rows or sample_data.DEFAULT_ROWS, sample_data.DEFAULT_SEED if seed is None else seed)
     tmp = None
     try:
+        if out.is_symlink() or (out.exists() and not out.is_file()):
+            raise UsageError(f"--out {out}: not a regular file; give a new or regular file's path")
         # A fresh name beside the target (never a predictable one a symlink could wait at), then one rename.
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent if str(out.parent) else ".")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; the data is public, the file as any other the user makes
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, out)  # nothing half-written
+        tmp = None
     except OSError as exc:
-        if tmp:
-            Path(tmp).unlink(missing_ok=True)
         raise UsageError(f"--out {out}: {exc.strerror}") from None
+    finally:
+        if tmp:  # failed or interrupted (Ctrl-C) before the rename: leave nothing behind
+            Path(tmp).unlink(missing_ok=True)
     return f"wrote {out} ({len(data)} bytes, license {sample_data.LICENSE})"
 
 

@@ -38,7 +38,9 @@ def test_deploy_and_diff_fail_with_one_line_when_no_aws_credentials(command):
 def test_make_targets_run_the_deploy_module_for_the_chosen_env(target):
     makefile = (ROOT / "Makefile").read_text()
     recipe = re.search(rf"^{target}:.*\n\t(.+)$", makefile, re.M)
-    assert recipe and recipe.group(1) == f"$(PY) -m infra.deploy {target} --env $(ENV)"
+    extra = "$(if $(CFN_ROLE_ARN), --cfn-role-arn $(CFN_ROLE_ARN))" if target == "deploy" else ""
+    assert recipe and recipe.group(1) == f"$(PY) -m infra.deploy {target} --env $(ENV){extra}"
+
 
 
 def test_an_unknown_environment_is_named_in_one_line(capsys):
@@ -251,3 +253,46 @@ def test_following_gives_up_after_its_timeout(monkeypatch):
     clock = iter(range(0, 10**9, 3600))
     with pytest.raises(deploy.DeployError, match="still UPDATE_IN_PROGRESS after"):
         deploy.follow(cfn, name, T0, sleep=lambda s: None, now=lambda: next(clock))
+
+
+class RoleRecording(ScriptedCloudFormation):
+    """An existing stack last deployed by `role`; records the arguments of each change set."""
+
+    def __init__(self, name, role):
+        super().__init__({name: "UPDATE_COMPLETE"}, {name: {"Status": "FAILED", "StatusReason": "The submitted information didn't contain changes."}})
+        self.role, self.change_set_args = role, []
+
+    def describe_stacks(self, StackName):
+        return {"Stacks": [{"StackStatus": "UPDATE_COMPLETE", **({"RoleARN": self.role} if self.role else {})}]}
+
+    def create_change_set(self, StackName, **kwargs):
+        self.change_set_args.append(kwargs)
+        return super().create_change_set(StackName, **kwargs)
+
+    def update_termination_protection(self, StackName, EnableTerminationProtection):
+        pass
+
+
+def test_an_administrators_role_reaches_cloudformation_and_a_stack_held_by_another_role_is_named(project, capsys):
+    """Once the pipeline has updated its own stack, CloudFormation keeps acting as the pipeline's deploy role
+    (which may not change key or bucket policies); make deploy names that role, and CFN_ROLE_ARN replaces it."""
+    env, n = _names(project)
+    name = n.stack("pipeline")
+    body, params, tags = deploy.stack_inputs(ROOT / "templates", "pipeline", env)
+    deployer = "arn:aws:iam::111111111111:role/mlops/x-pipeline-deploy"
+    cfn = RoleRecording(name, deployer)
+    deploy.deploy_stack(cfn, name, "pipeline", body, params, tags)
+    assert "RoleARN" not in cfn.change_set_args[0]
+    assert deployer in capsys.readouterr().err
+    admin = "arn:aws:iam::111111111111:role/cfn-admin"
+    deploy.deploy_stack(cfn, name, "pipeline", body, params, tags, admin)
+    assert cfn.change_set_args[1]["RoleARN"] == admin
+    assert capsys.readouterr().err == ""
+    deploy.deploy_stack(RoleRecording(name, None), name, "pipeline", body, params, tags)
+    assert capsys.readouterr().err == ""
+
+
+def test_a_malformed_role_arn_is_refused_in_one_line(capsys):
+    assert deploy.main(["deploy", "--env", "any", "--cfn-role-arn", "cfn-admin"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--cfn-role-arn" in err and "not an IAM role ARN" in err

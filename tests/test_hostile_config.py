@@ -164,3 +164,13 @@ def test_sample_data_never_writes_through_a_link_or_into_a_special_file(tmp_path
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "not a regular file" in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
     assert target.read_text() == "precious\n"
+
+
+def test_sample_data_is_written_with_the_users_umask_and_leaves_no_temp_file(tmp_path):
+    """mkstemp makes 0600 files; the sample data is as readable as any file the user makes."""
+    out = tmp_path / "data.csv"
+    proc = subprocess.run(["sh", "-c", f"umask 022 && {sys.executable} -m pipeline_def sample-data --rows 5 --out {out}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert out.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["data.csv"]
