@@ -207,7 +207,7 @@ ENVIRONMENT = {
                     "pattern": r"^cron\([^()]+\)$",
                     "x-expect": "a schedule like cron(0 6 * * ? *)",
                 },
-                "athena_bytes_scanned_cutoff": {"type": "integer", "minimum": 10485760},
+                "athena_bytes_scanned_cutoff": {"type": "integer", "minimum": 10485760, "maximum": 9223372036854775807},  # Athena: a long
                 "analyst_principals": {
                     "type": "array",
                     "uniqueItems": True,

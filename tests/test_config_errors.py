@@ -99,6 +99,7 @@ CASES = [
     ("bad_connection_arn", "dev.yaml", _set("source.connection_arn", "arn:aws:iam::1:role/x"), ["source.connection_arn", "CodeConnections"]),
     ("reserved_tag_key", "dev.yaml", _set("tags", {"aws:owner": "me"}), ["tags.aws:owner", "not starting with aws:"]),
     ("bad_crawler_schedule", "dev.yaml", _set("kpi.crawler_schedule", "daily"), ["kpi.crawler_schedule", "cron("]),
+    ("athena_cutoff_beyond_a_long", "dev.yaml", _set("kpi.athena_bytes_scanned_cutoff", 10**26), ["kpi.athena_bytes_scanned_cutoff", "at most"]),
     ("project_name_uppercase", "project.yaml", _set("project.name", "Churn"), ["project.name", "lower-case"]),
     ("short_name_too_long", "project.yaml", _set("project.short_name", "customerchurn1"), ["project.short_name", "at most 12"]),
     ("model_group_invalid_characters", "project.yaml", _set("sagemaker_pipeline.name", "churn_model"), ["sagemaker_pipeline.name", "lower-case"]),
