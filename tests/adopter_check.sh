@@ -43,7 +43,7 @@ copy_checkout() {  # $1: destination. Committed tree + working-tree edits + untr
      | tar --null -T - -cf -) | tar -xf - -C "$dest"
   ln -s "$(dirname "$(dirname "$PY")")" "$dest/.venv"
   [ -n "$CHECKOV_VENV" ] && ln -s "$CHECKOV_VENV" "$dest/.venv-checkov"
-  (cd "$dest" && git init -q && git add -A && git -c user.name=adopter -c user.email=adopter@example.invalid \
+  (cd "$dest" && git init -q && git add -A && git -c user.name=adopter -c user.email=adopter@example.org \
      commit -qm "adopter copy" --no-verify)
 }
 
@@ -56,7 +56,7 @@ for scenario in "$@"; do
   # The edited config must be one the product accepts, rendered afresh; stale env folders go.
   rm -rf "$dest"/templates/*/
   if ! (cd "$dest" && "$PY" generate.py >/dev/null && "$PY" generate.py --check); then RESULT[$scenario]="render failed"; continue; fi
-  (cd "$dest" && git add -A && git -c user.name=adopter -c user.email=adopter@example.invalid commit -qm "$scenario" --no-verify)
+  (cd "$dest" && git add -A && git -c user.name=adopter -c user.email=adopter@example.org commit -qm "$scenario" --no-verify)
   log="$WORK/$scenario.log"
   # shellcheck disable=SC2086
   (cd "$dest" && "$PY" -m pytest -q -n "${JOBS:-2}" ${PYTEST_ARGS:-} 2>&1) | tee "$log" | tail -n 40
