@@ -13,9 +13,9 @@ from infra import config, iam, kpi, lambda_package, names, render
 from infra.names import ATHENA_RESULTS_PREFIX
 from lambda_src.registry_metrics import contract
 from tests import kpi_helpers
-from tests.conftest import ROOT
+from tests.conftest import CONFIGURED_ENVS, FIXTURE_CONFIG, ROOT
 
-ENVS = ["dev", "prod"]
+ENVS = CONFIGURED_ENVS
 PRINCIPALS = ["arn:aws:quicksight:eu-west-1:111111111111:group/default/ml-team",
               "arn:aws:quicksight:eu-west-1:111111111111:user/default/alice"]
 
@@ -41,7 +41,7 @@ def test_crawler_reads_the_prefix_the_pipeline_writes_evaluation_reports_to(rend
 def test_crawler_runs_on_the_configured_schedule_with_encrypted_logs(rendered, tmpl, project, env):
     crawler = _resolved(rendered, tmpl, env, "EvaluationReportsCrawler")
     assert crawler["Schedule"]["ScheduleExpression"] == project.env(env).crawler_schedule
-    assert crawler["Role"] == f"<import customer-churn-{env}-iam-CrawlerRoleArn>".replace("customer-churn", project.name)
+    assert crawler["Role"] == f"<import {names.for_env(project, env).stack('iam')}-CrawlerRoleArn>"
     security = tmpl["Resources"]["CrawlerSecurityConfiguration"]["Properties"]["EncryptionConfiguration"]
     assert security["CloudWatchEncryption"]["CloudWatchEncryptionMode"] == "SSE-KMS"
     assert security["S3Encryptions"][0]["S3EncryptionMode"] == "SSE-KMS"
@@ -58,16 +58,27 @@ def test_athena_results_are_encrypted_under_athena_results_with_an_enforced_scan
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_no_quicksight_data_source_without_principals(rendered, tmpl, project, env):
-    assert project.env(env).quicksight_principals == ()
+def test_quicksight_data_source_exists_only_where_config_names_principals(rendered, tmpl, project, env):
     params = kpi_helpers.env_parameters(rendered, env, tmpl)
-    assert kpi_helpers.evaluate_condition(kpi.HAS_QUICKSIGHT, params, tmpl["Conditions"]) is False
+    wanted = bool(project.env(env).quicksight_principals)
+    assert kpi_helpers.evaluate_condition(kpi.HAS_QUICKSIGHT, params, tmpl["Conditions"]) is wanted
+    assert tmpl["Resources"]["KpiDataSource"]["Condition"] == kpi.HAS_QUICKSIGHT
+
+
+def test_no_quicksight_data_source_without_principals(fixture_project):
+    project = fixture_project
+    assert all(not env.quicksight_principals for env in project.environments.values())
+    files = render.render(project)
+    tmpl = kpi_helpers.template(files)
+    for env in project.environments:
+        params = kpi_helpers.env_parameters(files, env, tmpl)
+        assert kpi_helpers.evaluate_condition(kpi.HAS_QUICKSIGHT, params, tmpl["Conditions"]) is False
     assert tmpl["Resources"]["KpiDataSource"]["Condition"] == kpi.HAS_QUICKSIGHT
 
 
 @pytest.mark.parametrize("principals", [PRINCIPALS[:1], PRINCIPALS], ids=["one", "two"])
 def test_quicksight_data_source_exists_and_grants_exactly_the_configured_principals(tmp_path, principals):
-    shutil.copytree(ROOT / "config", tmp_path / "config")
+    shutil.copytree(FIXTURE_CONFIG, tmp_path / "config")
     dev_file = tmp_path / "config" / "dev.yaml"
     data = yaml.safe_load(dev_file.read_text())
     data["kpi"]["quicksight_principals"] = principals
@@ -83,7 +94,7 @@ def test_quicksight_data_source_exists_and_grants_exactly_the_configured_princip
 
 
 def test_more_quicksight_principals_than_slots_is_a_config_error(tmp_path):
-    shutil.copytree(ROOT / "config", tmp_path / "config")
+    shutil.copytree(FIXTURE_CONFIG, tmp_path / "config")
     dev_file = tmp_path / "config" / "dev.yaml"
     data = yaml.safe_load(dev_file.read_text())
     data["kpi"]["quicksight_principals"] = [f"arn:aws:quicksight:eu-west-1:111111111111:user/default/u{i}" for i in range(6)]
