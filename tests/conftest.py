@@ -106,6 +106,12 @@ def fixture_project():
     return config.load(FIXTURE_CONFIG)
 
 
+@pytest.fixture(scope="session")
+def fixture_rendered(fixture_project):
+    """relative path -> text of a render of the fixture config."""
+    return render.render(fixture_project)
+
+
 @pytest.fixture
 def fixture_config_dir(tmp_path) -> Path:
     """A writable copy of the fixture config, for tests that edit config."""
