@@ -51,7 +51,7 @@ def test_bootstrap_deploys_deploy_roles_then_iam_then_the_pipeline_and_nothing_e
     assert deploy.BOOTSTRAP_STACKS == ("deploy-roles", "iam", "pipeline")
 
 
-@pytest.mark.parametrize("env", CONFIGURED_ENVS)
+@pytest.mark.every_env
 @pytest.mark.parametrize("stack", ["iam", "pipeline"])
 def test_bootstrap_templates_fit_inline_and_carry_env_parameters_and_tags(project, stack, env):
     body, params, tags = deploy.stack_inputs(ROOT / "templates", stack, env)

@@ -12,7 +12,7 @@ from infra import email_subscriptions, names, notifications
 from infra.config import subscription_logical_id
 from infra.stacks import BUILDERS
 from tests.resolve import resolve_all
-from tests.conftest import CONFIGURED_ENVS, FIXTURE_CONFIG
+from tests.conftest import FIXTURE_CONFIG
 from tests.notifier_support import for_group, sample_event
 
 
@@ -176,7 +176,7 @@ STATUS_EVENTS = {"Approved": "approved", "Rejected": "rejected", "PendingManualA
 
 
 @pytest.mark.parametrize("status", sorted(STATUS_EVENTS))
-@pytest.mark.parametrize("env", CONFIGURED_ENVS)
+@pytest.mark.every_env
 def test_rule_matches_this_envs_group_exactly_on_the_statuses_it_notifies_on(template, rendered, project, env, status):
     group = names.for_env(project, env).model_package_group
     event = for_group(sample_event(STATUS_EVENTS[status]), group)
@@ -184,7 +184,7 @@ def test_rule_matches_this_envs_group_exactly_on_the_statuses_it_notifies_on(tem
     assert _matches(_pattern_for(template, rendered, env), event) is (status in project.env(env).statuses)
 
 
-@pytest.mark.parametrize("env", CONFIGURED_ENVS)
+@pytest.mark.every_env
 def test_rule_ignores_other_model_groups(template, rendered, project, env):
     """Other envs' groups, and one that merely contains this env's group name, on a status it notifies on."""
     group = names.for_env(project, env).model_package_group

@@ -61,7 +61,7 @@ def test_steps_run_preprocess_train_evaluate_then_condition(render):
     assert [(s["Name"], s["Type"]) for s in _condition(d)["ElseSteps"]] == [("FailBelowThreshold", "Fail")]
 
 
-@pytest.mark.parametrize("env", CONFIGURED_ENVS)
+@pytest.mark.every_env
 def test_parameters_default_to_the_env_config(render, project, env):
     e = project.env(env)
     n = names_for(project, env)
@@ -80,7 +80,7 @@ def test_parameters_default_to_the_env_config(render, project, env):
     }
 
 
-@pytest.mark.parametrize("env", CONFIGURED_ENVS)
+@pytest.mark.every_env
 def test_model_registers_into_the_group_the_notifications_watch(render, project, env):
     n = names_for(project, env)
     register = _step(render(env), "RegisterModel")["Arguments"]
@@ -132,7 +132,7 @@ def _strings(node):
             yield from _strings(v)
 
 
-@pytest.mark.parametrize("env", CONFIGURED_ENVS)
+@pytest.mark.every_env
 def test_every_s3_location_is_under_the_sagemaker_prefix_of_the_artifact_bucket(render, project, env):
     n = names_for(project, env)
     allowed = f"s3://{n.artifact_bucket_prefix}-000000000000-{n.env.region}/{n.sagemaker_prefix}"

@@ -11,7 +11,7 @@ import yaml
 from infra import config, lambda_package, names, pipeline, render
 from infra.stacks import BUILDERS
 from tests.cfn import statements as cfn_statements
-from tests.conftest import CONFIGURED_ENVS, FIXTURE_CONFIG, ROOT
+from tests.conftest import FIXTURE_CONFIG, ROOT
 
 # ApproveRelease exists only where config asks for it (operations.release_approval; tests/test_release_approval.py).
 STAGES = ["Source", "Synth", "ApproveRelease", "UpdatePipeline", "DeployNotifications", "DeployKpi", "UpsertSageMakerPipeline"]
@@ -104,7 +104,7 @@ def test_every_cloudformation_action_reads_only_files_the_synth_artifact_holds_a
             assert conf["TemplateConfiguration"]["Fn::Sub"].split("::", 1)[1].replace("${Environment}", env) in written
 
 
-@pytest.mark.parametrize("env", CONFIGURED_ENVS)
+@pytest.mark.every_env
 def test_synth_artifact_holds_exactly_the_deployed_templates_and_this_envs_parameter_files(tpl, env):
     expected = {f"templates/{s}.yaml" for s in names.PIPELINE_STACKS} | {f"templates/{env}/{s}.json" for s in names.PIPELINE_STACKS}
     assert synth_artifact_files(tpl, env) == expected
