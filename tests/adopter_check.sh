@@ -12,7 +12,7 @@
 #   PYTEST_ARGS="-x -k demo" tests/adopter_check.sh rename
 #
 # Scenarios (the edits in tests/adopter_edit.py):
-#   rename     project.name, short_name, sagemaker_pipeline.name and the project tag changed
+#   rename     project.name, short_name, sagemaker_pipeline.name, the project tag and each env's repository changed
 #   staging    an env "staging" added (a copy of the first env on another branch), listed second
 #   notify     the first env's notification emails and statuses changed
 #   drop-last  the last env removed (one env is left in the sample)

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 # Values no sample file uses, each valid for its field (infra/schema.py).
-RENAMED = {"name": "acme-fraud-detect", "short_name": "fraud", "pipeline": "fraud-train"}
+RENAMED = {"name": "acme-fraud-detect", "short_name": "fraud", "pipeline": "fraud-train", "repository": "acme/fraud-detect-mlops"}
 ADDED_ENV = "staging"
 CHANGED_EMAILS = ["risk-team@adopter.example.org", "risk-lead@adopter.example.org"]
 CHANGED_STATUSES = ["Rejected", "PendingManualApproval"]
@@ -39,6 +39,12 @@ def rename(config_dir: Path) -> None:
     if "project" in data.get("tags", {}):
         data["tags"]["project"] = RENAMED["name"]
     _write(path, data)
+    for env in data["environments"]:  # and their own repository
+        env_path = config_dir / f"{env}.yaml"
+        env_data = _read(env_path)
+        if "repository" in env_data.get("source", {}):
+            env_data["source"]["repository"] = RENAMED["repository"] if "/" in env_data["source"]["repository"] else RENAMED["name"]
+            _write(env_path, env_data)
 
 
 def add_env(config_dir: Path, name: str = ADDED_ENV) -> None:
