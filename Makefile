@@ -10,7 +10,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 
-.PHONY: templates lint security test pytest bench clean venv dev-venv check deploy diff demo run train-local
+.PHONY: templates lint security test pytest bench clean venv dev-venv check deploy diff demo run train-local adopter-check
 
 templates: $(GEN_STAMP)
 	$(PY) generate.py
@@ -54,6 +54,11 @@ test: $(DEV_STAMP) $(CHECKOV_STAMP)
 
 pytest: $(DEV_STAMP)
 	$(PY) -m pytest -q -n auto
+
+# The whole suite on copies of the repo edited as an adopter would (renamed, envs added and dropped, other
+# e-mails): any valid config passes `make test`. SCENARIOS= picks some (tests/adopter_check.sh lists them).
+adopter-check: $(DEV_STAMP)
+	tests/adopter_check.sh $(SCENARIOS)
 
 # Bootstrap ENV (IAM, then pipeline stack); the pipeline deploys the rest. Needs AWS credentials.
 deploy: $(DEV_STAMP)
