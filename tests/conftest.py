@@ -4,8 +4,9 @@ Tests never reach the network: any connect() to a non-loopback address fails the
 
 Tests never depend on config/'s values: an adopter renames the project, adds, drops and renames envs and
 changes addresses there (tests/adopter_check.sh). A test about the project's own config derives what it
-expects from the loaded config (CONFIGURED_ENVS, `project`); a test that needs known names, env names or
-addresses uses the fixture config (FIXTURE_CONFIG, `fixture_project`, `fixture_config_dir`).
+expects from the loaded config (`project`, `rendered`, `@pytest.mark.every_env`); a test that needs known
+names, env names or addresses uses the fixture config (FIXTURE_CONFIG, `fixture_project`, `fixture_rendered`).
+docs/testing.md says more.
 """
 from __future__ import annotations
 
@@ -123,14 +124,6 @@ def fixture_project():
 def fixture_rendered(fixture_project):
     """relative path -> text of a render of the fixture config."""
     return render.render(fixture_project)
-
-
-@pytest.fixture
-def fixture_config_dir(tmp_path) -> Path:
-    """A writable copy of the fixture config, for tests that edit config."""
-    import shutil
-
-    return Path(shutil.copytree(FIXTURE_CONFIG, tmp_path / "config"))
 
 
 def names_for(project, env: str) -> names.Names:
