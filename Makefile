@@ -15,7 +15,7 @@ check_python = @command -v $(1) >/dev/null 2>&1 || { echo "error: $(1) not found
 	$(1) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: $(1) is Python %d.%d; this project needs Python 3.11 or newer ($(2))" % tuple(sys.version_info[:2]))'
 NEWER_PYTHON := run make with PYTHON=python3.11 or newer
 
-.PHONY: templates lint security test pytest bench clean venv dev-venv check deploy diff demo run train-local status approve reject destroy
+.PHONY: templates lint security test pytest bench clean venv dev-venv check deploy diff demo run train-local status approve reject destroy adopter-check
 
 templates: $(GEN_STAMP)
 	$(PY) generate.py
@@ -63,6 +63,11 @@ test: $(DEV_STAMP) $(CHECKOV_STAMP)
 
 pytest: $(DEV_STAMP)
 	$(PY) -m pytest -q -n auto
+
+# The whole suite on copies of the repo edited as an adopter would (renamed, envs added and dropped, other
+# e-mails): any valid config passes `make test`. SCENARIOS= picks some (tests/adopter_check.sh lists them).
+adopter-check: $(DEV_STAMP)
+	tests/adopter_check.sh $(SCENARIOS)
 
 # Bootstrap ENV (IAM, then pipeline stack); the pipeline deploys the rest. Needs AWS credentials.
 # CFN_ROLE_ARN: a CloudFormation service role to act as (a key or bucket policy change, once the pipeline has

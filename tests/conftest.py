@@ -1,6 +1,12 @@
-"""Shared fixtures: the project's config, fresh renders, and the network guard.
+"""Shared fixtures: the project's config, fresh renders, the tests' own fixture config, and the network guard.
 
 Tests never reach the network: any connect() to a non-loopback address fails the test.
+
+Tests never depend on config/'s values: an adopter renames the project, adds, drops and renames envs and
+changes addresses there (tests/adopter_check.sh). A test about the project's own config derives what it
+expects from the loaded config (`project`, `rendered`, `@pytest.mark.every_env`); a test that needs known
+names, env names or addresses uses the fixture config (FIXTURE_CONFIG, `fixture_project`, `fixture_rendered`).
+docs/testing.md says more.
 """
 from __future__ import annotations
 
@@ -39,6 +45,38 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 _LOOPBACK = ("127.", "::1", "localhost")
 
+# The tests' own config: a project "customer-churn" (short name "churn", SageMaker pipeline
+# "churn-model-build") with envs "dev" (notifies on every status) and "prod" (Approved, Rejected).
+FIXTURE_CONFIG = ROOT / "tests" / "fixtures" / "config"
+
+# The envs config/ lists (read once at collection; a broken config/ fails here, loudly).
+CONFIGURED_ENVS: list[str] = list(config.load(config.CONFIG_DIR).environments)
+
+
+def pytest_generate_tests(metafunc):
+    """`@pytest.mark.every_env`: one run per env of the module's config under test.
+
+    That is config/, unless the module sets CONFIG_UNDER_TEST (tests/test_adopted_config.py re-runs checks
+    on an adopter's config that way). Never a hard-coded list: an adopter adds, drops and renames envs.
+    """
+    if metafunc.definition.get_closest_marker("every_env") is None:
+        return
+    config_dir = getattr(metafunc.module, "CONFIG_UNDER_TEST", None)
+    envs = CONFIGURED_ENVS if config_dir is None else list(config.load(config_dir).environments)
+    metafunc.parametrize("env", envs)
+
+
+def absent_env(known) -> str:
+    """A valid env name that is none of `known`: the example of an unknown env (never one an adopter may add)."""
+    for i in range(len(known) + 1):
+        candidate = f"absent{i}"
+        if candidate not in known:
+            return candidate
+    raise AssertionError("unreachable")
+
+
+ABSENT_ENV = absent_env(CONFIGURED_ENVS)
+
 
 class NetworkBlocked(AssertionError):
     pass
@@ -74,6 +112,18 @@ def env_names(project):
 def rendered(project):
     """relative path -> text of a fresh render of every file under templates/."""
     return render.render(project)
+
+
+@pytest.fixture(scope="session")
+def fixture_project():
+    """The fixture config (FIXTURE_CONFIG), loaded: known names for tests that need them."""
+    return config.load(FIXTURE_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def fixture_rendered(fixture_project):
+    """relative path -> text of a render of the fixture config."""
+    return render.render(fixture_project)
 
 
 def names_for(project, env: str) -> names.Names:

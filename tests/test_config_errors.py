@@ -10,14 +10,17 @@ import pytest
 import yaml
 
 import generate
-from tests.conftest import ROOT
+from tests.conftest import FIXTURE_CONFIG, ROOT, absent_env
 
-CONFIG = ROOT / "config"
+# The tests' own config (envs dev and prod), not config/: the cases below edit its files by name.
+CONFIG = FIXTURE_CONFIG
+FIXTURE_ENVS = yaml.safe_load((CONFIG / "project.yaml").read_text())["environments"]
+UNKNOWN_ENV = absent_env(FIXTURE_ENVS)
 
 
 @pytest.fixture
 def workspace(tmp_path):
-    """A copy of config/ and an output folder holding a sentinel, to prove nothing is written."""
+    """A copy of the fixture config and an output folder holding a sentinel, to prove nothing is written."""
     cfg = tmp_path / "config"
     shutil.copytree(CONFIG, cfg)
     out = tmp_path / "out"
@@ -110,7 +113,7 @@ CASES = [
         ["sagemaker_pipeline.name", "model package group name", "AWS allows 63"],
     ),
     ("duplicate_environments", "project.yaml", _set("environments", ["dev", "dev"]), ["environments", "duplicate"]),
-    ("environment_without_file", "project.yaml", _set("environments", ["dev", "prod", "staging"]), ["staging.yaml", "file not found"]),
+    ("environment_without_file", "project.yaml", _set("environments", [*FIXTURE_ENVS, UNKNOWN_ENV]), [f"{UNKNOWN_ENV}.yaml", "file not found"]),
     ("top_level_list", "dev.yaml", lambda data: data.clear(), ["dev.yaml", "empty"]),
 ]
 
@@ -123,7 +126,7 @@ def test_bad_config_is_one_line_exit_2_nothing_written(workspace, capsys, case, 
         target.write_text("")
     else:
         _edit(target, change)
-    shown = "staging.yaml" if case == "environment_without_file" else file
+    shown = f"{UNKNOWN_ENV}.yaml" if case == "environment_without_file" else file
     _assert_rejected(cfg, out, capsys, shown, *fragments)
 
 
@@ -166,7 +169,8 @@ def test_missing_project_file(workspace, capsys):
 
 def test_unknown_env_option(workspace, capsys):
     cfg, out = workspace
-    _assert_rejected(cfg, out, capsys, "project.yaml", "unknown environment 'staging'", "dev, prod", extra=("--env", "staging"))
+    _assert_rejected(cfg, out, capsys, "project.yaml", f"unknown environment '{UNKNOWN_ENV}'", ", ".join(FIXTURE_ENVS),
+                     extra=("--env", UNKNOWN_ENV))
 
 
 def test_python_object_tags_are_refused(workspace, capsys):
@@ -216,10 +220,7 @@ def test_known_regions_are_the_regions_of_the_pinned_botocore():
 def test_addresses_that_would_share_a_subscription_across_envs_are_refused(workspace, capsys):
     """One notifications template holds every env's addresses: a clash between two env files counts too."""
     cfg, out = workspace
-    envs = yaml.safe_load((cfg / "project.yaml").read_text())["environments"]
-    if len(envs) < 2:
-        pytest.skip("needs two environments")
-    first, second = envs[0], envs[1]
+    first, second = FIXTURE_ENVS[:2]
     _edit(cfg / f"{first}.yaml", _set("notifications.emails", ["ml.team@example.com"]))
     _edit(cfg / f"{second}.yaml", _set("notifications.emails", ["mlteam@example.com"]))
     _assert_rejected(cfg, out, capsys, f"{second}.yaml", "differ only in punctuation or case")

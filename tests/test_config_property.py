@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from infra import config
-from tests.conftest import ROOT
+from tests.conftest import FIXTURE_CONFIG
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=40),
@@ -28,7 +28,7 @@ env_shaped = st.dictionaries(st.sampled_from(KEYS), documents, max_size=8)
 def _one_line_or_valid(tmp_path, text: str) -> None:
     cfg = tmp_path / "config"
     if not cfg.exists():
-        shutil.copytree(ROOT / "config", cfg)
+        shutil.copytree(FIXTURE_CONFIG, cfg)  # the tests' own config: dev.yaml is one of its envs
     (cfg / "dev.yaml").write_text(text, encoding="utf-8")
     try:
         config.load(cfg)

@@ -18,7 +18,6 @@ from tests.cfn import load
 from tests.conftest import ROOT
 from tests.resolve import Stack, Unresolved, resolve_all
 
-ENVS = ["dev", "prod"]
 ORDER = list(BUILDERS)
 
 

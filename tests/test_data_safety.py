@@ -80,18 +80,20 @@ class FakeCloudFormation:
         return call
 
 
-def test_bootstrap_turns_on_termination_protection_and_applies_the_stack_policy():
+def test_bootstrap_turns_on_termination_protection_and_applies_the_stack_policy(project):
     """make deploy (infra/deploy.py) protects what it creates, the same way the pipeline does."""
-    from infra import deploy
-    from tests.conftest import ROOT
+    from infra import deploy, names
+    from tests.conftest import CONFIGURED_ENVS, ROOT
 
+    env = CONFIGURED_ENVS[0]
+    stack = names.for_env(project, env).stack("pipeline")
     cfn = FakeCloudFormation()
-    body, params, tags = deploy.stack_inputs(ROOT / "templates", "pipeline", "dev")
-    deploy.deploy_stack(cfn, "customer-churn-dev-pipeline", "pipeline", body, params, tags)
-    deploy.apply_stack_policy(cfn, "customer-churn-dev-pipeline", ROOT / "templates" / "dev" / "pipeline.json")
+    body, params, tags = deploy.stack_inputs(ROOT / "templates", "pipeline", env)
+    deploy.deploy_stack(cfn, stack, "pipeline", body, params, tags)
+    deploy.apply_stack_policy(cfn, stack, ROOT / "templates" / env / "pipeline.json")
     made = dict(cfn.calls)
     assert made["create_change_set"]["ChangeSetType"] == "CREATE"
-    assert made["update_termination_protection"] == {"StackName": "customer-churn-dev-pipeline", "EnableTerminationProtection": True}
+    assert made["update_termination_protection"] == {"StackName": stack, "EnableTerminationProtection": True}
     policy = json.loads(made["set_stack_policy"]["StackPolicyBody"])
     assert "LogicalResourceId/ArtifactBucket" in policy["Statement"][1]["Resource"]
 

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from infra import config, deploy, pipeline
 from infra.stacks import BUILDERS
-from tests.conftest import ROOT
+from tests.conftest import ABSENT_ENV, CONFIGURED_ENVS, ROOT
 
 NO_CREDENTIALS_ENV = {
     "PATH": os.environ.get("PATH", ""),
@@ -26,7 +26,7 @@ NO_CREDENTIALS_ENV = {
 @pytest.mark.parametrize("command", ["deploy", "diff"])
 def test_deploy_and_diff_fail_with_one_line_when_no_aws_credentials(command):
     result = subprocess.run(
-        [sys.executable, "-m", "infra.deploy", command, "--env", "dev"],
+        [sys.executable, "-m", "infra.deploy", command, "--env", CONFIGURED_ENVS[0]],
         cwd=ROOT, env=NO_CREDENTIALS_ENV, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode != 0
@@ -44,21 +44,23 @@ def test_make_targets_run_the_deploy_module_for_the_chosen_env(target):
 
 
 def test_an_unknown_environment_is_named_in_one_line(capsys):
-    assert deploy.main(["diff", "--env", "staging"]) == 2
+    assert deploy.main(["diff", "--env", ABSENT_ENV]) == 2
     err = capsys.readouterr().err
-    assert "unknown environment 'staging'" in err and err.count("\n") == 1
+    assert f"unknown environment '{ABSENT_ENV}'" in err and err.count("\n") == 1
 
 
 def test_bootstrap_deploys_deploy_roles_then_iam_then_the_pipeline_and_nothing_else():
     assert deploy.BOOTSTRAP_STACKS == ("deploy-roles", "boundaries", "iam", "pipeline")
 
 
+@pytest.mark.every_env
 @pytest.mark.parametrize("stack", ["iam", "pipeline"])
-def test_bootstrap_templates_fit_inline_and_carry_env_parameters_and_tags(stack):
-    body, params, tags = deploy.stack_inputs(ROOT / "templates", stack, "dev")
+def test_bootstrap_templates_fit_inline_and_carry_env_parameters_and_tags(project, stack, env):
+    body, params, tags = deploy.stack_inputs(ROOT / "templates", stack, env)
     assert len(body.encode()) <= deploy.TEMPLATE_BODY_LIMIT
     assert set(json.loads(body)["Parameters"]) == {p["ParameterKey"] for p in params}
-    assert {"Key": "environment", "Value": "dev"} in tags
+    configured = {**project.tags, **project.env(env).tags}  # project tags, the env's on top (infra/config.py)
+    assert tags == [{"Key": k, "Value": v} for k, v in sorted(configured.items())]
     assert pipeline.CAPABILITIES[stack] == (["CAPABILITY_NAMED_IAM"] if stack == "iam" else [])  # pipeline: no IAM
 
 

@@ -10,7 +10,7 @@ import sys
 import generate
 from infra import names as names_mod
 from infra.stacks import BUILDERS
-from tests.conftest import ROOT
+from tests.conftest import FIXTURE_CONFIG, ROOT
 
 TEMPLATES = ROOT / "templates"
 
@@ -54,12 +54,13 @@ def test_output_is_byte_identical_across_hash_seeds(tmp_path):
 
 def test_check_reports_stale_and_missing_files_and_exits_1(tmp_path, capsys):
     out = tmp_path / "out"
-    assert generate.main(["--out", str(out)]) == 0
-    assert generate.main(["--out", str(out), "--check"]) == 0
+    fixture = ["--config", str(FIXTURE_CONFIG)]  # envs dev and prod
+    assert generate.main([*fixture, "--out", str(out)]) == 0
+    assert generate.main([*fixture, "--out", str(out), "--check"]) == 0
     (out / "iam.yaml").write_text("stale\n")
     (out / "dev" / "iam.json").unlink()
     capsys.readouterr()
-    assert generate.main(["--out", str(out), "--check"]) == 1
+    assert generate.main([*fixture, "--out", str(out), "--check"]) == 1
     printed = capsys.readouterr()
     assert f"stale:   {out / 'iam.yaml'}" in printed.out
     assert f"missing: {out / 'dev' / 'iam.json'}" in printed.out
@@ -74,7 +75,7 @@ def test_check_writes_nothing(tmp_path):
 
 def test_env_option_renders_only_that_envs_parameter_files(tmp_path):
     out = tmp_path / "out"
-    assert generate.main(["--out", str(out), "--env", "prod"]) == 0
+    assert generate.main(["--config", str(FIXTURE_CONFIG), "--out", str(out), "--env", "prod"]) == 0  # envs dev and prod
     assert not (out / "dev").exists()
     assert {p.name for p in (out / "prod").iterdir()} == {f"{s}.json" for s in BUILDERS}
 

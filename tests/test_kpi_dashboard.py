@@ -46,7 +46,7 @@ def _known_metrics(namespace: str) -> dict[tuple[str, str], tuple[str, ...]]:
     return known
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.every_env
 def test_dashboard_body_is_json_after_substitution(rendered, env):
     body, _ = _dashboard(rendered, env)
     assert body["widgets"]
@@ -57,7 +57,7 @@ def test_dashboard_body_is_sorted_compact_json():
     assert text == json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.every_env
 def test_every_graphed_metric_is_emitted_by_the_project_or_documented_by_aws(rendered, env):
     body, params = _dashboard(rendered, env)
     known = _known_metrics(params["MetricsNamespace"])
@@ -68,7 +68,7 @@ def test_every_graphed_metric_is_emitted_by_the_project_or_documented_by_aws(ren
         assert tuple(sorted(dims)) == tuple(sorted(known[(namespace, metric)])), (namespace, metric, dims)
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.every_env
 def test_dashboard_names_this_environments_pipeline_group_function_and_queue(rendered, project, env):
     n = names.for_env(project, env)
     body, params = _dashboard(rendered, env)
@@ -88,7 +88,7 @@ def test_dashboard_names_this_environments_pipeline_group_function_and_queue(ren
                 assert namespace == n.metrics_namespace
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.every_env
 def test_text_widget_links_the_pipeline_the_group_and_the_codepipeline(rendered, project, env):
     n = names.for_env(project, env)
     body, _ = _dashboard(rendered, env)
@@ -100,7 +100,7 @@ def test_text_widget_links_the_pipeline_the_group_and_the_codepipeline(rendered,
     assert f"/codepipeline/pipelines/{n.codepipeline}/view?region={region})" in markdown
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.every_env
 def test_alarm_widget_shows_the_stacks_alarms(rendered, project, env):
     n = names.for_env(project, env)
     body, _ = _dashboard(rendered, env)
@@ -121,7 +121,7 @@ def test_widgets_do_not_overlap():
         cells |= mine
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.every_env
 def test_no_widget_uses_a_search_expression(rendered, env):
     """SEARCH() finds only metrics that reported in the last 14 days: a quiet fortnight blanks the widget."""
     body, _ = _dashboard(rendered, env)
@@ -131,7 +131,7 @@ def test_no_widget_uses_a_search_expression(rendered, env):
             assert not any(isinstance(e, dict) and "expression" in e for e in entry), (widget["properties"]["title"], entry)
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.every_env
 def test_failed_steps_widget_lists_every_step_the_pipeline_definition_runs(rendered, definitions, env):
     def step_names(steps):
         for step in steps:
@@ -145,7 +145,7 @@ def test_failed_steps_widget_lists_every_step_the_pipeline_definition_runs(rende
     assert sorted(graphed) == sorted(step_names(definitions[env]["Steps"]))
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.every_env
 def test_quality_widget_lists_every_metric_the_evaluation_report_holds(rendered, env):
     labels, scores = np.array([0, 1, 0, 1]), np.array([0.1, 0.8, 0.6, 0.4])
     (section, metrics), = evaluate.report(labels, scores).items()

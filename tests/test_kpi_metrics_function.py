@@ -21,8 +21,9 @@ REPORT = {"binary_classification_metrics": {"auc": {"value": 0.91, "standard_dev
 
 
 @pytest.fixture
-def env(project):
-    return names.for_env(project, "dev")
+def env(fixture_project):
+    """The fixture config's dev (whose artifact bucket prefix BUCKET carries)."""
+    return names.for_env(fixture_project, "dev")
 
 
 @pytest.fixture

@@ -13,9 +13,7 @@ from infra import config, iam, kpi, lambda_package, names, render
 from infra.names import ATHENA_RESULTS_PREFIX
 from lambda_src.registry_metrics import contract
 from tests import kpi_helpers
-from tests.conftest import ROOT
-
-ENVS = ["dev", "prod"]
+from tests.conftest import FIXTURE_CONFIG, ROOT
 PRINCIPALS = ["arn:aws:quicksight:eu-west-1:111111111111:group/default/ml-team",
               "arn:aws:quicksight:eu-west-1:111111111111:user/default/alice"]
 
@@ -30,25 +28,25 @@ def _resolved(rendered, tmpl, env, logical_id):
     return kpi_helpers.evaluate(tmpl["Resources"][logical_id]["Properties"], params, tmpl["Conditions"])
 
 
-@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.every_env
 def test_crawler_reads_the_prefix_the_pipeline_writes_evaluation_reports_to(rendered, tmpl, project, env):
     crawler = _resolved(rendered, tmpl, env, "EvaluationReportsCrawler")
     bucket = "<import " + names.for_env(project, env).stack("pipeline") + "-ArtifactBucketName>"
     assert crawler["Targets"]["S3Targets"] == [{"Path": f"s3://{bucket}/{names.for_env(project, env).evaluation_prefix}"}]
 
 
-@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.every_env
 def test_crawler_runs_on_the_configured_schedule_with_encrypted_logs(rendered, tmpl, project, env):
     crawler = _resolved(rendered, tmpl, env, "EvaluationReportsCrawler")
     assert crawler["Schedule"]["ScheduleExpression"] == project.env(env).crawler_schedule
-    assert crawler["Role"] == f"<import customer-churn-{env}-iam-CrawlerRoleArn>".replace("customer-churn", project.name)
+    assert crawler["Role"] == f"<import {names.for_env(project, env).stack('iam')}-CrawlerRoleArn>"
     security = tmpl["Resources"]["CrawlerSecurityConfiguration"]["Properties"]["EncryptionConfiguration"]
     assert security["CloudWatchEncryption"]["CloudWatchEncryptionMode"] == "SSE-KMS"
     assert security["S3Encryptions"][0]["S3EncryptionMode"] == "SSE-KMS"
     assert tmpl["Resources"]["EvaluationReportsCrawler"]["Properties"]["CrawlerSecurityConfiguration"] == {"Ref": "CrawlerSecurityConfiguration"}
 
 
-@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.every_env
 def test_athena_results_are_encrypted_under_athena_results_with_an_enforced_scan_cutoff(rendered, tmpl, project, env):
     group = _resolved(rendered, tmpl, env, "KpiWorkGroup")["WorkGroupConfiguration"]
     assert group["EnforceWorkGroupConfiguration"] is True
@@ -57,17 +55,28 @@ def test_athena_results_are_encrypted_under_athena_results_with_an_enforced_scan
     assert group["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
 
 
-@pytest.mark.parametrize("env", ENVS)
-def test_no_quicksight_data_source_without_principals(rendered, tmpl, project, env):
-    assert project.env(env).quicksight_principals == ()
+@pytest.mark.every_env
+def test_quicksight_data_source_exists_only_where_config_names_principals(rendered, tmpl, project, env):
     params = kpi_helpers.env_parameters(rendered, env, tmpl)
-    assert kpi_helpers.evaluate_condition(kpi.HAS_QUICKSIGHT, params, tmpl["Conditions"]) is False
+    wanted = bool(project.env(env).quicksight_principals)
+    assert kpi_helpers.evaluate_condition(kpi.HAS_QUICKSIGHT, params, tmpl["Conditions"]) is wanted
+    assert tmpl["Resources"]["KpiDataSource"]["Condition"] == kpi.HAS_QUICKSIGHT
+
+
+def test_no_quicksight_data_source_without_principals(fixture_project):
+    project = fixture_project
+    assert all(not env.quicksight_principals for env in project.environments.values())
+    files = render.render(project)
+    tmpl = kpi_helpers.template(files)
+    for env in project.environments:
+        params = kpi_helpers.env_parameters(files, env, tmpl)
+        assert kpi_helpers.evaluate_condition(kpi.HAS_QUICKSIGHT, params, tmpl["Conditions"]) is False
     assert tmpl["Resources"]["KpiDataSource"]["Condition"] == kpi.HAS_QUICKSIGHT
 
 
 @pytest.mark.parametrize("principals", [PRINCIPALS[:1], PRINCIPALS], ids=["one", "two"])
 def test_quicksight_data_source_exists_and_grants_exactly_the_configured_principals(tmp_path, principals):
-    shutil.copytree(ROOT / "config", tmp_path / "config")
+    shutil.copytree(FIXTURE_CONFIG, tmp_path / "config")
     dev_file = tmp_path / "config" / "dev.yaml"
     data = yaml.safe_load(dev_file.read_text())
     data["kpi"]["quicksight_principals"] = principals
@@ -83,7 +92,7 @@ def test_quicksight_data_source_exists_and_grants_exactly_the_configured_princip
 
 
 def test_more_quicksight_principals_than_slots_is_a_config_error(tmp_path):
-    shutil.copytree(ROOT / "config", tmp_path / "config")
+    shutil.copytree(FIXTURE_CONFIG, tmp_path / "config")
     dev_file = tmp_path / "config" / "dev.yaml"
     data = yaml.safe_load(dev_file.read_text())
     data["kpi"]["quicksight_principals"] = [f"arn:aws:quicksight:eu-west-1:111111111111:user/default/u{i}" for i in range(6)]
@@ -92,7 +101,7 @@ def test_more_quicksight_principals_than_slots_is_a_config_error(tmp_path):
         config.load(tmp_path / "config")
 
 
-@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.every_env
 def test_metrics_function_runs_the_packaged_handler_with_this_envs_namespace_and_group(rendered, tmpl, project, env):
     n = names.for_env(project, env)
     fn = _resolved(rendered, tmpl, env, "MetricsFunction")
@@ -124,7 +133,7 @@ def test_rule_target_retries_and_dead_letters(tmpl):
     assert queue["Properties"]["SqsManagedSseEnabled"] is True and queue["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
-@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.every_env
 def test_rule_delivers_every_status_of_this_groups_completed_packages_and_nothing_else(rendered, tmpl, project, env):
     n = names.for_env(project, env)
     pattern = _resolved(rendered, tmpl, env, "MetricsRule")["EventPattern"]
@@ -152,7 +161,7 @@ def test_rule_delivers_every_status_of_this_groups_completed_packages_and_nothin
     assert statuses == sorted(contract.COUNTED_STATUSES)
 
 
-@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.every_env
 def test_pipeline_failed_alarm_notifies_the_topic(rendered, tmpl, project, env):
     n = names.for_env(project, env)
     alarm = _resolved(rendered, tmpl, env, "PipelineFailedAlarm")
@@ -163,8 +172,8 @@ def test_pipeline_failed_alarm_notifies_the_topic(rendered, tmpl, project, env):
     assert alarm["AlarmActions"] == [f"<import {n.stack('pipeline')}-OperationsTopicArn>"]
 
 
-def test_every_declared_parameter_has_a_value_in_each_env(rendered, tmpl):
-    for env in ENVS:
+def test_every_declared_parameter_has_a_value_in_each_env(rendered, tmpl, env_names):
+    for env in env_names:
         assert set(json.loads(rendered[f"{env}/kpi.json"])["Parameters"]) == set(tmpl["Parameters"])
 
 

@@ -51,6 +51,7 @@ def test_the_zip_holds_the_handler_under_its_package_folder(source):
     assert "get_model_metadata/handler.py" in names and "get_model_metadata/__init__.py" in names
 
 
-def test_rendered_parameters_carry_the_current_key(rendered):
+def test_rendered_parameters_carry_the_current_key(rendered, env_names):
     key = lambda_package.code_key(ROOT / "lambda_src" / "get_model_metadata")
-    assert f'"NotifierCodeKey": "{key}"' in rendered["dev/notifications.json"]
+    for env in env_names:
+        assert f'"NotifierCodeKey": "{key}"' in rendered[f"{env}/notifications.json"], env

@@ -12,6 +12,7 @@ from infra import email_subscriptions, names, notifications
 from infra.config import subscription_logical_id
 from infra.stacks import BUILDERS
 from tests.resolve import resolve_all
+from tests.conftest import FIXTURE_CONFIG
 from tests.notifier_support import for_group, sample_event
 
 
@@ -171,27 +172,45 @@ def _matches(pattern: dict, event: dict) -> bool:
         return bool(sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"))
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
-def test_rule_matches_an_approval_in_this_envs_group(template, rendered, project, env):
+STATUS_EVENTS = {"Approved": "approved", "Rejected": "rejected", "PendingManualApproval": "registered_pending_approval"}
+
+
+@pytest.mark.parametrize("status", sorted(STATUS_EVENTS))
+@pytest.mark.every_env
+def test_rule_matches_this_envs_group_exactly_on_the_statuses_it_notifies_on(template, rendered, project, env, status):
     group = names.for_env(project, env).model_package_group
-    assert _matches(_pattern_for(template, rendered, env), for_group(sample_event("approved"), group))
+    event = for_group(sample_event(STATUS_EVENTS[status]), group)
+    assert event["detail"]["ModelApprovalStatus"] == status
+    assert _matches(_pattern_for(template, rendered, env), event) is (status in project.env(env).statuses)
 
 
-def test_rule_ignores_other_model_groups(template, rendered, project):
-    assert not _matches(_pattern_for(template, rendered, "dev"), sample_event("approved_in_other_group"))
+@pytest.mark.every_env
+def test_rule_ignores_other_model_groups(template, rendered, project, env):
+    """Other envs' groups, and one that merely contains this env's group name, on a status it notifies on."""
+    group = names.for_env(project, env).model_package_group
+    others = [names.for_env(project, e).model_package_group for e in project.environments if e != env] + [f"other-{group}"]
+    status = project.env(env).statuses[0]
+    pattern = _pattern_for(template, rendered, env)
+    assert _matches(pattern, for_group(sample_event(STATUS_EVENTS[status]), group))  # the same event, this group: heard
+    for other in others:
+        assert not _matches(pattern, for_group(sample_event(STATUS_EVENTS[status]), other)), other
 
 
-def test_rule_ignores_a_status_the_env_does_not_notify_on(template, rendered, project):
-    group = names.for_env(project, "prod").model_package_group
-    assert "PendingManualApproval" not in project.environments["prod"].statuses
+# The fixture config's prod notifies on Approved and Rejected, its dev on every status: both cases hold
+# whatever config/ says.
+def test_rule_ignores_a_status_the_env_does_not_notify_on(fixture_rendered, fixture_project):
+    template = load_yaml(fixture_rendered["notifications.yaml"])
+    group = names.for_env(fixture_project, "prod").model_package_group
+    assert "PendingManualApproval" not in fixture_project.environments["prod"].statuses
     event = for_group(sample_event("registered_pending_approval"), group)
-    assert not _matches(_pattern_for(template, rendered, "prod"), event)
+    assert not _matches(_pattern_for(template, fixture_rendered, "prod"), event)
 
 
-def test_rule_hears_registrations_where_the_env_asks_for_them(template, rendered, project):
-    group = names.for_env(project, "dev").model_package_group
-    assert "PendingManualApproval" in project.environments["dev"].statuses
-    assert _matches(_pattern_for(template, rendered, "dev"), for_group(sample_event("registered_pending_approval"), group))
+def test_rule_hears_registrations_where_the_env_asks_for_them(fixture_rendered, fixture_project):
+    template = load_yaml(fixture_rendered["notifications.yaml"])
+    group = names.for_env(fixture_project, "dev").model_package_group
+    assert "PendingManualApproval" in fixture_project.environments["dev"].statuses
+    assert _matches(_pattern_for(template, fixture_rendered, "dev"), for_group(sample_event("registered_pending_approval"), group))
 
 
 def test_rule_pattern_is_rendered_sorted(template):
@@ -202,11 +221,15 @@ def test_rule_pattern_is_rendered_sorted(template):
 def test_emails_that_would_share_a_subscription_id_are_refused_naming_file_and_key(tmp_path):
     import shutil
 
+    import yaml
+
     from infra import config
 
-    shutil.copytree(config.CONFIG_DIR, tmp_path / "config")
+    shutil.copytree(FIXTURE_CONFIG, tmp_path / "config")
     dev = tmp_path / "config" / "dev.yaml"
-    dev.write_text(dev.read_text().replace("emails: [ml-team@example.com]", "emails: [ml-team@example.com, mlteam@example.com]"))
+    data = yaml.safe_load(dev.read_text())
+    data["notifications"]["emails"] = ["ml-team@example.com", "mlteam@example.com"]
+    dev.write_text(yaml.safe_dump(data))
     with pytest.raises(config.ConfigError) as error:
         config.load(tmp_path / "config")
     assert "dev.yaml: notifications.emails[1]:" in str(error.value) and "\n" not in str(error.value)

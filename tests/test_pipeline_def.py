@@ -14,7 +14,9 @@ import pytest
 from infra import parameters
 from pipeline_def import cli, sample_data
 from pipeline_def.steps import evaluate, preprocess
-from tests.conftest import ROOT, names_for
+from tests.conftest import CONFIGURED_ENVS, ROOT, names_for
+
+FIRST_ENV = CONFIGURED_ENVS[0]  # any configured env will do; the first always exists
 
 _RENDERS: dict[str, dict] = {}
 
@@ -47,7 +49,7 @@ def _condition(definition: dict) -> dict:
 
 
 def test_steps_run_preprocess_train_evaluate_then_condition(render):
-    d = render("dev")
+    d = render(FIRST_ENV)
     assert [(s["Name"], s["Type"]) for s in d["Steps"]] == [
         ("PreprocessData", "Processing"),
         ("TrainModel", "Training"),
@@ -59,7 +61,7 @@ def test_steps_run_preprocess_train_evaluate_then_condition(render):
     assert [(s["Name"], s["Type"]) for s in _condition(d)["ElseSteps"]] == [("FailBelowThreshold", "Fail")]
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.every_env
 def test_parameters_default_to_the_env_config(render, project, env):
     e = project.env(env)
     n = names_for(project, env)
@@ -78,7 +80,7 @@ def test_parameters_default_to_the_env_config(render, project, env):
     }
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.every_env
 def test_model_registers_into_the_group_the_notifications_watch(render, project, env):
     n = names_for(project, env)
     register = _step(render(env), "RegisterModel")["Arguments"]
@@ -93,7 +95,7 @@ def test_model_registers_into_the_group_the_notifications_watch(render, project,
 
 
 def test_condition_reads_the_auc_path_evaluate_py_writes(render):
-    d = render("dev")
+    d = render(FIRST_ENV)
     left = _condition(d)["Conditions"][0]
     assert left["Type"] == "GreaterThanOrEqualTo"
     assert left["RightValue"] == {"Get": "Parameters.ModelApprovalThreshold"}
@@ -107,12 +109,12 @@ def test_condition_reads_the_auc_path_evaluate_py_writes(render):
 
 
 def test_evaluation_report_lands_under_the_evaluation_prefix_per_execution(render, project):
-    n = names_for(project, "dev")
+    n = names_for(project, FIRST_ENV)
     bucket_uri = f"s3://{n.artifact_bucket_prefix}-000000000000-eu-west-1/"
-    out = _step(render("dev"), "EvaluateModel")["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+    out = _step(render(FIRST_ENV), "EvaluateModel")["Arguments"]["ProcessingOutputConfig"]["Outputs"]
     assert out[0]["OutputName"] == "evaluation"
     assert out[0]["S3Output"]["S3Uri"] == {"Std:Join": {"On": "", "Values": [bucket_uri + n.evaluation_prefix, {"Get": "Execution.PipelineExecutionId"}]}}
-    stats = _step(render("dev"), "RegisterModel")["Arguments"]["ModelMetrics"]["ModelQuality"]["Statistics"]
+    stats = _step(render(FIRST_ENV), "RegisterModel")["Arguments"]["ModelMetrics"]["ModelQuality"]["Statistics"]
     assert stats == {
         "ContentType": "application/json",
         "S3Uri": {"Std:Join": {"On": "", "Values": [bucket_uri + n.evaluation_prefix, {"Get": "Execution.PipelineExecutionId"}, "/evaluation.json"]}},
@@ -130,7 +132,7 @@ def _strings(node):
             yield from _strings(v)
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.every_env
 def test_every_s3_location_is_under_the_sagemaker_prefix_of_the_artifact_bucket(render, project, env):
     n = names_for(project, env)
     allowed = f"s3://{n.artifact_bucket_prefix}-000000000000-{n.env.region}/{n.sagemaker_prefix}"
@@ -139,8 +141,8 @@ def test_every_s3_location_is_under_the_sagemaker_prefix_of_the_artifact_bucket(
 
 
 def test_training_uses_builtin_xgboost_binary_logistic_with_early_stopping(render, project):
-    n = names_for(project, "dev")
-    train = _step(render("dev"), "TrainModel")["Arguments"]
+    n = names_for(project, FIRST_ENV)
+    train = _step(render(FIRST_ENV), "TrainModel")["Arguments"]
     assert "sagemaker-xgboost:3.0-5" in train["AlgorithmSpecification"]["TrainingImage"]
     assert train["HyperParameters"]["objective"] == "binary:logistic"
     assert int(train["HyperParameters"]["early_stopping_rounds"]) > 0
@@ -150,12 +152,12 @@ def test_training_uses_builtin_xgboost_binary_logistic_with_early_stopping(rende
 
 
 def test_images_are_current_and_no_end_of_life_python(render):
-    images = [s for s in _strings(render("dev")) if ".dkr.ecr." in s]
+    images = [s for s in _strings(render(FIRST_ENV)) if ".dkr.ecr." in s]
     assert images and all(("sagemaker-scikit-learn:1.4-2" in i or "sagemaker-xgboost:3.0-5" in i) for i in images), images
 
 
 def test_preprocess_gets_the_dataset_parameters_as_arguments(render):
-    app = _step(render("dev"), "PreprocessData")["Arguments"]["AppSpecification"]
+    app = _step(render(FIRST_ENV), "PreprocessData")["Arguments"]["AppSpecification"]
     args = [a["Std:Join"]["Values"] for a in app["ContainerArguments"]]
     assert args == [[f"--{flag}=", {"Get": f"Parameters.{param}"}] for flag, param in (
         ("target-column", "TargetColumn"), ("positive-values", "PositiveValues"), ("drop-columns", "DropColumns"),
@@ -167,7 +169,7 @@ def test_job_paths_match_the_scripts_constants(render):
     from pipeline_def.steps import package
 
     def local_paths(step, kind):
-        spec = _step(render("dev"), step)["Arguments"]
+        spec = _step(render(FIRST_ENV), step)["Arguments"]
         if kind == "in":
             return {i["InputName"]: i["S3Input"]["LocalPath"] for i in spec["ProcessingInputs"]}
         return {o["OutputName"]: o["S3Output"]["LocalPath"] for o in spec["ProcessingOutputConfig"]["Outputs"]}
@@ -184,7 +186,7 @@ def test_job_paths_match_the_scripts_constants(render):
 
 
 def test_registered_model_is_the_package_served_by_its_own_code(render):
-    spec = _step(render("dev"), "RegisterModel")["Arguments"]["InferenceSpecification"]
+    spec = _step(render(FIRST_ENV), "RegisterModel")["Arguments"]["InferenceSpecification"]
     container = spec["Containers"][0]
     assert container["Environment"] == {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
     assert container["ModelDataUrl"]["Std:Join"]["Values"] == [
@@ -195,17 +197,17 @@ def test_registered_model_is_the_package_served_by_its_own_code(render):
 def test_step_scripts_are_addressed_by_content(render, project):
     from pipeline_def.pipeline import library_prefix, script_key
 
-    n = names_for(project, "dev")
+    n = names_for(project, FIRST_ENV)
     code = [i["S3Input"]["S3Uri"] for s in ("PreprocessData", "EvaluateModel", "PackageModel")
-            for i in _step(render("dev"), s)["Arguments"]["ProcessingInputs"] if i["InputName"] == "code"]
+            for i in _step(render(FIRST_ENV), s)["Arguments"]["ProcessingInputs"] if i["InputName"] == "code"]
     assert [c.split("/", 3)[3] for c in code] == [script_key(n, s) for s in ("preprocess.py", "evaluate.py", "package.py")]
     libs = {i["S3Input"]["S3Uri"] for s in ("PreprocessData", "EvaluateModel", "PackageModel")
-            for i in _step(render("dev"), s)["Arguments"]["ProcessingInputs"] if i["InputName"] == "lib"}
+            for i in _step(render(FIRST_ENV), s)["Arguments"]["ProcessingInputs"] if i["InputName"] == "lib"}
     assert [lib.split("/", 3)[3] for lib in libs] == [library_prefix(n)]
 
 
 def test_render_is_byte_stable(project, no_network):
-    n = names_for(project, "dev")
+    n = names_for(project, FIRST_ENV)
     assert cli.render(n) == cli.render(n)
 
 
@@ -229,16 +231,16 @@ def test_cli_render_works_with_no_credentials_and_no_network(tmp_path, render):
     env.update({"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}", "AWS_CONFIG_FILE": str(tmp_path / "none"),
                 "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")})
     env.pop("ENV_NAME", None)
-    proc = subprocess.run([sys.executable, "-m", "pipeline_def", "render", "--env", "dev"], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, "-m", "pipeline_def", "render", "--env", FIRST_ENV], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == render("dev")
+    assert json.loads(proc.stdout) == render(FIRST_ENV)
     assert proc.stderr == ""
 
 
 def test_render_reports_a_config_error_in_one_line(tmp_path, capsys):
     (tmp_path / "project.yaml").write_text("project: [unclosed\n")
-    assert cli.main(["render", "--env", "dev", "--config-dir", str(tmp_path)]) == 2
+    assert cli.main(["render", "--env", FIRST_ENV, "--config-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "project.yaml" in err and "invalid YAML" in err
 

@@ -1,4 +1,8 @@
-"""Upsert against moto: create, update, idempotence, tags, description, and the one-line errors."""
+"""Upsert against moto: create, update, idempotence, tags, description, and the one-line errors.
+
+On the fixture config (tests/fixtures/config: project churn, env dev in eu-west-1), so that the bucket, role and
+region below are known whatever config/ holds; the CLI is pointed at it with --config-dir.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -13,7 +17,16 @@ from pipeline_def import cli, upsert
 from pipeline_def import session as sm_session
 from pipeline_def import sample_data
 from pipeline_def.pipeline import LIBRARY, SCRIPTS, library_prefix, script_key
+from tests.conftest import FIXTURE_CONFIG
 from tests.conftest import names_for as _configured_names
+
+CONFIG_DIR = ("--config-dir", str(FIXTURE_CONFIG))
+
+
+@pytest.fixture
+def project(fixture_project):
+    """This module's project is the fixture config's, not config/'s."""
+    return fixture_project
 
 
 def names_for(project, env, **sagemaker):
@@ -130,7 +143,7 @@ def test_start_prints_the_execution_arn_and_where_to_watch_it(aws, project, envi
     for k, v in environ.items():
         monkeypatch.setenv(k, v)
     capsys.readouterr()
-    assert cli.main(["start", "--env", "dev"]) == 0
+    assert cli.main(["start", "--env", "dev", *CONFIG_DIR]) == 0
     captured = capsys.readouterr()
     assert captured.err == ""
     lines = captured.out.splitlines()
@@ -192,7 +205,7 @@ def test_upsert_start_prints_the_execution_arn(aws, project, environ, capsys, mo
     n = names_for(project, "dev")
     for k, v in environ.items():
         monkeypatch.setenv(k, v)
-    assert cli.main(["upsert", "--start"]) == 0
+    assert cli.main(["upsert", "--start", *CONFIG_DIR]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith(f"started arn:aws:sagemaker:eu-west-1:123456789012:pipeline/{n.sagemaker_pipeline}/execution/")
                for line in lines)
@@ -213,7 +226,7 @@ def _main(monkeypatch, capsys, environ, *args, command="upsert") -> tuple[int, s
         monkeypatch.delenv(k, raising=False)
     for k, v in environ.items():
         monkeypatch.setenv(k, v)
-    code = cli.main([command, "--env", "dev", *args])
+    code = cli.main([command, "--env", "dev", *CONFIG_DIR, *args])
     return code, capsys.readouterr().err
 
 

@@ -11,7 +11,7 @@ import yaml
 from infra import config, lambda_package, names, pipeline, render
 from infra.stacks import BUILDERS
 from tests.cfn import statements as cfn_statements
-from tests.conftest import ROOT
+from tests.conftest import FIXTURE_CONFIG, ROOT
 
 # ApproveRelease exists only where config asks for it (operations.release_approval; tests/test_release_approval.py).
 STAGES = ["Source", "ApproveRelease", "Synth", "UpdatePipeline", "DeployNotifications", "DeployKpi", "UpsertSageMakerPipeline"]
@@ -104,9 +104,10 @@ def test_every_cloudformation_action_reads_only_files_the_synth_artifact_holds_a
             assert conf["TemplateConfiguration"]["Fn::Sub"].split("::", 1)[1].replace("${Environment}", env) in written
 
 
-def test_synth_artifact_holds_exactly_the_deployed_templates_and_this_envs_parameter_files(tpl):
-    expected = {f"templates/{s}.yaml" for s in names.PIPELINE_STACKS} | {f"templates/dev/{s}.json" for s in names.PIPELINE_STACKS}
-    assert synth_artifact_files(tpl, "dev") == expected
+@pytest.mark.every_env
+def test_synth_artifact_holds_exactly_the_deployed_templates_and_this_envs_parameter_files(tpl, env):
+    expected = {f"templates/{s}.yaml" for s in names.PIPELINE_STACKS} | {f"templates/{env}/{s}.json" for s in names.PIPELINE_STACKS}
+    assert synth_artifact_files(tpl, env) == expected
 
 
 def test_every_input_artifact_is_produced_by_an_earlier_action(tpl):
@@ -282,9 +283,10 @@ SOURCES = {
 
 
 def config_dir_with_dev_source(tmp_path, source: dict):
-    for name in ("project.yaml", "prod.yaml"):
-        (tmp_path / name).write_text((config.CONFIG_DIR / name).read_text())
-    dev = yaml.safe_load((config.CONFIG_DIR / "dev.yaml").read_text())
+    """The fixture config (envs dev and prod) with dev's source block replaced."""
+    for path in FIXTURE_CONFIG.glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text())
+    dev = yaml.safe_load((FIXTURE_CONFIG / "dev.yaml").read_text())
     dev["source"] = source
     (tmp_path / "dev.yaml").write_text(yaml.safe_dump(dev))
     return tmp_path

@@ -11,14 +11,14 @@ import pytest
 
 from infra.names import for_env
 from pipeline_def import cli, local, sample_data
-from tests.conftest import names_for
+from tests.conftest import CONFIGURED_ENVS, names_for
 
 THRESHOLD = 0.7  # the test's own, not config's
 
 
 @pytest.fixture(scope="module")
 def setup(project):
-    n = names_for(project, "dev")
+    n = names_for(project, CONFIGURED_ENVS[0])
     n = for_env(n.project, dataclasses.replace(n.env, model_approval_threshold=THRESHOLD))
     return n, json.loads(cli.definition_json(n))
 
@@ -99,7 +99,7 @@ def test_parameters_can_be_overridden_like_an_execution_would(setup, tmp_path):
 
 
 def test_cli_refuses_a_missing_input_file_and_an_unknown_parameter(tmp_path, capsys):
-    assert cli.main(["train-local", "--env", "dev", "--input", str(tmp_path / "nope.csv")]) == 2
+    assert cli.main(["train-local", "--env", CONFIGURED_ENVS[0], "--input", str(tmp_path / "nope.csv")]) == 2
     assert capsys.readouterr().err.strip().endswith("nope.csv: no such file")
-    assert cli.main(["train-local", "--env", "dev", "--param", "Nope=1"]) == 2
+    assert cli.main(["train-local", "--env", CONFIGURED_ENVS[0], "--param", "Nope=1"]) == 2
     assert "unknown pipeline parameter Nope" in capsys.readouterr().err

@@ -1,0 +1,141 @@
+"""The edits an adopting team makes to config/ first: rename the project, add an env, change who is notified, drop an env.
+
+Used two ways: `tests/adopter_check.sh` applies them to a copy of the repository and runs the whole suite
+there (`python tests/adopter_edit.py SCENARIO` in the copy's root); `tests/test_adopted_config.py` applies
+them to a temporary copy of config/ and re-runs the config-derived checks in-process. Each edit changes every
+value it touches to one the config did not hold (whatever config/ holds, the sample or an adopter's own), so a
+test that hard-codes a name, address, status or env name of config/ fails on it.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import yaml
+
+# Candidates, each valid for its field (infra/schema.py); the first that differs from the config is used.
+RENAMES = (
+    {"name": "acme-fraud-detect", "short_name": "fraud", "pipeline": "fraud-train", "repository": "acme/fraud-detect-mlops"},
+    {"name": "globex-risk-score", "short_name": "risk", "pipeline": "risk-train", "repository": "globex/risk-score-mlops"},
+)
+ADDED_ENVS = ("staging", "qa", "uat", "preprod")  # "staging" first: the env the README's readers add first
+EMAILS = (["risk-team@adopter.example.org", "risk-lead@adopter.example.org"], ["model-desk@adopter.example.org"])
+STATUSES = (["Rejected", "PendingManualApproval"], ["Approved"])
+
+SCENARIOS = ("rename", "staging", "notify", "drop-last", "drop-first", "all")
+NOT_APPLICABLE = 3  # exit status: the scenario does not apply to this config (dropping the only env)
+
+
+class NotApplicable(Exception):
+    pass
+
+
+def _read(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def _write(path: Path, data: dict) -> None:
+    path.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+
+
+def _first_unlike(candidates, *current):
+    return next(c for c in candidates if not any(v in current for v in (c.values() if isinstance(c, dict) else [c])))
+
+
+def rename(config_dir: Path) -> None:
+    """New project, short and SageMaker pipeline names, project tag, and each env's own repository."""
+    path = config_dir / "project.yaml"
+    data = _read(path)
+    new = _first_unlike(RENAMES, data["project"]["name"], data["project"]["short_name"], data["sagemaker_pipeline"]["name"])
+    data["project"]["name"] = new["name"]
+    data["project"]["short_name"] = new["short_name"]
+    data["project"]["description"] = f"{new['name']}: model build, registry and approval notifications"
+    data["sagemaker_pipeline"]["name"] = new["pipeline"]
+    if "project" in data.get("tags", {}):
+        data["tags"]["project"] = new["name"]
+    _write(path, data)
+    for env in data["environments"]:
+        env_path = config_dir / f"{env}.yaml"
+        env_data = _read(env_path)
+        if "repository" in env_data.get("source", {}):
+            env_data["source"]["repository"] = new["repository"] if "/" in env_data["source"]["repository"] else new["name"]
+            _write(env_path, env_data)
+
+
+def _clashes(a: str, b: str) -> bool:
+    """config refuses env names of which one, with a hyphen, starts another (infra/config.py)."""
+    return a == b or b.startswith(f"{a}-") or a.startswith(f"{b}-")
+
+
+def add_env(config_dir: Path) -> str:
+    """A copy of the first env on its own branch, listed second (not last: order must not matter). Returns its name."""
+    path = config_dir / "project.yaml"
+    data = _read(path)
+    envs = data["environments"]
+    name = next(n for n in ADDED_ENVS if not any(_clashes(n, e) for e in envs))
+    env = _read(config_dir / f"{envs[0]}.yaml")
+    if "branch" in env["source"]:
+        env["source"]["branch"] = name
+    else:  # an S3 source: its own object
+        env["source"]["key"] = f"{name}/source.zip"
+    if "environment" in env.get("tags", {}):
+        env["tags"]["environment"] = name
+    _write(config_dir / f"{name}.yaml", env)
+    envs.insert(1, name)
+    _write(path, data)
+    return name
+
+
+def change_notifications(config_dir: Path) -> None:
+    """The first env notifies other people, on other statuses."""
+    first = _read(config_dir / "project.yaml")["environments"][0]
+    path = config_dir / f"{first}.yaml"
+    env = _read(path)
+    current = env.get("notifications", {})
+    emails = next(e for e in EMAILS if e != current.get("emails"))
+    statuses = next(s for s in STATUSES if s != current.get("statuses"))
+    env["notifications"] = {**current, "emails": emails, "statuses": statuses}
+    _write(path, env)
+
+
+def drop_env(config_dir: Path, index: int) -> None:
+    path = config_dir / "project.yaml"
+    data = _read(path)
+    if len(data["environments"]) < 2:
+        raise NotApplicable("only one env: nothing to drop")
+    gone = data["environments"].pop(index)
+    (config_dir / f"{gone}.yaml").unlink()
+    _write(path, data)
+
+
+def apply(config_dir: Path | str, scenario: str) -> None:
+    config_dir = Path(config_dir)
+    if scenario == "rename":
+        rename(config_dir)
+    elif scenario == "staging":
+        add_env(config_dir)
+    elif scenario == "notify":
+        change_notifications(config_dir)
+    elif scenario == "drop-last":
+        drop_env(config_dir, -1)
+    elif scenario == "drop-first":
+        drop_env(config_dir, 0)
+    elif scenario == "all":
+        envs = len(_read(config_dir / "project.yaml")["environments"])
+        rename(config_dir)
+        add_env(config_dir)  # listed second, so the last env is one config/ had; its name is none config/ had
+        if envs > 1:  # a one-env config keeps its env
+            drop_env(config_dir, -1)
+        change_notifications(config_dir)
+    else:
+        raise SystemExit(f"adopter_edit: unknown scenario '{scenario}' (known: {', '.join(SCENARIOS)})")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        raise SystemExit(f"usage: python tests/adopter_edit.py SCENARIO  ({', '.join(SCENARIOS)})")
+    try:
+        apply(Path("config"), sys.argv[1])
+    except NotApplicable as exc:
+        print(f"adopter_edit: {sys.argv[1]}: not applicable: {exc}", file=sys.stderr)
+        raise SystemExit(NOT_APPLICABLE)

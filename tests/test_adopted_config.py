@@ -1,0 +1,106 @@
+"""The checks that must hold for any config, re-run in-process on an adopter's config.
+
+An adopting team renames the project, adds an env, changes who is notified and drops an env; `make test` must
+still pass. tests/adopter_edit.py makes all those edits at once on a copy of config/ (project, short and
+SageMaker pipeline names and repositories changed; the last env dropped, "staging" added second; the first
+env notified on other statuses by other people), each to values config/ does not hold. This module points the shared fixtures (`project`, `rendered`, `definitions`, `env_names`) and
+`@pytest.mark.every_env` at that copy, and collects the config-derived tests of the modules in RERUN again,
+here. A test among them that hard-codes a sample name, address or env fails here, not in an adopter's first
+week. The whole suite on such a copy: tests/adopter_check.sh (slower; run it before merging).
+"""
+from __future__ import annotations
+
+import atexit
+import inspect
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from infra import config, names, render
+from tests import adopter_edit
+from tests import test_consistency, test_kpi_dashboard, test_kpi_stack, test_notifications_template, test_pipeline_stack
+
+_WORK = Path(tempfile.mkdtemp(prefix="adopted-config-"))
+atexit.register(shutil.rmtree, _WORK, True)
+CONFIG_UNDER_TEST = Path(shutil.copytree(config.CONFIG_DIR, _WORK / "config"))
+adopter_edit.apply(CONFIG_UNDER_TEST, "all")
+
+# Fixtures a re-run test may ask for: this module's (below) and the modules' own, which build on them.
+_SHARED = {"project", "rendered", "definitions", "env_names", "env"}
+RERUN = (test_consistency, test_notifications_template, test_kpi_dashboard, test_kpi_stack, test_pipeline_stack)
+
+
+@pytest.fixture(scope="module")
+def project():
+    return config.load(CONFIG_UNDER_TEST)
+
+
+@pytest.fixture(scope="module")
+def env_names(project):
+    return list(project.environments)
+
+
+@pytest.fixture(scope="module")
+def rendered(project):
+    return render.render(project)
+
+
+@pytest.fixture(scope="module")
+def definitions(project):
+    from pipeline_def import cli
+
+    return {env: json.loads(cli.render(names.for_env(project, env))) for env in project.environments}
+
+
+def _collect_again(module) -> dict:
+    """The module's fixtures, and its tests that take only fixtures (the shared ones or the module's own)."""
+    found = {}
+    fixtures = {n for n, v in vars(module).items() if hasattr(v, "_pytestfixturefunction") or type(v).__name__ == "FixtureFunctionDefinition"}
+    for name, value in vars(module).items():
+        if name in fixtures and name not in _SHARED:
+            found[name] = value
+    for name, value in vars(module).items():
+        if not (name.startswith("test_") and inspect.isfunction(value)) or value.__module__ != module.__name__:
+            continue
+        marks = getattr(value, "pytestmark", [])
+        parametrized = {a.strip() for m in marks if m.name == "parametrize" for a in
+                        (m.args[0].split(",") if isinstance(m.args[0], str) else m.args[0])}
+        args = set(inspect.signature(value).parameters)
+        if args & (_SHARED | fixtures) and args <= _SHARED | fixtures | parametrized:
+            found[name] = value
+    return found
+
+
+for _module in RERUN:
+    globals().update(_collect_again(_module))
+
+
+def test_the_adopted_config_changes_every_value_a_test_could_hard_code(project):
+    sample = config.load(config.CONFIG_DIR)
+    assert project.name != sample.name and project.short_name != sample.short_name
+    assert project.sagemaker_pipeline_name != sample.sagemaker_pipeline_name
+    added = [env for env in project.environments if env not in sample.environments]
+    assert len(added) == 1 and added[0] in adopter_edit.ADDED_ENVS
+    dropped = [env for env in sample.environments if env not in project.environments]
+    assert dropped == ([list(sample.environments)[-1]] if len(sample.environments) > 1 else [])
+    first = next(iter(project.environments))
+    assert project.env(first).emails != sample.env(first).emails and project.env(first).statuses != sample.env(first).statuses
+
+
+def test_the_render_keeps_no_trace_of_the_sample_names(rendered):
+    """Every name is derived from config (infra/names.py): none of config/'s survives a rename."""
+    sample = config.load(config.CONFIG_DIR)
+    dropped = [env for env in sample.environments if env not in config.load(CONFIG_UNDER_TEST).environments]
+    traces = [sample.name, f"{sample.short_name}-", sample.sagemaker_pipeline_name] + [f"{e}/" for e in dropped]
+    found = {(path, trace) for path, text in rendered.items() for trace in traces if trace in text or trace in path}
+    assert not found, sorted(found)
+
+
+def test_reruns_collected(request):
+    """The re-run really happens: this module holds tests of every module in RERUN (a rename would drop them silently)."""
+    held = {name for name in globals() if name.startswith("test_")}
+    for module in RERUN:
+        assert held & {n for n in vars(module) if n.startswith("test_")}, module.__name__
