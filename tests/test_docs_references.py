@@ -104,6 +104,9 @@ def link_problems(root: Path, page: Path) -> list[str]:
     return problems
 
 
+ENV_CONFIG_FILE = re.compile(r"config/(?!project\.yaml$)[a-z0-9-]+\.yaml")
+
+
 def path_problems(root: Path, page: Path, top_level: set[str]) -> list[str]:
     """Backticked repository paths: the first segment is one of the repository's top-level entries."""
     shown = page.relative_to(root).as_posix()
@@ -116,6 +119,8 @@ def path_problems(root: Path, page: Path, top_level: set[str]) -> list[str]:
             first = candidate.split("/", 1)[0]
             if first not in top_level or ("/" not in candidate and "." not in candidate and first != "Makefile"):
                 continue
+            if ENV_CONFIG_FILE.fullmatch(candidate):
+                continue  # the sample's env files (config/dev.yaml): an adopter renames or drops them
             if not (root / candidate).exists():
                 problems.append(f"{shown}:{number}: `{code}` does not exist")
     return problems
