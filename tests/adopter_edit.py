@@ -19,7 +19,7 @@ RENAMES = (
     {"name": "globex-risk-score", "short_name": "risk", "pipeline": "risk-train", "repository": "globex/risk-score-mlops"},
 )
 ADDED_ENVS = ("staging", "qa", "uat", "preprod")  # "staging" first: the env the README's readers add first
-EMAILS = (["risk-team@adopter.example.org", "risk-lead@adopter.example.org"], ["model-desk@adopter.example.org"])
+EMAILS = (["ml-team@adopter.example.org", "ml-lead@adopter.example.org"], ["model-desk@adopter.example.org"])  # no RENAMES name in them
 STATUSES = (["Rejected", "PendingManualApproval"], ["Approved"])
 
 SCENARIOS = ("rename", "staging", "notify", "drop-last", "drop-first", "all")
