@@ -60,7 +60,14 @@ def session(region: str):
         import boto3
     except ImportError:
         raise DeployError("boto3 is not installed; run `make dev-venv`") from None
-    s = boto3.Session(region_name=region)
+    import botocore.session
+    from botocore.config import Config
+
+    # Bounded waits: an endpoint that accepts and never answers fails a call in about 40 s, not botocore's 60 s
+    # per read times its retries.
+    core = botocore.session.get_session()
+    core.set_default_client_config(Config(connect_timeout=10, read_timeout=20, retries={"mode": "standard", "max_attempts": 2}))
+    s = boto3.Session(botocore_session=core, region_name=region)
     if s.get_credentials() is None:
         raise DeployError("no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY); nothing was changed")
     return s

@@ -130,3 +130,32 @@ def test_status_says_what_is_not_deployed_and_what_cannot_be_read(n):
     text = "\n".join(r.lines)
     assert "cannot read: An error occurred (AccessDeniedException)" in text
     assert r.unreadable == [f"Delivery pipeline {n.codepipeline}"]
+
+
+def test_status_stops_asking_once_aws_does_not_answer():
+    """Each further call would wait out the same timeouts (a black-holed endpoint took 12 minutes)."""
+    from botocore.exceptions import ReadTimeoutError
+
+    from infra.ops import status
+
+    calls = []
+
+    def silent():
+        calls.append(1)
+        raise ReadTimeoutError(endpoint_url="https://cloudformation.example")
+
+    r = status.Report()
+    for title in ("a", "b", "c"):
+        r.section(title, silent)
+    assert len(calls) == 1 and r.unreadable == ["a", "b", "c"]
+    assert sum("skipped: AWS did not answer" in line for line in r.lines) == 2
+
+
+def test_every_aws_call_of_the_commands_has_bounded_timeouts(monkeypatch):
+    from infra import deploy
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    client = deploy.session("us-east-1").client("cloudformation")
+    assert client.meta.config.connect_timeout <= 10 and client.meta.config.read_timeout <= 30
+    assert client.meta.config.retries["total_max_attempts"] <= 3

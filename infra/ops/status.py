@@ -27,13 +27,25 @@ def _not_found(exc: Exception) -> bool:
     return any(s in text for s in ("does not exist", "not found", "NotFound", "Could not find"))
 
 
+def _unreachable(exc: Exception) -> bool:
+    """No connection, or no answer in time: the endpoint, not the request."""
+    from botocore.exceptions import ConnectionError as EndpointUnreachable, ReadTimeoutError
+
+    return isinstance(exc, (EndpointUnreachable, ReadTimeoutError))
+
+
 class Report:
     def __init__(self):
         self.lines: list[str] = []
         self.unreadable: list[str] = []
+        self.unreachable = ""
 
     def section(self, title: str, read) -> None:
         self.lines.append(f"\n{title}")
+        if self.unreachable:  # each further call would wait out the same timeouts
+            self.lines.append(f"  skipped: {self.unreachable}")
+            self.unreadable.append(title)
+            return
         try:
             self.lines += [f"  {line}" for line in read()]
         except Exception as exc:  # noqa: BLE001 - one part failing must not hide the others
@@ -43,6 +55,8 @@ class Report:
                 reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 self.lines.append(f"  cannot read: {reason}")
                 self.unreadable.append(title)
+                if _unreachable(exc):
+                    self.unreachable = f"AWS did not answer ({reason})"
 
 
 def stacks(cfn, n) -> list[str]:
