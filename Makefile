@@ -89,7 +89,7 @@ status: $(DEV_STAMP)
 
 # Decide a model version as yourself: make approve ENV=dev VERSION=3 DESCRIPTION="why". Needs AWS credentials.
 approve reject: $(DEV_STAMP)
-	$(PY) -m infra.ops.approve $@ --env $(ENV) --version "$(VERSION)" --description "$(DESCRIPTION)"
+	$(PY) -m infra.ops.approve $@ --env $(ENV) --version "$(VERSION)" --description "$$DESCRIPTION"
 
 # Delete ENV's stacks in reverse order after a confirmation (CONFIRM=<env> for automation); PURGE=<env> also
 # deletes the retained data (bucket, keys, model versions, queues, log groups). Needs AWS credentials.

@@ -148,3 +148,26 @@ def test_the_command_prints_the_plan_and_deletes_nothing_unconfirmed(world, n, m
     assert clients["cloudformation"].calls == []
     assert destroy.main(["--env", n.env_name, "--confirm", n.env_name, "--purge-retained", "not-the-env"]) == 2
     assert clients["cloudformation"].calls == []
+
+
+def test_a_purge_says_it_deletes_the_data_and_a_wrong_purge_is_refused_before_aws(world, n, monkeypatch, capsys):
+    clients, bucket, _key = world
+    sessions = []
+    monkeypatch.setattr(destroy, "aws_session", lambda env: sessions.append(env) or type("S", (), {"client": lambda self, s: clients[s]})())
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert destroy.main(["--env", n.env_name, "--purge-retained", "not-the-env"]) == 2
+    assert sessions == [] and "PURGE must be the env's name" in capsys.readouterr().err
+    assert destroy.main(["--env", n.env_name, "--purge-retained", n.env_name]) == 2  # unconfirmed: plan only
+    out = capsys.readouterr().out
+    assert "will also DELETE the retained data" in out and "Will keep" not in out and bucket in out
+    assert clients["cloudformation"].calls == []
+
+
+def test_ctrl_d_at_a_prompt_is_no_answer(monkeypatch):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+
+    def eof(prompt):
+        raise EOFError
+
+    monkeypatch.setattr("builtins.input", eof)
+    assert destroy.confirmed(None, "dev", "?") is False

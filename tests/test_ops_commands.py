@@ -159,3 +159,19 @@ def test_every_aws_call_of_the_commands_has_bounded_timeouts(monkeypatch):
     client = deploy.session("us-east-1").client("cloudformation")
     assert client.meta.config.connect_timeout <= 10 and client.meta.config.read_timeout <= 30
     assert client.meta.config.retries["total_max_attempts"] <= 3
+
+
+def test_make_approve_passes_the_description_word_for_word(tmp_path):
+    """Quotes and backticks reach the audit text as typed: make's recipe must not re-quote it for the shell."""
+    import json
+    import subprocess
+    import sys
+
+    echo = tmp_path / "echo_args.py"
+    echo.write_text("import json, sys\nprint(json.dumps(sys.argv[1:]))\n")
+    text = 'AUC "0.86" per `whoami`; checked'  # a $ is make's: write $$
+    proc = subprocess.run(["make", "-s", "--no-print-directory", "approve", "DEV_STAMP=", f"PY={sys.executable} {echo}",
+                           "ENV=any", "VERSION=3", f"DESCRIPTION={text}"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    args = json.loads(proc.stdout)
+    assert args[args.index("--description") + 1] == text

@@ -58,12 +58,15 @@ class Plan:
     retained: list[Retained]
     sagemaker_pipeline: str | None
 
-    def lines(self) -> list[str]:
+    def lines(self, purge: bool = False) -> list[str]:
         out = ["Will delete, in this order:"]
         if self.sagemaker_pipeline:
             out.append(f"  SageMaker pipeline {self.sagemaker_pipeline} (stopping running executions)")
         out += [f"  stack {name}" for name in self.stacks] or ["  no stack: none is deployed"]
-        out.append("Will keep (retained, holding data):" if self.retained else "Nothing retained.")
+        if purge:
+            out.append("Then, with PURGE, will also DELETE the retained data:" if self.retained else "Nothing retained.")
+        else:
+            out.append("Will keep (retained, holding data):" if self.retained else "Nothing retained.")
         out += [f"  {r}" for r in self.retained]
         return out
 
@@ -153,7 +156,10 @@ def confirmed(given: str | None, expected: str, question: str) -> bool:
         return given == expected
     if not sys.stdin.isatty():
         return False
-    return input(f"{question} Type {expected!r} to go on: ").strip() == expected
+    try:
+        return input(f"{question} Type {expected!r} to go on: ").strip() == expected
+    except EOFError:  # Ctrl-D: an answer, and not the expected one
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,14 +171,19 @@ def main(argv: list[str] | None = None) -> int:
 
     def command() -> int:
         env, n = env_names(args.env)
+        purging = args.purge_retained is not None
+        if purging and args.purge_retained != n.env_name:  # before any AWS call or prompt
+            raise OpsError(f"PURGE must be the env's name ({n.env_name!r}) to delete its data: nothing was deleted")
         s = aws_session(env)
         clients = {service: s.client(service) for service in ("cloudformation", "sagemaker", "s3", "kms", "sqs", "logs")}
         the_plan = plan(clients["cloudformation"], clients["sagemaker"], n)
-        print("\n".join(the_plan.lines()))
+        print("\n".join(the_plan.lines(purge=purging)))
         if not confirmed(args.confirm, n.env_name, f"This deletes the {n.env_name} environment's stacks."):
             raise OpsError(f"not confirmed: nothing was deleted (type {n.env_name!r}, or pass CONFIRM={n.env_name})")
-        if args.purge_retained is not None and args.purge_retained != n.env_name:
-            raise OpsError(f"PURGE must be the env's name ({n.env_name!r}) to delete its data: nothing was deleted")
+        # The data's own confirmation: PURGE=<env> given with CONFIRM, or typed separately at a terminal.
+        if purging and the_plan.retained and args.confirm is None and not confirmed(
+                None, f"delete {n.env_name} data", "This also deletes the retained data listed above, every version."):
+            raise OpsError("data deletion not confirmed: nothing was deleted")
         if the_plan.sagemaker_pipeline:
             delete_sagemaker_pipeline(clients["sagemaker"], the_plan.sagemaker_pipeline)
         delete_stacks(clients["cloudformation"], the_plan.stacks)
