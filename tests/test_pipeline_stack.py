@@ -386,3 +386,10 @@ def test_synth_role_may_list_and_add_lambda_zips_but_not_read_or_delete_them(iam
     assert statements["LambdaCodeWrite"]["Action"] == ["s3:PutObject", "s3:AbortMultipartUpload"]
     assert statements["LambdaCodeList"]["Condition"]["StringLike"]["s3:prefix"][0] == "lambda/*"
     assert "LambdaCodeRead" not in statements
+
+
+def test_the_benchmarks_reading_of_the_pipeline_holds_a_conditional_stage():
+    """`make bench` counts CodeBuild builds per run from pipeline.yaml; a stage in Fn::If (release approval) broke it."""
+    from tests.benchmarks import pipeline as bench
+
+    assert bench.codebuild_builds_per_run() == 2  # Synth and the upsert

@@ -42,12 +42,13 @@ def codebuild_builds_per_run() -> int:
 
     tpl = json.loads(cfn_flip.to_json((ROOT / "templates" / "pipeline.yaml").read_text(), clean_up=False))
 
-    def unwrap(action):
-        if "Fn::If" in action:
-            return unwrap(action["Fn::If"][1])  # the branches are alternatives: one runs
-        return [action]
+    def unwrap(item):
+        """Stages and actions may sit in Fn::If (the branches are alternatives: one runs; AWS::NoValue is none)."""
+        if isinstance(item, dict) and "Fn::If" in item:
+            return unwrap(item["Fn::If"][1])
+        return [item] if isinstance(item, dict) and "Ref" not in item else []
 
-    stages = tpl["Resources"]["DeliveryPipeline"]["Properties"]["Stages"]
+    stages = [s for wrapped in tpl["Resources"]["DeliveryPipeline"]["Properties"]["Stages"] for s in unwrap(wrapped)]
     return sum(
         1 for s in stages for wrapped in s["Actions"] for a in unwrap(wrapped) if a["ActionTypeId"]["Provider"] == "CodeBuild"
     )
