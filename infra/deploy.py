@@ -25,6 +25,7 @@ from infra.stacks import BUILDERS
 ROOT = Path(__file__).resolve().parent.parent
 BOOTSTRAP_STACKS = ("deploy-roles", "boundaries", "iam", "pipeline")
 TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts inline
+CHANGE_SET_TIMEOUT_SECONDS = 600  # a change set is computed in seconds; this is a stuck one
 
 
 class DeployError(Exception):
@@ -103,11 +104,15 @@ def create_change_set(cfn, name: str, stack: str, body: str, params, tags, statu
         StackName=name, ChangeSetName=cs_name, ChangeSetType=cs_type, TemplateBody=body, Parameters=params, Tags=tags,
         Capabilities=CAPABILITIES[stack], **({"RoleARN": role_arn} if role_arn else {}),
     )
+    deadline = time.monotonic() + CHANGE_SET_TIMEOUT_SECONDS
     try:
         while True:
             desc = cfn.describe_change_set(StackName=name, ChangeSetName=cs_name)
             if desc["Status"] in ("CREATE_COMPLETE", "FAILED"):
                 return cs_name, cs_type, desc
+            if time.monotonic() > deadline:
+                raise DeployError(f"{name}: change set {cs_name} still {desc['Status']} after "
+                                  f"{CHANGE_SET_TIMEOUT_SECONDS} s; nothing was executed")
             time.sleep(2)
     except Exception:
         # Throttled or cut off while waiting: take back what this call made before saying so.
@@ -148,6 +153,9 @@ def stack_role(cfn, name: str) -> str | None:
 
 
 def deploy_stack(cfn, name: str, stack: str, body: str, params, tags, role_arn: str | None = None) -> None:
+    if _stack_status(cfn, name) == "ROLLBACK_COMPLETE":
+        raise DeployError(f"{name} is in ROLLBACK_COMPLETE (its first creation failed) and cannot be updated: delete it "
+                          f"(aws cloudformation delete-stack --stack-name {name}) and run make deploy again")
     held_by = None if role_arn else stack_role(cfn, name)
     if held_by:
         print(f"{name}: CloudFormation acts as {held_by} (the role that last deployed it); a change that role may not "

@@ -298,3 +298,26 @@ def test_a_malformed_role_arn_is_refused_in_one_line(capsys):
     assert deploy.main(["deploy", "--env", "any", "--cfn-role-arn", "cfn-admin"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--cfn-role-arn" in err and "not an IAM role ARN" in err
+
+
+def test_a_stack_whose_first_creation_failed_gets_a_way_out_not_a_raw_error(project):
+    env, n = _names(project)
+    name = n.stack("pipeline")
+    body, params, tags = deploy.stack_inputs(ROOT / "templates", "pipeline", env)
+    cfn = ScriptedCloudFormation({name: "ROLLBACK_COMPLETE"}, {})
+    with pytest.raises(deploy.DeployError, match="ROLLBACK_COMPLETE.*delete-stack --stack-name"):
+        deploy.deploy_stack(cfn, name, "pipeline", body, params, tags)
+    assert not [c for c in cfn.calls if c[0] == "create_change_set"]
+
+
+def test_a_change_set_that_never_finishes_is_given_up_and_taken_back(project, monkeypatch):
+    env, n = _names(project)
+    name = n.stack("pipeline")
+    body, params, tags = deploy.stack_inputs(ROOT / "templates", "pipeline", env)
+    cfn = ScriptedCloudFormation({}, {name: {"Status": "CREATE_PENDING"}})
+    clock = iter(range(0, 10_000, 300))
+    monkeypatch.setattr(deploy.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(deploy.time, "sleep", lambda s: None)
+    with pytest.raises(deploy.DeployError, match="still CREATE_PENDING"):
+        deploy.create_change_set(cfn, name, "pipeline", body, params, tags, None)
+    assert ("delete_change_set", name) in cfn.calls and ("delete_stack", name) in cfn.calls
