@@ -13,6 +13,8 @@ from awacs.aws import Allow, ArnEquals, Condition, Principal, Statement, StringE
 from troposphere import Ref, Sub, Template
 from troposphere import cloudwatch, events
 
+from infra import alarms
+
 RULE_NAME = "${ResourcePrefix}-delivery-pipeline-failed"
 RULE_ARN = f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{RULE_NAME}"
 EVENTS = "events.amazonaws.com"
@@ -83,20 +85,5 @@ def add(t: Template, topic) -> None:
 
 def rule_failures_alarm(logical_id: str, rule_name: str, topic, description: str, **kwargs) -> cloudwatch.Alarm:
     """An alarm on the times a rule could not reach its target (for rules whose target has no dead-letter queue)."""
-    return cloudwatch.Alarm(
-        logical_id,
-        AlarmName=Sub(f"{rule_name}-failures"),
-        AlarmDescription=description,
-        Namespace="AWS/Events",
-        MetricName="FailedInvocations",
-        Dimensions=[cloudwatch.MetricDimension(Name="RuleName", Value=Sub(rule_name))],
-        Statistic="Sum",
-        Period=300,
-        EvaluationPeriods=1,
-        Threshold=0,
-        ComparisonOperator="GreaterThanThreshold",
-        TreatMissingData="notBreaching",
-        AlarmActions=[Ref(topic)],
-        OKActions=[Ref(topic)],
-        **kwargs,
-    )
+    return alarms.any_in_five_minutes(logical_id, Sub(f"{rule_name}-failures"), description, "AWS/Events",
+                                      "FailedInvocations", Ref(topic), ("RuleName", Sub(rule_name)), **kwargs)

@@ -40,7 +40,7 @@ from troposphere import (
 )
 from troposphere import awslambda
 
-from infra import kpi_dashboard, model_package_events, parameters, scanner_skips
+from infra import alarms, kpi_dashboard, model_package_events, parameters, scanner_skips
 from infra.slim import quicksight
 from infra.exports import import_value
 from infra.names import ATHENA_RESULTS_PREFIX, EVALUATION_TABLE_LEVEL
@@ -245,21 +245,10 @@ def _report_partitions(t: Template) -> None:
 # -- alarms and dashboard --------------------------------------------------------------------------
 def _alarms(t: Template) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm, cloudwatch.Alarm]:
     topic = import_value("PipelineStackName", "OperationsTopicArn")
-    PipelineFailedAlarm = t.add_resource(cloudwatch.Alarm(
-        "PipelineFailedAlarm",
-        AlarmName=Sub("${ResourcePrefix}-sagemaker-pipeline-failed"),
-        AlarmDescription=Sub("A ${SageMakerPipelineName} execution failed"),
-        Namespace=kpi_dashboard.PIPELINE_NAMESPACE,
-        MetricName="ExecutionFailed",
-        Dimensions=[cloudwatch.MetricDimension(Name="PipelineName", Value=Ref("SageMakerPipelineName"))],
-        Statistic="Sum",
-        Period=300,
-        EvaluationPeriods=1,
-        Threshold=0,
-        ComparisonOperator="GreaterThanThreshold",
-        TreatMissingData="notBreaching",
-        AlarmActions=[topic],
-    ))
+    PipelineFailedAlarm = t.add_resource(alarms.any_in_five_minutes(
+        "PipelineFailedAlarm", Sub("${ResourcePrefix}-sagemaker-pipeline-failed"), Sub("A ${SageMakerPipelineName} execution failed"),
+        kpi_dashboard.PIPELINE_NAMESPACE, "ExecutionFailed", topic, ("PipelineName", Ref("SageMakerPipelineName")),
+        ok_actions=False))
     MetricsDeadLetterAlarm = model_package_events.dead_letter_alarm(
         t, "MetricsDeadLetterAlarm", Sub("${ResourcePrefix}-registry-metrics-dead-letters"),
         Ref("MetricsDeadLetterQueueName"), topic,

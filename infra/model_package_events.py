@@ -10,6 +10,7 @@ import awacs.sqs
 from awacs.aws import Allow, Statement
 from troposphere import GetAtt, Ref, Sub, Template, awslambda, cloudwatch, events
 
+from infra import alarms
 from infra.policies import arn, decrypt_by_alias, read_prefix, write_logs
 
 SOURCE = "aws.sagemaker"
@@ -53,22 +54,8 @@ def invoke_permission(template: Template, logical_id: str, function: awslambda.F
 
 def _any_in_five_minutes(template: Template, logical_id: str, alarm_name, description: str, namespace: str, metric: str,
                          dimension: str, value, topic_arn, statistic: str = "Sum") -> cloudwatch.Alarm:
-    return template.add_resource(cloudwatch.Alarm(
-        logical_id,
-        AlarmName=alarm_name,
-        AlarmDescription=description,
-        Namespace=namespace,
-        MetricName=metric,
-        Dimensions=[cloudwatch.MetricDimension(Name=dimension, Value=value)],
-        Statistic=statistic,
-        Period=300,
-        EvaluationPeriods=1,
-        Threshold=0,
-        ComparisonOperator="GreaterThanThreshold",
-        TreatMissingData="notBreaching",
-        AlarmActions=[topic_arn],
-        OKActions=[topic_arn],
-    ))
+    return template.add_resource(alarms.any_in_five_minutes(
+        logical_id, alarm_name, description, namespace, metric, topic_arn, (dimension, value), statistic))
 
 
 def delivery_failure_alarms(template: Template, id_prefix: str, name_stub: str, function_name, rule_name, topic_arn,
@@ -91,22 +78,9 @@ def delivery_failure_alarms(template: Template, id_prefix: str, name_stub: str, 
 
 def dead_letter_alarm(template: Template, logical_id: str, alarm_name, queue_name, topic_arn, description: str) -> cloudwatch.Alarm:
     """Alarm (and all-clear) on the topic as soon as any event waits in a consumer's dead-letter queue."""
-    return template.add_resource(cloudwatch.Alarm(
-        logical_id,
-        AlarmName=alarm_name,
-        AlarmDescription=description,
-        Namespace="AWS/SQS",
-        MetricName="ApproximateNumberOfMessagesVisible",
-        Dimensions=[cloudwatch.MetricDimension(Name="QueueName", Value=queue_name)],
-        Statistic="Maximum",
-        Period=300,
-        EvaluationPeriods=1,
-        Threshold=0,
-        ComparisonOperator="GreaterThanThreshold",
-        TreatMissingData="notBreaching",
-        AlarmActions=[topic_arn],
-        OKActions=[topic_arn],
-    ))
+    return template.add_resource(alarms.any_in_five_minutes(
+        logical_id, alarm_name, description, "AWS/SQS", "ApproximateNumberOfMessagesVisible", topic_arn,
+        ("QueueName", queue_name), statistic="Maximum"))
 
 
 def consumer_statements(function_name_param: str, dead_letter_queue_param: str) -> list[Statement]:

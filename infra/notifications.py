@@ -32,7 +32,7 @@ from awacs.aws import (
 from troposphere import GetAtt, Join, Parameter, Ref, Sub, Template
 from troposphere import awslambda, cloudwatch, events, kms, logs, sns, sqs
 
-from infra import email_subscriptions, model_package_events, parameters, scanner_skips
+from infra import alarms, email_subscriptions, model_package_events, parameters, scanner_skips
 from infra.exports import export, import_value
 import awacs.sagemaker
 from infra.deploy_policies import actions
@@ -282,20 +282,10 @@ def failure_alarms(t: Template, dlq: sqs.Queue, log_group: logs.LogGroup) -> Non
             MetricNamespace=Ref("MetricsNamespace"), MetricName=Sub(MALFORMED_METRIC), MetricValue="1", DefaultValue=0,
         )],
     ))
-    t.add_resource(cloudwatch.Alarm(
-        "NotifierMalformedEventsAlarm",
-        AlarmName=Sub("${ResourcePrefix}-approval-notifier-malformed-events"),
-        AlarmDescription="The notifier dropped an event it could not read as a model package state change: see its log",
-        Namespace=Ref("MetricsNamespace"),
-        MetricName=Sub(MALFORMED_METRIC),
-        Statistic="Sum",
-        Period=300,
-        EvaluationPeriods=1,
-        Threshold=0,
-        ComparisonOperator="GreaterThanThreshold",
-        TreatMissingData="notBreaching",
-        AlarmActions=[topic],
-    ))
+    t.add_resource(alarms.any_in_five_minutes(
+        "NotifierMalformedEventsAlarm", Sub("${ResourcePrefix}-approval-notifier-malformed-events"),
+        "The notifier dropped an event it could not read as a model package state change: see its log",
+        Ref("MetricsNamespace"), Sub(MALFORMED_METRIC), topic, ok_actions=False))
 
 
 def notifier_statements() -> list[Statement]:

@@ -1,0 +1,31 @@
+"""The one alarm shape every stack uses: anything above zero in five minutes tells the operations topic.
+
+`ok_actions`: also send the all-clear (for conditions that clear by themselves, such as a queue's depth).
+"""
+from __future__ import annotations
+
+from troposphere import cloudwatch
+
+
+def any_in_five_minutes(logical_id: str, alarm_name, description, namespace, metric, topic, dimension: tuple | None = None,
+                        statistic: str = "Sum", ok_actions: bool = True, **kwargs) -> cloudwatch.Alarm:
+    """`dimension`: (name, value) of the metric's one dimension, if it has one; kwargs: Condition and the like."""
+    extra = {"Dimensions": [cloudwatch.MetricDimension(Name=dimension[0], Value=dimension[1])]} if dimension else {}
+    if ok_actions:
+        extra["OKActions"] = [topic]
+    return cloudwatch.Alarm(
+        logical_id,
+        AlarmName=alarm_name,
+        AlarmDescription=description,
+        Namespace=namespace,
+        MetricName=metric,
+        Statistic=statistic,
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=[topic],
+        **extra,
+        **kwargs,
+    )
