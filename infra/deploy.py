@@ -64,10 +64,10 @@ def session(region: str):
     import botocore.session
     from botocore.config import Config
 
-    # Bounded waits: an endpoint that accepts and never answers fails a call in about 40 s, not botocore's 60 s
-    # per read times its retries.
+    # Bounded waits: an endpoint that accepts and never answers fails a call in under two minutes.
     core = botocore.session.get_session()
-    core.set_default_client_config(Config(connect_timeout=10, read_timeout=20, retries={"mode": "standard", "max_attempts": 2}))
+    # Four retries with backoff: the 3-hour follow loop polls every 5 s and must ride out throttling.
+    core.set_default_client_config(Config(connect_timeout=10, read_timeout=20, retries={"mode": "standard", "max_attempts": 4}))
     s = boto3.Session(botocore_session=core, region_name=region)
     if s.get_credentials() is None:
         raise DeployError("no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY); nothing was changed")
@@ -100,10 +100,14 @@ def create_change_set(cfn, name: str, stack: str, body: str, params, tags, statu
     stack was last deployed with on an existing one (for a stack the pipeline has updated: its deploy role)."""
     cs_type = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
     cs_name = f"{stack}-{time.strftime('%Y%m%d%H%M%S')}"
-    cfn.create_change_set(
-        StackName=name, ChangeSetName=cs_name, ChangeSetType=cs_type, TemplateBody=body, Parameters=params, Tags=tags,
-        Capabilities=CAPABILITIES[stack], **({"RoleARN": role_arn} if role_arn else {}),
-    )
+    try:
+        cfn.create_change_set(
+            StackName=name, ChangeSetName=cs_name, ChangeSetType=cs_type, TemplateBody=body, Parameters=params, Tags=tags,
+            Capabilities=CAPABILITIES[stack], **({"RoleARN": role_arn} if role_arn else {}),
+        )
+    except Exception as exc:  # noqa: BLE001
+        if _error_code(exc) != "AlreadyExistsException":  # a retried call whose first try went through
+            raise
     deadline = time.monotonic() + CHANGE_SET_TIMEOUT_SECONDS
     try:
         while True:
@@ -118,6 +122,10 @@ def create_change_set(cfn, name: str, stack: str, body: str, params, tags, statu
         # Throttled or cut off while waiting: take back what this call made before saying so.
         _clean_up(cfn, name, cs_name, created_stack=status is None)
         raise
+
+
+def _error_code(exc: Exception) -> str:
+    return getattr(exc, "response", {}).get("Error", {}).get("Code", "")
 
 
 def _clean_up(cfn, name: str, cs_name: str, created_stack: bool) -> None:
@@ -170,7 +178,11 @@ def deploy_stack(cfn, name: str, stack: str, body: str, params, tags, role_arn: 
         print(f"{name}: {cs_type.lower()} with {len(desc.get('Changes', []))} change(s)")
         print("\n".join(describe_changes(desc)))
         started = datetime.now(timezone.utc) - timedelta(seconds=EVENT_CLOCK_SKEW_SECONDS)
-        cfn.execute_change_set(StackName=name, ChangeSetName=cs_name)
+        try:
+            cfn.execute_change_set(StackName=name, ChangeSetName=cs_name)
+        except Exception as exc:  # noqa: BLE001
+            if _error_code(exc) != "InvalidChangeSetStatus":  # a retried call whose first try started it
+                raise
         follow(cfn, name, started)
     cfn.update_termination_protection(StackName=name, EnableTerminationProtection=True)
 
@@ -364,6 +376,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         raise
     print(f"{args.env}: bootstrap done; the pipeline deploys the notifications and KPI stacks on its first run")
+    if args.cfn_role_arn:
+        print(f"note: CloudFormation keeps {args.cfn_role_arn} for every later operation on the stacks it deployed; "
+              "whoever may update those stacks acts as that role. Deploy them again with your usual role to hand them back.",
+              file=sys.stderr)
     return 0
 
 

@@ -321,3 +321,17 @@ def test_a_change_set_that_never_finishes_is_given_up_and_taken_back(project, mo
     with pytest.raises(deploy.DeployError, match="still CREATE_PENDING"):
         deploy.create_change_set(cfn, name, "pipeline", body, params, tags, None)
     assert ("delete_change_set", name) in cfn.calls and ("delete_stack", name) in cfn.calls
+
+
+def test_a_retried_call_whose_first_try_went_through_is_not_a_failure(project):
+    """Standard retries repeat a timed-out CreateChangeSet/ExecuteChangeSet; the repeat's refusal is not an error."""
+    env, n = _names(project)
+    name = n.stack("pipeline")
+    body, params, tags = deploy.stack_inputs(ROOT / "templates", "pipeline", env)
+
+    class Repeated(RoleRecording):
+        def create_change_set(self, StackName, **kwargs):
+            raise ClientError({"Error": {"Code": "AlreadyExistsException", "Message": "exists"}}, "CreateChangeSet")
+
+    cfn = Repeated(name, None)
+    deploy.deploy_stack(cfn, name, "pipeline", body, params, tags)  # the existing change set is awaited as usual

@@ -158,7 +158,7 @@ def test_every_aws_call_of_the_commands_has_bounded_timeouts(monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     client = deploy.session("us-east-1").client("cloudformation")
     assert client.meta.config.connect_timeout <= 10 and client.meta.config.read_timeout <= 30
-    assert client.meta.config.retries["total_max_attempts"] <= 3
+    assert 3 <= client.meta.config.retries["total_max_attempts"] <= 5  # rides out throttling, still bounded
 
 
 def test_make_approve_passes_the_description_word_for_word(tmp_path):
