@@ -48,7 +48,7 @@ check: $(GEN_STAMP)
 
 # cfn-lint for every region the config names, failing on warnings too.
 lint: $(DEV_STAMP)
-	$(VENV)/bin/cfn-lint --non-zero-exit-code warning --regions $$($(PY) -m infra.regions) -- templates/*.yaml
+	$(VENV)/bin/cfn-lint --non-zero-exit-code warning --regions $$($(PY) -m infra.ops.lint_regions) -- templates/*.yaml
 
 # checkov over the rendered templates, offline (--skip-download). Skips live in each resource's Metadata.
 security: $(CHECKOV_STAMP)
@@ -73,11 +73,11 @@ adopter-check: $(DEV_STAMP)
 # CFN_ROLE_ARN: a CloudFormation service role to act as (a key or bucket policy change, once the pipeline has
 # updated its own stack: CloudFormation otherwise keeps using the pipeline's deploy role, which may not make it).
 deploy: $(DEV_STAMP)
-	$(PY) -m infra.deploy deploy --env $(ENV)$(if $(CFN_ROLE_ARN), --cfn-role-arn $(CFN_ROLE_ARN))
+	$(PY) -m infra.ops.deploy deploy --env $(ENV)$(if $(CFN_ROLE_ARN), --cfn-role-arn $(CFN_ROLE_ARN))
 
 # Print a change set per stack of ENV without executing any.
 diff: $(DEV_STAMP)
-	$(PY) -m infra.deploy diff --env $(ENV)
+	$(PY) -m infra.ops.deploy diff --env $(ENV)
 
 # Start an execution of ENV's SageMaker pipeline; prints its ARN and where to watch it. Needs AWS credentials.
 run: $(DEV_STAMP)

@@ -7,7 +7,7 @@
 
 A render also removes the files it made before and no longer makes (an environment taken out of config
 leaves templates/<env>/ behind otherwise); `--check` reports them. It owns only templates/*.yaml and
-templates/<env>/*.json that it wrote, never anything else (infra/render.py, `leftovers`).
+templates/<env>/*.json that it wrote, never anything else (infra/output/render.py, `leftovers`).
 """
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from infra import config, render
+from infra import config
+from infra.output import render
 
 ROOT = Path(__file__).resolve().parent
 

@@ -19,27 +19,10 @@ import os
 import sys
 from pathlib import Path
 
-from infra import config
-from infra.config import ConfigError, Project
-from infra.names import OFFLINE_ACCOUNT, Names, for_env
+from infra.config import CONFIG_DIR, ConfigError
+from infra.config.names import OFFLINE_ACCOUNT, Names
+from pipeline_def.target import AwsError, UsageError, bucket_for, load_names, role_arn_for
 
-# Rendering offline has no account: the bucket and role ARNs in the printed definition use this one.
-
-# Variables the upsert CodeBuild project sets, and the config-derived value each must equal.
-CROSS_CHECKED = {
-    "PROJECT_NAME": lambda n: n.project.name,
-    "ENV_NAME": lambda n: n.env_name,
-    "SAGEMAKER_PIPELINE_NAME": lambda n: n.sagemaker_pipeline,
-    "MODEL_PACKAGE_GROUP_NAME": lambda n: n.model_package_group,
-}
-
-
-class UsageError(Exception):
-    """Bad arguments, environment or config: exit 2."""
-
-
-class AwsError(Exception):
-    """AWS refused or could not be reached: exit 1."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     for p in (render, upsert):
         p.add_argument("--env", default=os.environ.get("ENV_NAME"), required="ENV_NAME" not in os.environ,
                        help="environment from config/ (default: $ENV_NAME)")
-        p.add_argument("--config-dir", default=str(config.CONFIG_DIR), help=argparse.SUPPRESS)
+        p.add_argument("--config-dir", default=str(CONFIG_DIR), help=argparse.SUPPRESS)
     upsert.add_argument("--role-arn", default=None, help="pipeline execution role (default: $SAGEMAKER_ROLE_ARN)")
     upsert.add_argument("--artifact-bucket", default=None, help="artifact bucket (default: $ARTIFACT_BUCKET, else <prefix>-<account>-<region>)")
     upsert.add_argument("--start", action="store_true", help="start an execution after the upsert, whatever config says")
@@ -59,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     for p in (start, local):
         p.add_argument("--env", default=os.environ.get("ENV_NAME"), required="ENV_NAME" not in os.environ,
                        help="environment from config/ (default: $ENV_NAME)")
-        p.add_argument("--config-dir", default=str(config.CONFIG_DIR), help=argparse.SUPPRESS)
+        p.add_argument("--config-dir", default=str(CONFIG_DIR), help=argparse.SUPPRESS)
     local.add_argument("--input", type=Path, default=None, help="a CSV file to use instead of the generated sample")
     local.add_argument("--workdir", type=Path, default=None, help="keep the step outputs here (default: a temporary folder, removed)")
     local.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -109,35 +92,6 @@ def _sample_data(out: Path, rows: int | None, seed: int | None) -> str:
         if tmp:  # failed or interrupted (Ctrl-C) before the rename: leave nothing behind
             Path(tmp).unlink(missing_ok=True)
     return f"wrote {out} ({len(data)} bytes, license {sample_data.LICENSE})"
-
-
-def load_names(env: str, config_dir: str) -> Names:
-    project: Project = config.load(config_dir, only_env=env)
-    return for_env(project, env)
-
-
-def cross_check(names: Names, environ: dict) -> None:
-    """The CodeBuild project's variables must name what config names: a mismatch means drift."""
-    for var, expected in CROSS_CHECKED.items():
-        given = environ.get(var)
-        if given is not None and given != expected(names):
-            raise UsageError(f"${var} is '{given}' but config/ gives '{expected(names)}' for env {names.env_name}: the deployed stacks and config have drifted")
-
-
-def resolve_region(names: Names, environ: dict) -> str:
-    """CodeBuild's AWS_REGION (or the caller's default region), which must be the env's; else the env's."""
-    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or names.env.region
-    if region != names.env.region:
-        raise UsageError(f"region {region} (from AWS_REGION/AWS_DEFAULT_REGION) is not {names.env.region}, the region {names.env.file} sets for env {names.env_name}")
-    return region
-
-
-def role_arn_for(names: Names, account: str, partition: str) -> str:
-    return f"arn:{partition}:iam::{account}:role{names.role_path}{names.sagemaker_execution_role}"
-
-
-def bucket_for(names: Names, account: str, region: str) -> str:
-    return f"{names.artifact_bucket_prefix}-{account}-{region}"
 
 
 def render(names: Names) -> str:

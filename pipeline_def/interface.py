@@ -1,6 +1,6 @@
 """What the SageMaker pipeline promises the rest of the project: step names, report metrics.
 
-Pure constants, no imports: the generator (infra/kpi_dashboard.py) reads this module without the
+Pure constants, no imports: the generator (infra/parts/kpi_dashboard.py) reads this module without the
 SageMaker SDK, which only pipeline_def/pipeline.py imports. Tests hold both sides to it: the rendered
 pipeline definition has exactly EXECUTED_STEPS, and evaluate.py's report exactly REPORT_METRICS.
 """

@@ -30,7 +30,7 @@ import time
 import warnings
 from pathlib import Path
 
-from infra.names import Names
+from infra.config.names import Names
 from pipeline_def import sample_data
 from pipeline_def.pipeline import (
     LIBRARY, STEP_CONDITION, STEP_EVALUATE, STEP_FAIL, STEP_PACKAGE, STEP_PREPROCESS, STEP_REGISTER, STEP_TRAIN, STEPS_DIR,

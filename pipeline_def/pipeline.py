@@ -29,7 +29,7 @@ from sagemaker.workflow.properties import PropertyFile
 from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
 from infra.config import Environment
-from infra.names import Names
+from infra.config.names import Names
 from pipeline_def.interface import (
     STEP_CONDITION,
     STEP_EVALUATE,

@@ -12,8 +12,8 @@ from typing import Mapping
 import boto3
 import botocore.exceptions
 
-from infra.names import Names
-from pipeline_def.cli import AwsError, UsageError, bucket_for, cross_check, resolve_region
+from infra.config.names import Names
+from pipeline_def.target import AwsError, UsageError, bucket_for, cross_check, resolve_region
 
 
 def description(names: Names) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-# Candidates, each valid for its field (infra/schema.py); the first that differs from the config is used.
+# Candidates, each valid for its field (infra/config/schema.py); the first that differs from the config is used.
 RENAMES = (
     {"name": "acme-fraud-detect", "short_name": "fraud", "pipeline": "fraud-train", "repository": "acme/fraud-detect-mlops"},
     {"name": "globex-risk-score", "short_name": "risk", "pipeline": "risk-train", "repository": "globex/risk-score-mlops"},

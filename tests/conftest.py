@@ -36,7 +36,9 @@ os.environ.pop("AWS_PROFILE", None)
 
 from hypothesis import settings  # noqa: E402
 
-from infra import config, names, render  # noqa: E402
+from infra import config
+from infra.config import names
+from infra.output import render  # noqa: E402
 
 # CI runs the same examples every time (a red build must be reproducible); locally, new ones each run.
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)

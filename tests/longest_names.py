@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from types import MappingProxyType
 
-from infra import names as names_mod
+from infra.config import names as names_mod
 
 
 def longest_project(project):

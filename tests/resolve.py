@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from tests.cfn import load
 
-from infra.names import OFFLINE_ACCOUNT as PLACEHOLDER_ACCOUNT  # the account offline renders use
+from infra.config.names import OFFLINE_ACCOUNT as PLACEHOLDER_ACCOUNT  # the account offline renders use
 NO_VALUE = object()
 
 
@@ -205,7 +205,7 @@ _FUNCTIONS = {
 
 def resolve_all(rendered: dict[str, str], project, env_name: str, order: list[str]) -> dict[str, Stack]:
     """Evaluate every stack in deployment order, each seeing the exports of those before it."""
-    from infra import names as names_mod
+    from infra.config import names as names_mod
 
     env = project.env(env_name)
     n = names_mod.Names(project, env)

@@ -24,7 +24,7 @@ _SUB_NAME = re.compile(r"\$\{([^}!][^}]*)\}")
 
 def import_problems(rendered: dict[str, str], project, env_name: str, order: list[str]) -> list[str]:
     """Every import of every stack against the exports of the stacks deployed before it."""
-    from infra import names as names_mod
+    from infra.config import names as names_mod
 
     env = project.env(env_name)
     n = names_mod.Names(project, env)

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from infra import config, names, render
+from infra import config
+from infra.config import names
+from infra.output import render
 from tests import adopter_edit
 from tests import test_consistency, test_kpi_dashboard, test_kpi_stack, test_notifications_template, test_pipeline_stack
 
@@ -92,7 +94,7 @@ def test_the_adopted_config_changes_every_value_a_test_could_hard_code(project):
 
 
 def derived_names(project: config.Project) -> set[str]:
-    """Every name infra/names.py derives for each env (prefixes, stacks, roles, pipelines, topics, buckets...)."""
+    """Every name infra/config/names.py derives for each env (prefixes, stacks, roles, pipelines, topics, buckets...)."""
     found = set()
     for env in project.environments:
         n = names.for_env(project, env)
@@ -107,7 +109,7 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 def test_the_render_keeps_no_trace_of_the_sample_names(rendered):
-    """Every name is derived from config (infra/names.py): none that config/ derives survives a rename. Compared as
+    """Every name is derived from config (infra/config/names.py): none that config/ derives survives a rename. Compared as
     derived names, not raw fragments: a short name such as `kpi` or `ml`, or an e-mail address kept from config/,
     is not a trace."""
     sample = config.load(config.CONFIG_DIR)

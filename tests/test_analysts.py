@@ -11,8 +11,10 @@ import shutil
 import pytest
 import yaml
 
-from infra import config, names, render
-from infra.names import ATHENA_RESULTS_PREFIX, OFFLINE_ACCOUNT
+from infra import config
+from infra.config import names
+from infra.output import render
+from infra.config.names import ATHENA_RESULTS_PREFIX, OFFLINE_ACCOUNT
 from tests.conftest import ROOT
 from tests.policy_eval import Request, allowed, denied
 from tests.resolve import resolve_all

@@ -14,10 +14,10 @@ from types import MappingProxyType
 
 import pytest
 
-from infra import names as names_mod
-from infra import render
-from infra.boundary import BOUNDARIES
-from infra.policies import NO_RESOURCE_LEVEL_ACTIONS
+from infra.config import names as names_mod
+from infra.output import render
+from infra.iam.boundary import BOUNDARIES
+from infra.iam.policies import NO_RESOURCE_LEVEL_ACTIONS
 from infra.stacks import BUILDERS
 from tests.cfn import as_list, statements
 from tests.longest_names import longest_project
@@ -82,7 +82,7 @@ def scope_problems(stacks) -> list[str]:
     for logical_id, document in _boundaries(stacks).items():
         for st in statements(document):
             if "*" in as_list(st["Resource"]):
-                # The reviewed list of actions IAM cannot scope (infra/policies.py), nothing else.
+                # The reviewed list of actions IAM cannot scope (infra/iam/policies.py), nothing else.
                 scoped = [a for a in as_list(st["Action"]) if a not in NO_RESOURCE_LEVEL_ACTIONS]
                 problems += [f"{logical_id} {st['Sid']}: {a} on every resource" for a in scoped]
             if "iam:PassRole" in as_list(st["Action"]):

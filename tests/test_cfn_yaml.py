@@ -1,4 +1,4 @@
-"""infra/cfn_yaml.py builds libyaml's nodes itself (for speed): it must write what yaml.dump's representer writes.
+"""infra/output/cfn_yaml.py builds libyaml's nodes itself (for speed): it must write what yaml.dump's representer writes.
 
 The reference below is the plain way: sort through a JSON round trip, tag intrinsics, let yaml.dump represent.
 """
@@ -11,7 +11,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infra import cfn_yaml
+from infra.output import cfn_yaml
 
 
 class _Tagged:

@@ -204,17 +204,17 @@ def test_existing_templates_survive_a_bad_config(workspace, capsys):
 
 
 def test_known_regions_are_the_regions_of_the_pinned_botocore():
-    """infra/regions.py is botocore's partition data without the '-global' pseudo-regions; a new botocore adds regions."""
+    """infra/config/regions.py is botocore's partition data without the '-global' pseudo-regions; a new botocore adds regions."""
     import json
 
     import botocore
 
-    from infra.regions import KNOWN_REGIONS
+    from infra.config.regions import KNOWN_REGIONS
 
     data = json.loads((Path(botocore.__file__).parent / "data" / "partitions.json").read_text())
     shipped = {region: partition["id"] for partition in data["partitions"] for region in partition["regions"]
                if not region.endswith("-global")}
-    assert KNOWN_REGIONS == shipped, "refresh infra/regions.py from botocore/data/partitions.json"
+    assert KNOWN_REGIONS == shipped, "refresh infra/config/regions.py from botocore/data/partitions.json"
 
 
 def test_addresses_that_would_share_a_subscription_across_envs_are_refused(workspace, capsys):

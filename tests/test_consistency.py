@@ -11,8 +11,10 @@ import re
 
 import pytest
 
-from infra import lambda_package, names as names_mod, pipeline
-from infra.names import PIPELINE_STACKS
+from infra.output import lambda_package
+from infra.config import names as names_mod
+from infra.stacks import pipeline
+from infra.config.names import PIPELINE_STACKS
 from infra.stacks import BUILDERS
 from tests.cfn import load
 from tests.conftest import ROOT
@@ -148,7 +150,7 @@ def test_one_model_package_group_everywhere(stacks_by_env, project, definitions)
                 "pipeline.yaml ModelPackageGroup resource": _one(stacks["pipeline"], "AWS::SageMaker::ModelPackageGroup")["ModelPackageGroupName"],
                 "pipeline.yaml upsert build MODEL_PACKAGE_GROUP_NAME": _build_env(stacks, "UpsertProject")["MODEL_PACKAGE_GROUP_NAME"],
                 "pipeline_def RegisterModel step": registered,
-                "infra/names.py": names_mod.for_env(project, env).model_package_group,
+                "infra/config/names.py": names_mod.for_env(project, env).model_package_group,
             },
         )
 
@@ -180,7 +182,7 @@ def test_upsert_build_gets_the_roles_and_names_the_other_stacks_make(stacks_by_e
                 "synth build ARTIFACT_BUCKET": _build_env(stacks, "SynthProject")["ARTIFACT_BUCKET"],
                 "pipeline.yaml ArtifactBucket": pipe_exports[f"{n.stack('pipeline')}-ArtifactBucketName"]})
         same(f"env {env}: SageMaker pipeline name",
-             **{"upsert build SAGEMAKER_PIPELINE_NAME": build["SAGEMAKER_PIPELINE_NAME"], "infra/names.py": n.sagemaker_pipeline})
+             **{"upsert build SAGEMAKER_PIPELINE_NAME": build["SAGEMAKER_PIPELINE_NAME"], "infra/config/names.py": n.sagemaker_pipeline})
         same(f"env {env}: env name", **{"upsert build ENV_NAME": build["ENV_NAME"], "config": env})
 
 
@@ -225,7 +227,7 @@ def test_crawler_reads_where_the_pipeline_writes_evaluation_reports(stacks_by_en
         same(f"env {env}: evaluation reports prefix",
              **{"kpi.yaml crawler S3 target": target["Path"],
                 "pipeline_def EvaluateModel output (prefix)": written if written.endswith("/") else written + "/",
-                "infra/names.py": f"s3://{bucket}/{n.evaluation_prefix}"})
+                "infra/config/names.py": f"s3://{bucket}/{n.evaluation_prefix}"})
 
 
 def test_readers_of_evaluation_reports_may_read_that_prefix(stacks_by_env, project):
@@ -265,18 +267,18 @@ def test_each_deploy_action_grants_exactly_the_capabilities_its_template_needs(r
             needed.append("CAPABILITY_NAMED_IAM")
         if "Transform" in template:  # macros expand at deploy time (tests/test_transform_limits.py)
             needed.append("CAPABILITY_AUTO_EXPAND")
-        same(f"{stack} capabilities", **{"infra/pipeline.py CAPABILITIES": sorted(pipeline.CAPABILITIES[stack]),
+        same(f"{stack} capabilities", **{"infra/stacks/pipeline.py CAPABILITIES": sorted(pipeline.CAPABILITIES[stack]),
                                           f"what {stack}.yaml needs": sorted(needed)})
 
 
 def test_the_rules_and_both_handlers_agree_on_the_event_they_handle():
-    from infra import model_package_events
+    from infra.parts import model_package_events
     from lambda_src.get_model_metadata import event as notifier_event
     from lambda_src.registry_metrics import events as metrics_events
 
-    same("event source", **{"infra/model_package_events.py": model_package_events.SOURCE,
+    same("event source", **{"infra/parts/model_package_events.py": model_package_events.SOURCE,
                             "get_model_metadata/event.py": notifier_event.SOURCE, "registry_metrics/events.py": metrics_events.SOURCE})
-    same("event detail-type", **{"infra/model_package_events.py": model_package_events.DETAIL_TYPE,
+    same("event detail-type", **{"infra/parts/model_package_events.py": model_package_events.DETAIL_TYPE,
                                  "get_model_metadata/event.py": notifier_event.DETAIL_TYPE,
                                  "registry_metrics/events.py": metrics_events.DETAIL_TYPE})
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from infra import names as names_mod
+from infra.config import names as names_mod
 from infra.stacks import BUILDERS
 from tests.cfn import load
 
@@ -81,8 +81,9 @@ class FakeCloudFormation:
 
 
 def test_bootstrap_turns_on_termination_protection_and_applies_the_stack_policy(project):
-    """make deploy (infra/deploy.py) protects what it creates, the same way the pipeline does."""
-    from infra import deploy, names
+    """make deploy (infra/ops/deploy.py) protects what it creates, the same way the pipeline does."""
+    from infra.ops import deploy
+    from infra.config import names
     from tests.conftest import CONFIGURED_ENVS, ROOT
 
     env = CONFIGURED_ENVS[0]

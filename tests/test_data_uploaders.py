@@ -8,7 +8,9 @@ from types import MappingProxyType
 import pytest
 import yaml
 
-from infra import config, names, render
+from infra import config
+from infra.config import names
+from infra.output import render
 from tests.resolve import resolve_all
 
 UPLOADERS = ("arn:aws:iam::000000000000:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_DataScientist_0123456789abcdef",

@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from infra import names
+from infra.config import names
 from tests.conftest import ABSENT_ENV, CONFIGURED_ENVS
 from tests.demo import run, wiring
 

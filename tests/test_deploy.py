@@ -10,7 +10,9 @@ import sys
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from infra import config, deploy, pipeline
+from infra import config
+from infra.ops import deploy
+from infra.stacks import pipeline
 from infra.stacks import BUILDERS
 from tests.conftest import ABSENT_ENV, CONFIGURED_ENVS, ROOT
 
@@ -26,7 +28,7 @@ NO_CREDENTIALS_ENV = {
 @pytest.mark.parametrize("command", ["deploy", "diff"])
 def test_deploy_and_diff_fail_with_one_line_when_no_aws_credentials(command):
     result = subprocess.run(
-        [sys.executable, "-m", "infra.deploy", command, "--env", CONFIGURED_ENVS[0]],
+        [sys.executable, "-m", "infra.ops.deploy", command, "--env", CONFIGURED_ENVS[0]],
         cwd=ROOT, env=NO_CREDENTIALS_ENV, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode != 0
@@ -39,7 +41,7 @@ def test_make_targets_run_the_deploy_module_for_the_chosen_env(target):
     makefile = (ROOT / "Makefile").read_text()
     recipe = re.search(rf"^{target}:.*\n\t(.+)$", makefile, re.M)
     extra = "$(if $(CFN_ROLE_ARN), --cfn-role-arn $(CFN_ROLE_ARN))" if target == "deploy" else ""
-    assert recipe and recipe.group(1) == f"$(PY) -m infra.deploy {target} --env $(ENV){extra}"
+    assert recipe and recipe.group(1) == f"$(PY) -m infra.ops.deploy {target} --env $(ENV){extra}"
 
 
 
@@ -99,7 +101,7 @@ class ScriptedCloudFormation:
 
 
 def _names(project):
-    from infra import names as names_mod
+    from infra.config import names as names_mod
 
     env = next(iter(project.environments))
     return env, names_mod.for_env(project, env)
@@ -151,7 +153,7 @@ def test_a_change_set_that_fails_for_any_other_reason_fails_the_diff(project, ca
 def test_make_diff_without_a_reachable_endpoint_exits_non_zero_with_the_reason():
     env = next(iter(config.load().environments))
     result = subprocess.run(
-        [sys.executable, "-m", "infra.deploy", "diff", "--env", env], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "infra.ops.deploy", "diff", "--env", env], cwd=ROOT, capture_output=True, text=True, timeout=120,
         env={**NO_CREDENTIALS_ENV, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
              "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1", "AWS_RETRY_MODE": "standard"},
     )

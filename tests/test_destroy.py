@@ -7,7 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from infra import names as names_mod
+from infra.config import names as names_mod
 from infra.ops import destroy
 from infra.stacks import BUILDERS
 

@@ -4,7 +4,7 @@ Found: the README, the demo's output, code comments and test docstrings cited no
 repository, the Makefile and pipeline_def/ named docs pages that did not exist, and the README's figures
 had drifted from the code. This checks, for README.md and every docs/*.md: each relative markdown link
 leads to a file of the repository (and its #anchor to a heading there), and each backticked repository
-path (`infra/names.py`, `tests/test_x.py::test_y`, `docs/`) exists; and, for every file of the repository,
+path (`infra/config/names.py`, `tests/test_x.py::test_y`, `docs/`) exists; and, for every file of the repository,
 that each docs page it names exists and that it names no developer notes from outside the repository.
 """
 from __future__ import annotations

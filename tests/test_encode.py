@@ -1,11 +1,11 @@
-"""infra/encode.py gives what troposphere's Template.to_dict() gives, and refuses what it refuses."""
+"""infra/output/encode.py gives what troposphere's Template.to_dict() gives, and refuses what it refuses."""
 from __future__ import annotations
 
 import pytest
 from awacs.aws import Allow, PolicyDocument, Statement
 from troposphere import Output, Parameter, Ref, Sub, Tags, Template, iam, sns
 
-from infra import encode
+from infra.output import encode
 from infra.stacks import BUILDERS
 
 

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from infra import delivery_failures
+from infra.parts import delivery_failures
 from infra.stacks import BUILDERS
 from tests.cfn import load
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import generate
-from infra import names as names_mod
+from infra.config import names as names_mod
 from infra.stacks import BUILDERS
 from tests.conftest import FIXTURE_CONFIG, ROOT
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import cfnlint
 import pytest
 
-from infra.pipeline import DEPLOYMENTS
-from infra.policies import DEPLOY_ROLE_KEY_ACTIONS
+from infra.stacks.pipeline import DEPLOYMENTS
+from infra.iam.policies import DEPLOY_ROLE_KEY_ACTIONS
 from tests.cfn import as_list, load, role_statements
 from tests.test_resource_level_permissions import resource_types
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from infra.policies import NO_RESOURCE_LEVEL_ACTIONS
+from infra.iam.policies import NO_RESOURCE_LEVEL_ACTIONS
 from infra.stacks import BUILDERS
 from tests.cfn import as_list, load, policies, role_statements, statements, text_of
 
@@ -113,7 +113,7 @@ def _role_resources(rendered):
 def test_every_runtime_role_carries_the_boundary_of_its_kind_and_no_deploy_role_does(rendered):
     """A role whose policy someone widens reaches only what roles of its kind use: a build that runs the
     repository's code never the pipeline's CloudFormation powers, a job never a build's."""
-    from infra.boundary import BOUNDARIES
+    from infra.iam.boundary import BOUNDARIES
 
     arn = "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy${{RolePath}}${{{}}}"
     kind_of = {"CodePipelineRole": "delivery", "SourceEventsRole": "delivery", "SynthBuildRole": "builds",
@@ -153,7 +153,7 @@ def test_no_role_the_pipeline_runs_as_or_passes_may_write_to_iam(rendered):
     administrator-only IAM and deploy-roles stacks, and none of them may create, change or delete a role."""
     problems = iam_write_problems({f"{s}.yaml": rendered[f"{s}.yaml"] for s in ("deploy-roles", "iam")})
     assert not problems, "\n".join(problems)
-    from infra.pipeline import DEPLOYMENTS
+    from infra.stacks.pipeline import DEPLOYMENTS
 
     assert "iam" not in DEPLOYMENTS and "deploy-roles" not in DEPLOYMENTS
     for stack in DEPLOYMENTS:
@@ -173,7 +173,7 @@ def test_the_check_catches_a_deploy_role_that_may_change_trust():
 
 def test_s3_prefix_conditions_only_scope_the_actions_whose_requests_carry_a_prefix(rendered):
     """Under an s3:prefix condition, GetBucketLocation (or any non-list action) is silently never granted."""
-    from infra.policies import PREFIX_CONDITIONED_ACTIONS
+    from infra.iam.policies import PREFIX_CONDITIONED_ACTIONS
 
     bad = []
     for where, _, _, st in _all_statements(rendered):
@@ -185,9 +185,9 @@ def test_s3_prefix_conditions_only_scope_the_actions_whose_requests_carry_a_pref
 
 
 def test_the_crawler_may_ask_where_the_bucket_is(rendered):
-    from infra import kpi
+    from infra.iam.runtime import functions
 
-    (location,) = [s for s in kpi.crawler_statements() if "s3:GetBucketLocation" in [a.JSONrepr() for a in s.Action]]
+    (location,) = [s for s in functions.crawler_statements() if "s3:GetBucketLocation" in [a.JSONrepr() for a in s.Action]]
     assert not getattr(location, "Condition", None)
 
 

@@ -7,7 +7,7 @@ exists comes from that key's own policy, which names the role.
 """
 from __future__ import annotations
 
-from infra.deploy_policies import KEY_CREATION_ACTIONS
+from infra.iam.deploy_policies import KEY_CREATION_ACTIONS
 from infra.stacks import BUILDERS
 from tests.cfn import as_list, load, role_statements, statements, text_of
 
@@ -39,7 +39,7 @@ def test_deploy_roles_only_create_keys_through_iam(rendered):
 
 
 def test_every_key_names_the_deploy_role_of_its_stack_as_administrator(rendered):
-    from infra.pipeline import DEPLOYMENTS
+    from infra.stacks.pipeline import DEPLOYMENTS
 
     found = 0
     for stack in BUILDERS:

@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from infra import kpi_dashboard, names
+from infra.parts import kpi_dashboard
+from infra.config import names
 from lambda_src.registry_metrics import contract
 from pipeline_def import interface as pipeline_contract
 from pipeline_def.steps import evaluate

@@ -9,7 +9,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from infra import kpi_dashboard, names
+from infra.parts import kpi_dashboard
+from infra.config import names
 from lambda_src.registry_metrics import contract, handler
 from lambda_src.registry_metrics.ledger import Ledger
 from lambda_src.registry_metrics.report import BadReport, quality_metrics

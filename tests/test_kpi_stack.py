@@ -9,8 +9,12 @@ import pytest
 import yaml
 from moto import mock_aws
 
-from infra import config, iam, kpi, lambda_package, names, render
-from infra.names import ATHENA_RESULTS_PREFIX
+from infra import config
+from infra.iam.runtime import functions
+from infra.stacks import kpi
+from infra.output import lambda_package, render
+from infra.config import names
+from infra.config.names import ATHENA_RESULTS_PREFIX
 from lambda_src.registry_metrics import contract
 from tests import kpi_helpers
 from tests.conftest import FIXTURE_CONFIG, ROOT
@@ -180,13 +184,13 @@ def test_every_declared_parameter_has_a_value_in_each_env(rendered, tmpl, env_na
 def _statements(fn):
     from troposphere import encode_to_dict
 
-    from infra.policies import document
+    from infra.iam.policies import document
 
     return encode_to_dict(document(fn()))["Statement"]
 
 
 def test_metrics_function_role_publishes_only_into_the_project_namespace():
-    statements = {s["Sid"]: s for s in _statements(kpi.metrics_function_statements)}
+    statements = {s["Sid"]: s for s in _statements(functions.metrics_function_statements)}
     put = statements["RegistryMetrics"]
     assert put["Action"] == ["cloudwatch:PutMetricData"]
     assert put["Condition"] == {"StringLike": {"cloudwatch:namespace": {"Fn::Sub": "${MetricsNamespace}"}}}
@@ -201,14 +205,14 @@ def test_metrics_function_role_publishes_only_into_the_project_namespace():
 
 
 def test_metrics_function_role_writes_only_its_count_markers():
-    writes = [s for s in _statements(kpi.metrics_function_statements)
+    writes = [s for s in _statements(functions.metrics_function_statements)
               if {"s3:PutObject", "s3:DeleteObject"} & set(s["Action"])]
     assert [w["Resource"] for w in writes] == [
         [{"Fn::Sub": "arn:${AWS::Partition}:s3:::${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}/${RegistryLedgerPrefix}*"}]]
 
 
 def test_crawler_role_can_decrypt_reports_and_encrypt_its_logs():
-    statements = {s["Sid"]: s for s in _statements(kpi.crawler_statements)}
+    statements = {s["Sid"]: s for s in _statements(functions.crawler_statements)}
     assert statements["DecryptReports"]["Action"] == ["kms:Decrypt"]
     assert statements["EncryptCrawlerLogs"]["Action"] == ["logs:AssociateKmsKey"]
     assert statements["EvaluationReportsRead"]["Resource"][0]["Fn::Sub"].endswith("/${EvaluationReportsPrefix}*")

@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from infra import lambda_package
+from infra.output import lambda_package
 from tests.notifier_support import ROOT
 
 

@@ -8,7 +8,10 @@ import pytest
 from cfn_flip import load_yaml
 from moto import mock_aws
 
-from infra import email_subscriptions, names, notifications
+from infra.parts import email_subscriptions
+from infra.config import names
+from infra.iam.runtime import functions
+from infra.stacks import notifications
 from infra.config import subscription_logical_id
 from infra.stacks import BUILDERS
 from tests.resolve import resolve_all
@@ -129,7 +132,7 @@ def test_topic_policy_lets_only_the_notifier_role_publish(template):
 
 
 def test_notifier_role_no_longer_puts_metrics_and_uses_the_key_by_alias():
-    statements = json.loads(json.dumps(notifications.notifier_statements(), default=lambda o: o.to_dict() if hasattr(o, "to_dict") else o.JSONrepr()))
+    statements = json.loads(json.dumps(functions.notifier_statements(), default=lambda o: o.to_dict() if hasattr(o, "to_dict") else o.JSONrepr()))
     actions = {a for s in statements for a in s["Action"]}
     assert "cloudwatch:PutMetricData" not in actions
     (key_use,) = [s for s in statements if s["Sid"] == "NotificationsKey"]

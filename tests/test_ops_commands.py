@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from infra import names as names_mod
+from infra.config import names as names_mod
 from infra.ops import approve, status
 from infra.stacks import BUILDERS
 from tests.conftest import ROOT
@@ -152,7 +152,7 @@ def test_status_stops_asking_once_aws_does_not_answer():
 
 
 def test_every_aws_call_of_the_commands_has_bounded_timeouts(monkeypatch):
-    from infra import deploy
+    from infra.ops import deploy
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

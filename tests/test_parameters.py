@@ -5,7 +5,7 @@ import pytest
 from awacs.aws import Allow, Condition, PolicyDocument, Statement, StringEquals
 from troposphere import Equals, If, Output, Ref, Sub, Tags, Template, iam, sns
 
-from infra import parameters
+from infra.cfn import parameters
 from infra.stacks import BUILDERS
 
 

@@ -11,7 +11,7 @@ from functools import reduce
 
 import pytest
 
-from infra import parameters
+from infra.cfn import parameters
 from pipeline_def import cli, sample_data
 from pipeline_def.steps import evaluate, preprocess
 from tests.conftest import CONFIGURED_ENVS, ROOT, names_for

@@ -12,8 +12,8 @@ import botocore.exceptions
 import pytest
 from moto import mock_aws
 
-from infra.names import for_env
-from pipeline_def import cli, upsert
+from infra.config.names import for_env
+from pipeline_def import cli, target, upsert
 from pipeline_def import session as sm_session
 from pipeline_def import sample_data
 from pipeline_def.pipeline import LIBRARY, SCRIPTS, library_prefix, script_key
@@ -217,7 +217,7 @@ def test_upsert_start_prints_the_execution_arn(aws, project, environ, capsys, mo
      ("ENV_NAME", "prod"), ("PROJECT_NAME", "other")],
 )
 def test_upsert_refuses_names_that_drifted_from_config(project, environ, var, value):
-    with pytest.raises(cli.UsageError, match=rf"\${var} is '{value}' but config/ gives"):
+    with pytest.raises(target.UsageError, match=rf"\${var} is '{value}' but config/ gives"):
         upsert.run(names_for(project, "dev"), {**environ, var: value})
 
 

@@ -8,7 +8,10 @@ import cfn_flip
 import pytest
 import yaml
 
-from infra import config, lambda_package, names, pipeline, render
+from infra import config
+from infra.output import lambda_package, render
+from infra.config import names
+from infra.stacks import pipeline
 from infra.stacks import BUILDERS
 from tests.cfn import statements as cfn_statements
 from tests.conftest import FIXTURE_CONFIG, ROOT

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from infra import render
+from infra.output import render
 from infra.stacks import BUILDERS
 from tests.cfn import statements
 from tests.longest_names import longest_project

@@ -11,8 +11,8 @@ from types import MappingProxyType
 
 import pytest
 
-from infra import names as names_mod
-from infra import render
+from infra.config import names as names_mod
+from infra.output import render
 from infra.stacks import BUILDERS
 from tests.resolve import resolve_all
 

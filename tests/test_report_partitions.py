@@ -14,7 +14,8 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from infra import kpi, names
+from infra.stacks import kpi
+from infra.config import names
 from lambda_src.report_partitions import handler
 from tests import kpi_helpers
 

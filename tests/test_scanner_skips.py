@@ -1,7 +1,7 @@
 """Every accepted checkov finding has a reason, sits in its resource's Metadata and is listed in docs/security.md."""
 from __future__ import annotations
 
-from infra.scanner_skips import SKIPS
+from infra.cfn.scanner_skips import SKIPS
 from infra.stacks import BUILDERS
 from tests.cfn import load
 from tests.conftest import ROOT

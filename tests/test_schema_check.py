@@ -1,4 +1,4 @@
-"""infra/schema_check.py says "valid" exactly when jsonschema does, for our schemas and any document near them."""
+"""infra/config/schema_check.py says "valid" exactly when jsonschema does, for our schemas and any document near them."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infra import config, schema, schema_check
+from infra import config
+from infra.config import schema, schema_check
 
 SCHEMAS = {"project": schema.PROJECT, "environment": schema.ENVIRONMENT}
 
@@ -88,7 +89,7 @@ def _agree(sch: dict, document) -> None:
 @pytest.mark.parametrize("name", SCHEMAS)
 def test_every_config_schema_compiles_so_valid_configs_skip_jsonschema(name):
     assert schema_check.compile_schema(SCHEMAS[name]) is not None, (
-        f"schema.{name.upper()} uses a keyword infra/schema_check.py lacks: add it there, with a case here")
+        f"schema.{name.upper()} uses a keyword infra/config/schema_check.py lacks: add it there, with a case here")
 
 
 def test_the_sample_config_is_valid_for_both(project):

@@ -1,4 +1,4 @@
-"""infra/slim/* define troposphere's classes as troposphere does: same type, same checks, same output."""
+"""infra/cfn/slim/* define troposphere's classes as troposphere does: same type, same checks, same output."""
 from __future__ import annotations
 
 import importlib
@@ -8,9 +8,9 @@ import pkgutil
 import pytest
 from troposphere import AWSObject, AWSProperty
 
-import infra.slim
+import infra.cfn.slim
 
-MODULES = [importlib.import_module(f"infra.slim.{m.name}") for m in pkgutil.iter_modules(infra.slim.__path__)]
+MODULES = [importlib.import_module(f"infra.cfn.slim.{m.name}") for m in pkgutil.iter_modules(infra.cfn.slim.__path__)]
 CLASSES = [(module, cls) for module in MODULES for _, cls in inspect.getmembers(module, inspect.isclass)
            if cls.__module__ == module.__name__]
 
@@ -24,7 +24,7 @@ def _same_type(ours, theirs) -> bool:
         return True
     if isinstance(ours, list) and isinstance(theirs, list):
         return len(ours) == len(theirs) == 1 and _same_type(ours[0], theirs[0])
-    if inspect.isclass(ours) and ours.__module__.startswith("infra.slim."):
+    if inspect.isclass(ours) and ours.__module__.startswith("infra.cfn.slim."):
         return inspect.isclass(theirs) and ours.__name__ == theirs.__name__  # that class is checked on its own
     return False
 
@@ -53,7 +53,7 @@ def test_other_names_come_from_troposphere(module):
 
 
 def test_a_slim_class_refuses_what_troposphere_refuses():
-    from infra.slim import quicksight
+    from infra.cfn.slim import quicksight
 
     with pytest.raises(TypeError):
         quicksight.ResourcePermission(Principal="arn:aws:quicksight:eu-west-1:111111111111:user/default/x", Actions="not-a-list")

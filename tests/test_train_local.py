@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from infra.names import for_env
+from infra.config.names import for_env
 from pipeline_def import cli, local, sample_data
 from tests.conftest import CONFIGURED_ENVS, names_for
 

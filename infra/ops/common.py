@@ -4,8 +4,9 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
-from infra import config, names as names_mod
-from infra.deploy import DeployError, check_account, session
+from infra import config
+from infra.config import names as names_mod
+from infra.ops.deploy import DeployError, check_account, session
 
 
 class OpsError(Exception):

@@ -19,10 +19,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra import deploy
+from infra.ops import deploy
 from infra.ops.common import OpsError, aws_session, env_names, run
 from infra.stacks import BUILDERS
-from infra.templates_common import RETAINED
+from infra.cfn.templates_common import RETAINED
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_DELETION_DAYS = 7  # the shortest pending window KMS accepts

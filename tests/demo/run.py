@@ -19,7 +19,7 @@ from unittest import mock
 
 from infra import config
 from infra.config import ConfigError
-from infra.names import OFFLINE_ACCOUNT, for_env
+from infra.config.names import OFFLINE_ACCOUNT, for_env
 from tests.demo import offline, pipeline_run, sagemaker_events
 from tests.demo import wiring as wiring_mod
 from tests.demo.progress import Broken, Progress
@@ -97,7 +97,7 @@ class Demo:
         row.result = f"notify on {', '.join(self.statuses)}"
 
     def render(self, row):
-        from infra import render
+        from infra.output import render
 
         self.rendered = render.render(self.project)
         committed = ROOT / "templates"

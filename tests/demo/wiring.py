@@ -1,7 +1,7 @@
 """What the rendered templates say for one environment, evaluated with tests/resolve.py.
 
 The demo takes every name, pattern, handler and environment variable from here, not from
-infra/names.py, so a template that drifted from the code it wires together breaks the demo.
+infra/config/names.py, so a template that drifted from the code it wires together breaks the demo.
 """
 from __future__ import annotations
 

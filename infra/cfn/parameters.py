@@ -1,0 +1,218 @@
+"""The CloudFormation Parameters our templates may declare, and where each env's value comes from.
+
+A template is the same for every environment; what differs is in templates/<env>/<stack>.json
+(a CodePipeline TemplateConfiguration). Stacks declare parameters with `declare()`, and the
+generator fills the TemplateConfiguration with `values()`, so every declared parameter has a value
+and no file holds a key its template does not declare.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import awacs
+from troposphere import AWSHelperFn, BaseAWSObject, Parameter, Template
+
+from infra.config.names import Names
+
+
+@dataclass(frozen=True)
+class Spec:
+    description: str
+    value: Callable[[Names], object]
+    type: str = "String"
+    allowed_pattern: str | None = None
+
+
+def _lower_hyphen(max_len: int) -> str:
+    return rf"^[a-z][a-z0-9-]{{0,{max_len - 1}}}$"
+
+
+SPECS: dict[str, Spec] = {
+    "Environment": Spec("Environment name (dev, prod…)", lambda n: n.env_name, allowed_pattern=_lower_hyphen(10)),
+    "ProjectName": Spec("Project name", lambda n: n.project.name, allowed_pattern=_lower_hyphen(40)),
+    "ResourcePrefix": Spec("Prefix of this environment's resource names", lambda n: n.prefix, allowed_pattern=_lower_hyphen(23)),
+    "RolePath": Spec("IAM path of the project's roles", lambda n: n.role_path, allowed_pattern=r"^/[a-z0-9-]+/$"),
+    "DeliveryBoundaryName": Spec("Managed policy that bounds the pipeline's and the source events' roles", lambda n: n.boundary("delivery")),
+    "BuildsBoundaryName": Spec("Managed policy that bounds the CodeBuild projects' roles", lambda n: n.boundary("builds")),
+    "JobsBoundaryName": Spec("Managed policy that bounds the SageMaker jobs' role", lambda n: n.boundary("jobs")),
+    "FunctionsBoundaryName": Spec("Managed policy that bounds the functions' and the crawler's roles", lambda n: n.boundary("functions")),
+    "ArtifactBucketPrefix": Spec(
+        "Artifact bucket name without its -<account>-<region> suffix", lambda n: n.artifact_bucket_prefix, allowed_pattern=_lower_hyphen(33)
+    ),
+    "ArtifactKeyAlias": Spec("KMS alias of the artifact key", lambda n: n.artifact_key_alias, allowed_pattern=r"^alias/[a-z0-9-]+$"),
+    "SageMakerPipelineName": Spec("SageMaker pipeline name", lambda n: n.sagemaker_pipeline),
+    "SageMakerPrefix": Spec("Key prefix of the SageMaker pipeline's data in the artifact bucket", lambda n: n.sagemaker_prefix),
+    "SageMakerInputPrefix": Spec("Key prefix of the SageMaker pipeline's input data", lambda n: n.input_prefix),
+    "DataUploaderArns": Spec(
+        "IAM principals that may upload to the input prefix (empty: none)", lambda n: list(n.env.data_uploaders), type="CommaDelimitedList"
+    ),
+    "EvaluationReportsPrefix": Spec("Key prefix of the evaluation reports", lambda n: n.evaluation_prefix),
+    "ModelPackageGroupName": Spec(
+        "Model package group the pipeline registers into and the notifications watch",
+        lambda n: n.model_package_group,
+        allowed_pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
+    ),
+    "CodePipelineName": Spec("CodePipeline name", lambda n: n.codepipeline),
+    "PipelineArtifactsPrefix": Spec(
+        "Key prefix CodePipeline stores run artifacts under (its pipeline name, cut to 20 characters)",
+        lambda n: n.pipeline_artifacts_prefix,
+    ),
+    "SynthProjectName": Spec("CodeBuild project that renders the templates", lambda n: n.synth_project),
+    "UpsertProjectName": Spec("CodeBuild project that upserts the SageMaker pipeline", lambda n: n.upsert_project),
+    "SageMakerExecutionRoleName": Spec("Role the SageMaker pipeline runs as", lambda n: n.sagemaker_execution_role),
+    "CodePipelineRoleName": Spec("Role of the CodePipeline", lambda n: n.codepipeline_role),
+    "SynthBuildRoleName": Spec("Role of the synth CodeBuild project", lambda n: n.synth_build_role),
+    "UpsertBuildRoleName": Spec("Role of the upsert CodeBuild project", lambda n: n.upsert_build_role),
+    "SourceEventsRoleName": Spec("Role EventBridge uses to start the pipeline", lambda n: n.source_events_role),
+    "PipelineDeployRoleName": Spec("Role CloudFormation uses for the pipeline stack", lambda n: n.deploy_role("pipeline")),
+    "NotificationsDeployRoleName": Spec("Role CloudFormation uses for the notifications stack", lambda n: n.deploy_role("notifications")),
+    "KpiDeployRoleName": Spec("Role CloudFormation uses for the KPI stack", lambda n: n.deploy_role("kpi")),
+    "NotifierRoleName": Spec("Role of the approval-notifier Lambda", lambda n: n.notifier_role),
+    "CrawlerRoleName": Spec("Role of the KPI Glue crawler", lambda n: n.crawler_role),
+    "DeployRolesStackName": Spec("Name of this environment's deploy-roles stack (for imports)", lambda n: n.stack("deploy-roles")),
+    "IamStackName": Spec("Name of this environment's IAM stack (for imports)", lambda n: n.stack("iam")),
+    "PipelineStackName": Spec("Name of this environment's pipeline stack (for imports)", lambda n: n.stack("pipeline")),
+    "NotificationsStackName": Spec("Name of this environment's notifications stack (for imports)", lambda n: n.stack("notifications")),
+    "KpiStackName": Spec("Name of this environment's KPI stack", lambda n: n.stack("kpi")),
+    "TopicName": Spec("SNS topic for model approval notifications", lambda n: n.topic),
+    "OperationsTopicName": Spec("SNS topic for alarms and releases waiting for approval", lambda n: n.operations_topic),
+    "ReleaseApproval": Spec("Whether a person approves each release before any stack changes", 
+                            lambda n: "true" if n.env.release_approval else "false", allowed_pattern=r"^(true|false)$"),
+    "NotifierFunctionName": Spec("Lambda that turns model package events into messages", lambda n: n.notifier_function),
+    "NotifierDeadLetterQueueName": Spec("SQS dead-letter queue of the notifier", lambda n: n.notifier_dlq),
+    "NotificationsKeyAlias": Spec("KMS alias of the notifications key", lambda n: n.notifications_key_alias, allowed_pattern=r"^alias/[a-z0-9-]+$"),
+    "MetricsNamespace": Spec("CloudWatch namespace of the model registry KPIs", lambda n: n.metrics_namespace),
+    "NotifyOnStatuses": Spec("Model approval statuses that send a notification", lambda n: list(n.env.statuses), type="CommaDelimitedList"),
+    "LogRetentionDays": Spec("Retention of the project's log groups", lambda n: n.env.log_retention_days, type="Number"),
+    "GlueDatabaseName": Spec("Glue database of the KPI tables", lambda n: n.glue_database),
+    "CrawlerName": Spec("Glue crawler over the evaluation reports", lambda n: n.crawler),
+    "CrawlerSchedule": Spec("When the crawler runs", lambda n: n.env.crawler_schedule),
+    "AthenaWorkGroupName": Spec("Athena workgroup for KPI queries", lambda n: n.athena_workgroup),
+    "AthenaBytesScannedCutoff": Spec("Per-query scan limit in bytes", lambda n: n.env.athena_bytes_scanned_cutoff, type="Number"),
+    "QuickSightPrincipals": Spec(
+        "QuickSight users or groups given the data source (empty: no data source)",
+        lambda n: list(n.env.quicksight_principals),
+        type="CommaDelimitedList",
+    ),
+    "AnalystPrincipals": Spec(
+        "IAM roles (ARNs, an Identity Center role may end in _*) that may read the KPI data (empty: nobody)",
+        lambda n: list(n.env.analyst_principals),
+        type="CommaDelimitedList",
+    ),
+    "SourceType": Spec(
+        "Where the pipeline's source comes from", lambda n: n.env.source.type, allowed_pattern=r"^(codeconnections|codecommit|s3)$"
+    ),
+    "SourceConnectionArn": Spec("CodeConnections connection (codeconnections sources)", lambda n: n.env.source.connection_arn),
+    "SourceRepository": Spec("Repository: owner/name (codeconnections) or name (codecommit)", lambda n: n.env.source.repository),
+    "SourceBranch": Spec("Branch the pipeline follows (codeconnections, codecommit)", lambda n: n.env.source.branch),
+    "SourceBucket": Spec("Bucket of the source zip (s3 sources)", lambda n: n.env.source.bucket),
+    "SourceObjectKey": Spec("Key of the source zip (s3 sources)", lambda n: n.env.source.key),
+    "DashboardName": Spec("CloudWatch dashboard name", lambda n: n.dashboard),
+    "MetricsFunctionName": Spec("Lambda that publishes the model registry KPIs", lambda n: n.metrics_function),
+    "MetricsFunctionRoleName": Spec("Role of the registry-metrics Lambda", lambda n: n.metrics_function_role),
+    "MetricsRuleName": Spec("EventBridge rule that feeds the registry-metrics Lambda", lambda n: n.metrics_rule),
+    "EvaluationTableName": Spec("Glue table the crawler makes of the evaluation reports", lambda n: n.evaluation_table),
+    "PartitionsFunctionName": Spec("Lambda that catalogues a finished execution's report", lambda n: n.partitions_function),
+    "PartitionsFunctionRoleName": Spec("Role of the report-partitions Lambda", lambda n: n.partitions_function_role),
+    "PartitionsRuleName": Spec("EventBridge rule that feeds the report-partitions Lambda", lambda n: n.partitions_rule),
+    "PartitionsDeadLetterQueueName": Spec("SQS dead-letter queue of the report-partitions Lambda", lambda n: n.partitions_dlq),
+    "RegistryLedgerPrefix": Spec("Key prefix of the registry-metrics function's count markers", lambda n: n.registry_ledger_prefix),
+    "MetricsDeadLetterQueueName": Spec("SQS dead-letter queue of the registry-metrics Lambda", lambda n: n.metrics_dlq),
+}
+
+
+def declare(template: Template, *keys: str) -> dict[str, Parameter]:
+    """Add the named parameters to `template` (once each) and return them by name."""
+    out = {}
+    for key in keys:
+        spec = SPECS[key]
+        if key not in template.parameters:
+            kwargs = {"Type": spec.type, "Description": spec.description}
+            if spec.allowed_pattern:
+                kwargs["AllowedPattern"] = spec.allowed_pattern
+            template.add_parameter(Parameter(key, **kwargs))
+        out[key] = template.parameters[key]
+    return out
+
+
+def _as_string(value: object) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def values(template: Template, names: Names, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The TemplateConfiguration Parameters for `template` in the env `names` describes.
+
+    `extra` supplies values that are not derived from config (the Lambda code key, a content hash).
+    """
+    extra = extra or {}
+    out = {}
+    for key in sorted(template.parameters):
+        if key in extra:
+            out[key] = extra[key]
+        elif key in SPECS:
+            out[key] = _as_string(SPECS[key].value(names))
+        else:
+            raise KeyError(f"template parameter {key} has no value source (add it to infra/cfn/parameters.py SPECS)")
+    return out
+
+
+_SUB_VARIABLE = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+
+
+def _used_names(node, found: set[str]) -> set[str]:
+    """Add the Ref targets and ${Name}s of Sub strings in `node`: plain data, or troposphere/awacs objects."""
+    if isinstance(node, dict):
+        if "Ref" in node and isinstance(node["Ref"], str):
+            found.add(node["Ref"])
+        if "Fn::Sub" in node:
+            sub = node["Fn::Sub"]
+            text = sub if isinstance(sub, str) else sub[0]
+            found.update(_SUB_VARIABLE.findall(text))
+        for value in node.values():
+            _used_names(value, found)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _used_names(value, found)
+    elif not isinstance(node, (str, int, float, type(None))):
+        _used_names(_contents(node), found)
+    return found
+
+
+def _contents(obj):
+    """What `obj` encodes to, one level down: its own data where troposphere/awacs encode exactly that.
+
+    Walking these instead of calling template.to_dict() (which validates and encodes every object, and
+    which render does once anyway) halves the encoding work of a render.
+    """
+    kind = type(obj)
+    if isinstance(obj, BaseAWSObject) and kind.to_dict is BaseAWSObject.to_dict:
+        return obj.resource
+    if isinstance(obj, AWSHelperFn) and kind.to_dict is AWSHelperFn.to_dict:
+        return obj.data
+    if isinstance(obj, awacs.AWSObject) and kind.JSONrepr is awacs.AWSObject.JSONrepr:
+        return obj.resource
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    if hasattr(obj, "JSONrepr"):
+        return obj.JSONrepr()
+    return None
+
+
+def _sections(template: Template) -> list:
+    """The parts of a template that Template.to_dict() encodes."""
+    return [template.description, template.metadata, template.conditions, template.mappings, template.outputs,
+            template.parameters, template.version, template.transform, template.rules, template.globals, template.resources]
+
+
+def declare_used(template: Template) -> None:
+    """Declare every SPECS parameter the template refers to (Ref or ${Name} in a Sub).
+
+    Stacks may still declare parameters explicitly; this only adds the ones they use and forgot,
+    so a template can neither miss a parameter nor carry an unused one from a hand-kept list.
+    """
+    used = _used_names(_sections(template), set())
+    declare(template, *sorted(name for name in used if name in SPECS and name not in template.parameters))

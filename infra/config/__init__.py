@@ -1,0 +1,11 @@
+"""The configuration layer: config/*.yaml loaded and validated into a Project (loader.py, model.py), every AWS
+name derived from it (names.py), and the regions it may name (regions.py). Imports nothing else of infra.
+
+`from infra import config; config.load()` is the public face; modules of this package import each other by
+their own paths (never this __init__), so the package has no cycle.
+"""
+from infra.config.loader import MAX_CONFIG_BYTES, MAX_STACK_TAGS, load, read_yaml, subscription_logical_id
+from infra.config.model import CONFIG_DIR, ConfigError, Environment, Project, Source
+
+__all__ = ["CONFIG_DIR", "MAX_CONFIG_BYTES", "MAX_STACK_TAGS", "ConfigError", "Environment", "Project", "Source", "load",
+           "read_yaml", "subscription_logical_id"]

@@ -1,0 +1,288 @@
+"""Every name AWS sees, derived once from config.
+
+Stacks, templates, the Lambda, pipeline_def, the buildspec and the tests all read names from here,
+so a rule and the pipeline it watches cannot drift apart (the AWS sample's notification never fired
+because its rule listened on `…-dev-models` while the pipeline registered into `…-stable-models`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from infra.config.model import ConfigError, Environment, Project
+
+# Every stack, in deployment order. "deploy-roles" holds the roles CloudFormation deploys the others
+# with; only an administrator deploys it (`make deploy`), so the pipeline cannot widen its own powers.
+STACKS = ("deploy-roles", "boundaries", "iam", "pipeline", "notifications", "kpi")
+BOOTSTRAP_ONLY_STACKS = ("deploy-roles", "boundaries", "iam")  # administrator-only: `make deploy`, never the pipeline
+PIPELINE_STACKS = tuple(s for s in STACKS if s not in BOOTSTRAP_ONLY_STACKS)
+
+# Where things live inside the artifact bucket. One bucket, one KMS key, prefixes per use.
+CODEPIPELINE_PREFIX = "codepipeline/"  # unused by CodePipeline itself: see Names.pipeline_artifacts_prefix
+LAMBDA_PREFIX = "lambda/"
+SAGEMAKER_PREFIX = "sagemaker/"
+ATHENA_RESULTS_PREFIX = "athena-results/"
+BUILD_CACHE_PREFIX = "codebuild-cache/"  # the upsert build's pip cache (CodeBuild S3 cache)
+EVALUATION_FOLDER = "evaluation"
+# Where the SageMaker jobs write, under the pipeline's prefix (pipeline_def/pipeline.py): splits and contract,
+# models and packages, evaluation reports. The input data and the step code are read-only to the jobs.
+SAGEMAKER_OUTPUT_FOLDERS = ("data", "models", EVALUATION_FOLDER)
+# The evaluation folder's absolute level in the bucket (sagemaker/<pipeline>/evaluation: 3): the KPI crawler
+# makes its table there whatever the folders below it look like (Glue "TableLevelConfiguration").
+EVALUATION_TABLE_LEVEL = len(f"{SAGEMAKER_PREFIX}pipeline/{EVALUATION_FOLDER}".split("/"))
+# One empty marker per counted registry change (lambda_src/registry_metrics/ledger.py), per group.
+REGISTRY_LEDGER_PREFIX = "registry-ledger/"
+
+# Stands in for the account id when config has none and nothing is deployed (offline renders, tests).
+OFFLINE_ACCOUNT = "000000000000"
+
+# The bucket name needs the account and region for global uniqueness; both are only known at deploy
+# time, so the bucket name is a Sub pattern over the env's parameter ArtifactBucketPrefix.
+ARTIFACT_BUCKET_SUB = "${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}"
+
+
+@dataclass(frozen=True)
+class Names:
+    project: Project
+    env: Environment
+
+    # -- basics -----------------------------------------------------------------------------------
+    @property
+    def env_name(self) -> str:
+        return self.env.name
+
+    @property
+    def prefix(self) -> str:
+        """Short prefix for names with tight limits (roles, buckets, functions)."""
+        return f"{self.project.short_name}-{self.env.name}"
+
+    def stack(self, stack: str) -> str:
+        if stack not in STACKS:
+            raise KeyError(stack)
+        return f"{self.project.name}-{self.env.name}-{stack}"
+
+    # -- SageMaker --------------------------------------------------------------------------------
+    @property
+    def sagemaker_pipeline(self) -> str:
+        return f"{self.project.sagemaker_pipeline_name}-{self.env.name}"
+
+    @property
+    def model_package_group(self) -> str:
+        return f"{self.project.sagemaker_pipeline_name}-{self.env.name}-models"
+
+    @property
+    def sagemaker_prefix(self) -> str:
+        """Key prefix (in the artifact bucket) of everything the SageMaker pipeline reads and writes."""
+        return f"{SAGEMAKER_PREFIX}{self.sagemaker_pipeline}/"
+
+    @property
+    def input_prefix(self) -> str:
+        """The pipeline's default input location: the sample lands here, data uploaders may write here."""
+        return f"{self.sagemaker_prefix}input/"
+
+    @property
+    def evaluation_prefix(self) -> str:
+        """Where evaluate.py's reports land, one folder per execution; the KPI crawler reads here."""
+        return f"{self.sagemaker_prefix}{EVALUATION_FOLDER}/"
+
+    @property
+    def evaluation_table(self) -> str:
+        """The crawler names the table after the folder it crawls; each execution folder is a partition."""
+        return EVALUATION_FOLDER
+
+    # -- roles ------------------------------------------------------------------------------------
+    def role(self, purpose: str) -> str:
+        return f"{self.prefix}-{purpose}"
+
+    @property
+    def sagemaker_execution_role(self) -> str:
+        return self.role("sagemaker-execution")
+
+    @property
+    def codepipeline_role(self) -> str:
+        return self.role("codepipeline")
+
+    @property
+    def synth_build_role(self) -> str:
+        return self.role("synth-build")
+
+    @property
+    def upsert_build_role(self) -> str:
+        return self.role("upsert-build")
+
+    @property
+    def source_events_role(self) -> str:
+        return self.role("source-events")
+
+    def deploy_role(self, stack: str) -> str:
+        if stack not in PIPELINE_STACKS:
+            raise KeyError(stack)
+        return self.role(f"deploy-{stack}")
+
+    @property
+    def notifier_role(self) -> str:
+        return self.role("approval-notifier")
+
+    @property
+    def crawler_role(self) -> str:
+        return self.role("kpi-crawler")
+
+    @property
+    def partitions_function_role(self) -> str:
+        return self.role("report-partitions")
+
+    @property
+    def metrics_function_role(self) -> str:
+        return self.role("registry-metrics")
+
+    @property
+    def role_path(self) -> str:
+        return f"/{self.project.short_name}/"
+
+    def boundary(self, kind: str) -> str:
+        """The permissions boundary of one kind of runtime role (infra/iam/boundary.py)."""
+        return f"{self.prefix}-{kind}-boundary"
+
+    # -- delivery pipeline ------------------------------------------------------------------------
+    @property
+    def artifact_bucket_prefix(self) -> str:
+        return f"{self.prefix}-artifacts"
+
+    @property
+    def artifact_key_alias(self) -> str:
+        return f"alias/{self.prefix}-artifacts"
+
+    @property
+    def codepipeline(self) -> str:
+        return f"{self.project.name}-{self.env.name}"
+
+    @property
+    def pipeline_artifacts_prefix(self) -> str:
+        """Where CodePipeline keeps run artifacts: it picks the folder itself, the pipeline name cut to 20 characters."""
+        return f"{self.codepipeline[:20]}/"
+
+    @property
+    def synth_project(self) -> str:
+        return f"{self.prefix}-synth"
+
+    @property
+    def upsert_project(self) -> str:
+        return f"{self.prefix}-upsert"
+
+    # -- notifications ----------------------------------------------------------------------------
+    @property
+    def topic(self) -> str:
+        return f"{self.prefix}-model-approvals"
+
+    @property
+    def operations_topic(self) -> str:
+        """Alarms and releases waiting for approval: apart from the model-approvals topic, so an alarm about
+        that topic's path does not depend on it."""
+        return f"{self.prefix}-operations"
+
+    @property
+    def notifier_function(self) -> str:
+        return f"{self.prefix}-approval-notifier"
+
+    @property
+    def notifier_dlq(self) -> str:
+        """Dead letters of both the EventBridge target and the Lambda's own async failures."""
+        return f"{self.prefix}-approval-notifier-dlq"
+
+    @property
+    def notifications_key_alias(self) -> str:
+        return f"alias/{self.prefix}-notifications"
+
+    @property
+    def metrics_namespace(self) -> str:
+        """CloudWatch namespace of the model-registry KPIs the notifier publishes."""
+        return f"MLOps/{self.project.name}"
+
+    # -- KPI analytics ----------------------------------------------------------------------------
+    @property
+    def glue_database(self) -> str:
+        return f"{self.prefix}_kpi".replace("-", "_")
+
+    @property
+    def crawler(self) -> str:
+        return f"{self.prefix}-evaluation-reports"
+
+    @property
+    def athena_workgroup(self) -> str:
+        return f"{self.prefix}-kpi"
+
+    @property
+    def dashboard(self) -> str:
+        return f"{self.project.name}-{self.env.name}"
+
+    @property
+    def metrics_function(self) -> str:
+        """Lambda that publishes the model-registry KPIs (lambda_src/registry_metrics)."""
+        return f"{self.prefix}-registry-metrics"
+
+    @property
+    def metrics_rule(self) -> str:
+        return f"{self.prefix}-registry-metrics"
+
+    @property
+    def partitions_function(self) -> str:
+        """Lambda that catalogues a finished execution's report (lambda_src/report_partitions)."""
+        return f"{self.prefix}-report-partitions"
+
+    @property
+    def partitions_rule(self) -> str:
+        return f"{self.prefix}-report-partitions"
+
+    @property
+    def partitions_dlq(self) -> str:
+        return f"{self.prefix}-report-partitions-dlq"
+
+    @property
+    def registry_ledger_prefix(self) -> str:
+        """Where the registry-metrics function marks what it has counted, so a repeated event counts nothing."""
+        return f"{REGISTRY_LEDGER_PREFIX}{self.model_package_group}/"
+
+    @property
+    def metrics_dlq(self) -> str:
+        """Dead letters of the metrics rule's target and of the function's own async failures."""
+        return f"{self.prefix}-registry-metrics-dlq"
+
+
+def for_env(project: Project, env: str | Environment) -> Names:
+    return Names(project, env if isinstance(env, Environment) else project.env(env))
+
+
+# AWS limits of the derived names: (what, max length, the config key the name comes from).
+_LIMITS = (
+    ("CloudFormation stack name", lambda n: [n.stack(s) for s in STACKS], 128, "project.name"),
+    ("CodePipeline name", lambda n: [n.codepipeline], 100, "project.name"),
+    ("CloudWatch dashboard name", lambda n: [n.dashboard], 255, "project.name"),
+    ("IAM role name", lambda n: [n.sagemaker_execution_role, n.codepipeline_role, n.synth_build_role, n.upsert_build_role,
+                                n.source_events_role, n.notifier_role, n.crawler_role, n.metrics_function_role, n.partitions_function_role] + [n.deploy_role(s) for s in PIPELINE_STACKS], 64, "project.short_name"),
+    ("Lambda function name", lambda n: [n.notifier_function], 64, "project.short_name"),
+    ("KPI metrics Lambda function name", lambda n: [n.metrics_function, n.partitions_function], 64, "project.short_name"),
+    ("EventBridge rule name", lambda n: [n.metrics_rule, n.partitions_rule], 64, "project.short_name"),
+    ("SQS queue name", lambda n: [n.metrics_dlq, n.partitions_dlq], 80, "project.short_name"),
+    ("SNS topic name", lambda n: [n.topic], 256, "project.short_name"),
+    ("KMS alias", lambda n: [n.artifact_key_alias], 256, "project.short_name"),
+    ("SageMaker pipeline name", lambda n: [n.sagemaker_pipeline], 256, "sagemaker_pipeline.name"),
+    ("SageMaker model package group name", lambda n: [n.model_package_group], 63, "sagemaker_pipeline.name"),
+)
+
+
+def check_limits(project: Project, env: Environment, project_file: str) -> None:
+    """Raise ConfigError when a name derived for `env` breaks an AWS limit."""
+    n = Names(project, env)
+    for what, derive, limit, key in _LIMITS:
+        for name in derive(n):
+            if len(name) > limit:
+                raise ConfigError(
+                    project_file, key, f"derived {what} '{name}' (env {env.name}) is {len(name)} characters; AWS allows {limit}"
+                )
+    # Bucket names: 63 characters including the account id and region added at deploy time.
+    bucket_len = len(n.artifact_bucket_prefix) + 1 + 12 + 1 + len(env.region)
+    if bucket_len > 63:
+        raise ConfigError(
+            project_file,
+            "project.short_name",
+            f"derived S3 bucket name '{n.artifact_bucket_prefix}-<account>-{env.region}' (env {env.name}) is {bucket_len} characters; S3 allows 63",
+        )

@@ -1,0 +1,172 @@
+"""The permissions boundary every runtime role of the project carries.
+
+Every runtime role is made by the administrator-only IAM stack; the boundary is the second line: whatever
+a role's policy says, the role can never act beyond the actions, resources and conditions the runtime
+roles' own statements name. It lives in the administrator-only boundaries stack, and is computed from
+the roles' statement functions (infra/iam/runtime/), so it cannot fall behind them.
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+
+from awacs.aws import Statement
+from troposphere import AWS_NO_VALUE, If, Ref, Sub, iam
+
+from infra.cfn.source import SOURCE_CONDITIONS
+from infra.iam.policies import VERSION
+from infra.iam.runtime import builds, delivery, functions, jobs
+
+
+# One boundary per kind of runtime role, each computed from the statements of the roles that carry it: a
+# role whose policy someone widens can reach only what roles of its own kind use (a build never the
+# pipeline's CloudFormation powers), and each fits IAM's 6,144 characters per managed policy.
+DELIVERY = "delivery"  # the pipeline and the source events that start it
+BUILDS = "builds"  # the Synth and Upsert CodeBuild projects, which run the repository's code
+JOBS = "jobs"  # the SageMaker pipeline's jobs
+FUNCTIONS = "functions"  # the Lambdas and the crawler
+BOUNDARIES = {DELIVERY: ("DeliveryRolesBoundary", "DeliveryBoundaryName"),
+              BUILDS: ("BuildRolesBoundary", "BuildsBoundaryName"),
+              JOBS: ("JobRolesBoundary", "JobsBoundaryName"),
+              FUNCTIONS: ("FunctionRolesBoundary", "FunctionsBoundaryName")}
+
+
+def boundary_arn_sub(kind: str) -> str:
+    return f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy${{RolePath}}${{{BOUNDARIES[kind][1]}}}"
+
+
+def runtime_statements(kind: str | None = None) -> list[Statement]:
+    """Every statement of the roles a boundary caps (all of them when kind is None), whatever the source type."""
+    kinds = [kind] if kind else list(BOUNDARIES)
+    out = [st for k in kinds for st in common_statements(k)]
+    if DELIVERY in kinds:
+        out += [st for source_type in SOURCE_CONDITIONS for st in source_statements(source_type)]
+    return out
+
+
+def common_statements(kind: str) -> list[Statement]:
+    """The statements of the roles `kind` caps, but the source-specific ones."""
+    if kind == DELIVERY:
+        return [*delivery.codepipeline_statements(), *delivery.source_events_statements()]
+    if kind == BUILDS:
+        return [*builds.synth_build_statements(), *builds.upsert_build_statements()]
+    if kind == JOBS:
+        return jobs.sagemaker_execution_statements()
+    return [
+        *functions.notifier_statements(),
+        *functions.metrics_function_statements(),
+        *functions.crawler_statements(),
+        *functions.partitions_function_statements(),
+    ]
+
+
+def source_statements(source_type: str) -> list[Statement]:
+    return delivery.source_statements(source_type)
+
+
+def boundary_actions(kind: str | None = None) -> list[str]:
+    return sorted({action.JSONrepr() for st in runtime_statements(kind) for action in st.Action})
+
+
+# Condition operators whose values are alternatives (any one matches): two statements that differ only in
+# such values are covered by one statement holding both sets of values. Anything else keeps its own statement.
+ANY_OF_OPERATORS = frozenset({"StringEquals", "StringLike", "ArnEquals", "ArnLike", "ForAnyValue:StringEquals",
+                              "ForAnyValue:StringLike"})
+
+
+def _json(value) -> object:
+    return json.loads(json.dumps(value, default=lambda o: o.to_dict() if hasattr(o, "to_dict") else o.JSONrepr()))
+
+
+def _text(resource) -> str:
+    """A resource as the text IAM will match (the Fn::Sub template: its ${…} stand for whole names)."""
+    return resource if isinstance(resource, str) else resource.get("Fn::Sub", json.dumps(resource, sort_keys=True))
+
+
+def _sub(text: str):
+    return text if "${" not in text else {"Fn::Sub": text}
+
+
+def _compact(resources: list) -> list:
+    """Fewer ARNs reaching the same environment's resources: drop one another's wildcard already covers, and
+    join a name's children into one pattern per separator (X:log-stream:* into X:*, X/execution/* into X/*).
+    Never X* alone: a bucket named X-something, or a pipeline named X-prod, is another resource."""
+    others = {json.dumps(r, sort_keys=True): r for r in resources if isinstance(r, dict) and "Fn::Sub" not in r}
+    texts = sorted({_text(r) for r in resources if not (isinstance(r, dict) and "Fn::Sub" not in r)})
+    joined = set(texts)
+    for text in texts:
+        if "*" in text:
+            continue
+        for separator in ":/":
+            children = {o for o in joined if o != text and o.startswith(text + separator)}
+            if children:
+                joined = (joined - children) | {f"{text}{separator}*"}
+    kept = [t for t in sorted(joined) if not any(o != t and o.endswith("*") and fnmatch.fnmatchcase(t, o) for o in joined)]
+    return [_sub(t) for t in kept] + [others[k] for k in sorted(others)]  # Ref/If values stay as they are
+
+
+def merged(statements: list[Statement]) -> list[dict]:
+    """The statements merged per service into as few as cover every one of them.
+
+    Statements of one service, all on "*" or all on named resources, with conditions on the same keys,
+    become one statement: the union of their actions, of their resources and of their condition values.
+    So the boundary reaches the environment's resources the roles' policies name (an action may meet a
+    resource of its service that its own role never names, never one outside the environment), and keeps
+    every condition (kms:ResourceAliases, iam:PassedToService, sagemaker:ModelApprovalStatus…).
+    """
+    groups: dict[tuple, dict] = {}
+    for statement in statements:
+        st = _json(statement)
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        condition = st.get("Condition", {})
+        if any(op not in ANY_OF_OPERATORS for op in condition):
+            raise ValueError(f"statement {st.get('Sid')}: a {sorted(condition)} condition cannot be merged into the boundary")
+        keys = tuple(sorted((op, key) for op, values in condition.items() for key in values))
+        for service in sorted({a.split(":", 1)[0] for a in actions}):
+            group = groups.setdefault((service, resources == ["*"], keys), {"actions": set(), "resources": [], "condition": {}})
+            group["actions"] |= {a for a in actions if a.startswith(f"{service}:")}
+            group["resources"] += resources
+            for op, values in condition.items():
+                for key, value in values.items():
+                    seen = group["condition"].setdefault(op, {}).setdefault(key, {})
+                    for v in value if isinstance(value, list) else [value]:
+                        seen[json.dumps(v, sort_keys=True)] = v
+    out = []
+    sids: set[str] = set()
+    for (service, star, keys), group in sorted(groups.items(), key=lambda kv: json.dumps(kv[0])):
+        sid = "".join(part.title() for part in re.split(r"[^a-z0-9]+", service)) + ("NoResourceLevelPermission" if star else "")
+        sid = next(f"{sid}{n or ''}" for n in range(len(groups) + 1) if f"{sid}{n or ''}" not in sids)
+        sids.add(sid)
+        st = {"Sid": sid, "Effect": "Allow", "Action": sorted(group["actions"]),
+              "Resource": ["*"] if star else _compact(group["resources"])}
+        if group["condition"]:
+            st["Condition"] = {op: {key: [values[k] for k in sorted(values)] for key, values in sorted(by_key.items())}
+                               for op, by_key in sorted(group["condition"].items())}
+        out.append(st)
+    return out
+
+
+def boundary_statements(kind: str) -> list:
+    """The roles' common statements, merged; for the delivery roles, each source type's own, merged, only
+    where that is the env's source type."""
+    statements = [*merged(common_statements(kind))]
+    if kind == DELIVERY:
+        statements += [If(SOURCE_CONDITIONS[source_type], st, Ref(AWS_NO_VALUE))
+                       for source_type in SOURCE_CONDITIONS for st in merged(source_statements(source_type))]
+    return statements
+
+
+def managed_policies() -> list[iam.ManagedPolicy]:
+    """The boundaries (boundary_statements), under the deploy-roles stack's source-type conditions."""
+    return [
+        iam.ManagedPolicy(
+            logical_id,
+            ManagedPolicyName=Ref(name_param),
+            Path=Ref("RolePath"),
+            Description=Sub(f"Caps the ${{ResourcePrefix}} {kind} roles at the actions and resources they use"),
+            PolicyDocument={"Version": VERSION, "Statement": boundary_statements(kind)},
+        )
+        for kind, (logical_id, name_param) in BOUNDARIES.items()
+    ]

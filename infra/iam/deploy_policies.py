@@ -1,0 +1,332 @@
+"""What CloudFormation may do when it deploys each stack, with the role the pipeline hands it.
+
+One function per stack, kept beside the others so a reviewer sees every deploy-time power in one
+file. Every statement is scoped to the environment's own names (ResourcePrefix, the group, the
+topic…); keys are the exception noted below. No deploy role writes to IAM: the roles the stacks use
+are made by the administrator-only IAM stack, and a deploy role may only read and pass them.
+"""
+from __future__ import annotations
+
+import awacs.athena
+import awacs.awslambda
+import awacs.cloudwatch
+import awacs.codebuild
+import awacs.codeconnections
+import awacs.codepipeline
+import awacs.codestar_connections
+import awacs.events
+import awacs.glue
+import awacs.iam
+import awacs.kms
+import awacs.lakeformation
+import awacs.logs
+import awacs.quicksight
+import awacs.s3
+import awacs.sagemaker
+import awacs.sns
+import awacs.sqs
+from awacs.aws import Allow, ArnLike, Condition, Statement, StringEquals
+from troposphere import Sub
+
+from infra.config.names import ATHENA_RESULTS_PREFIX
+from infra.iam.policies import arn, artifact_bucket_arn, decrypt_by_alias, pass_role, use_key_by_alias
+
+
+def actions(module, *names: str) -> list:
+    """awacs action constants by name: a typo fails at import, not as a silent deny at deploy."""
+    return [getattr(module, name) for name in names]
+
+
+def _allow(sid: str, acts: list, resources: list) -> Statement:
+    return Statement(Sid=sid, Effect=Allow, Action=acts, Resource=resources)
+
+
+# The only KMS actions a deploy role holds on keys it does not name: creating one. Everything done to a
+# key once it exists (policy, rotation, deletion, tags, the key side of an alias) is granted by that key's
+# own policy, which names the stack's deploy role (infra.iam.policies.deploy_role_administers_key): so a
+# template change can reach this project's keys and no other team's.
+KEY_CREATION_ACTIONS = ("CreateKey", "ListAliases", "TagResource")
+
+
+def _kms_key_lifecycle(sid: str) -> list[Statement]:
+    return [
+        # kms:CreateKey and kms:ListAliases have no resource-level permission (the key has no ARN yet).
+        _allow(f"{sid}CreateNoResourceLevelPermission", [awacs.kms.CreateKey, awacs.kms.ListAliases], ["*"]),
+        # CreateKey with tags (the stack's tags) also needs kms:TagResource "in an IAM policy that isn't
+        # restricted to particular KMS keys" (KMS developer guide, "Controlling access to tags"). Adding
+        # tags gives this role nothing: what it may do to a key comes from the key's policy, not its tags.
+        _allow(f"{sid}TagAtCreation", [awacs.kms.TagResource], [arn("kms", "key/*")]),
+        # The alias side of CreateAlias/UpdateAlias/DeleteAlias; the key side is in the key policy.
+        _allow(
+            f"{sid}Alias",
+            actions(awacs.kms, "CreateAlias", "DeleteAlias", "UpdateAlias"),
+            [arn("kms", "alias/${ResourcePrefix}-*")],
+        ),
+    ]
+
+
+def _log_groups(sid: str, group_sub: str) -> list[Statement]:
+    """What the AWS::Logs::LogGroup handler calls: its own group, a listing, and the account's policies."""
+    return [
+        _allow(
+            sid,
+            actions(awacs.logs, "CreateLogGroup", "DeleteLogGroup", "PutRetentionPolicy", "DeleteRetentionPolicy",
+                    "TagResource", "UntagResource", "ListTagsForResource", "AssociateKmsKey", "DisassociateKmsKey",
+                    "GetDataProtectionPolicy"),
+            [arn("logs", f"log-group:{group_sub}"), arn("logs", f"log-group:{group_sub}:*")],
+        ),
+        # Listings and account-wide lookups: these actions name no resource type, so only "*" grants them.
+        _allow(f"{sid}LookupsNoResourceLevelPermission",
+               actions(awacs.logs, "DescribeLogGroups", "DescribeResourcePolicies", "DescribeIndexPolicies"), ["*"]),
+    ]
+
+
+def _topic(sid: str, name_param: str) -> list[Statement]:
+    """What the topic, topic-policy and email-subscription handlers call, on one topic and its subscriptions;
+    subscriptions by e-mail only (sns:Protocol), the one kind the templates make."""
+    topic = [arn("sns", f"${{{name_param}}}"), arn("sns", f"${{{name_param}}}:*")]
+    return [
+        _allow(
+            sid,
+            actions(awacs.sns, "CreateTopic", "DeleteTopic", "GetTopicAttributes", "SetTopicAttributes", "Unsubscribe",
+                    "ListSubscriptionsByTopic", "TagResource", "UntagResource", "ListTagsForResource",
+                    "GetDataProtectionPolicy", "GetSubscriptionAttributes", "SetSubscriptionAttributes"),
+            topic,
+        ),
+        Statement(Sid=f"{sid}EmailSubscriptions", Effect=Allow, Action=[awacs.sns.Subscribe], Resource=topic,
+                  Condition=Condition(StringEquals({"sns:Protocol": "email"}))),
+    ]
+
+
+def _event_rules(sid: str, extra_targets: tuple[Sub, ...] = ()) -> list[Statement]:
+    """The env's rules; their targets only the env's own functions or delivery pipeline (events:TargetArn), so a
+    push cannot send the account's SageMaker events to another account's bus or function."""
+    rules = [arn("events", "rule/${ResourcePrefix}-*")]
+    targets = [arn("lambda", "function:${ResourcePrefix}-*"), arn("codepipeline", "${CodePipelineName}"), *extra_targets]
+    return [
+        _allow(
+            sid,
+            actions(awacs.events, "PutRule", "DeleteRule", "DescribeRule", "EnableRule", "DisableRule", "RemoveTargets",
+                    "ListTargetsByRule", "TagResource", "UntagResource", "ListTagsForResource"),
+            rules,
+        ),
+        Statement(
+            Sid=f"{sid}TargetsOwnFunctionsOrPipeline",
+            Effect=Allow,
+            Action=[awacs.events.PutTargets],
+            Resource=rules,
+            Condition=Condition(ArnLike({"events:TargetArn": targets})),
+        ),
+    ]
+
+
+def _alarms(sid: str) -> Statement:
+    """The env's CloudWatch alarms (`<prefix>-*`)."""
+    return _allow(sid, actions(awacs.cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms", "TagResource",
+                               "UntagResource", "ListTagsForResource"), [arn("cloudwatch", "alarm:${ResourcePrefix}-*")])
+
+
+def _pass_existing_role(sid: str, role_param: str, service: str) -> list[Statement]:
+    """Hand one of the IAM stack's roles to the service that assumes it; read it, never write it."""
+    return [
+        _allow(f"Read{sid}Role", [awacs.iam.GetRole], [arn("iam", f"role${{RolePath}}${{{role_param}}}", region=False)]),
+        pass_role(f"Pass{sid}Role", [f"${{{role_param}}}"], service),
+    ]
+
+
+def pipeline_stack() -> list[Statement]:
+    """Artifact bucket and key, two CodeBuild projects, the pipeline, its source rule, the model group."""
+    return [
+        *_kms_key_lifecycle("ArtifactKey"),
+        _allow(
+            "ArtifactBucket",
+            actions(
+                # No PutBucketPolicy/DeleteBucketPolicy: who may read or write the bucket is set by an administrator's
+                # `make deploy`, never by a push (analysts and data uploaders included).
+                awacs.s3, "CreateBucket", "GetBucketLocation", "GetBucketPolicy",
+                "GetEncryptionConfiguration", "PutEncryptionConfiguration", "GetBucketVersioning", "PutBucketVersioning",
+                "GetBucketPublicAccessBlock", "PutBucketPublicAccessBlock", "GetBucketTagging", "PutBucketTagging",
+                "GetLifecycleConfiguration", "PutLifecycleConfiguration", "GetBucketOwnershipControls",
+                "PutBucketOwnershipControls", "GetBucketNotification", "PutBucketNotification", "GetBucketLogging",
+                "PutBucketLogging", "ListBucket", "GetBucketAcl", "GetAccelerateConfiguration", "GetBucketCORS",
+                "GetBucketWebsite", "GetReplicationConfiguration", "GetAnalyticsConfiguration",
+                "GetInventoryConfiguration", "GetMetricsConfiguration", "GetIntelligentTieringConfiguration",
+                "GetBucketObjectLockConfiguration", "TagResource", "UntagResource", "ListTagsForResource",
+            ),
+            [artifact_bucket_arn()],
+        ),
+        _allow(
+            "BuildProjects",
+            actions(awacs.codebuild, "CreateProject", "UpdateProject", "DeleteProject", "BatchGetProjects"),
+            [arn("codebuild", "project/${ResourcePrefix}-*")],
+        ),
+        *_log_groups("BuildLogGroups", "/aws/codebuild/${ResourcePrefix}-*"),
+        _allow(
+            "Pipeline",
+            actions(awacs.codepipeline, "CreatePipeline", "UpdatePipeline", "DeletePipeline", "GetPipeline",
+                    "GetPipelineState", "TagResource", "UntagResource", "ListTagsForResource",
+                    "StartPipelineExecution"),  # RestartExecutionOnUpdate
+            [arn("codepipeline", "${CodePipelineName}")],
+        ),
+        # The pipeline handler lists these for its stages (an ARN per stage: <pipeline>/<stage>).
+        _allow("PipelineStageTransitions", actions(awacs.codepipeline, "DisableStageTransition", "EnableStageTransition"),
+               [arn("codepipeline", "${CodePipelineName}/*")]),
+        _allow(
+            "UseSourceConnection",
+            [awacs.codeconnections.PassConnection, awacs.codestar_connections.PassConnection],
+            [arn("codeconnections", "connection/*"), arn("codestar-connections", "connection/*")],
+        ),
+        # The operations topic: the rule reporting failed delivery-pipeline runs publishes to it.
+        *_event_rules("SourceRule", extra_targets=(arn("sns", "${OperationsTopicName}"),)),
+        *_topic("OperationsTopic", "OperationsTopicName"),
+        _alarms("FailureAlarms"),
+        _allow(
+            "ModelPackageGroup",
+            actions(awacs.sagemaker, "CreateModelPackageGroup", "DescribeModelPackageGroup", "DeleteModelPackageGroup",
+                    "AddTags", "DeleteTags", "ListTags", "GetModelPackageGroupPolicy"),
+            [arn("sagemaker", "model-package-group/${ModelPackageGroupName}")],
+        ),
+        _allow(
+            "ReadPassedRoles",
+            [awacs.iam.GetRole],
+            [arn("iam", f"role${{RolePath}}{name}", region=False)
+             for name in ("${CodePipelineRoleName}", "${SynthBuildRoleName}", "${UpsertBuildRoleName}", "${SourceEventsRoleName}")],
+        ),
+        pass_role("PassPipelineRole", ["${CodePipelineRoleName}"], "codepipeline.amazonaws.com"),
+        pass_role("PassBuildRoles", ["${SynthBuildRoleName}", "${UpsertBuildRoleName}"], "codebuild.amazonaws.com"),
+        pass_role("PassSourceEventsRole", ["${SourceEventsRoleName}"], "events.amazonaws.com"),
+    ]
+
+
+def _event_consumers(sid: str, consumers: list[tuple[str, str, str]]) -> list[Statement]:
+    """Model-package (or pipeline) event consumers, each (function, dead-letter queue, role) by name parameter:
+    the functions (from zips in the SSE-KMS artifact bucket), their log groups, rules and dead-letter queues,
+    and their roles (made by the IAM stack, only passed to Lambda here). One statement per kind of resource,
+    naming every consumer's, so the policy stays short as consumers are added."""
+    functions = [f"${{{function_param}}}" for function_param, _, _ in consumers]
+    return [
+        _allow(
+            f"{sid}Functions",
+            actions(
+                awacs.awslambda, "CreateFunction", "DeleteFunction", "GetFunction", "GetFunctionConfiguration",
+                "UpdateFunctionCode", "UpdateFunctionConfiguration", "RemovePermission", "TagResource",
+                "UntagResource", "ListTags", "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
+                "DeleteFunctionEventInvokeConfig", "GetFunctionEventInvokeConfig", "GetRuntimeManagementConfig",
+                "GetFunctionCodeSigningConfig", "GetFunctionRecursionConfig", "PutFunctionRecursionConfig",
+                "GetFunctionScalingConfig", "GetPolicy",
+            ),
+            # EventInvokeConfig on $LATEST names the qualified ARN.
+            [arn("lambda", f"function:{f}{suffix}") for f in functions for suffix in ("", ":*")],
+        ),
+        # Only EventBridge may be let in: a push cannot open a function to another account or service.
+        Statement(
+            Sid=f"{sid}InvokedOnlyByEventBridge",
+            Effect=Allow,
+            Action=[awacs.awslambda.AddPermission],
+            Resource=[arn("lambda", f"function:{f}") for f in functions],
+            Condition=Condition(StringEquals({"lambda:Principal": "events.amazonaws.com"})),
+        ),
+        # Lambda fetches the zip with the caller's credentials: read lambda/ and decrypt it.
+        _allow(f"{sid}Code", [awacs.s3.GetObject, awacs.s3.GetObjectVersion], [artifact_bucket_arn("/lambda/*")]),
+        decrypt_by_alias(f"{sid}CodeDecrypt", "${ArtifactKeyAlias}"),
+        _allow(
+            f"{sid}LogGroups",
+            actions(awacs.logs, "CreateLogGroup", "DeleteLogGroup", "PutRetentionPolicy", "DeleteRetentionPolicy",
+                    "TagResource", "UntagResource", "ListTagsForResource", "AssociateKmsKey", "DisassociateKmsKey",
+                    "GetDataProtectionPolicy"),
+            [arn("logs", f"log-group:/aws/lambda/{f}{suffix}") for f in functions for suffix in ("", ":*")],
+        ),
+        _allow(f"{sid}LogLookupsNoResourceLevelPermission",
+               actions(awacs.logs, "DescribeLogGroups", "DescribeResourcePolicies", "DescribeIndexPolicies"), ["*"]),
+        *_event_rules(f"{sid}Rules"),
+        _allow(
+            f"{sid}DeadLetterQueues",
+            actions(awacs.sqs, "CreateQueue", "DeleteQueue", "GetQueueAttributes", "SetQueueAttributes", "GetQueueUrl",
+                    "TagQueue", "UntagQueue", "ListQueueTags"),
+            [arn("sqs", f"${{{queue_param}}}") for _, queue_param, _ in consumers],
+        ),
+        _allow(f"Read{sid}Roles", [awacs.iam.GetRole],
+               [arn("iam", f"role${{RolePath}}${{{role_param}}}", region=False) for _, _, role_param in consumers]),
+        pass_role(f"Pass{sid}Roles", [f"${{{role_param}}}" for _, _, role_param in consumers], "lambda.amazonaws.com"),
+    ]
+
+
+def notifications_stack() -> list[Statement]:
+    """Topic, DLQ, key, the notifier Lambda, its log group and malformed-events filter, the rule and the alarms."""
+    return [
+        *_kms_key_lifecycle("NotificationsKey"),
+        *_topic("Topic", "TopicName"),
+        *_event_consumers("Notifier", [("NotifierFunctionName", "NotifierDeadLetterQueueName", "NotifierRoleName")]),
+        _allow("MalformedEventsFilter", actions(awacs.logs, "PutMetricFilter", "DeleteMetricFilter", "DescribeMetricFilters"),
+               [arn("logs", "log-group:/aws/lambda/${NotifierFunctionName}")]),
+        _alarms("FailureAlarms"),
+    ]
+
+
+def kpi_stack() -> list[Statement]:
+    """Dashboard, alarms, Glue database and crawler, Athena workgroup, optional QuickSight source, the metrics
+    and report-partitions Lambdas."""
+    return [
+        _allow(
+            "Dashboard",
+            actions(awacs.cloudwatch, "PutDashboard", "DeleteDashboards", "GetDashboard", "TagResource", "UntagResource",
+                    "ListTagsForResource"),
+            [arn("cloudwatch", "dashboard/${DashboardName}", region=False)],
+        ),
+        _alarms("Alarms"),
+        _allow(
+            "GlueCatalog",
+            actions(awacs.glue, "CreateDatabase", "DeleteDatabase", "GetDatabase", "UpdateDatabase", "TagResource",
+                    "UntagResource", "GetTags"),
+            [arn("glue", "catalog"), arn("glue", "database/${GlueDatabaseName}"),
+             arn("glue", "table/${GlueDatabaseName}/*"), arn("glue", "userDefinedFunction/${GlueDatabaseName}/*")],
+        ),
+        _allow(
+            "GlueCrawler",
+            actions(awacs.glue, "UpdateCrawler", "DeleteCrawler", "GetCrawler", "StopCrawler", "TagResource",
+                    "UntagResource", "GetTags"),
+            [arn("glue", "crawler/${CrawlerName}")],
+        ),
+        _allow("GlueCrawlerCreateNoResourceLevelPermission",
+               actions(awacs.glue, "CreateCrawler", "UpdateCrawlerSchedule"), ["*"]),
+        _allow(
+            "GlueSecurityConfigurationNoResourceLevelPermission",
+            actions(awacs.glue, "CreateSecurityConfiguration", "DeleteSecurityConfiguration", "GetSecurityConfiguration"),
+            ["*"],
+        ),
+        _allow(
+            "LakeFormationLookupsNoResourceLevelPermission",
+            actions(awacs.lakeformation, "DescribeResource", "ListResources", "DescribeLakeFormationIdentityCenterConfiguration"),
+            ["*"],
+        ),
+        # What the Athena workgroup handler lists for its result location.
+        _allow("AthenaResultsBucket", actions(awacs.s3, "GetBucketLocation", "ListBucket", "ListBucketMultipartUploads"),
+               [artifact_bucket_arn()]),
+        _allow("AthenaResultsLocation", actions(awacs.s3, "GetObject", "PutObject", "AbortMultipartUpload", "ListMultipartUploadParts"),
+               [artifact_bucket_arn(f"/{ATHENA_RESULTS_PREFIX}*")]),
+        use_key_by_alias("AthenaResultsKey", "${ArtifactKeyAlias}"),
+        _allow(
+            "AthenaWorkGroup",
+            actions(awacs.athena, "CreateWorkGroup", "DeleteWorkGroup", "GetWorkGroup", "UpdateWorkGroup", "TagResource",
+                    "UntagResource", "ListTagsForResource"),
+            [arn("athena", "workgroup/${AthenaWorkGroupName}")],
+        ),
+        _allow(
+            "QuickSightDataSource",
+            actions(awacs.quicksight, "DeleteDataSource", "DescribeDataSource", "UpdateDataSource",
+                    "DescribeDataSourcePermissions", "UpdateDataSourcePermissions", "TagResource", "UntagResource",
+                    "ListTagsForResource", "PassDataSource"),
+            [arn("quicksight", "datasource/${ResourcePrefix}-*")],
+        ),
+        _allow("QuickSightDataSourceCreateNoResourceLevelPermission", [awacs.quicksight.CreateDataSource], ["*"]),
+        *_pass_existing_role("Crawler", "CrawlerRoleName", "glue.amazonaws.com"),
+    ]
+
+
+def kpi_stack_functions() -> list[Statement]:
+    """The KPI stack's two event consumers, apart from kpi_stack(): with them the role's inline policy passes IAM's
+    10,240 characters once names are long, so they go into a managed policy (6,144) of the same role."""
+    return _event_consumers("KpiFunctions", [
+        ("MetricsFunctionName", "MetricsDeadLetterQueueName", "MetricsFunctionRoleName"),
+        ("PartitionsFunctionName", "PartitionsDeadLetterQueueName", "PartitionsFunctionRoleName"),
+    ])

@@ -1,0 +1,348 @@
+"""Reusable IAM statements, one function per access pattern.
+
+Share statements, not roles: each role composes the few patterns it needs. ARNs are `Sub` strings
+over `${AWS::Partition}`, `${AWS::Region}` and `${AWS::AccountId}`, never a hard-coded partition.
+Statements whose actions have no resource-level permissions say so in their Sid; that list is kept
+in NO_RESOURCE_LEVEL_ACTIONS and the IAM tests hold every `Resource: "*"` to it.
+"""
+from __future__ import annotations
+
+import awacs.cloudwatch
+import awacs.ecr
+import awacs.iam
+import awacs.kms
+import awacs.logs
+import awacs.s3
+import awacs.sns
+from awacs.aws import (
+    Allow,
+    ArnEquals,
+    Bool,
+    Condition,
+    Deny,
+    ForAnyValueStringEquals,
+    PolicyDocument,
+    Principal,
+    Statement,
+    StringEquals,
+    StringLike,
+)
+from awacs.helpers.trust import make_simple_assume_policy
+from troposphere import AWS_NO_VALUE, If, Ref, Sub
+
+from infra.config.names import ARTIFACT_BUCKET_SUB
+
+# Actions that IAM cannot scope to a resource: "*" is the only valid Resource for them.
+# (Service Authorization Reference: these list no resource types.)
+NO_RESOURCE_LEVEL_ACTIONS = frozenset(
+    {
+        "ecr:GetAuthorizationToken",  # ECR: the token is account-wide
+        "cloudwatch:PutMetricData",  # CloudWatch: scoped by the cloudwatch:namespace condition instead
+        "cloudwatch:GetMetricData",  # CloudWatch: read-only metric queries
+        "sagemaker:ListPipelines",  # SageMaker: list calls
+        "codestar-connections:ListConnections",
+        "kms:CreateKey",  # KMS: a key that does not exist yet has no ARN
+        "sns:ListTopics",
+        "glue:GetSecurityConfiguration",
+        "glue:GetSecurityConfigurations",
+        "glue:CreateSecurityConfiguration",
+        "glue:DeleteSecurityConfiguration",
+        "athena:ListWorkGroups",
+        "logs:DescribeLogGroups",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeIndexPolicies",
+        "glue:CreateCrawler",
+        "glue:UpdateCrawlerSchedule",
+        "quicksight:CreateDataSource",
+        "kms:ListAliases",
+        "lakeformation:DescribeResource",
+        "lakeformation:ListResources",
+        "lakeformation:DescribeLakeFormationIdentityCenterConfiguration",
+        "lambda:GetEventSourceMapping",
+        "cloudformation:ValidateTemplate",
+        "codebuild:ListProjects",
+        "quicksight:ListDataSources",
+    }
+)
+
+VERSION = "2012-10-17"
+
+
+def sub(text: str):
+    """Sub only when the text has a ${...} to substitute (cfn-lint W1020)."""
+    return Sub(text) if "${" in text else text
+
+
+def document(*statement_lists) -> PolicyDocument:
+    statements = [s for group in statement_lists for s in (group if isinstance(group, list) else [group])]
+    return PolicyDocument(Version=VERSION, Statement=statements)
+
+
+def trust(service: str) -> PolicyDocument:
+    """Trust policy naming the one service that assumes the role."""
+    return make_simple_assume_policy(service)
+
+
+def arn(service: str, resource: str, region: bool = True, account: bool = True) -> Sub:
+    """`arn:${AWS::Partition}:<service>:<region>:<account>:<resource>`, resource may use ${Param}."""
+    r = "${AWS::Region}" if region else ""
+    a = "${AWS::AccountId}" if account else ""
+    return Sub(f"arn:${{AWS::Partition}}:{service}:{r}:{a}:{resource}")
+
+
+def artifact_bucket_arn(suffix: str = "") -> Sub:
+    return Sub(f"arn:${{AWS::Partition}}:s3:::{ARTIFACT_BUCKET_SUB}{suffix}")
+
+
+# -- statements that exist only under a template condition ---------------------------------------
+def only_if(condition: str, statement: Statement) -> If:
+    """The statement when `condition` holds, nothing otherwise (AWS::NoValue drops it from the list)."""
+    return If(condition, statement, Ref(AWS_NO_VALUE))
+
+
+def with_statements(document: PolicyDocument, conditional: list) -> PolicyDocument:
+    """Append only_if(...) statements. awacs types Statement as a list of Statement objects, but a
+    statement that exists only under a template condition has to be an Fn::If in that list."""
+    document.properties["Statement"] = [*document.properties["Statement"], *conditional]
+    return document
+
+
+# -- S3 ------------------------------------------------------------------------------------------
+def read_prefix(sid: str, prefix_sub: str) -> list[Statement]:
+    """Read objects under a key prefix of the artifact bucket, and list only that prefix."""
+    return [
+        Statement(
+            Sid=f"{sid}Read",
+            Effect=Allow,
+            Action=[awacs.s3.GetObject, awacs.s3.GetObjectVersion],
+            Resource=[artifact_bucket_arn(f"/{prefix_sub}*")],
+        ),
+        list_prefix(sid, prefix_sub),
+    ]
+
+
+def write_prefix(sid: str, prefix_sub: str) -> list[Statement]:
+    return [
+        Statement(
+            Sid=f"{sid}Write",
+            Effect=Allow,
+            Action=[awacs.s3.PutObject, awacs.s3.AbortMultipartUpload],
+            Resource=[artifact_bucket_arn(f"/{prefix_sub}*")],
+        )
+    ]
+
+
+def read_write_prefix(sid: str, prefix_sub: str) -> list[Statement]:
+    return read_prefix(sid, prefix_sub) + write_prefix(sid, prefix_sub)
+
+
+# The only actions whose requests carry the s3:prefix key: under an s3:prefix condition any other
+# action (GetBucketLocation, say) is never allowed, since its requests have no prefix to match.
+PREFIX_CONDITIONED_ACTIONS = frozenset({"s3:ListBucket", "s3:ListBucketVersions"})
+
+
+def list_prefix(sid: str, prefix_sub: str) -> Statement:
+    return Statement(
+        Sid=f"{sid}List",
+        Effect=Allow,
+        Action=[awacs.s3.ListBucket],
+        Resource=[artifact_bucket_arn()],
+        Condition=Condition(StringLike({"s3:prefix": [sub(f"{prefix_sub}*"), ""]})),
+    )
+
+
+def bucket_location(sid: str) -> Statement:
+    """Where the artifact bucket is (Glue and Athena ask before reading it): bucket-level, no prefix."""
+    return Statement(Sid=sid, Effect=Allow, Action=[awacs.s3.GetBucketLocation], Resource=[artifact_bucket_arn()])
+
+
+def bucket_info(sid: str) -> Statement:
+    """What CodePipeline and CodeBuild check about the artifact bucket before using it."""
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Action=[awacs.s3.GetBucketVersioning, awacs.s3.GetBucketLocation, awacs.s3.GetBucketAcl],
+        Resource=[artifact_bucket_arn()],
+    )
+
+
+def deny_insecure_transport(bucket_arn, objects_arn) -> Statement:
+    """Bucket-policy statement refusing any request not made over TLS."""
+    return Statement(
+        Sid="DenyInsecureTransport",
+        Effect=Deny,
+        Principal=Principal("*"),
+        Action=[awacs.s3.Action("*")],
+        Resource=[bucket_arn, objects_arn],
+        Condition=Condition(Bool({"aws:SecureTransport": "false"})),
+    )
+
+
+# -- logs ----------------------------------------------------------------------------------------
+def write_logs(sid: str, log_group_sub: str) -> Statement:
+    """Create streams in, and write to, one log group (or a `…*` family of them)."""
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Action=[awacs.logs.CreateLogGroup, awacs.logs.CreateLogStream, awacs.logs.PutLogEvents],
+        Resource=[
+            arn("logs", f"log-group:{log_group_sub}"),
+            arn("logs", f"log-group:{log_group_sub}:log-stream:*"),
+        ],
+    )
+
+
+# -- KMS -----------------------------------------------------------------------------------------
+KMS_USE_ACTIONS = [
+    awacs.kms.Decrypt,
+    awacs.kms.Encrypt,
+    awacs.kms.GenerateDataKey,
+    awacs.kms.ReEncryptFrom,
+    awacs.kms.ReEncryptTo,
+    awacs.kms.DescribeKey,
+]
+
+
+def use_key_by_alias(sid: str, alias_sub: str) -> Statement:
+    """Use the KMS key behind an alias. The key lives in another stack, so scope by its alias."""
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Action=KMS_USE_ACTIONS,
+        Resource=[arn("kms", "key/*")],
+        Condition=Condition(
+            ForAnyValueStringEquals({"kms:ResourceAliases": [Sub(alias_sub)]}),
+        ),
+    )
+
+
+def decrypt_by_alias(sid: str, alias_sub: str) -> Statement:
+    """Only decrypt (read SSE-KMS objects) with the key behind an alias; scoped like use_key_by_alias."""
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Action=[awacs.kms.Decrypt],
+        Resource=[arn("kms", "key/*")],
+        Condition=Condition(ForAnyValueStringEquals({"kms:ResourceAliases": [Sub(alias_sub)]})),
+    )
+
+
+def encrypt_by_alias(sid: str, alias_sub: str) -> Statement:
+    """Only make data keys (write SSE-KMS objects) with the key behind an alias; scoped like use_key_by_alias."""
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Action=[awacs.kms.GenerateDataKey],
+        Resource=[arn("kms", "key/*")],
+        Condition=Condition(ForAnyValueStringEquals({"kms:ResourceAliases": [Sub(alias_sub)]})),
+    )
+
+
+# Key administration for the account root: IAM policies (the deploy roles') decide who administers.
+# Never encrypt/decrypt here, and never "kms:*": usage is granted separately, to named principals.
+KEY_ADMIN_ACTIONS = [
+    getattr(awacs.kms, name)
+    for name in (
+        "CancelKeyDeletion", "CreateAlias", "DeleteAlias", "DescribeKey", "DisableKey", "DisableKeyRotation",
+        "EnableKey", "EnableKeyRotation", "GetKeyPolicy", "GetKeyRotationStatus", "ListGrants", "ListKeyPolicies",
+        "ListResourceTags", "PutKeyPolicy", "RetireGrant", "RevokeGrant", "RotateKeyOnDemand", "ScheduleKeyDeletion",
+        "TagResource", "UntagResource", "UpdateAlias", "UpdateKeyDescription",
+    )
+]
+
+
+def account_administers_key(sid: str) -> Statement:
+    """Key-policy statement: the account (through IAM) administers the key, and only that."""
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
+        Action=KEY_ADMIN_ACTIONS,
+        Resource=["*"],
+    )
+
+
+# What a stack's deploy role may do to the stack's own key: keep it as the template describes it, never change who
+# may use it (PutKeyPolicy), disable it or delete it. Those stay with the account's administrators, so a push
+# cannot open a key to anyone or destroy one.
+DEPLOY_ROLE_KEY_ACTIONS = [
+    getattr(awacs.kms, name)
+    for name in (
+        "CreateAlias", "DeleteAlias", "DescribeKey", "EnableKey", "EnableKeyRotation", "GetKeyPolicy",
+        "GetKeyRotationStatus", "ListKeyPolicies", "ListResourceTags", "TagResource", "UntagResource", "UpdateAlias",
+        "UpdateKeyDescription",
+    )
+]
+
+
+def deploy_role_administers_key(sid: str, deploy_role_arn) -> Statement:
+    """Key-policy statement: the stack's deploy role keeps this key as the template says, by name.
+
+    The deploy roles hold no key rights in IAM, so this is the only key they can touch, and not its policy.
+    """
+    return Statement(Sid=sid, Effect=Allow, Principal=Principal("AWS", [deploy_role_arn]), Action=DEPLOY_ROLE_KEY_ACTIONS,
+                     Resource=["*"])
+
+
+def key_use_through_iam(sid: str, role_arns: list) -> Statement:
+    """Key-policy statement: the account may let these roles (by ARN) use the key through IAM.
+
+    For roles created in the same stack as the key: a policy condition on the ARN needs no principal
+    that exists yet, and each role's own policy must still grant the key.
+    """
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
+        Action=KMS_USE_ACTIONS,
+        Resource=["*"],
+        Condition=Condition(ArnEquals({"aws:PrincipalArn": role_arns})),
+    )
+
+
+# -- SNS -----------------------------------------------------------------------------------------
+def publish_to_topic(sid: str, topic_arn) -> Statement:
+    return Statement(Sid=sid, Effect=Allow, Action=[awacs.sns.Publish], Resource=[topic_arn])
+
+
+# -- IAM -----------------------------------------------------------------------------------------
+def pass_role(sid: str, role_names_sub: list[str], service: str) -> Statement:
+    """iam:PassRole for named roles, only to the service that will assume them."""
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Action=[awacs.iam.PassRole],
+        Resource=[arn("iam", f"role${{RolePath}}{name}", region=False) for name in role_names_sub],
+        Condition=Condition(StringEquals({"iam:PassedToService": service})),
+    )
+
+
+# -- CloudWatch ----------------------------------------------------------------------------------
+def put_metrics(sid: str, namespace_sub: str) -> Statement:
+    # PutMetricData has no resource-level permission; the namespace condition scopes it.
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Action=[awacs.cloudwatch.PutMetricData],
+        Resource=["*"],
+        Condition=Condition(StringLike({"cloudwatch:namespace": sub(namespace_sub)})),
+    )
+
+
+# -- ECR -----------------------------------------------------------------------------------------
+def pull_images(sid: str, repositories: list[str]) -> list[Statement]:
+    """Pull the named (AWS-owned) image repositories; their registry account differs per region."""
+    return [
+        Statement(
+            Sid=f"{sid}NoResourceLevelPermission",
+            Effect=Allow,
+            Action=[awacs.ecr.GetAuthorizationToken],
+            Resource=["*"],  # ecr:GetAuthorizationToken has no resource-level permission
+        ),
+        Statement(
+            Sid=sid,
+            Effect=Allow,
+            Action=[awacs.ecr.BatchGetImage, awacs.ecr.GetDownloadUrlForLayer, awacs.ecr.BatchCheckLayerAvailability],
+            Resource=[Sub(f"arn:${{AWS::Partition}}:ecr:${{AWS::Region}}:*:repository/{repo}") for repo in repositories],
+        ),
+    ]

@@ -1,0 +1,113 @@
+"""The delivery roles' statements: the CodePipeline service role (and its per-source-type reads) and the role
+EventBridge uses to start the pipeline on a source change. The boundary of kind DELIVERY is computed from these."""
+from __future__ import annotations
+
+import awacs.cloudformation
+import awacs.codebuild
+import awacs.codecommit
+import awacs.codeconnections
+import awacs.codepipeline
+import awacs.codestar_connections
+import awacs.s3
+from awacs.aws import Allow, Statement
+from troposphere import Ref, Sub
+
+from infra.iam.deploy_policies import actions
+from infra.iam.policies import arn, bucket_info, pass_role, publish_to_topic, read_write_prefix, use_key_by_alias
+
+# The stacks the pipeline's CloudFormation actions deploy, by their name parameters (infra/stacks/pipeline.py DEPLOYMENTS).
+PIPELINE_STACK_NAME_PARAMETERS = ("PipelineStackName", "NotificationsStackName", "KpiStackName")
+
+
+# CodePipeline chooses the artifact folder itself (the pipeline name, cut to 20 characters).
+PIPELINE_ARTIFACTS = "${PipelineArtifactsPrefix}"
+
+
+def codepipeline_statements() -> list[Statement]:
+    """Move artifacts, fetch the source, run the two builds, ask for release approval, drive the stack deployments."""
+    return [
+        use_key_by_alias("ArtifactKey", "${ArtifactKeyAlias}"),
+        *read_write_prefix("Artifacts", PIPELINE_ARTIFACTS),
+        bucket_info("ArtifactBucket"),
+        publish_to_topic("AskForReleaseApproval", arn("sns", "${OperationsTopicName}")),
+        Statement(
+            Sid="RunBuilds",
+            Effect=Allow,
+            Action=actions(awacs.codebuild, "StartBuild", "BatchGetBuilds", "StopBuild"),
+            Resource=[arn("codebuild", "project/${SynthProjectName}"), arn("codebuild", "project/${UpsertProjectName}")],
+        ),
+        Statement(
+            Sid="DeployProjectStacks",
+            Effect=Allow,
+            # What a CREATE_UPDATE action calls (no change sets, no deletes, no termination protection).
+            Action=actions(
+                awacs.cloudformation, "CreateStack", "UpdateStack", "DescribeStacks", "DescribeStackEvents",
+                "DescribeStackResource", "DescribeStackResources", "GetTemplate", "GetTemplateSummary",
+                "GetStackPolicy", "SetStackPolicy",
+            ),
+            # Only the stacks the pipeline deploys: never the IAM or the deploy-roles stack.
+            Resource=[arn("cloudformation", f"stack/${{{param}}}/*") for param in PIPELINE_STACK_NAME_PARAMETERS],
+        ),
+        Statement(
+            Sid="ValidateTemplatesNoResourceLevelPermission",
+            Effect=Allow,
+            Action=[awacs.cloudformation.ValidateTemplate],
+            Resource=["*"],
+        ),
+        pass_role(
+            "PassDeployRoles",
+            ["${PipelineDeployRoleName}", "${NotificationsDeployRoleName}", "${KpiDeployRoleName}"],
+            "cloudformation.amazonaws.com",
+        ),
+    ]
+
+
+def source_statements(source_type: str) -> list[Statement]:
+    """What the pipeline role needs to read its source, for one source type."""
+    if source_type == "codeconnections":
+        return [
+            Statement(
+                Sid="UseSourceConnection",
+                Effect=Allow,
+                Action=[awacs.codeconnections.UseConnection, awacs.codestar_connections.UseConnection],
+                Resource=[Ref("SourceConnectionArn")],
+            )
+        ]
+    if source_type == "codecommit":
+        return [
+            Statement(
+                Sid="ReadCodeCommitSource",
+                Effect=Allow,
+                Action=actions(awacs.codecommit, "GetBranch", "GetCommit", "GetRepository", "UploadArchive",
+                               "GetUploadArchiveStatus", "CancelUploadArchive"),
+                Resource=[arn("codecommit", "${SourceRepository}")],
+            )
+        ]
+    if source_type == "s3":
+        return [
+            Statement(
+                Sid="ReadS3Source",
+                Effect=Allow,
+                Action=[awacs.s3.GetObject, awacs.s3.GetObjectVersion],
+                Resource=[Sub("arn:${AWS::Partition}:s3:::${SourceBucket}/${SourceObjectKey}")],
+            ),
+            Statement(
+                Sid="S3SourceBucket",
+                Effect=Allow,
+                Action=[awacs.s3.GetBucketVersioning, awacs.s3.GetBucketLocation],
+                Resource=[Sub("arn:${AWS::Partition}:s3:::${SourceBucket}")],
+            ),
+        ]
+    raise ValueError(source_type)
+
+
+def source_events_statements() -> list[Statement]:
+    """EventBridge starts the pipeline when the CodeCommit branch or the S3 source object changes."""
+    return [
+        Statement(
+            Sid="StartPipeline",
+            Effect=Allow,
+            Action=[awacs.codepipeline.StartPipelineExecution],
+            Resource=[arn("codepipeline", "${CodePipelineName}")],
+        )
+    ]

@@ -1,0 +1,112 @@
+"""The functions' and the crawler's statements: the approval notifier, the registry-metrics and report-partitions
+Lambdas, the KPI crawler. The boundary of kind FUNCTIONS is computed from these."""
+from __future__ import annotations
+
+import awacs.glue
+import awacs.logs
+import awacs.s3
+import awacs.sagemaker
+import awacs.sqs
+from awacs.aws import Allow, Statement
+
+from infra.iam.deploy_policies import actions
+from infra.iam.policies import (arn, artifact_bucket_arn, bucket_location, decrypt_by_alias, encrypt_by_alias, list_prefix,
+                                publish_to_topic, put_metrics, read_prefix, use_key_by_alias, write_logs)
+
+def consumer_statements(function_name_param: str, dead_letter_queue_param: str) -> list[Statement]:
+    """What a function handling these events needs: describe this group's packages, read their quality
+    reports (SSE-KMS with the artifact key), write its own logs, send to its dead-letter queue."""
+    return [
+        Statement(
+            Sid="DescribeModelPackages",
+            Effect=Allow,
+            Action=[awacs.sagemaker.DescribeModelPackage, awacs.sagemaker.DescribeModelPackageGroup],
+            Resource=[
+                arn("sagemaker", "model-package-group/${ModelPackageGroupName}"),
+                arn("sagemaker", "model-package/${ModelPackageGroupName}/*"),
+            ],
+        ),
+        *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
+        decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
+        write_logs("FunctionLogs", f"/aws/lambda/${{{function_name_param}}}"),
+        Statement(
+            Sid="DeadLetters",
+            Effect=Allow,
+            Action=[awacs.sqs.SendMessage],
+            Resource=[arn("sqs", f"${{{dead_letter_queue_param}}}")],
+        ),
+    ]
+
+
+def notifier_statements() -> list[Statement]:
+    """The event consumer's basics, plus: publish to this topic, use the notifications key."""
+    return [
+        *consumer_statements("NotifierFunctionName", "NotifierDeadLetterQueueName"),
+        publish_to_topic("PublishApprovals", arn("sns", "${TopicName}")),
+        # Topic, dead-letter queue and environment are encrypted with the notifications key.
+        use_key_by_alias("NotificationsKey", "${NotificationsKeyAlias}"),
+    ]
+
+
+def crawler_statements() -> list[Statement]:
+    """Crawl the evaluation reports (SSE-KMS objects) into the KPI database; write encrypted logs.
+
+    With a security configuration Glue logs to "/aws-glue/crawlers-role/<role>-<configuration>" (the role
+    path may or may not appear, hence the inner *) and
+    associates the configuration's key with that group, hence AssociateKmsKey.
+    """
+    return [
+        *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
+        bucket_location("ReportsBucketLocation"),
+        decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
+        write_logs("CrawlerLogs", "/aws-glue/crawlers-role/*${CrawlerRoleName}-*"),
+        Statement(
+            Sid="EncryptCrawlerLogs",
+            Effect=Allow,
+            Action=[awacs.logs.AssociateKmsKey],
+            Resource=[arn("logs", "log-group:/aws-glue/crawlers-role/*${CrawlerRoleName}-*")],
+        ),
+        Statement(
+            Sid="KpiCatalog",
+            Effect=Allow,
+            Action=actions(awacs.glue, "GetDatabase", "GetTable", "GetTables", "CreateTable", "UpdateTable",
+                           "BatchGetPartition", "GetPartition", "GetPartitions", "CreatePartition",
+                           "BatchCreatePartition", "UpdatePartition", "BatchUpdatePartition"),
+            Resource=[arn("glue", "catalog"), arn("glue", "database/${GlueDatabaseName}"),
+                      arn("glue", "table/${GlueDatabaseName}/*")],
+        ),
+    ]
+
+
+def metrics_function_statements() -> list[Statement]:
+    """The event consumer's basics, plus: publish into the project's metrics namespace, and create or
+    delete its count markers (SSE-KMS objects, so it makes data keys) under the ledger prefix."""
+    return [
+        *consumer_statements("MetricsFunctionName", "MetricsDeadLetterQueueName"),
+        put_metrics("RegistryMetrics", "${MetricsNamespace}"),
+        Statement(
+            Sid="CountLedger",
+            Effect=Allow,
+            Action=[awacs.s3.PutObject, awacs.s3.DeleteObject],
+            Resource=[artifact_bucket_arn("/${RegistryLedgerPrefix}*")],
+        ),
+        encrypt_by_alias("CountLedgerEncrypt", "${ArtifactKeyAlias}"),
+    ]
+
+
+def partitions_function_statements() -> list[Statement]:
+    """See whether an execution wrote a report (list its folder), add it as a partition of the crawled table,
+    or start the crawler when there is no table yet; write its logs, send to its dead-letter queue."""
+    return [
+        list_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
+        Statement(
+            Sid="ReportPartitions",
+            Effect=Allow,
+            Action=actions(awacs.glue, "GetTable", "CreatePartition"),
+            Resource=[arn("glue", "catalog"), arn("glue", "database/${GlueDatabaseName}"),
+                      arn("glue", "table/${GlueDatabaseName}/${EvaluationTableName}")],
+        ),
+        Statement(Sid="StartCrawler", Effect=Allow, Action=[awacs.glue.StartCrawler], Resource=[arn("glue", "crawler/${CrawlerName}")]),
+        write_logs("FunctionLogs", "/aws/lambda/${PartitionsFunctionName}"),
+        Statement(Sid="DeadLetters", Effect=Allow, Action=[awacs.sqs.SendMessage], Resource=[arn("sqs", "${PartitionsDeadLetterQueueName}")]),
+    ]

@@ -1,0 +1,58 @@
+"""The SageMaker pipeline's jobs' statements (its execution role). The boundary of kind JOBS is computed from these."""
+from __future__ import annotations
+
+import awacs.sagemaker
+from awacs.aws import Allow, Condition, Statement, StringEquals
+
+from infra.config.names import SAGEMAKER_OUTPUT_FOLDERS
+from infra.iam.deploy_policies import actions
+from infra.iam.policies import arn, pass_role, pull_images, put_metrics, read_prefix, use_key_by_alias, write_logs, write_prefix
+
+# SageMaker built-in images the model-build pipeline pulls (scikit-learn processing, XGBoost training).
+BUILT_IN_IMAGE_REPOSITORIES = ["sagemaker-scikit-learn", "sagemaker-xgboost"]
+
+
+def sagemaker_execution_statements() -> list[Statement]:
+    """Run the pipeline's processing and training jobs and register models into the group."""
+    return [
+        use_key_by_alias("ArtifactKey", "${ArtifactKeyAlias}"),
+        # Read everything the pipeline keeps (input data, code, outputs); write only where jobs put outputs:
+        # never the input data or the step code, which a job could otherwise overwrite.
+        *read_prefix("PipelineData", "${SageMakerPrefix}"),
+        *(statement for folder in SAGEMAKER_OUTPUT_FOLDERS
+          for statement in write_prefix(f"{folder.title()}Outputs", f"${{SageMakerPrefix}}{folder}/")),
+        write_logs("JobLogs", "/aws/sagemaker/*"),
+        put_metrics("JobMetrics", "/aws/sagemaker/*"),
+        *pull_images("BuiltInImages", BUILT_IN_IMAGE_REPOSITORIES),
+        Statement(
+            Sid="PipelineJobs",
+            Effect=Allow,
+            Action=actions(
+                awacs.sagemaker, "CreateProcessingJob", "DescribeProcessingJob", "StopProcessingJob",
+                "CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob", "AddTags",
+            ),
+            # SageMaker Pipelines names its jobs "pipelines-<execution>-<step>-…".
+            Resource=[arn("sagemaker", "processing-job/pipelines-*"), arn("sagemaker", "training-job/pipelines-*")],
+        ),
+        # Registration only ever creates versions waiting for a person: approving is not a role's act.
+        Statement(
+            Sid="RegisterModelsPendingApproval",
+            Effect=Allow,
+            Action=[awacs.sagemaker.CreateModelPackage],
+            Resource=[
+                arn("sagemaker", "model-package-group/${ModelPackageGroupName}"),
+                arn("sagemaker", "model-package/${ModelPackageGroupName}/*"),
+            ],
+            Condition=Condition(StringEquals({"sagemaker:ModelApprovalStatus": "PendingManualApproval"})),
+        ),
+        Statement(
+            Sid="ReadModels",
+            Effect=Allow,
+            Action=actions(awacs.sagemaker, "DescribeModelPackage", "DescribeModelPackageGroup", "ListModelPackages", "AddTags"),
+            Resource=[
+                arn("sagemaker", "model-package-group/${ModelPackageGroupName}"),
+                arn("sagemaker", "model-package/${ModelPackageGroupName}/*"),
+            ],
+        ),
+        pass_role("PassSelfToJobs", ["${SageMakerExecutionRoleName}"], "sagemaker.amazonaws.com"),
+    ]

@@ -1,0 +1,18 @@
+"""The stacks this project renders, in deployment order."""
+from __future__ import annotations
+
+from typing import Callable
+
+from troposphere import Template
+
+from infra.stacks import boundaries, deploy_roles, iam, kpi, notifications, pipeline
+
+# stack key -> build(project) -> Template, in deployment order (infra.config.names.STACKS).
+BUILDERS: dict[str, Callable[..., Template]] = {
+    "deploy-roles": deploy_roles.build,
+    "boundaries": boundaries.build,
+    "iam": iam.build,
+    "pipeline": pipeline.build,
+    "notifications": notifications.build,
+    "kpi": kpi.build,
+}

@@ -1,0 +1,23 @@
+"""Boundaries stack: the permissions boundaries every runtime role carries, one per kind of role.
+
+Administrator-only, like the deploy roles and the IAM stack: `make deploy` creates and changes it, and the
+pipeline never deploys it. What each boundary holds is computed from the runtime roles' own statements
+(infra/iam/boundary.py). Deployed after the deploy roles and before the IAM stack, whose roles name these policies.
+"""
+from __future__ import annotations
+
+from troposphere import Template
+
+from infra.iam import boundary
+from infra.cfn import parameters
+from infra.cfn.source import add_source_conditions
+from infra.cfn.templates_common import new_template
+
+
+def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
+    t = new_template("Permissions boundaries of the SageMaker MLOps project's runtime roles; changed only by an administrator")
+    add_source_conditions(t)  # the pipeline roles' boundary holds the env's own source type's statements only
+    for policy in boundary.managed_policies():
+        t.add_resource(policy)
+    parameters.declare_used(t)
+    return t

@@ -1,0 +1,65 @@
+"""IAM stack: every runtime role of the project — the delivery pipeline's, its builds', the SageMaker
+jobs', the functions' and the crawler's.
+
+Administrator-only, like the deploy roles: `make deploy` creates and changes it, the pipeline never
+deploys it, and no role the pipeline may pass can write to IAM. So a push to the repository can change
+what the stacks contain, but no role's permissions and no trust policy: role changes are reviewed and
+applied by an administrator. Roles are named from parameters so other stacks and the KMS key policies
+can name them before they import anything. Each role's ARN is exported as "<iam stack>-<RoleLogicalId>Arn".
+"""
+from __future__ import annotations
+
+from troposphere import Ref, Template, iam
+
+from infra.cfn import parameters
+from infra.cfn.source import SOURCE_CONDITIONS, add_source_conditions
+from infra.cfn.templates_common import new_template
+from infra.iam.boundary import BUILDS, DELIVERY, FUNCTIONS, JOBS
+from infra.iam.policies import document
+from infra.iam.roles import exported_service_role
+from infra.iam.runtime import builds, delivery, functions, jobs
+
+
+def _source_policies(template: Template, role: iam.Role) -> None:
+    """One policy per source type, each present only when the env's source is of that type."""
+    for logical_id, source_type in (
+        ("CodeConnectionsSourcePolicy", "codeconnections"),
+        ("CodeCommitSourcePolicy", "codecommit"),
+        ("S3SourcePolicy", "s3"),
+    ):
+        template.add_resource(
+            iam.PolicyType(
+                logical_id,
+                Condition=SOURCE_CONDITIONS[source_type],
+                PolicyName=f"{source_type}-source",
+                PolicyDocument=document(delivery.source_statements(source_type)),
+                Roles=[Ref(role)],
+            )
+        )
+
+
+def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
+    t = new_template("IAM roles of the SageMaker MLOps project: least privilege, scoped to this environment's names")
+    add_source_conditions(t)
+
+    exported_service_role(t, "SageMakerExecutionRole", "SageMakerExecutionRoleName", "sagemaker.amazonaws.com",
+          "the SageMaker pipeline's execution role", jobs.sagemaker_execution_statements(), JOBS)
+    pipeline_role = exported_service_role(t, "CodePipelineRole", "CodePipelineRoleName", "codepipeline.amazonaws.com",
+          "the delivery pipeline's service role", delivery.codepipeline_statements(), DELIVERY)
+    _source_policies(t, pipeline_role)
+    exported_service_role(t, "SynthBuildRole", "SynthBuildRoleName", "codebuild.amazonaws.com",
+          "the synth build's role", builds.synth_build_statements(), BUILDS)
+    exported_service_role(t, "UpsertBuildRole", "UpsertBuildRoleName", "codebuild.amazonaws.com",
+          "the SageMaker-pipeline upsert build's role", builds.upsert_build_statements(), BUILDS)
+    exported_service_role(t, "SourceEventsRole", "SourceEventsRoleName", "events.amazonaws.com",
+          "the role EventBridge uses to start the pipeline on a source change", delivery.source_events_statements(), DELIVERY)
+    exported_service_role(t, "NotifierRole", "NotifierRoleName", "lambda.amazonaws.com",
+          "the approval-notifier Lambda's role", functions.notifier_statements(), FUNCTIONS)
+    exported_service_role(t, "MetricsFunctionRole", "MetricsFunctionRoleName", "lambda.amazonaws.com",
+          "the registry-metrics Lambda's role", functions.metrics_function_statements(), FUNCTIONS)
+    exported_service_role(t, "PartitionsFunctionRole", "PartitionsFunctionRoleName", "lambda.amazonaws.com",
+          "the report-partitions Lambda's role", functions.partitions_function_statements(), FUNCTIONS)
+    exported_service_role(t, "CrawlerRole", "CrawlerRoleName", "glue.amazonaws.com",
+          "the KPI crawler's role", functions.crawler_statements(), FUNCTIONS)
+    parameters.declare_used(t)  # every ${Name} the statements use becomes a Parameter
+    return t

@@ -1,0 +1,380 @@
+"""KPI stack: what an ML platform team looks at every morning, and the analytics path behind it.
+
+- a CloudWatch dashboard (infra/parts/kpi_dashboard.py) over SageMaker pipeline metrics and the registry
+  KPIs the registry-metrics Lambda publishes (lambda_src/registry_metrics, contract.py);
+- that Lambda, its own EventBridge rule on every model package state change of the group, retries
+  and an SQS dead-letter queue;
+- the report-partitions Lambda (lambda_src/report_partitions): a finished pipeline execution's report
+  becomes a partition of the crawled table at once (or the first crawl starts), with retries and a DLQ;
+- alarms: pipeline execution failed, dead letters waiting (either Lambda) -> the notifications topic;
+- Glue database + crawler over the evaluation reports (encrypted logs), an Athena workgroup with
+  encrypted results and a scan cutoff, and a QuickSight Athena data source when principals are set.
+"""
+from __future__ import annotations
+
+import json
+
+import awacs.s3
+import awacs.sqs
+from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
+from troposphere import (
+    AWS_ACCOUNT_ID,
+    AWS_NO_VALUE,
+    Equals,
+    GetAtt,
+    If,
+    Join,
+    Not,
+    Parameter,
+    Ref,
+    Select,
+    Split,
+    Sub,
+    Template,
+    athena,
+    cloudwatch,
+    events,
+    glue,
+    logs,
+    sqs,
+)
+from troposphere import awslambda
+
+from infra.cfn import parameters, scanner_skips
+from infra.cfn.exports import import_value
+from infra.cfn.slim import quicksight
+from infra.cfn.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
+from infra.config.names import ATHENA_RESULTS_PREFIX, EVALUATION_TABLE_LEVEL
+from infra.iam.policies import VERSION
+from infra.parts import alarms, kpi_dashboard, model_package_events
+from lambda_src.registry_metrics import contract
+
+RUNTIME = "python3.12"
+HANDLER = "registry_metrics.handler.lambda_handler"
+# QuickSight permissions are one entry per principal; CloudFormation has no loops, so the data
+# source has this many fixed slots (config/schema.py caps kpi.quicksight_principals to match).
+QUICKSIGHT_SLOTS = 5
+QUICKSIGHT_ACTIONS = ["quicksight:DescribeDataSource", "quicksight:DescribeDataSourcePermissions", "quicksight:PassDataSource"]
+
+HAS_QUICKSIGHT = "HasQuickSightPrincipals"
+# One condition per extra slot, literal IDs: slot i is used when the list has more than i entries.
+# Slot 0 needs none: the data source exists only when the list is not empty.
+QUICKSIGHT_SLOT_CONDITIONS = {1: "QuickSightPrincipal1", 2: "QuickSightPrincipal2", 3: "QuickSightPrincipal3",
+                              4: "QuickSightPrincipal4"}
+
+
+def _bucket():
+    return import_value("PipelineStackName", "ArtifactBucketName")
+
+
+def _key_arn():
+    return import_value("PipelineStackName", "ArtifactKeyArn")
+
+
+def _retain(resource):
+    resource.DeletionPolicy = RETAIN_DELETION
+    resource.UpdateReplacePolicy = RETAIN_REPLACEMENT
+    return resource
+
+
+# -- registry metrics ------------------------------------------------------------------------------
+# Reads first, then claims and publishes within handler.CLAIM_BUDGET_MS (45 s) of what is left.
+METRICS_TIMEOUT_SECONDS = 120
+
+
+def _metrics_code_key(t: Template) -> None:
+    # Not from config: lambda_package.parameters() supplies the content-hashed zip key.
+    t.add_parameter(Parameter("MetricsCodeKey", Type="String", Description="S3 key of the registry-metrics Lambda zip",
+                              AllowedPattern=r"^lambda/registry_metrics-[0-9a-f]{24}\.zip$"))
+
+
+def _dead_letter_queue(t: Template, logical_id: str, name_param: str) -> sqs.Queue:
+    return t.add_resource(_retain(sqs.Queue(
+        logical_id,
+        QueueName=Ref(name_param),
+        SqsManagedSseEnabled=True,
+        MessageRetentionPeriod=1209600,  # 14 days, the maximum: time to fix and redrive
+    )))
+
+
+def _log_group(t: Template, logical_id: str, function_param: str) -> logs.LogGroup:
+    return t.add_resource(_retain(logs.LogGroup(
+        logical_id,
+        LogGroupName=Sub(f"/aws/lambda/${{{function_param}}}"),
+        RetentionInDays=Ref("LogRetentionDays"),
+        KmsKeyId=_key_arn(),
+    )))
+
+
+def _dead_letter_queue_policy(t: Template, logical_id: str, queue: sqs.Queue, rule: events.Rule) -> None:
+    """Only the rule's own dead letters may be sent in (Lambda's go through its role); TLS only."""
+    t.add_resource(sqs.QueuePolicy(
+        logical_id,
+        Queues=[Ref(queue)],
+        PolicyDocument=PolicyDocument(Version=VERSION, Statement=[
+            Statement(
+                Sid="RuleDeadLetters",
+                Effect=Allow,
+                Principal=Principal("Service", "events.amazonaws.com"),
+                Action=[awacs.sqs.SendMessage],
+                Resource=[GetAtt(queue, "Arn")],
+                Condition=Condition(StringEquals({"aws:SourceArn": GetAtt(rule, "Arn")})),
+            ),
+            Statement(
+                Sid="DenyInsecureTransport",
+                Effect=Deny,
+                Principal=Principal("*"),
+                Action=[awacs.sqs.Action("*")],
+                Resource=[GetAtt(queue, "Arn")],
+                Condition=Condition(Bool({"aws:SecureTransport": "false"})),
+            ),
+        ]),
+    ))
+
+
+def _invoke_config(t: Template, logical_id: str, function: awslambda.Function) -> None:
+    t.add_resource(awslambda.EventInvokeConfig(
+        logical_id,
+        FunctionName=Ref(function),
+        Qualifier="$LATEST",
+        MaximumRetryAttempts=2,
+        MaximumEventAgeInSeconds=21600,
+    ))
+
+
+def _registry_metrics(t: Template) -> awslambda.Function:
+    MetricsDeadLetterQueue = _dead_letter_queue(t, "MetricsDeadLetterQueue", "MetricsDeadLetterQueueName")
+    MetricsLogGroup = _log_group(t, "MetricsLogGroup", "MetricsFunctionName")
+    MetricsFunction = t.add_resource(awslambda.Function(
+        "MetricsFunction",
+        DependsOn=[MetricsLogGroup.title],
+        FunctionName=Ref("MetricsFunctionName"),
+        Description="Publishes model registry KPIs (registrations, approvals, rejections, model quality) to CloudWatch",
+        Runtime=RUNTIME,
+        Handler=HANDLER,
+        Architectures=["arm64"],
+        MemorySize=256,
+        Timeout=METRICS_TIMEOUT_SECONDS,
+        Role=import_value("IamStackName", "MetricsFunctionRoleArn"),
+        Code=awslambda.Code(S3Bucket=_bucket(), S3Key=Ref("MetricsCodeKey")),
+        Environment=awslambda.Environment(Variables={
+            "METRICS_NAMESPACE": Ref("MetricsNamespace"),
+            "MODEL_PACKAGE_GROUP": Ref("ModelPackageGroupName"),
+            "LEDGER_BUCKET": _bucket(),
+            "LEDGER_PREFIX": Ref("RegistryLedgerPrefix"),
+        }),
+        # Async invocations that still fail after Lambda's retries land here, not in the void.
+        DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=GetAtt(MetricsDeadLetterQueue, "Arn")),
+    ))
+    _invoke_config(t, "MetricsEventInvokeConfig", MetricsFunction)
+    MetricsRule = t.add_resource(events.Rule(
+        "MetricsRule",
+        Name=Ref("MetricsRuleName"),
+        Description="Every model package state change of this environment's group -> registry-metrics Lambda",
+        # Every status (the notifications rule forwards only those that notify, so it cannot count).
+        # Finished packages only: SageMaker also reports InProgress (and Failed, Deleting) states.
+        EventPattern=model_package_events.event_pattern(sorted(contract.COUNTED_STATUSES), [contract.PACKAGE_COMPLETED]),
+        State="ENABLED",
+        Targets=[model_package_events.lambda_target("RegistryMetrics", MetricsFunction, MetricsDeadLetterQueue)],
+    ))
+    model_package_events.invoke_permission(t, "MetricsInvokePermission", MetricsFunction, MetricsRule)
+    _dead_letter_queue_policy(t, "MetricsDeadLetterQueuePolicy", MetricsDeadLetterQueue, MetricsRule)
+    return MetricsFunction
+
+
+# -- report partitions: a finished execution's report is queryable within minutes -------------------
+PIPELINE_EXECUTION_DETAIL_TYPE = "SageMaker Model Building Pipeline Execution Status Change"
+FINISHED_EXECUTION_STATUSES = ["Failed", "Stopped", "Succeeded"]  # a failed execution may have evaluated
+
+
+def partitions_event_pattern() -> dict:
+    return {
+        "detail": {
+            "currentPipelineExecutionStatus": FINISHED_EXECUTION_STATUSES,
+            "pipelineArn": [Sub("arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:pipeline/${SageMakerPipelineName}")],
+        },
+        "detail-type": [PIPELINE_EXECUTION_DETAIL_TYPE],
+        "source": [model_package_events.SOURCE],
+    }
+
+
+def _report_partitions(t: Template) -> None:
+    t.add_parameter(Parameter("PartitionsCodeKey", Type="String", Description="S3 key of the report-partitions Lambda zip",
+                              AllowedPattern=r"^lambda/report_partitions-[0-9a-f]{24}\.zip$"))
+    PartitionsDeadLetterQueue = _dead_letter_queue(t, "PartitionsDeadLetterQueue", "PartitionsDeadLetterQueueName")
+    PartitionsLogGroup = _log_group(t, "PartitionsLogGroup", "PartitionsFunctionName")
+    PartitionsFunction = t.add_resource(awslambda.Function(
+        "PartitionsFunction",
+        DependsOn=[PartitionsLogGroup.title],
+        FunctionName=Ref("PartitionsFunctionName"),
+        Description="Adds a finished SageMaker pipeline execution's evaluation report to the KPI table",
+        Runtime=RUNTIME,
+        Handler="report_partitions.handler.lambda_handler",
+        Architectures=["arm64"],
+        MemorySize=128,
+        Timeout=30,
+        Role=import_value("IamStackName", "PartitionsFunctionRoleArn"),
+        Code=awslambda.Code(S3Bucket=_bucket(), S3Key=Ref("PartitionsCodeKey")),
+        Environment=awslambda.Environment(Variables={
+            "PIPELINE_NAME": Ref("SageMakerPipelineName"),
+            "REPORTS_BUCKET": _bucket(),
+            "REPORTS_PREFIX": Ref("EvaluationReportsPrefix"),
+            "GLUE_DATABASE": Ref("GlueDatabaseName"),
+            "GLUE_TABLE": Ref("EvaluationTableName"),
+            "CRAWLER_NAME": Ref("CrawlerName"),
+        }),
+        DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=GetAtt(PartitionsDeadLetterQueue, "Arn")),
+    ))
+    _invoke_config(t, "PartitionsEventInvokeConfig", PartitionsFunction)
+    PartitionsRule = t.add_resource(events.Rule(
+        "PartitionsRule",
+        Name=Ref("PartitionsRuleName"),
+        Description="A finished execution of this environment's SageMaker pipeline -> report-partitions Lambda",
+        EventPattern=partitions_event_pattern(),
+        State="ENABLED",
+        Targets=[model_package_events.lambda_target("ReportPartitions", PartitionsFunction, PartitionsDeadLetterQueue)],
+    ))
+    model_package_events.invoke_permission(t, "PartitionsInvokePermission", PartitionsFunction, PartitionsRule)
+    _dead_letter_queue_policy(t, "PartitionsDeadLetterQueuePolicy", PartitionsDeadLetterQueue, PartitionsRule)
+
+
+# -- alarms and dashboard --------------------------------------------------------------------------
+def _alarms(t: Template) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm, cloudwatch.Alarm]:
+    topic = import_value("PipelineStackName", "OperationsTopicArn")
+    PipelineFailedAlarm = t.add_resource(alarms.any_in_five_minutes(
+        "PipelineFailedAlarm", Sub("${ResourcePrefix}-sagemaker-pipeline-failed"), Sub("A ${SageMakerPipelineName} execution failed"),
+        kpi_dashboard.PIPELINE_NAMESPACE, "ExecutionFailed", topic, ("PipelineName", Ref("SageMakerPipelineName")),
+        ok_actions=False))
+    MetricsDeadLetterAlarm = model_package_events.dead_letter_alarm(
+        t, "MetricsDeadLetterAlarm", Sub("${ResourcePrefix}-registry-metrics-dead-letters"),
+        Ref("MetricsDeadLetterQueueName"), topic,
+        "Model package events the registry-metrics Lambda could not handle wait in its DLQ",
+    )
+    PartitionsDeadLetterAlarm = model_package_events.dead_letter_alarm(
+        t, "PartitionsDeadLetterAlarm", Sub("${ResourcePrefix}-report-partitions-dead-letters"),
+        Ref("PartitionsDeadLetterQueueName"), topic,
+        "Finished executions whose evaluation report could not be catalogued wait in the report-partitions DLQ",
+    )
+    # These functions dead-letter their failed invocations themselves (DeadLetterConfig): DeadLetterErrors.
+    model_package_events.delivery_failure_alarms(t, "Metrics", "registry-metrics", Ref("MetricsFunctionName"),
+                                                 Ref("MetricsRuleName"), topic, "DeadLetterErrors")
+    model_package_events.delivery_failure_alarms(t, "Partitions", "report-partitions", Ref("PartitionsFunctionName"),
+                                                 Ref("PartitionsRuleName"), topic, "DeadLetterErrors")
+    return PipelineFailedAlarm, MetricsDeadLetterAlarm, PartitionsDeadLetterAlarm
+
+
+def _dashboard(t: Template, pipeline_failed: cloudwatch.Alarm, dead_letters: cloudwatch.Alarm,
+               partitions_dead_letters: cloudwatch.Alarm) -> None:
+    t.add_resource(cloudwatch.Dashboard(
+        "KpiDashboard",
+        DashboardName=Ref("DashboardName"),
+        DashboardBody=Sub(kpi_dashboard.body_text(), {
+            "PipelineFailedAlarmName": Ref(pipeline_failed),
+            "MetricsDeadLetterAlarmName": Ref(dead_letters),
+            "PartitionsDeadLetterAlarmName": Ref(partitions_dead_letters),
+        }),
+    ))
+
+
+# -- analytics: Glue, Athena, QuickSight ------------------------------------------------------------
+def crawler_path() -> Sub:
+    return Sub("s3://${Bucket}/${EvaluationReportsPrefix}", Bucket=_bucket())
+
+
+def _glue(t: Template) -> None:
+    KpiDatabase = t.add_resource(glue.Database(
+        "KpiDatabase",
+        CatalogId=Ref(AWS_ACCOUNT_ID),
+        DatabaseInput=glue.DatabaseInput(Name=Ref("GlueDatabaseName"),
+                                         Description="Model evaluation reports of the SageMaker pipeline"),
+    ))
+    CrawlerSecurityConfiguration = t.add_resource(glue.SecurityConfiguration(
+        "CrawlerSecurityConfiguration",
+        Name=Sub("${ResourcePrefix}-kpi-crawler"),
+        EncryptionConfiguration=glue.EncryptionConfiguration(
+            S3Encryptions=[glue.S3Encryption(S3EncryptionMode="SSE-KMS", KmsKeyArn=_key_arn())],
+            CloudWatchEncryption=glue.CloudWatchEncryption(CloudWatchEncryptionMode="SSE-KMS", KmsKeyArn=_key_arn()),
+            JobBookmarksEncryption=glue.JobBookmarksEncryption(JobBookmarksEncryptionMode="CSE-KMS", KmsKeyArn=_key_arn()),
+        ),
+    ))
+    t.add_resource(glue.Crawler(
+        "EvaluationReportsCrawler",
+        Name=Ref("CrawlerName"),
+        Description="Catalogues the evaluation reports (one folder per pipeline execution) for Athena",
+        Role=import_value("IamStackName", "CrawlerRoleArn"),
+        DatabaseName=Ref(KpiDatabase),
+        Targets=glue.Targets(S3Targets=[glue.S3Target(Path=crawler_path())]),
+        Schedule=glue.Schedule(ScheduleExpression=Ref("CrawlerSchedule")),
+        CrawlerSecurityConfiguration=Ref(CrawlerSecurityConfiguration),
+        SchemaChangePolicy=glue.SchemaChangePolicy(UpdateBehavior="UPDATE_IN_DATABASE", DeleteBehavior="LOG"),
+        # One table for all executions (partition = execution folder), even as metrics are added.
+        # The table sits at the evaluation folder, one partition per execution, even when only one
+        # execution folder exists yet (without a level, Glue may make the table at that one folder).
+        Configuration=json.dumps({"Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas",
+                                               "TableLevelConfiguration": EVALUATION_TABLE_LEVEL}, "Version": 1.0},
+                                 sort_keys=True, separators=(",", ":")),
+    ))
+
+
+def _athena(t: Template) -> athena.WorkGroup:
+    return t.add_resource(athena.WorkGroup(
+        "KpiWorkGroup",
+        Name=Ref("AthenaWorkGroupName"),
+        Description="KPI queries over the evaluation reports; results encrypted, scans capped",
+        State="ENABLED",
+        WorkGroupConfiguration=athena.WorkGroupConfiguration(
+            EnforceWorkGroupConfiguration=True,
+            PublishCloudWatchMetricsEnabled=True,
+            BytesScannedCutoffPerQuery=Ref("AthenaBytesScannedCutoff"),
+            ResultConfiguration=athena.ResultConfiguration(
+                OutputLocation=Sub(f"s3://${{Bucket}}/{ATHENA_RESULTS_PREFIX}", Bucket=_bucket()),
+                EncryptionConfiguration=athena.EncryptionConfiguration(EncryptionOption="SSE_KMS", KmsKey=_key_arn()),
+            ),
+        ),
+    ))
+
+
+def _padded_principals():
+    # "a,b" + ",,,,," split on "," has at least QUICKSIGHT_SLOTS entries; the unused ones are "".
+    return Split(",", Join("", [Join(",", Ref("QuickSightPrincipals")), "," * QUICKSIGHT_SLOTS]))
+
+
+def _quicksight_conditions(t: Template) -> None:
+    t.add_condition(HAS_QUICKSIGHT, Not(Equals(Join("", Ref("QuickSightPrincipals")), "")))
+    for slot, name in QUICKSIGHT_SLOT_CONDITIONS.items():
+        t.add_condition(name, Not(Equals(Select(slot, _padded_principals()), "")))
+
+
+def _permission(slot: int) -> quicksight.ResourcePermission:
+    return quicksight.ResourcePermission(Principal=Select(slot, _padded_principals()), Actions=QUICKSIGHT_ACTIONS)
+
+
+def _quicksight(t: Template, workgroup: athena.WorkGroup) -> None:
+    _quicksight_conditions(t)
+    t.add_resource(quicksight.DataSource(
+        "KpiDataSource",
+        Condition=HAS_QUICKSIGHT,
+        AwsAccountId=Ref(AWS_ACCOUNT_ID),
+        DataSourceId=Sub("${ResourcePrefix}-kpi-athena"),
+        Name=Sub("${ResourcePrefix}-kpi-athena"),
+        Type="ATHENA",
+        DataSourceParameters=quicksight.DataSourceParameters(
+            AthenaParameters=quicksight.AthenaParameters(WorkGroup=Ref(workgroup)),
+        ),
+        Permissions=[_permission(0)] + [
+            If(name, _permission(slot), Ref(AWS_NO_VALUE)) for slot, name in QUICKSIGHT_SLOT_CONDITIONS.items()
+        ],
+    ))
+
+
+def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
+    t = new_template("KPIs of the SageMaker MLOps project: dashboard, registry metrics, alarms, Glue/Athena/QuickSight")
+    _metrics_code_key(t)
+    _registry_metrics(t)
+    _report_partitions(t)
+    _dashboard(t, *_alarms(t))
+    _glue(t)
+    _quicksight(t, _athena(t))
+    scanner_skips.apply(t, "kpi")
+    parameters.declare_used(t)
+    return t
