@@ -15,7 +15,7 @@ check_python = @command -v $(1) >/dev/null 2>&1 || { echo "error: $(1) not found
 	$(1) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: $(1) is Python %d.%d; this project needs Python 3.11 or newer ($(2))" % tuple(sys.version_info[:2]))'
 NEWER_PYTHON := run make with PYTHON=python3.11 or newer
 
-.PHONY: templates lint security test pytest bench clean venv dev-venv check deploy diff demo run train-local status approve reject destroy adopter-check
+.PHONY: templates lint imports security test pytest bench clean venv dev-venv check deploy diff demo run train-local status approve reject destroy adopter-check
 
 templates: $(GEN_STAMP)
 	$(PY) generate.py
@@ -50,16 +50,20 @@ check: $(GEN_STAMP)
 lint: $(DEV_STAMP)
 	$(VENV)/bin/cfn-lint --non-zero-exit-code warning --regions $$($(PY) -m infra.ops.lint_regions) -- templates/*.yaml
 
+# The architecture's contracts (.importlinter): layers, independent stacks, no cycles, Lambdas that ship alone.
+imports: $(DEV_STAMP)
+	$(VENV)/bin/lint-imports --no-cache
+
 # checkov over the rendered templates, offline (--skip-download). Skips live in each resource's Metadata.
 security: $(CHECKOV_STAMP)
 	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --directory templates --framework cloudformation \
 		--skip-download --compact --quiet
 
-# Every check, side by side: the templates are a fresh render, checkov scans them, and pytest runs on
+# Every check, side by side: the templates are a fresh render, the import contracts hold, checkov scans them, and pytest runs on
 # all cores (cfn-lint runs inside it, tests/test_lint.py, so not here too). -k runs every check even
 # when one fails; -O prints each check's output whole, when it ends, so nothing interleaves.
 test: $(DEV_STAMP) $(CHECKOV_STAMP)
-	@$(MAKE) --no-print-directory -k -j3 -O check security pytest
+	@$(MAKE) --no-print-directory -k -j3 -O check imports security pytest
 
 pytest: $(DEV_STAMP)
 	$(PY) -m pytest -q -n auto
