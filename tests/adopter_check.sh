@@ -11,7 +11,7 @@
 #   KEEP=1 tests/adopter_check.sh all      # keep the copies (their paths are printed)
 #   PYTEST_ARGS="-x -k demo" tests/adopter_check.sh rename
 #
-# Scenarios (the edits in tests/adopter_edit.py):
+# Scenarios (the edits in tests/support/adopter_edit.py):
 #   rename     project.name, short_name, sagemaker_pipeline.name, the project tag and each env's repository changed
 #   staging    an env "staging" added (a copy of the first env on another branch), listed second
 #              (if config/ has one already: the first of qa, uat, preprod that it lacks)
@@ -54,7 +54,7 @@ for scenario in "$@"; do
   dest="$WORK/$scenario"
   echo "=== $scenario: $dest"
   copy_checkout "$dest"
-  (cd "$dest" && "$PY" tests/adopter_edit.py "$scenario"); edited=$?
+  (cd "$dest" && "$PY" tests/support/adopter_edit.py "$scenario"); edited=$?
   if [ $edited -eq 3 ]; then RESULT[$scenario]="ok: not applicable to this config (skipped)"; continue; fi
   if [ $edited -ne 0 ]; then RESULT[$scenario]="edit failed"; continue; fi
   # The edited config must be one the product accepts, rendered afresh; stale env folders go.

@@ -1,7 +1,7 @@
 """The checks that must hold for any config, re-run in-process on an adopter's config.
 
 An adopting team renames the project, adds an env, changes who is notified and drops an env; `make test` must
-still pass. tests/adopter_edit.py makes all those edits at once on a copy of config/ (project, short and
+still pass. tests/support/adopter_edit.py makes all those edits at once on a copy of config/ (project, short and
 SageMaker pipeline names and repositories changed; the last env dropped, "staging" added second; the first
 env notified on other statuses by other people), each to values config/ does not hold. This module points the shared fixtures (`project`, `rendered`, `definitions`, `env_names`) and
 `@pytest.mark.every_env` at that copy, and collects the config-derived tests of the modules in RERUN again,
@@ -23,8 +23,8 @@ import pytest
 from infra import config
 from infra.config import names
 from infra.output import render
-from tests import adopter_edit
-from tests import test_consistency, test_kpi_dashboard, test_kpi_stack, test_notifications_template, test_pipeline_stack
+from tests.support import adopter_edit
+from tests import test_stacks_agree_with_each_other, test_kpi_dashboard, test_kpi_stack, test_notifications_template, test_pipeline_stack
 
 _WORK = Path(tempfile.mkdtemp(prefix="adopted-config-"))
 atexit.register(shutil.rmtree, _WORK, True)
@@ -33,7 +33,7 @@ adopter_edit.apply(CONFIG_UNDER_TEST, "all")
 
 # Fixtures a re-run test may ask for: this module's (below) and the modules' own, which build on them.
 _SHARED = {"project", "rendered", "definitions", "env_names", "env"}
-RERUN = (test_consistency, test_notifications_template, test_kpi_dashboard, test_kpi_stack, test_pipeline_stack)
+RERUN = (test_stacks_agree_with_each_other, test_notifications_template, test_kpi_dashboard, test_kpi_stack, test_pipeline_stack)
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ from infra.config import names
 from infra.output import render
 from infra.config.names import ATHENA_RESULTS_PREFIX, OFFLINE_ACCOUNT
 from tests.conftest import ROOT
-from tests.policy_eval import Request, allowed, denied
-from tests.resolve import resolve_all
+from tests.support.policy_eval import Request, allowed, denied
+from tests.support.resolve import resolve_all
 
 STACKS = ["deploy-roles", "boundaries", "iam", "pipeline", "notifications", "kpi"]
 OTHER_ACCOUNT = "999999999999"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from infra.stacks import BUILDERS
-from tests.cfn import as_list, load, policies, statements
+from tests.support.cfn import as_list, load, policies, statements
 
 APPROVING = {"sagemaker:UpdateModelPackage", "sagemaker:BatchUpdateModelPackage"}
 PENDING = {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}

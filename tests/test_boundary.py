@@ -19,9 +19,9 @@ from infra.output import render
 from infra.iam.boundary import BOUNDARIES
 from infra.iam.policies import NO_RESOURCE_LEVEL_ACTIONS
 from infra.stacks import BUILDERS
-from tests.cfn import as_list, statements
-from tests.longest_names import longest_project
-from tests.resolve import resolve_all
+from tests.support.cfn import as_list, statements
+from tests.support.longest_names import longest_project
+from tests.support.resolve import resolve_all
 
 MANAGED_POLICY_LIMIT = 6144  # characters, white space not counted (IAM quotas)
 BOUNDARY_IDS = [logical_id for logical_id, _ in BOUNDARIES.values()]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from infra.stacks import BUILDERS
-from tests.policy_eval import Request, denied
-from tests.resolve import resolve_all
+from tests.support.policy_eval import Request, denied
+from tests.support.resolve import resolve_all
 
 ENCRYPTION = "s3:x-amz-server-side-encryption"
 

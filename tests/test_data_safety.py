@@ -7,7 +7,7 @@ import pytest
 
 from infra.config import names as names_mod
 from infra.stacks import BUILDERS
-from tests.cfn import load
+from tests.support.cfn import load
 
 # Resource types that hold data or protect it; every one must be retained.
 STATEFUL_TYPES = {"AWS::S3::Bucket", "AWS::KMS::Key", "AWS::SageMaker::ModelPackageGroup", "AWS::SQS::Queue"}

@@ -11,7 +11,7 @@ import yaml
 from infra import config
 from infra.config import names
 from infra.output import render
-from tests.resolve import resolve_all
+from tests.support.resolve import resolve_all
 
 UPLOADERS = ("arn:aws:iam::000000000000:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_DataScientist_0123456789abcdef",
              "arn:aws:iam::000000000000:user/analyst")
@@ -104,7 +104,7 @@ def test_uploaders_read_nothing_but_the_input_even_with_broad_policies_and_outsi
     """The key lets uploaders decrypt through S3 in the whole bucket (the encryption context is the bucket):
     the bucket policy refuses them every object outside the input prefix; an ARN of another account in the
     list is granted nothing (config checks it only when account_id is set)."""
-    from tests.policy_eval import Request, allowed, denied
+    from tests.support.policy_eval import Request, allowed, denied
 
     outsider = "arn:aws:iam::999999999999:role/attacker"
     fixture = _with_uploaders(project, (*UPLOADERS, outsider))

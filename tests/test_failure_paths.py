@@ -14,7 +14,7 @@ import pytest
 
 from infra.parts import delivery_failures
 from infra.stacks import BUILDERS
-from tests.cfn import load
+from tests.support.cfn import load
 
 OPERATIONS_TOPIC = ({"Fn::ImportValue": {"Fn::Sub": "${PipelineStackName}-OperationsTopicArn"}}, {"Ref": "OperationsTopic"})
 
@@ -89,7 +89,7 @@ def _json_filter_matches(pattern: str, line: str) -> bool:
 
 
 def test_events_the_notifier_drops_are_counted_and_alarmed(rendered, monkeypatch, capsys):
-    from tests.notifier_support import sample_event
+    from tests.support.notifier_support import sample_event
 
     from get_model_metadata import handler  # noqa: E402 - lambda_src on the path (notifier_support)
 

@@ -15,7 +15,7 @@ import pytest
 
 from infra.stacks.pipeline import DEPLOYMENTS
 from infra.iam.policies import DEPLOY_ROLE_KEY_ACTIONS
-from tests.cfn import as_list, load, role_statements
+from tests.support.cfn import as_list, load, role_statements
 from tests.test_resource_level_permissions import resource_types
 
 SCHEMAS = Path(cfnlint.__file__).parent / "data" / "schemas"

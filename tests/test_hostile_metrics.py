@@ -19,7 +19,7 @@ from moto import mock_aws
 
 from lambda_src.registry_metrics import contract, handler
 from lambda_src.registry_metrics.ledger import Ledger
-from tests.hostile_support import (any_text, apply, client_error, field, finite, json_values, report_bodies, run_logged,
+from tests.support.hostile_support import (any_text, apply, client_error, field, finite, json_values, report_bodies, run_logged,
                                    times, versions)
 
 GROUP = "churn-model-build-dev-models"

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from tests.hostile_support import (MISSING, any_text, apply, client_error, field, json_values, odd_text, report_bodies,
+from tests.support.hostile_support import (MISSING, any_text, apply, client_error, field, json_values, odd_text, report_bodies,
                                    run_logged, times, versions)
-from tests.notifier_support import sample_event
+from tests.support.notifier_support import sample_event
 
 from get_model_metadata import aws, handler, message  # noqa: E402 - path set by notifier_support
 

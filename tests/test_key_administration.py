@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from infra.iam.deploy_policies import KEY_CREATION_ACTIONS
 from infra.stacks import BUILDERS
-from tests.cfn import as_list, load, role_statements, statements, text_of
+from tests.support.cfn import as_list, load, role_statements, statements, text_of
 
 KEY_WIDE = ("*", "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*")
 CREATION = {f"kms:{action}" for action in KEY_CREATION_ACTIONS}

@@ -11,17 +11,13 @@ from infra.config import names
 from lambda_src.registry_metrics import contract
 from pipeline_def import interface as pipeline_contract
 from pipeline_def.steps import evaluate
-from tests import kpi_helpers
+from tests.support import resolve
 
 
-def _dashboard(rendered, env):
-    tmpl = kpi_helpers.template(rendered)
-    params = kpi_helpers.env_parameters(rendered, env, tmpl)
-    # Ref of an alarm is its name.
-    for alarm in ("PipelineFailedAlarm", "MetricsDeadLetterAlarm", "PartitionsDeadLetterAlarm"):
-        params[alarm] = kpi_helpers.evaluate(tmpl["Resources"][alarm]["Properties"]["AlarmName"], params)
-    body = kpi_helpers.evaluate(tmpl["Resources"]["KpiDashboard"]["Properties"]["DashboardBody"], params)
-    return json.loads(body), params
+def _dashboard(rendered, project, env) -> tuple[dict, resolve.Stack]:
+    """The dashboard body as CloudFormation gives it to CloudWatch for env, and the evaluated KPI stack."""
+    stack = resolve.alone(rendered, project, env, "kpi")
+    return json.loads(stack.value(stack.template["Resources"]["KpiDashboard"]["Properties"]["DashboardBody"])), stack
 
 
 def _graphed(widget) -> list[tuple[str, str, dict]]:
@@ -48,8 +44,8 @@ def _known_metrics(namespace: str) -> dict[tuple[str, str], tuple[str, ...]]:
 
 
 @pytest.mark.every_env
-def test_dashboard_body_is_json_after_substitution(rendered, env):
-    body, _ = _dashboard(rendered, env)
+def test_dashboard_body_is_json_after_substitution(rendered, project, env):
+    body, _ = _dashboard(rendered, project, env)
     assert body["widgets"]
 
 
@@ -59,9 +55,9 @@ def test_dashboard_body_is_sorted_compact_json():
 
 
 @pytest.mark.every_env
-def test_every_graphed_metric_is_emitted_by_the_project_or_documented_by_aws(rendered, env):
-    body, params = _dashboard(rendered, env)
-    known = _known_metrics(params["MetricsNamespace"])
+def test_every_graphed_metric_is_emitted_by_the_project_or_documented_by_aws(rendered, project, env):
+    body, stack = _dashboard(rendered, project, env)
+    known = _known_metrics(stack.parameters["MetricsNamespace"])
     graphed = [g for w in body["widgets"] if w["type"] == "metric" for g in _graphed(w)]
     assert graphed
     for namespace, metric, dims in graphed:
@@ -72,13 +68,13 @@ def test_every_graphed_metric_is_emitted_by_the_project_or_documented_by_aws(ren
 @pytest.mark.every_env
 def test_dashboard_names_this_environments_pipeline_group_function_and_queue(rendered, project, env):
     n = names.for_env(project, env)
-    body, params = _dashboard(rendered, env)
+    body, stack = _dashboard(rendered, project, env)
     expected = {"PipelineName": n.sagemaker_pipeline, contract.DIMENSION: n.model_package_group,
                 "FunctionName": n.metrics_function, "QueueName": n.metrics_dlq}
     for widget in body["widgets"]:
         if widget["type"] != "metric":
             continue
-        assert widget["properties"]["region"] == kpi_helpers.PSEUDO["AWS::Region"]
+        assert widget["properties"]["region"] == project.env(env).region
         for namespace, _metric, dims in _graphed(widget):
             for dim, value in dims.items():
                 if dim in expected:
@@ -92,9 +88,9 @@ def test_dashboard_names_this_environments_pipeline_group_function_and_queue(ren
 @pytest.mark.every_env
 def test_text_widget_links_the_pipeline_the_group_and_the_codepipeline(rendered, project, env):
     n = names.for_env(project, env)
-    body, _ = _dashboard(rendered, env)
+    body, _ = _dashboard(rendered, project, env)
     markdown = next(w for w in body["widgets"] if w["type"] == "text")["properties"]["markdown"]
-    region = kpi_helpers.PSEUDO["AWS::Region"]
+    region = project.env(env).region
     assert f"https://{region}.console.aws.amazon.com/sagemaker/" in markdown
     assert f"/pipelines/{n.sagemaker_pipeline})" in markdown
     assert f"/model-registry/{n.model_package_group})" in markdown
@@ -104,12 +100,13 @@ def test_text_widget_links_the_pipeline_the_group_and_the_codepipeline(rendered,
 @pytest.mark.every_env
 def test_alarm_widget_shows_the_stacks_alarms(rendered, project, env):
     n = names.for_env(project, env)
-    body, _ = _dashboard(rendered, env)
+    body, stack = _dashboard(rendered, project, env)
     alarms = next(w for w in body["widgets"] if w["type"] == "alarm")["properties"]["alarms"]
+    where = f"arn:aws:cloudwatch:{project.env(env).region}:{stack.pseudo['AWS::AccountId']}:alarm"
     assert alarms == [
-        f"arn:aws:cloudwatch:eu-west-1:111111111111:alarm:{n.prefix}-sagemaker-pipeline-failed",
-        f"arn:aws:cloudwatch:eu-west-1:111111111111:alarm:{n.prefix}-registry-metrics-dead-letters",
-        f"arn:aws:cloudwatch:eu-west-1:111111111111:alarm:{n.prefix}-report-partitions-dead-letters",
+        f"{where}:{n.prefix}-sagemaker-pipeline-failed",
+        f"{where}:{n.prefix}-registry-metrics-dead-letters",
+        f"{where}:{n.prefix}-report-partitions-dead-letters",
     ]
 
 
@@ -123,9 +120,9 @@ def test_widgets_do_not_overlap():
 
 
 @pytest.mark.every_env
-def test_no_widget_uses_a_search_expression(rendered, env):
+def test_no_widget_uses_a_search_expression(rendered, project, env):
     """SEARCH() finds only metrics that reported in the last 14 days: a quiet fortnight blanks the widget."""
-    body, _ = _dashboard(rendered, env)
+    body, _ = _dashboard(rendered, project, env)
     assert "search(" not in json.dumps(body).lower()
     for widget in body["widgets"]:
         for entry in widget["properties"].get("metrics", []):
@@ -133,25 +130,25 @@ def test_no_widget_uses_a_search_expression(rendered, env):
 
 
 @pytest.mark.every_env
-def test_failed_steps_widget_lists_every_step_the_pipeline_definition_runs(rendered, definitions, env):
+def test_failed_steps_widget_lists_every_step_the_pipeline_definition_runs(rendered, project, definitions, env):
     def step_names(steps):
         for step in steps:
             yield step["Name"]
             for branch in ("IfSteps", "ElseSteps"):
                 yield from step_names(step.get("Arguments", {}).get(branch, []))
 
-    body, _ = _dashboard(rendered, env)
+    body, _ = _dashboard(rendered, project, env)
     graphed = [dims["StepName"] for _, metric, dims in _graphed(_widget(body, "Failed steps per day"))]
     assert all(metric == "StepFailed" for _, metric, _ in _graphed(_widget(body, "Failed steps per day")))
     assert sorted(graphed) == sorted(step_names(definitions[env]["Steps"]))
 
 
 @pytest.mark.every_env
-def test_quality_widget_lists_every_metric_the_evaluation_report_holds(rendered, env):
+def test_quality_widget_lists_every_metric_the_evaluation_report_holds(rendered, project, env):
     labels, scores = np.array([0, 1, 0, 1]), np.array([0.1, 0.8, 0.6, 0.4])
     (section, metrics), = evaluate.report(labels, scores).items()
     assert section == pipeline_contract.REPORT_SECTION
-    body, _ = _dashboard(rendered, env)
+    body, _ = _dashboard(rendered, project, env)
     graphed = _graphed(_widget(body, "Model quality of registered versions"))
     assert {metric for _, metric, _ in graphed} == {contract.QUALITY_METRIC}
     assert sorted(dims[contract.QUALITY_METRIC_DIMENSION] for _, _, dims in graphed) == sorted(metrics)

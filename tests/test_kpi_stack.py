@@ -16,7 +16,8 @@ from infra.output import lambda_package, render
 from infra.config import names
 from infra.config.names import ATHENA_RESULTS_PREFIX
 from lambda_src.registry_metrics import contract
-from tests import kpi_helpers
+from tests.support import resolve
+from tests.support.cfn import load
 from tests.conftest import FIXTURE_CONFIG, ROOT
 PRINCIPALS = ["arn:aws:quicksight:eu-west-1:111111111111:group/default/ml-team",
               "arn:aws:quicksight:eu-west-1:111111111111:user/default/alice"]
@@ -24,24 +25,24 @@ PRINCIPALS = ["arn:aws:quicksight:eu-west-1:111111111111:group/default/ml-team",
 
 @pytest.fixture(scope="module")
 def tmpl(rendered):
-    return kpi_helpers.template(rendered)
+    return load(rendered["kpi.yaml"])
 
 
-def _resolved(rendered, tmpl, env, logical_id):
-    params = kpi_helpers.env_parameters(rendered, env, tmpl)
-    return kpi_helpers.evaluate(tmpl["Resources"][logical_id]["Properties"], params, tmpl["Conditions"])
+def _resolved(rendered, project, env, logical_id):
+    stack = resolve.alone(rendered, project, env, "kpi")
+    return stack.value(stack.template["Resources"][logical_id]["Properties"])
 
 
 @pytest.mark.every_env
 def test_crawler_reads_the_prefix_the_pipeline_writes_evaluation_reports_to(rendered, tmpl, project, env):
-    crawler = _resolved(rendered, tmpl, env, "EvaluationReportsCrawler")
+    crawler = _resolved(rendered, project, env, "EvaluationReportsCrawler")
     bucket = "<import " + names.for_env(project, env).stack("pipeline") + "-ArtifactBucketName>"
     assert crawler["Targets"]["S3Targets"] == [{"Path": f"s3://{bucket}/{names.for_env(project, env).evaluation_prefix}"}]
 
 
 @pytest.mark.every_env
 def test_crawler_runs_on_the_configured_schedule_with_encrypted_logs(rendered, tmpl, project, env):
-    crawler = _resolved(rendered, tmpl, env, "EvaluationReportsCrawler")
+    crawler = _resolved(rendered, project, env, "EvaluationReportsCrawler")
     assert crawler["Schedule"]["ScheduleExpression"] == project.env(env).crawler_schedule
     assert crawler["Role"] == f"<import {names.for_env(project, env).stack('iam')}-CrawlerRoleArn>"
     security = tmpl["Resources"]["CrawlerSecurityConfiguration"]["Properties"]["EncryptionConfiguration"]
@@ -52,7 +53,7 @@ def test_crawler_runs_on_the_configured_schedule_with_encrypted_logs(rendered, t
 
 @pytest.mark.every_env
 def test_athena_results_are_encrypted_under_athena_results_with_an_enforced_scan_cutoff(rendered, tmpl, project, env):
-    group = _resolved(rendered, tmpl, env, "KpiWorkGroup")["WorkGroupConfiguration"]
+    group = _resolved(rendered, project, env, "KpiWorkGroup")["WorkGroupConfiguration"]
     assert group["EnforceWorkGroupConfiguration"] is True
     assert group["BytesScannedCutoffPerQuery"] == str(project.env(env).athena_bytes_scanned_cutoff)
     assert group["ResultConfiguration"]["OutputLocation"].endswith(f"-ArtifactBucketName>/{ATHENA_RESULTS_PREFIX}")
@@ -61,9 +62,8 @@ def test_athena_results_are_encrypted_under_athena_results_with_an_enforced_scan
 
 @pytest.mark.every_env
 def test_quicksight_data_source_exists_only_where_config_names_principals(rendered, tmpl, project, env):
-    params = kpi_helpers.env_parameters(rendered, env, tmpl)
     wanted = bool(project.env(env).quicksight_principals)
-    assert kpi_helpers.evaluate_condition(kpi.HAS_QUICKSIGHT, params, tmpl["Conditions"]) is wanted
+    assert resolve.alone(rendered, project, env, "kpi").condition(kpi.HAS_QUICKSIGHT) is wanted
     assert tmpl["Resources"]["KpiDataSource"]["Condition"] == kpi.HAS_QUICKSIGHT
 
 
@@ -71,10 +71,9 @@ def test_no_quicksight_data_source_without_principals(fixture_project):
     project = fixture_project
     assert all(not env.quicksight_principals for env in project.environments.values())
     files = render.render(project)
-    tmpl = kpi_helpers.template(files)
+    tmpl = load(files["kpi.yaml"])
     for env in project.environments:
-        params = kpi_helpers.env_parameters(files, env, tmpl)
-        assert kpi_helpers.evaluate_condition(kpi.HAS_QUICKSIGHT, params, tmpl["Conditions"]) is False
+        assert resolve.alone(files, project, env, "kpi").condition(kpi.HAS_QUICKSIGHT) is False
     assert tmpl["Resources"]["KpiDataSource"]["Condition"] == kpi.HAS_QUICKSIGHT
 
 
@@ -85,14 +84,13 @@ def test_quicksight_data_source_exists_and_grants_exactly_the_configured_princip
     data = yaml.safe_load(dev_file.read_text())
     data["kpi"]["quicksight_principals"] = principals
     dev_file.write_text(yaml.safe_dump(data))
-    files = render.render(config.load(tmp_path / "config"))
-    tmpl = kpi_helpers.template(files)
-    params = kpi_helpers.env_parameters(files, "dev", tmpl)
-    assert kpi_helpers.evaluate_condition(kpi.HAS_QUICKSIGHT, params, tmpl["Conditions"]) is True
-    source = kpi_helpers.evaluate(tmpl["Resources"]["KpiDataSource"]["Properties"], params, tmpl["Conditions"])
+    project = config.load(tmp_path / "config")
+    stack = resolve.alone(render.render(project), project, "dev", "kpi")
+    assert stack.condition(kpi.HAS_QUICKSIGHT) is True
+    source = stack.value(stack.template["Resources"]["KpiDataSource"]["Properties"])
     assert [p["Principal"] for p in source["Permissions"]] == principals
     assert source["DataSourceId"] == source["Name"] == "churn-dev-kpi-athena"
-    assert source["Type"] == "ATHENA" and source["DataSourceParameters"]["AthenaParameters"]["WorkGroup"] == {"Ref": "KpiWorkGroup"}
+    assert source["Type"] == "ATHENA" and source["DataSourceParameters"]["AthenaParameters"]["WorkGroup"] == "<Ref KpiWorkGroup>"
 
 
 def test_more_quicksight_principals_than_slots_is_a_config_error(tmp_path):
@@ -108,7 +106,7 @@ def test_more_quicksight_principals_than_slots_is_a_config_error(tmp_path):
 @pytest.mark.every_env
 def test_metrics_function_runs_the_packaged_handler_with_this_envs_namespace_and_group(rendered, tmpl, project, env):
     n = names.for_env(project, env)
-    fn = _resolved(rendered, tmpl, env, "MetricsFunction")
+    fn = _resolved(rendered, project, env, "MetricsFunction")
     assert fn["Handler"] == "registry_metrics.handler.lambda_handler"
     assert tuple(int(p) for p in fn["Runtime"].removeprefix("python").split(".")) >= (3, 12)
     assert fn["Code"]["S3Key"] == lambda_package.parameters(ROOT / "lambda_src")["MetricsCodeKey"]
@@ -140,7 +138,7 @@ def test_rule_target_retries_and_dead_letters(tmpl):
 @pytest.mark.every_env
 def test_rule_delivers_every_status_of_this_groups_completed_packages_and_nothing_else(rendered, tmpl, project, env):
     n = names.for_env(project, env)
-    pattern = _resolved(rendered, tmpl, env, "MetricsRule")["EventPattern"]
+    pattern = _resolved(rendered, project, env, "MetricsRule")["EventPattern"]
     with mock_aws():
         sqs = boto3.client("sqs", region_name="eu-west-1")
         queue = sqs.create_queue(QueueName="probe")["QueueUrl"]
@@ -168,7 +166,7 @@ def test_rule_delivers_every_status_of_this_groups_completed_packages_and_nothin
 @pytest.mark.every_env
 def test_pipeline_failed_alarm_notifies_the_topic(rendered, tmpl, project, env):
     n = names.for_env(project, env)
-    alarm = _resolved(rendered, tmpl, env, "PipelineFailedAlarm")
+    alarm = _resolved(rendered, project, env, "PipelineFailedAlarm")
     assert alarm["AlarmName"] == f"{n.prefix}-sagemaker-pipeline-failed"
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Sagemaker/ModelBuildingPipeline", "ExecutionFailed")
     assert alarm["Dimensions"] == [{"Name": "PipelineName", "Value": n.sagemaker_pipeline}]
@@ -222,7 +220,7 @@ def test_the_crawler_makes_its_table_at_the_evaluation_folder_of_every_env(rende
     """Glue picks the table's folder itself unless told; with one execution folder it may pick that folder."""
     import json
 
-    from tests.resolve import resolve_all
+    from tests.support.resolve import resolve_all
     from infra.stacks import BUILDERS
 
     for env in project.environments:

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from tests.notifier_support import for_group, sample_event
+from tests.support.notifier_support import for_group, sample_event
 
 from get_model_metadata import aws, handler, message  # noqa: E402 - path set by notifier_support
 

@@ -14,9 +14,9 @@ from infra.iam.runtime import functions
 from infra.stacks import notifications
 from infra.config import subscription_logical_id
 from infra.stacks import BUILDERS
-from tests.resolve import resolve_all
+from tests.support.resolve import resolve_all
 from tests.conftest import FIXTURE_CONFIG
-from tests.notifier_support import for_group, sample_event
+from tests.support.notifier_support import for_group, sample_event
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ PSEUDO = {"AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012", "AWS::Pa
 def test_an_address_in_many_envs_is_one_subscription_present_in_exactly_those_envs():
     from troposphere import Parameter, Template, sns
 
-    from tests.resolve import Stack as Evaluated
+    from tests.support.resolve import Stack as Evaluated
 
     t = Template()
     t.add_parameter(Parameter("Environment", Type="String"))

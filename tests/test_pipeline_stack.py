@@ -13,7 +13,7 @@ from infra.output import lambda_package, render
 from infra.config import names
 from infra.stacks import pipeline
 from infra.stacks import BUILDERS
-from tests.cfn import statements as cfn_statements
+from tests.support.cfn import statements as cfn_statements
 from tests.conftest import FIXTURE_CONFIG, ROOT
 
 # ApproveRelease exists only where config asks for it (operations.release_approval; tests/test_release_approval.py).

@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from infra.stacks import BUILDERS
-from tests.cfn import policies
+from tests.support.cfn import policies
 from tests.conftest import ROOT
-from tests.resolve import resolve_all
+from tests.support.resolve import resolve_all
 
 CHECKOV_PYTHON = ROOT / ".venv-checkov" / "bin" / "python"
 
@@ -44,7 +43,7 @@ def scan(documents: list[tuple[str, dict]]) -> dict[str, dict[str, list[str]]]:
         if os.environ.get("CI"):
             pytest.fail("the checkov venv (cloudsplaining) is missing: `make test` builds it")
         pytest.skip("the checkov venv (cloudsplaining) is missing: `make test` builds it")
-    proc = subprocess.run([str(CHECKOV_PYTHON), str(Path(__file__).with_name("cloudsplaining_scan.py"))],
+    proc = subprocess.run([str(CHECKOV_PYTHON), str(ROOT / "tests" / "support" / "cloudsplaining_scan.py")],
                           input=json.dumps(documents), capture_output=True, text=True, timeout=300, check=True)
     return json.loads(proc.stdout)
 

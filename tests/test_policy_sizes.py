@@ -12,9 +12,9 @@ import pytest
 
 from infra.output import render
 from infra.stacks import BUILDERS
-from tests.cfn import statements
-from tests.longest_names import longest_project
-from tests.resolve import resolve_all
+from tests.support.cfn import statements
+from tests.support.longest_names import longest_project
+from tests.support.resolve import resolve_all
 
 INLINE_LIMIT = 10_240
 MANAGED_LIMIT = 6_144

@@ -14,7 +14,7 @@ import pytest
 from infra.config import names as names_mod
 from infra.output import render
 from infra.stacks import BUILDERS
-from tests.resolve import resolve_all
+from tests.support.resolve import resolve_all
 
 
 def _with_approval(project, required: bool):

@@ -17,7 +17,8 @@ from moto import mock_aws
 from infra.stacks import kpi
 from infra.config import names
 from lambda_src.report_partitions import handler
-from tests import kpi_helpers
+from tests.support import resolve
+from tests.support.cfn import load
 
 REGION = "eu-west-1"
 ACCOUNT = "111111111111"
@@ -50,12 +51,13 @@ def aws(settings, monkeypatch):
         real.cache_clear()
 
 
-def event(pipeline: str, status: str = "Succeeded", execution: str = "p4jn9xou8a8s") -> dict:
-    pipeline_arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:pipeline/{pipeline}"
+def event(pipeline: str, status: str = "Succeeded", execution: str = "p4jn9xou8a8s", region: str = REGION,
+          account: str = ACCOUNT) -> dict:
+    pipeline_arn = f"arn:aws:sagemaker:{region}:{account}:pipeline/{pipeline}"
     return {
         "version": "0", "id": "315c1398-40ff-a850-213b-158f73kd93ir", "source": "aws.sagemaker",
-        "detail-type": "SageMaker Model Building Pipeline Execution Status Change", "account": ACCOUNT,
-        "time": "2026-11-26T16:10:11Z", "region": REGION, "resources": [pipeline_arn, f"{pipeline_arn}/execution/{execution}"],
+        "detail-type": "SageMaker Model Building Pipeline Execution Status Change", "account": account,
+        "time": "2026-11-26T16:10:11Z", "region": region, "resources": [pipeline_arn, f"{pipeline_arn}/execution/{execution}"],
         "detail": {
             "pipelineExecutionDisplayName": "execution", "currentPipelineExecutionStatus": status,
             "previousPipelineExecutionStatus": "Executing", "executionStartTime": "2026-11-26T16:03:13Z",
@@ -168,11 +170,10 @@ def test_lambda_handler_reads_its_settings_from_the_environment(aws, settings, m
 
 # -- the stack ------------------------------------------------------------------------------------
 def test_function_gets_this_envs_names(rendered, project):
-    tmpl = kpi_helpers.template(rendered)
     for env in project.environments:
         n = names.for_env(project, env)
-        params = kpi_helpers.env_parameters(rendered, env, tmpl)
-        variables = kpi_helpers.evaluate(tmpl["Resources"]["PartitionsFunction"]["Properties"], params)["Environment"]["Variables"]
+        stack = resolve.alone(rendered, project, env, "kpi")
+        variables = stack.value(stack.template["Resources"]["PartitionsFunction"]["Properties"])["Environment"]["Variables"]
         assert variables == {"PIPELINE_NAME": n.sagemaker_pipeline, "REPORTS_BUCKET": f"<import {n.stack('pipeline')}-ArtifactBucketName>",
                              "REPORTS_PREFIX": n.evaluation_prefix, "GLUE_DATABASE": n.glue_database,
                              "GLUE_TABLE": n.evaluation_table, "CRAWLER_NAME": n.crawler}
@@ -180,20 +181,21 @@ def test_function_gets_this_envs_names(rendered, project):
 
 
 def test_rule_delivers_finished_executions_of_this_pipeline_only(rendered, project):
-    tmpl = kpi_helpers.template(rendered)
     for env in project.environments:
         n = names.for_env(project, env)
-        params = kpi_helpers.env_parameters(rendered, env, tmpl)
-        pattern = kpi_helpers.evaluate(tmpl["Resources"]["PartitionsRule"]["Properties"]["EventPattern"], params)
+        stack = resolve.alone(rendered, project, env, "kpi")
+        pattern = stack.value(stack.template["Resources"]["PartitionsRule"]["Properties"]["EventPattern"])
+        region, account = stack.pseudo["AWS::Region"], stack.pseudo["AWS::AccountId"]
         with mock_aws():
-            sqs = boto3.client("sqs", region_name=REGION)
+            sqs = boto3.client("sqs", region_name=region)
             queue = sqs.create_queue(QueueName="probe")["QueueUrl"]
             queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            bus = boto3.client("events", region_name=REGION)
+            bus = boto3.client("events", region_name=region)
             bus.put_rule(Name="probe", EventPattern=json.dumps(pattern))
             bus.put_targets(Rule="probe", Targets=[{"Id": "q", "Arn": queue_arn}])
-            sent = [event(n.sagemaker_pipeline, s) for s in ("Executing", "Stopping", "Succeeded", "Failed", "Stopped")]
-            sent.append(event("someone-elses-pipeline", "Succeeded"))
+            sent = [event(n.sagemaker_pipeline, s, region=region, account=account)
+                    for s in ("Executing", "Stopping", "Succeeded", "Failed", "Stopped")]
+            sent.append(event("someone-elses-pipeline", "Succeeded", region=region, account=account))
             bus.put_events(Entries=[{"Source": e["source"], "DetailType": e["detail-type"], "Detail": json.dumps(e["detail"])}
                                     for e in sent])
             got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
@@ -203,14 +205,13 @@ def test_rule_delivers_finished_executions_of_this_pipeline_only(rendered, proje
 
 
 def test_its_dead_letters_raise_an_alarm_on_the_topic(rendered, project):
-    tmpl = kpi_helpers.template(rendered)
+    tmpl = load(rendered["kpi.yaml"])
     assert tmpl["Resources"]["PartitionsRule"]["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"] == \
         {"Fn::GetAtt": ["PartitionsDeadLetterQueue", "Arn"]}
     assert tmpl["Resources"]["PartitionsFunction"]["Properties"]["DeadLetterConfig"]["TargetArn"] == \
         {"Fn::GetAtt": ["PartitionsDeadLetterQueue", "Arn"]}
     for env in project.environments:
         n = names.for_env(project, env)
-        params = kpi_helpers.env_parameters(rendered, env, tmpl)
-        alarm = kpi_helpers.evaluate(tmpl["Resources"]["PartitionsDeadLetterAlarm"]["Properties"], params)
+        alarm = resolve.alone(rendered, project, env, "kpi").value(tmpl["Resources"]["PartitionsDeadLetterAlarm"]["Properties"])
         assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": n.partitions_dlq}]
         assert alarm["AlarmActions"] == [f"<import {n.stack('pipeline')}-OperationsTopicArn>"]

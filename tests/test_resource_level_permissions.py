@@ -13,7 +13,7 @@ import cfnlint
 import pytest
 
 from infra.stacks import BUILDERS
-from tests.cfn import as_list, load, policies, statements, text_of
+from tests.support.cfn import as_list, load, policies, statements, text_of
 
 _DATA = json.loads((Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json").read_text())
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from infra.stacks import BUILDERS
-from tests.cfn import as_list, load, policies, statements
-from tests.resolve import walk
+from tests.support.cfn import as_list, load, policies, statements
+from tests.support.resolve import walk
 
 RESOURCE_POLICIES = {"AWS::KMS::Key", "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy"}
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from infra.cfn.scanner_skips import SKIPS
 from infra.stacks import BUILDERS
-from tests.cfn import load
+from tests.support.cfn import load
 from tests.conftest import ROOT
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from infra.stacks import BUILDERS
-from tests.template_references import import_problems, reference_problems
+from tests.support.template_references import import_problems, reference_problems
 
 ORDER = list(BUILDERS)
 

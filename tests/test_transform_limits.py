@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from infra.stacks import BUILDERS
-from tests.cfn import as_list, load
+from tests.support.cfn import as_list, load
 
 # transform -> {resource attribute: values the transform refuses}
 KNOWN_LIMITS: dict[str, dict[str, frozenset[str]]] = {

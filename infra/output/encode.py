@@ -2,7 +2,7 @@
 
 troposphere encodes each object and then walks the result again at every level above it, so a policy
 nested five deep is walked five times. Here each object is validated as to_dict() validates it and its
-data encoded once. tests/test_encode.py checks the result equals to_dict() for every stack.
+data encoded once. tests/test_encoder_matches_troposphere.py checks the result equals to_dict() for every stack.
 """
 from __future__ import annotations
 

@@ -13,6 +13,9 @@ from infra.config.names import LAMBDA_PREFIX
 # lambda_src/<folder> -> the parameter holding its S3 key.
 FUNCTIONS = {"get_model_metadata": "NotifierCodeKey", "registry_metrics": "MetricsCodeKey", "report_partitions": "PartitionsCodeKey"}
 
+# lambda_src/shared/: code every function uses, packaged into each zip beside the function's own folder.
+SHARED = "shared"
+
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
 _IGNORED_PARTS = {"__pycache__", ".pytest_cache"}
 
@@ -22,10 +25,20 @@ def source_files(folder: Path) -> list[Path]:
     return sorted(files, key=lambda p: p.relative_to(folder).as_posix())
 
 
+def zip_entries(folder: Path) -> list[tuple[str, Path]]:
+    """(name in the zip, file), sorted by name: the function's folder, then lambda_src/shared/ as `shared/`."""
+    entries = [(f"{folder.name}/{p.relative_to(folder).as_posix()}", p) for p in source_files(folder)]
+    shared = folder.parent / SHARED
+    if shared.is_dir():
+        entries += [(f"{SHARED}/{p.relative_to(shared).as_posix()}", p) for p in source_files(shared)]
+    return sorted(entries)
+
+
 def digest(folder: Path) -> str:
+    """A hash of every file the zip holds, names and bytes: a change to shared code changes every key."""
     h = hashlib.sha256()
-    for path in source_files(folder):
-        rel = path.relative_to(folder).as_posix().encode()
+    for name, path in zip_entries(folder):
+        rel = name.encode()
         data = path.read_bytes()
         h.update(len(rel).to_bytes(4, "big") + rel + len(data).to_bytes(8, "big") + data)
     return h.hexdigest()
@@ -39,15 +52,16 @@ def build_zip(folder: Path) -> bytes:
     """The zip's bytes depend only on file paths and contents: fixed times, modes and order.
 
     Files sit under the folder's name, so the function is a package (handler
-    "<folder>.handler.lambda_handler") and relative imports work in Lambda and in tests alike.
+    "<folder>.handler.lambda_handler") and relative imports work in Lambda and in tests alike; the shared
+    code sits beside it as the package `shared`.
     """
     import io
     import zipfile  # here, not at the top: rendering only hashes the sources; the synth build zips them
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        for path in source_files(folder):
-            info = zipfile.ZipInfo(f"{folder.name}/{path.relative_to(folder).as_posix()}", date_time=_FIXED_TIME)
+        for name, path in zip_entries(folder):
+            info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, path.read_bytes(), compresslevel=9)

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 from . import aws
-from .log import log
+from shared.log import log
 
 MAX_REPORT_BYTES = 1_000_000  # a quality report is a few KB; refuse to buffer anything huge
 _MISSING_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "404", "NotFound"})
@@ -44,7 +44,8 @@ def fetch(uri: str) -> Report:
         data = body.read(MAX_REPORT_BYTES + 1)
     except Exception as exc:  # noqa: BLE001 - classified below
         if aws.is_transient(exc):
-            log("WARNING", "retry", step="get_object", error_code=aws.error_code(exc), error=str(exc)[:500], report_uri=uri)
+            log("WARNING", "report read failed; raising for retry", decision="retry", step="get_object",
+                error_code=aws.error_code(exc), error=str(exc)[:500], report_uri=uri)
             raise
         code = aws.error_code(exc)
         reason = "not found in S3" if code in _MISSING_CODES else f"could not be read ({code or type(exc).__name__})"

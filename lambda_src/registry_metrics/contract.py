@@ -1,4 +1,4 @@
-"""The metric contract between this function and the KPI dashboard (infra/kpi.py imports it).
+"""The metric contract between this function and the KPI dashboard (infra/stacks/kpi.py imports it).
 
 Pure constants, no imports: the generator reads this module without boto3, and the function ships it.
 Namespace is per project ("MLOps/<project>", the MetricsNamespace parameter); every metric carries

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 from . import contract
 from .events import Change, Ignored, parse
 from .ledger import Ledger
-from .log import log
+from shared.log import log
 from .report import MAX_REPORT_BYTES, BadReport, quality_metrics, split_s3_uri
 
 # Errors that say the thing is gone or was never there: retrying cannot help, so skip the quality part.

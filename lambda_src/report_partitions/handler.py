@@ -18,7 +18,7 @@ from functools import lru_cache
 import boto3
 from botocore.exceptions import ClientError
 
-from .log import log
+from shared.log import log
 
 DETAIL_TYPE = "SageMaker Model Building Pipeline Execution Status Change"
 SOURCE = "aws.sagemaker"

@@ -26,7 +26,7 @@ from tests.demo.progress import Broken, Progress
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_SRC = ROOT / "lambda_src"
-PLACEHOLDER_ACCOUNT = OFFLINE_ACCOUNT  # what tests/resolve.py and pipeline_def use when config pins no account (moto is told the same)
+PLACEHOLDER_ACCOUNT = OFFLINE_ACCOUNT  # what tests/support/resolve.py and pipeline_def use when config pins no account (moto is told the same)
 
 # The evaluation the stand-in execution reports (above both envs' approval thresholds).
 DEMO_AUC, DEMO_ACCURACY = 0.912, 0.874
@@ -35,7 +35,7 @@ APPROVAL_COMMENT = "AUC above threshold; approved by the demo."
 
 EMULATED = """\
 What is real and what is emulated:
-  real:     config/, the template render, tests/resolve.py reading the rendered templates for this env,
+  real:     config/, the template render, tests/support/resolve.py reading the rendered templates for this env,
             pipeline_def's upsert code, both Lambda handlers (lambda_src/, run in-process with the
             environment variables their templates set).
   emulated: AWS itself, in-process with moto (mock_aws): S3, SageMaker (model package groups and

@@ -1,4 +1,4 @@
-"""What the rendered templates say for one environment, evaluated with tests/resolve.py.
+"""What the rendered templates say for one environment, evaluated with tests/support/resolve.py.
 
 The demo takes every name, pattern, handler and environment variable from here, not from
 infra/config/names.py, so a template that drifted from the code it wires together breaks the demo.
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from infra.config import Environment, Project
 from infra.stacks import BUILDERS
-from tests.resolve import resolve_all
+from tests.support.resolve import resolve_all
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ def _conditions_hold(conditions: dict, request: Request) -> bool:
     keys = request.keys()
     for operator, pairs in conditions.items():
         if operator not in _OPERATORS and operator not in ("StringNotEquals", "Null"):
-            raise NotImplementedError(f"condition operator {operator} is not evaluated by tests/policy_eval.py")
+            raise NotImplementedError(f"condition operator {operator} is not evaluated by tests/support/policy_eval.py")
         for key, wanted in pairs.items():
             if operator == "Null":  # "true": the request lacks the key; "false": it carries it
                 if (key not in keys) != (str(_list(wanted)[0]).lower() == "true"):

@@ -7,7 +7,7 @@ import pytest
 
 from infra.iam.policies import NO_RESOURCE_LEVEL_ACTIONS
 from infra.stacks import BUILDERS
-from tests.cfn import as_list, load, policies, role_statements, statements, text_of
+from tests.support.cfn import as_list, load, policies, role_statements, statements, text_of
 
 TRUST = "AssumeRolePolicyDocument"
 # The permissions boundaries grant nothing by themselves; tests/test_boundary.py checks them on their own.

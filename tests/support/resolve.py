@@ -1,7 +1,8 @@
 """Evaluate a rendered template for one environment, as CloudFormation would, as far as it can offline.
 
 Parameters come from the env's TemplateConfiguration (or the template's defaults), pseudo parameters
-from the env's config (a placeholder account), imports from the exports of stacks resolved earlier.
+from the env's config (a placeholder account), imports from the exports of stacks resolved earlier
+(resolve_all), or, for one stack evaluated alone (alone), readable markers like "<import churn-dev-pipeline-X>".
 What only exists after a deploy (GetAtt, Ref of a resource) stays a readable marker like
 "<GetAtt Topic.Arn>" or "<Ref Topic>".
 """
@@ -11,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from tests.cfn import load
+from tests.support.cfn import load
 
 from infra.config.names import OFFLINE_ACCOUNT as PLACEHOLDER_ACCOUNT  # the account offline renders use
 NO_VALUE = object()
@@ -30,11 +31,12 @@ class Stack:
     template: dict
     parameters: dict[str, object]
     pseudo: dict[str, str]
-    exports_in: dict[str, object] = field(default_factory=dict)
+    exports_in: dict[str, object] | None = field(default_factory=dict)  # None: imports stay markers
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
-    def from_rendered(cls, rendered: dict[str, str], stack: str, env, stack_name: str, exports_in=None) -> "Stack":
+    def from_rendered(cls, rendered: dict[str, str], stack: str, env, stack_name: str, exports_in=None,
+                      imports_as_markers: bool = False) -> "Stack":
         template = load(rendered[f"{stack}.yaml"])
         config = json.loads(rendered[f"{env.name}/{stack}.json"])
         params = {}
@@ -51,7 +53,7 @@ class Stack:
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackId": f"arn:aws:cloudformation:{env.region}:{env.account_id or PLACEHOLDER_ACCOUNT}:stack/{stack_name}/id",
         }
-        return cls(stack, stack_name, template, params, pseudo, dict(exports_in or {}))
+        return cls(stack, stack_name, template, params, pseudo, None if imports_as_markers else dict(exports_in or {}))
 
     # -- evaluation ---------------------------------------------------------------------------
     def condition(self, name: str) -> bool:
@@ -108,6 +110,7 @@ class Stack:
             "AWS::Lambda::Function": ("FunctionName", lambda n: f"arn:aws:lambda:{region}:{account}:function:{n}", "name"),
             "AWS::S3::Bucket": ("BucketName", lambda n: f"arn:aws:s3:::{n}", "name"),
             "AWS::CodeBuild::Project": ("Name", lambda n: f"arn:aws:codebuild:{region}:{account}:project/{n}", "name"),
+            "AWS::CloudWatch::Alarm": ("AlarmName", lambda n: f"arn:aws:cloudwatch:{region}:{account}:alarm:{n}", "name"),
         }.get(res["Type"])
         if named and named[0] in props:
             name = self.value(props[named[0]])
@@ -123,6 +126,8 @@ class Stack:
 
     def import_value(self, arg):
         name = self.value(arg)
+        if self.exports_in is None:
+            return f"<import {name}>"
         if name not in self.exports_in:
             raise Unresolved(f"{self.key}.yaml imports '{name}', which no earlier stack exports")
         return self.exports_in[name]
@@ -216,3 +221,12 @@ def resolve_all(rendered: dict[str, str], project, env_name: str, order: list[st
         stacks[key] = stack
         exports.update(stack.exports())
     return stacks
+
+
+def alone(rendered: dict[str, str], project, env_name: str, key: str) -> Stack:
+    """One stack evaluated for one env without the stacks before it: its imports read "<import NAME>"."""
+    from infra.config import names as names_mod
+
+    env = project.env(env_name)
+    return Stack.from_rendered(rendered, key, env, names_mod.Names(project, env).stack(key),
+                               imports_as_markers=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from infra.stacks import BUILDERS
-from tests.lint import lint_template
+from tests.support.lint import lint_template
 
 
 @pytest.mark.parametrize("stack", list(BUILDERS))

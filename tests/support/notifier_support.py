@@ -3,13 +3,10 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-EVENTS = Path(__file__).resolve().parent / "fixtures" / "events"
-if str(ROOT / "lambda_src") not in sys.path:
-    sys.path.insert(0, str(ROOT / "lambda_src"))
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "tests" / "fixtures" / "events"  # lambda_src/ is on sys.path: tests/__init__.py
 
 
 def sample_event(name: str) -> dict:

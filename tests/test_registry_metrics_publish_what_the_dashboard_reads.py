@@ -298,7 +298,7 @@ def test_report_reader_keeps_finite_numbers_only():
 
 def test_the_developer_guides_sample_event_verbatim_is_counted(aws, env):
     """The guide's sample (its `source` key appears twice, the second time as a list) is a real change."""
-    from tests.notifier_support import sample_event
+    from tests.support.notifier_support import sample_event
 
     sample = sample_event("developer_guide_sample")
     group = sample["detail"]["ModelPackageGroupName"]
@@ -337,7 +337,7 @@ def test_every_read_happens_before_the_first_claim(aws, env, monkeypatch):
 
 
 def test_the_function_times_out_later_than_claiming_and_publishing_may_take(rendered):
-    from tests.cfn import load
+    from tests.support.cfn import load
 
     fn = load(rendered["kpi.yaml"])["Resources"]["MetricsFunction"]["Properties"]
     assert fn["Timeout"] * 1000 > 2 * handler.CLAIM_BUDGET_MS

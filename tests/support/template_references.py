@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from tests.cfn import load
-from tests.resolve import Stack, walk
+from tests.support.cfn import load
+from tests.support.resolve import Stack, walk
 
 PSEUDO_PARAMETERS = frozenset({
     "AWS::AccountId", "AWS::NotificationARNs", "AWS::NoValue", "AWS::Partition", "AWS::Region",

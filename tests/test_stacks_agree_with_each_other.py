@@ -1,7 +1,7 @@
 """Cross-stack consistency, for every environment: each value one piece expects of another is the same.
 
 The AWS sample's rule listened on `…-dev-models` while its pipeline registered into `…-stable-models`;
-these tests catch that class of bug. Every template is evaluated for the env (tests/resolve.py) and
+these tests catch that class of bug. Every template is evaluated for the env (tests/support/resolve.py) and
 every failure names both places and both values.
 """
 from __future__ import annotations
@@ -16,9 +16,9 @@ from infra.config import names as names_mod
 from infra.stacks import pipeline
 from infra.config.names import PIPELINE_STACKS
 from infra.stacks import BUILDERS
-from tests.cfn import load
+from tests.support.cfn import load
 from tests.conftest import ROOT
-from tests.resolve import Stack, Unresolved, resolve_all
+from tests.support.resolve import Stack, Unresolved, resolve_all
 
 ORDER = list(BUILDERS)
 

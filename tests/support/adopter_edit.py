@@ -1,7 +1,7 @@
 """The edits an adopting team makes to config/ first: rename the project, add an env, change who is notified, drop an env.
 
 Used two ways: `tests/adopter_check.sh` applies them to a copy of the repository and runs the whole suite
-there (`python tests/adopter_edit.py SCENARIO` in the copy's root); `tests/test_adopted_config.py` applies
+there (`python tests/support/adopter_edit.py SCENARIO` in the copy's root); `tests/test_adopted_config.py` applies
 them to a temporary copy of config/ and re-runs the config-derived checks in-process. Each edit changes every
 value it touches to one the config did not hold (whatever config/ holds, the sample or an adopter's own), so a
 test that hard-codes a name, address, status or env name of config/ fails on it.
@@ -133,7 +133,7 @@ def apply(config_dir: Path | str, scenario: str) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        raise SystemExit(f"usage: python tests/adopter_edit.py SCENARIO  ({', '.join(SCENARIOS)})")
+        raise SystemExit(f"usage: python tests/support/adopter_edit.py SCENARIO  ({', '.join(SCENARIOS)})")
     try:
         apply(Path("config"), sys.argv[1])
     except NotApplicable as exc:

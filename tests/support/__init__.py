@@ -1,0 +1,1 @@
+"""Helpers the tests share: template loading and evaluation, policy evaluation, scanners, fixtures' support."""

@@ -1,0 +1,85 @@
+"""Each function's zip: its key changes when, and only when, a file it holds changes (its own or the shared
+code), and it imports on its own, from the zip alone, the way Lambda loads it."""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from infra.output import lambda_package
+from tests.conftest import ROOT
+
+LAMBDA_SRC = ROOT / "lambda_src"
+
+
+@pytest.fixture
+def source(tmp_path):
+    """A copy of lambda_src/ with the notifier and the shared code; returns the notifier's folder."""
+    for folder in ("get_model_metadata", lambda_package.SHARED):
+        shutil.copytree(LAMBDA_SRC / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path / "get_model_metadata"
+
+
+def test_key_is_stable_across_copies_mtimes_modes_and_bytecode(source):
+    before = lambda_package.code_key(source)
+    handler = source / "handler.py"
+    os.utime(handler, (0, 1_000_000_000))
+    handler.chmod(0o755)
+    (source / "__pycache__").mkdir()
+    (source / "__pycache__" / "handler.cpython-312.pyc").write_bytes(b"\0junk")
+    assert lambda_package.code_key(source) == before
+    assert lambda_package.build_zip(source) == lambda_package.build_zip(source)
+
+
+def test_key_changes_when_a_source_file_changes(source):
+    before = lambda_package.code_key(source)
+    handler = source / "handler.py"
+    handler.write_text(handler.read_text() + "\n# changed\n")
+    assert lambda_package.code_key(source) != before
+
+
+def test_key_changes_when_the_shared_code_changes(source):
+    before = lambda_package.code_key(source)
+    shared_log = source.parent / lambda_package.SHARED / "log.py"
+    shared_log.write_text(shared_log.read_text() + "\n# changed\n")
+    assert lambda_package.code_key(source) != before
+
+
+def test_key_changes_when_a_file_is_added_or_renamed(source):
+    before = lambda_package.code_key(source)
+    (source / "report.py").rename(source / "quality_report.py")
+    renamed = lambda_package.code_key(source)
+    assert renamed != before
+    (source / "extra.py").write_text("")
+    assert lambda_package.code_key(source) not in (before, renamed)
+
+
+def test_the_zip_holds_the_handler_under_its_package_folder_and_the_shared_code_beside_it(source):
+    names = zipfile.ZipFile(io.BytesIO(lambda_package.build_zip(source))).namelist()
+    assert {"get_model_metadata/handler.py", "get_model_metadata/__init__.py", "shared/__init__.py", "shared/log.py"} <= set(names)
+    assert names == sorted(names)
+
+
+@pytest.mark.parametrize("folder", sorted(lambda_package.FUNCTIONS))
+def test_each_function_imports_from_its_zip_alone(folder, tmp_path):
+    """Lambda's code root is the zip: a function that imports what its zip lacks (infra, tests, a sibling
+    function, shared code the packager left out) fails here, in a fresh interpreter that sees only the zip."""
+    zipfile.ZipFile(io.BytesIO(lambda_package.build_zip(LAMBDA_SRC / folder))).extractall(tmp_path)
+    code = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import {folder}.handler"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, "-I", "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_rendered_parameters_carry_the_current_keys(rendered, env_names):
+    for folder, parameter in lambda_package.FUNCTIONS.items():
+        key = lambda_package.code_key(LAMBDA_SRC / folder)
+        for env in env_names:
+            holders = [name for name, text in rendered.items() if name.startswith(f"{env}/") and f'"{parameter}": "{key}"' in text]
+            assert holders, f"{env}: no parameter file gives {parameter} the key {key}"
