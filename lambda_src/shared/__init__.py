@@ -1,0 +1,1 @@
+"""Code every function zip carries: packaged as the top-level package `shared`."""
