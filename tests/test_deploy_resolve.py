@@ -2,8 +2,11 @@
 whatever started the run, and says so plainly when there is none."""
 from __future__ import annotations
 
+import ast
 import json
+import sys
 import uuid
+from pathlib import Path
 
 import boto3
 import pytest
@@ -298,3 +301,24 @@ def test_the_event_and_its_artifact_credentials_are_never_logged(world, capsys):
             "secretAccessKey": "artifact-secret", "sessionToken": "artifact-session-token"}}}}, None)
     out = capsys.readouterr().out
     assert "artifact-secret" not in out and "artifact-session-token" not in out
+
+
+LAMBDA_SRC = Path(__file__).resolve().parent.parent / "lambda_src"
+
+
+@pytest.mark.parametrize("folder", ["deploy_resolve", "deploy_smoke_test", "shared"])
+def test_the_deployment_functions_import_only_what_their_zip_holds(folder):
+    """Python 3.12 runtime: the standard library, boto3/botocore, `shared` and the function's own package.
+    Nothing from infra/ or pipeline_def/ (not in the zip), nothing pip-installed."""
+    allowed = set(sys.stdlib_module_names) | {"boto3", "botocore", "shared", folder}
+    problems = []
+    for path in sorted((LAMBDA_SRC / folder).glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
+            problems += [f"{path.name}: import {n}" for n in names if n.split(".")[0] not in allowed]
+    assert not problems, problems
