@@ -1,0 +1,81 @@
+"""Helpers for the deployment pipeline's Lambda tests: job events, and a CodePipeline that records results.
+
+moto does not implement the CodePipeline job APIs (PutJobSuccessResult raises NotImplementedError), so
+the functions get a real botocore client whose requests are answered here: botocore still validates and
+serialises every call against the service model, the test sees what was sent, and nothing leaves the
+process. The functions import as Lambda imports them: lambda_src/ is the zip's root.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT / "lambda_src") not in sys.path:
+    sys.path.insert(0, str(ROOT / "lambda_src"))
+
+from shared import clients  # noqa: E402 - path set above
+
+
+def job_event(user_parameters: str | None = None, job_id: str | None = None) -> dict:
+    """The event CodePipeline sends a Lambda invoke action (the CodePipeline user guide's example shape)."""
+    configuration = {"FunctionName": "deploy-fn"}
+    if user_parameters is not None:
+        configuration["UserParameters"] = user_parameters
+    return {"CodePipeline.job": {
+        "id": job_id or str(uuid.uuid4()),
+        "accountId": "123456789012",
+        "data": {
+            "actionConfiguration": {"configuration": configuration},
+            "inputArtifacts": [],
+            "outputArtifacts": [],
+            "artifactCredentials": {"accessKeyId": "AKIAEXAMPLE", "secretAccessKey": "artifact-secret",
+                                    "sessionToken": "artifact-session-token"},
+        },
+    }}
+
+
+class FakeCodePipeline:
+    """Answers PutJobSuccessResult / PutJobFailureResult; `fail_with` makes the next answers an error.
+
+    The answer is given in botocore's before-call event (as botocore.stub.Stubber does), after the
+    request was validated and serialised and before anything is sent, so moto never sees the call.
+    """
+
+    def __init__(self):
+        import boto3
+        from botocore.config import Config
+
+        self.calls: list[tuple[str, dict]] = []
+        self.fail_with: tuple[int, str] | None = None
+        self.client = boto3.client("codepipeline", region_name="eu-west-1", config=Config(retries={"max_attempts": 1}))
+        self.client.meta.events.register("before-call.codepipeline", self._answer)
+        clients._clients["codepipeline"] = self.client
+
+    def _answer(self, params, model, **_):
+        self.calls.append((model.name, json.loads(params["body"] or b"{}")))
+        if self.fail_with is None:
+            return _Http(200), {"ResponseMetadata": {"HTTPStatusCode": 200}}
+        status, code = self.fail_with
+        return _Http(status), {"Error": {"Code": code, "Message": f"{code} (injected)"},
+                               "ResponseMetadata": {"HTTPStatusCode": status}}
+
+    @property
+    def results(self) -> list[tuple[str, dict]]:
+        return [(name, body) for name, body in self.calls if name.startswith("PutJob")]
+
+    def only_result(self) -> tuple[str, dict]:
+        assert len(self.results) == 1, f"expected one job result, got {self.results}"
+        return self.results[0]
+
+
+class _Http:
+    def __init__(self, status_code: int):
+        self.status_code, self.headers, self.content = status_code, {}, b""
+
+
+def logged(capsys) -> list[dict]:
+    """The JSON log lines the function wrote to stdout."""
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]

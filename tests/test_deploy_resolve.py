@@ -1,0 +1,324 @@
+"""The deployment pipeline's Resolve action against moto: it deploys the registry's newest Approved version,
+whatever started the run, and says so plainly when there is none."""
+from __future__ import annotations
+
+import ast
+import json
+import sys
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from tests.support.pipeline_job_support import FakeCodePipeline, job_event, logged
+
+from deploy_resolve import handler, registry, summary  # noqa: E402 - path set by pipeline_job_support
+from shared import clients  # noqa: E402
+
+GROUP = "acme-fraud-staging-models"
+OTHER_GROUP = "acme-fraud-prod-models"
+BUCKET = "acme-fraud-artifacts-eu-west-1"
+REPORT = {"binary_classification_metrics": {"accuracy": {"value": 0.88, "standard_deviation": "NaN"},
+                                            "auc": {"value": 0.91234, "standard_deviation": "NaN"}}}
+
+
+class Registry:
+    """A moto account holding the group, its versions and their quality reports."""
+
+    def __init__(self, monkeypatch):
+        self.sm, self.s3 = boto3.client("sagemaker"), boto3.client("s3")
+        self.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        for group in (GROUP, OTHER_GROUP):
+            self.sm.create_model_package_group(ModelPackageGroupName=group)
+        self.pipeline = FakeCodePipeline()
+        monkeypatch.setenv("MODEL_PACKAGE_GROUP", GROUP)
+
+    def register(self, status: str, group: str = GROUP, report: object = REPORT) -> str:
+        key = f"evaluation/{uuid.uuid4().hex}/evaluation.json"
+        kwargs = dict(
+            ModelPackageGroupName=group,
+            InferenceSpecification={"Containers": [{"Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/xgb:1",
+                                                    "ModelDataUrl": f"s3://{BUCKET}/models/{key}/model.tar.gz"}],
+                                    "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
+            ModelApprovalStatus="PendingManualApproval",
+        )
+        if report is not None:
+            body = report if isinstance(report, bytes) else json.dumps(report).encode()
+            self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+            kwargs["ModelMetrics"] = {"ModelQuality": {"Statistics": {"ContentType": "application/json",
+                                                                      "S3Uri": f"s3://{BUCKET}/{key}"}}}
+        arn = self.sm.create_model_package(**kwargs)["ModelPackageArn"]
+        self.set_status(arn, status)
+        return arn
+
+    def set_status(self, arn: str, status: str) -> None:
+        if status != "PendingManualApproval":
+            self.sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status)
+
+
+@pytest.fixture
+def world(monkeypatch):
+    with mock_aws():
+        clients.reset()
+        yield Registry(monkeypatch)
+        clients.reset()
+
+
+def test_newest_approved_version_is_resolved(world, capsys):
+    v1 = world.register("Approved")
+    world.register("Rejected")
+    v3 = world.register("Approved")
+    world.register("PendingManualApproval")
+    world.register("Rejected")
+    world.register("Approved", group=OTHER_GROUP)  # newer, but another env's group
+
+    result = handler.lambda_handler(job_event(), None)
+
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobSuccessResult"
+    variables = body["outputVariables"]
+    assert variables["ModelPackageArn"] == v3 != v1
+    assert variables["ModelPackageVersion"] == "3"
+    assert result["decision"] == "resolved"
+    assert [line["decision"] for line in logged(capsys)] == ["resolved"]
+
+
+def test_a_replayed_event_for_an_older_version_still_deploys_the_newest(world):
+    """Approval order is not version order: v1 re-approved after v3 changes nothing, and the event's
+    version (v1, here in UserParameters and a fake detail) is never read."""
+    v1 = world.register("Rejected")
+    v3 = world.register("PendingManualApproval")
+    world.register("Rejected")
+    world.set_status(v3, "Approved")
+    world.set_status(v1, "Approved")  # approved last: the newest *approval*, not the newest version
+    event = job_event(user_parameters=json.dumps({"ModelPackageArn": v1}))
+    event["detail"] = {"ModelPackageArn": v1, "ModelPackageVersion": 1, "ModelApprovalStatus": "Approved"}
+
+    handler.lambda_handler(event, None)
+
+    assert world.pipeline.only_result()[1]["outputVariables"]["ModelPackageArn"] == v3
+
+
+def test_output_variables_are_strings_within_codepipeline_limits(world):
+    world.register("Approved")
+    handler.lambda_handler(job_event(), None)
+    variables = world.pipeline.only_result()[1]["outputVariables"]
+    assert set(variables) == {"ModelPackageArn", "ModelPackageVersion", "CreationTime", "Summary"}
+    assert all(isinstance(v, str) and v for v in variables.values())
+    assert len(variables["Summary"]) <= summary.MAX_SUMMARY_CHARS
+    assert variables["CreationTime"].endswith("Z")
+
+
+def test_summary_names_version_creation_time_and_auc(world):
+    world.register("Approved")
+    handler.lambda_handler(job_event(), None)
+    name, body = world.pipeline.only_result()
+    text = body["outputVariables"]["Summary"]
+    assert text.startswith(f"version 1 of {GROUP}, created 20")
+    assert text.endswith("auc 0.9123")
+    assert body["executionDetails"]["summary"] == text
+
+
+@pytest.mark.parametrize("report, expected", [
+    (None, "no quality report"),
+    (b"{not json", "quality report unavailable (JSONDecodeError)"),
+    (b"[" * 100_000 + b"]" * 100_000, "quality report unavailable"),
+    ({"binary_classification_metrics": {"auc": {"value": "NaN"}}}, "no metric in the quality report"),
+    (b"x" * (summary.MAX_REPORT_BYTES + 1), "quality report unavailable (ValueError)"),
+])
+def test_a_bad_quality_report_costs_the_metric_not_the_deployment(world, report, expected):
+    arn = world.register("Approved", report=report)
+    handler.lambda_handler(job_event(), None)
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobSuccessResult"
+    assert body["outputVariables"]["ModelPackageArn"] == arn
+    assert expected in body["outputVariables"]["Summary"]
+
+
+def test_a_missing_report_object_costs_the_metric_not_the_deployment(world):
+    world.register("Approved")
+    for item in world.s3.list_objects_v2(Bucket=BUCKET)["Contents"]:
+        world.s3.delete_object(Bucket=BUCKET, Key=item["Key"])
+    handler.lambda_handler(job_event(), None)
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobSuccessResult"
+    assert "quality report unavailable (NoSuchKey)" in body["outputVariables"]["Summary"]
+
+
+def test_rejecting_the_last_approved_version_fails_the_action_and_says_so(world, capsys):
+    only = world.register("Approved")
+    world.register("PendingManualApproval")
+    world.set_status(only, "Rejected")
+
+    result = handler.lambda_handler(job_event(), None)
+
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobFailureResult"
+    assert body["failureDetails"] == {
+        "type": "JobFailed",
+        "message": f"no Approved version left in model package group {GROUP}; nothing was deployed"}
+    assert result["decision"] == "none_approved"
+    assert [line["decision"] for line in logged(capsys)] == ["none_approved"]
+
+
+def test_an_empty_group_fails_the_action(world):
+    handler.lambda_handler(job_event(), None)
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobFailureResult" and "no Approved version left" in body["failureDetails"]["message"]
+
+
+def test_newest_is_the_first_item_of_the_first_page_whatever_the_page_size(world, monkeypatch):
+    monkeypatch.setattr(registry, "PAGE_SIZE", 1)
+    world.register("Approved")
+    world.register("Approved")
+    newest = world.register("Approved")
+    world.register("Rejected")
+    handler.lambda_handler(job_event(), None)
+    assert world.pipeline.only_result()[1]["outputVariables"]["ModelPackageArn"] == newest
+
+
+def test_empty_pages_with_a_next_token_are_followed(world, monkeypatch):
+    arn = world.register("Approved")
+    sagemaker = clients.client("sagemaker")
+    real = sagemaker.list_model_packages
+    tokens = []
+
+    def empty_first(**kwargs):
+        tokens.append(kwargs.get("NextToken"))
+        if "NextToken" not in kwargs:
+            return {"ModelPackageSummaryList": [], "NextToken": "page-2"}
+        return real(**{k: v for k, v in kwargs.items() if k != "NextToken"})
+
+    monkeypatch.setattr(sagemaker, "list_model_packages", empty_first)
+    handler.lambda_handler(job_event(), None)
+    assert tokens == [None, "page-2"]
+    assert world.pipeline.only_result()[1]["outputVariables"]["ModelPackageArn"] == arn
+
+
+def test_a_version_rejected_while_resolving_is_not_deployed(world, monkeypatch):
+    older = world.register("Approved")
+    newest = world.register("Approved")
+    sagemaker = clients.client("sagemaker")
+    real = sagemaker.describe_model_package
+
+    def reject_on_first_look(**kwargs):
+        if kwargs["ModelPackageName"] == newest:
+            world.set_status(newest, "Rejected")
+        return real(**kwargs)
+
+    monkeypatch.setattr(sagemaker, "describe_model_package", reject_on_first_look)
+    handler.lambda_handler(job_event(), None)
+    assert world.pipeline.only_result()[1]["outputVariables"]["ModelPackageArn"] == older
+
+
+def _throttled(**_):
+    raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+                       "ResponseMetadata": {"HTTPStatusCode": 400}}, "ListModelPackages")
+
+
+def test_an_aws_error_is_reported_to_the_pipeline_and_logged(world, monkeypatch, capsys):
+    world.register("Approved")
+    monkeypatch.setattr(clients.client("sagemaker"), "list_model_packages", _throttled)
+
+    result = handler.lambda_handler(job_event(), None)
+
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobFailureResult"
+    assert body["failureDetails"]["type"] == "JobFailed"
+    assert body["failureDetails"]["message"].startswith("AWS error ThrottlingException: ")
+    assert result["decision"] == "aws_error"
+    [line] = logged(capsys)
+    assert (line["decision"], line["error_code"]) == ("aws_error", "ThrottlingException")
+
+
+def test_when_even_the_failure_cannot_be_reported_the_function_raises(world, monkeypatch, capsys):
+    monkeypatch.setattr(clients.client("sagemaker"), "list_model_packages", _throttled)
+    world.pipeline.fail_with = (500, "InternalServerError")
+    with pytest.raises(ClientError):
+        handler.lambda_handler(job_event(), None)
+    assert [line["decision"] for line in logged(capsys)] == ["report_failed"]
+
+
+def test_when_the_success_cannot_be_reported_the_function_raises(world, capsys):
+    world.register("Approved")
+    world.pipeline.fail_with = (400, "ValidationException")
+    with pytest.raises(ClientError):
+        handler.lambda_handler(job_event(), None)
+    assert [line["decision"] for line in logged(capsys)] == ["report_failed"]
+
+
+def test_a_retry_of_a_job_already_reported_is_logged_not_raised(world, capsys):
+    world.register("Approved")
+    world.pipeline.fail_with = (400, "InvalidJobStateException")
+    result = handler.lambda_handler(job_event(), None)
+    assert result["decision"] == "resolved"
+    assert [line["decision"] for line in logged(capsys)] == ["already_reported"]
+
+
+@pytest.mark.parametrize("event", [
+    {},
+    {"CodePipeline.job": {}},
+    {"CodePipeline.job": {"id": "not-a-job-id"}},
+    {"detail-type": "SageMaker Model Package State Change", "detail": {"ModelPackageArn": "arn:x"}},
+    ["CodePipeline.job"],
+])
+def test_a_malformed_event_is_logged_and_raised(world, event, capsys):
+    with pytest.raises(ValueError):
+        handler.lambda_handler(event, None)
+    assert world.pipeline.results == []
+    [line] = logged(capsys)
+    assert line["decision"] == "malformed"
+
+
+def test_a_missing_group_setting_is_a_configuration_error(world, monkeypatch):
+    monkeypatch.delenv("MODEL_PACKAGE_GROUP")
+    handler.lambda_handler(job_event(), None)
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobFailureResult"
+    assert body["failureDetails"]["type"] == "ConfigurationError"
+    assert "MODEL_PACKAGE_GROUP" in body["failureDetails"]["message"]
+
+
+def test_a_bug_is_reported_to_the_pipeline_and_raised(world, monkeypatch, capsys):
+    world.register("Approved")
+    monkeypatch.setattr(summary, "line", lambda *a: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        handler.lambda_handler(job_event(), None)
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobFailureResult"
+    assert body["failureDetails"]["message"].startswith("internal error ZeroDivisionError")
+    assert [line["decision"] for line in logged(capsys)] == ["internal_error"]
+
+
+def test_the_event_and_its_artifact_credentials_are_never_logged(world, capsys):
+    world.register("Approved")
+    handler.lambda_handler(job_event(), None)
+    with pytest.raises(ValueError):
+        handler.lambda_handler({"CodePipeline.job": {"id": "bad", "data": {"artifactCredentials": {
+            "secretAccessKey": "artifact-secret", "sessionToken": "artifact-session-token"}}}}, None)
+    out = capsys.readouterr().out
+    assert "artifact-secret" not in out and "artifact-session-token" not in out
+
+
+LAMBDA_SRC = Path(__file__).resolve().parent.parent / "lambda_src"
+
+
+@pytest.mark.parametrize("folder", ["deploy_resolve", "deploy_smoke_test", "shared"])
+def test_the_deployment_functions_import_only_what_their_zip_holds(folder):
+    """Python 3.12 runtime: the standard library, boto3/botocore, `shared` and the function's own package.
+    Nothing from infra/ or pipeline_def/ (not in the zip), nothing pip-installed."""
+    allowed = set(sys.stdlib_module_names) | {"boto3", "botocore", "shared", folder}
+    problems = []
+    for path in sorted((LAMBDA_SRC / folder).glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
+            problems += [f"{path.name}: import {n}" for n in names if n.split(".")[0] not in allowed]
+    assert not problems, problems
