@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from tests.support.pipeline_job_support import FakeCodePipeline, job_event, logged
 
-from deploy_resolve import handler, registry, summary  # noqa: E402 - path set by pipeline_job_support
+from deploy_resolve import handler, registry, summary  # lambda_src/ is on sys.path: tests/__init__.py
 from shared import clients  # noqa: E402
 
 GROUP = "acme-fraud-staging-models"

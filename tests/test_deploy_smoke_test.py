@@ -23,7 +23,7 @@ from pipeline_def.steps import contract as contract_lib
 from pipeline_def.steps import inference, package
 from tests.support.pipeline_job_support import FakeCodePipeline, job_event, logged
 
-from deploy_smoke_test import contract, handler  # noqa: E402 - path set by pipeline_job_support
+from deploy_smoke_test import contract, handler  # lambda_src/ is on sys.path: tests/__init__.py
 from shared import clients  # noqa: E402
 
 REGION, ACCOUNT = "eu-west-1", "123456789012"

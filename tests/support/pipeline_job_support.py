@@ -8,15 +8,9 @@ process. The functions import as Lambda imports them: lambda_src/ is the zip's r
 from __future__ import annotations
 
 import json
-import sys
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT / "lambda_src") not in sys.path:
-    sys.path.insert(0, str(ROOT / "lambda_src"))
-
-from shared import clients  # noqa: E402 - path set above
+from shared import clients  # lambda_src/ is on sys.path: tests/__init__.py
 
 
 def job_event(user_parameters: str | None = None, job_id: str | None = None) -> dict:
