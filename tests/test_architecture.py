@@ -28,6 +28,11 @@ def test_every_stack_module_is_in_the_independence_contract():
     assert named == {build.__module__ for build in BUILDERS.values()}
 
 
+def test_every_lambda_folder_is_in_the_functions_independence_contract():
+    named = set(_lines(_contracts()["importlinter:contract:functions"]["modules"]))
+    assert named == {f"lambda_src.{p.parent.name}" for p in (ROOT / "lambda_src").glob("*/__init__.py")}
+
+
 def test_every_infra_package_sits_in_a_layer():
     layers = _lines(_contracts()["importlinter:contract:layers"]["layers"])
     in_layers = {module.strip() for layer in layers for module in layer.split("|")}
@@ -42,3 +47,54 @@ def test_the_generator_layers_are_the_layers_below_ops():
     below_ops = {module.strip() for layer in layers for module in layer.split("|")} - {"infra.ops"}
     offline = set(_lines(_contracts()["importlinter:contract:generator-offline"]["source_modules"]))
     assert offline == below_ops
+
+
+def _module_cycles() -> list[list[str]]:
+    """Every import cycle among the modules of infra, pipeline_def and lambda_src, packages' __init__ included,
+    across packages too (Tarjan's strongly connected components over grimp's graph of direct imports)."""
+    import grimp
+
+    graph = grimp.build_graph("infra", "pipeline_def", "lambda_src", cache_dir=None)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:  # recursive: the graph is a few hundred modules deep at most
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for imported in sorted(graph.find_modules_directly_imported_by(module)):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in on_stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_no_import_cycle_at_any_depth_nor_across_packages():
+    """import-linter's acyclic_siblings compares siblings only: a cycle through a package's own __init__
+    (infra.config -> loader -> schema -> infra.config) or between infra and pipeline_def passes it."""
+    assert _module_cycles() == []
+
+
+def test_infra_stays_a_namespace_package():
+    """An infra/__init__.py would run before every generator module, outside every contract (import-linter
+    checks infra's subpackages, not infra itself): what it imported, the Synth build would load."""
+    assert not (ROOT / "infra" / "__init__.py").exists()

@@ -7,14 +7,11 @@ statements merged per service; these tests evaluate it per environment as IAM wo
 from __future__ import annotations
 
 import copy
-import dataclasses
 import fnmatch
 import json
-from types import MappingProxyType
 
 import pytest
 
-from infra.config import names as names_mod
 from infra.output import render
 from infra.iam.boundary import BOUNDARIES
 from infra.iam.policies import NO_RESOURCE_LEVEL_ACTIONS

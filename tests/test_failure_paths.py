@@ -91,7 +91,7 @@ def _json_filter_matches(pattern: str, line: str) -> bool:
 def test_events_the_notifier_drops_are_counted_and_alarmed(rendered, monkeypatch, capsys):
     from tests.support.notifier_support import sample_event
 
-    from get_model_metadata import handler  # noqa: E402 - lambda_src on the path (notifier_support)
+    from get_model_metadata import handler  # lambda_src/ is on sys.path: tests/__init__.py
 
     template = load(rendered["notifications.yaml"])
     metric_filter = template["Resources"]["NotifierMalformedEventsFilter"]["Properties"]

@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from tests.support.hostile_support import (MISSING, any_text, apply, client_error, field, json_values, odd_text, report_bodies,
+from tests.support.hostile_support import (any_text, apply, client_error, field, json_values, odd_text, report_bodies,
                                    run_logged, times, versions)
 from tests.support.notifier_support import sample_event
 
-from get_model_metadata import aws, handler, message  # noqa: E402 - path set by notifier_support
+from get_model_metadata import aws, handler  # lambda_src/ is on sys.path: tests/__init__.py
 
 GROUP = "churn-model-build-dev-models"
 BUCKET = "churn-dev-artifacts-123456789012-eu-west-1"

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -65,16 +66,44 @@ def test_the_zip_holds_the_handler_under_its_package_folder_and_the_shared_code_
     assert names == sorted(names)
 
 
+# What Lambda's Python runtime provides beside the zip: the standard library and the AWS SDK.
+LAMBDA_RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+
+
+@pytest.fixture(scope="module")
+def lambda_runtime(tmp_path_factory):
+    """A folder holding only the packages Lambda's runtime adds to the standard library (links into this venv)."""
+    import importlib.util
+
+    folder = tmp_path_factory.mktemp("lambda-runtime")
+    for name in LAMBDA_RUNTIME_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        origin = Path(spec.origin)
+        source = origin.parent if origin.name == "__init__.py" else origin
+        (folder / source.name).symlink_to(source)
+    return folder
+
+
 @pytest.mark.parametrize("folder", sorted(lambda_package.FUNCTIONS))
-def test_each_function_imports_from_its_zip_alone(folder, tmp_path):
+def test_each_function_imports_from_its_zip_alone(folder, tmp_path, lambda_runtime):
     """Lambda's code root is the zip: a function that imports what its zip lacks (infra, tests, a sibling
-    function, shared code the packager left out) fails here, in a fresh interpreter that sees only the zip."""
+    function, shared code the packager left out, a library of this venv such as yaml) fails here, in a fresh
+    interpreter that sees the standard library, the zip and the runtime's AWS SDK only (-I -S: no site-packages)."""
     zipfile.ZipFile(io.BytesIO(lambda_package.build_zip(LAMBDA_SRC / folder))).extractall(tmp_path)
-    code = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import {folder}.handler"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    result = subprocess.run([sys.executable, "-I", "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+    code = f"import sys; sys.path[:0] = [{str(tmp_path)!r}, {str(lambda_runtime)!r}]; import {folder}.handler"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_only_python_sources_count(source):
+    """A stray file (an editor's backup, .DS_Store) changes neither the key nor the zip: the Synth build, from a
+    clean checkout, must reproduce the committed keys."""
+    before, zipped = lambda_package.code_key(source), lambda_package.build_zip(source)
+    (source / ".DS_Store").write_bytes(b"\0\1")
+    (source.parent / lambda_package.SHARED / "log.py~").write_text("old")
+    assert (lambda_package.code_key(source), lambda_package.build_zip(source)) == (before, zipped)
 
 
 def test_rendered_parameters_carry_the_current_keys(rendered, env_names):

@@ -10,7 +10,7 @@ from moto import mock_aws
 
 from tests.support.notifier_support import for_group, sample_event
 
-from get_model_metadata import aws, handler, message  # noqa: E402 - path set by notifier_support
+from get_model_metadata import aws, handler, message  # lambda_src/ is on sys.path: tests/__init__.py
 
 GROUP = "churn-model-build-dev-models"
 BUCKET = "churn-dev-artifacts-123456789012-eu-west-1"

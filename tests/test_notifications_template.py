@@ -11,7 +11,6 @@ from moto import mock_aws
 from infra.parts import email_subscriptions
 from infra.config import names
 from infra.iam.runtime import functions
-from infra.stacks import notifications
 from infra.config import subscription_logical_id
 from infra.stacks import BUILDERS
 from tests.support.resolve import resolve_all

@@ -14,7 +14,7 @@ from infra.config import names
 from infra.stacks import pipeline
 from infra.stacks import BUILDERS
 from tests.support.cfn import statements as cfn_statements
-from tests.conftest import FIXTURE_CONFIG, ROOT
+from tests.conftest import FIXTURE_CONFIG
 
 # ApproveRelease exists only where config asks for it (operations.release_approval; tests/test_release_approval.py).
 STAGES = ["Source", "ApproveRelease", "Synth", "UpdatePipeline", "DeployNotifications", "DeployKpi", "UpsertSageMakerPipeline"]

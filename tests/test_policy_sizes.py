@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from infra.output import render
 from infra.stacks import BUILDERS
-from tests.support.cfn import statements
 from tests.support.longest_names import longest_project
 from tests.support.resolve import resolve_all
 

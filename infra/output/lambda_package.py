@@ -21,7 +21,9 @@ _IGNORED_PARTS = {"__pycache__", ".pytest_cache"}
 
 
 def source_files(folder: Path) -> list[Path]:
-    files = [p for p in folder.rglob("*") if p.is_file() and not (_IGNORED_PARTS & set(p.parts)) and p.suffix != ".pyc"]
+    """The Python sources under folder: a stray file (an editor's backup, .DS_Store) is neither zipped nor hashed,
+    so a key rendered on a laptop is the key the Synth build reproduces from a clean checkout."""
+    files = [p for p in folder.rglob("*.py") if p.is_file() and not (_IGNORED_PARTS & set(p.parts))]
     return sorted(files, key=lambda p: p.relative_to(folder).as_posix())
 
 
