@@ -74,7 +74,7 @@ pytest: $(DEV_STAMP)
 adopter-check: $(DEV_STAMP)
 	tests/adopter_check.sh $(SCENARIOS)
 
-# Bootstrap ENV (IAM, then pipeline stack); the pipeline deploys the rest. Needs AWS credentials.
+# Bootstrap ENV (deploy roles, boundaries, IAM, then the pipeline stack); the pipeline deploys the rest. Needs AWS credentials.
 # CFN_ROLE_ARN: a CloudFormation service role to act as (a key or bucket policy change, once the pipeline has
 # updated its own stack: CloudFormation otherwise keeps using the pipeline's deploy role, which may not make it).
 deploy: $(DEV_STAMP)

@@ -25,12 +25,14 @@ def _lines(value: str) -> list[str]:
 
 def test_every_stack_module_is_in_the_independence_contract():
     named = set(_lines(_contracts()["importlinter:contract:stacks"]["modules"]))
-    assert named == {build.__module__ for build in BUILDERS.values()}
+    built = {build.__module__ for build in BUILDERS.values()}
+    assert named == built, f"list every stack module of BUILDERS in .importlinter [importlinter:contract:stacks]: {sorted(named ^ built)}"
 
 
 def test_every_lambda_folder_is_in_the_functions_independence_contract():
     named = set(_lines(_contracts()["importlinter:contract:functions"]["modules"]))
-    assert named == {f"lambda_src.{p.parent.name}" for p in (ROOT / "lambda_src").glob("*/__init__.py")}
+    folders = {f"lambda_src.{p.parent.name}" for p in (ROOT / "lambda_src").glob("*/__init__.py")}
+    assert named == folders, f"list every lambda_src folder in .importlinter [importlinter:contract:functions]: {sorted(named ^ folders)}"
 
 
 def test_every_infra_package_sits_in_a_layer():
@@ -38,7 +40,8 @@ def test_every_infra_package_sits_in_a_layer():
     in_layers = {module.strip() for layer in layers for module in layer.split("|")}
     packages = {f"infra.{p.parent.name}" for p in (ROOT / "infra").glob("*/__init__.py")}
     modules = {f"infra.{p.stem}" for p in (ROOT / "infra").glob("*.py") if p.stem != "__init__"}
-    assert packages | modules == in_layers
+    assert packages | modules == in_layers, \
+        f"place every infra package in a layer of .importlinter [importlinter:contract:layers]: {sorted((packages | modules) ^ in_layers)}"
 
 
 def test_the_generator_layers_are_the_layers_below_ops():
@@ -46,7 +49,8 @@ def test_the_generator_layers_are_the_layers_below_ops():
     layers = _lines(_contracts()["importlinter:contract:layers"]["layers"])
     below_ops = {module.strip() for layer in layers for module in layer.split("|")} - {"infra.ops"}
     offline = set(_lines(_contracts()["importlinter:contract:generator-offline"]["source_modules"]))
-    assert offline == below_ops
+    assert offline == below_ops, \
+        f".importlinter [importlinter:contract:generator-offline] source_modules must be every layer but infra.ops: {sorted(offline ^ below_ops)}"
 
 
 def _module_cycles() -> list[list[str]]:

@@ -61,7 +61,7 @@ def test_bootstrap_templates_fit_inline_and_carry_env_parameters_and_tags(projec
     body, params, tags = deploy.stack_inputs(ROOT / "templates", stack, env)
     assert len(body.encode()) <= deploy.TEMPLATE_BODY_LIMIT
     assert set(json.loads(body)["Parameters"]) == {p["ParameterKey"] for p in params}
-    configured = {**project.tags, **project.env(env).tags}  # project tags, the env's on top (infra/config.py)
+    configured = {**project.tags, **project.env(env).tags}  # project tags, the env's on top (infra/config/loader.py)
     assert tags == [{"Key": k, "Value": v} for k, v in sorted(configured.items())]
     assert pipeline.CAPABILITIES[stack] == (["CAPABILITY_NAMED_IAM"] if stack == "iam" else [])  # pipeline: no IAM
 

@@ -96,7 +96,7 @@ def test_pipeline_deploys_stacks_in_the_order_their_imports_need(stacks_by_env):
     for env, stacks in stacks_by_env.items():
         n_stacks = [a["Configuration"]["StackName"] for a in _deploy_actions(stacks)]
         expected = [stacks[key].name for key in ORDER if key in PIPELINE_STACKS]
-        same(f"env {env}: deployment order", **{"pipeline.yaml stages": n_stacks, "infra/stacks.py BUILDERS": expected})
+        same(f"env {env}: deployment order", **{"pipeline.yaml stages": n_stacks, "infra/stacks/__init__.py BUILDERS": expected})
 
 
 def test_the_pipeline_never_deploys_the_deploy_roles(stacks_by_env):

@@ -1,9 +1,9 @@
 """A yes/no JSON Schema (draft 2020-12) check for the keywords infra/config/schema.py uses, without jsonschema.
 
 Importing jsonschema (referencing, attrs, rpds…) cost generate.py more than building every template.
-A valid config only needs a yes, so config.py asks this check first and imports jsonschema only to word
+A valid config only needs a yes, so loader.py asks this check first and imports jsonschema only to word
 the error of an invalid one. The check accepts exactly what jsonschema accepts (tests/test_schema_check.py
-compares the two); a schema using a keyword it does not implement compiles to None, and config.py then
+compares the two); a schema using a keyword it does not implement compiles to None, and loader.py then
 validates with jsonschema alone: slower, never weaker.
 """
 from __future__ import annotations

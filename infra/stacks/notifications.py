@@ -46,7 +46,7 @@ RUNTIME = "python3.13"
 RULE_NAME = "${ResourcePrefix}-model-package-state"
 ALARM_NAME = "${ResourcePrefix}-approval-notifier-dead-letters"
 RULE_ARN = f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{RULE_NAME}"
-# The notifier's log line for an event it drops (lambda_src/get_model_metadata/log.py writes JSON lines).
+# The notifier's log line for an event it drops (lambda_src/shared/log.py writes JSON lines).
 MALFORMED_FILTER = '{ $.decision = "malformed" }'
 MALFORMED_METRIC = "${ResourcePrefix}-notifier-malformed-events"
 NOTIFIER_ROLE_ARN = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${NotifierRoleName}"

@@ -63,7 +63,7 @@ def rename(config_dir: Path) -> None:
 
 
 def _clashes(a: str, b: str) -> bool:
-    """config refuses env names of which one, with a hyphen, starts another (infra/config.py)."""
+    """config refuses env names of which one, with a hyphen, starts another (infra/config/loader.py)."""
     return a == b or b.startswith(f"{a}-") or a.startswith(f"{b}-")
 
 
