@@ -14,7 +14,9 @@ from typing import Callable
 import awacs
 from troposphere import AWSHelperFn, BaseAWSObject, Parameter, Template
 
-from infra.config.names import Names
+from infra.config.loader import deployment_settings
+from infra.config.model import Deployment
+from infra.config.names import DATA_CAPTURE_PREFIX, ENDPOINTS_DEPLOY_ROLE, RELEASE_KEY, Names
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,18 @@ class Spec:
     value: Callable[[Names], object]
     type: str = "String"
     allowed_pattern: str | None = None
+
+
+def _deployment(n: Names) -> Deployment:
+    """The env's deployment settings; the defaults where it has none (its files are rendered, never deployed)."""
+    return n.env.deployment or deployment_settings("", {})
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+ROLLOUT_TYPES = {"canary": "CANARY", "linear": "LINEAR", "all_at_once": "ALL_AT_ONCE"}
 
 
 def _lower_hyphen(max_len: int) -> str:
@@ -120,6 +134,54 @@ SPECS: dict[str, Spec] = {
     "PartitionsDeadLetterQueueName": Spec("SQS dead-letter queue of the report-partitions Lambda", lambda n: n.partitions_dlq),
     "RegistryLedgerPrefix": Spec("Key prefix of the registry-metrics function's count markers", lambda n: n.registry_ledger_prefix),
     "MetricsDeadLetterQueueName": Spec("SQS dead-letter queue of the registry-metrics Lambda", lambda n: n.metrics_dlq),
+    # -- model deployment --------------------------------------------------------------------------
+    "DeploymentEnabled": Spec("Whether this env serves approved models (config deployment)", lambda n: _flag(n.env.deployment is not None),
+                              allowed_pattern=r"^(true|false)$"),
+    "DeploymentStackName": Spec("Name of this environment's deployment stack", lambda n: n.stack("deployment")),
+    "StagingEndpointStackName": Spec("Name of this environment's staging endpoint stack", lambda n: n.stack("staging-endpoint")),
+    "ProductionEndpointStackName": Spec("Name of this environment's production endpoint stack", lambda n: n.stack("production-endpoint")),
+    "DeploymentDeployRoleName": Spec("Role CloudFormation uses for the deployment stack", lambda n: n.deploy_role("deployment")),
+    "EndpointsDeployRoleName": Spec("Role CloudFormation uses for the endpoint stacks", lambda n: n.deploy_role(ENDPOINTS_DEPLOY_ROLE)),
+    "DeploymentPipelineName": Spec("CodePipeline that serves approved model versions", lambda n: n.deployment_pipeline),
+    "DeploymentArtifactsPrefix": Spec("Key prefix the deployment pipeline stores run artifacts under", lambda n: n.deployment_artifacts_prefix),
+    "DeploymentPipelineRoleName": Spec("Role of the deployment pipeline", lambda n: n.deployment_pipeline_role),
+    "DeploymentEventsRoleName": Spec("Role EventBridge uses to start the deployment pipeline", lambda n: n.deployment_events_role),
+    "DeploymentRuleName": Spec("EventBridge rule that starts the deployment pipeline", lambda n: n.deployment_rule),
+    "ResolveFunctionName": Spec("Lambda that picks the newest approved version", lambda n: n.resolve_function),
+    "ResolveFunctionRoleName": Spec("Role of the resolve Lambda", lambda n: n.resolve_function_role),
+    "SmokeTestFunctionName": Spec("Lambda that smoke-tests the staging endpoint", lambda n: n.smoke_test_function),
+    "SmokeTestFunctionRoleName": Spec("Role of the smoke-test Lambda", lambda n: n.smoke_test_function_role),
+    "DeploymentDeadLetterQueueName": Spec("SQS dead-letter queue of the deployment Lambdas", lambda n: n.deployment_dlq),
+    "ModelRoleName": Spec("Role SageMaker serves the endpoints' models with", lambda n: n.model_role),
+    "StagingEndpointName": Spec("SageMaker endpoint a version is smoke-tested on", lambda n: n.staging_endpoint),
+    "ProductionEndpointName": Spec("SageMaker endpoint that serves production traffic", lambda n: n.production_endpoint),
+    "ReleaseObjectKey": Spec("Key of the release the delivery pipeline last deployed (the deployment pipeline's source)",
+                             lambda n: RELEASE_KEY),
+    "DataCapturePrefix": Spec("Key prefix of the production endpoint's captured requests", lambda n: DATA_CAPTURE_PREFIX),
+    "EndpointInstanceType": Spec("Production endpoint instance type", lambda n: _deployment(n).instance_type),
+    "StagingInstanceType": Spec("Staging endpoint instance type", lambda n: _deployment(n).staging_instance_type),
+    "MinInstances": Spec("Production endpoint instances: the least (and the first)", lambda n: _deployment(n).min_instances, type="Number"),
+    "MaxInstances": Spec("Production endpoint instances: the most autoscaling adds", lambda n: _deployment(n).max_instances, type="Number"),
+    "InvocationsPerInstance": Spec("Autoscaling target: invocations per instance per minute",
+                                   lambda n: _deployment(n).invocations_per_instance, type="Number"),
+    "RolloutType": Spec("How production traffic moves to a new version", lambda n: ROLLOUT_TYPES[_deployment(n).rollout_type],
+                        allowed_pattern=r"^(CANARY|LINEAR|ALL_AT_ONCE)$"),
+    "RolloutTrafficPercent": Spec("Canary size, or each linear step, in percent of capacity", lambda n: _deployment(n).traffic_percent,
+                                  type="Number"),
+    "RolloutWaitSeconds": Spec("How long each rollout step is watched", lambda n: _deployment(n).wait_seconds, type="Number"),
+    "LatencyThresholdMicroseconds": Spec("Model latency that rolls a rollout back (CloudWatch reports microseconds)",
+                                         lambda n: _deployment(n).latency_threshold_ms * 1000, type="Number"),
+    "DataCapturePercent": Spec("Share of production requests captured (0: none)", lambda n: _deployment(n).data_capture_percent,
+                               type="Number"),
+    "SmokeTestLatencyMs": Spec("Latency budget of the smoke test", lambda n: _deployment(n).smoke_test_latency_ms, type="Number"),
+    "ProductionApproval": Spec("Whether a person approves each version before production", lambda n: _flag(_deployment(n).approval),
+                               allowed_pattern=r"^(true|false)$"),
+    "DeleteStagingAfterPromotion": Spec("Whether the staging endpoint is deleted once production runs the version",
+                                        lambda n: _flag(_deployment(n).delete_staging_after_promotion), allowed_pattern=r"^(true|false)$"),
+    # What the deployment pipeline's Resolve action hands the endpoint stacks (ParameterOverrides); the files hold
+    # placeholders, which no deploy uses.
+    "ModelPackageArn": Spec("Model package version the endpoint serves (set by the deployment pipeline)", lambda n: "none"),
+    "ModelPackageVersion": Spec("Its version number (set by the deployment pipeline)", lambda n: "0"),
 }
 
 

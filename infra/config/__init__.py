@@ -5,7 +5,7 @@ name derived from it (names.py), and the regions it may name (regions.py). Impor
 their own paths (never this __init__), so the package has no cycle.
 """
 from infra.config.loader import MAX_CONFIG_BYTES, MAX_STACK_TAGS, load, read_yaml, subscription_logical_id
-from infra.config.model import CONFIG_DIR, ConfigError, Environment, Project, Source
+from infra.config.model import CONFIG_DIR, ConfigError, Deployment, Environment, Project, Source
 
-__all__ = ["CONFIG_DIR", "MAX_CONFIG_BYTES", "MAX_STACK_TAGS", "ConfigError", "Environment", "Project", "Source", "load",
+__all__ = ["CONFIG_DIR", "MAX_CONFIG_BYTES", "MAX_STACK_TAGS", "ConfigError", "Deployment", "Environment", "Project", "Source", "load",
            "read_yaml", "subscription_logical_id"]

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from infra.config import schema, schema_check
-from infra.config.model import (CONFIG_DIR, DEFAULT_KPI, DEFAULT_LOG_RETENTION_DAYS, DEFAULT_SAGEMAKER,
-                                 DEFAULT_STATUSES, ConfigError, Environment, Project, Source, display_path)
+from infra.config.model import (CONFIG_DIR, DEFAULT_DEPLOYMENT, DEFAULT_KPI, DEFAULT_LOG_RETENTION_DAYS, DEFAULT_ROLLOUT,
+                                 DEFAULT_SAGEMAKER, DEFAULT_STATUSES, ConfigError, Deployment, Environment, Project, Source,
+                                 display_path)
 from infra.config.names import check_limits
 from infra.config.regions import KNOWN_REGIONS, SUPPORTED_PARTITIONS
 
@@ -266,6 +267,32 @@ def _check_uploader_accounts(shown: str, data: dict) -> None:
             raise ConfigError(shown, f"sagemaker.data_uploaders[{i}]", f"'{principal}' is not in account_id {account}")
 
 
+def deployment_settings(shown: str, data: dict | None) -> Deployment | None:
+    """The `deployment` block with its defaults filled in; None when there is none (an env without endpoints)."""
+    if data is None:
+        return None
+    values = {**DEFAULT_DEPLOYMENT, **data}
+    rollout = {**DEFAULT_ROLLOUT, **data.get("rollout", {})}
+    if values["min_instances"] > values["max_instances"]:
+        raise ConfigError(shown, "deployment.max_instances",
+                          f"{values['max_instances']} is below min_instances ({values['min_instances']})")
+    return Deployment(
+        instance_type=values["instance_type"],
+        staging_instance_type=values.get("staging_instance_type", values["instance_type"]),
+        min_instances=int(values["min_instances"]),
+        max_instances=int(values["max_instances"]),
+        invocations_per_instance=int(values["invocations_per_instance"]),
+        rollout_type=rollout["type"],
+        traffic_percent=int(rollout["traffic_percent"]),
+        wait_seconds=int(rollout["wait_seconds"]),
+        latency_threshold_ms=int(values["latency_threshold_ms"]),
+        data_capture_percent=int(values["data_capture_percent"]),
+        smoke_test_latency_ms=int(values["smoke_test_latency_ms"]),
+        approval=bool(values["approval"]),
+        delete_staging_after_promotion=bool(values["delete_staging_after_promotion"]),
+    )
+
+
 def _environment(name: str, path: Path) -> Environment:
     shown = display_path(path)
     data = read_yaml(path)
@@ -305,6 +332,7 @@ def _environment(name: str, path: Path) -> Environment:
         start_on_upsert=bool(sm["start_on_upsert"]),
         sample_data=bool(sm["sample_data"]),
         data_uploaders=tuple(sm["data_uploaders"]),
+        deployment=deployment_settings(shown, data.get("deployment")),
     )
 
 

@@ -21,6 +21,12 @@ DEFAULT_KPI = MappingProxyType(
      "analyst_principals": ()}
 )
 DEFAULT_LOG_RETENTION_DAYS = 30
+DEFAULT_DEPLOYMENT = MappingProxyType(
+    {"instance_type": "ml.m5.large", "min_instances": 1, "max_instances": 2, "invocations_per_instance": 100,
+     "latency_threshold_ms": 1000, "data_capture_percent": 10, "smoke_test_latency_ms": 2000, "approval": True,
+     "delete_staging_after_promotion": False}
+)
+DEFAULT_ROLLOUT = MappingProxyType({"type": "canary", "traffic_percent": 10, "wait_seconds": 300})
 
 
 class ConfigError(Exception):
@@ -40,6 +46,25 @@ class Source:
     connection_arn: str = ""
     bucket: str = ""
     key: str = ""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """How an env serves approved models: a staging endpoint, a smoke test, a person's approval, a guarded rollout."""
+
+    instance_type: str
+    staging_instance_type: str
+    min_instances: int
+    max_instances: int
+    invocations_per_instance: int
+    rollout_type: str  # canary | linear | all_at_once
+    traffic_percent: int
+    wait_seconds: int
+    latency_threshold_ms: int
+    data_capture_percent: int
+    smoke_test_latency_ms: int
+    approval: bool
+    delete_staging_after_promotion: bool
 
 
 @dataclass(frozen=True)
@@ -67,6 +92,8 @@ class Environment:
     operations_emails: tuple[str, ...] = ()
     # A person approves each release before any stack of the env changes.
     release_approval: bool = False
+    # Serving approved models; None: this env has no endpoints.
+    deployment: Deployment | None = None
 
 
 @dataclass(frozen=True)

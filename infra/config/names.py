@@ -12,9 +12,15 @@ from infra.config.model import ConfigError, Environment, Project
 
 # Every stack, in deployment order. "deploy-roles" holds the roles CloudFormation deploys the others
 # with; only an administrator deploys it (`make deploy`), so the pipeline cannot widen its own powers.
-STACKS = ("deploy-roles", "boundaries", "iam", "pipeline", "notifications", "kpi")
+STACKS = ("deploy-roles", "boundaries", "iam", "pipeline", "notifications", "kpi", "deployment", "staging-endpoint",
+          "production-endpoint")
 BOOTSTRAP_ONLY_STACKS = ("deploy-roles", "boundaries", "iam")  # administrator-only: `make deploy`, never the pipeline
-PIPELINE_STACKS = tuple(s for s in STACKS if s not in BOOTSTRAP_ONLY_STACKS)
+# Deployed by the model-deployment pipeline (the "deployment" stack), each time a version is approved.
+ENDPOINT_STACKS = ("staging-endpoint", "production-endpoint")
+# Deployed by the delivery pipeline, on each push.
+PIPELINE_STACKS = tuple(s for s in STACKS if s not in BOOTSTRAP_ONLY_STACKS + ENDPOINT_STACKS)
+# One deploy role deploys both endpoint stacks (the deployment pipeline passes it).
+ENDPOINTS_DEPLOY_ROLE = "endpoints"
 
 # Where things live inside the artifact bucket. One bucket, one KMS key, prefixes per use.
 CODEPIPELINE_PREFIX = "codepipeline/"  # unused by CodePipeline itself: see Names.pipeline_artifacts_prefix
@@ -29,6 +35,10 @@ SAGEMAKER_OUTPUT_FOLDERS = ("data", "models", EVALUATION_FOLDER)
 # The evaluation folder's absolute level in the bucket (sagemaker/<pipeline>/evaluation: 3): the KPI crawler
 # makes its table there whatever the folders below it look like (Glue "TableLevelConfiguration").
 EVALUATION_TABLE_LEVEL = len(f"{SAGEMAKER_PREFIX}pipeline/{EVALUATION_FOLDER}".split("/"))
+# What the delivery pipeline last released (its Synth output): the model-deployment pipeline's source.
+RELEASE_KEY = "release/templates.zip"
+# Requests and responses the production endpoint captures (config deployment.data_capture_percent).
+DATA_CAPTURE_PREFIX = "data-capture/"
 # One empty marker per counted registry change (lambda_src/registry_metrics/ledger.py), per group.
 REGISTRY_LEDGER_PREFIX = "registry-ledger/"
 
@@ -114,7 +124,7 @@ class Names:
         return self.role("source-events")
 
     def deploy_role(self, stack: str) -> str:
-        if stack not in PIPELINE_STACKS:
+        if stack not in PIPELINE_STACKS + (ENDPOINTS_DEPLOY_ROLE,):
             raise KeyError(stack)
         return self.role(f"deploy-{stack}")
 
@@ -167,6 +177,64 @@ class Names:
     @property
     def upsert_project(self) -> str:
         return f"{self.prefix}-upsert"
+
+    # -- model deployment -------------------------------------------------------------------------
+    @property
+    def deployment_pipeline(self) -> str:
+        """The pipeline that serves an approved version: staging, smoke test, approval, production."""
+        return f"{self.prefix}-deploy"
+
+    @property
+    def deployment_artifacts_prefix(self) -> str:
+        """Its run artifacts' folder: CodePipeline picks it, the pipeline name cut to 20 characters."""
+        return f"{self.deployment_pipeline[:20]}/"
+
+    @property
+    def deployment_pipeline_role(self) -> str:
+        return self.role("model-deployment")
+
+    @property
+    def deployment_events_role(self) -> str:
+        return self.role("deployment-events")
+
+    @property
+    def deployment_rule(self) -> str:
+        """Starts the deployment pipeline when a version of the group is approved or rejected."""
+        return f"{self.prefix}-model-deployment"
+
+    @property
+    def resolve_function(self) -> str:
+        return f"{self.prefix}-deploy-resolve"
+
+    @property
+    def resolve_function_role(self) -> str:
+        return self.role("deploy-resolve")
+
+    @property
+    def smoke_test_function(self) -> str:
+        return f"{self.prefix}-deploy-smoke-test"
+
+    @property
+    def smoke_test_function_role(self) -> str:
+        return self.role("deploy-smoke-test")
+
+    @property
+    def deployment_dlq(self) -> str:
+        """Dead letters of the deployment functions (a job result they could not report)."""
+        return f"{self.prefix}-deployment-dlq"
+
+    @property
+    def model_role(self) -> str:
+        """The role SageMaker serves the endpoints' models with (image, model archive, data capture)."""
+        return self.role("model-serving")
+
+    @property
+    def staging_endpoint(self) -> str:
+        return f"{self.prefix}-staging"
+
+    @property
+    def production_endpoint(self) -> str:
+        return f"{self.prefix}-production"
 
     # -- notifications ----------------------------------------------------------------------------
     @property
@@ -257,11 +325,16 @@ _LIMITS = (
     ("CodePipeline name", lambda n: [n.codepipeline], 100, "project.name"),
     ("CloudWatch dashboard name", lambda n: [n.dashboard], 255, "project.name"),
     ("IAM role name", lambda n: [n.sagemaker_execution_role, n.codepipeline_role, n.synth_build_role, n.upsert_build_role,
-                                n.source_events_role, n.notifier_role, n.crawler_role, n.metrics_function_role, n.partitions_function_role] + [n.deploy_role(s) for s in PIPELINE_STACKS], 64, "project.short_name"),
-    ("Lambda function name", lambda n: [n.notifier_function], 64, "project.short_name"),
+                                n.source_events_role, n.notifier_role, n.crawler_role, n.metrics_function_role, n.partitions_function_role,
+                                n.deployment_pipeline_role, n.deployment_events_role, n.resolve_function_role,
+                                n.smoke_test_function_role, n.model_role]
+                               + [n.deploy_role(s) for s in PIPELINE_STACKS + (ENDPOINTS_DEPLOY_ROLE,)], 64, "project.short_name"),
+    ("Lambda function name", lambda n: [n.notifier_function, n.resolve_function, n.smoke_test_function], 64, "project.short_name"),
+    ("SageMaker endpoint name", lambda n: [n.staging_endpoint, n.production_endpoint], 63, "project.short_name"),
+    ("Deployment pipeline name", lambda n: [n.deployment_pipeline], 100, "project.short_name"),
     ("KPI metrics Lambda function name", lambda n: [n.metrics_function, n.partitions_function], 64, "project.short_name"),
-    ("EventBridge rule name", lambda n: [n.metrics_rule, n.partitions_rule], 64, "project.short_name"),
-    ("SQS queue name", lambda n: [n.metrics_dlq, n.partitions_dlq], 80, "project.short_name"),
+    ("EventBridge rule name", lambda n: [n.metrics_rule, n.partitions_rule, n.deployment_rule], 64, "project.short_name"),
+    ("SQS queue name", lambda n: [n.metrics_dlq, n.partitions_dlq, n.deployment_dlq], 80, "project.short_name"),
     ("SNS topic name", lambda n: [n.topic], 256, "project.short_name"),
     ("KMS alias", lambda n: [n.artifact_key_alias], 256, "project.short_name"),
     ("SageMaker pipeline name", lambda n: [n.sagemaker_pipeline], 256, "sagemaker_pipeline.name"),
@@ -278,6 +351,12 @@ def check_limits(project: Project, env: Environment, project_file: str) -> None:
                 raise ConfigError(
                     project_file, key, f"derived {what} '{name}' (env {env.name}) is {len(name)} characters; AWS allows {limit}"
                 )
+    # The two pipelines keep their run artifacts in folders named after the first 20 characters of their names,
+    # and each pipeline's roles may reach only its own: the folders must differ.
+    if n.pipeline_artifacts_prefix == n.deployment_artifacts_prefix:
+        raise ConfigError(project_file, "project.name", f"the delivery pipeline '{n.codepipeline}' and the deployment pipeline "
+                          f"'{n.deployment_pipeline}' (env {env.name}) share their first 20 characters, CodePipeline's "
+                          "artifact folder: make project.name and project.short_name differ sooner")
     # Bucket names: 63 characters including the account id and region added at deploy time.
     bucket_len = len(n.artifact_bucket_prefix) + 1 + 12 + 1 + len(env.region)
     if bucket_len > 63:

@@ -152,6 +152,43 @@ APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
 
 INSTANCE_TYPE = {"type": "string", "pattern": r"^ml\.[a-z0-9]+\.[a-z0-9]+$", "x-expect": "a SageMaker instance type like ml.m5.large"}
 
+ROLLOUT_TYPES = ("canary", "linear", "all_at_once")
+
+DEPLOYMENT = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "instance_type": INSTANCE_TYPE,
+        "staging_instance_type": INSTANCE_TYPE,
+        # Production's instances: it starts with min_instances; target tracking scales between the two.
+        "min_instances": {"type": "integer", "minimum": 1, "maximum": 20},
+        "max_instances": {"type": "integer", "minimum": 1, "maximum": 20},
+        # The target of the scaling policy: invocations per instance per minute.
+        "invocations_per_instance": {"type": "integer", "minimum": 1, "maximum": 100000},
+        "rollout": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "type": {"enum": list(ROLLOUT_TYPES)},
+                # canary: the share of traffic the canary takes; linear: the share each step shifts.
+                "traffic_percent": {"type": "integer", "minimum": 1, "maximum": 50},
+                # How long each step is watched before the next (SageMaker: 0 to 3600 seconds).
+                "wait_seconds": {"type": "integer", "minimum": 0, "maximum": 3600},
+            },
+        },
+        # The rollout rolls back when the model's latency (average over a minute) exceeds this.
+        "latency_threshold_ms": {"type": "integer", "minimum": 1, "maximum": 600000},
+        # Share of production requests and responses saved to the artifact bucket (0: no data capture).
+        "data_capture_percent": {"type": "integer", "minimum": 0, "maximum": 100},
+        # The smoke test fails when the staging endpoint answers slower than this (median of its requests).
+        "smoke_test_latency_ms": {"type": "integer", "minimum": 1, "maximum": 60000},
+        # A person approves each version before it reaches production.
+        "approval": {"type": "boolean"},
+        # Delete the staging endpoint once production runs the version (endpoints are billed per hour).
+        "delete_staging_after_promotion": {"type": "boolean"},
+    },
+}
+
 ENVIRONMENT = {
     "type": "object",
     "additionalProperties": False,
@@ -243,6 +280,8 @@ ENVIRONMENT = {
                 "release_approval": {"type": "boolean"},
             },
         },
+        # Serving approved models (docs/deployment.md): absent, the env has no endpoints and no deployment pipeline.
+        "deployment": DEPLOYMENT,
         # The values CloudWatch Logs accepts for RetentionInDays.
         "log_retention_days": {
             "enum": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
