@@ -51,8 +51,8 @@ def test_an_unknown_environment_is_named_in_one_line(capsys):
     assert f"unknown environment '{ABSENT_ENV}'" in err and err.count("\n") == 1
 
 
-def test_bootstrap_deploys_deploy_roles_then_iam_then_the_pipeline_and_nothing_else():
-    assert deploy.BOOTSTRAP_STACKS == ("deploy-roles", "boundaries", "iam", "pipeline")
+def test_bootstrap_deploys_the_administrator_stacks_then_the_pipeline_and_nothing_else():
+    assert deploy.BOOTSTRAP_STACKS == ("deploy-roles", "boundaries", "iam", "serving-iam", "pipeline")
 
 
 @pytest.mark.every_env

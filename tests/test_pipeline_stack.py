@@ -17,7 +17,8 @@ from tests.support.cfn import statements as cfn_statements
 from tests.conftest import FIXTURE_CONFIG
 
 # ApproveRelease exists only where config asks for it (operations.release_approval; tests/test_release_approval.py).
-STAGES = ["Source", "ApproveRelease", "Synth", "UpdatePipeline", "DeployNotifications", "DeployKpi", "UpsertSageMakerPipeline"]
+STAGES = ["Source", "ApproveRelease", "Synth", "UpdatePipeline", "DeployNotifications", "DeployKpi", "UpsertSageMakerPipeline",
+          "DeployDeployment"]
 
 
 def load(text: str) -> dict:
@@ -64,7 +65,7 @@ def synth_artifact_files(tpl, env: str) -> set[str]:
 def import_key(value) -> str:
     """'${IamStackName}-XArn' (or the deploy-roles stack's) -> 'XArn'."""
     sub = value["Fn::ImportValue"]["Fn::Sub"]
-    assert sub.startswith(("${IamStackName}-", "${DeployRolesStackName}-")), sub
+    assert sub.startswith(("${IamStackName}-", "${DeployRolesStackName}-", "${ServingIamStackName}-")), sub
     return sub.split("-", 1)[1]
 
 
@@ -109,7 +110,9 @@ def test_every_cloudformation_action_reads_only_files_the_synth_artifact_holds_a
 
 @pytest.mark.every_env
 def test_synth_artifact_holds_exactly_the_deployed_templates_and_this_envs_parameter_files(tpl, env):
-    expected = {f"templates/{s}.yaml" for s in names.PIPELINE_STACKS} | {f"templates/{env}/{s}.json" for s in names.PIPELINE_STACKS}
+    """What the delivery pipeline deploys, and the endpoint stacks the model-deployment pipeline deploys from its release."""
+    stacks = names.PIPELINE_STACKS + names.ENDPOINT_STACKS
+    expected = {f"templates/{s}.yaml" for s in stacks} | {f"templates/{env}/{s}.json" for s in stacks}
     assert synth_artifact_files(tpl, env) == expected
 
 
@@ -126,7 +129,7 @@ def test_every_input_artifact_is_produced_by_an_earlier_action(tpl):
 
 
 def test_each_cloudformation_action_uses_a_deploy_role_the_pipeline_role_may_pass(tpl, iam_tpl, rendered):
-    deploy_roles_tpl = load(rendered["deploy-roles.yaml"])
+    deploy_roles = {**load(rendered["deploy-roles.yaml"])["Resources"], **load(rendered["serving-iam.yaml"])["Resources"]}
     role = iam_tpl["Resources"]["CodePipelineRole"]["Properties"]
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
     passable = {
@@ -136,16 +139,18 @@ def test_each_cloudformation_action_uses_a_deploy_role_the_pipeline_role_may_pas
     assert pass_statement["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
     for action in cfn_actions(tpl).values():
         logical_id = import_key(action["Configuration"]["RoleArn"]).removesuffix("Arn")
-        name_param = deploy_roles_tpl["Resources"][logical_id]["Properties"]["RoleName"]["Ref"]
+        name_param = deploy_roles[logical_id]["Properties"]["RoleName"]["Ref"]
         assert f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role${{RolePath}}${{{name_param}}}" in passable
 
 
 def test_each_stack_is_deployed_with_its_own_deploy_role_and_capabilities(tpl):
     by_stack = {a["Configuration"]["StackName"]["Ref"]: a["Configuration"] for a in cfn_actions(tpl).values()}
     by_stack["PipelineStackName"] = by_stack.pop("AWS::StackName")  # the self-update
-    assert set(by_stack) == {"PipelineStackName", "NotificationsStackName", "KpiStackName"}  # never IAM or deploy roles
+    # never IAM or deploy roles
+    assert set(by_stack) == {"PipelineStackName", "NotificationsStackName", "KpiStackName", "DeploymentStackName"}
     assert import_key(by_stack["NotificationsStackName"]["RoleArn"]) == "NotificationsDeployRoleArn"
     assert import_key(by_stack["KpiStackName"]["RoleArn"]) == "KpiDeployRoleArn"
+    assert import_key(by_stack["DeploymentStackName"]["RoleArn"]) == "DeploymentDeployRoleArn"
     assert not [stack for stack, conf in by_stack.items() if "Capabilities" in conf], "the pipeline deploys no IAM resource"
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 from troposphere import Export, ImportValue, Output, Sub, Template
 
 
-def export(template: Template, key: str, value, description: str) -> Output:
-    """Add Output `key` exported as "${AWS::StackName}-<key>"."""
+def export(template: Template, key: str, value, description: str, condition: str | None = None) -> Output:
+    """Add Output `key` exported as "${AWS::StackName}-<key>" (only where `condition` holds, if given)."""
+    kwargs = {"Condition": condition} if condition else {}
     return template.add_output(
-        Output(key, Description=description, Value=value, Export=Export(Sub(f"${{AWS::StackName}}-{key}")))
+        Output(key, Description=description, Value=value, Export=Export(Sub(f"${{AWS::StackName}}-{key}")), **kwargs)
     )
 
 

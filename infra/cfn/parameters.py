@@ -137,6 +137,7 @@ SPECS: dict[str, Spec] = {
     # -- model deployment --------------------------------------------------------------------------
     "DeploymentEnabled": Spec("Whether this env serves approved models (config deployment)", lambda n: _flag(n.env.deployment is not None),
                               allowed_pattern=r"^(true|false)$"),
+    "ServingIamStackName": Spec("Name of this environment's serving IAM stack (for imports)", lambda n: n.stack("serving-iam")),
     "DeploymentStackName": Spec("Name of this environment's deployment stack", lambda n: n.stack("deployment")),
     "StagingEndpointStackName": Spec("Name of this environment's staging endpoint stack", lambda n: n.stack("staging-endpoint")),
     "ProductionEndpointStackName": Spec("Name of this environment's production endpoint stack", lambda n: n.stack("production-endpoint")),

@@ -17,3 +17,10 @@ def new_template(description: str) -> Template:
 RETAIN_DELETION = "RetainExceptOnCreate"
 RETAIN_REPLACEMENT = "Retain"
 RETAINED = ("Retain", "RetainExceptOnCreate")
+
+
+def retain(resource):
+    """Keep what holds data (see above); returns the resource."""
+    resource.DeletionPolicy = RETAIN_DELETION
+    resource.UpdateReplacePolicy = RETAIN_REPLACEMENT
+    return resource

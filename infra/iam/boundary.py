@@ -48,7 +48,8 @@ def runtime_statements(kind: str | None = None) -> list[Statement]:
 def common_statements(kind: str) -> list[Statement]:
     """The statements of the roles `kind` caps, but the source-specific ones."""
     if kind == DELIVERY:
-        return [*delivery.codepipeline_statements(), *delivery.source_events_statements()]
+        return [*delivery.codepipeline_statements(), *delivery.source_events_statements(),
+                *delivery.deployment_pipeline_statements(), *delivery.deployment_events_statements()]
     if kind == BUILDS:
         return [*builds.synth_build_statements(), *builds.upsert_build_statements()]
     if kind == JOBS:
@@ -58,6 +59,8 @@ def common_statements(kind: str) -> list[Statement]:
         *functions.metrics_function_statements(),
         *functions.crawler_statements(),
         *functions.partitions_function_statements(),
+        *functions.resolve_function_statements(),
+        *functions.smoke_test_function_statements(),
     ]
 
 

@@ -198,7 +198,7 @@ def pipeline_stack() -> list[Statement]:
     ]
 
 
-def _event_consumers(sid: str, consumers: list[tuple[str, str, str]]) -> list[Statement]:
+def _event_consumers(sid: str, consumers: list[tuple[str, str, str]], extra_targets: tuple[Sub, ...] = ()) -> list[Statement]:
     """Model-package (or pipeline) event consumers, each (function, dead-letter queue, role) by name parameter:
     the functions (from zips in the SSE-KMS artifact bucket), their log groups, rules and dead-letter queues,
     and their roles (made by the IAM stack, only passed to Lambda here). One statement per kind of resource,
@@ -238,12 +238,12 @@ def _event_consumers(sid: str, consumers: list[tuple[str, str, str]]) -> list[St
         ),
         _allow(f"{sid}LogLookupsNoResourceLevelPermission",
                actions(awacs.logs, "DescribeLogGroups", "DescribeResourcePolicies", "DescribeIndexPolicies"), ["*"]),
-        *_event_rules(f"{sid}Rules"),
+        *_event_rules(f"{sid}Rules", extra_targets),
         _allow(
             f"{sid}DeadLetterQueues",
             actions(awacs.sqs, "CreateQueue", "DeleteQueue", "GetQueueAttributes", "SetQueueAttributes", "GetQueueUrl",
                     "TagQueue", "UntagQueue", "ListQueueTags"),
-            [arn("sqs", f"${{{queue_param}}}") for _, queue_param, _ in consumers],
+            [arn("sqs", f"${{{queue_param}}}") for queue_param in dict.fromkeys(queue for _, queue, _ in consumers)],
         ),
         _allow(f"Read{sid}Roles", [awacs.iam.GetRole],
                [arn("iam", f"role${{RolePath}}${{{role_param}}}", region=False) for _, _, role_param in consumers]),
@@ -330,3 +330,26 @@ def kpi_stack_functions() -> list[Statement]:
         ("MetricsFunctionName", "MetricsDeadLetterQueueName", "MetricsFunctionRoleName"),
         ("PartitionsFunctionName", "PartitionsDeadLetterQueueName", "PartitionsFunctionRoleName"),
     ])
+
+
+def deployment_stack() -> list[Statement]:
+    """The model-deployment pipeline, its two functions (invoked by the pipeline, never by a resource policy), their
+    dead-letter queue, the rules that start the pipeline and report its outcomes, and their alarms."""
+    return [
+        *_event_consumers("DeploymentFunctions", [
+            ("ResolveFunctionName", "DeploymentDeadLetterQueueName", "ResolveFunctionRoleName"),
+            ("SmokeTestFunctionName", "DeploymentDeadLetterQueueName", "SmokeTestFunctionRoleName"),
+        ], extra_targets=(arn("codepipeline", "${DeploymentPipelineName}"), arn("sns", "${OperationsTopicName}"))),
+        _alarms("Alarms"),
+        _allow(
+            "DeploymentPipeline",
+            actions(awacs.codepipeline, "CreatePipeline", "UpdatePipeline", "DeletePipeline", "GetPipeline",
+                    "GetPipelineState", "TagResource", "UntagResource", "ListTagsForResource",
+                    "StartPipelineExecution"),  # the pipeline handler lists it (RestartExecutionOnUpdate, unset here)
+            [arn("codepipeline", "${DeploymentPipelineName}")],
+        ),
+        _allow("DeploymentPipelineStageTransitions", actions(awacs.codepipeline, "DisableStageTransition", "EnableStageTransition"),
+               [arn("codepipeline", "${DeploymentPipelineName}/*")]),
+        *_pass_existing_role("DeploymentPipeline", "DeploymentPipelineRoleName", "codepipeline.amazonaws.com"),
+        *_pass_existing_role("DeploymentEvents", "DeploymentEventsRoleName", "events.amazonaws.com"),
+    ]

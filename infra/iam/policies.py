@@ -62,6 +62,9 @@ NO_RESOURCE_LEVEL_ACTIONS = frozenset(
         "cloudformation:ValidateTemplate",
         "codebuild:ListProjects",
         "quicksight:ListDataSources",
+        "codepipeline:PutJobSuccessResult",  # CodePipeline job results: no resource types
+        "codepipeline:PutJobFailureResult",
+        "lambda:ListFunctions",  # Lambda: list calls (CodePipeline's Lambda invoke action)
     }
 )
 

@@ -10,13 +10,15 @@ from infra.iam.policies import document, trust
 
 
 def service_role(template: Template, logical_id: str, name_param: str, service: str, description: str, statements: list,
-                 boundary: str | None) -> iam.Role:
+                 boundary: str | None, condition: str | None = None) -> iam.Role:
     """A role only `service` can assume, holding exactly `statements`.
 
     Runtime roles carry the permissions boundary of their kind (infra/iam/boundary.py: DELIVERY or FUNCTIONS);
     the deploy roles, which only an administrator changes, carry none (boundary None).
     """
     kwargs = {"PermissionsBoundary": Sub(boundary_arn_sub(boundary))} if boundary else {}
+    if condition:
+        kwargs["Condition"] = condition
     return template.add_resource(
         iam.Role(
             logical_id,
@@ -31,8 +33,8 @@ def service_role(template: Template, logical_id: str, name_param: str, service: 
 
 
 def exported_service_role(template: Template, logical_id: str, name_param: str, service: str, description: str,
-                          statements: list, boundary: str | None) -> iam.Role:
-    """A service role whose ARN other stacks import as "<this stack>-<logical id>Arn"."""
-    role = service_role(template, logical_id, name_param, service, description, statements, boundary)
-    export(template, f"{logical_id}Arn", GetAtt(role, "Arn"), f"ARN of {description}")
+                          statements: list, boundary: str | None, condition: str | None = None) -> iam.Role:
+    """A service role whose ARN other stacks import as "<this stack>-<logical id>Arn" (where `condition` holds)."""
+    role = service_role(template, logical_id, name_param, service, description, statements, boundary, condition)
+    export(template, f"{logical_id}Arn", GetAtt(role, "Arn"), f"ARN of {description}", condition)
     return role

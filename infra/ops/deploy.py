@@ -25,7 +25,7 @@ from infra.stacks.pipeline import CAPABILITIES
 from infra.stacks import BUILDERS
 
 ROOT = Path(__file__).resolve().parents[2]
-BOOTSTRAP_STACKS = ("deploy-roles", "boundaries", "iam", "pipeline")
+BOOTSTRAP_STACKS = ("deploy-roles", "boundaries", "iam", "serving-iam", "pipeline")
 TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts inline
 CHANGE_SET_TIMEOUT_SECONDS = 600  # a change set is computed in seconds; this is a stuck one
 

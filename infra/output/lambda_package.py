@@ -11,7 +11,8 @@ from pathlib import Path
 from infra.config.names import LAMBDA_PREFIX
 
 # lambda_src/<folder> -> the parameter holding its S3 key.
-FUNCTIONS = {"get_model_metadata": "NotifierCodeKey", "registry_metrics": "MetricsCodeKey", "report_partitions": "PartitionsCodeKey"}
+FUNCTIONS = {"get_model_metadata": "NotifierCodeKey", "registry_metrics": "MetricsCodeKey", "report_partitions": "PartitionsCodeKey",
+             "deploy_resolve": "ResolveCodeKey", "deploy_smoke_test": "SmokeTestCodeKey"}
 
 # lambda_src/shared/: code every function uses, packaged into each zip beside the function's own folder.
 SHARED = "shared"

@@ -21,8 +21,12 @@ EVENTS = "events.amazonaws.com"
 KEY_STATEMENT_SID = "FailedDeliveryRunsPublishToOperationsTopic"
 
 
-def topic_statement(topic) -> Statement:
-    """The operations topic's policy: EventBridge publishes for this one rule of this account."""
+def rule_arn(rule_name: str) -> Sub:
+    return Sub(f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{rule_name}")
+
+
+def topic_statement(topic, other_rules: list[str] = ()) -> Statement:
+    """The operations topic's policy: EventBridge publishes for this rule and `other_rules` (names), of this account."""
     return Statement(
         Sid="FailedDeliveryRunsPublish",
         Effect=Allow,
@@ -30,7 +34,7 @@ def topic_statement(topic) -> Statement:
         Action=[awacs.sns.Publish],
         Resource=[Ref(topic)],
         Condition=Condition([StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}),
-                             ArnEquals({"aws:SourceArn": Sub(RULE_ARN)})]),
+                             ArnEquals({"aws:SourceArn": [rule_arn(name) for name in (RULE_NAME, *other_rules)]})]),
     )
 
 
@@ -78,12 +82,12 @@ def add(t: Template, topic) -> None:
         )],
     ))
     t.add_resource(rule_failures_alarm(
-        "DeliveryFailedRuleFailuresAlarm", RULE_NAME, topic,
+        "DeliveryFailedRuleFailuresAlarm", RULE_NAME, Ref(topic),
         "EventBridge could not publish a failed delivery-pipeline run to the operations topic",
     ))
 
 
-def rule_failures_alarm(logical_id: str, rule_name: str, topic, description: str, **kwargs) -> cloudwatch.Alarm:
+def rule_failures_alarm(logical_id: str, rule_name: str, topic_arn, description: str, **kwargs) -> cloudwatch.Alarm:
     """An alarm on the times a rule could not reach its target (for rules whose target has no dead-letter queue)."""
     return alarms.any_in_five_minutes(logical_id, Sub(f"{rule_name}-failures"), description, "AWS/Events",
-                                      "FailedInvocations", Ref(topic), ("RuleName", Sub(rule_name)), **kwargs)
+                                      "FailedInvocations", topic_arn, ("RuleName", Sub(rule_name)), **kwargs)

@@ -5,14 +5,16 @@ from typing import Callable
 
 from troposphere import Template
 
-from infra.stacks import boundaries, deploy_roles, iam, kpi, notifications, pipeline
+from infra.stacks import boundaries, deploy_roles, deployment, iam, kpi, notifications, pipeline, serving_iam
 
 # stack key -> build(project) -> Template, in deployment order (infra.config.names.STACKS).
 BUILDERS: dict[str, Callable[..., Template]] = {
     "deploy-roles": deploy_roles.build,
     "boundaries": boundaries.build,
     "iam": iam.build,
+    "serving-iam": serving_iam.build,
     "pipeline": pipeline.build,
     "notifications": notifications.build,
     "kpi": kpi.build,
+    "deployment": deployment.build,
 }

@@ -46,7 +46,7 @@ from infra.cfn.slim import quicksight
 from infra.cfn.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
 from infra.config.names import ATHENA_RESULTS_PREFIX, EVALUATION_TABLE_LEVEL
 from infra.iam.policies import VERSION
-from infra.parts import alarms, kpi_dashboard, model_package_events
+from infra.parts import alarms, functions, kpi_dashboard, model_package_events
 from lambda_src.registry_metrics import contract
 
 RUNTIME = "python3.12"
@@ -89,21 +89,11 @@ def _metrics_code_key(t: Template) -> None:
 
 
 def _dead_letter_queue(t: Template, logical_id: str, name_param: str) -> sqs.Queue:
-    return t.add_resource(_retain(sqs.Queue(
-        logical_id,
-        QueueName=Ref(name_param),
-        SqsManagedSseEnabled=True,
-        MessageRetentionPeriod=1209600,  # 14 days, the maximum: time to fix and redrive
-    )))
+    return functions.dead_letter_queue(t, logical_id, name_param)
 
 
 def _log_group(t: Template, logical_id: str, function_param: str) -> logs.LogGroup:
-    return t.add_resource(_retain(logs.LogGroup(
-        logical_id,
-        LogGroupName=Sub(f"/aws/lambda/${{{function_param}}}"),
-        RetentionInDays=Ref("LogRetentionDays"),
-        KmsKeyId=_key_arn(),
-    )))
+    return functions.log_group(t, logical_id, function_param, _key_arn())
 
 
 def _dead_letter_queue_policy(t: Template, logical_id: str, queue: sqs.Queue, rule: events.Rule) -> None:
@@ -133,13 +123,7 @@ def _dead_letter_queue_policy(t: Template, logical_id: str, queue: sqs.Queue, ru
 
 
 def _invoke_config(t: Template, logical_id: str, function: awslambda.Function) -> None:
-    t.add_resource(awslambda.EventInvokeConfig(
-        logical_id,
-        FunctionName=Ref(function),
-        Qualifier="$LATEST",
-        MaximumRetryAttempts=2,
-        MaximumEventAgeInSeconds=21600,
-    ))
+    functions.invoke_config(t, logical_id, function)
 
 
 def _registry_metrics(t: Template) -> awslambda.Function:

@@ -29,10 +29,10 @@ from awacs.aws import (
 from troposphere import AWS_NO_VALUE, Equals, GetAtt, If, Join, Not, Ref, Sub, Template
 from troposphere import codebuild, codepipeline, events, kms, logs, s3, sns
 
-from infra.parts import analysts, delivery_failures, email_subscriptions
+from infra.parts import analysts, delivery_failures, deployment_outcomes, email_subscriptions, pipeline_actions
 from infra.cfn import parameters, scanner_skips
 from infra.cfn.exports import export, import_value
-from infra.config.names import ARTIFACT_BUCKET_SUB, ATHENA_RESULTS_PREFIX, BUILD_CACHE_PREFIX, LAMBDA_PREFIX
+from infra.config.names import ARTIFACT_BUCKET_SUB, ATHENA_RESULTS_PREFIX, BUILD_CACHE_PREFIX, ENDPOINT_STACKS, LAMBDA_PREFIX
 from infra.iam.policies import (
     KMS_USE_ACTIONS,
     VERSION,
@@ -44,6 +44,7 @@ from infra.iam.policies import (
     with_statements,
 )
 from infra.parts.kms_keys import customer_managed_key
+from infra.cfn.conditions import HAS_DEPLOYMENT, add_deployment_condition
 from infra.cfn.source import SOURCE_CONDITIONS, add_source_conditions
 from infra.cfn.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
 from infra.cfn.slim import sagemaker
@@ -60,13 +61,20 @@ DEPLOYMENTS = {
     "pipeline": ("UpdatePipeline", "PipelineStackName", "PipelineDeployRoleArn", []),
     "notifications": ("DeployNotifications", "NotificationsStackName", "NotificationsDeployRoleArn", []),
     "kpi": ("DeployKpi", "KpiStackName", "KpiDeployRoleArn", []),
+    "deployment": ("DeployDeployment", "DeploymentStackName", "DeploymentDeployRoleArn", []),  # from the serving-iam stack
 }
+# Where each deploy role is exported from, by the exporting stack's name parameter (default: the deploy-roles stack).
+DEPLOY_ROLE_STACKS = {"deployment": "ServingIamStackName"}
+# Stacks only some envs have: their stage exists where the condition holds.
+CONDITIONAL_DEPLOYMENTS = {"deployment": HAS_DEPLOYMENT}
 
 # Capabilities per stack, for `make deploy` / `make diff` too (deploy-roles: administrator-only).
 # The pipeline deploys no IAM resource at all: its stacks need no capability. The two administrator-only
 # stacks (deploy-roles, boundaries, iam) are deployed by `make deploy` with CAPABILITY_NAMED_IAM.
 CAPABILITIES = {"deploy-roles": ["CAPABILITY_NAMED_IAM"], "boundaries": ["CAPABILITY_NAMED_IAM"], "iam": ["CAPABILITY_NAMED_IAM"],
-                **{stack: caps for stack, (_, _, _, caps) in DEPLOYMENTS.items()}}
+                "serving-iam": ["CAPABILITY_NAMED_IAM"],
+                **{stack: caps for stack, (_, _, _, caps) in DEPLOYMENTS.items()},
+                **{stack: [] for stack in ENDPOINT_STACKS}}
 
 # Roles that use the artifact key, by their name parameter. All exist before this stack (IAM deploys first).
 # CloudWatch Logs groups this env's resources write to, encrypted with the artifact key.
@@ -303,6 +311,7 @@ def add_operations_topic(t: Template, key: kms.Key, project) -> sns.Topic:
         KmsMasterKeyId=Ref(key),
     ))
     pipeline_role = Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${CodePipelineRoleName}")
+    deployment_role = Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${DeploymentPipelineRoleName}")
     t.add_resource(sns.TopicPolicy(
         "OperationsTopicPolicy",
         Topics=[Ref(OperationsTopic)],
@@ -311,15 +320,16 @@ def add_operations_topic(t: Template, key: kms.Key, project) -> sns.Topic:
             Statement=[
                 Statement(Sid="AlarmsPublish", Effect=Allow, Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
                           Action=[awacs.sns.Publish], Resource=[Ref(OperationsTopic)], Condition=alarm_source_conditions()),
-                delivery_failures.topic_statement(OperationsTopic),
-                # The pipeline (approval requests) publishes through its identity policy; nobody else may.
+                # EventBridge: failed delivery runs, and the deployment outcomes (in envs with a deployment).
+                delivery_failures.topic_statement(OperationsTopic, deployment_outcomes.RULE_NAMES),
+                # The pipelines (approval requests) publish through their identity policies; nobody else may.
                 Statement(
                     Sid="OnlyThePipelineAndAlarmsPublish",
                     Effect=Deny,
                     Principal=Principal("*"),
                     Action=[awacs.sns.Publish],
                     Resource=[Ref(OperationsTopic)],
-                    Condition=Condition([StringNotEquals({"aws:PrincipalArn": pipeline_role}),
+                    Condition=Condition([StringNotEquals({"aws:PrincipalArn": [pipeline_role, deployment_role]}),
                                          Null({"aws:PrincipalServiceName": "true"})]),
                 ),
                 Statement(Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"), Action=[awacs.sns.Publish],
@@ -352,8 +362,9 @@ def add_model_package_group(t: Template) -> sagemaker.ModelPackageGroup:
 # -- CodeBuild ----------------------------------------------------------------------------------
 def synth_artifact_files() -> list[str]:
     """Exactly the files later stages read: every deployed template and this env's TemplateConfiguration."""
-    files = [f"templates/{stack}.yaml" for stack in DEPLOYMENTS]
-    files += [f"templates/${{Environment}}/{stack}.json" for stack in DEPLOYMENTS]
+    stacks = [*DEPLOYMENTS, *ENDPOINT_STACKS]  # the endpoint stacks: for the model-deployment pipeline (the release)
+    files = [f"templates/{stack}.yaml" for stack in stacks]
+    files += [f"templates/${{Environment}}/{stack}.json" for stack in stacks]
     return files
 
 
@@ -449,40 +460,22 @@ def upsert_environment(bucket: s3.Bucket) -> list[tuple[str, object]]:
 
 
 # -- pipeline -----------------------------------------------------------------------------------
-def _action(name, category, provider, configuration, inputs=(), outputs=(), run_order=1, role_arn_value=None, namespace=None):
-    kwargs = dict(
-        Name=name,
-        ActionTypeId=codepipeline.ActionTypeId(Category=category, Owner="AWS", Provider=provider, Version="1"),
-        Configuration=dict(sorted(configuration.items())),
-        RunOrder=run_order,
-    )
-    if namespace:
-        kwargs["Namespace"] = namespace
-    if inputs:
-        kwargs["InputArtifacts"] = [codepipeline.InputArtifacts(Name=i) for i in inputs]
-    if outputs:
-        kwargs["OutputArtifacts"] = [codepipeline.OutputArtifacts(Name=o) for o in outputs]
-    if role_arn_value is not None:
-        kwargs["RoleArn"] = role_arn_value
-    return codepipeline.Actions(**kwargs)
-
-
 def source_actions() -> dict[str, codepipeline.Actions]:
     """One Source action per source type; the template picks one with Fn::If."""
     return {
-        "codeconnections": _action(
+        "codeconnections": pipeline_actions.action(
             "Source", "Source", "CodeStarSourceConnection",
             {"ConnectionArn": Ref("SourceConnectionArn"), "FullRepositoryId": Ref("SourceRepository"),
              "BranchName": Ref("SourceBranch"), "OutputArtifactFormat": "CODE_ZIP", "DetectChanges": "true"},
             outputs=[SOURCE_ARTIFACT], namespace=SOURCE_VARIABLES,
         ),
-        "codecommit": _action(
+        "codecommit": pipeline_actions.action(
             "Source", "Source", "CodeCommit",
             {"RepositoryName": Ref("SourceRepository"), "BranchName": Ref("SourceBranch"),
              "OutputArtifactFormat": "CODE_ZIP", "PollForSourceChanges": "false"},
             outputs=[SOURCE_ARTIFACT], namespace=SOURCE_VARIABLES,
         ),
-        "s3": _action(
+        "s3": pipeline_actions.action(
             "Source", "Source", "S3",
             {"S3Bucket": Ref("SourceBucket"), "S3ObjectKey": Ref("SourceObjectKey"), "PollForSourceChanges": "false"},
             outputs=[SOURCE_ARTIFACT], namespace=SOURCE_VARIABLES,
@@ -511,11 +504,11 @@ def deploy_action(stack: str) -> codepipeline.Actions:
         "StackName": Ref("AWS::StackName") if stack == SELF else Ref(stack_param),
         "TemplatePath": f"{SYNTH_ARTIFACT}::templates/{stack}.yaml",
         "TemplateConfiguration": Sub(f"{SYNTH_ARTIFACT}::templates/${{Environment}}/{stack}.json"),
-        "RoleArn": import_value("DeployRolesStackName", role_export),
+        "RoleArn": import_value(DEPLOY_ROLE_STACKS.get(stack, "DeployRolesStackName"), role_export),
     }
     if capabilities:
         configuration["Capabilities"] = ",".join(capabilities)
-    return _action(f"Deploy{stack.capitalize()}Stack", "Deploy", "CloudFormation", configuration, inputs=[SYNTH_ARTIFACT])
+    return pipeline_actions.action(f"Deploy{stack.capitalize()}Stack", "Deploy", "CloudFormation", configuration, inputs=[SYNTH_ARTIFACT])
 
 
 # What the approver reads: which revision, of what, to which env. The source action's output variables
@@ -540,28 +533,43 @@ def release_approval_stage(topic: sns.Topic):
     notes = {kind: Sub(RELEASE_NOTE.format(revision=revision)) for kind, revision in REVISIONS.items()}
     note = If(SOURCE_CONDITIONS["codeconnections"], notes["codeconnections"],
               If(SOURCE_CONDITIONS["codecommit"], notes["codecommit"], notes["s3"]))
-    action = _action("ApproveRelease", "Approval", "Manual", {"NotificationArn": Ref(topic), "CustomData": note})
+    action = pipeline_actions.action("ApproveRelease", "Approval", "Manual", {"NotificationArn": Ref(topic), "CustomData": note})
     return If(RELEASE_APPROVAL_CONDITION, codepipeline.Stages(Name="ApproveRelease", Actions=[action]), Ref(AWS_NO_VALUE))
 
 
-def stages(synth: codebuild.Project, upsert: codebuild.Project, operations_topic: sns.Topic) -> list:
+def stages(synth: codebuild.Project, upsert: codebuild.Project, operations_topic: sns.Topic, bucket: s3.Bucket) -> list:
     out = [
         codepipeline.Stages(Name="Source", Actions=[selected_source_action()]),
         release_approval_stage(operations_topic),
         codepipeline.Stages(
             Name="Synth",
-            Actions=[_action("Synth", "Build", "CodeBuild", {"ProjectName": Ref(synth)}, inputs=[SOURCE_ARTIFACT], outputs=[SYNTH_ARTIFACT])],
+            Actions=[pipeline_actions.action("Synth", "Build", "CodeBuild", {"ProjectName": Ref(synth)}, inputs=[SOURCE_ARTIFACT], outputs=[SYNTH_ARTIFACT])],
         ),
     ]
     for stack, (stage_name, _, _, _) in DEPLOYMENTS.items():
+        if stack == "deployment":
+            continue  # after the upsert: it publishes the release the deployment pipeline reads
         out.append(codepipeline.Stages(Name=stage_name, Actions=[deploy_action(stack)]))
     out.append(
         codepipeline.Stages(
             Name="UpsertSageMakerPipeline",
-            Actions=[_action("Upsert", "Build", "CodeBuild", {"ProjectName": Ref(upsert)}, inputs=[SOURCE_ARTIFACT])],
+            Actions=[pipeline_actions.action("Upsert", "Build", "CodeBuild", {"ProjectName": Ref(upsert)}, inputs=[SOURCE_ARTIFACT])],
         )
     )
+    out.append(deployment_stage(bucket))
     return out
+
+
+def deployment_stage(bucket: s3.Bucket):
+    """In envs that serve models: deploy the deployment stack, then publish this run's templates as the release the
+    model-deployment pipeline deploys endpoints from (so it never runs ahead of what this run released)."""
+    publish = pipeline_actions.action(
+        "PublishRelease", "Deploy", "S3",
+        {"BucketName": Ref(bucket), "Extract": "false", "ObjectKey": Ref("ReleaseObjectKey"),
+         "KMSEncryptionKeyARN": GetAtt("ArtifactKey", "Arn")},
+        inputs=[SYNTH_ARTIFACT], run_order=2)
+    stage = codepipeline.Stages(Name=DEPLOYMENTS["deployment"][0], Actions=[deploy_action("deployment"), publish])
+    return If(CONDITIONAL_DEPLOYMENTS["deployment"], stage, Ref(AWS_NO_VALUE))
 
 
 def pipeline_arn() -> Sub:
@@ -573,7 +581,7 @@ def add_source_rules(t: Template, operations_topic: sns.Topic) -> None:
     (the source events role refused, say) would leave a push undeployed, so it is alarmed."""
     for logical_id, source in (("CodeCommitSourceRuleFailuresAlarm", "codecommit"), ("S3SourceRuleFailuresAlarm", "s3")):
         t.add_resource(delivery_failures.rule_failures_alarm(
-            logical_id, f"${{ResourcePrefix}}-source-{source}", operations_topic,
+            logical_id, f"${{ResourcePrefix}}-source-{source}", Ref(operations_topic),
             "EventBridge could not start the delivery pipeline for a push: that change is not deployed",
             Condition=SOURCE_CONDITIONS[source],
         ))
@@ -625,6 +633,7 @@ def build(project) -> Template:
     ArtifactBucket = add_artifact_bucket(t, ArtifactKey)
     OperationsTopic = add_operations_topic(t, ArtifactKey, project)
     t.add_condition(RELEASE_APPROVAL_CONDITION, Equals(Ref("ReleaseApproval"), "true"))
+    add_deployment_condition(t)
     add_model_package_group(t)
 
     SynthLogGroup = _log_group(t, "SynthLogGroup", "SynthProjectName")
@@ -653,7 +662,7 @@ def build(project) -> Template:
                 Location=Ref(ArtifactBucket),
                 EncryptionKey=codepipeline.EncryptionKey(Id=GetAtt(ArtifactKey, "Arn"), Type="KMS"),
             ),
-            Stages=stages(SynthProject, UpsertProject, OperationsTopic),
+            Stages=stages(SynthProject, UpsertProject, OperationsTopic, ArtifactBucket),
         )
     )
     add_source_rules(t, OperationsTopic)

@@ -8,15 +8,17 @@ import awacs.codecommit
 import awacs.codeconnections
 import awacs.codepipeline
 import awacs.codestar_connections
+import awacs.awslambda
 import awacs.s3
 from awacs.aws import Allow, Statement
 from troposphere import Ref, Sub
 
 from infra.iam.deploy_policies import actions
-from infra.iam.policies import arn, bucket_info, pass_role, publish_to_topic, read_write_prefix, use_key_by_alias
+from infra.iam.policies import (arn, artifact_bucket_arn, bucket_info, pass_role, publish_to_topic, read_write_prefix,
+                                use_key_by_alias)
 
 # The stacks the pipeline's CloudFormation actions deploy, by their name parameters (infra/stacks/pipeline.py DEPLOYMENTS).
-PIPELINE_STACK_NAME_PARAMETERS = ("PipelineStackName", "NotificationsStackName", "KpiStackName")
+PIPELINE_STACK_NAME_PARAMETERS = ("PipelineStackName", "NotificationsStackName", "KpiStackName", "DeploymentStackName")
 
 
 # CodePipeline chooses the artifact folder itself (the pipeline name, cut to 20 characters).
@@ -29,6 +31,9 @@ def codepipeline_statements() -> list[Statement]:
         use_key_by_alias("ArtifactKey", "${ArtifactKeyAlias}"),
         *read_write_prefix("Artifacts", PIPELINE_ARTIFACTS),
         bucket_info("ArtifactBucket"),
+        # The released templates, the model-deployment pipeline's source (an S3 deploy action, Extract off).
+        Statement(Sid="PublishRelease", Effect=Allow, Action=[awacs.s3.PutObject],
+                  Resource=[artifact_bucket_arn("/${ReleaseObjectKey}")]),
         publish_to_topic("AskForReleaseApproval", arn("sns", "${OperationsTopicName}")),
         Statement(
             Sid="RunBuilds",
@@ -56,7 +61,7 @@ def codepipeline_statements() -> list[Statement]:
         ),
         pass_role(
             "PassDeployRoles",
-            ["${PipelineDeployRoleName}", "${NotificationsDeployRoleName}", "${KpiDeployRoleName}"],
+            ["${PipelineDeployRoleName}", "${NotificationsDeployRoleName}", "${KpiDeployRoleName}", "${DeploymentDeployRoleName}"],
             "cloudformation.amazonaws.com",
         ),
     ]
@@ -109,5 +114,60 @@ def source_events_statements() -> list[Statement]:
             Effect=Allow,
             Action=[awacs.codepipeline.StartPipelineExecution],
             Resource=[arn("codepipeline", "${CodePipelineName}")],
+        )
+    ]
+
+
+# The model-deployment pipeline deploys these two stacks, and deletes staging once production runs the version.
+ENDPOINT_STACK_NAME_PARAMETERS = ("StagingEndpointStackName", "ProductionEndpointStackName")
+
+
+def deployment_pipeline_statements() -> list[Statement]:
+    """Read the released templates, run the resolve and smoke-test functions, ask for production approval,
+    deploy (and delete) the endpoint stacks as the endpoints' deploy role."""
+    return [
+        use_key_by_alias("ArtifactKey", "${ArtifactKeyAlias}"),
+        *read_write_prefix("Artifacts", "${DeploymentArtifactsPrefix}"),
+        Statement(Sid="ReadRelease", Effect=Allow, Action=[awacs.s3.GetObject, awacs.s3.GetObjectVersion],
+                  Resource=[artifact_bucket_arn("/${ReleaseObjectKey}")]),
+        bucket_info("ArtifactBucket"),
+        publish_to_topic("AskForProductionApproval", arn("sns", "${OperationsTopicName}")),
+        Statement(
+            Sid="RunDeploymentFunctions",
+            Effect=Allow,
+            Action=[awacs.awslambda.InvokeFunction],
+            Resource=[arn("lambda", "function:${ResolveFunctionName}"), arn("lambda", "function:${SmokeTestFunctionName}")],
+        ),
+        # CodePipeline's Lambda invoke action lists functions; the call names no function.
+        Statement(Sid="ListFunctionsNoResourceLevelPermission", Effect=Allow, Action=[awacs.awslambda.ListFunctions],
+                  Resource=["*"]),
+        Statement(
+            Sid="DeployEndpointStacks",
+            Effect=Allow,
+            # What CREATE_UPDATE and DELETE_ONLY actions call.
+            Action=actions(
+                awacs.cloudformation, "CreateStack", "UpdateStack", "DeleteStack", "DescribeStacks", "DescribeStackEvents",
+                "DescribeStackResource", "DescribeStackResources", "GetTemplate", "GetTemplateSummary",
+            ),
+            Resource=[arn("cloudformation", f"stack/${{{param}}}/*") for param in ENDPOINT_STACK_NAME_PARAMETERS],
+        ),
+        Statement(
+            Sid="ValidateTemplatesNoResourceLevelPermission",
+            Effect=Allow,
+            Action=[awacs.cloudformation.ValidateTemplate],
+            Resource=["*"],
+        ),
+        pass_role("PassEndpointsDeployRole", ["${EndpointsDeployRoleName}"], "cloudformation.amazonaws.com"),
+    ]
+
+
+def deployment_events_statements() -> list[Statement]:
+    """EventBridge starts the deployment pipeline when a version of the group is approved or rejected."""
+    return [
+        Statement(
+            Sid="StartDeploymentPipeline",
+            Effect=Allow,
+            Action=[awacs.codepipeline.StartPipelineExecution],
+            Resource=[arn("codepipeline", "${DeploymentPipelineName}")],
         )
     ]

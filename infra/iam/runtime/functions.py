@@ -2,6 +2,7 @@
 Lambdas, the KPI crawler. The boundary of kind FUNCTIONS is computed from these."""
 from __future__ import annotations
 
+import awacs.codepipeline
 import awacs.glue
 import awacs.logs
 import awacs.s3
@@ -109,4 +110,64 @@ def partitions_function_statements() -> list[Statement]:
         Statement(Sid="StartCrawler", Effect=Allow, Action=[awacs.glue.StartCrawler], Resource=[arn("glue", "crawler/${CrawlerName}")]),
         write_logs("FunctionLogs", "/aws/lambda/${PartitionsFunctionName}"),
         Statement(Sid="DeadLetters", Effect=Allow, Action=[awacs.sqs.SendMessage], Resource=[arn("sqs", "${PartitionsDeadLetterQueueName}")]),
+    ]
+
+
+def _job_results() -> Statement:
+    # CodePipeline's job-result calls name no resource (the job id is not an ARN).
+    return Statement(Sid="JobResultsNoResourceLevelPermission", Effect=Allow,
+                     Action=[awacs.codepipeline.PutJobSuccessResult, awacs.codepipeline.PutJobFailureResult], Resource=["*"])
+
+
+def _deployment_function_basics(function_name_param: str) -> list[Statement]:
+    return [
+        _job_results(),
+        write_logs("FunctionLogs", f"/aws/lambda/${{{function_name_param}}}"),
+        Statement(Sid="DeadLetters", Effect=Allow, Action=[awacs.sqs.SendMessage], Resource=[arn("sqs", "${DeploymentDeadLetterQueueName}")]),
+    ]
+
+
+def _describe_group_packages(sid: str, *extra_actions: str) -> Statement:
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Action=actions(awacs.sagemaker, "DescribeModelPackage", *extra_actions),
+        Resource=[arn("sagemaker", "model-package-group/${ModelPackageGroupName}"),
+                  arn("sagemaker", "model-package/${ModelPackageGroupName}/*")],
+    )
+
+
+def resolve_function_statements() -> list[Statement]:
+    """Find the newest approved version of this env's group and read its quality report for the summary."""
+    return [
+        _describe_group_packages("ReadRegistry", "ListModelPackages"),
+        *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
+        decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
+        *_deployment_function_basics("ResolveFunctionName"),
+    ]
+
+
+def smoke_test_function_statements() -> list[Statement]:
+    """Check the staging endpoint serves the resolved version (endpoint, its config and model), read that version's
+    contract from its model archive, and send it the documented requests."""
+    return [
+        _describe_group_packages("ReadRegistry"),
+        Statement(
+            Sid="StagingEndpoint",
+            Effect=Allow,
+            Action=actions(awacs.sagemaker, "DescribeEndpoint", "InvokeEndpoint"),
+            # SageMaker writes names into ARNs in lower case.
+            Resource=[arn("sagemaker", "endpoint/${StagingEndpointName}")],
+        ),
+        Statement(
+            Sid="WhatTheEndpointServes",
+            Effect=Allow,
+            Action=actions(awacs.sagemaker, "DescribeEndpointConfig", "DescribeModel"),
+            # CloudFormation names the endpoint's config and model (a new version replaces both), so no name
+            # is known in advance: describe-only, in this account and region.
+            Resource=[arn("sagemaker", "endpoint-config/*"), arn("sagemaker", "model/*")],
+        ),
+        *read_prefix("ModelArchives", "${SageMakerPrefix}models/"),
+        decrypt_by_alias("DecryptModelArchives", "${ArtifactKeyAlias}"),
+        *_deployment_function_basics("SmokeTestFunctionName"),
     ]

@@ -1,0 +1,40 @@
+"""What every event- or pipeline-driven Lambda of the project has: a retained dead-letter queue, a retained,
+encrypted log group, and an async-invoke configuration (two retries, six hours), so a failed event ends in
+the queue an alarm watches."""
+from __future__ import annotations
+
+from troposphere import Ref, Sub, Template, awslambda, logs, sqs
+
+from infra.cfn.templates_common import retain
+
+MAX_RETRIES = 2
+MAX_EVENT_AGE_SECONDS = 21600
+DLQ_RETENTION_SECONDS = 1209600  # 14 days, the maximum: time to fix and redrive
+
+
+def dead_letter_queue(t: Template, logical_id: str, name_param: str) -> sqs.Queue:
+    return t.add_resource(retain(sqs.Queue(
+        logical_id,
+        QueueName=Ref(name_param),
+        SqsManagedSseEnabled=True,
+        MessageRetentionPeriod=DLQ_RETENTION_SECONDS,
+    )))
+
+
+def log_group(t: Template, logical_id: str, function_param: str, key_arn) -> logs.LogGroup:
+    return t.add_resource(retain(logs.LogGroup(
+        logical_id,
+        LogGroupName=Sub(f"/aws/lambda/${{{function_param}}}"),
+        RetentionInDays=Ref("LogRetentionDays"),
+        KmsKeyId=key_arn,
+    )))
+
+
+def invoke_config(t: Template, logical_id: str, function: awslambda.Function) -> None:
+    t.add_resource(awslambda.EventInvokeConfig(
+        logical_id,
+        FunctionName=Ref(function),
+        Qualifier="$LATEST",
+        MaximumRetryAttempts=MAX_RETRIES,
+        MaximumEventAgeInSeconds=MAX_EVENT_AGE_SECONDS,
+    ))

@@ -1,0 +1,227 @@
+"""Deployment stack: serving what a person approved.
+
+Approving (or rejecting) a version in the env's model package group starts the model-deployment pipeline
+(an EventBridge rule: the event starts a run, it passes nothing). The run:
+
+1. Source: the templates the delivery pipeline last released (its Synth output, `release/templates.zip`), so an
+   endpoint stack never runs ahead of what the env's release approval let through.
+2. Resolve (a Lambda): the newest Approved version, read from the registry at run time, never from the event;
+   none left (the last one was rejected) fails the run, which changes nothing and says so.
+3. Staging: the staging endpoint stack, for that version.
+4. SmokeTest (a Lambda): the documented request, built from that version's own contract, against staging.
+5. ApproveProduction (config `deployment.approval`): a person approves, told the version and the run.
+6. Production: the production endpoint stack; SageMaker shifts traffic (canary or linear) and rolls back by
+   itself on the stack's alarms.
+7. CleanUpStaging (config `deployment.delete_staging_after_promotion`): the staging endpoint stack is deleted.
+
+Each outcome (staged, promoted, a failed stage: smoke test, rollback, nothing to deploy) reaches the
+operations topic through an EventBridge rule, with a link to the run. Deployed by the delivery pipeline,
+only in envs whose config has a `deployment` block.
+"""
+from __future__ import annotations
+
+import json
+
+import awacs.sqs
+from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statement
+from troposphere import AWS_NO_VALUE, Equals, GetAtt, If, Parameter, Ref, Sub, Template
+from troposphere import awslambda, codepipeline, events, sqs
+
+from infra.cfn import parameters
+from infra.cfn.exports import import_value
+from infra.cfn.templates_common import new_template
+from infra.iam.policies import VERSION
+from infra.parts import alarms, delivery_failures, deployment_outcomes, functions, model_package_events, pipeline_actions
+
+RUNTIME = "python3.12"
+RELEASE = "Release"
+RESOLVE = "Resolve"  # the Resolve action's namespace: #{Resolve.ModelPackageArn}…
+PRODUCTION_APPROVAL = "RequiresProductionApproval"
+DELETE_STAGING = "DeletesStagingAfterPromotion"
+# What the Resolve action hands each endpoint stack (CloudFormation's ParameterOverrides: 1 KB at most).
+PARAMETER_OVERRIDES = json.dumps({"ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}",
+                                  "ModelPackageVersion": f"#{{{RESOLVE}.ModelPackageVersion}}"}, sort_keys=True)
+# A run waits for a person at most this long (CodePipeline's manual approval times out after 7 days anyway).
+FUNCTIONS = {
+    # logical id prefix: (function name parameter, role export, handler, timeout s, memory MB, environment, description)
+    "Resolve": ("ResolveFunctionName", "ResolveFunctionRoleArn", "deploy_resolve.handler.lambda_handler", 180, 128,
+                {"MODEL_PACKAGE_GROUP": Ref("ModelPackageGroupName")},
+                "Picks the newest Approved version of the env's model package group for the deployment pipeline"),
+    "SmokeTest": ("SmokeTestFunctionName", "SmokeTestFunctionRoleArn", "deploy_smoke_test.handler.lambda_handler", 300, 256,
+                  {"LATENCY_BUDGET_MS": Ref("SmokeTestLatencyMs")},
+                  "Sends the documented request to the staging endpoint and checks the answer and its latency"),
+}
+CODE_KEYS = {"Resolve": ("ResolveCodeKey", "deploy_resolve"), "SmokeTest": ("SmokeTestCodeKey", "deploy_smoke_test")}
+
+
+def _bucket():
+    return import_value("PipelineStackName", "ArtifactBucketName")
+
+
+def _key_arn():
+    return import_value("PipelineStackName", "ArtifactKeyArn")
+
+
+def _operations_topic():
+    return import_value("PipelineStackName", "OperationsTopicArn")
+
+
+def _dead_letter_queue(t: Template) -> sqs.Queue:
+    """Where a job result a function could not report ends, after Lambda's retries; TLS only."""
+    queue = functions.dead_letter_queue(t, "DeploymentDeadLetterQueue", "DeploymentDeadLetterQueueName")
+    t.add_resource(sqs.QueuePolicy(
+        "DeploymentDeadLetterQueuePolicy",
+        Queues=[Ref(queue)],
+        PolicyDocument=PolicyDocument(Version=VERSION, Statement=[Statement(
+            Sid="DenyInsecureTransport",
+            Effect=Deny,
+            Principal=Principal("*"),
+            Action=[awacs.sqs.Action("*")],
+            Resource=[GetAtt(queue, "Arn")],
+            Condition=Condition(Bool({"aws:SecureTransport": "false"})),
+        )]),
+    ))
+    model_package_events.dead_letter_alarm(
+        t, "DeploymentDeadLetterAlarm", Sub("${ResourcePrefix}-deployment-dead-letters"), Ref("DeploymentDeadLetterQueueName"),
+        _operations_topic(), "A deployment function could not report a job result: its run waits until CodePipeline times it out",
+    )
+    return queue
+
+
+def _function(t: Template, prefix: str, queue: sqs.Queue) -> awslambda.Function:
+    name_param, role_export, handler, timeout, memory, environment, description = FUNCTIONS[prefix]
+    key_param, folder = CODE_KEYS[prefix]
+    # Not from config: lambda_package.parameters() supplies the content-hashed zip key.
+    t.add_parameter(Parameter(key_param, Type="String", Description=f"S3 key of the {folder} Lambda zip",
+                              AllowedPattern=rf"^lambda/{folder}-[0-9a-f]{{24}}\.zip$"))
+    log_group = functions.log_group(t, f"{prefix}LogGroup", name_param, _key_arn())
+    function = t.add_resource(awslambda.Function(
+        f"{prefix}Function",
+        DependsOn=[log_group.title],
+        FunctionName=Ref(name_param),
+        Description=description,
+        Runtime=RUNTIME,
+        Handler=handler,
+        Architectures=["arm64"],
+        MemorySize=memory,
+        Timeout=timeout,
+        Role=import_value("ServingIamStackName", role_export),
+        Code=awslambda.Code(S3Bucket=_bucket(), S3Key=Ref(key_param)),
+        Environment=awslambda.Environment(Variables=environment),
+        DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=GetAtt(queue, "Arn")),
+    ))
+    functions.invoke_config(t, f"{prefix}EventInvokeConfig", function)
+    t.add_resource(alarms.any_in_five_minutes(
+        f"{prefix}DeadLetterErrorsAlarm", Sub(f"${{ResourcePrefix}}-{folder.replace('_', '-')}-dlq-errors"),
+        "A failed invocation could not be sent to the deployment dead-letter queue: that job result is lost",
+        "AWS/Lambda", "DeadLetterErrors", _operations_topic(), ("FunctionName", Ref(name_param))))
+    return function
+
+
+def _invoke(name: str, function_param: str, user_parameters=None, namespace: str | None = None) -> codepipeline.Actions:
+    configuration = {"FunctionName": Ref(function_param)}
+    if user_parameters is not None:
+        configuration["UserParameters"] = user_parameters
+    return pipeline_actions.action(name, "Invoke", "Lambda", configuration, namespace=namespace)
+
+
+def _deploy_endpoint(name: str, stack: str, stack_param: str) -> codepipeline.Actions:
+    return pipeline_actions.action(name, "Deploy", "CloudFormation", {
+        "ActionMode": "CREATE_UPDATE",
+        "StackName": Ref(stack_param),
+        "TemplatePath": f"{RELEASE}::templates/{stack}.yaml",
+        "TemplateConfiguration": Sub(f"{RELEASE}::templates/${{Environment}}/{stack}.json"),
+        "ParameterOverrides": PARAMETER_OVERRIDES,
+        "RoleArn": import_value("ServingIamStackName", "EndpointsDeployRoleArn"),
+    }, inputs=[RELEASE])
+
+
+APPROVAL_NOTE = ("Deploy version #{{{resolve}.ModelPackageVersion}} of ${{ModelPackageGroupName}} to ${{ProductionEndpointName}}? "
+                 "It passed the smoke test on ${{StagingEndpointName}}. Approving starts the guarded rollout; rejecting "
+                 "stops this run and leaves production as it is.").format(resolve=RESOLVE)
+
+
+def stages() -> list:
+    approval = pipeline_actions.action("ApproveProduction", "Approval", "Manual", {
+        "NotificationArn": _operations_topic(),
+        "CustomData": Sub(APPROVAL_NOTE),
+        "ExternalEntityLink": Sub("https://${AWS::Region}.console.aws.amazon.com/sagemaker/home?region=${AWS::Region}"
+                                  "#/model-registry/${ModelPackageGroupName}"),
+    })
+    clean_up = pipeline_actions.action("DeleteStagingStack", "Deploy", "CloudFormation", {
+        "ActionMode": "DELETE_ONLY",
+        "StackName": Ref("StagingEndpointStackName"),
+        "RoleArn": import_value("ServingIamStackName", "EndpointsDeployRoleArn"),
+    })
+    return [
+        codepipeline.Stages(Name="Source", Actions=[pipeline_actions.action(
+            "Release", "Source", "S3",
+            {"S3Bucket": _bucket(), "S3ObjectKey": Ref("ReleaseObjectKey"), "PollForSourceChanges": "false"},
+            outputs=[RELEASE])]),
+        codepipeline.Stages(Name="Resolve", Actions=[_invoke("Resolve", "ResolveFunctionName", namespace=RESOLVE)]),
+        codepipeline.Stages(Name="Staging", Actions=[_deploy_endpoint("DeployStagingEndpoint", "staging-endpoint",
+                                                                      "StagingEndpointStackName")]),
+        codepipeline.Stages(Name="SmokeTest", Actions=[_invoke(
+            "SmokeTest", "SmokeTestFunctionName",
+            Sub(json.dumps({"EndpointName": "${StagingEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}"},
+                           sort_keys=True)))]),
+        If(PRODUCTION_APPROVAL, codepipeline.Stages(Name="ApproveProduction", Actions=[approval]), Ref(AWS_NO_VALUE)),
+        codepipeline.Stages(Name="Production", Actions=[_deploy_endpoint("DeployProductionEndpoint", "production-endpoint",
+                                                                         "ProductionEndpointStackName")]),
+        If(DELETE_STAGING, codepipeline.Stages(Name="CleanUpStaging", Actions=[clean_up]), Ref(AWS_NO_VALUE)),
+    ]
+
+
+def _pipeline(t: Template) -> codepipeline.Pipeline:
+    return t.add_resource(codepipeline.Pipeline(
+        "DeploymentPipeline",
+        Name=Ref("DeploymentPipelineName"),
+        RoleArn=import_value("ServingIamStackName", "DeploymentPipelineRoleArn"),
+        PipelineType="V2",
+        # A newer run (a later approval) overtakes an older one still waiting: the newest approved version wins.
+        ExecutionMode="SUPERSEDED",
+        ArtifactStore=codepipeline.ArtifactStore(
+            Type="S3",
+            Location=_bucket(),
+            EncryptionKey=codepipeline.EncryptionKey(Id=_key_arn(), Type="KMS"),
+        ),
+        Stages=stages(),
+    ))
+
+
+def _trigger(t: Template) -> None:
+    """Approving or rejecting a version of the env's group starts a run (a rejection of the version production
+    serves re-deploys the newest still approved). A start EventBridge could not make is alarmed."""
+    t.add_resource(events.Rule(
+        "DeploymentRule",
+        Name=Sub("${DeploymentRuleName}"),
+        Description="An approved or rejected version of this environment's model package group -> the deployment pipeline",
+        EventPattern=model_package_events.event_pattern(["Approved", "Rejected"], ["Completed"]),
+        State="ENABLED",
+        Targets=[events.Target(
+            Id="DeploymentPipeline",
+            Arn=Sub("arn:${AWS::Partition}:codepipeline:${AWS::Region}:${AWS::AccountId}:${DeploymentPipelineName}"),
+            RoleArn=import_value("ServingIamStackName", "DeploymentEventsRoleArn"),
+            RetryPolicy=events.RetryPolicy(MaximumEventAgeInSeconds=model_package_events.RULE_MAX_EVENT_AGE_SECONDS,
+                                           MaximumRetryAttempts=model_package_events.RULE_MAX_RETRIES),
+        )],
+    ))
+    t.add_resource(delivery_failures.rule_failures_alarm(
+        "DeploymentRuleFailuresAlarm", "${DeploymentRuleName}", _operations_topic(),
+        "EventBridge could not start the deployment pipeline for an approval or rejection: that version is not deployed",
+    ))
+
+
+def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
+    t = new_template("Model deployment of the SageMaker MLOps project: approved versions to staging, a smoke test, "
+                     "a person's approval and a guarded production rollout")
+    t.add_condition(PRODUCTION_APPROVAL, Equals(Ref("ProductionApproval"), "true"))
+    t.add_condition(DELETE_STAGING, Equals(Ref("DeleteStagingAfterPromotion"), "true"))
+    queue = _dead_letter_queue(t)
+    for prefix in FUNCTIONS:
+        _function(t, prefix, queue)
+    _pipeline(t)
+    _trigger(t)
+    deployment_outcomes.add(t, _operations_topic())
+    parameters.declare_used(t)
+    return t

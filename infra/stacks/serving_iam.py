@@ -1,0 +1,39 @@
+"""Serving IAM stack: the roles of model deployment, apart from the IAM stack (whose template would pass
+CloudFormation's 51,200 bytes inline with them).
+
+Administrator-only, like the IAM and deploy-roles stacks: `make deploy` creates and changes it, the pipelines
+never deploy it. It holds the runtime roles (the model-deployment pipeline's, the role EventBridge starts it with,
+the resolve and smoke-test functions'), each under the boundary of its kind, and the role CloudFormation deploys
+the deployment stack with. They exist in every env, as the others do, so every import of them resolves; only
+an env whose config has a `deployment` block deploys anything that uses them.
+"""
+from __future__ import annotations
+
+from troposphere import Template
+
+from infra.cfn import parameters
+from infra.cfn.templates_common import new_template
+from infra.iam import deploy_policies
+from infra.iam.boundary import DELIVERY, FUNCTIONS
+from infra.iam.roles import exported_service_role
+from infra.iam.runtime import delivery, functions
+
+CLOUDFORMATION = "cloudformation.amazonaws.com"
+
+
+def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
+    t = new_template("IAM roles of the SageMaker MLOps project's model deployment; changed only by an administrator")
+    exported_service_role(t, "DeploymentPipelineRole", "DeploymentPipelineRoleName", "codepipeline.amazonaws.com",
+                          "the model-deployment pipeline's service role", delivery.deployment_pipeline_statements(), DELIVERY)
+    exported_service_role(t, "DeploymentEventsRole", "DeploymentEventsRoleName", "events.amazonaws.com",
+                          "the role EventBridge uses to start the deployment pipeline on an approval or rejection",
+                          delivery.deployment_events_statements(), DELIVERY)
+    exported_service_role(t, "ResolveFunctionRole", "ResolveFunctionRoleName", "lambda.amazonaws.com",
+                          "the resolve Lambda's role", functions.resolve_function_statements(), FUNCTIONS)
+    exported_service_role(t, "SmokeTestFunctionRole", "SmokeTestFunctionRoleName", "lambda.amazonaws.com",
+                          "the smoke-test Lambda's role", functions.smoke_test_function_statements(), FUNCTIONS)
+    exported_service_role(t, "DeploymentDeployRole", "DeploymentDeployRoleName", CLOUDFORMATION,
+                          "the role CloudFormation deploys the deployment stack with", deploy_policies.deployment_stack(),
+                          boundary=None)
+    parameters.declare_used(t)
+    return t
