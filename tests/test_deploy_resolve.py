@@ -3,6 +3,7 @@ whatever started the run, and says so plainly when there is none."""
 from __future__ import annotations
 
 import ast
+import datetime
 import json
 import sys
 import uuid
@@ -15,7 +16,7 @@ from moto import mock_aws
 
 from tests.support.pipeline_job_support import FakeCodePipeline, job_event, logged
 
-from deploy_resolve import handler, registry, summary  # lambda_src/ is on sys.path: tests/__init__.py
+from deploy_resolve import contract, handler, registry, summary  # lambda_src/ is on sys.path: tests/__init__.py
 from shared import clients  # noqa: E402
 
 GROUP = "acme-fraud-staging-models"
@@ -322,3 +323,32 @@ def test_the_deployment_functions_import_only_what_their_zip_holds(folder):
                 continue
             problems += [f"{path.name}: import {n}" for n in names if n.split(".")[0] not in allowed]
     assert not problems, problems
+
+
+# -- recording what production serves -------------------------------------------------------------
+def test_after_promotion_the_deployed_version_is_published_for_the_dashboard(world, monkeypatch):
+    monkeypatch.setenv("METRICS_NAMESPACE", "MLOps/acme-fraud")
+    monkeypatch.setenv("PRODUCTION_ENDPOINT", "acme-staging-production")
+
+    result = handler.lambda_handler(job_event(json.dumps({"RecordDeployedVersion": "7"})), None)
+
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobSuccessResult" and body["outputVariables"] == {"DeployedModelVersion": "7"}
+    assert result["decision"] == "recorded"
+    stats = boto3.client("cloudwatch").get_metric_statistics(
+        Namespace="MLOps/acme-fraud", MetricName=contract.DEPLOYED_VERSION,
+        Dimensions=[{"Name": contract.DIMENSION, "Value": "acme-staging-production"}],
+        StartTime=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1),
+        EndTime=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1), Period=60, Statistics=["Maximum"])
+    assert [p["Maximum"] for p in stats["Datapoints"]] == [7.0]
+
+
+@pytest.mark.parametrize("parameters", ['{"RecordDeployedVersion": "seven"}', '{"RecordDeployedVersion": 7}',
+                                        '{"RecordDeployedVersion": ""}'])
+def test_a_bad_record_request_is_a_configuration_error_and_publishes_nothing(world, monkeypatch, parameters):
+    monkeypatch.setenv("METRICS_NAMESPACE", "MLOps/acme-fraud")
+    monkeypatch.setenv("PRODUCTION_ENDPOINT", "acme-staging-production")
+    handler.lambda_handler(job_event(parameters), None)
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobFailureResult" and body["failureDetails"]["type"] == "ConfigurationError"
+    assert not boto3.client("cloudwatch").list_metrics(Namespace="MLOps/acme-fraud")["Metrics"]

@@ -26,7 +26,8 @@ OUTCOMES = {
         "Model deployment <pipeline>: production now serves the newest approved version (the rollout completed "
         "without tripping its alarms). Run: " + RUN_LINK),
     "DeploymentFailedRule": (
-        "${ResourcePrefix}-deployment-failed", ["Resolve", "Staging", "SmokeTest", "ApproveProduction", "Production", "CleanUpStaging"],
+        "${ResourcePrefix}-deployment-failed", ["Resolve", "Staging", "SmokeTest", "ApproveProduction", "Production", "RecordRelease",
+                                                "CleanUpStaging"],
         ["FAILED"],
         "Model deployment <pipeline>: stage <stage> failed and the run stopped. Resolve: no approved version is left, "
         "nothing changed. SmokeTest: the staging endpoint did not answer as the contract says, production is untouched. "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 
+from lambda_src.deploy_resolve import contract as deploy_contract
 from lambda_src.registry_metrics import contract
 from pipeline_def import interface as pipeline_contract
 
@@ -20,6 +21,7 @@ PIPELINE_NAMESPACE = "AWS/Sagemaker/ModelBuildingPipeline"
 PROJECT_NAMESPACE = "${MetricsNamespace}"
 
 _SAGEMAKER_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html#cloudwatch-metrics-pipelines"
+_ENDPOINT_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html#cloudwatch-metrics-endpoint-invocation"
 # (namespace, metric) -> (dimension names, where AWS documents it).
 AWS_METRICS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
     (PIPELINE_NAMESPACE, "ExecutionStarted"): (("PipelineName",), _SAGEMAKER_DOC),
@@ -30,6 +32,8 @@ AWS_METRICS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
     (PIPELINE_NAMESPACE, "StepFailed"): (("PipelineName", "StepName"), _SAGEMAKER_DOC),
     ("AWS/Lambda", "Errors"): (("FunctionName",), "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html"),
     ("AWS/Lambda", "Invocations"): (("FunctionName",), "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html"),
+    **{("AWS/SageMaker", metric): (("EndpointName", "VariantName"), _ENDPOINT_DOC)
+       for metric in ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors", "ModelLatency")},
     ("AWS/SQS", "ApproximateNumberOfMessagesVisible"): (
         ("QueueName",), "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html"
     ),
@@ -39,7 +43,9 @@ AWS_METRICS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
 PROJECT_METRICS: dict[tuple[str, str], tuple[str, ...]] = {
     **{(PROJECT_NAMESPACE, name): (contract.DIMENSION,) for name in contract.COUNT_METRICS},
     (PROJECT_NAMESPACE, contract.QUALITY_METRIC): contract.QUALITY_DIMENSIONS,
+    (PROJECT_NAMESPACE, deploy_contract.DEPLOYED_VERSION): (deploy_contract.DIMENSION,),
 }
+VARIANT = "AllTraffic"  # the endpoints' one production variant (infra/parts/endpoint.py)
 
 DAY = 86400
 WIDTH = 24  # the dashboard grid is 24 units wide
@@ -87,7 +93,32 @@ def _links() -> dict:
     return {"type": "text", "properties": {"markdown": markdown}}
 
 
-def _widgets() -> list[dict]:
+def _endpoint(endpoint: str, metric: str, label: str, stat: str) -> list:
+    return ["AWS/SageMaker", metric, "EndpointName", endpoint, "VariantName", VARIANT, {"label": label, "stat": stat}]
+
+
+def _endpoint_widgets() -> list[dict]:
+    """Where the env serves models (config `deployment`): traffic, errors and latency per endpoint, and the version
+    production serves (one point per promotion)."""
+    graphs = []
+    for title, endpoint in (("Production endpoint", "${ProductionEndpointName}"), ("Staging endpoint", "${StagingEndpointName}")):
+        graphs.append(_graph(f"{title}: requests per 5 minutes", [
+            _endpoint(endpoint, "Invocations", "invocations", "Sum"),
+            _endpoint(endpoint, "Invocation4XXErrors", "4xx errors", "Sum"),
+            _endpoint(endpoint, "Invocation5XXErrors", "5xx errors", "Sum"),
+        ], period=300, y_label="requests"))
+        graphs.append(_graph(f"{title}: model latency (microseconds)", [
+            _endpoint(endpoint, "ModelLatency", "average", "Average"),
+            _endpoint(endpoint, "ModelLatency", "p99", "p99"),
+        ], stat="Average", period=300, y_label="microseconds"))
+    graphs.append(_graph("Model version production serves", [
+        [PROJECT_NAMESPACE, deploy_contract.DEPLOYED_VERSION, deploy_contract.DIMENSION, "${ProductionEndpointName}",
+         {"label": "version", "stat": "Maximum"}],
+    ], stat="Maximum", y_label="version"))
+    return graphs
+
+
+def _widgets(endpoints: bool = False) -> list[dict]:
     return [
         _links(),
         _graph("Pipeline executions per day", [
@@ -115,6 +146,7 @@ def _widgets() -> list[dict]:
             ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "${MetricsDeadLetterQueueName}",
              {"label": "dead letters", "stat": "Maximum"}],
         ], period=3600),
+        *(_endpoint_widgets() if endpoints else []),
         {"type": "alarm", "properties": {"title": "Alarms", "alarms": [
             "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${PipelineFailedAlarmName}",
             "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${MetricsDeadLetterAlarmName}",
@@ -141,10 +173,10 @@ def _layout(widgets: list[dict]) -> list[dict]:
     return out
 
 
-def body() -> dict:
-    return {"widgets": _layout(_widgets())}
+def body(endpoints: bool = False) -> dict:
+    return {"widgets": _layout(_widgets(endpoints))}
 
 
-def body_text() -> str:
-    """Sorted, compact JSON: the template changes only when the dashboard does."""
-    return json.dumps(body(), sort_keys=True, separators=(",", ":"))
+def body_text(endpoints: bool = False) -> str:
+    """Sorted, compact JSON: the template changes only when the dashboard does. `endpoints`: the env serves models."""
+    return json.dumps(body(endpoints), sort_keys=True, separators=(",", ":"))

@@ -12,7 +12,8 @@ Approving (or rejecting) a version in the env's model package group starts the m
 5. ApproveProduction (config `deployment.approval`): a person approves, told the version and the run.
 6. Production: the production endpoint stack; SageMaker shifts traffic (canary or linear) and rolls back by
    itself on the stack's alarms.
-7. CleanUpStaging (config `deployment.delete_staging_after_promotion`): the staging endpoint stack is deleted.
+7. RecordRelease: the version production serves becomes a point of the DeployedModelVersion metric (dashboard).
+8. CleanUpStaging (config `deployment.delete_staging_after_promotion`): the staging endpoint stack is deleted.
 
 Each outcome (staged, promoted, a failed stage: smoke test, rollback, nothing to deploy) reaches the
 operations topic through an EventBridge rule, with a link to the run. Deployed by the delivery pipeline,
@@ -45,7 +46,8 @@ PARAMETER_OVERRIDES = json.dumps({"ModelPackageArn": f"#{{{RESOLVE}.ModelPackage
 FUNCTIONS = {
     # logical id prefix: (function name parameter, role export, handler, timeout s, memory MB, environment, description)
     "Resolve": ("ResolveFunctionName", "ResolveFunctionRoleArn", "deploy_resolve.handler.lambda_handler", 180, 128,
-                {"MODEL_PACKAGE_GROUP": Ref("ModelPackageGroupName")},
+                {"MODEL_PACKAGE_GROUP": Ref("ModelPackageGroupName"), "METRICS_NAMESPACE": Ref("MetricsNamespace"),
+                 "PRODUCTION_ENDPOINT": Ref("ProductionEndpointName")},
                 "Picks the newest Approved version of the env's model package group for the deployment pipeline"),
     "SmokeTest": ("SmokeTestFunctionName", "SmokeTestFunctionRoleArn", "deploy_smoke_test.handler.lambda_handler", 300, 256,
                   {"LATENCY_BUDGET_MS": Ref("SmokeTestLatencyMs")},
@@ -168,6 +170,10 @@ def stages() -> list:
         If(PRODUCTION_APPROVAL, codepipeline.Stages(Name="ApproveProduction", Actions=[approval]), Ref(AWS_NO_VALUE)),
         codepipeline.Stages(Name="Production", Actions=[_deploy_endpoint("DeployProductionEndpoint", "production-endpoint",
                                                                          "ProductionEndpointStackName")]),
+        # The version production now serves, as a metric the KPI dashboard graphs (the resolve function records it).
+        codepipeline.Stages(Name="RecordRelease", Actions=[_invoke(
+            "RecordDeployedVersion", "ResolveFunctionName",
+            json.dumps({"RecordDeployedVersion": f"#{{{RESOLVE}.ModelPackageVersion}}"}))]),
         If(DELETE_STAGING, codepipeline.Stages(Name="CleanUpStaging", Actions=[clean_up]), Ref(AWS_NO_VALUE)),
     ]
 

@@ -41,6 +41,7 @@ from troposphere import (
 from troposphere import awslambda
 
 from infra.cfn import parameters, scanner_skips
+from infra.cfn.conditions import HAS_DEPLOYMENT, add_deployment_condition
 from infra.cfn.exports import import_value
 from infra.cfn.slim import quicksight
 from infra.cfn.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
@@ -249,14 +250,17 @@ def _alarms(t: Template) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm, cloudwatch
 
 def _dashboard(t: Template, pipeline_failed: cloudwatch.Alarm, dead_letters: cloudwatch.Alarm,
                partitions_dead_letters: cloudwatch.Alarm) -> None:
+    alarm_names = {
+        "PipelineFailedAlarmName": Ref(pipeline_failed),
+        "MetricsDeadLetterAlarmName": Ref(dead_letters),
+        "PartitionsDeadLetterAlarmName": Ref(partitions_dead_letters),
+    }
     t.add_resource(cloudwatch.Dashboard(
         "KpiDashboard",
         DashboardName=Ref("DashboardName"),
-        DashboardBody=Sub(kpi_dashboard.body_text(), {
-            "PipelineFailedAlarmName": Ref(pipeline_failed),
-            "MetricsDeadLetterAlarmName": Ref(dead_letters),
-            "PartitionsDeadLetterAlarmName": Ref(partitions_dead_letters),
-        }),
+        # Envs that serve models also graph their endpoints and the version production serves.
+        DashboardBody=If(HAS_DEPLOYMENT, Sub(kpi_dashboard.body_text(endpoints=True), alarm_names),
+                         Sub(kpi_dashboard.body_text(), alarm_names)),
     ))
 
 
@@ -356,6 +360,7 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     _metrics_code_key(t)
     _registry_metrics(t)
     _report_partitions(t)
+    add_deployment_condition(t)
     _dashboard(t, *_alarms(t))
     _glue(t)
     _quicksight(t, _athena(t))

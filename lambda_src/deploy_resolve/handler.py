@@ -1,6 +1,8 @@
 """Lambda entry point of the deployment pipeline's Resolve action (a CodePipeline Lambda invoke action).
 
-Environment: MODEL_PACKAGE_GROUP, the group's name. UserParameters: none (ignored).
+Environment: MODEL_PACKAGE_GROUP, the group's name; METRICS_NAMESPACE and PRODUCTION_ENDPOINT (for the record).
+UserParameters: none to resolve. {"RecordDeployedVersion": "<n>"}, after the production stage: publish the
+version production now serves as the DeployedModelVersion metric (contract.py), for the KPI dashboard.
 Output variables (for #{<namespace>.<name>} in later actions' configuration):
     ModelPackageArn      the newest Approved version's ARN
     ModelPackageVersion  its version number
@@ -11,12 +13,13 @@ nothing later in the pipeline runs, so nothing is deployed or changed.
 """
 from __future__ import annotations
 
+import json
 import os
 
-from shared import pipeline_job
+from shared import clients, pipeline_job
 from shared.pipeline_job import Failed, Job, Succeeded
 
-from . import registry, summary
+from . import contract, registry, summary
 
 FUNCTION = "deploy_resolve"
 
@@ -43,5 +46,39 @@ def resolve(job: Job) -> Succeeded:  # noqa: ARG001 - the job carries nothing th
     return Succeeded("resolved", variables, text, {"group": group})
 
 
+def record(version: str) -> Succeeded:
+    """Production serves `version` (CloudFormation finished its update): one point of DeployedModelVersion."""
+    namespace, endpoint = os.environ.get("METRICS_NAMESPACE", ""), os.environ.get("PRODUCTION_ENDPOINT", "")
+    if not namespace or not endpoint:
+        raise Failed("misconfigured", "the function's METRICS_NAMESPACE or PRODUCTION_ENDPOINT environment variable is not set",
+                     "ConfigurationError")
+    if not version.isdigit():
+        raise Failed("bad_parameters", f"RecordDeployedVersion is not a version number: {version[:50]!r}", "ConfigurationError")
+    clients.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=[{
+        "MetricName": contract.DEPLOYED_VERSION, "Dimensions": [{"Name": contract.DIMENSION, "Value": endpoint}],
+        "Value": float(version), "Unit": "None"}])
+    return Succeeded("recorded", {"DeployedModelVersion": version}, f"{endpoint} serves version {version}",
+                     {"endpoint": endpoint})
+
+
+def _record_request(job: Job) -> dict | None:
+    """UserParameters naming RecordDeployedVersion; anything else is no request (resolving reads nothing from the job)."""
+    try:
+        parameters = json.loads(job.user_parameters) if job.user_parameters.strip() else None
+    except ValueError:
+        return None
+    return parameters if isinstance(parameters, dict) and "RecordDeployedVersion" in parameters else None
+
+
+def work(job: Job) -> Succeeded:
+    request = _record_request(job)
+    if request is None:
+        return resolve(job)
+    version = request["RecordDeployedVersion"]
+    if not isinstance(version, str):
+        raise Failed("bad_parameters", f"RecordDeployedVersion must be a string, not {type(version).__name__}", "ConfigurationError")
+    return record(version)
+
+
 def lambda_handler(event, context=None):  # noqa: ARG001 - Lambda's signature
-    return pipeline_job.run(event, FUNCTION, resolve)
+    return pipeline_job.run(event, FUNCTION, work)

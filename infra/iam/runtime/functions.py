@@ -138,11 +138,13 @@ def _describe_group_packages(sid: str, *extra_actions: str) -> Statement:
 
 
 def resolve_function_statements() -> list[Statement]:
-    """Find the newest approved version of this env's group and read its quality report for the summary."""
+    """Find the newest approved version of this env's group and read its quality report for the summary; once
+    production serves it, record its number in the project's metrics namespace."""
     return [
         _describe_group_packages("ReadRegistry", "ListModelPackages"),
         *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
         decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
+        put_metrics("DeployedVersion", "${MetricsNamespace}"),  # after promotion: the version production serves
         *_deployment_function_basics("ResolveFunctionName"),
     ]
 

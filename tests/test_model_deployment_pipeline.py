@@ -1,0 +1,194 @@
+"""Serving approved models: config, the delivery pipeline's deployment stage, the model-deployment pipeline, its
+trigger and its outcome messages, and the dashboard's endpoint graphs. Built from the tests' own config with a
+`deployment` block added to one env (the other keeps none)."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import boto3
+import pytest
+import yaml
+from moto import mock_aws
+
+from infra import config
+from infra.config import names
+from infra.config.names import RELEASE_KEY
+from infra.output import render
+from tests.conftest import FIXTURE_CONFIG
+from tests.support import resolve
+from tests.support.cfn import load
+
+SERVING, PLAIN = "dev", "prod"  # the fixture config's two envs: one serves models, one does not
+
+
+def _config(tmp_path, deployment: dict | None):
+    shutil.copytree(FIXTURE_CONFIG, tmp_path / "config")
+    path = tmp_path / "config" / f"{SERVING}.yaml"
+    data = yaml.safe_load(path.read_text())
+    data.pop("deployment", None)
+    if deployment is not None:
+        data["deployment"] = deployment
+    path.write_text(yaml.safe_dump(data))
+    return tmp_path / "config"
+
+
+@pytest.fixture
+def serving(tmp_path):
+    """(project, rendered files) with defaults for everything but the approval."""
+    project = config.load(_config(tmp_path, {"approval": True}))
+    return project, render.render(project)
+
+
+def _stages(stack: resolve.Stack) -> list[dict]:
+    pipeline = stack.resources("AWS::CodePipeline::Pipeline")
+    (props,) = [p["Properties"] for p in pipeline.values()]
+    return props["Stages"]
+
+
+# -- config ------------------------------------------------------------------------------------------
+def test_an_env_without_a_deployment_block_serves_nothing_and_defaults_fill_the_rest(serving):
+    project, _ = serving
+    assert project.env(PLAIN).deployment is None
+    settings = project.env(SERVING).deployment
+    assert (settings.rollout_type, settings.traffic_percent, settings.min_instances, settings.max_instances) == ("canary", 10, 1, 2)
+    assert settings.staging_instance_type == settings.instance_type
+
+
+@pytest.mark.parametrize("deployment, key", [
+    ({"min_instances": 3, "max_instances": 2}, "deployment.max_instances"),
+    ({"rollout": {"type": "blue"}}, "deployment.rollout.type"),
+    ({"rollout": {"traffic_percent": 80}}, "deployment.rollout.traffic_percent"),
+    ({"data_capture_percent": 101}, "deployment.data_capture_percent"),
+    ({"instance_type": "m5.large"}, "deployment.instance_type"),
+    ({"canary": True}, "deployment"),
+])
+def test_a_bad_deployment_setting_is_one_line_naming_the_key(tmp_path, deployment, key):
+    with pytest.raises(config.ConfigError) as error:
+        config.load(_config(tmp_path, deployment))
+    assert f"{SERVING}.yaml: {key}" in str(error.value) and "\n" not in str(error.value)
+
+
+# -- the delivery pipeline ----------------------------------------------------------------------------
+def test_only_an_env_that_serves_models_deploys_the_deployment_stack_then_publishes_its_release(serving):
+    project, rendered = serving
+    for env, wanted in ((SERVING, True), (PLAIN, False)):
+        stack = resolve.alone(rendered, project, env, "pipeline")
+        stages = {s["Name"]: s for s in _stages(stack)}
+        assert ("DeployDeployment" in stages) is wanted, env
+        if wanted:
+            deploy, publish = stages["DeployDeployment"]["Actions"]
+            assert deploy["Configuration"]["StackName"] == names.for_env(project, env).stack("deployment")
+            assert (publish["ActionTypeId"]["Provider"], publish["RunOrder"]) == ("S3", 2)
+            assert publish["Configuration"]["ObjectKey"] == RELEASE_KEY and publish["Configuration"]["Extract"] == "false"
+            assert [a["Name"] for a in publish["InputArtifacts"]] == [a["Name"] for a in deploy["InputArtifacts"]]
+            assert list(stages)[-1] == "DeployDeployment", "the release is published after everything it holds is deployed"
+
+
+# -- the model-deployment pipeline ------------------------------------------------------------------
+@pytest.mark.parametrize("approval, delete_staging, expected", [
+    (True, False, ["Source", "Resolve", "Staging", "SmokeTest", "ApproveProduction", "Production", "RecordRelease"]),
+    (False, True, ["Source", "Resolve", "Staging", "SmokeTest", "Production", "RecordRelease", "CleanUpStaging"]),
+])
+def test_a_run_stages_smoke_tests_waits_for_a_person_then_promotes(tmp_path, approval, delete_staging, expected):
+    project = config.load(_config(tmp_path, {"approval": approval, "delete_staging_after_promotion": delete_staging}))
+    stack = resolve.alone(render.render(project), project, SERVING, "deployment")
+    assert [s["Name"] for s in _stages(stack)] == expected
+
+
+def test_the_run_deploys_what_resolve_found_from_the_released_templates(serving):
+    project, rendered = serving
+    n = names.for_env(project, SERVING)
+    stages = {s["Name"]: s["Actions"] for s in _stages(resolve.alone(rendered, project, SERVING, "deployment"))}
+    (source,) = stages["Source"]
+    assert source["Configuration"]["S3ObjectKey"] == RELEASE_KEY and source["Configuration"]["PollForSourceChanges"] == "false"
+    (resolver,) = stages["Resolve"]
+    assert resolver["Namespace"] == "Resolve" and "UserParameters" not in resolver["Configuration"]
+    for stage, stack_key in (("Staging", "staging-endpoint"), ("Production", "production-endpoint")):
+        (action,) = stages[stage]
+        conf = action["Configuration"]
+        assert conf["StackName"] == n.stack(stack_key)
+        assert conf["TemplatePath"] == f"Release::templates/{stack_key}.yaml"
+        assert conf["TemplateConfiguration"] == f"Release::templates/{SERVING}/{stack_key}.json"
+        assert json.loads(conf["ParameterOverrides"]) == {"ModelPackageArn": "#{Resolve.ModelPackageArn}",
+                                                          "ModelPackageVersion": "#{Resolve.ModelPackageVersion}"}
+        assert len(conf["ParameterOverrides"]) < 1024  # CloudFormation action limit
+    (smoke,) = stages["SmokeTest"]
+    assert json.loads(smoke["Configuration"]["UserParameters"]) == {"EndpointName": n.staging_endpoint,
+                                                                    "ModelPackageArn": "#{Resolve.ModelPackageArn}"}
+    (approve,) = stages["ApproveProduction"]
+    assert "#{Resolve.ModelPackageVersion}" in approve["Configuration"]["CustomData"]
+    assert len(approve["Configuration"]["CustomData"]) <= 500  # CodePipeline's limit for CustomData
+    (record,) = stages["RecordRelease"]
+    assert json.loads(record["Configuration"]["UserParameters"]) == {"RecordDeployedVersion": "#{Resolve.ModelPackageVersion}"}
+
+
+def _deliver(pattern: dict, region: str, events: list[dict]) -> list[dict]:
+    """The events an EventBridge rule with `pattern` delivers (moto)."""
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=region)
+        queue = sqs.create_queue(QueueName="probe")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        bus = boto3.client("events", region_name=region)
+        bus.put_rule(Name="probe", EventPattern=json.dumps(pattern))
+        bus.put_targets(Rule="probe", Targets=[{"Id": "q", "Arn": queue_arn}])
+        bus.put_events(Entries=[{"Source": e["source"], "DetailType": e["detail-type"], "Detail": json.dumps(e["detail"])}
+                                for e in events])
+        return [json.loads(m["Body"])["detail"] for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])]
+
+
+def test_an_approval_or_a_rejection_in_this_group_starts_a_run_and_nothing_else_does(serving):
+    project, rendered = serving
+    n = names.for_env(project, SERVING)
+    stack = resolve.alone(rendered, project, SERVING, "deployment")
+    (rule,) = [r["Properties"] for r in stack.resources("AWS::Events::Rule").values()
+               if r["Properties"]["Name"] == n.deployment_rule]
+    assert [t["Arn"] for t in rule["Targets"]] == [f"arn:aws:codepipeline:{n.env.region}:{stack.pseudo['AWS::AccountId']}:{n.deployment_pipeline}"]
+
+    def change(group: str, status: str, package_status: str = "Completed") -> dict:
+        return {"source": "aws.sagemaker", "detail-type": "SageMaker Model Package State Change",
+                "detail": {"ModelPackageGroupName": group, "ModelApprovalStatus": status, "ModelPackageStatus": package_status}}
+
+    sent = [change(n.model_package_group, "Approved"), change(n.model_package_group, "Rejected"),
+            change(n.model_package_group, "PendingManualApproval"), change(n.model_package_group, "Approved", "InProgress"),
+            change("someone-elses-models", "Approved")]
+    delivered = _deliver(rule["EventPattern"], n.env.region, sent)
+    assert sorted(d["ModelApprovalStatus"] for d in delivered) == ["Approved", "Rejected"]
+    assert {d["ModelPackageGroupName"] for d in delivered} == {n.model_package_group}
+
+
+def test_every_outcome_of_a_run_reaches_the_operations_topic_as_a_sentence(serving):
+    project, rendered = serving
+    n = names.for_env(project, SERVING)
+    stack = resolve.alone(rendered, project, SERVING, "deployment")
+    rules = {r["Properties"]["Name"]: r["Properties"] for r in stack.resources("AWS::Events::Rule").values()
+             if r["Properties"]["EventPattern"]["source"] == ["aws.codepipeline"]}
+    assert set(rules) == {f"{n.prefix}-deployment-staged", f"{n.prefix}-deployment-promoted", f"{n.prefix}-deployment-failed"}
+    topic = f"<import {n.stack('pipeline')}-OperationsTopicArn>"
+    for rule in rules.values():
+        (target,) = rule["Targets"]
+        assert target["Arn"] == topic
+        assert target["InputTransformer"]["InputTemplate"].startswith('"Model deployment <pipeline>')
+    stages = [s["Name"] for s in _stages(stack)]
+    failed = rules[f"{n.prefix}-deployment-failed"]["EventPattern"]["detail"]["stage"]
+    assert set(stages) - {"Source"} <= set(failed), "a stage whose failure nobody hears about"
+
+
+# -- the dashboard -----------------------------------------------------------------------------------
+def test_the_dashboard_graphs_the_endpoints_and_the_deployed_version_only_where_models_are_served(serving):
+    project, rendered = serving
+    for env, wanted in ((SERVING, True), (PLAIN, False)):
+        stack = resolve.alone(rendered, project, env, "kpi")
+        body = json.loads(stack.value(stack.template["Resources"]["KpiDashboard"]["Properties"]["DashboardBody"]))
+        graphed = {m[3] for w in body["widgets"] if w["type"] == "metric" for m in w["properties"]["metrics"]
+                   if m[0] == "AWS/SageMaker" or m[1] == "DeployedModelVersion"}
+        n = names.for_env(project, env)
+        assert graphed == ({n.production_endpoint, n.staging_endpoint} if wanted else set()), env
+
+
+def test_the_deployment_stack_is_linted_clean(serving):
+    from tests.support.lint import lint_template
+
+    project, rendered = serving
+    assert load(rendered["deployment.yaml"])
+    assert not lint_template(rendered["deployment.yaml"], [project.env(SERVING).region])
