@@ -62,6 +62,9 @@ NO_RESOURCE_LEVEL_ACTIONS = frozenset(
         "cloudformation:ValidateTemplate",
         "codebuild:ListProjects",
         "quicksight:ListDataSources",
+        "application-autoscaling:DescribeScalableTargets",  # Application Auto Scaling: its Describe calls
+        "application-autoscaling:DescribeScalingPolicies",
+        "application-autoscaling:DescribeScheduledActions",
     }
 )
 

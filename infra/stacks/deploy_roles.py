@@ -28,6 +28,10 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     KpiDeployRole = exported_service_role(t, "KpiDeployRole", "KpiDeployRoleName", SERVICE,
                                           "the role CloudFormation deploys the KPI stack with", deploy_policies.kpi_stack(),
                                           boundary=None)
+    # The deployment pipeline deploys both endpoint stacks with this one role.
+    exported_service_role(t, "EndpointsDeployRole", "EndpointsDeployRoleName", SERVICE,
+                          "the role CloudFormation deploys the staging and production endpoint stacks with",
+                          deploy_policies.endpoint_stacks(), boundary=None)
     t.add_resource(iam.ManagedPolicy(
         "KpiDeployFunctionsPolicy",
         ManagedPolicyName=Sub("${KpiDeployRoleName}-functions"),

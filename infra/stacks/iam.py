@@ -44,6 +44,8 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
 
     exported_service_role(t, "SageMakerExecutionRole", "SageMakerExecutionRoleName", "sagemaker.amazonaws.com",
           "the SageMaker pipeline's execution role", jobs.sagemaker_execution_statements(), JOBS)
+    exported_service_role(t, "ModelRole", "ModelRoleName", "sagemaker.amazonaws.com",
+          "the role SageMaker serves the endpoints' models with", jobs.model_serving_statements(), JOBS)
     pipeline_role = exported_service_role(t, "CodePipelineRole", "CodePipelineRoleName", "codepipeline.amazonaws.com",
           "the delivery pipeline's service role", delivery.codepipeline_statements(), DELIVERY)
     _source_policies(t, pipeline_role)

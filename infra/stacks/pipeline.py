@@ -32,7 +32,7 @@ from troposphere import codebuild, codepipeline, events, kms, logs, s3, sns
 from infra.parts import analysts, delivery_failures, email_subscriptions
 from infra.cfn import parameters, scanner_skips
 from infra.cfn.exports import export, import_value
-from infra.config.names import ARTIFACT_BUCKET_SUB, ATHENA_RESULTS_PREFIX, BUILD_CACHE_PREFIX, LAMBDA_PREFIX
+from infra.config.names import ARTIFACT_BUCKET_SUB, ATHENA_RESULTS_PREFIX, BUILD_CACHE_PREFIX, ENDPOINT_STACKS, LAMBDA_PREFIX
 from infra.iam.policies import (
     KMS_USE_ACTIONS,
     VERSION,
@@ -65,8 +65,9 @@ DEPLOYMENTS = {
 # Capabilities per stack, for `make deploy` / `make diff` too (deploy-roles: administrator-only).
 # The pipeline deploys no IAM resource at all: its stacks need no capability. The two administrator-only
 # stacks (deploy-roles, boundaries, iam) are deployed by `make deploy` with CAPABILITY_NAMED_IAM.
+# The endpoint stacks (deployed by the model-deployment pipeline) hold no IAM resource either.
 CAPABILITIES = {"deploy-roles": ["CAPABILITY_NAMED_IAM"], "boundaries": ["CAPABILITY_NAMED_IAM"], "iam": ["CAPABILITY_NAMED_IAM"],
-                **{stack: caps for stack, (_, _, _, caps) in DEPLOYMENTS.items()}}
+                **{stack: caps for stack, (_, _, _, caps) in DEPLOYMENTS.items()}, **{stack: [] for stack in ENDPOINT_STACKS}}
 
 # Roles that use the artifact key, by their name parameter. All exist before this stack (IAM deploys first).
 # CloudWatch Logs groups this env's resources write to, encrypted with the artifact key.
@@ -169,6 +170,20 @@ def artifact_key_policy() -> PolicyDocument:
                 Action=KMS_USE_ACTIONS,
                 Resource=["*"],
                 Condition=Condition(ArnLike({"aws:PrincipalArn": [role_arn_pattern()]})),
+            ),
+            # SageMaker encrypts the endpoints' volumes through a grant it makes with the credentials of the
+            # endpoints' deploy role (CreateEndpoint, UpdateEndpoint); that role's policy grants it by alias too.
+            Statement(
+                Sid="EndpointsDeployRoleGrantsForVolumes",
+                Effect=Allow,
+                Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
+                Action=[awacs.kms.CreateGrant],
+                Resource=["*"],
+                Condition=Condition([
+                    ArnEquals({"aws:PrincipalArn": Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}"
+                                                       "${EndpointsDeployRoleName}")}),
+                    Bool({"kms:GrantIsForAWSResource": "true"}),
+                ]),
             ),
             # CloudWatch encrypts what this env's alarms publish to the (encrypted) operations topic.
             Statement(
