@@ -5,7 +5,7 @@ from typing import Callable
 
 from troposphere import Template
 
-from infra.stacks import boundaries, deploy_roles, iam, kpi, notifications, pipeline
+from infra.stacks import boundaries, deploy_roles, iam, kpi, notifications, pipeline, production_endpoint, staging_endpoint
 
 # stack key -> build(project) -> Template, in deployment order (infra.config.names.STACKS).
 BUILDERS: dict[str, Callable[..., Template]] = {
@@ -15,4 +15,6 @@ BUILDERS: dict[str, Callable[..., Template]] = {
     "pipeline": pipeline.build,
     "notifications": notifications.build,
     "kpi": kpi.build,
+    "staging-endpoint": staging_endpoint.build,
+    "production-endpoint": production_endpoint.build,
 }
