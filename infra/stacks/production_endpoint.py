@@ -9,7 +9,7 @@
 Autoscaling and updates (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html): SageMaker
 refuses to update an autoscaled variant to another *instance type*, but allows an update that changes its *model*.
 A new version keeps the instance type, so it rolls out with the scalable target in place; the endpoint keeps the
-autoscaled instance count through it (RetainAllVariantProperties). docs/deployment.md says how to change the
+autoscaled instance count through it (RetainAllVariantProperties). docs/endpoints.md says how to change the
 instance type (autoscaling off for one deployment: min_instances equal to max_instances).
 """
 from __future__ import annotations
