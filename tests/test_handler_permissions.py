@@ -13,6 +13,7 @@ from pathlib import Path
 import cfnlint
 import pytest
 
+from infra.config.names import ENDPOINT_STACKS
 from infra.stacks.pipeline import DEPLOYMENTS
 from infra.config.names import ENDPOINT_STACKS
 from infra.iam.policies import DEPLOY_ROLE_KEY_ACTIONS
@@ -62,7 +63,13 @@ NOT_NEEDED: dict[str, str] = {
        for p in ("s3:PutBucketPolicy", "s3:DeleteBucketPolicy")},
     **{p: "who may use a key, and whether it exists, stay with the account's administrators, never a push"
        for p in ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:DisableKeyRotation", "kms:CancelKeyDeletion")},
-    "iam:CreateServiceLinkedRole": "deploy roles never write to IAM; the Athena workgroup needs no service-linked role",
+    "iam:CreateServiceLinkedRole": "deploy roles never write to IAM; the Athena workgroup needs no service-linked role "
+                                   "(the endpoints role holds it, for Application Auto Scaling's role alone)",
+    **{p: "the scalable target has no scheduled actions" for p in ("application-autoscaling:PutScheduledAction",
+                                                                  "application-autoscaling:DeleteScheduledAction")},
+    **{p: "the scalable target is a SageMaker variant, not a Lambda function's provisioned concurrency"
+       for p in ("lambda:GetProvisionedConcurrencyConfig", "lambda:PutProvisionedConcurrencyConfig",
+                 "lambda:DeleteProvisionedConcurrencyConfig")},
     **{p: "the group has no resource policy, and holding this would let a template change share models with other accounts"
        for p in ("sagemaker:PutModelPackageGroupPolicy", "sagemaker:DeleteModelPackageGroupPolicy")},
 }

@@ -235,7 +235,13 @@ def test_artifact_key_rotates_is_retained_and_only_project_roles_and_configured_
     assert set(statements) == {"AccountAdministersKey", "DeployRoleAdministersKey", "ProjectRolesUseKeyThroughIam",
                                "LogsEncryptProjectLogGroups", "AlarmsPublishToOperationsTopic",
                                "FailedDeliveryRunsPublishToOperationsTopic",
-                               "DataUploadersEncryptInputThroughS3", "AnalystsUseKeyThroughS3"}
+                               "DataUploadersEncryptInputThroughS3", "AnalystsUseKeyThroughS3",
+                               "EndpointsDeployRoleGrantsForVolumes"}
+    # Grants only, only for the endpoints' deploy role, only for AWS resources (SageMaker's endpoint volumes).
+    grants = statements["EndpointsDeployRoleGrantsForVolumes"]
+    assert grants["Action"] == ["kms:CreateGrant"] and grants["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
+    assert grants["Condition"]["ArnEquals"]["aws:PrincipalArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${EndpointsDeployRoleName}"}
 
 
 def test_stack_exports_bucket_and_key_and_keeps_the_model_group(tpl):

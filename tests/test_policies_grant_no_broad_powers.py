@@ -117,7 +117,7 @@ def test_every_runtime_role_carries_the_boundary_of_its_kind_and_no_deploy_role_
 
     arn = "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy${{RolePath}}${{{}}}"
     kind_of = {"CodePipelineRole": "delivery", "SourceEventsRole": "delivery", "SynthBuildRole": "builds",
-               "UpsertBuildRole": "builds", "SageMakerExecutionRole": "jobs", "NotifierRole": "functions",
+               "UpsertBuildRole": "builds", "SageMakerExecutionRole": "jobs", "ModelRole": "jobs", "NotifierRole": "functions",
                "MetricsFunctionRole": "functions", "PartitionsFunctionRole": "functions", "CrawlerRole": "functions",
                "DeploymentPipelineRole": "delivery", "DeploymentEventsRole": "delivery", "ResolveFunctionRole": "functions",
                "SmokeTestFunctionRole": "functions"}
@@ -137,6 +137,18 @@ IAM_WRITES = ("iam:Create", "iam:Delete", "iam:Update", "iam:Put", "iam:Attach",
               "iam:Add", "iam:Remove", "iam:Set")
 
 
+# The one IAM write a role may hold: creating an AWS service's own service-linked role (AWS defines its trust and
+# policy; nothing can be added to it), for a service named in the statement's iam:AWSServiceName condition.
+SERVICE_LINKED_ROLES = {"sagemaker.application-autoscaling.amazonaws.com"}
+
+
+def _creates_only_service_linked_roles(st: dict) -> bool:
+    services = as_list(st.get("Condition", {}).get("StringEquals", {}).get("iam:AWSServiceName", []))
+    resources = [text_of(r) for r in as_list(st.get("Resource", []))]
+    return (bool(services) and set(services) <= SERVICE_LINKED_ROLES
+            and all(f"role/aws-service-role/{services[0]}/" in r for r in resources))
+
+
 def iam_write_problems(template_texts: dict[str, str]) -> list[str]:
     """IAM write actions any role the delivery pipeline runs as, or may hand to CloudFormation, holds."""
     problems = []
@@ -145,7 +157,8 @@ def iam_write_problems(template_texts: dict[str, str]) -> list[str]:
             if resource.get("Type") != "AWS::IAM::Role":
                 continue
             for st in role_statements(load(text), logical_id):
-                writes = sorted(a for a in as_list(st["Action"]) if st["Effect"] == "Allow" and a.startswith(IAM_WRITES))
+                writes = sorted(a for a in as_list(st["Action"]) if st["Effect"] == "Allow" and a.startswith(IAM_WRITES)
+                                and not (a == "iam:CreateServiceLinkedRole" and _creates_only_service_linked_roles(st)))
                 if writes:
                     problems.append(f"{stack} {logical_id} {st.get('Sid')}: {', '.join(writes)}")
     return problems
@@ -162,6 +175,19 @@ def test_no_role_the_pipeline_runs_as_or_passes_may_write_to_iam(rendered):
     for stack in DEPLOYMENTS:
         types = {r["Type"] for r in load(rendered[f"{stack}.yaml"])["Resources"].values()}
         assert not {t for t in types if t.startswith("AWS::IAM::")}, f"{stack}.yaml, which the pipeline deploys, holds IAM resources"
+
+
+def test_the_check_catches_a_service_linked_role_for_any_service():
+    text = ("Resources:\n  EndpointsDeployRole:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {}\n"
+            "      Policies:\n      - PolicyName: p\n        PolicyDocument:\n          Statement:\n"
+            "          - {Sid: AnyServiceLinkedRole, Effect: Allow, Action: 'iam:CreateServiceLinkedRole',"
+            " Resource: 'arn:aws:iam::111111111111:role/aws-service-role/*'}\n"
+            "          - {Sid: OtherService, Effect: Allow, Action: 'iam:CreateServiceLinkedRole',"
+            " Resource: 'arn:aws:iam::111111111111:role/aws-service-role/ec2.amazonaws.com/*',"
+            " Condition: {StringEquals: {'iam:AWSServiceName': ec2.amazonaws.com}}}\n")
+    assert iam_write_problems({"deploy-roles.yaml": text}) == [
+        "deploy-roles.yaml EndpointsDeployRole AnyServiceLinkedRole: iam:CreateServiceLinkedRole",
+        "deploy-roles.yaml EndpointsDeployRole OtherService: iam:CreateServiceLinkedRole"]
 
 
 def test_the_check_catches_a_deploy_role_that_may_change_trust():

@@ -14,6 +14,7 @@ from typing import Callable
 import awacs
 from troposphere import AWSHelperFn, BaseAWSObject, Parameter, Template
 
+from infra.config import serving
 from infra.config.loader import deployment_settings
 from infra.config.model import Deployment
 from infra.config.names import DATA_CAPTURE_PREFIX, ENDPOINTS_DEPLOY_ROLE, RELEASE_KEY, Names
@@ -50,7 +51,7 @@ SPECS: dict[str, Spec] = {
     "RolePath": Spec("IAM path of the project's roles", lambda n: n.role_path, allowed_pattern=r"^/[a-z0-9-]+/$"),
     "DeliveryBoundaryName": Spec("Managed policy that bounds the pipeline's and the source events' roles", lambda n: n.boundary("delivery")),
     "BuildsBoundaryName": Spec("Managed policy that bounds the CodeBuild projects' roles", lambda n: n.boundary("builds")),
-    "JobsBoundaryName": Spec("Managed policy that bounds the SageMaker jobs' role", lambda n: n.boundary("jobs")),
+    "JobsBoundaryName": Spec("Managed policy that bounds the SageMaker jobs' and the endpoints' model roles", lambda n: n.boundary("jobs")),
     "FunctionsBoundaryName": Spec("Managed policy that bounds the functions' and the crawler's roles", lambda n: n.boundary("functions")),
     "ArtifactBucketPrefix": Spec(
         "Artifact bucket name without its -<account>-<region> suffix", lambda n: n.artifact_bucket_prefix, allowed_pattern=_lower_hyphen(33)
@@ -172,6 +173,14 @@ SPECS: dict[str, Spec] = {
     "RolloutWaitSeconds": Spec("How long each rollout step is watched", lambda n: _deployment(n).wait_seconds, type="Number"),
     "LatencyThresholdMicroseconds": Spec("Model latency that rolls a rollout back (CloudWatch reports microseconds)",
                                          lambda n: _deployment(n).latency_threshold_ms * 1000, type="Number"),
+    "RolloutTimeoutSeconds": Spec("How long SageMaker lets a production rollout run (provisioning and every wait)",
+                                  lambda n: serving.rollout_timeout_seconds(_deployment(n)), type="Number"),
+    "EndpointInstanceStorage": Spec("Whether the production instance type has local NVMe storage (then no volume KMS key)",
+                                    lambda n: _flag(serving.has_instance_storage(_deployment(n).instance_type)),
+                                    allowed_pattern=r"^(true|false)$"),
+    "StagingInstanceStorage": Spec("Whether the staging instance type has local NVMe storage (then no volume KMS key)",
+                                   lambda n: _flag(serving.has_instance_storage(_deployment(n).staging_instance_type)),
+                                   allowed_pattern=r"^(true|false)$"),
     "DataCapturePercent": Spec("Share of production requests captured (0: none)", lambda n: _deployment(n).data_capture_percent,
                                type="Number"),
     "SmokeTestLatencyMs": Spec("Latency budget of the smoke test", lambda n: _deployment(n).smoke_test_latency_ms, type="Number"),

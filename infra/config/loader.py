@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from infra.config import schema, schema_check
+from infra.config import schema, schema_check, serving
 from infra.config.model import (CONFIG_DIR, DEFAULT_DEPLOYMENT, DEFAULT_KPI, DEFAULT_LOG_RETENTION_DAYS, DEFAULT_ROLLOUT,
                                  DEFAULT_SAGEMAKER, DEFAULT_STATUSES, ConfigError, Deployment, Environment, Project, Source,
                                  display_path)
@@ -276,7 +276,7 @@ def deployment_settings(shown: str, data: dict | None) -> Deployment | None:
     if values["min_instances"] > values["max_instances"]:
         raise ConfigError(shown, "deployment.max_instances",
                           f"{values['max_instances']} is below min_instances ({values['min_instances']})")
-    return Deployment(
+    deployment = Deployment(
         instance_type=values["instance_type"],
         staging_instance_type=values.get("staging_instance_type", values["instance_type"]),
         min_instances=int(values["min_instances"]),
@@ -291,6 +291,25 @@ def deployment_settings(shown: str, data: dict | None) -> Deployment | None:
         approval=bool(values["approval"]),
         delete_staging_after_promotion=bool(values["delete_staging_after_promotion"]),
     )
+    _check_rollout(shown, deployment)
+    return deployment
+
+
+def _check_rollout(shown: str, d: Deployment) -> None:
+    """What SageMaker's deployment guardrails refuse at deploy time, refused here (infra/config/serving.py)."""
+    if d.rollout_type != "all_at_once" and d.min_instances < serving.MIN_INSTANCES_FOR_STEPS:
+        raise ConfigError(shown, "deployment.min_instances",
+                          f"a {d.rollout_type} rollout needs at least {serving.MIN_INSTANCES_FOR_STEPS} instances (a canary or "
+                          f"linear step is at most half the fleet, in whole instances); got {d.min_instances}: raise it or "
+                          "use rollout.type all_at_once")
+    if d.rollout_type == "linear" and d.traffic_percent < serving.LINEAR_MIN_PERCENT:
+        raise ConfigError(shown, "deployment.rollout.traffic_percent",
+                          f"a linear step must be {serving.LINEAR_MIN_PERCENT} to 50 percent of the fleet; got {d.traffic_percent}")
+    timeout = serving.rollout_timeout_seconds(d)
+    if timeout > serving.MAX_ROLLOUT_TIMEOUT_SECONDS:
+        raise ConfigError(shown, "deployment.rollout.wait_seconds",
+                          f"{serving.rollout_steps(d)} baking periods of {d.wait_seconds} s, with provisioning, take {timeout} s; "
+                          f"SageMaker stops a rollout after {serving.MAX_ROLLOUT_TIMEOUT_SECONDS} s: wait less or take larger steps")
 
 
 def _environment(name: str, path: Path) -> Environment:

@@ -22,7 +22,7 @@ DEFAULT_KPI = MappingProxyType(
 )
 DEFAULT_LOG_RETENTION_DAYS = 30
 DEFAULT_DEPLOYMENT = MappingProxyType(
-    {"instance_type": "ml.m5.large", "min_instances": 1, "max_instances": 2, "invocations_per_instance": 100,
+    {"instance_type": "ml.m5.large", "min_instances": 2, "max_instances": 4, "invocations_per_instance": 100,
      "latency_threshold_ms": 1000, "data_capture_percent": 10, "smoke_test_latency_ms": 2000, "approval": True,
      "delete_staging_after_promotion": False}
 )

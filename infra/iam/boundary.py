@@ -24,7 +24,7 @@ from infra.iam.runtime import builds, delivery, functions, jobs
 # pipeline's CloudFormation powers), and each fits IAM's 6,144 characters per managed policy.
 DELIVERY = "delivery"  # the pipeline and the source events that start it
 BUILDS = "builds"  # the Synth and Upsert CodeBuild projects, which run the repository's code
-JOBS = "jobs"  # the SageMaker pipeline's jobs
+JOBS = "jobs"  # the SageMaker pipeline's jobs and the endpoints' model role
 FUNCTIONS = "functions"  # the Lambdas and the crawler
 BOUNDARIES = {DELIVERY: ("DeliveryRolesBoundary", "DeliveryBoundaryName"),
               BUILDS: ("BuildRolesBoundary", "BuildsBoundaryName"),
@@ -53,7 +53,7 @@ def common_statements(kind: str) -> list[Statement]:
     if kind == BUILDS:
         return [*builds.synth_build_statements(), *builds.upsert_build_statements()]
     if kind == JOBS:
-        return jobs.sagemaker_execution_statements()
+        return [*jobs.sagemaker_execution_statements(), *jobs.model_serving_statements()]
     return [
         *functions.notifier_statements(),
         *functions.metrics_function_statements(),

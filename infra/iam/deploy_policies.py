@@ -2,11 +2,14 @@
 
 One function per stack, kept beside the others so a reviewer sees every deploy-time power in one
 file. Every statement is scoped to the environment's own names (ResourcePrefix, the group, the
-topic…); keys are the exception noted below. No deploy role writes to IAM: the roles the stacks use
-are made by the administrator-only IAM stack, and a deploy role may only read and pass them.
+topic…); keys, and the endpoint stacks' generated model and config names, are the exceptions noted below. No deploy
+role writes to IAM: the roles the stacks use are made by the administrator-only IAM stack, and a deploy role may
+only read and pass them. (One exception: the endpoints role may create Application Auto Scaling's service-linked
+role for SageMaker, an AWS-defined role nothing can be added to.)
 """
 from __future__ import annotations
 
+import awacs.application_autoscaling
 import awacs.athena
 import awacs.awslambda
 import awacs.cloudwatch
@@ -25,7 +28,7 @@ import awacs.s3
 import awacs.sagemaker
 import awacs.sns
 import awacs.sqs
-from awacs.aws import Allow, ArnLike, Condition, Statement, StringEquals
+from awacs.aws import Allow, ArnLike, Bool, Condition, ForAnyValueStringEquals, Statement, StringEquals
 from troposphere import Sub
 
 from infra.config.names import ATHENA_RESULTS_PREFIX
@@ -352,4 +355,57 @@ def deployment_stack() -> list[Statement]:
                [arn("codepipeline", "${DeploymentPipelineName}/*")]),
         *_pass_existing_role("DeploymentPipeline", "DeploymentPipelineRoleName", "codepipeline.amazonaws.com"),
         *_pass_existing_role("DeploymentEvents", "DeploymentEventsRoleName", "events.amazonaws.com"),
+    ]
+
+
+# Application Auto Scaling's service-linked role for SageMaker endpoints: created on the first RegisterScalableTarget
+# in an account (https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-service-linked-roles.html).
+AUTOSCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
+AUTOSCALING_SERVICE_LINKED_ROLE = f"role/aws-service-role/{AUTOSCALING_SERVICE}/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+ENDPOINT_NAME_PARAMETERS = ("StagingEndpointName", "ProductionEndpointName")
+
+
+def endpoint_stacks() -> list[Statement]:
+    """Both endpoint stacks (the deployment pipeline deploys them with this one role): models, endpoint configs,
+    the two endpoints, production's alarms, autoscaling and the artifact key for volumes and captured data."""
+    endpoints = [arn("sagemaker", f"endpoint/${{{name}}}") for name in ENDPOINT_NAME_PARAMETERS]
+    # Models and endpoint configs keep CloudFormation's generated names: a new version or setting replaces them, and
+    # a fixed name would collide with the one being replaced. So they are granted by type, in this account and
+    # region; what a model may reach is its role's, and the only role this one may pass is the model role.
+    models, configs = arn("sagemaker", "model/*"), arn("sagemaker", "endpoint-config/*")
+    scalable_targets = arn("application-autoscaling", "scalable-target/*")
+    return [
+        _allow("Models", actions(awacs.sagemaker, "CreateModel", "DeleteModel", "DescribeModel", "AddTags", "DeleteTags", "ListTags"),
+               [models]),
+        _allow("EndpointConfigs", actions(awacs.sagemaker, "CreateEndpointConfig", "DeleteEndpointConfig", "DescribeEndpointConfig",
+                                          "AddTags", "DeleteTags", "ListTags"), [configs]),
+        # CreateEndpoint and UpdateEndpoint are authorised on the endpoint and on the config it is given.
+        _allow("Endpoints", actions(awacs.sagemaker, "CreateEndpoint", "UpdateEndpoint", "DeleteEndpoint", "DescribeEndpoint",
+                                    "UpdateEndpointWeightsAndCapacities", "AddTags", "DeleteTags", "ListTags"),
+               [*endpoints, configs]),
+        *_pass_existing_role("Model", "ModelRoleName", "sagemaker.amazonaws.com"),
+        # The volumes' and the captured data's key: SageMaker encrypts the endpoint's volumes with a grant made with
+        # the credentials of the CreateEndpoint/UpdateEndpoint caller (the artifact key's policy lets this role).
+        Statement(Sid="ArtifactKeyForEndpoints", Effect=Allow, Action=[awacs.kms.DescribeKey], Resource=[arn("kms", "key/*")],
+                  Condition=Condition(ForAnyValueStringEquals({"kms:ResourceAliases": [Sub("${ArtifactKeyAlias}")]}))),
+        Statement(Sid="ArtifactKeyGrantsForEndpointVolumes", Effect=Allow, Action=[awacs.kms.CreateGrant],
+                  Resource=[arn("kms", "key/*")],
+                  Condition=Condition([ForAnyValueStringEquals({"kms:ResourceAliases": [Sub("${ArtifactKeyAlias}")]}),
+                                       Bool({"kms:GrantIsForAWSResource": "true"})])),
+        _alarms("RollbackAlarms"),
+        # Target tracking makes and removes its own alarms with the caller's rights, named after the variant.
+        _allow("TargetTrackingAlarms", actions(awacs.cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms"),
+               [arn("cloudwatch", "alarm:TargetTracking-endpoint/${ProductionEndpointName}/*")]),
+        # Scalable targets are named by generated IDs; only SageMaker variants of this account and region.
+        _allow("ScalableTargets", actions(awacs.application_autoscaling, "RegisterScalableTarget", "DeregisterScalableTarget",
+                                          "PutScalingPolicy", "DeleteScalingPolicy", "TagResource", "UntagResource",
+                                          "ListTagsForResource"), [scalable_targets]),
+        _allow("AutoscalingLookupsNoResourceLevelPermission",
+               [*actions(awacs.application_autoscaling, "DescribeScalableTargets", "DescribeScalingPolicies",
+                         "DescribeScheduledActions"), awacs.cloudwatch.GetMetricData], ["*"]),
+        # The one IAM write of any deploy role: Application Auto Scaling's own role for SageMaker, which it creates
+        # the first time an account autoscales an endpoint. Nothing can be attached to or changed in it.
+        Statement(Sid="AutoscalingServiceLinkedRole", Effect=Allow, Action=[awacs.iam.CreateServiceLinkedRole],
+                  Resource=[arn("iam", AUTOSCALING_SERVICE_LINKED_ROLE, region=False)],
+                  Condition=Condition(StringEquals({"iam:AWSServiceName": AUTOSCALING_SERVICE}))),
     ]

@@ -65,6 +65,9 @@ NO_RESOURCE_LEVEL_ACTIONS = frozenset(
         "codepipeline:PutJobSuccessResult",  # CodePipeline job results: no resource types
         "codepipeline:PutJobFailureResult",
         "lambda:ListFunctions",  # Lambda: list calls (CodePipeline's Lambda invoke action)
+        "application-autoscaling:DescribeScalableTargets",  # Application Auto Scaling: its Describe calls
+        "application-autoscaling:DescribeScalingPolicies",
+        "application-autoscaling:DescribeScheduledActions",
     }
 )
 

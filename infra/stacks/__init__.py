@@ -5,7 +5,8 @@ from typing import Callable
 
 from troposphere import Template
 
-from infra.stacks import boundaries, deploy_roles, deployment, iam, kpi, notifications, pipeline, serving_iam
+from infra.stacks import (boundaries, deploy_roles, deployment, iam, kpi, notifications, pipeline, production_endpoint,
+                          serving_iam, staging_endpoint)
 
 # stack key -> build(project) -> Template, in deployment order (infra.config.names.STACKS).
 BUILDERS: dict[str, Callable[..., Template]] = {
@@ -17,4 +18,6 @@ BUILDERS: dict[str, Callable[..., Template]] = {
     "notifications": notifications.build,
     "kpi": kpi.build,
     "deployment": deployment.build,
+    "staging-endpoint": staging_endpoint.build,
+    "production-endpoint": production_endpoint.build,
 }

@@ -71,6 +71,7 @@ CONDITIONAL_DEPLOYMENTS = {"deployment": HAS_DEPLOYMENT}
 # Capabilities per stack, for `make deploy` / `make diff` too (deploy-roles: administrator-only).
 # The pipeline deploys no IAM resource at all: its stacks need no capability. The two administrator-only
 # stacks (deploy-roles, boundaries, iam) are deployed by `make deploy` with CAPABILITY_NAMED_IAM.
+# The endpoint stacks (deployed by the model-deployment pipeline) hold no IAM resource either.
 CAPABILITIES = {"deploy-roles": ["CAPABILITY_NAMED_IAM"], "boundaries": ["CAPABILITY_NAMED_IAM"], "iam": ["CAPABILITY_NAMED_IAM"],
                 "serving-iam": ["CAPABILITY_NAMED_IAM"],
                 **{stack: caps for stack, (_, _, _, caps) in DEPLOYMENTS.items()},
@@ -177,6 +178,20 @@ def artifact_key_policy() -> PolicyDocument:
                 Action=KMS_USE_ACTIONS,
                 Resource=["*"],
                 Condition=Condition(ArnLike({"aws:PrincipalArn": [role_arn_pattern()]})),
+            ),
+            # SageMaker encrypts the endpoints' volumes through a grant it makes with the credentials of the
+            # endpoints' deploy role (CreateEndpoint, UpdateEndpoint); that role's policy grants it by alias too.
+            Statement(
+                Sid="EndpointsDeployRoleGrantsForVolumes",
+                Effect=Allow,
+                Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
+                Action=[awacs.kms.CreateGrant],
+                Resource=["*"],
+                Condition=Condition([
+                    ArnEquals({"aws:PrincipalArn": Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}"
+                                                       "${EndpointsDeployRoleName}")}),
+                    Bool({"kms:GrantIsForAWSResource": "true"}),
+                ]),
             ),
             # CloudWatch encrypts what this env's alarms publish to the (encrypted) operations topic.
             Statement(

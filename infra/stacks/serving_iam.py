@@ -3,8 +3,8 @@ CloudFormation's 51,200 bytes inline with them).
 
 Administrator-only, like the IAM and deploy-roles stacks: `make deploy` creates and changes it, the pipelines
 never deploy it. It holds the runtime roles (the model-deployment pipeline's, the role EventBridge starts it with,
-the resolve and smoke-test functions'), each under the boundary of its kind, and the role CloudFormation deploys
-the deployment stack with. They exist in every env, as the others do, so every import of them resolves; only
+the resolve and smoke-test functions', the role SageMaker serves the endpoints' models with), each under the
+boundary of its kind, and the roles CloudFormation deploys the deployment stack and the endpoint stacks with. They exist in every env, as the others do, so every import of them resolves; only
 an env whose config has a `deployment` block deploys anything that uses them.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ from troposphere import Template
 from infra.cfn import parameters
 from infra.cfn.templates_common import new_template
 from infra.iam import deploy_policies
-from infra.iam.boundary import DELIVERY, FUNCTIONS
+from infra.iam.boundary import DELIVERY, FUNCTIONS, JOBS
 from infra.iam.roles import exported_service_role
-from infra.iam.runtime import delivery, functions
+from infra.iam.runtime import delivery, functions, jobs
 
 CLOUDFORMATION = "cloudformation.amazonaws.com"
 
@@ -32,8 +32,14 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
                           "the resolve Lambda's role", functions.resolve_function_statements(), FUNCTIONS)
     exported_service_role(t, "SmokeTestFunctionRole", "SmokeTestFunctionRoleName", "lambda.amazonaws.com",
                           "the smoke-test Lambda's role", functions.smoke_test_function_statements(), FUNCTIONS)
+    exported_service_role(t, "ModelRole", "ModelRoleName", "sagemaker.amazonaws.com",
+                          "the role SageMaker serves the endpoints' models with", jobs.model_serving_statements(), JOBS)
     exported_service_role(t, "DeploymentDeployRole", "DeploymentDeployRoleName", CLOUDFORMATION,
                           "the role CloudFormation deploys the deployment stack with", deploy_policies.deployment_stack(),
                           boundary=None)
+    # The deployment pipeline deploys both endpoint stacks with this one role.
+    exported_service_role(t, "EndpointsDeployRole", "EndpointsDeployRoleName", CLOUDFORMATION,
+                          "the role CloudFormation deploys the staging and production endpoint stacks with",
+                          deploy_policies.endpoint_stacks(), boundary=None)
     parameters.declare_used(t)
     return t

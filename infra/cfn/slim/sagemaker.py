@@ -1,5 +1,6 @@
-"""troposphere.sagemaker's model registry class (see infra/cfn/slim/__init__.py)."""
-from troposphere import AWSObject, PropsDictType, Tags
+"""troposphere.sagemaker's model registry and serving classes (see infra/cfn/slim/__init__.py)."""
+from troposphere import AWSObject, AWSProperty, PropsDictType, Tags
+from troposphere.validators import boolean, double, integer
 
 
 class ModelPackageGroup(AWSObject):
@@ -10,6 +11,115 @@ class ModelPackageGroup(AWSObject):
         "ModelPackageGroupName": (str, True),
         "ModelPackageGroupPolicy": (dict, False),
         "Tags": (Tags, False),
+    }
+
+
+# -- serving: model, endpoint config, endpoint ------------------------------------------------------
+class ContainerDefinition(AWSProperty):
+    props: PropsDictType = {
+        "ModelPackageName": (str, False),
+    }
+
+
+class Model(AWSObject):
+    resource_type = "AWS::SageMaker::Model"
+
+    props: PropsDictType = {
+        "Containers": ([ContainerDefinition], False),
+        "EnableNetworkIsolation": (boolean, False),
+        "ExecutionRoleArn": (str, False),
+    }
+
+
+class ProductionVariant(AWSProperty):
+    props: PropsDictType = {
+        "InitialInstanceCount": (integer, False),
+        "InitialVariantWeight": (double, False),
+        "InstanceType": (str, False),
+        "ModelName": (str, False),
+        "VariantName": (str, True),
+    }
+
+
+class DataCaptureConfig(AWSProperty):
+    """troposphere types EndpointConfig.DataCaptureConfig with the transform job's shape (this one), which lacks the
+    endpoint's sampling and capture options: the endpoint stacks pass theirs as an Fn::If, which is not checked."""
+
+    props: PropsDictType = {
+        "DestinationS3Uri": (str, True),
+        "GenerateInferenceId": (boolean, False),
+        "KmsKeyId": (str, False),
+    }
+
+
+class EndpointConfig(AWSObject):
+    resource_type = "AWS::SageMaker::EndpointConfig"
+
+    props: PropsDictType = {
+        "DataCaptureConfig": (DataCaptureConfig, False),
+        "KmsKeyId": (str, False),
+        "ProductionVariants": ([ProductionVariant], True),
+    }
+
+
+class CapacitySize(AWSProperty):
+    props: PropsDictType = {
+        "Type": (str, True),
+        "Value": (integer, True),
+    }
+
+
+class TrafficRoutingConfig(AWSProperty):
+    props: PropsDictType = {
+        "CanarySize": (CapacitySize, False),
+        "LinearStepSize": (CapacitySize, False),
+        "Type": (str, True),
+        "WaitIntervalInSeconds": (integer, False),
+    }
+
+
+class BlueGreenUpdatePolicy(AWSProperty):
+    props: PropsDictType = {
+        "MaximumExecutionTimeoutInSeconds": (integer, False),
+        "TerminationWaitInSeconds": (integer, False),
+        "TrafficRoutingConfiguration": (TrafficRoutingConfig, True),
+    }
+
+
+class Alarm(AWSProperty):
+    props: PropsDictType = {
+        "AlarmName": (str, True),
+    }
+
+
+class AutoRollbackConfig(AWSProperty):
+    props: PropsDictType = {
+        "Alarms": ([Alarm], True),
+    }
+
+
+class DeploymentConfig(AWSProperty):
+    props: PropsDictType = {
+        "AutoRollbackConfiguration": (AutoRollbackConfig, False),
+        "BlueGreenUpdatePolicy": (BlueGreenUpdatePolicy, False),
+    }
+
+
+class VariantProperty(AWSProperty):
+    props: PropsDictType = {
+        "VariantPropertyType": (str, False),
+    }
+
+
+class Endpoint(AWSObject):
+    resource_type = "AWS::SageMaker::Endpoint"
+
+    props: PropsDictType = {
+        "DeploymentConfig": (DeploymentConfig, False),
+        "EndpointConfigName": (str, True),
+        "EndpointName": (str, False),
+        "ExcludeRetainedVariantProperties": ([VariantProperty], False),
+        "RetainAllVariantProperties": (boolean, False),
     }
 
 

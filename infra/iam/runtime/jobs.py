@@ -1,12 +1,14 @@
 """The SageMaker pipeline's jobs' statements (its execution role). The boundary of kind JOBS is computed from these."""
 from __future__ import annotations
 
+import awacs.cloudwatch
 import awacs.sagemaker
 from awacs.aws import Allow, Condition, Statement, StringEquals
 
 from infra.config.names import SAGEMAKER_OUTPUT_FOLDERS
 from infra.iam.deploy_policies import actions
-from infra.iam.policies import arn, pass_role, pull_images, put_metrics, read_prefix, use_key_by_alias, write_logs, write_prefix
+from infra.iam.policies import (arn, decrypt_by_alias, encrypt_by_alias, pass_role, pull_images, put_metrics, read_prefix,
+                                use_key_by_alias, write_logs, write_prefix)
 
 # SageMaker built-in images the model-build pipeline pulls (scikit-learn processing, XGBoost training).
 BUILT_IN_IMAGE_REPOSITORIES = ["sagemaker-scikit-learn", "sagemaker-xgboost"]
@@ -55,4 +57,29 @@ def sagemaker_execution_statements() -> list[Statement]:
             ],
         ),
         pass_role("PassSelfToJobs", ["${SageMakerExecutionRoleName}"], "sagemaker.amazonaws.com"),
+    ]
+
+
+# SageMaker hosting's log groups, one per endpoint; and the namespace of the endpoint instances' own metrics.
+ENDPOINT_LOG_GROUPS = ("/aws/sagemaker/Endpoints/${StagingEndpointName}", "/aws/sagemaker/Endpoints/${ProductionEndpointName}")
+ENDPOINT_METRICS_NAMESPACE = "/aws/sagemaker/Endpoints"
+# The production stack's rollback alarms (infra/stacks/production_endpoint.py).
+ROLLBACK_ALARMS = "${ResourcePrefix}-production-*"
+
+
+def model_serving_statements() -> list[Statement]:
+    """The endpoints' model role: load the registered model (its archive under the pipeline's models/ folder, the
+    built-in XGBoost image), log and report metrics for this env's two endpoints, write captured requests."""
+    return [
+        *read_prefix("ModelArchives", "${SageMakerPrefix}models/"),
+        decrypt_by_alias("ModelArchivesDecrypt", "${ArtifactKeyAlias}"),
+        *pull_images("ServingImages", ["sagemaker-xgboost"]),
+        *[write_logs(f"{name}EndpointLogs", group) for name, group in zip(("Staging", "Production"), ENDPOINT_LOG_GROUPS)],
+        put_metrics("EndpointMetrics", ENDPOINT_METRICS_NAMESPACE),
+        *write_prefix("DataCapture", "${DataCapturePrefix}"),
+        encrypt_by_alias("DataCaptureEncrypt", "${ArtifactKeyAlias}"),
+        # Deployment guardrails: "Ensure that your IAM execution role has permission to perform the
+        # cloudwatch:DescribeAlarms action on the auto-rollback alarms you specify."
+        Statement(Sid="ReadRollbackAlarms", Effect=Allow, Action=[awacs.cloudwatch.DescribeAlarms],
+                  Resource=[arn("cloudwatch", f"alarm:{ROLLBACK_ALARMS}")]),
     ]

@@ -1,0 +1,24 @@
+"""Staging endpoint stack: the approved version the deployment pipeline resolved, on one instance, for the smoke test.
+
+No rollout guardrails, alarms, autoscaling or data capture: nothing but the smoke test calls it, and the deployment
+pipeline may delete the stack once production serves the version (config deployment.delete_staging_after_promotion).
+"""
+from __future__ import annotations
+
+from troposphere import Ref, Template
+
+from infra.cfn import parameters, scanner_skips
+from infra.cfn.templates_common import new_template
+from infra.parts import endpoint
+
+STAGING_INSTANCES = 1
+
+
+def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
+    t = new_template("Staging SageMaker endpoint: the approved model version the deployment pipeline smoke-tests")
+    Model = endpoint.model(t)
+    EndpointConfig = endpoint.endpoint_config(t, Model, Ref("StagingInstanceType"), STAGING_INSTANCES, "StagingInstanceStorage")
+    endpoint.endpoint(t, EndpointConfig, "StagingEndpointName")
+    scanner_skips.apply(t, "staging-endpoint")
+    parameters.declare_used(t)
+    return t

@@ -1,0 +1,201 @@
+"""The staging and production endpoint stacks, evaluated for an env whose `deployment` block each test writes.
+
+Production rolls out as config says (canary, linear or all at once), rolls back on alarms of its own stack that
+watch its own new fleet, autoscales between the configured bounds and captures the configured share of traffic
+with the artifact key; staging is one plain endpoint. Both serve the package version the pipeline passes in.
+"""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import yaml
+
+from infra import config
+from infra.config import names, serving
+from infra.config.model import ConfigError
+from infra.output import render
+from infra.stacks import BUILDERS
+from tests.conftest import FIXTURE_CONFIG
+from tests.support import resolve
+
+ENV = "dev"
+PRODUCTION, STAGING = "production-endpoint", "staging-endpoint"
+
+
+def project_with(tmp_path, deployment: dict):
+    """The fixture config, its dev env given this `deployment` block."""
+    shutil.copytree(FIXTURE_CONFIG, tmp_path / "config")
+    dev_file = tmp_path / "config" / f"{ENV}.yaml"
+    data = yaml.safe_load(dev_file.read_text())
+    data["deployment"] = deployment
+    dev_file.write_text(yaml.safe_dump(data))
+    return config.load(tmp_path / "config")
+
+
+def evaluated(project, key: str) -> resolve.Stack:
+    """One endpoint stack rendered (template and the env's TemplateConfiguration) and evaluated for dev."""
+    template = BUILDERS[key](project)
+    env = project.env(ENV)
+    files = {f"{key}.yaml": render.template_text(template),
+             f"{ENV}/{key}.json": render.template_configuration(template, names.Names(project, env))}
+    return resolve.alone(files, project, ENV, key)
+
+
+def props(stack: resolve.Stack, logical_id: str) -> dict:
+    return stack.resources()[logical_id]["Properties"]
+
+
+def routing(stack: resolve.Stack) -> dict:
+    return props(stack, "Endpoint")["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+
+
+# -- rollout ------------------------------------------------------------------------------------------
+def test_a_canary_rollout_sends_the_configured_share_first_and_waits_the_configured_time(tmp_path):
+    project = project_with(tmp_path, {"min_instances": 3, "max_instances": 6,
+                                      "rollout": {"type": "canary", "traffic_percent": 20, "wait_seconds": 420}})
+    assert routing(evaluated(project, PRODUCTION)) == {
+        "Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": "20"}, "WaitIntervalInSeconds": "420"}
+
+
+def test_a_linear_rollout_moves_traffic_in_the_configured_steps(tmp_path):
+    project = project_with(tmp_path, {"rollout": {"type": "linear", "traffic_percent": 25, "wait_seconds": 120}})
+    assert routing(evaluated(project, PRODUCTION)) == {
+        "Type": "LINEAR", "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": "25"}, "WaitIntervalInSeconds": "120"}
+
+
+def test_an_all_at_once_rollout_has_no_step_size(tmp_path):
+    project = project_with(tmp_path, {"min_instances": 1, "max_instances": 1, "rollout": {"type": "all_at_once"}})
+    assert routing(evaluated(project, PRODUCTION)) == {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": "300"}
+
+
+@pytest.mark.parametrize("rollout", [{"type": "canary", "wait_seconds": 900}, {"type": "linear", "traffic_percent": 10,
+                                                                                "wait_seconds": 1200}])
+def test_the_rollout_may_run_longer_than_all_its_waits(tmp_path, rollout):
+    project = project_with(tmp_path, {"rollout": rollout})
+    policy = props(evaluated(project, PRODUCTION), "Endpoint")["DeploymentConfig"]["BlueGreenUpdatePolicy"]
+    deployment = project.env(ENV).deployment
+    waits = serving.rollout_steps(deployment) * deployment.wait_seconds + int(policy["TerminationWaitInSeconds"])
+    assert int(policy["MaximumExecutionTimeoutInSeconds"]) > waits
+    assert 600 <= int(policy["MaximumExecutionTimeoutInSeconds"]) <= serving.MAX_ROLLOUT_TIMEOUT_SECONDS
+
+
+def test_the_rollback_alarms_are_this_stacks_and_watch_this_endpoints_new_fleet(tmp_path):
+    project = project_with(tmp_path, {"latency_threshold_ms": 250})
+    stack = evaluated(project, PRODUCTION)
+    n = names.Names(project, project.env(ENV))
+    alarms = stack.resources("AWS::CloudWatch::Alarm")
+    rollback = [a["AlarmName"] for a in props(stack, "Endpoint")["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]]
+    assert sorted(rollback) == sorted(a["Properties"]["AlarmName"] for a in alarms.values())
+    assert sorted(rollback) == [f"{n.prefix}-production-5xx", f"{n.prefix}-production-latency"]
+    by_metric = {a["Properties"]["MetricName"]: a["Properties"] for a in alarms.values()}
+    for alarm in by_metric.values():
+        assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {
+            "EndpointName": n.production_endpoint, "VariantName": "AllTraffic",
+            "EndpointConfigName": "<GetAtt EndpointConfig.EndpointConfigName>"}  # the config the endpoint moves to
+        assert alarm["Namespace"] == "AWS/SageMaker" and alarm["Period"] == 60
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert alarm["AlarmActions"] == [f"<import {n.stack('pipeline')}-OperationsTopicArn>"]
+    assert (by_metric["Invocation5XXErrors"]["Statistic"], by_metric["Invocation5XXErrors"]["Threshold"]) == ("Sum", 0)
+    assert (by_metric["ModelLatency"]["Statistic"], by_metric["ModelLatency"]["Threshold"]) == ("Average", "250000")
+
+
+def test_staging_has_no_rollout_alarms_autoscaling_or_data_capture(tmp_path):
+    project = project_with(tmp_path, {"instance_type": "ml.m5.xlarge", "staging_instance_type": "ml.c5.large"})
+    stack = evaluated(project, STAGING)
+    assert {r["Type"] for r in stack.resources().values()} == {
+        "AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig", "AWS::SageMaker::Endpoint"}
+    assert "DeploymentConfig" not in props(stack, "Endpoint")
+    assert props(stack, "Endpoint")["EndpointName"] == names.Names(project, project.env(ENV)).staging_endpoint
+    config_props = props(stack, "EndpointConfig")
+    assert "DataCaptureConfig" not in config_props
+    assert config_props["ProductionVariants"] == [{"VariantName": "AllTraffic", "ModelName": "<GetAtt Model.ModelName>",
+                                                   "InstanceType": "ml.c5.large", "InitialInstanceCount": 1,
+                                                   "InitialVariantWeight": 1.0}]
+
+
+# -- autoscaling ---------------------------------------------------------------------------------------
+def test_autoscaling_tracks_invocations_per_instance_of_this_endpoint_between_the_configured_bounds(tmp_path):
+    project = project_with(tmp_path, {"min_instances": 3, "max_instances": 7, "invocations_per_instance": 450})
+    stack = evaluated(project, PRODUCTION)
+    n = names.Names(project, project.env(ENV))
+    target = props(stack, "ScalableTarget")
+    assert target["ResourceId"] == f"endpoint/{n.production_endpoint}/variant/AllTraffic"
+    assert (target["MinCapacity"], target["MaxCapacity"]) == ("3", "7")
+    assert target["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount" and "RoleARN" not in target
+    assert stack.template["Resources"]["ScalableTarget"]["DependsOn"] == ["Endpoint"]
+    tracking = props(stack, "InvocationsScalingPolicy")["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["TargetValue"] == "450"
+    assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == "SageMakerVariantInvocationsPerInstance"
+    variant, = props(stack, "EndpointConfig")["ProductionVariants"]
+    assert variant["InitialInstanceCount"] == "3"
+    # An update (a new version) keeps the count autoscaling reached, and takes the config's data capture.
+    endpoint = props(stack, "Endpoint")
+    assert endpoint["RetainAllVariantProperties"] is True
+    assert endpoint["ExcludeRetainedVariantProperties"] == [{"VariantPropertyType": "DataCaptureConfig"}]
+
+
+def test_a_fixed_fleet_has_no_scalable_target_and_takes_the_configured_count(tmp_path):
+    project = project_with(tmp_path, {"min_instances": 2, "max_instances": 2})
+    stack = evaluated(project, PRODUCTION)
+    assert not stack.resources("AWS::ApplicationAutoScaling::ScalableTarget")
+    assert not stack.resources("AWS::ApplicationAutoScaling::ScalingPolicy")
+    endpoint = props(stack, "Endpoint")
+    assert endpoint["RetainAllVariantProperties"] is False and "ExcludeRetainedVariantProperties" not in endpoint
+
+
+# -- data capture and keys -------------------------------------------------------------------------------
+def test_data_capture_saves_the_configured_share_under_the_capture_prefix_with_the_artifact_key(tmp_path):
+    project = project_with(tmp_path, {"data_capture_percent": 35})
+    stack = evaluated(project, PRODUCTION)
+    n = names.Names(project, project.env(ENV))
+    capture = props(stack, "EndpointConfig")["DataCaptureConfig"]
+    assert capture["EnableCapture"] is True and capture["InitialSamplingPercentage"] == "35"
+    assert capture["KmsKeyId"] == f"<import {n.stack('pipeline')}-ArtifactKeyArn>"
+    assert capture["DestinationS3Uri"] == f"s3://<import {n.stack('pipeline')}-ArtifactBucketName>/{names.DATA_CAPTURE_PREFIX}{n.production_endpoint}/"
+    assert sorted(o["CaptureMode"] for o in capture["CaptureOptions"]) == ["Input", "Output"]
+
+
+def test_no_data_capture_config_at_zero_percent(tmp_path):
+    project = project_with(tmp_path, {"data_capture_percent": 0})
+    assert "DataCaptureConfig" not in props(evaluated(project, PRODUCTION), "EndpointConfig")
+
+
+@pytest.mark.parametrize("instance_type,keyed", [("ml.m5.large", True), ("ml.g5.xlarge", False), ("ml.c6id.large", False)])
+def test_volumes_get_the_artifact_key_unless_the_instance_has_local_storage(tmp_path, instance_type, keyed):
+    project = project_with(tmp_path, {"instance_type": instance_type})
+    for key in (PRODUCTION, STAGING):  # staging defaults to production's instance type
+        assert ("KmsKeyId" in props(evaluated(project, key), "EndpointConfig")) is keyed, key
+
+
+# -- the model -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("key", [STAGING, PRODUCTION])
+def test_the_model_is_the_package_version_the_pipeline_passes_in(tmp_path, key):
+    project = project_with(tmp_path, {})
+    stack = evaluated(project, key)
+    model = stack.template["Resources"]["Model"]["Properties"]
+    assert model["Containers"] == [{"ModelPackageName": {"Ref": "ModelPackageArn"}}]
+    assert model["EnableNetworkIsolation"] is True
+    assert "ModelName" not in model  # a new version replaces it under a new generated name
+    n = names.Names(project, project.env(ENV))
+    assert props(stack, "Model")["ExecutionRoleArn"] == f"<import {n.stack('serving-iam')}-ModelRoleArn>"
+    assert {"ModelPackageArn", "ModelPackageVersion"} <= set(stack.template["Parameters"])  # the pipeline's overrides
+
+
+# -- config refuses what SageMaker would refuse at deploy time ----------------------------------------------
+@pytest.mark.parametrize("deployment,key", [
+    ({"min_instances": 1, "max_instances": 3}, "deployment.min_instances"),
+    ({"min_instances": 1, "max_instances": 1, "rollout": {"type": "linear", "traffic_percent": 50}}, "deployment.min_instances"),
+    ({"rollout": {"type": "linear", "traffic_percent": 5}}, "deployment.rollout.traffic_percent"),
+    ({"rollout": {"type": "linear", "traffic_percent": 10, "wait_seconds": 3600}}, "deployment.rollout.wait_seconds"),
+], ids=["canary-on-one-instance", "linear-on-one-instance", "linear-step-under-10", "rollout-over-8-hours"])
+def test_config_refuses_rollouts_sagemaker_refuses(tmp_path, deployment, key):
+    with pytest.raises(ConfigError) as error:
+        project_with(tmp_path, deployment)
+    assert error.value.key == key and "\n" not in str(error.value)
+    assert f"dev.yaml: {key}: " in str(error.value)
+
+
+def test_one_instance_may_roll_out_all_at_once(tmp_path):
+    project = project_with(tmp_path, {"min_instances": 1, "max_instances": 1, "rollout": {"type": "all_at_once"}})
+    assert project.env(ENV).deployment.min_instances == 1
