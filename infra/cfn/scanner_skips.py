@@ -54,6 +54,17 @@ SKIPS: dict[tuple[str, str], dict[str, str]] = {
             "encrypted with an AWS managed KMS key, and the queue holds only SageMaker event envelopes."
         ),
     },
+    **{("deployment", function): {
+        "CKV_AWS_117": _NO_VPC,
+        "CKV_AWS_115": (
+            "Invoked by the deployment pipeline, a few times per approved version. Reserving concurrency fails in "
+            "accounts at the default concurrency quota, so none is reserved."
+        ),
+        "CKV_AWS_173": (
+            "The environment holds only names (model package group, metrics namespace, endpoint) and a latency "
+            "budget, nothing secret; it is encrypted at rest with Lambda's service key."
+        ),
+    } for function in ("ResolveFunction", "SmokeTestFunction")},
     ("kpi", "MetricsDeadLetterQueue"): {
         "CKV_AWS_27": (
             "Encrypted at rest with SSE-SQS (SqsManagedSseEnabled). EventBridge cannot deliver to a queue "

@@ -12,12 +12,14 @@ MAX_EVENT_AGE_SECONDS = 21600
 DLQ_RETENTION_SECONDS = 1209600  # 14 days, the maximum: time to fix and redrive
 
 
-def dead_letter_queue(t: Template, logical_id: str, name_param: str) -> sqs.Queue:
+def dead_letter_queue(t: Template, logical_id: str, name_param: str, key_arn=None) -> sqs.Queue:
+    """SSE-SQS, or the customer managed key `key_arn` (for what must not be readable with queue rights alone)."""
+    encryption = {"KmsMasterKeyId": key_arn} if key_arn is not None else {"SqsManagedSseEnabled": True}
     return t.add_resource(retain(sqs.Queue(
         logical_id,
         QueueName=Ref(name_param),
-        SqsManagedSseEnabled=True,
         MessageRetentionPeriod=DLQ_RETENTION_SECONDS,
+        **encryption,
     )))
 
 

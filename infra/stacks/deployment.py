@@ -28,7 +28,7 @@ from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statemen
 from troposphere import AWS_NO_VALUE, Equals, GetAtt, If, Parameter, Ref, Sub, Template
 from troposphere import awslambda, codepipeline, events, sqs
 
-from infra.cfn import parameters
+from infra.cfn import parameters, scanner_skips
 from infra.cfn.exports import import_value
 from infra.cfn.templates_common import new_template
 from infra.iam.policies import VERSION
@@ -69,8 +69,10 @@ def _operations_topic():
 
 
 def _dead_letter_queue(t: Template) -> sqs.Queue:
-    """Where a job result a function could not report ends, after Lambda's retries; TLS only."""
-    queue = functions.dead_letter_queue(t, "DeploymentDeadLetterQueue", "DeploymentDeadLetterQueueName")
+    """Where a job a function could not report on ends, after Lambda's retries; TLS only. A CodePipeline job event
+    carries temporary credentials for the run's artifacts, so the queue is encrypted with the artifact key: only
+    roles the key's policy lets use it can read what lands here."""
+    queue = functions.dead_letter_queue(t, "DeploymentDeadLetterQueue", "DeploymentDeadLetterQueueName", _key_arn())
     t.add_resource(sqs.QueuePolicy(
         "DeploymentDeadLetterQueuePolicy",
         Queues=[Ref(queue)],
@@ -229,5 +231,6 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     _pipeline(t)
     _trigger(t)
     deployment_outcomes.add(t, _operations_topic())
+    scanner_skips.apply(t, "deployment")
     parameters.declare_used(t)
     return t
