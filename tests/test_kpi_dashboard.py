@@ -71,6 +71,7 @@ def test_dashboard_names_this_environments_pipeline_group_function_and_queue(ren
     body, stack = _dashboard(rendered, project, env)
     expected = {"PipelineName": n.sagemaker_pipeline, contract.DIMENSION: n.model_package_group,
                 "FunctionName": n.metrics_function, "QueueName": n.metrics_dlq}
+    endpoints = {n.production_endpoint, n.staging_endpoint}  # where the env serves models
     for widget in body["widgets"]:
         if widget["type"] != "metric":
             continue
@@ -79,6 +80,10 @@ def test_dashboard_names_this_environments_pipeline_group_function_and_queue(ren
             for dim, value in dims.items():
                 if dim in expected:
                     assert value == expected[dim], (widget["properties"]["title"], dim, value)
+                elif dim == "EndpointName":
+                    assert value in endpoints, (widget["properties"]["title"], value)
+                elif dim == "VariantName":
+                    assert value == kpi_dashboard.VARIANT
                 else:  # StepName, Metric: names the SageMaker pipeline fixes
                     assert value in pipeline_contract.EXECUTED_STEPS + pipeline_contract.REPORT_METRICS, (dim, value)
             if namespace.startswith("MLOps/"):
