@@ -175,3 +175,36 @@ def test_make_approve_passes_the_description_word_for_word(tmp_path):
     assert proc.returncode == 0, proc.stderr
     args = json.loads(proc.stdout)
     assert args[args.index("--description") + 1] == text
+
+
+def test_status_names_the_version_each_endpoint_serves_where_the_env_serves_models(sm, fixture_project):
+    """An env with a deployment: the model-deployment pipeline's runs, and production's version (endpoint -> config ->
+    model -> package); staging not deployed says so."""
+    import dataclasses
+
+    from infra import config
+
+    base = next(iter(fixture_project.environments.values()))
+    env = dataclasses.replace(base, deployment=config.loader.deployment_settings("", {}))
+    serving = names_mod.Names(fixture_project, env)
+    if not sm.list_model_package_groups(NameContains=serving.model_package_group)["ModelPackageGroupSummaryList"]:
+        sm.create_model_package_group(ModelPackageGroupName=serving.model_package_group)
+    arn = sm.create_model_package(
+        ModelPackageGroupName=serving.model_package_group, ModelApprovalStatus="Approved",
+        InferenceSpecification={"Containers": [{"Image": "img", "ModelDataUrl": "s3://b/m.tar.gz"}],
+                                "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]})["ModelPackageArn"]
+    sm.create_model(ModelName="m1", Containers=[{"ModelPackageName": arn}],
+                    ExecutionRoleArn="arn:aws:iam::123456789012:role/x")
+    sm.create_endpoint_config(EndpointConfigName="c1", ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": "m1", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName=serving.production_endpoint, EndpointConfigName="c1")
+
+    r = status.report({"cloudformation": Stacks({}), "codepipeline": Pipeline(), "sagemaker": sm}, serving)
+    text = "\n".join(r.lines)
+    assert f"Model deployment pipeline {serving.deployment_pipeline}" in text
+    assert f"production  {serving.production_endpoint:<36} InService" in text
+    assert f"serves version {arn.rsplit('/', 1)[-1]}" in text
+    assert f"staging     {serving.staging_endpoint:<36} not deployed" in text
+    plain = status.report({"cloudformation": Stacks({}), "codepipeline": Pipeline(), "sagemaker": sm},
+                          names_mod.Names(fixture_project, dataclasses.replace(base, deployment=None)))
+    assert "Endpoints" not in "\n".join(plain.lines)

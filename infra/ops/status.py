@@ -3,7 +3,8 @@
     python -m infra.ops.status --env dev
 
 Sections: the stacks (status, last change), the delivery pipeline (each stage's latest result, the last
-runs), the SageMaker pipeline's last executions, and the model versions with their approval status. A part
+runs), the SageMaker pipeline's last executions, and the model versions with their approval status; where the env
+serves models, the model-deployment pipeline and which version each endpoint serves. A part
 that is not deployed yet says so; a part that cannot be read says why, and the command then exits 1.
 """
 from __future__ import annotations
@@ -77,12 +78,16 @@ def stacks(cfn, n) -> list[str]:
 
 
 def delivery_pipeline(codepipeline, n) -> list[str]:
-    state = codepipeline.get_pipeline_state(name=n.codepipeline)
+    return pipeline_runs(codepipeline, n.codepipeline)
+
+
+def pipeline_runs(codepipeline, name: str) -> list[str]:
+    state = codepipeline.get_pipeline_state(name=name)
     out = []
     for stage in state.get("stageStates", []):
         latest = stage.get("latestExecution", {})
         out.append(f"{stage['stageName']:<26} {latest.get('status', 'not run')}")
-    runs = codepipeline.list_pipeline_executions(pipelineName=n.codepipeline, maxResults=RECENT)["pipelineExecutionSummaries"]
+    runs = codepipeline.list_pipeline_executions(pipelineName=name, maxResults=RECENT)["pipelineExecutionSummaries"]
     for execution in runs:
         revisions = ", ".join(r.get("revisionId", "")[:12] for r in execution.get("sourceRevisions", []))
         out.append(f"run {execution['pipelineExecutionId'][:8]}  {execution['status']:<11} {_when(execution.get('startTime'))}"
@@ -104,12 +109,37 @@ def model_versions(sm, n) -> list[str]:
             for p in packages] or ["none registered yet"]
 
 
+def endpoints(sm, n) -> list[str]:
+    """Each endpoint's status and the model package version it serves (endpoint -> config -> model -> package)."""
+    out = []
+    for label, name in (("production", n.production_endpoint), ("staging", n.staging_endpoint)):
+        try:
+            endpoint = sm.describe_endpoint(EndpointName=name)
+        except Exception as exc:  # noqa: BLE001
+            if not _not_found(exc):
+                raise
+            out.append(f"{label:<11} {name:<36} not deployed")
+            continue
+        served = []
+        for variant in sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])["ProductionVariants"]:
+            model = sm.describe_model(ModelName=variant["ModelName"])
+            containers = model.get("Containers") or [model.get("PrimaryContainer", {})]
+            served += [c.get("ModelPackageName", "?").rsplit("/", 1)[-1] for c in containers]
+        out.append(f"{label:<11} {name:<36} {endpoint['EndpointStatus']:<12} {_when(endpoint.get('LastModifiedTime'))}"
+                   f"  serves version {', '.join(served)}")
+    return out
+
+
 def report(clients: dict, n) -> Report:
     r = Report()
     r.section(f"Stacks ({n.env_name}, {n.env.region})", lambda: stacks(clients["cloudformation"], n))
     r.section(f"Delivery pipeline {n.codepipeline}", lambda: delivery_pipeline(clients["codepipeline"], n))
     r.section(f"SageMaker pipeline {n.sagemaker_pipeline}", lambda: sagemaker_pipeline(clients["sagemaker"], n))
     r.section(f"Model versions in {n.model_package_group}", lambda: model_versions(clients["sagemaker"], n))
+    if n.env.deployment is not None:
+        r.section(f"Model deployment pipeline {n.deployment_pipeline}",
+                  lambda: pipeline_runs(clients["codepipeline"], n.deployment_pipeline))
+        r.section("Endpoints", lambda: endpoints(clients["sagemaker"], n))
     return r
 
 
