@@ -352,3 +352,37 @@ def test_a_bad_record_request_is_a_configuration_error_and_publishes_nothing(wor
     name, body = world.pipeline.only_result()
     assert name == "PutJobFailureResult" and body["failureDetails"]["type"] == "ConfigurationError"
     assert not boto3.client("cloudwatch").list_metrics(Namespace="MLOps/acme-fraud")["Metrics"]
+
+
+# -- nothing to deploy ------------------------------------------------------------------------------
+def _serve(world, arn: str, endpoint: str) -> None:
+    name = f"m-{uuid.uuid4().hex[:8]}"
+    world.sm.create_model(ModelName=name, Containers=[{"ModelPackageName": arn}],
+                          ExecutionRoleArn="arn:aws:iam::123456789012:role/model")
+    world.sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
+    world.sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=name)
+
+
+def test_when_production_already_serves_the_newest_approved_version_there_is_nothing_to_deploy(world, monkeypatch):
+    """Approving an older version (or rejecting one production does not serve) asks nobody to approve what runs."""
+    monkeypatch.setenv("PRODUCTION_ENDPOINT", "acme-production")
+    world.register("Approved")
+    newest = world.register("Approved")
+    _serve(world, newest, "acme-production")
+    result = handler.lambda_handler(job_event(), None)
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobFailureResult" and result["decision"] == "up_to_date"
+    assert body["failureDetails"]["message"] == (f"acme-production already serves version 2, the newest Approved version "
+                                                 f"of {GROUP}; nothing to deploy")
+
+
+def test_rejecting_the_version_production_serves_deploys_the_newest_still_approved(world, monkeypatch):
+    monkeypatch.setenv("PRODUCTION_ENDPOINT", "acme-production")
+    previous = world.register("Approved")
+    served = world.register("Approved")
+    _serve(world, served, "acme-production")
+    world.set_status(served, "Rejected")
+    handler.lambda_handler(job_event(), None)
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobSuccessResult" and body["outputVariables"]["ModelPackageArn"] == previous

@@ -252,8 +252,7 @@ def test_an_endpoint_not_in_service_fails(staging, monkeypatch):
 def test_an_endpoint_serving_another_version_fails(staging):
     newer = staging.register(staging.archive)
     handler.lambda_handler(staging.event(ModelPackageArn=newer), None, clock=Clock(10))
-    assert failure(staging) == (f"endpoint {ENDPOINT} variant AllTraffic serves {staging.package_arn} "
-                                f"(model {ENDPOINT}-1); expected {newer}")
+    assert failure(staging) == f"endpoint {ENDPOINT} variant AllTraffic serves {staging.package_arn}; expected {newer}"
 
 
 def test_an_endpoint_serving_a_plain_model_fails(staging):
@@ -282,6 +281,23 @@ def test_an_archive_without_a_contract_fails(staging, tmp_path):
     staging.serve(arn, name="bare")
     handler.lambda_handler(staging.event(EndpointName="bare", ModelPackageArn=arn), None, clock=Clock(10))
     assert failure(staging) == f"s3://{BUCKET}/models/v2/model.tar.gz holds no contract.json: it was not packaged by this project's pipeline"
+
+
+def test_an_archive_with_many_members_before_its_contract_is_refused_early(staging):
+    """A hostile archive (a million empty members ahead of contract.json) is refused after the first hundred, in
+    bounded time and memory, whatever comes after."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for i in range(contract.MAX_MEMBERS_BEFORE_CONTRACT + 1):
+            tar.addfile(tarfile.TarInfo(f"filler-{i}"), io.BytesIO(b""))
+        payload = b'{"version": 1, "columns": []}'
+        info = tarfile.TarInfo("contract.json")
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    arn = staging.register(buffer.getvalue())
+    staging.serve(arn, name="crowded")
+    handler.lambda_handler(staging.event(EndpointName="crowded", ModelPackageArn=arn), None, clock=Clock(10))
+    assert f"no contract.json within the first {contract.MAX_MEMBERS_BEFORE_CONTRACT} members" in failure(staging)
 
 
 def test_an_archive_that_is_not_gzip_fails(staging):
@@ -345,10 +361,18 @@ def test_a_bad_latency_budget_is_a_configuration_error(staging, monkeypatch, bud
     assert "LATENCY_BUDGET_MS" in body["failureDetails"]["message"]
 
 
-def test_a_missing_endpoint_is_reported_as_an_aws_error(staging, capsys):
+def test_a_missing_endpoint_fails_the_check_and_says_so(staging, capsys):
     handler.lambda_handler(staging.event(EndpointName="absent"), None, clock=Clock(10))
-    assert failure(staging).startswith("AWS error ValidationException: ")
-    assert [line["decision"] for line in logged(capsys)] == ["aws_error"]
+    assert failure(staging) == "endpoint absent does not exist"
+    assert [line["decision"] for line in logged(capsys)] == ["endpoint_not_in_service"]
+
+
+def test_a_model_that_names_its_package_twice_still_serves_it(staging):
+    """DescribeModel may echo one container as PrimaryContainer and in Containers: one package, not two."""
+    from shared import serving
+
+    model = {"PrimaryContainer": {"ModelPackageName": staging.package_arn}, "Containers": [{"ModelPackageName": staging.package_arn}]}
+    assert serving.packages_of(model) == [staging.package_arn]
 
 
 def test_a_malformed_event_is_logged_and_raised(staging, capsys):
@@ -374,3 +398,15 @@ def test_a_contract_this_code_cannot_read_is_refused_by_name(column, message):
     with pytest.raises(Exception) as raised:
         contract.validate({"version": 1, "columns": [column]}, "s3://b/k")
     assert raised.value.message == f"contract.json in s3://b/k: {message}"
+
+
+def test_after_the_rollout_production_is_only_checked_and_sent_nothing(staging, monkeypatch):
+    """VerifyOnly: what the endpoint serves, nothing invoked (a rolled-back endpoint is InService on the old fleet)."""
+    sent = []
+    monkeypatch.setattr(handler, "_invoke", lambda *a, **k: sent.append(a))
+    result = handler.lambda_handler(staging.event(VerifyOnly=True), None, clock=Clock(10))
+    assert result["decision"] == "serving" and sent == []
+    staging.pipeline.calls.clear()
+    newer = staging.register(staging.archive)
+    handler.lambda_handler(staging.event(ModelPackageArn=newer, VerifyOnly=True), None, clock=Clock(10))
+    assert failure(staging).endswith(f"expected {newer}")

@@ -29,6 +29,7 @@ def project_with(tmp_path, deployment: dict):
     dev_file = tmp_path / "config" / f"{ENV}.yaml"
     data = yaml.safe_load(dev_file.read_text())
     data["deployment"] = deployment
+    data.setdefault("operations", {})["release_approval"] = True  # an env that serves models approves its releases
     dev_file.write_text(yaml.safe_dump(data))
     return config.load(tmp_path / "config")
 

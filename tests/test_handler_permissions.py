@@ -79,6 +79,8 @@ NOT_NEEDED: dict[str, str] = {
 NOT_NEEDED_BY: dict[tuple[str, str], str] = {
     **{("deployment", p): "the model-deployment pipeline's source is the release object in S3, never a connection"
        for p in ("codestar-connections:PassConnection", "codeconnections:PassConnection")},
+    ("deployment", "codepipeline:StartPipelineExecution"):
+        "the handler starts a pipeline only for RestartExecutionOnUpdate, which the deployment pipeline does not set",
 }
 
 

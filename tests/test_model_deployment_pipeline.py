@@ -22,13 +22,14 @@ from tests.support.cfn import load
 SERVING, PLAIN = "dev", "prod"  # the fixture config's two envs: one serves models, one does not
 
 
-def _config(tmp_path, deployment: dict | None):
+def _config(tmp_path, deployment: dict | None, release_approval: bool = True):
     shutil.copytree(FIXTURE_CONFIG, tmp_path / "config")
     path = tmp_path / "config" / f"{SERVING}.yaml"
     data = yaml.safe_load(path.read_text())
     data.pop("deployment", None)
     if deployment is not None:
         data["deployment"] = deployment
+        data.setdefault("operations", {})["release_approval"] = release_approval
     path.write_text(yaml.safe_dump(data))
     return tmp_path / "config"
 
@@ -67,6 +68,13 @@ def test_a_bad_deployment_setting_is_one_line_naming_the_key(tmp_path, deploymen
     with pytest.raises(config.ConfigError) as error:
         config.load(_config(tmp_path, deployment))
     assert f"{SERVING}.yaml: {key}" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_an_env_that_serves_models_must_approve_its_releases(tmp_path):
+    """Every stack the delivery pipeline deploys comes from the push, the deployment path included."""
+    with pytest.raises(config.ConfigError) as error:
+        config.load(_config(tmp_path, {}, release_approval=False))
+    assert f"{SERVING}.yaml: deployment: an env that serves models needs operations.release_approval: true" in str(error.value)
 
 
 # -- the delivery pipeline ----------------------------------------------------------------------------

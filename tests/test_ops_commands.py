@@ -129,7 +129,10 @@ def test_status_says_what_is_not_deployed_and_what_cannot_be_read(n):
         r = status.report({"cloudformation": Stacks({}), "codepipeline": Denied(), "sagemaker": sm}, n)
     text = "\n".join(r.lines)
     assert "cannot read: An error occurred (AccessDeniedException)" in text
-    assert r.unreadable == [f"Delivery pipeline {n.codepipeline}"]
+    denied = [f"Delivery pipeline {n.codepipeline}"]
+    if n.env.deployment is not None:  # an env that serves models: its deployment pipeline is read too
+        denied.append(f"Model deployment pipeline {n.deployment_pipeline}")
+    assert r.unreadable == denied
 
 
 def test_status_stops_asking_once_aws_does_not_answer():

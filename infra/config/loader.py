@@ -329,6 +329,12 @@ def _environment(name: str, path: Path) -> Environment:
     sm = {**DEFAULT_SAGEMAKER, **data.get("sagemaker", {})}
     kpi = {**DEFAULT_KPI, **data.get("kpi", {})}
     _check_analysts_account(shown, data.get("account_id"), kpi["analyst_principals"])
+    if data.get("deployment") is not None and not ops.get("release_approval", False):
+        # Every stack the delivery pipeline deploys comes from the push, the model-deployment pipeline and the
+        # endpoint templates included: without a person approving each release, one push could change what
+        # production serves without anyone approving it.
+        raise ConfigError(shown, "deployment", "an env that serves models needs operations.release_approval: true "
+                                               "(a person approves each release before it changes the deployment path)")
     return Environment(
         name=name,
         file=shown,

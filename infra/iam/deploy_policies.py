@@ -201,7 +201,8 @@ def pipeline_stack() -> list[Statement]:
     ]
 
 
-def _event_consumers(sid: str, consumers: list[tuple[str, str, str]], extra_targets: tuple[Sub, ...] = ()) -> list[Statement]:
+def _event_consumers(sid: str, consumers: list[tuple[str, str, str]], extra_targets: tuple[Sub, ...] = (),
+                     invoked_by_events: bool = True) -> list[Statement]:
     """Model-package (or pipeline) event consumers, each (function, dead-letter queue, role) by name parameter:
     the functions (from zips in the SSE-KMS artifact bucket), their log groups, rules and dead-letter queues,
     and their roles (made by the IAM stack, only passed to Lambda here). One statement per kind of resource,
@@ -221,14 +222,15 @@ def _event_consumers(sid: str, consumers: list[tuple[str, str, str]], extra_targ
             # EventInvokeConfig on $LATEST names the qualified ARN.
             [arn("lambda", f"function:{f}{suffix}") for f in functions for suffix in ("", ":*")],
         ),
-        # Only EventBridge may be let in: a push cannot open a function to another account or service.
-        Statement(
+        # Only EventBridge may be let in: a push cannot open a function to another account or service. Functions
+        # only a pipeline invokes (through its role) get no resource policy at all.
+        *([Statement(
             Sid=f"{sid}InvokedOnlyByEventBridge",
             Effect=Allow,
             Action=[awacs.awslambda.AddPermission],
             Resource=[arn("lambda", f"function:{f}") for f in functions],
             Condition=Condition(StringEquals({"lambda:Principal": "events.amazonaws.com"})),
-        ),
+        )] if invoked_by_events else []),
         # Lambda fetches the zip with the caller's credentials: read lambda/ and decrypt it.
         _allow(f"{sid}Code", [awacs.s3.GetObject, awacs.s3.GetObjectVersion], [artifact_bucket_arn("/lambda/*")]),
         decrypt_by_alias(f"{sid}CodeDecrypt", "${ArtifactKeyAlias}"),
@@ -342,13 +344,13 @@ def deployment_stack() -> list[Statement]:
         *_event_consumers("DeploymentFunctions", [
             ("ResolveFunctionName", "DeploymentDeadLetterQueueName", "ResolveFunctionRoleName"),
             ("SmokeTestFunctionName", "DeploymentDeadLetterQueueName", "SmokeTestFunctionRoleName"),
-        ], extra_targets=(arn("codepipeline", "${DeploymentPipelineName}"), arn("sns", "${OperationsTopicName}"))),
+        ], extra_targets=(arn("codepipeline", "${DeploymentPipelineName}"), arn("sns", "${OperationsTopicName}")),
+            invoked_by_events=False),
         _alarms("Alarms"),
         _allow(
             "DeploymentPipeline",
             actions(awacs.codepipeline, "CreatePipeline", "UpdatePipeline", "DeletePipeline", "GetPipeline",
-                    "GetPipelineState", "TagResource", "UntagResource", "ListTagsForResource",
-                    "StartPipelineExecution"),  # the pipeline handler lists it (RestartExecutionOnUpdate, unset here)
+                    "GetPipelineState", "TagResource", "UntagResource", "ListTagsForResource"),
             [arn("codepipeline", "${DeploymentPipelineName}")],
         ),
         _allow("DeploymentPipelineStageTransitions", actions(awacs.codepipeline, "DisableStageTransition", "EnableStageTransition"),
@@ -375,7 +377,10 @@ def endpoint_stacks() -> list[Statement]:
     models, configs = arn("sagemaker", "model/*"), arn("sagemaker", "endpoint-config/*")
     scalable_targets = arn("application-autoscaling", "scalable-target/*")
     return [
-        _allow("Models", actions(awacs.sagemaker, "CreateModel", "DeleteModel", "DescribeModel", "AddTags", "DeleteTags", "ListTags"),
+        # Models only with network isolation: a container whose image a push picked can reach nothing outside.
+        Statement(Sid="ModelsIsolated", Effect=Allow, Action=[awacs.sagemaker.CreateModel], Resource=[models],
+                  Condition=Condition(Bool({"sagemaker:NetworkIsolation": "true"}))),
+        _allow("Models", actions(awacs.sagemaker, "DeleteModel", "DescribeModel", "AddTags", "DeleteTags", "ListTags"),
                [models]),
         _allow("EndpointConfigs", actions(awacs.sagemaker, "CreateEndpointConfig", "DeleteEndpointConfig", "DescribeEndpointConfig",
                                           "AddTags", "DeleteTags", "ListTags"), [configs]),
@@ -396,7 +401,8 @@ def endpoint_stacks() -> list[Statement]:
         # Target tracking makes and removes its own alarms with the caller's rights, named after the variant.
         _allow("TargetTrackingAlarms", actions(awacs.cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms"),
                [arn("cloudwatch", "alarm:TargetTracking-endpoint/${ProductionEndpointName}/*")]),
-        # Scalable targets are named by generated IDs; only SageMaker variants of this account and region.
+        # Scalable targets are named by generated IDs: any scalable target of this account and region (open risk in
+        # docs/security.md); the templates register only this env's production variant.
         _allow("ScalableTargets", actions(awacs.application_autoscaling, "RegisterScalableTarget", "DeregisterScalableTarget",
                                           "PutScalingPolicy", "DeleteScalingPolicy", "TagResource", "UntagResource",
                                           "ListTagsForResource"), [scalable_targets]),

@@ -26,11 +26,11 @@ OUTCOMES = {
         "Model deployment <pipeline>: production now serves the newest approved version (the rollout completed "
         "without tripping its alarms). Run: " + RUN_LINK),
     "DeploymentFailedRule": (
-        "${ResourcePrefix}-deployment-failed", ["Resolve", "Staging", "SmokeTest", "ApproveProduction", "Production", "RecordRelease",
-                                                "CleanUpStaging"],
+        "${ResourcePrefix}-deployment-failed", ["Source", "Resolve", "Staging", "SmokeTest", "ApproveProduction", "Production",
+                                                "RecordRelease", "CleanUpStaging"],
         ["FAILED"],
-        "Model deployment <pipeline>: stage <stage> failed and the run stopped. Resolve: no approved version is left, "
-        "nothing changed. SmokeTest: the staging endpoint did not answer as the contract says, production is untouched. "
+        "Model deployment <pipeline>: stage <stage> failed and the run stopped. Source: the release could not be read. "
+        "Resolve: nothing to deploy (no approved version is left, or production already serves the newest), nothing changed. SmokeTest: the staging endpoint did not answer as the contract says, production is untouched. "
         "ApproveProduction: a person rejected it. Production: the rollout tripped an alarm and SageMaker rolled the "
         "endpoint back to the version it served, or CloudFormation rolled the stack back. The action's message says "
         "why: " + RUN_LINK),

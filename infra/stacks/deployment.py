@@ -11,7 +11,8 @@ Approving (or rejecting) a version in the env's model package group starts the m
 4. SmokeTest (a Lambda): the documented request, built from that version's own contract, against staging.
 5. ApproveProduction (config `deployment.approval`): a person approves, told the version and the run.
 6. Production: the production endpoint stack; SageMaker shifts traffic (canary or linear) and rolls back by
-   itself on the stack's alarms.
+   itself on the stack's alarms; then the smoke-test function checks (sending nothing) that production serves the
+   resolved version, since a rolled-back endpoint is InService again on the old fleet.
 7. RecordRelease: the version production serves becomes a point of the DeployedModelVersion metric (dashboard).
 8. CleanUpStaging (config `deployment.delete_staging_after_promotion`): the staging endpoint stack is deleted.
 
@@ -122,11 +123,12 @@ def _function(t: Template, prefix: str, queue: sqs.Queue) -> awslambda.Function:
     return function
 
 
-def _invoke(name: str, function_param: str, user_parameters=None, namespace: str | None = None) -> codepipeline.Actions:
+def _invoke(name: str, function_param: str, user_parameters=None, namespace: str | None = None,
+            run_order: int = 1) -> codepipeline.Actions:
     configuration = {"FunctionName": Ref(function_param)}
     if user_parameters is not None:
         configuration["UserParameters"] = user_parameters
-    return pipeline_actions.action(name, "Invoke", "Lambda", configuration, namespace=namespace)
+    return pipeline_actions.action(name, "Invoke", "Lambda", configuration, namespace=namespace, run_order=run_order)
 
 
 def _deploy_endpoint(name: str, stack: str, stack_param: str) -> codepipeline.Actions:
@@ -170,8 +172,13 @@ def stages() -> list:
             Sub(json.dumps({"EndpointName": "${StagingEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}"},
                            sort_keys=True)))]),
         If(PRODUCTION_APPROVAL, codepipeline.Stages(Name="ApproveProduction", Actions=[approval]), Ref(AWS_NO_VALUE)),
-        codepipeline.Stages(Name="Production", Actions=[_deploy_endpoint("DeployProductionEndpoint", "production-endpoint",
-                                                                         "ProductionEndpointStackName")]),
+        codepipeline.Stages(Name="Production", Actions=[
+            _deploy_endpoint("DeployProductionEndpoint", "production-endpoint", "ProductionEndpointStackName"),
+            # A rollout SageMaker rolled back leaves the endpoint InService on the old fleet: check what it serves.
+            _invoke("VerifyProductionServesIt", "SmokeTestFunctionName", Sub(json.dumps(
+                {"EndpointName": "${ProductionEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}",
+                 "VerifyOnly": True}, sort_keys=True)), run_order=2),
+        ]),
         # The version production now serves, as a metric the KPI dashboard graphs (the resolve function records it).
         codepipeline.Stages(Name="RecordRelease", Actions=[_invoke(
             "RecordDeployedVersion", "ResolveFunctionName",

@@ -576,14 +576,17 @@ def stages(synth: codebuild.Project, upsert: codebuild.Project, operations_topic
 
 
 def deployment_stage(bucket: s3.Bucket):
-    """In envs that serve models: deploy the deployment stack, then publish this run's templates as the release the
-    model-deployment pipeline deploys endpoints from (so it never runs ahead of what this run released)."""
+    """In envs that serve models: publish this run's templates as the release the model-deployment pipeline deploys
+    endpoints from (so it never runs ahead of what this run released), then deploy the deployment stack."""
     publish = pipeline_actions.action(
         "PublishRelease", "Deploy", "S3",
         {"BucketName": Ref(bucket), "Extract": "false", "ObjectKey": Ref("ReleaseObjectKey"),
          "KMSEncryptionKeyARN": GetAtt("ArtifactKey", "Arn")},
-        inputs=[SYNTH_ARTIFACT], run_order=2)
-    stage = codepipeline.Stages(Name=DEPLOYMENTS["deployment"][0], Actions=[deploy_action("deployment"), publish])
+        inputs=[SYNTH_ARTIFACT])
+    # The release first: CodePipeline starts a pipeline when it creates it, and that first run reads the release.
+    deploy = deploy_action("deployment")
+    deploy.RunOrder = 2
+    stage = codepipeline.Stages(Name=DEPLOYMENTS["deployment"][0], Actions=[publish, deploy])
     return If(CONDITIONAL_DEPLOYMENTS["deployment"], stage, Ref(AWS_NO_VALUE))
 
 

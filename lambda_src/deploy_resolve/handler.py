@@ -9,14 +9,17 @@ Output variables (for #{<namespace>.<name>} in later actions' configuration):
     CreationTime         when it was registered (UTC, ISO 8601)
     Summary              one readable line: version, creation time, headline quality metric
 No Approved version left (the last one was rejected): the action fails with a message saying so, and
-nothing later in the pipeline runs, so nothing is deployed or changed.
+nothing later in the pipeline runs, so nothing is deployed or changed. Production already serving the newest
+Approved version (an older one was approved, or one production does not serve was rejected): the action
+fails the same way, "nothing to deploy", so nobody is asked to approve what production already runs.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 
-from shared import clients, pipeline_job
+from shared import clients, pipeline_job, serving
 from shared.pipeline_job import Failed, Job, Succeeded
 
 from . import contract, registry, summary
@@ -36,6 +39,13 @@ def resolve(job: Job) -> Succeeded:  # noqa: ARG001 - the job carries nothing th
     if package is None:
         raise Failed("none_approved", f"no Approved version left in model package group {group}; nothing was deployed",
                      group=group)
+    production = os.environ.get("PRODUCTION_ENDPOINT", "")
+    served = serving.describe(production) if production else None
+    if served is not None and served.status == "InService" and served.variants and all(
+            packages == [package["ModelPackageArn"]] for packages in served.variants.values()):
+        # An approval of an older version, or a rejection of one production does not serve: nothing to change.
+        raise Failed("up_to_date", f"{production} already serves version {package['ModelPackageVersion']}, the newest "
+                                   f"Approved version of {group}; nothing to deploy", group=group)
     text = summary.line(group, package, summary.quality(package))
     variables = {
         "ModelPackageArn": package["ModelPackageArn"],
@@ -52,7 +62,7 @@ def record(version: str) -> Succeeded:
     if not namespace or not endpoint:
         raise Failed("misconfigured", "the function's METRICS_NAMESPACE or PRODUCTION_ENDPOINT environment variable is not set",
                      "ConfigurationError")
-    if not version.isdigit():
+    if not re.fullmatch(r"[0-9]{1,9}", version):
         raise Failed("bad_parameters", f"RecordDeployedVersion is not a version number: {version[:50]!r}", "ConfigurationError")
     clients.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=[{
         "MetricName": contract.DEPLOYED_VERSION, "Dimensions": [{"Name": contract.DIMENSION, "Value": endpoint}],

@@ -25,6 +25,10 @@ FILE_NAME = "contract.json"
 VERSION = 1
 MAX_ARCHIVE_BYTES = 2 * 1024**3
 MAX_CONTRACT_BYTES = 5_000_000
+# The packager writes contract.json among the first few members: a hostile archive (a million empty members, a
+# gzip bomb ahead of it) is refused here instead of filling the function's memory or running out its time.
+MAX_MEMBERS_BEFORE_CONTRACT = 100
+MAX_BYTES_BEFORE_CONTRACT = 64 * 1024**2
 UNKNOWN_CATEGORY = "smoke-test-unknown-category"
 
 
@@ -63,8 +67,13 @@ def load(model_data_url: str) -> dict:
     try:
         stream = io.BufferedReader(_Capped(response["Body"], size or MAX_ARCHIVE_BYTES), 1024 * 1024)
         with tarfile.open(fileobj=stream, mode="r|gz") as archive:
+            skipped_members = skipped_bytes = 0
             for member in archive:
                 if member.name.lstrip("./") != FILE_NAME:
+                    skipped_members, skipped_bytes = skipped_members + 1, skipped_bytes + max(member.size, 0)
+                    if skipped_members > MAX_MEMBERS_BEFORE_CONTRACT or skipped_bytes > MAX_BYTES_BEFORE_CONTRACT:
+                        raise ValueError(f"no {FILE_NAME} within the first {MAX_MEMBERS_BEFORE_CONTRACT} members and "
+                                         f"{MAX_BYTES_BEFORE_CONTRACT} bytes (this project's packager writes it first)")
                     continue
                 if not member.isfile() or member.size > MAX_CONTRACT_BYTES:
                     raise ValueError(f"{FILE_NAME} is not a file of at most {MAX_CONTRACT_BYTES} bytes")

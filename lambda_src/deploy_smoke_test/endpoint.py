@@ -1,36 +1,24 @@
-"""The endpoint is InService and every production variant serves the resolved model package version.
-
-DescribeEndpoint -> its endpoint config -> each variant's model -> the model's container(s)'
-ModelPackageName. So a smoke test can never pass on an endpoint still serving another version.
-"""
+"""The endpoint is InService and every production variant serves the resolved model package version
+(shared/serving.py). So a smoke test can never pass on an endpoint still serving another version, and the
+production check after a rollout cannot pass on an endpoint SageMaker rolled back."""
 from __future__ import annotations
 
-from shared import clients
+from shared import serving
 from shared.pipeline_job import Failed
-
-
-def _packages(model: dict) -> list[str]:
-    containers = [model.get("PrimaryContainer") or {}] + list(model.get("Containers") or [])
-    return [c["ModelPackageName"] for c in containers if c.get("ModelPackageName")]
 
 
 def check(endpoint_name: str, package_arn: str) -> list[str]:
     """The variant names serving `package_arn`; a Failed naming what the endpoint serves instead."""
-    sagemaker = clients.client("sagemaker")
-    endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
-    status = endpoint.get("EndpointStatus")
-    if status != "InService":
-        reason = f" ({endpoint['FailureReason'][:300]})" if endpoint.get("FailureReason") else ""
-        raise Failed("endpoint_not_in_service", f"endpoint {endpoint_name} is {status}, not InService{reason}")
-    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-    variants = config.get("ProductionVariants") or []
-    if not variants:
-        raise Failed("wrong_model", f"endpoint {endpoint_name} (config {config.get('EndpointConfigName')}) has no production variant")
-    for variant in variants:
-        model = sagemaker.describe_model(ModelName=variant["ModelName"])
-        served = _packages(model)
-        if served != [package_arn]:
-            what = ", ".join(served) if served else "a model not created from a model package"
-            raise Failed("wrong_model", f"endpoint {endpoint_name} variant {variant.get('VariantName')} serves {what} "
-                                        f"(model {variant['ModelName']}); expected {package_arn}")
-    return [v.get("VariantName", "") for v in variants]
+    served = serving.describe(endpoint_name)
+    if served is None:
+        raise Failed("endpoint_not_in_service", f"endpoint {endpoint_name} does not exist")
+    if served.status != "InService":
+        reason = f" ({served.failure_reason[:300]})" if served.failure_reason else ""
+        raise Failed("endpoint_not_in_service", f"endpoint {endpoint_name} is {served.status}, not InService{reason}")
+    if not served.variants:
+        raise Failed("wrong_model", f"endpoint {endpoint_name} (config {served.config_name}) has no production variant")
+    for variant, packages in served.variants.items():
+        if packages != [package_arn]:
+            what = ", ".join(packages) if packages else "a model not created from a model package"
+            raise Failed("wrong_model", f"endpoint {endpoint_name} variant {variant} serves {what}; expected {package_arn}")
+    return list(served.variants)

@@ -2,7 +2,8 @@
 
 Environment: LATENCY_BUDGET_MS, a positive integer.
 UserParameters: {"EndpointName": "<staging endpoint>", "ModelPackageArn": "#{Resolve.ModelPackageArn}"}
-(CodePipeline substitutes the variable before invoking).
+(CodePipeline substitutes the variable before invoking); with "VerifyOnly": true (production, after its rollout)
+only check 1 below runs and nothing is sent to the endpoint.
 Output variables: LatencyMs (the median latency, whole ms), Summary (one line).
 
 Checks, in order; the first that fails fails the action with a one-line message naming it:
@@ -60,6 +61,11 @@ def _invoke(endpoint_name: str, content_type: str, body: bytes, rows: int, clock
 def smoke_test(job: Job, clock=time.perf_counter) -> Succeeded:
     given = parameters.read(job)
     variants = endpoint.check(given.endpoint_name, given.package_arn)
+    if given.verify_only:
+        # After production's rollout: SageMaker may have rolled the endpoint back to the old fleet and still report
+        # InService, so CloudFormation's success alone does not say production serves the version.
+        line = f"{given.endpoint_name} serves {given.package_arn} on every variant ({', '.join(variants)})"
+        return Succeeded("serving", {"Summary": line}, line, {"endpoint": given.endpoint_name})
     package = _package(given.package_arn)
     request_contract = contract.load(package["model_data_url"])
     request_rows = contract.rows(request_contract)

@@ -17,6 +17,7 @@ class Parameters:
     endpoint_name: str
     package_arn: str
     budget_ms: int
+    verify_only: bool = False  # only check what the endpoint serves (production, after its rollout): send nothing
 
 
 def _bad(message: str) -> Failed:
@@ -35,4 +36,7 @@ def read(job: Job) -> Parameters:
         hint = " (an unresolved pipeline variable: is the Resolve action's namespace right?)" if "#{" in str(package) else ""
         raise _bad(f"UserParameters ModelPackageArn must be a versioned model package ARN, not "
                    f"{one_line(str(package), 300)!r}{hint}")
-    return Parameters(endpoint, package, int(budget))
+    verify_only = given.get("VerifyOnly", False)
+    if not isinstance(verify_only, bool):
+        raise _bad(f"UserParameters VerifyOnly must be true or false, not {one_line(str(verify_only), 50)!r}")
+    return Parameters(endpoint, package, int(budget), verify_only)

@@ -32,7 +32,9 @@ def codepipeline_statements() -> list[Statement]:
         *read_write_prefix("Artifacts", PIPELINE_ARTIFACTS),
         bucket_info("ArtifactBucket"),
         # The released templates, the model-deployment pipeline's source (an S3 deploy action, Extract off).
-        Statement(Sid="PublishRelease", Effect=Allow, Action=[awacs.s3.PutObject],
+        # (CodePipeline's S3 deploy action documents the ACL calls too; the bucket enforces the owner, ACLs are off.)
+        Statement(Sid="PublishRelease", Effect=Allow,
+                  Action=[awacs.s3.PutObject, awacs.s3.PutObjectAcl, awacs.s3.PutObjectVersionAcl],
                   Resource=[artifact_bucket_arn("/${ReleaseObjectKey}")]),
         publish_to_topic("AskForReleaseApproval", arn("sns", "${OperationsTopicName}")),
         Statement(
@@ -144,13 +146,16 @@ def deployment_pipeline_statements() -> list[Statement]:
         Statement(
             Sid="DeployEndpointStacks",
             Effect=Allow,
-            # What CREATE_UPDATE and DELETE_ONLY actions call.
+            # What CREATE_UPDATE actions call.
             Action=actions(
-                awacs.cloudformation, "CreateStack", "UpdateStack", "DeleteStack", "DescribeStacks", "DescribeStackEvents",
+                awacs.cloudformation, "CreateStack", "UpdateStack", "DescribeStacks", "DescribeStackEvents",
                 "DescribeStackResource", "DescribeStackResources", "GetTemplate", "GetTemplateSummary",
             ),
             Resource=[arn("cloudformation", f"stack/${{{param}}}/*") for param in ENDPOINT_STACK_NAME_PARAMETERS],
         ),
+        # CleanUpStaging's DELETE_ONLY: the staging stack only, never production's.
+        Statement(Sid="DeleteStagingStack", Effect=Allow, Action=[awacs.cloudformation.DeleteStack],
+                  Resource=[arn("cloudformation", "stack/${StagingEndpointStackName}/*")]),
         Statement(
             Sid="ValidateTemplatesNoResourceLevelPermission",
             Effect=Allow,

@@ -138,6 +138,17 @@ def _describe_group_packages(sid: str, *extra_actions: str) -> Statement:
     )
 
 
+def _what_production_serves(sid: str) -> list[Statement]:
+    """DescribeEndpoint of production, and the config and model behind it (CloudFormation names those: any in this
+    account and region, describe only)."""
+    return [
+        Statement(Sid=f"{sid}Endpoint", Effect=Allow, Action=[awacs.sagemaker.DescribeEndpoint],
+                  Resource=[arn("sagemaker", "endpoint/${ProductionEndpointName}")]),
+        Statement(Sid=f"{sid}ConfigAndModel", Effect=Allow, Action=actions(awacs.sagemaker, "DescribeEndpointConfig", "DescribeModel"),
+                  Resource=[arn("sagemaker", "endpoint-config/*"), arn("sagemaker", "model/*")]),
+    ]
+
+
 def resolve_function_statements() -> list[Statement]:
     """Find the newest approved version of this env's group and read its quality report for the summary; once
     production serves it, record its number in the project's metrics namespace."""
@@ -146,6 +157,7 @@ def resolve_function_statements() -> list[Statement]:
         *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
         decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
         put_metrics("DeployedVersion", "${MetricsNamespace}"),  # after promotion: the version production serves
+        *_what_production_serves("Production"),  # nothing to deploy when production already serves the newest
         *_deployment_function_basics("ResolveFunctionName"),
     ]
 
@@ -159,9 +171,11 @@ def smoke_test_function_statements() -> list[Statement]:
             Sid="StagingEndpoint",
             Effect=Allow,
             Action=actions(awacs.sagemaker, "DescribeEndpoint", "InvokeEndpoint"),
-            # SageMaker writes names into ARNs in lower case.
             Resource=[arn("sagemaker", "endpoint/${StagingEndpointName}")],
         ),
+        # After the rollout: what production serves (describe only; nothing is sent to production).
+        Statement(Sid="ProductionEndpoint", Effect=Allow, Action=[awacs.sagemaker.DescribeEndpoint],
+                  Resource=[arn("sagemaker", "endpoint/${ProductionEndpointName}")]),
         Statement(
             Sid="WhatTheEndpointServes",
             Effect=Allow,
