@@ -123,6 +123,18 @@ def _option(flag: str, value) -> Join:
     return Join(on="", values=[f"--{flag}=", value])
 
 
+# Instance types a registered version lists for real-time inference: these, and the ones the env's endpoints use.
+DEFAULT_INFERENCE_INSTANCES = ("ml.t2.medium", "ml.m5.large")
+
+
+def inference_instance_types(env: Environment) -> list[str]:
+    """What the version says it runs on: the defaults, and where the env serves models, its endpoints' types."""
+    types = set(DEFAULT_INFERENCE_INSTANCES)
+    if env.deployment is not None:
+        types |= {env.deployment.instance_type, env.deployment.staging_instance_type}
+    return sorted(types)
+
+
 def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, role_arn: str) -> Pipeline:
     """The SageMaker pipeline for one environment. `session` must have its default bucket set."""
     bucket = session.default_bucket()  # set by pipeline_def.session: returns without calling AWS
@@ -252,7 +264,7 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
         step_args=model.register(
             content_types=["text/csv", "application/json"],
             response_types=["text/csv", "application/json"],
-            inference_instances=["ml.t2.medium", "ml.m5.large"],
+            inference_instances=inference_instance_types(env),
             transform_instances=["ml.m5.large"],
             model_package_group_name=names.model_package_group,
             # Fixed, not a parameter: approving is a person's act, and the execution role may create

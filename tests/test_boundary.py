@@ -32,8 +32,11 @@ def _boundaries(stacks) -> dict[str, dict]:
 
 def _bounded_role_statements(stacks) -> list[tuple[str, str, dict]]:
     """(role, its boundary's logical id, statement) for every Allow statement a bounded role holds."""
-    iam = stacks["iam"]
-    roles = iam.resources("AWS::IAM::Role")
+    # Every role with a boundary, in whichever stack holds it (iam, serving-iam…).
+    role_stacks = [s for s in stacks.values() if any("PermissionsBoundary" in r["Properties"]
+                                                     for r in s.resources("AWS::IAM::Role").values())]
+    roles = {lid: r for s in role_stacks for lid, r in s.resources("AWS::IAM::Role").items()
+             if "PermissionsBoundary" in r["Properties"]}
     boundary_of = {}
     for logical_id, role in roles.items():
         arn = role["Properties"].get("PermissionsBoundary", "")
@@ -43,7 +46,7 @@ def _bounded_role_statements(stacks) -> list[tuple[str, str, dict]]:
     for logical_id, role in roles.items():
         for policy in role["Properties"].get("Policies", []):
             out += [(logical_id, boundary_of[logical_id], st) for st in statements(policy["PolicyDocument"])]
-    for attached in iam.resources("AWS::IAM::Policy").values():  # the per-source-type policies
+    for attached in (p for s in role_stacks for p in s.resources("AWS::IAM::Policy").values()):  # per source type
         for role_ref in attached["Properties"]["Roles"]:
             logical_id = next(k for k, r in roles.items() if r["Properties"]["RoleName"] == role_ref)
             out += [(logical_id, boundary_of[logical_id], st) for st in statements(attached["Properties"]["PolicyDocument"])]

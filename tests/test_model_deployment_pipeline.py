@@ -78,16 +78,17 @@ def test_an_env_that_serves_models_must_approve_its_releases(tmp_path):
 
 
 # -- the delivery pipeline ----------------------------------------------------------------------------
-def test_only_an_env_that_serves_models_deploys_the_deployment_stack_then_publishes_its_release(serving):
+def test_only_an_env_that_serves_models_publishes_its_release_then_deploys_the_deployment_stack(serving):
     project, rendered = serving
     for env, wanted in ((SERVING, True), (PLAIN, False)):
         stack = resolve.alone(rendered, project, env, "pipeline")
         stages = {s["Name"]: s for s in _stages(stack)}
         assert ("DeployDeployment" in stages) is wanted, env
         if wanted:
-            deploy, publish = stages["DeployDeployment"]["Actions"]
+            publish, deploy = stages["DeployDeployment"]["Actions"]
             assert deploy["Configuration"]["StackName"] == names.for_env(project, env).stack("deployment")
-            assert (publish["ActionTypeId"]["Provider"], publish["RunOrder"]) == ("S3", 2)
+            # The release first: CodePipeline runs a new pipeline as it creates it, and that run reads the release.
+            assert (publish["ActionTypeId"]["Provider"], publish["RunOrder"], deploy["RunOrder"]) == ("S3", 1, 2)
             assert publish["Configuration"]["ObjectKey"] == RELEASE_KEY and publish["Configuration"]["Extract"] == "false"
             assert [a["Name"] for a in publish["InputArtifacts"]] == [a["Name"] for a in deploy["InputArtifacts"]]
             assert list(stages)[-1] == "DeployDeployment", "the release is published after everything it holds is deployed"
@@ -113,7 +114,7 @@ def test_the_run_deploys_what_resolve_found_from_the_released_templates(serving)
     (resolver,) = stages["Resolve"]
     assert resolver["Namespace"] == "Resolve" and "UserParameters" not in resolver["Configuration"]
     for stage, stack_key in (("Staging", "staging-endpoint"), ("Production", "production-endpoint")):
-        (action,) = stages[stage]
+        action = stages[stage][0]
         conf = action["Configuration"]
         assert conf["StackName"] == n.stack(stack_key)
         assert conf["TemplatePath"] == f"Release::templates/{stack_key}.yaml"
@@ -127,6 +128,10 @@ def test_the_run_deploys_what_resolve_found_from_the_released_templates(serving)
     (approve,) = stages["ApproveProduction"]
     assert "#{Resolve.ModelPackageVersion}" in approve["Configuration"]["CustomData"]
     assert len(approve["Configuration"]["CustomData"]) <= 500  # CodePipeline's limit for CustomData
+    (_, verify) = stages["Production"]  # after the rollout: what production serves, nothing sent to it
+    assert json.loads(verify["Configuration"]["UserParameters"]) == {
+        "EndpointName": n.production_endpoint, "ModelPackageArn": "#{Resolve.ModelPackageArn}", "VerifyOnly": True}
+    assert verify["RunOrder"] == 2
     (record,) = stages["RecordRelease"]
     assert json.loads(record["Configuration"]["UserParameters"]) == {"RecordDeployedVersion": "#{Resolve.ModelPackageVersion}"}
 
@@ -200,3 +205,12 @@ def test_the_deployment_stack_is_linted_clean(serving):
     project, rendered = serving
     assert load(rendered["deployment.yaml"])
     assert not lint_template(rendered["deployment.yaml"], [project.env(SERVING).region])
+
+
+def test_a_registered_version_lists_the_instance_types_the_envs_endpoints_use(tmp_path):
+    """SageMaker may refuse an endpoint on a type the version does not list: the env's types are listed."""
+    from pipeline_def.pipeline import DEFAULT_INFERENCE_INSTANCES, inference_instance_types
+
+    project = config.load(_config(tmp_path, {"instance_type": "ml.c5.xlarge", "staging_instance_type": "ml.c5.large"}))
+    assert set(inference_instance_types(project.env(SERVING))) == {*DEFAULT_INFERENCE_INSTANCES, "ml.c5.xlarge", "ml.c5.large"}
+    assert set(inference_instance_types(project.env(PLAIN))) == set(DEFAULT_INFERENCE_INSTANCES)

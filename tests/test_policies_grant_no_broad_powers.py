@@ -103,6 +103,12 @@ def test_no_managed_policies_are_attached(rendered):
                 assert "ManagedPolicyArns" not in resource.get("Properties", {}), f"{stack}.yaml {logical_id}"
 
 
+def _role_stacks(rendered) -> list[str]:
+    """The stacks that hold an IAM role."""
+    return [stack for stack in BUILDERS if any(isinstance(r, dict) and r.get("Type") == "AWS::IAM::Role"
+                                               for r in load(rendered[f"{stack}.yaml"]).get("Resources", {}).values())]
+
+
 def _role_resources(rendered):
     for stack in BUILDERS:
         for logical_id, res in load(rendered[f"{stack}.yaml"]).get("Resources", {}).items():
@@ -167,11 +173,13 @@ def iam_write_problems(template_texts: dict[str, str]) -> list[str]:
 def test_no_role_the_pipeline_runs_as_or_passes_may_write_to_iam(rendered):
     """A push changes what the stacks contain, never a role or a trust policy: every role lives in the
     administrator-only IAM and deploy-roles stacks, and none of them may create, change or delete a role."""
-    problems = iam_write_problems({f"{s}.yaml": rendered[f"{s}.yaml"] for s in ("deploy-roles", "iam")})
-    assert not problems, "\n".join(problems)
+    from infra.config.names import BOOTSTRAP_ONLY_STACKS
     from infra.stacks.pipeline import DEPLOYMENTS
 
-    assert "iam" not in DEPLOYMENTS and "deploy-roles" not in DEPLOYMENTS
+    role_stacks = _role_stacks(rendered)  # every stack holding a role, so a new one cannot escape the check
+    problems = iam_write_problems({f"{s}.yaml": rendered[f"{s}.yaml"] for s in role_stacks})
+    assert not problems, "\n".join(problems)
+    assert set(role_stacks) <= set(BOOTSTRAP_ONLY_STACKS), f"roles outside the administrator-only stacks: {role_stacks}"
     for stack in DEPLOYMENTS:
         types = {r["Type"] for r in load(rendered[f"{stack}.yaml"])["Resources"].values()}
         assert not {t for t in types if t.startswith("AWS::IAM::")}, f"{stack}.yaml, which the pipeline deploys, holds IAM resources"
@@ -230,7 +238,7 @@ OPENING = {
 }
 
 
-def opening_problems(deploy_roles_text: str) -> list[str]:
+def opening_problems(deploy_roles_text: str, stack: str = "deploy-roles") -> list[str]:
     template = load(deploy_roles_text)
     problems = []
     for logical_id, resource in sorted(template["Resources"].items()):
@@ -242,13 +250,13 @@ def opening_problems(deploy_roles_text: str) -> list[str]:
             for action in set(as_list(st["Action"])) & set(OPENING):
                 needed = OPENING[action]
                 if needed is None or needed not in json.dumps(st.get("Condition", {})):
-                    problems.append(f"deploy-roles.yaml {logical_id} {st.get('Sid')}: {action}"
+                    problems.append(f"{stack}.yaml {logical_id} {st.get('Sid')}: {action}"
                                     + ("" if needed is None else f" without {needed}"))
     return problems
 
 
 def test_no_deploy_role_may_open_the_envs_resources_to_anyone_else(rendered):
-    problems = opening_problems(rendered["deploy-roles.yaml"])
+    problems = [p for stack in _role_stacks(rendered) for p in opening_problems(rendered[f"{stack}.yaml"], stack)]
     assert not problems, "\n".join(problems)
 
 

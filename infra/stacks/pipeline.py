@@ -280,6 +280,13 @@ def add_artifact_bucket(t: Template, key: kms.Key) -> s3.Bucket:
                         Prefix=Ref("PipelineArtifactsPrefix"),
                         ExpirationInDays=PIPELINE_ARTIFACT_DAYS,
                     ),
+                    # The model-deployment pipeline's run artifacts (its own folder, where the env serves models).
+                    s3.LifecycleRule(
+                        Id="ExpireDeploymentRunArtifacts",
+                        Status="Enabled",
+                        Prefix=Ref("DeploymentArtifactsPrefix"),
+                        ExpirationInDays=PIPELINE_ARTIFACT_DAYS,
+                    ),
                 ]
             ),
             DeletionPolicy=RETAIN_DELETION,

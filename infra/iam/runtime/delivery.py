@@ -32,9 +32,9 @@ def codepipeline_statements() -> list[Statement]:
         *read_write_prefix("Artifacts", PIPELINE_ARTIFACTS),
         bucket_info("ArtifactBucket"),
         # The released templates, the model-deployment pipeline's source (an S3 deploy action, Extract off).
-        # (CodePipeline's S3 deploy action documents the ACL calls too; the bucket enforces the owner, ACLs are off.)
-        Statement(Sid="PublishRelease", Effect=Allow,
-                  Action=[awacs.s3.PutObject, awacs.s3.PutObjectAcl, awacs.s3.PutObjectVersionAcl],
+        # CodePipeline's S3 deploy action documents ACL calls as well, for a CannedACL; the action sets none and the
+        # bucket enforces its owner (ACLs off), so only PutObject (an ACL grant would be a way to open the object).
+        Statement(Sid="PublishRelease", Effect=Allow, Action=[awacs.s3.PutObject],
                   Resource=[artifact_bucket_arn("/${ReleaseObjectKey}")]),
         publish_to_topic("AskForReleaseApproval", arn("sns", "${OperationsTopicName}")),
         Statement(
