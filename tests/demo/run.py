@@ -36,16 +36,23 @@ APPROVAL_COMMENT = "AUC above threshold; approved by the demo."
 EMULATED = """\
 What is real and what is emulated:
   real:     config/, the template render, tests/support/resolve.py reading the rendered templates for this env,
-            pipeline_def's upsert code, both Lambda handlers (lambda_src/, run in-process with the
-            environment variables their templates set).
-  emulated: AWS itself, in-process with moto (mock_aws): S3, SageMaker (model package groups and
-            versions, the pipeline), EventBridge (the templates' rules, with SQS targets standing in
-            for the Lambda targets), SNS (an SQS subscription standing in for the email addresses),
-            CloudWatch metrics. No network, fake credentials.
+            pipeline_def's upsert code, the model (trained by make train-local's code: the step scripts,
+            XGBoost, the generated sample data; packaged by package.py), the four Lambda handlers
+            (lambda_src/, run in-process with the environment variables their templates set), the staging
+            and production endpoints' properties as API requests (checked against botocore's models).
+  emulated: AWS itself, in-process with moto (mock_aws): S3, KMS, SageMaker (model package groups and
+            versions, the pipeline, models, endpoint configs, endpoints: InService at once), Application
+            Auto Scaling, CloudWatch (metrics, alarms), EventBridge (the templates' rules, with SQS targets
+            standing in for Lambda, CodePipeline and SNS targets), SNS (SQS subscriptions standing in for
+            email addresses). CodePipeline's job results are answered in-process; InvokeEndpoint is answered
+            by the trained model through its packaged inference.py (the container's output encoding
+            emulated). No network, fake credentials.
   not done: the stacks are not deployed (moto's CloudFormation skips most of our resource types); IAM
-            policies are not evaluated; the pipeline does not run (the demo writes the report and
-            registers the version as its last steps would); SageMaker's events are built by the demo
-            from DescribeModelPackage (moto emits none)."""
+            policies are not evaluated; the SageMaker pipeline does not run on SageMaker (train-local's code
+            stands in); SageMaker's and CodePipeline's events are built by the demo (moto emits none); the
+            CodePipeline run itself is played by the demo, stage by stage; the manual approval is printed,
+            not waited for; moto has no UpdateEndpoint, so the blue/green rollout is not run: its request is
+            validated and the alarm that rolls it back is set to ALARM by hand."""
 
 
 def _json(value) -> str:
