@@ -14,8 +14,6 @@ import hashlib
 import json
 import re
 
-from moto.events.utils import EventTemplateParser
-
 from tests.demo import serving
 from tests.demo.progress import Broken
 from tests.support import api_shapes
@@ -152,6 +150,8 @@ class DeploymentSteps:
 
     def _stage_event(self, stage: str, state: str) -> list[str]:
         """A CodePipeline stage event for this run; what the outcome rules deliver reaches the operations topic."""
+        from moto.events.utils import EventTemplateParser
+
         d, events, sqs, sns = self.w.deployment, self.client("events"), self.client("sqs"), self.client("sns")
         detail = {"pipeline": d.pipeline_name, "execution-id": self.deployment_execution, "stage": stage, "state": state,
                   "version": 1}
@@ -235,7 +235,7 @@ class DeploymentSteps:
         self.p.say(f"the approval in {self.other_group_arn.rsplit('/', 2)[-2]} (step 11), sent again:")
         if self._deliver(sm.describe_model_package(ModelPackageName=self.other_group_arn))[d.rule.name] is not None:
             raise Broken("the deployment rule matched an approval in another model package group")
-        self.deployment_execution = "00000000-0000-4000-8000-000000000001"
+        self.deployment_execution = "0f1e2d3c-4b5a-4697-8a8b-9c0d1e2f3a41"
         row.result = f"the approval matched {d.rule.name} -> {d.pipeline_name}; another group's approval did not"
 
     def resolve_version(self, row):
@@ -379,7 +379,7 @@ class DeploymentSteps:
         self.second_arn = self._register(self._register_arguments(execution.rsplit("/", 1)[1]), execution)
         self.p.say(f"registered v{_version(self.second_arn)} (execution {execution.rsplit('/', 1)[1]}; the same trained archive and report)")
         self._approve_and_deliver(self.second_arn, "Approved", "second version, approved by the demo")
-        self.deployment_execution = "00000000-0000-4000-8000-000000000002"
+        self.deployment_execution = "0f1e2d3c-4b5a-4697-8a8b-9c0d1e2f3a42"
         variables = self._resolve_expecting(self.second_arn)
         self.p.say(f"Resolve: v{variables['ModelPackageVersion']}; staging and the smoke test as for v{_version(self.package_arn)} "
                    "(not repeated: moto cannot update the staging endpoint)")

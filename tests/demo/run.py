@@ -22,7 +22,7 @@ from infra.config import ConfigError
 from infra.config.loader import deployment_settings
 from infra.config.names import OFFLINE_ACCOUNT, for_env
 from shared import clients as shared_clients  # lambda_src/ is on sys.path: tests/__init__.py
-from tests.demo import deployment, offline, pipeline_run, sagemaker_events, training
+from tests.demo import deployment, offline, pipeline_run, sagemaker_events
 from tests.demo import wiring as wiring_mod
 from tests.demo.progress import Broken, Progress
 
@@ -187,6 +187,8 @@ class Demo(deployment.DeploymentSteps):
         expected_prefix = f"s3://{self.w.artifact_bucket}/{self.names.evaluation_prefix}"
         if not report_uri.startswith(expected_prefix):
             raise Broken(f"the register step's report {report_uri} is not under names.evaluation_prefix ({expected_prefix})")
+        from tests.demo import training  # imports the SageMaker SDK: inside the offline environment, as upsert does
+
         self.trained = training.train(self.names, self.definition)
         for line in self.trained.lines:
             if "rounds trained" in line or line.startswith("[CheckAucThreshold]"):
