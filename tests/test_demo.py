@@ -4,11 +4,16 @@ In-process: the SageMaker SDK is imported once for all envs (it is most of a run
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import io
+import json
+import re
 
 import pytest
 
 from infra.config import names
+from infra.config.loader import deployment_settings
 from tests.conftest import ABSENT_ENV, CONFIGURED_ENVS
 from tests.demo import run, wiring
 
@@ -59,9 +64,82 @@ def test_demo_shows_other_groups_ignored_by_rule_and_handler(outputs):
         assert '"reason": "other model package group"' in text
 
 
+def _report_auc(text: str) -> float:
+    """The AUC of the quality report the demo registered (the trained model's evaluation)."""
+    report = re.search(r"^ {6}(\{\"binary_classification_metrics\".*)$", text, re.M)
+    assert report, "the demo prints no quality report"
+    return json.loads(report.group(1))["binary_classification_metrics"]["auc"]["value"]
+
+
 def test_demo_lists_the_published_kpi_metrics(outputs):
     for _, (_, text) in outputs.items():
-        assert "ModelQuality[accuracy]=0.874, ModelQuality[auc]=0.912, ModelsApproved=1, ModelsRegistered=1" in text
+        auc = _report_auc(text)
+        assert re.search(rf"ModelQuality\[accuracy\]=[0-9.]+, ModelQuality\[auc\]={re.escape(f'{auc:g}')}, "
+                         r"ModelsApproved=1, ModelsRegistered=1$", text, re.M)
+
+
+def test_demo_registers_the_model_train_local_trained(outputs):
+    for _, (_, text) in outputs.items():
+        assert "trained in " in text and "with make train-local's code" in text
+        assert f"the trained model, auc {_report_auc(text):.4g})" in text
+
+
+def test_demo_rehearses_the_deployment_with_the_env_settings_or_the_defaults(outputs, project):
+    for env, (_, text) in outputs.items():
+        no_block = f"{env} has no deployment block; rehearsing with the defaults"
+        assert (no_block in text) == (project.env(env).deployment is None)
+
+
+def test_demo_deploys_the_approved_version_through_staging_smoke_test_and_production(outputs, project):
+    for env, (_, text) in outputs.items():
+        n = names.for_env(project, env)
+        settings = project.env(env).deployment or deployment_settings("", {})
+        group = n.model_package_group
+        assert f"ok: the approval matched {n.deployment_rule} -> {n.deployment_pipeline}; another group's approval did not" in text
+        assert f"ok: v1: version 1 of {group}, created " in text
+        assert f"ok: {n.staging_endpoint} InService (moto), v1 on 1 x {settings.staging_instance_type}" in text
+        assert "ok: passed: 4 requests answered by the trained model (its packaged inference.py)" in text
+        assert text.count("  -> answered by the trained model: ") == 4
+        if settings.approval:
+            assert f"Deploy version 1 of {group} to {n.production_endpoint}? It passed the smoke test on {n.staging_endpoint}." in text
+        production = re.search(rf"ok: {re.escape(n.production_endpoint)} InService \(moto\), v1 on (\d+) x (\S+); (\S+)", text)
+        assert production and production.groups() == (str(settings.min_instances), settings.instance_type,
+                                                       settings.rollout_type.upper())
+        assert f"ok: DeployedModelVersion=1 ({n.production_endpoint}); the operations topic says production serves it" in text
+
+
+def test_demo_rolls_back_a_rollout_that_trips_an_alarm_and_a_rejected_version(outputs, project):
+    for env, (_, text) in outputs.items():
+        n = names.for_env(project, env)
+        latency_alarm = f"{n.prefix}-production-latency"
+        assert f"ok: v2's rollout: {latency_alarm} ALARM -> rolled back, production serves v1; the operations topic says Production failed" in text
+        assert "stage Production failed and the run stopped" in text
+        assert "ok: the rejection of v2 starts a run; Resolve goes back to v1, the previous approved version" in text
+        assert (f"ok: Resolve fails the run: no Approved version left in model package group {n.model_package_group}; "
+                "nothing was deployed") in text
+
+
+def test_demo_exits_1_naming_the_template_when_an_endpoint_property_is_wrong(monkeypatch, project):
+    """A property the API does not know (a misspelt name in the rendered staging template) breaks the staging step."""
+    env = CONFIGURED_ENVS[0]
+    real_read = wiring.read
+
+    def misspelt(*args):
+        w = real_read(*args)
+        staging = w.deployment.staging
+        template = copy.deepcopy(staging.template)
+        variant = template["Resources"]["EndpointConfig"]["Properties"]["ProductionVariants"][0]
+        variant["InitialInstanceCnt"] = variant.pop("InitialInstanceCount")
+        deployment = dataclasses.replace(w.deployment, staging=dataclasses.replace(staging, template=template))
+        return dataclasses.replace(w, deployment=deployment)
+
+    monkeypatch.setattr(wiring, "read", misspelt)
+    out = io.StringIO()
+    assert run.main(["--env", env], out=out) == 1
+    text = out.getvalue()
+    assert ('FAILED: staging-endpoint.yaml EndpointConfig: sagemaker CreateEndpointConfig: Unknown parameter in '
+            'ProductionVariants[0]: "InitialInstanceCnt"') in text
+    assert re.search(r"Smoke test \(deploy_smoke_test\) on the real model\s+not run", text)
 
 
 def test_demo_exits_1_and_names_the_step_when_a_link_breaks(monkeypatch, project):

@@ -60,12 +60,3 @@ def create_model_package_kwargs(register_arguments: dict, execution_arn: str) ->
         if not container.get("Environment"):
             container.pop("Environment", None)
     return kwargs
-
-
-def quality_report(auc: float, accuracy: float) -> bytes:
-    """The model-quality JSON evaluate.py writes."""
-    doc = {"binary_classification_metrics": {
-        "accuracy": {"standard_deviation": "NaN", "value": accuracy},
-        "auc": {"standard_deviation": "NaN", "value": auc},
-    }}
-    return json.dumps(doc, sort_keys=True).encode("utf-8")

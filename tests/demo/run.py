@@ -19,8 +19,10 @@ from unittest import mock
 
 from infra import config
 from infra.config import ConfigError
+from infra.config.loader import deployment_settings
 from infra.config.names import OFFLINE_ACCOUNT, for_env
-from tests.demo import offline, pipeline_run, sagemaker_events
+from shared import clients as shared_clients  # lambda_src/ is on sys.path: tests/__init__.py
+from tests.demo import deployment, offline, pipeline_run, sagemaker_events
 from tests.demo import wiring as wiring_mod
 from tests.demo.progress import Broken, Progress
 
@@ -28,24 +30,29 @@ ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_SRC = ROOT / "lambda_src"
 PLACEHOLDER_ACCOUNT = OFFLINE_ACCOUNT  # what tests/support/resolve.py and pipeline_def use when config pins no account (moto is told the same)
 
-# The evaluation the stand-in execution reports (above both envs' approval thresholds).
-DEMO_AUC, DEMO_ACCURACY = 0.912, 0.874
 OTHER_GROUP = "someone-elses-models"
 APPROVAL_COMMENT = "AUC above threshold; approved by the demo."
 
 EMULATED = """\
 What is real and what is emulated:
   real:     config/, the template render, tests/support/resolve.py reading the rendered templates for this env,
-            pipeline_def's upsert code, both Lambda handlers (lambda_src/, run in-process with the
-            environment variables their templates set).
-  emulated: AWS itself, in-process with moto (mock_aws): S3, SageMaker (model package groups and
-            versions, the pipeline), EventBridge (the templates' rules, with SQS targets standing in
-            for the Lambda targets), SNS (an SQS subscription standing in for the email addresses),
-            CloudWatch metrics. No network, fake credentials.
+            pipeline_def's upsert code, the model (trained by make train-local's code: the step scripts,
+            XGBoost, the generated sample data; packaged by package.py), the four Lambda handlers
+            (lambda_src/, run in-process with the environment variables their templates set), the staging
+            and production endpoints' properties as API requests (checked against botocore's models).
+  emulated: AWS itself, in-process with moto (mock_aws): S3, KMS, SageMaker (model package groups and
+            versions, the pipeline, models, endpoint configs, endpoints: InService at once), Application
+            Auto Scaling, CloudWatch (metrics, alarms), EventBridge (the templates' rules, with SQS targets
+            standing in for Lambda, CodePipeline and SNS targets), SNS (SQS subscriptions standing in for
+            email addresses). CodePipeline's job results are answered in-process; InvokeEndpoint is answered
+            by the trained model through its packaged inference.py (the container's output encoding
+            emulated). No network, fake credentials.
   not done: the stacks are not deployed (moto's CloudFormation skips most of our resource types); IAM
-            policies are not evaluated; the pipeline does not run (the demo writes the report and
-            registers the version as its last steps would); SageMaker's events are built by the demo
-            from DescribeModelPackage (moto emits none)."""
+            policies are not evaluated; the SageMaker pipeline does not run on SageMaker (train-local's code
+            stands in); SageMaker's and CodePipeline's events are built by the demo (moto emits none); the
+            CodePipeline run itself is played by the demo, stage by stage; the manual approval is printed,
+            not waited for; moto has no UpdateEndpoint, so the blue/green rollout is not run: its request is
+            validated and the alarm that rolls it back is set to ALARM by hand."""
 
 
 def _json(value) -> str:
@@ -66,7 +73,7 @@ def _handler(handler: str):
     return getattr(importlib.import_module(module), function)
 
 
-class Demo:
+class Demo(deployment.DeploymentSteps):
     def __init__(self, project, env, progress: Progress):
         self.project, self.env, self.p = project, env, progress
         self.names = for_env(project, env)
@@ -74,6 +81,8 @@ class Demo:
         self.statuses = tuple(env.statuses)
         self.outcomes: list[tuple[str, str, str]] = []  # (event, notifier, metrics)
         self.notified: list[str] = []  # subjects expected in the inbox
+        # What the deployment stacks are rendered with: the env's block, or the defaults where it has none.
+        self.deployment_settings = env.deployment or deployment_settings("", {})
 
     def forget_handler_clients(self):
         """The handlers cache boto3 clients: make them create theirs inside this mock, and not keep them after."""
@@ -81,6 +90,7 @@ class Demo:
         sys.modules[self.w.notifier.handler.split(".")[0] + ".aws"].reset()
         _handler(self.w.metrics.handler)
         sys.modules[self.w.metrics.handler.rsplit(".", 1)[0]].client.cache_clear()
+        shared_clients.reset()  # the deployment functions' clients (lambda_src/shared)
 
     # -- clients ------------------------------------------------------------------------------
     def client(self, service: str):
@@ -172,6 +182,30 @@ class Demo:
 
     def register_version(self, row):
         execution_id = self.execution_arn.rsplit("/", 1)[1]
+        args = self._register_arguments(execution_id)
+        report_uri = args["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+        expected_prefix = f"s3://{self.w.artifact_bucket}/{self.names.evaluation_prefix}"
+        if not report_uri.startswith(expected_prefix):
+            raise Broken(f"the register step's report {report_uri} is not under names.evaluation_prefix ({expected_prefix})")
+        from tests.demo import training  # imports the SageMaker SDK: inside the offline environment, as upsert does
+
+        self.trained = training.train(self.names, self.definition)
+        for line in self.trained.lines:
+            if "rounds trained" in line or line.startswith("[CheckAucThreshold]"):
+                self.p.say(f"train-local: {line.strip()}")
+        self.p.say(f"trained in {self.trained.seconds:.1f} s with make train-local's code (the step scripts as their "
+                   "containers run them, XGBoost, the generated sample data); the packaged model.tar.gz is registered")
+        self.report = self.trained.report
+        self.quality = {name: metric["value"] for name, metric in json.loads(self.report)["binary_classification_metrics"].items()}
+        self.p.say(f"quality report: {report_uri}")
+        self.p.say(self.report.decode("utf-8"), indent=6)
+        self.package_arn = self._register(args, self.execution_arn)
+        status = self.client("sagemaker").describe_model_package(ModelPackageName=self.package_arn)["ModelApprovalStatus"]
+        row.result = (f"{self.package_arn.rsplit('/', 2)[-2]} v{self.package_arn.rsplit('/', 1)[1]} {status} (the register step's "
+                      f"arguments; the trained model, auc {self.quality['auc']:.4g})")
+
+    def _register_arguments(self, execution_id: str) -> dict:
+        """The definition's RegisterModel arguments, evaluated for one execution."""
         values = {
             **pipeline_run.parameter_defaults(self.definition),
             "Execution.PipelineExecutionId": execution_id,
@@ -182,20 +216,18 @@ class Demo:
             "Steps.PackageModel.ProcessingOutputConfig.Outputs['package'].S3Output.S3Uri":
                 f"s3://{self.w.artifact_bucket}/{self.names.sagemaker_prefix}models/{execution_id}/package",
         }
-        args = pipeline_run.evaluate(pipeline_run.register_step(self.definition)["Arguments"], values)
-        report_uri = args["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
-        expected_prefix = f"s3://{self.w.artifact_bucket}/{self.names.evaluation_prefix}"
-        if not report_uri.startswith(expected_prefix):
-            raise Broken(f"the register step's report {report_uri} is not under names.evaluation_prefix ({expected_prefix})")
-        bucket, key = report_uri[len("s3://"):].split("/", 1)
-        self.report = pipeline_run.quality_report(DEMO_AUC, DEMO_ACCURACY)
-        self.client("s3").put_object(Bucket=bucket, Key=key, Body=self.report, ContentType="application/json")
-        self.p.say(f"quality report: {report_uri}")
-        self.p.say(self.report.decode("utf-8"), indent=6)
-        sm = self.client("sagemaker")
-        self.package_arn = sm.create_model_package(**pipeline_run.create_model_package_kwargs(args, self.execution_arn))["ModelPackageArn"]
-        status = sm.describe_model_package(ModelPackageName=self.package_arn)["ModelApprovalStatus"]
-        row.result = f"{self.package_arn.rsplit('/', 2)[-2]} v{self.package_arn.rsplit('/', 1)[1]} {status} (the register step's arguments)"
+        return pipeline_run.evaluate(pipeline_run.register_step(self.definition)["Arguments"], values)
+
+    def _register(self, args: dict, execution_arn: str) -> str:
+        """Write the report and the archive where the register step's arguments point; register the version."""
+        s3 = self.client("s3")
+        bucket, key = args["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"][len("s3://"):].split("/", 1)
+        s3.put_object(Bucket=bucket, Key=key, Body=self.report, ContentType="application/json")
+        archive_uri = args["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+        bucket, key = archive_uri[len("s3://"):].split("/", 1)
+        s3.put_object(Bucket=bucket, Key=key, Body=self.trained.archive)
+        kwargs = pipeline_run.create_model_package_kwargs(args, execution_arn)
+        return self.client("sagemaker").create_model_package(**kwargs)["ModelPackageArn"]
 
     def stand_up_delivery(self, row):
         sqs, sns, events = self.client("sqs"), self.client("sns"), self.client("events")
@@ -306,6 +338,7 @@ class Demo:
             InferenceSpecification={"Containers": [{"Image": image}], "SupportedContentTypes": ["text/csv"],
                                     "SupportedResponseMIMETypes": ["text/csv"]},
         )["ModelPackageArn"]
+        self.other_group_arn = arn
         described = sm.describe_model_package(ModelPackageName=arn)
         self._event(f"approval in {OTHER_GROUP}", described, row)
 
@@ -327,9 +360,10 @@ class Demo:
             raise Broken(f"the subscriber received {subjects}, expected {self.notified}")
         # Which emails arrive is the env's choice (notifications.statuses, checked above); each carries the report's
         # AUC, and the approval email the approver's comment.
+        auc = f"{self.quality['auc']:.4g}"
         for m in messages:
             envelope = json.loads(m["Body"])
-            if not re.search(rf"^\s*auc\s+{re.escape(f'{DEMO_AUC:.4g}')}$", envelope["Message"], re.M):
+            if not re.search(rf"^\s*auc\s+{re.escape(auc)}$", envelope["Message"], re.M):
                 raise Broken(f"the email '{envelope.get('Subject')}' lacks the report's AUC")
             if envelope.get("Subject", "").endswith(" Approved") and APPROVAL_COMMENT not in envelope["Message"]:
                 raise Broken("the approval email lacks the approval comment")
@@ -349,7 +383,7 @@ class Demo:
             label = metric["MetricName"] + next((f"[{d['Value']}]" for d in metric["Dimensions"] if d["Name"] == "Metric"), "")
             found[label] = total
             self.p.say(f"{namespace}  {metric['MetricName']:<17} {dims:<70} = {total:g}", indent=6)
-        expected = {"ModelsRegistered": 1.0, "ModelsApproved": 1.0, "ModelQuality[auc]": DEMO_AUC, "ModelQuality[accuracy]": DEMO_ACCURACY}
+        expected = {"ModelsRegistered": 1.0, "ModelsApproved": 1.0, **{f"ModelQuality[{k}]": v for k, v in self.quality.items()}}
         wrong = {k: (found.get(k), v) for k, v in expected.items() if found.get(k) is None or abs(found[k] - v) > 1e-9}
         extra = sorted(set(found) - set(expected))
         if wrong or extra:
@@ -371,6 +405,7 @@ STEPS = (
     ("A model approved in another group", Demo.other_group_event),
     ("Email as a subscriber receives it", Demo.email),
     ("KPI metrics published", Demo.metrics),
+    *deployment.STEPS,
 )
 
 

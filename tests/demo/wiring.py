@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from infra.config import Environment, Project
 from infra.stacks import BUILDERS
-from tests.support.resolve import resolve_all
+from tests.support.resolve import Stack, resolve_all
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,21 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Deployment:
+    """deployment.yaml (the model-deployment pipeline), and both endpoint stacks as evaluated for this env."""
+
+    rule: Rule  # DeploymentRule: approvals and rejections start the pipeline
+    pipeline_name: str
+    resolve: Function
+    smoke_test: Function
+    stages: dict[str, dict]  # stage name -> its evaluated declaration (conditional stages absent when off)
+    outcome_rules: dict[str, dict]  # logical ID -> evaluated AWS::Events::Rule properties (pattern, targets)
+    operations_topic_arn: str
+    staging: Stack  # evaluated again with the Resolve action's parameter overrides
+    production: Stack
+
+
+@dataclass(frozen=True)
 class Wiring:
     model_package_group: dict  # AWS::SageMaker::ModelPackageGroup properties
     artifact_bucket: str
@@ -36,6 +51,7 @@ class Wiring:
     email_endpoints: tuple[str, ...]
     metrics_rule: Rule
     metrics: Function
+    deployment: Deployment
 
 
 def _one(stack, rtype: str, logical_id: str) -> dict:
@@ -70,4 +86,25 @@ def read(rendered: dict[str, str], project: Project, env: Environment) -> Wiring
                                      if r["Properties"].get("Protocol") == "email")),
         metrics_rule=_rule(kpi, "MetricsRule"),
         metrics=_function(kpi, "MetricsFunction"),
+        deployment=_deployment(stacks),
+    )
+
+
+OUTCOME_RULES = ("DeploymentStagedRule", "DeploymentPromotedRule", "DeploymentFailedRule")
+
+
+def _deployment(stacks) -> Deployment:
+    deployment = stacks["deployment"]
+    pipeline = _one(deployment, "AWS::CodePipeline::Pipeline", "DeploymentPipeline")
+    outcomes = {lid: _one(deployment, "AWS::Events::Rule", lid) for lid in OUTCOME_RULES}
+    return Deployment(
+        rule=_rule(deployment, "DeploymentRule"),
+        pipeline_name=pipeline["Name"],
+        resolve=_function(deployment, "ResolveFunction"),
+        smoke_test=_function(deployment, "SmokeTestFunction"),
+        stages={stage["Name"]: stage for stage in pipeline["Stages"]},
+        outcome_rules=outcomes,
+        operations_topic_arn=outcomes["DeploymentFailedRule"]["Targets"][0]["Arn"],
+        staging=stacks["staging-endpoint"],
+        production=stacks["production-endpoint"],
     )

@@ -13,14 +13,15 @@ import uuid
 from shared import clients  # lambda_src/ is on sys.path: tests/__init__.py
 
 
-def job_event(user_parameters: str | None = None, job_id: str | None = None) -> dict:
+def job_event(user_parameters: str | None = None, job_id: str | None = None, function_name: str = "deploy-fn",
+              account: str = "123456789012") -> dict:
     """The event CodePipeline sends a Lambda invoke action (the CodePipeline user guide's example shape)."""
-    configuration = {"FunctionName": "deploy-fn"}
+    configuration = {"FunctionName": function_name}
     if user_parameters is not None:
         configuration["UserParameters"] = user_parameters
     return {"CodePipeline.job": {
         "id": job_id or str(uuid.uuid4()),
-        "accountId": "123456789012",
+        "accountId": account,
         "data": {
             "actionConfiguration": {"configuration": configuration},
             "inputArtifacts": [],
@@ -38,13 +39,13 @@ class FakeCodePipeline:
     request was validated and serialised and before anything is sent, so moto never sees the call.
     """
 
-    def __init__(self):
+    def __init__(self, region: str = "eu-west-1"):
         import boto3
         from botocore.config import Config
 
         self.calls: list[tuple[str, dict]] = []
         self.fail_with: tuple[int, str] | None = None
-        self.client = boto3.client("codepipeline", region_name="eu-west-1", config=Config(retries={"max_attempts": 1}))
+        self.client = boto3.client("codepipeline", region_name=region, config=Config(retries={"max_attempts": 1}))
         self.client.meta.events.register("before-call.codepipeline", self._answer)
         clients._clients["codepipeline"] = self.client
 
