@@ -102,7 +102,8 @@ def test_demo_deploys_the_approved_version_through_staging_smoke_test_and_produc
         assert text.count("  -> answered by the trained model: ") == 4
         if settings.approval:
             assert f"Deploy version 1 of {group} to {n.production_endpoint}? It passed the smoke test on {n.staging_endpoint}." in text
-        production = re.search(rf"ok: {re.escape(n.production_endpoint)} InService \(moto\), v1 on (\d+) x (\S+); (\S+)", text)
+        production = re.search(rf"ok: {re.escape(n.production_endpoint)} InService \(moto\), v1 on (\d+) x (\S+), "
+                               rf"checked to serve it; (\S+)", text)
         assert production and production.groups() == (str(settings.min_instances), settings.instance_type,
                                                        settings.rollout_type.upper())
         assert f"ok: DeployedModelVersion=1 ({n.production_endpoint}); the operations topic says production serves it" in text
@@ -112,9 +113,11 @@ def test_demo_rolls_back_a_rollout_that_trips_an_alarm_and_a_rejected_version(ou
     for env, (_, text) in outputs.items():
         n = names.for_env(project, env)
         latency_alarm = f"{n.prefix}-production-latency"
-        assert f"ok: v2's rollout: {latency_alarm} ALARM -> rolled back, production serves v1; the operations topic says Production failed" in text
+        assert (f"ok: v2's rollout: {latency_alarm} ALARM -> rolled back, production serves v1 (the check says so); "
+                "the operations topic says Production failed") in text
         assert "stage Production failed and the run stopped" in text
-        assert "ok: the rejection of v2 starts a run; Resolve goes back to v1, the previous approved version" in text
+        assert "already serves version 2, the newest Approved version" in text  # nothing to deploy: nobody asked
+        assert "ok: the rejection of v2, which production serves, starts a run; Resolve goes back to v1, the previous approved version" in text
         assert (f"ok: Resolve fails the run: no Approved version left in model package group {n.model_package_group}; "
                 "nothing was deployed") in text
 

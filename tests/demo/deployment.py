@@ -64,13 +64,14 @@ class DeploymentSteps:
     """Steps of run.Demo (which provides client, p, w, env, names, account, queues, _deliver, _invoke, _register...)."""
 
     # -- helpers ------------------------------------------------------------------------------
-    def _action(self, stage: str) -> dict:
+    def _action(self, stage: str, provider: str | None = None) -> dict:
+        """The stage's one action (of `provider`, CloudFormation or Lambda, when the stage has several)."""
         stages = self.w.deployment.stages
         if stage not in stages:
             raise Broken(f"deployment.yaml: the pipeline has no {stage} stage (stages: {', '.join(stages)})")
-        actions = stages[stage]["Actions"]
+        actions = [a for a in stages[stage]["Actions"] if provider is None or a["ActionTypeId"]["Provider"] == provider]
         if len(actions) != 1:
-            raise Broken(f"deployment.yaml: stage {stage} has {len(actions)} actions; the demo expects one")
+            raise Broken(f"deployment.yaml: stage {stage} has {len(actions)} {provider or ''} actions; the demo expects one")
         return actions[0]["Configuration"]
 
     def _substitute(self, text: str, where: str) -> str:
@@ -85,7 +86,7 @@ class DeploymentSteps:
 
     def _function_action(self, stage: str, function) -> str:
         """The stage's Lambda invoke action: it must call `function`; its UserParameters with the variables put in."""
-        config = self._action(stage)
+        config = self._action(stage, "Lambda")
         if config.get("FunctionName") != function.name:
             raise Broken(f"deployment.yaml: stage {stage} invokes {config.get('FunctionName')}, the function is {function.name}")
         return self._substitute(config.get("UserParameters", ""), f"deployment.yaml {stage} UserParameters")
@@ -108,7 +109,7 @@ class DeploymentSteps:
 
     def _stack_for_run(self, stage: str, stack):
         """The endpoint stack evaluated with the stage's ParameterOverrides (the Resolve variables put in)."""
-        config = self._action(stage)
+        config = self._action(stage, "CloudFormation")
         expected = (f"Release::templates/{stack.key}.yaml", f"Release::templates/{self.env.name}/{stack.key}.json", stack.name)
         given = (config.get("TemplatePath"), config.get("TemplateConfiguration"), config.get("StackName"))
         if given != expected:
@@ -312,10 +313,21 @@ class DeploymentSteps:
         for alarm in self.client("cloudwatch").describe_alarms(AlarmNames=self.rollback_alarms)["MetricAlarms"]:
             self.p.say(f"rolls back on {alarm['AlarmName']}: {alarm['MetricName']} {alarm['Statistic']} "
                        f"{alarm['ComparisonOperator']} {alarm['Threshold']:g} over {alarm['Period']} s")
+        verified = self._verify_production()
+        if verified.get("decision") != "serving":
+            raise Broken(f"the check after the rollout decided {verified.get('decision')}: {verified.get('message')}")
         variant = resources["EndpointConfig"]["Properties"]["ProductionVariants"][0]
         row.result = (f"{self.production_endpoint} InService (moto), v{stack.parameters['ModelPackageVersion']} on "
-                      f"{variant['InitialInstanceCount']} x {variant['InstanceType']}; {plan}; rolls back on "
-                      f"{', '.join(self.rollback_alarms)}; {scaling}")
+                      f"{variant['InitialInstanceCount']} x {variant['InstanceType']}, checked to serve it; {plan}; "
+                      f"rolls back on {', '.join(self.rollback_alarms)}; {scaling}")
+
+    def _verify_production(self) -> dict:
+        """The Production stage's second action: the smoke-test function, VerifyOnly, on production."""
+        fn = self.w.deployment.smoke_test
+        parameters = self._function_action("Production", fn)
+        if not json.loads(parameters).get("VerifyOnly") or json.loads(parameters).get("EndpointName") != self.production_endpoint:
+            raise Broken(f"the Production stage's check calls {parameters}; expected VerifyOnly on {self.production_endpoint}")
+        return self._invoke(fn, job_event(parameters, function_name=fn.name, account=self.account))
 
     def _put_alarms(self, stack, resources: dict, markers: dict) -> None:
         cw = self.client("cloudwatch")
@@ -402,17 +414,34 @@ class DeploymentSteps:
             raise Broken(f"production serves {serving_config}, not v{_version(self.package_arn)}'s {self.production_config}")
         self.p.say(f"{latency['AlarmName']} -> ALARM; it is in the update's AutoRollbackConfiguration, so SageMaker shifts the "
                    f"traffic back to the old fleet ({serving_config}, v{_version(self.package_arn)}) and CloudFormation rolls the stack back")
+        verified = self._verify_production()  # even if CloudFormation reported the update complete
+        if verified.get("decision") != "wrong_model":
+            raise Broken(f"after the rollback the check decided {verified.get('decision')}; it must find v{_version(self.package_arn)}")
+        self.p.say(f"the check after the rollout: {verified.get('message')}")
         messages = self._stage_event("Production", "FAILED")
         if len(messages) != 1 or "stage Production failed" not in messages[0]:
             raise Broken(f"the operations topic received {messages} for a failed Production stage")
         row.result = (f"v{_version(self.second_arn)}'s rollout: {latency['AlarmName']} ALARM -> rolled back, production serves "
-                      f"v{_version(self.package_arn)}; the operations topic says Production failed")
+                      f"v{_version(self.package_arn)} (the check says so); the operations topic says Production failed")
 
     def reject_rolls_back(self, row):
+        # Emulated: a later rollout of v2 that completed (moto cannot update an endpoint: the endpoint is re-created).
+        sm = self.client("sagemaker")
+        stack = self._stack_for_run("Production", self.w.deployment.production)
+        resources, markers = self._create_model_and_config(stack)
+        sm.delete_endpoint(EndpointName=self.production_endpoint)
+        self._create_endpoint(stack, resources, markers)
+        self.p.say(f"emulated: v{_version(self.second_arn)}'s rollout completes; production serves it")
+        # Production serves the newest approved version: another run (an older version approved) has nothing to do.
+        result, (call, body) = self._run_resolve()
+        if result.get("decision") != "up_to_date" or call != "PutJobFailureResult":
+            raise Broken(f"Resolve with production serving the newest approved version decided {result.get('decision')}")
+        self.p.say(f"a run now: {body['failureDetails']['message']}")
         self._approve_and_deliver(self.second_arn, "Rejected", REJECTION_COMMENT)
         variables = self._resolve_expecting(self.package_arn)
-        row.result = (f"the rejection of v{_version(self.second_arn)} starts a run; Resolve goes back to "
-                      f"v{variables['ModelPackageVersion']}, the previous approved version: the run stages and smoke-tests it and rolls production to it")
+        row.result = (f"the rejection of v{_version(self.second_arn)}, which production serves, starts a run; Resolve goes back "
+                      f"to v{variables['ModelPackageVersion']}, the previous approved version: the run stages and smoke-tests it "
+                      "and rolls production to it")
 
     def reject_last(self, row):
         self._approve_and_deliver(self.package_arn, "Rejected", "the last approved version, rejected by the demo")
@@ -432,6 +461,6 @@ STEPS = (
     ("Production endpoint (production-endpoint.yaml)", DeploymentSteps.production),
     ("Record the release (RecordRelease)", DeploymentSteps.record_release),
     ("A second version's rollout trips an alarm", DeploymentSteps.guarded_rollout),
-    ("Reject it: Resolve goes back", DeploymentSteps.reject_rolls_back),
+    ("Reject what production serves: Resolve goes back", DeploymentSteps.reject_rolls_back),
     ("Reject the last approved: nothing to deploy", DeploymentSteps.reject_last),
 )
