@@ -386,3 +386,33 @@ def test_rejecting_the_version_production_serves_deploys_the_newest_still_approv
     handler.lambda_handler(job_event(), None)
     name, body = world.pipeline.only_result()
     assert name == "PutJobSuccessResult" and body["outputVariables"]["ModelPackageArn"] == previous
+
+
+def test_a_run_started_to_redeploy_deploys_what_production_already_serves(world, monkeypatch):
+    """A template or config change reaches production by a run started with Redeploy=true."""
+    monkeypatch.setenv("PRODUCTION_ENDPOINT", "acme-production")
+    served = world.register("Approved")
+    _serve(world, served, "acme-production")
+    handler.lambda_handler(job_event(json.dumps({"Redeploy": "true"})), None)
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobSuccessResult" and body["outputVariables"]["ModelPackageArn"] == served
+
+
+def test_the_first_deployment_in_a_fresh_account_has_no_production_to_compare_with(world, monkeypatch):
+    monkeypatch.setenv("PRODUCTION_ENDPOINT", "acme-production")  # no such endpoint yet
+    only = world.register("Approved")
+    handler.lambda_handler(job_event(json.dumps({"Redeploy": "false"})), None)
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobSuccessResult" and body["outputVariables"]["ModelPackageArn"] == only
+
+
+def test_an_endpoint_whose_config_is_gone_is_not_up_to_date(world, monkeypatch):
+    """A rolled-back endpoint whose old config CloudFormation deleted: deploy again rather than stop for good."""
+    monkeypatch.setenv("PRODUCTION_ENDPOINT", "acme-production")
+    served = world.register("Approved")
+    _serve(world, served, "acme-production")
+    config = world.sm.describe_endpoint(EndpointName="acme-production")["EndpointConfigName"]
+    world.sm.delete_endpoint_config(EndpointConfigName=config)
+    handler.lambda_handler(job_event(), None)
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobSuccessResult" and body["outputVariables"]["ModelPackageArn"] == served

@@ -112,7 +112,12 @@ def test_the_run_deploys_what_resolve_found_from_the_released_templates(serving)
     (source,) = stages["Source"]
     assert source["Configuration"]["S3ObjectKey"] == RELEASE_KEY and source["Configuration"]["PollForSourceChanges"] == "false"
     (resolver,) = stages["Resolve"]
-    assert resolver["Namespace"] == "Resolve" and "UserParameters" not in resolver["Configuration"]
+    # The registry alone picks the version; a person starting a run by hand may only ask to redeploy.
+    assert resolver["Namespace"] == "Resolve"
+    assert json.loads(resolver["Configuration"]["UserParameters"]) == {"Redeploy": "#{variables.Redeploy}"}
+    (pipeline,) = resolve.alone(rendered, project, SERVING, "deployment").resources("AWS::CodePipeline::Pipeline").values()
+    assert pipeline["Properties"]["Variables"] == [{"Name": "Redeploy", "DefaultValue": "false",
+                                                    "Description": "true: deploy even if production serves the newest version"}]
     for stage, stack_key in (("Staging", "staging-endpoint"), ("Production", "production-endpoint")):
         action = stages[stage][0]
         conf = action["Configuration"]

@@ -38,6 +38,9 @@ from infra.parts import alarms, delivery_failures, deployment_outcomes, function
 RUNTIME = "python3.12"
 RELEASE = "Release"
 RESOLVE = "Resolve"  # the Resolve action's namespace: #{Resolve.ModelPackageArn}…
+# A pipeline variable a person sets to "true" when starting a run by hand, to apply a template or config change to
+# the version production already serves (runs started by an approval leave it "false").
+REDEPLOY = "Redeploy"
 PRODUCTION_APPROVAL = "RequiresProductionApproval"
 DELETE_STAGING = "DeletesStagingAfterPromotion"
 # What the Resolve action hands each endpoint stack (CloudFormation's ParameterOverrides: 1 KB at most).
@@ -164,7 +167,8 @@ def stages() -> list:
             "Release", "Source", "S3",
             {"S3Bucket": _bucket(), "S3ObjectKey": Ref("ReleaseObjectKey"), "PollForSourceChanges": "false"},
             outputs=[RELEASE])]),
-        codepipeline.Stages(Name="Resolve", Actions=[_invoke("Resolve", "ResolveFunctionName", namespace=RESOLVE)]),
+        codepipeline.Stages(Name="Resolve", Actions=[_invoke(
+            "Resolve", "ResolveFunctionName", json.dumps({"Redeploy": f"#{{variables.{REDEPLOY}}}"}), namespace=RESOLVE)]),
         codepipeline.Stages(Name="Staging", Actions=[_deploy_endpoint("DeployStagingEndpoint", "staging-endpoint",
                                                                       "StagingEndpointStackName")]),
         codepipeline.Stages(Name="SmokeTest", Actions=[_invoke(
@@ -195,6 +199,8 @@ def _pipeline(t: Template) -> codepipeline.Pipeline:
         PipelineType="V2",
         # A newer run (a later approval) overtakes an older one still waiting: the newest approved version wins.
         ExecutionMode="SUPERSEDED",
+        Variables=[codepipeline.VariableDeclaration(Name=REDEPLOY, DefaultValue="false",
+                                                    Description="true: deploy even if production serves the newest version")],
         ArtifactStore=codepipeline.ArtifactStore(
             Type="S3",
             Location=_bucket(),

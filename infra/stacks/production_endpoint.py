@@ -159,6 +159,12 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     Model = endpoint.model(t)
     EndpointConfig = endpoint.endpoint_config(t, Model, Ref("EndpointInstanceType"), Ref("MinInstances"), "EndpointInstanceStorage",
                                               DataCaptureConfig=data_capture())
+    # A new version replaces both; CloudFormation would then delete the old ones. If SageMaker rolled the rollout
+    # back, the endpoint still runs on them: keep them (no charge, a few KB of metadata each), so production keeps
+    # serving and later updates still work. `make destroy` lists what is left.
+    for replaced in (Model, EndpointConfig):
+        replaced.UpdateReplacePolicy = "Retain"
+        replaced.DeletionPolicy = "Delete"  # the stack's deletion (make destroy) still removes the current ones
     alarms = rollback_alarms(t, EndpointConfig)
     Endpoint = endpoint.endpoint(
         t, EndpointConfig, "ProductionEndpointName",

@@ -11,7 +11,8 @@ Output variables (for #{<namespace>.<name>} in later actions' configuration):
 No Approved version left (the last one was rejected): the action fails with a message saying so, and
 nothing later in the pipeline runs, so nothing is deployed or changed. Production already serving the newest
 Approved version (an older one was approved, or one production does not serve was rejected): the action
-fails the same way, "nothing to deploy", so nobody is asked to approve what production already runs.
+fails the same way, "nothing to deploy", so nobody is asked to approve what production already runs, unless
+UserParameters say {"Redeploy": "true"} (a run a person started to apply a template or config change).
 """
 from __future__ import annotations
 
@@ -27,7 +28,18 @@ from . import contract, registry, summary
 FUNCTION = "deploy_resolve"
 
 
-def resolve(job: Job) -> Succeeded:  # noqa: ARG001 - the job carries nothing this decision may trust
+def _redeploy(job: Job) -> bool:
+    """UserParameters {"Redeploy": "true"} (the pipeline's Redeploy variable, set by a person starting a run to apply a
+    template or config change): deploy even when production serves the version. It can only add a run, never pick
+    a version."""
+    try:
+        parameters = json.loads(job.user_parameters) if job.user_parameters.strip() else {}
+    except ValueError:
+        return False
+    return isinstance(parameters, dict) and parameters.get("Redeploy") == "true"
+
+
+def resolve(job: Job) -> Succeeded:  # the version comes from the registry only; the job may only ask to redeploy
     group = os.environ.get("MODEL_PACKAGE_GROUP", "")
     if not group:
         raise Failed("misconfigured", "the function's MODEL_PACKAGE_GROUP environment variable is not set",
@@ -40,7 +52,7 @@ def resolve(job: Job) -> Succeeded:  # noqa: ARG001 - the job carries nothing th
         raise Failed("none_approved", f"no Approved version left in model package group {group}; nothing was deployed",
                      group=group)
     production = os.environ.get("PRODUCTION_ENDPOINT", "")
-    served = serving.describe(production) if production else None
+    served = serving.describe(production) if production and not _redeploy(job) else None
     if served is not None and served.status == "InService" and served.variants and all(
             packages == [package["ModelPackageArn"]] for packages in served.variants.values()):
         # An approval of an older version, or a rejection of one production does not serve: nothing to change.

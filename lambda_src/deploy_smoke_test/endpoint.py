@@ -7,16 +7,18 @@ from shared import serving
 from shared.pipeline_job import Failed
 
 
-def check(endpoint_name: str, package_arn: str) -> list[str]:
-    """The variant names serving `package_arn`; a Failed naming what the endpoint serves instead."""
+def check(endpoint_name: str, package_arn: str, statuses: tuple[str, ...] = ("InService",)) -> list[str]:
+    """The variant names serving `package_arn`; a Failed naming what the endpoint serves instead. `statuses`: the
+    endpoint states accepted (after a rollout, autoscaling may already be updating the endpoint)."""
     served = serving.describe(endpoint_name)
     if served is None:
         raise Failed("endpoint_not_in_service", f"endpoint {endpoint_name} does not exist")
-    if served.status != "InService":
+    if served.status not in statuses:
         reason = f" ({served.failure_reason[:300]})" if served.failure_reason else ""
         raise Failed("endpoint_not_in_service", f"endpoint {endpoint_name} is {served.status}, not InService{reason}")
     if not served.variants:
-        raise Failed("wrong_model", f"endpoint {endpoint_name} (config {served.config_name}) has no production variant")
+        why = served.failure_reason or "has no production variant"
+        raise Failed("wrong_model", f"endpoint {endpoint_name} (config {served.config_name}): {why}")
     for variant, packages in served.variants.items():
         if packages != [package_arn]:
             what = ", ".join(packages) if packages else "a model not created from a model package"

@@ -60,7 +60,9 @@ def _invoke(endpoint_name: str, content_type: str, body: bytes, rows: int, clock
 
 def smoke_test(job: Job, clock=time.perf_counter) -> Succeeded:
     given = parameters.read(job)
-    variants = endpoint.check(given.endpoint_name, given.package_arn)
+    # After production's rollout, autoscaling may already be adjusting the endpoint (Updating, same config).
+    statuses = ("InService", "Updating") if given.verify_only else ("InService",)
+    variants = endpoint.check(given.endpoint_name, given.package_arn, statuses)
     if given.verify_only:
         # After production's rollout: SageMaker may have rolled the endpoint back to the old fleet and still report
         # InService, so CloudFormation's success alone does not say production serves the version.

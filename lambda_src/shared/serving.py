@@ -21,19 +21,30 @@ def packages_of(model: dict) -> list[str]:
     return sorted({c["ModelPackageName"] for c in containers if c.get("ModelPackageName")})
 
 
+def _missing(exc: Exception) -> bool:
+    return clients.error_code(exc) == "ValidationException" and "Could not find" in str(exc)
+
+
 def describe(endpoint_name: str) -> Served | None:
-    """What `endpoint_name` serves; None when there is no such endpoint."""
+    """What `endpoint_name` serves; None when there is no such endpoint. While the endpoint is InService or Updating
+    (autoscaling), its current config's variants; none when that config or its model no longer exists (then
+    `failure_reason` says so)."""
     sagemaker = clients.client("sagemaker")
     try:
         endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
     except Exception as exc:  # noqa: BLE001 - classified below
-        if clients.error_code(exc) == "ValidationException" and "Could not find endpoint" in str(exc):
+        if _missing(exc):
             return None
         raise
-    config_name = endpoint.get("EndpointConfigName", "")
-    variants = {}
-    if endpoint.get("EndpointStatus") == "InService":
-        config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
-        for variant in config.get("ProductionVariants") or []:
-            variants[variant.get("VariantName", "")] = packages_of(sagemaker.describe_model(ModelName=variant["ModelName"]))
-    return Served(endpoint.get("EndpointStatus", ""), endpoint.get("FailureReason", ""), config_name, variants)
+    config_name, status = endpoint.get("EndpointConfigName", ""), endpoint.get("EndpointStatus", "")
+    variants, reason = {}, endpoint.get("FailureReason", "")
+    if status in ("InService", "Updating"):
+        try:
+            config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+            for variant in config.get("ProductionVariants") or []:
+                variants[variant.get("VariantName", "")] = packages_of(sagemaker.describe_model(ModelName=variant["ModelName"]))
+        except Exception as exc:  # noqa: BLE001 - a config or model deleted under a running endpoint
+            if not _missing(exc):
+                raise
+            variants, reason = {}, f"its endpoint config {config_name} or its model no longer exists"
+    return Served(status, reason, config_name, variants)

@@ -77,9 +77,11 @@ class DeploymentSteps:
     def _substitute(self, text: str, where: str) -> str:
         def one(match):
             namespace, name = match.group(1), match.group(2)
-            if namespace != NAMESPACE or name not in self.resolved:
+            if namespace == "variables" and name in self.w.deployment.variables:
+                return self.w.deployment.variables[name]  # an approval's run: the variable's default
+            if namespace != NAMESPACE or name not in getattr(self, "resolved", {}):
                 raise Broken(f"{where}: #{{{namespace}.{name}}} is no output variable of the Resolve action "
-                             f"({', '.join(sorted(self.resolved))})")
+                             f"({', '.join(sorted(getattr(self, 'resolved', {})))}) nor a pipeline variable")
             return self.resolved[name]
 
         return re.sub(r"#\{([A-Za-z0-9@_-]+)\.([A-Za-z0-9@_-]+)\}", one, text)

@@ -34,6 +34,7 @@ class Deployment:
     resolve: Function
     smoke_test: Function
     stages: dict[str, dict]  # stage name -> its evaluated declaration (conditional stages absent when off)
+    variables: dict[str, str]  # the pipeline's variables and their defaults (#{variables.<name>})
     outcome_rules: dict[str, dict]  # logical ID -> evaluated AWS::Events::Rule properties (pattern, targets)
     operations_topic_arn: str
     staging: Stack  # evaluated again with the Resolve action's parameter overrides
@@ -103,6 +104,7 @@ def _deployment(stacks) -> Deployment:
         resolve=_function(deployment, "ResolveFunction"),
         smoke_test=_function(deployment, "SmokeTestFunction"),
         stages={stage["Name"]: stage for stage in pipeline["Stages"]},
+        variables={v["Name"]: v.get("DefaultValue", "") for v in pipeline.get("Variables", [])},
         outcome_rules=outcomes,
         operations_topic_arn=outcomes["DeploymentFailedRule"]["Targets"][0]["Arn"],
         staging=stacks["staging-endpoint"],
