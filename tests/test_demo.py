@@ -103,7 +103,7 @@ def test_demo_deploys_the_approved_version_through_staging_smoke_test_and_produc
         if settings.approval:
             assert f"Deploy version 1 of {group} to {n.production_endpoint}? It passed the smoke test on {n.staging_endpoint}." in text
         production = re.search(rf"ok: {re.escape(n.production_endpoint)} InService \(moto\), v1 on (\d+) x (\S+), "
-                               rf"checked to serve it; (\S+)", text)
+                               rf"checked to serve it; ([^\s,;]+)", text)
         assert production and production.groups() == (str(settings.min_instances), settings.instance_type,
                                                        settings.rollout_type.upper())
         assert f"ok: DeployedModelVersion=1 ({n.production_endpoint}); the operations topic says production serves it" in text

@@ -112,7 +112,7 @@ CREATED = {"Status": "CREATE_COMPLETE", "Changes": [{"ResourceChange": {"Action"
 
 def test_diff_of_a_new_env_previews_creations_reports_what_waits_and_leaves_nothing_behind(project, capsys):
     env, n = _names(project)
-    stacks = list(BUILDERS)
+    stacks = deploy.previewed_stacks(n)
     first, second, *later = [n.stack(s) for s in stacks]
     waiting = {name: {"Status": "FAILED", "StatusReason": f"No export named {second}-SomeRoleArn found"} for name in later}
     cfn = ScriptedCloudFormation({}, {first: CREATED, second: CREATED, **waiting})
@@ -129,20 +129,21 @@ def test_diff_of_a_new_env_previews_creations_reports_what_waits_and_leaves_noth
 def test_diff_that_cannot_reach_aws_fails_and_names_each_stack_with_its_reason(project, capsys):
     env, n = _names(project)
     unreachable = EndpointConnectionError(endpoint_url="https://cloudformation.example.invalid/")
-    cfn = ScriptedCloudFormation({}, {n.stack(s): unreachable for s in BUILDERS})
+    previewed = deploy.previewed_stacks(n)
+    cfn = ScriptedCloudFormation({}, {n.stack(s): unreachable for s in previewed})
     assert deploy.diff_outcome(deploy.diff_all(cfn, n, ROOT / "templates", env)) == 1
     err = capsys.readouterr().err.splitlines()
     assert err[:-1] == [f"error: {n.stack(s)}: cannot preview: Could not connect to the endpoint URL: "
-                        f'"https://cloudformation.example.invalid/"' for s in BUILDERS]
-    assert err[-1] == f"error: {len(BUILDERS)} of {len(BUILDERS)} stack(s) could not be previewed"
+                        f'"https://cloudformation.example.invalid/"' for s in previewed]
+    assert err[-1] == f"error: {len(previewed)} of {len(previewed)} stack(s) could not be previewed"
 
 
 def test_a_change_set_that_fails_for_any_other_reason_fails_the_diff(project, capsys):
     env, n = _names(project)
-    existing = {n.stack(s): "UPDATE_COMPLETE" for s in BUILDERS}
+    stacks = deploy.previewed_stacks(n)
+    existing = {n.stack(s): "UPDATE_COMPLETE" for s in stacks}
     no_changes = {"Status": "FAILED", "StatusReason": "The submitted information didn't contain changes."}
     broken = {"Status": "FAILED", "StatusReason": "Template format error: Unresolved resource dependencies [X]"}
-    stacks = list(BUILDERS)
     cfn = ScriptedCloudFormation(existing, {**{n.stack(s): no_changes for s in stacks[:-1]}, n.stack(stacks[-1]): broken})
     assert deploy.diff_outcome(deploy.diff_all(cfn, n, ROOT / "templates", env)) == 1
     captured = capsys.readouterr()
@@ -163,7 +164,7 @@ def test_make_diff_without_a_reachable_endpoint_exits_non_zero_with_the_reason()
 
 def test_a_preview_never_deletes_a_stack_someone_else_left_in_review(project, capsys):
     env, n = _names(project)
-    stacks = list(BUILDERS)
+    stacks = deploy.previewed_stacks(n)
     pending = n.stack(stacks[0])
     cfn = ScriptedCloudFormation({pending: "REVIEW_IN_PROGRESS"}, {n.stack(s): CREATED for s in stacks})
     deploy.diff_all(cfn, n, ROOT / "templates", env)
@@ -337,3 +338,18 @@ def test_a_retried_call_whose_first_try_went_through_is_not_a_failure(project):
 
     cfn = Repeated(name, None)
     deploy.deploy_stack(cfn, name, "pipeline", body, params, tags)  # the existing change set is awaited as usual
+
+
+def test_diff_never_previews_the_endpoint_stacks_and_the_deployment_stack_only_where_models_are_served(fixture_project):
+    """The endpoint stacks are deployed with a resolved version: a preview from the placeholder would misstate them."""
+    import dataclasses
+
+    from infra import config
+    from infra.config import names as names_mod
+
+    base = next(iter(fixture_project.environments.values()))
+    plain = deploy.previewed_stacks(names_mod.Names(fixture_project, dataclasses.replace(base, deployment=None)))
+    serving = deploy.previewed_stacks(names_mod.Names(
+        fixture_project, dataclasses.replace(base, deployment=config.loader.deployment_settings("", {}))))
+    assert not {"staging-endpoint", "production-endpoint"} & set(plain + serving)
+    assert "deployment" not in plain and "deployment" in serving

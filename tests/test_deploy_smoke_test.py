@@ -410,3 +410,13 @@ def test_after_the_rollout_production_is_only_checked_and_sent_nothing(staging, 
     newer = staging.register(staging.archive)
     handler.lambda_handler(staging.event(ModelPackageArn=newer, VerifyOnly=True), None, clock=Clock(10))
     assert failure(staging).endswith(f"expected {newer}")
+
+
+def test_right_before_production_a_version_rejected_meanwhile_is_stopped(staging):
+    """StillApprovedOnly: a version rejected while its run waited for the production approval does not go out."""
+    result = handler.lambda_handler(staging.event(StillApprovedOnly=True), None, clock=Clock(10))
+    assert result["decision"] == "still_approved"
+    staging.pipeline.calls.clear()
+    staging.sm.update_model_package(ModelPackageArn=staging.package_arn, ModelApprovalStatus="Rejected")
+    handler.lambda_handler(staging.event(StillApprovedOnly=True), None, clock=Clock(10))
+    assert failure(staging) == f"model package {staging.package_arn} is Rejected now, not Approved: not promoting it"

@@ -119,7 +119,7 @@ def test_the_run_deploys_what_resolve_found_from_the_released_templates(serving)
     assert pipeline["Properties"]["Variables"] == [{"Name": "Redeploy", "DefaultValue": "false",
                                                     "Description": "true: deploy even if production serves the newest version"}]
     for stage, stack_key in (("Staging", "staging-endpoint"), ("Production", "production-endpoint")):
-        action = stages[stage][0]
+        (action,) = [a for a in stages[stage] if a["ActionTypeId"]["Provider"] == "CloudFormation"]
         conf = action["Configuration"]
         assert conf["StackName"] == n.stack(stack_key)
         assert conf["TemplatePath"] == f"Release::templates/{stack_key}.yaml"
@@ -133,10 +133,13 @@ def test_the_run_deploys_what_resolve_found_from_the_released_templates(serving)
     (approve,) = stages["ApproveProduction"]
     assert "#{Resolve.ModelPackageVersion}" in approve["Configuration"]["CustomData"]
     assert len(approve["Configuration"]["CustomData"]) <= 500  # CodePipeline's limit for CustomData
-    (_, verify) = stages["Production"]  # after the rollout: what production serves, nothing sent to it
+    # Before production changes: still approved; after the rollout: what production serves, nothing sent to it.
+    still, deploy, verify = stages["Production"]
+    assert [a["RunOrder"] for a in (still, deploy, verify)] == [1, 2, 3]
+    assert json.loads(still["Configuration"]["UserParameters"]) == {
+        "EndpointName": n.production_endpoint, "ModelPackageArn": "#{Resolve.ModelPackageArn}", "StillApprovedOnly": True}
     assert json.loads(verify["Configuration"]["UserParameters"]) == {
         "EndpointName": n.production_endpoint, "ModelPackageArn": "#{Resolve.ModelPackageArn}", "VerifyOnly": True}
-    assert verify["RunOrder"] == 2
     (record,) = stages["RecordRelease"]
     assert json.loads(record["Configuration"]["UserParameters"]) == {"RecordDeployedVersion": "#{Resolve.ModelPackageVersion}"}
 

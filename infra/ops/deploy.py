@@ -310,11 +310,23 @@ def diff_stack(cfn, name: str, stack: str, body: str, params, tags, status: str 
             cfn.delete_stack(StackName=name)
 
 
+def env_serves_models(env_name: str) -> bool:
+    return config.load(only_env=env_name).env(env_name).deployment is not None
+
+
+def previewed_stacks(names: names_mod.Names) -> list[str]:
+    """The stacks `make diff` previews, in deployment order (see diff_all)."""
+    return [stack for stack in BUILDERS if stack not in names_mod.ENDPOINT_STACKS
+            and not (stack == "deployment" and names.env.deployment is None)]
+
+
 def diff_all(cfn, names: names_mod.Names, templates: Path, env_name: str) -> list[Preview]:
-    """Preview every stack of the env in deployment order, carrying on past failures to report them all."""
+    """Preview every stack of the env in deployment order, carrying on past failures to report them all. Not the
+    endpoint stacks: the model-deployment pipeline deploys them with a resolved model version, which a preview from
+    the parameter files (a placeholder version) would misstate; nor the deployment stack where the env serves none."""
     previews: list[Preview] = []
     missing: list[str] = []
-    for stack in BUILDERS:
+    for stack in previewed_stacks(names):
         name = names.stack(stack)
         body, params, tags = stack_inputs(templates, stack, env_name)
         try:
@@ -377,7 +389,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: AWS: {str(exc).splitlines()[0]}", file=sys.stderr)
             return 1
         raise
-    print(f"{args.env}: bootstrap done; the pipeline deploys the notifications and KPI stacks on its first run")
+    rest = "notifications, KPI and deployment stacks" if env_serves_models(args.env) else "notifications and KPI stacks"
+    print(f"{args.env}: bootstrap done; the pipeline deploys the {rest} on its first run")
     if args.cfn_role_arn:
         print(f"note: CloudFormation keeps {args.cfn_role_arn} for every later operation on the stacks it deployed; "
               "whoever may update those stacks acts as that role. Deploy them again with your usual role to hand them back.",

@@ -134,7 +134,7 @@ def _invoke(name: str, function_param: str, user_parameters=None, namespace: str
     return pipeline_actions.action(name, "Invoke", "Lambda", configuration, namespace=namespace, run_order=run_order)
 
 
-def _deploy_endpoint(name: str, stack: str, stack_param: str) -> codepipeline.Actions:
+def _deploy_endpoint(name: str, stack: str, stack_param: str, run_order: int = 1) -> codepipeline.Actions:
     return pipeline_actions.action(name, "Deploy", "CloudFormation", {
         "ActionMode": "CREATE_UPDATE",
         "StackName": Ref(stack_param),
@@ -142,7 +142,7 @@ def _deploy_endpoint(name: str, stack: str, stack_param: str) -> codepipeline.Ac
         "TemplateConfiguration": Sub(f"{RELEASE}::templates/${{Environment}}/{stack}.json"),
         "ParameterOverrides": PARAMETER_OVERRIDES,
         "RoleArn": import_value("ServingIamStackName", "EndpointsDeployRoleArn"),
-    }, inputs=[RELEASE])
+    }, inputs=[RELEASE], run_order=run_order)
 
 
 APPROVAL_NOTE = ("Deploy version #{{{resolve}.ModelPackageVersion}} of ${{ModelPackageGroupName}} to ${{ProductionEndpointName}}? "
@@ -177,11 +177,15 @@ def stages() -> list:
                            sort_keys=True)))]),
         If(PRODUCTION_APPROVAL, codepipeline.Stages(Name="ApproveProduction", Actions=[approval]), Ref(AWS_NO_VALUE)),
         codepipeline.Stages(Name="Production", Actions=[
-            _deploy_endpoint("DeployProductionEndpoint", "production-endpoint", "ProductionEndpointStackName"),
+            # A version rejected while the run waited for the production approval does not go out.
+            _invoke("CheckStillApproved", "SmokeTestFunctionName", Sub(json.dumps(
+                {"EndpointName": "${ProductionEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}",
+                 "StillApprovedOnly": True}, sort_keys=True))),
+            _deploy_endpoint("DeployProductionEndpoint", "production-endpoint", "ProductionEndpointStackName", run_order=2),
             # A rollout SageMaker rolled back leaves the endpoint InService on the old fleet: check what it serves.
             _invoke("VerifyProductionServesIt", "SmokeTestFunctionName", Sub(json.dumps(
                 {"EndpointName": "${ProductionEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}",
-                 "VerifyOnly": True}, sort_keys=True)), run_order=2),
+                 "VerifyOnly": True}, sort_keys=True)), run_order=3),
         ]),
         # The version production now serves, as a metric the KPI dashboard graphs (the resolve function records it).
         codepipeline.Stages(Name="RecordRelease", Actions=[_invoke(

@@ -3,7 +3,8 @@
 Environment: LATENCY_BUDGET_MS, a positive integer.
 UserParameters: {"EndpointName": "<staging endpoint>", "ModelPackageArn": "#{Resolve.ModelPackageArn}"}
 (CodePipeline substitutes the variable before invoking); with "VerifyOnly": true (production, after its rollout)
-only check 1 below runs and nothing is sent to the endpoint.
+only check 1 below runs and nothing is sent to the endpoint; with "StillApprovedOnly": true (right before
+production changes) only check 2 runs.
 Output variables: LatencyMs (the median latency, whole ms), Summary (one line).
 
 Checks, in order; the first that fails fails the action with a one-line message naming it:
@@ -60,6 +61,12 @@ def _invoke(endpoint_name: str, content_type: str, body: bytes, rows: int, clock
 
 def smoke_test(job: Job, clock=time.perf_counter) -> Succeeded:
     given = parameters.read(job)
+    if given.approved_only:
+        # Right before production changes: a version rejected while its run waited for the production approval
+        # must not go out because a person then approved the run.
+        package = _package(given.package_arn)
+        line = f"version {package['version']} ({given.package_arn}) is still Approved"
+        return Succeeded("still_approved", {"Summary": line}, line, {"model_package_arn": given.package_arn})
     # After production's rollout, autoscaling may already be adjusting the endpoint (Updating, same config).
     statuses = ("InService", "Updating") if given.verify_only else ("InService",)
     variants = endpoint.check(given.endpoint_name, given.package_arn, statuses)

@@ -64,12 +64,13 @@ class DeploymentSteps:
     """Steps of run.Demo (which provides client, p, w, env, names, account, queues, _deliver, _invoke, _register...)."""
 
     # -- helpers ------------------------------------------------------------------------------
-    def _action(self, stage: str, provider: str | None = None) -> dict:
-        """The stage's one action (of `provider`, CloudFormation or Lambda, when the stage has several)."""
+    def _action(self, stage: str, provider: str | None = None, name: str | None = None) -> dict:
+        """The stage's one action (of `provider`, CloudFormation or Lambda, or named `name`, when it has several)."""
         stages = self.w.deployment.stages
         if stage not in stages:
             raise Broken(f"deployment.yaml: the pipeline has no {stage} stage (stages: {', '.join(stages)})")
-        actions = [a for a in stages[stage]["Actions"] if provider is None or a["ActionTypeId"]["Provider"] == provider]
+        actions = [a for a in stages[stage]["Actions"] if (provider is None or a["ActionTypeId"]["Provider"] == provider)
+                   and (name is None or a["Name"] == name)]
         if len(actions) != 1:
             raise Broken(f"deployment.yaml: stage {stage} has {len(actions)} {provider or ''} actions; the demo expects one")
         return actions[0]["Configuration"]
@@ -86,9 +87,10 @@ class DeploymentSteps:
 
         return re.sub(r"#\{([A-Za-z0-9@_-]+)\.([A-Za-z0-9@_-]+)\}", one, text)
 
-    def _function_action(self, stage: str, function) -> str:
-        """The stage's Lambda invoke action: it must call `function`; its UserParameters with the variables put in."""
-        config = self._action(stage, "Lambda")
+    def _function_action(self, stage: str, function, name: str | None = None) -> str:
+        """The stage's Lambda invoke action (named `name`): it must call `function`; its UserParameters with the
+        variables put in."""
+        config = self._action(stage, "Lambda", name)
         if config.get("FunctionName") != function.name:
             raise Broken(f"deployment.yaml: stage {stage} invokes {config.get('FunctionName')}, the function is {function.name}")
         return self._substitute(config.get("UserParameters", ""), f"deployment.yaml {stage} UserParameters")
@@ -298,6 +300,12 @@ class DeploymentSteps:
         row.result = "emulated: the approver reads the request above and approves"
 
     def production(self, row):
+        fn = self.w.deployment.smoke_test
+        check = self._function_action("Production", fn, "CheckStillApproved")
+        still = self._invoke(fn, job_event(check, function_name=fn.name, account=self.account))
+        if still.get("decision") != "still_approved":
+            raise Broken(f"the check before production decided {still.get('decision')}: {still.get('message')}")
+        self.p.say(f"before production changes: {still['variables']['Summary']}")
         stack = self._stack_for_run("Production", self.w.deployment.production)
         resources, markers = self._create_model_and_config(stack)
         props = self._create_endpoint(stack, resources, markers)
@@ -326,7 +334,7 @@ class DeploymentSteps:
     def _verify_production(self) -> dict:
         """The Production stage's second action: the smoke-test function, VerifyOnly, on production."""
         fn = self.w.deployment.smoke_test
-        parameters = self._function_action("Production", fn)
+        parameters = self._function_action("Production", fn, "VerifyProductionServesIt")
         if not json.loads(parameters).get("VerifyOnly") or json.loads(parameters).get("EndpointName") != self.production_endpoint:
             raise Broken(f"the Production stage's check calls {parameters}; expected VerifyOnly on {self.production_endpoint}")
         return self._invoke(fn, job_event(parameters, function_name=fn.name, account=self.account))
