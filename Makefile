@@ -15,10 +15,14 @@ check_python = @command -v $(1) >/dev/null 2>&1 || { echo "error: $(1) not found
 	$(1) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: $(1) is Python %d.%d; this project needs Python 3.11 or newer ($(2))" % tuple(sys.version_info[:2]))'
 NEWER_PYTHON := run make with PYTHON=python3.11 or newer
 
-.PHONY: templates lint imports security test pytest bench clean venv dev-venv check deploy diff demo run train-local status approve reject destroy adopter-check
+.PHONY: help templates lint imports security test pytest bench clean venv dev-venv check deploy diff demo run train-local status approve reject destroy adopter-check
 
 templates: $(GEN_STAMP)
 	$(PY) generate.py
+
+# The README's "Make targets" table, in the terminal (standard library only: no venv needed).
+help:
+	@$(PYTHON) -m infra.ops.make_help
 
 $(VENV)/bin/python:
 	$(call check_python,$(PYTHON),$(NEWER_PYTHON))

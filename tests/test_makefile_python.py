@@ -78,3 +78,15 @@ def test_python_3_11_and_newer_pass_the_check(tmp_path, version):
     proc = _make(tmp_path, f"PYTHON={_stand_in(tmp_path, version)}", "templates")
     assert f"{REACHED}: -m venv" in proc.stderr, proc.stderr
     assert "error:" not in proc.stderr
+
+
+def test_make_help_lists_every_target_the_makefile_declares():
+    """`make help` prints the README's table: a target missing from the table is missing from the help."""
+    import re
+
+    from infra.ops import make_help
+
+    phony = re.search(r"^\.PHONY: (.+)$", (ROOT / "Makefile").read_text(), re.M).group(1).split()
+    listed = " ".join(usage for usage, _ in make_help.rows((ROOT / "README.md").read_text(encoding="utf-8")))
+    missing = [target for target in phony if not re.search(rf"\bmake {re.escape(target)}\b", listed)]
+    assert not missing, f"README's Make targets table (and so make help) lacks: {missing}"
