@@ -4,10 +4,8 @@ from __future__ import annotations
 import json
 import shutil
 
-import boto3
 import pytest
 import yaml
-from moto import mock_aws
 
 from infra import config
 from infra.iam.runtime import functions
@@ -17,6 +15,7 @@ from infra.config import names
 from infra.config.names import ATHENA_RESULTS_PREFIX
 from lambda_src.registry_metrics import contract
 from tests.support import resolve
+from tests.support.events import deliver
 from tests.support.cfn import load
 from tests.conftest import FIXTURE_CONFIG, ROOT
 PRINCIPALS = ["arn:aws:quicksight:eu-west-1:111111111111:group/default/ml-team",
@@ -139,27 +138,16 @@ def test_rule_target_retries_and_dead_letters(tmpl):
 def test_rule_delivers_every_status_of_this_groups_completed_packages_and_nothing_else(rendered, tmpl, project, env):
     n = names.for_env(project, env)
     pattern = _resolved(rendered, project, env, "MetricsRule")["EventPattern"]
-    with mock_aws():
-        sqs = boto3.client("sqs", region_name="eu-west-1")
-        queue = sqs.create_queue(QueueName="probe")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        bus = boto3.client("events", region_name="eu-west-1")
-        bus.put_rule(Name="probe", EventPattern=json.dumps(pattern))
-        bus.put_targets(Rule="probe", Targets=[{"Id": "q", "Arn": queue_arn}])
 
-        def send(group, status, package_status="Completed"):
-            detail = {"ModelPackageGroupName": group, "ModelApprovalStatus": status, "ModelPackageVersion": 1,
-                      "ModelPackageStatus": package_status}
-            bus.put_events(Entries=[{"Source": "aws.sagemaker", "DetailType": "SageMaker Model Package State Change",
-                                     "Detail": json.dumps(detail)}])
+    def change(group, status, package_status="Completed"):
+        return {"source": "aws.sagemaker", "detail-type": "SageMaker Model Package State Change",
+                "detail": {"ModelPackageGroupName": group, "ModelApprovalStatus": status, "ModelPackageVersion": 1,
+                           "ModelPackageStatus": package_status}}
 
-        for status in contract.COUNTED_STATUSES:
-            send(n.model_package_group, status)
-        send("someone-elses-models", "Approved")
-        for unfinished in ("InProgress", "Failed", "Deleting"):
-            send(n.model_package_group, "PendingManualApproval", unfinished)
-        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
-    statuses = sorted(json.loads(m["Body"])["detail"]["ModelApprovalStatus"] for m in got)
+    sent = [change(n.model_package_group, status) for status in contract.COUNTED_STATUSES]
+    sent.append(change("someone-elses-models", "Approved"))
+    sent += [change(n.model_package_group, "PendingManualApproval", unfinished) for unfinished in ("InProgress", "Failed", "Deleting")]
+    statuses = sorted(d["ModelApprovalStatus"] for d in deliver(pattern, "eu-west-1", sent))
     assert statuses == sorted(contract.COUNTED_STATUSES)
 
 

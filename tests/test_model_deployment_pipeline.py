@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import shutil
 
-import boto3
 import pytest
 import yaml
-from moto import mock_aws
 
 from infra import config
 from infra.config import names
@@ -17,6 +15,7 @@ from infra.config.names import RELEASE_KEY
 from infra.output import render
 from tests.conftest import FIXTURE_CONFIG
 from tests.support import resolve
+from tests.support.events import deliver
 from tests.support.cfn import load
 
 SERVING, PLAIN = "dev", "prod"  # the fixture config's two envs: one serves models, one does not
@@ -144,20 +143,6 @@ def test_the_run_deploys_what_resolve_found_from_the_released_templates(serving)
     assert json.loads(record["Configuration"]["UserParameters"]) == {"RecordDeployedVersion": "#{Resolve.ModelPackageVersion}"}
 
 
-def _deliver(pattern: dict, region: str, events: list[dict]) -> list[dict]:
-    """The events an EventBridge rule with `pattern` delivers (moto)."""
-    with mock_aws():
-        sqs = boto3.client("sqs", region_name=region)
-        queue = sqs.create_queue(QueueName="probe")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        bus = boto3.client("events", region_name=region)
-        bus.put_rule(Name="probe", EventPattern=json.dumps(pattern))
-        bus.put_targets(Rule="probe", Targets=[{"Id": "q", "Arn": queue_arn}])
-        bus.put_events(Entries=[{"Source": e["source"], "DetailType": e["detail-type"], "Detail": json.dumps(e["detail"])}
-                                for e in events])
-        return [json.loads(m["Body"])["detail"] for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])]
-
-
 def test_an_approval_or_a_rejection_in_this_group_starts_a_run_and_nothing_else_does(serving):
     project, rendered = serving
     n = names.for_env(project, SERVING)
@@ -173,7 +158,7 @@ def test_an_approval_or_a_rejection_in_this_group_starts_a_run_and_nothing_else_
     sent = [change(n.model_package_group, "Approved"), change(n.model_package_group, "Rejected"),
             change(n.model_package_group, "PendingManualApproval"), change(n.model_package_group, "Approved", "InProgress"),
             change("someone-elses-models", "Approved")]
-    delivered = _deliver(rule["EventPattern"], n.env.region, sent)
+    delivered = deliver(rule["EventPattern"], n.env.region, sent)
     assert sorted(d["ModelApprovalStatus"] for d in delivered) == ["Approved", "Rejected"]
     assert {d["ModelPackageGroupName"] for d in delivered} == {n.model_package_group}
 

@@ -18,6 +18,7 @@ from infra.stacks import kpi
 from infra.config import names
 from lambda_src.report_partitions import handler
 from tests.support import resolve
+from tests.support.events import deliver
 from tests.support.cfn import load
 
 REGION = "eu-west-1"
@@ -186,21 +187,11 @@ def test_rule_delivers_finished_executions_of_this_pipeline_only(rendered, proje
         stack = resolve.alone(rendered, project, env, "kpi")
         pattern = stack.value(stack.template["Resources"]["PartitionsRule"]["Properties"]["EventPattern"])
         region, account = stack.pseudo["AWS::Region"], stack.pseudo["AWS::AccountId"]
-        with mock_aws():
-            sqs = boto3.client("sqs", region_name=region)
-            queue = sqs.create_queue(QueueName="probe")["QueueUrl"]
-            queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            bus = boto3.client("events", region_name=region)
-            bus.put_rule(Name="probe", EventPattern=json.dumps(pattern))
-            bus.put_targets(Rule="probe", Targets=[{"Id": "q", "Arn": queue_arn}])
-            sent = [event(n.sagemaker_pipeline, s, region=region, account=account)
-                    for s in ("Executing", "Stopping", "Succeeded", "Failed", "Stopped")]
-            sent.append(event("someone-elses-pipeline", "Succeeded", region=region, account=account))
-            bus.put_events(Entries=[{"Source": e["source"], "DetailType": e["detail-type"], "Detail": json.dumps(e["detail"])}
-                                    for e in sent])
-            got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
-        delivered = sorted((json.loads(m["Body"])["detail"]["pipelineArn"].rsplit("/", 1)[1],
-                            json.loads(m["Body"])["detail"]["currentPipelineExecutionStatus"]) for m in got)
+        sent = [event(n.sagemaker_pipeline, s, region=region, account=account)
+                for s in ("Executing", "Stopping", "Succeeded", "Failed", "Stopped")]
+        sent.append(event("someone-elses-pipeline", "Succeeded", region=region, account=account))
+        delivered = sorted((d["pipelineArn"].rsplit("/", 1)[1], d["currentPipelineExecutionStatus"])
+                           for d in deliver(pattern, region, sent))
         assert delivered == sorted((n.sagemaker_pipeline, s) for s in kpi.FINISHED_EXECUTION_STATUSES)
 
 

@@ -172,14 +172,14 @@ def bucket_info(sid: str) -> Statement:
     )
 
 
-def deny_insecure_transport(bucket_arn, objects_arn) -> Statement:
-    """Bucket-policy statement refusing any request not made over TLS."""
+def deny_insecure_transport(*resources, action=awacs.s3.Action("*")) -> Statement:
+    """Resource-policy statement refusing `action` (all of S3 by default) on `resources` unless made over TLS."""
     return Statement(
         Sid="DenyInsecureTransport",
         Effect=Deny,
         Principal=Principal("*"),
-        Action=[awacs.s3.Action("*")],
-        Resource=[bucket_arn, objects_arn],
+        Action=[action],
+        Resource=list(resources),
         Condition=Condition(Bool({"aws:SecureTransport": "false"})),
     )
 

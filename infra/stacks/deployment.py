@@ -25,14 +25,14 @@ from __future__ import annotations
 import json
 
 import awacs.sqs
-from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statement
+from awacs.aws import PolicyDocument
 from troposphere import AWS_NO_VALUE, Equals, GetAtt, If, Parameter, Ref, Sub, Template
 from troposphere import awslambda, codepipeline, events, sqs
 
 from infra.cfn import parameters, scanner_skips
 from infra.cfn.exports import import_value
 from infra.cfn.templates_common import new_template
-from infra.iam.policies import VERSION
+from infra.iam.policies import VERSION, deny_insecure_transport
 from infra.parts import alarms, delivery_failures, deployment_outcomes, functions, model_package_events, pipeline_actions
 
 RUNTIME = "python3.12"
@@ -80,14 +80,8 @@ def _dead_letter_queue(t: Template) -> sqs.Queue:
     t.add_resource(sqs.QueuePolicy(
         "DeploymentDeadLetterQueuePolicy",
         Queues=[Ref(queue)],
-        PolicyDocument=PolicyDocument(Version=VERSION, Statement=[Statement(
-            Sid="DenyInsecureTransport",
-            Effect=Deny,
-            Principal=Principal("*"),
-            Action=[awacs.sqs.Action("*")],
-            Resource=[GetAtt(queue, "Arn")],
-            Condition=Condition(Bool({"aws:SecureTransport": "false"})),
-        )]),
+        PolicyDocument=PolicyDocument(Version=VERSION, Statement=[
+            deny_insecure_transport(GetAtt(queue, "Arn"), action=awacs.sqs.Action("*"))]),
     ))
     model_package_events.dead_letter_alarm(
         t, "DeploymentDeadLetterAlarm", Sub("${ResourcePrefix}-deployment-dead-letters"), Ref("DeploymentDeadLetterQueueName"),

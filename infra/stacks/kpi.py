@@ -16,7 +16,7 @@ import json
 
 import awacs.s3
 import awacs.sqs
-from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
+from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from troposphere import (
     AWS_ACCOUNT_ID,
     AWS_NO_VALUE,
@@ -46,7 +46,7 @@ from infra.cfn.exports import import_value
 from infra.cfn.slim import quicksight
 from infra.cfn.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
 from infra.config.names import ATHENA_RESULTS_PREFIX, EVALUATION_TABLE_LEVEL
-from infra.iam.policies import VERSION
+from infra.iam.policies import VERSION, deny_insecure_transport
 from infra.parts import alarms, functions, kpi_dashboard, model_package_events
 from lambda_src.registry_metrics import contract
 
@@ -111,14 +111,7 @@ def _dead_letter_queue_policy(t: Template, logical_id: str, queue: sqs.Queue, ru
                 Resource=[GetAtt(queue, "Arn")],
                 Condition=Condition(StringEquals({"aws:SourceArn": GetAtt(rule, "Arn")})),
             ),
-            Statement(
-                Sid="DenyInsecureTransport",
-                Effect=Deny,
-                Principal=Principal("*"),
-                Action=[awacs.sqs.Action("*")],
-                Resource=[GetAtt(queue, "Arn")],
-                Condition=Condition(Bool({"aws:SecureTransport": "false"})),
-            ),
+            deny_insecure_transport(GetAtt(queue, "Arn"), action=awacs.sqs.Action("*")),
         ]),
     ))
 

@@ -34,7 +34,8 @@ from troposphere import awslambda, events, kms, logs, sns, sqs
 from infra.cfn import parameters, scanner_skips
 from infra.cfn.exports import export, import_value
 from infra.cfn.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
-from infra.iam.policies import VERSION, account_administers_key, deploy_role_administers_key, key_use_through_iam
+from infra.iam.policies import (VERSION, account_administers_key, deny_insecure_transport, deploy_role_administers_key,
+                                key_use_through_iam)
 from infra.parts import alarms, email_subscriptions, model_package_events
 from infra.parts.kms_keys import customer_managed_key
 
@@ -149,8 +150,7 @@ def topic(t: Template, key: kms.Key, emails_by_env: dict[str, tuple[str, ...]]) 
                     Resource=[Ref(Topic)],
                     Condition=Condition(StringNotEquals({"aws:PrincipalArn": notifier_role})),
                 ),
-                Statement(Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"), Action=[awacs.sns.Publish],
-                          Resource=[Ref(Topic)], Condition=Condition(Bool({"aws:SecureTransport": "false"}))),
+                deny_insecure_transport(Ref(Topic), action=awacs.sns.Publish),
             ],
         ),
     ))
@@ -178,8 +178,7 @@ def dead_letter_queue(t: Template, key: kms.Key) -> sqs.Queue:
                 # The function's role sends its own failures through its identity policy (same account).
                 Statement(Sid="RuleDeadLetters", Effect=Allow, Principal=Principal("Service", ["events.amazonaws.com"]),
                           Action=[awacs.sqs.SendMessage], Resource=[queue_arn], Condition=_source_conditions(RULE_ARN)),
-                Statement(Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"), Action=[awacs.sqs.Action("*")],
-                          Resource=[queue_arn], Condition=Condition(Bool({"aws:SecureTransport": "false"}))),
+                deny_insecure_transport(queue_arn, action=awacs.sqs.Action("*")),
             ],
         ),
     ))

@@ -354,8 +354,7 @@ def add_operations_topic(t: Template, key: kms.Key, project) -> sns.Topic:
                     Condition=Condition([StringNotEquals({"aws:PrincipalArn": [pipeline_role, deployment_role]}),
                                          Null({"aws:PrincipalServiceName": "true"})]),
                 ),
-                Statement(Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"), Action=[awacs.sns.Publish],
-                          Resource=[Ref(OperationsTopic)], Condition=Condition(Bool({"aws:SecureTransport": "false"}))),
+                deny_insecure_transport(Ref(OperationsTopic), action=awacs.sns.Publish),
             ],
         ),
     ))

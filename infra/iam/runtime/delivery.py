@@ -25,6 +25,29 @@ PIPELINE_STACK_NAME_PARAMETERS = ("PipelineStackName", "NotificationsStackName",
 PIPELINE_ARTIFACTS = "${PipelineArtifactsPrefix}"
 
 
+def _deploy_stacks(sid: str, stack_name_parameters: tuple[str, ...], *more_actions: str) -> list[Statement]:
+    """What a CloudFormation CREATE_UPDATE action calls on the named stacks (no change sets, no deletes, no termination
+    protection), and ValidateTemplate, which names no stack."""
+    return [
+        Statement(
+            Sid=sid,
+            Effect=Allow,
+            Action=actions(
+                awacs.cloudformation, "CreateStack", "UpdateStack", "DescribeStacks", "DescribeStackEvents",
+                "DescribeStackResource", "DescribeStackResources", "GetTemplate", "GetTemplateSummary", *more_actions,
+            ),
+            Resource=[arn("cloudformation", f"stack/${{{param}}}/*") for param in stack_name_parameters],
+        ),
+        Statement(Sid="ValidateTemplatesNoResourceLevelPermission", Effect=Allow,
+                  Action=[awacs.cloudformation.ValidateTemplate], Resource=["*"]),
+    ]
+
+
+def _start_pipeline(sid: str, name_param: str) -> list[Statement]:
+    return [Statement(Sid=sid, Effect=Allow, Action=[awacs.codepipeline.StartPipelineExecution],
+                      Resource=[arn("codepipeline", f"${{{name_param}}}")])]
+
+
 def codepipeline_statements() -> list[Statement]:
     """Move artifacts, fetch the source, run the two builds, ask for release approval, drive the stack deployments."""
     return [
@@ -43,24 +66,8 @@ def codepipeline_statements() -> list[Statement]:
             Action=actions(awacs.codebuild, "StartBuild", "BatchGetBuilds", "StopBuild"),
             Resource=[arn("codebuild", "project/${SynthProjectName}"), arn("codebuild", "project/${UpsertProjectName}")],
         ),
-        Statement(
-            Sid="DeployProjectStacks",
-            Effect=Allow,
-            # What a CREATE_UPDATE action calls (no change sets, no deletes, no termination protection).
-            Action=actions(
-                awacs.cloudformation, "CreateStack", "UpdateStack", "DescribeStacks", "DescribeStackEvents",
-                "DescribeStackResource", "DescribeStackResources", "GetTemplate", "GetTemplateSummary",
-                "GetStackPolicy", "SetStackPolicy",
-            ),
-            # Only the stacks the pipeline deploys: never the IAM or the deploy-roles stack.
-            Resource=[arn("cloudformation", f"stack/${{{param}}}/*") for param in PIPELINE_STACK_NAME_PARAMETERS],
-        ),
-        Statement(
-            Sid="ValidateTemplatesNoResourceLevelPermission",
-            Effect=Allow,
-            Action=[awacs.cloudformation.ValidateTemplate],
-            Resource=["*"],
-        ),
+        # Only the stacks the pipeline deploys: never the IAM or the deploy-roles stack.
+        *_deploy_stacks("DeployProjectStacks", PIPELINE_STACK_NAME_PARAMETERS, "GetStackPolicy", "SetStackPolicy"),
         pass_role(
             "PassDeployRoles",
             ["${PipelineDeployRoleName}", "${NotificationsDeployRoleName}", "${KpiDeployRoleName}", "${DeploymentDeployRoleName}"],
@@ -110,14 +117,7 @@ def source_statements(source_type: str) -> list[Statement]:
 
 def source_events_statements() -> list[Statement]:
     """EventBridge starts the pipeline when the CodeCommit branch or the S3 source object changes."""
-    return [
-        Statement(
-            Sid="StartPipeline",
-            Effect=Allow,
-            Action=[awacs.codepipeline.StartPipelineExecution],
-            Resource=[arn("codepipeline", "${CodePipelineName}")],
-        )
-    ]
+    return _start_pipeline("StartPipeline", "CodePipelineName")
 
 
 # The model-deployment pipeline deploys these two stacks, and deletes staging once production runs the version.
@@ -143,36 +143,14 @@ def deployment_pipeline_statements() -> list[Statement]:
         # CodePipeline's Lambda invoke action lists functions; the call names no function.
         Statement(Sid="ListFunctionsNoResourceLevelPermission", Effect=Allow, Action=[awacs.awslambda.ListFunctions],
                   Resource=["*"]),
-        Statement(
-            Sid="DeployEndpointStacks",
-            Effect=Allow,
-            # What CREATE_UPDATE actions call.
-            Action=actions(
-                awacs.cloudformation, "CreateStack", "UpdateStack", "DescribeStacks", "DescribeStackEvents",
-                "DescribeStackResource", "DescribeStackResources", "GetTemplate", "GetTemplateSummary",
-            ),
-            Resource=[arn("cloudformation", f"stack/${{{param}}}/*") for param in ENDPOINT_STACK_NAME_PARAMETERS],
-        ),
+        *_deploy_stacks("DeployEndpointStacks", ENDPOINT_STACK_NAME_PARAMETERS),
         # CleanUpStaging's DELETE_ONLY: the staging stack only, never production's.
         Statement(Sid="DeleteStagingStack", Effect=Allow, Action=[awacs.cloudformation.DeleteStack],
                   Resource=[arn("cloudformation", "stack/${StagingEndpointStackName}/*")]),
-        Statement(
-            Sid="ValidateTemplatesNoResourceLevelPermission",
-            Effect=Allow,
-            Action=[awacs.cloudformation.ValidateTemplate],
-            Resource=["*"],
-        ),
         pass_role("PassEndpointsDeployRole", ["${EndpointsDeployRoleName}"], "cloudformation.amazonaws.com"),
     ]
 
 
 def deployment_events_statements() -> list[Statement]:
     """EventBridge starts the deployment pipeline when a version of the group is approved or rejected."""
-    return [
-        Statement(
-            Sid="StartDeploymentPipeline",
-            Effect=Allow,
-            Action=[awacs.codepipeline.StartPipelineExecution],
-            Resource=[arn("codepipeline", "${DeploymentPipelineName}")],
-        )
-    ]
+    return _start_pipeline("StartDeploymentPipeline", "DeploymentPipelineName")

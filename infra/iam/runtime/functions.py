@@ -174,16 +174,7 @@ def smoke_test_function_statements() -> list[Statement]:
             Resource=[arn("sagemaker", "endpoint/${StagingEndpointName}")],
         ),
         # After the rollout: what production serves (describe only; nothing is sent to production).
-        Statement(Sid="ProductionEndpoint", Effect=Allow, Action=[awacs.sagemaker.DescribeEndpoint],
-                  Resource=[arn("sagemaker", "endpoint/${ProductionEndpointName}")]),
-        Statement(
-            Sid="WhatTheEndpointServes",
-            Effect=Allow,
-            Action=actions(awacs.sagemaker, "DescribeEndpointConfig", "DescribeModel"),
-            # CloudFormation names the endpoint's config and model (a new version replaces both), so no name
-            # is known in advance: describe-only, in this account and region.
-            Resource=[arn("sagemaker", "endpoint-config/*"), arn("sagemaker", "model/*")],
-        ),
+        *_what_production_serves("Production"),
         *read_prefix("ModelArchives", "${SageMakerPrefix}models/"),
         decrypt_by_alias("DecryptModelArchives", "${ArtifactKeyAlias}"),
         *_deployment_function_basics("SmokeTestFunctionName"),
