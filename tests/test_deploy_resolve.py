@@ -22,6 +22,7 @@ from shared import clients  # noqa: E402
 GROUP = "acme-fraud-staging-models"
 OTHER_GROUP = "acme-fraud-prod-models"
 BUCKET = "acme-fraud-artifacts-eu-west-1"
+ARCHIVES = "sagemaker/acme-fraud-staging/models/"
 REPORT = {"binary_classification_metrics": {"accuracy": {"value": 0.88, "standard_deviation": "NaN"},
                                             "auc": {"value": 0.91234, "standard_deviation": "NaN"}}}
 
@@ -32,17 +33,20 @@ class Registry:
     def __init__(self, monkeypatch):
         self.sm, self.s3 = boto3.client("sagemaker"), boto3.client("s3")
         self.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        self.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         for group in (GROUP, OTHER_GROUP):
             self.sm.create_model_package_group(ModelPackageGroupName=group)
         self.pipeline = FakeCodePipeline()
         monkeypatch.setenv("MODEL_PACKAGE_GROUP", GROUP)
+        monkeypatch.setenv("ARCHIVE_BUCKET", BUCKET)
+        monkeypatch.setenv("ARCHIVE_PREFIX", ARCHIVES)
 
-    def register(self, status: str, group: str = GROUP, report: object = REPORT) -> str:
+    def register(self, status: str, group: str = GROUP, report: object = REPORT, archive_url: str | None = None) -> str:
         key = f"evaluation/{uuid.uuid4().hex}/evaluation.json"
         kwargs = dict(
             ModelPackageGroupName=group,
             InferenceSpecification={"Containers": [{"Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/xgb:1",
-                                                    "ModelDataUrl": f"s3://{BUCKET}/models/{key}/model.tar.gz"}],
+                                                    "ModelDataUrl": archive_url or f"s3://{BUCKET}/{self.archive(key)}"}],
                                     "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
             ModelApprovalStatus="PendingManualApproval",
         )
@@ -54,6 +58,12 @@ class Registry:
         arn = self.sm.create_model_package(**kwargs)["ModelPackageArn"]
         self.set_status(arn, status)
         return arn
+
+    def archive(self, key: str) -> str:
+        """The version's model archive, written once (as the pipeline's package step does)."""
+        archive_key = f"{ARCHIVES}{key}/model.tar.gz"
+        self.s3.put_object(Bucket=BUCKET, Key=archive_key, Body=b"archive")
+        return archive_key
 
     def set_status(self, arn: str, status: str) -> None:
         if status != "PendingManualApproval":
@@ -141,7 +151,7 @@ def test_a_bad_quality_report_costs_the_metric_not_the_deployment(world, report,
 
 def test_a_missing_report_object_costs_the_metric_not_the_deployment(world):
     world.register("Approved")
-    for item in world.s3.list_objects_v2(Bucket=BUCKET)["Contents"]:
+    for item in world.s3.list_objects_v2(Bucket=BUCKET, Prefix="evaluation/")["Contents"]:
         world.s3.delete_object(Bucket=BUCKET, Key=item["Key"])
     handler.lambda_handler(job_event(), None)
     name, body = world.pipeline.only_result()
@@ -416,3 +426,78 @@ def test_an_endpoint_whose_config_is_gone_is_not_up_to_date(world, monkeypatch):
     handler.lambda_handler(job_event(), None)
     name, body = world.pipeline.only_result()
     assert name == "PutJobSuccessResult" and body["outputVariables"]["ModelPackageArn"] == served
+
+
+# -- the archive served is the one registered (archive.py) -------------------------------------------
+def _archive_key(world, arn: str) -> str:
+    url = world.sm.describe_model_package(ModelPackageName=arn)["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    return url.split(f"s3://{BUCKET}/", 1)[1]
+
+
+def _tags(world, key: str) -> list[list[dict]]:
+    """The tag set of each object version of `key`, newest first."""
+    versions = [v for v in world.s3.list_object_versions(Bucket=BUCKET, Prefix=key).get("Versions", []) if v["Key"] == key]
+    return [world.s3.get_object_tagging(Bucket=BUCKET, Key=key, VersionId=v["VersionId"])["TagSet"] for v in versions]
+
+
+def test_the_archive_of_the_resolved_version_is_tagged_with_it(world):
+    arn = world.register("Approved")
+    key = _archive_key(world, arn)
+    world.s3.put_object(Bucket=BUCKET, Key=key + ".bak", Body=b"a longer key sharing the prefix")  # not a version of it
+    handler.lambda_handler(job_event(), None)
+    assert world.pipeline.only_result()[0] == "PutJobSuccessResult"
+    assert _tags(world, key) == [[{"Key": contract.ARCHIVE_TAG, "Value": arn}]]
+
+
+def test_resolving_again_keeps_the_one_tagged_version(world):
+    arn = world.register("Approved")
+    for _ in range(2):
+        world.pipeline.calls.clear()
+        handler.lambda_handler(job_event(), None)
+        assert world.pipeline.only_result()[0] == "PutJobSuccessResult"
+    assert _tags(world, _archive_key(world, arn)) == [[{"Key": contract.ARCHIVE_TAG, "Value": arn}]]
+
+
+@pytest.mark.parametrize("rewrite", ["overwritten", "deleted and written again", "deleted"])
+def test_an_archive_written_after_registration_is_not_deployed(world, capsys, rewrite):
+    arn = world.register("Approved")
+    key = _archive_key(world, arn)
+    if rewrite.startswith("deleted"):
+        world.s3.delete_object(Bucket=BUCKET, Key=key)
+    if rewrite != "deleted":
+        world.s3.put_object(Bucket=BUCKET, Key=key, Body=b"not what was approved")
+    handler.lambda_handler(job_event(), None)
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobFailureResult"
+    assert "version 1" in body["failureDetails"]["message"] and "nothing was deployed" in body["failureDetails"]["message"]
+    assert logged(capsys)[-1]["decision"] == "archive_rewritten"
+    assert all(tags == [] for tags in _tags(world, key)), "nothing may be tagged for serving"
+
+
+@pytest.mark.parametrize("url", [
+    f"s3://another-bucket/{ARCHIVES}run/model.tar.gz",
+    f"s3://{BUCKET}/sagemaker/another-pipeline/models/run/model.tar.gz",
+    f"s3://{BUCKET}/{ARCHIVES}../data/model.tar.gz",
+    "https://example.com/model.tar.gz",
+])
+def test_an_archive_outside_the_envs_models_folder_is_not_deployed(world, capsys, url):
+    world.register("Approved", archive_url=url)
+    handler.lambda_handler(job_event(), None)
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobFailureResult"
+    assert logged(capsys)[-1]["decision"] == "archive_elsewhere"
+
+
+def test_a_version_whose_archive_is_gone_is_not_deployed(world, capsys):
+    world.register("Approved", archive_url=f"s3://{BUCKET}/{ARCHIVES}never-written/model.tar.gz")
+    handler.lambda_handler(job_event(), None)
+    assert world.pipeline.only_result()[0] == "PutJobFailureResult"
+    assert logged(capsys)[-1]["decision"] == "archive_missing"
+
+
+def test_without_the_archive_settings_nothing_is_resolved(world, monkeypatch, capsys):
+    world.register("Approved")
+    monkeypatch.delenv("ARCHIVE_PREFIX")
+    handler.lambda_handler(job_event(), None)
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobFailureResult" and body["failureDetails"]["type"] == "ConfigurationError"

@@ -31,6 +31,7 @@ from awacs.helpers.trust import make_simple_assume_policy
 from troposphere import AWS_NO_VALUE, If, Ref, Sub
 
 from infra.config.names import ARTIFACT_BUCKET_SUB
+from lambda_src.deploy_resolve import contract as deploy_contract
 
 # Actions that IAM cannot scope to a resource: "*" is the only valid Resource for them.
 # (Service Authorization Reference: these list no resource types.)
@@ -124,6 +125,38 @@ def read_prefix(sid: str, prefix_sub: str) -> list[Statement]:
             Resource=[artifact_bucket_arn(f"/{prefix_sub}*")],
         ),
         list_prefix(sid, prefix_sub),
+    ]
+
+
+# Where the model archives are (the SageMaker jobs write them; pipeline_def/pipeline.py), and the tag the deployment
+# pipeline's Resolve function puts on the one object version of an archive it deploys (lambda_src/deploy_resolve).
+MODEL_ARCHIVES = "${SageMakerPrefix}models/"
+APPROVED_ARCHIVE_TAG = deploy_contract.ARCHIVE_TAG
+APPROVED_ARCHIVE_TAG_VALUE = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:model-package/${ModelPackageGroupName}/*"
+
+
+def read_approved_archives(sid: str) -> list[Statement]:
+    """Read the model archives the deployment pipeline tagged for a version of this env's group, nothing else under
+    models/: an archive rewritten after it was deployed is a new, untagged object version, which this cannot load."""
+    return [
+        Statement(
+            Sid=f"{sid}Read",
+            Effect=Allow,
+            Action=[awacs.s3.GetObject, awacs.s3.GetObjectVersion],
+            Resource=[artifact_bucket_arn(f"/{MODEL_ARCHIVES}*")],
+            Condition=Condition(StringLike({f"s3:ExistingObjectTag/{APPROVED_ARCHIVE_TAG}": sub(APPROVED_ARCHIVE_TAG_VALUE)})),
+        ),
+        list_prefix(sid, MODEL_ARCHIVES),
+    ]
+
+
+def tag_approved_archives(sid: str) -> list[Statement]:
+    """List an archive's object versions (was it written once?) and tag the one it has (the deployment's Resolve)."""
+    return [
+        Statement(Sid=f"{sid}Versions", Effect=Allow, Action=[awacs.s3.ListBucketVersions], Resource=[artifact_bucket_arn()],
+                  Condition=Condition(StringLike({"s3:prefix": sub(f"{MODEL_ARCHIVES}*")}))),
+        Statement(Sid=f"{sid}Tag", Effect=Allow, Action=[awacs.s3.PutObjectVersionTagging],
+                  Resource=[artifact_bucket_arn(f"/{MODEL_ARCHIVES}*")]),
     ]
 
 

@@ -32,7 +32,7 @@ from troposphere import awslambda, codepipeline, events, sqs
 from infra.cfn import parameters, scanner_skips
 from infra.cfn.exports import import_value
 from infra.cfn.templates_common import new_template
-from infra.iam.policies import VERSION, deny_insecure_transport
+from infra.iam.policies import MODEL_ARCHIVES, VERSION, deny_insecure_transport
 from infra.parts import alarms, delivery_failures, deployment_outcomes, functions, model_package_events, pipeline_actions
 
 RUNTIME = "python3.12"
@@ -51,7 +51,8 @@ FUNCTIONS = {
     # logical id prefix: (function name parameter, role export, handler, timeout s, memory MB, environment, description)
     "Resolve": ("ResolveFunctionName", "ResolveFunctionRoleArn", "deploy_resolve.handler.lambda_handler", 180, 128,
                 {"MODEL_PACKAGE_GROUP": Ref("ModelPackageGroupName"), "METRICS_NAMESPACE": Ref("MetricsNamespace"),
-                 "PRODUCTION_ENDPOINT": Ref("ProductionEndpointName")},
+                 "PRODUCTION_ENDPOINT": Ref("ProductionEndpointName"), "ARCHIVE_BUCKET": import_value(
+                     "PipelineStackName", "ArtifactBucketName"), "ARCHIVE_PREFIX": Sub(MODEL_ARCHIVES)},
                 "Picks the newest Approved version of the env's model package group for the deployment pipeline"),
     "SmokeTest": ("SmokeTestFunctionName", "SmokeTestFunctionRoleArn", "deploy_smoke_test.handler.lambda_handler", 300, 256,
                   {"LATENCY_BUDGET_MS": Ref("SmokeTestLatencyMs")},

@@ -6,3 +6,9 @@ Namespace: the project's (MetricsNamespace, "MLOps/<project>"), as the registry 
 
 DEPLOYED_VERSION = "DeployedModelVersion"  # the version number production serves, one point per promotion
 DIMENSION = "EndpointName"
+
+# The tag the deployment pipeline puts on the one S3 object version of an archive it deploys (value: the model
+# package version's ARN). The endpoints' model role reads archives only with this tag (infra/iam/runtime/jobs.py),
+# and no role that runs the repository's code may tag objects: an archive overwritten by a later push is a new,
+# untagged object version that serving cannot load.
+ARCHIVE_TAG = "approved-model-package"

@@ -1,6 +1,8 @@
 """Lambda entry point of the deployment pipeline's Resolve action (a CodePipeline Lambda invoke action).
 
-Environment: MODEL_PACKAGE_GROUP, the group's name; METRICS_NAMESPACE and PRODUCTION_ENDPOINT (for the record).
+Environment: MODEL_PACKAGE_GROUP, the group's name; METRICS_NAMESPACE and PRODUCTION_ENDPOINT (for the record);
+ARCHIVE_BUCKET and ARCHIVE_PREFIX, where this env's model archives are (archive.py: each archive of the version is
+checked to have been written once, then tagged so that serving may load it).
 UserParameters: none to resolve. {"RecordDeployedVersion": "<n>"}, after the production stage: publish the
 version production now serves as the DeployedModelVersion metric (contract.py), for the KPI dashboard.
 Output variables (for #{<namespace>.<name>} in later actions' configuration):
@@ -23,7 +25,7 @@ import re
 from shared import clients, pipeline_job, serving
 from shared.pipeline_job import Failed, Job, Succeeded
 
-from . import contract, registry, summary
+from . import archive, contract, registry, summary
 
 FUNCTION = "deploy_resolve"
 
@@ -58,6 +60,7 @@ def resolve(job: Job) -> Succeeded:  # the version comes from the registry only;
         # An approval of an older version, or a rejection of one production does not serve: nothing to change.
         raise Failed("up_to_date", f"{production} already serves version {package['ModelPackageVersion']}, the newest "
                                    f"Approved version of {group}; nothing to deploy", group=group)
+    pinned = archive.pin(package)  # the archive is the one registered, and serving may load only it
     text = summary.line(group, package, summary.quality(package))
     variables = {
         "ModelPackageArn": package["ModelPackageArn"],
@@ -65,7 +68,7 @@ def resolve(job: Job) -> Succeeded:  # the version comes from the registry only;
         "CreationTime": summary.created_at(package.get("CreationTime")),
         "Summary": text,
     }
-    return Succeeded("resolved", variables, text, {"group": group})
+    return Succeeded("resolved", variables, text, {"group": group, "archives": pinned})
 
 
 def record(version: str) -> Succeeded:

@@ -154,7 +154,10 @@ class Demo(deployment.DeploymentSteps):
         self.forget_handler_clients()
         s3 = self.client("s3")
         s3.create_bucket(Bucket=self.w.artifact_bucket, CreateBucketConfiguration={"LocationConstraint": self.env.region})
-        row.result = f"moto mock_aws started; bucket {self.w.artifact_bucket} (pipeline stack's ArtifactBucket)"
+        s3.put_bucket_versioning(Bucket=self.w.artifact_bucket,
+                                 VersioningConfiguration={"Status": self.w.artifact_bucket_versioning})
+        row.result = (f"moto mock_aws started; bucket {self.w.artifact_bucket} (pipeline stack's ArtifactBucket, "
+                      f"versioning {self.w.artifact_bucket_versioning})")
 
     def create_group(self, row):
         sm = self.client("sagemaker")

@@ -45,6 +45,7 @@ class Deployment:
 class Wiring:
     model_package_group: dict  # AWS::SageMaker::ModelPackageGroup properties
     artifact_bucket: str
+    artifact_bucket_versioning: str  # its VersioningConfiguration Status (Resolve relies on object versions)
     upsert_environment: dict[str, str]  # the Upsert CodeBuild project's variables
     notifier_rule: Rule
     notifier: Function
@@ -79,6 +80,7 @@ def read(rendered: dict[str, str], project: Project, env: Environment) -> Wiring
     return Wiring(
         model_package_group=_one(pipeline, "AWS::SageMaker::ModelPackageGroup", "ModelPackageGroup"),
         artifact_bucket=_one(pipeline, "AWS::S3::Bucket", "ArtifactBucket")["BucketName"],
+        artifact_bucket_versioning=_one(pipeline, "AWS::S3::Bucket", "ArtifactBucket")["VersioningConfiguration"]["Status"],
         upsert_environment={v["Name"]: v["Value"] for v in upsert},
         notifier_rule=_rule(notifications, "ModelPackageStateRule"),
         notifier=_function(notifications, "NotifierFunction"),

@@ -12,7 +12,8 @@ from awacs.aws import Allow, Statement
 
 from infra.iam.deploy_policies import actions
 from infra.iam.policies import (arn, artifact_bucket_arn, bucket_location, decrypt_by_alias, encrypt_by_alias, list_prefix,
-                                publish_to_topic, put_metrics, read_prefix, use_key_by_alias, write_logs)
+                                publish_to_topic, put_metrics, read_approved_archives, read_prefix, tag_approved_archives,
+                                use_key_by_alias, write_logs)
 
 def consumer_statements(function_name_param: str, dead_letter_queue_param: str) -> list[Statement]:
     """What a function handling these events needs: describe this group's packages, read their quality
@@ -154,6 +155,7 @@ def resolve_function_statements() -> list[Statement]:
     production serves it, record its number in the project's metrics namespace."""
     return [
         _describe_group_packages("ReadRegistry", "ListModelPackages"),
+        *tag_approved_archives("ApprovedArchives"),  # the archive was written once; serving may load it
         *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
         decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
         put_metrics("DeployedVersion", "${MetricsNamespace}"),  # after promotion: the version production serves
@@ -175,7 +177,7 @@ def smoke_test_function_statements() -> list[Statement]:
         ),
         # After the rollout: what production serves (describe only; nothing is sent to production).
         *_what_production_serves("Production"),
-        *read_prefix("ModelArchives", "${SageMakerPrefix}models/"),
+        *read_approved_archives("ModelArchives"),  # the contract, from the archive Resolve checked and tagged
         decrypt_by_alias("DecryptModelArchives", "${ArtifactKeyAlias}"),
         *_deployment_function_basics("SmokeTestFunctionName"),
     ]

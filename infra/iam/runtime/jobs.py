@@ -7,8 +7,8 @@ from awacs.aws import Allow, Condition, Statement, StringEquals
 
 from infra.config.names import SAGEMAKER_OUTPUT_FOLDERS
 from infra.iam.deploy_policies import actions
-from infra.iam.policies import (arn, decrypt_by_alias, encrypt_by_alias, pass_role, pull_images, put_metrics, read_prefix,
-                                use_key_by_alias, write_logs, write_prefix)
+from infra.iam.policies import (arn, decrypt_by_alias, encrypt_by_alias, pass_role, pull_images, put_metrics, read_approved_archives,
+                                read_prefix, use_key_by_alias, write_logs, write_prefix)
 
 # SageMaker built-in images the model-build pipeline pulls (scikit-learn processing, XGBoost training).
 BUILT_IN_IMAGE_REPOSITORIES = ["sagemaker-scikit-learn", "sagemaker-xgboost"]
@@ -68,10 +68,11 @@ ROLLBACK_ALARMS = "${ResourcePrefix}-production-*"
 
 
 def model_serving_statements() -> list[Statement]:
-    """The endpoints' model role: load the registered model (its archive under the pipeline's models/ folder, the
+    """The endpoints' model role: load the registered model (its archive under the pipeline's models/ folder, once the
+    deployment pipeline has checked and tagged it; the
     built-in XGBoost image), log and report metrics for this env's two endpoints, write captured requests."""
     return [
-        *read_prefix("ModelArchives", "${SageMakerPrefix}models/"),
+        *read_approved_archives("ModelArchives"),
         decrypt_by_alias("ModelArchivesDecrypt", "${ArtifactKeyAlias}"),
         *pull_images("ServingImages", ["sagemaker-xgboost"]),
         *[write_logs(f"{name}EndpointLogs", group) for name, group in zip(("Staging", "Production"), ENDPOINT_LOG_GROUPS)],

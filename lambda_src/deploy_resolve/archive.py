@@ -1,0 +1,97 @@
+"""The archive a version is served from is the one that was registered, and serving may load nothing else.
+
+A model package names its archive by S3 key, and the roles that run the repository's code (the SageMaker jobs)
+may write under the pipeline's models/ folder, so a later push could replace the archive of a version a person
+already approved. Before anything is deployed, for each container of the version:
+
+1. the archive is in this env's bucket, under its models/ folder (the only place the model role may read);
+2. its key has exactly one object version and no delete marker: it was written once, before the version was
+   registered, and never replaced since (the bucket is versioned, so any rewrite leaves a second version);
+3. that object version gets the ARCHIVE_TAG tag (contract.py), naming the version. The model role only reads
+   tagged archives, so a rewrite after this (a new, untagged object version) fails the next model load instead
+   of serving what nobody approved.
+"""
+from __future__ import annotations
+
+import os
+
+from shared import clients
+from shared.pipeline_job import Failed
+
+from . import contract
+from .summary import split_s3_uri
+
+MAX_PAGES = 5  # an archive written once has one version; more pages than this mean it was rewritten
+
+
+def _settings() -> tuple[str, str]:
+    bucket, prefix = os.environ.get("ARCHIVE_BUCKET", ""), os.environ.get("ARCHIVE_PREFIX", "")
+    if not bucket or not prefix.endswith("/"):
+        raise Failed("misconfigured", "the function's ARCHIVE_BUCKET or ARCHIVE_PREFIX (ending in /) environment "
+                                      "variable is not set", "ConfigurationError")
+    return bucket, prefix
+
+
+def archives(package: dict) -> list[str]:
+    """The s3:// URL of each container's archive; a version whose container has none (or names its model data
+    another way) cannot be checked, so it is not deployed."""
+    containers = (package.get("InferenceSpecification") or {}).get("Containers") or []
+    if not containers:
+        raise Failed("no_archive", f"version {package.get('ModelPackageVersion')} has no inference containers; "
+                                   "nothing was deployed")
+    urls = []
+    for index, container in enumerate(containers):
+        url = container.get("ModelDataUrl")
+        if not isinstance(url, str) or not url:
+            raise Failed("no_archive", f"container {index} of version {package.get('ModelPackageVersion')} names no "
+                                       "ModelDataUrl (an archive this deployment can check); nothing was deployed")
+        urls.append(url)
+    return urls
+
+
+def _versions(bucket: str, key: str) -> tuple[list[dict], int]:
+    """The object versions and the number of delete markers of exactly `key`. S3 lists versions in key order, so
+    once a page holds a longer key that starts with `key`, every version of `key` has been seen."""
+    s3 = clients.client("s3")
+    request, versions, markers = {"Bucket": bucket, "Prefix": key}, [], 0
+    for _ in range(MAX_PAGES):
+        page = s3.list_object_versions(**request)
+        entries = list(page.get("Versions") or []) + list(page.get("DeleteMarkers") or [])
+        versions += [v for v in page.get("Versions") or [] if v.get("Key") == key]
+        markers += sum(1 for m in page.get("DeleteMarkers") or [] if m.get("Key") == key)
+        if not page.get("IsTruncated") or any(e.get("Key") != key for e in entries):
+            return versions, markers
+        request.update(KeyMarker=page.get("NextKeyMarker", ""), VersionIdMarker=page.get("NextVersionIdMarker", ""))
+    raise Failed("archive_rewritten", f"s3://{bucket}/{key} has more object versions than {MAX_PAGES} pages list: "
+                                      "it was written more than once; nothing was deployed")
+
+
+def pin(package: dict) -> list[str]:
+    """Check and tag each archive of `package` (see the module's docstring); the tagged object versions."""
+    bucket, prefix = _settings()
+    arn, version = package["ModelPackageArn"], package.get("ModelPackageVersion")
+    pinned = []
+    for url in archives(package):
+        try:
+            archive_bucket, key = split_s3_uri(url)
+        except ValueError as exc:
+            raise Failed("archive_elsewhere", f"version {version}: {exc}; nothing was deployed") from None
+        if archive_bucket != bucket or not key.startswith(prefix) or "/../" in f"/{key}/":
+            raise Failed("archive_elsewhere", f"version {version} serves {url[:300]}, outside s3://{bucket}/{prefix} "
+                                              "where this env's models are; nothing was deployed")
+        versions, markers = _versions(bucket, key)
+        if not versions:
+            raise Failed("archive_missing", f"the archive of version {version}, {url[:300]}, does not exist; nothing "
+                                            "was deployed")
+        if len(versions) > 1 or markers:
+            raise Failed("archive_rewritten", f"the archive of version {version}, {url[:300]}, was written more than "
+                                              f"once ({len(versions)} object versions, {markers} deletions): it may not "
+                                              "be what was registered and approved; nothing was deployed. Register "
+                                              "the model again and approve the new version", group=package.get(
+                                                  "ModelPackageGroupName", ""))
+        object_version = versions[0].get("VersionId") or "null"
+        clients.client("s3").put_object_tagging(
+            Bucket=bucket, Key=key, VersionId=object_version,
+            Tagging={"TagSet": [{"Key": contract.ARCHIVE_TAG, "Value": arn}]})
+        pinned.append(f"{url}?versionId={object_version}")
+    return pinned
