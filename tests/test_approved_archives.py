@@ -109,3 +109,59 @@ def test_the_check_catches_a_model_role_reading_untagged_archives(rendered):
                              "{Effect: Allow, Action: ['s3:GetObject'], Resource: [!Sub 'arn:${AWS::Partition}:s3:::"
                              "${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}/${SageMakerPrefix}*']}")
     assert any("ModelRole" in p for p in untagged_read_problems(broken))
+
+
+# -- the bucket keeps the trace of a rewrite, and refuses copies into models/ ---------------------------
+def _bucket(rendered) -> dict:
+    return load(rendered["pipeline.yaml"])["Resources"]["ArtifactBucket"]["Properties"]
+
+
+def test_the_bucket_keeps_versions(rendered):
+    assert _bucket(rendered)["VersioningConfiguration"] == {"Status": "Enabled"}
+
+
+def _env_parameters(rendered) -> list[dict]:
+    """Each env's pipeline-stack parameter values (its TemplateConfiguration file)."""
+    import json
+
+    files = sorted(path for path in rendered if path.endswith("/pipeline.json"))
+    assert files, "no env parameter files rendered"
+    return [json.loads(rendered[path])["Parameters"] for path in files]
+
+
+def lifecycle_problems(rendered) -> list[str]:
+    """A rule that expires noncurrent versions under models/ must keep the newest one of each key: otherwise, 30
+    days after a rewrite, the key shows one version again and a rewritten archive looks written once. And no rule
+    may expire the archives themselves."""
+    problems = []
+    for values in _env_parameters(rendered):
+        archive = values["SageMakerPrefix"] + "models/run/package/model.tar.gz"
+        for rule in _bucket(rendered)["LifecycleConfiguration"]["Rules"]:
+            prefix = rule.get("Prefix", (rule.get("Filter") or {}).get("Prefix", ""))
+            prefix = values[prefix["Ref"]] if isinstance(prefix, dict) and "Ref" in prefix else text_of(prefix)
+            if rule.get("Status") != "Enabled" or not archive.startswith(prefix):
+                continue
+            expiry = rule.get("NoncurrentVersionExpiration")
+            if expiry and int(expiry.get("NewerNoncurrentVersions", 0)) < 1:
+                problems.append(f"{rule['Id']} expires every noncurrent version under {prefix or 'the whole bucket'}")
+            if rule.get("ExpirationInDays") or rule.get("ExpirationDate"):
+                problems.append(f"{rule['Id']} expires current objects under {prefix or 'the whole bucket'}")
+    return problems
+
+
+def test_the_lifecycle_never_erases_the_trace_of_a_rewritten_archive(rendered):
+    assert lifecycle_problems(rendered) == []
+
+
+def test_the_lifecycle_check_catches_a_rule_that_erases_it(rendered):
+    broken = {**rendered, "pipeline.yaml": rendered["pipeline.yaml"].replace("NewerNoncurrentVersions: 1", "NewerNoncurrentVersions: 0")}
+    assert lifecycle_problems(broken)
+
+
+def test_nothing_may_be_copied_into_the_model_archives(rendered):
+    document = next(doc for logical_id, _, _, doc in policies(load(rendered["pipeline.yaml"])) if logical_id == "ArtifactBucketPolicy")
+    denies = [st for st in statements(document) if st.get("Effect") == "Deny" and "s3:PutObject" in as_list(st["Action"])
+              and st.get("Condition") == {"Null": {"s3:x-amz-copy-source": "false"}}
+              and any(fnmatch.fnmatchcase(AN_ARCHIVE.replace("arn:${AWS::Partition}:s3:::${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}",
+                                                             "${ArtifactBucket.Arn}"), text_of(r)) for r in as_list(st["Resource"]))]
+    assert denies, "the bucket policy must refuse CopyObject/UploadPartCopy into models/ (a copy keeps the source's tags)"

@@ -501,3 +501,26 @@ def test_without_the_archive_settings_nothing_is_resolved(world, monkeypatch, ca
     handler.lambda_handler(job_event(), None)
     name, body = world.pipeline.only_result()
     assert name == "PutJobFailureResult" and body["failureDetails"]["type"] == "ConfigurationError"
+
+
+def test_an_archive_first_written_after_registration_is_not_deployed(world, capsys, monkeypatch):
+    key = f"{ARCHIVES}late/package/model.tar.gz"
+    world.register("Approved", archive_url=f"s3://{BUCKET}/{key}")
+    world.s3.put_object(Bucket=BUCKET, Key=key, Body=b"written after the version was registered")
+    newest = registry.newest_approved  # S3 keeps whole seconds: let the registration be a minute older instead of waiting
+    monkeypatch.setattr(registry, "newest_approved", lambda group: {
+        **newest(group), "CreationTime": newest(group)["CreationTime"] - datetime.timedelta(minutes=1)})
+    handler.lambda_handler(job_event(), None)
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobFailureResult" and "after the version was registered" in body["failureDetails"]["message"]
+    assert logged(capsys)[-1]["decision"] == "archive_rewritten"
+    assert _tags(world, key) == [[]]
+
+
+def test_without_bucket_versioning_a_rewrite_could_not_be_seen_so_nothing_is_deployed(world, capsys):
+    world.register("Approved")
+    world.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
+    handler.lambda_handler(job_event(), None)
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobFailureResult" and body["failureDetails"]["type"] == "ConfigurationError"
+    assert logged(capsys)[-1]["decision"] == "archive_unverifiable"

@@ -151,11 +151,14 @@ def read_approved_archives(sid: str) -> list[Statement]:
 
 
 def tag_approved_archives(sid: str) -> list[Statement]:
-    """List an archive's object versions (was it written once?) and tag the one it has (the deployment's Resolve)."""
+    """Is the bucket versioned, list an archive's object versions (was it written once?) and tag the one it has
+    (the deployment's Resolve)."""
     return [
         Statement(Sid=f"{sid}Versions", Effect=Allow, Action=[awacs.s3.ListBucketVersions], Resource=[artifact_bucket_arn()],
                   Condition=Condition(StringLike({"s3:prefix": sub(f"{MODEL_ARCHIVES}*")}))),
-        Statement(Sid=f"{sid}Tag", Effect=Allow, Action=[awacs.s3.PutObjectVersionTagging],
+        Statement(Sid=f"{sid}Versioning", Effect=Allow, Action=[awacs.s3.GetBucketVersioning], Resource=[artifact_bucket_arn()]),
+        # PutObjectTagging names a VersionId: S3 documents both actions for tagging a version other than the current.
+        Statement(Sid=f"{sid}Tag", Effect=Allow, Action=[awacs.s3.PutObjectTagging, awacs.s3.PutObjectVersionTagging],
                   Resource=[artifact_bucket_arn(f"/{MODEL_ARCHIVES}*")]),
     ]
 

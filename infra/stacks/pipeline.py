@@ -35,6 +35,7 @@ from infra.cfn.exports import export, import_value
 from infra.config.names import ARTIFACT_BUCKET_SUB, ATHENA_RESULTS_PREFIX, BUILD_CACHE_PREFIX, ENDPOINT_STACKS, LAMBDA_PREFIX
 from infra.iam.policies import (
     KMS_USE_ACTIONS,
+    MODEL_ARCHIVES,
     VERSION,
     account_administers_key,
     artifact_bucket_arn,
@@ -89,6 +90,7 @@ ENCRYPTED_LOG_GROUPS = (
 CODEBUILD_IMAGE = "aws/codebuild/standard:7.0"
 PYTHON_RUNTIME = "3.11"
 NONCURRENT_VERSION_DAYS = 30
+KEPT_NONCURRENT_VERSIONS = 1  # never expired: the trace that a key was written more than once
 BUILD_CACHE_NONCURRENT_DAYS = 1  # every upsert build rewrites its cache: keep no history of it
 BUILD_CACHE_DAYS = 30  # and whatever CodeBuild stopped using goes too (at worst, one slower build a month)
 PIPELINE_ARTIFACT_DAYS = 90
@@ -252,11 +254,14 @@ def add_artifact_bucket(t: Template, key: kms.Key) -> s3.Bucket:
             ),
             LifecycleConfiguration=s3.LifecycleConfiguration(
                 Rules=[
-                    # Overwritten or deleted objects linger as noncurrent versions: drop them after a while.
+                    # Overwritten or deleted objects linger as noncurrent versions: drop them after a while, but
+                    # keep the newest one of each key, so a key written twice always shows two versions (the
+                    # deployment refuses a model archive written more than once: lambda_src/deploy_resolve/archive.py).
                     s3.LifecycleRule(
                         Id="ExpireNoncurrentVersions",
                         Status="Enabled",
-                        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=NONCURRENT_VERSION_DAYS),
+                        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(
+                            NoncurrentDays=NONCURRENT_VERSION_DAYS, NewerNoncurrentVersions=KEPT_NONCURRENT_VERSIONS),
                         AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7),
                     ),
                     s3.LifecycleRule(
@@ -305,6 +310,11 @@ def add_artifact_bucket(t: Template, key: kms.Key) -> s3.Bucket:
         Statement(Sid="DenyCustomerProvidedKeys", Effect=Deny, Principal=Principal("*"), Action=[awacs.s3.PutObject],
                   Resource=[Sub("${ArtifactBucket.Arn}/*")],
                   Condition=Condition(Null({"s3:x-amz-server-side-encryption-customer-algorithm": "false"}))),
+        # Model archives are written by the jobs, never copied in: a copy (CopyObject, UploadPartCopy) keeps the
+        # source's tags by default, and a copied archive of another version could carry the tag serving trusts.
+        Statement(Sid="DenyCopiesIntoModelArchives", Effect=Deny, Principal=Principal("*"), Action=[awacs.s3.PutObject],
+                  Resource=[Sub(f"${{ArtifactBucket.Arn}}/{MODEL_ARCHIVES}*")],
+                  Condition=Condition(Null({"s3:x-amz-copy-source": "false"}))),
     ]
     t.add_resource(
         s3.BucketPolicy(

@@ -5,8 +5,9 @@ may write under the pipeline's models/ folder, so a later push could replace the
 already approved. Before anything is deployed, for each container of the version:
 
 1. the archive is in this env's bucket, under its models/ folder (the only place the model role may read);
-2. its key has exactly one object version and no delete marker: it was written once, before the version was
-   registered, and never replaced since (the bucket is versioned, so any rewrite leaves a second version);
+2. the bucket is versioned, and the key has exactly one object version, no delete marker, written before the
+   version was registered: it was written once and never replaced since (any rewrite leaves a second version,
+   which the bucket's lifecycle never expires: it keeps the newest noncurrent version of every key);
 3. that object version gets the ARCHIVE_TAG tag (contract.py), naming the version. The model role only reads
    tagged archives, so a rewrite after this (a new, untagged object version) fails the next model load instead
    of serving what nobody approved.
@@ -66,9 +67,21 @@ def _versions(bucket: str, key: str) -> tuple[list[dict], int]:
                                       "it was written more than once; nothing was deployed")
 
 
+def _versioned(bucket: str) -> None:
+    """Rewrites leave a trace only while the bucket keeps versions (the pipeline stack turns versioning on, and its
+    lifecycle keeps the newest noncurrent version of every key)."""
+    status = clients.client("s3").get_bucket_versioning(Bucket=bucket).get("Status", "")
+    if status != "Enabled":
+        raise Failed("archive_unverifiable", f"bucket {bucket} has versioning {status or 'off'}, not Enabled: whether a "
+                                             "model archive was rewritten cannot be seen; nothing was deployed",
+                     "ConfigurationError")
+
+
 def pin(package: dict) -> list[str]:
     """Check and tag each archive of `package` (see the module's docstring); the tagged object versions."""
     bucket, prefix = _settings()
+    _versioned(bucket)
+    registered = package.get("CreationTime")
     arn, version = package["ModelPackageArn"], package.get("ModelPackageVersion")
     pinned = []
     for url in archives(package):
@@ -89,6 +102,11 @@ def pin(package: dict) -> list[str]:
                                               "be what was registered and approved; nothing was deployed. Register "
                                               "the model again and approve the new version", group=package.get(
                                                   "ModelPackageGroupName", ""))
+        written = versions[0].get("LastModified")
+        if registered is None or written is None or written > registered:
+            raise Failed("archive_rewritten", f"the archive of version {version}, {url[:300]}, was written at "
+                                              f"{written}, after the version was registered at {registered}: it is "
+                                              "not what was registered and approved; nothing was deployed")
         object_version = versions[0].get("VersionId") or "null"
         clients.client("s3").put_object_tagging(
             Bucket=bucket, Key=key, VersionId=object_version,
