@@ -339,6 +339,7 @@ def put_metrics(sid: str, namespace_sub: str) -> Statement:
 # -- ECR -----------------------------------------------------------------------------------------
 IMAGE_REGISTRY_VARIABLE = "ImageRegistry"  # the Sub variable the registry account is looked up into
 
+
 def pull_images(sid: str, repositories: list[str]) -> list[Statement]:
     """Pull the named repositories of AWS's registry of SageMaker's built-in images, and no other account's
     repositories of those names: the registry account differs per region, so the template looks it up in the
