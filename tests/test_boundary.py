@@ -145,3 +145,16 @@ def test_boundaries_fit_even_with_the_longest_names_config_accepts(project):
     stacks = resolve_all(render.render(longest), longest, next(iter(longest.environments)), list(BUILDERS))
     for logical_id, size in _sizes(stacks).items():
         assert size <= MANAGED_POLICY_LIMIT, f"{logical_id} is {size} characters with the longest names; IAM allows {MANAGED_POLICY_LIMIT}"
+
+
+def test_merging_keeps_a_sub_with_a_variable_map_whole_and_once():
+    """A Sub with a variable map (the image registry's account, looked up per region) is not text a wildcard may
+    stand for: the boundary keeps it as the roles wrote it, once however many roles hold it."""
+    from infra.iam.boundary import merged
+    from infra.iam.policies import pull_images
+
+    jobs, serving = pull_images("Jobs", ["sagemaker-scikit-learn", "sagemaker-xgboost"]), pull_images("Serving", ["sagemaker-xgboost"])
+    (scoped,) = [st for st in merged([*jobs, *serving]) if st["Resource"] != ["*"]]
+    wanted = [json.loads(json.dumps(r.to_dict())) for r in jobs[1].Resource]
+    assert sorted(json.dumps(r, sort_keys=True) for r in scoped["Resource"]) == sorted(json.dumps(r, sort_keys=True) for r in wanted)
+    assert all(isinstance(r["Fn::Sub"], list) for r in scoped["Resource"])

@@ -217,6 +217,31 @@ def test_known_regions_are_the_regions_of_the_pinned_botocore():
     assert KNOWN_REGIONS == shipped, "refresh infra/config/regions.py from botocore/data/partitions.json"
 
 
+def test_a_region_without_a_known_registry_of_the_built_in_images_is_refused(workspace, capsys, monkeypatch):
+    """The roles may pull SageMaker's built-in images only from AWS's registry account of their region
+    (infra/config/image_registries.py): a region with none known would render roles that can pull nothing."""
+    from infra.config.image_registries import BUILT_IN_IMAGE_REGISTRIES
+
+    cfg, out = workspace
+    region = yaml.safe_load((cfg / "dev.yaml").read_text())["region"]
+    monkeypatch.delitem(BUILT_IN_IMAGE_REGISTRIES, region)
+    _assert_rejected(cfg, out, capsys, "dev.yaml", "region", f"{region!r} has no known registry account")
+
+
+def test_a_real_region_the_sdk_has_no_built_in_images_in_is_refused(workspace, capsys):
+    """As the pinned SDK stands: a region of the aws partition its image_uri_config does not list."""
+    from infra.config.image_registries import BUILT_IN_IMAGE_REGISTRIES
+    from infra.config.regions import KNOWN_REGIONS, SUPPORTED_PARTITIONS
+
+    missing = sorted(r for r, partition in KNOWN_REGIONS.items()
+                     if partition in SUPPORTED_PARTITIONS and r not in BUILT_IN_IMAGE_REGISTRIES)
+    if not missing:
+        pytest.skip("the SDK lists a registry in every region of the supported partitions")
+    cfg, out = workspace
+    _edit(cfg / "dev.yaml", _set("region", missing[0]))
+    _assert_rejected(cfg, out, capsys, "dev.yaml", "region", f"{missing[0]!r} has no known registry account")
+
+
 def test_addresses_that_would_share_a_subscription_across_envs_are_refused(workspace, capsys):
     """One notifications template holds every env's addresses: a clash between two env files counts too."""
     cfg, out = workspace

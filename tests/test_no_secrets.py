@@ -8,10 +8,13 @@ from __future__ import annotations
 import re
 import subprocess
 
+from infra.config.image_registries import BUILT_IN_IMAGE_REGISTRIES
 from tests.conftest import ROOT
 
-# Documentation/test placeholders: AWS's own example account and obviously fake ones.
-PLACEHOLDER_ACCOUNTS = {"123456789012", "111111111111", "222222222222", "000000000000", "999999999999"}
+# Documentation/test placeholders: AWS's own example account and obviously fake ones; and the accounts of AWS's
+# registries of SageMaker's built-in images, public and held to the SageMaker SDK's data by tests/test_image_registries.py.
+PLACEHOLDER_ACCOUNTS = {"123456789012", "111111111111", "222222222222", "000000000000", "999999999999",
+                        *BUILT_IN_IMAGE_REGISTRIES.values()}
 PLACEHOLDER_EMAIL_DOMAINS = ("example.com", "example.org", "example.net")
 
 ACCOUNT_IN_ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12}):")

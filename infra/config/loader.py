@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from infra.config import schema, schema_check, serving
+from infra.config.image_registries import BUILT_IN_IMAGE_REGISTRIES
 from infra.config.model import (CONFIG_DIR, DEFAULT_DEPLOYMENT, DEFAULT_KPI, DEFAULT_LOG_RETENTION_DAYS, DEFAULT_ROLLOUT,
                                  DEFAULT_SAGEMAKER, DEFAULT_STATUSES, ConfigError, Deployment, Environment, Project, Source,
                                  display_path)
@@ -321,6 +322,10 @@ def _environment(name: str, path: Path) -> Environment:
     if KNOWN_REGIONS[data["region"]] not in SUPPORTED_PARTITIONS:
         raise ConfigError(shown, "region", f"{data['region']!r} is in partition {KNOWN_REGIONS[data['region']]}; "
                                            f"the templates are checked for {', '.join(SUPPORTED_PARTITIONS)} only")
+    if data["region"] not in BUILT_IN_IMAGE_REGISTRIES:
+        # The roles may pull SageMaker's built-in images only from AWS's registry account of the region.
+        raise ConfigError(shown, "region", f"{data['region']!r} has no known registry account for SageMaker's built-in "
+                                           "scikit-learn and XGBoost images (infra/config/image_registries.py)")
     notif = data["notifications"]
     ops = data.get("operations", {})
     _check_subscription_ids([(shown, f"notifications.emails[{i}]", e) for i, e in enumerate(notif["emails"])])

@@ -82,9 +82,14 @@ def _json(value) -> object:
     return json.loads(json.dumps(value, default=lambda o: o.to_dict() if hasattr(o, "to_dict") else o.JSONrepr()))
 
 
+def _plain(resource) -> bool:
+    """A string, or a Sub of one string with no variable map: text whose ${…} stand for whole names."""
+    return isinstance(resource, str) or (isinstance(resource, dict) and isinstance(resource.get("Fn::Sub"), str))
+
+
 def _text(resource) -> str:
-    """A resource as the text IAM will match (the Fn::Sub template: its ${…} stand for whole names)."""
-    return resource if isinstance(resource, str) else resource.get("Fn::Sub", json.dumps(resource, sort_keys=True))
+    """A plain resource as the text IAM will match (the Fn::Sub template: its ${…} stand for whole names)."""
+    return resource if isinstance(resource, str) else resource["Fn::Sub"]
 
 
 def _sub(text: str):
@@ -94,9 +99,11 @@ def _sub(text: str):
 def _compact(resources: list) -> list:
     """Fewer ARNs reaching the same environment's resources: drop one another's wildcard already covers, and
     join a name's children into one pattern per separator (X:log-stream:* into X:*, X/execution/* into X/*).
-    Never X* alone: a bucket named X-something, or a pipeline named X-prod, is another resource."""
-    others = {json.dumps(r, sort_keys=True): r for r in resources if isinstance(r, dict) and "Fn::Sub" not in r}
-    texts = sorted({_text(r) for r in resources if not (isinstance(r, dict) and "Fn::Sub" not in r)})
+    Never X* alone: a bucket named X-something, or a pipeline named X-prod, is another resource. Resources
+    that are not plain text (a Sub with a variable map, whose variables a wildcard could not stand for; a Ref
+    or If) are kept as they are, once each."""
+    others = {json.dumps(r, sort_keys=True): r for r in resources if not _plain(r)}
+    texts = sorted({_text(r) for r in resources if _plain(r)})
     joined = set(texts)
     for text in texts:
         if "*" in text:
@@ -106,7 +113,7 @@ def _compact(resources: list) -> list:
             if children:
                 joined = (joined - children) | {f"{text}{separator}*"}
     kept = [t for t in sorted(joined) if not any(o != t and o.endswith("*") and fnmatch.fnmatchcase(t, o) for o in joined)]
-    return [_sub(t) for t in kept] + [others[k] for k in sorted(others)]  # Ref/If values stay as they are
+    return [_sub(t) for t in kept] + [others[k] for k in sorted(others)]
 
 
 def merged(statements: list[Statement]) -> list[dict]:

@@ -30,6 +30,7 @@ from awacs.aws import (
 from awacs.helpers.trust import make_simple_assume_policy
 from troposphere import AWS_NO_VALUE, If, Ref, Sub
 
+from infra.cfn.mappings import image_registry_account
 from infra.config.names import ARTIFACT_BUCKET_SUB
 from lambda_src.deploy_resolve import contract as deploy_contract
 
@@ -372,8 +373,13 @@ def put_metrics(sid: str, namespace_sub: str) -> Statement:
 
 
 # -- ECR -----------------------------------------------------------------------------------------
+IMAGE_REGISTRY_VARIABLE = "ImageRegistry"  # the Sub variable the registry account is looked up into
+
+
 def pull_images(sid: str, repositories: list[str]) -> list[Statement]:
-    """Pull the named (AWS-owned) image repositories; their registry account differs per region."""
+    """Pull the named repositories of AWS's registry of SageMaker's built-in images, and no other account's
+    repositories of those names: the registry account differs per region, so the template looks it up in the
+    stack's region (infra/cfn/mappings.py; the stack adds the mapping with add_image_registries)."""
     return [
         Statement(
             Sid=f"{sid}NoResourceLevelPermission",
@@ -385,6 +391,7 @@ def pull_images(sid: str, repositories: list[str]) -> list[Statement]:
             Sid=sid,
             Effect=Allow,
             Action=[awacs.ecr.BatchGetImage, awacs.ecr.GetDownloadUrlForLayer, awacs.ecr.BatchCheckLayerAvailability],
-            Resource=[Sub(f"arn:${{AWS::Partition}}:ecr:${{AWS::Region}}:*:repository/{repo}") for repo in repositories],
+            Resource=[Sub(f"arn:${{AWS::Partition}}:ecr:${{AWS::Region}}:${{{IMAGE_REGISTRY_VARIABLE}}}:repository/{repo}",
+                          **{IMAGE_REGISTRY_VARIABLE: image_registry_account()}) for repo in repositories],
         ),
     ]

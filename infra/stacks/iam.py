@@ -12,6 +12,7 @@ from __future__ import annotations
 from troposphere import Ref, Template, iam
 
 from infra.cfn import parameters
+from infra.cfn.mappings import add_image_registries
 from infra.cfn.source import SOURCE_CONDITIONS, add_source_conditions
 from infra.cfn.templates_common import new_template
 from infra.iam.boundary import BUILDS, DELIVERY, FUNCTIONS, JOBS
@@ -38,7 +39,7 @@ def _source_policies(template: Template, role: iam.Role) -> None:
         )
 
 
-def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
+def build(project) -> Template:
     t = new_template("IAM roles of the SageMaker MLOps project: least privilege, scoped to this environment's names")
     add_source_conditions(t)
 
@@ -61,5 +62,6 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
           "the report-partitions Lambda's role", functions.partitions_function_statements(), FUNCTIONS)
     exported_service_role(t, "CrawlerRole", "CrawlerRoleName", "glue.amazonaws.com",
           "the KPI crawler's role", functions.crawler_statements(), FUNCTIONS)
+    add_image_registries(t, project)  # the registry account the image pulls name, per region
     parameters.declare_used(t)  # every ${Name} the statements use becomes a Parameter
     return t

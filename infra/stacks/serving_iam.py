@@ -12,6 +12,7 @@ from __future__ import annotations
 from troposphere import Template
 
 from infra.cfn import parameters
+from infra.cfn.mappings import add_image_registries
 from infra.cfn.templates_common import new_template
 from infra.iam import deploy_policies
 from infra.iam.boundary import DELIVERY, FUNCTIONS, JOBS
@@ -21,7 +22,7 @@ from infra.iam.runtime import delivery, functions, jobs
 CLOUDFORMATION = "cloudformation.amazonaws.com"
 
 
-def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
+def build(project) -> Template:
     t = new_template("IAM roles of the SageMaker MLOps project's model deployment; changed only by an administrator")
     exported_service_role(t, "DeploymentPipelineRole", "DeploymentPipelineRoleName", "codepipeline.amazonaws.com",
                           "the model-deployment pipeline's service role", delivery.deployment_pipeline_statements(), DELIVERY)
@@ -41,5 +42,6 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     exported_service_role(t, "EndpointsDeployRole", "EndpointsDeployRoleName", CLOUDFORMATION,
                           "the role CloudFormation deploys the staging and production endpoint stacks with",
                           deploy_policies.endpoint_stacks(), boundary=None)
+    add_image_registries(t, project)  # the registry account the image pulls name, per region
     parameters.declare_used(t)
     return t

@@ -180,6 +180,14 @@ def _join(stack: Stack, arg):
     return sep.join(str(v) for v in values)
 
 
+def _find_in_map(stack: Stack, arg):
+    name, top, second = (stack.value(a) for a in arg)
+    try:
+        return stack.template["Mappings"][name][top][second]
+    except KeyError:
+        raise Unresolved(f"{stack.key}.yaml: Fn::FindInMap {name} has no {top}/{second}") from None
+
+
 def _select(stack: Stack, arg):
     index, items = arg
     return stack.value(items)[int(stack.value(index))]
@@ -196,6 +204,7 @@ _FUNCTIONS = {
     "Fn::If": _if,
     "Fn::Join": _join,
     "Fn::Select": _select,
+    "Fn::FindInMap": _find_in_map,
     "Fn::Split": _split,
     "Fn::GetAtt": lambda s, a: s.physical(*(a if isinstance(a, list) else a.split(".", 1))),
     "Fn::ImportValue": lambda s, a: s.import_value(a),
