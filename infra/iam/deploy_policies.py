@@ -35,7 +35,6 @@ from infra.config.names import ATHENA_RESULTS_PREFIX, ROLLBACK_ALARMS
 from infra.iam.policies import arn, artifact_bucket_arn, decrypt_by_alias, pass_role, use_key_by_alias
 
 
-
 def actions(module, *names: str) -> list:
     """awacs action constants by name: a typo fails at import, not as a silent deny at deploy."""
     return [getattr(module, name) for name in names]
