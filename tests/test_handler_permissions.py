@@ -13,9 +13,8 @@ from pathlib import Path
 import cfnlint
 import pytest
 
-from infra.config.names import ENDPOINT_STACKS
+from infra.stacks.deployment import ENDPOINT_DEPLOY_ROLES
 from infra.stacks.pipeline import DEPLOYMENTS
-from infra.config.names import ENDPOINT_STACKS
 from infra.iam.policies import DEPLOY_ROLE_KEY_ACTIONS
 from tests.support.cfn import as_list, load, role_statements
 from tests.test_resource_level_permissions import resource_types
@@ -64,7 +63,7 @@ NOT_NEEDED: dict[str, str] = {
     **{p: "who may use a key, and whether it exists, stay with the account's administrators, never a push"
        for p in ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:DisableKeyRotation", "kms:CancelKeyDeletion")},
     "iam:CreateServiceLinkedRole": "deploy roles never write to IAM; the Athena workgroup needs no service-linked role "
-                                   "(the endpoints role holds it, for Application Auto Scaling's role alone)",
+                                   "(the production endpoint's role holds it, for Application Auto Scaling's role alone)",
     **{p: "the scalable target has no scheduled actions" for p in ("application-autoscaling:PutScheduledAction",
                                                                   "application-autoscaling:DeleteScheduledAction")},
     **{p: "the scalable target is a SageMaker variant, not a Lambda function's provisioned concurrency"
@@ -95,9 +94,9 @@ def granted(deploy_roles: dict, role: str) -> set[str]:
 
 
 # The stacks a deploy role deploys, and that role: the delivery pipeline's (DEPLOYMENTS) and the endpoint stacks,
-# which the model-deployment pipeline deploys with one role.
+# which the model-deployment pipeline deploys each with its own role.
 DEPLOYED = {**{stack: role_export.removesuffix("Arn") for stack, (_, _, role_export, _) in DEPLOYMENTS.items()},
-            **{stack: "EndpointsDeployRole" for stack in ENDPOINT_STACKS}}
+            **{stack: role_export.removesuffix("Arn") for stack, role_export in ENDPOINT_DEPLOY_ROLES.items()}}
 
 
 def missing_permissions(rendered: dict[str, str], stack: str) -> list[str]:

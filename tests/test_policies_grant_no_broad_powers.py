@@ -186,7 +186,7 @@ def test_no_role_the_pipeline_runs_as_or_passes_may_write_to_iam(rendered):
 
 
 def test_the_check_catches_a_service_linked_role_for_any_service():
-    text = ("Resources:\n  EndpointsDeployRole:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {}\n"
+    text = ("Resources:\n  ProductionEndpointDeployRole:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {}\n"
             "      Policies:\n      - PolicyName: p\n        PolicyDocument:\n          Statement:\n"
             "          - {Sid: AnyServiceLinkedRole, Effect: Allow, Action: 'iam:CreateServiceLinkedRole',"
             " Resource: 'arn:aws:iam::111111111111:role/aws-service-role/*'}\n"
@@ -194,8 +194,8 @@ def test_the_check_catches_a_service_linked_role_for_any_service():
             " Resource: 'arn:aws:iam::111111111111:role/aws-service-role/ec2.amazonaws.com/*',"
             " Condition: {StringEquals: {'iam:AWSServiceName': ec2.amazonaws.com}}}\n")
     assert iam_write_problems({"deploy-roles.yaml": text}) == [
-        "deploy-roles.yaml EndpointsDeployRole AnyServiceLinkedRole: iam:CreateServiceLinkedRole",
-        "deploy-roles.yaml EndpointsDeployRole OtherService: iam:CreateServiceLinkedRole"]
+        "deploy-roles.yaml ProductionEndpointDeployRole AnyServiceLinkedRole: iam:CreateServiceLinkedRole",
+        "deploy-roles.yaml ProductionEndpointDeployRole OtherService: iam:CreateServiceLinkedRole"]
 
 
 def test_the_check_catches_a_deploy_role_that_may_change_trust():

@@ -17,7 +17,7 @@ from troposphere import AWSHelperFn, BaseAWSObject, Parameter, Template
 from infra.config import serving
 from infra.config.loader import deployment_settings
 from infra.config.model import Deployment
-from infra.config.names import DATA_CAPTURE_PREFIX, ENDPOINTS_DEPLOY_ROLE, RELEASE_KEY, Names
+from infra.config.names import DATA_CAPTURE_PREFIX, RELEASE_KEY, Names
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,10 @@ SPECS: dict[str, Spec] = {
     "StagingEndpointStackName": Spec("Name of this environment's staging endpoint stack", lambda n: n.stack("staging-endpoint")),
     "ProductionEndpointStackName": Spec("Name of this environment's production endpoint stack", lambda n: n.stack("production-endpoint")),
     "DeploymentDeployRoleName": Spec("Role CloudFormation uses for the deployment stack", lambda n: n.deploy_role("deployment")),
-    "EndpointsDeployRoleName": Spec("Role CloudFormation uses for the endpoint stacks", lambda n: n.deploy_role(ENDPOINTS_DEPLOY_ROLE)),
+    "StagingEndpointDeployRoleName": Spec("Role CloudFormation uses for the staging endpoint stack",
+                                          lambda n: n.deploy_role("staging-endpoint")),
+    "ProductionEndpointDeployRoleName": Spec("Role CloudFormation uses for the production endpoint stack",
+                                             lambda n: n.deploy_role("production-endpoint")),
     "DeploymentPipelineName": Spec("CodePipeline that serves approved model versions", lambda n: n.deployment_pipeline),
     "DeploymentArtifactsPrefix": Spec("Key prefix the deployment pipeline stores run artifacts under", lambda n: n.deployment_artifacts_prefix),
     "DeploymentPipelineRoleName": Spec("Role of the deployment pipeline", lambda n: n.deployment_pipeline_role),

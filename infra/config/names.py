@@ -20,8 +20,8 @@ BOOTSTRAP_ONLY_STACKS = ("deploy-roles", "boundaries", "iam", "serving-iam")
 ENDPOINT_STACKS = ("staging-endpoint", "production-endpoint")
 # Deployed by the delivery pipeline, on each push.
 PIPELINE_STACKS = tuple(s for s in STACKS if s not in BOOTSTRAP_ONLY_STACKS + ENDPOINT_STACKS)
-# One deploy role deploys both endpoint stacks (the deployment pipeline passes it).
-ENDPOINTS_DEPLOY_ROLE = "endpoints"
+# Each endpoint stack has its own deploy role (the deployment pipeline passes each to its own stage): the staging
+# stage, which runs before the smoke test and the production approval, cannot reach production.
 
 # Where things live inside the artifact bucket. One bucket, one KMS key, prefixes per use.
 CODEPIPELINE_PREFIX = "codepipeline/"  # unused by CodePipeline itself: see Names.pipeline_artifacts_prefix
@@ -38,6 +38,8 @@ SAGEMAKER_OUTPUT_FOLDERS = ("data", "models", EVALUATION_FOLDER)
 EVALUATION_TABLE_LEVEL = len(f"{SAGEMAKER_PREFIX}pipeline/{EVALUATION_FOLDER}".split("/"))
 # What the delivery pipeline last released (its Synth output): the model-deployment pipeline's source.
 RELEASE_KEY = "release/templates.zip"
+# The production endpoint stack's rollback alarms (infra/stacks/production_endpoint.py), as an IAM pattern.
+ROLLBACK_ALARMS = "${ResourcePrefix}-production-*"
 # Requests and responses the production endpoint captures (config deployment.data_capture_percent).
 DATA_CAPTURE_PREFIX = "data-capture/"
 # One empty marker per counted registry change (lambda_src/registry_metrics/ledger.py), per group.
@@ -125,7 +127,7 @@ class Names:
         return self.role("source-events")
 
     def deploy_role(self, stack: str) -> str:
-        if stack not in PIPELINE_STACKS + (ENDPOINTS_DEPLOY_ROLE,):
+        if stack not in PIPELINE_STACKS + ENDPOINT_STACKS:
             raise KeyError(stack)
         return self.role(f"deploy-{stack}")
 
@@ -329,7 +331,7 @@ _LIMITS = (
                                 n.source_events_role, n.notifier_role, n.crawler_role, n.metrics_function_role, n.partitions_function_role,
                                 n.deployment_pipeline_role, n.deployment_events_role, n.resolve_function_role,
                                 n.smoke_test_function_role, n.model_role]
-                               + [n.deploy_role(s) for s in PIPELINE_STACKS + (ENDPOINTS_DEPLOY_ROLE,)], 64, "project.short_name"),
+                               + [n.deploy_role(s) for s in PIPELINE_STACKS + ENDPOINT_STACKS], 64, "project.short_name"),
     ("Lambda function name", lambda n: [n.notifier_function, n.resolve_function, n.smoke_test_function], 64, "project.short_name"),
     ("SageMaker endpoint name", lambda n: [n.staging_endpoint, n.production_endpoint], 63, "project.short_name"),
     ("Deployment pipeline name", lambda n: [n.deployment_pipeline], 100, "project.short_name"),

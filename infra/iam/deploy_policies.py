@@ -4,8 +4,8 @@ One function per stack, kept beside the others so a reviewer sees every deploy-t
 file. Every statement is scoped to the environment's own names (ResourcePrefix, the group, the
 topic…); keys, and the endpoint stacks' generated model and config names, are the exceptions noted below. No deploy
 role writes to IAM: the roles the stacks use are made by the administrator-only IAM stack, and a deploy role may
-only read and pass them. (One exception: the endpoints role may create Application Auto Scaling's service-linked
-role for SageMaker, an AWS-defined role nothing can be added to.)
+only read and pass them. (One exception: the production endpoint's role may create Application Auto Scaling's
+service-linked role for SageMaker, an AWS-defined role nothing can be added to.)
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ import awacs.sqs
 from awacs.aws import Allow, ArnLike, Bool, Condition, ForAnyValueStringEquals, Statement, StringEquals
 from troposphere import Sub
 
-from infra.config.names import ATHENA_RESULTS_PREFIX
+from infra.config.names import ATHENA_RESULTS_PREFIX, ROLLBACK_ALARMS
 from infra.iam.policies import arn, artifact_bucket_arn, decrypt_by_alias, pass_role, use_key_by_alias
 
 
@@ -364,18 +364,21 @@ def deployment_stack() -> list[Statement]:
 # in an account (https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-service-linked-roles.html).
 AUTOSCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
 AUTOSCALING_SERVICE_LINKED_ROLE = f"role/aws-service-role/{AUTOSCALING_SERVICE}/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
-ENDPOINT_NAME_PARAMETERS = ("StagingEndpointName", "ProductionEndpointName")
+# What production's scalable target is (infra/stacks/production_endpoint.py): the only kind its deploy role may
+# register, change or remove (Application Auto Scaling's own condition keys).
+AUTOSCALED_NAMESPACE = "sagemaker"
+AUTOSCALED_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
 
-def endpoint_stacks() -> list[Statement]:
-    """Both endpoint stacks (the deployment pipeline deploys them with this one role): models, endpoint configs,
-    the two endpoints, production's alarms, autoscaling and the artifact key for volumes and captured data."""
-    endpoints = [arn("sagemaker", f"endpoint/${{{name}}}") for name in ENDPOINT_NAME_PARAMETERS]
-    # Models and endpoint configs keep CloudFormation's generated names: a new version or setting replaces them, and
-    # a fixed name would collide with the one being replaced. So they are granted by type, in this account and
-    # region; what a model may reach is its role's, and the only role this one may pass is the model role.
+def _serving(endpoint_param: str) -> list[Statement]:
+    """What both endpoint stacks make: a model, its endpoint config and one endpoint, by its name parameter.
+
+    Models and endpoint configs keep CloudFormation's generated names: a new version or setting replaces them, and a
+    fixed name would collide with the one being replaced. So they are granted by type, in this account and region
+    (open risk in docs/security.md); what a model may reach is its role's, the only role passed is the model role, and
+    the only endpoint a config can be put on is this stack's own."""
+    endpoint = arn("sagemaker", f"endpoint/${{{endpoint_param}}}")
     models, configs = arn("sagemaker", "model/*"), arn("sagemaker", "endpoint-config/*")
-    scalable_targets = arn("application-autoscaling", "scalable-target/*")
     return [
         # Models only with network isolation: a container whose image a push picked can reach nothing outside.
         Statement(Sid="ModelsIsolated", Effect=Allow, Action=[awacs.sagemaker.CreateModel], Resource=[models],
@@ -385,9 +388,8 @@ def endpoint_stacks() -> list[Statement]:
         _allow("EndpointConfigs", actions(awacs.sagemaker, "CreateEndpointConfig", "DeleteEndpointConfig", "DescribeEndpointConfig",
                                           "AddTags", "DeleteTags", "ListTags"), [configs]),
         # CreateEndpoint and UpdateEndpoint are authorised on the endpoint and on the config it is given.
-        _allow("Endpoints", actions(awacs.sagemaker, "CreateEndpoint", "UpdateEndpoint", "DeleteEndpoint", "DescribeEndpoint",
-                                    "UpdateEndpointWeightsAndCapacities", "AddTags", "DeleteTags", "ListTags"),
-               [*endpoints, configs]),
+        _allow("Endpoint", actions(awacs.sagemaker, "CreateEndpoint", "UpdateEndpoint", "DeleteEndpoint", "DescribeEndpoint",
+                                   "AddTags", "DeleteTags", "ListTags"), [endpoint, configs]),
         *_pass_existing_role("Model", "ModelRoleName", "sagemaker.amazonaws.com"),
         # The volumes' and the captured data's key: SageMaker encrypts the endpoint's volumes with a grant made with
         # the credentials of the CreateEndpoint/UpdateEndpoint caller (the artifact key's policy lets this role).
@@ -397,15 +399,43 @@ def endpoint_stacks() -> list[Statement]:
                   Resource=[arn("kms", "key/*")],
                   Condition=Condition([ForAnyValueStringEquals({"kms:ResourceAliases": [Sub("${ArtifactKeyAlias}")]}),
                                        Bool({"kms:GrantIsForAWSResource": "true"})])),
-        _alarms("RollbackAlarms"),
+    ]
+
+
+def staging_endpoint_stack() -> list[Statement]:
+    """The staging endpoint stack: its model, endpoint config and endpoint, nothing else. It runs before the smoke test
+    and the person's production approval, so it holds nothing of production's: not its endpoint, alarms or autoscaling
+    (staging has none)."""
+    return _serving("StagingEndpointName")
+
+
+def production_endpoint_stack() -> list[Statement]:
+    """The production endpoint stack: its model, endpoint config and endpoint, the rollback alarms, autoscaling and
+    the artifact key for volumes and captured data."""
+    autoscaled = Condition(StringEquals({"application-autoscaling:service-namespace": AUTOSCALED_NAMESPACE,
+                                         "application-autoscaling:scalable-dimension": AUTOSCALED_DIMENSION}))
+    scalable_targets = [arn("application-autoscaling", "scalable-target/*")]
+    return [
+        *_serving("ProductionEndpointName"),
+        # Whoever registers a variant's scalable target needs rights on the endpoint too, not just Application Auto
+        # Scaling's (https://docs.aws.amazon.com/autoscaling/application/userguide/security_iam_id-based-policy-examples.html).
+        _allow("EndpointCapacity", [awacs.sagemaker.UpdateEndpointWeightsAndCapacities],
+               [arn("sagemaker", "endpoint/${ProductionEndpointName}")]),
+        _allow("RollbackAlarms", actions(awacs.cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms", "TagResource",
+                                         "UntagResource", "ListTagsForResource"), [arn("cloudwatch", f"alarm:{ROLLBACK_ALARMS}")]),
         # Target tracking makes and removes its own alarms with the caller's rights, named after the variant.
         _allow("TargetTrackingAlarms", actions(awacs.cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms"),
                [arn("cloudwatch", "alarm:TargetTracking-endpoint/${ProductionEndpointName}/*")]),
-        # Scalable targets are named by generated IDs: any scalable target of this account and region (open risk in
-        # docs/security.md); the templates register only this env's production variant.
-        _allow("ScalableTargets", actions(awacs.application_autoscaling, "RegisterScalableTarget", "DeregisterScalableTarget",
-                                          "PutScalingPolicy", "DeleteScalingPolicy", "TagResource", "UntagResource",
-                                          "ListTagsForResource"), [scalable_targets]),
+        # Scalable targets are named by generated IDs, so they are granted by type (open risk in docs/security.md),
+        # held to SageMaker variants' instance counts; Application Auto Scaling also checks the caller may describe
+        # and resize the endpoint itself (EndpointCapacity above: production's only).
+        Statement(Sid="SageMakerScalableTargets", Effect=Allow,
+                  Action=actions(awacs.application_autoscaling, "RegisterScalableTarget", "DeregisterScalableTarget",
+                                 "PutScalingPolicy", "DeleteScalingPolicy"),
+                  Resource=scalable_targets, Condition=autoscaled),
+        # Tagging names no namespace or dimension (no such condition keys): the stack's tags on its target.
+        _allow("ScalableTargetTags", actions(awacs.application_autoscaling, "TagResource", "UntagResource",
+                                             "ListTagsForResource"), scalable_targets),
         _allow("AutoscalingLookupsNoResourceLevelPermission",
                [*actions(awacs.application_autoscaling, "DescribeScalableTargets", "DescribeScalingPolicies",
                          "DescribeScheduledActions"), awacs.cloudwatch.GetMetricData], ["*"]),

@@ -129,6 +129,10 @@ def _invoke(name: str, function_param: str, user_parameters=None, namespace: str
     return pipeline_actions.action(name, "Invoke", "Lambda", configuration, namespace=namespace, run_order=run_order)
 
 
+# Each endpoint stack's own deploy role (serving-iam exports): the Staging stage's cannot reach production.
+ENDPOINT_DEPLOY_ROLES = {"staging-endpoint": "StagingEndpointDeployRoleArn", "production-endpoint": "ProductionEndpointDeployRoleArn"}
+
+
 def _deploy_endpoint(name: str, stack: str, stack_param: str, run_order: int = 1) -> codepipeline.Actions:
     return pipeline_actions.action(name, "Deploy", "CloudFormation", {
         "ActionMode": "CREATE_UPDATE",
@@ -136,7 +140,7 @@ def _deploy_endpoint(name: str, stack: str, stack_param: str, run_order: int = 1
         "TemplatePath": f"{RELEASE}::templates/{stack}.yaml",
         "TemplateConfiguration": Sub(f"{RELEASE}::templates/${{Environment}}/{stack}.json"),
         "ParameterOverrides": PARAMETER_OVERRIDES,
-        "RoleArn": import_value("ServingIamStackName", "EndpointsDeployRoleArn"),
+        "RoleArn": import_value("ServingIamStackName", ENDPOINT_DEPLOY_ROLES[stack]),
     }, inputs=[RELEASE], run_order=run_order)
 
 
@@ -155,7 +159,7 @@ def stages() -> list:
     clean_up = pipeline_actions.action("DeleteStagingStack", "Deploy", "CloudFormation", {
         "ActionMode": "DELETE_ONLY",
         "StackName": Ref("StagingEndpointStackName"),
-        "RoleArn": import_value("ServingIamStackName", "EndpointsDeployRoleArn"),
+        "RoleArn": import_value("ServingIamStackName", ENDPOINT_DEPLOY_ROLES["staging-endpoint"]),
     })
     return [
         codepipeline.Stages(Name="Source", Actions=[pipeline_actions.action(

@@ -181,17 +181,18 @@ def artifact_key_policy() -> PolicyDocument:
                 Resource=["*"],
                 Condition=Condition(ArnLike({"aws:PrincipalArn": [role_arn_pattern()]})),
             ),
-            # SageMaker encrypts the endpoints' volumes through a grant it makes with the credentials of the
-            # endpoints' deploy role (CreateEndpoint, UpdateEndpoint); that role's policy grants it by alias too.
+            # SageMaker encrypts the endpoints' volumes through a grant it makes with the credentials of each
+            # endpoint's deploy role (CreateEndpoint, UpdateEndpoint); their policies grant it by alias too.
             Statement(
-                Sid="EndpointsDeployRoleGrantsForVolumes",
+                Sid="EndpointDeployRolesGrantsForVolumes",
                 Effect=Allow,
                 Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
                 Action=[awacs.kms.CreateGrant],
                 Resource=["*"],
                 Condition=Condition([
-                    ArnEquals({"aws:PrincipalArn": Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}"
-                                                       "${EndpointsDeployRoleName}")}),
+                    ArnEquals({"aws:PrincipalArn": [
+                        Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role${{RolePath}}${{{role}}}")
+                        for role in ("StagingEndpointDeployRoleName", "ProductionEndpointDeployRoleName")]}),
                     Bool({"kms:GrantIsForAWSResource": "true"}),
                 ]),
             ),

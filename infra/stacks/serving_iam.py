@@ -4,8 +4,9 @@ CloudFormation's 51,200 bytes inline with them).
 Administrator-only, like the IAM and deploy-roles stacks: `make deploy` creates and changes it, the pipelines
 never deploy it. It holds the runtime roles (the model-deployment pipeline's, the role EventBridge starts it with,
 the resolve and smoke-test functions', the role SageMaker serves the endpoints' models with), each under the
-boundary of its kind, and the roles CloudFormation deploys the deployment stack and the endpoint stacks with. They exist in every env, as the others do, so every import of them resolves; only
-an env whose config has a `deployment` block deploys anything that uses them.
+boundary of its kind, and the roles CloudFormation deploys the deployment stack and each endpoint stack with (one
+role per endpoint stack). They exist in every env, as the others do, so every import of them resolves; only an env
+whose config has a `deployment` block deploys anything that uses them.
 """
 from __future__ import annotations
 
@@ -38,10 +39,14 @@ def build(project) -> Template:
     exported_service_role(t, "DeploymentDeployRole", "DeploymentDeployRoleName", CLOUDFORMATION,
                           "the role CloudFormation deploys the deployment stack with", deploy_policies.deployment_stack(),
                           boundary=None)
-    # The deployment pipeline deploys both endpoint stacks with this one role.
-    exported_service_role(t, "EndpointsDeployRole", "EndpointsDeployRoleName", CLOUDFORMATION,
-                          "the role CloudFormation deploys the staging and production endpoint stacks with",
-                          deploy_policies.endpoint_stacks(), boundary=None)
+    # One role per endpoint stack: the Staging stage runs before the smoke test and the person's production approval,
+    # so the role it passes reaches nothing of production's.
+    exported_service_role(t, "StagingEndpointDeployRole", "StagingEndpointDeployRoleName", CLOUDFORMATION,
+                          "the role CloudFormation deploys (and deletes) the staging endpoint stack with",
+                          deploy_policies.staging_endpoint_stack(), boundary=None)
+    exported_service_role(t, "ProductionEndpointDeployRole", "ProductionEndpointDeployRoleName", CLOUDFORMATION,
+                          "the role CloudFormation deploys the production endpoint stack with",
+                          deploy_policies.production_endpoint_stack(), boundary=None)
     add_image_registries(t, project)  # the registry account the image pulls name, per region
     parameters.declare_used(t)
     return t

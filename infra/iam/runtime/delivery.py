@@ -126,7 +126,7 @@ ENDPOINT_STACK_NAME_PARAMETERS = ("StagingEndpointStackName", "ProductionEndpoin
 
 def deployment_pipeline_statements() -> list[Statement]:
     """Read the released templates, run the resolve and smoke-test functions, ask for production approval,
-    deploy (and delete) the endpoint stacks as the endpoints' deploy role."""
+    deploy (and delete) each endpoint stack as its own deploy role."""
     return [
         use_key_by_alias("ArtifactKey", "${ArtifactKeyAlias}"),
         *read_write_prefix("Artifacts", "${DeploymentArtifactsPrefix}"),
@@ -147,7 +147,9 @@ def deployment_pipeline_statements() -> list[Statement]:
         # CleanUpStaging's DELETE_ONLY: the staging stack only, never production's.
         Statement(Sid="DeleteStagingStack", Effect=Allow, Action=[awacs.cloudformation.DeleteStack],
                   Resource=[arn("cloudformation", "stack/${StagingEndpointStackName}/*")]),
-        pass_role("PassEndpointsDeployRole", ["${EndpointsDeployRoleName}"], "cloudformation.amazonaws.com"),
+        # Each endpoint stack's own deploy role, to CloudFormation only.
+        pass_role("PassEndpointDeployRoles", ["${StagingEndpointDeployRoleName}", "${ProductionEndpointDeployRoleName}"],
+                  "cloudformation.amazonaws.com"),
     ]
 
 

@@ -5,7 +5,7 @@ import awacs.cloudwatch
 import awacs.sagemaker
 from awacs.aws import Allow, Condition, Statement, StringEquals
 
-from infra.config.names import SAGEMAKER_OUTPUT_FOLDERS
+from infra.config.names import ROLLBACK_ALARMS, SAGEMAKER_OUTPUT_FOLDERS
 from infra.iam.deploy_policies import actions
 from infra.iam.policies import (arn, decrypt_by_alias, encrypt_by_alias, pass_role, pull_images, put_metrics, read_approved_archives,
                                 read_prefix, use_key_by_alias, write_logs, write_prefix)
@@ -63,8 +63,6 @@ def sagemaker_execution_statements() -> list[Statement]:
 # SageMaker hosting's log groups, one per endpoint; and the namespace of the endpoint instances' own metrics.
 ENDPOINT_LOG_GROUPS = ("/aws/sagemaker/Endpoints/${StagingEndpointName}", "/aws/sagemaker/Endpoints/${ProductionEndpointName}")
 ENDPOINT_METRICS_NAMESPACE = "/aws/sagemaker/Endpoints"
-# The production stack's rollback alarms (infra/stacks/production_endpoint.py).
-ROLLBACK_ALARMS = "${ResourcePrefix}-production-*"
 
 
 def model_serving_statements() -> list[Statement]:
