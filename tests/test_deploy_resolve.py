@@ -23,6 +23,7 @@ GROUP = "acme-fraud-staging-models"
 OTHER_GROUP = "acme-fraud-prod-models"
 BUCKET = "acme-fraud-artifacts-eu-west-1"
 ARCHIVES = "sagemaker/acme-fraud-staging/models/"
+IMAGE_REPOSITORY = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost"
 REPORT = {"binary_classification_metrics": {"accuracy": {"value": 0.88, "standard_deviation": "NaN"},
                                             "auc": {"value": 0.91234, "standard_deviation": "NaN"}}}
 
@@ -40,12 +41,14 @@ class Registry:
         monkeypatch.setenv("MODEL_PACKAGE_GROUP", GROUP)
         monkeypatch.setenv("ARCHIVE_BUCKET", BUCKET)
         monkeypatch.setenv("ARCHIVE_PREFIX", ARCHIVES)
+        monkeypatch.setenv("SERVING_IMAGES", f"{IMAGE_REPOSITORY},another.dkr.ecr.eu-west-1.amazonaws.com/other")
 
-    def register(self, status: str, group: str = GROUP, report: object = REPORT, archive_url: str | None = None) -> str:
+    def register(self, status: str, group: str = GROUP, report: object = REPORT, archive_url: str | None = None,
+                 image: str = f"{IMAGE_REPOSITORY}:3.0-5") -> str:
         key = f"evaluation/{uuid.uuid4().hex}/evaluation.json"
         kwargs = dict(
             ModelPackageGroupName=group,
-            InferenceSpecification={"Containers": [{"Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/xgb:1",
+            InferenceSpecification={"Containers": [{"Image": image,
                                                     "ModelDataUrl": archive_url or f"s3://{BUCKET}/{self.archive(key)}"}],
                                     "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
             ModelApprovalStatus="PendingManualApproval",
@@ -524,3 +527,24 @@ def test_without_bucket_versioning_a_rewrite_could_not_be_seen_so_nothing_is_dep
     name, body = world.pipeline.only_result()
     assert name == "PutJobFailureResult" and body["failureDetails"]["type"] == "ConfigurationError"
     assert logged(capsys)[-1]["decision"] == "archive_unverifiable"
+
+
+@pytest.mark.parametrize("image", [
+    "123456789012.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:3.0-5",  # another account's repository of that name
+    f"{IMAGE_REPOSITORY}-custom:1",  # another repository whose name starts alike
+    "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2",
+    "docker.io/library/python:3",
+])
+def test_a_version_served_with_another_image_is_not_deployed(world, capsys, image):
+    arn = world.register("Approved", image=image)
+    handler.lambda_handler(job_event(), None)
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobFailureResult" and image in body["failureDetails"]["message"]
+    assert logged(capsys)[-1]["decision"] == "image_elsewhere"
+    assert _tags(world, _archive_key(world, arn)) == [[]]
+
+
+def test_the_serving_image_may_be_named_by_digest(world):
+    world.register("Approved", image=f"{IMAGE_REPOSITORY}@sha256:" + "0" * 64)
+    handler.lambda_handler(job_event(), None)
+    assert world.pipeline.only_result()[0] == "PutJobSuccessResult"

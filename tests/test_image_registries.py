@@ -155,3 +155,17 @@ def test_the_check_catches_a_wildcard_or_another_account(rendered, project):
         assert broken != rendered
         problems = image_pull_problems(broken, project)
         assert problems and all(complaint in p for p in problems), problems
+
+
+def test_resolve_holds_a_version_to_the_image_the_model_role_may_pull(rendered, project):
+    """The deployment's Resolve refuses a version whose serving image is not SERVING_IMAGES (so it stops before an
+    endpoint fails to pull it); per env, that is exactly the repository and account the model role may pull."""
+    for env in project.environments:
+        stacks = resolve_all(rendered, project, env, list(BUILDERS))
+        function = stacks["deployment"].value(stacks["deployment"].template["Resources"]["ResolveFunction"]["Properties"])
+        allowed = function["Environment"]["Variables"]["SERVING_IMAGES"].split(",")
+        role = stacks["serving-iam"].value(stacks["serving-iam"].template["Resources"]["ModelRole"]["Properties"])
+        pulls = {m["account"] + "/" + m["repository"] for text in _strings(role) if (m := REPOSITORY_ARN.match(text))}
+        region = project.env(env).region
+        assert sorted(allowed) == sorted(f"{pull.split('/')[0]}.dkr.ecr.{region}.amazonaws.com/{pull.split('/', 1)[1]}"
+                                         for pull in pulls), f"env {env}"

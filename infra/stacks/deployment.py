@@ -26,13 +26,15 @@ import json
 
 import awacs.sqs
 from awacs.aws import PolicyDocument
-from troposphere import AWS_NO_VALUE, Equals, GetAtt, If, Parameter, Ref, Sub, Template
+from troposphere import AWS_NO_VALUE, Equals, GetAtt, If, Join, Parameter, Ref, Sub, Template
 from troposphere import awslambda, codepipeline, events, sqs
 
 from infra.cfn import parameters, scanner_skips
 from infra.cfn.exports import import_value
+from infra.cfn.mappings import add_image_registries, image_registry_account
 from infra.cfn.templates_common import new_template
 from infra.iam.policies import MODEL_ARCHIVES, VERSION, deny_insecure_transport
+from infra.iam.runtime.jobs import SERVING_IMAGE_REPOSITORIES
 from infra.parts import alarms, delivery_failures, deployment_outcomes, functions, model_package_events, pipeline_actions
 
 RUNTIME = "python3.12"
@@ -52,7 +54,10 @@ FUNCTIONS = {
     "Resolve": ("ResolveFunctionName", "ResolveFunctionRoleArn", "deploy_resolve.handler.lambda_handler", 180, 128,
                 {"MODEL_PACKAGE_GROUP": Ref("ModelPackageGroupName"), "METRICS_NAMESPACE": Ref("MetricsNamespace"),
                  "PRODUCTION_ENDPOINT": Ref("ProductionEndpointName"), "ARCHIVE_BUCKET": import_value(
-                     "PipelineStackName", "ArtifactBucketName"), "ARCHIVE_PREFIX": Sub(MODEL_ARCHIVES)},
+                     "PipelineStackName", "ArtifactBucketName"), "ARCHIVE_PREFIX": Sub(MODEL_ARCHIVES),
+                 "SERVING_IMAGES": Join(",", [Sub(f"${{Registry}}.dkr.ecr.${{AWS::Region}}.${{AWS::URLSuffix}}/{repository}",
+                                                  Registry=image_registry_account())
+                                              for repository in SERVING_IMAGE_REPOSITORIES])},
                 "Picks the newest Approved version of the env's model package group for the deployment pipeline"),
     "SmokeTest": ("SmokeTestFunctionName", "SmokeTestFunctionRoleArn", "deploy_smoke_test.handler.lambda_handler", 300, 256,
                   {"LATENCY_BUDGET_MS": Ref("SmokeTestLatencyMs")},
@@ -236,7 +241,7 @@ def _trigger(t: Template) -> None:
     ))
 
 
-def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
+def build(project) -> Template:
     t = new_template("Model deployment of the SageMaker MLOps project: approved versions to staging, a smoke test, "
                      "a person's approval and a guarded production rollout")
     t.add_condition(PRODUCTION_APPROVAL, Equals(Ref("ProductionApproval"), "true"))
@@ -248,5 +253,6 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     _trigger(t)
     deployment_outcomes.add(t, _operations_topic())
     scanner_skips.apply(t, "deployment")
+    add_image_registries(t, project)  # the registry Resolve holds a version's serving image to
     parameters.declare_used(t)
     return t

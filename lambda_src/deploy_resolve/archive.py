@@ -8,7 +8,9 @@ already approved. Before anything is deployed, for each container of the version
 2. the bucket is versioned, and the key has exactly one object version, no delete marker, written before the
    version was registered: it was written once and never replaced since (any rewrite leaves a second version,
    which the bucket's lifecycle never expires: it keeps the newest noncurrent version of every key);
-3. that object version gets the ARCHIVE_TAG tag (contract.py), naming the version. The model role only reads
+3. its serving image is one the endpoints may pull (SERVING_IMAGES: AWS's registry of the region), so a version
+   registered with another image stops here, not at the endpoint;
+4. that object version gets the ARCHIVE_TAG tag (contract.py), naming the version. The model role only reads
    tagged archives, so a rewrite after this (a new, untagged object version) fails the next model load instead
    of serving what nobody approved.
 """
@@ -31,6 +33,26 @@ def _settings() -> tuple[str, str]:
         raise Failed("misconfigured", "the function's ARCHIVE_BUCKET or ARCHIVE_PREFIX (ending in /) environment "
                                       "variable is not set", "ConfigurationError")
     return bucket, prefix
+
+
+def _images_allowed() -> tuple[str, ...]:
+    images = tuple(i for i in os.environ.get("SERVING_IMAGES", "").split(",") if i)
+    if not images:
+        raise Failed("misconfigured", "the function's SERVING_IMAGES environment variable is not set", "ConfigurationError")
+    return images
+
+
+def check_images(package: dict) -> None:
+    """Each container's image is one of SERVING_IMAGES (AWS's registry of the region, by repository), any tag or
+    digest: the model role may pull nothing else, so another image would fail at the endpoint; say so now."""
+    allowed = _images_allowed()
+    for index, container in enumerate((package.get("InferenceSpecification") or {}).get("Containers") or []):
+        image = container.get("Image")
+        if not isinstance(image, str) or not any(image.startswith(f"{repository}{sep}") for repository in allowed
+                                                  for sep in (":", "@")):
+            raise Failed("image_elsewhere", f"container {index} of version {package.get('ModelPackageVersion')} names "
+                                            f"image {str(image)[:300]}, not one of {', '.join(allowed)} (the images "
+                                            "the endpoints may pull); nothing was deployed")
 
 
 def archives(package: dict) -> list[str]:
@@ -80,6 +102,7 @@ def _versioned(bucket: str) -> None:
 def pin(package: dict) -> list[str]:
     """Check and tag each archive of `package` (see the module's docstring); the tagged object versions."""
     bucket, prefix = _settings()
+    check_images(package)
     _versioned(bucket)
     registered = package.get("CreationTime")
     arn, version = package["ModelPackageArn"], package.get("ModelPackageVersion")

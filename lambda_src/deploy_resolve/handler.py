@@ -2,7 +2,8 @@
 
 Environment: MODEL_PACKAGE_GROUP, the group's name; METRICS_NAMESPACE and PRODUCTION_ENDPOINT (for the record);
 ARCHIVE_BUCKET and ARCHIVE_PREFIX, where this env's model archives are (archive.py: each archive of the version is
-checked to have been written once, then tagged so that serving may load it).
+checked to have been written once, then tagged so that serving may load it); SERVING_IMAGES, the comma-separated
+image repositories (registry/name) a version may be served with.
 UserParameters: none to resolve. {"RecordDeployedVersion": "<n>"}, after the production stage: publish the
 version production now serves as the DeployedModelVersion metric (contract.py), for the KPI dashboard.
 Output variables (for #{<namespace>.<name>} in later actions' configuration):

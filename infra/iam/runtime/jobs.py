@@ -12,6 +12,8 @@ from infra.iam.policies import (arn, decrypt_by_alias, encrypt_by_alias, pass_ro
 
 # SageMaker built-in images the model-build pipeline pulls (scikit-learn processing, XGBoost training).
 BUILT_IN_IMAGE_REPOSITORIES = ["sagemaker-scikit-learn", "sagemaker-xgboost"]
+# The image the registered model is served with (the deployment's Resolve refuses a version naming another).
+SERVING_IMAGE_REPOSITORIES = ["sagemaker-xgboost"]
 
 
 def sagemaker_execution_statements() -> list[Statement]:
@@ -72,7 +74,7 @@ def model_serving_statements() -> list[Statement]:
     return [
         *read_approved_archives("ModelArchives"),
         decrypt_by_alias("ModelArchivesDecrypt", "${ArtifactKeyAlias}"),
-        *pull_images("ServingImages", ["sagemaker-xgboost"]),
+        *pull_images("ServingImages", SERVING_IMAGE_REPOSITORIES),
         *[write_logs(f"{name}EndpointLogs", group) for name, group in zip(("Staging", "Production"), ENDPOINT_LOG_GROUPS)],
         put_metrics("EndpointMetrics", ENDPOINT_METRICS_NAMESPACE),
         *write_prefix("DataCapture", "${DataCapturePrefix}"),
