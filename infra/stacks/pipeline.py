@@ -468,7 +468,7 @@ def upsert_cache() -> codebuild.ProjectCache:
     return codebuild.ProjectCache(Type="S3", Location=Sub(f"${{ArtifactBucket}}/{BUILD_CACHE_PREFIX}${{UpsertProjectName}}"))
 
 
-def upsert_environment(bucket: s3.Bucket) -> list[tuple[str, object]]:
+def upsert_environment(bucket: s3.Bucket, key: kms.Key) -> list[tuple[str, object]]:
     """Exactly what the repo's buildspec.yaml reads."""
     return [
         ("PROJECT_NAME", Ref("ProjectName")),
@@ -477,6 +477,8 @@ def upsert_environment(bucket: s3.Bucket) -> list[tuple[str, object]]:
         ("SAGEMAKER_ROLE_ARN", import_value("IamStackName", "SageMakerExecutionRoleArn")),
         ("MODEL_PACKAGE_GROUP_NAME", Ref("ModelPackageGroupName")),
         ("ARTIFACT_BUCKET", Ref(bucket)),
+        # The key ARN the SageMaker jobs name for their outputs: the form the bucket policy compares.
+        ("ARTIFACT_KEY_ARN", GetAtt(key, "Arn")),
     ]
 
 
@@ -668,7 +670,7 @@ def build(project) -> Template:
     )
     UpsertProject = _build_project(
         t, "UpsertProject", "UpsertProjectName", "UpsertBuildRoleArn", ArtifactKey, UpsertLogGroup, "buildspec.yaml",
-        upsert_environment(ArtifactBucket), "Create or update the SageMaker model-build pipeline", 60,
+        upsert_environment(ArtifactBucket, ArtifactKey), "Create or update the SageMaker model-build pipeline", 60,
         cache=upsert_cache(),
     )
 

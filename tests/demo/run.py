@@ -154,7 +154,13 @@ class Demo(deployment.DeploymentSteps):
         self.forget_handler_clients()
         s3 = self.client("s3")
         s3.create_bucket(Bucket=self.w.artifact_bucket, CreateBucketConfiguration={"LocationConstraint": self.env.region})
-        row.result = f"moto mock_aws started; bucket {self.w.artifact_bucket} (pipeline stack's ArtifactBucket)"
+        # The pipeline stack's artifact key (named by the upsert build and imported by the endpoint stacks).
+        kms = self.client("kms")
+        key_arn = kms.create_key(Description="stands in for the artifact key")["KeyMetadata"]["Arn"]
+        kms.create_alias(AliasName=self.names.artifact_key_alias, TargetKeyId=key_arn)
+        self.markers = {"<GetAtt ArtifactKey.Arn>": key_arn}
+        row.result = (f"moto mock_aws started; bucket {self.w.artifact_bucket} (pipeline stack's ArtifactBucket), "
+                      f"key {self.names.artifact_key_alias} (its ArtifactKey)")
 
     def create_group(self, row):
         sm = self.client("sagemaker")
@@ -165,8 +171,8 @@ class Demo(deployment.DeploymentSteps):
     def upsert_pipeline(self, row):
         from pipeline_def import upsert
 
-        environ = {**self.w.upsert_environment, "AWS_REGION": self.env.region}
-        self.p.say(f"environment as the Upsert CodeBuild project sets it: {_json(self.w.upsert_environment)}")
+        environ = {**{k: self.markers.get(v, v) for k, v in self.w.upsert_environment.items()}, "AWS_REGION": self.env.region}
+        self.p.say(f"environment as the Upsert CodeBuild project sets it: {_json(environ)}")
         out = upsert.run(self.names, environ, start=True)
         for line in out:
             self.p.say(f"upsert: {line}")
@@ -176,6 +182,11 @@ class Demo(deployment.DeploymentSteps):
         register = pipeline_run.register_step(self.definition)["Arguments"]
         if register["ModelPackageGroupName"] != self.names.model_package_group:
             raise Broken(f"the pipeline registers into {register['ModelPackageGroupName']}, the rules watch {self.names.model_package_group}")
+        key_arn = self.markers["<GetAtt ArtifactKey.Arn>"]
+        unkeyed = [s["Name"] for s in pipeline_run.steps(self.definition) if s["Type"] in ("Processing", "Training")
+                   and pipeline_run.output_key(s) != key_arn]
+        if unkeyed:
+            raise Broken(f"steps {', '.join(unkeyed)} do not encrypt their outputs with the artifact key {key_arn}")
         if described["RoleArn"] != self.w.upsert_environment["SAGEMAKER_ROLE_ARN"]:
             raise Broken(f"pipeline role {described['RoleArn']} is not the template's {self.w.upsert_environment['SAGEMAKER_ROLE_ARN']}")
         row.result = f"{self.names.sagemaker_pipeline}: {len(list(pipeline_run.steps(self.definition)))} steps, registers into {register['ModelPackageGroupName']}"
