@@ -1,6 +1,6 @@
 """Create or update the SageMaker pipeline in AWS (the upsert CodeBuild project runs this).
 
-Lookups live here, not in build_pipeline: role, region, bucket and credentials come from the
+Lookups live here, not in build_pipeline: role, region, bucket, artifact key and credentials come from the
 environment (CodeBuild sets them; see buildspec.yaml) and are checked against config first.
 We call the SageMaker API ourselves instead of Pipeline.upsert(): that re-adds every tag on each
 update (duplicates on some backends) and appends Studio/SDK-config tags we do not manage.

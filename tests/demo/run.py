@@ -171,8 +171,9 @@ class Demo(deployment.DeploymentSteps):
     def upsert_pipeline(self, row):
         from pipeline_def import upsert
 
-        environ = {**{k: self.markers.get(v, v) for k, v in self.w.upsert_environment.items()}, "AWS_REGION": self.env.region}
-        self.p.say(f"environment as the Upsert CodeBuild project sets it: {_json(environ)}")
+        project_env = {k: self.markers.get(v, v) for k, v in self.w.upsert_environment.items()}
+        environ = {**project_env, "AWS_REGION": self.env.region}
+        self.p.say(f"environment as the Upsert CodeBuild project sets it: {_json(project_env)}")
         out = upsert.run(self.names, environ, start=True)
         for line in out:
             self.p.say(f"upsert: {line}")
