@@ -21,7 +21,7 @@ from pathlib import Path
 
 from infra.config import CONFIG_DIR, ConfigError
 from infra.config.names import OFFLINE_ACCOUNT, Names
-from pipeline_def.target import AwsError, UsageError, bucket_for, load_names, role_arn_for
+from pipeline_def.target import AwsError, UsageError, bucket_for, load_names, offline_key_arn, role_arn_for
 
 
 
@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--config-dir", default=str(CONFIG_DIR), help=argparse.SUPPRESS)
     upsert.add_argument("--role-arn", default=None, help="pipeline execution role (default: $SAGEMAKER_ROLE_ARN)")
     upsert.add_argument("--artifact-bucket", default=None, help="artifact bucket (default: $ARTIFACT_BUCKET, else <prefix>-<account>-<region>)")
+    upsert.add_argument("--artifact-key-arn", default=None, help="the artifact key's ARN (default: $ARTIFACT_KEY_ARN, else the key behind the env's alias)")
     upsert.add_argument("--start", action="store_true", help="start an execution after the upsert, whatever config says")
     start = sub.add_parser("start", help="start an execution; print its ARN and console link")
     local = sub.add_parser("train-local", help="rehearse an execution offline with the real step scripts")
@@ -98,7 +99,8 @@ def render(names: Names) -> str:
     return json.dumps(json.loads(definition_json(names)), indent=2, sort_keys=True)
 
 
-def definition_json(names: Names) -> str:
+def definition_json(names: Names, key_arn: str | None = None) -> str:
+    """The definition as upsert would send it; offline, the artifact key's id is a placeholder unless given."""
     # Offline: no instance-metadata probes for region or credentials (upsert keeps them: EC2 hosts need them).
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     from pipeline_def import session as sm_session
@@ -107,9 +109,10 @@ def definition_json(names: Names) -> str:
     region = names.env.region
     account = names.env.account_id or OFFLINE_ACCOUNT
     boto_session = sm_session.boto_session(region, offline=True)
-    role_arn = role_arn_for(names, account, boto_session.get_partition_for_region(region))
+    partition = boto_session.get_partition_for_region(region)
+    role_arn = role_arn_for(names, account, partition)
     sess = sm_session.pipeline_session(boto_session, bucket_for(names, account, region))
-    return build_pipeline(names, names.env, sess, role_arn=role_arn).definition()
+    return build_pipeline(names, names.env, sess, role_arn=role_arn, key_arn=key_arn or offline_key_arn(names, account, partition)).definition()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "start":
             result = upsert.start_only(names, os.environ)
         else:
-            result = upsert.run(names, os.environ, role_arn=args.role_arn, bucket=args.artifact_bucket, start=args.start)
+            result = upsert.run(names, os.environ, role_arn=args.role_arn, bucket=args.artifact_bucket,
+                                key_arn=args.artifact_key_arn, start=args.start)
         for line in result:
             print(line)
         return 0

@@ -135,8 +135,11 @@ def inference_instance_types(env: Environment) -> list[str]:
     return sorted(types)
 
 
-def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, role_arn: str) -> Pipeline:
-    """The SageMaker pipeline for one environment. `session` must have its default bucket set."""
+def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, role_arn: str, key_arn: str) -> Pipeline:
+    """The SageMaker pipeline for one environment. `session` must have its default bucket set.
+
+    `key_arn` is the artifact key's ARN: every processing and training job encrypts its outputs with it by name.
+    The bucket policy refuses an upload naming any other key, and compares the key ARN form (not an alias)."""
     bucket = session.default_bucket()  # set by pipeline_def.session: returns without calling AWS
     region = session.boto_region_name
     p = parameters(names, env, bucket)
@@ -151,6 +154,7 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
         instance_type=p["ProcessingInstanceType"],
         instance_count=p["ProcessingInstanceCount"],
         base_job_name=f"{names.sagemaker_pipeline}-preprocess",
+        output_kms_key=key_arn,
         sagemaker_session=session,
     )
     outputs = ("train", "validation", "test", "contract")
@@ -189,6 +193,10 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
         output_path=f"{data_uri}models",
         base_job_name=f"{names.sagemaker_pipeline}-train",
         hyperparameters=XGBOOST_HYPERPARAMETERS,
+        output_kms_key=key_arn,
+        # No Debugger tensors or profiler reports: nobody reads them, and neither config can name a KMS key.
+        debugger_hook_config=False,
+        disable_profiler=True,
         sagemaker_session=session,
     )
     step_train = TrainingStep(
@@ -210,6 +218,7 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
             instance_type=p["ProcessingInstanceType"],
             instance_count=p["ProcessingInstanceCount"],
             base_job_name=f"{names.sagemaker_pipeline}-{job}",
+            output_kms_key=key_arn,
             sagemaker_session=session,
         )
 

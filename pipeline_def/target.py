@@ -5,6 +5,8 @@ cli.py (argument parsing, exit codes) and upsert.py (the AWS calls) both use the
 """
 from __future__ import annotations
 
+import re
+
 from infra import config
 from infra.config import Project
 from infra.config.names import Names, for_env
@@ -53,3 +55,19 @@ def role_arn_for(names: Names, account: str, partition: str) -> str:
 
 def bucket_for(names: Names, account: str, region: str) -> str:
     return f"{names.artifact_bucket_prefix}-{account}-{region}"
+
+
+# What an offline render names as the artifact key: its id exists only once the pipeline stack is deployed.
+OFFLINE_KEY_ID = "offline-render-artifact-key"
+
+
+def offline_key_arn(names: Names, account: str, partition: str) -> str:
+    return f"arn:{partition}:kms:{names.env.region}:{account}:key/{OFFLINE_KEY_ID}"
+
+
+def check_key_arn(names: Names, key_arn: str) -> str:
+    """The artifact key as S3's bucket policy compares it: a key ARN in the env's region, never an alias or bare id."""
+    if not re.fullmatch(rf"arn:aws[a-z-]*:kms:{re.escape(names.env.region)}:[0-9]{{12}}:key/[A-Za-z0-9-]+", key_arn):
+        raise UsageError(f"artifact key '{key_arn}' is not a KMS key ARN in {names.env.region} "
+                         "(arn:<partition>:kms:<region>:<account>:key/<key id>; the bucket policy refuses any other form)")
+    return key_arn

@@ -1,6 +1,6 @@
 """Create or update the SageMaker pipeline in AWS (the upsert CodeBuild project runs this).
 
-Lookups live here, not in build_pipeline: role, region, bucket and credentials come from the
+Lookups live here, not in build_pipeline: role, region, bucket, artifact key and credentials come from the
 environment (CodeBuild sets them; see buildspec.yaml) and are checked against config first.
 We call the SageMaker API ourselves instead of Pipeline.upsert(): that re-adds every tag on each
 update (duplicates on some backends) and appends Studio/SDK-config tags we do not manage.
@@ -13,7 +13,7 @@ import boto3
 import botocore.exceptions
 
 from infra.config.names import Names
-from pipeline_def.target import AwsError, UsageError, bucket_for, cross_check, resolve_region
+from pipeline_def.target import AwsError, UsageError, bucket_for, check_key_arn, cross_check, resolve_region
 
 
 def description(names: Names) -> str:
@@ -58,6 +58,14 @@ def _bucket(names: Names, explicit: str | None, environ: Mapping[str, str], boto
     if not bucket.startswith(f"{names.artifact_bucket_prefix}-"):
         raise UsageError(f"artifact bucket '{bucket}' is not this env's ('{names.artifact_bucket_prefix}-<account>-<region>')")
     return bucket
+
+
+def _key_arn(names: Names, explicit: str | None, environ: Mapping[str, str], boto_session: boto3.Session) -> str:
+    """The artifact key's ARN: given (CodeBuild sets ARTIFACT_KEY_ARN), else looked up from the env's alias."""
+    key_arn = explicit or environ.get("ARTIFACT_KEY_ARN")
+    if not key_arn:
+        key_arn = boto_session.client("kms").describe_key(KeyId=names.artifact_key_alias)["KeyMetadata"]["Arn"]
+    return check_key_arn(names, key_arn)
 
 
 def upload_scripts(s3, names: Names, bucket: str) -> list[str]:
@@ -152,7 +160,7 @@ def sync_tags(sm, arn: str, wanted: list[dict]) -> list[str]:
 
 
 def run(names: Names, environ: Mapping[str, str], *, role_arn: str | None = None, bucket: str | None = None,
-        start: bool = False) -> list[str]:
+        key_arn: str | None = None, start: bool = False) -> list[str]:
     """Upsert; returns the lines to print. Raises UsageError (exit 2) or AwsError (exit 1).
 
     Starts an execution when `start` or the env's `sagemaker.start_on_upsert` says so."""
@@ -164,10 +172,11 @@ def run(names: Names, environ: Mapping[str, str], *, role_arn: str | None = None
     out = []
     try:
         bucket = _bucket(names, bucket, environ, boto_session, region)
+        key_arn = _key_arn(names, key_arn, environ, boto_session)
         from pipeline_def.pipeline import build_pipeline
 
         sess = sm_session.pipeline_session(boto_session, bucket)
-        definition = build_pipeline(names, names.env, sess, role_arn=role).definition()
+        definition = build_pipeline(names, names.env, sess, role_arn=role, key_arn=key_arn).definition()
         sm, s3 = boto_session.client("sagemaker"), boto_session.client("s3")
         for uri in upload_scripts(s3, names, bucket):
             out.append(f"uploaded {uri}")

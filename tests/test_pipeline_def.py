@@ -133,6 +133,19 @@ def _strings(node):
 
 
 @pytest.mark.every_env
+def test_every_processing_and_training_job_encrypts_its_outputs_with_the_artifact_key(render, project, env):
+    """By the key's ARN (the form the bucket policy compares), never S3's own key or none."""
+    from infra.config.names import OFFLINE_ACCOUNT
+    from pipeline_def.target import offline_key_arn
+    from tests.demo.pipeline_run import output_key, steps
+
+    n = names_for(project, env)
+    expected = offline_key_arn(n, n.env.account_id or OFFLINE_ACCOUNT, "aws")
+    jobs = {s["Name"]: output_key(s) for s in steps(render(env)) if s["Type"] in ("Processing", "Training")}
+    assert jobs and set(jobs.values()) == {expected}, jobs
+
+
+@pytest.mark.every_env
 def test_every_s3_location_is_under_the_sagemaker_prefix_of_the_artifact_bucket(render, project, env):
     n = names_for(project, env)
     allowed = f"s3://{n.artifact_bucket_prefix}-000000000000-{n.env.region}/{n.sagemaker_prefix}"

@@ -36,6 +36,7 @@ def names_for(project, env, **sagemaker):
     return for_env(n.project, dataclasses.replace(n.env, **settings))
 
 ROLE = "arn:aws:iam::123456789012:role/churn/churn-dev-sagemaker-execution"
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 BUCKET = "churn-dev-artifacts-123456789012-eu-west-1"
 
 
@@ -67,6 +68,7 @@ def environ(project):
         "MODEL_PACKAGE_GROUP_NAME": n.model_package_group,
         "SAGEMAKER_ROLE_ARN": ROLE,
         "ARTIFACT_BUCKET": BUCKET,
+        "ARTIFACT_KEY_ARN": KEY,
         "AWS_REGION": "eu-west-1",
     }
 
@@ -94,7 +96,7 @@ def cli_render_with(n) -> str:
     from pipeline_def.pipeline import build_pipeline
 
     sess = sm_session.pipeline_session(sm_session.boto_session("eu-west-1", offline=True), BUCKET)
-    return build_pipeline(n, n.env, sess, role_arn=ROLE).definition()
+    return build_pipeline(n, n.env, sess, role_arn=ROLE, key_arn=KEY).definition()
 
 
 def test_upsert_uploads_the_step_scripts_under_the_sagemaker_prefix(aws, project, environ):
@@ -275,3 +277,37 @@ def test_a_bucket_of_another_env_is_refused(aws, environ, monkeypatch, capsys):
 def test_without_artifact_bucket_the_bucket_is_derived_from_the_callers_account(aws, project, environ):
     out = upsert.run(names_for(project, "dev"), {k: v for k, v in environ.items() if k != "ARTIFACT_BUCKET"})
     assert out[0].startswith(f"uploaded s3://{BUCKET}/")
+
+
+def _job_keys(sm, pipeline: str) -> dict[str, str | None]:
+    from tests.demo.pipeline_run import output_key, steps
+
+    definition = json.loads(sm.describe_pipeline(PipelineName=pipeline)["PipelineDefinition"])
+    return {s["Name"]: output_key(s) for s in steps(definition) if s["Type"] in ("Processing", "Training")}
+
+
+def test_every_job_names_the_artifact_key_the_build_is_given(aws, project, environ):
+    n = names_for(project, "dev")
+    upsert.run(n, environ)
+    keys = _job_keys(aws, n.sagemaker_pipeline)
+    assert keys and set(keys.values()) == {KEY}, keys
+
+
+def test_without_artifact_key_arn_the_key_behind_the_envs_alias_is_named(aws, project, environ):
+    n = names_for(project, "dev")
+    kms = sm_session.boto_session("eu-west-1", offline=False).client("kms")
+    key_arn = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName=n.artifact_key_alias, TargetKeyId=key_arn)
+    upsert.run(n, {k: v for k, v in environ.items() if k != "ARTIFACT_KEY_ARN"})
+    assert set(_job_keys(aws, n.sagemaker_pipeline).values()) == {key_arn}
+
+
+@pytest.mark.parametrize("given", [
+    "alias/churn-dev-artifacts",  # the bucket policy compares key ARNs: an alias would be refused at the first upload
+    "arn:aws:kms:eu-west-1:123456789012:alias/churn-dev-artifacts",
+    "1234abcd-12ab-34cd-56ef-1234567890ab",
+    "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",  # another region
+])
+def test_an_artifact_key_that_is_not_a_key_arn_in_the_envs_region_is_a_usage_error(aws, environ, monkeypatch, capsys, given):
+    code, err = _main(monkeypatch, capsys, {**environ, "ARTIFACT_KEY_ARN": given})
+    assert code == 2 and err.startswith(f"error: artifact key '{given}' is not a KMS key ARN in eu-west-1") and err.count("\n") == 1

@@ -175,12 +175,13 @@ def test_synth_installs_only_the_generator_pins_checks_templates_and_publishes_l
     assert props["EncryptionKey"] == {"Fn::GetAtt": ["ArtifactKey", "Arn"]}
 
 
-def test_upsert_runs_the_repo_buildspec_with_exactly_its_six_variables(tpl):
+def test_upsert_runs_the_repo_buildspec_with_exactly_its_seven_variables(tpl):
     props = tpl["Resources"]["UpsertProject"]["Properties"]
     assert props["Source"]["BuildSpec"] == "buildspec.yaml"
     variables = [v["Name"] for v in props["Environment"]["EnvironmentVariables"]]
     assert sorted(variables) == sorted(
-        ["PROJECT_NAME", "ENV_NAME", "SAGEMAKER_PIPELINE_NAME", "SAGEMAKER_ROLE_ARN", "MODEL_PACKAGE_GROUP_NAME", "ARTIFACT_BUCKET"]
+        ["PROJECT_NAME", "ENV_NAME", "SAGEMAKER_PIPELINE_NAME", "SAGEMAKER_ROLE_ARN", "MODEL_PACKAGE_GROUP_NAME", "ARTIFACT_BUCKET",
+         "ARTIFACT_KEY_ARN"]
     )
     assert props["ServiceRole"]["Fn::ImportValue"]["Fn::Sub"] == "${IamStackName}-UpsertBuildRoleArn"
 

@@ -183,6 +183,11 @@ def test_upsert_build_gets_the_roles_and_names_the_other_stacks_make(stacks_by_e
              **{"upsert build ARTIFACT_BUCKET": build["ARTIFACT_BUCKET"],
                 "synth build ARTIFACT_BUCKET": _build_env(stacks, "SynthProject")["ARTIFACT_BUCKET"],
                 "pipeline.yaml ArtifactBucket": pipe_exports[f"{n.stack('pipeline')}-ArtifactBucketName"]})
+        same(f"env {env}: artifact key",
+             **{"upsert build ARTIFACT_KEY_ARN": build["ARTIFACT_KEY_ARN"],
+                "pipeline.yaml ArtifactKeyArn": pipe_exports[f"{n.stack('pipeline')}-ArtifactKeyArn"],
+                "pipeline.yaml ArtifactBucket default key": stacks["pipeline"].resources("AWS::S3::Bucket")["ArtifactBucket"]["Properties"][
+                    "BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]})
         same(f"env {env}: SageMaker pipeline name",
              **{"upsert build SAGEMAKER_PIPELINE_NAME": build["SAGEMAKER_PIPELINE_NAME"], "infra/config/names.py": n.sagemaker_pipeline})
         same(f"env {env}: env name", **{"upsert build ENV_NAME": build["ENV_NAME"], "config": env})

@@ -301,13 +301,19 @@ def add_artifact_bucket(t: Template, key: kms.Key) -> s3.Bucket:
     )
     deny = deny_insecure_transport(GetAtt(ArtifactBucket, "Arn"), Sub("${ArtifactBucket.Arn}/*"))
     encryption = "s3:x-amz-server-side-encryption"
+    key_id = "s3:x-amz-server-side-encryption-aws-kms-key-id"
     # An upload may leave encryption to the bucket's default (the project key) or ask for SSE-KMS; asking for
-    # SSE-S3, dual-layer SSE-KMS or a key the caller holds (SSE-C) is refused. (SageMaker jobs given no key
-    # ask for aws:kms with S3's own key, so a specific key cannot be required without breaking them.)
+    # SSE-S3, dual-layer SSE-KMS or a key the caller holds (SSE-C) is refused, and so is naming any key but the
+    # project key. S3 compares the key id header as sent, and documents the key ARN form for this condition: every
+    # writer that names the key names it by ARN (docs/security.md lists them). Without the Null test an upload
+    # naming no key (the bucket default) would count as "not equal" and be refused.
     refuse_other_encryption = [
         Statement(Sid="DenyOtherEncryption", Effect=Deny, Principal=Principal("*"), Action=[awacs.s3.PutObject],
                   Resource=[Sub("${ArtifactBucket.Arn}/*")],
                   Condition=Condition([StringNotEquals({encryption: "aws:kms"}), Null({encryption: "false"})])),
+        Statement(Sid="DenyOtherKeys", Effect=Deny, Principal=Principal("*"), Action=[awacs.s3.PutObject],
+                  Resource=[Sub("${ArtifactBucket.Arn}/*")],
+                  Condition=Condition([StringNotEquals({key_id: GetAtt(key, "Arn")}), Null({key_id: "false"})])),
         Statement(Sid="DenyCustomerProvidedKeys", Effect=Deny, Principal=Principal("*"), Action=[awacs.s3.PutObject],
                   Resource=[Sub("${ArtifactBucket.Arn}/*")],
                   Condition=Condition(Null({"s3:x-amz-server-side-encryption-customer-algorithm": "false"}))),
@@ -479,7 +485,7 @@ def upsert_cache() -> codebuild.ProjectCache:
     return codebuild.ProjectCache(Type="S3", Location=Sub(f"${{ArtifactBucket}}/{BUILD_CACHE_PREFIX}${{UpsertProjectName}}"))
 
 
-def upsert_environment(bucket: s3.Bucket) -> list[tuple[str, object]]:
+def upsert_environment(bucket: s3.Bucket, key: kms.Key) -> list[tuple[str, object]]:
     """Exactly what the repo's buildspec.yaml reads."""
     return [
         ("PROJECT_NAME", Ref("ProjectName")),
@@ -488,6 +494,8 @@ def upsert_environment(bucket: s3.Bucket) -> list[tuple[str, object]]:
         ("SAGEMAKER_ROLE_ARN", import_value("IamStackName", "SageMakerExecutionRoleArn")),
         ("MODEL_PACKAGE_GROUP_NAME", Ref("ModelPackageGroupName")),
         ("ARTIFACT_BUCKET", Ref(bucket)),
+        # The key ARN the SageMaker jobs name for their outputs: the form the bucket policy compares.
+        ("ARTIFACT_KEY_ARN", GetAtt(key, "Arn")),
     ]
 
 
@@ -679,7 +687,7 @@ def build(project) -> Template:
     )
     UpsertProject = _build_project(
         t, "UpsertProject", "UpsertProjectName", "UpsertBuildRoleArn", ArtifactKey, UpsertLogGroup, "buildspec.yaml",
-        upsert_environment(ArtifactBucket), "Create or update the SageMaker model-build pipeline", 60,
+        upsert_environment(ArtifactBucket, ArtifactKey), "Create or update the SageMaker model-build pipeline", 60,
         cache=upsert_cache(),
     )
 

@@ -198,8 +198,7 @@ class DeploymentSteps:
 
     # -- steps --------------------------------------------------------------------------------
     def deployment_rule(self, row):
-        d, sqs, sns, events, kms = (self.w.deployment, self.client("sqs"), self.client("sns"), self.client("events"),
-                                    self.client("kms"))
+        d, sqs, sns, events = self.w.deployment, self.client("sqs"), self.client("sns"), self.client("events")
         if self.env.deployment is None:
             self.p.say(f"{self.env.name} has no deployment block; rehearsing with the defaults "
                        "(its deployment and endpoint stacks are rendered with them, and not deployed)")
@@ -230,8 +229,6 @@ class DeploymentSteps:
             self.outcome_queues[props["Name"]] = (url, target["InputTransformer"])
         self.p.say(f"outcome rules {', '.join(self.outcome_queues)} -> SQS queues standing in for topic {topic_arn} "
                    f"-> SQS queue standing in for {', '.join(self.operations_emails)}")
-        # The pipeline stack's artifact key (imported by the endpoint stacks): a moto key stands in for it.
-        self.markers = {"<GetAtt ArtifactKey.Arn>": kms.create_key(Description="stands in for the artifact key")["KeyMetadata"]["Arn"]}
 
         sm = self.client("sagemaker")
         self.p.say(f"the approval of v{_version(self.package_arn)} (step 10), sent again now that the rule exists:")

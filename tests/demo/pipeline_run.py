@@ -23,6 +23,13 @@ def steps(definition: dict):
         stack += args.get("IfSteps", []) + args.get("ElseSteps", [])
 
 
+def output_key(step: dict) -> str | None:
+    """The KMS key a processing or training step names for its outputs (None: it names none)."""
+    args = step["Arguments"]
+    config = args["ProcessingOutputConfig"] if step["Type"] == "Processing" else args["OutputDataConfig"]
+    return config.get("KmsKeyId")
+
+
 def register_step(definition: dict) -> dict:
     found = [s for s in steps(definition) if s.get("Type") == "RegisterModel"]
     if len(found) != 1:

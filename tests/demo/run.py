@@ -156,8 +156,13 @@ class Demo(deployment.DeploymentSteps):
         s3.create_bucket(Bucket=self.w.artifact_bucket, CreateBucketConfiguration={"LocationConstraint": self.env.region})
         s3.put_bucket_versioning(Bucket=self.w.artifact_bucket,
                                  VersioningConfiguration={"Status": self.w.artifact_bucket_versioning})
+        # The pipeline stack's artifact key (named by the upsert build and imported by the endpoint stacks).
+        kms = self.client("kms")
+        key_arn = kms.create_key(Description="stands in for the artifact key")["KeyMetadata"]["Arn"]
+        kms.create_alias(AliasName=self.names.artifact_key_alias, TargetKeyId=key_arn)
+        self.markers = {"<GetAtt ArtifactKey.Arn>": key_arn}
         row.result = (f"moto mock_aws started; bucket {self.w.artifact_bucket} (pipeline stack's ArtifactBucket, "
-                      f"versioning {self.w.artifact_bucket_versioning})")
+                      f"versioning {self.w.artifact_bucket_versioning}), key {self.names.artifact_key_alias} (its ArtifactKey)")
 
     def create_group(self, row):
         sm = self.client("sagemaker")
@@ -168,8 +173,9 @@ class Demo(deployment.DeploymentSteps):
     def upsert_pipeline(self, row):
         from pipeline_def import upsert
 
-        environ = {**self.w.upsert_environment, "AWS_REGION": self.env.region}
-        self.p.say(f"environment as the Upsert CodeBuild project sets it: {_json(self.w.upsert_environment)}")
+        project_env = {k: self.markers.get(v, v) for k, v in self.w.upsert_environment.items()}
+        environ = {**project_env, "AWS_REGION": self.env.region}
+        self.p.say(f"environment as the Upsert CodeBuild project sets it: {_json(project_env)}")
         out = upsert.run(self.names, environ, start=True)
         for line in out:
             self.p.say(f"upsert: {line}")
@@ -179,6 +185,11 @@ class Demo(deployment.DeploymentSteps):
         register = pipeline_run.register_step(self.definition)["Arguments"]
         if register["ModelPackageGroupName"] != self.names.model_package_group:
             raise Broken(f"the pipeline registers into {register['ModelPackageGroupName']}, the rules watch {self.names.model_package_group}")
+        key_arn = self.markers["<GetAtt ArtifactKey.Arn>"]
+        unkeyed = [s["Name"] for s in pipeline_run.steps(self.definition) if s["Type"] in ("Processing", "Training")
+                   and pipeline_run.output_key(s) != key_arn]
+        if unkeyed:
+            raise Broken(f"steps {', '.join(unkeyed)} do not encrypt their outputs with the artifact key {key_arn}")
         if described["RoleArn"] != self.w.upsert_environment["SAGEMAKER_ROLE_ARN"]:
             raise Broken(f"pipeline role {described['RoleArn']} is not the template's {self.w.upsert_environment['SAGEMAKER_ROLE_ARN']}")
         row.result = f"{self.names.sagemaker_pipeline}: {len(list(pipeline_run.steps(self.definition)))} steps, registers into {register['ModelPackageGroupName']}"
