@@ -18,7 +18,6 @@ from troposphere import (
     AWS_ACCOUNT_ID,
     AWS_NO_VALUE,
     Equals,
-    GetAtt,
     If,
     Join,
     Not,

@@ -11,7 +11,7 @@ deploys, imports them and cannot change who may publish, subscribe or read.
 """
 from __future__ import annotations
 
-from troposphere import GetAtt, Join, Parameter, Ref, Sub, Template
+from troposphere import Join, Parameter, Ref, Sub, Template
 from troposphere import awslambda, events, logs
 
 from infra.cfn import parameters, scanner_skips
