@@ -52,7 +52,7 @@ def test_an_unknown_environment_is_named_in_one_line(capsys):
 
 
 def test_bootstrap_deploys_the_administrator_stacks_then_the_pipeline_and_nothing_else():
-    assert deploy.BOOTSTRAP_STACKS == ("deploy-roles", "boundaries", "iam", "serving-iam", "pipeline")
+    assert deploy.BOOTSTRAP_STACKS == ("deploy-roles", "boundaries", "iam", "serving-iam", "messaging", "pipeline")
 
 
 @pytest.mark.every_env

@@ -74,8 +74,10 @@ def world(n):
              "PhysicalResourceId": n.model_package_group},
             {"LogicalResourceId": "SynthProject", "ResourceType": "AWS::CodeBuild::Project", "PhysicalResourceId": "synth"},
         ]
-        resources["notifications"] = [
+        resources["messaging"] = [
             {"LogicalResourceId": "NotifierDeadLetterQueue", "ResourceType": "AWS::SQS::Queue", "PhysicalResourceId": queue},
+        ]
+        resources["notifications"] = [
             {"LogicalResourceId": "NotifierLogGroup", "ResourceType": "AWS::Logs::LogGroup", "PhysicalResourceId": "/aws/lambda/notifier"},
         ]
         cfn = Stacks({n.stack(stack): rs for stack, rs in resources.items()})

@@ -78,6 +78,12 @@ NOT_NEEDED: dict[str, str] = {
 NOT_NEEDED_BY: dict[tuple[str, str], str] = {
     **{("deployment", p): "the model-deployment pipeline's source is the release object in S3, never a connection"
        for p in ("codestar-connections:PassConnection", "codeconnections:PassConnection")},
+    # Made by an administrator's `make deploy` (the pipeline stack's bootstrap), never by a push: a key's policy comes
+    # with CreateKey, and who may publish to, subscribe to or receive from the operations topic is its policy and
+    # subscriptions (tests/test_push_cannot_write_resource_policies.py).
+    **{("pipeline", p): "the artifact key, the operations topic, its policy and subscriptions change only by make deploy"
+       for p in ("kms:CreateKey", "sns:CreateTopic", "sns:DeleteTopic", "sns:SetTopicAttributes", "sns:Subscribe",
+                 "sns:Unsubscribe", "sns:SetSubscriptionAttributes")},
     ("deployment", "codepipeline:StartPipelineExecution"):
         "the handler starts a pipeline only for RestartExecutionOnUpdate, which the deployment pipeline does not set",
 }

@@ -2,21 +2,22 @@
 
 The deploy roles once held PutKeyPolicy, ScheduleKeyDeletion and UpdateAlias on `key/*`: one push that
 added a key policy or alias change to a template could rewrite or delete any key in the account whose
-policy delegates to IAM. Now a deploy role's IAM policy only creates keys; what it may do to a key that
-exists comes from that key's own policy, which names the role.
+policy delegates to IAM. Now a deploy role's IAM policy only lists aliases (no deploy role creates a key: CreateKey
+takes the new key's policy); what it may do to a key that exists comes from that key's own policy, which names the
+role. Keys in a stack only an administrator deploys name no deploy role at all.
 """
 from __future__ import annotations
 
-from infra.iam.deploy_policies import KEY_CREATION_ACTIONS
+from infra.iam.deploy_policies import KEY_LOOKUP_ACTIONS
 from infra.stacks import BUILDERS
 from tests.support.cfn import as_list, load, role_statements, statements, text_of
 
 KEY_WIDE = ("*", "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*")
-CREATION = {f"kms:{action}" for action in KEY_CREATION_ACTIONS}
+LOOKUPS = {f"kms:{action}" for action in KEY_LOOKUP_ACTIONS}
 
 
 def deploy_role_key_problems(deploy_roles_text: str) -> list[str]:
-    """KMS actions a deploy role holds on keys it does not name, beyond creating one."""
+    """KMS actions a deploy role holds on keys it does not name, beyond listing aliases."""
     template = load(deploy_roles_text)
     problems = []
     for logical_id, resource in sorted(template["Resources"].items()):
@@ -27,13 +28,13 @@ def deploy_role_key_problems(deploy_roles_text: str) -> list[str]:
                 continue  # use of one named key (by its alias) is scoped already
             kms_actions = {a for a in as_list(statement["Action"]) if a.startswith("kms:")}
             wide = [text_of(r) for r in as_list(statement["Resource"]) if text_of(r) in KEY_WIDE]
-            beyond = sorted(kms_actions - CREATION)
+            beyond = sorted(kms_actions - LOOKUPS)
             if wide and beyond:
                 problems.append(f"deploy-roles.yaml {logical_id} {statement.get('Sid')}: {', '.join(beyond)} on {wide[0]}")
     return problems
 
 
-def test_deploy_roles_only_create_keys_through_iam(rendered):
+def test_deploy_roles_only_list_aliases_through_iam(rendered):
     problems = deploy_role_key_problems(rendered["deploy-roles.yaml"])
     assert not problems, "\n".join(problems)
 
@@ -48,6 +49,11 @@ def test_every_key_names_the_deploy_role_of_its_stack_as_administrator(rendered)
             if resource["Type"] != "AWS::KMS::Key":
                 continue
             found += 1
+            if stack not in DEPLOYMENTS:  # administrator-only: the account administers it, no deploy role
+                by_roles = [s for s in statements(resource["Properties"]["KeyPolicy"]) if "Administers" in s.get("Sid", "")
+                            and s.get("Principal") != {"AWS": [{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}]}]
+                assert not by_roles, f"{stack}.yaml {logical_id}: administered by {by_roles}"
+                continue
             role_export = DEPLOYMENTS[stack][2]
             admins = [s for s in statements(resource["Properties"]["KeyPolicy"]) if "Administers" in s.get("Sid", "")
                       and s.get("Principal") == {"AWS": [{"Fn::ImportValue": {"Fn::Sub": f"${{DeployRolesStackName}}-{role_export}"}}]}]
@@ -62,10 +68,9 @@ def test_every_key_names_the_deploy_role_of_its_stack_as_administrator(rendered)
 
 def test_the_check_catches_key_administration_on_every_key(rendered):
     """The deploy roles as they were: PutKeyPolicy and ScheduleKeyDeletion on key/*."""
-    wide = "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"
-    old = rendered["deploy-roles.yaml"].replace("- kms:TagResource\n", "- kms:TagResource\n            - kms:PutKeyPolicy\n", 1)
+    old = rendered["deploy-roles.yaml"].replace("- kms:ListAliases\n", "- kms:ListAliases\n            - kms:PutKeyPolicy\n", 1)
     if old == rendered["deploy-roles.yaml"]:  # flow-style action lists
-        old = rendered["deploy-roles.yaml"].replace("['kms:TagResource']", "['kms:TagResource', 'kms:PutKeyPolicy']", 1)
+        old = rendered["deploy-roles.yaml"].replace("['kms:ListAliases']", "['kms:ListAliases', 'kms:PutKeyPolicy']", 1)
     assert old != rendered["deploy-roles.yaml"]
     problems = deploy_role_key_problems(old)
-    assert problems and all(p.endswith(f"kms:PutKeyPolicy on {wide}") for p in problems)
+    assert problems and all(p.endswith("kms:PutKeyPolicy on *") for p in problems)

@@ -126,11 +126,13 @@ def test_metrics_code_key_names_the_registry_metrics_zip():
     assert {"registry_metrics/handler.py", "registry_metrics/contract.py"} <= set(zipped.namelist())
 
 
-def test_rule_target_retries_and_dead_letters(tmpl):
+def test_rule_target_retries_and_dead_letters(tmpl, rendered):
     (target,) = tmpl["Resources"]["MetricsRule"]["Properties"]["Targets"]
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
-    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["MetricsDeadLetterQueue", "Arn"]}
-    queue = tmpl["Resources"]["MetricsDeadLetterQueue"]
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::ImportValue": {"Fn::Sub": "${MessagingStackName}-MetricsDeadLetterQueueArn"}}
+    messaging = load(rendered["messaging.yaml"])  # the queue and its policy: administrator-only
+    assert messaging["Outputs"]["MetricsDeadLetterQueueArn"]["Value"] == {"Fn::GetAtt": ["MetricsDeadLetterQueue", "Arn"]}
+    queue = messaging["Resources"]["MetricsDeadLetterQueue"]
     assert queue["Properties"]["SqsManagedSseEnabled"] is True and queue["DeletionPolicy"] == "RetainExceptOnCreate"
 
 

@@ -1,4 +1,5 @@
-"""The notifications template: lint-clean, wired as the issue asks, and its rule matches the right events."""
+"""The notifications template (and the approvals topic, queue and key it imports from the messaging stack): wired as
+the issue asks, and its rule matches the right events."""
 from __future__ import annotations
 
 import json
@@ -23,25 +24,34 @@ def template(rendered):
     return load_yaml(rendered["notifications.yaml"])
 
 
+@pytest.fixture(scope="module")
+def messaging(rendered):
+    return load_yaml(rendered["messaging.yaml"])
+
+
+def _imported(key: str) -> dict:
+    return {"Fn::ImportValue": {"Fn::Sub": f"${{MessagingStackName}}-{key}"}}
+
+
 def _resources(template, type_name):
     return {k: v for k, v in template["Resources"].items() if isinstance(v, dict) and v.get("Type") == type_name}
 
 
 def test_each_env_subscribes_exactly_its_own_addresses_with_ids_derived_from_the_address(rendered, project):
     for env in project.environments:
-        stack = resolve_all(rendered, project, env, list(BUILDERS))["notifications"]
+        stack = resolve_all(rendered, project, env, list(BUILDERS))["messaging"]
         subscriptions = stack.resources("AWS::SNS::Subscription")
         assert {s["Properties"]["Endpoint"] for s in subscriptions.values()} == set(project.env(env).emails)
         for logical_id, subscription in subscriptions.items():
             assert logical_id == subscription_logical_id(subscription["Properties"]["Endpoint"])
             assert subscription["Properties"]["Protocol"] == "email"
-            assert subscription["Properties"]["TopicArn"] == stack.ref("Topic")
+            assert subscription["Properties"]["TopicArn"] == stack.ref("ApprovalsTopic")
 
 
-def test_subscriptions_need_no_transform_and_no_parameter(template):
-    assert "Transform" not in template
-    assert not [k for k in template["Resources"] if k.startswith("Fn::")]
-    assert "NotificationEmails" not in template["Parameters"]
+def test_subscriptions_need_no_transform_and_no_parameter(messaging):
+    assert "Transform" not in messaging
+    assert not [k for k in messaging["Resources"] if k.startswith("Fn::")]
+    assert "NotificationEmails" not in messaging["Parameters"]
 
 
 PSEUDO = {"AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
@@ -83,18 +93,19 @@ def test_function_runs_python_312_or_newer_from_the_artifact_bucket(template):
     assert props["Code"]["S3Bucket"] == {"Fn::ImportValue": {"Fn::Sub": "${PipelineStackName}-ArtifactBucketName"}}
     assert props["Code"]["S3Key"] == {"Ref": "NotifierCodeKey"}
     assert props["Role"] == {"Fn::ImportValue": {"Fn::Sub": "${IamStackName}-NotifierRoleArn"}}
-    assert props["KmsKeyArn"] == {"Fn::GetAtt": ["NotificationsKey", "Arn"]}
+    assert props["KmsKeyArn"] == _imported("NotificationsKeyArn")
 
 
-def test_failures_land_in_the_encrypted_dead_letter_queue_and_raise_an_alarm(template):
+def test_failures_land_in_the_encrypted_dead_letter_queue_and_raise_an_alarm(template, messaging):
     (rule,) = _resources(template, "AWS::Events::Rule").values()
     (target,) = rule["Properties"]["Targets"]
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
-    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["NotifierDeadLetterQueue", "Arn"]}
+    assert target["DeadLetterConfig"]["Arn"] == _imported("NotifierDeadLetterQueueArn")
     (invoke_config,) = _resources(template, "AWS::Lambda::EventInvokeConfig").values()
-    assert invoke_config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["NotifierDeadLetterQueue", "Arn"]}
-    queue = template["Resources"]["NotifierDeadLetterQueue"]
-    assert queue["Properties"]["KmsMasterKeyId"] == {"Ref": "NotificationsKey"}
+    assert invoke_config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == _imported("NotifierDeadLetterQueueArn")
+    queue = messaging["Resources"]["NotifierDeadLetterQueue"]
+    assert messaging["Outputs"]["NotifierDeadLetterQueueArn"]["Value"] == {"Fn::GetAtt": ["NotifierDeadLetterQueue", "Arn"]}
+    assert queue["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": ["NotificationsKey", "Arn"]}
     assert (queue["DeletionPolicy"], queue["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
     props = template["Resources"]["NotifierDeadLetterAlarm"]["Properties"]
     assert props["AlarmName"]["Fn::Sub"].startswith("${ResourcePrefix}-")
@@ -104,8 +115,8 @@ def test_failures_land_in_the_encrypted_dead_letter_queue_and_raise_an_alarm(tem
     assert props["AlarmActions"] == [{"Fn::ImportValue": {"Fn::Sub": "${PipelineStackName}-OperationsTopicArn"}}]
 
 
-def test_key_rotates_is_retained_and_grants_no_wildcard_actions(template):
-    key = template["Resources"]["NotificationsKey"]
+def test_key_rotates_is_retained_and_grants_no_wildcard_actions(messaging):
+    key = messaging["Resources"]["NotificationsKey"]
     assert key["Properties"]["EnableKeyRotation"] is True
     assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
     for statement in key["Properties"]["KeyPolicy"]["Statement"]:
@@ -115,15 +126,17 @@ def test_key_rotates_is_retained_and_grants_no_wildcard_actions(template):
             assert "Condition" in statement, statement["Sid"]
 
 
-def test_topic_is_encrypted_and_exported_for_the_kpi_stack(template):
-    assert template["Resources"]["Topic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "NotificationsKey"}
-    assert template["Outputs"]["TopicArn"]["Export"]["Name"] == {"Fn::Sub": "${AWS::StackName}-TopicArn"}
+def test_topic_is_encrypted_and_exported_for_the_notifier(messaging, template):
+    assert messaging["Resources"]["ApprovalsTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "NotificationsKey"}
+    assert messaging["Outputs"]["ApprovalsTopicArn"]["Export"]["Name"] == {"Fn::Sub": "${AWS::StackName}-ApprovalsTopicArn"}
+    (fn,) = _resources(template, "AWS::Lambda::Function").values()
+    assert fn["Properties"]["Environment"]["Variables"]["TOPIC_ARN"] == _imported("ApprovalsTopicArn")
 
 
-def test_topic_policy_lets_only_the_notifier_role_publish(template):
+def test_topic_policy_lets_only_the_notifier_role_publish(messaging):
     """The notifier publishes through its identity policy; the topic policy denies every other principal,
     services included (named by ARN, so the role need not exist yet). Alarms use the operations topic."""
-    statements = template["Resources"]["TopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    statements = messaging["Resources"]["ApprovalsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert [s for s in statements if s["Effect"] == "Allow"] == []
     (only,) = [s for s in statements if s["Sid"] == "OnlyTheNotifierPublishes"]
     assert only["Effect"] == "Deny" and only["Condition"] == {"StringNotEquals": {"aws:PrincipalArn": {

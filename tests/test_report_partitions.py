@@ -197,10 +197,9 @@ def test_rule_delivers_finished_executions_of_this_pipeline_only(rendered, proje
 
 def test_its_dead_letters_raise_an_alarm_on_the_topic(rendered, project):
     tmpl = load(rendered["kpi.yaml"])
-    assert tmpl["Resources"]["PartitionsRule"]["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"] == \
-        {"Fn::GetAtt": ["PartitionsDeadLetterQueue", "Arn"]}
-    assert tmpl["Resources"]["PartitionsFunction"]["Properties"]["DeadLetterConfig"]["TargetArn"] == \
-        {"Fn::GetAtt": ["PartitionsDeadLetterQueue", "Arn"]}
+    queue = {"Fn::ImportValue": {"Fn::Sub": "${MessagingStackName}-PartitionsDeadLetterQueueArn"}}
+    assert tmpl["Resources"]["PartitionsRule"]["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"] == queue
+    assert tmpl["Resources"]["PartitionsFunction"]["Properties"]["DeadLetterConfig"]["TargetArn"] == queue
     for env in project.environments:
         n = names.for_env(project, env)
         alarm = resolve.alone(rendered, project, env, "kpi").value(tmpl["Resources"]["PartitionsDeadLetterAlarm"]["Properties"])

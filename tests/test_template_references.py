@@ -28,13 +28,13 @@ def test_every_ref_sub_getatt_and_condition_names_something_the_template_declare
 def test_an_import_nested_in_a_key_policy_from_the_wrong_stack_is_named_with_the_export_it_meant(rendered, project):
     """The defect as it shipped: the deploy role's ARN imported from a stack that does not export it."""
     good = "${DeployRolesStackName}-NotificationsDeployRoleArn"
-    assert good in rendered["notifications.yaml"], "the notifications key policy no longer imports the deploy role"
-    broken = {**rendered, "notifications.yaml": rendered["notifications.yaml"].replace(good, "${PipelineStackName}-NotificationsDeployRoleArn")}
+    assert good in rendered["messaging.yaml"], "the notifications key policy no longer imports the deploy role"
+    broken = {**rendered, "messaging.yaml": rendered["messaging.yaml"].replace(good, "${AWS::StackName}-NotificationsDeployRoleArn")}
     env = next(iter(project.environments))
     problems = import_problems(broken, project, env, ORDER)
     assert problems  # one per key-policy statement that names the deploy role
     for problem in problems:
-        assert problem.startswith(f"env {env}: notifications.yaml Resources.NotificationsKey.Properties.KeyPolicy.Statement")
+        assert problem.startswith(f"env {env}: messaging.yaml Resources.NotificationsKey.Properties.KeyPolicy.Statement")
         assert "no stack exports it" in problem and "deploy-roles.yaml exports" in problem
 
 

@@ -88,6 +88,7 @@ SPECS: dict[str, Spec] = {
     "CrawlerRoleName": Spec("Role of the KPI Glue crawler", lambda n: n.crawler_role),
     "DeployRolesStackName": Spec("Name of this environment's deploy-roles stack (for imports)", lambda n: n.stack("deploy-roles")),
     "IamStackName": Spec("Name of this environment's IAM stack (for imports)", lambda n: n.stack("iam")),
+    "MessagingStackName": Spec("Name of this environment's messaging stack (for imports)", lambda n: n.stack("messaging")),
     "PipelineStackName": Spec("Name of this environment's pipeline stack (for imports)", lambda n: n.stack("pipeline")),
     "NotificationsStackName": Spec("Name of this environment's notifications stack (for imports)", lambda n: n.stack("notifications")),
     "KpiStackName": Spec("Name of this environment's KPI stack", lambda n: n.stack("kpi")),

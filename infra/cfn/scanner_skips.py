@@ -48,7 +48,7 @@ SKIPS: dict[tuple[str, str], dict[str, str]] = {
             "secret; it is encrypted at rest with Lambda's service key."
         ),
     },
-    ("kpi", "PartitionsDeadLetterQueue"): {
+    ("messaging", "PartitionsDeadLetterQueue"): {
         "CKV_AWS_27": (
             "Encrypted at rest with SSE-SQS (SqsManagedSseEnabled). EventBridge cannot deliver to a queue "
             "encrypted with an AWS managed KMS key, and the queue holds only SageMaker event envelopes."
@@ -65,7 +65,7 @@ SKIPS: dict[tuple[str, str], dict[str, str]] = {
             "budget, nothing secret; it is encrypted at rest with Lambda's service key."
         ),
     } for function in ("ResolveFunction", "SmokeTestFunction")},
-    ("kpi", "MetricsDeadLetterQueue"): {
+    ("messaging", "MetricsDeadLetterQueue"): {
         "CKV_AWS_27": (
             "Encrypted at rest with SSE-SQS (SqsManagedSseEnabled). EventBridge cannot deliver to a queue "
             "encrypted with an AWS managed KMS key, and the queue holds only SageMaker event envelopes."

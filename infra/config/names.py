@@ -12,10 +12,10 @@ from infra.config.model import ConfigError, Environment, Project
 
 # Every stack, in deployment order. "deploy-roles" holds the roles CloudFormation deploys the others
 # with; only an administrator deploys it (`make deploy`), so the pipeline cannot widen its own powers.
-STACKS = ("deploy-roles", "boundaries", "iam", "serving-iam", "pipeline", "notifications", "kpi", "deployment",
+STACKS = ("deploy-roles", "boundaries", "iam", "serving-iam", "messaging", "pipeline", "notifications", "kpi", "deployment",
           "staging-endpoint", "production-endpoint")
 # administrator-only: `make deploy`, never the pipeline
-BOOTSTRAP_ONLY_STACKS = ("deploy-roles", "boundaries", "iam", "serving-iam")
+BOOTSTRAP_ONLY_STACKS = ("deploy-roles", "boundaries", "iam", "serving-iam", "messaging")
 # Deployed by the model-deployment pipeline (the "deployment" stack), each time a version is approved.
 ENDPOINT_STACKS = ("staging-endpoint", "production-endpoint")
 # Deployed by the delivery pipeline, on each push.

@@ -27,7 +27,6 @@ import awacs.quicksight
 import awacs.s3
 import awacs.sagemaker
 import awacs.sns
-import awacs.sqs
 from awacs.aws import Allow, ArnLike, Bool, Condition, ForAnyValueStringEquals, Statement, StringEquals
 from troposphere import Sub
 
@@ -44,21 +43,19 @@ def _allow(sid: str, acts: list, resources: list) -> Statement:
     return Statement(Sid=sid, Effect=Allow, Action=acts, Resource=resources)
 
 
-# The only KMS actions a deploy role holds on keys it does not name: creating one. Everything done to a
-# key once it exists (policy, rotation, deletion, tags, the key side of an alias) is granted by that key's
-# own policy, which names the stack's deploy role (infra.iam.policies.deploy_role_administers_key): so a
-# template change can reach this project's keys and no other team's.
-KEY_CREATION_ACTIONS = ("CreateKey", "ListAliases", "TagResource")
+# The only KMS action a deploy role holds on keys it does not name: listing aliases. No deploy role creates a key
+# (kms:CreateKey takes the new key's policy): keys are made by the stacks an administrator deploys first (the pipeline
+# stack's artifact key, the messaging stack's notifications key). Everything done to a key once it exists (rotation,
+# tags, description, the key side of an alias) is granted by that key's own policy, which names the stack's deploy
+# role (infra.iam.policies.deploy_role_administers_key): so a template change can reach this project's keys and no
+# other team's, and never who may use one.
+KEY_LOOKUP_ACTIONS = ("ListAliases",)
 
 
-def _kms_key_lifecycle(sid: str) -> list[Statement]:
+def _kms_aliases(sid: str) -> list[Statement]:
     return [
-        # kms:CreateKey and kms:ListAliases have no resource-level permission (the key has no ARN yet).
-        _allow(f"{sid}CreateNoResourceLevelPermission", [awacs.kms.CreateKey, awacs.kms.ListAliases], ["*"]),
-        # CreateKey with tags (the stack's tags) also needs kms:TagResource "in an IAM policy that isn't
-        # restricted to particular KMS keys" (KMS developer guide, "Controlling access to tags"). Adding
-        # tags gives this role nothing: what it may do to a key comes from the key's policy, not its tags.
-        _allow(f"{sid}TagAtCreation", [awacs.kms.TagResource], [arn("kms", "key/*")]),
+        # kms:ListAliases has no resource-level permission.
+        _allow(f"{sid}LookupsNoResourceLevelPermission", actions(awacs.kms, *KEY_LOOKUP_ACTIONS), ["*"]),
         # The alias side of CreateAlias/UpdateAlias/DeleteAlias; the key side is in the key policy.
         _allow(
             f"{sid}Alias",
@@ -85,19 +82,16 @@ def _log_groups(sid: str, group_sub: str) -> list[Statement]:
 
 
 def _topic(sid: str, name_param: str) -> list[Statement]:
-    """What the topic, topic-policy and email-subscription handlers call, on one topic and its subscriptions;
-    subscriptions by e-mail only (sns:Protocol), the one kind the templates make."""
-    topic = [arn("sns", f"${{{name_param}}}"), arn("sns", f"${{{name_param}}}:*")]
+    """What the topic handler may call on a topic an administrator made: read it and keep its tags. No CreateTopic,
+    DeleteTopic, SetTopicAttributes (its policy), Subscribe or SetSubscriptionAttributes: who may publish, subscribe or
+    receive is changed by an administrator's `make deploy`, never by a push."""
     return [
         _allow(
             sid,
-            actions(awacs.sns, "CreateTopic", "DeleteTopic", "GetTopicAttributes", "SetTopicAttributes", "Unsubscribe",
-                    "ListSubscriptionsByTopic", "TagResource", "UntagResource", "ListTagsForResource",
-                    "GetDataProtectionPolicy", "GetSubscriptionAttributes", "SetSubscriptionAttributes"),
-            topic,
+            actions(awacs.sns, "GetTopicAttributes", "ListSubscriptionsByTopic", "TagResource", "UntagResource",
+                    "ListTagsForResource", "GetDataProtectionPolicy", "GetSubscriptionAttributes"),
+            [arn("sns", f"${{{name_param}}}"), arn("sns", f"${{{name_param}}}:*")],
         ),
-        Statement(Sid=f"{sid}EmailSubscriptions", Effect=Allow, Action=[awacs.sns.Subscribe], Resource=topic,
-                  Condition=Condition(StringEquals({"sns:Protocol": "email"}))),
     ]
 
 
@@ -140,7 +134,7 @@ def _pass_existing_role(sid: str, role_param: str, service: str) -> list[Stateme
 def pipeline_stack() -> list[Statement]:
     """Artifact bucket and key, two CodeBuild projects, the pipeline, its source rule, the model group."""
     return [
-        *_kms_key_lifecycle("ArtifactKey"),
+        *_kms_aliases("ArtifactKey"),
         _allow(
             "ArtifactBucket",
             actions(
@@ -201,13 +195,14 @@ def pipeline_stack() -> list[Statement]:
     ]
 
 
-def _event_consumers(sid: str, consumers: list[tuple[str, str, str]], extra_targets: tuple[Sub, ...] = (),
+def _event_consumers(sid: str, consumers: list[tuple[str, str]], extra_targets: tuple[Sub, ...] = (),
                      invoked_by_events: bool = True) -> list[Statement]:
-    """Model-package (or pipeline) event consumers, each (function, dead-letter queue, role) by name parameter:
-    the functions (from zips in the SSE-KMS artifact bucket), their log groups, rules and dead-letter queues,
-    and their roles (made by the IAM stack, only passed to Lambda here). One statement per kind of resource,
-    naming every consumer's, so the policy stays short as consumers are added."""
-    functions = [f"${{{function_param}}}" for function_param, _, _ in consumers]
+    """Model-package (or pipeline) event consumers, each (function, role) by name parameter: the functions (from zips
+    in the SSE-KMS artifact bucket), their log groups and rules, and their roles (made by the IAM stack, only passed
+    to Lambda here). Their dead-letter queues are the messaging stack's: nothing here may create one or write its
+    policy. One statement per kind of resource, naming every consumer's, so the policy stays short as consumers are
+    added."""
+    functions = [f"${{{function_param}}}" for function_param, _ in consumers]
     return [
         _allow(
             f"{sid}Functions",
@@ -244,24 +239,17 @@ def _event_consumers(sid: str, consumers: list[tuple[str, str, str]], extra_targ
         _allow(f"{sid}LogLookupsNoResourceLevelPermission",
                actions(awacs.logs, "DescribeLogGroups", "DescribeResourcePolicies", "DescribeIndexPolicies"), ["*"]),
         *_event_rules(f"{sid}Rules", extra_targets),
-        _allow(
-            f"{sid}DeadLetterQueues",
-            actions(awacs.sqs, "CreateQueue", "DeleteQueue", "GetQueueAttributes", "SetQueueAttributes", "GetQueueUrl",
-                    "TagQueue", "UntagQueue", "ListQueueTags"),
-            [arn("sqs", f"${{{queue_param}}}") for queue_param in dict.fromkeys(queue for _, queue, _ in consumers)],
-        ),
         _allow(f"Read{sid}Roles", [awacs.iam.GetRole],
-               [arn("iam", f"role${{RolePath}}${{{role_param}}}", region=False) for _, _, role_param in consumers]),
-        pass_role(f"Pass{sid}Roles", [f"${{{role_param}}}" for _, _, role_param in consumers], "lambda.amazonaws.com"),
+               [arn("iam", f"role${{RolePath}}${{{role_param}}}", region=False) for _, role_param in consumers]),
+        pass_role(f"Pass{sid}Roles", [f"${{{role_param}}}" for _, role_param in consumers], "lambda.amazonaws.com"),
     ]
 
 
 def notifications_stack() -> list[Statement]:
-    """Topic, DLQ, key, the notifier Lambda, its log group and malformed-events filter, the rule and the alarms."""
+    """The notifier Lambda, its log group and malformed-events filter, the rule and the alarms (the topic, its queue and
+    key are the messaging stack's)."""
     return [
-        *_kms_key_lifecycle("NotificationsKey"),
-        *_topic("Topic", "TopicName"),
-        *_event_consumers("Notifier", [("NotifierFunctionName", "NotifierDeadLetterQueueName", "NotifierRoleName")]),
+        *_event_consumers("Notifier", [("NotifierFunctionName", "NotifierRoleName")]),
         _allow("MalformedEventsFilter", actions(awacs.logs, "PutMetricFilter", "DeleteMetricFilter", "DescribeMetricFilters"),
                [arn("logs", "log-group:/aws/lambda/${NotifierFunctionName}")]),
         _alarms("FailureAlarms"),
@@ -332,18 +320,17 @@ def kpi_stack_functions() -> list[Statement]:
     """The KPI stack's two event consumers, apart from kpi_stack(): with them the role's inline policy passes IAM's
     10,240 characters once names are long, so they go into a managed policy (6,144) of the same role."""
     return _event_consumers("KpiFunctions", [
-        ("MetricsFunctionName", "MetricsDeadLetterQueueName", "MetricsFunctionRoleName"),
-        ("PartitionsFunctionName", "PartitionsDeadLetterQueueName", "PartitionsFunctionRoleName"),
+        ("MetricsFunctionName", "MetricsFunctionRoleName"),
+        ("PartitionsFunctionName", "PartitionsFunctionRoleName"),
     ])
 
 
 def deployment_stack() -> list[Statement]:
-    """The model-deployment pipeline, its two functions (invoked by the pipeline, never by a resource policy), their
-    dead-letter queue, the rules that start the pipeline and report its outcomes, and their alarms."""
+    """The model-deployment pipeline, its two functions (invoked by the pipeline, never by a resource policy), the rules that start the pipeline and report its outcomes, and their alarms."""
     return [
         *_event_consumers("DeploymentFunctions", [
-            ("ResolveFunctionName", "DeploymentDeadLetterQueueName", "ResolveFunctionRoleName"),
-            ("SmokeTestFunctionName", "DeploymentDeadLetterQueueName", "SmokeTestFunctionRoleName"),
+            ("ResolveFunctionName", "ResolveFunctionRoleName"),
+            ("SmokeTestFunctionName", "SmokeTestFunctionRoleName"),
         ], extra_targets=(arn("codepipeline", "${DeploymentPipelineName}"), arn("sns", "${OperationsTopicName}")),
             invoked_by_events=False),
         _alarms("Alarms"),

@@ -1,6 +1,6 @@
 """`make deploy` / `make diff`: bootstrap an environment, or preview every stack, from templates/.
 
-    python -m infra.ops.deploy deploy --env dev   # IAM, then pipeline: what must exist before the pipeline runs
+    python -m infra.ops.deploy deploy --env dev   # IAM, messaging, then pipeline: what must exist before the pipeline runs
     python -m infra.ops.deploy diff --env dev     # a change set per stack, printed, never executed
 
 Deploys go through change sets (so "no changes" is a clean no-op) with the env's generated parameter
@@ -25,7 +25,7 @@ from infra.stacks.pipeline import CAPABILITIES
 from infra.stacks import BUILDERS
 
 ROOT = Path(__file__).resolve().parents[2]
-BOOTSTRAP_STACKS = ("deploy-roles", "boundaries", "iam", "serving-iam", "pipeline")
+BOOTSTRAP_STACKS = ("deploy-roles", "boundaries", "iam", "serving-iam", "messaging", "pipeline")
 TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts inline
 CHANGE_SET_TIMEOUT_SECONDS = 600  # a change set is computed in seconds; this is a stuck one
 

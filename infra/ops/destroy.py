@@ -5,7 +5,7 @@
     python -m infra.ops.destroy --env dev --confirm dev --purge-retained dev
                                                                 # the data too (… PURGE=dev)
 
-First it says what it will delete and what stays: the stacks (kpi, notifications, pipeline, iam, deploy-roles:
+First it says what it will delete and what stays: the stacks (kpi, notifications, pipeline, messaging, iam, deploy-roles:
 the reverse of deployment, so nothing is deleted while another stack still imports from it), the SageMaker
 pipeline the upsert build made (outside CloudFormation), and the retained resources that outlive their stacks
 (bucket, keys, model package group, queues, log groups), with their names. Retained resources are deleted only

@@ -8,13 +8,11 @@ from infra.cfn.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT
 
 
 def customer_managed_key(template: Template, logical_id: str, alias_logical_id: str, alias_param: str,
-                         description: str, policy: PolicyDocument, created_by_pipeline: bool = False) -> kms.Key:
+                         description: str, policy: PolicyDocument) -> kms.Key:
     """The key and its alias. Logical IDs are passed in, never derived: renaming one replaces the key.
 
-    A key the delivery pipeline creates (its stack is not bootstrapped by an administrator) skips KMS's lockout
-    check: that check wants the creator able to change the key policy later, and the deploy roles may not (the
-    account's administrators may, through the policy's AccountAdministers statement, so the key is never locked).
-    """
+    Only stacks an administrator deploys create keys (no deploy role holds kms:CreateKey), so KMS's lockout check
+    holds: the creator may change the key policy later, through the AccountAdministers statement."""
     key = template.add_resource(kms.Key(
         logical_id,
         Description=Sub(description),
@@ -22,7 +20,6 @@ def customer_managed_key(template: Template, logical_id: str, alias_logical_id: 
         KeyPolicy=policy,
         DeletionPolicy=RETAIN_DELETION,
         UpdateReplacePolicy=RETAIN_REPLACEMENT,
-        **({"BypassPolicyLockoutSafetyCheck": True} if created_by_pipeline else {}),
     ))
     template.add_resource(kms.Alias(alias_logical_id, AliasName=Ref(alias_param), TargetKeyId=Ref(key)))
     return key

@@ -26,13 +26,14 @@ def event_pattern(statuses, package_statuses: list[str] | None = None) -> dict:
     return {"detail": dict(sorted(detail.items())), "detail-type": [DETAIL_TYPE], "source": [SOURCE]}
 
 
-def lambda_target(target_id: str, function: awslambda.Function, dead_letter_queue) -> events.Target:
-    """Deliver to `function`; what still fails after a day of retries lands in `dead_letter_queue`."""
+def lambda_target(target_id: str, function: awslambda.Function, dead_letter_queue_arn) -> events.Target:
+    """Deliver to `function`; what still fails after a day of retries lands in the queue `dead_letter_queue_arn`
+    (the messaging stack's, imported)."""
     return events.Target(
         Id=target_id,
         Arn=GetAtt(function, "Arn"),
         RetryPolicy=events.RetryPolicy(MaximumEventAgeInSeconds=RULE_MAX_EVENT_AGE_SECONDS, MaximumRetryAttempts=RULE_MAX_RETRIES),
-        DeadLetterConfig=events.DeadLetterConfig(Arn=GetAtt(dead_letter_queue, "Arn")),
+        DeadLetterConfig=events.DeadLetterConfig(Arn=dead_letter_queue_arn),
     )
 
 

@@ -5,8 +5,8 @@ from typing import Callable
 
 from troposphere import Template
 
-from infra.stacks import (boundaries, deploy_roles, deployment, iam, kpi, notifications, pipeline, production_endpoint,
-                          serving_iam, staging_endpoint)
+from infra.stacks import (boundaries, deploy_roles, deployment, iam, kpi, messaging, notifications, pipeline,
+                          production_endpoint, serving_iam, staging_endpoint)
 
 # stack key -> build(project) -> Template, in deployment order (infra.config.names.STACKS).
 BUILDERS: dict[str, Callable[..., Template]] = {
@@ -14,6 +14,7 @@ BUILDERS: dict[str, Callable[..., Template]] = {
     "boundaries": boundaries.build,
     "iam": iam.build,
     "serving-iam": serving_iam.build,
+    "messaging": messaging.build,
     "pipeline": pipeline.build,
     "notifications": notifications.build,
     "kpi": kpi.build,

@@ -24,16 +24,14 @@ from __future__ import annotations
 
 import json
 
-import awacs.sqs
-from awacs.aws import PolicyDocument
-from troposphere import AWS_NO_VALUE, Equals, GetAtt, If, Join, Parameter, Ref, Sub, Template
-from troposphere import awslambda, codepipeline, events, sqs
+from troposphere import AWS_NO_VALUE, Equals, If, Join, Parameter, Ref, Sub, Template
+from troposphere import awslambda, codepipeline, events
 
 from infra.cfn import parameters, scanner_skips
 from infra.cfn.exports import import_value
 from infra.cfn.mappings import add_image_registries, image_registry_account
 from infra.cfn.templates_common import new_template
-from infra.iam.policies import MODEL_ARCHIVES, VERSION, deny_insecure_transport
+from infra.iam.policies import MODEL_ARCHIVES
 from infra.iam.runtime.jobs import SERVING_IMAGE_REPOSITORIES
 from infra.parts import alarms, delivery_failures, deployment_outcomes, functions, model_package_events, pipeline_actions
 
@@ -78,25 +76,17 @@ def _operations_topic():
     return import_value("PipelineStackName", "OperationsTopicArn")
 
 
-def _dead_letter_queue(t: Template) -> sqs.Queue:
-    """Where a job a function could not report on ends, after Lambda's retries; TLS only. A CodePipeline job event
-    carries temporary credentials for the run's artifacts, so the queue is encrypted with the artifact key: only
-    roles the key's policy lets use it can read what lands here."""
-    queue = functions.dead_letter_queue(t, "DeploymentDeadLetterQueue", "DeploymentDeadLetterQueueName", _key_arn())
-    t.add_resource(sqs.QueuePolicy(
-        "DeploymentDeadLetterQueuePolicy",
-        Queues=[Ref(queue)],
-        PolicyDocument=PolicyDocument(Version=VERSION, Statement=[
-            deny_insecure_transport(GetAtt(queue, "Arn"), action=awacs.sqs.Action("*"))]),
-    ))
+def _dead_letter_queue(t: Template):
+    """Where a job a function could not report on ends, after Lambda's retries: the messaging stack's queue (its policy
+    an administrator's), encrypted with the notifications key. Returns its ARN."""
     model_package_events.dead_letter_alarm(
         t, "DeploymentDeadLetterAlarm", Sub("${ResourcePrefix}-deployment-dead-letters"), Ref("DeploymentDeadLetterQueueName"),
         _operations_topic(), "A deployment function could not report a job result: its run waits until CodePipeline times it out",
     )
-    return queue
+    return import_value("MessagingStackName", "DeploymentDeadLetterQueueArn")
 
 
-def _function(t: Template, prefix: str, queue: sqs.Queue) -> awslambda.Function:
+def _function(t: Template, prefix: str, queue_arn) -> awslambda.Function:
     name_param, role_export, handler, timeout, memory, environment, description = FUNCTIONS[prefix]
     key_param, folder = CODE_KEYS[prefix]
     # Not from config: lambda_package.parameters() supplies the content-hashed zip key.
@@ -116,7 +106,7 @@ def _function(t: Template, prefix: str, queue: sqs.Queue) -> awslambda.Function:
         Role=import_value("ServingIamStackName", role_export),
         Code=awslambda.Code(S3Bucket=_bucket(), S3Key=Ref(key_param)),
         Environment=awslambda.Environment(Variables=environment),
-        DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=GetAtt(queue, "Arn")),
+        DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=queue_arn),
     ))
     functions.invoke_config(t, f"{prefix}EventInvokeConfig", function)
     t.add_resource(alarms.any_in_five_minutes(
@@ -246,9 +236,9 @@ def build(project) -> Template:
                      "a person's approval and a guarded production rollout")
     t.add_condition(PRODUCTION_APPROVAL, Equals(Ref("ProductionApproval"), "true"))
     t.add_condition(DELETE_STAGING, Equals(Ref("DeleteStagingAfterPromotion"), "true"))
-    queue = _dead_letter_queue(t)
+    queue_arn = _dead_letter_queue(t)
     for prefix in FUNCTIONS:
-        _function(t, prefix, queue)
+        _function(t, prefix, queue_arn)
     _pipeline(t)
     _trigger(t)
     deployment_outcomes.add(t, _operations_topic())

@@ -3,7 +3,7 @@
 - a CloudWatch dashboard (infra/parts/kpi_dashboard.py) over SageMaker pipeline metrics and the registry
   KPIs the registry-metrics Lambda publishes (lambda_src/registry_metrics, contract.py);
 - that Lambda, its own EventBridge rule on every model package state change of the group, retries
-  and an SQS dead-letter queue;
+  and an SQS dead-letter queue (the messaging stack's, like the report-partitions one);
 - the report-partitions Lambda (lambda_src/report_partitions): a finished pipeline execution's report
   becomes a partition of the crawled table at once (or the first crawl starts), with retries and a DLQ;
 - alarms: pipeline execution failed, dead letters waiting (either Lambda) -> the notifications topic;
@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import json
 
-import awacs.s3
-import awacs.sqs
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from troposphere import (
     AWS_ACCOUNT_ID,
     AWS_NO_VALUE,
     Equals,
-    GetAtt,
     If,
     Join,
     Not,
@@ -36,7 +32,6 @@ from troposphere import (
     events,
     glue,
     logs,
-    sqs,
 )
 from troposphere import awslambda
 
@@ -46,7 +41,6 @@ from infra.cfn.exports import import_value
 from infra.cfn.slim import quicksight
 from infra.cfn.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
 from infra.config.names import ATHENA_RESULTS_PREFIX, EVALUATION_TABLE_LEVEL
-from infra.iam.policies import VERSION, deny_insecure_transport
 from infra.parts import alarms, functions, kpi_dashboard, model_package_events
 from lambda_src.registry_metrics import contract
 
@@ -89,31 +83,13 @@ def _metrics_code_key(t: Template) -> None:
                               AllowedPattern=r"^lambda/registry_metrics-[0-9a-f]{24}\.zip$"))
 
 
-def _dead_letter_queue(t: Template, logical_id: str, name_param: str) -> sqs.Queue:
-    return functions.dead_letter_queue(t, logical_id, name_param)
+def _dead_letter_queue_arn(prefix: str):
+    """The function's dead-letter queue, made with its policy by the administrator-only messaging stack."""
+    return import_value("MessagingStackName", f"{prefix}DeadLetterQueueArn")
 
 
 def _log_group(t: Template, logical_id: str, function_param: str) -> logs.LogGroup:
     return functions.log_group(t, logical_id, function_param, _key_arn())
-
-
-def _dead_letter_queue_policy(t: Template, logical_id: str, queue: sqs.Queue, rule: events.Rule) -> None:
-    """Only the rule's own dead letters may be sent in (Lambda's go through its role); TLS only."""
-    t.add_resource(sqs.QueuePolicy(
-        logical_id,
-        Queues=[Ref(queue)],
-        PolicyDocument=PolicyDocument(Version=VERSION, Statement=[
-            Statement(
-                Sid="RuleDeadLetters",
-                Effect=Allow,
-                Principal=Principal("Service", "events.amazonaws.com"),
-                Action=[awacs.sqs.SendMessage],
-                Resource=[GetAtt(queue, "Arn")],
-                Condition=Condition(StringEquals({"aws:SourceArn": GetAtt(rule, "Arn")})),
-            ),
-            deny_insecure_transport(GetAtt(queue, "Arn"), action=awacs.sqs.Action("*")),
-        ]),
-    ))
 
 
 def _invoke_config(t: Template, logical_id: str, function: awslambda.Function) -> None:
@@ -121,7 +97,7 @@ def _invoke_config(t: Template, logical_id: str, function: awslambda.Function) -
 
 
 def _registry_metrics(t: Template) -> awslambda.Function:
-    MetricsDeadLetterQueue = _dead_letter_queue(t, "MetricsDeadLetterQueue", "MetricsDeadLetterQueueName")
+    MetricsDeadLetterQueue = _dead_letter_queue_arn("Metrics")
     MetricsLogGroup = _log_group(t, "MetricsLogGroup", "MetricsFunctionName")
     MetricsFunction = t.add_resource(awslambda.Function(
         "MetricsFunction",
@@ -142,7 +118,7 @@ def _registry_metrics(t: Template) -> awslambda.Function:
             "LEDGER_PREFIX": Ref("RegistryLedgerPrefix"),
         }),
         # Async invocations that still fail after Lambda's retries land here, not in the void.
-        DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=GetAtt(MetricsDeadLetterQueue, "Arn")),
+        DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=MetricsDeadLetterQueue),
     ))
     _invoke_config(t, "MetricsEventInvokeConfig", MetricsFunction)
     MetricsRule = t.add_resource(events.Rule(
@@ -156,7 +132,6 @@ def _registry_metrics(t: Template) -> awslambda.Function:
         Targets=[model_package_events.lambda_target("RegistryMetrics", MetricsFunction, MetricsDeadLetterQueue)],
     ))
     model_package_events.invoke_permission(t, "MetricsInvokePermission", MetricsFunction, MetricsRule)
-    _dead_letter_queue_policy(t, "MetricsDeadLetterQueuePolicy", MetricsDeadLetterQueue, MetricsRule)
     return MetricsFunction
 
 
@@ -179,7 +154,7 @@ def partitions_event_pattern() -> dict:
 def _report_partitions(t: Template) -> None:
     t.add_parameter(Parameter("PartitionsCodeKey", Type="String", Description="S3 key of the report-partitions Lambda zip",
                               AllowedPattern=r"^lambda/report_partitions-[0-9a-f]{24}\.zip$"))
-    PartitionsDeadLetterQueue = _dead_letter_queue(t, "PartitionsDeadLetterQueue", "PartitionsDeadLetterQueueName")
+    PartitionsDeadLetterQueue = _dead_letter_queue_arn("Partitions")
     PartitionsLogGroup = _log_group(t, "PartitionsLogGroup", "PartitionsFunctionName")
     PartitionsFunction = t.add_resource(awslambda.Function(
         "PartitionsFunction",
@@ -201,7 +176,7 @@ def _report_partitions(t: Template) -> None:
             "GLUE_TABLE": Ref("EvaluationTableName"),
             "CRAWLER_NAME": Ref("CrawlerName"),
         }),
-        DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=GetAtt(PartitionsDeadLetterQueue, "Arn")),
+        DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=PartitionsDeadLetterQueue),
     ))
     _invoke_config(t, "PartitionsEventInvokeConfig", PartitionsFunction)
     PartitionsRule = t.add_resource(events.Rule(
@@ -213,7 +188,6 @@ def _report_partitions(t: Template) -> None:
         Targets=[model_package_events.lambda_target("ReportPartitions", PartitionsFunction, PartitionsDeadLetterQueue)],
     ))
     model_package_events.invoke_permission(t, "PartitionsInvokePermission", PartitionsFunction, PartitionsRule)
-    _dead_letter_queue_policy(t, "PartitionsDeadLetterQueuePolicy", PartitionsDeadLetterQueue, PartitionsRule)
 
 
 # -- alarms and dashboard --------------------------------------------------------------------------

@@ -74,7 +74,7 @@ CONDITIONAL_DEPLOYMENTS = {"deployment": HAS_DEPLOYMENT}
 # stacks (deploy-roles, boundaries, iam) are deployed by `make deploy` with CAPABILITY_NAMED_IAM.
 # The endpoint stacks (deployed by the model-deployment pipeline) hold no IAM resource either.
 CAPABILITIES = {"deploy-roles": ["CAPABILITY_NAMED_IAM"], "boundaries": ["CAPABILITY_NAMED_IAM"], "iam": ["CAPABILITY_NAMED_IAM"],
-                "serving-iam": ["CAPABILITY_NAMED_IAM"],
+                "serving-iam": ["CAPABILITY_NAMED_IAM"], "messaging": [],
                 **{stack: caps for stack, (_, _, _, caps) in DEPLOYMENTS.items()},
                 **{stack: [] for stack in ENDPOINT_STACKS}}
 

@@ -126,7 +126,7 @@ class Demo(deployment.DeploymentSteps):
         self.p.say(f"pipeline.yaml      UpsertProject env      SAGEMAKER_ROLE_ARN={w.upsert_environment.get('SAGEMAKER_ROLE_ARN')}")
         self.p.say(f"notifications.yaml rule {w.notifier_rule.name}: {_json(w.notifier_rule.pattern)}")
         self.p.say(f"notifications.yaml {w.notifier.name}: handler {w.notifier.handler}, env {_json(w.notifier.environment)}")
-        self.p.say(f"notifications.yaml topic {w.topic_name}, email subscriptions: {', '.join(w.email_endpoints)}")
+        self.p.say(f"messaging.yaml     topic {w.topic_name}, email subscriptions: {', '.join(w.email_endpoints)}")
         self.p.say(f"kpi.yaml           rule {w.metrics_rule.name}: {_json(w.metrics_rule.pattern)}")
         self.p.say(f"kpi.yaml           {w.metrics.name}: handler {w.metrics.handler}, env {_json(w.metrics.environment)}")
         seen = {

@@ -76,6 +76,7 @@ def _rule(stack, logical_id: str) -> Rule:
 def read(rendered: dict[str, str], project: Project, env: Environment) -> Wiring:
     stacks = resolve_all(rendered, project, env.name, list(BUILDERS))
     pipeline, notifications, kpi = stacks["pipeline"], stacks["notifications"], stacks["kpi"]
+    messaging = stacks["messaging"]  # the approvals topic and its subscriptions
     upsert = _one(pipeline, "AWS::CodeBuild::Project", "UpsertProject")["Environment"]["EnvironmentVariables"]
     return Wiring(
         model_package_group=_one(pipeline, "AWS::SageMaker::ModelPackageGroup", "ModelPackageGroup"),
@@ -84,8 +85,8 @@ def read(rendered: dict[str, str], project: Project, env: Environment) -> Wiring
         upsert_environment={v["Name"]: v["Value"] for v in upsert},
         notifier_rule=_rule(notifications, "ModelPackageStateRule"),
         notifier=_function(notifications, "NotifierFunction"),
-        topic_name=_one(notifications, "AWS::SNS::Topic", "Topic")["TopicName"],
-        email_endpoints=tuple(sorted(r["Properties"]["Endpoint"] for r in notifications.resources("AWS::SNS::Subscription").values()
+        topic_name=_one(messaging, "AWS::SNS::Topic", "ApprovalsTopic")["TopicName"],
+        email_endpoints=tuple(sorted(r["Properties"]["Endpoint"] for r in messaging.resources("AWS::SNS::Subscription").values()
                                      if r["Properties"].get("Protocol") == "email")),
         metrics_rule=_rule(kpi, "MetricsRule"),
         metrics=_function(kpi, "MetricsFunction"),

@@ -125,7 +125,7 @@ def _deployment_function_basics(function_name_param: str) -> list[Statement]:
         _job_results(),
         write_logs("FunctionLogs", f"/aws/lambda/${{{function_name_param}}}"),
         Statement(Sid="DeadLetters", Effect=Allow, Action=[awacs.sqs.SendMessage], Resource=[arn("sqs", "${DeploymentDeadLetterQueueName}")]),
-        use_key_by_alias("DeadLettersKey", "${ArtifactKeyAlias}"),  # the queue is encrypted with the artifact key
+        use_key_by_alias("DeadLettersKey", "${NotificationsKeyAlias}"),  # the queue (messaging stack) is encrypted with it
     ]
 
 

@@ -1,0 +1,35 @@
+"""Names the messaging stack and the stacks that use its topic and queues must agree on.
+
+The messaging stack (administrator-only) writes the policies of the approvals topic, the dead-letter queues and
+the notifications key; those policies name the rules, roles and log groups of the push-deployed stacks that use
+them. All are built from the env's name parameters, never from another stack's resources: the messaging stack
+deploys first, and no stack imports another's module.
+"""
+from __future__ import annotations
+
+from awacs.aws import ArnLike, Condition, StringEquals
+from troposphere import Ref, Sub
+
+NOTIFIER_RULE_NAME = "${ResourcePrefix}-model-package-state"
+NOTIFIER_LOG_GROUP = "/aws/lambda/${NotifierFunctionName}"
+
+
+def rule_arn(rule_name_sub: str) -> str:
+    return f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{rule_name_sub}"
+
+
+def role_arn(role_param: str) -> str:
+    return f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role${{RolePath}}${{{role_param}}}"
+
+
+NOTIFIER_RULE_ARN = rule_arn(NOTIFIER_RULE_NAME)
+NOTIFIER_ROLE_ARN = role_arn("NotifierRoleName")
+NOTIFIER_LOG_GROUP_ARN = f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{NOTIFIER_LOG_GROUP}"
+
+
+def source_conditions(source_arn_sub: str) -> Condition:
+    """Confused-deputy guard for service principals: this account, these resources (ARN pattern)."""
+    return Condition([
+        StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}),
+        ArnLike({"aws:SourceArn": Sub(source_arn_sub)}),
+    ])

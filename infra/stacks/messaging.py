@@ -1,0 +1,169 @@
+"""Messaging stack: who may publish to, subscribe to and read the env's approvals topic and dead-letter queues.
+
+Administrator-only, like the IAM stacks: `make deploy` creates and changes it, before the pipeline stack, and the
+pipeline never deploys it. It holds what has a resource policy and is used by a stack a push deploys: the
+model-approvals topic (its policy and e-mail subscriptions), the notifier's, the KPI functions' and the deployment
+functions' dead-letter queues (their policies), and the notifications key that encrypts the topic, the notifier's
+queue and the deployment queue (its policy). The notifications, KPI and deployment stacks import their ARNs, and
+their deploy roles hold no SNS, SQS or key-policy write: a push cannot let anyone else publish, subscribe or read.
+(The operations topic and the artifact bucket and key stay in the pipeline stack, whose deploy role may not write
+their policies either.)
+"""
+from __future__ import annotations
+
+import awacs.kms
+import awacs.sns
+import awacs.sqs
+from awacs.aws import (Allow, ArnEquals, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals,
+                       StringNotEquals)
+from troposphere import GetAtt, Ref, Sub, Template, kms, sns, sqs
+
+from infra.cfn import parameters, scanner_skips
+from infra.cfn.exports import export, import_value
+from infra.cfn.templates_common import new_template
+from infra.iam.policies import VERSION, account_administers_key, deny_insecure_transport, key_use_through_iam
+from infra.parts import email_subscriptions, functions
+from infra.parts.kms_keys import customer_managed_key
+from infra.parts.messaging_names import (NOTIFIER_LOG_GROUP_ARN, NOTIFIER_ROLE_ARN, NOTIFIER_RULE_ARN, NOTIFIER_RULE_NAME,
+                                         role_arn, rule_arn,
+                                         source_conditions)
+
+SERVICE_KEY_ACTIONS = [awacs.kms.Decrypt, awacs.kms.GenerateDataKey]
+
+
+def _notifications_deploy_role():
+    return import_value("DeployRolesStackName", "NotificationsDeployRoleArn")
+
+
+def key_policy() -> PolicyDocument:
+    """Administered by the account alone (no deploy role: no push changes this key); used by the roles and
+    services named here."""
+    return PolicyDocument(
+        Version=VERSION,
+        Statement=[
+            account_administers_key("AccountAdministers"),
+            # By ARN in a condition, not as a principal: the key does not depend on when IAM shows the role to KMS.
+            key_use_through_iam("NotifierUsesThroughIam", [Sub(NOTIFIER_ROLE_ARN)]),
+            # Lambda encrypts the notifier's environment with a grant made by its caller, the notifications deploy role.
+            Statement(
+                Sid="DeployRoleEncryptsFunctionEnvironment",
+                Effect=Allow,
+                Principal=Principal("AWS", [_notifications_deploy_role()]),
+                Action=[awacs.kms.Encrypt, awacs.kms.Decrypt, awacs.kms.GenerateDataKey, awacs.kms.DescribeKey],
+                Resource=["*"],
+            ),
+            Statement(
+                Sid="DeployRoleGrantsToLambda",
+                Effect=Allow,
+                Principal=Principal("AWS", [_notifications_deploy_role()]),
+                Action=[awacs.kms.CreateGrant],
+                Resource=["*"],
+                Condition=Condition(Bool({"kms:GrantIsForAWSResource": "true"})),
+            ),
+            # EventBridge writes the notifier rule's dead letters into the encrypted queue.
+            Statement(Sid="EventBridgeDeadLetters", Effect=Allow, Principal=Principal("Service", ["events.amazonaws.com"]),
+                      Action=SERVICE_KEY_ACTIONS, Resource=["*"], Condition=source_conditions(NOTIFIER_RULE_ARN)),
+            # CloudWatch Logs encrypts the notifier's log group (its condition is the encryption context).
+            Statement(
+                Sid="LogsEncryptFunctionLogs",
+                Effect=Allow,
+                Principal=Principal("Service", [Sub("logs.${AWS::Region}.amazonaws.com")]),
+                Action=[awacs.kms.Encrypt, awacs.kms.Decrypt, awacs.kms.ReEncryptFrom, awacs.kms.ReEncryptTo,
+                        awacs.kms.GenerateDataKey, awacs.kms.DescribeKey],
+                Resource=["*"],
+                Condition=Condition(ArnEquals({"kms:EncryptionContext:aws:logs:arn": Sub(NOTIFIER_LOG_GROUP_ARN)})),
+            ),
+            # The deployment functions' dead letters (Lambda sends them with each function's role).
+            key_use_through_iam("DeploymentFunctionsUseThroughIam",
+                                [Sub(role_arn("ResolveFunctionRoleName")), Sub(role_arn("SmokeTestFunctionRoleName"))]),
+        ],
+    )
+
+
+def approvals_topic(t: Template, key: kms.Key, emails_by_env: dict[str, tuple[str, ...]]) -> sns.Topic:
+    ApprovalsTopic = t.add_resource(sns.Topic(
+        "ApprovalsTopic",
+        TopicName=Ref("TopicName"),
+        DisplayName="Model approvals",
+        KmsMasterKeyId=Ref(key),
+    ))
+    t.add_resource(sns.TopicPolicy(
+        "ApprovalsTopicPolicy",
+        Topics=[Ref(ApprovalsTopic)],
+        PolicyDocument=PolicyDocument(
+            Version=VERSION,
+            Statement=[
+                # Only the notifier publishes here: not other identities (whatever their own policies say), not
+                # services (a request from a service carries no aws:PrincipalArn, so the condition holds).
+                # Alarms go to the operations topic, so they never depend on this topic's path.
+                Statement(
+                    Sid="OnlyTheNotifierPublishes",
+                    Effect=Deny,
+                    Principal=Principal("*"),
+                    Action=[awacs.sns.Publish],
+                    Resource=[Ref(ApprovalsTopic)],
+                    Condition=Condition(StringNotEquals({"aws:PrincipalArn": Sub(NOTIFIER_ROLE_ARN)})),
+                ),
+                deny_insecure_transport(Ref(ApprovalsTopic), action=awacs.sns.Publish),
+            ],
+        ),
+    ))
+    email_subscriptions.add(t, ApprovalsTopic, emails_by_env)
+    export(t, "ApprovalsTopicArn", Ref(ApprovalsTopic), "ARN of the model approval notifications topic")
+    return ApprovalsTopic
+
+
+def _rule_dead_letters(queue: sqs.Queue, rule_name_sub: str) -> Statement:
+    """Only this env's rule, in this account, may send its undeliverable events in; the functions send theirs
+    through their roles (same account)."""
+    return Statement(Sid="RuleDeadLetters", Effect=Allow, Principal=Principal("Service", ["events.amazonaws.com"]),
+                     Action=[awacs.sqs.SendMessage], Resource=[GetAtt(queue, "Arn")],
+                     Condition=Condition([StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}),
+                                          ArnEquals({"aws:SourceArn": Sub(rule_arn(rule_name_sub))})]))
+
+
+def _queue_policy(t: Template, logical_id: str, queue: sqs.Queue, statements: list) -> None:
+    """The queue's policy: what `statements` allow, over TLS only."""
+    t.add_resource(sqs.QueuePolicy(
+        logical_id,
+        Queues=[Ref(queue)],
+        PolicyDocument=PolicyDocument(Version=VERSION, Statement=[
+            *statements, deny_insecure_transport(GetAtt(queue, "Arn"), action=awacs.sqs.Action("*"))]),
+    ))
+
+
+def dead_letter_queues(t: Template, key: kms.Key) -> None:
+    # The notifier's: model package events (encrypted with the notifications key, as the topic they were for).
+    notifier = functions.dead_letter_queue(t, "NotifierDeadLetterQueue", "NotifierDeadLetterQueueName", GetAtt(key, "Arn"))
+    _queue_policy(t, "NotifierDeadLetterQueuePolicy", notifier, [_rule_dead_letters(notifier, NOTIFIER_RULE_NAME)])
+    export(t, "NotifierDeadLetterQueueArn", GetAtt(notifier, "Arn"), "ARN of the notifier's dead-letter queue")
+    # The KPI functions': SSE-SQS (EventBridge cannot deliver to a queue encrypted with an AWS managed key, and they
+    # hold only SageMaker event envelopes).
+    for prefix, rule_param in (("Metrics", "MetricsRuleName"), ("Partitions", "PartitionsRuleName")):
+        queue = functions.dead_letter_queue(t, f"{prefix}DeadLetterQueue", f"{prefix}DeadLetterQueueName")
+        _queue_policy(t, f"{prefix}DeadLetterQueuePolicy", queue, [_rule_dead_letters(queue, f"${{{rule_param}}}")])
+        export(t, f"{prefix}DeadLetterQueueArn", GetAtt(queue, "Arn"), f"ARN of the {prefix.lower()} function's dead-letter queue")
+    # The deployment functions': a CodePipeline job event carries temporary credentials for the run's artifacts, so
+    # only roles the key's policy lets use it can read what lands here. No service sends in. In every env (an empty
+    # queue costs nothing): an env that starts serving models then needs no new messaging resource before its push.
+    deployment = functions.dead_letter_queue(t, "DeploymentDeadLetterQueue", "DeploymentDeadLetterQueueName",
+                                             GetAtt(key, "Arn"))
+    _queue_policy(t, "DeploymentDeadLetterQueuePolicy", deployment, [])
+    export(t, "DeploymentDeadLetterQueueArn", GetAtt(deployment, "Arn"), "ARN of the deployment functions' dead-letter queue")
+
+
+def build(project) -> Template:
+    t = new_template("Messaging of the SageMaker MLOps project: the approvals topic, the dead-letter queues, their "
+                     "policies and key; changed only by an administrator")
+    NotificationsKey = customer_managed_key(
+        t, "NotificationsKey", "NotificationsAlias", "NotificationsKeyAlias",
+        "Encrypts the ${ResourcePrefix} approval notifications and dead letters: approvals topic, the notifier's and "
+        "the deployment functions' dead-letter queues, the notifier's environment and logs",
+        key_policy(),
+    )
+    export(t, "NotificationsKeyArn", GetAtt(NotificationsKey, "Arn"), "ARN of the notifications key")
+    approvals_topic(t, NotificationsKey, {env.name: env.emails for env in project.environments.values()})
+    dead_letter_queues(t, NotificationsKey)
+    scanner_skips.apply(t, "messaging")
+    parameters.declare_used(t)
+    return t
