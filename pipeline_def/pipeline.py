@@ -210,13 +210,13 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
     )
     model_data = step_train.properties.ModelArtifacts.S3ModelArtifacts
 
-    def xgboost_processor(job: str) -> ScriptProcessor:
+    def xgboost_processor(job: str, instance_count=p["ProcessingInstanceCount"]) -> ScriptProcessor:
         return ScriptProcessor(
             image_uri=xgboost_image,
             command=["python3"],
             role=role_arn,
             instance_type=p["ProcessingInstanceType"],
-            instance_count=p["ProcessingInstanceCount"],
+            instance_count=instance_count,
             base_job_name=f"{names.sagemaker_pipeline}-{job}",
             output_kms_key=key_arn,
             sagemaker_session=session,
@@ -248,7 +248,9 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
     # -- package: booster + contract + serving code, the archive the model package points to --------
     step_package = ProcessingStep(
         STEP_PACKAGE,
-        step_args=xgboost_processor("package").run(
+        # One instance: every instance uploads its output to the same key, and the deployment refuses an archive
+        # written more than once (lambda_src/deploy_resolve/archive.py).
+        step_args=xgboost_processor("package", instance_count=1).run(
             code=f"s3://{bucket}/{script_key(names, 'package.py')}",
             inputs=[model_input, contract_input, library],
             outputs=[ProcessingOutput(output_name="package", source="/opt/ml/processing/package",

@@ -153,6 +153,28 @@ def test_the_lifecycle_never_erases_the_trace_of_a_rewritten_archive(rendered):
     assert lifecycle_problems(rendered) == []
 
 
+def expiry_problems(rendered) -> list[str]:
+    """An expiration on a versioned bucket only adds a delete marker: the rule must also delete noncurrent versions
+    outright (no NewerNoncurrentVersions), or the bucket-wide rule keeps the expired object forever."""
+    problems = []
+    for rule in _bucket(rendered)["LifecycleConfiguration"]["Rules"]:
+        expiry = rule.get("NoncurrentVersionExpiration") or {}
+        if rule.get("ExpirationInDays") and (not expiry.get("NoncurrentDays") or expiry.get("NewerNoncurrentVersions")):
+            problems.append(f"{rule['Id']} expires objects but keeps their last version")
+    return problems
+
+
+def test_what_expires_is_deleted(rendered):
+    assert expiry_problems(rendered) == []
+
+
+def test_the_expiry_check_catches_an_expiration_that_deletes_nothing(rendered):
+    text = rendered["pipeline.yaml"]
+    start = text.index("Id: ExpireQueryResults")
+    broken = text[:start] + text[start:].replace("          NoncurrentVersionExpiration:\n            NoncurrentDays: 30\n", "", 1)
+    assert expiry_problems({**rendered, "pipeline.yaml": broken})
+
+
 def test_the_lifecycle_check_catches_a_rule_that_erases_it(rendered):
     broken = {**rendered, "pipeline.yaml": rendered["pipeline.yaml"].replace("NewerNoncurrentVersions: 1", "NewerNoncurrentVersions: 0")}
     assert lifecycle_problems(broken)
@@ -165,3 +187,23 @@ def test_nothing_may_be_copied_into_the_model_archives(rendered):
               and any(fnmatch.fnmatchcase(AN_ARCHIVE.replace("arn:${AWS::Partition}:s3:::${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}",
                                                              "${ArtifactBucket.Arn}"), text_of(r)) for r in as_list(st["Resource"]))]
     assert denies, "the bucket policy must refuse CopyObject/UploadPartCopy into models/ (a copy keeps the source's tags)"
+
+
+def test_the_step_that_writes_the_archive_runs_on_one_instance(project):
+    """Every instance of a processing job uploads its output to the same key: more than one would write the archive
+    more than once, and the deployment would refuse that version for good."""
+    import json
+
+    from infra.config import names as names_mod
+    from pipeline_def import cli
+    from pipeline_def.interface import STEP_PACKAGE
+
+    def walk(steps):  # a condition step holds its branches' steps
+        for step in steps:
+            yield step
+            yield from walk(step.get("Arguments", {}).get("IfSteps", []) + step.get("Arguments", {}).get("ElseSteps", []))
+
+    for env in project.environments:
+        steps = {s["Name"]: s for s in walk(json.loads(cli.render(names_mod.for_env(project, env)))["Steps"])}
+        cluster = steps[STEP_PACKAGE]["Arguments"]["ProcessingResources"]["ClusterConfig"]
+        assert cluster["InstanceCount"] == 1, f"env {env}: {cluster}"

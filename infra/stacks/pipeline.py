@@ -233,6 +233,17 @@ def add_artifact_key(t: Template) -> kms.Key:
     )
 
 
+def _expire(rule_id: str, prefix, days: int | None) -> s3.LifecycleRule:
+    """A folder whose objects expire after `days` (None: never) and whose noncurrent versions, expired ones
+    included, are deleted after NONCURRENT_VERSION_DAYS; without the latter an expired object would stay, as the
+    bucket-wide rule keeps the newest noncurrent version of every key."""
+    return s3.LifecycleRule(
+        Id=rule_id, Status="Enabled", Prefix=prefix,
+        **({"ExpirationInDays": days} if days else {}),
+        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=NONCURRENT_VERSION_DAYS),
+    )
+
+
 def add_artifact_bucket(t: Template, key: kms.Key) -> s3.Bucket:
     ArtifactBucket = t.add_resource(
         s3.Bucket(
@@ -258,6 +269,8 @@ def add_artifact_bucket(t: Template, key: kms.Key) -> s3.Bucket:
                     # Overwritten or deleted objects linger as noncurrent versions: drop them after a while, but
                     # keep the newest one of each key, so a key written twice always shows two versions (the
                     # deployment refuses a model archive written more than once: lambda_src/deploy_resolve/archive.py).
+                    # Where data is meant to go (the folders below), a rule of its own deletes every noncurrent
+                    # version: S3 honours the shorter of two overlapping expirations.
                     s3.LifecycleRule(
                         Id="ExpireNoncurrentVersions",
                         Status="Enabled",
@@ -273,26 +286,13 @@ def add_artifact_bucket(t: Template, key: kms.Key) -> s3.Bucket:
                         NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=BUILD_CACHE_NONCURRENT_DAYS),
                     ),
                     # Query results are read once, right after the query.
-                    s3.LifecycleRule(
-                        Id="ExpireQueryResults",
-                        Status="Enabled",
-                        Prefix=ATHENA_RESULTS_PREFIX,
-                        ExpirationInDays=ATHENA_RESULTS_DAYS,
-                    ),
+                    _expire("ExpireQueryResults", ATHENA_RESULTS_PREFIX, ATHENA_RESULTS_DAYS),
                     # Run artifacts are only read during their run. Lambda zips and SageMaker data stay.
-                    s3.LifecycleRule(
-                        Id="ExpirePipelineRunArtifacts",
-                        Status="Enabled",
-                        Prefix=Ref("PipelineArtifactsPrefix"),
-                        ExpirationInDays=PIPELINE_ARTIFACT_DAYS,
-                    ),
+                    _expire("ExpirePipelineRunArtifacts", Ref("PipelineArtifactsPrefix"), PIPELINE_ARTIFACT_DAYS),
                     # The model-deployment pipeline's run artifacts (its own folder, where the env serves models).
-                    s3.LifecycleRule(
-                        Id="ExpireDeploymentRunArtifacts",
-                        Status="Enabled",
-                        Prefix=Ref("DeploymentArtifactsPrefix"),
-                        ExpirationInDays=PIPELINE_ARTIFACT_DAYS,
-                    ),
+                    _expire("ExpireDeploymentRunArtifacts", Ref("DeploymentArtifactsPrefix"), PIPELINE_ARTIFACT_DAYS),
+                    # Input data a data uploader replaced or deleted is gone 30 days later, as it would be unversioned.
+                    _expire("ExpireReplacedInputData", Ref("SageMakerInputPrefix"), None),
                 ]
             ),
             DeletionPolicy=RETAIN_DELETION,
