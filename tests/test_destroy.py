@@ -15,13 +15,13 @@ from infra.stacks import BUILDERS
 class Stacks:
     """CloudFormation as destroy sees it: which stacks exist, their resources; deleting one removes it."""
 
-    def __init__(self, resources_by_stack: dict[str, list[dict]]):
-        self.resources, self.calls = dict(resources_by_stack), []
+    def __init__(self, resources_by_stack: dict[str, list[dict]], roles: dict[str, str] | None = None):
+        self.resources, self.calls, self.roles = dict(resources_by_stack), [], dict(roles or {})
 
     def describe_stacks(self, StackName):
         if StackName not in self.resources:
             raise ClientError({"Error": {"Code": "ValidationError", "Message": f"Stack with id {StackName} does not exist"}}, "DescribeStacks")
-        return {"Stacks": [{"StackStatus": "UPDATE_COMPLETE"}]}
+        return {"Stacks": [{"StackStatus": "UPDATE_COMPLETE", **({"RoleARN": self.roles[StackName]} if StackName in self.roles else {})}]}
 
     def get_paginator(self, operation):
         outer = self
@@ -37,8 +37,8 @@ class Stacks:
     def update_termination_protection(self, StackName, EnableTerminationProtection):
         self.calls.append(("unprotect", StackName))
 
-    def delete_stack(self, StackName):
-        self.calls.append(("delete", StackName))
+    def delete_stack(self, StackName, **kwargs):
+        self.calls.append(("delete", StackName, kwargs.get("RoleARN")) if kwargs else ("delete", StackName))
         self.resources.pop(StackName)
 
 
@@ -173,3 +173,29 @@ def test_ctrl_d_at_a_prompt_is_no_answer(monkeypatch):
 
     monkeypatch.setattr("builtins.input", eof)
     assert destroy.confirmed(None, "dev", "?") is False
+
+
+ADMIN_ROLE = "arn:aws:iam::123456789012:role/admin-cloudformation"
+
+
+def _run(world, n, monkeypatch, *extra):
+    clients, _bucket, _key = world
+    monkeypatch.setattr(destroy, "aws_session", lambda env: type("S", (), {"client": lambda self, s: clients[s]})())
+    return destroy.main(["--env", n.env_name, "--confirm", n.env_name, *extra])
+
+
+def test_once_the_pipeline_stack_acts_as_its_deploy_role_destroy_needs_an_administrators_role(world, n, monkeypatch, capsys):
+    """That role may not delete the bucket's or the operations topic's policy (only an administrator changes them):
+    deleting as it would stop half-way, so destroy says so before deleting anything."""
+    cfn = world[0]["cloudformation"]
+    cfn.roles[n.stack("pipeline")] = "arn:aws:iam::123456789012:role/churn/churn-dev-deploy-pipeline"
+    assert _run(world, n, monkeypatch) == 2
+    assert "CFN_ROLE_ARN" in capsys.readouterr().err and not [c for c in cfn.calls if c[0] == "delete"]
+    assert _run(world, n, monkeypatch, "--cfn-role-arn", ADMIN_ROLE) == 0
+    assert [c for c in cfn.calls if c[0] == "delete"] == [("delete", name, ADMIN_ROLE) for name in
+                                                          [n.stack(s) for s in reversed(list(BUILDERS))]]
+
+
+def test_a_role_that_is_not_an_arn_is_refused_before_aws(world, n, monkeypatch, capsys):
+    assert _run(world, n, monkeypatch, "--cfn-role-arn", "admin") == 2
+    assert "not an IAM role ARN" in capsys.readouterr().err and not world[0]["cloudformation"].calls

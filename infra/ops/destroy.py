@@ -5,8 +5,12 @@
     python -m infra.ops.destroy --env dev --confirm dev --purge-retained dev
                                                                 # the data too (… PURGE=dev)
 
-First it says what it will delete and what stays: the stacks (kpi, notifications, pipeline, messaging, iam, deploy-roles:
-the reverse of deployment, so nothing is deleted while another stack still imports from it), the SageMaker
+    python -m infra.ops.destroy --env dev --confirm dev --cfn-role-arn arn:aws:iam::<account>:role/<admin-cfn-role>
+                                                                # once the pipeline has updated its own stack
+
+First it says what it will delete and what stays: the stacks (production-endpoint … pipeline, messaging, serving-iam,
+iam, boundaries, deploy-roles: the reverse of deployment, so nothing is deleted while another stack still imports
+from it), the SageMaker
 pipeline the upsert build made (outside CloudFormation), and the retained resources that outlive their stacks
 (bucket, keys, model package group, queues, log groups), with their names. Retained resources are deleted only
 with a second, separate confirmation: the bucket emptied of every version first, keys scheduled for deletion
@@ -57,6 +61,9 @@ class Plan:
     stacks: list[str]
     retained: list[Retained]
     sagemaker_pipeline: str | None
+    # The pipeline stack, once the pipeline has updated it, acts as its deploy role, which may not delete what only an
+    # administrator changes (the bucket's and the operations topic's policies, the topic's subscriptions).
+    pipeline_acts_as: str | None = None
 
     def lines(self, purge: bool = False) -> list[str]:
         out = ["Will delete, in this order:"]
@@ -72,12 +79,14 @@ class Plan:
 
 
 def plan(cfn, sm, n) -> Plan:
-    stacks, retained = [], []
+    stacks, retained, pipeline_acts_as = [], [], None
     for stack in reversed(list(BUILDERS)):
         name = n.stack(stack)
         if deploy._stack_status(cfn, name) is None:
             continue
         stacks.append(name)
+        if stack == "pipeline":
+            pipeline_acts_as = cfn.describe_stacks(StackName=name)["Stacks"][0].get("RoleARN")
         keep = _retained_in_template(stack)
         for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name):
             for summary in page["StackResourceSummaries"]:
@@ -91,7 +100,7 @@ def plan(cfn, sm, n) -> Plan:
         if "does not exist" not in str(exc) and "Could not find" not in str(exc) and "ResourceNotFound" not in str(exc):
             raise
         pipeline = None
-    return Plan(stacks, retained, pipeline)
+    return Plan(stacks, retained, pipeline, pipeline_acts_as)
 
 
 def delete_sagemaker_pipeline(sm, name: str) -> None:
@@ -103,13 +112,14 @@ def delete_sagemaker_pipeline(sm, name: str) -> None:
     print(f"SageMaker pipeline {name}: deleted")
 
 
-def delete_stacks(cfn, names: list[str]) -> None:
+def delete_stacks(cfn, names: list[str], role_arn: str | None = None) -> None:
+    """`role_arn`: the CloudFormation service role to delete as (else each stack's own, or the caller's)."""
     from datetime import datetime, timedelta, timezone
 
     for name in names:
         cfn.update_termination_protection(StackName=name, EnableTerminationProtection=False)
         started = datetime.now(timezone.utc) - timedelta(seconds=deploy.EVENT_CLOCK_SKEW_SECONDS)
-        cfn.delete_stack(StackName=name)
+        cfn.delete_stack(StackName=name, **({"RoleARN": role_arn} if role_arn else {}))
         print(f"{name}: deleting")
         deploy.follow(cfn, name, started)
 
@@ -167,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", required=True)
     parser.add_argument("--confirm", help="the env's name: confirms without a prompt (make destroy CONFIRM=<env>)")
     parser.add_argument("--purge-retained", metavar="ENV", help="also delete the retained data; the env's name again")
+    parser.add_argument("--cfn-role-arn", default=None,
+                        help="service role CloudFormation deletes the stacks as (needed once the pipeline has updated "
+                             "its own stack: its deploy role may not delete the bucket's or the topic's policy)")
     args = parser.parse_args(argv)
 
     def command() -> int:
@@ -174,9 +187,16 @@ def main(argv: list[str] | None = None) -> int:
         purging = args.purge_retained is not None
         if purging and args.purge_retained != n.env_name:  # before any AWS call or prompt
             raise OpsError(f"PURGE must be the env's name ({n.env_name!r}) to delete its data: nothing was deleted")
+        if args.cfn_role_arn is not None and not deploy.ROLE_ARN.fullmatch(args.cfn_role_arn):
+            raise OpsError(f"CFN_ROLE_ARN: '{args.cfn_role_arn}' is not an IAM role ARN (arn:aws:iam::<account>:role/<name>): "
+                           "nothing was deleted")
         s = aws_session(env)
         clients = {service: s.client(service) for service in ("cloudformation", "sagemaker", "s3", "kms", "sqs", "logs")}
         the_plan = plan(clients["cloudformation"], clients["sagemaker"], n)
+        if the_plan.pipeline_acts_as and args.cfn_role_arn is None:
+            raise OpsError(f"the pipeline stack acts as {the_plan.pipeline_acts_as}, which may not delete the artifact "
+                           "bucket's and the operations topic's policies: pass CFN_ROLE_ARN=<an administrator's "
+                           "CloudFormation role> (the one make deploy used): nothing was deleted")
         print("\n".join(the_plan.lines(purge=purging)))
         if not confirmed(args.confirm, n.env_name, f"This deletes the {n.env_name} environment's stacks."):
             raise OpsError(f"not confirmed: nothing was deleted (type {n.env_name!r}, or pass CONFIRM={n.env_name})")
@@ -186,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             raise OpsError("data deletion not confirmed: nothing was deleted")
         if the_plan.sagemaker_pipeline:
             delete_sagemaker_pipeline(clients["sagemaker"], the_plan.sagemaker_pipeline)
-        delete_stacks(clients["cloudformation"], the_plan.stacks)
+        delete_stacks(clients["cloudformation"], the_plan.stacks, args.cfn_role_arn)
         if args.purge_retained is None:
             if the_plan.retained:
                 print(f"Kept {len(the_plan.retained)} retained resource(s) listed above; delete them with PURGE={n.env_name}.")
