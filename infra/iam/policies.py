@@ -116,14 +116,15 @@ def with_statements(document: PolicyDocument, conditional: list) -> PolicyDocume
 
 
 # -- S3 ------------------------------------------------------------------------------------------
-def read_prefix(sid: str, prefix_sub: str) -> list[Statement]:
-    """Read objects under a key prefix of the artifact bucket, and list only that prefix."""
+def read_prefix(sid: str, prefix_sub: str, condition: Condition | None = None) -> list[Statement]:
+    """Read objects under a key prefix of the artifact bucket (only where `condition` holds), and list only that prefix."""
     return [
         Statement(
             Sid=f"{sid}Read",
             Effect=Allow,
             Action=[awacs.s3.GetObject, awacs.s3.GetObjectVersion],
             Resource=[artifact_bucket_arn(f"/{prefix_sub}*")],
+            **({"Condition": condition} if condition else {}),
         ),
         list_prefix(sid, prefix_sub),
     ]
@@ -139,16 +140,8 @@ APPROVED_ARCHIVE_TAG_VALUE = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${A
 def read_approved_archives(sid: str) -> list[Statement]:
     """Read the model archives the deployment pipeline tagged for a version of this env's group, nothing else under
     models/: an archive rewritten after it was deployed is a new, untagged object version, which this cannot load."""
-    return [
-        Statement(
-            Sid=f"{sid}Read",
-            Effect=Allow,
-            Action=[awacs.s3.GetObject, awacs.s3.GetObjectVersion],
-            Resource=[artifact_bucket_arn(f"/{MODEL_ARCHIVES}*")],
-            Condition=Condition(StringLike({f"s3:ExistingObjectTag/{APPROVED_ARCHIVE_TAG}": sub(APPROVED_ARCHIVE_TAG_VALUE)})),
-        ),
-        list_prefix(sid, MODEL_ARCHIVES),
-    ]
+    return read_prefix(sid, MODEL_ARCHIVES, Condition(StringLike(
+        {f"s3:ExistingObjectTag/{APPROVED_ARCHIVE_TAG}": sub(APPROVED_ARCHIVE_TAG_VALUE)})))
 
 
 def tag_approved_archives(sid: str) -> list[Statement]:

@@ -6,8 +6,6 @@ RegisterModel step (its `Get`/`Std:Join` expressions evaluated for this executio
 """
 from __future__ import annotations
 
-import json
-
 
 class Unsupported(ValueError):
     """The definition uses an expression this stand-in cannot evaluate."""
