@@ -534,6 +534,7 @@ def test_without_bucket_versioning_a_rewrite_could_not_be_seen_so_nothing_is_dep
     f"{IMAGE_REPOSITORY}-custom:1",  # another repository whose name starts alike
     "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2",
     "docker.io/library/python:3",
+    f"{IMAGE_REPOSITORY}:",  # no tag
 ])
 def test_a_version_served_with_another_image_is_not_deployed(world, capsys, image):
     arn = world.register("Approved", image=image)

@@ -48,8 +48,8 @@ def check_images(package: dict) -> None:
     allowed = _images_allowed()
     for index, container in enumerate((package.get("InferenceSpecification") or {}).get("Containers") or []):
         image = container.get("Image")
-        if not isinstance(image, str) or not any(image.startswith(f"{repository}{sep}") for repository in allowed
-                                                  for sep in (":", "@")):
+        if not isinstance(image, str) or not any(image.startswith(f"{repository}{sep}") and len(image) > len(repository) + 1
+                                                  for repository in allowed for sep in (":", "@")):
             raise Failed("image_elsewhere", f"container {index} of version {package.get('ModelPackageVersion')} names "
                                             f"image {str(image)[:300]}, not one of {', '.join(allowed)} (the images "
                                             "the endpoints may pull); nothing was deployed")
