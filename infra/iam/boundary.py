@@ -116,8 +116,9 @@ def _compact(resources: list) -> list:
     return [_sub(t) for t in kept] + [others[k] for k in sorted(others)]
 
 
-def merged(statements: list[Statement]) -> list[dict]:
-    """The statements merged per service into as few as cover every one of them.
+def merged(statements: list[Statement], sid_prefix: str = "") -> list[dict]:
+    """The statements merged per service into as few as cover every one of them (Sids `sid_prefix` + service:
+    IAM refuses a policy whose Sids repeat, so statements merged apart into one policy need their own prefix).
 
     Statements of one service, all on "*" or all on named resources, with conditions on the same keys,
     become one statement: the union of their actions, of their resources and of their condition values.
@@ -146,7 +147,8 @@ def merged(statements: list[Statement]) -> list[dict]:
     out = []
     sids: set[str] = set()
     for (service, star, keys), group in sorted(groups.items(), key=lambda kv: json.dumps(kv[0])):
-        sid = "".join(part.title() for part in re.split(r"[^a-z0-9]+", service)) + ("NoResourceLevelPermission" if star else "")
+        sid = sid_prefix + "".join(part.title() for part in re.split(r"[^a-z0-9]+", service)) + (
+            "NoResourceLevelPermission" if star else "")
         sid = next(f"{sid}{n or ''}" for n in range(len(groups) + 1) if f"{sid}{n or ''}" not in sids)
         sids.add(sid)
         st = {"Sid": sid, "Effect": "Allow", "Action": sorted(group["actions"]),
@@ -158,13 +160,18 @@ def merged(statements: list[Statement]) -> list[dict]:
     return out
 
 
+def _sid_word(text: str) -> str:
+    return "".join(part.title() for part in re.split(r"[^A-Za-z0-9]+", text))
+
+
 def boundary_statements(kind: str) -> list:
     """The roles' common statements, merged; for the delivery roles, each source type's own, merged, only
     where that is the env's source type."""
     statements = [*merged(common_statements(kind))]
     if kind == DELIVERY:
         statements += [If(SOURCE_CONDITIONS[source_type], st, Ref(AWS_NO_VALUE))
-                       for source_type in SOURCE_CONDITIONS for st in merged(source_statements(source_type))]
+                       for source_type in SOURCE_CONDITIONS
+                       for st in merged(source_statements(source_type), sid_prefix=_sid_word(source_type) + "Source")]
     return statements
 
 
