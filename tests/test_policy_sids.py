@@ -51,3 +51,15 @@ def test_the_check_catches_a_repeat_that_only_one_branch_makes(rendered):
     assert first is not None, "the boundary's S3-source statements are no longer where this test expects them"
     broken = text[:first] + "Sid: S3" + text[first + len("Sid: S3SourceS3"):]
     assert any("DeliveryRolesBoundary" in p for p in duplicate_sids({**rendered, "boundaries.yaml": broken}))
+
+
+def test_iam_sids_use_only_letters_and_digits(rendered):
+    """IAM: "The Sid element supports ASCII uppercase letters (A-Z), lowercase letters (a-z), and numbers (0-9)"."""
+    import re
+
+    bad = [f"{stack}.yaml {logical_id} {prop}: {st.get('Sid')!r}"
+           for stack in BUILDERS for logical_id, rtype, prop, document in policies(load(rendered[f"{stack}.yaml"]))
+           if rtype.startswith("AWS::IAM::")
+           for variant in _variants(as_list(document.get("Statement", []))) for st in variant
+           if isinstance(st, dict) and "Sid" in st and not re.fullmatch(r"[A-Za-z0-9]*", str(st["Sid"]))]
+    assert bad == []
