@@ -239,39 +239,30 @@ KMS_USE_ACTIONS = [
 ]
 
 
-def use_key_by_alias(sid: str, alias_sub: str) -> Statement:
-    """Use the KMS key behind an alias. The key lives in another stack, so scope by its alias."""
+def _key_by_alias(sid: str, alias_sub: str, key_actions: list) -> Statement:
+    """`key_actions` on the KMS key behind an alias: the key lives in another stack, so scope by its alias."""
     return Statement(
         Sid=sid,
         Effect=Allow,
-        Action=KMS_USE_ACTIONS,
+        Action=key_actions,
         Resource=[arn("kms", "key/*")],
-        Condition=Condition(
-            ForAnyValueStringEquals({"kms:ResourceAliases": [Sub(alias_sub)]}),
-        ),
+        Condition=Condition(ForAnyValueStringEquals({"kms:ResourceAliases": [Sub(alias_sub)]})),
     )
+
+
+def use_key_by_alias(sid: str, alias_sub: str) -> Statement:
+    """Use the KMS key behind an alias (encrypt, decrypt, make data keys, describe)."""
+    return _key_by_alias(sid, alias_sub, KMS_USE_ACTIONS)
 
 
 def decrypt_by_alias(sid: str, alias_sub: str) -> Statement:
-    """Only decrypt (read SSE-KMS objects) with the key behind an alias; scoped like use_key_by_alias."""
-    return Statement(
-        Sid=sid,
-        Effect=Allow,
-        Action=[awacs.kms.Decrypt],
-        Resource=[arn("kms", "key/*")],
-        Condition=Condition(ForAnyValueStringEquals({"kms:ResourceAliases": [Sub(alias_sub)]})),
-    )
+    """Only decrypt (read SSE-KMS objects) with the key behind an alias."""
+    return _key_by_alias(sid, alias_sub, [awacs.kms.Decrypt])
 
 
 def encrypt_by_alias(sid: str, alias_sub: str) -> Statement:
-    """Only make data keys (write SSE-KMS objects) with the key behind an alias; scoped like use_key_by_alias."""
-    return Statement(
-        Sid=sid,
-        Effect=Allow,
-        Action=[awacs.kms.GenerateDataKey],
-        Resource=[arn("kms", "key/*")],
-        Condition=Condition(ForAnyValueStringEquals({"kms:ResourceAliases": [Sub(alias_sub)]})),
-    )
+    """Only make data keys (write SSE-KMS objects) with the key behind an alias."""
+    return _key_by_alias(sid, alias_sub, [awacs.kms.GenerateDataKey])
 
 
 # Key administration for the account root: IAM policies (the deploy roles') decide who administers.

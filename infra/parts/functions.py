@@ -3,13 +3,20 @@ encrypted log group, and an async-invoke configuration (two retries, six hours),
 the queue an alarm watches."""
 from __future__ import annotations
 
-from troposphere import Ref, Sub, Template, awslambda, logs, sqs
+from troposphere import Parameter, Ref, Sub, Template, awslambda, logs, sqs
 
 from infra.cfn.templates_common import retain
 
+RUNTIME = "python3.13"  # every function of the project; their code needs the standard library and boto3 only
 MAX_RETRIES = 2
 MAX_EVENT_AGE_SECONDS = 21600
 DLQ_RETENTION_SECONDS = 1209600  # 14 days, the maximum: time to fix and redrive
+
+
+def code_key_parameter(t: Template, name: str, folder: str, what: str) -> None:
+    """The S3 key of a function's zip: not from config; lambda_package.parameters() supplies the content-hashed key."""
+    t.add_parameter(Parameter(name, Type="String", Description=f"S3 key of the {what} Lambda zip",
+                              AllowedPattern=rf"^lambda/{folder}-[0-9a-f]{{24}}\.zip$"))
 
 
 def dead_letter_queue(t: Template, logical_id: str, name_param: str, key_arn=None) -> sqs.Queue:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 
-from troposphere import AWS_NO_VALUE, Equals, If, Join, Parameter, Ref, Sub, Template
+from troposphere import AWS_NO_VALUE, Equals, If, Join, Ref, Sub, Template
 from troposphere import awslambda, codepipeline, events
 
 from infra.cfn import parameters, scanner_skips
@@ -35,7 +35,6 @@ from infra.iam.policies import MODEL_ARCHIVES
 from infra.iam.runtime.jobs import SERVING_IMAGE_REPOSITORIES
 from infra.parts import alarms, delivery_failures, deployment_outcomes, functions, model_package_events, pipeline_actions
 
-RUNTIME = "python3.12"
 RELEASE = "Release"
 RESOLVE = "Resolve"  # the Resolve action's namespace: #{Resolve.ModelPackageArn}…
 # A pipeline variable a person sets to "true" when starting a run by hand, to apply a template or config change to
@@ -89,16 +88,14 @@ def _dead_letter_queue(t: Template):
 def _function(t: Template, prefix: str, queue_arn) -> awslambda.Function:
     name_param, role_export, handler, timeout, memory, environment, description = FUNCTIONS[prefix]
     key_param, folder = CODE_KEYS[prefix]
-    # Not from config: lambda_package.parameters() supplies the content-hashed zip key.
-    t.add_parameter(Parameter(key_param, Type="String", Description=f"S3 key of the {folder} Lambda zip",
-                              AllowedPattern=rf"^lambda/{folder}-[0-9a-f]{{24}}\.zip$"))
+    functions.code_key_parameter(t, key_param, folder, folder)
     log_group = functions.log_group(t, f"{prefix}LogGroup", name_param, _key_arn())
     function = t.add_resource(awslambda.Function(
         f"{prefix}Function",
         DependsOn=[log_group.title],
         FunctionName=Ref(name_param),
         Description=description,
-        Runtime=RUNTIME,
+        Runtime=functions.RUNTIME,
         Handler=handler,
         Architectures=["arm64"],
         MemorySize=memory,

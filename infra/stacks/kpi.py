@@ -21,7 +21,6 @@ from troposphere import (
     If,
     Join,
     Not,
-    Parameter,
     Ref,
     Select,
     Split,
@@ -39,12 +38,11 @@ from infra.cfn import parameters, scanner_skips
 from infra.cfn.conditions import HAS_DEPLOYMENT, add_deployment_condition
 from infra.cfn.exports import import_value
 from infra.cfn.slim import quicksight
-from infra.cfn.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
+from infra.cfn.templates_common import new_template
 from infra.config.names import ATHENA_RESULTS_PREFIX, EVALUATION_TABLE_LEVEL
 from infra.parts import alarms, functions, kpi_dashboard, model_package_events
 from lambda_src.registry_metrics import contract
 
-RUNTIME = "python3.12"
 HANDLER = "registry_metrics.handler.lambda_handler"
 # QuickSight permissions are one entry per principal; CloudFormation has no loops, so the data
 # source has this many fixed slots (config/schema.py caps kpi.quicksight_principals to match).
@@ -66,21 +64,9 @@ def _key_arn():
     return import_value("PipelineStackName", "ArtifactKeyArn")
 
 
-def _retain(resource):
-    resource.DeletionPolicy = RETAIN_DELETION
-    resource.UpdateReplacePolicy = RETAIN_REPLACEMENT
-    return resource
-
-
 # -- registry metrics ------------------------------------------------------------------------------
 # Reads first, then claims and publishes within handler.CLAIM_BUDGET_MS (45 s) of what is left.
 METRICS_TIMEOUT_SECONDS = 120
-
-
-def _metrics_code_key(t: Template) -> None:
-    # Not from config: lambda_package.parameters() supplies the content-hashed zip key.
-    t.add_parameter(Parameter("MetricsCodeKey", Type="String", Description="S3 key of the registry-metrics Lambda zip",
-                              AllowedPattern=r"^lambda/registry_metrics-[0-9a-f]{24}\.zip$"))
 
 
 def _dead_letter_queue_arn(prefix: str):
@@ -92,10 +78,6 @@ def _log_group(t: Template, logical_id: str, function_param: str) -> logs.LogGro
     return functions.log_group(t, logical_id, function_param, _key_arn())
 
 
-def _invoke_config(t: Template, logical_id: str, function: awslambda.Function) -> None:
-    functions.invoke_config(t, logical_id, function)
-
-
 def _registry_metrics(t: Template) -> awslambda.Function:
     MetricsDeadLetterQueue = _dead_letter_queue_arn("Metrics")
     MetricsLogGroup = _log_group(t, "MetricsLogGroup", "MetricsFunctionName")
@@ -104,7 +86,7 @@ def _registry_metrics(t: Template) -> awslambda.Function:
         DependsOn=[MetricsLogGroup.title],
         FunctionName=Ref("MetricsFunctionName"),
         Description="Publishes model registry KPIs (registrations, approvals, rejections, model quality) to CloudWatch",
-        Runtime=RUNTIME,
+        Runtime=functions.RUNTIME,
         Handler=HANDLER,
         Architectures=["arm64"],
         MemorySize=256,
@@ -120,7 +102,7 @@ def _registry_metrics(t: Template) -> awslambda.Function:
         # Async invocations that still fail after Lambda's retries land here, not in the void.
         DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=MetricsDeadLetterQueue),
     ))
-    _invoke_config(t, "MetricsEventInvokeConfig", MetricsFunction)
+    functions.invoke_config(t, "MetricsEventInvokeConfig", MetricsFunction)
     MetricsRule = t.add_resource(events.Rule(
         "MetricsRule",
         Name=Ref("MetricsRuleName"),
@@ -152,8 +134,7 @@ def partitions_event_pattern() -> dict:
 
 
 def _report_partitions(t: Template) -> None:
-    t.add_parameter(Parameter("PartitionsCodeKey", Type="String", Description="S3 key of the report-partitions Lambda zip",
-                              AllowedPattern=r"^lambda/report_partitions-[0-9a-f]{24}\.zip$"))
+    functions.code_key_parameter(t, "PartitionsCodeKey", "report_partitions", "report-partitions")
     PartitionsDeadLetterQueue = _dead_letter_queue_arn("Partitions")
     PartitionsLogGroup = _log_group(t, "PartitionsLogGroup", "PartitionsFunctionName")
     PartitionsFunction = t.add_resource(awslambda.Function(
@@ -161,7 +142,7 @@ def _report_partitions(t: Template) -> None:
         DependsOn=[PartitionsLogGroup.title],
         FunctionName=Ref("PartitionsFunctionName"),
         Description="Adds a finished SageMaker pipeline execution's evaluation report to the KPI table",
-        Runtime=RUNTIME,
+        Runtime=functions.RUNTIME,
         Handler="report_partitions.handler.lambda_handler",
         Architectures=["arm64"],
         MemorySize=128,
@@ -178,7 +159,7 @@ def _report_partitions(t: Template) -> None:
         }),
         DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=PartitionsDeadLetterQueue),
     ))
-    _invoke_config(t, "PartitionsEventInvokeConfig", PartitionsFunction)
+    functions.invoke_config(t, "PartitionsEventInvokeConfig", PartitionsFunction)
     PartitionsRule = t.add_resource(events.Rule(
         "PartitionsRule",
         Name=Ref("PartitionsRuleName"),
@@ -324,7 +305,7 @@ def _quicksight(t: Template, workgroup: athena.WorkGroup) -> None:
 
 def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     t = new_template("KPIs of the SageMaker MLOps project: dashboard, registry metrics, alarms, Glue/Athena/QuickSight")
-    _metrics_code_key(t)
+    functions.code_key_parameter(t, "MetricsCodeKey", "registry_metrics", "registry-metrics")
     _registry_metrics(t)
     _report_partitions(t)
     add_deployment_condition(t)

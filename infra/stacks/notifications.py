@@ -11,17 +11,16 @@ deploys, imports them and cannot change who may publish, subscribe or read.
 """
 from __future__ import annotations
 
-from troposphere import Join, Parameter, Ref, Sub, Template
+from troposphere import Join, Ref, Sub, Template
 from troposphere import awslambda, events, logs
 
 from infra.cfn import parameters, scanner_skips
 from infra.cfn.exports import import_value
 from infra.cfn.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
-from infra.parts import alarms, model_package_events
+from infra.parts import alarms, functions, model_package_events
 from infra.parts.messaging_names import NOTIFIER_LOG_GROUP, NOTIFIER_RULE_NAME
 
 HANDLER = "get_model_metadata.handler.lambda_handler"
-RUNTIME = "python3.13"
 
 ALARM_NAME = "${ResourcePrefix}-approval-notifier-dead-letters"
 # The notifier's log line for an event it drops (lambda_src/shared/log.py writes JSON lines).
@@ -43,12 +42,7 @@ def _dead_letter_queue_arn():
 
 
 def function(t: Template) -> tuple[awslambda.Function, logs.LogGroup]:
-    t.add_parameter(Parameter(
-        "NotifierCodeKey",
-        Type="String",
-        Description="S3 key of the notifier's zip in the artifact bucket (a hash of its sources)",
-        AllowedPattern=r"^lambda/[A-Za-z0-9_.-]+\.zip$",
-    ))
+    functions.code_key_parameter(t, "NotifierCodeKey", "get_model_metadata", "notifier")
     NotifierLogGroup = t.add_resource(logs.LogGroup(
         "NotifierLogGroup",
         LogGroupName=Sub(NOTIFIER_LOG_GROUP),
@@ -61,7 +55,7 @@ def function(t: Template) -> tuple[awslambda.Function, logs.LogGroup]:
         "NotifierFunction",
         FunctionName=Ref("NotifierFunctionName"),
         Description="Turns SageMaker model package state changes into readable approval notifications",
-        Runtime=RUNTIME,
+        Runtime=functions.RUNTIME,
         Architectures=["arm64"],
         Handler=HANDLER,
         Code=awslambda.Code(
