@@ -161,6 +161,8 @@ def expiry_problems(rendered) -> list[str]:
         expiry = rule.get("NoncurrentVersionExpiration") or {}
         if rule.get("ExpirationInDays") and (not expiry.get("NoncurrentDays") or expiry.get("NewerNoncurrentVersions")):
             problems.append(f"{rule['Id']} expires objects but keeps their last version")
+        if rule.get("Prefix") and expiry and not rule.get("ExpirationInDays") and not rule.get("ExpiredObjectDeleteMarker"):
+            problems.append(f"{rule['Id']} deletes noncurrent versions but leaves the delete markers behind")
     return problems
 
 

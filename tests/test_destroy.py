@@ -188,7 +188,7 @@ def test_once_the_pipeline_stack_acts_as_its_deploy_role_destroy_needs_an_admini
     """That role may not delete the bucket's or the operations topic's policy (only an administrator changes them):
     deleting as it would stop half-way, so destroy says so before deleting anything."""
     cfn = world[0]["cloudformation"]
-    cfn.roles[n.stack("pipeline")] = "arn:aws:iam::123456789012:role/churn/churn-dev-deploy-pipeline"
+    cfn.roles[n.stack("pipeline")] = f"arn:aws:iam::123456789012:role{n.role_path}{n.deploy_role('pipeline')}"
     assert _run(world, n, monkeypatch) == 2
     assert "CFN_ROLE_ARN" in capsys.readouterr().err and not [c for c in cfn.calls if c[0] == "delete"]
     assert _run(world, n, monkeypatch, "--cfn-role-arn", ADMIN_ROLE) == 0
@@ -199,3 +199,11 @@ def test_once_the_pipeline_stack_acts_as_its_deploy_role_destroy_needs_an_admini
 def test_a_role_that_is_not_an_arn_is_refused_before_aws(world, n, monkeypatch, capsys):
     assert _run(world, n, monkeypatch, "--cfn-role-arn", "admin") == 2
     assert "not an IAM role ARN" in capsys.readouterr().err and not world[0]["cloudformation"].calls
+
+
+def test_a_pipeline_stack_left_with_an_administrators_role_needs_none_given(world, n, monkeypatch):
+    """`make deploy CFN_ROLE_ARN=…` leaves that role on the stack until the pipeline's next run: it may delete all."""
+    cfn = world[0]["cloudformation"]
+    cfn.roles[n.stack("pipeline")] = ADMIN_ROLE
+    assert _run(world, n, monkeypatch) == 0
+    assert [c for c in cfn.calls if c[0] == "delete"] == [("delete", n.stack(s)) for s in reversed(list(BUILDERS))]

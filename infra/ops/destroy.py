@@ -61,8 +61,8 @@ class Plan:
     stacks: list[str]
     retained: list[Retained]
     sagemaker_pipeline: str | None
-    # The pipeline stack, once the pipeline has updated it, acts as its deploy role, which may not delete what only an
-    # administrator changes (the bucket's and the operations topic's policies, the topic's subscriptions).
+    # The role the pipeline stack acts as: once the pipeline has updated it, its deploy role, which may not delete what
+    # only an administrator changes (the bucket's and the operations topic's policies, the topic's subscriptions).
     pipeline_acts_as: str | None = None
 
     def lines(self, purge: bool = False) -> list[str]:
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         s = aws_session(env)
         clients = {service: s.client(service) for service in ("cloudformation", "sagemaker", "s3", "kms", "sqs", "logs")}
         the_plan = plan(clients["cloudformation"], clients["sagemaker"], n)
-        if the_plan.pipeline_acts_as and args.cfn_role_arn is None:
+        if args.cfn_role_arn is None and (the_plan.pipeline_acts_as or "").endswith(f"/{n.deploy_role('pipeline')}"):
             raise OpsError(f"the pipeline stack acts as {the_plan.pipeline_acts_as}, which may not delete the artifact "
                            "bucket's and the operations topic's policies: pass CFN_ROLE_ARN=<an administrator's "
                            "CloudFormation role> (the one make deploy used): nothing was deleted")

@@ -239,7 +239,9 @@ def _expire(rule_id: str, prefix, days: int | None) -> s3.LifecycleRule:
     bucket-wide rule keeps the newest noncurrent version of every key."""
     return s3.LifecycleRule(
         Id=rule_id, Status="Enabled", Prefix=prefix,
-        **({"ExpirationInDays": days} if days else {}),
+        # Without an expiration of its own, the rule must clear the delete markers left once a deleted object's
+        # versions are gone (an expiration does that by itself).
+        **({"ExpirationInDays": days} if days else {"ExpiredObjectDeleteMarker": True}),
         NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=NONCURRENT_VERSION_DAYS),
     )
 

@@ -17,6 +17,7 @@ already approved. Before anything is deployed, for each container of the version
 from __future__ import annotations
 
 import os
+import re
 
 from shared import clients
 from shared.pipeline_job import Failed
@@ -24,6 +25,7 @@ from shared.pipeline_job import Failed
 from . import contract
 from .summary import split_s3_uri
 
+IMAGE_REFERENCE = r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})"  # a tag or a digest, as ECR takes them
 MAX_PAGES = 5  # an archive written once has one version; more pages than this mean it was rewritten
 
 
@@ -48,8 +50,8 @@ def check_images(package: dict) -> None:
     allowed = _images_allowed()
     for index, container in enumerate((package.get("InferenceSpecification") or {}).get("Containers") or []):
         image = container.get("Image")
-        if not isinstance(image, str) or not any(image.startswith(f"{repository}{sep}") and len(image) > len(repository) + 1
-                                                  for repository in allowed for sep in (":", "@")):
+        if not isinstance(image, str) or not any(re.fullmatch(re.escape(repository) + IMAGE_REFERENCE, image)
+                                                  for repository in allowed):
             raise Failed("image_elsewhere", f"container {index} of version {package.get('ModelPackageVersion')} names "
                                             f"image {str(image)[:300]}, not one of {', '.join(allowed)} (the images "
                                             "the endpoints may pull); nothing was deployed")
