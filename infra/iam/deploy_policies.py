@@ -250,8 +250,9 @@ def notifications_stack() -> list[Statement]:
     key are the messaging stack's)."""
     return [
         *_event_consumers("Notifier", [("NotifierFunctionName", "NotifierRoleName")]),
+        # Authorised against the group's ARN with the trailing ":*" (CloudWatch Logs API reference, LogGroup.arn).
         _allow("MalformedEventsFilter", actions(awacs.logs, "PutMetricFilter", "DeleteMetricFilter", "DescribeMetricFilters"),
-               [arn("logs", "log-group:/aws/lambda/${NotifierFunctionName}")]),
+               [arn("logs", "log-group:/aws/lambda/${NotifierFunctionName}:*")]),
         _alarms("FailureAlarms"),
     ]
 
