@@ -187,11 +187,6 @@ def list_prefix(sid: str, prefix_sub: str) -> Statement:
     )
 
 
-def bucket_location(sid: str) -> Statement:
-    """Where the artifact bucket is (Glue and Athena ask before reading it): bucket-level, no prefix."""
-    return Statement(Sid=sid, Effect=Allow, Action=[awacs.s3.GetBucketLocation], Resource=[artifact_bucket_arn()])
-
-
 def bucket_info(sid: str) -> Statement:
     """What CodePipeline and CodeBuild check about the artifact bucket before using it."""
     return Statement(
