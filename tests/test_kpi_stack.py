@@ -201,7 +201,7 @@ def test_metrics_function_role_writes_only_its_count_markers():
 
 def test_crawler_role_can_decrypt_reports_and_encrypt_its_logs():
     statements = {s["Sid"]: s for s in _statements(functions.crawler_statements)}
-    assert statements["DecryptReports"]["Action"] == ["kms:Decrypt"]
+    assert {"kms:Decrypt", "kms:GenerateDataKey"} <= set(statements["ReportsAndLogsKey"]["Action"])
     assert statements["EncryptCrawlerLogs"]["Action"] == ["logs:AssociateKmsKey"]
     assert statements["EvaluationReportsRead"]["Resource"][0]["Fn::Sub"].endswith("/${EvaluationReportsPrefix}*")
 

@@ -393,7 +393,7 @@ def test_each_build_role_writes_only_its_own_log_group(iam_tpl, tpl):
         group = tpl["Resources"][project]["Properties"]["Name"]["Ref"]
         assert [r["Fn::Sub"] for r in logs] == [
             f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/codebuild/${{{group}}}",
-            f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/codebuild/${{{group}}}:log-stream:*",
+            f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/codebuild/${{{group}}}:*",
         ]
 
 

@@ -313,6 +313,18 @@ def _check_rollout(shown: str, d: Deployment) -> None:
                           f"SageMaker stops a rollout after {serving.MAX_ROLLOUT_TIMEOUT_SECONDS} s: wait less or take larger steps")
 
 
+# The tag every stack of an env carries, from the env's name: an env file copied from another keeps its own.
+ENVIRONMENT_TAG = "environment"
+
+
+def _environment_tags(name: str, shown: str, tags: dict) -> dict:
+    given = tags.get(ENVIRONMENT_TAG, name)
+    if given != name:
+        raise ConfigError(shown, f"tags.{ENVIRONMENT_TAG}", f"is {given!r} but this file is env {name!r}: the tag comes "
+                                                            "from the env's name; remove the key (or set it to the name)")
+    return {ENVIRONMENT_TAG: name, **tags}
+
+
 def _environment(name: str, path: Path) -> Environment:
     shown = display_path(path)
     data = read_yaml(path)
@@ -358,7 +370,7 @@ def _environment(name: str, path: Path) -> Environment:
         quicksight_principals=tuple(kpi["quicksight_principals"]),
         analyst_principals=tuple(kpi["analyst_principals"]),
         log_retention_days=int(data.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS)),
-        tags=MappingProxyType(dict(data.get("tags", {}))),
+        tags=MappingProxyType(_environment_tags(name, shown, data.get("tags", {}))),
         start_on_upsert=bool(sm["start_on_upsert"]),
         sample_data=bool(sm["sample_data"]),
         data_uploaders=tuple(sm["data_uploaders"]),
@@ -373,6 +385,8 @@ def load(config_dir: Path | str = CONFIG_DIR, only_env: str | None = None) -> Pr
     shown = display_path(project_path)
     data = read_yaml(project_path)
     _validate(schema.PROJECT, _PROJECT_CHECK, data, shown)
+    if ENVIRONMENT_TAG in data.get("tags", {}):
+        raise ConfigError(shown, f"tags.{ENVIRONMENT_TAG}", "is each env's own tag, from its name: remove it here")
     env_names = list(data["environments"])
     if only_env is not None and only_env not in env_names:
         raise ConfigError(shown, "environments", f"unknown environment '{only_env}' (configured: {', '.join(env_names)})")

@@ -250,8 +250,9 @@ def notifications_stack() -> list[Statement]:
     key are the messaging stack's)."""
     return [
         *_event_consumers("Notifier", [("NotifierFunctionName", "NotifierRoleName")]),
+        # Authorised against the group's ARN with the trailing ":*" (CloudWatch Logs API reference, LogGroup.arn).
         _allow("MalformedEventsFilter", actions(awacs.logs, "PutMetricFilter", "DeleteMetricFilter", "DescribeMetricFilters"),
-               [arn("logs", "log-group:/aws/lambda/${NotifierFunctionName}")]),
+               [arn("logs", "log-group:/aws/lambda/${NotifierFunctionName}:*")]),
         _alarms("FailureAlarms"),
     ]
 
@@ -357,6 +358,11 @@ AUTOSCALED_NAMESPACE = "sagemaker"
 AUTOSCALED_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
 
+# What creating a model from a model package needs on the package, and the packages: this env's group's versions.
+MODEL_FROM_PACKAGE_ACTIONS = ("CreateModel", "DescribeModelPackage")
+MODEL_PACKAGES = "model-package/${ModelPackageGroupName}/*"
+
+
 def _serving(endpoint_param: str) -> list[Statement]:
     """What both endpoint stacks make: a model, its endpoint config and one endpoint, by its name parameter.
 
@@ -372,6 +378,12 @@ def _serving(endpoint_param: str) -> list[Statement]:
                   Condition=Condition(Bool({"sagemaker:NetworkIsolation": "true"}))),
         _allow("Models", actions(awacs.sagemaker, "DeleteModel", "DescribeModel", "AddTags", "DeleteTags", "ListTags"),
                [models]),
+        # The model is made from a registered version of this env's group (infra/parts/endpoint.py): AWS's guide to
+        # deploying a model version ("Deploy a Model Version from a Different Account", SageMaker developer guide)
+        # grants CreateModel and DescribeModelPackage on the version, so both are granted on this group's versions.
+        # Isolation is still required: CreateModel must also pass ModelsIsolated on the model.
+        _allow("ModelsFromThisGroupsVersions", actions(awacs.sagemaker, *MODEL_FROM_PACKAGE_ACTIONS),
+               [arn("sagemaker", MODEL_PACKAGES)]),
         _allow("EndpointConfigs", actions(awacs.sagemaker, "CreateEndpointConfig", "DeleteEndpointConfig", "DescribeEndpointConfig",
                                           "AddTags", "DeleteTags", "ListTags"), [configs]),
         # CreateEndpoint and UpdateEndpoint are authorised on the endpoint and on the config it is given.

@@ -187,11 +187,6 @@ def list_prefix(sid: str, prefix_sub: str) -> Statement:
     )
 
 
-def bucket_location(sid: str) -> Statement:
-    """Where the artifact bucket is (Glue and Athena ask before reading it): bucket-level, no prefix."""
-    return Statement(Sid=sid, Effect=Allow, Action=[awacs.s3.GetBucketLocation], Resource=[artifact_bucket_arn()])
-
-
 def bucket_info(sid: str) -> Statement:
     """What CodePipeline and CodeBuild check about the artifact bucket before using it."""
     return Statement(
@@ -216,14 +211,16 @@ def deny_insecure_transport(*resources, action=awacs.s3.Action("*")) -> Statemen
 
 # -- logs ----------------------------------------------------------------------------------------
 def write_logs(sid: str, log_group_sub: str) -> Statement:
-    """Create streams in, and write to, one log group (or a `…*` family of them)."""
+    """Create streams in, and write to, one log group (or a `…*` family of them). CloudWatch Logs authorises
+    CreateLogGroup against the group's ARN with a trailing ":*", which also covers its streams (CloudWatch Logs API
+    reference, LogGroup.arn; tests/test_documented_arn_forms.py)."""
     return Statement(
         Sid=sid,
         Effect=Allow,
         Action=[awacs.logs.CreateLogGroup, awacs.logs.CreateLogStream, awacs.logs.PutLogEvents],
         Resource=[
             arn("logs", f"log-group:{log_group_sub}"),
-            arn("logs", f"log-group:{log_group_sub}:log-stream:*"),
+            arn("logs", f"log-group:{log_group_sub}:*"),
         ],
     )
 

@@ -186,9 +186,11 @@ def stages() -> list:
     ]
 
 
-def _pipeline(t: Template) -> codepipeline.Pipeline:
+def _pipeline(t: Template, invoked: list[awslambda.Function]) -> codepipeline.Pipeline:
     return t.add_resource(codepipeline.Pipeline(
         "DeploymentPipeline",
+        # Its actions name the functions by parameter, which orders nothing; a pipeline starts a run when it is created.
+        DependsOn=[f.title for f in invoked],
         Name=Ref("DeploymentPipelineName"),
         RoleArn=import_value("ServingIamStackName", "DeploymentPipelineRoleArn"),
         PipelineType="V2",
@@ -234,9 +236,7 @@ def build(project) -> Template:
     t.add_condition(PRODUCTION_APPROVAL, Equals(Ref("ProductionApproval"), "true"))
     t.add_condition(DELETE_STAGING, Equals(Ref("DeleteStagingAfterPromotion"), "true"))
     queue_arn = _dead_letter_queue(t)
-    for prefix in FUNCTIONS:
-        _function(t, prefix, queue_arn)
-    _pipeline(t)
+    _pipeline(t, [_function(t, prefix, queue_arn) for prefix in FUNCTIONS])
     _trigger(t)
     deployment_outcomes.add(t, _operations_topic())
     scanner_skips.apply(t, "deployment")

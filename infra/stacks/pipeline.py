@@ -226,9 +226,15 @@ def artifact_key_policy() -> PolicyDocument:
     ])
 
 
+# The artifact key's alias. The roles of the builds and the pipeline use the key by this alias (kms:ResourceAliases),
+# so what acts with them is created after it: an alias takes up to five minutes to count in authorisation ("Use
+# aliases to control access to KMS keys", KMS developer guide), and the pipeline starts a run when it is created.
+ARTIFACT_KEY_ALIAS = "ArtifactKeyAliasResource"
+
+
 def add_artifact_key(t: Template) -> kms.Key:
     return customer_managed_key(
-        t, "ArtifactKey", "ArtifactKeyAliasResource", "ArtifactKeyAlias",
+        t, "ArtifactKey", ARTIFACT_KEY_ALIAS, "ArtifactKeyAlias",
         "Artifacts of the ${ProjectName} ${Environment} delivery and SageMaker pipelines", artifact_key_policy(),
     )
 
@@ -455,6 +461,7 @@ def _build_project(t, logical_id, name_param, role_export, key, log_group, build
     return t.add_resource(
         codebuild.Project(
             logical_id,
+            DependsOn=[ARTIFACT_KEY_ALIAS],
             **({"Cache": cache} if cache else {}),
             Name=Ref(name_param),
             Description=description,
@@ -696,6 +703,7 @@ def build(project) -> Template:
     t.add_resource(
         codepipeline.Pipeline(
             "DeliveryPipeline",
+            DependsOn=[ARTIFACT_KEY_ALIAS],
             Name=Ref("CodePipelineName"),
             PipelineType="V2",
             # A newer run replaces an older one at the next stage boundary: every run deploys HEAD in full.

@@ -78,8 +78,6 @@ def add_env(config_dir: Path) -> str:
         env["source"]["branch"] = name
     else:  # an S3 source: its own object
         env["source"]["key"] = f"{name}/source.zip"
-    if "environment" in env.get("tags", {}):
-        env["tags"]["environment"] = name
     _write(config_dir / f"{name}.yaml", env)
     envs.insert(1, name)
     _write(path, data)

@@ -56,6 +56,12 @@ _OPERATORS = {
 def _conditions_hold(conditions: dict, request: Request) -> bool:
     keys = request.keys()
     for operator, pairs in conditions.items():
+        if operator.startswith("ForAnyValue:"):  # a multi-valued key (kms:ResourceAliases): any of its values matches
+            base = operator.split(":", 1)[1]
+            if not all(key in keys and any(_OPERATORS[base](str(w), str(v)) for w in _list(wanted) for v in _list(keys[key]))
+                       for key, wanted in pairs.items()):
+                return False
+            continue
         if operator not in _OPERATORS and operator not in ("StringNotEquals", "Null"):
             raise NotImplementedError(f"condition operator {operator} is not evaluated by tests/support/policy_eval.py")
         for key, wanted in pairs.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import awacs.codepipeline
 import awacs.glue
+import awacs.iam
 import awacs.logs
 import awacs.s3
 import awacs.sagemaker
@@ -11,7 +12,7 @@ import awacs.sqs
 from awacs.aws import Allow, Statement
 
 from infra.iam.deploy_policies import actions
-from infra.iam.policies import (arn, artifact_bucket_arn, bucket_location, decrypt_by_alias, encrypt_by_alias, list_prefix,
+from infra.iam.policies import (arn, artifact_bucket_arn, decrypt_by_alias, encrypt_by_alias, list_prefix,
                                 publish_to_topic, put_metrics, read_approved_archives, read_prefix, tag_approved_archives,
                                 use_key_by_alias, write_logs)
 
@@ -51,7 +52,10 @@ def notifier_statements() -> list[Statement]:
 
 
 def crawler_statements() -> list[Statement]:
-    """Crawl the evaluation reports (SSE-KMS objects) into the KPI database; write encrypted logs.
+    """What AWS documents for a crawler's role, as far as ours needs it, scoped to this env: AWSGlueServiceRole's catalog,
+    bucket, own-role and log actions ("Step 3: Configure security settings", AWS Glue developer guide), the data
+    store's objects and their key, and, since its security configuration encrypts its logs with the artifact key, that
+    key's use ("Setting up AWS Glue to use security configurations"). tests/test_crawler_role.py holds the table.
 
     With a security configuration Glue logs to "/aws-glue/crawlers-role/<role>-<configuration>" (the role
     path may or may not appear, hence the inner *) and
@@ -59,14 +63,16 @@ def crawler_statements() -> list[Statement]:
     """
     return [
         *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
-        bucket_location("ReportsBucketLocation"),
-        decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
+        Statement(Sid="ReportsBucket", Effect=Allow, Action=[awacs.s3.GetBucketLocation, awacs.s3.GetBucketAcl],
+                  Resource=[artifact_bucket_arn()]),
+        # Reads the SSE-KMS reports; CloudWatch Logs encrypts the crawler's logs with it for the crawler's role.
+        use_key_by_alias("ReportsAndLogsKey", "${ArtifactKeyAlias}"),
         write_logs("CrawlerLogs", "/aws-glue/crawlers-role/*${CrawlerRoleName}-*"),
         Statement(
             Sid="EncryptCrawlerLogs",
             Effect=Allow,
             Action=[awacs.logs.AssociateKmsKey],
-            Resource=[arn("logs", "log-group:/aws-glue/crawlers-role/*${CrawlerRoleName}-*")],
+            Resource=[arn("logs", "log-group:/aws-glue/crawlers-role/*${CrawlerRoleName}-*:*")],
         ),
         Statement(
             Sid="KpiCatalog",
@@ -77,6 +83,13 @@ def crawler_statements() -> list[Statement]:
             Resource=[arn("glue", "catalog"), arn("glue", "database/${GlueDatabaseName}"),
                       arn("glue", "table/${GlueDatabaseName}/*")],
         ),
+        # Its security configuration: Glue security configurations have no resource-level permissions.
+        Statement(Sid="SecurityConfigurationNoResourceLevelPermission", Effect=Allow,
+                  Action=[awacs.glue.GetSecurityConfiguration], Resource=["*"]),
+        # AWSGlueServiceRole reads the role's own policies; here only this role's.
+        Statement(Sid="ReadOwnRole", Effect=Allow,
+                  Action=[awacs.iam.GetRole, awacs.iam.GetRolePolicy, awacs.iam.ListRolePolicies],
+                  Resource=[arn("iam", "role${RolePath}${CrawlerRoleName}", region=False)]),
     ]
 
 
