@@ -1,10 +1,10 @@
 """Serving code of the registered model: raw rows in, churn probabilities out.
 
 The registered model.tar.gz (package.py) holds `xgboost-model`, `contract.json` and `code/` with this
-file and contract.py; the model sets SAGEMAKER_PROGRAM=inference.py and
-SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code, so the SageMaker XGBoost container serves it in
-framework mode with the functions below. evaluate.py scores the test split through the same
-functions, so what was evaluated is what is served.
+file and contract.py; the model's environment (package.SERVING_ENVIRONMENT) names this file, so the
+SageMaker XGBoost container serves it in framework mode: model_fn, then transform_fn for each request.
+evaluate.py scores the test split through the same Model and contract, so what was evaluated is what
+is served.
 
 A request is the contract's columns (contract.request_columns), as
   text/csv          one row per line, those columns in that order, no header (a header line equal
