@@ -8,6 +8,8 @@ GEN_STAMP := $(VENV)/.generator-installed
 DEV_STAMP := $(VENV)/.dev-installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+SERVING_VENV := .venv-serving
+SERVING_STAMP := $(SERVING_VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 # One clear line, before any venv or pip, when an interpreter is older than the pins need (pip would say
 # only "No matching distribution found for rpds-py==…"). $(1): the interpreter; $(2): what to do about it.
@@ -15,7 +17,7 @@ check_python = @command -v $(1) >/dev/null 2>&1 || { echo "error: $(1) not found
 	$(1) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: $(1) is Python %d.%d; this project needs Python 3.11 or newer ($(2))" % tuple(sys.version_info[:2]))'
 NEWER_PYTHON := run make with PYTHON=python3.11 or newer
 
-.PHONY: help templates lint imports security test pytest bench clean venv dev-venv check deploy diff demo run train-local status approve reject destroy adopter-check
+.PHONY: help templates lint imports security test pytest bench clean venv dev-venv serving-venv check deploy diff demo run train-local status approve reject destroy adopter-check
 
 templates: $(GEN_STAMP)
 	$(PY) generate.py
@@ -44,8 +46,17 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements-checkov.txt
 	@touch $@
 
+# The serving image's own libraries (requirements-serving.txt), apart: its pins (pandas 2.2, Flask 3.1 over
+# sagemaker-containers' flask==1.1.1) are not the test venv's. sagemaker-containers builds a small C extension.
+$(SERVING_STAMP): requirements-serving.txt
+	$(call check_python,$(PYTHON),$(NEWER_PYTHON))
+	$(PYTHON) -m venv $(SERVING_VENV)
+	$(SERVING_VENV)/bin/python -m pip install $(PIP_FLAGS) --no-deps -r requirements-serving.txt
+	@touch $@
+
 venv: $(GEN_STAMP)
 dev-venv: $(DEV_STAMP)
+serving-venv: $(SERVING_STAMP)
 
 check: $(GEN_STAMP)
 	$(PY) generate.py --check
@@ -67,10 +78,10 @@ security: $(CHECKOV_STAMP)
 # them, and pytest runs on all cores (cfn-lint runs inside it, tests/test_templates_pass_cfn_lint.py, so
 # not here too). -k runs every check even when one fails; -O prints each check's output whole, when it
 # ends, so nothing interleaves.
-test: $(DEV_STAMP) $(CHECKOV_STAMP)
+test: $(DEV_STAMP) $(CHECKOV_STAMP) $(SERVING_STAMP)
 	@$(MAKE) --no-print-directory -k -j3 -O check imports security pytest
 
-pytest: $(DEV_STAMP)
+pytest: $(DEV_STAMP) $(SERVING_STAMP)
 	$(PY) -m pytest -q -n auto
 
 # The whole suite on copies of the repo edited as an adopter would (renamed, envs added and dropped, other
@@ -118,5 +129,5 @@ bench: $(DEV_STAMP)
 	$(PY) -m tests.benchmarks
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .hypothesis build
+	rm -rf $(VENV) $(CHECKOV_VENV) $(SERVING_VENV) .pytest_cache .hypothesis build
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -185,7 +185,7 @@ class Rehearsal:
 
             rows = pd.read_csv(self.work / "test" / "test.csv", nrows=2)[inference.contract_lib.request_columns(model.contract)]
             body = rows.to_csv(header=False, index=False)
-            scores = inference.predict_fn(inference.input_fn(body, "text/csv"), model)
+            scores = model.predict(inference.parse_request(body, "text/csv", model.contract))
         finally:
             sys.path.remove(str(served / "code"))
             for name in ("inference", "contract"):

@@ -41,6 +41,7 @@ from pipeline_def.interface import (
 )
 from pipeline_def import sample_data
 from pipeline_def.steps import evaluate as evaluate_script
+from pipeline_def.steps import package as package_script
 
 STEPS_DIR = Path(__file__).resolve().parent / "steps"
 SCRIPTS = ("preprocess.py", "evaluate.py", "package.py")
@@ -267,7 +268,7 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
         model_data=packaged_model,
         role=role_arn,
         # The container's framework mode: serve with the packaged code (steps/inference.py).
-        env={"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"},
+        env=dict(package_script.SERVING_ENVIRONMENT),
         sagemaker_session=session,
     )
     step_register = ModelStep(

@@ -26,6 +26,7 @@ set -uo pipefail
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
 PY="$(readlink -f "$SRC/.venv")/bin/python"
 CHECKOV_VENV="$(readlink -f "$SRC/.venv-checkov" 2>/dev/null || true)"
+SERVING_VENV="$(readlink -f "$SRC/.venv-serving" 2>/dev/null || true)"
 [ -x "$PY" ] || { echo "adopter_check: $SRC/.venv/bin/python missing: run 'make dev-venv' first" >&2; exit 2; }
 
 ALL_SCENARIOS=(rename staging notify drop-last drop-first all)
@@ -45,6 +46,7 @@ copy_checkout() {  # $1: destination. Committed tree + working-tree edits + untr
      | tar --null -T - -cf -) | tar -xf - -C "$dest"
   ln -s "$(dirname "$(dirname "$PY")")" "$dest/.venv"
   [ -n "$CHECKOV_VENV" ] && ln -s "$CHECKOV_VENV" "$dest/.venv-checkov"
+  [ -n "$SERVING_VENV" ] && ln -s "$SERVING_VENV" "$dest/.venv-serving"
   (cd "$dest" && git init -q && git add -A && git -c user.name=adopter -c user.email=adopter@example.org \
      commit -qm "adopter copy" --no-verify)
 }

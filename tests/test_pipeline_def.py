@@ -13,7 +13,7 @@ import pytest
 
 from infra.cfn import parameters
 from pipeline_def import cli, sample_data
-from pipeline_def.steps import evaluate, preprocess
+from pipeline_def.steps import evaluate, package, preprocess
 from tests.conftest import CONFIGURED_ENVS, ROOT, names_for
 
 FIRST_ENV = CONFIGURED_ENVS[0]  # any configured env will do; the first always exists
@@ -179,7 +179,6 @@ def test_preprocess_gets_the_dataset_parameters_as_arguments(render):
 
 def test_job_paths_match_the_scripts_constants(render):
     """Where the definition mounts inputs and outputs is where each script looks by default."""
-    from pipeline_def.steps import package
 
     def local_paths(step, kind):
         spec = _step(render(FIRST_ENV), step)["Arguments"]
@@ -201,7 +200,8 @@ def test_job_paths_match_the_scripts_constants(render):
 def test_registered_model_is_the_package_served_by_its_own_code(render):
     spec = _step(render(FIRST_ENV), "RegisterModel")["Arguments"]["InferenceSpecification"]
     container = spec["Containers"][0]
-    assert container["Environment"] == {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
+    # The environment tests/test_serving_container.py starts the image's serving library with.
+    assert container["Environment"] == package.SERVING_ENVIRONMENT
     assert container["ModelDataUrl"]["Std:Join"]["Values"] == [
         {"Get": "Steps.PackageModel.ProcessingOutputConfig.Outputs['package'].S3Output.S3Uri"}, "/model.tar.gz"]
     assert "text/csv" in spec["SupportedContentTypes"] and "application/json" in spec["SupportedContentTypes"]

@@ -144,7 +144,7 @@ def test_a_csv_or_json_request_parses_to_the_contract_columns():
     as_json = inference.parse_request(json.dumps({"instances": [{"plan": "basic", "tenure": 12, "monthly_charges": 70.5}]}),
                                       "application/json", fitted)
     assert contract.apply(fitted, as_json).tolist() == contract.apply(fitted, csv_rows.iloc[:1]).tolist()
-    with pytest.raises(contract.ContractError, match="a CSV request row has 2 values; the model expects 3"):
+    with pytest.raises(contract.ContractError, match="CSV row 1 has 2 values; the model expects 3"):
         inference.parse_request("1,2\n", "text/csv", fitted)
     with pytest.raises(contract.ContractError, match="content type 'text/plain' is not supported"):
         inference.parse_request("x", "text/plain", fitted)

@@ -25,6 +25,10 @@ FILE_NAME = "contract.json"
 # thousands of columns (the churn data's `Phone` would become ~5,000).
 MAX_CATEGORIES = 100
 MIN_ROWS_PER_CLASS = 5
+# What pandas.read_csv reads as missing by default (its documented na_values), so what preprocess.py reads as
+# missing in the training files: a request may send the same tokens (a number then takes the training median).
+MISSING_TOKENS = frozenset({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+                            "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"})
 
 
 class ContractError(ValueError):
@@ -137,17 +141,25 @@ def apply(contract: dict, frame: pd.DataFrame) -> np.ndarray:
     for column in contract["columns"]:
         values = frame[column["name"]]
         if column["kind"] == "numeric":
-            numbers = pd.to_numeric(values, errors="coerce")
-            bad = np.flatnonzero((numbers.isna() & (text(values) != "")).to_numpy())
-            if len(bad):
-                raise ContractError(f"column '{column['name']}' expects numbers; data row {bad[0] + 1} has "
-                                    f"'{text(values).iloc[bad[0]]}'")
-            blocks.append(numbers.astype("float64").fillna(column["fill"]).to_numpy()[:, None])
+            blocks.append(_numbers(column, values)[:, None])
         else:
             words = text(values).to_numpy()
             blocks.append(np.stack([words == c for c in column["categories"]], axis=1).astype("float64")
                           if column["categories"] else np.zeros((len(frame), 0)))
     return np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
+
+
+def _numbers(column: dict, values: pd.Series) -> np.ndarray:
+    """A numeric column as finite floats, missing values (MISSING_TOKENS) filled with the training median.
+    Text is parsed from its words (a JSON list or true is not a number); infinities are refused."""
+    words = text(values)
+    missing = values.isna() | words.isin(MISSING_TOKENS)
+    plain = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    numbers = pd.to_numeric((values if plain else words).mask(missing), errors="coerce").astype("float64")
+    bad = np.flatnonzero((~missing & ~np.isfinite(numbers)).to_numpy())
+    if len(bad):
+        raise ContractError(f"column '{column['name']}' expects numbers; data row {bad[0] + 1} has '{words.iloc[bad[0]][:40]}'")
+    return numbers.fillna(column["fill"]).to_numpy()
 
 
 def request_columns(contract: dict) -> list[str]:

@@ -1,19 +1,24 @@
 """Serving code of the registered model: raw rows in, churn probabilities out.
 
 The registered model.tar.gz (package.py) holds `xgboost-model`, `contract.json` and `code/` with this
-file and contract.py; the model sets SAGEMAKER_PROGRAM=inference.py and
-SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code, so the SageMaker XGBoost container serves it in
-framework mode with the functions below. evaluate.py scores the test split through the same
-functions, so what was evaluated is what is served.
+file and contract.py; the model's environment (package.SERVING_ENVIRONMENT) names this file, so the
+SageMaker XGBoost container serves it in framework mode: model_fn, then transform_fn for each request.
+evaluate.py scores the test split through the same Model and contract, so what was evaluated is what
+is served.
 
 A request is the contract's columns (contract.request_columns), as
   text/csv          one row per line, those columns in that order, no header (a header line equal
                     to the column names is accepted and skipped);
   application/json  {"instances": [{"<column>": value, ...}, ...]} (by name; extra keys ignored).
-The response is one probability per row (the container encodes it as CSV or JSON by Accept).
+The response is one probability per row, text/csv (one a line) or application/json (a list) by Accept.
+
+A client's mistake is answered 4xx with one line naming it (415 for the content type, 406 for Accept, 400 for
+the body), never 5xx: the container turns any exception raised here into HTTP 500, which the production
+rollout's alarm counts. So the container gets one hook, transform_fn, that answers every request itself.
 """
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -62,35 +67,90 @@ def model_fn(model_dir: str) -> Model:
     return Model(load_booster(os.path.join(model_dir, MODEL_FILE)), contract)
 
 
+JSON, CSV = "application/json", "text/csv"
+
+
+class UnsupportedMediaType(ContractError):
+    """The request's content type is neither text/csv nor application/json (HTTP 415)."""
+
+
+class NotAcceptable(ContractError):
+    """The Accept header asks for neither text/csv nor application/json (HTTP 406)."""
+
+
+def _media_type(header) -> str:
+    return (header or "").split(",")[0].split(";")[0].strip().lower()
+
+
 def _decode(body) -> str:
-    return body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else str(body)
+    try:
+        text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else str(body)
+    except UnicodeDecodeError as exc:
+        raise ContractError(f"the request body is not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        raise ContractError("the request body is empty")
+    return text
+
+
+def _csv_rows(text: str, columns: list[str]) -> pd.DataFrame:
+    try:
+        rows = [row for row in csv.reader(io.StringIO(text), skipinitialspace=True, strict=True) if row not in ([], [""])]
+    except csv.Error as exc:  # an unclosed or stray quote
+        raise ContractError(f"the CSV body cannot be read: {exc}") from None
+    if rows and [v.strip() for v in rows[0]] == columns:
+        rows = rows[1:]
+    if not rows:
+        raise ContractError("the CSV body has no rows")
+    for number, row in enumerate(rows, 1):
+        if len(row) != len(columns):
+            raise ContractError(f"CSV row {number} has {len(row)} values; the model expects {len(columns)}: {', '.join(columns)}")
+    return pd.DataFrame(rows, columns=columns, dtype=object)
+
+
+def _json_rows(text: str) -> pd.DataFrame:
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ContractError(f"the JSON body cannot be read: {' '.join(str(exc).split())[:160]}") from None
+    rows = doc.get("instances") if isinstance(doc, dict) else doc
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise ContractError('a JSON request is {"instances": [{"<column>": value, ...}, ...]}, with at least one row')
+    return pd.DataFrame(rows)
 
 
 def parse_request(body, content_type: str, contract: dict) -> pd.DataFrame:
-    columns = contract_lib.request_columns(contract)
-    kind = (content_type or "").split(";")[0].strip().lower()
-    if kind == "text/csv":
-        frame = pd.read_csv(io.StringIO(_decode(body)), header=None, dtype=str, keep_default_na=False, skipinitialspace=True)
-        if len(frame) and [str(v).strip() for v in frame.iloc[0]] == columns:
-            frame = frame.iloc[1:].reset_index(drop=True)
-        if frame.shape[1] != len(columns):
-            raise ContractError(f"a CSV request row has {frame.shape[1]} values; the model expects {len(columns)}: {', '.join(columns)}")
-        frame.columns = columns
-        return frame.replace("", np.nan)
-    if kind == "application/json":
-        doc = json.loads(_decode(body))
-        rows = doc.get("instances") if isinstance(doc, dict) else doc
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise ContractError('a JSON request is {"instances": [{"<column>": value, ...}, ...]}')
-        return pd.DataFrame(rows)
-    raise ContractError(f"content type '{content_type}' is not supported; send text/csv or application/json")
+    """The raw rows of a request; ContractError (one line) for anything the client got wrong."""
+    kind = _media_type(content_type)
+    if kind not in (CSV, JSON):
+        raise UnsupportedMediaType(f"content type '{content_type}' is not supported; send text/csv or application/json")
+    text = _decode(body)
+    return _csv_rows(text, contract_lib.request_columns(contract)) if kind == CSV else _json_rows(text)
+
+
+def encode(scores: np.ndarray, accept: str) -> tuple[str, str]:
+    """(body, content type): CSV one probability a line, JSON a list; as the container's own encoders write them."""
+    kind = _media_type(accept)
+    if kind == CSV:
+        return "".join(f"{s!s}\n" for s in scores), CSV  # str(): a float32 as numpy writes it
+    if kind == JSON:
+        return json.dumps(np.asarray(scores).tolist()), JSON
+    raise NotAcceptable(f"accept '{accept}' is not supported; ask for text/csv or application/json")
+
+
+def answer(model: Model, body, content_type: str, accept: str) -> tuple[int, str, str]:
+    """(HTTP status, body, content type) for one request: 200 with the scores, or 4xx with the client's mistake
+    in one line of text. Anything else raised is the server's fault and stays a 5xx."""
+    try:
+        return (200, *encode(model.predict(parse_request(body, content_type, model.contract)), accept or JSON))
+    except ContractError as exc:
+        status = 415 if isinstance(exc, UnsupportedMediaType) else 406 if isinstance(exc, NotAcceptable) else 400
+        return status, " ".join(str(exc).split()) + "\n", "text/plain"
 
 
 # -- the SageMaker XGBoost container's framework-mode hooks ---------------------------------------
-def input_fn(request_body, request_content_type):
-    return request_body, request_content_type
+def transform_fn(model: Model, body, content_type: str, accept: str):
+    """The container's whole request path (it calls this instead of input_fn/predict_fn/output_fn)."""
+    from sagemaker_containers.beta.framework import worker  # the container's serving library (its Flask Response)
 
-
-def predict_fn(input_data, model: Model) -> np.ndarray:
-    body, content_type = input_data
-    return model.predict(parse_request(body, content_type, model.contract))
+    status, text, mimetype = answer(model, body, content_type, accept)
+    return worker.Response(response=text, status=status, mimetype=mimetype)

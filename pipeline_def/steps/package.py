@@ -5,7 +5,7 @@ condition, before it is registered. The archive is what the model package points
 
     xgboost-model          the built-in algorithm's booster, unchanged
     contract.json          preprocess.py's contract (evaluate.py scored the test rows with it)
-    code/inference.py      model_fn / input_fn / predict_fn for the container's framework mode
+    code/inference.py      model_fn / transform_fn for the container's framework mode
     code/contract.py
 
 Members are sorted, owned by root and dated 0, so the same inputs give the same bytes.
@@ -27,6 +27,15 @@ MODEL_FILE = "xgboost-model"
 CONTRACT_FILE = "contract.json"
 CODE_FILES = ("contract.py", "inference.py")
 ARCHIVE = "model.tar.gz"
+# The registered model's container environment: serve code/inference.py in the XGBoost container's framework
+# mode. At start the container runs `pip install .` on code/; pip's default build isolation would fetch
+# setuptools from the package index, which an endpoint with network isolation cannot reach. pip reads
+# PIP_NO_<OPTION> inverted: "false" here is --no-build-isolation (pip's configuration docs; pypa/pip#5735).
+SERVING_ENVIRONMENT = {
+    "SAGEMAKER_PROGRAM": "inference.py",
+    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+    "PIP_NO_BUILD_ISOLATION": "false",
+}
 
 
 def _booster_bytes(model_dir: str) -> bytes:

@@ -4,7 +4,7 @@ moto's InvokeEndpoint answers a canned body. Here the sagemaker-runtime client t
 botocore client (the request is validated and serialised as for AWS) whose calls are answered before anything
 is sent, as botocore.stub.Stubber does: the endpoint is looked up on moto (InService, its config's variant, its
 model's model package), the package's ModelDataUrl archive is read from moto's S3, and the very request bytes
-the smoke test sent go through the archive's code/inference.py (model_fn, input_fn, predict_fn), as the
+the smoke test sent go through the archive's code/inference.py (model_fn, then answer(), what its transform_fn returns), as the
 SageMaker XGBoost container runs them. The container's default output encoding is emulated: text/csv, one
 value per line; application/json, a JSON list.
 """
@@ -69,14 +69,12 @@ class LocalEndpoints:
         endpoint = urllib.parse.unquote(params["url_path"].split("/")[2])
         content_type, accept = params["headers"].get("Content-Type"), params["headers"].get("Accept") or "text/csv"
         body = params["body"] if isinstance(params["body"], bytes) else str(params["body"]).encode()
-        try:
-            variant, (inference, model) = self._model(endpoint)
-            scores = inference.predict_fn(inference.input_fn(body, content_type), model)
-        except Exception as exc:  # noqa: BLE001 - the container answers a failed request with an error
-            return _Http(400), {"Error": {"Code": "ModelError", "Message": f"{type(exc).__name__}: {exc}"},
-                                "ResponseMetadata": {"HTTPStatusCode": 400}}
-        values = [float(s) for s in scores]
-        answer = (json.dumps(values) if accept == "application/json" else "\n".join(repr(v) for v in values)).encode()
+        variant, (inference, model) = self._model(endpoint)
+        status, text, _ = inference.answer(model, body, content_type, accept)  # what the container answers
+        if status != 200:  # SageMaker reports the container's 4xx as a ModelError, with its body
+            return _Http(424), {"Error": {"Code": "ModelError", "Message": f"Received client error ({status}): {text.strip()}"},
+                                "ResponseMetadata": {"HTTPStatusCode": 424}}
+        answer = text.encode()
         self.answered.append(Answered(endpoint, content_type, body, answer))
         from botocore.response import StreamingBody
 
