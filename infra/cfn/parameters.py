@@ -190,8 +190,8 @@ SPECS: dict[str, Spec] = {
     "SmokeTestLatencyMs": Spec("Latency budget of the smoke test", lambda n: _deployment(n).smoke_test_latency_ms, type="Number"),
     "ProductionApproval": Spec("Whether a person approves each version before production", lambda n: _flag(_deployment(n).approval),
                                allowed_pattern=r"^(true|false)$"),
-    "DeleteStagingAfterPromotion": Spec("Whether the staging endpoint is deleted once production runs the version",
-                                        lambda n: _flag(_deployment(n).delete_staging_after_promotion), allowed_pattern=r"^(true|false)$"),
+    "KeepStaging": Spec("Whether the staging endpoint stays after the smoke test (false: its stage deletes it)",
+                        lambda n: _flag(_deployment(n).keep_staging), allowed_pattern=r"^(true|false)$"),
     # What the deployment pipeline's Resolve action hands the endpoint stacks (ParameterOverrides); the files hold
     # placeholders, which no deploy uses.
     "ModelPackageArn": Spec("Model package version the endpoint serves (set by the deployment pipeline)", lambda n: "none"),

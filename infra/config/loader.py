@@ -290,7 +290,7 @@ def deployment_settings(shown: str, data: dict | None) -> Deployment | None:
         data_capture_percent=int(values["data_capture_percent"]),
         smoke_test_latency_ms=int(values["smoke_test_latency_ms"]),
         approval=bool(values["approval"]),
-        delete_staging_after_promotion=bool(values["delete_staging_after_promotion"]),
+        keep_staging=bool(values["keep_staging"]),
     )
     _check_rollout(shown, deployment)
     return deployment

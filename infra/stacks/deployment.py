@@ -7,14 +7,15 @@ Approving (or rejecting) a version in the env's model package group starts the m
    endpoint stack never runs ahead of what the env's release approval let through.
 2. Resolve (a Lambda): the newest Approved version, read from the registry at run time, never from the event;
    none left (the last one was rejected) fails the run, which changes nothing and says so.
-3. Staging: the staging endpoint stack, for that version.
-4. SmokeTest (a Lambda): the documented request, built from that version's own contract, against staging.
-5. ApproveProduction (config `deployment.approval`): a person approves, told the version and the run.
-6. Production: the production endpoint stack; SageMaker shifts traffic (canary or linear) and rolls back by
+3. Staging, one stage: the staging endpoint stack for that version; the smoke test (a Lambda: the documented request,
+   built from that version's own contract); then, unless config `deployment.keep_staging`, the stack's deletion.
+   One stage because CodePipeline locks a stage to one run at a time (SUPERSEDED mode): a newer run waits at its
+   entrance, so it can never redeploy or delete staging under an older run's smoke test, as it could between stages.
+4. ApproveProduction (config `deployment.approval`): a person approves, told the version and the run.
+5. Production: the production endpoint stack; SageMaker shifts traffic (canary or linear) and rolls back by
    itself on the stack's alarms; then the smoke-test function checks (sending nothing) that production serves the
    resolved version, since a rolled-back endpoint is InService again on the old fleet.
-7. RecordRelease: the version production serves becomes a point of the DeployedModelVersion metric (dashboard).
-8. CleanUpStaging (config `deployment.delete_staging_after_promotion`): the staging endpoint stack is deleted.
+6. RecordRelease: the version production serves becomes a point of the DeployedModelVersion metric (dashboard).
 
 Each outcome (staged, promoted, a failed stage: smoke test, rollback, nothing to deploy) reaches the
 operations topic through an EventBridge rule, with a link to the run. Deployed by the delivery pipeline,
@@ -41,7 +42,7 @@ RESOLVE = "Resolve"  # the Resolve action's namespace: #{Resolve.ModelPackageArn
 # the version production already serves (runs started by an approval leave it "false").
 REDEPLOY = "Redeploy"
 PRODUCTION_APPROVAL = "RequiresProductionApproval"
-DELETE_STAGING = "DeletesStagingAfterPromotion"
+DELETES_STAGING = "DeletesStaging"
 # What the Resolve action hands each endpoint stack (CloudFormation's ParameterOverrides: 1 KB at most).
 PARAMETER_OVERRIDES = json.dumps({"ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}",
                                   "ModelPackageVersion": f"#{{{RESOLVE}.ModelPackageVersion}}"}, sort_keys=True)
@@ -152,7 +153,7 @@ def stages() -> list:
         "ActionMode": "DELETE_ONLY",
         "StackName": Ref("StagingEndpointStackName"),
         "RoleArn": import_value("ServingIamStackName", ENDPOINT_DEPLOY_ROLES["staging-endpoint"]),
-    })
+    }, run_order=3)
     return [
         codepipeline.Stages(Name="Source", Actions=[pipeline_actions.action(
             "Release", "Source", "S3",
@@ -160,12 +161,14 @@ def stages() -> list:
             outputs=[RELEASE])]),
         codepipeline.Stages(Name="Resolve", Actions=[_invoke(
             "Resolve", "ResolveFunctionName", json.dumps({"Redeploy": f"#{{variables.{REDEPLOY}}}"}), namespace=RESOLVE)]),
-        codepipeline.Stages(Name="Staging", Actions=[_deploy_endpoint("DeployStagingEndpoint", "staging-endpoint",
-                                                                      "StagingEndpointStackName")]),
-        codepipeline.Stages(Name="SmokeTest", Actions=[_invoke(
-            "SmokeTest", "SmokeTestFunctionName",
-            Sub(json.dumps({"EndpointName": "${StagingEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}"},
-                           sort_keys=True)))]),
+        # Staging's whole life in one stage (see the module docstring): deploy, smoke test, delete.
+        codepipeline.Stages(Name="Staging", Actions=[
+            _deploy_endpoint("DeployStagingEndpoint", "staging-endpoint", "StagingEndpointStackName"),
+            _invoke("SmokeTest", "SmokeTestFunctionName", Sub(json.dumps(
+                {"EndpointName": "${StagingEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}"},
+                sort_keys=True)), run_order=2),
+            If(DELETES_STAGING, clean_up, Ref(AWS_NO_VALUE)),
+        ]),
         If(PRODUCTION_APPROVAL, codepipeline.Stages(Name="ApproveProduction", Actions=[approval]), Ref(AWS_NO_VALUE)),
         codepipeline.Stages(Name="Production", Actions=[
             # A version rejected while the run waited for the production approval does not go out.
@@ -182,7 +185,6 @@ def stages() -> list:
         codepipeline.Stages(Name="RecordRelease", Actions=[_invoke(
             "RecordDeployedVersion", "ResolveFunctionName",
             json.dumps({"RecordDeployedVersion": f"#{{{RESOLVE}.ModelPackageVersion}}"}))]),
-        If(DELETE_STAGING, codepipeline.Stages(Name="CleanUpStaging", Actions=[clean_up]), Ref(AWS_NO_VALUE)),
     ]
 
 
@@ -232,7 +234,7 @@ def build(project) -> Template:
     t = new_template("Model deployment of the SageMaker MLOps project: approved versions to staging, a smoke test, "
                      "a person's approval and a guarded production rollout")
     t.add_condition(PRODUCTION_APPROVAL, Equals(Ref("ProductionApproval"), "true"))
-    t.add_condition(DELETE_STAGING, Equals(Ref("DeleteStagingAfterPromotion"), "true"))
+    t.add_condition(DELETES_STAGING, Equals(Ref("KeepStaging"), "false"))
     queue_arn = _dead_letter_queue(t)
     for prefix in FUNCTIONS:
         _function(t, prefix, queue_arn)

@@ -1,7 +1,7 @@
 """Staging endpoint stack: the approved version the deployment pipeline resolved, on one instance, for the smoke test.
 
 No rollout guardrails, alarms, autoscaling or data capture: nothing but the smoke test calls it, and the deployment
-pipeline may delete the stack once production serves the version (config deployment.delete_staging_after_promotion).
+pipeline's Staging stage deletes the stack once the smoke test has run (unless config deployment.keep_staging).
 """
 from __future__ import annotations
 
