@@ -51,7 +51,7 @@ def test_an_env_without_a_deployment_block_serves_nothing_and_defaults_fill_the_
     project, _ = serving
     assert project.env(PLAIN).deployment is None
     settings = project.env(SERVING).deployment
-    assert (settings.rollout_type, settings.traffic_percent, settings.min_instances, settings.max_instances) == ("canary", 10, 2, 4)
+    assert (settings.rollout_type, settings.traffic_percent, settings.min_instances, settings.max_instances) == ("canary", 50, 2, 4)
     assert settings.staging_instance_type == settings.instance_type
 
 

@@ -26,7 +26,8 @@ DEFAULT_DEPLOYMENT = MappingProxyType(
      "latency_threshold_ms": 1000, "data_capture_percent": 10, "smoke_test_latency_ms": 2000, "approval": True,
      "keep_staging": False}
 )
-DEFAULT_ROLLOUT = MappingProxyType({"type": "canary", "traffic_percent": 10, "wait_seconds": 300})
+# rollout.traffic_percent defaults to the smallest step of one whole instance (infra/config/serving.py).
+DEFAULT_ROLLOUT = MappingProxyType({"type": "canary", "wait_seconds": 300})
 
 
 class ConfigError(Exception):

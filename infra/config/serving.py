@@ -16,6 +16,20 @@ from infra.config.model import Deployment
 MIN_INSTANCES_FOR_STEPS = 2
 LINEAR_MIN_PERCENT = 10
 
+
+def step_instances(d: Deployment) -> float:
+    """A canary or linear step at min_instances, in instances. The templates give it as CAPACITY_PERCENT of the
+    fleet; AWS documents no rounding for that (API reference, CapacitySize and TrafficRoutingConfig: "Batch size for
+    the first step to turn on traffic on the new endpoint fleet"), so config takes no step under one instance."""
+    return d.traffic_percent * d.min_instances / 100
+
+
+def smallest_step_percent(rollout_type: str, min_instances: int) -> int:
+    """The default traffic_percent: the smallest share that is one whole instance at min_instances (at least 10 for a
+    linear step); above 50 (one instance) no canary or step fits, and the loader says so."""
+    percent = math.ceil(100 / min_instances)
+    return max(percent, LINEAR_MIN_PERCENT) if rollout_type == "linear" else percent
+
 # BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds: 600 to 28800 (botocore's SageMaker model); it must exceed
 # the rollout's waits. Provisioning the new fleet comes first: half an hour covers SageMaker's usual 5-15 minutes.
 PROVISIONING_ALLOWANCE_SECONDS = 1800
