@@ -11,6 +11,7 @@ import yaml
 
 from infra import config
 from infra.config import names
+from infra.config import serving as serving_rules
 from infra.config.names import RELEASE_KEY
 from infra.output import render
 from tests.conftest import FIXTURE_CONFIG
@@ -137,8 +138,11 @@ def test_the_run_deploys_what_resolve_found_from_the_released_templates(serving)
     assert "#{Resolve.ModelPackageVersion}" in approve["Configuration"]["CustomData"]
     assert len(approve["Configuration"]["CustomData"]) <= 500  # CodePipeline's limit for CustomData
     # Before production changes: still approved; after the rollout: what production serves, nothing sent to it.
-    still, deploy, verify = stages["Production"]
-    assert [a["RunOrder"] for a in (still, deploy, verify)] == [1, 2, 3]
+    still, deploy, bake, verify = stages["Production"]
+    assert [a["RunOrder"] for a in (still, deploy, bake, verify)] == [1, 2, 2, 3]  # bake traffic beside the rollout
+    assert json.loads(bake["Configuration"]["UserParameters"]) == {
+        "EndpointName": n.production_endpoint, "ModelPackageArn": "#{Resolve.ModelPackageArn}",
+        "RolloutSeconds": serving_rules.rollout_timeout_seconds(project.env(SERVING).deployment)}
     assert json.loads(still["Configuration"]["UserParameters"]) == {
         "EndpointName": n.production_endpoint, "ModelPackageArn": "#{Resolve.ModelPackageArn}", "StillApprovedOnly": True}
     assert json.loads(verify["Configuration"]["UserParameters"]) == {

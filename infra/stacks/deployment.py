@@ -12,7 +12,8 @@ Approving (or rejecting) a version in the env's model package group starts the m
    One stage because CodePipeline locks a stage to one run at a time (SUPERSEDED mode): a newer run waits at its
    entrance, so it can never redeploy or delete staging under an older run's smoke test, as it could between stages.
 4. ApproveProduction (config `deployment.approval`): a person approves, told the version and the run.
-5. Production: the production endpoint stack; SageMaker shifts traffic (canary or linear) and rolls back by
+5. Production: the production endpoint stack and, beside it, bake traffic: the smoke test's requests to production
+   while its rollout runs, so the new fleet is judged on requests even without clients; SageMaker shifts traffic (canary or linear) and rolls back by
    itself on the stack's alarms; then the smoke-test function checks (sending nothing) that production serves the
    resolved version, since a rolled-back endpoint is InService again on the old fleet.
 6. RecordRelease: the version production serves becomes a point of the DeployedModelVersion metric (dashboard).
@@ -137,6 +138,11 @@ def _deploy_endpoint(name: str, stack: str, stack_param: str, run_order: int = 1
     }, inputs=[RELEASE], run_order=run_order)
 
 
+# RolloutSeconds is a number: the parameter goes into the JSON unquoted.
+BAKE_TRAFFIC_PARAMETERS = json.dumps(
+    {"EndpointName": "${ProductionEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}",
+     "RolloutSeconds": "${RolloutTimeoutSeconds}"}, sort_keys=True).replace('"${RolloutTimeoutSeconds}"', "${RolloutTimeoutSeconds}")
+
 APPROVAL_NOTE = ("Deploy version #{{{resolve}.ModelPackageVersion}} of ${{ModelPackageGroupName}} to ${{ProductionEndpointName}}? "
                  "It passed the smoke test on ${{StagingEndpointName}}. Approving starts the guarded rollout; rejecting "
                  "stops this run and leaves production as it is.").format(resolve=RESOLVE)
@@ -176,6 +182,9 @@ def stages() -> list:
                 {"EndpointName": "${ProductionEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}",
                  "StillApprovedOnly": True}, sort_keys=True))),
             _deploy_endpoint("DeployProductionEndpoint", "production-endpoint", "ProductionEndpointStackName", run_order=2),
+            # Beside whatever drives the rollout: the contract's requests while it runs, so every bake step of the new
+            # fleet sees traffic even when no client calls production (lambda_src/deploy_smoke_test/bake.py).
+            _invoke("BakeTraffic", "SmokeTestFunctionName", Sub(BAKE_TRAFFIC_PARAMETERS), run_order=2),
             # A rollout SageMaker rolled back leaves the endpoint InService on the old fleet: check what it serves.
             _invoke("VerifyProductionServesIt", "SmokeTestFunctionName", Sub(json.dumps(
                 {"EndpointName": "${ProductionEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}",

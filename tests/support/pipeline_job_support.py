@@ -14,12 +14,13 @@ from shared import clients  # lambda_src/ is on sys.path: tests/__init__.py
 
 
 def job_event(user_parameters: str | None = None, job_id: str | None = None, function_name: str = "deploy-fn",
-              account: str = "123456789012") -> dict:
-    """The event CodePipeline sends a Lambda invoke action (the CodePipeline user guide's example shape)."""
+              account: str = "123456789012", continuation_token: str | None = None) -> dict:
+    """The event CodePipeline sends a Lambda invoke action (the CodePipeline user guide's example shape); with
+    `continuation_token`, the event of a later invocation of the same job."""
     configuration = {"FunctionName": function_name}
     if user_parameters is not None:
         configuration["UserParameters"] = user_parameters
-    return {"CodePipeline.job": {
+    event = {"CodePipeline.job": {
         "id": job_id or str(uuid.uuid4()),
         "accountId": account,
         "data": {
@@ -30,6 +31,9 @@ def job_event(user_parameters: str | None = None, job_id: str | None = None, fun
                                     "sessionToken": "artifact-session-token"},
         },
     }}
+    if continuation_token is not None:
+        event["CodePipeline.job"]["data"]["continuationToken"] = continuation_token
+    return event
 
 
 class FakeCodePipeline:

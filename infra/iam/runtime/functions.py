@@ -2,6 +2,7 @@
 Lambdas, the KPI crawler. The boundary of kind FUNCTIONS is computed from these."""
 from __future__ import annotations
 
+import awacs.cloudwatch
 import awacs.codepipeline
 import awacs.glue
 import awacs.logs
@@ -166,17 +167,21 @@ def resolve_function_statements() -> list[Statement]:
 
 def smoke_test_function_statements() -> list[Statement]:
     """Check the staging endpoint serves the resolved version (endpoint, its config and model), read that version's
-    contract from its model archive, and send it the documented requests."""
+    contract from its model archive, and send it the documented requests; during production's rollout, send
+    production the same requests (bake traffic) and count what its new fleet answered."""
     return [
         _describe_group_packages("ReadRegistry"),
         Statement(
-            Sid="StagingEndpoint",
+            Sid="InvokeEndpoints",
             Effect=Allow,
             Action=actions(awacs.sagemaker, "DescribeEndpoint", "InvokeEndpoint"),
-            Resource=[arn("sagemaker", "endpoint/${StagingEndpointName}")],
+            Resource=[arn("sagemaker", "endpoint/${StagingEndpointName}"), arn("sagemaker", "endpoint/${ProductionEndpointName}")],
         ),
-        # After the rollout: what production serves (describe only; nothing is sent to production).
+        # During and after the rollout: what production serves.
         *_what_production_serves("Production"),
+        # The new fleet's invocations after a rollout (GetMetricStatistics has no resource-level permission).
+        Statement(Sid="FleetInvocationsNoResourceLevelPermission", Effect=Allow,
+                  Action=[awacs.cloudwatch.GetMetricStatistics], Resource=["*"]),
         *read_approved_archives("ModelArchives"),  # the contract, from the archive Resolve checked and tagged
         decrypt_by_alias("DecryptModelArchives", "${ArtifactKeyAlias}"),
         *_deployment_function_basics("SmokeTestFunctionName"),
