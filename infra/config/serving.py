@@ -53,6 +53,22 @@ def rollout_timeout_seconds(d: Deployment) -> int:
                PROVISIONING_ALLOWANCE_SECONDS + rollout_steps(d) * d.wait_seconds + TERMINATION_WAIT_SECONDS)
 
 
+STAGING_INSTANCES = 1
+
+
+def instances_needed(d: Deployment) -> dict[str, int]:
+    """The most instances of each type the env's endpoints run at once, with production at max_instances: staging
+    beside production while the Staging stage smoke-tests it, or both production fleets during a blue/green rollout
+    (every rollout type is blue/green), with staging too when it is kept. Counted against SageMaker's per-type
+    endpoint quota (lambda_src/shared/capacity.py)."""
+    staging_stage = {d.staging_instance_type: STAGING_INSTANCES}
+    staging_stage[d.instance_type] = staging_stage.get(d.instance_type, 0) + d.max_instances
+    rollout = {d.instance_type: 2 * d.max_instances}
+    if d.keep_staging:
+        rollout[d.staging_instance_type] = rollout.get(d.staging_instance_type, 0) + STAGING_INSTANCES
+    return {t: max(staging_stage.get(t, 0), rollout.get(t, 0)) for t in sorted(set(staging_stage) | set(rollout))}
+
+
 # Instance families with NVMe instance storage. SageMaker encrypts that storage with a hardware key on the
 # instance; the KmsKeyId of an endpoint config does not apply to it, and older SageMaker releases refused the
 # call outright ("If you specify a value for KmsKeyId when using any nitro-based instances with local storage,

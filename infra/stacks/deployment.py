@@ -52,7 +52,8 @@ FUNCTIONS = {
     # logical id prefix: (function name parameter, role export, handler, timeout s, memory MB, environment, description)
     "Resolve": ("ResolveFunctionName", "ResolveFunctionRoleArn", "deploy_resolve.handler.lambda_handler", 180, 128,
                 {"MODEL_PACKAGE_GROUP": Ref("ModelPackageGroupName"), "METRICS_NAMESPACE": Ref("MetricsNamespace"),
-                 "PRODUCTION_ENDPOINT": Ref("ProductionEndpointName"), "ARCHIVE_BUCKET": import_value(
+                 "PRODUCTION_ENDPOINT": Ref("ProductionEndpointName"), "STAGING_ENDPOINT": Ref("StagingEndpointName"),
+                 "INSTANCES_NEEDED": Ref("EndpointInstancesNeeded"), "ARCHIVE_BUCKET": import_value(
                      "PipelineStackName", "ArtifactBucketName"), "ARCHIVE_PREFIX": Sub(MODEL_ARCHIVES),
                  "SERVING_IMAGES": Join(",", [Sub(f"${{Registry}}.dkr.ecr.${{AWS::Region}}.${{AWS::URLSuffix}}/{repository}",
                                                   Registry=image_registry_account())

@@ -9,9 +9,8 @@ from troposphere import Ref, Template
 
 from infra.cfn import parameters, scanner_skips
 from infra.cfn.templates_common import new_template
+from infra.config.serving import STAGING_INSTANCES
 from infra.parts import endpoint
-
-STAGING_INSTANCES = 1
 
 
 def build(project) -> Template:  # noqa: ARG001 - same signature as every stack

@@ -17,7 +17,8 @@ import re
 from tests.demo import serving
 from tests.demo.progress import Broken
 from tests.support import api_shapes
-from tests.support.pipeline_job_support import FakeCodePipeline, job_event
+from infra.config import serving as serving_rules
+from tests.support.pipeline_job_support import FakeCodePipeline, FakeServiceQuotas, job_event
 
 NAMESPACE = "Resolve"  # the Resolve action's namespace: #{Resolve.<variable>} in later actions
 # CreateEndpoint takes none of these; CloudFormation uses them when it updates the endpoint (UpdateEndpoint).
@@ -97,6 +98,8 @@ class DeploymentSteps:
 
     def _run_resolve(self, user_parameters: str | None = None) -> tuple[dict, tuple[str, dict]]:
         pipeline = FakeCodePipeline(self.env.region)
+        # moto has no SageMaker quotas: the account's applied quotas are exactly what the env needs.
+        FakeServiceQuotas(self.env.region, applied=serving_rules.instances_needed(self.deployment_settings))
         event = job_event(user_parameters, function_name=self.w.deployment.resolve.name, account=self.account)
         result = self._invoke(self.w.deployment.resolve, event)
         return result, pipeline.only_result()

@@ -8,6 +8,7 @@ import awacs.glue
 import awacs.logs
 import awacs.s3
 import awacs.sagemaker
+import awacs.servicequotas
 import awacs.sqs
 from awacs.aws import Allow, Statement
 
@@ -151,6 +152,19 @@ def _what_production_serves(sid: str) -> list[Statement]:
     ]
 
 
+def _endpoint_quota_statements() -> list[Statement]:
+    """Read the account's endpoint-instance quotas and what its endpoints run (lambda_src/shared/capacity.py). The
+    quota is found by its name, its code differing per instance type, and the list calls have no resource-level
+    permission; ListEndpoints neither. Describing every endpoint of the account and region is describe only."""
+    return [
+        Statement(Sid="EndpointQuotasNoResourceLevelPermission", Effect=Allow,
+                  Action=[awacs.servicequotas.ListServiceQuotas, awacs.servicequotas.ListAWSDefaultServiceQuotas,
+                          awacs.sagemaker.ListEndpoints], Resource=["*"]),
+        Statement(Sid="EndpointsInUse", Effect=Allow, Action=actions(awacs.sagemaker, "DescribeEndpoint", "DescribeEndpointConfig"),
+                  Resource=[arn("sagemaker", "endpoint/*"), arn("sagemaker", "endpoint-config/*")]),
+    ]
+
+
 def resolve_function_statements() -> list[Statement]:
     """Find the newest approved version of this env's group and read its quality report for the summary; once
     production serves it, record its number in the project's metrics namespace."""
@@ -161,6 +175,7 @@ def resolve_function_statements() -> list[Statement]:
         decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
         put_metrics("DeployedVersion", "${MetricsNamespace}"),  # after promotion: the version production serves
         *_what_production_serves("Production"),  # nothing to deploy when production already serves the newest
+        *_endpoint_quota_statements(),
         *_deployment_function_basics("ResolveFunctionName"),
     ]
 
