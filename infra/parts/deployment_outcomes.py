@@ -32,8 +32,8 @@ OUTCOMES = {
         "Model deployment <pipeline>: stage <stage> failed and the run stopped. Source: the release could not be read. "
         "Resolve: nothing to deploy (no approved version is left, or production already serves the newest), nothing changed. Staging: the staging endpoint could not be deployed or did not answer as the contract says, production is untouched. "
         "ApproveProduction: a person rejected it. Production: the rollout tripped an alarm and SageMaker rolled the "
-        "endpoint back to the version it served, or CloudFormation rolled the stack back. The action's message says "
-        "why: " + RUN_LINK),
+        "endpoint back to the version it served, or CloudFormation rolled the stack back, or the new fleet answered no "
+        "request during its bake (not validated). The action's message says why: " + RUN_LINK),
 }
 RULE_NAMES = [name for name, _, _, _ in OUTCOMES.values()]
 
