@@ -50,7 +50,7 @@ PARAMETER_OVERRIDES = json.dumps({"ModelPackageArn": f"#{{{RESOLVE}.ModelPackage
 # A run waits for a person at most this long (CodePipeline's manual approval times out after 7 days anyway).
 FUNCTIONS = {
     # logical id prefix: (function name parameter, role export, handler, timeout s, memory MB, environment, description)
-    "Resolve": ("ResolveFunctionName", "ResolveFunctionRoleArn", "deploy_resolve.handler.lambda_handler", 180, 128,
+    "Resolve": ("ResolveFunctionName", "ResolveFunctionRoleArn", "deploy_resolve.handler.lambda_handler", 300, 128,
                 {"MODEL_PACKAGE_GROUP": Ref("ModelPackageGroupName"), "METRICS_NAMESPACE": Ref("MetricsNamespace"),
                  "PRODUCTION_ENDPOINT": Ref("ProductionEndpointName"), "STAGING_ENDPOINT": Ref("StagingEndpointName"),
                  "INSTANCES_NEEDED": Ref("EndpointInstancesNeeded"), "ARCHIVE_BUCKET": import_value(

@@ -31,7 +31,10 @@ from . import contract
 REQUESTS_PER_MINUTE = 60
 POLL_SECONDS = 30  # how often the endpoint's state is read
 NO_ROLLOUT_SECONDS = 900  # CloudFormation makes the model, config and alarms before UpdateEndpoint: minutes at most
-RESERVE_MS = 20_000  # stop sending this long before the function's timeout, to report
+# Stop sending this long before the function's timeout: a hung request (shared/clients.py: 32 s) and a slow
+# DescribeEndpoint (33 s with retries) still leave time to report; an invocation that timed out unreported would be
+# retried by Lambda and then dead-lettered, which alarms.
+RESERVE_MS = 80_000
 INFERENCE_ID = "deployment-bake-traffic"
 ROLLING = ("Updating", "RollingBack", "SystemUpdating")
 
