@@ -69,8 +69,8 @@ def test_every_serving_env_changes_and_tests_each_endpoint_in_one_stage(project,
         assert not problems(_stages(rendered, project, env), n), env
 
 
-@pytest.mark.parametrize("settings", [{"keep_staging": False, "approval": True}, {"keep_staging": True, "approval": False}])
-def test_every_deployment_switch_keeps_each_endpoint_in_one_stage(tmp_path, settings):
+def _fixture_serving(tmp_path, settings: dict):
+    """The fixture config with a deployment block in its dev env: (names, the deployment pipeline's stages)."""
     shutil.copytree(FIXTURE_CONFIG, tmp_path / "config")
     path = tmp_path / "config" / "dev.yaml"
     data = yaml.safe_load(path.read_text())
@@ -78,17 +78,18 @@ def test_every_deployment_switch_keeps_each_endpoint_in_one_stage(tmp_path, sett
     data.setdefault("operations", {})["release_approval"] = True
     path.write_text(yaml.safe_dump(data))
     project = config.load(tmp_path / "config")
-    n = names.for_env(project, "dev")
-    assert not problems(_stages(render.render(project), project, "dev"), n)
+    return names.for_env(project, "dev"), _stages(render.render(project), project, "dev")
 
 
-def test_the_check_catches_a_smoke_test_in_a_stage_after_staging(project, rendered):
+@pytest.mark.parametrize("settings", [{"keep_staging": False, "approval": True}, {"keep_staging": True, "approval": False}])
+def test_every_deployment_switch_keeps_each_endpoint_in_one_stage(tmp_path, settings):
+    n, stages = _fixture_serving(tmp_path, settings)
+    assert not problems(stages, n)
+
+
+def test_the_check_catches_a_smoke_test_in_a_stage_after_staging(tmp_path):
     """The layout before: Staging deployed the stack, SmokeTest called it, CleanUpStaging deleted it."""
-    env = _serving_envs(project)[0] if _serving_envs(project) else None
-    if env is None:
-        pytest.skip("no env of this config serves models")
-    n = names.for_env(project, env)
-    stages = _stages(rendered, project, env)
+    n, stages = _fixture_serving(tmp_path, {})
     (staging,) = [s for item in stages for s in _branches(item) if s["Name"] == "Staging"]
     actions = [a for item in staging["Actions"] for a in _branches(item)]
     split = [s for item in stages for s in _branches(item) if s["Name"] != "Staging"] + [
