@@ -202,3 +202,13 @@ def test_every_production_rollout_runs_beside_bake_traffic(project, rendered):
         stages = pipeline["Properties"]["Stages"]
         assert not rollouts_without_bake_traffic(stages, n, serving.rollout_timeout_seconds(n.env.deployment),
                                                  n.smoke_test_function), env
+
+
+@pytest.mark.parametrize("rollout", [{"type": "canary"}, {"type": "linear", "wait_seconds": 60}, {"type": "all_at_once"}])
+def test_every_rollout_type_runs_beside_bake_traffic(tmp_path, rollout):
+    from infra.config import serving
+    from tests.test_endpoint_lifecycle_is_one_stage import _fixture_serving
+
+    n, stages = _fixture_serving(tmp_path, {"rollout": rollout, "min_instances": 2})
+    assert not rollouts_without_bake_traffic(stages, n, serving.rollout_timeout_seconds(n.env.deployment),
+                                             n.smoke_test_function)
