@@ -12,10 +12,11 @@ Approving (or rejecting) a version in the env's model package group starts the m
    One stage because CodePipeline locks a stage to one run at a time (SUPERSEDED mode): a newer run waits at its
    entrance, so it can never redeploy or delete staging under an older run's smoke test, as it could between stages.
 4. ApproveProduction (config `deployment.approval`): a person approves, told the version and the run.
-5. Production: the production endpoint stack and, beside it, bake traffic: the smoke test's requests to production
-   while its rollout runs, so the new fleet is judged on requests even without clients; SageMaker shifts traffic (canary or linear) and rolls back by
-   itself on the stack's alarms; then the smoke-test function checks (sending nothing) that production serves the
-   resolved version, since a rolled-back endpoint is InService again on the old fleet.
+5. Production: the production endpoint stack and, beside it, bake traffic (the smoke test's requests to production
+   while its rollout runs, so the new fleet is judged on requests even without clients); SageMaker shifts traffic
+   (canary or linear) and rolls back by itself on the stack's alarms; then the smoke-test function checks (sending
+   nothing) that production serves the resolved version, since a rolled-back endpoint is InService again on the old
+   fleet.
 6. RecordRelease: the version production serves becomes a point of the DeployedModelVersion metric (dashboard).
 
 Each outcome (staged, promoted, a failed stage: smoke test, rollback, nothing to deploy) reaches the
