@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from infra.parts.functions import RUNTIME
-from tests.support.pipeline_job_support import FakeCodePipeline, job_event, logged
+from tests.support.pipeline_job_support import FakeCodePipeline, FakeServiceQuotas, job_event, logged
 
 from deploy_resolve import contract, handler, registry, summary  # lambda_src/ is on sys.path: tests/__init__.py
 from shared import clients  # noqa: E402
@@ -39,6 +39,8 @@ class Registry:
         for group in (GROUP, OTHER_GROUP):
             self.sm.create_model_package_group(ModelPackageGroupName=group)
         self.pipeline = FakeCodePipeline()
+        self.quotas = FakeServiceQuotas(defaults={"ml.m5.large": 20})
+        monkeypatch.setenv("INSTANCES_NEEDED", '{"ml.m5.large": 8}')
         monkeypatch.setenv("MODEL_PACKAGE_GROUP", GROUP)
         monkeypatch.setenv("ARCHIVE_BUCKET", BUCKET)
         monkeypatch.setenv("ARCHIVE_PREFIX", ARCHIVES)

@@ -53,14 +53,14 @@ def routing(stack: resolve.Stack) -> dict:
 
 # -- rollout ------------------------------------------------------------------------------------------
 def test_a_canary_rollout_sends_the_configured_share_first_and_waits_the_configured_time(tmp_path):
-    project = project_with(tmp_path, {"min_instances": 3, "max_instances": 6,
+    project = project_with(tmp_path, {"min_instances": 5, "max_instances": 6,
                                       "rollout": {"type": "canary", "traffic_percent": 20, "wait_seconds": 420}})
     assert routing(evaluated(project, PRODUCTION)) == {
         "Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": "20"}, "WaitIntervalInSeconds": "420"}
 
 
 def test_a_linear_rollout_moves_traffic_in_the_configured_steps(tmp_path):
-    project = project_with(tmp_path, {"rollout": {"type": "linear", "traffic_percent": 25, "wait_seconds": 120}})
+    project = project_with(tmp_path, {"min_instances": 4, "rollout": {"type": "linear", "traffic_percent": 25, "wait_seconds": 120}})
     assert routing(evaluated(project, PRODUCTION)) == {
         "Type": "LINEAR", "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": "25"}, "WaitIntervalInSeconds": "120"}
 
@@ -73,7 +73,7 @@ def test_an_all_at_once_rollout_has_no_step_size(tmp_path):
 @pytest.mark.parametrize("rollout", [{"type": "canary", "wait_seconds": 900}, {"type": "linear", "traffic_percent": 10,
                                                                                 "wait_seconds": 1200}])
 def test_the_rollout_may_run_longer_than_all_its_waits(tmp_path, rollout):
-    project = project_with(tmp_path, {"rollout": rollout})
+    project = project_with(tmp_path, {"min_instances": 10, "max_instances": 10, "rollout": rollout})
     policy = props(evaluated(project, PRODUCTION), "Endpoint")["DeploymentConfig"]["BlueGreenUpdatePolicy"]
     deployment = project.env(ENV).deployment
     waits = serving.rollout_steps(deployment) * deployment.wait_seconds + int(policy["TerminationWaitInSeconds"])
@@ -188,8 +188,11 @@ def test_the_model_is_the_package_version_the_pipeline_passes_in(tmp_path, key):
     ({"min_instances": 1, "max_instances": 3}, "deployment.min_instances"),
     ({"min_instances": 1, "max_instances": 1, "rollout": {"type": "linear", "traffic_percent": 50}}, "deployment.min_instances"),
     ({"rollout": {"type": "linear", "traffic_percent": 5}}, "deployment.rollout.traffic_percent"),
-    ({"rollout": {"type": "linear", "traffic_percent": 10, "wait_seconds": 3600}}, "deployment.rollout.wait_seconds"),
-], ids=["canary-on-one-instance", "linear-on-one-instance", "linear-step-under-10", "rollout-over-8-hours"])
+    ({"min_instances": 10, "max_instances": 10, "rollout": {"type": "linear", "traffic_percent": 10, "wait_seconds": 3600}},
+     "deployment.rollout.wait_seconds"),
+    ({"rollout": {"type": "canary", "traffic_percent": 10}}, "deployment.rollout.traffic_percent"),
+], ids=["canary-on-one-instance", "linear-on-one-instance", "linear-step-under-10", "rollout-over-8-hours",
+        "canary-under-one-instance"])
 def test_config_refuses_rollouts_sagemaker_refuses(tmp_path, deployment, key):
     with pytest.raises(ConfigError) as error:
         project_with(tmp_path, deployment)

@@ -1,7 +1,7 @@
 """The staging stage cannot reach production, and production's role cannot reach staging.
 
 The model-deployment pipeline deploys the staging endpoint stack before the smoke test and the person's production
-approval. Whatever role its Staging (and CleanUpStaging) actions hand CloudFormation must therefore reach nothing
+approval. Whatever role its Staging stage's actions (deploy and delete) hand CloudFormation must therefore reach nothing
 of production's: not its stack, endpoint, alarms, scalable target or deploy role; and production's role nothing of
 staging's. Every check here runs on the stacks as CloudFormation would resolve them for each env of the config
 under test, so renamed projects and added envs are covered.
@@ -35,12 +35,11 @@ GENERATED_NAMES = {"AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig"}
 
 
 def _actions(stages: list) -> list[dict]:
-    """Every action of the pipeline's stages, both branches of a stage's Fn::If included."""
-    out = []
-    for stage in stages:
-        branches = stage["Fn::If"][1:] if set(stage) == {"Fn::If"} else [stage]
-        out += [a for b in branches if isinstance(b, dict) and "Actions" in b for a in b["Actions"]]
-    return out
+    """Every action of the pipeline's stages, both branches of a stage's or an action's Fn::If included."""
+    def branches(item) -> list:
+        return [b for b in item["Fn::If"][1:] if isinstance(b, dict) and "Ref" not in b] if set(item) == {"Fn::If"} else [item]
+
+    return [a for stage in stages for s in branches(stage) if "Actions" in s for action in s["Actions"] for a in branches(action)]
 
 
 def _stacks(project, rendered, env: str) -> dict[str, Stack]:

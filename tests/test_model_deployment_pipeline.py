@@ -11,6 +11,7 @@ import yaml
 
 from infra import config
 from infra.config import names
+from infra.config import serving as serving_rules
 from infra.config.names import RELEASE_KEY
 from infra.output import render
 from tests.conftest import FIXTURE_CONFIG
@@ -51,7 +52,7 @@ def test_an_env_without_a_deployment_block_serves_nothing_and_defaults_fill_the_
     project, _ = serving
     assert project.env(PLAIN).deployment is None
     settings = project.env(SERVING).deployment
-    assert (settings.rollout_type, settings.traffic_percent, settings.min_instances, settings.max_instances) == ("canary", 10, 2, 4)
+    assert (settings.rollout_type, settings.traffic_percent, settings.min_instances, settings.max_instances) == ("canary", 50, 2, 4)
     assert settings.staging_instance_type == settings.instance_type
 
 
@@ -94,14 +95,17 @@ def test_only_an_env_that_serves_models_publishes_its_release_then_deploys_the_d
 
 
 # -- the model-deployment pipeline ------------------------------------------------------------------
-@pytest.mark.parametrize("approval, delete_staging, expected", [
-    (True, False, ["Source", "Resolve", "Staging", "SmokeTest", "ApproveProduction", "Production", "RecordRelease"]),
-    (False, True, ["Source", "Resolve", "Staging", "SmokeTest", "Production", "RecordRelease", "CleanUpStaging"]),
+@pytest.mark.parametrize("approval, keep_staging, expected, staging_actions", [
+    (True, False, ["Source", "Resolve", "Staging", "ApproveProduction", "Production", "RecordRelease"],
+     ["DeployStagingEndpoint", "SmokeTest", "DeleteStagingStack"]),
+    (False, True, ["Source", "Resolve", "Staging", "Production", "RecordRelease"], ["DeployStagingEndpoint", "SmokeTest"]),
 ])
-def test_a_run_stages_smoke_tests_waits_for_a_person_then_promotes(tmp_path, approval, delete_staging, expected):
-    project = config.load(_config(tmp_path, {"approval": approval, "delete_staging_after_promotion": delete_staging}))
+def test_a_run_stages_smoke_tests_waits_for_a_person_then_promotes(tmp_path, approval, keep_staging, expected, staging_actions):
+    project = config.load(_config(tmp_path, {"approval": approval, "keep_staging": keep_staging}))
     stack = resolve.alone(render.render(project), project, SERVING, "deployment")
     assert [s["Name"] for s in _stages(stack)] == expected
+    (staging,) = [s for s in _stages(stack) if s["Name"] == "Staging"]
+    assert [(a["Name"], a["RunOrder"]) for a in staging["Actions"]] == list(zip(staging_actions, (1, 2, 3)))
 
 
 def test_the_run_deploys_what_resolve_found_from_the_released_templates(serving):
@@ -118,7 +122,8 @@ def test_the_run_deploys_what_resolve_found_from_the_released_templates(serving)
     assert pipeline["Properties"]["Variables"] == [{"Name": "Redeploy", "DefaultValue": "false",
                                                     "Description": "true: deploy even if production serves the newest version"}]
     for stage, stack_key in (("Staging", "staging-endpoint"), ("Production", "production-endpoint")):
-        (action,) = [a for a in stages[stage] if a["ActionTypeId"]["Provider"] == "CloudFormation"]
+        (action,) = [a for a in stages[stage] if a["ActionTypeId"]["Provider"] == "CloudFormation"
+                     and a["Configuration"]["ActionMode"] == "CREATE_UPDATE"]
         conf = action["Configuration"]
         assert conf["StackName"] == n.stack(stack_key)
         assert conf["TemplatePath"] == f"Release::templates/{stack_key}.yaml"
@@ -126,15 +131,18 @@ def test_the_run_deploys_what_resolve_found_from_the_released_templates(serving)
         assert json.loads(conf["ParameterOverrides"]) == {"ModelPackageArn": "#{Resolve.ModelPackageArn}",
                                                           "ModelPackageVersion": "#{Resolve.ModelPackageVersion}"}
         assert len(conf["ParameterOverrides"]) < 1024  # CloudFormation action limit
-    (smoke,) = stages["SmokeTest"]
+    (smoke,) = [a for a in stages["Staging"] if a["Name"] == "SmokeTest"]
     assert json.loads(smoke["Configuration"]["UserParameters"]) == {"EndpointName": n.staging_endpoint,
                                                                     "ModelPackageArn": "#{Resolve.ModelPackageArn}"}
     (approve,) = stages["ApproveProduction"]
     assert "#{Resolve.ModelPackageVersion}" in approve["Configuration"]["CustomData"]
     assert len(approve["Configuration"]["CustomData"]) <= 500  # CodePipeline's limit for CustomData
     # Before production changes: still approved; after the rollout: what production serves, nothing sent to it.
-    still, deploy, verify = stages["Production"]
-    assert [a["RunOrder"] for a in (still, deploy, verify)] == [1, 2, 3]
+    still, deploy, bake, verify = stages["Production"]
+    assert [a["RunOrder"] for a in (still, deploy, bake, verify)] == [1, 2, 2, 3]  # bake traffic beside the rollout
+    assert json.loads(bake["Configuration"]["UserParameters"]) == {
+        "EndpointName": n.production_endpoint, "ModelPackageArn": "#{Resolve.ModelPackageArn}",
+        "RolloutSeconds": serving_rules.rollout_timeout_seconds(project.env(SERVING).deployment)}
     assert json.loads(still["Configuration"]["UserParameters"]) == {
         "EndpointName": n.production_endpoint, "ModelPackageArn": "#{Resolve.ModelPackageArn}", "StillApprovedOnly": True}
     assert json.loads(verify["Configuration"]["UserParameters"]) == {

@@ -16,6 +16,7 @@ from infra.config import names as names_mod
 from infra.ops import approve, status
 from infra.stacks import BUILDERS
 from tests.conftest import ROOT
+from tests.support.pipeline_job_support import FakeServiceQuotas
 
 NO_CREDENTIALS_ENV = {"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent/c",
                       "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/c", "AWS_EC2_METADATA_DISABLED": "true"}
@@ -202,8 +203,12 @@ def test_status_names_the_version_each_endpoint_serves_where_the_env_serves_mode
         {"VariantName": "AllTraffic", "ModelName": "m1", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
     sm.create_endpoint(EndpointName=serving.production_endpoint, EndpointConfigName="c1")
 
-    r = status.report({"cloudformation": Stacks({}), "codepipeline": Pipeline(), "sagemaker": sm}, serving)
+    quotas = FakeServiceQuotas(serving.env.region, defaults={"ml.m5.large": 4})
+    r = status.report({"cloudformation": Stacks({}), "codepipeline": Pipeline(), "sagemaker": sm,
+                       "service-quotas": quotas.client}, serving)
     text = "\n".join(r.lines)
+    assert (f"Endpoint quotas\n  quota 'ml.m5.large for endpoint usage' is 4 in {serving.env.region}; this env's endpoints "
+            "need 8 at their peak (a rollout runs both production fleets): request 8 in Service Quotas") in text
     assert f"Model deployment pipeline {serving.deployment_pipeline}" in text
     assert f"production  {serving.production_endpoint:<36} InService" in text
     assert f"serves version {arn.rsplit('/', 1)[-1]}" in text

@@ -7,6 +7,7 @@ and no file holds a key its template does not declare.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -190,8 +191,11 @@ SPECS: dict[str, Spec] = {
     "SmokeTestLatencyMs": Spec("Latency budget of the smoke test", lambda n: _deployment(n).smoke_test_latency_ms, type="Number"),
     "ProductionApproval": Spec("Whether a person approves each version before production", lambda n: _flag(_deployment(n).approval),
                                allowed_pattern=r"^(true|false)$"),
-    "DeleteStagingAfterPromotion": Spec("Whether the staging endpoint is deleted once production runs the version",
-                                        lambda n: _flag(_deployment(n).delete_staging_after_promotion), allowed_pattern=r"^(true|false)$"),
+    "EndpointInstancesNeeded": Spec("The most endpoint instances of each type the env runs at once (JSON), checked "
+                                    "against the account's quotas before staging",
+                                    lambda n: json.dumps(serving.instances_needed(_deployment(n)), sort_keys=True)),
+    "KeepStaging": Spec("Whether the staging endpoint stays after the smoke test (false: its stage deletes it)",
+                        lambda n: _flag(_deployment(n).keep_staging), allowed_pattern=r"^(true|false)$"),
     # What the deployment pipeline's Resolve action hands the endpoint stacks (ParameterOverrides); the files hold
     # placeholders, which no deploy uses.
     "ModelPackageArn": Spec("Model package version the endpoint serves (set by the deployment pipeline)", lambda n: "none"),

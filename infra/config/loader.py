@@ -284,13 +284,13 @@ def deployment_settings(shown: str, data: dict | None) -> Deployment | None:
         max_instances=int(values["max_instances"]),
         invocations_per_instance=int(values["invocations_per_instance"]),
         rollout_type=rollout["type"],
-        traffic_percent=int(rollout["traffic_percent"]),
+        traffic_percent=int(rollout.get("traffic_percent") or serving.smallest_step_percent(rollout["type"], values["min_instances"])),
         wait_seconds=int(rollout["wait_seconds"]),
         latency_threshold_ms=int(values["latency_threshold_ms"]),
         data_capture_percent=int(values["data_capture_percent"]),
         smoke_test_latency_ms=int(values["smoke_test_latency_ms"]),
         approval=bool(values["approval"]),
-        delete_staging_after_promotion=bool(values["delete_staging_after_promotion"]),
+        keep_staging=bool(values["keep_staging"]),
     )
     _check_rollout(shown, deployment)
     return deployment
@@ -306,6 +306,11 @@ def _check_rollout(shown: str, d: Deployment) -> None:
     if d.rollout_type == "linear" and d.traffic_percent < serving.LINEAR_MIN_PERCENT:
         raise ConfigError(shown, "deployment.rollout.traffic_percent",
                           f"a linear step must be {serving.LINEAR_MIN_PERCENT} to 50 percent of the fleet; got {d.traffic_percent}")
+    if d.rollout_type != "all_at_once" and serving.step_instances(d) < 1:
+        raise ConfigError(shown, "deployment.rollout.traffic_percent",
+                          f"{d.traffic_percent}% of min_instances {d.min_instances} is {serving.step_instances(d):g} of an "
+                          f"instance; a {d.rollout_type} step must be at least one whole instance: use at least "
+                          f"{serving.smallest_step_percent(d.rollout_type, d.min_instances)} (or raise min_instances)")
     timeout = serving.rollout_timeout_seconds(d)
     if timeout > serving.MAX_ROLLOUT_TIMEOUT_SECONDS:
         raise ConfigError(shown, "deployment.rollout.wait_seconds",

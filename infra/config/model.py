@@ -24,9 +24,10 @@ DEFAULT_LOG_RETENTION_DAYS = 30
 DEFAULT_DEPLOYMENT = MappingProxyType(
     {"instance_type": "ml.m5.large", "min_instances": 2, "max_instances": 4, "invocations_per_instance": 100,
      "latency_threshold_ms": 1000, "data_capture_percent": 10, "smoke_test_latency_ms": 2000, "approval": True,
-     "delete_staging_after_promotion": False}
+     "keep_staging": False}
 )
-DEFAULT_ROLLOUT = MappingProxyType({"type": "canary", "traffic_percent": 10, "wait_seconds": 300})
+# rollout.traffic_percent defaults to the smallest step of one whole instance (infra/config/serving.py).
+DEFAULT_ROLLOUT = MappingProxyType({"type": "canary", "wait_seconds": 300})
 
 
 class ConfigError(Exception):
@@ -64,7 +65,7 @@ class Deployment:
     data_capture_percent: int
     smoke_test_latency_ms: int
     approval: bool
-    delete_staging_after_promotion: bool
+    keep_staging: bool  # false: the Staging stage deletes the staging endpoint once the smoke test has run
 
 
 @dataclass(frozen=True)

@@ -184,8 +184,8 @@ DEPLOYMENT = {
         "smoke_test_latency_ms": {"type": "integer", "minimum": 1, "maximum": 60000},
         # A person approves each version before it reaches production.
         "approval": {"type": "boolean"},
-        # Delete the staging endpoint once production runs the version (endpoints are billed per hour).
-        "delete_staging_after_promotion": {"type": "boolean"},
+        # Keep the staging endpoint after the smoke test (by default its stage deletes it: endpoints bill per hour).
+        "keep_staging": {"type": "boolean"},
     },
 }
 

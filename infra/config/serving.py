@@ -16,6 +16,20 @@ from infra.config.model import Deployment
 MIN_INSTANCES_FOR_STEPS = 2
 LINEAR_MIN_PERCENT = 10
 
+
+def step_instances(d: Deployment) -> float:
+    """A canary or linear step at min_instances, in instances. The templates give it as CAPACITY_PERCENT of the
+    fleet; AWS documents no rounding for that (API reference, CapacitySize and TrafficRoutingConfig: "Batch size for
+    the first step to turn on traffic on the new endpoint fleet"), so config takes no step under one instance."""
+    return d.traffic_percent * d.min_instances / 100
+
+
+def smallest_step_percent(rollout_type: str, min_instances: int) -> int:
+    """The default traffic_percent: the smallest share that is one whole instance at min_instances (at least 10 for a
+    linear step); above 50 (one instance) no canary or step fits, and the loader says so."""
+    percent = math.ceil(100 / min_instances)
+    return max(percent, LINEAR_MIN_PERCENT) if rollout_type == "linear" else percent
+
 # BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds: 600 to 28800 (botocore's SageMaker model); it must exceed
 # the rollout's waits. Provisioning the new fleet comes first: half an hour covers SageMaker's usual 5-15 minutes.
 PROVISIONING_ALLOWANCE_SECONDS = 1800
@@ -37,6 +51,22 @@ def rollout_timeout_seconds(d: Deployment) -> int:
     """Provisioning, every baking period and the termination wait; SageMaker's minimum when that is less."""
     return max(MIN_ROLLOUT_TIMEOUT_SECONDS,
                PROVISIONING_ALLOWANCE_SECONDS + rollout_steps(d) * d.wait_seconds + TERMINATION_WAIT_SECONDS)
+
+
+STAGING_INSTANCES = 1
+
+
+def instances_needed(d: Deployment) -> dict[str, int]:
+    """The most instances of each type the env's endpoints run at once, with production at max_instances: staging
+    beside production while the Staging stage smoke-tests it, or both production fleets during a blue/green rollout
+    (every rollout type is blue/green), with staging too when it is kept. Counted against SageMaker's per-type
+    endpoint quota (lambda_src/shared/capacity.py)."""
+    staging_stage = {d.staging_instance_type: STAGING_INSTANCES}
+    staging_stage[d.instance_type] = staging_stage.get(d.instance_type, 0) + d.max_instances
+    rollout = {d.instance_type: 2 * d.max_instances}
+    if d.keep_staging:
+        rollout[d.staging_instance_type] = rollout.get(d.staging_instance_type, 0) + STAGING_INSTANCES
+    return {t: max(staging_stage.get(t, 0), rollout.get(t, 0)) for t in sorted(set(staging_stage) | set(rollout))}
 
 
 # Instance families with NVMe instance storage. SageMaker encrypts that storage with a hardware key on the

@@ -41,6 +41,10 @@ NO_RESOURCE_LEVEL_ACTIONS = frozenset(
         "ecr:GetAuthorizationToken",  # ECR: the token is account-wide
         "cloudwatch:PutMetricData",  # CloudWatch: scoped by the cloudwatch:namespace condition instead
         "cloudwatch:GetMetricData",  # CloudWatch: read-only metric queries
+        "cloudwatch:GetMetricStatistics",
+        "servicequotas:ListServiceQuotas",  # Service Quotas: list calls (the quota is found by name)
+        "servicequotas:ListAWSDefaultServiceQuotas",
+        "sagemaker:ListEndpoints",
         "sagemaker:ListPipelines",  # SageMaker: list calls
         "codestar-connections:ListConnections",
         "kms:CreateKey",  # KMS: a key that does not exist yet has no ARN

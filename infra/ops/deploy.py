@@ -20,6 +20,7 @@ from pathlib import Path
 
 from infra import config
 from infra.config import names as names_mod
+from infra.ops import quotas
 from infra.output import render
 from infra.stacks.pipeline import CAPABILITIES
 from infra.stacks import BUILDERS
@@ -310,6 +311,19 @@ def diff_stack(cfn, name: str, stack: str, body: str, params, tags, status: str 
             cfn.delete_stack(StackName=name)
 
 
+def _warn_about_quotas(s, n: names_mod.Names) -> None:
+    """A quota short of the env's peak fails its first rollout only when SageMaker provisions the new fleet: say so
+    now, in one line each (the bootstrap itself creates no endpoint, so it goes on)."""
+    try:
+        short = quotas.shortfalls(s.client("service-quotas"), s.client("sagemaker"), n)
+    except Exception as exc:  # noqa: BLE001 - a quota that cannot be read must not stop the bootstrap
+        if not type(exc).__module__.startswith("botocore"):
+            raise
+        short = [f"could not read the endpoint quotas: {str(exc).splitlines()[0]}"]
+    for line in short:
+        print(f"warning: {line}", file=sys.stderr)
+
+
 def env_serves_models(env_name: str) -> bool:
     return config.load(only_env=env_name).env(env_name).deployment is not None
 
@@ -377,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         n = names_mod.for_env(project, env)
         if args.command == "diff":
             return diff_outcome(diff_all(cfn, n, args.templates, env.name))
+        _warn_about_quotas(s, n)
         for stack in BOOTSTRAP_STACKS:
             body, params, tags = stack_inputs(args.templates, stack, env.name)
             deploy_stack(cfn, n.stack(stack), stack, body, params, tags, args.cfn_role_arn)

@@ -4,7 +4,8 @@
 
 Sections: the stacks (status, last change), the delivery pipeline (each stage's latest result, the last
 runs), the SageMaker pipeline's last executions, and the model versions with their approval status; where the env
-serves models, the model-deployment pipeline and which version each endpoint serves. A part
+serves models, the model-deployment pipeline, which version each endpoint serves, and whether the account's
+endpoint-instance quotas hold the env's peak (a rollout runs both production fleets: infra/ops/quotas.py). A part
 that is not deployed yet says so; a part that cannot be read says why, and the command then exits 1.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
+from infra.ops import quotas
 from infra.ops.common import aws_session, env_names, run
 from infra.stacks import BUILDERS
 
@@ -140,6 +142,7 @@ def report(clients: dict, n) -> Report:
         r.section(f"Model deployment pipeline {n.deployment_pipeline}",
                   lambda: pipeline_runs(clients["codepipeline"], n.deployment_pipeline))
         r.section("Endpoints", lambda: endpoints(clients["sagemaker"], n))
+        r.section("Endpoint quotas", lambda: quotas.lines(clients["service-quotas"], clients["sagemaker"], n))
     return r
 
 
@@ -151,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     def command() -> int:
         env, n = env_names(args.env)
         s = aws_session(env)
-        r = report({service: s.client(service) for service in ("cloudformation", "codepipeline", "sagemaker")}, n)
+        r = report({service: s.client(service) for service in ("cloudformation", "codepipeline", "sagemaker", "service-quotas")}, n)
         print("\n".join(r.lines).lstrip("\n"))
         return 1 if r.unreadable else 0
 

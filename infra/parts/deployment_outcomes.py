@@ -1,7 +1,7 @@
 """Every outcome of a model-deployment run reaches the operations topic, as a sentence with a link to the run.
 
 CodePipeline reports each stage's end as an EventBridge event; three rules turn them into messages: the staging
-endpoint serves the resolved version (the smoke test runs next), production serves it (promoted), and a stage
+endpoint served the resolved version and passed the smoke test, production serves it (promoted), and a stage
 failed (nothing to deploy, the smoke test failed, the production rollout was rolled back, a person rejected it).
 "Waiting for approval" is the approval action's own message to the same topic. The topic's policy admits
 EventBridge for these rules only (infra/parts/delivery_failures.py); a publish EventBridge could not make is
@@ -19,21 +19,21 @@ RUN_LINK = ("https://<region>.console.aws.amazon.com/codesuite/codepipeline/pipe
 OUTCOMES = {
     "DeploymentStagedRule": (
         "${ResourcePrefix}-deployment-staged", ["Staging"], ["SUCCEEDED"],
-        "Model deployment <pipeline>: the staging endpoint now serves the newest approved version; the smoke test "
-        "runs next. Run: " + RUN_LINK),
+        "Model deployment <pipeline>: the newest approved version passed the smoke test on the staging endpoint; "
+        "production is next. Run: " + RUN_LINK),
     "DeploymentPromotedRule": (
         "${ResourcePrefix}-deployment-promoted", ["Production"], ["SUCCEEDED"],
         "Model deployment <pipeline>: production now serves the newest approved version (the rollout completed "
         "without tripping its alarms). Run: " + RUN_LINK),
     "DeploymentFailedRule": (
-        "${ResourcePrefix}-deployment-failed", ["Source", "Resolve", "Staging", "SmokeTest", "ApproveProduction", "Production",
-                                                "RecordRelease", "CleanUpStaging"],
+        "${ResourcePrefix}-deployment-failed", ["Source", "Resolve", "Staging", "ApproveProduction", "Production",
+                                                "RecordRelease"],
         ["FAILED"],
         "Model deployment <pipeline>: stage <stage> failed and the run stopped. Source: the release could not be read. "
-        "Resolve: nothing to deploy (no approved version is left, or production already serves the newest), nothing changed. SmokeTest: the staging endpoint did not answer as the contract says, production is untouched. "
+        "Resolve: nothing to deploy (no approved version is left, or production already serves the newest), nothing changed. Staging: the staging endpoint could not be deployed or did not answer as the contract says, production is untouched. "
         "ApproveProduction: a person rejected it. Production: the rollout tripped an alarm and SageMaker rolled the "
-        "endpoint back to the version it served, or CloudFormation rolled the stack back. The action's message says "
-        "why: " + RUN_LINK),
+        "endpoint back to the version it served, or CloudFormation rolled the stack back, or the new fleet answered no "
+        "request during its bake (not validated). The action's message says why: " + RUN_LINK),
 }
 RULE_NAMES = [name for name, _, _, _ in OUTCOMES.values()]
 

@@ -7,14 +7,17 @@ Approving (or rejecting) a version in the env's model package group starts the m
    endpoint stack never runs ahead of what the env's release approval let through.
 2. Resolve (a Lambda): the newest Approved version, read from the registry at run time, never from the event;
    none left (the last one was rejected) fails the run, which changes nothing and says so.
-3. Staging: the staging endpoint stack, for that version.
-4. SmokeTest (a Lambda): the documented request, built from that version's own contract, against staging.
-5. ApproveProduction (config `deployment.approval`): a person approves, told the version and the run.
-6. Production: the production endpoint stack; SageMaker shifts traffic (canary or linear) and rolls back by
-   itself on the stack's alarms; then the smoke-test function checks (sending nothing) that production serves the
-   resolved version, since a rolled-back endpoint is InService again on the old fleet.
-7. RecordRelease: the version production serves becomes a point of the DeployedModelVersion metric (dashboard).
-8. CleanUpStaging (config `deployment.delete_staging_after_promotion`): the staging endpoint stack is deleted.
+3. Staging, one stage: the staging endpoint stack for that version; the smoke test (a Lambda: the documented request,
+   built from that version's own contract); then, unless config `deployment.keep_staging`, the stack's deletion.
+   One stage because CodePipeline locks a stage to one run at a time (SUPERSEDED mode): a newer run waits at its
+   entrance, so it can never redeploy or delete staging under an older run's smoke test, as it could between stages.
+4. ApproveProduction (config `deployment.approval`): a person approves, told the version and the run.
+5. Production: the production endpoint stack and, beside it, bake traffic (the smoke test's requests to production
+   while its rollout runs, so the new fleet is judged on requests even without clients); SageMaker shifts traffic
+   (canary or linear) and rolls back by itself on the stack's alarms; then the smoke-test function checks (sending
+   nothing) that production serves the resolved version, since a rolled-back endpoint is InService again on the old
+   fleet.
+6. RecordRelease: the version production serves becomes a point of the DeployedModelVersion metric (dashboard).
 
 Each outcome (staged, promoted, a failed stage: smoke test, rollback, nothing to deploy) reaches the
 operations topic through an EventBridge rule, with a link to the run. Deployed by the delivery pipeline,
@@ -41,16 +44,17 @@ RESOLVE = "Resolve"  # the Resolve action's namespace: #{Resolve.ModelPackageArn
 # the version production already serves (runs started by an approval leave it "false").
 REDEPLOY = "Redeploy"
 PRODUCTION_APPROVAL = "RequiresProductionApproval"
-DELETE_STAGING = "DeletesStagingAfterPromotion"
+DELETES_STAGING = "DeletesStaging"
 # What the Resolve action hands each endpoint stack (CloudFormation's ParameterOverrides: 1 KB at most).
 PARAMETER_OVERRIDES = json.dumps({"ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}",
                                   "ModelPackageVersion": f"#{{{RESOLVE}.ModelPackageVersion}}"}, sort_keys=True)
 # A run waits for a person at most this long (CodePipeline's manual approval times out after 7 days anyway).
 FUNCTIONS = {
     # logical id prefix: (function name parameter, role export, handler, timeout s, memory MB, environment, description)
-    "Resolve": ("ResolveFunctionName", "ResolveFunctionRoleArn", "deploy_resolve.handler.lambda_handler", 180, 128,
+    "Resolve": ("ResolveFunctionName", "ResolveFunctionRoleArn", "deploy_resolve.handler.lambda_handler", 300, 128,
                 {"MODEL_PACKAGE_GROUP": Ref("ModelPackageGroupName"), "METRICS_NAMESPACE": Ref("MetricsNamespace"),
-                 "PRODUCTION_ENDPOINT": Ref("ProductionEndpointName"), "ARCHIVE_BUCKET": import_value(
+                 "PRODUCTION_ENDPOINT": Ref("ProductionEndpointName"), "STAGING_ENDPOINT": Ref("StagingEndpointName"),
+                 "INSTANCES_NEEDED": Ref("EndpointInstancesNeeded"), "ARCHIVE_BUCKET": import_value(
                      "PipelineStackName", "ArtifactBucketName"), "ARCHIVE_PREFIX": Sub(MODEL_ARCHIVES),
                  "SERVING_IMAGES": Join(",", [Sub(f"${{Registry}}.dkr.ecr.${{AWS::Region}}.${{AWS::URLSuffix}}/{repository}",
                                                   Registry=image_registry_account())
@@ -136,6 +140,11 @@ def _deploy_endpoint(name: str, stack: str, stack_param: str, run_order: int = 1
     }, inputs=[RELEASE], run_order=run_order)
 
 
+# RolloutSeconds is a number: the parameter goes into the JSON unquoted.
+BAKE_TRAFFIC_PARAMETERS = json.dumps(
+    {"EndpointName": "${ProductionEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}",
+     "RolloutSeconds": "${RolloutTimeoutSeconds}"}, sort_keys=True).replace('"${RolloutTimeoutSeconds}"', "${RolloutTimeoutSeconds}")
+
 APPROVAL_NOTE = ("Deploy version #{{{resolve}.ModelPackageVersion}} of ${{ModelPackageGroupName}} to ${{ProductionEndpointName}}? "
                  "It passed the smoke test on ${{StagingEndpointName}}. Approving starts the guarded rollout; rejecting "
                  "stops this run and leaves production as it is.").format(resolve=RESOLVE)
@@ -152,7 +161,7 @@ def stages() -> list:
         "ActionMode": "DELETE_ONLY",
         "StackName": Ref("StagingEndpointStackName"),
         "RoleArn": import_value("ServingIamStackName", ENDPOINT_DEPLOY_ROLES["staging-endpoint"]),
-    })
+    }, run_order=3)
     return [
         codepipeline.Stages(Name="Source", Actions=[pipeline_actions.action(
             "Release", "Source", "S3",
@@ -160,12 +169,14 @@ def stages() -> list:
             outputs=[RELEASE])]),
         codepipeline.Stages(Name="Resolve", Actions=[_invoke(
             "Resolve", "ResolveFunctionName", json.dumps({"Redeploy": f"#{{variables.{REDEPLOY}}}"}), namespace=RESOLVE)]),
-        codepipeline.Stages(Name="Staging", Actions=[_deploy_endpoint("DeployStagingEndpoint", "staging-endpoint",
-                                                                      "StagingEndpointStackName")]),
-        codepipeline.Stages(Name="SmokeTest", Actions=[_invoke(
-            "SmokeTest", "SmokeTestFunctionName",
-            Sub(json.dumps({"EndpointName": "${StagingEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}"},
-                           sort_keys=True)))]),
+        # Staging's whole life in one stage (see the module docstring): deploy, smoke test, delete.
+        codepipeline.Stages(Name="Staging", Actions=[
+            _deploy_endpoint("DeployStagingEndpoint", "staging-endpoint", "StagingEndpointStackName"),
+            _invoke("SmokeTest", "SmokeTestFunctionName", Sub(json.dumps(
+                {"EndpointName": "${StagingEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}"},
+                sort_keys=True)), run_order=2),
+            If(DELETES_STAGING, clean_up, Ref(AWS_NO_VALUE)),
+        ]),
         If(PRODUCTION_APPROVAL, codepipeline.Stages(Name="ApproveProduction", Actions=[approval]), Ref(AWS_NO_VALUE)),
         codepipeline.Stages(Name="Production", Actions=[
             # A version rejected while the run waited for the production approval does not go out.
@@ -173,6 +184,9 @@ def stages() -> list:
                 {"EndpointName": "${ProductionEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}",
                  "StillApprovedOnly": True}, sort_keys=True))),
             _deploy_endpoint("DeployProductionEndpoint", "production-endpoint", "ProductionEndpointStackName", run_order=2),
+            # Beside whatever drives the rollout: the contract's requests while it runs, so every bake step of the new
+            # fleet sees traffic even when no client calls production (lambda_src/deploy_smoke_test/bake.py).
+            _invoke("BakeTraffic", "SmokeTestFunctionName", Sub(BAKE_TRAFFIC_PARAMETERS), run_order=2),
             # A rollout SageMaker rolled back leaves the endpoint InService on the old fleet: check what it serves.
             _invoke("VerifyProductionServesIt", "SmokeTestFunctionName", Sub(json.dumps(
                 {"EndpointName": "${ProductionEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}",
@@ -182,7 +196,6 @@ def stages() -> list:
         codepipeline.Stages(Name="RecordRelease", Actions=[_invoke(
             "RecordDeployedVersion", "ResolveFunctionName",
             json.dumps({"RecordDeployedVersion": f"#{{{RESOLVE}.ModelPackageVersion}}"}))]),
-        If(DELETE_STAGING, codepipeline.Stages(Name="CleanUpStaging", Actions=[clean_up]), Ref(AWS_NO_VALUE)),
     ]
 
 
@@ -234,7 +247,7 @@ def build(project) -> Template:
     t = new_template("Model deployment of the SageMaker MLOps project: approved versions to staging, a smoke test, "
                      "a person's approval and a guarded production rollout")
     t.add_condition(PRODUCTION_APPROVAL, Equals(Ref("ProductionApproval"), "true"))
-    t.add_condition(DELETE_STAGING, Equals(Ref("DeleteStagingAfterPromotion"), "true"))
+    t.add_condition(DELETES_STAGING, Equals(Ref("KeepStaging"), "false"))
     queue_arn = _dead_letter_queue(t)
     _pipeline(t, [_function(t, prefix, queue_arn) for prefix in FUNCTIONS])
     _trigger(t)

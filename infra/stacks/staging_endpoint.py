@@ -1,7 +1,7 @@
 """Staging endpoint stack: the approved version the deployment pipeline resolved, on one instance, for the smoke test.
 
 No rollout guardrails, alarms, autoscaling or data capture: nothing but the smoke test calls it, and the deployment
-pipeline may delete the stack once production serves the version (config deployment.delete_staging_after_promotion).
+pipeline's Staging stage deletes the stack once the smoke test has run (unless config deployment.keep_staging).
 """
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from troposphere import Ref, Template
 
 from infra.cfn import parameters, scanner_skips
 from infra.cfn.templates_common import new_template
+from infra.config.serving import STAGING_INSTANCES
 from infra.parts import endpoint
-
-STAGING_INSTANCES = 1
 
 
 def build(project) -> Template:  # noqa: ARG001 - same signature as every stack

@@ -3,7 +3,9 @@
 Environment: MODEL_PACKAGE_GROUP, the group's name; METRICS_NAMESPACE and PRODUCTION_ENDPOINT (for the record);
 ARCHIVE_BUCKET and ARCHIVE_PREFIX, where this env's model archives are (archive.py: each archive of the version is
 checked to have been written once, then tagged so that serving may load it); SERVING_IMAGES, the comma-separated
-image repositories (registry/name) a version may be served with.
+image repositories (registry/name) a version may be served with; STAGING_ENDPOINT and INSTANCES_NEEDED (JSON:
+instance type -> the most instances the env's endpoints run at once), checked against the account's endpoint
+quotas beside what its other endpoints run, before anything is deployed (shared/capacity.py).
 UserParameters: none to resolve. {"RecordDeployedVersion": "<n>"}, after the production stage: publish the
 version production now serves as the DeployedModelVersion metric (contract.py), for the KPI dashboard.
 Output variables (for #{<namespace>.<name>} in later actions' configuration):
@@ -23,7 +25,7 @@ import json
 import os
 import re
 
-from shared import clients, pipeline_job, serving
+from shared import capacity, clients, pipeline_job, serving
 from shared.pipeline_job import Failed, Job, Succeeded
 
 from . import archive, contract, registry, summary
@@ -61,6 +63,7 @@ def resolve(job: Job) -> Succeeded:  # the version comes from the registry only;
         # An approval of an older version, or a rejection of one production does not serve: nothing to change.
         raise Failed("up_to_date", f"{production} already serves version {package['ModelPackageVersion']}, the newest "
                                    f"Approved version of {group}; nothing to deploy", group=group)
+    _check_capacity()  # before anything changes: a rollout short of instances fails only once SageMaker provisions
     pinned = archive.pin(package)  # the archive is the one registered, and serving may load only it
     text = summary.line(group, package, summary.quality(package))
     variables = {
@@ -70,6 +73,29 @@ def resolve(job: Job) -> Succeeded:  # the version comes from the registry only;
         "Summary": text,
     }
     return Succeeded("resolved", variables, text, {"group": group, "archives": pinned})
+
+
+def _instances_needed() -> dict[str, int]:
+    try:
+        needed = json.loads(os.environ.get("INSTANCES_NEEDED", ""))
+    except ValueError:
+        needed = None
+    if not isinstance(needed, dict) or not needed or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v > 0 for k, v in needed.items()):
+        raise Failed("misconfigured", "the function's INSTANCES_NEEDED environment variable is not a JSON object of "
+                                      "instance types and positive counts", "ConfigurationError")
+    return needed
+
+
+def _check_capacity() -> None:
+    """The account's endpoint quotas hold what this env needs at its peak beside its other endpoints."""
+    needed = _instances_needed()
+    own = {os.environ.get("PRODUCTION_ENDPOINT", ""), os.environ.get("STAGING_ENDPOINT", "")}
+    quota = capacity.quotas(clients.client("service-quotas"), needed)
+    used = capacity.in_use(clients.client("sagemaker"), needed, own)
+    short = capacity.shortfalls(needed, quota, used, os.environ.get("AWS_REGION", "this region"))
+    if short:
+        raise Failed("quota", "; ".join(short) + "; nothing was deployed", needed=needed, in_use=used)
 
 
 def record(version: str) -> Succeeded:

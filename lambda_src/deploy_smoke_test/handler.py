@@ -4,7 +4,8 @@ Environment: LATENCY_BUDGET_MS, a positive integer.
 UserParameters: {"EndpointName": "<staging endpoint>", "ModelPackageArn": "#{Resolve.ModelPackageArn}"}
 (CodePipeline substitutes the variable before invoking); with "VerifyOnly": true (production, after its rollout)
 only check 1 below runs and nothing is sent to the endpoint; with "StillApprovedOnly": true (right before
-production changes) only check 2 runs.
+production changes) only check 2 runs; with "RolloutSeconds": n (production, beside its rollout) the version's
+contract requests go to the endpoint while its rollout runs (bake.py), nothing else.
 Output variables: LatencyMs (the median latency, whole ms), Summary (one line).
 
 Checks, in order; the first that fails fails the action with a one-line message naming it:
@@ -23,7 +24,7 @@ import time
 from shared import clients, pipeline_job
 from shared.pipeline_job import Failed, Job, Succeeded
 
-from . import answers, contract, endpoint, parameters
+from . import answers, bake, contract, endpoint, parameters
 
 FUNCTION = "deploy_smoke_test"
 REPEATS = 3  # text/csv requests; with the JSON one, the median is over 4 timings
@@ -59,8 +60,10 @@ def _invoke(endpoint_name: str, content_type: str, body: bytes, rows: int, clock
     return latency_ms, response.get("InvokedProductionVariant", "")
 
 
-def smoke_test(job: Job, clock=time.perf_counter) -> Succeeded:
+def smoke_test(job: Job, clock=time.perf_counter, remaining_ms=lambda: 0) -> Succeeded:
     given = parameters.read(job)
+    if given.rollout_seconds:
+        return bake.run(job, given.endpoint_name, _package(given.package_arn), given.rollout_seconds, remaining_ms)
     if given.approved_only:
         # Right before production changes: a version rejected while its run waited for the production approval
         # must not go out because a person then approved the run.
@@ -96,5 +99,6 @@ def smoke_test(job: Job, clock=time.perf_counter) -> Succeeded:
     return Succeeded("passed", {"LatencyMs": str(round(median)), "Summary": summary[:1000]}, summary, where)
 
 
-def lambda_handler(event, context=None, *, clock=time.perf_counter):  # noqa: ARG001 - Lambda's signature
-    return pipeline_job.run(event, FUNCTION, lambda job: smoke_test(job, clock))
+def lambda_handler(event, context=None, *, clock=time.perf_counter):
+    remaining_ms = context.get_remaining_time_in_millis if context is not None else (lambda: 0)
+    return pipeline_job.run(event, FUNCTION, lambda job: smoke_test(job, clock, remaining_ms))

@@ -1,4 +1,4 @@
-"""The action's inputs: UserParameters (the endpoint and the resolved version) and the latency budget."""
+"""The action's inputs: UserParameters (the endpoint, the resolved version, what to do) and the latency budget."""
 from __future__ import annotations
 
 import os
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from shared.pipeline_job import Failed, Job, one_line, user_parameters_json
 
+MAX_ROLLOUT_SECONDS = 28800 + 3600  # SageMaker's longest rollout, and an hour for the driver to start it
 # A versioned model package: arn:<partition>:sagemaker:<region>:<account>:model-package/<group>/<version>
 PACKAGE_ARN = re.compile(r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/[A-Za-z0-9-]{1,63}/[0-9]{1,9}\Z")
 ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}\Z")
@@ -19,6 +20,7 @@ class Parameters:
     budget_ms: int
     verify_only: bool = False  # only check what the endpoint serves (production, after its rollout): send nothing
     approved_only: bool = False  # only check the version is still Approved (right before production changes)
+    rollout_seconds: int = 0  # send bake traffic while the endpoint's rollout runs, at most this long (bake.py)
 
 
 def _bad(message: str) -> Failed:
@@ -41,4 +43,10 @@ def read(job: Job) -> Parameters:
     for key, value in (("VerifyOnly", verify_only), ("StillApprovedOnly", approved_only)):
         if not isinstance(value, bool):
             raise _bad(f"UserParameters {key} must be true or false, not {one_line(str(value), 50)!r}")
-    return Parameters(endpoint, package, int(budget), verify_only, approved_only)
+    bake = given.get("RolloutSeconds", 0)
+    if isinstance(bake, bool) or not isinstance(bake, int) or not 0 <= bake <= MAX_ROLLOUT_SECONDS:
+        raise _bad(f"UserParameters RolloutSeconds must be a whole number of seconds up to {MAX_ROLLOUT_SECONDS}, not "
+                   f"{one_line(str(bake), 50)!r}")
+    if sum(map(bool, (verify_only, approved_only, bake))) > 1:
+        raise _bad("UserParameters may set one of VerifyOnly, StillApprovedOnly and RolloutSeconds")
+    return Parameters(endpoint, package, int(budget), verify_only, approved_only, bake)

@@ -2,8 +2,9 @@
 
 Control-plane calls (SageMaker, S3, CodePipeline) retry in botocore's standard mode: three attempts
 with jittered backoff ride out throttling, and 2 s connect / 8 s read timeouts bound one call's worst
-case (a hung service) near 33 s. The deployment functions make at most six such calls in a row, so
-their Lambda timeouts (3 and 5 minutes) leave time to report the failure to the pipeline.
+case (a hung service) near 33 s. The deployment functions make a few such calls in a row (Resolve's quota check
+one per page of quotas and endpoints and two per endpoint of the account, each fast unless throttled), and their
+Lambda timeouts (5 minutes each) leave time to report the failure to the pipeline.
 
 The SageMaker runtime client does not retry: a retry inside a timed InvokeEndpoint call would be
 counted as the endpoint's latency, and a smoke test that needs a second try has found something.

@@ -16,6 +16,10 @@ Outcomes, one JSON log line each (field `decision`):
 - "malformed": no job id, nobody to report to: raised;
 - "report_failed": reporting itself failed: raised, so Lambda retries and then dead-letters the event;
 - "already_reported": the job is no longer open (a retry after a report that went through).
+
+A long action reports success with a continuation token (at most MAX_CONTINUATION_TOKEN characters) and no output
+variables; CodePipeline then invokes the function again with the same job and `data.continuationToken`, for up to
+24 hours, as long as each reply comes within 20 minutes (CodePipeline user guide, Quotas: Lambda invoke action).
 """
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ MAX_FAILURE_MESSAGE = 5000
 VARIABLE_NAME = re.compile(r"[A-Za-z0-9@\-_]+\Z")
 MAX_VARIABLES_BYTES = 122_880
 MAX_EXECUTION_SUMMARY = 2048
+MAX_CONTINUATION_TOKEN = 2048
 FAILURE_TYPES = frozenset({"JobFailed", "ConfigurationError", "PermissionError", "RevisionOutOfSync",
                            "RevisionUnavailable", "SystemUnavailable"})
 _JOB_CLOSED = frozenset({"InvalidJobStateException", "JobNotFoundException"})
@@ -58,12 +63,14 @@ class Succeeded:
     variables: dict[str, str]
     summary: str
     fields: dict = field(default_factory=dict)  # extra log fields
+    continuation: str = ""  # not done yet: CodePipeline invokes the function again with this token
 
 
 @dataclass(frozen=True)
 class Job:
     id: str
     user_parameters: str  # "" when the action has none
+    continuation_token: str = ""  # "" on the action's first invocation
 
 
 def parse(event) -> Job:
@@ -77,7 +84,8 @@ def parse(event) -> Job:
     action = data.get("actionConfiguration") if isinstance(data.get("actionConfiguration"), dict) else {}
     configuration = action.get("configuration") if isinstance(action.get("configuration"), dict) else {}
     parameters = configuration.get("UserParameters")
-    return Job(job_id, parameters if isinstance(parameters, str) else "")
+    token = data.get("continuationToken")
+    return Job(job_id, parameters if isinstance(parameters, str) else "", token if isinstance(token, str) else "")
 
 
 def one_line(text: str, limit: int) -> str:
@@ -113,10 +121,15 @@ def _report(job: Job, function: str, call: Callable[[], object], decision: str) 
 
 def succeed(job: Job, function: str, outcome: Succeeded) -> None:
     check_variables(outcome.variables)
+    if outcome.continuation and (outcome.variables or len(outcome.continuation) > MAX_CONTINUATION_TOKEN):
+        raise ValueError("a continuation token goes without output variables, in at most "
+                         f"{MAX_CONTINUATION_TOKEN} characters")
     pipeline = clients.client("codepipeline")
     summary = one_line(outcome.summary, MAX_EXECUTION_SUMMARY) or outcome.decision
+    result = ({"continuationToken": outcome.continuation} if outcome.continuation
+              else {"outputVariables": outcome.variables})
     if _report(job, function, lambda: pipeline.put_job_success_result(
-            jobId=job.id, outputVariables=outcome.variables, executionDetails={"summary": summary}), outcome.decision):
+            jobId=job.id, executionDetails={"summary": summary}, **result), outcome.decision):
         log("INFO", summary, function=function, decision=outcome.decision, job_id=job.id,
             variables=outcome.variables, **outcome.fields)
 

@@ -17,7 +17,8 @@ import re
 from tests.demo import serving
 from tests.demo.progress import Broken
 from tests.support import api_shapes
-from tests.support.pipeline_job_support import FakeCodePipeline, job_event
+from infra.config import serving as serving_rules
+from tests.support.pipeline_job_support import FakeCodePipeline, FakeServiceQuotas, job_event
 
 NAMESPACE = "Resolve"  # the Resolve action's namespace: #{Resolve.<variable>} in later actions
 # CreateEndpoint takes none of these; CloudFormation uses them when it updates the endpoint (UpdateEndpoint).
@@ -97,6 +98,8 @@ class DeploymentSteps:
 
     def _run_resolve(self, user_parameters: str | None = None) -> tuple[dict, tuple[str, dict]]:
         pipeline = FakeCodePipeline(self.env.region)
+        # moto has no SageMaker quotas: the account's applied quotas are exactly what the env needs.
+        FakeServiceQuotas(self.env.region, applied=serving_rules.instances_needed(self.deployment_settings))
         event = job_event(user_parameters, function_name=self.w.deployment.resolve.name, account=self.account)
         result = self._invoke(self.w.deployment.resolve, event)
         return result, pipeline.only_result()
@@ -111,9 +114,10 @@ class DeploymentSteps:
         self.resolved = result["variables"]
         return result["variables"]
 
-    def _stack_for_run(self, stage: str, stack):
-        """The endpoint stack evaluated with the stage's ParameterOverrides (the Resolve variables put in)."""
-        config = self._action(stage, "CloudFormation")
+    def _stack_for_run(self, stage: str, stack, action: str):
+        """The endpoint stack evaluated with the ParameterOverrides of the stage's action `action` (the Resolve
+        variables put in)."""
+        config = self._action(stage, "CloudFormation", action)
         expected = (f"Release::templates/{stack.key}.yaml", f"Release::templates/{self.env.name}/{stack.key}.json", stack.name)
         given = (config.get("TemplatePath"), config.get("TemplateConfiguration"), config.get("StackName"))
         if given != expected:
@@ -249,7 +253,7 @@ class DeploymentSteps:
         row.result = f"v{variables['ModelPackageVersion']}: {variables['Summary']}"
 
     def staging(self, row):
-        stack = self._stack_for_run("Staging", self.w.deployment.staging)
+        stack = self._stack_for_run("Staging", self.w.deployment.staging, "DeployStagingEndpoint")
         self.p.say(f"staging-endpoint.yaml with {stack.name}'s overrides: ModelPackageArn={stack.parameters['ModelPackageArn']}")
         resources, markers = self._create_model_and_config(stack)
         props = self._create_endpoint(stack, resources, markers)
@@ -257,11 +261,10 @@ class DeploymentSteps:
         variant = resources["EndpointConfig"]["Properties"]["ProductionVariants"][0]
         row.result = (f"{self.staging_endpoint} InService (moto), v{stack.parameters['ModelPackageVersion']} on "
                       f"{variant['InitialInstanceCount']} x {variant['InstanceType']}")
-        self._stage_event("Staging", "SUCCEEDED")
 
     def smoke_test(self, row):
         fn = self.w.deployment.smoke_test
-        parameters = self._function_action("SmokeTest", fn)
+        parameters = self._function_action("Staging", fn, "SmokeTest")
         self.p.say(f"deployment.yaml    {fn.name}: handler {fn.handler}, env {_json(fn.environment)}, UserParameters {parameters}")
         if json.loads(parameters).get("EndpointName") != self.staging_endpoint:
             raise Broken(f"the smoke test calls {json.loads(parameters).get('EndpointName')}, staging is {self.staging_endpoint}")
@@ -280,6 +283,7 @@ class DeploymentSteps:
             raise Broken("the smoke test passed without a request reaching the trained model")
         row.result = (f"passed: {len(endpoints.answered)} requests answered by the trained model (its packaged inference.py); "
                       f"p50 {result['variables']['LatencyMs']} ms")
+        self._stage_event("Staging", "SUCCEEDED")  # the stage ends after its smoke test (and staging's deletion)
 
     def approve_production(self, row):
         settings = self.deployment_settings
@@ -303,7 +307,7 @@ class DeploymentSteps:
         if still.get("decision") != "still_approved":
             raise Broken(f"the check before production decided {still.get('decision')}: {still.get('message')}")
         self.p.say(f"before production changes: {still['variables']['Summary']}")
-        stack = self._stack_for_run("Production", self.w.deployment.production)
+        stack = self._stack_for_run("Production", self.w.deployment.production, "DeployProductionEndpoint")
         resources, markers = self._create_model_and_config(stack)
         props = self._create_endpoint(stack, resources, markers)
         self.production_endpoint, self.production_stack = props["EndpointName"], stack
@@ -402,7 +406,7 @@ class DeploymentSteps:
         variables = self._resolve_expecting(self.second_arn)
         self.p.say(f"Resolve: v{variables['ModelPackageVersion']}; staging and the smoke test as for v{_version(self.package_arn)} "
                    "(not repeated: moto cannot update the staging endpoint)")
-        stack = self._stack_for_run("Production", self.w.deployment.production)
+        stack = self._stack_for_run("Production", self.w.deployment.production, "DeployProductionEndpoint")
         resources, markers = self._create_model_and_config(stack)
         props = _fill(resources["Endpoint"]["Properties"], markers, f"{stack.key}.yaml")
         update = _request("sagemaker", "UpdateEndpoint", props, f"{stack.key}.yaml Endpoint (update)")
@@ -434,7 +438,7 @@ class DeploymentSteps:
     def reject_rolls_back(self, row):
         # Emulated: a later rollout of v2 that completed (moto cannot update an endpoint: the endpoint is re-created).
         sm = self.client("sagemaker")
-        stack = self._stack_for_run("Production", self.w.deployment.production)
+        stack = self._stack_for_run("Production", self.w.deployment.production, "DeployProductionEndpoint")
         resources, markers = self._create_model_and_config(stack)
         sm.delete_endpoint(EndpointName=self.production_endpoint)
         self._create_endpoint(stack, resources, markers)

@@ -14,12 +14,13 @@ from shared import clients  # lambda_src/ is on sys.path: tests/__init__.py
 
 
 def job_event(user_parameters: str | None = None, job_id: str | None = None, function_name: str = "deploy-fn",
-              account: str = "123456789012") -> dict:
-    """The event CodePipeline sends a Lambda invoke action (the CodePipeline user guide's example shape)."""
+              account: str = "123456789012", continuation_token: str | None = None) -> dict:
+    """The event CodePipeline sends a Lambda invoke action (the CodePipeline user guide's example shape); with
+    `continuation_token`, the event of a later invocation of the same job."""
     configuration = {"FunctionName": function_name}
     if user_parameters is not None:
         configuration["UserParameters"] = user_parameters
-    return {"CodePipeline.job": {
+    event = {"CodePipeline.job": {
         "id": job_id or str(uuid.uuid4()),
         "accountId": account,
         "data": {
@@ -30,6 +31,9 @@ def job_event(user_parameters: str | None = None, job_id: str | None = None, fun
                                     "sessionToken": "artifact-session-token"},
         },
     }}
+    if continuation_token is not None:
+        event["CodePipeline.job"]["data"]["continuationToken"] = continuation_token
+    return event
 
 
 class FakeCodePipeline:
@@ -74,3 +78,25 @@ class _Http:
 def logged(capsys) -> list[dict]:
     """The JSON log lines the function wrote to stdout."""
     return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+
+
+class FakeServiceQuotas:
+    """Answers ListServiceQuotas / ListAWSDefaultServiceQuotas for SageMaker (moto implements neither for it):
+    `applied` and `defaults` map instance types to their "<type> for endpoint usage" quota. Requests are validated
+    and serialised by botocore, as for FakeCodePipeline; `calls` records them."""
+
+    def __init__(self, region: str = "eu-west-1", applied: dict[str, float] | None = None,
+                 defaults: dict[str, float] | None = None):
+        import boto3
+
+        self.applied, self.defaults, self.calls = applied or {}, defaults or {}, []
+        self.client = boto3.client("service-quotas", region_name=region)
+        self.client.meta.events.register("before-call.service-quotas", self._answer)
+        clients._clients["service-quotas"] = self.client
+
+    def _answer(self, params, model, **_):
+        self.calls.append((model.name, json.loads(params["body"] or b"{}")))
+        source = self.applied if model.name == "ListServiceQuotas" else self.defaults
+        quotas = [{"ServiceCode": "sagemaker", "QuotaName": f"{t} for endpoint usage", "QuotaCode": f"L-{i:08X}",
+                   "Value": value} for i, (t, value) in enumerate(sorted(source.items()))]
+        return _Http(200), {"Quotas": quotas, "ResponseMetadata": {"HTTPStatusCode": 200}}

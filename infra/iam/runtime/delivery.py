@@ -144,7 +144,7 @@ def deployment_pipeline_statements() -> list[Statement]:
         Statement(Sid="ListFunctionsNoResourceLevelPermission", Effect=Allow, Action=[awacs.awslambda.ListFunctions],
                   Resource=["*"]),
         *_deploy_stacks("DeployEndpointStacks", ENDPOINT_STACK_NAME_PARAMETERS),
-        # CleanUpStaging's DELETE_ONLY: the staging stack only, never production's.
+        # The Staging stage's DELETE_ONLY: the staging stack only, never production's.
         Statement(Sid="DeleteStagingStack", Effect=Allow, Action=[awacs.cloudformation.DeleteStack],
                   Resource=[arn("cloudformation", "stack/${StagingEndpointStackName}/*")]),
         # Each endpoint stack's own deploy role, to CloudFormation only.

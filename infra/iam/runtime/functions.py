@@ -2,12 +2,14 @@
 Lambdas, the KPI crawler. The boundary of kind FUNCTIONS is computed from these."""
 from __future__ import annotations
 
+import awacs.cloudwatch
 import awacs.codepipeline
 import awacs.glue
 import awacs.iam
 import awacs.logs
 import awacs.s3
 import awacs.sagemaker
+import awacs.servicequotas
 import awacs.sqs
 from awacs.aws import Allow, Statement
 
@@ -163,6 +165,19 @@ def _what_production_serves(sid: str) -> list[Statement]:
     ]
 
 
+def _endpoint_quota_statements() -> list[Statement]:
+    """Read the account's endpoint-instance quotas and what its endpoints run (lambda_src/shared/capacity.py). The
+    quota is found by its name, its code differing per instance type, and the list calls have no resource-level
+    permission; ListEndpoints neither. Describing every endpoint of the account and region is describe only."""
+    return [
+        Statement(Sid="EndpointQuotasNoResourceLevelPermission", Effect=Allow,
+                  Action=[awacs.servicequotas.ListServiceQuotas, awacs.servicequotas.ListAWSDefaultServiceQuotas,
+                          awacs.sagemaker.ListEndpoints], Resource=["*"]),
+        Statement(Sid="EndpointsInUse", Effect=Allow, Action=actions(awacs.sagemaker, "DescribeEndpoint", "DescribeEndpointConfig"),
+                  Resource=[arn("sagemaker", "endpoint/*"), arn("sagemaker", "endpoint-config/*")]),
+    ]
+
+
 def resolve_function_statements() -> list[Statement]:
     """Find the newest approved version of this env's group and read its quality report for the summary; once
     production serves it, record its number in the project's metrics namespace."""
@@ -173,23 +188,28 @@ def resolve_function_statements() -> list[Statement]:
         decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
         put_metrics("DeployedVersion", "${MetricsNamespace}"),  # after promotion: the version production serves
         *_what_production_serves("Production"),  # nothing to deploy when production already serves the newest
+        *_endpoint_quota_statements(),
         *_deployment_function_basics("ResolveFunctionName"),
     ]
 
 
 def smoke_test_function_statements() -> list[Statement]:
     """Check the staging endpoint serves the resolved version (endpoint, its config and model), read that version's
-    contract from its model archive, and send it the documented requests."""
+    contract from its model archive, and send it the documented requests; during production's rollout, send
+    production the same requests (bake traffic) and count what its new fleet answered."""
     return [
         _describe_group_packages("ReadRegistry"),
         Statement(
-            Sid="StagingEndpoint",
+            Sid="InvokeEndpoints",
             Effect=Allow,
             Action=actions(awacs.sagemaker, "DescribeEndpoint", "InvokeEndpoint"),
-            Resource=[arn("sagemaker", "endpoint/${StagingEndpointName}")],
+            Resource=[arn("sagemaker", "endpoint/${StagingEndpointName}"), arn("sagemaker", "endpoint/${ProductionEndpointName}")],
         ),
-        # After the rollout: what production serves (describe only; nothing is sent to production).
+        # During and after the rollout: what production serves.
         *_what_production_serves("Production"),
+        # The new fleet's invocations after a rollout (GetMetricStatistics has no resource-level permission).
+        Statement(Sid="FleetInvocationsNoResourceLevelPermission", Effect=Allow,
+                  Action=[awacs.cloudwatch.GetMetricStatistics], Resource=["*"]),
         *read_approved_archives("ModelArchives"),  # the contract, from the archive Resolve checked and tagged
         decrypt_by_alias("DecryptModelArchives", "${ArtifactKeyAlias}"),
         *_deployment_function_basics("SmokeTestFunctionName"),
