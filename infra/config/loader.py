@@ -10,20 +10,18 @@ import math
 import re
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import jsonschema
 import yaml
 
-from infra.config import schema, schema_check, serving
+from infra.config import schema, serving
 from infra.config.image_registries import BUILT_IN_IMAGE_REGISTRIES
 from infra.config.model import (CONFIG_DIR, DEFAULT_DEPLOYMENT, DEFAULT_KPI, DEFAULT_LOG_RETENTION_DAYS, DEFAULT_ROLLOUT,
                                  DEFAULT_SAGEMAKER, DEFAULT_STATUSES, ConfigError, Deployment, Environment, Project, Source,
                                  display_path)
 from infra.config.names import check_limits
 from infra.config.regions import KNOWN_REGIONS, SUPPORTED_PARTITIONS
-
-if TYPE_CHECKING:
-    import jsonschema
 
 # Config files are a few KiB; reading stops here (an endless file such as /dev/zero ends in one line).
 MAX_CONFIG_BYTES = 256 * 1024
@@ -175,8 +173,6 @@ def _kind_name(json_type) -> str:
 
 
 def _first_error(schema_: dict, data: dict):
-    import jsonschema  # only an invalid config pays for importing it (see infra/config/schema_check.py)
-
     errors = list(jsonschema.Draft202012Validator(schema_).iter_errors(data))
     if not errors:
         return None
@@ -189,20 +185,9 @@ def _first_error(schema_: dict, data: dict):
     return _describe(best)
 
 
-# None when a schema uses a keyword schema_check lacks: jsonschema then decides alone.
-_PROJECT_CHECK = schema_check.compile_schema(schema.PROJECT)
-_ENV_CHECK = schema_check.compile_schema(schema.ENVIRONMENT)
-
-
-def _validate(schema_: dict, check: schema_check.Check | None, data: dict, shown: str) -> None:
-    """Raise the one-line ConfigError for the first problem jsonschema finds in `data`, if any.
-
-    The fast check only ever skips jsonschema for a config it accepts; anything it rejects is judged,
-    and worded, by jsonschema itself.
-    """
+def _validate(schema_: dict, data: dict, shown: str) -> None:
+    """Raise the one-line ConfigError for the first problem jsonschema finds in `data`, if any."""
     try:
-        if check is not None and check(data):
-            return
         found = _first_error(schema_, data)
     except RecursionError:
         raise ConfigError(shown, "", "nesting too deep") from None
@@ -333,7 +318,7 @@ def _environment_tags(name: str, shown: str, tags: dict) -> dict:
 def _environment(name: str, path: Path) -> Environment:
     shown = display_path(path)
     data = read_yaml(path)
-    _validate(schema.ENVIRONMENT, _ENV_CHECK, data, shown)
+    _validate(schema.ENVIRONMENT, data, shown)
     if data["region"] not in KNOWN_REGIONS:
         raise ConfigError(shown, "region", f"{data['region']!r} is not an AWS region (known regions: infra/config/regions.py)")
     if KNOWN_REGIONS[data["region"]] not in SUPPORTED_PARTITIONS:
@@ -389,7 +374,7 @@ def load(config_dir: Path | str = CONFIG_DIR, only_env: str | None = None) -> Pr
     project_path = config_dir / "project.yaml"
     shown = display_path(project_path)
     data = read_yaml(project_path)
-    _validate(schema.PROJECT, _PROJECT_CHECK, data, shown)
+    _validate(schema.PROJECT, data, shown)
     if ENVIRONMENT_TAG in data.get("tags", {}):
         raise ConfigError(shown, f"tags.{ENVIRONMENT_TAG}", "is each env's own tag, from its name: remove it here")
     env_names = list(data["environments"])

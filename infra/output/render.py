@@ -9,9 +9,10 @@ import json
 import os
 from pathlib import Path
 
+import yaml
 from troposphere import Template
 
-from infra.output import cfn_yaml, encode, lambda_package
+from infra.output import lambda_package
 from infra.config import names as names_mod
 from infra.cfn import parameters
 from infra.config import Project
@@ -19,10 +20,17 @@ from infra.stacks import BUILDERS
 from infra.cfn.templates_common import RETAINED
 
 
+# libyaml's emitter, which PyYAML's wheels ship; the pure-Python one writes the same text, slower.
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def template_text(template: Template | dict) -> str:
-    """The template as YAML, keys sorted, intrinsics in short form."""
+    """The template as YAML: PyYAML's block style, keys sorted, intrinsics in long form (`Fn::Sub:`).
+
+    Long form is what every CloudFormation tool reads, with no YAML tags to teach a parser.
+    """
     data = template.to_dict() if isinstance(template, Template) else template
-    return cfn_yaml.dump(data, sort_keys=True)
+    return yaml.dump(data, Dumper=_DUMPER, sort_keys=True, allow_unicode=True, width=120)
 
 
 def stack_policy(template: Template | dict) -> dict | None:
@@ -77,7 +85,7 @@ def render(project: Project, extra_parameters: dict[str, str] | None = None) -> 
     files: dict[str, str] = {}
     for stack, build in BUILDERS.items():
         template = build(project)
-        data = encode.template_data(template)  # once per stack: troposphere's to_dict() re-encodes at every level
+        data = template.to_dict()
         files[f"{stack}.yaml"] = template_text(data)
         policy = stack_policy(data) or {}
         for env in project.environments.values():

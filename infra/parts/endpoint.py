@@ -11,7 +11,7 @@ from __future__ import annotations
 from troposphere import AWS_NO_VALUE, Equals, GetAtt, If, Output, Ref, Template
 
 from infra.cfn.exports import import_value
-from infra.cfn.slim import sagemaker
+from troposphere import sagemaker
 
 VARIANT = "AllTraffic"
 VOLUME_KEY_APPLIES = "VolumeKeyApplies"

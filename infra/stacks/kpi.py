@@ -37,7 +37,7 @@ from troposphere import awslambda
 from infra.cfn import parameters, scanner_skips
 from infra.cfn.conditions import HAS_DEPLOYMENT, add_deployment_condition
 from infra.cfn.exports import import_value
-from infra.cfn.slim import quicksight
+from troposphere import quicksight
 from infra.cfn.templates_common import new_template
 from infra.config.names import ATHENA_RESULTS_PREFIX, EVALUATION_TABLE_LEVEL
 from infra.parts import alarms, functions, kpi_dashboard, model_package_events

@@ -48,7 +48,7 @@ from infra.parts.kms_keys import customer_managed_key
 from infra.cfn.conditions import HAS_DEPLOYMENT, add_deployment_condition
 from infra.cfn.source import SOURCE_CONDITIONS, add_source_conditions
 from infra.cfn.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
-from infra.cfn.slim import sagemaker
+from troposphere import sagemaker
 
 SOURCE_ARTIFACT = "SourceOutput"
 SOURCE_VARIABLES = "SourceVariables"  # the source action's output variables (commit id, version id…)

@@ -18,7 +18,7 @@ from troposphere import AWS_NO_VALUE, Equals, GetAtt, If, Not, Ref, Sub, Templat
 
 from infra.cfn import parameters, scanner_skips
 from infra.cfn.exports import import_value
-from infra.cfn.slim import sagemaker
+from troposphere import sagemaker
 from infra.cfn.templates_common import new_template
 from infra.config.serving import TERMINATION_WAIT_SECONDS
 from infra.parts import endpoint
