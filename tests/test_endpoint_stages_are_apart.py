@@ -92,6 +92,11 @@ def _arns_of(stacks: dict[str, Stack], stack: str, roles: set[str]) -> list[str]
             target = s.template["Resources"][resource["Properties"]["ScalingTargetId"]["Ref"]]
             props = {"ScalingTargetId": s.value(target["Properties"]["ResourceId"])}
         arns.append(NAMED[rtype](region, account, props))
+    # Production's endpoint is the deployment pipeline's rollout's, not a resource of its stack: the stack names it.
+    named = s.value(s.template.get("Outputs", {}).get("EndpointName", {}).get("Value", ""))
+    endpoint_arn = NAMED["AWS::SageMaker::Endpoint"](region, account, {"EndpointName": named})
+    if named and endpoint_arn not in arns:
+        arns.append(endpoint_arn)
     return arns
 
 
@@ -143,5 +148,6 @@ def test_the_check_catches_one_role_for_both_stages(project, rendered):
     roles = _stage_roles(stacks, project, env)
     shared = {stack: roles["production-endpoint"] for stack in ENDPOINT_STACKS}
     problems = reach_problems(stacks, shared)
-    endpoint = stacks["production-endpoint"].value(stacks["production-endpoint"].template["Resources"]["Endpoint"]["Properties"])
+    endpoint = {"EndpointName": stacks["production-endpoint"].value(
+        stacks["production-endpoint"].template["Outputs"]["EndpointName"]["Value"])}
     assert any(p.startswith("staging-endpoint:") and p.endswith(f":endpoint/{endpoint['EndpointName']}") for p in problems), problems

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import awacs.application_autoscaling
 import awacs.athena
+import awacs.cloudformation
 import awacs.awslambda
 import awacs.cloudwatch
 import awacs.codebuild
@@ -380,6 +381,70 @@ def _serving(endpoint_param: str) -> list[Statement]:
         *_pass_existing_role("Model", "ModelRoleName", "sagemaker.amazonaws.com"),
         # The volumes' and the captured data's key: SageMaker encrypts the endpoint's volumes with a grant made with
         # the credentials of the CreateEndpoint/UpdateEndpoint caller (the artifact key's policy lets this role).
+        Statement(Sid="ArtifactKeyForEndpoints", Effect=Allow, Action=[awacs.kms.DescribeKey], Resource=[arn("kms", "key/*")],
+                  Condition=Condition(ForAnyValueStringEquals({"kms:ResourceAliases": [Sub("${ArtifactKeyAlias}")]}))),
+        Statement(Sid="ArtifactKeyGrantsForEndpointVolumes", Effect=Allow, Action=[awacs.kms.CreateGrant],
+                  Resource=[arn("kms", "key/*")],
+                  Condition=Condition([ForAnyValueStringEquals({"kms:ResourceAliases": [Sub("${ArtifactKeyAlias}")]}),
+                                       Bool({"kms:GrantIsForAWSResource": "true"})])),
+    ]
+
+
+def staging_endpoint_stack() -> list[Statement]:
+    """The staging endpoint stack: its model, endpoint config and endpoint, nothing else. It runs before the smoke test
+    and the person's production approval, so it holds nothing of production's: not its endpoint, alarms or autoscaling
+    (staging has none)."""
+    return _serving("StagingEndpointName")
+
+
+def production_endpoint_stack() -> list[Statement]:
+    """The production endpoint stack: its model and endpoint config, the rollback and on-call alarms. Not the endpoint
+    nor its autoscaling: the deployment pipeline's rollout makes those (production_rollout(), the resolve function's)."""
+    return [
+        *[s for s in _serving("ProductionEndpointName") if s.Sid != "Endpoint"],
+        _allow("ProductionAlarms", actions(awacs.cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms", "TagResource",
+                                           "UntagResource", "ListTagsForResource"), [arn("cloudwatch", f"alarm:{ROLLBACK_ALARMS}")]),
+    ]
+
+
+def production_rollout() -> list[Statement]:
+    """What the rollout (lambda_src/deploy_resolve/rollout.py) does to production: create or update its one endpoint
+    to a config the production stack made, stop a rejected version's rollout through its alarm, and autoscale it."""
+    autoscaled = Condition(StringEquals({"application-autoscaling:service-namespace": AUTOSCALED_NAMESPACE,
+                                         "application-autoscaling:scalable-dimension": AUTOSCALED_DIMENSION}))
+    scalable_targets = [arn("application-autoscaling", "scalable-target/*")]
+    endpoint = arn("sagemaker", "endpoint/${ProductionEndpointName}")
+    return [
+        # CreateEndpoint and UpdateEndpoint are authorised on the endpoint and on the config it is given (configs have
+        # CloudFormation's generated names: by type, describe and these two only; no role is passed).
+        _allow("RollOutEndpoint", actions(awacs.sagemaker, "CreateEndpoint", "UpdateEndpoint"),
+               [endpoint, arn("sagemaker", "endpoint-config/*")]),
+        _allow("ProductionStackOutputs", [awacs.cloudformation.DescribeStacks],
+               [arn("cloudformation", "stack/${ProductionEndpointStackName}/*")]),
+        _allow("StopRejectedRollout", [awacs.cloudwatch.SetAlarmState],
+               [arn("cloudwatch", "alarm:${ResourcePrefix}-production-rejected")]),
+        # Whoever registers a variant's scalable target needs rights on the endpoint too, not just Application Auto
+        # Scaling's (https://docs.aws.amazon.com/autoscaling/application/userguide/security_iam_id-based-policy-examples.html).
+        _allow("EndpointCapacity", [awacs.sagemaker.UpdateEndpointWeightsAndCapacities], [endpoint]),
+        # Target tracking makes and removes its own alarms with the caller's rights, named after the variant.
+        _allow("TargetTrackingAlarms", actions(awacs.cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms"),
+               [arn("cloudwatch", "alarm:TargetTracking-endpoint/${ProductionEndpointName}/*")]),
+        # Scalable targets are named by generated IDs, so they are granted by type (open risk in docs/security.md),
+        # held to SageMaker variants' instance counts; Application Auto Scaling also checks the caller may describe
+        # and resize the endpoint itself (EndpointCapacity above: production's only).
+        Statement(Sid="SageMakerScalableTargets", Effect=Allow,
+                  Action=actions(awacs.application_autoscaling, "RegisterScalableTarget", "DeregisterScalableTarget",
+                                 "PutScalingPolicy", "DeleteScalingPolicy"),
+                  Resource=scalable_targets, Condition=autoscaled),
+        _allow("AutoscalingLookupsNoResourceLevelPermission",
+               [*actions(awacs.application_autoscaling, "DescribeScalableTargets", "DescribeScalingPolicies"),
+                awacs.cloudwatch.GetMetricData], ["*"]),
+        # Application Auto Scaling's own role for SageMaker, created the first time an account autoscales an endpoint.
+        Statement(Sid="AutoscalingServiceLinkedRole", Effect=Allow, Action=[awacs.iam.CreateServiceLinkedRole],
+                  Resource=[arn("iam", AUTOSCALING_SERVICE_LINKED_ROLE, region=False)],
+                  Condition=Condition(StringEquals({"iam:AWSServiceName": AUTOSCALING_SERVICE}))),
+        # SageMaker encrypts the new fleet's volumes through a grant made with the UpdateEndpoint caller's credentials
+        # (the artifact key's policy names this role too: infra/stacks/pipeline.py).
         Statement(Sid="ArtifactKeyForEndpoints", Effect=Allow, Action=[awacs.kms.DescribeKey], Resource=[arn("kms", "key/*")],
                   Condition=Condition(ForAnyValueStringEquals({"kms:ResourceAliases": [Sub("${ArtifactKeyAlias}")]}))),
         Statement(Sid="ArtifactKeyGrantsForEndpointVolumes", Effect=Allow, Action=[awacs.kms.CreateGrant],

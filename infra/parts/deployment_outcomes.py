@@ -27,13 +27,13 @@ OUTCOMES = {
         "without tripping its alarms). Run: " + RUN_LINK),
     "DeploymentFailedRule": (
         "${ResourcePrefix}-deployment-failed", ["Source", "Resolve", "Staging", "SmokeTest", "ApproveProduction", "Production",
-                                                "RecordRelease", "CleanUpStaging"],
+                                                "CleanUpStaging"],
         ["FAILED"],
         "Model deployment <pipeline>: stage <stage> failed and the run stopped. Source: the release could not be read. "
         "Resolve: nothing to deploy (no approved version is left, or production already serves the newest), nothing changed. SmokeTest: the staging endpoint did not answer as the contract says, production is untouched. "
-        "ApproveProduction: a person rejected it. Production: the rollout tripped an alarm and SageMaker rolled the "
-        "endpoint back to the version it served, or CloudFormation rolled the stack back. The action's message says "
-        "why: " + RUN_LINK),
+        "ApproveProduction: a person rejected it. Production: the version was rejected, or the rollout tripped an alarm (or the "
+        "version was rejected meanwhile) and SageMaker rolled the endpoint back to the version it served, which the "
+        "dashboard and make status show. The action's message says why: " + RUN_LINK),
 }
 RULE_NAMES = [name for name, _, _, _ in OUTCOMES.values()]
 

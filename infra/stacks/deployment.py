@@ -10,11 +10,12 @@ Approving (or rejecting) a version in the env's model package group starts the m
 3. Staging: the staging endpoint stack, for that version.
 4. SmokeTest (a Lambda): the documented request, built from that version's own contract, against staging.
 5. ApproveProduction (config `deployment.approval`): a person approves, told the version and the run.
-6. Production: the production endpoint stack; SageMaker shifts traffic (canary or linear) and rolls back by
-   itself on the stack's alarms; then the smoke-test function checks (sending nothing) that production serves the
-   resolved version, since a rolled-back endpoint is InService again on the old fleet.
-7. RecordRelease: the version production serves becomes a point of the DeployedModelVersion metric (dashboard).
-8. CleanUpStaging (config `deployment.delete_staging_after_promotion`): the staging endpoint stack is deleted.
+6. Production: the version still Approved; the production endpoint stack (model, endpoint config, alarms); then the
+   RollOut action (the resolve function) updates the endpoint itself with the blue/green DeploymentConfig and
+   watches it to the end: SageMaker shifts traffic (canary or linear) and rolls back by itself on the stack's alarms
+   or when the version is rejected meanwhile. Whatever the outcome, the version production serves becomes a point
+   of the DeployedModelVersion metric (dashboard); a rollback fails the stage with SageMaker's reason.
+7. CleanUpStaging (config `deployment.delete_staging_after_promotion`): the staging endpoint stack is deleted.
 
 Each outcome (staged, promoted, a failed stage: smoke test, rollback, nothing to deploy) reaches the
 operations topic through an EventBridge rule, with a link to the run. Deployed by the delivery pipeline,
@@ -172,16 +173,14 @@ def stages() -> list:
             _invoke("CheckStillApproved", "SmokeTestFunctionName", Sub(json.dumps(
                 {"EndpointName": "${ProductionEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}",
                  "StillApprovedOnly": True}, sort_keys=True))),
+            # The version's model, endpoint config and alarms; never the endpoint (infra/stacks/production_endpoint.py).
             _deploy_endpoint("DeployProductionEndpoint", "production-endpoint", "ProductionEndpointStackName", run_order=2),
-            # A rollout SageMaker rolled back leaves the endpoint InService on the old fleet: check what it serves.
-            _invoke("VerifyProductionServesIt", "SmokeTestFunctionName", Sub(json.dumps(
-                {"EndpointName": "${ProductionEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}",
-                 "VerifyOnly": True}, sort_keys=True)), run_order=3),
+            # The rollout: UpdateEndpoint (or CreateEndpoint) with the stack's DeploymentConfig, watched until the
+            # endpoint settles (continuation tokens); fails when SageMaker rolled it back, and records what serves.
+            _invoke("RollOut", "ResolveFunctionName", Sub(json.dumps(
+                {"RollOut": "${ProductionEndpointStackName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}"},
+                sort_keys=True)), run_order=3),
         ]),
-        # The version production now serves, as a metric the KPI dashboard graphs (the resolve function records it).
-        codepipeline.Stages(Name="RecordRelease", Actions=[_invoke(
-            "RecordDeployedVersion", "ResolveFunctionName",
-            json.dumps({"RecordDeployedVersion": f"#{{{RESOLVE}.ModelPackageVersion}}"}))]),
         If(DELETE_STAGING, codepipeline.Stages(Name="CleanUpStaging", Actions=[clean_up]), Ref(AWS_NO_VALUE)),
     ]
 

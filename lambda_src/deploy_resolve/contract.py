@@ -12,3 +12,8 @@ DIMENSION = "EndpointName"
 # and no role that runs the repository's code may tag objects: an archive overwritten by a later push is a new,
 # untagged object version that serving cannot load.
 ARCHIVE_TAG = "approved-model-package"
+
+# Published (1) by the rollout when the version it rolls out is rejected meanwhile; the production stack's rejected
+# alarm watches it, and SageMaker rolls back on that alarm like on the others. Dimensions: EndpointName and
+# EndpointConfigName (the candidate's).
+REJECTED_METRIC = "RolloutVersionRejected"

@@ -4,8 +4,9 @@ Environment: MODEL_PACKAGE_GROUP, the group's name; METRICS_NAMESPACE and PRODUC
 ARCHIVE_BUCKET and ARCHIVE_PREFIX, where this env's model archives are (archive.py: each archive of the version is
 checked to have been written once, then tagged so that serving may load it); SERVING_IMAGES, the comma-separated
 image repositories (registry/name) a version may be served with.
-UserParameters: none to resolve. {"RecordDeployedVersion": "<n>"}, after the production stage: publish the
-version production now serves as the DeployedModelVersion metric (contract.py), for the KPI dashboard.
+UserParameters: none to resolve. {"RollOut": "<production stack>", "ModelPackageArn": "#{Resolve.ModelPackageArn}"}
+in the Production stage: roll production out to the stack's endpoint config (rollout.py), answering with continuation
+tokens until the endpoint settles, then record the version it serves as the DeployedModelVersion metric.
 Output variables (for #{<namespace>.<name>} in later actions' configuration):
     ModelPackageArn      the newest Approved version's ARN
     ModelPackageVersion  its version number
@@ -21,12 +22,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 
 from shared import clients, pipeline_job, serving
-from shared.pipeline_job import Failed, Job, Succeeded
+from shared.pipeline_job import Failed, InProgress, Job, Succeeded
 
-from . import archive, contract, registry, summary
+from . import archive, registry, rollout, summary
 
 FUNCTION = "deploy_resolve"
 
@@ -72,38 +72,26 @@ def resolve(job: Job) -> Succeeded:  # the version comes from the registry only;
     return Succeeded("resolved", variables, text, {"group": group, "archives": pinned})
 
 
-def record(version: str) -> Succeeded:
-    """Production serves `version` (CloudFormation finished its update): one point of DeployedModelVersion."""
-    namespace, endpoint = os.environ.get("METRICS_NAMESPACE", ""), os.environ.get("PRODUCTION_ENDPOINT", "")
-    if not namespace or not endpoint:
-        raise Failed("misconfigured", "the function's METRICS_NAMESPACE or PRODUCTION_ENDPOINT environment variable is not set",
-                     "ConfigurationError")
-    if not re.fullmatch(r"[0-9]{1,9}", version):
-        raise Failed("bad_parameters", f"RecordDeployedVersion is not a version number: {version[:50]!r}", "ConfigurationError")
-    clients.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=[{
-        "MetricName": contract.DEPLOYED_VERSION, "Dimensions": [{"Name": contract.DIMENSION, "Value": endpoint}],
-        "Value": float(version), "Unit": "None"}])
-    return Succeeded("recorded", {"DeployedModelVersion": version}, f"{endpoint} serves version {version}",
-                     {"endpoint": endpoint})
-
-
-def _record_request(job: Job) -> dict | None:
-    """UserParameters naming RecordDeployedVersion; anything else is no request (resolving reads nothing from the job)."""
+def _request(job: Job) -> dict | None:
+    """UserParameters naming RollOut; anything else is no request (resolving reads nothing from the job)."""
     try:
         parameters = json.loads(job.user_parameters) if job.user_parameters.strip() else None
     except ValueError:
         return None
-    return parameters if isinstance(parameters, dict) and "RecordDeployedVersion" in parameters else None
+    return parameters if isinstance(parameters, dict) and "RollOut" in parameters else None
 
 
-def work(job: Job) -> Succeeded:
-    request = _record_request(job)
+def work(job: Job) -> Succeeded | InProgress:
+    if job.continuation_token:  # CodePipeline asking how a rollout this function started goes
+        return rollout.poll(job.continuation_token)
+    request = _request(job)
     if request is None:
         return resolve(job)
-    version = request["RecordDeployedVersion"]
-    if not isinstance(version, str):
-        raise Failed("bad_parameters", f"RecordDeployedVersion must be a string, not {type(version).__name__}", "ConfigurationError")
-    return record(version)
+    stack, package = request["RollOut"], request.get("ModelPackageArn")
+    if not isinstance(stack, str) or not isinstance(package, str) or not package.startswith("arn:"):
+        raise Failed("bad_parameters", "RollOut needs the production stack's name and ModelPackageArn, the resolved "
+                                       f"version: {job.user_parameters[:300]!r}", "ConfigurationError")
+    return rollout.start(stack, package)
 
 
 def lambda_handler(event, context=None):  # noqa: ARG001 - Lambda's signature

@@ -15,7 +15,10 @@ Outcomes, one JSON log line each (field `decision`):
 - "internal_error": a bug: failure reported, then raised (Lambda's error metric, retries, dead letters);
 - "malformed": no job id, nobody to report to: raised;
 - "report_failed": reporting itself failed: raised, so Lambda retries and then dead-letters the event;
-- "already_reported": the job is no longer open (a retry after a report that went through).
+- "already_reported": the job is no longer open (a retry after a report that went through);
+- the work's "in progress" decision (`InProgress`): success reported with a continuation token, so CodePipeline
+  invokes the function again with it (`Job.continuation_token`) until a result without one; it waits at most
+  20 minutes for each answer and 24 hours in all (CodePipeline quotas, "AWS Lambda invoke action").
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ MAX_FAILURE_MESSAGE = 5000
 VARIABLE_NAME = re.compile(r"[A-Za-z0-9@\-_]+\Z")
 MAX_VARIABLES_BYTES = 122_880
 MAX_EXECUTION_SUMMARY = 2048
+MAX_CONTINUATION_TOKEN = 2048
 FAILURE_TYPES = frozenset({"JobFailed", "ConfigurationError", "PermissionError", "RevisionOutOfSync",
                            "RevisionUnavailable", "SystemUnavailable"})
 _JOB_CLOSED = frozenset({"InvalidJobStateException", "JobNotFoundException"})
@@ -61,9 +65,19 @@ class Succeeded:
 
 
 @dataclass(frozen=True)
+class InProgress:
+    """Not done yet: CodePipeline invokes the function again, with `token` as the job's continuation token."""
+    decision: str
+    token: str
+    summary: str
+    fields: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Job:
     id: str
     user_parameters: str  # "" when the action has none
+    continuation_token: str = ""  # what an earlier invocation of this action returned as InProgress.token
 
 
 def parse(event) -> Job:
@@ -77,7 +91,8 @@ def parse(event) -> Job:
     action = data.get("actionConfiguration") if isinstance(data.get("actionConfiguration"), dict) else {}
     configuration = action.get("configuration") if isinstance(action.get("configuration"), dict) else {}
     parameters = configuration.get("UserParameters")
-    return Job(job_id, parameters if isinstance(parameters, str) else "")
+    token = data.get("continuationToken")
+    return Job(job_id, parameters if isinstance(parameters, str) else "", token if isinstance(token, str) else "")
 
 
 def one_line(text: str, limit: int) -> str:
@@ -121,6 +136,16 @@ def succeed(job: Job, function: str, outcome: Succeeded) -> None:
             variables=outcome.variables, **outcome.fields)
 
 
+def keep_going(job: Job, function: str, outcome: InProgress) -> None:
+    if not 1 <= len(outcome.token) <= MAX_CONTINUATION_TOKEN:
+        raise ValueError(f"a continuation token is 1 to {MAX_CONTINUATION_TOKEN} characters, not {len(outcome.token)}")
+    pipeline = clients.client("codepipeline")
+    summary = one_line(outcome.summary, MAX_EXECUTION_SUMMARY) or outcome.decision
+    if _report(job, function, lambda: pipeline.put_job_success_result(
+            jobId=job.id, continuationToken=outcome.token, executionDetails={"summary": summary}), outcome.decision):
+        log("INFO", summary, function=function, decision=outcome.decision, job_id=job.id, **outcome.fields)
+
+
 def fail(job: Job, function: str, decision: str, message: str, failure_type: str = "JobFailed", **fields) -> None:
     if failure_type not in FAILURE_TYPES:
         raise ValueError(f"unknown failure type {failure_type!r}")
@@ -132,7 +157,7 @@ def fail(job: Job, function: str, decision: str, message: str, failure_type: str
             job_id=job.id, failure_type=failure_type, **fields)
 
 
-def run(event, function: str, work: Callable[[Job], Succeeded]) -> dict:
+def run(event, function: str, work: Callable[[Job], Succeeded | InProgress]) -> dict:
     """Parse the job, run `work`, report its outcome; the return value is for tests and the console."""
     try:
         job = parse(event)
@@ -152,6 +177,9 @@ def run(event, function: str, work: Callable[[Job], Succeeded]) -> dict:
             return {"decision": "aws_error", "message": message}
         fail(job, function, "internal_error", f"internal error {type(exc).__name__}: {one_line(exc, 1000)}")
         raise
+    if isinstance(outcome, InProgress):
+        keep_going(job, function, outcome)
+        return {"decision": outcome.decision, "continuation_token": outcome.token}
     succeed(job, function, outcome)
     return {"decision": outcome.decision, "variables": outcome.variables}
 

@@ -10,7 +10,7 @@ import awacs.sagemaker
 import awacs.sqs
 from awacs.aws import Allow, Statement
 
-from infra.iam.deploy_policies import actions
+from infra.iam.deploy_policies import actions, production_rollout
 from infra.iam.policies import (arn, artifact_bucket_arn, bucket_location, decrypt_by_alias, encrypt_by_alias, list_prefix,
                                 publish_to_topic, put_metrics, read_approved_archives, read_prefix, tag_approved_archives,
                                 use_key_by_alias, write_logs)
@@ -151,14 +151,16 @@ def _what_production_serves(sid: str) -> list[Statement]:
 
 
 def resolve_function_statements() -> list[Statement]:
-    """Find the newest approved version of this env's group and read its quality report for the summary; once
-    production serves it, record its number in the project's metrics namespace."""
+    """Find the newest approved version of this env's group and read its quality report for the summary; roll
+    production out to it (the Production stage's RollOut action) and record the version production serves in the
+    project's metrics namespace."""
     return [
         _describe_group_packages("ReadRegistry", "ListModelPackages"),
         *tag_approved_archives("ApprovedArchives"),  # the archive was written once; serving may load it
         *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
         decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
-        put_metrics("DeployedVersion", "${MetricsNamespace}"),  # after promotion: the version production serves
+        put_metrics("DeployedVersion", "${MetricsNamespace}"),  # what production serves; a rejected rollout's alarm metric
+        *production_rollout(),
         *_what_production_serves("Production"),  # nothing to deploy when production already serves the newest
         *_deployment_function_basics("ResolveFunctionName"),
     ]

@@ -1,0 +1,187 @@
+"""Production's rollout, performed by the deployment pipeline itself (docs/endpoints.md, "Who updates the endpoint").
+
+CloudFormation makes the version's model, endpoint config and alarms (the production-endpoint stack) and never
+touches the endpoint: this module creates or updates it with the stack's rollout settings, one CodePipeline job
+answered with continuation tokens (CodePipeline invokes again until a result without one, for up to 24 hours; a
+rollout is at most SageMaker's 8), and ends every rollout in a known state:
+
+- the endpoint serves the candidate config: rolled out; autoscaling applied; the served version recorded;
+- the endpoint is InService on another config: SageMaker rolled it back (an alarm, or the version was rejected while
+  it rolled out); the served version recorded, the action fails with SageMaker's FailureReason;
+- the endpoint failed: the action fails with the reason; what it serves (nothing) is recorded as nothing.
+
+A version rejected during its rollout is stopped: its rejected alarm (one of the rollback alarms) goes to ALARM,
+and SageMaker rolls back. The stack never names a config SageMaker moved away from as "served", so redeploying a
+rolled-back version is a new UpdateEndpoint to its (retained, unused) config.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+
+from shared import clients, serving
+from shared.pipeline_job import Failed, InProgress, Succeeded
+
+from . import autoscaling, contract
+
+BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
+# The stack outputs a rollout reads (infra/stacks/production_endpoint.py rollout_outputs()).
+OUTPUTS = ("EndpointName", "EndpointConfigName", "ModelPackageArn", "RolloutType", "RolloutTrafficPercent",
+           "RolloutWaitSeconds", "RolloutTimeoutSeconds", "TerminationWaitSeconds", "RollbackAlarms", "RejectedAlarm",
+           "MinInstances", "MaxInstances", "InvocationsPerInstance", "ScalingPolicyName")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    endpoint: str
+    config: str
+    package_arn: str
+    previous_config: str  # "" when the endpoint did not exist
+    stack: str
+
+    def token(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+def version_of(package_arn: str) -> str:
+    return package_arn.rsplit("/", 1)[-1] if package_arn else ""
+
+
+def stack_outputs(stack: str) -> dict[str, str]:
+    (described,) = clients.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs") or []}
+    missing = [key for key in OUTPUTS if key not in outputs]
+    if missing:
+        raise Failed("bad_stack", f"stack {stack} has no output {', '.join(missing)}: is it the production-endpoint "
+                                  "template of this release?", "ConfigurationError")
+    return outputs
+
+
+def deployment_config(out: dict[str, str]) -> dict:
+    """Blue/green by the stack's settings, rolled back by its alarms (UpdateEndpoint's DeploymentConfig)."""
+    routing = {"Type": out["RolloutType"], "WaitIntervalInSeconds": int(out["RolloutWaitSeconds"])}
+    step = {"Type": "CAPACITY_PERCENT", "Value": int(out["RolloutTrafficPercent"])}
+    if out["RolloutType"] == "CANARY":
+        routing["CanarySize"] = step
+    elif out["RolloutType"] == "LINEAR":
+        routing["LinearStepSize"] = step
+    alarms = [name for name in out["RollbackAlarms"].split(",") if name]
+    return {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": routing,
+                                      "TerminationWaitInSeconds": int(out["TerminationWaitSeconds"]),
+                                      "MaximumExecutionTimeoutInSeconds": int(out["RolloutTimeoutSeconds"])},
+            "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in alarms]}}
+
+
+def approval(package_arn: str) -> str:
+    return clients.client("sagemaker").describe_model_package(ModelPackageName=package_arn).get("ModelApprovalStatus", "")
+
+
+def record(endpoint: str) -> tuple[str, str]:
+    """Publish the version `endpoint` serves now as DeployedModelVersion (none: nothing recorded); (version, status)."""
+    served = serving.describe(endpoint)
+    packages = sorted({arn for arns in (served.variants.values() if served else []) for arn in arns})
+    if len(packages) != 1:
+        return "", served.status if served else "absent"
+    version = version_of(packages[0])
+    namespace = os.environ.get("METRICS_NAMESPACE", "")
+    if namespace and version.isdigit():
+        clients.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=[{
+            "MetricName": contract.DEPLOYED_VERSION, "Dimensions": [{"Name": contract.DIMENSION, "Value": endpoint}],
+            "Value": float(version), "Unit": "None"}])
+    return version, served.status
+
+
+def _instance_type(config: str) -> str:
+    variants = clients.client("sagemaker").describe_endpoint_config(EndpointConfigName=config).get("ProductionVariants") or []
+    return variants[0].get("InstanceType", "") if variants else ""
+
+
+def start(stack: str, package_arn: str) -> InProgress | Succeeded:
+    """Create or update the endpoint to the stack's config for `package_arn` (this run's resolved version)."""
+    out = stack_outputs(stack)
+    if out["ModelPackageArn"] != package_arn:
+        raise Failed("stale_stack", f"stack {stack} holds {out['ModelPackageArn']}, this run resolved {package_arn}; "
+                                    "nothing was rolled out")
+    status = approval(package_arn)
+    if status != "Approved":
+        raise Failed("not_approved", f"{package_arn} is {status} now, not Approved: not rolling it out")
+    sagemaker, endpoint, config = clients.client("sagemaker"), out["EndpointName"], out["EndpointConfigName"]
+    described = serving.describe(endpoint)
+    candidate = Candidate(endpoint, config, package_arn, described.config_name if described else "", stack)
+    if described is None:  # the first deployment ever: nothing to shift traffic from
+        sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+        return InProgress("creating", candidate.token(), f"creating {endpoint} on {config} (v{version_of(package_arn)})")
+    if described.status in BUSY:
+        raise Failed("endpoint_busy", f"{endpoint} is {described.status} (another rollout or a scaling change); nothing "
+                                      "was rolled out: retry the Production stage when it is InService")
+    if described.status != "InService":
+        reason = f": {described.failure_reason[:500]}" if described.failure_reason else ""
+        raise Failed("endpoint_failed", f"{endpoint} is {described.status}{reason}; delete it "
+                                        f"(aws sagemaker delete-endpoint --endpoint-name {endpoint}) and retry the stage")
+    if described.config_name == config:
+        return finish(candidate, out)  # already serves it (a retried stage): nothing to shift
+    new_type = _instance_type(config) != _instance_type(described.config_name)
+    if new_type:  # SageMaker refuses to change the instance type of an autoscaled variant
+        autoscaling.release(endpoint)
+    keep_count = out["MinInstances"] != out["MaxInstances"] and not new_type
+    request = {"EndpointName": endpoint, "EndpointConfigName": config, "DeploymentConfig": deployment_config(out),
+               "RetainAllVariantProperties": keep_count}
+    if keep_count:  # keep the autoscaled instance count, take the new data capture setting
+        request["ExcludeRetainedVariantProperties"] = [{"VariantPropertyType": "DataCaptureConfig"}]
+    sagemaker.update_endpoint(**request)
+    return InProgress("updating", candidate.token(), f"rolling {endpoint} out to {config} (v{version_of(package_arn)}) "
+                                                    f"from {described.config_name}")
+
+
+def _stop_rejected(candidate: Candidate, out: dict[str, str]) -> None:
+    """The version was rejected while it rolls out: its rejected alarm trips, so SageMaker rolls back."""
+    namespace = os.environ.get("METRICS_NAMESPACE", "")
+    cloudwatch = clients.client("cloudwatch")
+    if namespace:  # the alarm's own metric, so it stays in ALARM when CloudWatch evaluates it again
+        cloudwatch.put_metric_data(Namespace=namespace, MetricData=[{
+            "MetricName": contract.REJECTED_METRIC, "Dimensions": [{"Name": "EndpointName", "Value": candidate.endpoint},
+                                                          {"Name": "EndpointConfigName", "Value": candidate.config}],
+            "Value": 1.0, "Unit": "Count"}])
+    cloudwatch.set_alarm_state(AlarmName=out["RejectedAlarm"], StateValue="ALARM",
+                               StateReason=f"{candidate.package_arn} was rejected during its rollout")
+
+
+def poll(token: str) -> InProgress | Succeeded:
+    try:
+        candidate = Candidate(**json.loads(token))
+    except (TypeError, ValueError):
+        raise Failed("bad_token", f"continuation token is not this function's: {token[:200]!r}", "ConfigurationError") from None
+    described = serving.describe(candidate.endpoint)
+    if described is not None and described.status in BUSY:
+        out = stack_outputs(candidate.stack)
+        if approval(candidate.package_arn) == "Rejected":
+            _stop_rejected(candidate, out)
+            return InProgress("stopping", token, f"v{version_of(candidate.package_arn)} was rejected: its rollback alarm "
+                                                 f"is in ALARM, SageMaker rolls {candidate.endpoint} back")
+        return InProgress("in_progress", token, f"{candidate.endpoint} is {described.status}")
+    if described is not None and described.status == "InService" and described.config_name == candidate.config:
+        return finish(candidate, stack_outputs(candidate.stack))
+    served, status = record(candidate.endpoint)
+    reason = (described.failure_reason if described else "") or "no reason given"
+    if described is not None and described.status == "InService":
+        raise Failed("rolled_back", f"SageMaker rolled the rollout of v{version_of(candidate.package_arn)} back: "
+                                    f"{candidate.endpoint} serves v{served or '?'} ({described.config_name}) again; "
+                                    f"{reason[:800]}", endpoint=candidate.endpoint, served=served)
+    raise Failed("endpoint_failed", f"{candidate.endpoint} is {status} after the rollout of "
+                                    f"v{version_of(candidate.package_arn)}: {reason[:800]}", endpoint=candidate.endpoint)
+
+
+def finish(candidate: Candidate, out: dict[str, str]) -> Succeeded:
+    """The endpoint serves the candidate: autoscaling as configured, the version recorded, and still Approved."""
+    autoscaling.apply(candidate.endpoint, int(out["MinInstances"]), int(out["MaxInstances"]),
+                      float(out["InvocationsPerInstance"]), out["ScalingPolicyName"])
+    served, _ = record(candidate.endpoint)
+    status = approval(candidate.package_arn)
+    if status != "Approved":  # rejected too late to stop: the rejection's own run takes production back
+        raise Failed("serves_rejected", f"{candidate.endpoint} serves v{served}, which is {status} now; the rejection "
+                                        "started a run that takes production back to the newest Approved version")
+    text = f"{candidate.endpoint} serves v{served} ({candidate.config})"
+    return Succeeded("rolled_out", {"ServedModelPackageVersion": served, "EndpointConfigName": candidate.config}, text,
+                     {"endpoint": candidate.endpoint, "finished": int(time.time())})
