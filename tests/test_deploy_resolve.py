@@ -121,7 +121,7 @@ def test_output_variables_are_strings_within_codepipeline_limits(world):
     world.register("Approved")
     handler.lambda_handler(job_event(), None)
     variables = world.pipeline.only_result()[1]["outputVariables"]
-    assert set(variables) == {"ModelPackageArn", "ModelPackageVersion", "CreationTime", "Summary"}
+    assert set(variables) == {"ModelPackageArn", "ModelPackageVersion", "CreationTime", "Summary", "FastPath"}
     assert all(isinstance(v, str) and v for v in variables.values())
     assert len(variables["Summary"]) <= summary.MAX_SUMMARY_CHARS
     assert variables["CreationTime"].endswith("Z")

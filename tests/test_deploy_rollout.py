@@ -8,7 +8,7 @@ one DescribeEndpoint serves, and a rolled-back version can be rolled out again.
 """
 from __future__ import annotations
 
-import datetime as dt
+import datetime
 import json
 
 import boto3
@@ -79,24 +79,33 @@ class World:
             name, body = self.act(arn, body["continuationToken"])
         return name, body
 
-    def recorded(self) -> str:
-        """The last DeployedModelVersion point (what the dashboard shows)."""
-        now = dt.datetime.now(dt.timezone.utc)
-        data = self.cw.get_metric_data(MetricDataQueries=[{"Id": "v", "MetricStat": {"Metric": {
-            "Namespace": NAMESPACE, "MetricName": contract.DEPLOYED_VERSION,
-            "Dimensions": [{"Name": contract.DIMENSION, "Value": ENDPOINT}]}, "Period": 60, "Stat": "Maximum"}}],
-            StartTime=now - dt.timedelta(hours=1), EndTime=now + dt.timedelta(minutes=5))["MetricDataResults"][0]
-        return f"{data['Values'][0]:g}" if data["Values"] else ""
+    def resolve(self) -> tuple[str, dict]:
+        """The Resolve action of the run a rejection (or approval) starts."""
+        self.pipeline.calls.clear()
+        handler.lambda_handler(job_event(), None)
+        return self.pipeline.only_result()
+
+    def recorded(self, metric: str = contract.DEPLOYED_VERSION) -> str:
+        """The last point published of a metric of production (DeployedModelVersion: what the dashboard shows).
+        Read from moto's store in publishing order: CloudWatch's statistics would fold a minute's points together."""
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        points = [d for d in cloudwatch_backends[ACCOUNT][REGION].get_all_metrics()
+                  if d.namespace == NAMESPACE and d.name == metric
+                  and [(x.name, x.value) for x in d.dimensions] == [(contract.DIMENSION, ENDPOINT)]]
+        return f"{points[-1].value:g}" if points else ""
 
     def status_line(self) -> str:
         """What make status says production serves."""
         names = type("N", (), {"production_endpoint": ENDPOINT, "staging_endpoint": "absent-staging"})()
-        return status.endpoints(self.sm, names)[0]
+        return "\n".join(status.endpoints(self.sm, names)[:-1])  # the last line: staging
 
 
 @pytest.fixture
 def world(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("PRODUCTION_ENDPOINT", ENDPOINT)
+    monkeypatch.setattr(handler.archive, "pin", lambda package: [])  # archives: tests/test_deploy_resolve.py
     with mock_aws():
         clients.reset()
         yield World(monkeypatch)
@@ -107,7 +116,7 @@ def _agree(world: World, version: str) -> None:
     """Everything that says what production serves says `version`, which DescribeEndpoint serves."""
     assert world.production.serves() == version
     assert world.recorded() == version
-    assert f"serves version {version}" in world.status_line()
+    assert f"serves version {version} (" in world.status_line()
 
 
 def test_the_first_deployment_creates_the_endpoint_and_autoscales_it(world):
@@ -238,3 +247,57 @@ def test_a_new_instance_type_releases_autoscaling_before_the_update_and_restores
 def test_the_production_template_outputs_everything_the_rollout_reads(rendered):
     outputs = cfn.load(rendered["production-endpoint.yaml"])["Outputs"]
     assert set(rollout.OUTPUTS) <= set(outputs)
+
+
+# -- reject means roll back -------------------------------------------------------------------------------
+def test_rejecting_the_served_version_takes_production_back_through_the_fast_path(world):
+    v1, v2 = world.approved(), world.approved()
+    for arn in (v1, v2):
+        world.deploy_stack(arn)
+        world.roll_out(arn)
+    world.set_status(v2, "Rejected")
+    name, body = world.resolve()
+    assert name == "PutJobSuccessResult"
+    assert (body["outputVariables"]["ModelPackageArn"], body["outputVariables"]["FastPath"]) == (v1, "true")
+    assert world.recorded(contract.SERVES_REJECTED) == "1"  # the serves-rejected alarm's metric
+    world.deploy_stack(v1)  # the stack makes a new config for v1; the rollout moves production to it
+    assert world.roll_out(v1)[0] == "PutJobSuccessResult"
+    _agree(world, "1")
+    assert world.recorded(contract.SERVES_REJECTED) == "0"
+
+
+def test_an_ordinary_run_takes_the_full_path(world):
+    v1 = world.approved()
+    world.deploy_stack(v1)
+    world.roll_out(v1)
+    world.approved()
+    assert world.resolve()[1]["outputVariables"]["FastPath"] == "false"
+
+
+def test_rejecting_the_last_approved_version_alerts_and_says_what_to_do(world):
+    v1 = world.approved()
+    world.deploy_stack(v1)
+    world.roll_out(v1)
+    world.set_status(v1, "Rejected")
+    name, body = world.resolve()
+    message = body["failureDetails"]["message"]
+    assert name == "PutJobFailureResult" and message.startswith(f"ALERT: {ENDPOINT} serves version 1, which is Rejected")
+    assert "make approve" in message and "delete-endpoint" in message
+    assert world.recorded(contract.SERVES_REJECTED) == "1"
+    assert "Rejected" in world.status_line()
+
+
+def test_make_status_shows_a_rollout_under_way_and_the_last_failures_reason(world):
+    """What moto's DescribeEndpoint lacks (PendingDeploymentSummary) is added to its answer here."""
+    v1, v2 = world.approved(), world.approved()
+    world.deploy_stack(v1)
+    world.roll_out(v1)
+    config = world.deploy_stack(v2)
+    world.act(v2)  # UpdateEndpoint sent: Updating
+
+    def pending(parsed, **_):
+        parsed["PendingDeploymentSummary"] = {"EndpointConfigName": config, "StartTime": datetime.datetime(2026, 12, 7, 9, 30)}
+        parsed["FailureReason"] = "an earlier rollout was rolled back: alarm x"
+    world.sm.meta.events.register("after-call.sagemaker.DescribeEndpoint", pending)
+    text = world.status_line()
+    assert "rolling out to version 2 (Approved)" in text and "last failure: an earlier rollout was rolled back" in text

@@ -142,6 +142,18 @@ APPROVAL_NOTE = ("Deploy version #{{{resolve}.ModelPackageVersion}} of ${{ModelP
                  "stops this run and leaves production as it is.").format(resolve=RESOLVE)
 
 
+def skipped_on_fast_path() -> codepipeline.BeforeEntryConditions:
+    """Entered only when Resolve's FastPath is "false": when production serves a rejected version, the run takes it
+    back to the newest approved one without staging and smoke-testing it again (a person's approval, the check that
+    it is still approved and the guarded rollout remain). SKIP is allowed with VariableCheck rules
+    (https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html)."""
+    return codepipeline.BeforeEntryConditions(Conditions=[codepipeline.Condition(Result="SKIP", Rules=[
+        codepipeline.RuleDeclaration(
+            Name="NotFastPath",
+            RuleTypeId=codepipeline.RuleTypeId(Category="Rule", Owner="AWS", Provider="VariableCheck", Version="1"),
+            Configuration={"Operator": "EQ", "Value": "false", "Variable": f"#{{{RESOLVE}.FastPath}}"})])])
+
+
 def stages() -> list:
     approval = pipeline_actions.action("ApproveProduction", "Approval", "Manual", {
         "NotificationArn": _operations_topic(),
@@ -161,9 +173,9 @@ def stages() -> list:
             outputs=[RELEASE])]),
         codepipeline.Stages(Name="Resolve", Actions=[_invoke(
             "Resolve", "ResolveFunctionName", json.dumps({"Redeploy": f"#{{variables.{REDEPLOY}}}"}), namespace=RESOLVE)]),
-        codepipeline.Stages(Name="Staging", Actions=[_deploy_endpoint("DeployStagingEndpoint", "staging-endpoint",
-                                                                      "StagingEndpointStackName")]),
-        codepipeline.Stages(Name="SmokeTest", Actions=[_invoke(
+        codepipeline.Stages(Name="Staging", BeforeEntry=skipped_on_fast_path(), Actions=[_deploy_endpoint(
+            "DeployStagingEndpoint", "staging-endpoint", "StagingEndpointStackName")]),
+        codepipeline.Stages(Name="SmokeTest", BeforeEntry=skipped_on_fast_path(), Actions=[_invoke(
             "SmokeTest", "SmokeTestFunctionName",
             Sub(json.dumps({"EndpointName": "${StagingEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}"},
                            sort_keys=True)))]),

@@ -113,6 +113,24 @@ def rejected_alarm(t: Template, config: sagemaker.EndpointConfig) -> cloudwatch.
     ))
 
 
+def serves_rejected_alarm(t: Template) -> None:
+    """Production serves a version that is Rejected now (published by Resolve and the rollout each time they look):
+    a run is taking it back, or, with no Approved version left, nothing can (Resolve's message says what to do)."""
+    topic = import_value("PipelineStackName", "OperationsTopicArn")
+    t.add_resource(cloudwatch.Alarm(
+        "ServesRejectedAlarm",
+        AlarmName=Sub("${ResourcePrefix}-production-serves-rejected"),
+        AlarmDescription="Production serves a model version that was rejected in the model registry; see the model "
+                         "deployment run's Resolve action for what is done about it, or what to do",
+        Namespace=Ref("MetricsNamespace"),
+        MetricName=deploy_contract.SERVES_REJECTED,
+        Dimensions=[cloudwatch.MetricDimension(Name="EndpointName", Value=Ref("ProductionEndpointName"))],
+        Statistic="Maximum", Period=60, EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="ignore",  # published only when looked at: the last look stands
+        AlarmActions=[topic], OKActions=[topic],
+    ))
+
+
 def on_call_alarms(t: Template) -> None:
     """Whatever fleet serves production, whichever config: three breaching minutes of five page the operations topic.
     Not rollback alarms (during a rollout they also see the old fleet)."""
@@ -170,6 +188,7 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
         replaced.DeletionPolicy = "Delete"  # the stack's deletion (make destroy) still removes the current ones
     alarms = [*rollback_alarms(t, EndpointConfig), rejected_alarm(t, EndpointConfig)]  # the rejected one last
     on_call_alarms(t)
+    serves_rejected_alarm(t)
     rollout_outputs(t, EndpointConfig, alarms)
     scanner_skips.apply(t, "production-endpoint")
     parameters.declare_used(t)

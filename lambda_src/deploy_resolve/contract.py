@@ -17,3 +17,7 @@ ARCHIVE_TAG = "approved-model-package"
 # alarm watches it, and SageMaker rolls back on that alarm like on the others. Dimensions: EndpointName and
 # EndpointConfigName (the candidate's).
 REJECTED_METRIC = "RolloutVersionRejected"
+
+# Published with DeployedModelVersion: 1 when the version production serves is Rejected now, else 0. The production
+# stack's serves-rejected alarm watches it (Dimensions: EndpointName).
+SERVES_REJECTED = "ServesRejectedVersion"

@@ -12,6 +12,7 @@ Output variables (for #{<namespace>.<name>} in later actions' configuration):
     ModelPackageVersion  its version number
     CreationTime         when it was registered (UTC, ISO 8601)
     Summary              one readable line: version, creation time, headline quality metric
+    FastPath             "true" when production serves a Rejected version: the run skips Staging and SmokeTest
 No Approved version left (the last one was rejected): the action fails with a message saying so, and
 nothing later in the pipeline runs, so nothing is deployed or changed. Production already serving the newest
 Approved version (an older one was approved, or one production does not serve was rejected): the action
@@ -23,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 
-from shared import clients, pipeline_job, serving
+from shared import pipeline_job
 from shared.pipeline_job import Failed, InProgress, Job, Succeeded
 
 from . import archive, registry, rollout, summary
@@ -51,13 +52,20 @@ def resolve(job: Job) -> Succeeded:  # the version comes from the registry only;
         package = registry.newest_approved(group)
     except registry.RegistryChanged as exc:
         raise Failed("registry_changing", f"{exc}; try again", group=group) from None
+    production = os.environ.get("PRODUCTION_ENDPOINT", "")
+    current = rollout.record(production) if production else None  # what serves now, published for the dashboard
+    rejected_served = current is not None and current.approval == "Rejected"
+    if package is None and rejected_served:
+        raise Failed("rejected_served_none_approved", (
+            f"ALERT: {production} serves version {current.version}, which is Rejected, and no Approved version of "
+            f"{group} is left, so it keeps serving it. Approve a version that may serve (make approve ENV=<env> "
+            f"VERSION=<n>) or register and approve a new one; to stop serving now, delete the endpoint "
+            f"(aws sagemaker delete-endpoint --endpoint-name {production})"), group=group)
     if package is None:
         raise Failed("none_approved", f"no Approved version left in model package group {group}; nothing was deployed",
                      group=group)
-    production = os.environ.get("PRODUCTION_ENDPOINT", "")
-    served = serving.describe(production) if production and not _redeploy(job) else None
-    if served is not None and served.status == "InService" and served.variants and all(
-            packages == [package["ModelPackageArn"]] for packages in served.variants.values()):
+    if not _redeploy(job) and current is not None and current.endpoint_status == "InService" and \
+            current.package_arn == package["ModelPackageArn"]:
         # An approval of an older version, or a rejection of one production does not serve: nothing to change.
         raise Failed("up_to_date", f"{production} already serves version {package['ModelPackageVersion']}, the newest "
                                    f"Approved version of {group}; nothing to deploy", group=group)
@@ -68,6 +76,9 @@ def resolve(job: Job) -> Succeeded:  # the version comes from the registry only;
         "ModelPackageVersion": str(package["ModelPackageVersion"]),
         "CreationTime": summary.created_at(package.get("CreationTime")),
         "Summary": text,
+        # Production serves a rejected version: back to the newest approved one without staging and the smoke test
+        # (the stages' entry conditions skip them); a person's approval and the guarded rollout still apply.
+        "FastPath": "true" if rejected_served else "false",
     }
     return Succeeded("resolved", variables, text, {"group": group, "archives": pinned})
 

@@ -78,19 +78,32 @@ def approval(package_arn: str) -> str:
     return clients.client("sagemaker").describe_model_package(ModelPackageName=package_arn).get("ModelApprovalStatus", "")
 
 
-def record(endpoint: str) -> tuple[str, str]:
-    """Publish the version `endpoint` serves now as DeployedModelVersion (none: nothing recorded); (version, status)."""
+@dataclass(frozen=True)
+class Serving:
+    """What production serves now (DescribeEndpoint -> config -> model -> package), and that version's approval."""
+    version: str  # "" when it serves no single model package version (absent, failed, being created)
+    package_arn: str
+    endpoint_status: str
+    approval: str
+
+
+def record(endpoint: str) -> Serving:
+    """Publish what `endpoint` serves: DeployedModelVersion (the dashboard's) and ServesRejectedVersion (1 when that
+    version is Rejected now: the alarm that says production serves a rejected model). Nothing served, nothing published."""
     served = serving.describe(endpoint)
     packages = sorted({arn for arns in (served.variants.values() if served else []) for arn in arns})
+    status = served.status if served else "absent"
     if len(packages) != 1:
-        return "", served.status if served else "absent"
-    version = version_of(packages[0])
+        return Serving("", "", status, "")
+    current = Serving(version_of(packages[0]), packages[0], status, approval(packages[0]))
     namespace = os.environ.get("METRICS_NAMESPACE", "")
-    if namespace and version.isdigit():
-        clients.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=[{
-            "MetricName": contract.DEPLOYED_VERSION, "Dimensions": [{"Name": contract.DIMENSION, "Value": endpoint}],
-            "Value": float(version), "Unit": "None"}])
-    return version, served.status
+    if namespace and current.version.isdigit():
+        dimensions = [{"Name": contract.DIMENSION, "Value": endpoint}]
+        clients.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=[
+            {"MetricName": contract.DEPLOYED_VERSION, "Dimensions": dimensions, "Value": float(current.version), "Unit": "None"},
+            {"MetricName": contract.SERVES_REJECTED, "Dimensions": dimensions,
+             "Value": 1.0 if current.approval == "Rejected" else 0.0, "Unit": "None"}])
+    return current
 
 
 def _instance_type(config: str) -> str:
@@ -163,13 +176,13 @@ def poll(token: str) -> InProgress | Succeeded:
         return InProgress("in_progress", token, f"{candidate.endpoint} is {described.status}")
     if described is not None and described.status == "InService" and described.config_name == candidate.config:
         return finish(candidate, stack_outputs(candidate.stack))
-    served, status = record(candidate.endpoint)
+    current = record(candidate.endpoint)
     reason = (described.failure_reason if described else "") or "no reason given"
     if described is not None and described.status == "InService":
         raise Failed("rolled_back", f"SageMaker rolled the rollout of v{version_of(candidate.package_arn)} back: "
-                                    f"{candidate.endpoint} serves v{served or '?'} ({described.config_name}) again; "
-                                    f"{reason[:800]}", endpoint=candidate.endpoint, served=served)
-    raise Failed("endpoint_failed", f"{candidate.endpoint} is {status} after the rollout of "
+                                    f"{candidate.endpoint} serves v{current.version or '?'} ({described.config_name}) "
+                                    f"again; {reason[:800]}", endpoint=candidate.endpoint, served=current.version)
+    raise Failed("endpoint_failed", f"{candidate.endpoint} is {current.endpoint_status} after the rollout of "
                                     f"v{version_of(candidate.package_arn)}: {reason[:800]}", endpoint=candidate.endpoint)
 
 
@@ -177,11 +190,11 @@ def finish(candidate: Candidate, out: dict[str, str]) -> Succeeded:
     """The endpoint serves the candidate: autoscaling as configured, the version recorded, and still Approved."""
     autoscaling.apply(candidate.endpoint, int(out["MinInstances"]), int(out["MaxInstances"]),
                       float(out["InvocationsPerInstance"]), out["ScalingPolicyName"])
-    served, _ = record(candidate.endpoint)
-    status = approval(candidate.package_arn)
-    if status != "Approved":  # rejected too late to stop: the rejection's own run takes production back
-        raise Failed("serves_rejected", f"{candidate.endpoint} serves v{served}, which is {status} now; the rejection "
-                                        "started a run that takes production back to the newest Approved version")
-    text = f"{candidate.endpoint} serves v{served} ({candidate.config})"
-    return Succeeded("rolled_out", {"ServedModelPackageVersion": served, "EndpointConfigName": candidate.config}, text,
+    current = record(candidate.endpoint)
+    if current.approval != "Approved":  # rejected too late to stop: the rejection's own run takes production back
+        raise Failed("serves_rejected", f"{candidate.endpoint} serves v{current.version}, which is {current.approval} "
+                                        "now; the rejection started a run that takes production back to the newest "
+                                        "Approved version")
+    text = f"{candidate.endpoint} serves v{current.version} ({candidate.config})"
+    return Succeeded("rolled_out", {"ServedModelPackageVersion": current.version, "EndpointConfigName": candidate.config}, text,
                      {"endpoint": candidate.endpoint, "finished": int(time.time())})

@@ -34,7 +34,8 @@ class Production:
 
     def version(self, package_arn: str, instance_type: str = "ml.m5.large") -> str:
         """A model and endpoint config for a model package version, as the production stack makes them."""
-        suffix = package_arn.rsplit("/", 1)[1] + instance_type.replace(".", "")
+        self.made = getattr(self, "made", 0) + 1  # each stack update makes new ones, under new names
+        suffix = f"{package_arn.rsplit('/', 1)[1]}-{instance_type.replace('.', '')}-{self.made}"
         model = f"Model-{suffix}"
         self.sm.create_model(ModelName=model, Containers=[{"ModelPackageName": package_arn}],
                              ExecutionRoleArn=f"arn:aws:iam::{self.backend.account_id}:role/model")
