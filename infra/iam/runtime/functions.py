@@ -177,8 +177,9 @@ def smoke_test_function_statements() -> list[Statement]:
             Action=actions(awacs.sagemaker, "DescribeEndpoint", "InvokeEndpoint"),
             Resource=[arn("sagemaker", "endpoint/${StagingEndpointName}")],
         ),
-        # After the rollout: what production serves (describe only; nothing is sent to production).
-        *_what_production_serves("Production"),
+        # The staging endpoint's config and model (what it serves), named by CloudFormation: describe only.
+        Statement(Sid="StagingConfigAndModel", Effect=Allow, Action=actions(awacs.sagemaker, "DescribeEndpointConfig", "DescribeModel"),
+                  Resource=[arn("sagemaker", "endpoint-config/*"), arn("sagemaker", "model/*")]),
         *read_approved_archives("ModelArchives"),  # the contract, from the archive Resolve checked and tagged
         decrypt_by_alias("DecryptModelArchives", "${ArtifactKeyAlias}"),
         *_deployment_function_basics("SmokeTestFunctionName"),
