@@ -301,3 +301,37 @@ def test_make_status_shows_a_rollout_under_way_and_the_last_failures_reason(worl
     world.sm.meta.events.register("after-call.sagemaker.DescribeEndpoint", pending)
     text = world.status_line()
     assert "rolling out to version 2 (Approved)" in text and "last failure: an earlier rollout was rolled back" in text
+
+
+def test_a_rollout_waits_while_a_rollback_alarm_is_still_in_alarm_and_starts_with_the_rejected_alarm_ok(world):
+    """An alarm the stack just pointed at the new config keeps its old state until CloudWatch evaluates it again;
+    SageMaker would roll a rollout started then back at once."""
+    v1, v2 = world.approved(), world.approved()
+    world.deploy_stack(v1)
+    world.roll_out(v1)
+    world.deploy_stack(v2)
+    world.cw.set_alarm_state(AlarmName=ALARMS[1], StateValue="ALARM", StateReason="the last rollout's")
+    world.cw.set_alarm_state(AlarmName=ALARMS[-1], StateValue="ALARM", StateReason="the last rollout's")
+    name, body = world.act(v2)
+    assert name == "PutJobSuccessResult" and not world.production.updates  # waiting, nothing sent
+    assert world.cw.describe_alarms(AlarmNames=[ALARMS[-1]])["MetricAlarms"][0]["StateValue"] == "OK"
+    world.cw.set_alarm_state(AlarmName=ALARMS[1], StateValue="OK", StateReason="evaluated again")
+    name, body = world.act(v2, body["continuationToken"])
+    assert name == "PutJobSuccessResult" and len(world.production.updates) == 1
+    world.production.settle("rolled_out")
+    assert world.act(v2, body["continuationToken"])[0] == "PutJobSuccessResult"
+    _agree(world, "2")
+
+
+def test_a_rollback_alarm_that_never_clears_fails_the_stage_and_rolls_nothing_out(world, monkeypatch):
+    v1, v2 = world.approved(), world.approved()
+    world.deploy_stack(v1)
+    world.roll_out(v1)
+    world.deploy_stack(v2)
+    world.cw.set_alarm_state(AlarmName=ALARMS[0], StateValue="ALARM", StateReason="stuck")
+    _, body = world.act(v2)
+    monkeypatch.setattr(rollout.time, "time", lambda: 10 ** 10)  # long after
+    name, body = world.act(v2, body["continuationToken"])
+    assert name == "PutJobFailureResult" and f"{ALARMS[0]} stayed in ALARM" in body["failureDetails"]["message"]
+    assert not world.production.updates
+    _agree(world, "1")

@@ -421,8 +421,11 @@ def production_rollout() -> list[Statement]:
                [endpoint, arn("sagemaker", "endpoint-config/*")]),
         _allow("ProductionStackOutputs", [awacs.cloudformation.DescribeStacks],
                [arn("cloudformation", "stack/${ProductionEndpointStackName}/*")]),
-        _allow("StopRejectedRollout", [awacs.cloudwatch.SetAlarmState],
+        # Set the rejected alarm (to stop a rejected version's rollout; to OK as an approved one starts), and wait
+        # for the other rollback alarms to leave ALARM before a rollout starts.
+        _allow("RejectedAlarmState", [awacs.cloudwatch.SetAlarmState],
                [arn("cloudwatch", "alarm:${ResourcePrefix}-production-rejected")]),
+        _allow("RollbackAlarmStates", [awacs.cloudwatch.DescribeAlarms], [arn("cloudwatch", f"alarm:{ROLLBACK_ALARMS}")]),
         # Whoever registers a variant's scalable target needs rights on the endpoint too, not just Application Auto
         # Scaling's (https://docs.aws.amazon.com/autoscaling/application/userguide/security_iam_id-based-policy-examples.html).
         _allow("EndpointCapacity", [awacs.sagemaker.UpdateEndpointWeightsAndCapacities], [endpoint]),

@@ -10,6 +10,9 @@ rollout is at most SageMaker's 8), and ends every rollout in a known state:
   it rolled out); the served version recorded, the action fails with SageMaker's FailureReason;
 - the endpoint failed: the action fails with the reason; what it serves (nothing) is recorded as nothing.
 
+Before it updates, it waits (up to ALARM_WAIT_SECONDS) while a rollback alarm is still in ALARM from an earlier
+rollout, and sets the rejected alarm to OK: SageMaker would otherwise roll the new rollout back at once.
+
 A version rejected during its rollout is stopped: its rejected alarm (one of the rollback alarms) goes to ALARM,
 and SageMaker rolls back. The stack never names a config SageMaker moved away from as "served", so redeploying a
 rolled-back version is a new UpdateEndpoint to its (retained, unused) config.
@@ -111,7 +114,34 @@ def _instance_type(config: str) -> str:
     return variants[0].get("InstanceType", "") if variants else ""
 
 
-def start(stack: str, package_arn: str) -> InProgress | Succeeded:
+# A rollback alarm still in ALARM (from the last rollout: an update of an alarm keeps its state until CloudWatch
+# evaluates it again, a minute or so) would roll the new rollout back at once: wait this long for it to clear.
+ALARM_WAIT_SECONDS = 900
+
+
+def _alarms_in_alarm(out: dict[str, str]) -> list[str]:
+    names = [name for name in out["RollbackAlarms"].split(",") if name and name != out["RejectedAlarm"]]
+    alarms = clients.client("cloudwatch").describe_alarms(AlarmNames=names).get("MetricAlarms") or []
+    return sorted(a["AlarmName"] for a in alarms if a.get("StateValue") == "ALARM")
+
+
+def _clear_rejected(endpoint: str, config: str, out: dict[str, str]) -> None:
+    """The version is Approved as its rollout starts: its rejected alarm says so (it keeps its state without data)."""
+    _rejected_metric(endpoint, config, 0.0)
+    clients.client("cloudwatch").set_alarm_state(AlarmName=out["RejectedAlarm"], StateValue="OK",
+                                                 StateReason="the version rolling out is Approved")
+
+
+def _rejected_metric(endpoint: str, config: str, value: float) -> None:
+    namespace = os.environ.get("METRICS_NAMESPACE", "")
+    if namespace:  # the rejected alarm's own metric, so CloudWatch's next evaluation keeps the state set
+        clients.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=[{
+            "MetricName": contract.REJECTED_METRIC, "Dimensions": [{"Name": "EndpointName", "Value": endpoint},
+                                                                  {"Name": "EndpointConfigName", "Value": config}],
+            "Value": value, "Unit": "Count"}])
+
+
+def start(stack: str, package_arn: str, waiting_since: float = 0.0) -> InProgress | Succeeded:
     """Create or update the endpoint to the stack's config for `package_arn` (this run's resolved version)."""
     out = stack_outputs(stack)
     if out["ModelPackageArn"] != package_arn:
@@ -135,6 +165,15 @@ def start(stack: str, package_arn: str) -> InProgress | Succeeded:
                                         f"(aws sagemaker delete-endpoint --endpoint-name {endpoint}) and retry the stage")
     if described.config_name == config:
         return finish(candidate, out)  # already serves it (a retried stage): nothing to shift
+    _clear_rejected(endpoint, config, out)
+    in_alarm = _alarms_in_alarm(out)
+    if in_alarm:
+        since = waiting_since or time.time()
+        if time.time() - since > ALARM_WAIT_SECONDS:
+            raise Failed("alarm_in_alarm", f"{', '.join(in_alarm)} stayed in ALARM for {ALARM_WAIT_SECONDS // 60} minutes: "
+                                           "a rollout would be rolled back at once; nothing was rolled out")
+        token = json.dumps({"wait": {"stack": stack, "package": package_arn, "since": since}}, sort_keys=True)
+        return InProgress("waiting", token, f"waiting for {', '.join(in_alarm)} to leave ALARM before the rollout")
     new_type = _instance_type(config) != _instance_type(described.config_name)
     if new_type:  # SageMaker refuses to change the instance type of an autoscaled variant
         autoscaling.release(endpoint)
@@ -150,21 +189,18 @@ def start(stack: str, package_arn: str) -> InProgress | Succeeded:
 
 def _stop_rejected(candidate: Candidate, out: dict[str, str]) -> None:
     """The version was rejected while it rolls out: its rejected alarm trips, so SageMaker rolls back."""
-    namespace = os.environ.get("METRICS_NAMESPACE", "")
-    cloudwatch = clients.client("cloudwatch")
-    if namespace:  # the alarm's own metric, so it stays in ALARM when CloudWatch evaluates it again
-        cloudwatch.put_metric_data(Namespace=namespace, MetricData=[{
-            "MetricName": contract.REJECTED_METRIC, "Dimensions": [{"Name": "EndpointName", "Value": candidate.endpoint},
-                                                          {"Name": "EndpointConfigName", "Value": candidate.config}],
-            "Value": 1.0, "Unit": "Count"}])
-    cloudwatch.set_alarm_state(AlarmName=out["RejectedAlarm"], StateValue="ALARM",
-                               StateReason=f"{candidate.package_arn} was rejected during its rollout")
+    _rejected_metric(candidate.endpoint, candidate.config, 1.0)
+    clients.client("cloudwatch").set_alarm_state(AlarmName=out["RejectedAlarm"], StateValue="ALARM",
+                                                 StateReason=f"{candidate.package_arn} was rejected during its rollout")
 
 
 def poll(token: str) -> InProgress | Succeeded:
     try:
-        candidate = Candidate(**json.loads(token))
-    except (TypeError, ValueError):
+        data = json.loads(token)
+        if isinstance(data, dict) and "wait" in data:  # not started yet: a rollback alarm was in ALARM
+            return start(data["wait"]["stack"], data["wait"]["package"], float(data["wait"]["since"]))
+        candidate = Candidate(**data)
+    except (TypeError, ValueError, KeyError):
         raise Failed("bad_token", f"continuation token is not this function's: {token[:200]!r}", "ConfigurationError") from None
     described = serving.describe(candidate.endpoint)
     if described is not None and described.status in BUSY:
