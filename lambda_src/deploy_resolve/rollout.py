@@ -213,7 +213,9 @@ def poll(token: str) -> InProgress | Succeeded:
     if described is not None and described.status == "InService" and described.config_name == candidate.config:
         return finish(candidate, stack_outputs(candidate.stack))
     current = record(candidate.endpoint)
-    reason = (described.failure_reason if described else "") or "no reason given"
+    # SageMaker may leave FailureReason empty after a rollback (terraform-provider-aws #49020): the config says it.
+    reason = (described.failure_reason if described else "") or ("SageMaker gave no FailureReason: see the rollback "
+                                                                  "alarms' history and the endpoint's CloudWatch logs")
     if described is not None and described.status == "InService":
         raise Failed("rolled_back", f"SageMaker rolled the rollout of v{version_of(candidate.package_arn)} back: "
                                     f"{candidate.endpoint} serves v{current.version or '?'} ({described.config_name}) "
