@@ -56,7 +56,7 @@ FUNCTIONS = {
                  "SERVING_IMAGES": Join(",", [Sub(f"${{Registry}}.dkr.ecr.${{AWS::Region}}.${{AWS::URLSuffix}}/{repository}",
                                                   Registry=image_registry_account())
                                               for repository in SERVING_IMAGE_REPOSITORIES])},
-                "Picks the newest Approved version of the env's model package group for the deployment pipeline"),
+                "Picks the newest Approved version for the deployment pipeline, and rolls production out to it"),
     "SmokeTest": ("SmokeTestFunctionName", "SmokeTestFunctionRoleArn", "deploy_smoke_test.handler.lambda_handler", 300, 256,
                   {"LATENCY_BUDGET_MS": Ref("SmokeTestLatencyMs")},
                   "Sends the documented request to the staging endpoint and checks the answer and its latency"),
