@@ -62,64 +62,12 @@ class EndpointConfig(AWSObject):
     }
 
 
-class CapacitySize(AWSProperty):
-    props: PropsDictType = {
-        "Type": (str, True),
-        "Value": (integer, True),
-    }
-
-
-class TrafficRoutingConfig(AWSProperty):
-    props: PropsDictType = {
-        "CanarySize": (CapacitySize, False),
-        "LinearStepSize": (CapacitySize, False),
-        "Type": (str, True),
-        "WaitIntervalInSeconds": (integer, False),
-    }
-
-
-class BlueGreenUpdatePolicy(AWSProperty):
-    props: PropsDictType = {
-        "MaximumExecutionTimeoutInSeconds": (integer, False),
-        "TerminationWaitInSeconds": (integer, False),
-        "TrafficRoutingConfiguration": (TrafficRoutingConfig, True),
-    }
-
-
-class Alarm(AWSProperty):
-    props: PropsDictType = {
-        "AlarmName": (str, True),
-    }
-
-
-class AutoRollbackConfig(AWSProperty):
-    props: PropsDictType = {
-        "Alarms": ([Alarm], True),
-    }
-
-
-class DeploymentConfig(AWSProperty):
-    props: PropsDictType = {
-        "AutoRollbackConfiguration": (AutoRollbackConfig, False),
-        "BlueGreenUpdatePolicy": (BlueGreenUpdatePolicy, False),
-    }
-
-
-class VariantProperty(AWSProperty):
-    props: PropsDictType = {
-        "VariantPropertyType": (str, False),
-    }
-
-
 class Endpoint(AWSObject):
     resource_type = "AWS::SageMaker::Endpoint"
 
     props: PropsDictType = {
-        "DeploymentConfig": (DeploymentConfig, False),
         "EndpointConfigName": (str, True),
         "EndpointName": (str, False),
-        "ExcludeRetainedVariantProperties": ([VariantProperty], False),
-        "RetainAllVariantProperties": (boolean, False),
     }
 
 
