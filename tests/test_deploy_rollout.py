@@ -335,3 +335,15 @@ def test_a_rollback_alarm_that_never_clears_fails_the_stage_and_rolls_nothing_ou
     assert name == "PutJobFailureResult" and f"{ALARMS[0]} stayed in ALARM" in body["failureDetails"]["message"]
     assert not world.production.updates
     _agree(world, "1")
+
+
+def test_a_rollback_without_a_failure_reason_is_still_told_from_the_config(world):
+    v1, v2 = world.approved(), world.approved()
+    world.deploy_stack(v1)
+    world.roll_out(v1)
+    world.deploy_stack(v2)
+    _, body = world.act(v2)
+    world.production.settle("rolled_back")  # no alarm named: FailureReason empty
+    name, body = world.act(v2, body["continuationToken"])
+    assert name == "PutJobFailureResult" and "SageMaker gave no FailureReason" in body["failureDetails"]["message"]
+    _agree(world, "1")

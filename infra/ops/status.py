@@ -87,6 +87,11 @@ def pipeline_runs(codepipeline, name: str) -> list[str]:
     for stage in state.get("stageStates", []):
         latest = stage.get("latestExecution", {})
         out.append(f"{stage['stageName']:<26} {latest.get('status', 'not run')}")
+        for action in stage.get("actionStates", []):  # why it failed: the action's own message (a rollback's reason)
+            execution = action.get("latestExecution", {})
+            if execution.get("status") == "Failed" and (execution.get("errorDetails") or {}).get("message"):
+                message = " ".join(execution["errorDetails"]["message"].split())[:300]
+                out.append(f"{'':<26} {action.get('actionName', '?')} failed: {message}")
     runs = codepipeline.list_pipeline_executions(pipelineName=name, maxResults=RECENT)["pipelineExecutionSummaries"]
     for execution in runs:
         revisions = ", ".join(r.get("revisionId", "")[:12] for r in execution.get("sourceRevisions", []))

@@ -62,13 +62,15 @@ class Production:
         return _Http(200), {"EndpointArn": endpoint.arn}
 
     def settle(self, outcome: str, alarm: str = "") -> None:
-        """End the rollout under way as SageMaker would: 'rolled_out', 'rolled_back' or 'failed'."""
+        """End the rollout under way as SageMaker would: 'rolled_out', 'rolled_back' (naming `alarm`, or with no
+        FailureReason when none is given) or 'failed'."""
         endpoint = self.backend.endpoints[self.endpoint]
         if outcome == "rolled_out":
             endpoint.endpoint_config_name, endpoint.failure_reason = self.target, None
             endpoint.endpoint_status = "InService"
-        elif outcome == "rolled_back":
-            endpoint.endpoint_status, endpoint.failure_reason = "InService", ROLLBACK_REASON.format(alarm=alarm)
+        elif outcome == "rolled_back":  # SageMaker may leave no FailureReason (terraform-provider-aws #49020)
+            endpoint.endpoint_status = "InService"
+            endpoint.failure_reason = ROLLBACK_REASON.format(alarm=alarm) if alarm else None
         else:
             endpoint.endpoint_status, endpoint.failure_reason = "Failed", "the new fleet could not be provisioned"
 
