@@ -13,6 +13,7 @@ import fnmatch
 
 import pytest
 
+from infra.iam.boundary import BOUNDARIES, SERVING_FUNCTIONS
 from infra.stacks import BUILDERS
 from lambda_src.deploy_resolve import contract
 from tests.support.cfn import as_list, load, policies, statements, text_of
@@ -20,8 +21,9 @@ from tests.support.cfn import as_list, load, policies, statements, text_of
 TAG_WRITES = ("s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging",
               "s3:ReplicateTags")
 READS = ("s3:GetObject", "s3:GetObjectVersion")
+
 TAGGER = ("serving-iam.yaml", "ResolveFunctionRole")
-TAGGER_BOUNDARY = ("boundaries.yaml", "FunctionRolesBoundary")  # the Resolve role's kind
+TAGGER_BOUNDARY = ("boundaries.yaml", BOUNDARIES[SERVING_FUNCTIONS][0])  # the Resolve role's kind
 SERVING_READERS = (("serving-iam.yaml", "ModelRole"), ("serving-iam.yaml", "SmokeTestFunctionRole"))
 AN_ARCHIVE = "arn:${AWS::Partition}:s3:::${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}/${SageMakerPrefix}models/run/package/model.tar.gz"
 TAG_CONDITION = {f"s3:ExistingObjectTag/{contract.ARCHIVE_TAG}": [

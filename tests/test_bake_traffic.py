@@ -159,27 +159,35 @@ def test_a_rolled_back_rollout_is_left_for_the_driver_to_report(world, monkeypat
     assert world.pipeline.only_result()[0] == "PutJobSuccessResult"
 
 
-@pytest.mark.parametrize("extra", [{"VerifyOnly": True}, {"StillApprovedOnly": True}])
-def test_bake_traffic_is_one_job_alone(world, extra):
+def test_bake_traffic_is_one_job_alone(world):
     event = job_event(json.dumps({"EndpointName": PRODUCTION, "ModelPackageArn": world.package_arn,
-                                  "RolloutSeconds": ROLLOUT_SECONDS, **extra}))
+                                  "RolloutSeconds": ROLLOUT_SECONDS, "StillApprovedOnly": True}))
     handler.lambda_handler(event, None)
     name, body = world.pipeline.only_result()
-    assert name == "PutJobFailureResult" and "one of VerifyOnly, StillApprovedOnly and RolloutSeconds" in \
+    assert name == "PutJobFailureResult" and "one of StillApprovedOnly and RolloutSeconds" in \
         body["failureDetails"]["message"]
 
 
 # -- the pipeline: bake traffic runs beside every production rollout, as long as it may last ---------------------------
+def _parameters(action: dict) -> dict:
+    try:
+        given = json.loads(action["Configuration"].get("UserParameters", ""))
+    except ValueError:
+        return {}
+    return given if isinstance(given, dict) else {}
+
+
 def rollouts_without_bake_traffic(stages: list, n, rollout_seconds: int, smoke_test_function: str) -> list[str]:
-    """Each action that changes the production endpoint's stack needs, in its stage and at its runOrder, the smoke-test
-    function sending bake traffic to that endpoint for at least the rollout's longest run."""
+    """Each action that rolls the production endpoint out (the RollOut action: no CloudFormation stack owns the endpoint,
+    tests/test_endpoint_stacks.py) needs, in its stage and at its runOrder, the smoke-test function sending bake
+    traffic to that endpoint for at least the rollout's longest run."""
     from tests.test_endpoint_lifecycle_is_one_stage import _branches
 
     problems = []
     for stage in (s for item in stages for s in _branches(item)):
         actions = [a for item in stage["Actions"] for a in _branches(item)]
         for driver in actions:
-            if driver["Configuration"].get("StackName") != n.stack("production-endpoint"):
+            if _parameters(driver).get("RollOut") != n.stack("production-endpoint"):
                 continue
             beside = [json.loads(a["Configuration"]["UserParameters"]) for a in actions
                       if a["RunOrder"] == driver["RunOrder"] and a["Configuration"].get("FunctionName") == smoke_test_function]
@@ -212,3 +220,18 @@ def test_every_rollout_type_runs_beside_bake_traffic(tmp_path, rollout):
     n, stages = _fixture_serving(tmp_path, {"rollout": rollout, "min_instances": 2})
     assert not rollouts_without_bake_traffic(stages, n, serving.rollout_timeout_seconds(n.env.deployment),
                                              n.smoke_test_function)
+
+
+def test_the_check_finds_a_rollout_with_no_bake_traffic(tmp_path):
+    """The check above is not vacuous: it finds the RollOut action, and without BakeTraffic beside it, says so."""
+    from infra.config import serving
+    from tests.test_endpoint_lifecycle_is_one_stage import _fixture_serving
+
+    n, stages = _fixture_serving(tmp_path, {"rollout": {"type": "canary"}, "min_instances": 2})
+    for stage in stages:
+        if isinstance(stage, dict) and "Actions" in stage:
+            stage["Actions"] = [a for a in stage["Actions"] if not (isinstance(a, dict) and a.get("Name") == "BakeTraffic")]
+    assert rollouts_without_bake_traffic(stages, n, serving.rollout_timeout_seconds(n.env.deployment),
+                                         n.smoke_test_function) == [
+        f"Production/RollOut rolls {n.production_endpoint} out with no bake traffic beside it for "
+        f"{serving.rollout_timeout_seconds(n.env.deployment)} s"]

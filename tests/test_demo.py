@@ -109,17 +109,28 @@ def test_demo_deploys_the_approved_version_through_staging_smoke_test_and_produc
         assert f"ok: DeployedModelVersion=1 ({n.production_endpoint}); the operations topic says production serves it" in text
 
 
-def test_demo_rolls_back_a_rollout_that_trips_an_alarm_and_a_rejected_version(outputs, project):
+def test_demo_rehearses_both_rollout_outcomes_and_says_what_it_emulates(outputs, project):
     for env, (_, text) in outputs.items():
         n = names.for_env(project, env)
         latency_alarm = f"{n.prefix}-production-latency"
-        assert (f"ok: v2's rollout: {latency_alarm} ALARM -> rolled back, production serves v1 (the check says so); "
-                "the operations topic says Production failed") in text
+        assert "what is emulated: moto has no UpdateEndpoint and no traffic shifting" in text
+        assert "emulated SageMaker: the rollout is rolled back: InService on the old config" in text
+        assert "emulated SageMaker: the rollout completes: traffic on the new config" in text
+        assert (f"ok: v2: {latency_alarm} ALARM -> SageMaker rolled back (emulated), all agree on v1; rolled out again "
+                "to the same config: all agree on v2") in text
         assert "stage Production failed and the run stopped" in text
+        assert "agree on v1: DescribeEndpoint, DeployedModelVersion (dashboard, Resolve), make status" in text
+
+
+def test_demo_rolls_back_on_rejections(outputs, project):
+    for env, (_, text) in outputs.items():
+        n = names.for_env(project, env)
+        assert (f"ok: v3 rejected mid-rollout: the RollOut action set {n.prefix}-production-rejected to ALARM, SageMaker "
+                "rolled back (emulated); production serves v2") in text
         assert "already serves version 2, the newest Approved version" in text  # nothing to deploy: nobody asked
-        assert "ok: the rejection of v2, which production serves, starts a run; Resolve goes back to v1, the previous approved version" in text
-        assert (f"ok: Resolve fails the run: no Approved version left in model package group {n.model_package_group}; "
-                "nothing was deployed") in text
+        assert ("ok: the rejection of v2, which production serves, starts a run; Resolve goes back to v1, the previous "
+                "approved version, skipping Staging (its deploy and smoke test)") in text
+        assert f"ok: Resolve fails the run: ALERT: {n.production_endpoint} serves version 1, which is Rejected" in text
 
 
 def test_demo_exits_1_naming_the_template_when_an_endpoint_property_is_wrong(monkeypatch, project):

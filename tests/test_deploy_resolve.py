@@ -123,7 +123,7 @@ def test_output_variables_are_strings_within_codepipeline_limits(world):
     world.register("Approved")
     handler.lambda_handler(job_event(), None)
     variables = world.pipeline.only_result()[1]["outputVariables"]
-    assert set(variables) == {"ModelPackageArn", "ModelPackageVersion", "CreationTime", "Summary"}
+    assert set(variables) == {"ModelPackageArn", "ModelPackageVersion", "CreationTime", "Summary", "FastPath"}
     assert all(isinstance(v, str) and v for v in variables.values())
     assert len(variables["Summary"]) <= summary.MAX_SUMMARY_CHARS
     assert variables["CreationTime"].endswith("Z")
@@ -348,35 +348,6 @@ def test_the_deployment_functions_import_only_what_their_zip_holds(folder):
                 continue
             problems += [f"{path.name}: import {n}" for n in names if n.split(".")[0] not in allowed]
     assert not problems, problems
-
-
-# -- recording what production serves -------------------------------------------------------------
-def test_after_promotion_the_deployed_version_is_published_for_the_dashboard(world, monkeypatch):
-    monkeypatch.setenv("METRICS_NAMESPACE", "MLOps/acme-fraud")
-    monkeypatch.setenv("PRODUCTION_ENDPOINT", "acme-staging-production")
-
-    result = handler.lambda_handler(job_event(json.dumps({"RecordDeployedVersion": "7"})), None)
-
-    name, body = world.pipeline.only_result()
-    assert name == "PutJobSuccessResult" and body["outputVariables"] == {"DeployedModelVersion": "7"}
-    assert result["decision"] == "recorded"
-    stats = boto3.client("cloudwatch").get_metric_statistics(
-        Namespace="MLOps/acme-fraud", MetricName=contract.DEPLOYED_VERSION,
-        Dimensions=[{"Name": contract.DIMENSION, "Value": "acme-staging-production"}],
-        StartTime=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1),
-        EndTime=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1), Period=60, Statistics=["Maximum"])
-    assert [p["Maximum"] for p in stats["Datapoints"]] == [7.0]
-
-
-@pytest.mark.parametrize("parameters", ['{"RecordDeployedVersion": "seven"}', '{"RecordDeployedVersion": 7}',
-                                        '{"RecordDeployedVersion": ""}'])
-def test_a_bad_record_request_is_a_configuration_error_and_publishes_nothing(world, monkeypatch, parameters):
-    monkeypatch.setenv("METRICS_NAMESPACE", "MLOps/acme-fraud")
-    monkeypatch.setenv("PRODUCTION_ENDPOINT", "acme-staging-production")
-    handler.lambda_handler(job_event(parameters), None)
-    name, body = world.pipeline.only_result()
-    assert name == "PutJobFailureResult" and body["failureDetails"]["type"] == "ConfigurationError"
-    assert not boto3.client("cloudwatch").list_metrics(Namespace="MLOps/acme-fraud")["Metrics"]
 
 
 # -- nothing to deploy ------------------------------------------------------------------------------

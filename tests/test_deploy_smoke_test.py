@@ -400,18 +400,6 @@ def test_a_contract_this_code_cannot_read_is_refused_by_name(column, message):
     assert raised.value.message == f"contract.json in s3://b/k: {message}"
 
 
-def test_after_the_rollout_production_is_only_checked_and_sent_nothing(staging, monkeypatch):
-    """VerifyOnly: what the endpoint serves, nothing invoked (a rolled-back endpoint is InService on the old fleet)."""
-    sent = []
-    monkeypatch.setattr(handler, "_invoke", lambda *a, **k: sent.append(a))
-    result = handler.lambda_handler(staging.event(VerifyOnly=True), None, clock=Clock(10))
-    assert result["decision"] == "serving" and sent == []
-    staging.pipeline.calls.clear()
-    newer = staging.register(staging.archive)
-    handler.lambda_handler(staging.event(ModelPackageArn=newer, VerifyOnly=True), None, clock=Clock(10))
-    assert failure(staging).endswith(f"expected {newer}")
-
-
 def test_right_before_production_a_version_rejected_meanwhile_is_stopped(staging):
     """StillApprovedOnly: a version rejected while its run waited for the production approval does not go out."""
     result = handler.lambda_handler(staging.event(StillApprovedOnly=True), None, clock=Clock(10))

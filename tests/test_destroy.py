@@ -2,6 +2,8 @@
 and deletes the retained data only when asked separately (moto for the data, a stand-in for CloudFormation)."""
 from __future__ import annotations
 
+import dataclasses
+
 import boto3
 import pytest
 from botocore.exceptions import ClientError
@@ -81,7 +83,9 @@ def world(n):
             {"LogicalResourceId": "NotifierLogGroup", "ResourceType": "AWS::Logs::LogGroup", "PhysicalResourceId": "/aws/lambda/notifier"},
         ]
         cfn = Stacks({n.stack(stack): rs for stack, rs in resources.items()})
-        yield {"cloudformation": cfn, "s3": s3, "kms": kms, "sagemaker": sm, "sqs": sqs, "logs": logs}, bucket, key
+        scaling = boto3.client("application-autoscaling", region_name=region)
+        yield ({"cloudformation": cfn, "s3": s3, "kms": kms, "sagemaker": sm, "sqs": sqs, "logs": logs,
+                "application-autoscaling": scaling}, bucket, key)
 
 
 def test_the_plan_deletes_in_reverse_order_and_lists_what_is_retained(world, n):
@@ -207,3 +211,23 @@ def test_a_pipeline_stack_left_with_an_administrators_role_needs_none_given(worl
     cfn.roles[n.stack("pipeline")] = ADMIN_ROLE
     assert _run(world, n, monkeypatch) == 0
     assert [c for c in cfn.calls if c[0] == "delete"] == [("delete", n.stack(s)) for s in reversed(list(BUILDERS))]
+
+
+def test_the_production_endpoint_the_rollout_made_goes_first_with_its_autoscaling(world, n):
+    """No stack holds it (the model-deployment pipeline's rollout creates it), so no stack deletion would."""
+    # Whichever env the config lists first, as if it served models (destroy reads only that it has a deployment block).
+    n = dataclasses.replace(n, env=dataclasses.replace(n.env, deployment=n.env.deployment or "a deployment block"))
+    clients, _bucket, _key = world
+    sm, scaling = clients["sagemaker"], clients["application-autoscaling"]
+    sm.create_model(ModelName="m", Containers=[{"Image": "i"}], ExecutionRoleArn="arn:aws:iam::123456789012:role/r")
+    sm.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": "m", "InstanceType": "ml.m5.large", "InitialInstanceCount": 2}])
+    sm.create_endpoint(EndpointName=n.production_endpoint, EndpointConfigName="c")
+    scaling.register_scalable_target(ServiceNamespace="sagemaker", ResourceId=f"endpoint/{n.production_endpoint}/variant/AllTraffic",
+                                     ScalableDimension="sagemaker:variant:DesiredInstanceCount", MinCapacity=2, MaxCapacity=4)
+    the_plan = destroy.plan(clients["cloudformation"], sm, n)
+    assert the_plan.production_endpoint == n.production_endpoint
+    assert any(n.production_endpoint in line for line in the_plan.lines())
+    destroy.delete_production_endpoint(sm, scaling, the_plan.production_endpoint)
+    assert not scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert destroy.plan(clients["cloudformation"], sm, n).production_endpoint is None

@@ -91,6 +91,11 @@ def _arns_of(stacks: dict[str, Stack], stack: str, roles: set[str]) -> list[str]
             target = s.template["Resources"][resource["Properties"]["ScalingTargetId"]["Ref"]]
             props = {"ScalingTargetId": s.value(target["Properties"]["ResourceId"])}
         arns.append(NAMED[rtype](region, account, props))
+    # Production's endpoint is the deployment pipeline's rollout's, not a resource of its stack: the stack names it.
+    named = s.value(s.template.get("Outputs", {}).get("EndpointName", {}).get("Value", ""))
+    endpoint_arn = NAMED["AWS::SageMaker::Endpoint"](region, account, {"EndpointName": named})
+    if named and endpoint_arn not in arns:
+        arns.append(endpoint_arn)
     return arns
 
 
@@ -142,5 +147,24 @@ def test_the_check_catches_one_role_for_both_stages(project, rendered):
     roles = _stage_roles(stacks, project, env)
     shared = {stack: roles["production-endpoint"] for stack in ENDPOINT_STACKS}
     problems = reach_problems(stacks, shared)
-    endpoint = stacks["production-endpoint"].value(stacks["production-endpoint"].template["Resources"]["Endpoint"]["Properties"])
-    assert any(p.startswith("staging-endpoint:") and p.endswith(f":endpoint/{endpoint['EndpointName']}") for p in problems), problems
+    alarms = [stacks["production-endpoint"].value(a["Properties"]["AlarmName"])
+              for a in stacks["production-endpoint"].template["Resources"].values() if a["Type"] == "AWS::CloudWatch::Alarm"]
+    assert alarms and any(p.startswith("staging-endpoint:") and p.endswith(f":alarm:{alarms[0]}") for p in problems), problems
+
+
+@pytest.mark.every_env
+def test_only_the_rollout_may_create_or_update_the_production_endpoint(project, rendered, env):
+    """Not CloudFormation (its deploy role): an UpdateEndpoint it issued could be rolled back by SageMaker behind its
+    back (docs/endpoints.md). The resolve function's role runs the RollOut action."""
+    stacks = _stacks(project, rendered, env)
+    iam = stacks["serving-iam"]
+    region, account = iam.pseudo["AWS::Region"], iam.pseudo["AWS::AccountId"]
+    endpoint = f"arn:aws:sagemaker:{region}:{account}:endpoint/{names.for_env(project, env).production_endpoint}"
+    may = set()
+    for logical_id in iam.resources("AWS::IAM::Role"):
+        for st in _role_statements(iam, iam.physical(logical_id, "Arn")):
+            actions = {a.lower() for a in as_list(st["Action"])}
+            if actions & {"sagemaker:createendpoint", "sagemaker:updateendpoint"} and \
+                    any(_glob(pattern, endpoint) for pattern in as_list(st["Resource"])):
+                may.add(logical_id)
+    assert may == {"ResolveFunctionRole"}, may

@@ -96,9 +96,9 @@ def test_only_an_env_that_serves_models_publishes_its_release_then_deploys_the_d
 
 # -- the model-deployment pipeline ------------------------------------------------------------------
 @pytest.mark.parametrize("approval, keep_staging, expected, staging_actions", [
-    (True, False, ["Source", "Resolve", "Staging", "ApproveProduction", "Production", "RecordRelease"],
+    (True, False, ["Source", "Resolve", "Staging", "ApproveProduction", "Production"],
      ["DeployStagingEndpoint", "SmokeTest", "DeleteStagingStack"]),
-    (False, True, ["Source", "Resolve", "Staging", "Production", "RecordRelease"], ["DeployStagingEndpoint", "SmokeTest"]),
+    (False, True, ["Source", "Resolve", "Staging", "Production"], ["DeployStagingEndpoint", "SmokeTest"]),
 ])
 def test_a_run_stages_smoke_tests_waits_for_a_person_then_promotes(tmp_path, approval, keep_staging, expected, staging_actions):
     project = config.load(_config(tmp_path, {"approval": approval, "keep_staging": keep_staging}))
@@ -137,18 +137,18 @@ def test_the_run_deploys_what_resolve_found_from_the_released_templates(serving)
     (approve,) = stages["ApproveProduction"]
     assert "#{Resolve.ModelPackageVersion}" in approve["Configuration"]["CustomData"]
     assert len(approve["Configuration"]["CustomData"]) <= 500  # CodePipeline's limit for CustomData
-    # Before production changes: still approved; after the rollout: what production serves, nothing sent to it.
-    still, deploy, bake, verify = stages["Production"]
-    assert [a["RunOrder"] for a in (still, deploy, bake, verify)] == [1, 2, 2, 3]  # bake traffic beside the rollout
+    # Before production changes: still approved; then the stack (no endpoint in it); then the rollout, by the
+    # pipeline's own function, of that stack's config for this run's version, with bake traffic beside it.
+    still, deploy, roll_out, bake = stages["Production"]
+    assert [a["RunOrder"] for a in (still, deploy, roll_out, bake)] == [1, 2, 3, 3]
     assert json.loads(bake["Configuration"]["UserParameters"]) == {
         "EndpointName": n.production_endpoint, "ModelPackageArn": "#{Resolve.ModelPackageArn}",
         "RolloutSeconds": serving_rules.rollout_timeout_seconds(project.env(SERVING).deployment)}
     assert json.loads(still["Configuration"]["UserParameters"]) == {
         "EndpointName": n.production_endpoint, "ModelPackageArn": "#{Resolve.ModelPackageArn}", "StillApprovedOnly": True}
-    assert json.loads(verify["Configuration"]["UserParameters"]) == {
-        "EndpointName": n.production_endpoint, "ModelPackageArn": "#{Resolve.ModelPackageArn}", "VerifyOnly": True}
-    (record,) = stages["RecordRelease"]
-    assert json.loads(record["Configuration"]["UserParameters"]) == {"RecordDeployedVersion": "#{Resolve.ModelPackageVersion}"}
+    assert roll_out["Configuration"]["FunctionName"] == n.resolve_function
+    assert json.loads(roll_out["Configuration"]["UserParameters"]) == {
+        "RollOut": n.stack("production-endpoint"), "ModelPackageArn": "#{Resolve.ModelPackageArn}"}
 
 
 def test_an_approval_or_a_rejection_in_this_group_starts_a_run_and_nothing_else_does(serving):

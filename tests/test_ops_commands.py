@@ -100,7 +100,9 @@ class Stacks:
 class Pipeline:
     def get_pipeline_state(self, name):
         return {"stageStates": [{"stageName": "Source", "latestExecution": {"status": "Succeeded"}},
-                                {"stageName": "Synth", "latestExecution": {"status": "Failed"}}]}
+                                {"stageName": "Synth", "latestExecution": {"status": "Failed"}, "actionStates": [
+                                    {"actionName": "Synth", "latestExecution": {"status": "Failed", "errorDetails": {
+                                        "message": "generate.py --check:\n templates are stale"}}}]}]}
 
     def list_pipeline_executions(self, pipelineName, maxResults):
         return {"pipelineExecutionSummaries": [{"pipelineExecutionId": "0123456789abcdef", "status": "Failed",
@@ -115,6 +117,7 @@ def test_status_shows_stacks_runs_executions_and_versions(sm, n):
     assert f"{first:<48} CREATE_COMPLETE" in text and all(f"{name:<48} not deployed" in text for name in later)
     assert "Synth                      Failed" in text and "run 01234567  Failed      2026-11-27 09:30  a1b2c3d4e5f6" in text
     assert "v2     PendingManualApproval" in text and "v1     PendingManualApproval" in text
+    assert f"{'':<26} Synth failed: generate.py --check: templates are stale" in text  # the last failure's reason
     assert r.unreadable == []
 
 

@@ -238,12 +238,13 @@ def test_artifact_key_rotates_is_retained_and_only_project_roles_and_configured_
                                "FailedDeliveryRunsPublishToOperationsTopic",
                                "DataUploadersEncryptInputThroughS3", "AnalystsUseKeyThroughS3",
                                "EndpointDeployRolesGrantsForVolumes"}
-    # Grants only, only for the endpoint stacks' deploy roles, only for AWS resources (SageMaker's endpoint volumes).
+    # Grants only, only for the endpoint stacks' deploy roles and production's rollout (the resolve function), only
+    # for AWS resources (SageMaker's endpoint volumes).
     grants = statements["EndpointDeployRolesGrantsForVolumes"]
     assert grants["Action"] == ["kms:CreateGrant"] and grants["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
     assert grants["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [
         {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role${{RolePath}}${{{role}}}"}
-        for role in ("StagingEndpointDeployRoleName", "ProductionEndpointDeployRoleName")]
+        for role in ("StagingEndpointDeployRoleName", "ProductionEndpointDeployRoleName", "ResolveFunctionRoleName")]
 
 
 def test_stack_exports_bucket_and_key_and_keeps_the_model_group(tpl):

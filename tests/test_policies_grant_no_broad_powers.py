@@ -125,8 +125,8 @@ def test_every_runtime_role_carries_the_boundary_of_its_kind_and_no_deploy_role_
     kind_of = {"CodePipelineRole": "delivery", "SourceEventsRole": "delivery", "SynthBuildRole": "builds",
                "UpsertBuildRole": "builds", "SageMakerExecutionRole": "jobs", "ModelRole": "jobs", "NotifierRole": "functions",
                "MetricsFunctionRole": "functions", "PartitionsFunctionRole": "functions", "CrawlerRole": "functions",
-               "DeploymentPipelineRole": "delivery", "DeploymentEventsRole": "delivery", "ResolveFunctionRole": "functions",
-               "SmokeTestFunctionRole": "functions"}
+               "DeploymentPipelineRole": "delivery", "DeploymentEventsRole": "delivery", "ResolveFunctionRole": "serving",
+               "SmokeTestFunctionRole": "serving"}
     seen = set()
     for stack, logical_id, props in _role_resources(rendered):
         trusted = props["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]

@@ -54,6 +54,8 @@ SPECS: dict[str, Spec] = {
     "BuildsBoundaryName": Spec("Managed policy that bounds the CodeBuild projects' roles", lambda n: n.boundary("builds")),
     "JobsBoundaryName": Spec("Managed policy that bounds the SageMaker jobs' and the endpoints' model roles", lambda n: n.boundary("jobs")),
     "FunctionsBoundaryName": Spec("Managed policy that bounds the functions' and the crawler's roles", lambda n: n.boundary("functions")),
+    "ServingFunctionsBoundaryName": Spec("Managed policy that bounds the deployment pipeline's functions' roles",
+                                         lambda n: n.boundary("serving")),
     "ArtifactBucketPrefix": Spec(
         "Artifact bucket name without its -<account>-<region> suffix", lambda n: n.artifact_bucket_prefix, allowed_pattern=_lower_hyphen(33)
     ),

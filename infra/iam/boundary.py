@@ -25,11 +25,15 @@ from infra.iam.runtime import builds, delivery, functions, jobs
 DELIVERY = "delivery"  # the pipeline and the source events that start it
 BUILDS = "builds"  # the Synth and Upsert CodeBuild projects, which run the repository's code
 JOBS = "jobs"  # the SageMaker pipeline's jobs and the endpoints' model role
-FUNCTIONS = "functions"  # the Lambdas and the crawler
+FUNCTIONS = "functions"  # the registry's Lambdas and the crawler
+# The deployment pipeline's Lambdas (resolve, smoke test, production's rollout): apart, so the registry's functions
+# can never reach an endpoint, and each boundary stays within IAM's size.
+SERVING_FUNCTIONS = "serving"
 BOUNDARIES = {DELIVERY: ("DeliveryRolesBoundary", "DeliveryBoundaryName"),
               BUILDS: ("BuildRolesBoundary", "BuildsBoundaryName"),
               JOBS: ("JobRolesBoundary", "JobsBoundaryName"),
-              FUNCTIONS: ("FunctionRolesBoundary", "FunctionsBoundaryName")}
+              FUNCTIONS: ("FunctionRolesBoundary", "FunctionsBoundaryName"),
+              SERVING_FUNCTIONS: ("ServingFunctionRolesBoundary", "ServingFunctionsBoundaryName")}
 
 
 def boundary_arn_sub(kind: str) -> str:
@@ -54,13 +58,13 @@ def common_statements(kind: str) -> list[Statement]:
         return [*builds.synth_build_statements(), *builds.upsert_build_statements()]
     if kind == JOBS:
         return [*jobs.sagemaker_execution_statements(), *jobs.model_serving_statements()]
+    if kind == SERVING_FUNCTIONS:
+        return [*functions.resolve_function_statements(), *functions.smoke_test_function_statements()]
     return [
         *functions.notifier_statements(),
         *functions.metrics_function_statements(),
         *functions.crawler_statements(),
         *functions.partitions_function_statements(),
-        *functions.resolve_function_statements(),
-        *functions.smoke_test_function_statements(),
     ]
 
 
@@ -76,6 +80,8 @@ def boundary_actions(kind: str | None = None) -> list[str]:
 # such values are covered by one statement holding both sets of values. Anything else keeps its own statement.
 ANY_OF_OPERATORS = frozenset({"StringEquals", "StringLike", "ArnEquals", "ArnLike", "ForAnyValue:StringEquals",
                               "ForAnyValue:StringLike"})
+# Operators merged only where every statement of the group gives the same value (kms:GrantIsForAWSResource true).
+SAME_VALUE_OPERATORS = frozenset({"Bool"})
 
 
 def _json(value) -> object:
@@ -132,7 +138,7 @@ def merged(statements: list[Statement], sid_prefix: str = "") -> list[dict]:
         actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
         resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
         condition = st.get("Condition", {})
-        if any(op not in ANY_OF_OPERATORS for op in condition):
+        if any(op not in ANY_OF_OPERATORS | SAME_VALUE_OPERATORS for op in condition):
             raise ValueError(f"statement {st.get('Sid')}: a {sorted(condition)} condition cannot be merged into the boundary")
         keys = tuple(sorted((op, key) for op, values in condition.items() for key in values))
         for service in sorted({a.split(":", 1)[0] for a in actions}):
@@ -142,14 +148,16 @@ def merged(statements: list[Statement], sid_prefix: str = "") -> list[dict]:
             for op, values in condition.items():
                 for key, value in values.items():
                     seen = group["condition"].setdefault(op, {}).setdefault(key, {})
+                    if op in SAME_VALUE_OPERATORS and seen and json.dumps(value, sort_keys=True) not in seen:
+                        raise ValueError(f"statement {st.get('Sid')}: {op} {key} differs from another statement's")
                     for v in value if isinstance(value, list) else [value]:
                         seen[json.dumps(v, sort_keys=True)] = v
     out = []
     sids: set[str] = set()
     for (service, star, keys), group in sorted(groups.items(), key=lambda kv: json.dumps(kv[0])):
-        sid = sid_prefix + "".join(part.title() for part in re.split(r"[^a-z0-9]+", service)) + (
-            "NoResourceLevelPermission" if star else "")
-        sid = next(f"{sid}{n or ''}" for n in range(len(groups) + 1) if f"{sid}{n or ''}" not in sids)
+        base = sid_prefix + "".join(part.title() for part in re.split(r"[^a-z0-9]+", service))
+        suffix = "NoResourceLevelPermission" if star else ""  # last, whatever number tells two groups apart
+        sid = next(f"{base}{n or ''}{suffix}" for n in range(len(groups) + 1) if f"{base}{n or ''}{suffix}" not in sids)
         sids.add(sid)
         st = {"Sid": sid, "Effect": "Allow", "Action": sorted(group["actions"]),
               "Resource": ["*"] if star else _compact(group["resources"])}

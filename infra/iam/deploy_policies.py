@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import awacs.application_autoscaling
 import awacs.athena
+import awacs.cloudformation
 import awacs.awslambda
 import awacs.cloudwatch
 import awacs.codebuild
@@ -409,19 +410,37 @@ def staging_endpoint_stack() -> list[Statement]:
 
 
 def production_endpoint_stack() -> list[Statement]:
-    """The production endpoint stack: its model, endpoint config and endpoint, the rollback alarms, autoscaling and
-    the artifact key for volumes and captured data."""
+    """The production endpoint stack: its model and endpoint config, the rollback and on-call alarms. Not the endpoint
+    nor its autoscaling: the deployment pipeline's rollout makes those (production_rollout(), the resolve function's)."""
+    return [
+        *[s for s in _serving("ProductionEndpointName") if s.Sid != "Endpoint"],
+        _allow("ProductionAlarms", actions(awacs.cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms", "TagResource",
+                                           "UntagResource", "ListTagsForResource"), [arn("cloudwatch", f"alarm:{ROLLBACK_ALARMS}")]),
+    ]
+
+
+def production_rollout() -> list[Statement]:
+    """What the rollout (lambda_src/deploy_resolve/rollout.py) does to production: create or update its one endpoint
+    to a config the production stack made, stop a rejected version's rollout through its alarm, and autoscale it."""
     autoscaled = Condition(StringEquals({"application-autoscaling:service-namespace": AUTOSCALED_NAMESPACE,
                                          "application-autoscaling:scalable-dimension": AUTOSCALED_DIMENSION}))
     scalable_targets = [arn("application-autoscaling", "scalable-target/*")]
+    endpoint = arn("sagemaker", "endpoint/${ProductionEndpointName}")
     return [
-        *_serving("ProductionEndpointName"),
+        # CreateEndpoint and UpdateEndpoint are authorised on the endpoint and on the config it is given (configs have
+        # CloudFormation's generated names: by type, describe and these two only; no role is passed).
+        _allow("RollOutEndpoint", actions(awacs.sagemaker, "CreateEndpoint", "UpdateEndpoint"),
+               [endpoint, arn("sagemaker", "endpoint-config/*")]),
+        _allow("ProductionStackOutputs", [awacs.cloudformation.DescribeStacks],
+               [arn("cloudformation", "stack/${ProductionEndpointStackName}/*")]),
+        # Set the rejected alarm (to stop a rejected version's rollout; to OK as an approved one starts), and wait
+        # for the other rollback alarms to leave ALARM before a rollout starts.
+        _allow("RejectedAlarmState", [awacs.cloudwatch.SetAlarmState],
+               [arn("cloudwatch", "alarm:${ResourcePrefix}-production-rejected")]),
+        _allow("RollbackAlarmStates", [awacs.cloudwatch.DescribeAlarms], [arn("cloudwatch", f"alarm:{ROLLBACK_ALARMS}")]),
         # Whoever registers a variant's scalable target needs rights on the endpoint too, not just Application Auto
         # Scaling's (https://docs.aws.amazon.com/autoscaling/application/userguide/security_iam_id-based-policy-examples.html).
-        _allow("EndpointCapacity", [awacs.sagemaker.UpdateEndpointWeightsAndCapacities],
-               [arn("sagemaker", "endpoint/${ProductionEndpointName}")]),
-        _allow("RollbackAlarms", actions(awacs.cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms", "TagResource",
-                                         "UntagResource", "ListTagsForResource"), [arn("cloudwatch", f"alarm:{ROLLBACK_ALARMS}")]),
+        _allow("EndpointCapacity", [awacs.sagemaker.UpdateEndpointWeightsAndCapacities], [endpoint]),
         # Target tracking makes and removes its own alarms with the caller's rights, named after the variant.
         _allow("TargetTrackingAlarms", actions(awacs.cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms"),
                [arn("cloudwatch", "alarm:TargetTracking-endpoint/${ProductionEndpointName}/*")]),
@@ -432,15 +451,21 @@ def production_endpoint_stack() -> list[Statement]:
                   Action=actions(awacs.application_autoscaling, "RegisterScalableTarget", "DeregisterScalableTarget",
                                  "PutScalingPolicy", "DeleteScalingPolicy"),
                   Resource=scalable_targets, Condition=autoscaled),
-        # Tagging names no namespace or dimension (no such condition keys): the stack's tags on its target.
-        _allow("ScalableTargetTags", actions(awacs.application_autoscaling, "TagResource", "UntagResource",
-                                             "ListTagsForResource"), scalable_targets),
         _allow("AutoscalingLookupsNoResourceLevelPermission",
-               [*actions(awacs.application_autoscaling, "DescribeScalableTargets", "DescribeScalingPolicies",
-                         "DescribeScheduledActions"), awacs.cloudwatch.GetMetricData], ["*"]),
-        # The one IAM write of any deploy role: Application Auto Scaling's own role for SageMaker, which it creates
-        # the first time an account autoscales an endpoint. Nothing can be attached to or changed in it.
+               [*actions(awacs.application_autoscaling, "DescribeScalableTargets", "DescribeScalingPolicies"),
+                awacs.cloudwatch.GetMetricData], ["*"]),
+        # Application Auto Scaling's own role for SageMaker, created the first time an account autoscales an endpoint.
         Statement(Sid="AutoscalingServiceLinkedRole", Effect=Allow, Action=[awacs.iam.CreateServiceLinkedRole],
                   Resource=[arn("iam", AUTOSCALING_SERVICE_LINKED_ROLE, region=False)],
                   Condition=Condition(StringEquals({"iam:AWSServiceName": AUTOSCALING_SERVICE}))),
+        # SageMaker encrypts the new fleet's volumes through a grant made with the UpdateEndpoint caller's credentials
+        # (the artifact key's policy names this role too: infra/stacks/pipeline.py).
+        Statement(Sid="ArtifactKeyForEndpoints", Effect=Allow, Action=[awacs.kms.DescribeKey], Resource=[arn("kms", "key/*")],
+                  Condition=Condition(ForAnyValueStringEquals({"kms:ResourceAliases": [Sub("${ArtifactKeyAlias}")]}))),
+        Statement(Sid="ArtifactKeyGrantsForEndpointVolumes", Effect=Allow, Action=[awacs.kms.CreateGrant],
+                  Resource=[arn("kms", "key/*")],
+                  Condition=Condition([ForAnyValueStringEquals({"kms:ResourceAliases": [Sub("${ArtifactKeyAlias}")]}),
+                                       Bool({"kms:GrantIsForAWSResource": "true"})])),
     ]
+
+

@@ -8,7 +8,8 @@
     python -m infra.ops.destroy --env dev --confirm dev --cfn-role-arn arn:aws:iam::<account>:role/<admin-cfn-role>
                                                                 # once the pipeline has updated its own stack
 
-First it says what it will delete and what stays: the stacks (production-endpoint … pipeline, messaging, serving-iam,
+First it says what it will delete and what stays: the production endpoint and its autoscaling (the deployment
+pipeline's rollout made them, not a stack: docs/endpoints.md), the stacks (production-endpoint … pipeline, messaging, serving-iam,
 iam, boundaries, deploy-roles: the reverse of deployment, so nothing is deleted while another stack still imports
 from it), the SageMaker
 pipeline the upsert build made (outside CloudFormation), and the retained resources that outlive their stacks
@@ -27,6 +28,7 @@ from infra.ops import deploy
 from infra.ops.common import OpsError, aws_session, env_names, run
 from infra.stacks import BUILDERS
 from infra.cfn.templates_common import RETAINED
+from infra.parts.endpoint import VARIANT as ENDPOINT_VARIANT
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_DELETION_DAYS = 7  # the shortest pending window KMS accepts
@@ -64,11 +66,16 @@ class Plan:
     # The role the pipeline stack acts as: once the pipeline has updated it, its deploy role, which may not delete what
     # only an administrator changes (the bucket's and the operations topic's policies, the topic's subscriptions).
     pipeline_acts_as: str | None = None
+    # The production endpoint, if any: the deployment pipeline's rollout creates it, so no stack deletes it.
+    production_endpoint: str | None = None
 
     def lines(self, purge: bool = False) -> list[str]:
         out = ["Will delete, in this order:"]
         if self.sagemaker_pipeline:
             out.append(f"  SageMaker pipeline {self.sagemaker_pipeline} (stopping running executions)")
+        if self.production_endpoint:
+            out.append(f"  SageMaker endpoint {self.production_endpoint} and its autoscaling (made by the model-deployment "
+                       "pipeline, in no stack)")
         out += [f"  stack {name}" for name in self.stacks] or ["  no stack: none is deployed"]
         if purge:
             out.append("Then, with PURGE, will also DELETE the retained data:" if self.retained else "Nothing retained.")
@@ -100,7 +107,31 @@ def plan(cfn, sm, n) -> Plan:
         if "does not exist" not in str(exc) and "Could not find" not in str(exc) and "ResourceNotFound" not in str(exc):
             raise
         pipeline = None
-    return Plan(stacks, retained, pipeline, pipeline_acts_as)
+    return Plan(stacks, retained, pipeline, pipeline_acts_as, _production_endpoint(sm, n))
+
+
+def _production_endpoint(sm, n) -> str | None:
+    if n.env.deployment is None:
+        return None
+    try:
+        sm.describe_endpoint(EndpointName=n.production_endpoint)
+    except Exception as exc:  # noqa: BLE001 - not there is fine; anything else is reported by the caller
+        if "Could not find" not in str(exc) and "does not exist" not in str(exc):
+            raise
+        return None
+    return n.production_endpoint
+
+
+def delete_production_endpoint(sm, scaling, name: str) -> None:
+    """Its scalable target first (Application Auto Scaling keeps it, and its alarms, after the endpoint goes), then the
+    endpoint, waited for: the production stack's deletion then removes the config it ran on."""
+    resource_id = f"endpoint/{name}/variant/{ENDPOINT_VARIANT}"
+    if scaling.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[resource_id])["ScalableTargets"]:
+        scaling.deregister_scalable_target(ServiceNamespace="sagemaker", ResourceId=resource_id,
+                                           ScalableDimension="sagemaker:variant:DesiredInstanceCount")
+    sm.delete_endpoint(EndpointName=name)
+    sm.get_waiter("endpoint_deleted").wait(EndpointName=name)
+    print(f"SageMaker endpoint {name}: deleted")
 
 
 def delete_sagemaker_pipeline(sm, name: str) -> None:
@@ -191,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
             raise OpsError(f"CFN_ROLE_ARN: '{args.cfn_role_arn}' is not an IAM role ARN (arn:aws:iam::<account>:role/<name>): "
                            "nothing was deleted")
         s = aws_session(env)
-        clients = {service: s.client(service) for service in ("cloudformation", "sagemaker", "s3", "kms", "sqs", "logs")}
+        clients = {service: s.client(service) for service in ("cloudformation", "sagemaker", "s3", "kms", "sqs", "logs",
+                                                              "application-autoscaling")}
         the_plan = plan(clients["cloudformation"], clients["sagemaker"], n)
         if args.cfn_role_arn is None and (the_plan.pipeline_acts_as or "").endswith(f"/{n.deploy_role('pipeline')}"):
             raise OpsError(f"the pipeline stack acts as {the_plan.pipeline_acts_as}, which may not delete the artifact "
@@ -206,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             raise OpsError("data deletion not confirmed: nothing was deleted")
         if the_plan.sagemaker_pipeline:
             delete_sagemaker_pipeline(clients["sagemaker"], the_plan.sagemaker_pipeline)
+        if the_plan.production_endpoint:
+            delete_production_endpoint(clients["sagemaker"], clients["application-autoscaling"], the_plan.production_endpoint)
         delete_stacks(clients["cloudformation"], the_plan.stacks, args.cfn_role_arn)
         if args.purge_retained is None:
             if the_plan.retained:

@@ -89,6 +89,11 @@ def pipeline_runs(codepipeline, name: str) -> list[str]:
     for stage in state.get("stageStates", []):
         latest = stage.get("latestExecution", {})
         out.append(f"{stage['stageName']:<26} {latest.get('status', 'not run')}")
+        for action in stage.get("actionStates", []):  # why it failed: the action's own message (a rollback's reason)
+            execution = action.get("latestExecution", {})
+            if execution.get("status") == "Failed" and (execution.get("errorDetails") or {}).get("message"):
+                message = " ".join(execution["errorDetails"]["message"].split())[:300]
+                out.append(f"{'':<26} {action.get('actionName', '?')} failed: {message}")
     runs = codepipeline.list_pipeline_executions(pipelineName=name, maxResults=RECENT)["pipelineExecutionSummaries"]
     for execution in runs:
         revisions = ", ".join(r.get("revisionId", "")[:12] for r in execution.get("sourceRevisions", []))
@@ -111,8 +116,21 @@ def model_versions(sm, n) -> list[str]:
             for p in packages] or ["none registered yet"]
 
 
+def _served(sm, config_name: str) -> list[str]:
+    """"v7 (Approved)" for each model package version a config's variants serve."""
+    out = []
+    for variant in sm.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]:
+        model = sm.describe_model(ModelName=variant["ModelName"])
+        for container in model.get("Containers") or [model.get("PrimaryContainer", {})]:
+            arn = container.get("ModelPackageName", "")
+            approval = sm.describe_model_package(ModelPackageName=arn).get("ModelApprovalStatus", "?") if arn else "?"
+            out.append(f"{arn.rsplit('/', 1)[-1] or '?'} ({approval})")
+    return out
+
+
 def endpoints(sm, n) -> list[str]:
-    """Each endpoint's status and the model package version it serves (endpoint -> config -> model -> package)."""
+    """Each endpoint's status and the model package version it serves (endpoint -> config -> model -> package), with
+    that version's approval (a Rejected one is called out), a rollout under way and the last failure's reason."""
     out = []
     for label, name in (("production", n.production_endpoint), ("staging", n.staging_endpoint)):
         try:
@@ -122,13 +140,17 @@ def endpoints(sm, n) -> list[str]:
                 raise
             out.append(f"{label:<11} {name:<36} not deployed")
             continue
-        served = []
-        for variant in sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])["ProductionVariants"]:
-            model = sm.describe_model(ModelName=variant["ModelName"])
-            containers = model.get("Containers") or [model.get("PrimaryContainer", {})]
-            served += [c.get("ModelPackageName", "?").rsplit("/", 1)[-1] for c in containers]
+        served = _served(sm, endpoint["EndpointConfigName"])
         out.append(f"{label:<11} {name:<36} {endpoint['EndpointStatus']:<12} {_when(endpoint.get('LastModifiedTime'))}"
                    f"  serves version {', '.join(served)}")
+        if any("(Rejected)" in v for v in served):
+            out.append(f"{'':<11} WARNING: it serves a Rejected version (the deployment run's Resolve says what is done)")
+        pending = endpoint.get("PendingDeploymentSummary") or {}
+        if pending.get("EndpointConfigName"):
+            out.append(f"{'':<11} rolling out to version {', '.join(_served(sm, pending['EndpointConfigName']))}"
+                       f" since {_when(pending.get('StartTime'))}")
+        if endpoint.get("FailureReason"):
+            out.append(f"{'':<11} last failure: {' '.join(endpoint['FailureReason'].split())[:300]}")
     return out
 
 

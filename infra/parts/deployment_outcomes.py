@@ -26,14 +26,15 @@ OUTCOMES = {
         "Model deployment <pipeline>: production now serves the newest approved version (the rollout completed "
         "without tripping its alarms). Run: " + RUN_LINK),
     "DeploymentFailedRule": (
-        "${ResourcePrefix}-deployment-failed", ["Source", "Resolve", "Staging", "ApproveProduction", "Production",
-                                                "RecordRelease"],
+        "${ResourcePrefix}-deployment-failed", ["Source", "Resolve", "Staging", "ApproveProduction", "Production"],
         ["FAILED"],
         "Model deployment <pipeline>: stage <stage> failed and the run stopped. Source: the release could not be read. "
-        "Resolve: nothing to deploy (no approved version is left, or production already serves the newest), nothing changed. Staging: the staging endpoint could not be deployed or did not answer as the contract says, production is untouched. "
-        "ApproveProduction: a person rejected it. Production: the rollout tripped an alarm and SageMaker rolled the "
-        "endpoint back to the version it served, or CloudFormation rolled the stack back, or the new fleet answered no "
-        "request during its bake (not validated). The action's message says why: " + RUN_LINK),
+        "Resolve: nothing to deploy (no approved version is left, or production already serves the newest), nothing changed. "
+        "Staging: the staging endpoint could not be deployed or did not answer as the contract says, production is untouched. "
+        "ApproveProduction: a person rejected it. Production: the version was rejected, or the rollout tripped an alarm (or the "
+        "version was rejected meanwhile) and SageMaker rolled the endpoint back to the version it served, which the "
+        "dashboard and make status show, or the new fleet answered no request during its bake (not validated). "
+        "The action's message says why: " + RUN_LINK),
 }
 RULE_NAMES = [name for name, _, _, _ in OUTCOMES.values()]
 

@@ -7,17 +7,19 @@ Approving (or rejecting) a version in the env's model package group starts the m
    endpoint stack never runs ahead of what the env's release approval let through.
 2. Resolve (a Lambda): the newest Approved version, read from the registry at run time, never from the event;
    none left (the last one was rejected) fails the run, which changes nothing and says so.
-3. Staging, one stage: the staging endpoint stack for that version; the smoke test (a Lambda: the documented request,
-   built from that version's own contract); then, unless config `deployment.keep_staging`, the stack's deletion.
-   One stage because CodePipeline locks a stage to one run at a time (SUPERSEDED mode): a newer run waits at its
-   entrance, so it can never redeploy or delete staging under an older run's smoke test, as it could between stages.
+3. Staging, one stage (skipped on the fast path below): the staging endpoint stack for that version; the smoke test
+   (a Lambda: the documented request, built from that version's own contract); then, unless config
+   `deployment.keep_staging`, the stack's deletion. One stage because CodePipeline locks a stage to one run at a time
+   (SUPERSEDED mode): a newer run waits at its entrance, so it can never redeploy or delete staging under an older
+   run's smoke test, as it could between stages.
 4. ApproveProduction (config `deployment.approval`): a person approves, told the version and the run.
-5. Production: the production endpoint stack and, beside it, bake traffic (the smoke test's requests to production
-   while its rollout runs, so the new fleet is judged on requests even without clients); SageMaker shifts traffic
-   (canary or linear) and rolls back by itself on the stack's alarms; then the smoke-test function checks (sending
-   nothing) that production serves the resolved version, since a rolled-back endpoint is InService again on the old
-   fleet.
-6. RecordRelease: the version production serves becomes a point of the DeployedModelVersion metric (dashboard).
+5. Production: the version still Approved; the production endpoint stack (model, endpoint config, alarms); then the
+   RollOut action (the resolve function) updates the endpoint itself with the blue/green DeploymentConfig and
+   watches it to the end: SageMaker shifts traffic (canary or linear) and rolls back by itself on the stack's alarms
+   or when the version is rejected meanwhile. Beside it, bake traffic (the smoke test's requests to production while
+   the rollout runs, so the new fleet is judged on requests even without clients). Whatever the outcome, the version
+   production serves becomes a point of the DeployedModelVersion metric (dashboard); a rollback fails the stage with
+   SageMaker's reason.
 
 Each outcome (staged, promoted, a failed stage: smoke test, rollback, nothing to deploy) reaches the
 operations topic through an EventBridge rule, with a link to the run. Deployed by the delivery pipeline,
@@ -59,7 +61,7 @@ FUNCTIONS = {
                  "SERVING_IMAGES": Join(",", [Sub(f"${{Registry}}.dkr.ecr.${{AWS::Region}}.${{AWS::URLSuffix}}/{repository}",
                                                   Registry=image_registry_account())
                                               for repository in SERVING_IMAGE_REPOSITORIES])},
-                "Picks the newest Approved version of the env's model package group for the deployment pipeline"),
+                "Picks the newest Approved version for the deployment pipeline, and rolls production out to it"),
     "SmokeTest": ("SmokeTestFunctionName", "SmokeTestFunctionRoleArn", "deploy_smoke_test.handler.lambda_handler", 300, 256,
                   {"LATENCY_BUDGET_MS": Ref("SmokeTestLatencyMs")},
                   "Sends the documented request to the staging endpoint and checks the answer and its latency"),
@@ -150,6 +152,18 @@ APPROVAL_NOTE = ("Deploy version #{{{resolve}.ModelPackageVersion}} of ${{ModelP
                  "stops this run and leaves production as it is.").format(resolve=RESOLVE)
 
 
+def skipped_on_fast_path() -> codepipeline.BeforeEntryConditions:
+    """Entered only when Resolve's FastPath is "false": when production serves a rejected version, the run takes it
+    back to the newest approved one without staging and smoke-testing it again (a person's approval, the check that
+    it is still approved and the guarded rollout remain). SKIP is allowed with VariableCheck rules
+    (https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-conditions.html)."""
+    return codepipeline.BeforeEntryConditions(Conditions=[codepipeline.Condition(Result="SKIP", Rules=[
+        codepipeline.RuleDeclaration(
+            Name="NotFastPath",
+            RuleTypeId=codepipeline.RuleTypeId(Category="Rule", Owner="AWS", Provider="VariableCheck", Version="1"),
+            Configuration={"Operator": "EQ", "Value": "false", "Variable": f"#{{{RESOLVE}.FastPath}}"})])])
+
+
 def stages() -> list:
     approval = pipeline_actions.action("ApproveProduction", "Approval", "Manual", {
         "NotificationArn": _operations_topic(),
@@ -170,7 +184,7 @@ def stages() -> list:
         codepipeline.Stages(Name="Resolve", Actions=[_invoke(
             "Resolve", "ResolveFunctionName", json.dumps({"Redeploy": f"#{{variables.{REDEPLOY}}}"}), namespace=RESOLVE)]),
         # Staging's whole life in one stage (see the module docstring): deploy, smoke test, delete.
-        codepipeline.Stages(Name="Staging", Actions=[
+        codepipeline.Stages(Name="Staging", BeforeEntry=skipped_on_fast_path(), Actions=[
             _deploy_endpoint("DeployStagingEndpoint", "staging-endpoint", "StagingEndpointStackName"),
             _invoke("SmokeTest", "SmokeTestFunctionName", Sub(json.dumps(
                 {"EndpointName": "${StagingEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}"},
@@ -183,19 +197,17 @@ def stages() -> list:
             _invoke("CheckStillApproved", "SmokeTestFunctionName", Sub(json.dumps(
                 {"EndpointName": "${ProductionEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}",
                  "StillApprovedOnly": True}, sort_keys=True))),
+            # The version's model, endpoint config and alarms; never the endpoint (infra/stacks/production_endpoint.py).
             _deploy_endpoint("DeployProductionEndpoint", "production-endpoint", "ProductionEndpointStackName", run_order=2),
-            # Beside whatever drives the rollout: the contract's requests while it runs, so every bake step of the new
-            # fleet sees traffic even when no client calls production (lambda_src/deploy_smoke_test/bake.py).
-            _invoke("BakeTraffic", "SmokeTestFunctionName", Sub(BAKE_TRAFFIC_PARAMETERS), run_order=2),
-            # A rollout SageMaker rolled back leaves the endpoint InService on the old fleet: check what it serves.
-            _invoke("VerifyProductionServesIt", "SmokeTestFunctionName", Sub(json.dumps(
-                {"EndpointName": "${ProductionEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}",
-                 "VerifyOnly": True}, sort_keys=True)), run_order=3),
+            # The rollout: UpdateEndpoint (or CreateEndpoint) with the stack's DeploymentConfig, watched until the
+            # endpoint settles (continuation tokens); fails when SageMaker rolled it back, and records what serves.
+            _invoke("RollOut", "ResolveFunctionName", Sub(json.dumps(
+                {"RollOut": "${ProductionEndpointStackName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}"},
+                sort_keys=True)), run_order=3),
+            # Beside the rollout: the contract's requests while it runs, so every bake step of the new fleet sees
+            # traffic even when no client calls production (lambda_src/deploy_smoke_test/bake.py).
+            _invoke("BakeTraffic", "SmokeTestFunctionName", Sub(BAKE_TRAFFIC_PARAMETERS), run_order=3),
         ]),
-        # The version production now serves, as a metric the KPI dashboard graphs (the resolve function records it).
-        codepipeline.Stages(Name="RecordRelease", Actions=[_invoke(
-            "RecordDeployedVersion", "ResolveFunctionName",
-            json.dumps({"RecordDeployedVersion": f"#{{{RESOLVE}.ModelPackageVersion}}"}))]),
     ]
 
 

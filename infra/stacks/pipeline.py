@@ -181,8 +181,9 @@ def artifact_key_policy() -> PolicyDocument:
                 Resource=["*"],
                 Condition=Condition(ArnLike({"aws:PrincipalArn": [role_arn_pattern()]})),
             ),
-            # SageMaker encrypts the endpoints' volumes through a grant it makes with the credentials of each
-            # endpoint's deploy role (CreateEndpoint, UpdateEndpoint); their policies grant it by alias too.
+            # SageMaker encrypts the endpoints' volumes through a grant it makes with the credentials of the
+            # CreateEndpoint/UpdateEndpoint caller: staging's deploy role, production's rollout (the resolve
+            # function); the config makers too (CreateEndpointConfig). Their policies grant it by alias too.
             Statement(
                 Sid="EndpointDeployRolesGrantsForVolumes",
                 Effect=Allow,
@@ -192,7 +193,8 @@ def artifact_key_policy() -> PolicyDocument:
                 Condition=Condition([
                     ArnEquals({"aws:PrincipalArn": [
                         Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role${{RolePath}}${{{role}}}")
-                        for role in ("StagingEndpointDeployRoleName", "ProductionEndpointDeployRoleName")]}),
+                        for role in ("StagingEndpointDeployRoleName", "ProductionEndpointDeployRoleName",
+                                     "ResolveFunctionRoleName")]}),
                     Bool({"kms:GrantIsForAWSResource": "true"}),
                 ]),
             ),

@@ -1,20 +1,19 @@
-"""Production endpoint stack: the approved version, rolled out blue/green behind alarms that roll it back.
+"""Production endpoint stack: what a version's rollout needs, never the rollout itself.
 
-- A new version (or any config change) makes a new endpoint config; SageMaker moves traffic to a new fleet in a
-  canary, linear steps or all at once (config deployment.rollout), baking each step, and rolls back by itself
-  when an alarm of this stack trips during the rollout (invocation 5xx errors, model latency over the threshold).
-- Target-tracking autoscaling on invocations per instance, between deployment.min_instances and max_instances.
-- Data capture of requests and responses into the artifact bucket, encrypted with the artifact key (none at 0%).
+- The version's model and endpoint config (replaced for a new version or setting; the replaced ones are retained:
+  a rolled-back endpoint serves on them, and a rolled-back version's config can be rolled out again).
+- The rollback alarms of that config's fleet (5xx, latency) and the rejected alarm (the version was rejected while it
+  rolled out); SageMaker rolls a rollout back on any of them.
+- The on-call alarms of whatever fleet serves (EndpointName and VariantName, no config name).
+- Outputs: the candidate config and the rollout settings, which the deployment pipeline's rollout reads.
 
-Autoscaling and updates (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html): SageMaker
-refuses to update an autoscaled variant to another *instance type*, but allows an update that changes its *model*.
-A new version keeps the instance type, so it rolls out with the scalable target in place; the endpoint keeps the
-autoscaled instance count through it (RetainAllVariantProperties). docs/endpoints.md says how to change the
-instance type (autoscaling off for one deployment: min_instances equal to max_instances).
+The endpoint itself, and its autoscaling, are the deployment pipeline's (lambda_src/deploy_resolve/rollout.py):
+CloudFormation never issues the UpdateEndpoint SageMaker may roll back, so a rollback never leaves the stack naming
+a config that serves nothing, nor CloudFormation re-issuing an update to a config in use (docs/endpoints.md).
 """
 from __future__ import annotations
 
-from troposphere import AWS_NO_VALUE, Equals, GetAtt, If, Not, Ref, Sub, Template, applicationautoscaling, cloudwatch
+from troposphere import AWS_NO_VALUE, Equals, If, GetAtt, Join, Not, Output, Ref, Sub, Template, cloudwatch
 
 from infra.cfn import parameters, scanner_skips
 from infra.cfn.exports import import_value
@@ -22,22 +21,14 @@ from troposphere import sagemaker
 from infra.cfn.templates_common import new_template
 from infra.config.serving import TERMINATION_WAIT_SECONDS
 from infra.parts import endpoint
+from lambda_src.deploy_resolve import contract as deploy_contract
 
 NAMESPACE = "AWS/SageMaker"
-ROLLOUT_TYPE_CONDITIONS = {"CANARY": "CanaryRollout", "LINEAR": "LinearRollout"}
 CAPTURES_DATA = "CapturesData"
-AUTOSCALED = "Autoscaled"
-SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
-SCALE_OUT_COOLDOWN_SECONDS = 60  # add instances soon after load rises
-SCALE_IN_COOLDOWN_SECONDS = 300  # remove them only when it has stayed down a while
 
 
 def _conditions(t: Template) -> None:
-    for rollout_type, name in ROLLOUT_TYPE_CONDITIONS.items():
-        t.add_condition(name, Equals(Ref("RolloutType"), rollout_type))
     t.add_condition(CAPTURES_DATA, Not(Equals(Ref("DataCapturePercent"), "0")))
-    # A fleet whose size cannot change needs no scalable target (and having none lets its instance type change).
-    t.add_condition(AUTOSCALED, Not(Equals(Ref("MinInstances"), Ref("MaxInstances"))))
 
 
 def data_capture() -> If:
@@ -99,62 +90,92 @@ def rollback_alarms(t: Template, config: sagemaker.EndpointConfig) -> list[cloud
     ]
 
 
-def _step_size() -> dict:
-    return {"Type": "CAPACITY_PERCENT", "Value": Ref("RolloutTrafficPercent")}
-
-
-def deployment_config(alarms: list[cloudwatch.Alarm]) -> sagemaker.DeploymentConfig:
-    """Blue/green: the new fleet is built beside the old, takes traffic by the configured steps, each watched for
-    RolloutWaitSeconds; the old fleet goes only after the last step baked and TERMINATION_WAIT_SECONDS passed."""
-    return sagemaker.DeploymentConfig(
-        BlueGreenUpdatePolicy=sagemaker.BlueGreenUpdatePolicy(
-            TrafficRoutingConfiguration=sagemaker.TrafficRoutingConfig(
-                Type=Ref("RolloutType"),
-                WaitIntervalInSeconds=Ref("RolloutWaitSeconds"),
-                CanarySize=If(ROLLOUT_TYPE_CONDITIONS["CANARY"], _step_size(), Ref(AWS_NO_VALUE)),
-                LinearStepSize=If(ROLLOUT_TYPE_CONDITIONS["LINEAR"], _step_size(), Ref(AWS_NO_VALUE)),
-            ),
-            TerminationWaitInSeconds=TERMINATION_WAIT_SECONDS,
-            MaximumExecutionTimeoutInSeconds=Ref("RolloutTimeoutSeconds"),
-        ),
-        AutoRollbackConfiguration=sagemaker.AutoRollbackConfig(
-            Alarms=[sagemaker.Alarm(AlarmName=Ref(alarm)) for alarm in alarms],
-        ),
-    )
-
-
-def autoscaling(t: Template, served_by: sagemaker.Endpoint) -> None:
-    """Target tracking on invocations per instance. No RoleARN: Application Auto Scaling uses its service-linked
-    role for SageMaker, creating it on first use (the deploy role may create that one role, nothing else)."""
-    ScalableTarget = t.add_resource(applicationautoscaling.ScalableTarget(
-        "ScalableTarget",
-        Condition=AUTOSCALED,
-        DependsOn=[served_by.title],
-        ServiceNamespace="sagemaker",
-        ResourceId=Sub(f"endpoint/${{ProductionEndpointName}}/variant/{endpoint.VARIANT}"),
-        ScalableDimension=SCALABLE_DIMENSION,
-        MinCapacity=Ref("MinInstances"),
-        MaxCapacity=Ref("MaxInstances"),
+def rejected_alarm(t: Template, config: sagemaker.EndpointConfig) -> cloudwatch.Alarm:
+    """In ALARM once the rollout sees its version rejected (it publishes the metric and sets the state); SageMaker
+    then rolls back. No data is no news: the state stays (TreatMissingData ignore), so it never clears by itself
+    mid-rollout; each rollout's config is a new dimension, so the next one starts clean."""
+    topic = import_value("PipelineStackName", "OperationsTopicArn")
+    return t.add_resource(cloudwatch.Alarm(
+        "RejectedAlarm",
+        AlarmName=Sub("${ResourcePrefix}-production-rejected"),
+        AlarmDescription="The version rolling out to production was rejected in the model registry: the rollout rolls back",
+        Namespace=Ref("MetricsNamespace"),
+        MetricName=deploy_contract.REJECTED_METRIC,
+        Dimensions=[cloudwatch.MetricDimension(Name="EndpointName", Value=Ref("ProductionEndpointName")),
+                    cloudwatch.MetricDimension(Name="EndpointConfigName", Value=GetAtt(config, "EndpointConfigName"))],
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="ignore",
+        AlarmActions=[topic],
     ))
-    t.add_resource(applicationautoscaling.ScalingPolicy(
-        "InvocationsScalingPolicy",
-        Condition=AUTOSCALED,
-        PolicyName=Sub("${ResourcePrefix}-production-invocations"),
-        PolicyType="TargetTrackingScaling",
-        ScalingTargetId=Ref(ScalableTarget),
-        TargetTrackingScalingPolicyConfiguration=applicationautoscaling.TargetTrackingScalingPolicyConfiguration(
-            PredefinedMetricSpecification=applicationautoscaling.PredefinedMetricSpecification(
-                PredefinedMetricType="SageMakerVariantInvocationsPerInstance",
-            ),
-            TargetValue=Ref("InvocationsPerInstance"),
-            ScaleOutCooldown=SCALE_OUT_COOLDOWN_SECONDS,
-            ScaleInCooldown=SCALE_IN_COOLDOWN_SECONDS,
-        ),
+
+
+def serves_rejected_alarm(t: Template) -> None:
+    """Production serves a version that is Rejected now (published by Resolve and the rollout each time they look):
+    a run is taking it back, or, with no Approved version left, nothing can (Resolve's message says what to do)."""
+    topic = import_value("PipelineStackName", "OperationsTopicArn")
+    t.add_resource(cloudwatch.Alarm(
+        "ServesRejectedAlarm",
+        AlarmName=Sub("${ResourcePrefix}-production-serves-rejected"),
+        AlarmDescription="Production serves a model version that was rejected in the model registry; see the model "
+                         "deployment run's Resolve action for what is done about it, or what to do",
+        Namespace=Ref("MetricsNamespace"),
+        MetricName=deploy_contract.SERVES_REJECTED,
+        Dimensions=[cloudwatch.MetricDimension(Name="EndpointName", Value=Ref("ProductionEndpointName"))],
+        Statistic="Maximum", Period=60, EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="ignore",  # published only when looked at: the last look stands
+        AlarmActions=[topic], OKActions=[topic],
     ))
+
+
+def on_call_alarms(t: Template) -> None:
+    """Whatever fleet serves production, whichever config: three breaching minutes of five page the operations topic.
+    Not rollback alarms (during a rollout they also see the old fleet)."""
+    topic = import_value("PipelineStackName", "OperationsTopicArn")
+    for logical_id, name, metric, statistic, threshold, what in (
+            ("Serving5XXErrorsAlarm", "${ResourcePrefix}-production-serving-5xx", "Invocation5XXErrors", "Sum", 0,
+             "answered with server errors"),
+            ("ServingLatencyAlarm", "${ResourcePrefix}-production-serving-latency", "ModelLatency", "Average",
+             Ref("LatencyThresholdMicroseconds"), "answered slower than deployment.latency_threshold_ms")):
+        t.add_resource(cloudwatch.Alarm(
+            logical_id, AlarmName=Sub(name), Namespace=NAMESPACE, MetricName=metric,
+            AlarmDescription=f"The production endpoint {what} in 3 of the last 5 minutes, whichever version serves",
+            Dimensions=[cloudwatch.MetricDimension(Name="EndpointName", Value=Ref("ProductionEndpointName")),
+                        cloudwatch.MetricDimension(Name="VariantName", Value=endpoint.VARIANT)],
+            Statistic=statistic, Period=60, EvaluationPeriods=5, DatapointsToAlarm=3, Threshold=threshold,
+            ComparisonOperator="GreaterThanThreshold", TreatMissingData="notBreaching",
+            AlarmActions=[topic], OKActions=[topic]))
+
+
+def rollout_outputs(t: Template, config: sagemaker.EndpointConfig, alarms: list[cloudwatch.Alarm]) -> None:
+    """What the rollout reads (lambda_src/deploy_resolve/rollout.py OUTPUTS): the candidate and how to roll it out."""
+    values = {
+        "EndpointName": ("The production endpoint (the deployment pipeline creates and updates it)", Ref("ProductionEndpointName")),
+        "EndpointConfigName": ("The endpoint config of this stack's version: the rollout's candidate", GetAtt(config, "EndpointConfigName")),
+        "ModelPackageArn": ("The model package version of the candidate (what serves: make status)", Ref("ModelPackageArn")),
+        "ModelPackageVersion": ("That version's number", Ref("ModelPackageVersion")),
+        "RolloutType": ("CANARY, LINEAR or ALL_AT_ONCE", Ref("RolloutType")),
+        "RolloutTrafficPercent": ("Canary size or linear step, percent of capacity", Ref("RolloutTrafficPercent")),
+        "RolloutWaitSeconds": ("Baking time of each step", Ref("RolloutWaitSeconds")),
+        "RolloutTimeoutSeconds": ("SageMaker's limit for the whole rollout", Ref("RolloutTimeoutSeconds")),
+        "TerminationWaitSeconds": ("How long the old fleet stays after the last step", str(TERMINATION_WAIT_SECONDS)),
+        "RollbackAlarms": ("The alarms SageMaker rolls back on", Join(",", [Ref(alarm) for alarm in alarms])),
+        "RejectedAlarm": ("The alarm the rollout sets when its version is rejected", Ref(alarms[-1])),
+        "MinInstances": ("Autoscaling minimum", Ref("MinInstances")),
+        "MaxInstances": ("Autoscaling maximum (equal to the minimum: no autoscaling)", Ref("MaxInstances")),
+        "InvocationsPerInstance": ("Target tracking value", Ref("InvocationsPerInstance")),
+        "ScalingPolicyName": ("The target tracking policy's name", Sub("${ResourcePrefix}-production-invocations")),
+    }
+    for key, (description, value) in values.items():
+        t.add_output(Output(key, Description=description, Value=value))
 
 
 def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
-    t = new_template("Production SageMaker endpoint: guarded blue/green rollouts, autoscaling, data capture")
+    t = new_template("Production SageMaker endpoint: the version's model and config, its rollback and on-call alarms; "
+                     "the deployment pipeline rolls it out")
     _conditions(t)
     Model = endpoint.model(t)
     EndpointConfig = endpoint.endpoint_config(t, Model, Ref("EndpointInstanceType"), Ref("MinInstances"), "EndpointInstanceStorage",
@@ -165,17 +186,10 @@ def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     for replaced in (Model, EndpointConfig):
         replaced.UpdateReplacePolicy = "Retain"
         replaced.DeletionPolicy = "Delete"  # the stack's deletion (make destroy) still removes the current ones
-    alarms = rollback_alarms(t, EndpointConfig)
-    Endpoint = endpoint.endpoint(
-        t, EndpointConfig, "ProductionEndpointName",
-        DeploymentConfig=deployment_config(alarms),
-        # An update keeps the autoscaled instance count (not the config's initial count) but takes the new
-        # data capture setting. Without autoscaling there is nothing to keep: the config's count applies.
-        RetainAllVariantProperties=If(AUTOSCALED, True, False),
-        ExcludeRetainedVariantProperties=If(AUTOSCALED, [sagemaker.VariantProperty(VariantPropertyType="DataCaptureConfig")],
-                                            Ref(AWS_NO_VALUE)),
-    )
-    autoscaling(t, Endpoint)
+    alarms = [*rollback_alarms(t, EndpointConfig), rejected_alarm(t, EndpointConfig)]  # the rejected one last
+    on_call_alarms(t)
+    serves_rejected_alarm(t)
+    rollout_outputs(t, EndpointConfig, alarms)
     scanner_skips.apply(t, "production-endpoint")
     parameters.declare_used(t)
     return t

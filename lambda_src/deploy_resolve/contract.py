@@ -12,3 +12,12 @@ DIMENSION = "EndpointName"
 # and no role that runs the repository's code may tag objects: an archive overwritten by a later push is a new,
 # untagged object version that serving cannot load.
 ARCHIVE_TAG = "approved-model-package"
+
+# Published (1) by the rollout when the version it rolls out is rejected meanwhile; the production stack's rejected
+# alarm watches it, and SageMaker rolls back on that alarm like on the others. Dimensions: EndpointName and
+# EndpointConfigName (the candidate's).
+REJECTED_METRIC = "RolloutVersionRejected"
+
+# Published with DeployedModelVersion: 1 when the version production serves is Rejected now, else 0. The production
+# stack's serves-rejected alarm watches it (Dimensions: EndpointName).
+SERVES_REJECTED = "ServesRejectedVersion"

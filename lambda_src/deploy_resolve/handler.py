@@ -6,13 +6,15 @@ checked to have been written once, then tagged so that serving may load it); SER
 image repositories (registry/name) a version may be served with; STAGING_ENDPOINT and INSTANCES_NEEDED (JSON:
 instance type -> the most instances the env's endpoints run at once), checked against the account's endpoint
 quotas beside what its other endpoints run, before anything is deployed (shared/capacity.py).
-UserParameters: none to resolve. {"RecordDeployedVersion": "<n>"}, after the production stage: publish the
-version production now serves as the DeployedModelVersion metric (contract.py), for the KPI dashboard.
+UserParameters: none to resolve. {"RollOut": "<production stack>", "ModelPackageArn": "#{Resolve.ModelPackageArn}"}
+in the Production stage: roll production out to the stack's endpoint config (rollout.py), answering with continuation
+tokens until the endpoint settles, then record the version it serves as the DeployedModelVersion metric.
 Output variables (for #{<namespace>.<name>} in later actions' configuration):
     ModelPackageArn      the newest Approved version's ARN
     ModelPackageVersion  its version number
     CreationTime         when it was registered (UTC, ISO 8601)
     Summary              one readable line: version, creation time, headline quality metric
+    FastPath             "true" when production serves a Rejected version: the run skips Staging and SmokeTest
 No Approved version left (the last one was rejected): the action fails with a message saying so, and
 nothing later in the pipeline runs, so nothing is deployed or changed. Production already serving the newest
 Approved version (an older one was approved, or one production does not serve was rejected): the action
@@ -23,12 +25,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 
-from shared import capacity, clients, pipeline_job, serving
-from shared.pipeline_job import Failed, Job, Succeeded
+from shared import capacity, clients, pipeline_job
+from shared.pipeline_job import Failed, InProgress, Job, Succeeded
 
-from . import archive, contract, registry, summary
+from . import archive, registry, rollout, summary
 
 FUNCTION = "deploy_resolve"
 
@@ -53,13 +54,20 @@ def resolve(job: Job) -> Succeeded:  # the version comes from the registry only;
         package = registry.newest_approved(group)
     except registry.RegistryChanged as exc:
         raise Failed("registry_changing", f"{exc}; try again", group=group) from None
+    production = os.environ.get("PRODUCTION_ENDPOINT", "")
+    current = rollout.record(production) if production else None  # what serves now, published for the dashboard
+    rejected_served = current is not None and current.approval == "Rejected"
+    if package is None and rejected_served:
+        raise Failed("rejected_served_none_approved", (
+            f"ALERT: {production} serves version {current.version}, which is Rejected, and no Approved version of "
+            f"{group} is left, so it keeps serving it. Approve a version that may serve (make approve ENV=<env> "
+            f"VERSION=<n>) or register and approve a new one; to stop serving now, delete the endpoint "
+            f"(aws sagemaker delete-endpoint --endpoint-name {production})"), group=group)
     if package is None:
         raise Failed("none_approved", f"no Approved version left in model package group {group}; nothing was deployed",
                      group=group)
-    production = os.environ.get("PRODUCTION_ENDPOINT", "")
-    served = serving.describe(production) if production and not _redeploy(job) else None
-    if served is not None and served.status == "InService" and served.variants and all(
-            packages == [package["ModelPackageArn"]] for packages in served.variants.values()):
+    if not _redeploy(job) and current is not None and current.endpoint_status == "InService" and \
+            current.package_arn == package["ModelPackageArn"]:
         # An approval of an older version, or a rejection of one production does not serve: nothing to change.
         raise Failed("up_to_date", f"{production} already serves version {package['ModelPackageVersion']}, the newest "
                                    f"Approved version of {group}; nothing to deploy", group=group)
@@ -71,6 +79,9 @@ def resolve(job: Job) -> Succeeded:  # the version comes from the registry only;
         "ModelPackageVersion": str(package["ModelPackageVersion"]),
         "CreationTime": summary.created_at(package.get("CreationTime")),
         "Summary": text,
+        # Production serves a rejected version: back to the newest approved one without staging and the smoke test
+        # (the stages' entry conditions skip them); a person's approval and the guarded rollout still apply.
+        "FastPath": "true" if rejected_served else "false",
     }
     return Succeeded("resolved", variables, text, {"group": group, "archives": pinned})
 
@@ -98,38 +109,26 @@ def _check_capacity() -> None:
         raise Failed("quota", "; ".join(short) + "; nothing was deployed", needed=needed, in_use=used)
 
 
-def record(version: str) -> Succeeded:
-    """Production serves `version` (CloudFormation finished its update): one point of DeployedModelVersion."""
-    namespace, endpoint = os.environ.get("METRICS_NAMESPACE", ""), os.environ.get("PRODUCTION_ENDPOINT", "")
-    if not namespace or not endpoint:
-        raise Failed("misconfigured", "the function's METRICS_NAMESPACE or PRODUCTION_ENDPOINT environment variable is not set",
-                     "ConfigurationError")
-    if not re.fullmatch(r"[0-9]{1,9}", version):
-        raise Failed("bad_parameters", f"RecordDeployedVersion is not a version number: {version[:50]!r}", "ConfigurationError")
-    clients.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=[{
-        "MetricName": contract.DEPLOYED_VERSION, "Dimensions": [{"Name": contract.DIMENSION, "Value": endpoint}],
-        "Value": float(version), "Unit": "None"}])
-    return Succeeded("recorded", {"DeployedModelVersion": version}, f"{endpoint} serves version {version}",
-                     {"endpoint": endpoint})
-
-
-def _record_request(job: Job) -> dict | None:
-    """UserParameters naming RecordDeployedVersion; anything else is no request (resolving reads nothing from the job)."""
+def _request(job: Job) -> dict | None:
+    """UserParameters naming RollOut; anything else is no request (resolving reads nothing from the job)."""
     try:
         parameters = json.loads(job.user_parameters) if job.user_parameters.strip() else None
     except ValueError:
         return None
-    return parameters if isinstance(parameters, dict) and "RecordDeployedVersion" in parameters else None
+    return parameters if isinstance(parameters, dict) and "RollOut" in parameters else None
 
 
-def work(job: Job) -> Succeeded:
-    request = _record_request(job)
+def work(job: Job) -> Succeeded | InProgress:
+    if job.continuation_token:  # CodePipeline asking how a rollout this function started goes
+        return rollout.poll(job.continuation_token)
+    request = _request(job)
     if request is None:
         return resolve(job)
-    version = request["RecordDeployedVersion"]
-    if not isinstance(version, str):
-        raise Failed("bad_parameters", f"RecordDeployedVersion must be a string, not {type(version).__name__}", "ConfigurationError")
-    return record(version)
+    stack, package = request["RollOut"], request.get("ModelPackageArn")
+    if not isinstance(stack, str) or not isinstance(package, str) or not package.startswith("arn:"):
+        raise Failed("bad_parameters", "RollOut needs the production stack's name and ModelPackageArn, the resolved "
+                                       f"version: {job.user_parameters[:300]!r}", "ConfigurationError")
+    return rollout.start(stack, package)
 
 
 def lambda_handler(event, context=None):  # noqa: ARG001 - Lambda's signature

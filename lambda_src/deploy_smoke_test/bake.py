@@ -14,7 +14,7 @@ success with a continuation token holding its state; CodePipeline invokes it aga
   invocations on it since the action began: a rollout the new fleet saw no request of was not validated.
   A rollback (the endpoint back on its old config) is the driver's failure to report, not this action's;
 - when no rollout started within NO_ROLLOUT_SECONDS (the driver failed before UpdateEndpoint, or changed nothing);
-- after RolloutSeconds, by when SageMaker has stopped any rollout.
+- after NO_ROLLOUT_SECONDS + RolloutSeconds, by when SageMaker has stopped any rollout.
 """
 from __future__ import annotations
 
@@ -24,13 +24,15 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 from shared import clients
-from shared.pipeline_job import Failed, Job, Succeeded
+from shared.pipeline_job import Failed, InProgress, Job, Succeeded
 
 from . import contract
 
 REQUESTS_PER_MINUTE = 60
 POLL_SECONDS = 30  # how often the endpoint's state is read
-NO_ROLLOUT_SECONDS = 900  # CloudFormation makes the model, config and alarms before UpdateEndpoint: minutes at most
+# The rollout action may wait up to 15 minutes for rollback alarms to leave ALARM before it calls UpdateEndpoint
+# (lambda_src/deploy_resolve/rollout.py, ALARM_WAIT_SECONDS): a rollout not seen by then is not coming.
+NO_ROLLOUT_SECONDS = 1200
 # Stop sending this long before the function's timeout: a hung request (shared/clients.py: 32 s) and a slow
 # DescribeEndpoint (33 s with retries) still leave time to report; an invocation that timed out unreported would be
 # retried by Lambda and then dead-lettered, which alarms.
@@ -109,7 +111,7 @@ def _finish(endpoint_name: str, serving_config: str, state: State, now: float) -
 
 
 def run(job: Job, endpoint_name: str, package: dict, rollout_seconds: int, remaining_ms, clock=time.monotonic,
-        wall=time.time, sleep=time.sleep) -> Succeeded:
+        wall=time.time, sleep=time.sleep) -> Succeeded | InProgress:
     state = _state(job, wall())
     request_contract = contract.load(package["model_data_url"])
     body = contract.csv_body(request_contract, contract.rows(request_contract))
@@ -123,9 +125,9 @@ def run(job: Job, endpoint_name: str, package: dict, rollout_seconds: int, remai
                 state.config = pending
             elif state.config and status not in ROLLING:
                 return _finish(endpoint_name, serving_config, state, now)
-            if (not state.config and now - state.started > NO_ROLLOUT_SECONDS) or now - state.started > rollout_seconds:
+            if (not state.config and now - state.started > NO_ROLLOUT_SECONDS) or now - state.started > NO_ROLLOUT_SECONDS + rollout_seconds:
                 return _finish(endpoint_name, serving_config, state, now)
         _send(endpoint_name, body, state)
         sleep(max(0.0, interval - (clock() - tick)))
-    return Succeeded("baking", {}, f"sending bake traffic to {endpoint_name}: {state.sent} requests so far, "
-                                   f"{state.failed} failed", continuation=state.token())
+    return InProgress("baking", state.token(), f"sending bake traffic to {endpoint_name}: {state.sent} requests so far, "
+                                                f"{state.failed} failed")

@@ -1,19 +1,17 @@
 """The endpoint is InService and every production variant serves the resolved model package version
-(shared/serving.py). So a smoke test can never pass on an endpoint still serving another version, and the
-production check after a rollout cannot pass on an endpoint SageMaker rolled back."""
+(shared/serving.py). So a smoke test can never pass on an endpoint still serving another version."""
 from __future__ import annotations
 
 from shared import serving
 from shared.pipeline_job import Failed
 
 
-def check(endpoint_name: str, package_arn: str, statuses: tuple[str, ...] = ("InService",)) -> list[str]:
-    """The variant names serving `package_arn`; a Failed naming what the endpoint serves instead. `statuses`: the
-    endpoint states accepted (after a rollout, autoscaling may already be updating the endpoint)."""
+def check(endpoint_name: str, package_arn: str) -> list[str]:
+    """The variant names serving `package_arn` on an InService endpoint; a Failed naming what it serves instead."""
     served = serving.describe(endpoint_name)
     if served is None:
         raise Failed("endpoint_not_in_service", f"endpoint {endpoint_name} does not exist")
-    if served.status not in statuses:
+    if served.status != "InService":
         reason = f" ({served.failure_reason[:300]})" if served.failure_reason else ""
         raise Failed("endpoint_not_in_service", f"endpoint {endpoint_name} is {served.status}, not InService{reason}")
     if not served.variants:

@@ -2,10 +2,9 @@
 
 Environment: LATENCY_BUDGET_MS, a positive integer.
 UserParameters: {"EndpointName": "<staging endpoint>", "ModelPackageArn": "#{Resolve.ModelPackageArn}"}
-(CodePipeline substitutes the variable before invoking); with "VerifyOnly": true (production, after its rollout)
-only check 1 below runs and nothing is sent to the endpoint; with "StillApprovedOnly": true (right before
-production changes) only check 2 runs; with "RolloutSeconds": n (production, beside its rollout) the version's
-contract requests go to the endpoint while its rollout runs (bake.py), nothing else.
+(CodePipeline substitutes the variable before invoking); with "StillApprovedOnly": true (right before production
+changes) only check 2 runs; with "RolloutSeconds": n (production, beside its rollout) the version's contract
+requests go to the endpoint while its rollout runs (bake.py), nothing else.
 Output variables: LatencyMs (the median latency, whole ms), Summary (one line).
 
 Checks, in order; the first that fails fails the action with a one-line message naming it:
@@ -70,14 +69,7 @@ def smoke_test(job: Job, clock=time.perf_counter, remaining_ms=lambda: 0) -> Suc
         package = _package(given.package_arn)
         line = f"version {package['version']} ({given.package_arn}) is still Approved"
         return Succeeded("still_approved", {"Summary": line}, line, {"model_package_arn": given.package_arn})
-    # After production's rollout, autoscaling may already be adjusting the endpoint (Updating, same config).
-    statuses = ("InService", "Updating") if given.verify_only else ("InService",)
-    variants = endpoint.check(given.endpoint_name, given.package_arn, statuses)
-    if given.verify_only:
-        # After production's rollout: SageMaker may have rolled the endpoint back to the old fleet and still report
-        # InService, so CloudFormation's success alone does not say production serves the version.
-        line = f"{given.endpoint_name} serves {given.package_arn} on every variant ({', '.join(variants)})"
-        return Succeeded("serving", {"Summary": line}, line, {"endpoint": given.endpoint_name})
+    variants = endpoint.check(given.endpoint_name, given.package_arn)
     package = _package(given.package_arn)
     request_contract = contract.load(package["model_data_url"])
     request_rows = contract.rows(request_contract)

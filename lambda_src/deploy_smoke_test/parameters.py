@@ -18,7 +18,6 @@ class Parameters:
     endpoint_name: str
     package_arn: str
     budget_ms: int
-    verify_only: bool = False  # only check what the endpoint serves (production, after its rollout): send nothing
     approved_only: bool = False  # only check the version is still Approved (right before production changes)
     rollout_seconds: int = 0  # send bake traffic while the endpoint's rollout runs, at most this long (bake.py)
 
@@ -39,14 +38,13 @@ def read(job: Job) -> Parameters:
         hint = " (an unresolved pipeline variable: is the Resolve action's namespace right?)" if "#{" in str(package) else ""
         raise _bad(f"UserParameters ModelPackageArn must be a versioned model package ARN, not "
                    f"{one_line(str(package), 300)!r}{hint}")
-    verify_only, approved_only = given.get("VerifyOnly", False), given.get("StillApprovedOnly", False)
-    for key, value in (("VerifyOnly", verify_only), ("StillApprovedOnly", approved_only)):
-        if not isinstance(value, bool):
-            raise _bad(f"UserParameters {key} must be true or false, not {one_line(str(value), 50)!r}")
+    approved_only = given.get("StillApprovedOnly", False)
+    if not isinstance(approved_only, bool):
+        raise _bad(f"UserParameters StillApprovedOnly must be true or false, not {one_line(str(approved_only), 50)!r}")
     bake = given.get("RolloutSeconds", 0)
     if isinstance(bake, bool) or not isinstance(bake, int) or not 0 <= bake <= MAX_ROLLOUT_SECONDS:
         raise _bad(f"UserParameters RolloutSeconds must be a whole number of seconds up to {MAX_ROLLOUT_SECONDS}, not "
                    f"{one_line(str(bake), 50)!r}")
-    if sum(map(bool, (verify_only, approved_only, bake))) > 1:
-        raise _bad("UserParameters may set one of VerifyOnly, StillApprovedOnly and RolloutSeconds")
-    return Parameters(endpoint, package, int(budget), verify_only, approved_only, bake)
+    if approved_only and bake:
+        raise _bad("UserParameters may set one of StillApprovedOnly and RolloutSeconds")
+    return Parameters(endpoint, package, int(budget), approved_only, bake)

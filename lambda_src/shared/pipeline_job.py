@@ -15,11 +15,10 @@ Outcomes, one JSON log line each (field `decision`):
 - "internal_error": a bug: failure reported, then raised (Lambda's error metric, retries, dead letters);
 - "malformed": no job id, nobody to report to: raised;
 - "report_failed": reporting itself failed: raised, so Lambda retries and then dead-letters the event;
-- "already_reported": the job is no longer open (a retry after a report that went through).
-
-A long action reports success with a continuation token (at most MAX_CONTINUATION_TOKEN characters) and no output
-variables; CodePipeline then invokes the function again with the same job and `data.continuationToken`, for up to
-24 hours, as long as each reply comes within 20 minutes (CodePipeline user guide, Quotas: Lambda invoke action).
+- "already_reported": the job is no longer open (a retry after a report that went through);
+- the work's "in progress" decision (`InProgress`): success reported with a continuation token, so CodePipeline
+  invokes the function again with it (`Job.continuation_token`) until a result without one; it waits at most
+  20 minutes for each answer and 24 hours in all (CodePipeline quotas, "AWS Lambda invoke action").
 """
 from __future__ import annotations
 
@@ -63,14 +62,22 @@ class Succeeded:
     variables: dict[str, str]
     summary: str
     fields: dict = field(default_factory=dict)  # extra log fields
-    continuation: str = ""  # not done yet: CodePipeline invokes the function again with this token
+
+
+@dataclass(frozen=True)
+class InProgress:
+    """Not done yet: CodePipeline invokes the function again, with `token` as the job's continuation token."""
+    decision: str
+    token: str
+    summary: str
+    fields: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Job:
     id: str
     user_parameters: str  # "" when the action has none
-    continuation_token: str = ""  # "" on the action's first invocation
+    continuation_token: str = ""  # what an earlier invocation of this action returned as InProgress.token
 
 
 def parse(event) -> Job:
@@ -121,17 +128,22 @@ def _report(job: Job, function: str, call: Callable[[], object], decision: str) 
 
 def succeed(job: Job, function: str, outcome: Succeeded) -> None:
     check_variables(outcome.variables)
-    if outcome.continuation and (outcome.variables or len(outcome.continuation) > MAX_CONTINUATION_TOKEN):
-        raise ValueError("a continuation token goes without output variables, in at most "
-                         f"{MAX_CONTINUATION_TOKEN} characters")
     pipeline = clients.client("codepipeline")
     summary = one_line(outcome.summary, MAX_EXECUTION_SUMMARY) or outcome.decision
-    result = ({"continuationToken": outcome.continuation} if outcome.continuation
-              else {"outputVariables": outcome.variables})
     if _report(job, function, lambda: pipeline.put_job_success_result(
-            jobId=job.id, executionDetails={"summary": summary}, **result), outcome.decision):
+            jobId=job.id, outputVariables=outcome.variables, executionDetails={"summary": summary}), outcome.decision):
         log("INFO", summary, function=function, decision=outcome.decision, job_id=job.id,
             variables=outcome.variables, **outcome.fields)
+
+
+def keep_going(job: Job, function: str, outcome: InProgress) -> None:
+    if not 1 <= len(outcome.token) <= MAX_CONTINUATION_TOKEN:
+        raise ValueError(f"a continuation token is 1 to {MAX_CONTINUATION_TOKEN} characters, not {len(outcome.token)}")
+    pipeline = clients.client("codepipeline")
+    summary = one_line(outcome.summary, MAX_EXECUTION_SUMMARY) or outcome.decision
+    if _report(job, function, lambda: pipeline.put_job_success_result(
+            jobId=job.id, continuationToken=outcome.token, executionDetails={"summary": summary}), outcome.decision):
+        log("INFO", summary, function=function, decision=outcome.decision, job_id=job.id, **outcome.fields)
 
 
 def fail(job: Job, function: str, decision: str, message: str, failure_type: str = "JobFailed", **fields) -> None:
@@ -145,7 +157,7 @@ def fail(job: Job, function: str, decision: str, message: str, failure_type: str
             job_id=job.id, failure_type=failure_type, **fields)
 
 
-def run(event, function: str, work: Callable[[Job], Succeeded]) -> dict:
+def run(event, function: str, work: Callable[[Job], Succeeded | InProgress]) -> dict:
     """Parse the job, run `work`, report its outcome; the return value is for tests and the console."""
     try:
         job = parse(event)
@@ -165,6 +177,9 @@ def run(event, function: str, work: Callable[[Job], Succeeded]) -> dict:
             return {"decision": "aws_error", "message": message}
         fail(job, function, "internal_error", f"internal error {type(exc).__name__}: {one_line(exc, 1000)}")
         raise
+    if isinstance(outcome, InProgress):
+        keep_going(job, function, outcome)
+        return {"decision": outcome.decision, "continuation_token": outcome.token}
     succeed(job, function, outcome)
     return {"decision": outcome.decision, "variables": outcome.variables}
 

@@ -3,8 +3,11 @@
 Every name, pattern, property, parameter override and action configuration comes from the rendered
 deployment, staging-endpoint and production-endpoint templates evaluated for the env (wiring.Deployment).
 What moto lacks is stood in for and said so: CodePipeline's job APIs (tests/support/pipeline_job_support.py),
-InvokeEndpoint (serving.py: the real trained model), UpdateEndpoint (the request is validated against
-botocore's model, not sent), EventBridge -> SNS delivery (an SQS target, its message published to the topic).
+InvokeEndpoint (serving.py: the real trained model), UpdateEndpoint and SageMaker's side of a rollout
+(tests/support/rollout_support.py: the request is validated against botocore's model and answered; the demo then
+ends the rollout as SageMaker would, completed or rolled back, and says so), EventBridge -> SNS delivery (an SQS
+target, its message published to the topic). The production endpoint is the RollOut action's (the real function),
+never CloudFormation's.
 """
 from __future__ import annotations
 
@@ -16,15 +19,22 @@ import re
 
 from tests.demo import serving
 from tests.demo.progress import Broken
-from tests.support import api_shapes
+from tests.support import api_shapes, rollout_support
 from infra.config import serving as serving_rules
 from tests.support.pipeline_job_support import FakeCodePipeline, FakeServiceQuotas, job_event
+
+from deploy_resolve import rollout  # lambda_src/ is on sys.path: tests/__init__.py
 
 NAMESPACE = "Resolve"  # the Resolve action's namespace: #{Resolve.<variable>} in later actions
 # CreateEndpoint takes none of these; CloudFormation uses them when it updates the endpoint (UpdateEndpoint).
 UPDATE_ONLY = ("RetainAllVariantProperties", "ExcludeRetainedVariantProperties", "RetainDeploymentConfig")
 STAGE_EVENT = "CodePipeline Stage Execution State Change"
-REJECTION_COMMENT = "Rejected by the demo: its rollout tripped the latency alarm."
+REJECTION_COMMENT = "Rejected by the demo: found wanting once in production."
+EMULATED = ("what is emulated: moto has no UpdateEndpoint and no traffic shifting, so the demo answers UpdateEndpoint "
+            "(validated against botocore's model) and then ends each rollout as SageMaker would: traffic on the new config, "
+            "or InService again on the old config with a FailureReason (a rollback; it sets the alarm that causes it). "
+            "Real: the RollOut function and every decision it makes, the stack's model, config and alarms on moto. "
+            "CloudFormation never updates the endpoint, so what it would report after a rollback does not arise.")
 
 
 def _json(value) -> str:
@@ -133,8 +143,10 @@ class DeploymentSteps:
         sm, resources = self.client("sagemaker"), stack.resources()
         version = stack.parameters["ModelPackageVersion"]
         markers = dict(self.markers)
-        markers["<GetAtt Model.ModelName>"] = _generated_name(stack, "Model", version)
-        markers["<GetAtt EndpointConfig.EndpointConfigName>"] = _generated_name(stack, "EndpointConfig", version)
+        self.stack_updates = getattr(self, "stack_updates", 0) + 1  # each update makes new ones, under new names
+        markers["<GetAtt Model.ModelName>"] = _generated_name(stack, "Model", f"{version}/{self.stack_updates}")
+        markers["<GetAtt EndpointConfig.EndpointConfigName>"] = _generated_name(stack, "EndpointConfig",
+                                                                                f"{version}/{self.stack_updates}")
         where = f"{stack.key}.yaml"
         sm.create_model(**_request("sagemaker", "CreateModel", {
             "ModelName": markers["<GetAtt Model.ModelName>"], **_fill(resources["Model"]["Properties"], markers, where)},
@@ -307,38 +319,100 @@ class DeploymentSteps:
         if still.get("decision") != "still_approved":
             raise Broken(f"the check before production decided {still.get('decision')}: {still.get('message')}")
         self.p.say(f"before production changes: {still['variables']['Summary']}")
-        stack = self._stack_for_run("Production", self.w.deployment.production, "DeployProductionEndpoint")
-        resources, markers = self._create_model_and_config(stack)
-        props = self._create_endpoint(stack, resources, markers)
-        self.production_endpoint, self.production_stack = props["EndpointName"], stack
-        self.production_config = markers["<GetAtt EndpointConfig.EndpointConfigName>"]
-        self._put_alarms(stack, resources, markers)
-        scaling = self._autoscaling(stack, resources)
-        policy = props["DeploymentConfig"]["BlueGreenUpdatePolicy"]
-        routing = policy["TrafficRoutingConfiguration"]
+        self.p.say(EMULATED)
+        outputs = self._deploy_production_stack()
+        self.production_endpoint = outputs["EndpointName"]
+        self.rollout = rollout_support.Production(self.account, self.env.region, self.production_endpoint,
+                                                  self.w.deployment.production.name, outputs)
+        self.p.say(f"emulated: {self.production_endpoint} does not exist yet: the RollOut action creates it (moto's "
+                   "CreateEndpoint, InService at once; nothing to shift traffic from)")
+        result = self._roll_out("rolled_out")
+        if result.get("decision") != "rolled_out":
+            raise Broken(f"RollOut decided {result.get('decision')}: {result.get('message')}")
+        config = rollout.deployment_config(outputs)
+        _request("sagemaker", "UpdateEndpoint", {"EndpointName": self.production_endpoint,
+                                                 "EndpointConfigName": outputs["EndpointConfigName"], "DeploymentConfig": config},
+                 "production-endpoint.yaml Outputs (the rollout's DeploymentConfig)")
+        policy, routing = config["BlueGreenUpdatePolicy"], config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
         step = routing.get("CanarySize") or routing.get("LinearStepSize")
         plan = f"{routing['Type']}" + (f" {step['Value']}% of capacity" if step else "") + f", wait {routing['WaitIntervalInSeconds']} s per step"
-        self.p.say(f"rollout of the next version: blue/green {plan}; timeout {policy['MaximumExecutionTimeoutInSeconds']} s; "
-                   f"old fleet kept {policy['TerminationWaitInSeconds']} s (DeploymentConfig validated against botocore's CreateEndpoint)")
-        self.rollback_alarms = [a["AlarmName"] for a in props["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]]
+        self.p.say(f"each next version: UpdateEndpoint by the RollOut action, blue/green {plan}; timeout "
+                   f"{policy['MaximumExecutionTimeoutInSeconds']} s; old fleet kept {policy['TerminationWaitInSeconds']} s "
+                   "(DeploymentConfig built from the stack's outputs, validated against botocore's UpdateEndpoint)")
+        self.rollback_alarms = [a["AlarmName"] for a in config["AutoRollbackConfiguration"]["Alarms"]]
         for alarm in self.client("cloudwatch").describe_alarms(AlarmNames=self.rollback_alarms)["MetricAlarms"]:
             self.p.say(f"rolls back on {alarm['AlarmName']}: {alarm['MetricName']} {alarm['Statistic']} "
                        f"{alarm['ComparisonOperator']} {alarm['Threshold']:g} over {alarm['Period']} s")
-        verified = self._verify_production()
-        if verified.get("decision") != "serving":
-            raise Broken(f"the check after the rollout decided {verified.get('decision')}: {verified.get('message')}")
-        variant = resources["EndpointConfig"]["Properties"]["ProductionVariants"][0]
-        row.result = (f"{self.production_endpoint} InService (moto), v{stack.parameters['ModelPackageVersion']} on "
+        scaling = self._autoscaling_applied(outputs)
+        variant = self.client("sagemaker").describe_endpoint_config(
+            EndpointConfigName=outputs["EndpointConfigName"])["ProductionVariants"][0]
+        row.result = (f"{self.production_endpoint} InService (moto), v{outputs['ModelPackageVersion']} on "
                       f"{variant['InitialInstanceCount']} x {variant['InstanceType']}, checked to serve it; {plan}; "
                       f"rolls back on {', '.join(self.rollback_alarms)}; {scaling}")
 
-    def _verify_production(self) -> dict:
-        """The Production stage's second action: the smoke-test function, VerifyOnly, on production."""
-        fn = self.w.deployment.smoke_test
-        parameters = self._function_action("Production", fn, "VerifyProductionServesIt")
-        if not json.loads(parameters).get("VerifyOnly") or json.loads(parameters).get("EndpointName") != self.production_endpoint:
-            raise Broken(f"the Production stage's check calls {parameters}; expected VerifyOnly on {self.production_endpoint}")
-        return self._invoke(fn, job_event(parameters, function_name=fn.name, account=self.account))
+    def _deploy_production_stack(self) -> dict[str, str]:
+        """The DeployProductionEndpoint action's stack for this run: model, endpoint config, alarms; its outputs."""
+        stack = self._stack_for_run("Production", self.w.deployment.production, "DeployProductionEndpoint")
+        resources, markers = self._create_model_and_config(stack)
+        if any(r["Type"] == "AWS::SageMaker::Endpoint" for r in resources.values()):
+            raise Broken("production-endpoint.yaml holds the endpoint: CloudFormation would issue the UpdateEndpoint "
+                         "SageMaker may roll back by itself")
+        self._put_alarms(stack, resources, markers)
+        return {k: str(_fill(stack.value(o["Value"]), markers, f"{stack.key}.yaml Outputs {k}"))
+                for k, o in stack.template["Outputs"].items()}
+
+    def _roll_out(self, outcome: str, when_updating=None) -> dict:
+        """The RollOut action, invoked again with its continuation token until it reports a result. While the
+        endpoint is Updating, SageMaker's side is emulated: `when_updating()` (an alarm, a rejection) runs first, then
+        the rollout ends with `outcome` (rolled_out: traffic on the new config; rolled_back: InService on the old one)."""
+        fn = self.w.deployment.resolve
+        parameters = self._function_action("Production", fn, "RollOut")
+        token, result = "", {}
+        for _ in range(10):
+            event = job_event(parameters, function_name=fn.name, account=self.account)
+            if token:
+                event["CodePipeline.job"]["data"]["continuationToken"] = token
+            pipeline = FakeCodePipeline(self.env.region)
+            result = self._invoke(fn, event)
+            call, body = pipeline.only_result()
+            token = body.get("continuationToken", "") if call == "PutJobSuccessResult" else ""
+            if not token:
+                return result
+            sm = self.client("sagemaker")
+            if sm.describe_endpoint(EndpointName=self.production_endpoint)["EndpointStatus"] == "Updating":
+                if when_updating is not None:
+                    when_updating()
+                    when_updating = None
+                    continue  # CodePipeline asks again: the function sees what happened meanwhile
+                self.rollout.settle(outcome, self._tripped)
+                self.p.say(f"emulated SageMaker: the rollout {'completes: traffic on the new config' if outcome == 'rolled_out' else 'is rolled back: InService on the old config, FailureReason set'}")
+        raise Broken("the RollOut action did not finish in 10 invocations")
+
+    _tripped = ""
+
+    def _served(self) -> str:
+        return self.rollout.serves()
+
+    def _agree(self, version: str, what: str) -> str:
+        """DescribeEndpoint, the recorded DeployedModelVersion and make status all say `version`."""
+        from infra.ops import status
+
+        served, recorded = self._served(), self._recorded()
+        line = status.endpoints(self.client("sagemaker"), self.names)[0]
+        if not (served == recorded == version) or f"serves version {version} (" not in line:
+            raise Broken(f"{what}: DescribeEndpoint serves v{served}, DeployedModelVersion is {recorded}, make status "
+                         f"says {line!r}; all must say v{version}")
+        self.p.say(f"agree on v{version}: DescribeEndpoint, DeployedModelVersion (dashboard, Resolve), make status: {line.strip()}")
+        return line
+
+    def _recorded(self) -> str:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        fn = self.w.deployment.resolve
+        points = [d for d in cloudwatch_backends[self.account][self.env.region].get_all_metrics()
+                  if d.namespace == fn.environment["METRICS_NAMESPACE"] and d.name == "DeployedModelVersion"
+                  and [(x.name, x.value) for x in d.dimensions] == [("EndpointName", self.production_endpoint)]]
+        return f"{points[-1].value:g}" if points else ""
 
     def _put_alarms(self, stack, resources: dict, markers: dict) -> None:
         cw = self.client("cloudwatch")
@@ -347,119 +421,143 @@ class DeploymentSteps:
                 where = f"{stack.key}.yaml {logical_id}"
                 request = _request("cloudwatch", "PutMetricAlarm", _fill(res["Properties"], markers, where), where)
                 cw.put_metric_alarm(**request)
-        alarms = cw.describe_alarms(AlarmNamePrefix=f"{stack.parameters['ResourcePrefix']}-production")["MetricAlarms"]
-        config = markers["<GetAtt EndpointConfig.EndpointConfigName>"]
-        for alarm in alarms:
-            dims = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
-            if dims.get("EndpointConfigName") != config:
-                raise Broken(f"alarm {alarm['AlarmName']} watches {dims.get('EndpointConfigName')}, not the new fleet {config}")
 
-    def _autoscaling(self, stack, resources: dict) -> str:
-        if "ScalableTarget" not in resources:
+    def _autoscaling_applied(self, outputs: dict[str, str]) -> str:
+        if outputs["MinInstances"] == outputs["MaxInstances"]:
             return "no autoscaling (min_instances = max_instances)"
         aas = self.client("application-autoscaling")
-        target = resources["ScalableTarget"]["Properties"]
-        aas.register_scalable_target(**_request("application-autoscaling", "RegisterScalableTarget", target,
-                                                f"{stack.key}.yaml ScalableTarget"))
-        policy = dict(resources["InvocationsScalingPolicy"]["Properties"])
-        if policy.pop("ScalingTargetId") != "<Ref ScalableTarget>":
-            raise Broken("production-endpoint.yaml: the scaling policy does not scale ScalableTarget")
-        ids = {k: target[k] for k in ("ServiceNamespace", "ResourceId", "ScalableDimension")}
-        aas.put_scaling_policy(**_request("application-autoscaling", "PutScalingPolicy", {**policy, **ids},
-                                          f"{stack.key}.yaml InvocationsScalingPolicy"))
-        registered = aas.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[target["ResourceId"]])["ScalableTargets"]
-        if len(registered) != 1:
-            raise Broken(f"no scalable target {target['ResourceId']}")
-        t = registered[0]
-        config = policy["TargetTrackingScalingPolicyConfiguration"]
+        registered = aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+        policies = aas.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+        if len(registered) != 1 or len(policies) != 1:
+            raise Broken(f"after the rollout: {len(registered)} scalable target(s), {len(policies)} policies; expected one each")
+        t, config = registered[0], policies[0]["TargetTrackingScalingPolicyConfiguration"]
         text = (f"autoscaling {t['MinCapacity']}..{t['MaxCapacity']} instances, target "
-                f"{config['TargetValue']} {config['PredefinedMetricSpecification']['PredefinedMetricType']}")
-        self.p.say(f"{t['ResourceId']}: {text}")
+                f"{config['TargetValue']:g} {config['PredefinedMetricSpecification']['PredefinedMetricType']}")
+        self.p.say(f"{t['ResourceId']}: {text} (applied by the RollOut action once the endpoint served)")
         return text
 
     def record_release(self, row):
-        parameters = self._function_action("RecordRelease", self.w.deployment.resolve)
-        result, (call, _) = self._run_resolve(parameters)
-        if result.get("decision") != "recorded" or call != "PutJobSuccessResult":
-            raise Broken(f"RecordRelease decided {result.get('decision')} ({result.get('message')})")
-        fn = self.w.deployment.resolve
-        now = dt.datetime.now(dt.timezone.utc)
-        stats = self.client("cloudwatch").get_metric_statistics(
-            Namespace=fn.environment["METRICS_NAMESPACE"], MetricName="DeployedModelVersion",
-            Dimensions=[{"Name": "EndpointName", "Value": self.production_endpoint}],
-            StartTime=now - dt.timedelta(hours=1), EndTime=now + dt.timedelta(minutes=5), Period=3600, Statistics=["Maximum"])
-        served = [d["Maximum"] for d in stats["Datapoints"]]
-        if served != [float(self.resolved["ModelPackageVersion"])]:
-            raise Broken(f"DeployedModelVersion of {self.production_endpoint} is {served}, expected {self.resolved['ModelPackageVersion']}")
+        self._agree(self.resolved["ModelPackageVersion"], "after the first rollout")
         messages = self._stage_event("Production", "SUCCEEDED")
         if len(messages) != 1 or "production now serves" not in messages[0]:
             raise Broken(f"the operations topic received {messages} for a promoted run")
-        row.result = f"DeployedModelVersion={served[0]:g} ({self.production_endpoint}); the operations topic says production serves it"
+        row.result = (f"DeployedModelVersion={self._recorded()} ({self.production_endpoint}); the operations topic says "
+                      "production serves it")
 
-    def guarded_rollout(self, row):
+    def _next_version(self, label: str) -> str:
         sm = self.client("sagemaker")
         execution = sm.start_pipeline_execution(PipelineName=self.names.sagemaker_pipeline)["PipelineExecutionArn"]
-        self.second_arn = self._register(self._register_arguments(execution.rsplit("/", 1)[1]), execution)
-        self.p.say(f"registered v{_version(self.second_arn)} (execution {execution.rsplit('/', 1)[1]}; the same trained archive and report)")
-        self._approve_and_deliver(self.second_arn, "Approved", "second version, approved by the demo")
+        arn = self._register(self._register_arguments(execution.rsplit("/", 1)[1]), execution)
+        self.p.say(f"registered v{_version(arn)} (execution {execution.rsplit('/', 1)[1]}; the same trained archive and report)")
+        self._approve_and_deliver(arn, "Approved", f"{label}, approved by the demo")
+        self._resolve_expecting(arn)
+        self.p.say(f"Resolve: v{_version(arn)}; staging and the smoke test as for v{_version(self.package_arn)} "
+                   "(not repeated here)")
+        self.rollout.outputs.update(self._deploy_production_stack())
+        self.p.say(f"DeployProductionEndpoint: CloudFormation makes v{_version(arn)}'s model, endpoint config "
+                   f"{self.rollout.outputs['EndpointConfigName']} and alarms, and is done: it never updates the endpoint")
+        return arn
+
+    def guarded_rollout(self, row):
         self.deployment_execution = "0f1e2d3c-4b5a-4697-8a8b-9c0d1e2f3a42"
-        variables = self._resolve_expecting(self.second_arn)
-        self.p.say(f"Resolve: v{variables['ModelPackageVersion']}; staging and the smoke test as for v{_version(self.package_arn)} "
-                   "(not repeated: moto cannot update the staging endpoint)")
-        stack = self._stack_for_run("Production", self.w.deployment.production, "DeployProductionEndpoint")
-        resources, markers = self._create_model_and_config(stack)
-        props = _fill(resources["Endpoint"]["Properties"], markers, f"{stack.key}.yaml")
-        update = _request("sagemaker", "UpdateEndpoint", props, f"{stack.key}.yaml Endpoint (update)")
-        self.p.say(f"UpdateEndpoint as CloudFormation sends it (validated against botocore's model; moto does not implement it): {_json(update)}")
-        self._put_alarms(stack, resources, markers)  # the stack update points the alarms at the new fleet
-        watched = [a["AlarmName"] for a in update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]]
+        self.second_arn = self._next_version("second version")
         cw = self.client("cloudwatch")
-        latency = next(a for a in cw.describe_alarms(AlarmNames=watched)["MetricAlarms"] if a["MetricName"] == "ModelLatency")
-        cw.set_alarm_state(AlarmName=latency["AlarmName"], StateValue="ALARM",
-                           StateReason="demo: the new fleet's ModelLatency passed the threshold during the canary")
-        state = cw.describe_alarms(AlarmNames=[latency["AlarmName"]])["MetricAlarms"][0]["StateValue"]
-        if state != "ALARM" or latency["AlarmName"] not in watched:
-            raise Broken(f"alarm {latency['AlarmName']} is {state}; the rollout watches {watched}")
-        serving_config = sm.describe_endpoint(EndpointName=self.production_endpoint)["EndpointConfigName"]
-        if serving_config != self.production_config:
-            raise Broken(f"production serves {serving_config}, not v{_version(self.package_arn)}'s {self.production_config}")
-        self.p.say(f"{latency['AlarmName']} -> ALARM; it is in the update's AutoRollbackConfiguration, so SageMaker shifts the "
-                   f"traffic back to the old fleet ({serving_config}, v{_version(self.package_arn)}) and CloudFormation rolls the stack back")
-        verified = self._verify_production()  # even if CloudFormation reported the update complete
-        if verified.get("decision") != "wrong_model":
-            raise Broken(f"after the rollback the check decided {verified.get('decision')}; it must find v{_version(self.package_arn)}")
-        self.p.say(f"the check after the rollout: {verified.get('message')}")
+        latency = next(a for a in cw.describe_alarms(AlarmNames=self.rollback_alarms)["MetricAlarms"]
+                       if a["MetricName"] == "ModelLatency")
+
+        def trip():
+            cw.set_alarm_state(AlarmName=latency["AlarmName"], StateValue="ALARM",
+                               StateReason="demo: the new fleet's ModelLatency passed the threshold during the canary")
+            self.p.say(f"emulated: {latency['AlarmName']} -> ALARM (SetAlarmState); it is in the UpdateEndpoint's "
+                       "AutoRollbackConfiguration, so SageMaker shifts the traffic back")
+        self._tripped = latency["AlarmName"]
+        result = self._roll_out("rolled_back", trip)
+        update = self.rollout.updates[-1]
+        self.p.say(f"UpdateEndpoint as the RollOut action sent it (validated by botocore; moto lacks it, answered by the "
+                   f"demo): {_json(update)}")
+        if result.get("decision") != "rolled_back":
+            raise Broken(f"after SageMaker's rollback RollOut decided {result.get('decision')}: {result.get('message')}")
+        self.p.say(f"RollOut fails the stage: {result.get('message')}")
+        self._agree(_version(self.package_arn), "after the rollback")
         messages = self._stage_event("Production", "FAILED")
         if len(messages) != 1 or "stage Production failed" not in messages[0]:
             raise Broken(f"the operations topic received {messages} for a failed Production stage")
-        row.result = (f"v{_version(self.second_arn)}'s rollout: {latency['AlarmName']} ALARM -> rolled back, production serves "
-                      f"v{_version(self.package_arn)} (the check says so); the operations topic says Production failed")
+        cw.set_alarm_state(AlarmName=latency["AlarmName"], StateValue="OK", StateReason="demo: the fleet it watched is gone")
+        # The same version again (a person re-runs the stage, or a Redeploy run): CloudFormation has nothing to change.
+        config = self.rollout.outputs["EndpointConfigName"]
+        again = self._roll_out("rolled_out")
+        if again.get("decision") != "rolled_out" or self.rollout.updates[-1]["EndpointConfigName"] != config:
+            raise Broken(f"rolling v{_version(self.second_arn)} out again decided {again.get('decision')}: {again.get('message')}")
+        self._agree(_version(self.second_arn), "after rolling the rolled-back version out again")
+        row.result = (f"v{_version(self.second_arn)}: {latency['AlarmName']} ALARM -> SageMaker rolled back (emulated), "
+                      f"all agree on v{_version(self.package_arn)}; rolled out again to the same config: all agree on "
+                      f"v{_version(self.second_arn)}")
+
+    def reject_during_rollout(self, row):
+        self.deployment_execution = "0f1e2d3c-4b5a-4697-8a8b-9c0d1e2f3a43"
+        third = self._next_version("third version")
+        rejected_alarm = self.rollout.outputs["RejectedAlarm"]
+
+        def reject():
+            self._approve_and_deliver(third, "Rejected", "rejected by the demo while it rolls out")
+        self._tripped = rejected_alarm
+        result = self._roll_out("rolled_back", reject)
+        state = self.client("cloudwatch").describe_alarms(AlarmNames=[rejected_alarm])["MetricAlarms"][0]["StateValue"]
+        if state != "ALARM" or rejected_alarm not in self.rollback_alarms:
+            raise Broken(f"{rejected_alarm} is {state} after v{_version(third)} was rejected mid-rollout")
+        if result.get("decision") != "rolled_back":
+            raise Broken(f"after the rejection RollOut decided {result.get('decision')}: {result.get('message')}")
+        self._agree(_version(self.second_arn), "after a rejection stopped the rollout")
+        # That rejection started a run of its own: production does not serve v3, so there is nothing to deploy.
+        resolved, (call, body) = self._run_resolve()
+        if resolved.get("decision") != "up_to_date":
+            raise Broken(f"the rejection's run decided {resolved.get('decision')}: {resolved.get('message')}")
+        row.result = (f"v{_version(third)} rejected mid-rollout: the RollOut action set {rejected_alarm} to ALARM, "
+                      f"SageMaker rolled back (emulated); production serves v{_version(self.second_arn)}; the rejection's "
+                      "own run has nothing to deploy")
 
     def reject_rolls_back(self, row):
-        # Emulated: a later rollout of v2 that completed (moto cannot update an endpoint: the endpoint is re-created).
-        sm = self.client("sagemaker")
-        stack = self._stack_for_run("Production", self.w.deployment.production, "DeployProductionEndpoint")
-        resources, markers = self._create_model_and_config(stack)
-        sm.delete_endpoint(EndpointName=self.production_endpoint)
-        self._create_endpoint(stack, resources, markers)
-        self.p.say(f"emulated: v{_version(self.second_arn)}'s rollout completes; production serves it")
-        # Production serves the newest approved version: another run (an older version approved) has nothing to do.
-        result, (call, body) = self._run_resolve()
-        if result.get("decision") != "up_to_date" or call != "PutJobFailureResult":
-            raise Broken(f"Resolve with production serving the newest approved version decided {result.get('decision')}")
-        self.p.say(f"a run now: {body['failureDetails']['message']}")
+        self.deployment_execution = "0f1e2d3c-4b5a-4697-8a8b-9c0d1e2f3a44"
         self._approve_and_deliver(self.second_arn, "Rejected", REJECTION_COMMENT)
         variables = self._resolve_expecting(self.package_arn)
-        row.result = (f"the rejection of v{_version(self.second_arn)}, which production serves, starts a run; Resolve goes back "
-                      f"to v{variables['ModelPackageVersion']}, the previous approved version: the run stages and smoke-tests it "
-                      "and rolls production to it")
+        if variables.get("FastPath") != "true":
+            raise Broken(f"Resolve, with production serving a rejected version, gave FastPath={variables.get('FastPath')}")
+        skipped = [name for name in self.w.deployment.stages if self._skipped(name)]
+        if skipped != ["Staging"]:
+            raise Broken(f"on the fast path the run skips {skipped}; expected Staging (its deploy and smoke test)")
+        self.p.say(f"fast path: #{{Resolve.FastPath}}=true, so the entry conditions skip {' and '.join(skipped)}; "
+                   "the person's approval, the approval check and the guarded rollout remain")
+        self.rollout.outputs.update(self._deploy_production_stack())
+        result = self._roll_out("rolled_out")
+        if result.get("decision") != "rolled_out":
+            raise Broken(f"rolling v{_version(self.package_arn)} back out decided {result.get('decision')}")
+        self._agree(_version(self.package_arn), "after the fast path")
+        row.result = (f"the rejection of v{_version(self.second_arn)}, which production serves, starts a run; Resolve goes "
+                      f"back to v{variables['ModelPackageVersion']}, the previous approved version, skipping Staging "
+                      "(its deploy and smoke test); the RollOut action moves production to it")
+
+    def _skipped(self, stage: str) -> bool:
+        """Whether the stage's entry condition skips it for this run's variables (VariableCheck EQ rules, SKIP)."""
+        for condition in (self.w.deployment.stages[stage].get("BeforeEntry") or {}).get("Conditions", []):
+            for rule in condition["Rules"]:
+                c = rule["Configuration"]
+                if condition["Result"] == "SKIP" and c["Operator"] == "EQ" and \
+                        self._substitute(c["Variable"], f"deployment.yaml {stage} BeforeEntry") != c["Value"]:
+                    return True
+        return False
 
     def reject_last(self, row):
         self._approve_and_deliver(self.package_arn, "Rejected", "the last approved version, rejected by the demo")
         result, (call, body) = self._run_resolve()
         message = body.get("failureDetails", {}).get("message", "")
-        if result.get("decision") != "none_approved" or call != "PutJobFailureResult" or "no Approved version left" not in message:
+        if result.get("decision") != "rejected_served_none_approved" or call != "PutJobFailureResult" \
+                or not message.startswith("ALERT:"):
             raise Broken(f"Resolve with no Approved version decided {result.get('decision')}, reported {call}: {message}")
+        from infra.ops import status
+
+        line = " ".join(status.endpoints(self.client("sagemaker"), self.names)[:2])
+        if "WARNING: it serves a Rejected version" not in line:
+            raise Broken(f"make status does not say production serves a rejected version: {line}")
         row.result = f"Resolve fails the run: {message}"
 
 
@@ -470,8 +568,9 @@ STEPS = (
     ("Smoke test (deploy_smoke_test) on the real model", DeploymentSteps.smoke_test),
     ("Production approval (emulated)", DeploymentSteps.approve_production),
     ("Production endpoint (production-endpoint.yaml)", DeploymentSteps.production),
-    ("Record the release (RecordRelease)", DeploymentSteps.record_release),
-    ("A second version's rollout trips an alarm", DeploymentSteps.guarded_rollout),
-    ("Reject what production serves: Resolve goes back", DeploymentSteps.reject_rolls_back),
-    ("Reject the last approved: nothing to deploy", DeploymentSteps.reject_last),
+    ("What production serves is recorded (RollOut)", DeploymentSteps.record_release),
+    ("A second version's rollout trips an alarm, then goes out", DeploymentSteps.guarded_rollout),
+    ("Reject the version rolling out: it rolls back", DeploymentSteps.reject_during_rollout),
+    ("Reject what production serves: the fast path back", DeploymentSteps.reject_rolls_back),
+    ("Reject the last approved: an alert says what to do", DeploymentSteps.reject_last),
 )

@@ -46,13 +46,15 @@ What is real and what is emulated:
             standing in for Lambda, CodePipeline and SNS targets), SNS (SQS subscriptions standing in for
             email addresses). CodePipeline's job results are answered in-process; InvokeEndpoint is answered
             by the trained model through its packaged inference.py (the container's output encoding
-            emulated). No network, fake credentials.
+            emulated); UpdateEndpoint (moto has none) is answered by the demo after botocore validates it,
+            and the demo ends each rollout as SageMaker would, completed or rolled back (InService again on
+            the old config, with a FailureReason), after setting the alarm that causes the rollback. The
+            RollOut function's decisions in both outcomes are real. No network, fake credentials.
   not done: the stacks are not deployed (moto's CloudFormation skips most of our resource types); IAM
             policies are not evaluated; the SageMaker pipeline does not run on SageMaker (train-local's code
             stands in); SageMaker's and CodePipeline's events are built by the demo (moto emits none); the
             CodePipeline run itself is played by the demo, stage by stage; the manual approval is printed,
-            not waited for; moto has no UpdateEndpoint, so the blue/green rollout is not run: its request is
-            validated and the alarm that rolls it back is set to ALARM by hand."""
+            not waited for; no traffic shifts (SageMaker's part of a rollout is played, as said above)."""
 
 
 def _json(value) -> str:

@@ -13,7 +13,7 @@ import awacs.servicequotas
 import awacs.sqs
 from awacs.aws import Allow, Statement
 
-from infra.iam.deploy_policies import actions
+from infra.iam.deploy_policies import actions, production_rollout
 from infra.iam.policies import (arn, artifact_bucket_arn, decrypt_by_alias, encrypt_by_alias, list_prefix,
                                 publish_to_topic, put_metrics, read_approved_archives, read_prefix, tag_approved_archives,
                                 use_key_by_alias, write_logs)
@@ -179,14 +179,16 @@ def _endpoint_quota_statements() -> list[Statement]:
 
 
 def resolve_function_statements() -> list[Statement]:
-    """Find the newest approved version of this env's group and read its quality report for the summary; once
-    production serves it, record its number in the project's metrics namespace."""
+    """Find the newest approved version of this env's group and read its quality report for the summary; roll
+    production out to it (the Production stage's RollOut action) and record the version production serves in the
+    project's metrics namespace."""
     return [
         _describe_group_packages("ReadRegistry", "ListModelPackages"),
         *tag_approved_archives("ApprovedArchives"),  # the archive was written once; serving may load it
         *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
         decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
-        put_metrics("DeployedVersion", "${MetricsNamespace}"),  # after promotion: the version production serves
+        put_metrics("DeployedVersion", "${MetricsNamespace}"),  # what production serves; a rejected rollout's alarm metric
+        *production_rollout(),
         *_what_production_serves("Production"),  # nothing to deploy when production already serves the newest
         *_endpoint_quota_statements(),
         *_deployment_function_basics("ResolveFunctionName"),
@@ -205,9 +207,10 @@ def smoke_test_function_statements() -> list[Statement]:
             Action=actions(awacs.sagemaker, "DescribeEndpoint", "InvokeEndpoint"),
             Resource=[arn("sagemaker", "endpoint/${StagingEndpointName}"), arn("sagemaker", "endpoint/${ProductionEndpointName}")],
         ),
-        # During and after the rollout: what production serves.
-        *_what_production_serves("Production"),
-        # The new fleet's invocations after a rollout (GetMetricStatistics has no resource-level permission).
+        # The staging endpoint's config and model (what it serves), named by CloudFormation: describe only.
+        Statement(Sid="StagingConfigAndModel", Effect=Allow, Action=actions(awacs.sagemaker, "DescribeEndpointConfig", "DescribeModel"),
+                  Resource=[arn("sagemaker", "endpoint-config/*"), arn("sagemaker", "model/*")]),
+        # Bake traffic: the new fleet's invocations after a rollout (GetMetricStatistics has no resource-level permission).
         Statement(Sid="FleetInvocationsNoResourceLevelPermission", Effect=Allow,
                   Action=[awacs.cloudwatch.GetMetricStatistics], Resource=["*"]),
         *read_approved_archives("ModelArchives"),  # the contract, from the archive Resolve checked and tagged
