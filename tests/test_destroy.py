@@ -10,6 +10,7 @@ from moto import mock_aws
 from infra.config import names as names_mod
 from infra.ops import destroy
 from infra.stacks import BUILDERS
+from tests.support.s3 import create_bucket
 
 
 class Stacks:
@@ -54,7 +55,7 @@ def world(n):
         region = n.env.region
         s3, kms, sm, sqs, logs = (boto3.client(s, region_name=region) for s in ("s3", "kms", "sagemaker", "sqs", "logs"))
         bucket = "artifacts-bucket"
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+        create_bucket(s3, bucket)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         for body in (b"one", b"two"):
             s3.put_object(Bucket=bucket, Key="sagemaker/input/churn.csv", Body=body)
