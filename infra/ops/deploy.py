@@ -20,13 +20,13 @@ from pathlib import Path
 
 from infra import config
 from infra.config import names as names_mod
-from infra.output import render
+from infra.output import render, size_limits
 from infra.stacks.pipeline import CAPABILITIES
 from infra.stacks import BUILDERS
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP_STACKS = ("deploy-roles", "boundaries", "iam", "serving-iam", "messaging", "pipeline")
-TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts inline
+TEMPLATE_BODY_LIMIT = size_limits.TEMPLATE_BODY_LIMIT  # bytes CloudFormation accepts inline
 CHANGE_SET_TIMEOUT_SECONDS = 600  # a change set is computed in seconds; this is a stuck one
 
 
