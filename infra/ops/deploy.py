@@ -162,14 +162,19 @@ def stack_role(cfn, name: str) -> str | None:
         return None
 
 
-def deploy_stack(cfn, name: str, stack: str, body: str, params, tags, role_arn: str | None = None) -> None:
+ADMIN_ROLE_DOC = "docs/operations.md#an-administrators-cloudformation-role-cfn_role_arn"
+
+
+def deploy_stack(cfn, name: str, stack: str, body: str, params, tags, role_arn: str | None = None, env: str = "<env>") -> None:
     if _stack_status(cfn, name) == "ROLLBACK_COMPLETE":
         raise DeployError(f"{name} is in ROLLBACK_COMPLETE (its first creation failed) and cannot be updated: delete it "
                           f"(aws cloudformation delete-stack --stack-name {name}) and run make deploy again")
     held_by = None if role_arn else stack_role(cfn, name)
     if held_by:
+        account = held_by.split(":")[4]
         print(f"{name}: CloudFormation acts as {held_by} (the role that last deployed it); a change that role may not "
-              "make (key or bucket policies) needs CFN_ROLE_ARN=<an administrator's CloudFormation role>", file=sys.stderr)
+              f"make (key, bucket or operations-topic policies, e-mail subscriptions) needs an administrator's role: make deploy "
+              f"ENV={env} CFN_ROLE_ARN=arn:aws:iam::{account}:role/<role> (how to create it: {ADMIN_ROLE_DOC})", file=sys.stderr)
     cs_name, cs_type, desc = create_change_set(cfn, name, stack, body, params, tags, _stack_status(cfn, name), role_arn)
     if _no_changes(desc):
         cfn.delete_change_set(StackName=name, ChangeSetName=cs_name)
@@ -379,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
             return diff_outcome(diff_all(cfn, n, args.templates, env.name))
         for stack in BOOTSTRAP_STACKS:
             body, params, tags = stack_inputs(args.templates, stack, env.name)
-            deploy_stack(cfn, n.stack(stack), stack, body, params, tags, args.cfn_role_arn)
+            deploy_stack(cfn, n.stack(stack), stack, body, params, tags, args.cfn_role_arn, env.name)
             apply_stack_policy(cfn, n.stack(stack), args.templates / env.name / f"{stack}.json")
     except (config.ConfigError, DeployError) as exc:
         print(f"error: {exc}", file=sys.stderr)

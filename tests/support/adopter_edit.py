@@ -104,11 +104,15 @@ def change_notifications(config_dir: Path) -> None:
     _write(path, env)
 
 
-def move_regions(config_dir: Path, candidates) -> None:
-    """Each env, in order, to the next candidate region no env of the config is in; envs past the candidates stay.
-    The connection's ARN moves with it (a connection lives in the pipeline's region)."""
+def _regions(config_dir: Path) -> set[str]:
+    return {_read(config_dir / f"{e}.yaml")["region"] for e in _read(config_dir / "project.yaml")["environments"]}
+
+
+def move_regions(config_dir: Path, candidates, avoid=frozenset()) -> None:
+    """Each env, in order, to the next candidate region no env of the config is in (nor `avoid`); envs past the
+    candidates stay. The connection's ARN moves with it (a connection lives in the pipeline's region)."""
     envs = _read(config_dir / "project.yaml")["environments"]
-    held = {_read(config_dir / f"{e}.yaml")["region"] for e in envs}
+    held = _regions(config_dir) | set(avoid)
     for env, region in zip(envs, [r for r in candidates if r not in held]):
         path = config_dir / f"{env}.yaml"
         data = _read(path)
@@ -121,9 +125,11 @@ def move_regions(config_dir: Path, candidates) -> None:
 
 def every_env_in_us_east_1(config_dir: Path) -> None:
     envs = _read(config_dir / "project.yaml")["environments"]
-    if any(_read(config_dir / f"{e}.yaml")["region"] == US_EAST_1 for e in envs):
+    if US_EAST_1 in _regions(config_dir):
         raise NotApplicable(f"an env is in {US_EAST_1} already: make test covers it")
     move_regions(config_dir, [US_EAST_1] * len(envs))
+
+
 def drop_env(config_dir: Path, index: int) -> None:
     path = config_dir / "project.yaml"
     data = _read(path)
@@ -152,12 +158,13 @@ def apply(config_dir: Path | str, scenario: str) -> None:
         move_regions(config_dir, OTHER_REGIONS)
     elif scenario == "all":
         envs = len(_read(config_dir / "project.yaml")["environments"])
+        regions = _regions(config_dir)  # the dropped env's too: no region of the original config is kept
         rename(config_dir)
         add_env(config_dir)  # listed second, so the last env is one config/ had; its name is none config/ had
         if envs > 1:  # a one-env config keeps its env
             drop_env(config_dir, -1)
         change_notifications(config_dir)
-        move_regions(config_dir, (US_EAST_1, *OTHER_REGIONS))  # the first env to us-east-1, unless one is there
+        move_regions(config_dir, (US_EAST_1, *OTHER_REGIONS), regions)  # the first env to us-east-1, unless one was there
     else:
         raise SystemExit(f"adopter_edit: unknown scenario '{scenario}' (known: {', '.join(SCENARIOS)})")
 
