@@ -113,8 +113,9 @@ approve reject: $(DEV_STAMP)
 
 # Delete ENV's stacks in reverse order after a confirmation (CONFIRM=<env> for automation); PURGE=<env> also
 # deletes the retained data (bucket, keys, model versions, queues, log groups). Needs AWS credentials.
+# REGION=<region>: an env taken out of config (its stacks are found by name; config no longer says where).
 destroy: $(DEV_STAMP)
-	$(PY) -m infra.ops.destroy --env $(ENV) $(if $(CONFIRM),--confirm "$(CONFIRM)") $(if $(PURGE),--purge-retained "$(PURGE)") $(if $(CFN_ROLE_ARN),--cfn-role-arn $(CFN_ROLE_ARN))
+	$(PY) -m infra.ops.destroy --env $(ENV) $(if $(CONFIRM),--confirm "$(CONFIRM)") $(if $(PURGE),--purge-retained "$(PURGE)") $(if $(CFN_ROLE_ARN),--cfn-role-arn $(CFN_ROLE_ARN)) $(if $(REGION),--region "$(REGION)")
 
 # Rehearse one execution of ENV offline with the real step scripts and XGBoost (docs/train-local.md).
 # INPUT=file.csv trains on that file instead of the generated sample.

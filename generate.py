@@ -36,10 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.env:
             config.load(args.config, only_env=args.env)  # refuses an unknown env with the configured names
         project = config.load(args.config)
+        files = render.render(project)  # refuses a config whose templates CloudFormation would not take
     except config.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    files = render.render(project)
     if args.env:
         files = {rel: text for rel, text in files.items() if "/" not in rel or rel.startswith(f"{args.env}/")}
 

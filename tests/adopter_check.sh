@@ -18,7 +18,10 @@
 #   notify     the first env's notification emails and statuses changed
 #   drop-last  the last env removed (one env is left in the sample; skipped when config/ has only one)
 #   drop-first the first env removed (likewise)
-#   all        drop-last (where there are two or more envs), rename, staging, notify at once
+#   us-east-1  every env in us-east-1 (S3 takes no LocationConstraint there; skipped when an env is there already)
+#   regions    each env in a region of its own that config/ does not use
+#   all        drop-last (where there are two or more envs), rename, staging, notify at once, and each env moved to
+#              a region of its own, the first to us-east-1
 # Every edit changes a value to one config/ does not hold, so the check also works on an adopter's config.
 # Exit status: 0 when every scenario passes; 1 otherwise (a summary line per scenario at the end).
 set -uo pipefail
@@ -29,7 +32,7 @@ CHECKOV_VENV="$(readlink -f "$SRC/.venv-checkov" 2>/dev/null || true)"
 SERVING_VENV="$(readlink -f "$SRC/.venv-serving" 2>/dev/null || true)"
 [ -x "$PY" ] || { echo "adopter_check: $SRC/.venv/bin/python missing: run 'make dev-venv' first" >&2; exit 2; }
 
-ALL_SCENARIOS=(rename staging notify drop-last drop-first all)
+ALL_SCENARIOS=(rename staging notify drop-last drop-first us-east-1 regions all)
 if [ $# -eq 0 ]; then set -- "${ALL_SCENARIOS[@]}"; fi
 for s in "$@"; do
   case " ${ALL_SCENARIOS[*]} " in *" $s "*) ;; *) echo "adopter_check: unknown scenario '$s' (known: ${ALL_SCENARIOS[*]})" >&2; exit 2;; esac

@@ -1,9 +1,10 @@
 """The checks that must hold for any config, re-run in-process on an adopter's config.
 
-An adopting team renames the project, adds an env, changes who is notified and drops an env; `make test` must
-still pass. tests/support/adopter_edit.py makes all those edits at once on a copy of config/ (project, short and
+An adopting team renames the project, adds an env, changes who is notified, drops an env and picks its regions;
+`make test` must still pass. tests/support/adopter_edit.py makes all those edits at once on a copy of config/ (project, short and
 SageMaker pipeline names and repositories changed; the last env dropped, "staging" added second; the first
-env notified on other statuses by other people), each to values config/ does not hold. This module points the shared fixtures (`project`, `rendered`, `definitions`, `env_names`) and
+env notified on other statuses by other people; each env in a region of its own, the first in us-east-1), each to
+values config/ does not hold. This module points the shared fixtures (`project`, `rendered`, `definitions`, `env_names`) and
 `@pytest.mark.every_env` at that copy, and collects the config-derived tests of the modules in RERUN again,
 here. A test among them that hard-codes a sample name, address or env fails here, not in an adopter's first
 week. The whole suite on such a copy: tests/adopter_check.sh (slower; run it before merging).
@@ -91,6 +92,9 @@ def test_the_adopted_config_changes_every_value_a_test_could_hard_code(project):
     assert dropped == ([list(sample.environments)[-1]] if len(sample.environments) > 1 else [])
     first = next(iter(project.environments))
     assert project.env(first).emails != sample.env(first).emails and project.env(first).statuses != sample.env(first).statuses
+    regions, sample_regions = [project.env(env).region for env in project.environments], {sample.env(env).region for env in sample.environments}
+    assert len(set(regions)) == len(regions) and not set(regions) & sample_regions
+    assert adopter_edit.US_EAST_1 in {*regions, *sample_regions}  # S3's exception (tests/support/s3.py) is tested one way or the other
 
 
 def derived_names(project: config.Project) -> set[str]:

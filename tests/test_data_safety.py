@@ -6,12 +6,13 @@ import json
 import pytest
 
 from infra.config import names as names_mod
+from infra.output import size_limits
 from infra.stacks import BUILDERS
 from tests.support.cfn import load
 
 # Resource types that hold data or protect it; every one must be retained.
 STATEFUL_TYPES = {"AWS::S3::Bucket", "AWS::KMS::Key", "AWS::SageMaker::ModelPackageGroup", "AWS::SQS::Queue"}
-INLINE_TEMPLATE_LIMIT = 51_200  # bytes: CloudFormation's TemplateBody limit (aws cloudformation deploy without --s3-bucket)
+INLINE_TEMPLATE_LIMIT = size_limits.TEMPLATE_BODY_LIMIT  # bytes: CloudFormation's TemplateBody limit
 
 
 def _resources(rendered, stack):

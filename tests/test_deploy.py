@@ -286,9 +286,11 @@ def test_an_administrators_role_reaches_cloudformation_and_a_stack_held_by_anoth
     body, params, tags = deploy.stack_inputs(ROOT / "templates", "pipeline", env)
     deployer = "arn:aws:iam::111111111111:role/mlops/x-pipeline-deploy"
     cfn = RoleRecording(name, deployer)
-    deploy.deploy_stack(cfn, name, "pipeline", body, params, tags)
+    deploy.deploy_stack(cfn, name, "pipeline", body, params, tags, env=env)
     assert "RoleARN" not in cfn.change_set_args[0]
-    assert deployer in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert deployer in err and f"make deploy ENV={env} CFN_ROLE_ARN=arn:aws:iam::111111111111:role/<role>" in err
+    assert deploy.ADMIN_ROLE_DOC in err
     admin = "arn:aws:iam::111111111111:role/cfn-admin"
     deploy.deploy_stack(cfn, name, "pipeline", body, params, tags, admin)
     assert cfn.change_set_args[1]["RoleARN"] == admin

@@ -19,6 +19,7 @@ from tests.support.pipeline_job_support import FakeCodePipeline, FakeServiceQuot
 
 from deploy_resolve import contract, handler, registry, summary  # lambda_src/ is on sys.path: tests/__init__.py
 from shared import clients  # noqa: E402
+from tests.support.s3 import create_bucket
 
 GROUP = "acme-fraud-staging-models"
 OTHER_GROUP = "acme-fraud-prod-models"
@@ -34,7 +35,7 @@ class Registry:
 
     def __init__(self, monkeypatch):
         self.sm, self.s3 = boto3.client("sagemaker"), boto3.client("s3")
-        self.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        create_bucket(self.s3, BUCKET)
         self.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         for group in (GROUP, OTHER_GROUP):
             self.sm.create_model_package_group(ModelPackageGroupName=group)

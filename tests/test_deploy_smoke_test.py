@@ -25,6 +25,7 @@ from tests.support.pipeline_job_support import FakeCodePipeline, job_event, logg
 
 from deploy_smoke_test import contract, handler  # lambda_src/ is on sys.path: tests/__init__.py
 from shared import clients  # noqa: E402
+from tests.support.s3 import create_bucket
 
 REGION, ACCOUNT = "eu-west-1", "123456789012"
 GROUP = "acme-fraud-staging-models"
@@ -72,7 +73,7 @@ class Staging:
 
     def __init__(self, monkeypatch, tmp_path):
         self.sm, self.s3 = boto3.client("sagemaker"), boto3.client("s3")
-        self.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        create_bucket(self.s3, BUCKET)
         self.sm.create_model_package_group(ModelPackageGroupName=GROUP)
         self.contract = fitted_contract()
         self.archive = model_archive(tmp_path, self.contract)

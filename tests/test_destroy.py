@@ -2,16 +2,23 @@
 and deletes the retained data only when asked separately (moto for the data, a stand-in for CloudFormation)."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import shutil
+from pathlib import Path
 
 import boto3
+import yaml
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from infra import config
 from infra.config import names as names_mod
 from infra.ops import destroy
 from infra.stacks import BUILDERS
+from tests.conftest import ABSENT_ENV
+from tests.support.s3 import create_bucket
 
 
 class Stacks:
@@ -51,12 +58,18 @@ def n(project):
 
 @pytest.fixture
 def world(n):
+    with deployed(n) as found:
+        yield found
+
+
+@contextlib.contextmanager
+def deployed(n):
     """A deployed env on moto: a versioned bucket with data, the keys, the group with a version, queues, logs."""
     with mock_aws():
         region = n.env.region
         s3, kms, sm, sqs, logs = (boto3.client(s, region_name=region) for s in ("s3", "kms", "sagemaker", "sqs", "logs"))
         bucket = "artifacts-bucket"
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+        create_bucket(s3, bucket)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         for body in (b"one", b"two"):
             s3.put_object(Bucket=bucket, Key="sagemaker/input/churn.csv", Body=body)
@@ -231,3 +244,80 @@ def test_the_production_endpoint_the_rollout_made_goes_first_with_its_autoscalin
     destroy.delete_production_endpoint(sm, scaling, the_plan.production_endpoint)
     assert not scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
     assert destroy.plan(clients["cloudformation"], sm, n).production_endpoint is None
+
+
+# -- an env taken out of config: found by the naming rule, in the region the operator names ------------------------
+
+def _other_region(project) -> str:
+    """A region no env of config/ is in: the removed env's may be any."""
+    return next(r for r in ("us-east-1", "ap-southeast-2", "sa-east-1") if r not in {e.region for e in project.environments.values()})
+
+
+def test_a_removed_env_has_the_names_it_had_while_config_listed_it(project, tmp_path):
+    """Its stacks, SageMaker pipeline, model package group and deploy roles, as config/ names them for a listed env."""
+    region = _other_region(project)
+    cfg = Path(shutil.copytree(config.CONFIG_DIR, tmp_path / "config"))
+    data = yaml.safe_load((cfg / "project.yaml").read_text())
+    first = data["environments"][0]
+    env = yaml.safe_load((cfg / f"{first}.yaml").read_text())
+    env["region"] = region
+    (cfg / f"{ABSENT_ENV}.yaml").write_text(yaml.safe_dump(env))
+    data["environments"].append(ABSENT_ENV)
+    (cfg / "project.yaml").write_text(yaml.safe_dump(data))
+    listed = names_mod.for_env(config.load(cfg), ABSENT_ENV)
+    env, removed = destroy.removed_env(project, ABSENT_ENV, region)
+    assert env.region == region and removed.env_name == ABSENT_ENV
+    assert [removed.stack(s) for s in BUILDERS] == [listed.stack(s) for s in BUILDERS]
+    assert (removed.sagemaker_pipeline, removed.model_package_group, removed.deploy_role("pipeline")) == \
+        (listed.sagemaker_pipeline, listed.model_package_group, listed.deploy_role("pipeline"))
+
+
+def test_a_removed_env_is_destroyed_by_name_in_the_region_given(project, monkeypatch, capsys):
+    region = _other_region(project)
+    _env, removed = destroy.removed_env(project, ABSENT_ENV, region)
+    sessions = []
+    with deployed(removed) as (clients, _bucket, _key):
+        monkeypatch.setattr(destroy, "aws_session", lambda env: sessions.append(env) or type("S", (), {"client": lambda self, s: clients[s]})())
+        assert destroy.main(["--env", ABSENT_ENV, "--region", region, "--confirm", ABSENT_ENV]) == 0
+        deleted = [c for c in clients["cloudformation"].calls if c[0] == "delete"]
+    assert [s.region for s in sessions] == [region]
+    assert deleted == [("delete", removed.stack(s)) for s in reversed(list(BUILDERS))]
+    assert f"env {ABSENT_ENV} is no longer in config/" in capsys.readouterr().out
+
+
+def test_a_removed_env_without_its_region_is_refused_in_one_line_naming_region(monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    monkeypatch.setattr(destroy, "aws_session", lambda env: pytest.fail("no AWS call before the region is known"))
+    assert destroy.main(["--env", ABSENT_ENV, "--confirm", ABSENT_ENV]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"make destroy ENV={ABSENT_ENV} REGION=<region>" in err
+
+
+def test_at_a_terminal_a_removed_envs_region_is_asked(project, monkeypatch, capsys):
+    region = _other_region(project)
+    answers = iter([region, ABSENT_ENV])  # the region, then the confirmation
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    _env, removed = destroy.removed_env(project, ABSENT_ENV, region)
+    with deployed(removed) as (clients, _bucket, _key):
+        monkeypatch.setattr(destroy, "aws_session", lambda env: type("S", (), {"client": lambda self, s: clients[s]})())
+        assert destroy.main(["--env", ABSENT_ENV]) == 0
+        assert [c[1] for c in clients["cloudformation"].calls if c[0] == "delete"] == [removed.stack(s) for s in reversed(list(BUILDERS))]
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--env", ABSENT_ENV, "--region", "mars-north-1"], "is not an AWS region"),
+    (["--env", "Not_An_Env", "--region", "us-east-1"], "is not an env name"),
+])
+def test_a_removed_env_with_a_bad_name_or_region_is_refused_before_aws(argv, says, monkeypatch, capsys):
+    monkeypatch.setattr(destroy, "aws_session", lambda env: pytest.fail("no AWS call"))
+    assert destroy.main([*argv, "--confirm", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err
+
+
+def test_a_listed_env_in_another_region_than_given_is_refused_before_aws(n, monkeypatch, capsys):
+    monkeypatch.setattr(destroy, "aws_session", lambda env: pytest.fail("no AWS call"))
+    other = next(r for r in ("us-east-1", "ap-southeast-2") if r != n.env.region)
+    assert destroy.main(["--env", n.env_name, "--region", other, "--confirm", n.env_name]) == 2
+    assert f"puts env {n.env_name} in {n.env.region}" in capsys.readouterr().err

@@ -21,6 +21,7 @@ from lambda_src.registry_metrics import contract, handler
 from lambda_src.registry_metrics.ledger import Ledger
 from tests.support.hostile_support import (any_text, apply, client_error, field, finite, json_values, report_bodies, run_logged,
                                    times, versions)
+from tests.support.s3 import create_bucket
 
 GROUP = "churn-model-build-dev-models"
 NAMESPACE = "MLOps/churn"
@@ -36,7 +37,7 @@ DECISIONS = {"event ignored", "metrics published"}
 class Account:
     def __init__(self):
         self.s3 = boto3.client("s3", region_name=REGION)
-        self.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        create_bucket(self.s3, BUCKET)
         sm = boto3.client("sagemaker", region_name=REGION)
         sm.create_model_package_group(ModelPackageGroupName=GROUP)
         self.package_arn = sm.create_model_package(

@@ -21,6 +21,7 @@ from tests.support.hostile_support import (any_text, apply, client_error, field,
 from tests.support.notifier_support import sample_event
 
 from get_model_metadata import aws, handler  # lambda_src/ is on sys.path: tests/__init__.py
+from tests.support.s3 import create_bucket
 
 GROUP = "churn-model-build-dev-models"
 BUCKET = "churn-dev-artifacts-123456789012-eu-west-1"
@@ -35,7 +36,7 @@ class Account:
 
     def __init__(self):
         self.s3 = boto3.client("s3")
-        self.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        create_bucket(self.s3, BUCKET)
         sm = boto3.client("sagemaker")
         sm.create_model_package_group(ModelPackageGroupName=GROUP)
         self.package_arn = sm.create_model_package(

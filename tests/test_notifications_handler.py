@@ -11,6 +11,7 @@ from moto import mock_aws
 from tests.support.notifier_support import for_group, sample_event
 
 from get_model_metadata import aws, handler, message  # lambda_src/ is on sys.path: tests/__init__.py
+from tests.support.s3 import create_bucket
 
 GROUP = "churn-model-build-dev-models"
 BUCKET = "churn-dev-artifacts-123456789012-eu-west-1"
@@ -25,7 +26,7 @@ class World:
 
     def __init__(self, monkeypatch, statuses="Approved,Rejected"):
         self.s3, self.sm, self.sns, self.sqs = (boto3.client(s) for s in ("s3", "sagemaker", "sns", "sqs"))
-        self.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        create_bucket(self.s3, BUCKET)
         self.sm.create_model_package_group(ModelPackageGroupName=GROUP)
         self.topic_arn = self.sns.create_topic(Name="churn-dev-model-approvals")["TopicArn"]
         self.queue_url = self.sqs.create_queue(QueueName="inbox")["QueueUrl"]

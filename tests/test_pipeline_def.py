@@ -110,7 +110,7 @@ def test_condition_reads_the_auc_path_evaluate_py_writes(render):
 
 def test_evaluation_report_lands_under_the_evaluation_prefix_per_execution(render, project):
     n = names_for(project, FIRST_ENV)
-    bucket_uri = f"s3://{n.artifact_bucket_prefix}-000000000000-eu-west-1/"
+    bucket_uri = f"s3://{n.artifact_bucket_prefix}-000000000000-{n.env.region}/"
     out = _step(render(FIRST_ENV), "EvaluateModel")["Arguments"]["ProcessingOutputConfig"]["Outputs"]
     assert out[0]["OutputName"] == "evaluation"
     assert out[0]["S3Output"]["S3Uri"] == {"Std:Join": {"On": "", "Values": [bucket_uri + n.evaluation_prefix, {"Get": "Execution.PipelineExecutionId"}]}}

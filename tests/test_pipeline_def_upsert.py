@@ -19,6 +19,7 @@ from pipeline_def import sample_data
 from pipeline_def.pipeline import LIBRARY, SCRIPTS, library_prefix, script_key
 from tests.conftest import FIXTURE_CONFIG
 from tests.conftest import names_for as _configured_names
+from tests.support.s3 import create_bucket
 
 CONFIG_DIR = ("--config-dir", str(FIXTURE_CONFIG))
 
@@ -54,7 +55,7 @@ def aws(_moto):
     """A fresh moto account holding the artifact bucket; yields a SageMaker client."""
     _moto.reset()
     session = sm_session.boto_session("eu-west-1", offline=False)
-    session.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    create_bucket(session.client("s3"), BUCKET)
     return session.client("sagemaker")
 
 

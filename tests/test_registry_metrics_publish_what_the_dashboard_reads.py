@@ -15,6 +15,7 @@ from infra.config import names
 from lambda_src.registry_metrics import contract, handler
 from lambda_src.registry_metrics.ledger import Ledger
 from lambda_src.registry_metrics.report import BadReport, quality_metrics
+from tests.support.s3 import create_bucket
 
 REGION = "eu-west-1"
 BUCKET = "churn-dev-artifacts-111111111111-eu-west-1"
@@ -86,7 +87,7 @@ def ledger(n) -> Ledger:
 def _bucket():
     s3 = boto3.client("s3", region_name=REGION)
     if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        create_bucket(s3, BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
 
 

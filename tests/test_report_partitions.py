@@ -20,6 +20,7 @@ from lambda_src.report_partitions import handler
 from tests.support import resolve
 from tests.support.events import deliver
 from tests.support.cfn import load
+from tests.support.s3 import create_bucket
 
 REGION = "eu-west-1"
 ACCOUNT = "111111111111"
@@ -41,7 +42,7 @@ def aws(settings, monkeypatch):
     handler.client.cache_clear()
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket=settings.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        create_bucket(s3, settings.bucket)
         glue = boto3.client("glue", region_name=REGION)
         stubber = Stubber(glue)
         real = handler.client

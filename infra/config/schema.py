@@ -18,6 +18,8 @@ REGION = {
 
 ACCOUNT_ID = {"type": "string", "pattern": r"^[0-9]{12}$", "x-expect": "a 12-digit AWS account id in quotes"}
 
+ENV_NAME = {**LOWER_HYPHEN, "maxLength": 10}
+
 EMAIL = {
     "type": "string",
     "maxLength": 254,
@@ -74,7 +76,7 @@ PROJECT = {
             "type": "array",
             "minItems": 1,
             "uniqueItems": True,
-            "items": {**LOWER_HYPHEN, "maxLength": 10},
+            "items": ENV_NAME,
         },
         "tags": TAGS,
     },

@@ -21,13 +21,13 @@ from pathlib import Path
 from infra import config
 from infra.config import names as names_mod
 from infra.ops import quotas
-from infra.output import render
+from infra.output import render, size_limits
 from infra.stacks.pipeline import CAPABILITIES
 from infra.stacks import BUILDERS
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP_STACKS = ("deploy-roles", "boundaries", "iam", "serving-iam", "messaging", "pipeline")
-TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts inline
+TEMPLATE_BODY_LIMIT = size_limits.TEMPLATE_BODY_LIMIT  # bytes CloudFormation accepts inline
 CHANGE_SET_TIMEOUT_SECONDS = 600  # a change set is computed in seconds; this is a stuck one
 
 
@@ -163,14 +163,19 @@ def stack_role(cfn, name: str) -> str | None:
         return None
 
 
-def deploy_stack(cfn, name: str, stack: str, body: str, params, tags, role_arn: str | None = None) -> None:
+ADMIN_ROLE_DOC = "docs/operations.md#an-administrators-cloudformation-role-cfn_role_arn"
+
+
+def deploy_stack(cfn, name: str, stack: str, body: str, params, tags, role_arn: str | None = None, env: str = "<env>") -> None:
     if _stack_status(cfn, name) == "ROLLBACK_COMPLETE":
         raise DeployError(f"{name} is in ROLLBACK_COMPLETE (its first creation failed) and cannot be updated: delete it "
                           f"(aws cloudformation delete-stack --stack-name {name}) and run make deploy again")
     held_by = None if role_arn else stack_role(cfn, name)
     if held_by:
+        account = held_by.split(":")[4]
         print(f"{name}: CloudFormation acts as {held_by} (the role that last deployed it); a change that role may not "
-              "make (key or bucket policies) needs CFN_ROLE_ARN=<an administrator's CloudFormation role>", file=sys.stderr)
+              f"make (key, bucket or operations-topic policies, e-mail subscriptions) needs an administrator's role: make deploy "
+              f"ENV={env} CFN_ROLE_ARN=arn:aws:iam::{account}:role/<role> (how to create it: {ADMIN_ROLE_DOC})", file=sys.stderr)
     cs_name, cs_type, desc = create_change_set(cfn, name, stack, body, params, tags, _stack_status(cfn, name), role_arn)
     if _no_changes(desc):
         cfn.delete_change_set(StackName=name, ChangeSetName=cs_name)
@@ -394,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         _warn_about_quotas(s, n)
         for stack in BOOTSTRAP_STACKS:
             body, params, tags = stack_inputs(args.templates, stack, env.name)
-            deploy_stack(cfn, n.stack(stack), stack, body, params, tags, args.cfn_role_arn)
+            deploy_stack(cfn, n.stack(stack), stack, body, params, tags, args.cfn_role_arn, env.name)
             apply_stack_policy(cfn, n.stack(stack), args.templates / env.name / f"{stack}.json")
     except (config.ConfigError, DeployError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@
 
     python -m infra.ops.destroy --env dev --confirm dev --cfn-role-arn arn:aws:iam::<account>:role/<admin-cfn-role>
                                                                 # once the pipeline has updated its own stack
+    python -m infra.ops.destroy --env qa --region eu-west-1     # an env taken out of config/ (make destroy … REGION=…)
 
 First it says what it will delete and what stays: the production endpoint and its autoscaling (the deployment
 pipeline's rollout made them, not a stack: docs/endpoints.md), the stacks (production-endpoint … pipeline, messaging, serving-iam,
@@ -16,16 +17,25 @@ pipeline the upsert build made (outside CloudFormation), and the retained resour
 (bucket, keys, model package group, queues, log groups), with their names. Retained resources are deleted only
 with a second, separate confirmation: the bucket emptied of every version first, keys scheduled for deletion
 after the shortest window KMS allows, the group's model versions and then the group.
+
+An env no longer in config/ is found by the naming rule (infra/config/names.py: `<project>-<env>-<stack>`, from
+project.yaml's current names); config no longer says its region, so the command asks for it (`--region`).
 """
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra import config
+from infra.config import names as names_mod
+from infra.config.model import display_path
+from infra.config.regions import KNOWN_REGIONS, SUPPORTED_PARTITIONS
+from infra.config.schema import ENV_NAME
 from infra.ops import deploy
-from infra.ops.common import OpsError, aws_session, env_names, run
+from infra.ops.common import OpsError, aws_session, run
 from infra.stacks import BUILDERS
 from infra.cfn.templates_common import RETAINED
 from infra.parts.endpoint import VARIANT as ENDPOINT_VARIANT
@@ -111,8 +121,7 @@ def plan(cfn, sm, n) -> Plan:
 
 
 def _production_endpoint(sm, n) -> str | None:
-    if n.env.deployment is None:
-        return None
+    # Looked up even where config has no deployment block: it may have had one, or the env may be gone from config.
     try:
         sm.describe_endpoint(EndpointName=n.production_endpoint)
     except Exception as exc:  # noqa: BLE001 - not there is fine; anything else is reported by the caller
@@ -132,6 +141,39 @@ def delete_production_endpoint(sm, scaling, name: str) -> None:
     sm.delete_endpoint(EndpointName=name)
     sm.get_waiter("endpoint_deleted").wait(EndpointName=name)
     print(f"SageMaker endpoint {name}: deleted")
+
+
+def removed_env(project: config.Project, name: str, region: str) -> tuple[config.Environment, names_mod.Names]:
+    """An env config no longer lists, named as when it was deployed: only its name and region matter to destroy."""
+    if not re.fullmatch(ENV_NAME["pattern"], name) or len(name) > ENV_NAME["maxLength"]:
+        raise OpsError(f"ENV: '{name}' is not an env name ({ENV_NAME['x-expect']}, at most {ENV_NAME['maxLength']} characters)")
+    if KNOWN_REGIONS.get(region) not in SUPPORTED_PARTITIONS:
+        raise OpsError(f"REGION: '{region}' is not an AWS region this project deploys to (infra/config/regions.py)")
+    env = config.Environment(
+        name=name, file=display_path(config.CONFIG_DIR / "project.yaml"), region=region, account_id=None, source=config.Source(type=""),
+        emails=(), statuses=(), processing_instance_type="", training_instance_type="", model_approval_threshold=0.0,
+        crawler_schedule="", athena_bytes_scanned_cutoff=0, quicksight_principals=(), analyst_principals=(),
+        log_retention_days=0, tags={})
+    return env, names_mod.for_env(project, env)
+
+
+def env_to_destroy(name: str, region: str | None) -> tuple[config.Environment, names_mod.Names, bool]:
+    """(env, names, whether config still lists it). A configured env's region is config's; a removed env's is asked."""
+    project = config.load(config.CONFIG_DIR)
+    if name in project.environments:
+        env = project.env(name)
+        if region not in (None, env.region):
+            raise OpsError(f"REGION={region}, but {env.file} puts env {name} in {env.region}: nothing was deleted")
+        return env, names_mod.for_env(project, env), True
+    if region is None and sys.stdin.isatty():
+        try:
+            region = input(f"config/ no longer lists env {name!r}; its stacks are found by name. Its region: ").strip()
+        except EOFError:
+            region = None
+    if not region:
+        raise OpsError(f"env '{name}' is not in config/project.yaml (configured: {', '.join(project.environments)}); to destroy "
+                       f"the stacks it left, name its region: make destroy ENV={name} REGION=<region>")
+    return (*removed_env(project, name, region), False)
 
 
 def delete_sagemaker_pipeline(sm, name: str) -> None:
@@ -206,6 +248,7 @@ def confirmed(given: str | None, expected: str, question: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.ops.destroy", description="Tear an environment down")
     parser.add_argument("--env", required=True)
+    parser.add_argument("--region", help="the env's region: needed only for an env config no longer lists (make destroy REGION=…)")
     parser.add_argument("--confirm", help="the env's name: confirms without a prompt (make destroy CONFIRM=<env>)")
     parser.add_argument("--purge-retained", metavar="ENV", help="also delete the retained data; the env's name again")
     parser.add_argument("--cfn-role-arn", default=None,
@@ -214,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def command() -> int:
-        env, n = env_names(args.env)
+        env, n, configured = env_to_destroy(args.env, args.region)
         purging = args.purge_retained is not None
         if purging and args.purge_retained != n.env_name:  # before any AWS call or prompt
             raise OpsError(f"PURGE must be the env's name ({n.env_name!r}) to delete its data: nothing was deleted")
@@ -229,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
             raise OpsError(f"the pipeline stack acts as {the_plan.pipeline_acts_as}, which may not delete the artifact "
                            "bucket's and the operations topic's policies: pass CFN_ROLE_ARN=<an administrator's "
                            "CloudFormation role> (the one make deploy used): nothing was deleted")
+        if not configured:
+            print(f"env {n.env_name} is no longer in config/: looking for its stacks by name ({n.stack('pipeline')} …) in "
+                  f"{env.region}; names from project.yaml as it is now (after a rename, the old names are not found)")
         print("\n".join(the_plan.lines(purge=purging)))
         if not confirmed(args.confirm, n.env_name, f"This deletes the {n.env_name} environment's stacks."):
             raise OpsError(f"not confirmed: nothing was deleted (type {n.env_name!r}, or pass CONFIRM={n.env_name})")

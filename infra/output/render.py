@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from troposphere import Template
 
-from infra.output import lambda_package
+from infra.output import lambda_package, size_limits
 from infra.config import names as names_mod
 from infra.cfn import parameters
 from infra.config import Project
@@ -79,7 +79,8 @@ LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
 def render(project: Project, extra_parameters: dict[str, str] | None = None) -> dict[str, str]:
     """All files for the project's (loaded) environments: relative path -> text.
 
-    `extra_parameters` override the Lambda code keys hashed from lambda_src/.
+    `extra_parameters` override the Lambda code keys hashed from lambda_src/. ConfigError when a template would be
+    too large for CloudFormation (infra/output/size_limits.py).
     """
     extra_parameters = {**lambda_package.parameters(LAMBDA_SRC), **(extra_parameters or {})}
     files: dict[str, str] = {}
@@ -87,6 +88,7 @@ def render(project: Project, extra_parameters: dict[str, str] | None = None) -> 
         template = build(project)
         data = template.to_dict()
         files[f"{stack}.yaml"] = template_text(data)
+        size_limits.check(project, stack, files[f"{stack}.yaml"])
         policy = stack_policy(data) or {}
         for env in project.environments.values():
             names = names_mod.Names(project, env)

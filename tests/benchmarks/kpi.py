@@ -7,6 +7,7 @@ import statistics
 import time
 
 from tests.benchmarks.common import PY, Row, run_cold
+from tests.support.s3 import create_bucket
 
 REGION = "eu-west-1"
 BUCKET = "bench-artifacts"
@@ -39,7 +40,7 @@ def _per_event_ms(runs: int = 200) -> tuple[float, float]:
     handler.client.cache_clear()
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        create_bucket(s3, BUCKET)
         s3.put_object(Bucket=BUCKET, Key=REPORT_KEY, Body=json.dumps(
             {"binary_classification_metrics": {"auc": {"value": 0.91}, "accuracy": {"value": 0.87}}}).encode())
         handler.handle(_event("PendingManualApproval", True, 0), NAMESPACE, GROUP, ledger)  # warm the clients

@@ -25,6 +25,7 @@ from shared import clients as shared_clients  # lambda_src/ is on sys.path: test
 from tests.demo import deployment, offline, pipeline_run, sagemaker_events
 from tests.demo import wiring as wiring_mod
 from tests.demo.progress import Broken, Progress
+from tests.support.s3 import create_bucket
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_SRC = ROOT / "lambda_src"
@@ -155,7 +156,7 @@ class Demo(deployment.DeploymentSteps):
         self.mock.start()
         self.forget_handler_clients()
         s3 = self.client("s3")
-        s3.create_bucket(Bucket=self.w.artifact_bucket, CreateBucketConfiguration={"LocationConstraint": self.env.region})
+        create_bucket(s3, self.w.artifact_bucket)
         s3.put_bucket_versioning(Bucket=self.w.artifact_bucket,
                                  VersioningConfiguration={"Status": self.w.artifact_bucket_versioning})
         # The pipeline stack's artifact key (named by the upsert build and imported by the endpoint stacks).

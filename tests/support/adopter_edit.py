@@ -1,4 +1,5 @@
-"""The edits an adopting team makes to config/ first: rename the project, add an env, change who is notified, drop an env.
+"""The edits an adopting team makes to config/ first: rename the project, add an env, change who is notified, drop an
+env, move envs to other regions.
 
 Used two ways: `tests/adopter_check.sh` applies them to a copy of the repository and runs the whole suite
 there (`python tests/support/adopter_edit.py SCENARIO` in the copy's root); `tests/test_adopted_config.py` applies
@@ -21,8 +22,13 @@ RENAMES = (
 ADDED_ENVS = ("staging", "qa", "uat", "preprod")  # "staging" first: the env the README's readers add first
 EMAILS = (["ml-team@adopter.example.org", "ml-lead@adopter.example.org"], ["model-desk@adopter.example.org"])  # no RENAMES name in them
 STATUSES = (["Rejected", "PendingManualApproval"], ["Approved"])
+# S3 takes no LocationConstraint in us-east-1 (CreateBucket refuses it there): the region test code gets wrong first.
+US_EAST_1 = "us-east-1"
+# One region per env, in order; the first ones config/ does not hold are used (each in infra/config/regions.py,
+# with a registry account for SageMaker's built-in images).
+OTHER_REGIONS = ("ap-southeast-2", "ca-central-1", "sa-east-1", "eu-north-1", "us-west-2", "ap-northeast-1", "eu-west-2")
 
-SCENARIOS = ("rename", "staging", "notify", "drop-last", "drop-first", "all")
+SCENARIOS = ("rename", "staging", "notify", "drop-last", "drop-first", "us-east-1", "regions", "all")
 NOT_APPLICABLE = 3  # exit status: the scenario does not apply to this config (dropping the only env)
 
 
@@ -96,6 +102,32 @@ def change_notifications(config_dir: Path) -> None:
     _write(path, env)
 
 
+def _regions(config_dir: Path) -> set[str]:
+    return {_read(config_dir / f"{e}.yaml")["region"] for e in _read(config_dir / "project.yaml")["environments"]}
+
+
+def move_regions(config_dir: Path, candidates, avoid=frozenset()) -> None:
+    """Each env, in order, to the next candidate region no env of the config is in (nor `avoid`); envs past the
+    candidates stay. The connection's ARN moves with it (a connection lives in the pipeline's region)."""
+    envs = _read(config_dir / "project.yaml")["environments"]
+    held = _regions(config_dir) | set(avoid)
+    for env, region in zip(envs, [r for r in candidates if r not in held]):
+        path = config_dir / f"{env}.yaml"
+        data = _read(path)
+        old, data["region"] = data["region"], region
+        arn = data["source"].get("connection_arn")
+        if arn:
+            data["source"]["connection_arn"] = arn.replace(f":{old}:", f":{region}:", 1)
+        _write(path, data)
+
+
+def every_env_in_us_east_1(config_dir: Path) -> None:
+    envs = _read(config_dir / "project.yaml")["environments"]
+    if US_EAST_1 in _regions(config_dir):
+        raise NotApplicable(f"an env is in {US_EAST_1} already: make test covers it")
+    move_regions(config_dir, [US_EAST_1] * len(envs))
+
+
 def drop_env(config_dir: Path, index: int) -> None:
     path = config_dir / "project.yaml"
     data = _read(path)
@@ -118,13 +150,19 @@ def apply(config_dir: Path | str, scenario: str) -> None:
         drop_env(config_dir, -1)
     elif scenario == "drop-first":
         drop_env(config_dir, 0)
+    elif scenario == "us-east-1":
+        every_env_in_us_east_1(config_dir)
+    elif scenario == "regions":
+        move_regions(config_dir, OTHER_REGIONS)
     elif scenario == "all":
         envs = len(_read(config_dir / "project.yaml")["environments"])
+        regions = _regions(config_dir)  # the dropped env's too: no region of the original config is kept
         rename(config_dir)
         add_env(config_dir)  # listed second, so the last env is one config/ had; its name is none config/ had
         if envs > 1:  # a one-env config keeps its env
             drop_env(config_dir, -1)
         change_notifications(config_dir)
+        move_regions(config_dir, (US_EAST_1, *OTHER_REGIONS), regions)  # the first env to us-east-1, unless one was there
     else:
         raise SystemExit(f"adopter_edit: unknown scenario '{scenario}' (known: {', '.join(SCENARIOS)})")
 
