@@ -364,6 +364,19 @@ MODEL_FROM_PACKAGE_ACTIONS = ("CreateModel", "DescribeModelPackage")
 MODEL_PACKAGES = "model-package/${ModelPackageGroupName}/*"
 
 
+def endpoint_volume_key() -> list[Statement]:
+    """The artifact key, by alias, for whoever calls CreateEndpoint or UpdateEndpoint: SageMaker encrypts the endpoint's
+    volumes through a grant it makes with that caller's credentials."""
+    return [
+        Statement(Sid="ArtifactKeyForEndpoints", Effect=Allow, Action=[awacs.kms.DescribeKey], Resource=[arn("kms", "key/*")],
+                  Condition=Condition(ForAnyValueStringEquals({"kms:ResourceAliases": [Sub("${ArtifactKeyAlias}")]}))),
+        Statement(Sid="ArtifactKeyGrantsForEndpointVolumes", Effect=Allow, Action=[awacs.kms.CreateGrant],
+                  Resource=[arn("kms", "key/*")],
+                  Condition=Condition([ForAnyValueStringEquals({"kms:ResourceAliases": [Sub("${ArtifactKeyAlias}")]}),
+                                       Bool({"kms:GrantIsForAWSResource": "true"})])),
+    ]
+
+
 def _serving(endpoint_param: str) -> list[Statement]:
     """What both endpoint stacks make: a model, its endpoint config and one endpoint, by its name parameter.
 
@@ -391,14 +404,8 @@ def _serving(endpoint_param: str) -> list[Statement]:
         _allow("Endpoint", actions(awacs.sagemaker, "CreateEndpoint", "UpdateEndpoint", "DeleteEndpoint", "DescribeEndpoint",
                                    "AddTags", "DeleteTags", "ListTags"), [endpoint, configs]),
         *_pass_existing_role("Model", "ModelRoleName", "sagemaker.amazonaws.com"),
-        # The volumes' and the captured data's key: SageMaker encrypts the endpoint's volumes with a grant made with
-        # the credentials of the CreateEndpoint/UpdateEndpoint caller (the artifact key's policy lets this role).
-        Statement(Sid="ArtifactKeyForEndpoints", Effect=Allow, Action=[awacs.kms.DescribeKey], Resource=[arn("kms", "key/*")],
-                  Condition=Condition(ForAnyValueStringEquals({"kms:ResourceAliases": [Sub("${ArtifactKeyAlias}")]}))),
-        Statement(Sid="ArtifactKeyGrantsForEndpointVolumes", Effect=Allow, Action=[awacs.kms.CreateGrant],
-                  Resource=[arn("kms", "key/*")],
-                  Condition=Condition([ForAnyValueStringEquals({"kms:ResourceAliases": [Sub("${ArtifactKeyAlias}")]}),
-                                       Bool({"kms:GrantIsForAWSResource": "true"})])),
+        # The volumes' and the captured data's key (the artifact key's policy lets this role).
+        *endpoint_volume_key(),
     ]
 
 
@@ -458,14 +465,8 @@ def production_rollout() -> list[Statement]:
         Statement(Sid="AutoscalingServiceLinkedRole", Effect=Allow, Action=[awacs.iam.CreateServiceLinkedRole],
                   Resource=[arn("iam", AUTOSCALING_SERVICE_LINKED_ROLE, region=False)],
                   Condition=Condition(StringEquals({"iam:AWSServiceName": AUTOSCALING_SERVICE}))),
-        # SageMaker encrypts the new fleet's volumes through a grant made with the UpdateEndpoint caller's credentials
-        # (the artifact key's policy names this role too: infra/stacks/pipeline.py).
-        Statement(Sid="ArtifactKeyForEndpoints", Effect=Allow, Action=[awacs.kms.DescribeKey], Resource=[arn("kms", "key/*")],
-                  Condition=Condition(ForAnyValueStringEquals({"kms:ResourceAliases": [Sub("${ArtifactKeyAlias}")]}))),
-        Statement(Sid="ArtifactKeyGrantsForEndpointVolumes", Effect=Allow, Action=[awacs.kms.CreateGrant],
-                  Resource=[arn("kms", "key/*")],
-                  Condition=Condition([ForAnyValueStringEquals({"kms:ResourceAliases": [Sub("${ArtifactKeyAlias}")]}),
-                                       Bool({"kms:GrantIsForAWSResource": "true"})])),
+        # The new fleet's volumes (the artifact key's policy names this role too: infra/stacks/pipeline.py).
+        *endpoint_volume_key(),
     ]
 
 
