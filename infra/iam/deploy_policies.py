@@ -459,7 +459,7 @@ def production_rollout() -> list[Statement]:
                   Resource=[arn("iam", AUTOSCALING_SERVICE_LINKED_ROLE, region=False)],
                   Condition=Condition(StringEquals({"iam:AWSServiceName": AUTOSCALING_SERVICE}))),
         # SageMaker encrypts the new fleet's volumes through a grant made with the UpdateEndpoint caller's credentials
-        # (the artifact key's policy names this role too: infra/stacks/pipeline.py).
+        # (the artifact key's policy names this role too: infra/parts/artifact_store.py).
         Statement(Sid="ArtifactKeyForEndpoints", Effect=Allow, Action=[awacs.kms.DescribeKey], Resource=[arn("kms", "key/*")],
                   Condition=Condition(ForAnyValueStringEquals({"kms:ResourceAliases": [Sub("${ArtifactKeyAlias}")]}))),
         Statement(Sid="ArtifactKeyGrantsForEndpointVolumes", Effect=Allow, Action=[awacs.kms.CreateGrant],
