@@ -94,24 +94,10 @@ def _dead_letter_queue(t: Template):
 def _function(t: Template, prefix: str, queue_arn) -> awslambda.Function:
     name_param, role_export, handler, timeout, memory, environment, description = FUNCTIONS[prefix]
     key_param, folder = CODE_KEYS[prefix]
-    functions.code_key_parameter(t, key_param, folder, folder)
-    log_group = functions.log_group(t, f"{prefix}LogGroup", name_param, _key_arn())
-    function = t.add_resource(awslambda.Function(
-        f"{prefix}Function",
-        DependsOn=[log_group.title],
-        FunctionName=Ref(name_param),
-        Description=description,
-        Runtime=functions.RUNTIME,
-        Handler=handler,
-        Architectures=["arm64"],
-        MemorySize=memory,
-        Timeout=timeout,
-        Role=import_value("ServingIamStackName", role_export),
-        Code=awslambda.Code(S3Bucket=_bucket(), S3Key=Ref(key_param)),
-        Environment=awslambda.Environment(Variables=environment),
-        DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=queue_arn),
-    ))
-    functions.invoke_config(t, f"{prefix}EventInvokeConfig", function)
+    function = functions.add(t, functions.Function(
+        prefix, name_param, handler, description, role_arn=import_value("ServingIamStackName", role_export),
+        code=(key_param, folder, folder), code_bucket=_bucket(), key_arn=_key_arn(), dead_letter_queue_arn=queue_arn,
+        environment=environment, memory=memory, timeout=timeout))
     t.add_resource(alarms.any_in_five_minutes(
         f"{prefix}DeadLetterErrorsAlarm", Sub(f"${{ResourcePrefix}}-{folder.replace('_', '-')}-dlq-errors"),
         "A failed invocation could not be sent to the deployment dead-letter queue: that job result is lost",
