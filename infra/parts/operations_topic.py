@@ -10,7 +10,7 @@ from troposphere import Ref, Sub, Template, kms, sns
 
 from infra.cfn.exports import export
 from infra.iam.policies import VERSION, deny_insecure_transport
-from infra.parts import delivery_failures, deployment_outcomes, email_subscriptions
+from infra.parts import delivery_failures, deployment_outcomes, subscribers
 from infra.parts.alarms import alarm_source_conditions
 
 
@@ -47,6 +47,6 @@ def add(t: Template, key: kms.Key, project) -> sns.Topic:
             ],
         ),
     ))
-    email_subscriptions.add(t, OperationsTopic, {env.name: env.operations_emails for env in project.environments.values()})
+    subscribers.add(t, OperationsTopic, {"email": {env.name: env.operations_emails for env in project.environments.values()}})
     export(t, "OperationsTopicArn", Ref(OperationsTopic), "ARN of the topic for alarms and releases waiting for approval")
     return OperationsTopic
