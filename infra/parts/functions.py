@@ -1,6 +1,7 @@
 """What every event- or pipeline-driven Lambda of the project has: a retained dead-letter queue, a retained,
 encrypted log group, and an async-invoke configuration (two retries, six hours), so a failed event ends in
-the queue an alarm watches."""
+the queue an alarm watches. A stack declares each function (`Function`) and `add` builds it; the dead-letter
+queues themselves are the messaging stack's (`dead_letter_queue`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
