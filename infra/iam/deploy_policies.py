@@ -465,7 +465,7 @@ def production_rollout() -> list[Statement]:
         Statement(Sid="AutoscalingServiceLinkedRole", Effect=Allow, Action=[awacs.iam.CreateServiceLinkedRole],
                   Resource=[arn("iam", AUTOSCALING_SERVICE_LINKED_ROLE, region=False)],
                   Condition=Condition(StringEquals({"iam:AWSServiceName": AUTOSCALING_SERVICE}))),
-        # The new fleet's volumes (the artifact key's policy names this role too: infra/stacks/pipeline.py).
+        # The new fleet's volumes (the artifact key's policy names this role too: infra/parts/artifact_store.py).
         *endpoint_volume_key(),
     ]
 

@@ -4,7 +4,10 @@
 """
 from __future__ import annotations
 
-from troposphere import cloudwatch
+from awacs.aws import ArnLike, Condition, StringEquals
+from troposphere import Ref, Sub, cloudwatch
+
+ALARMS_ARN = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${ResourcePrefix}-*"
 
 
 def any_in_five_minutes(logical_id: str, alarm_name, description, namespace, metric, topic, dimension: tuple | None = None,
@@ -29,3 +32,8 @@ def any_in_five_minutes(logical_id: str, alarm_name, description, namespace, met
         **extra,
         **kwargs,
     )
+
+
+def alarm_source_conditions() -> Condition:
+    """Confused-deputy guard for CloudWatch: this account's alarms of this environment."""
+    return Condition([StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}), ArnLike({"aws:SourceArn": Sub(ALARMS_ARN)})])

@@ -1,7 +1,10 @@
 """What every event- or pipeline-driven Lambda of the project has: a retained dead-letter queue, a retained,
 encrypted log group, and an async-invoke configuration (two retries, six hours), so a failed event ends in
-the queue an alarm watches."""
+the queue an alarm watches. A stack declares each function (`Function`) and `add` builds it; the dead-letter
+queues themselves are the messaging stack's (`dead_letter_queue`)."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from troposphere import Parameter, Ref, Sub, Template, awslambda, logs, sqs
 
@@ -39,11 +42,64 @@ def log_group(t: Template, logical_id: str, function_param: str, key_arn) -> log
     )))
 
 
-def invoke_config(t: Template, logical_id: str, function: awslambda.Function) -> None:
+def invoke_config(t: Template, logical_id: str, function: awslambda.Function, on_failure=None) -> None:
+    """`on_failure`: the ARN of the queue failed invocations go to, as a destination."""
+    destination = ({"DestinationConfig": awslambda.DestinationConfig(OnFailure=awslambda.OnFailure(Destination=on_failure))}
+                   if on_failure is not None else {})
     t.add_resource(awslambda.EventInvokeConfig(
         logical_id,
         FunctionName=Ref(function),
         Qualifier="$LATEST",
         MaximumRetryAttempts=MAX_RETRIES,
         MaximumEventAgeInSeconds=MAX_EVENT_AGE_SECONDS,
+        **destination,
     ))
+
+
+@dataclass(frozen=True)
+class Function:
+    """One function of the project, declared. Its logical IDs come from `prefix` alone (<prefix>Function,
+    <prefix>LogGroup, <prefix>EventInvokeConfig): they are identities, never renamed."""
+    prefix: str
+    name_param: str  # the parameter holding the function's name
+    handler: str
+    description: str
+    role_arn: object
+    code: tuple[str, str, str]  # (S3-key parameter, lambda_src folder, what the parameter's description calls it)
+    code_bucket: object
+    key_arn: object  # the log group's key
+    dead_letter_queue_arn: object
+    environment: dict
+    memory: int = 256
+    timeout: int = 60
+    # The notifier's way: failed async invocations go to the queue as an on-failure destination (its alarm watches
+    # DestinationDeliveryFailures), the function names its log group and encrypts its environment with `key_arn`.
+    # Otherwise: a DeadLetterConfig (DeadLetterErrors) and the log group by its default name.
+    on_failure_destination: bool = False
+
+
+def add(t: Template, spec: Function) -> awslambda.Function:
+    """The function, its retained encrypted log group, its zip's key parameter and its async-invoke configuration."""
+    code_key_parameter(t, *spec.code)
+    group = log_group(t, f"{spec.prefix}LogGroup", spec.name_param, spec.key_arn)
+    if spec.on_failure_destination:
+        wiring = {"LoggingConfig": awslambda.LoggingConfig(LogGroup=Ref(group)), "KmsKeyArn": spec.key_arn}
+    else:
+        wiring = {"DependsOn": [group.title], "DeadLetterConfig": awslambda.DeadLetterConfig(TargetArn=spec.dead_letter_queue_arn)}
+    function = t.add_resource(awslambda.Function(
+        f"{spec.prefix}Function",
+        FunctionName=Ref(spec.name_param),
+        Description=spec.description,
+        Runtime=RUNTIME,
+        Handler=spec.handler,
+        Architectures=["arm64"],
+        MemorySize=spec.memory,
+        Timeout=spec.timeout,
+        Role=spec.role_arn,
+        Code=awslambda.Code(S3Bucket=spec.code_bucket, S3Key=Ref(spec.code[0])),
+        Environment=awslambda.Environment(Variables=spec.environment),
+        **wiring,
+    ))
+    destination = spec.dead_letter_queue_arn if spec.on_failure_destination else None
+    invoke_config(t, f"{spec.prefix}EventInvokeConfig", function, destination)
+    return function

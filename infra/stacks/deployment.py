@@ -50,25 +50,6 @@ DELETES_STAGING = "DeletesStaging"
 # What the Resolve action hands each endpoint stack (CloudFormation's ParameterOverrides: 1 KB at most).
 PARAMETER_OVERRIDES = json.dumps({"ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}",
                                   "ModelPackageVersion": f"#{{{RESOLVE}.ModelPackageVersion}}"}, sort_keys=True)
-# A run waits for a person at most this long (CodePipeline's manual approval times out after 7 days anyway).
-FUNCTIONS = {
-    # logical id prefix: (function name parameter, role export, handler, timeout s, memory MB, environment, description)
-    "Resolve": ("ResolveFunctionName", "ResolveFunctionRoleArn", "deploy_resolve.handler.lambda_handler", 300, 128,
-                {"MODEL_PACKAGE_GROUP": Ref("ModelPackageGroupName"), "METRICS_NAMESPACE": Ref("MetricsNamespace"),
-                 "PRODUCTION_ENDPOINT": Ref("ProductionEndpointName"), "STAGING_ENDPOINT": Ref("StagingEndpointName"),
-                 "INSTANCES_NEEDED": Ref("EndpointInstancesNeeded"), "ARCHIVE_BUCKET": import_value(
-                     "PipelineStackName", "ArtifactBucketName"), "ARCHIVE_PREFIX": Sub(MODEL_ARCHIVES),
-                 "SERVING_IMAGES": Join(",", [Sub(f"${{Registry}}.dkr.ecr.${{AWS::Region}}.${{AWS::URLSuffix}}/{repository}",
-                                                  Registry=image_registry_account())
-                                              for repository in SERVING_IMAGE_REPOSITORIES])},
-                "Picks the newest Approved version for the deployment pipeline, and rolls production out to it"),
-    "SmokeTest": ("SmokeTestFunctionName", "SmokeTestFunctionRoleArn", "deploy_smoke_test.handler.lambda_handler", 300, 256,
-                  {"LATENCY_BUDGET_MS": Ref("SmokeTestLatencyMs")},
-                  "Sends the documented request to the staging endpoint and checks the answer and its latency"),
-}
-CODE_KEYS = {"Resolve": ("ResolveCodeKey", "deploy_resolve"), "SmokeTest": ("SmokeTestCodeKey", "deploy_smoke_test")}
-
-
 def _bucket():
     return import_value("PipelineStackName", "ArtifactBucketName")
 
@@ -91,31 +72,37 @@ def _dead_letter_queue(t: Template):
     return import_value("MessagingStackName", "DeploymentDeadLetterQueueArn")
 
 
-def _function(t: Template, prefix: str, queue_arn) -> awslambda.Function:
-    name_param, role_export, handler, timeout, memory, environment, description = FUNCTIONS[prefix]
-    key_param, folder = CODE_KEYS[prefix]
-    functions.code_key_parameter(t, key_param, folder, folder)
-    log_group = functions.log_group(t, f"{prefix}LogGroup", name_param, _key_arn())
-    function = t.add_resource(awslambda.Function(
-        f"{prefix}Function",
-        DependsOn=[log_group.title],
-        FunctionName=Ref(name_param),
-        Description=description,
-        Runtime=functions.RUNTIME,
-        Handler=handler,
-        Architectures=["arm64"],
-        MemorySize=memory,
-        Timeout=timeout,
-        Role=import_value("ServingIamStackName", role_export),
-        Code=awslambda.Code(S3Bucket=_bucket(), S3Key=Ref(key_param)),
-        Environment=awslambda.Environment(Variables=environment),
-        DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=queue_arn),
-    ))
-    functions.invoke_config(t, f"{prefix}EventInvokeConfig", function)
+def _declarations(queue_arn) -> list[functions.Function]:
+    """Resolve (picks the version, rolls production out) and SmokeTest, both invoked by the pipeline."""
+    common = {"code_bucket": _bucket(), "key_arn": _key_arn(), "dead_letter_queue_arn": queue_arn, "timeout": 300}
+    serving_images = Join(",", [Sub(f"${{Registry}}.dkr.ecr.${{AWS::Region}}.${{AWS::URLSuffix}}/{repository}",
+                                    Registry=image_registry_account()) for repository in SERVING_IMAGE_REPOSITORIES])
+    return [
+        functions.Function(
+            "Resolve", "ResolveFunctionName", "deploy_resolve.handler.lambda_handler",
+            "Picks the newest Approved version for the deployment pipeline, and rolls production out to it",
+            role_arn=import_value("ServingIamStackName", "ResolveFunctionRoleArn"),
+            code=("ResolveCodeKey", "deploy_resolve", "deploy_resolve"), memory=128, environment={
+                "MODEL_PACKAGE_GROUP": Ref("ModelPackageGroupName"), "METRICS_NAMESPACE": Ref("MetricsNamespace"),
+                "PRODUCTION_ENDPOINT": Ref("ProductionEndpointName"), "STAGING_ENDPOINT": Ref("StagingEndpointName"),
+                "INSTANCES_NEEDED": Ref("EndpointInstancesNeeded"), "ARCHIVE_BUCKET": _bucket(),
+                "ARCHIVE_PREFIX": Sub(MODEL_ARCHIVES), "SERVING_IMAGES": serving_images}, **common),
+        functions.Function(
+            "SmokeTest", "SmokeTestFunctionName", "deploy_smoke_test.handler.lambda_handler",
+            "Sends the documented request to the staging endpoint and checks the answer and its latency",
+            role_arn=import_value("ServingIamStackName", "SmokeTestFunctionRoleArn"),
+            code=("SmokeTestCodeKey", "deploy_smoke_test", "deploy_smoke_test"), memory=256,
+            environment={"LATENCY_BUDGET_MS": Ref("SmokeTestLatencyMs")}, **common),
+    ]
+
+
+def _function(t: Template, spec: functions.Function) -> awslambda.Function:
+    """The function, and an alarm when a failed invocation cannot reach the dead-letter queue."""
+    function = functions.add(t, spec)
     t.add_resource(alarms.any_in_five_minutes(
-        f"{prefix}DeadLetterErrorsAlarm", Sub(f"${{ResourcePrefix}}-{folder.replace('_', '-')}-dlq-errors"),
+        f"{spec.prefix}DeadLetterErrorsAlarm", Sub(f"${{ResourcePrefix}}-{spec.code[1].replace('_', '-')}-dlq-errors"),
         "A failed invocation could not be sent to the deployment dead-letter queue: that job result is lost",
-        "AWS/Lambda", "DeadLetterErrors", _operations_topic(), ("FunctionName", Ref(name_param))))
+        "AWS/Lambda", "DeadLetterErrors", _operations_topic(), ("FunctionName", Ref(spec.name_param))))
     return function
 
 
@@ -261,7 +248,7 @@ def build(project) -> Template:
     t.add_condition(PRODUCTION_APPROVAL, Equals(Ref("ProductionApproval"), "true"))
     t.add_condition(DELETES_STAGING, Equals(Ref("KeepStaging"), "false"))
     queue_arn = _dead_letter_queue(t)
-    _pipeline(t, [_function(t, prefix, queue_arn) for prefix in FUNCTIONS])
+    _pipeline(t, [_function(t, spec) for spec in _declarations(queue_arn)])
     _trigger(t)
     deployment_outcomes.add(t, _operations_topic())
     scanner_skips.apply(t, "deployment")

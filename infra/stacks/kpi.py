@@ -30,7 +30,6 @@ from troposphere import (
     cloudwatch,
     events,
     glue,
-    logs,
 )
 from troposphere import awslambda
 
@@ -43,7 +42,6 @@ from infra.config.names import ATHENA_RESULTS_PREFIX, EVALUATION_TABLE_LEVEL
 from infra.parts import alarms, functions, kpi_dashboard, model_package_events
 from lambda_src.registry_metrics import contract
 
-HANDLER = "registry_metrics.handler.lambda_handler"
 # QuickSight permissions are one entry per principal; CloudFormation has no loops, so the data
 # source has this many fixed slots (config/schema.py caps kpi.quicksight_principals to match).
 QUICKSIGHT_SLOTS = 5
@@ -74,35 +72,25 @@ def _dead_letter_queue_arn(prefix: str):
     return import_value("MessagingStackName", f"{prefix}DeadLetterQueueArn")
 
 
-def _log_group(t: Template, logical_id: str, function_param: str) -> logs.LogGroup:
-    return functions.log_group(t, logical_id, function_param, _key_arn())
+def _function(prefix: str, what: str, folder: str, description: str, memory: int, timeout: int, environment: dict):
+    return functions.Function(
+        prefix, f"{prefix}FunctionName", f"{folder}.handler.lambda_handler", description,
+        role_arn=import_value("IamStackName", f"{prefix}FunctionRoleArn"), code=(f"{prefix}CodeKey", folder, what),
+        code_bucket=_bucket(), key_arn=_key_arn(), dead_letter_queue_arn=_dead_letter_queue_arn(prefix),
+        environment=environment, memory=memory, timeout=timeout)
 
 
 def _registry_metrics(t: Template) -> awslambda.Function:
     MetricsDeadLetterQueue = _dead_letter_queue_arn("Metrics")
-    MetricsLogGroup = _log_group(t, "MetricsLogGroup", "MetricsFunctionName")
-    MetricsFunction = t.add_resource(awslambda.Function(
-        "MetricsFunction",
-        DependsOn=[MetricsLogGroup.title],
-        FunctionName=Ref("MetricsFunctionName"),
-        Description="Publishes model registry KPIs (registrations, approvals, rejections, model quality) to CloudWatch",
-        Runtime=functions.RUNTIME,
-        Handler=HANDLER,
-        Architectures=["arm64"],
-        MemorySize=256,
-        Timeout=METRICS_TIMEOUT_SECONDS,
-        Role=import_value("IamStackName", "MetricsFunctionRoleArn"),
-        Code=awslambda.Code(S3Bucket=_bucket(), S3Key=Ref("MetricsCodeKey")),
-        Environment=awslambda.Environment(Variables={
+    MetricsFunction = functions.add(t, _function(
+        "Metrics", "registry-metrics", "registry_metrics",
+        "Publishes model registry KPIs (registrations, approvals, rejections, model quality) to CloudWatch",
+        256, METRICS_TIMEOUT_SECONDS, {
             "METRICS_NAMESPACE": Ref("MetricsNamespace"),
             "MODEL_PACKAGE_GROUP": Ref("ModelPackageGroupName"),
             "LEDGER_BUCKET": _bucket(),
             "LEDGER_PREFIX": Ref("RegistryLedgerPrefix"),
-        }),
-        # Async invocations that still fail after Lambda's retries land here, not in the void.
-        DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=MetricsDeadLetterQueue),
-    ))
-    functions.invoke_config(t, "MetricsEventInvokeConfig", MetricsFunction)
+        }))
     MetricsRule = t.add_resource(events.Rule(
         "MetricsRule",
         Name=Ref("MetricsRuleName"),
@@ -134,32 +122,17 @@ def partitions_event_pattern() -> dict:
 
 
 def _report_partitions(t: Template) -> None:
-    functions.code_key_parameter(t, "PartitionsCodeKey", "report_partitions", "report-partitions")
     PartitionsDeadLetterQueue = _dead_letter_queue_arn("Partitions")
-    PartitionsLogGroup = _log_group(t, "PartitionsLogGroup", "PartitionsFunctionName")
-    PartitionsFunction = t.add_resource(awslambda.Function(
-        "PartitionsFunction",
-        DependsOn=[PartitionsLogGroup.title],
-        FunctionName=Ref("PartitionsFunctionName"),
-        Description="Adds a finished SageMaker pipeline execution's evaluation report to the KPI table",
-        Runtime=functions.RUNTIME,
-        Handler="report_partitions.handler.lambda_handler",
-        Architectures=["arm64"],
-        MemorySize=128,
-        Timeout=30,
-        Role=import_value("IamStackName", "PartitionsFunctionRoleArn"),
-        Code=awslambda.Code(S3Bucket=_bucket(), S3Key=Ref("PartitionsCodeKey")),
-        Environment=awslambda.Environment(Variables={
+    PartitionsFunction = functions.add(t, _function(
+        "Partitions", "report-partitions", "report_partitions",
+        "Adds a finished SageMaker pipeline execution's evaluation report to the KPI table", 128, 30, {
             "PIPELINE_NAME": Ref("SageMakerPipelineName"),
             "REPORTS_BUCKET": _bucket(),
             "REPORTS_PREFIX": Ref("EvaluationReportsPrefix"),
             "GLUE_DATABASE": Ref("GlueDatabaseName"),
             "GLUE_TABLE": Ref("EvaluationTableName"),
             "CRAWLER_NAME": Ref("CrawlerName"),
-        }),
-        DeadLetterConfig=awslambda.DeadLetterConfig(TargetArn=PartitionsDeadLetterQueue),
-    ))
-    functions.invoke_config(t, "PartitionsEventInvokeConfig", PartitionsFunction)
+        }))
     PartitionsRule = t.add_resource(events.Rule(
         "PartitionsRule",
         Name=Ref("PartitionsRuleName"),
@@ -305,7 +278,6 @@ def _quicksight(t: Template, workgroup: athena.WorkGroup) -> None:
 
 def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     t = new_template("KPIs of the SageMaker MLOps project: dashboard, registry metrics, alarms, Glue/Athena/QuickSight")
-    functions.code_key_parameter(t, "MetricsCodeKey", "registry_metrics", "registry-metrics")
     _registry_metrics(t)
     _report_partitions(t)
     add_deployment_condition(t)

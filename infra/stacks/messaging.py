@@ -22,7 +22,7 @@ from infra.cfn import parameters, scanner_skips
 from infra.cfn.exports import export, import_value
 from infra.cfn.templates_common import new_template
 from infra.iam.policies import VERSION, account_administers_key, deny_insecure_transport, key_use_through_iam
-from infra.parts import email_subscriptions, functions
+from infra.parts import functions, subscribers
 from infra.parts.kms_keys import customer_managed_key
 from infra.parts.messaging_names import (NOTIFIER_LOG_GROUP_ARN, NOTIFIER_ROLE_ARN, NOTIFIER_RULE_ARN, NOTIFIER_RULE_NAME,
                                          role_arn, rule_arn,
@@ -108,7 +108,7 @@ def approvals_topic(t: Template, key: kms.Key, emails_by_env: dict[str, tuple[st
             ],
         ),
     ))
-    email_subscriptions.add(t, ApprovalsTopic, emails_by_env)
+    subscribers.add(t, ApprovalsTopic, {"email": emails_by_env})
     export(t, "ApprovalsTopicArn", Ref(ApprovalsTopic), "ARN of the model approval notifications topic")
     return ApprovalsTopic
 

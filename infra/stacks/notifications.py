@@ -16,9 +16,9 @@ from troposphere import awslambda, events, logs
 
 from infra.cfn import parameters, scanner_skips
 from infra.cfn.exports import import_value
-from infra.cfn.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
+from infra.cfn.templates_common import new_template
 from infra.parts import alarms, functions, model_package_events
-from infra.parts.messaging_names import NOTIFIER_LOG_GROUP, NOTIFIER_RULE_NAME
+from infra.parts.messaging_names import NOTIFIER_RULE_NAME
 
 HANDLER = "get_model_metadata.handler.lambda_handler"
 
@@ -26,11 +26,6 @@ ALARM_NAME = "${ResourcePrefix}-approval-notifier-dead-letters"
 # The notifier's log line for an event it drops (lambda_src/shared/log.py writes JSON lines).
 MALFORMED_FILTER = '{ $.decision = "malformed" }'
 MALFORMED_METRIC = "${ResourcePrefix}-notifier-malformed-events"
-
-# EventBridge: retry for a day (185 is its maximum attempts), then dead-letter.
-# Lambda async invocations: 2 retries within 6 hours, then the on-failure destination.
-FUNCTION_MAX_EVENT_AGE_SECONDS = 21600
-FUNCTION_MAX_RETRIES = 2
 
 
 def _key_arn():
@@ -41,49 +36,21 @@ def _dead_letter_queue_arn():
     return import_value("MessagingStackName", "NotifierDeadLetterQueueArn")
 
 
-def function(t: Template) -> tuple[awslambda.Function, logs.LogGroup]:
-    functions.code_key_parameter(t, "NotifierCodeKey", "get_model_metadata", "notifier")
-    NotifierLogGroup = t.add_resource(logs.LogGroup(
-        "NotifierLogGroup",
-        LogGroupName=Sub(NOTIFIER_LOG_GROUP),
-        RetentionInDays=Ref("LogRetentionDays"),
-        KmsKeyId=_key_arn(),
-        DeletionPolicy=RETAIN_DELETION,
-        UpdateReplacePolicy=RETAIN_REPLACEMENT,
-    ))
-    NotifierFunction = t.add_resource(awslambda.Function(
-        "NotifierFunction",
-        FunctionName=Ref("NotifierFunctionName"),
-        Description="Turns SageMaker model package state changes into readable approval notifications",
-        Runtime=functions.RUNTIME,
-        Architectures=["arm64"],
-        Handler=HANDLER,
-        Code=awslambda.Code(
-            S3Bucket=import_value("PipelineStackName", "ArtifactBucketName"),
-            S3Key=Ref("NotifierCodeKey"),
-        ),
-        Role=import_value("IamStackName", "NotifierRoleArn"),
-        MemorySize=256,
-        Timeout=60,
-        KmsKeyArn=_key_arn(),
-        LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref(NotifierLogGroup)),
-        Environment=awslambda.Environment(Variables={
+def function(t: Template) -> awslambda.Function:
+    return functions.add(t, functions.Function(
+        "Notifier", "NotifierFunctionName", HANDLER,
+        "Turns SageMaker model package state changes into readable approval notifications",
+        role_arn=import_value("IamStackName", "NotifierRoleArn"),
+        code=("NotifierCodeKey", "get_model_metadata", "notifier"),
+        code_bucket=import_value("PipelineStackName", "ArtifactBucketName"),
+        key_arn=_key_arn(), dead_letter_queue_arn=_dead_letter_queue_arn(),
+        environment={
             "MODEL_PACKAGE_GROUP_NAME": Ref("ModelPackageGroupName"),
             "NOTIFY_ON_STATUSES": Join(",", Ref("NotifyOnStatuses")),
             "TOPIC_ARN": import_value("MessagingStackName", "ApprovalsTopicArn"),
-        }),
+        },
+        on_failure_destination=True,
     ))
-    t.add_resource(awslambda.EventInvokeConfig(
-        "NotifierEventInvokeConfig",
-        FunctionName=Ref(NotifierFunction),
-        Qualifier="$LATEST",
-        MaximumEventAgeInSeconds=FUNCTION_MAX_EVENT_AGE_SECONDS,
-        MaximumRetryAttempts=FUNCTION_MAX_RETRIES,
-        DestinationConfig=awslambda.DestinationConfig(
-            OnFailure=awslambda.OnFailure(Destination=_dead_letter_queue_arn()),
-        ),
-    ))
-    return NotifierFunction, NotifierLogGroup
 
 
 def rule(t: Template, fn: awslambda.Function) -> events.Rule:
@@ -99,7 +66,7 @@ def rule(t: Template, fn: awslambda.Function) -> events.Rule:
     return ModelPackageStateRule
 
 
-def failure_alarms(t: Template, log_group: logs.LogGroup) -> None:
+def failure_alarms(t: Template) -> None:
     """Every way the notifier can fail ends in an alarm on the operations topic (pipeline stack), never on
     the model-approvals topic whose path these alarms watch."""
     topic = import_value("PipelineStackName", "OperationsTopicArn")
@@ -112,7 +79,7 @@ def failure_alarms(t: Template, log_group: logs.LogGroup) -> None:
     # Events the notifier drops as malformed (logged, not retried: retrying cannot fix them) are counted too.
     t.add_resource(logs.MetricFilter(
         "NotifierMalformedEventsFilter",
-        LogGroupName=Ref(log_group),
+        LogGroupName=Ref("NotifierLogGroup"),
         FilterPattern=MALFORMED_FILTER,
         MetricTransformations=[logs.MetricTransformation(
             MetricNamespace=Ref("MetricsNamespace"), MetricName=Sub(MALFORMED_METRIC), MetricValue="1", DefaultValue=0,
@@ -127,9 +94,8 @@ def failure_alarms(t: Template, log_group: logs.LogGroup) -> None:
 def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
     t = new_template("Model approval notifications: SageMaker model package events to a readable email, nothing lost")
 
-    NotifierFunction, NotifierLogGroup = function(t)
-    rule(t, NotifierFunction)
-    failure_alarms(t, NotifierLogGroup)
+    rule(t, function(t))
+    failure_alarms(t)
     scanner_skips.apply(t, "notifications")
     parameters.declare_used(t)
     return t

@@ -17,7 +17,7 @@ from infra.iam.deploy_policies import actions
 from infra.iam.policies import (arn, artifact_bucket_arn, bucket_info, pass_role, publish_to_topic, read_write_prefix,
                                 use_key_by_alias)
 
-# The stacks the pipeline's CloudFormation actions deploy, by their name parameters (infra/stacks/pipeline.py DEPLOYMENTS).
+# The stacks the pipeline's CloudFormation actions deploy, by their name parameters (infra/parts/delivery_pipeline.py DEPLOYMENTS).
 PIPELINE_STACK_NAME_PARAMETERS = ("PipelineStackName", "NotificationsStackName", "KpiStackName", "DeploymentStackName")
 
 

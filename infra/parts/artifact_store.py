@@ -1,0 +1,309 @@
+"""The delivery pipeline's artifact store: its customer managed key (and alias), the versioned bucket every run,
+build and SageMaker job writes to, and the bucket's policy. The data uploaders' and analysts' statements exist
+only when config names them."""
+from __future__ import annotations
+
+import awacs.kms
+import awacs.s3
+from awacs.aws import (
+    Allow,
+    ArnEquals,
+    ArnLike,
+    Bool,
+    Condition,
+    Deny,
+    Null,
+    PolicyDocument,
+    Principal,
+    Statement,
+    StringEquals,
+    StringLike,
+    StringNotEquals,
+)
+from troposphere import Equals, GetAtt, Join, Not, Ref, Sub, Template, kms, s3
+
+from infra.cfn.exports import import_value
+from infra.cfn.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT
+from infra.config.names import ARTIFACT_BUCKET_SUB, ATHENA_RESULTS_PREFIX, BUILD_CACHE_PREFIX
+from infra.iam.policies import (
+    KMS_USE_ACTIONS,
+    MODEL_ARCHIVES,
+    VERSION,
+    account_administers_key,
+    artifact_bucket_arn,
+    deny_insecure_transport,
+    deploy_role_administers_key,
+    only_if,
+    with_statements,
+)
+from infra.parts import analysts, delivery_failures
+from infra.parts.alarms import alarm_source_conditions
+from infra.parts.kms_keys import customer_managed_key
+
+# CloudWatch Logs groups this env's resources write to, encrypted with the artifact key.
+ENCRYPTED_LOG_GROUPS = (
+    "/aws/codebuild/${ResourcePrefix}-*",
+    "/aws/lambda/${ResourcePrefix}-*",
+    "/aws-glue/crawlers-role/*",
+)
+
+
+NONCURRENT_VERSION_DAYS = 30
+KEPT_NONCURRENT_VERSIONS = 1  # never expired: the trace that a key was written more than once
+BUILD_CACHE_NONCURRENT_DAYS = 1  # every upsert build rewrites its cache: keep no history of it
+BUILD_CACHE_DAYS = 30  # and whatever CodeBuild stopped using goes too (at worst, one slower build a month)
+PIPELINE_ARTIFACT_DAYS = 90
+ATHENA_RESULTS_DAYS = 30
+
+# config `sagemaker.data_uploaders`: when the list is empty, no policy names anyone for uploads.
+HAS_DATA_UPLOADERS = "HasDataUploaders"
+INPUT_OBJECTS = "/${SageMakerInputPrefix}*"
+
+
+def role_arn_pattern() -> Sub:
+    return Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${ResourcePrefix}-*")
+
+
+def uploaders_encrypt_input_statement() -> Statement:
+    """The named uploaders may have S3 encrypt their uploads with the key, and nothing else with it.
+
+    Decrypt too: S3 needs it to complete multipart uploads (the AWS CLI's for files over 8 MB). The
+    bucket uses S3 Bucket Keys, so the encryption context is the bucket's ARN."""
+    return Statement(
+        Sid="DataUploadersEncryptInputThroughS3",
+        Effect=Allow,
+        Principal=Principal("AWS", Ref("DataUploaderArns")),
+        Action=[awacs.kms.GenerateDataKey, awacs.kms.Decrypt],
+        Resource=["*"],
+        Condition=Condition([
+            StringEquals({"kms:ViaService": Sub("s3.${AWS::Region}.amazonaws.com"), "kms:CallerAccount": Ref("AWS::AccountId")}),
+            ArnLike({"kms:EncryptionContext:aws:s3:arn": [artifact_bucket_arn(), artifact_bucket_arn(INPUT_OBJECTS)]}),
+        ]),
+    )
+
+
+def uploaders_write_input_statements() -> list[Statement]:
+    """Bucket-policy statements: the named uploaders, in this account only, may put objects under the input
+    prefix and list it, and read nothing else in the bucket whatever their own policies say."""
+    uploaders = Principal("AWS", Ref("DataUploaderArns"))
+    this_account = StringEquals({"aws:PrincipalAccount": Ref("AWS::AccountId")})
+    return [
+        Statement(
+            Sid="DataUploadersWriteInput",
+            Effect=Allow,
+            Principal=uploaders,
+            Condition=Condition(this_account),
+            # DeleteObject too: every file under input/ is read, so replacing the sample means removing it
+            # (the bucket is versioned: a deleted object stays recoverable for 30 days).
+            Action=[awacs.s3.PutObject, awacs.s3.AbortMultipartUpload, awacs.s3.DeleteObject],
+            Resource=[artifact_bucket_arn(INPUT_OBJECTS)],
+        ),
+        Statement(
+            Sid="DataUploadersListInput",
+            Effect=Allow,
+            Principal=uploaders,
+            Action=[awacs.s3.ListBucket],
+            Resource=[artifact_bucket_arn()],
+            Condition=Condition([StringLike({"s3:prefix": [Sub("${SageMakerInputPrefix}*")]}), this_account]),
+        ),
+        # The key lets them decrypt through S3 anywhere in the bucket (with S3 Bucket Keys the encryption context
+        # is the bucket): an identity policy with broad s3:Get* must still not read models, data or sources.
+        Statement(
+            Sid="DataUploadersReadNothingElse",
+            Effect=Deny,
+            Principal=Principal("*"),
+            Action=[awacs.s3.GetObject, awacs.s3.GetObjectVersion],
+            NotResource=[artifact_bucket_arn(INPUT_OBJECTS)],
+            Condition=Condition(ArnEquals({"aws:PrincipalArn": Ref("DataUploaderArns")})),
+        ),
+    ]
+
+
+def artifact_key_policy() -> PolicyDocument:
+    """The key policy; the uploaders' and the analysts' statements exist only when config names them."""
+    return with_statements(PolicyDocument(
+        Version=VERSION,
+        Statement=[
+            account_administers_key("AccountAdministersKey"),
+            deploy_role_administers_key("DeployRoleAdministersKey", import_value("DeployRolesStackName", "PipelineDeployRoleArn")),
+            # Usage goes through IAM, and only for this environment's project roles (path and prefix):
+            # roles in later stacks (the notifier, the metrics function, the crawler) need no change here,
+            # and each role's own policy still has to grant the key by its alias.
+            Statement(
+                Sid="ProjectRolesUseKeyThroughIam",
+                Effect=Allow,
+                Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
+                Action=KMS_USE_ACTIONS,
+                Resource=["*"],
+                Condition=Condition(ArnLike({"aws:PrincipalArn": [role_arn_pattern()]})),
+            ),
+            # SageMaker encrypts the endpoints' volumes through a grant it makes with the credentials of the
+            # CreateEndpoint/UpdateEndpoint caller: staging's deploy role, production's rollout (the resolve
+            # function); the config makers too (CreateEndpointConfig). Their policies grant it by alias too.
+            Statement(
+                Sid="EndpointDeployRolesGrantsForVolumes",
+                Effect=Allow,
+                Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
+                Action=[awacs.kms.CreateGrant],
+                Resource=["*"],
+                Condition=Condition([
+                    ArnEquals({"aws:PrincipalArn": [
+                        Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role${{RolePath}}${{{role}}}")
+                        for role in ("StagingEndpointDeployRoleName", "ProductionEndpointDeployRoleName",
+                                     "ResolveFunctionRoleName")]}),
+                    Bool({"kms:GrantIsForAWSResource": "true"}),
+                ]),
+            ),
+            # CloudWatch encrypts what this env's alarms publish to the (encrypted) operations topic.
+            Statement(
+                Sid="AlarmsPublishToOperationsTopic",
+                Effect=Allow,
+                Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
+                Action=[awacs.kms.Decrypt, awacs.kms.GenerateDataKey],
+                Resource=["*"],
+                Condition=alarm_source_conditions(),
+            ),
+            delivery_failures.key_statement(),
+            Statement(
+                Sid="LogsEncryptProjectLogGroups",
+                Effect=Allow,
+                Principal=Principal("Service", [Sub("logs.${AWS::Region}.amazonaws.com")]),
+                Action=KMS_USE_ACTIONS,
+                Resource=["*"],
+                Condition=Condition(
+                    ArnLike({"kms:EncryptionContext:aws:logs:arn": [
+                        Sub(f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{group}")
+                        for group in ENCRYPTED_LOG_GROUPS
+                    ]})
+                ),
+            ),
+        ],
+    ), [
+        only_if(HAS_DATA_UPLOADERS, uploaders_encrypt_input_statement()),
+        *analysts.key_statements(),  # only when kpi.analyst_principals is not empty
+    ])
+
+
+# The artifact key's alias. The roles of the builds and the pipeline use the key by this alias (kms:ResourceAliases),
+# so what acts with them is created after it: an alias takes up to five minutes to count in authorisation ("Use
+# aliases to control access to KMS keys", KMS developer guide), and the pipeline starts a run when it is created.
+ARTIFACT_KEY_ALIAS = "ArtifactKeyAliasResource"
+
+
+def add_artifact_key(t: Template) -> kms.Key:
+    return customer_managed_key(
+        t, "ArtifactKey", ARTIFACT_KEY_ALIAS, "ArtifactKeyAlias",
+        "Artifacts of the ${ProjectName} ${Environment} delivery and SageMaker pipelines", artifact_key_policy(),
+    )
+
+
+def _expire(rule_id: str, prefix, days: int | None) -> s3.LifecycleRule:
+    """A folder whose objects expire after `days` (None: never) and whose noncurrent versions, expired ones
+    included, are deleted after NONCURRENT_VERSION_DAYS; without the latter an expired object would stay, as the
+    bucket-wide rule keeps the newest noncurrent version of every key."""
+    return s3.LifecycleRule(
+        Id=rule_id, Status="Enabled", Prefix=prefix,
+        # Without an expiration of its own, the rule must clear the delete markers left once a deleted object's
+        # versions are gone (an expiration does that by itself).
+        **({"ExpirationInDays": days} if days else {"ExpiredObjectDeleteMarker": True}),
+        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=NONCURRENT_VERSION_DAYS),
+    )
+
+
+def add_artifact_bucket(t: Template, key: kms.Key) -> s3.Bucket:
+    ArtifactBucket = t.add_resource(
+        s3.Bucket(
+            "ArtifactBucket",
+            BucketName=Sub(ARTIFACT_BUCKET_SUB),
+            VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+            PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
+                BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
+            ),
+            OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+            BucketEncryption=s3.BucketEncryption(
+                ServerSideEncryptionConfiguration=[
+                    s3.ServerSideEncryptionRule(
+                        BucketKeyEnabled=True,
+                        ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
+                            SSEAlgorithm="aws:kms", KMSMasterKeyID=GetAtt(key, "Arn")
+                        ),
+                    )
+                ]
+            ),
+            LifecycleConfiguration=s3.LifecycleConfiguration(
+                Rules=[
+                    # Overwritten or deleted objects linger as noncurrent versions: drop them after a while, but
+                    # keep the newest one of each key, so a key written twice always shows two versions (the
+                    # deployment refuses a model archive written more than once: lambda_src/deploy_resolve/archive.py).
+                    # Where data is meant to go (the folders below), a rule of its own deletes every noncurrent
+                    # version: S3 honours the shorter of two overlapping expirations.
+                    s3.LifecycleRule(
+                        Id="ExpireNoncurrentVersions",
+                        Status="Enabled",
+                        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(
+                            NoncurrentDays=NONCURRENT_VERSION_DAYS, NewerNoncurrentVersions=KEPT_NONCURRENT_VERSIONS),
+                        AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7),
+                    ),
+                    s3.LifecycleRule(
+                        Id="ExpireReplacedBuildCaches",
+                        Status="Enabled",
+                        Prefix=BUILD_CACHE_PREFIX,
+                        ExpirationInDays=BUILD_CACHE_DAYS,
+                        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=BUILD_CACHE_NONCURRENT_DAYS),
+                    ),
+                    # Query results are read once, right after the query.
+                    _expire("ExpireQueryResults", ATHENA_RESULTS_PREFIX, ATHENA_RESULTS_DAYS),
+                    # Run artifacts are only read during their run. Lambda zips and SageMaker data stay.
+                    _expire("ExpirePipelineRunArtifacts", Ref("PipelineArtifactsPrefix"), PIPELINE_ARTIFACT_DAYS),
+                    # The model-deployment pipeline's run artifacts (its own folder, where the env serves models).
+                    _expire("ExpireDeploymentRunArtifacts", Ref("DeploymentArtifactsPrefix"), PIPELINE_ARTIFACT_DAYS),
+                    # Input data a data uploader replaced or deleted is gone 30 days later, as it would be unversioned.
+                    _expire("ExpireReplacedInputData", Ref("SageMakerInputPrefix"), None),
+                ]
+            ),
+            DeletionPolicy=RETAIN_DELETION,
+            UpdateReplacePolicy=RETAIN_REPLACEMENT,
+        )
+    )
+    deny = deny_insecure_transport(GetAtt(ArtifactBucket, "Arn"), Sub("${ArtifactBucket.Arn}/*"))
+    encryption = "s3:x-amz-server-side-encryption"
+    key_id = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+    # An upload may leave encryption to the bucket's default (the project key) or ask for SSE-KMS; asking for
+    # SSE-S3, dual-layer SSE-KMS or a key the caller holds (SSE-C) is refused, and so is naming any key but the
+    # project key. S3 compares the key id header as sent, and documents the key ARN form for this condition: every
+    # writer that names the key names it by ARN (docs/security.md lists them). Without the Null test an upload
+    # naming no key (the bucket default) would count as "not equal" and be refused.
+    refuse_other_encryption = [
+        Statement(Sid="DenyOtherEncryption", Effect=Deny, Principal=Principal("*"), Action=[awacs.s3.PutObject],
+                  Resource=[Sub("${ArtifactBucket.Arn}/*")],
+                  Condition=Condition([StringNotEquals({encryption: "aws:kms"}), Null({encryption: "false"})])),
+        Statement(Sid="DenyOtherKeys", Effect=Deny, Principal=Principal("*"), Action=[awacs.s3.PutObject],
+                  Resource=[Sub("${ArtifactBucket.Arn}/*")],
+                  Condition=Condition([StringNotEquals({key_id: GetAtt(key, "Arn")}), Null({key_id: "false"})])),
+        Statement(Sid="DenyCustomerProvidedKeys", Effect=Deny, Principal=Principal("*"), Action=[awacs.s3.PutObject],
+                  Resource=[Sub("${ArtifactBucket.Arn}/*")],
+                  Condition=Condition(Null({"s3:x-amz-server-side-encryption-customer-algorithm": "false"}))),
+        # Model archives are written by the jobs, never copied in: a copy (CopyObject, UploadPartCopy) keeps the
+        # source's tags by default, and a copied archive of another version could carry the tag serving trusts.
+        Statement(Sid="DenyCopiesIntoModelArchives", Effect=Deny, Principal=Principal("*"), Action=[awacs.s3.PutObject],
+                  Resource=[Sub(f"${{ArtifactBucket.Arn}}/{MODEL_ARCHIVES}*")],
+                  Condition=Condition(Null({"s3:x-amz-copy-source": "false"}))),
+    ]
+    t.add_resource(
+        s3.BucketPolicy(
+            "ArtifactBucketPolicy",
+            Bucket=Ref(ArtifactBucket),
+            PolicyDocument=with_statements(
+                PolicyDocument(Version=VERSION, Statement=[deny, *refuse_other_encryption]),
+                [
+                    *[only_if(HAS_DATA_UPLOADERS, statement) for statement in uploaders_write_input_statements()],
+                    *analysts.bucket_statements(ArtifactBucket.title),  # only when kpi.analyst_principals is not empty
+                ],
+            ),
+        )
+    )
+    return ArtifactBucket
+
+
+def add_conditions(t: Template) -> None:
+    t.add_condition(HAS_DATA_UPLOADERS, Not(Equals(Join("", Ref("DataUploaderArns")), "")))

@@ -1,0 +1,52 @@
+"""The operations topic: alarms of every stack of the env and releases waiting for approval, encrypted with the
+artifact key, its policy (who may publish) and its subscribers.
+
+Apart from the model-approvals topic and its key, so an alarm about that path does not depend on it."""
+from __future__ import annotations
+
+import awacs.sns
+from awacs.aws import Allow, Condition, Deny, Null, PolicyDocument, Principal, Statement, StringNotEquals
+from troposphere import Ref, Sub, Template, kms, sns
+
+from infra.cfn.exports import export
+from infra.iam.policies import VERSION, deny_insecure_transport
+from infra.parts import delivery_failures, deployment_outcomes, subscribers
+from infra.parts.alarms import alarm_source_conditions
+
+
+def add(t: Template, key: kms.Key, project) -> sns.Topic:
+    OperationsTopic = t.add_resource(sns.Topic(
+        "OperationsTopic",
+        TopicName=Ref("OperationsTopicName"),
+        DisplayName="MLOps operations",
+        KmsMasterKeyId=Ref(key),
+    ))
+    pipeline_role = Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${CodePipelineRoleName}")
+    deployment_role = Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${DeploymentPipelineRoleName}")
+    t.add_resource(sns.TopicPolicy(
+        "OperationsTopicPolicy",
+        Topics=[Ref(OperationsTopic)],
+        PolicyDocument=PolicyDocument(
+            Version=VERSION,
+            Statement=[
+                Statement(Sid="AlarmsPublish", Effect=Allow, Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
+                          Action=[awacs.sns.Publish], Resource=[Ref(OperationsTopic)], Condition=alarm_source_conditions()),
+                # EventBridge: failed delivery runs, and the deployment outcomes (in envs with a deployment).
+                delivery_failures.topic_statement(OperationsTopic, deployment_outcomes.RULE_NAMES),
+                # The pipelines (approval requests) publish through their identity policies; nobody else may.
+                Statement(
+                    Sid="OnlyThePipelineAndAlarmsPublish",
+                    Effect=Deny,
+                    Principal=Principal("*"),
+                    Action=[awacs.sns.Publish],
+                    Resource=[Ref(OperationsTopic)],
+                    Condition=Condition([StringNotEquals({"aws:PrincipalArn": [pipeline_role, deployment_role]}),
+                                         Null({"aws:PrincipalServiceName": "true"})]),
+                ),
+                deny_insecure_transport(Ref(OperationsTopic), action=awacs.sns.Publish),
+            ],
+        ),
+    ))
+    subscribers.add(t, OperationsTopic, {"email": {env.name: env.operations_emails for env in project.environments.values()}})
+    export(t, "OperationsTopicArn", Ref(OperationsTopic), "ARN of the topic for alarms and releases waiting for approval")
+    return OperationsTopic
