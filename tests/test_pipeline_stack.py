@@ -228,6 +228,11 @@ def test_artifact_key_rotates_is_retained_and_only_project_roles_and_configured_
         {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${ResourcePrefix}-*"}]}}
     logs = statements["LogsEncryptProjectLogGroups"]
     assert logs["Principal"] == {"Service": [{"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}]}
+    # The delivery pipeline's first-run roles, by name, so that run does not wait for the alias
+    # (tests/test_first_run_key_use.py).
+    first_run = statements["FirstRunRolesUseKey"]
+    assert first_run["Principal"] == {"AWS": [{"Fn::ImportValue": {"Fn::Sub": f"${{IamStackName}}-{export}"}}
+                                              for export in ("CodePipelineRoleArn", "SynthBuildRoleArn", "UpsertBuildRoleArn")]}
     deployer = statements["DeployRoleAdministersKey"]
     assert deployer["Principal"] == {"AWS": [{"Fn::ImportValue": {"Fn::Sub": "${DeployRolesStackName}-PipelineDeployRoleArn"}}]}
     # The analysts' statement exists only when kpi.analyst_principals is set (tests/test_analysts.py).
@@ -237,7 +242,7 @@ def test_artifact_key_rotates_is_retained_and_only_project_roles_and_configured_
                                "LogsEncryptProjectLogGroups", "AlarmsPublishToOperationsTopic",
                                "FailedDeliveryRunsPublishToOperationsTopic",
                                "DataUploadersEncryptInputThroughS3", "AnalystsUseKeyThroughS3",
-                               "EndpointDeployRolesGrantsForVolumes"}
+                               "EndpointDeployRolesGrantsForVolumes", "FirstRunRolesUseKey"}
     # Grants only, only for the endpoint stacks' deploy roles and production's rollout (the resolve function), only
     # for AWS resources (SageMaker's endpoint volumes).
     grants = statements["EndpointDeployRolesGrantsForVolumes"]

@@ -119,6 +119,10 @@ def uploaders_write_input_statements() -> list[Statement]:
     ]
 
 
+# The IAM stack's exports of the roles a delivery pipeline run uses first: the pipeline's and its builds'.
+FIRST_RUN_ROLE_EXPORTS = ("CodePipelineRoleArn", "SynthBuildRoleArn", "UpsertBuildRoleArn")
+
+
 def artifact_key_policy() -> PolicyDocument:
     """The key policy; the uploaders' and the analysts' statements exist only when config names them."""
     return with_statements(PolicyDocument(
@@ -136,6 +140,17 @@ def artifact_key_policy() -> PolicyDocument:
                 Action=KMS_USE_ACTIONS,
                 Resource=["*"],
                 Condition=Condition(ArnLike({"aws:PrincipalArn": [role_arn_pattern()]})),
+            ),
+            # The delivery pipeline starts by itself as soon as it exists, and an alias takes up to five minutes to
+            # authorise ("Use aliases to control access to KMS keys", KMS developer guide): the roles of its first
+            # run (its own and its two builds', made by the IAM stack before this one) use the key by this policy,
+            # not only by their alias-conditioned grants, so that run does not race the alias.
+            Statement(
+                Sid="FirstRunRolesUseKey",
+                Effect=Allow,
+                Principal=Principal("AWS", [import_value("IamStackName", export) for export in FIRST_RUN_ROLE_EXPORTS]),
+                Action=KMS_USE_ACTIONS,
+                Resource=["*"],
             ),
             # SageMaker encrypts the endpoints' volumes through a grant it makes with the credentials of the
             # CreateEndpoint/UpdateEndpoint caller: staging's deploy role, production's rollout (the resolve
