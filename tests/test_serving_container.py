@@ -10,6 +10,7 @@ isolation) and the registered model's environment, then the toolkit's Transforme
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import json
 import os
@@ -151,6 +152,17 @@ def test_every_missing_token_training_accepts_takes_the_training_median(served, 
     assert (status, body) == (200, served.ask("north,,3\n")[1])
 
 
+@pytest.mark.parametrize("column, empty", [("Region", ",21.0,3\n"), ("Minutes", "north,,3\n"), ("Calls", "north,21.0,\n")])
+def test_json_null_is_a_missing_value_as_an_empty_csv_field(served, column, empty):
+    row = {"Region": "north", "Minutes": 21.0, "Calls": 3, column: None}
+    assert served.ask(json.dumps({"instances": [row]}), JSON, CSV) == served.ask(empty)
+
+
+def test_the_largest_float32_is_a_number_the_model_scores(served):
+    status, body, _ = served.ask(f"north,{float(np.finfo(np.float32).max)!r},3\n")
+    assert status == 200, body
+
+
 def test_missing_tokens_are_what_training_reads_as_missing():
     """preprocess.py reads the training files with pandas' defaults: the same tokens, no more, no fewer."""
     from pandas._libs.parsers import STR_NA_VALUES
@@ -180,6 +192,15 @@ MISTAKES = {
     "JSON lacking a column": ('{"instances": [{"Region": "north", "Calls": 3}]}', JSON, JSON, 400, "lacks column(s) the model expects: Minutes"),
     "JSON list as a number": ('{"instances": [{"Region": "north", "Minutes": [1], "Calls": 3}]}', JSON, JSON, 400, "expects numbers"),
     "JSON true as a number": ('{"instances": [{"Region": "north", "Minutes": true, "Calls": 3}]}', JSON, JSON, 400, "expects numbers"),
+    # Finite as float64 but not as float32, which XGBoost's DMatrix stores (and refuses as inf).
+    "a number beyond float32": ("north,1e39,3\n", CSV, CSV, 400, "column 'Minutes' expects numbers within ±3.4e38"),
+    "a negative number beyond float32": ("north,-1e39,3\n", CSV, CSV, 400, "expects numbers within ±3.4e38"),
+    "float32's rounding edge": ("north,3.4028235677973366e+38,3\n", CSV, CSV, 400, "expects numbers within ±3.4e38"),
+    "a 500-digit JSON integer": (json.dumps({"instances": [{"Region": "north", "Minutes": 10**500, "Calls": 3}]}), JSON, JSON, 400, "column 'Minutes' expects numbers"),
+    "a JSON integer too long for Python": ('{"instances": [{"Region": "north", "Minutes": 1' + "0" * 4300 + ', "Calls": 3}]}', JSON, JSON, 400, "JSON body cannot be read"),
+    "JSON object as a number": ('{"instances": [{"Region": "north", "Minutes": {"a": 1}, "Calls": 3}]}', JSON, JSON, 400, "column 'Minutes' expects numbers; data row 1 has a JSON object"),
+    "JSON object as text": ('{"instances": [{"Region": {"a": 1}, "Minutes": 1, "Calls": 3}]}', JSON, JSON, 400, "column 'Region' expects text; data row 1 has a JSON object"),
+    "JSON list as text": ('{"instances": [{"Region": "north", "Minutes": 1, "Calls": 3}, {"Region": [1, 2], "Minutes": 1, "Calls": 3}]}', JSON, JSON, 400, "column 'Region' expects text; data row 2 has a JSON list"),
     "unsupported content type": (GOOD, "application/x-npy", CSV, 415, "content type 'application/x-npy' is not supported"),
     "text/plain": (GOOD, "text/plain", CSV, 415, "send text/csv or application/json"),
     "unsupported accept": (GOOD, CSV, "application/x-recordio-protobuf", 406, "accept"),
@@ -217,22 +238,63 @@ def _rows(draw_text):
     return st.lists(st.lists(draw_text, min_size=0, max_size=5), min_size=0, max_size=4)
 
 
+KINDS = {"Region": "categorical", "Minutes": "numeric", "Calls": "numeric"}
+FLOAT32_EDGE = 3.4028235677973366e+38  # float32's largest value plus half a step: the first float64 that rounds to inf
+BEYOND_FLOAT32 = st.floats(min_value=FLOAT32_EDGE, allow_infinity=False) | st.floats(max_value=-FLOAT32_EDGE, allow_infinity=False)
+LONG_INTEGERS = st.builds(lambda sign, digits: sign * int("1" + digits), st.sampled_from([1, -1]), st.text("0123456789", min_size=38, max_size=600))
 VALUES = st.one_of(st.sampled_from(sorted(contract_lib.MISSING_TOKENS) + ["north", "1e400", "-0", '"', "a,b", " 7", "\x00"]),
-                   st.text(max_size=8), st.floats(allow_nan=True, allow_infinity=True).map(repr))
+                   st.text(max_size=8), st.floats(allow_nan=True, allow_infinity=True).map(repr), BEYOND_FLOAT32.map(repr), LONG_INTEGERS.map(str))
 CSV_BODIES = _rows(VALUES).map(lambda rows: "\n".join(",".join(r) for r in rows))
-JSON_VALUES = st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=6),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=6)
+JSON_SCALARS = st.none() | st.booleans() | st.floats() | st.integers() | BEYOND_FLOAT32 | LONG_INTEGERS | st.text(max_size=6)
+JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=6)
 JSON_BODIES = st.one_of(
-    st.lists(st.dictionaries(st.sampled_from(["Region", "Minutes", "Calls", "x"]), JSON_VALUES, max_size=4), max_size=3).map(lambda r: json.dumps({"instances": r})),
+    # every column present, so each value, scalar or not, reaches its column's kind
+    st.lists(st.fixed_dictionaries({name: JSON_VALUES for name in KINDS}, optional={"x": JSON_VALUES}), min_size=1, max_size=3).map(lambda r: json.dumps({"instances": r})),
+    st.lists(st.dictionaries(st.sampled_from([*KINDS, "x"]), JSON_VALUES, max_size=4), max_size=3).map(lambda r: json.dumps({"instances": r})),
     JSON_VALUES.map(json.dumps), st.text(max_size=30))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def unscorable(value, kind: str) -> bool:
+    """A value the contract cannot score whatever the rest of the request: a JSON object or list in any column; in
+    a numeric column, a number whose float32 (what XGBoost stores) is infinite. False means "not known to be bad"."""
+    if isinstance(value, (dict, list)):
+        return True
+    if kind != "numeric" or value is None or isinstance(value, bool):
+        return False
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too long for a float
+        return True
+    except ValueError:
+        return False
+    with np.errstate(over="ignore"):  # a margin: pandas' to_numeric can parse text 1e-13 off; MISTAKES holds the edge
+        return bool(np.isinf(np.float32(number * (1 - 1e-12))))
+
+
+def must_refuse(body, content_type: str) -> bool:
+    """The request holds a value that is unscorable in its column, read as the documented request format."""
+    if content_type == JSON:
+        try:
+            rows = json.loads(body).get("instances")
+        except (ValueError, AttributeError):
+            return False
+        return isinstance(rows, list) and any(unscorable(row[name], kind) for row in rows if isinstance(row, dict)
+                                              for name, kind in KINDS.items() if name in row)
+    try:
+        rows = list(csv.reader(io.StringIO(body if isinstance(body, str) else body.decode()), skipinitialspace=True, strict=True))
+    except (csv.Error, UnicodeDecodeError):
+        return False
+    return any(len(row) == len(KINDS) and any(unscorable(value, kind) for value, kind in zip(row, KINDS.values())) for row in rows)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.one_of(CSV_BODIES.map(lambda b: (b, CSV)), JSON_BODIES.map(lambda b: (b, JSON)), st.binary(max_size=40).map(lambda b: (b, CSV))),
        accept=st.sampled_from([CSV, JSON, None, "*/*"]))
-def test_no_client_controlled_body_gets_a_5xx(served, body, accept):
+def test_no_client_controlled_body_gets_a_5xx_and_no_unscorable_value_a_200(served, body, accept):
     status, text, _ = served.ask(body[0], body[1], accept)
     assert status == 200 or one_line_reason(status, text), (status, text)
+    if must_refuse(*body):
+        assert status == 400 and one_line_reason(status, text), (status, text)
 
 
 # -- the start path ----------------------------------------------------------------------------------------------

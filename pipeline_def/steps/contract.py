@@ -133,13 +133,15 @@ def feature_names(contract: dict) -> list[str]:
 # -- applying ---------------------------------------------------------------------------------------
 def apply(contract: dict, frame: pd.DataFrame) -> np.ndarray:
     """The feature matrix (float64, contract["features"] order) for raw rows. Extra columns are ignored;
-    unknown categories encode as all zeros; missing numbers take the training median."""
+    unknown categories encode as all zeros; missing numbers take the training median; a value no column can
+    score (a JSON object or list anywhere, a number XGBoost cannot hold) is a ContractError."""
     missing = [c["name"] for c in contract["columns"] if c["name"] not in frame.columns]
     if missing:
         raise ContractError(f"input lacks column(s) the model expects: {_names(missing)}")
     blocks = []
     for column in contract["columns"]:
         values = frame[column["name"]]
+        _refuse_nested(column, values)
         if column["kind"] == "numeric":
             blocks.append(_numbers(column, values)[:, None])
         else:
@@ -149,16 +151,29 @@ def apply(contract: dict, frame: pd.DataFrame) -> np.ndarray:
     return np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
 
 
+def _refuse_nested(column: dict, values: pd.Series) -> None:
+    """A JSON object or list is a value of no column: refused, rather than scored as its text (an unknown category)."""
+    nested = np.flatnonzero(~values.map(pd.api.types.is_scalar).to_numpy()) if values.dtype == object else []
+    if len(nested):
+        kind = "object" if isinstance(values.iloc[nested[0]], dict) else "list"
+        expects = "numbers" if column["kind"] == "numeric" else "text"
+        raise ContractError(f"column '{column['name']}' expects {expects}; data row {nested[0] + 1} has a JSON {kind}")
+
+
 def _numbers(column: dict, values: pd.Series) -> np.ndarray:
-    """A numeric column as finite floats, missing values (MISSING_TOKENS) filled with the training median.
-    Text is parsed from its words (a JSON list or true is not a number); infinities are refused."""
+    """A numeric column as floats, missing values (MISSING_TOKENS) filled with the training median.
+    Text is parsed from its words (a JSON list or true is not a number). A number XGBoost cannot hold is refused:
+    its DMatrix stores float32 and fails on an infinity, so 1e39, finite as float64, is as bad as inf."""
     words = text(values)
     missing = values.isna() | words.isin(MISSING_TOKENS)
     plain = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     numbers = pd.to_numeric((values if plain else words).mask(missing), errors="coerce").astype("float64")
-    bad = np.flatnonzero((~missing & ~np.isfinite(numbers)).to_numpy())
+    with np.errstate(over="ignore"):  # the cast is the test: what overflows float32 becomes inf
+        held = np.isfinite(numbers.to_numpy().astype("float32"))
+    bad = np.flatnonzero(~missing.to_numpy() & ~held)
     if len(bad):
-        raise ContractError(f"column '{column['name']}' expects numbers; data row {bad[0] + 1} has '{words.iloc[bad[0]][:40]}'")
+        limit = " within ±3.4e38 (float32, as XGBoost reads them)" if pd.notna(numbers.iloc[bad[0]]) else ""
+        raise ContractError(f"column '{column['name']}' expects numbers{limit}; data row {bad[0] + 1} has '{words.iloc[bad[0]][:40]}'")
     return numbers.fillna(column["fill"]).to_numpy()
 
 

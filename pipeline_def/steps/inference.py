@@ -115,7 +115,8 @@ def _json_rows(text: str) -> pd.DataFrame:
     rows = doc.get("instances") if isinstance(doc, dict) else doc
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
         raise ContractError('a JSON request is {"instances": [{"<column>": value, ...}, ...]}, with at least one row')
-    return pd.DataFrame(rows)
+    # As sent: pandas' own inference would turn a JSON integer too long for a float into an OverflowError (a 500).
+    return pd.DataFrame(rows, dtype=object)
 
 
 def parse_request(body, content_type: str, contract: dict) -> pd.DataFrame:
