@@ -1,9 +1,12 @@
-"""Bake traffic beside production's rollout: the version's contract requests reach the endpoint while the rollout runs,
-the action lasts as long as the rollout (continuation tokens), and a rollout whose new fleet answered nothing fails.
+"""Bake traffic beside production's rollout: the version's contract requests reach the endpoint while its rollout
+runs and only then, the action lasts as long as the rollout (continuation tokens), a rollout whose new fleet answered
+nothing fails, a first deployment has nothing to bake, and a rollout that did not complete fails bake traffic too
+(so that retrying the stage's failed actions runs it again beside the rollout).
 
-Against moto (registry, archive, endpoint, InvokeEndpoint, CloudWatch metrics). moto has no UpdateEndpoint, so the
-endpoint's rollout states (DescribeEndpoint's EndpointStatus and PendingDeploymentSummary) are scripted; time is
-simulated (every request and wait advances a fake clock).
+Against moto (registry, archive, endpoint, configs, models, InvokeEndpoint, CloudWatch metrics), through the
+function's real DescribeEndpoint calls. moto has no UpdateEndpoint and creates endpoints InService at once, so the
+endpoint's states over time (absent, EndpointStatus, its config, PendingDeploymentSummary) are scripted onto moto's
+endpoint before each DescribeEndpoint; time is simulated (every request and wait advances a fake clock).
 """
 from __future__ import annotations
 
@@ -14,15 +17,16 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.test_deploy_smoke_test import ACCOUNT, REGION, Staging, rows_sent
+from tests.test_deploy_smoke_test import ACCOUNT, REGION, ROLE, Staging, rows_sent
 from tests.support.pipeline_job_support import job_event
 
 from deploy_smoke_test import bake, contract, handler  # lambda_src/ is on sys.path: tests/__init__.py
 from shared import clients
 
 PRODUCTION = "acme-fraud-production"
-OLD, NEW = "acme-fraud-production-config-v1", "acme-fraud-production-config-v2"
+OLD, NEW = "acme-fraud-production-config-v1", "acme-fraud-production-config-v2"  # NEW: this run's version
 ROLLOUT_SECONDS = 3600
+ABSENT = "absent"  # the endpoint does not exist (yet)
 
 
 class Time:
@@ -45,17 +49,47 @@ class Time:
         return int((self.start + self.budget_s - self.now) * 1000)
 
 
-class Rollout:
-    """DescribeEndpoint's answers over time: (seconds from the start, status, serving config, pending config)."""
+class Production:
+    """Production's endpoint in moto over time: from each time on (seconds from the action's start), its EndpointStatus
+    (or ABSENT), the config it serves and the config a rollout in progress moves to ("" for none). Also records when
+    each bake request was sent."""
 
-    def __init__(self, time: Time, *script: tuple[float, str, str, str]):
-        self.time, self.script = time, script
+    def __init__(self, world, time: Time, *script: tuple[float, str, str, str]):
+        from moto.sagemaker.models import sagemaker_backends
 
-    def __call__(self, endpoint_name: str) -> tuple[str, str, str]:
-        assert endpoint_name == PRODUCTION
-        elapsed = self.time.now - self.time.origin
-        _, status, serving, pending = [s for s in self.script if s[0] <= elapsed][-1]
-        return status, serving, pending
+        self.backend, self.world, self.time, self.script = sagemaker_backends[ACCOUNT][REGION], world, time, script
+        self.sent_at: list[float] = []
+        clients.client("sagemaker").meta.events.register("before-call.sagemaker.DescribeEndpoint", self._describe)
+        clients.client("sagemaker-runtime").meta.events.register(
+            "before-parameter-build.sagemaker-runtime.InvokeEndpoint", lambda **_: self.sent_at.append(self.elapsed()))
+
+    def elapsed(self) -> float:
+        return self.time.now - self.time.origin
+
+    def at(self, elapsed: float) -> tuple[str, str, str]:
+        return [step[1:] for step in self.script if step[0] <= elapsed][-1]
+
+    def _describe(self, **_) -> None:
+        status, config, pending = self.at(self.elapsed())
+        if status == ABSENT:
+            self.backend.endpoints.pop(PRODUCTION, None)
+            return
+        if PRODUCTION not in self.backend.endpoints:
+            self.world.sm.create_endpoint(EndpointName=PRODUCTION, EndpointConfigName=config)
+        endpoint = self.backend.endpoints[PRODUCTION]
+        endpoint.endpoint_status, endpoint.endpoint_config_name = status, config
+        endpoint.pending_deployment_summary = {"EndpointConfigName": pending} if pending else None
+
+    def sent_outside_rollouts(self) -> list[float]:
+        """When a request was sent while no rollout was under way (a poll sees a rollout at most POLL_SECONDS late
+        and its end as late: allowed)."""
+        return [t for t in self.sent_at if not any(self.at(max(0.0, t - d))[2] for d in (0, bake.POLL_SECONDS + 1))]
+
+
+def _config(world, name: str, package_arn: str) -> None:
+    world.sm.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"ModelPackageName": package_arn})
+    world.sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 2, "InstanceType": "ml.m5.large"}])
 
 
 @pytest.fixture
@@ -63,7 +97,9 @@ def world(monkeypatch, tmp_path):
     with mock_aws():
         clients.reset()
         w = Staging(monkeypatch, tmp_path)
-        w.serve(w.package_arn, name=PRODUCTION)
+        w.previous_arn = w.register(w.archive)
+        _config(w, OLD, w.previous_arn)  # what production served before this run
+        _config(w, NEW, w.package_arn)  # this run's version, as the production stack makes it
         w.sent = []
         runtime = clients.client("sagemaker-runtime")
         runtime.meta.events.register("before-parameter-build.sagemaker-runtime.InvokeEndpoint",
@@ -72,10 +108,9 @@ def world(monkeypatch, tmp_path):
         clients.reset()
 
 
-def run(world, time: Time, rollout: Rollout, monkeypatch, token: str | None = None) -> dict:
-    monkeypatch.setattr(bake, "_rollout", rollout)
+def run(world, time: Time, token: str | None = None, rollout_seconds: int = ROLLOUT_SECONDS) -> dict:
     event = job_event(json.dumps({"EndpointName": PRODUCTION, "ModelPackageArn": world.package_arn,
-                                  "RolloutSeconds": ROLLOUT_SECONDS}), continuation_token=token)
+                                  "RolloutSeconds": rollout_seconds}), continuation_token=token)
     given = handler.parameters.read(handler.pipeline_job.parse(event))
     return handler.pipeline_job.run(event, handler.FUNCTION, lambda job: bake.run(
         job, given.endpoint_name, handler._package(given.package_arn), given.rollout_seconds, time.remaining_ms,
@@ -89,22 +124,22 @@ def new_fleet_answered(count: int, at: float) -> None:
                        {"Name": "EndpointConfigName", "Value": NEW}]}])
 
 
-def a_rollout(time: Time) -> Rollout:
-    """Two minutes before UpdateEndpoint, a ten-minute rollout, then the new config serves."""
-    return Rollout(time, (0, "InService", OLD, ""), (120, "Updating", OLD, NEW), (720, "InService", NEW, ""))
+A_ROLLOUT = ((0, "InService", OLD, ""), (120, "Updating", OLD, NEW), (720, "InService", NEW, ""))
+"""Two minutes before UpdateEndpoint, a ten-minute rollout, then the new config serves."""
 
 
-def test_contract_requests_reach_the_endpoint_until_the_rollout_completes(world, monkeypatch):
+def test_contract_requests_reach_the_endpoint_while_the_rollout_runs(world):
     time = Time()
+    production = Production(world, time, *A_ROLLOUT)
     new_fleet_answered(42, time.origin + 400)
-    result = run(world, time, a_rollout(time), monkeypatch)
+    result = run(world, time)
 
     name, body = world.pipeline.only_result()
     assert name == "PutJobSuccessResult" and result["decision"] == "baked", body
     assert "its new fleet answered 42 requests" in body["outputVariables"]["Summary"]
-    minutes = (time.now - time.start) / 60
-    assert 12 <= minutes <= 13, "it stops once the rollout is over"
-    assert len(world.sent) == pytest.approx(minutes * bake.REQUESTS_PER_MINUTE, rel=0.05)
+    assert 12 <= (time.now - time.start) / 60 <= 13, "it stops once the rollout is over"
+    assert len(world.sent) == pytest.approx(10 * bake.REQUESTS_PER_MINUTE, rel=0.1), "for the rollout's ten minutes"
+    assert production.sent_outside_rollouts() == []
     package = world.sm.describe_model_package(ModelPackageName=world.package_arn)
     request_contract = contract.load(package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"])
     expected = contract.csv_body(request_contract, contract.rows(request_contract))
@@ -114,49 +149,104 @@ def test_contract_requests_reach_the_endpoint_until_the_rollout_completes(world,
         (PRODUCTION, "text/csv", bake.INFERENCE_ID)}
 
 
-def test_a_rollout_whose_new_fleet_answered_nothing_is_not_validated(world, monkeypatch):
+def test_a_rollout_whose_new_fleet_answered_nothing_is_not_validated(world):
     time = Time()
-    run(world, time, a_rollout(time), monkeypatch)
+    Production(world, time, *A_ROLLOUT)
+    run(world, time)
     name, body = world.pipeline.only_result()
     assert name == "PutJobFailureResult"
     assert body["failureDetails"]["message"].startswith(f"the new fleet of {PRODUCTION} ({NEW}) answered no request")
 
 
-def test_a_rollout_longer_than_one_invocation_continues_with_a_token(world, monkeypatch):
+def test_a_rollout_longer_than_one_invocation_continues_with_a_token(world):
     time = Time(budget_s=300)
-    rollout = a_rollout(time)
-    run(world, time, rollout, monkeypatch)
+    Production(world, time, *A_ROLLOUT)
+    run(world, time)
     name, body = world.pipeline.only_result()
     assert name == "PutJobSuccessResult" and "outputVariables" not in body, body
     token = body["continuationToken"]
-    assert json.loads(token)["sent"] == len(world.sent) > 0 and len(token) <= 2048
+    assert json.loads(token)["existed"] is True and len(token) <= 2048
 
     new_fleet_answered(7, time.origin + 400)
     while True:  # CodePipeline invokes the function again with the token until it reports without one
         world.pipeline.calls.clear()
         time.next_invocation()
-        run(world, time, rollout, monkeypatch, token)
+        run(world, time, token)
         name, body = world.pipeline.only_result()
         if "continuationToken" not in body:
             break
         token = body["continuationToken"]
+        assert json.loads(token)["sent"] == len(world.sent)
     assert name == "PutJobSuccessResult" and "its new fleet answered 7 requests" in body["outputVariables"]["Summary"]
     assert f"{len(world.sent)} bake requests sent" in body["outputVariables"]["Summary"]
 
 
-def test_no_rollout_ends_the_action_quietly_after_the_grace_period(world, monkeypatch):
-    time = Time()
-    result = run(world, time, Rollout(time, (0, "InService", OLD, "")), monkeypatch)
-    assert result["decision"] == "no_rollout"
-    assert bake.NO_ROLLOUT_SECONDS <= time.now - time.start <= bake.NO_ROLLOUT_SECONDS + bake.POLL_SECONDS + 1
+# A first deployment (CreateEndpoint) has no old fleet, no traffic shifting and no canary. While the endpoint is being
+# created, DescribeEndpoint's PendingDeploymentSummary names the config being created (SageMaker API reference,
+# DescribeEndpoint: "only returned when the endpoint is creating or updating with a new endpoint configuration").
+FIRST_DEPLOYMENTS = {
+    "absent, then created": ((0, ABSENT, "", ""), (45, "Creating", NEW, NEW), (500, "InService", NEW, "")),
+    "already creating": ((0, "Creating", NEW, NEW), (500, "InService", NEW, "")),
+    "absent, then in service at the next poll": ((0, ABSENT, "", ""), (45, "InService", NEW, "")),
+}
 
 
-def test_a_rolled_back_rollout_is_left_for_the_driver_to_report(world, monkeypatch):
+@pytest.mark.parametrize("script", FIRST_DEPLOYMENTS.values(), ids=FIRST_DEPLOYMENTS)
+def test_a_first_deployment_has_nothing_to_bake(world, script):
     time = Time()
-    result = run(world, time, Rollout(time, (0, "Updating", OLD, NEW), (300, "RollingBack", OLD, ""),
-                                      (400, "InService", OLD, "")), monkeypatch)
-    assert result["decision"] == "rolled_back"
-    assert world.pipeline.only_result()[0] == "PutJobSuccessResult"
+    production = Production(world, time, *script)
+    result = run(world, time)
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobSuccessResult" and result["decision"] == "first_deployment", body
+    assert "a first deployment" in body["outputVariables"]["Summary"]
+    appeared = min(t for t, status, _, _ in script if status != ABSENT)
+    assert time.now - time.origin <= appeared + bake.POLL_SECONDS + 1, "it ends at the first poll that sees it"
+    assert production.sent_at == []
+
+
+def test_an_endpoint_never_created_has_nothing_to_bake(world):
+    """The RollOut action failed before CreateEndpoint: its retry will be a first deployment, which has no canary."""
+    time = Time()
+    production = Production(world, time, (0, ABSENT, "", ""))
+    result = run(world, time)
+    assert world.pipeline.only_result()[0] == "PutJobSuccessResult" and result["decision"] == "no_rollout"
+    assert bake.NO_ROLLOUT_SECONDS <= time.now - time.origin <= bake.NO_ROLLOUT_SECONDS + bake.POLL_SECONDS + 1
+    assert production.sent_at == []
+
+
+def test_an_endpoint_that_already_serves_the_version_has_nothing_to_bake(world):
+    """A retried stage, or a Redeploy that changed no endpoint config: the RollOut action had nothing to roll out."""
+    time = Time()
+    production = Production(world, time, (0, "InService", NEW, ""))
+    result = run(world, time)
+    assert world.pipeline.only_result()[0] == "PutJobSuccessResult" and result["decision"] == "already_served"
+    assert production.sent_at == []
+
+
+# Every way bake traffic can end beside a rollout that did not complete on the new config (RollOut fails for each).
+NOT_ROLLED_OUT = {
+    "rolled back": ((0, "InService", OLD, ""), (60, "Updating", OLD, NEW), (300, "RollingBack", OLD, ""),
+                    (400, "InService", OLD, "")),
+    "failed": ((0, "InService", OLD, ""), (60, "Updating", OLD, NEW), (300, "Failed", OLD, "")),
+    "deleted": ((0, "InService", OLD, ""), (60, "Updating", OLD, NEW), (300, ABSENT, "", "")),
+    "still rolling at the deadline": ((0, "InService", OLD, ""), (60, "Updating", OLD, NEW)),
+    "no rollout (RollOut failed fast)": ((0, "InService", OLD, ""),),
+    "busy and no rollout (scaling)": ((0, "Updating", OLD, ""),),
+}
+
+
+@pytest.mark.parametrize("script", NOT_ROLLED_OUT.values(), ids=NOT_ROLLED_OUT)
+def test_bake_traffic_fails_beside_a_rollout_that_did_not_complete(world, script):
+    """So that retrying the stage's failed actions reruns it beside RollOut: a rollout with no bake traffic never runs."""
+    time = Time()
+    production = Production(world, time, *script)
+    result = run(world, time, rollout_seconds=600)
+    name, body = world.pipeline.only_result()
+    assert name == "PutJobFailureResult", (result, body)
+    assert "retrying the stage's failed actions runs bake traffic beside the rollout again" in \
+        body["failureDetails"]["message"]
+    assert production.sent_outside_rollouts() == [], "no request before a rollout or after it ended"
+    assert time.now - time.origin <= bake.NO_ROLLOUT_SECONDS + 600 + bake.POLL_SECONDS + 1
 
 
 def test_bake_traffic_is_one_job_alone(world):

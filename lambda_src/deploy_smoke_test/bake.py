@@ -1,20 +1,28 @@
-"""Bake traffic: the smoke test's valid contract requests, sent to production for as long as its rollout runs.
+"""Bake traffic: the smoke test's valid contract requests, sent to production while its rollout runs.
 
 Why: the rollback alarms treat missing data as OK, so at low traffic a canary nobody calls bakes on no evidence.
 SageMaker routes a share of requests to the new fleet by its capacity (a canary of one instance beside three takes
-about a quarter), so a steady REQUESTS_PER_MINUTE over every bake step reaches it whatever clients do. The requests
-are the version's own contract rows (contract.py): a good model answers them, so they cannot trip the 5xx alarm of a
-good version, and they carry INFERENCE_ID, so data capture marks them.
+about a quarter; the rest reach the old fleet), so a steady REQUESTS_PER_MINUTE over every bake step reaches it
+whatever clients do. The requests are the version's own contract rows (contract.py): a good model answers them, so
+they cannot trip the 5xx alarm of a good version, and they carry INFERENCE_ID, so data capture marks them.
 
-The action runs beside whatever drives the rollout (same runOrder), knowing only the endpoint and the longest the
-rollout may take (RolloutSeconds). Each invocation sends until the function is about to time out, then reports
-success with a continuation token holding its state; CodePipeline invokes it again (pipeline_job.py). It ends:
-- when the endpoint is no longer updating after a rollout was seen (DescribeEndpoint's PendingDeploymentSummary names
-  the new endpoint config). If the endpoint then serves that config, the action fails unless CloudWatch counted
-  invocations on it since the action began: a rollout the new fleet saw no request of was not validated.
-  A rollback (the endpoint back on its old config) is the driver's failure to report, not this action's;
-- when no rollout started within NO_ROLLOUT_SECONDS (the driver failed before UpdateEndpoint, or changed nothing);
-- after NO_ROLLOUT_SECONDS + RolloutSeconds, by when SageMaker has stopped any rollout.
+The action runs beside whatever drives the rollout (same runOrder), knowing only the endpoint, the version and the
+longest the rollout may take (RolloutSeconds). It follows DescribeEndpoint every POLL_SECONDS and sends only while a
+rollout is under way (PendingDeploymentSummary names the new endpoint config): nothing before, so a driver that
+fails before UpdateEndpoint sends no request anywhere. Each invocation works until the function is about to time
+out, then reports success with a continuation token holding its state; CodePipeline invokes it again
+(pipeline_job.py). How it ends:
+- the endpoint is being created, or did not exist when the action began: a first deployment, with no old fleet, no
+  traffic shifting and no canary: success, nothing to bake. While it does not exist yet, the action waits;
+- the rollout ended on the new config: success if CloudWatch counted invocations on it since the action began, else
+  a failure (a rollout the new fleet saw no request of was not validated);
+- the rollout ended elsewhere (rolled back, failed), or did not end within NO_ROLLOUT_SECONDS + RolloutSeconds:
+  failure;
+- no rollout started within NO_ROLLOUT_SECONDS (the driver failed before UpdateEndpoint, or had nothing to change):
+  success when the endpoint never existed (the driver's retry is a first deployment) or already serves this
+  version on every variant; otherwise failure.
+It fails whenever a rollout it was beside did not complete, so that retrying the stage's failed actions (which the
+driver's failure calls for) runs it again beside the new rollout; its message says the driver's failure is the cause.
 """
 from __future__ import annotations
 
@@ -23,7 +31,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
-from shared import clients
+from shared import clients, serving
 from shared.pipeline_job import Failed, InProgress, Job, Succeeded
 
 from . import contract
@@ -33,12 +41,14 @@ POLL_SECONDS = 30  # how often the endpoint's state is read
 # The rollout action may wait up to 15 minutes for rollback alarms to leave ALARM before it calls UpdateEndpoint
 # (lambda_src/deploy_resolve/rollout.py, ALARM_WAIT_SECONDS): a rollout not seen by then is not coming.
 NO_ROLLOUT_SECONDS = 1200
-# Stop sending this long before the function's timeout: a hung request (shared/clients.py: 32 s) and a slow
-# DescribeEndpoint (33 s with retries) still leave time to report; an invocation that timed out unreported would be
-# retried by Lambda and then dead-lettered, which alarms.
-RESERVE_MS = 80_000
+# Stop this long before the function's timeout: the slowest step is the last poll, which may read what the endpoint
+# serves (DescribeEndpoint, its config, its model: up to 33 s each with retries, shared/clients.py), then the report;
+# an invocation that timed out unreported would be retried by Lambda and then dead-lettered, which alarms.
+RESERVE_MS = 120_000
 INFERENCE_ID = "deployment-bake-traffic"
 ROLLING = ("Updating", "RollingBack", "SystemUpdating")
+AGAIN = ("The RollOut action's failure says why. This action fails too, so that retrying the stage's failed actions "
+         "runs bake traffic beside the rollout again")
 
 
 @dataclass
@@ -47,6 +57,8 @@ class State:
     sent: int = 0
     failed: int = 0
     config: str = ""  # the new endpoint config, once a rollout was seen
+    existed: bool | None = None  # whether the endpoint existed at the first poll
+    rolling: bool = False  # the last poll saw the rollout under way (not yet ending or rolling back)
 
     def token(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -60,13 +72,6 @@ def _state(job: Job, now: float) -> State:
     except (ValueError, TypeError):
         raise Failed("bad_parameters", f"continuation token is not this action's state: {job.continuation_token[:100]!r}",
                      "ConfigurationError") from None
-
-
-def _rollout(endpoint_name: str) -> tuple[str, str, str]:
-    """(EndpointStatus, the config it serves, the config a rollout in progress moves to or "")."""
-    described = clients.client("sagemaker").describe_endpoint(EndpointName=endpoint_name)
-    pending = (described.get("PendingDeploymentSummary") or {}).get("EndpointConfigName", "")
-    return described.get("EndpointStatus", ""), described.get("EndpointConfigName", ""), pending
 
 
 def _send(endpoint_name: str, body: bytes, state: State) -> None:
@@ -91,16 +96,44 @@ def new_fleet_invocations(endpoint_name: str, config: str, since: float, until: 
     return int(sum(point.get("Sum", 0) for point in answer.get("Datapoints") or []))
 
 
-def _finish(endpoint_name: str, serving_config: str, state: State, now: float) -> Succeeded:
+def _where(endpoint_name: str, state: State) -> dict:
+    return {"endpoint": endpoint_name, "sent": state.sent, "failed": state.failed, "new_config": state.config}
+
+
+def _first_deployment(endpoint_name: str, status: str, state: State) -> Succeeded:
+    line = (f"{endpoint_name} is {status}, a first deployment: no old fleet, no traffic shifting, no canary; "
+            "nothing to bake (the RollOut action follows the creation)")
+    return Succeeded("first_deployment", {"Summary": line}, line, _where(endpoint_name, state))
+
+
+def _no_rollout(endpoint_name: str, package_arn: str, state: State) -> Succeeded:
+    """No rollout began within NO_ROLLOUT_SECONDS: nothing to bake only when there is no fleet to shift from, or the
+    endpoint already serves this version (a retried stage, a Redeploy that changed no config)."""
+    served, minutes = serving.describe(endpoint_name), NO_ROLLOUT_SECONDS // 60
+    if served is None and not state.existed:
+        line = (f"{endpoint_name} was not created within {minutes} min: nothing to bake (the RollOut action failed "
+                "before CreateEndpoint; its retry is a first deployment, which has no canary)")
+        return Succeeded("no_rollout", {"Summary": line}, line, _where(endpoint_name, state))
+    if served is not None and (served.status == "Creating" or not state.existed):
+        return _first_deployment(endpoint_name, served.status, state)
+    if served is not None and served.status == "InService" and served.variants and \
+            all(arns == [package_arn] for arns in served.variants.values()):
+        line = (f"no rollout of {endpoint_name} began within {minutes} min and it already serves {package_arn} "
+                f"({served.config_name}): nothing to bake")
+        return Succeeded("already_served", {"Summary": line}, line, _where(endpoint_name, state))
+    now_serving = f"{served.status} on {served.config_name}" if served else "absent"
+    raise Failed("no_rollout", f"no rollout of {endpoint_name} began within {minutes} min ({endpoint_name} is "
+                               f"{now_serving}). {AGAIN}", **_where(endpoint_name, state))
+
+
+def _finish(endpoint_name: str, status: str, serving_config: str, state: State, now: float) -> Succeeded:
     minutes = round((now - state.started) / 60)
-    where = {"endpoint": endpoint_name, "sent": state.sent, "failed": state.failed, "new_config": state.config}
-    if not state.config:
-        line = f"no rollout of {endpoint_name} started; sent {state.sent} requests over {minutes} min"
-        return Succeeded("no_rollout", {"Summary": line}, line, where)
-    if serving_config != state.config:
-        line = (f"{endpoint_name} is back on {serving_config} (the rollout to {state.config} did not complete); "
-                f"sent {state.sent} requests, {state.failed} failed")
-        return Succeeded("rolled_back", {"Summary": line}, line, where)
+    where = _where(endpoint_name, state)
+    if serving_config != state.config or status not in ("InService", "Updating", "SystemUpdating"):
+        raise Failed("not_rolled_out", f"the rollout of {endpoint_name} to {state.config} did not complete "
+                                       f"({endpoint_name} is {status or 'absent'} on {serving_config or 'nothing'} after "
+                                       f"{minutes} min; {state.sent} bake requests sent, {state.failed} failed). {AGAIN}",
+                     **where)
     seen = new_fleet_invocations(endpoint_name, state.config, state.started, now)
     if seen == 0:
         raise Failed("unobserved", f"the new fleet of {endpoint_name} ({state.config}) answered no request during its "
@@ -110,6 +143,28 @@ def _finish(endpoint_name: str, serving_config: str, state: State, now: float) -
     return Succeeded("baked", {"Summary": line}, line, {**where, "new_fleet_invocations": seen})
 
 
+def _poll(endpoint_name: str, package_arn: str, rollout_seconds: int, state: State, now: float) -> Succeeded | None:
+    """Follow the endpoint one step; the action's outcome once it is known (a Failed raised), else None."""
+    elapsed = now - state.started
+    if not state.config and elapsed > NO_ROLLOUT_SECONDS:
+        return _no_rollout(endpoint_name, package_arn, state)
+    described = serving.describe_endpoint(endpoint_name)  # None: not created yet (the RollOut action creates it)
+    if state.existed is None:
+        state.existed = described is not None
+    described = described or {}
+    status, serving_config = described.get("EndpointStatus", ""), described.get("EndpointConfigName", "")
+    # Creating: DescribeEndpoint's PendingDeploymentSummary names the config being created, which is no rollout.
+    if described and (status == "Creating" or not state.existed):
+        return _first_deployment(endpoint_name, status, state)
+    pending = (described.get("PendingDeploymentSummary") or {}).get("EndpointConfigName", "")
+    state.rolling = bool(pending)
+    if pending:
+        state.config = pending
+    if (state.config and not pending and status not in ROLLING) or elapsed > NO_ROLLOUT_SECONDS + rollout_seconds:
+        return _finish(endpoint_name, status, serving_config, state, now)
+    return None
+
+
 def run(job: Job, endpoint_name: str, package: dict, rollout_seconds: int, remaining_ms, clock=time.monotonic,
         wall=time.time, sleep=time.sleep) -> Succeeded | InProgress:
     state = _state(job, wall())
@@ -117,17 +172,16 @@ def run(job: Job, endpoint_name: str, package: dict, rollout_seconds: int, remai
     body = contract.csv_body(request_contract, contract.rows(request_contract))
     interval, polled = 60.0 / REQUESTS_PER_MINUTE, None
     while remaining_ms() > RESERVE_MS:
-        tick, now = clock(), wall()
+        tick = clock()
         if polled is None or tick - polled >= POLL_SECONDS:
             polled = tick
-            status, serving_config, pending = _rollout(endpoint_name)
-            if pending:
-                state.config = pending
-            elif state.config and status not in ROLLING:
-                return _finish(endpoint_name, serving_config, state, now)
-            if (not state.config and now - state.started > NO_ROLLOUT_SECONDS) or now - state.started > NO_ROLLOUT_SECONDS + rollout_seconds:
-                return _finish(endpoint_name, serving_config, state, now)
-        _send(endpoint_name, body, state)
-        sleep(max(0.0, interval - (clock() - tick)))
+            outcome = _poll(endpoint_name, package["arn"], rollout_seconds, state, wall())
+            if outcome is not None:
+                return outcome
+        if state.rolling:  # only while a rollout is under way: before or after, they would reach the old fleet alone
+            _send(endpoint_name, body, state)
+            sleep(max(0.0, interval - (clock() - tick)))
+        else:
+            sleep(max(0.0, POLL_SECONDS - (clock() - polled)))
     return InProgress("baking", state.token(), f"sending bake traffic to {endpoint_name}: {state.sent} requests so far, "
                                                 f"{state.failed} failed")

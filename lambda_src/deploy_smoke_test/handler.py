@@ -35,7 +35,8 @@ def _package(package_arn: str) -> dict:
     if status != "Approved":
         raise Failed("not_approved", f"model package {package_arn} is {status} now, not Approved: not promoting it")
     containers = (package.get("InferenceSpecification") or {}).get("Containers") or [{}]
-    return {"model_data_url": containers[0].get("ModelDataUrl", ""), "version": package.get("ModelPackageVersion")}
+    return {"model_data_url": containers[0].get("ModelDataUrl", ""), "version": package.get("ModelPackageVersion"),
+            "arn": package_arn}
 
 
 def _invoke(endpoint_name: str, content_type: str, body: bytes, rows: int, clock) -> tuple[float, str]:

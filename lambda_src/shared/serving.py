@@ -25,17 +25,24 @@ def _missing(exc: Exception) -> bool:
     return clients.error_code(exc) == "ValidationException" and "Could not find" in str(exc)
 
 
-def describe(endpoint_name: str) -> Served | None:
-    """What `endpoint_name` serves; None when there is no such endpoint. While the endpoint is InService or Updating
-    (autoscaling), its current config's variants; none when that config or its model no longer exists (then
-    `failure_reason` says so)."""
-    sagemaker = clients.client("sagemaker")
+def describe_endpoint(endpoint_name: str) -> dict | None:
+    """DescribeEndpoint's answer; None when there is no such endpoint."""
     try:
-        endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
+        return clients.client("sagemaker").describe_endpoint(EndpointName=endpoint_name)
     except Exception as exc:  # noqa: BLE001 - classified below
         if _missing(exc):
             return None
         raise
+
+
+def describe(endpoint_name: str) -> Served | None:
+    """What `endpoint_name` serves; None when there is no such endpoint. While the endpoint is InService or Updating
+    (autoscaling), its current config's variants; none when that config or its model no longer exists (then
+    `failure_reason` says so)."""
+    endpoint = describe_endpoint(endpoint_name)
+    if endpoint is None:
+        return None
+    sagemaker = clients.client("sagemaker")
     config_name, status = endpoint.get("EndpointConfigName", ""), endpoint.get("EndpointStatus", "")
     variants, reason = {}, endpoint.get("FailureReason", "")
     if status in ("InService", "Updating"):
