@@ -36,9 +36,14 @@ def quotas(servicequotas, instance_types) -> dict[str, float | None]:
     return {t: found.get(t) for t in instance_types}
 
 
+def _count(variant: dict) -> int:
+    return max(int(variant.get("CurrentInstanceCount") or 0), int(variant.get("DesiredInstanceCount") or 0))
+
+
 def _fleets(sagemaker, endpoint_name: str) -> tuple[dict[str, int], dict[str, int]]:
     """(serving, new): instances of each type an endpoint runs now, on its current config and in the new fleet of a
-    rollout in progress (PendingDeploymentSummary); both empty when there is no such endpoint (nor its config: then
+    rollout in progress (PendingDeploymentSummary), each variant at the larger of its current and desired count (a
+    scaling activity under way); both empty when there is no such endpoint (nor its config: then
     the types are unknown, and a rollout replaces it anyway)."""
     try:
         endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
@@ -53,11 +58,11 @@ def _fleets(sagemaker, endpoint_name: str) -> tuple[dict[str, int], dict[str, in
     for variant in endpoint.get("ProductionVariants") or []:
         instance_type = types.get(variant["VariantName"])
         if instance_type:
-            serving[instance_type] = serving.get(instance_type, 0) + int(variant.get("CurrentInstanceCount") or 0)
+            serving[instance_type] = serving.get(instance_type, 0) + _count(variant)
     new: dict[str, int] = {}
     for variant in (endpoint.get("PendingDeploymentSummary") or {}).get("ProductionVariants") or []:
         if variant.get("InstanceType"):
-            new[variant["InstanceType"]] = new.get(variant["InstanceType"], 0) + int(variant.get("CurrentInstanceCount") or 0)
+            new[variant["InstanceType"]] = new.get(variant["InstanceType"], 0) + _count(variant)
     return serving, new
 
 
@@ -72,7 +77,8 @@ def _add(*counts: dict[str, int]) -> dict[str, int]:
 def peak(sagemaker, plan: dict, production: str) -> dict[str, int]:
     """This run's rollout at its peak, per instance type: staging (its config's count: a later run may be in
     Staging meanwhile), production's fleet now (both fleets of a rollout under way), and the new fleet: the instance
-    count production runs now when it autoscales on the same type (the rollout retains it), else the config's,
+    count production runs now when it autoscales on the same type (RetainAllVariantProperties keeps the variant's
+    DesiredInstanceCount: "Update endpoints that use auto scaling", SageMaker developer guide), else the config's,
     min_instances (also on a first deployment). `plan`: infra/config/serving.py `instances_needed`."""
     serving, pending = _fleets(sagemaker, production)
     instance_type, minimum = plan["InstanceType"], plan["MinInstances"]
