@@ -506,3 +506,14 @@ def test_the_approval_note_claims_only_what_the_run_checked(world, fast_path):
     note = re.sub(r"#\{" + deployment.RESOLVE + r"\.(\w+)\}", lambda m: variables[m.group(1)], deployment.APPROVAL_NOTE)
     assert ("passed the smoke test" in note) == (not fast_path), note
     assert ("skipped staging and the smoke test" in note) == fast_path, note
+
+
+def test_an_aws_error_while_the_endpoint_still_updates_says_autoscaling_stays_released(world):
+    v1, v2 = world.approved(), world.approved()
+    world.deploy_stack(v1)
+    world.roll_out(v1)
+    world.deploy_stack(v2, "ml.c5.xlarge")
+    _, body = world.act(v2)
+    _refuse("DescribeModelPackage")  # the approval check while SageMaker still updates
+    name, body = world.act(v2, body["continuationToken"])
+    assert name == "PutJobFailureResult" and "autoscaling stays released" in body["failureDetails"]["message"]

@@ -169,8 +169,11 @@ def scale_what_serves(endpoint: str, out: dict[str, str]) -> str:
     released it). "" when applied or when nothing serves; else why not, for the failure message."""
     try:
         described = serving.describe(endpoint)
+        if described is not None and described.status in BUSY and out["MinInstances"] != out["MaxInstances"] \
+                and not autoscaling.registered(endpoint):  # SageMaker blocks autoscaling during an update
+            return "; autoscaling stays released until a rollout completes (start a run with Redeploy=true)"
         if described is None or described.status != "InService":
-            return ""  # nothing serves (Failed), or still busy: nothing SageMaker would let autoscaling change
+            return ""  # nothing serves (Failed): nothing to scale
         autoscaling.apply(endpoint, int(out["MinInstances"]), int(out["MaxInstances"]),
                           float(out["InvocationsPerInstance"]), out["ScalingPolicyName"])
         return ""
