@@ -25,6 +25,8 @@ GROUP = "acme-fraud-staging-models"
 OTHER_GROUP = "acme-fraud-prod-models"
 BUCKET = "acme-fraud-artifacts-eu-west-1"
 ARCHIVES = "sagemaker/acme-fraud-staging/models/"
+# INSTANCES_NEEDED (infra/config/serving.py instances_needed): a first deployment peaks at 3 ml.m5.large.
+PLAN = {"InstanceType": "ml.m5.large", "MinInstances": 2, "MaxInstances": 4, "Staging": {"ml.m5.large": 1}}
 IMAGE_REPOSITORY = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost"
 REPORT = {"binary_classification_metrics": {"accuracy": {"value": 0.88, "standard_deviation": "NaN"},
                                             "auc": {"value": 0.91234, "standard_deviation": "NaN"}}}
@@ -41,7 +43,7 @@ class Registry:
             self.sm.create_model_package_group(ModelPackageGroupName=group)
         self.pipeline = FakeCodePipeline()
         self.quotas = FakeServiceQuotas(defaults={"ml.m5.large": 20})
-        monkeypatch.setenv("INSTANCES_NEEDED", '{"ml.m5.large": 8}')
+        monkeypatch.setenv("INSTANCES_NEEDED", json.dumps(PLAN))
         monkeypatch.setenv("MODEL_PACKAGE_GROUP", GROUP)
         monkeypatch.setenv("ARCHIVE_BUCKET", BUCKET)
         monkeypatch.setenv("ARCHIVE_PREFIX", ARCHIVES)
@@ -124,7 +126,7 @@ def test_output_variables_are_strings_within_codepipeline_limits(world):
     world.register("Approved")
     handler.lambda_handler(job_event(), None)
     variables = world.pipeline.only_result()[1]["outputVariables"]
-    assert set(variables) == {"ModelPackageArn", "ModelPackageVersion", "CreationTime", "Summary", "FastPath"}
+    assert set(variables) == {"ModelPackageArn", "ModelPackageVersion", "CreationTime", "Summary", "FastPath", "Checks"}
     assert all(isinstance(v, str) and v for v in variables.values())
     assert len(variables["Summary"]) <= summary.MAX_SUMMARY_CHARS
     assert variables["CreationTime"].endswith("Z")

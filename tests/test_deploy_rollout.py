@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 
 import boto3
 import pytest
 from moto import mock_aws
 
 from infra.ops import status
+from infra.stacks import deployment
 from tests.support import api_shapes, cfn
 from tests.support.pipeline_job_support import FakeCodePipeline, FakeServiceQuotas, job_event
 from tests.support.rollout_support import Production
@@ -25,6 +27,7 @@ from shared import clients  # noqa: E402
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 GROUP, ENDPOINT, STACK, NAMESPACE = "acme-fraud-staging-models", "acme-staging-production", "acme-staging-prod-ep", "MLOps/acme"
+PLAN = {"InstanceType": "ml.m5.large", "MinInstances": 2, "MaxInstances": 4, "Staging": {"ml.m5.large": 1}}
 ALARMS = ["acme-staging-production-5xx", "acme-staging-production-latency", "acme-staging-production-rejected"]
 OUTPUTS = {"EndpointName": ENDPOINT, "RolloutType": "CANARY", "RolloutTrafficPercent": "10", "RolloutWaitSeconds": "300",
            "RolloutTimeoutSeconds": "2700", "TerminationWaitSeconds": "300", "RollbackAlarms": ",".join(ALARMS),
@@ -44,7 +47,7 @@ class World:
                                      ComparisonOperator="GreaterThanThreshold")
         self.pipeline = FakeCodePipeline(REGION)
         self.quotas = FakeServiceQuotas(REGION, defaults={"ml.m5.large": 20})  # quotas: tests/test_endpoint_quotas.py
-        monkeypatch.setenv("INSTANCES_NEEDED", '{"ml.m5.large": 8}')
+        monkeypatch.setenv("INSTANCES_NEEDED", json.dumps(PLAN))
         self.production = Production(ACCOUNT, REGION, ENDPOINT, STACK, OUTPUTS)
 
     def approved(self) -> str:
@@ -81,10 +84,13 @@ class World:
             name, body = self.act(arn, body["continuationToken"])
         return name, body
 
-    def resolve(self) -> tuple[str, dict]:
-        """The Resolve action of the run a rejection (or approval) starts."""
+    def resolve(self, token: str = "") -> tuple[str, dict]:
+        """The Resolve action of the run a rejection (or approval) starts (asked again with its last token)."""
         self.pipeline.calls.clear()
-        handler.lambda_handler(job_event(), None)
+        event = job_event()
+        if token:
+            event["CodePipeline.job"]["data"]["continuationToken"] = token
+        handler.lambda_handler(event, None)
         return self.pipeline.only_result()
 
     def recorded(self, metric: str = contract.DEPLOYED_VERSION) -> str:
@@ -349,3 +355,165 @@ def test_a_rollback_without_a_failure_reason_is_still_told_from_the_config(world
     name, body = world.act(v2, body["continuationToken"])
     assert name == "PutJobFailureResult" and "SageMaker gave no FailureReason" in body["failureDetails"]["message"]
     _agree(world, "1")
+
+
+# -- autoscaling after every outcome -------------------------------------------------------------------------------
+def _targets() -> list[tuple[str, int, int]]:
+    targets = boto3.client("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    return [(t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) for t in targets]
+
+
+def _refuse(operation: str, code: str = "ThrottlingException"):
+    """Make the function's next `operation` call fail as AWS would after botocore's retries."""
+    from botocore.exceptions import ClientError
+
+    def refuse(**_):
+        clients.client("sagemaker").meta.events.unregister(f"before-call.sagemaker.{operation}", refuse)
+        raise ClientError({"Error": {"Code": code, "Message": "Rate exceeded"}}, operation)
+    clients.client("sagemaker").meta.events.register_first(f"before-call.sagemaker.{operation}", refuse)
+
+
+@pytest.mark.parametrize("ending", ["rolled_back", "aws_error_after_rollback", "update_refused", "failed"])
+def test_a_rollout_that_does_not_complete_leaves_autoscaling_on_what_serves(world, ending):
+    """An instance type change releases the scalable target first; every ending puts it back on the fleet that
+    serves (none on a failed endpoint, which serves nothing)."""
+    v1, v2 = world.approved(), world.approved()
+    world.deploy_stack(v1)
+    world.roll_out(v1)
+    world.deploy_stack(v2, "ml.c5.xlarge")
+    if ending == "update_refused":
+        _refuse("UpdateEndpoint", "ValidationException")
+        name, _ = world.act(v2)
+    else:
+        _, body = world.act(v2)
+        assert not _targets()  # released for the new type
+        world.production.settle("failed" if ending == "failed" else "rolled_back")
+        if ending == "aws_error_after_rollback":
+            _refuse("DescribeModelPackage")
+        name, _ = world.act(v2, body["continuationToken"])
+    assert name == "PutJobFailureResult"
+    serving_now = world.sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointStatus"] == "InService"
+    assert _targets() == ([(f"endpoint/{ENDPOINT}/variant/AllTraffic", 2, 4)] if serving_now else [])
+    assert serving_now == (ending != "failed")
+
+
+# -- a busy endpoint is waited for ---------------------------------------------------------------------------------
+def test_a_rollout_waits_while_the_endpoint_is_busy_then_rolls_out(world, monkeypatch):
+    """A scaling activity puts the endpoint in Updating; SageMaker refuses UpdateEndpoint then."""
+    v1, v2 = world.approved(), world.approved()
+    world.deploy_stack(v1)
+    world.roll_out(v1)
+    world.deploy_stack(v2)
+    endpoint = world.production.backend.endpoints[ENDPOINT]
+    endpoint.endpoint_status = "Updating"
+    name, body = world.act(v2)
+    assert name == "PutJobSuccessResult" and body["continuationToken"] and not world.production.updates
+    endpoint.endpoint_status = "InService"
+    name, body = world.act(v2, body["continuationToken"])
+    assert name == "PutJobSuccessResult" and len(world.production.updates) == 1
+    world.production.settle("rolled_out")
+    assert world.act(v2, body["continuationToken"])[0] == "PutJobSuccessResult"
+    _agree(world, "2")
+
+
+def test_an_endpoint_busy_for_too_long_fails_the_stage_and_rolls_nothing_out(world, monkeypatch):
+    v1, v2 = world.approved(), world.approved()
+    world.deploy_stack(v1)
+    world.roll_out(v1)
+    world.deploy_stack(v2)
+    world.production.backend.endpoints[ENDPOINT].endpoint_status = "SystemUpdating"
+    _, body = world.act(v2)
+    monkeypatch.setattr(rollout.time, "time", lambda: 10 ** 10)
+    name, body = world.act(v2, body["continuationToken"])
+    assert name == "PutJobFailureResult" and "stayed SystemUpdating" in body["failureDetails"]["message"]
+    assert not world.production.updates
+
+
+# -- a first deployment rejected while it is created ----------------------------------------------------------------
+def test_a_first_deployment_rejected_while_created_says_it_cannot_roll_back(world):
+    v1 = world.approved()
+    world.deploy_stack(v1)
+    name, body = world.act(v1)
+    world.production.backend.endpoints[ENDPOINT].endpoint_status = "Creating"
+    world.set_status(v1, "Rejected")
+    name, body = world.act(v1, body["continuationToken"])
+    said = body["executionDetails"]["summary"]
+    assert name == "PutJobSuccessResult" and "cannot roll back" in said and "rolls" not in said, said
+    (alarm,) = world.cw.describe_alarms(AlarmNames=[ALARMS[-1]])["MetricAlarms"]
+    assert alarm["StateValue"] != "ALARM"  # CreateEndpoint has no rollback alarms: nothing to trip
+    world.production.backend.endpoints[ENDPOINT].endpoint_status = "InService"
+    name, body = world.act(v1, body["continuationToken"])
+    assert name == "PutJobFailureResult" and "Rejected now" in body["failureDetails"]["message"]
+
+
+# -- a run started while production rolls out ------------------------------------------------------------------
+@pytest.mark.parametrize("rejected, outcome, decision", [
+    ("rolling", "rolled_back", "up_to_date"),  # back on v1, which serves: no rollout of it again
+    ("rolling", "rolled_out", "resolved"),  # rejected too late to stop: the fast path takes production back to v1
+    ("served", "rolled_out", "up_to_date"),  # v1 rejected while v2 replaced it: no serves-rejected page, nothing to do
+])
+def test_a_run_started_during_a_rollout_decides_on_how_the_rollout_ends(world, rejected, outcome, decision):
+    v1, v2 = world.approved(), world.approved()
+    world.deploy_stack(v1)
+    world.roll_out(v1)
+    world.deploy_stack(v2)
+    _, rolling = world.act(v2)  # Updating
+    world.set_status(v2 if rejected == "rolling" else v1, "Rejected")  # the rejection starts a run
+    name, resolving = world.resolve()
+    assert name == "PutJobSuccessResult" and resolving.get("continuationToken"), "Resolve waits for the rollout"
+    assert world.recorded(contract.SERVES_REJECTED) == "0", "nothing published while production is busy"
+    if outcome == "rolled_out":
+        world.production.settle("rolled_out")
+    else:
+        _, rolling = world.act(v2, rolling["continuationToken"])  # sees the rejection: the rejected alarm trips
+        world.production.settle("rolled_back", ALARMS[-1])
+    world.act(v2, rolling.get("continuationToken", ""))  # the rollout's action ends
+    name, body = world.resolve(resolving["continuationToken"])
+    if decision == "up_to_date":
+        assert name == "PutJobFailureResult" and "nothing to deploy" in body["failureDetails"]["message"]
+        assert world.recorded(contract.SERVES_REJECTED) == "0"
+    else:
+        assert name == "PutJobSuccessResult" and body["outputVariables"]["ModelPackageArn"] == v1
+        assert body["outputVariables"]["FastPath"] == "true"
+
+
+def test_resolve_waits_for_a_busy_production_only_so_long(world, monkeypatch):
+    v1 = world.approved()
+    world.deploy_stack(v1)
+    world.roll_out(v1)
+    world.production.backend.endpoints[ENDPOINT].endpoint_status = "RollingBack"
+    _, body = world.resolve()
+    monkeypatch.setattr(handler.time, "time", lambda: 10 ** 10)
+    name, body = world.resolve(body["continuationToken"])
+    assert name == "PutJobFailureResult" and "stayed RollingBack" in body["failureDetails"]["message"]
+
+
+# -- the approval note ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fast_path", [False, True])
+def test_the_approval_note_claims_only_what_the_run_checked(world, fast_path):
+    """The fast path skips Staging: the note a person approves on must not say the version passed its smoke test."""
+    v1, v2 = world.approved(), world.approved()
+    for arn in (v1, v2):
+        world.deploy_stack(arn)
+        world.roll_out(arn)
+    if fast_path:
+        world.set_status(v2, "Rejected")
+    else:
+        world.approved()
+    name, body = world.resolve()
+    variables = body["outputVariables"]
+    assert variables["FastPath"] == ("true" if fast_path else "false")
+    note = re.sub(r"#\{" + deployment.RESOLVE + r"\.(\w+)\}", lambda m: variables[m.group(1)], deployment.APPROVAL_NOTE)
+    assert ("passed the smoke test" in note) == (not fast_path), note
+    assert ("skipped staging and the smoke test" in note) == fast_path, note
+
+
+def test_an_aws_error_while_the_endpoint_still_updates_says_autoscaling_stays_released(world):
+    v1, v2 = world.approved(), world.approved()
+    world.deploy_stack(v1)
+    world.roll_out(v1)
+    world.deploy_stack(v2, "ml.c5.xlarge")
+    _, body = world.act(v2)
+    _refuse("DescribeModelPackage")  # the approval check while SageMaker still updates
+    name, body = world.act(v2, body["continuationToken"])
+    assert name == "PutJobFailureResult" and "autoscaling stays released" in body["failureDetails"]["message"]

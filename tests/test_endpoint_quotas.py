@@ -2,14 +2,14 @@
 
 A blue/green rollout runs both production fleets at once, so a quota that holds production alone fails the
 rollout only once SageMaker provisions the new fleet, after staging, the smoke test and a person's approval. The
-Resolve action refuses such a run first, in one line naming the quota ("<type> for endpoint usage", found by name
-in Service Quotas) and the number needed beside the account's other endpoints; `make status` and `make deploy` say
+Resolve action refuses such a run first, from the live production fleet and config (staging + production now + the
+new fleet), in one line naming the quota ("<type> for endpoint usage", found by name in Service Quotas) and the
+number needed beside the account's other endpoints; `make status` and `make deploy` say
 the same (infra/ops/quotas.py). Against moto (endpoints) with Service Quotas answered by FakeServiceQuotas, which
 moto does not implement for SageMaker.
 """
 from __future__ import annotations
 
-import itertools
 import json
 
 import boto3
@@ -27,38 +27,63 @@ from shared import capacity
 ROLE = "arn:aws:iam::123456789012:role/acme-model"
 
 
-# -- what an env needs ---------------------------------------------------------------------------------------------
-def peak(settings) -> dict[str, int]:
-    """Walk a run's stages: Staging (staging beside production at its largest), then Production's rollout (both
-    fleets, and staging when kept). The most instances of each type at any moment."""
-    most: dict[str, int] = {}
-    staging = [(settings.staging_instance_type, serving.STAGING_INSTANCES)]
-    phases = [staging + [(settings.instance_type, settings.max_instances)],
-              [(settings.instance_type, settings.max_instances)] * 2 + (staging if settings.keep_staging else [])]
-    for phase in phases:
-        running: dict[str, int] = {}
-        for instance_type, count in phase:
-            running[instance_type] = running.get(instance_type, 0) + count
-        most = {t: max(most.get(t, 0), running.get(t, 0)) for t in set(most) | set(running)}
-    return most
+# -- what a rollout needs: the live production fleet and config, at the rollout's peak ---------------------------
+def sagemaker_peak(settings, production: tuple[str, int] | None) -> dict[str, int]:
+    """SageMaker's side of this run: the staging endpoint runs its config's instances (a later run may be in Staging
+    while this one rolls out); CreateEndpoint starts at the config's count, min_instances; a blue/green update keeps
+    the old fleet (`production`: its type and count now) and starts the new one with the old count when the variant
+    autoscales on the same type (RetainAllVariantProperties), else with the config's count."""
+    running = {settings.staging_instance_type: serving.STAGING_INSTANCES}
+    autoscaled = settings.min_instances != settings.max_instances
+    new_count = settings.min_instances
+    if production is not None:
+        running[production[0]] = running.get(production[0], 0) + production[1]
+        if autoscaled and production[0] == settings.instance_type:
+            new_count = production[1]
+    running[settings.instance_type] = running.get(settings.instance_type, 0) + new_count
+    return running
 
 
-@pytest.mark.parametrize("keep_staging, staging_type, max_instances",
-                         itertools.product([False, True], [None, "ml.t2.medium"], [2, 4, 20]))
-def test_what_an_env_needs_covers_every_moment_of_a_run(keep_staging, staging_type, max_instances):
-    block = {"keep_staging": keep_staging, "max_instances": max_instances, "min_instances": 2}
-    if staging_type:
-        block["staging_instance_type"] = staging_type
+MOMENTS = {  # (deployment block, production's fleet now: None on a first deployment)
+    "first deployment": ({"min_instances": 2, "max_instances": 4}, None),
+    "autoscaled to max, staging beside (overlapping runs)": ({"min_instances": 2, "max_instances": 4}, ("ml.m5.large", 4)),
+    "autoscaled, staging of another type": ({"min_instances": 2, "max_instances": 6, "staging_instance_type": "ml.t2.medium"},
+                                            ("ml.m5.large", 3)),
+    "fixed size": ({"min_instances": 3, "max_instances": 3}, ("ml.m5.large", 3)),
+    "new instance type": ({"min_instances": 2, "max_instances": 4}, ("ml.c5.xlarge", 3)),
+}
+
+
+@pytest.mark.parametrize("moment", sorted(MOMENTS))
+def test_resolve_lets_a_run_go_exactly_when_the_quota_holds_its_rollouts_peak(world, monkeypatch, moment):  # noqa: F811
+    """B: a quota that holds the real peak lets the run go (not 2 x max_instances before anything serves); 4: one
+    instance short of it, of any type, stops it (staging beside both production fleets)."""
+    block, production = MOMENTS[moment]
     settings = deployment_settings("dev.yaml", block)
-    assert serving.instances_needed(settings) == peak(settings)
+    monkeypatch.setenv("INSTANCES_NEEDED", json.dumps(serving.instances_needed(settings)))
+    if production is not None:
+        _serve(boto3.client("sagemaker"), "acme-production", production[1], production[0])
+    peak = sagemaker_peak(settings, production)
+    world.quotas.applied = dict(peak)
+    assert _resolve(world, monkeypatch)["decision"] == "resolved", peak
+    for instance_type in sorted(peak):
+        world.quotas.applied = {**peak, instance_type: peak[instance_type] - 1}
+        result = handler.lambda_handler(job_event(), None)
+        assert result["decision"] == "quota" and f"'{instance_type} for endpoint usage'" in result["message"], peak
 
 
-def test_the_defaults_need_eight_and_nine_with_staging_kept():
-    assert serving.instances_needed(deployment_settings("dev.yaml", {})) == {"ml.m5.large": 8}
-    assert serving.instances_needed(deployment_settings("dev.yaml", {"keep_staging": True})) == {"ml.m5.large": 9}
+@pytest.mark.parametrize("moment", sorted(MOMENTS))
+def test_the_documented_worst_case_covers_every_moment(moment):
+    """2 x max_instances + staging (docs/deployment.md): production autoscaled to max when the rollout starts."""
+    block, production = MOMENTS[moment]
+    settings = deployment_settings("dev.yaml", block)
+    if production is not None and production[0] != settings.instance_type:
+        pytest.skip("the old instance type's fleet counts against its own quota")
+    peak = sagemaker_peak(settings, production and (production[0], settings.max_instances))
+    assert all(serving.worst_case(settings).get(t, 0) >= n for t, n in peak.items()), peak
 
 
-def test_the_resolve_function_checks_what_the_config_needs(project, rendered):
+def test_the_resolve_function_checks_what_the_config_says(project, rendered):
     for env, settings in project.environments.items():
         if settings.deployment is None:
             continue
@@ -86,11 +111,11 @@ def _resolve(world, monkeypatch):  # noqa: F811 - the fixture
 
 
 def test_a_quota_short_of_the_peak_stops_the_run_before_anything_changes(world, monkeypatch):  # noqa: F811
-    world.quotas.applied = {"ml.m5.large": 4}
+    world.quotas.applied = {"ml.m5.large": 2}
     result = _resolve(world, monkeypatch)
     assert result["decision"] == "quota"
-    assert result["message"] == ("quota 'ml.m5.large for endpoint usage' is 4 in eu-west-1; this env's endpoints need 8 at "
-                                 "their peak (a rollout runs both production fleets): request 8 in Service Quotas; "
+    assert result["message"] == ("quota 'ml.m5.large for endpoint usage' is 2 in eu-west-1; a rollout now needs 3 at its "
+                                 "peak (staging, production's fleet and the new one): request 3 in Service Quotas; "
                                  "nothing was deployed")
     assert world.pipeline.only_result()[0] == "PutJobFailureResult"
     tagged = [world.s3.get_object_tagging(Bucket=BUCKET, Key=o["Key"])["TagSet"]
@@ -98,16 +123,16 @@ def test_a_quota_short_of_the_peak_stops_the_run_before_anything_changes(world, 
     assert tagged == [[]], "no archive was tagged: nothing changed"
 
 
-def test_other_endpoints_count_and_this_envs_own_do_not(world, monkeypatch):  # noqa: F811
+def test_other_endpoints_count_beside_this_envs_own_fleets(world, monkeypatch):  # noqa: F811
     sm = boto3.client("sagemaker")
     _serve(sm, "someone-elses-endpoint", 3)
-    _serve(sm, "acme-production", 4)  # this env's own: its need is counted in full already
+    _serve(sm, "acme-production", 4)  # this env's own, autoscaled: 4 now, 4 more in the new fleet, 1 staging
     _serve(sm, "gpu-endpoint", 2, "ml.g4dn.xlarge")  # another type, another quota
     world.quotas.defaults = {"ml.m5.large": 10}
     result = _resolve(world, monkeypatch)
-    assert result["message"].startswith("quota 'ml.m5.large for endpoint usage' is 10 in eu-west-1; this env's endpoints "
-                                        "need 8 at their peak (a rollout runs both production fleets) beside 3 in use by "
-                                        "other endpoints: request 11 in Service Quotas")
+    assert result["message"].startswith("quota 'ml.m5.large for endpoint usage' is 10 in eu-west-1; a rollout now needs 9 "
+                                        "at its peak (staging, production's fleet and the new one) beside 3 in use by "
+                                        "other endpoints: request 12 in Service Quotas")
 
 
 def test_an_applied_quota_wins_over_the_default_and_enough_lets_the_run_go(world, monkeypatch):  # noqa: F811
@@ -126,10 +151,11 @@ def test_an_instance_type_without_an_endpoint_quota_is_named(world, monkeypatch)
 def test_the_shortfall_is_one_line_per_instance_type():
     lines = capacity.shortfalls({"ml.m5.large": 8, "ml.t2.medium": 1}, {"ml.m5.large": 9, "ml.t2.medium": 0},
                                 {"ml.m5.large": 2}, "us-east-1")
-    assert lines == ["quota 'ml.m5.large for endpoint usage' is 9 in us-east-1; this env's endpoints need 8 at their peak "
-                     "(a rollout runs both production fleets) beside 2 in use by other endpoints: request 10 in Service Quotas",
-                     "quota 'ml.t2.medium for endpoint usage' is 0 in us-east-1; this env's endpoints need 1 at their peak "
-                     "(a rollout runs both production fleets): request 1 in Service Quotas"]
+    assert lines == ["quota 'ml.m5.large for endpoint usage' is 9 in us-east-1; a rollout now needs 8 at its peak "
+                     "(staging, production's fleet and the new one) beside 2 in use by other endpoints: request 10 in "
+                     "Service Quotas",
+                     "quota 'ml.t2.medium for endpoint usage' is 0 in us-east-1; a rollout now needs 1 at its peak "
+                     "(staging, production's fleet and the new one): request 1 in Service Quotas"]
 
 
 # -- make status and make deploy say the same ----------------------------------------------------------------------
@@ -154,8 +180,8 @@ def test_make_deploy_warns_in_one_line_and_goes_on(fixture_project, capsys):
         quotas = FakeServiceQuotas(n.env.region, applied={"ml.m5.large": 2})
         deploy._warn_about_quotas(_Session(**{"service-quotas": quotas.client,
                                               "sagemaker": boto3.client("sagemaker", region_name=n.env.region)}), n)
-    assert capsys.readouterr().err == (f"warning: quota 'ml.m5.large for endpoint usage' is 2 in {n.env.region}; this env's "
-                                       "endpoints need 9 at their peak (a rollout runs both production fleets): request 9 "
+    assert capsys.readouterr().err == (f"warning: quota 'ml.m5.large for endpoint usage' is 2 in {n.env.region}; a rollout "
+                                       "now needs 3 at its peak (staging, production's fleet and the new one): request 3 "
                                        "in Service Quotas\n")
 
 
@@ -171,4 +197,4 @@ def test_make_status_says_when_the_quota_holds_the_peak(fixture_project):
     with mock_aws():
         quotas = FakeServiceQuotas(n.env.region, defaults={"ml.m5.large": 20})
         assert ops_quotas.lines(quotas.client, boto3.client("sagemaker", region_name=n.env.region), n) == [
-            "quota 'ml.m5.large for endpoint usage' is 20: holds this env's peak of 8"]
+            "quota 'ml.m5.large for endpoint usage' is 20: holds a rollout's peak of 3 now"]

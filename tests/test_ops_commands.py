@@ -206,12 +206,13 @@ def test_status_names_the_version_each_endpoint_serves_where_the_env_serves_mode
         {"VariantName": "AllTraffic", "ModelName": "m1", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}])
     sm.create_endpoint(EndpointName=serving.production_endpoint, EndpointConfigName="c1")
 
-    quotas = FakeServiceQuotas(serving.env.region, defaults={"ml.m5.large": 4})
+    # The peak from the live endpoint: staging 1 + production's 1 now + the new fleet retaining that 1.
+    quotas = FakeServiceQuotas(serving.env.region, defaults={"ml.m5.large": 2})
     r = status.report({"cloudformation": Stacks({}), "codepipeline": Pipeline(), "sagemaker": sm,
                        "service-quotas": quotas.client}, serving)
     text = "\n".join(r.lines)
-    assert (f"Endpoint quotas\n  quota 'ml.m5.large for endpoint usage' is 4 in {serving.env.region}; this env's endpoints "
-            "need 8 at their peak (a rollout runs both production fleets): request 8 in Service Quotas") in text
+    assert (f"Endpoint quotas\n  quota 'ml.m5.large for endpoint usage' is 2 in {serving.env.region}; a rollout now "
+            "needs 3 at its peak (staging, production's fleet and the new one): request 3 in Service Quotas") in text
     assert f"Model deployment pipeline {serving.deployment_pipeline}" in text
     assert f"production  {serving.production_endpoint:<36} InService" in text
     assert f"serves version {arn.rsplit('/', 1)[-1]}" in text

@@ -193,8 +193,8 @@ SPECS: dict[str, Spec] = {
     "SmokeTestLatencyMs": Spec("Latency budget of the smoke test", lambda n: _deployment(n).smoke_test_latency_ms, type="Number"),
     "ProductionApproval": Spec("Whether a person approves each version before production", lambda n: _flag(_deployment(n).approval),
                                allowed_pattern=r"^(true|false)$"),
-    "EndpointInstancesNeeded": Spec("The most endpoint instances of each type the env runs at once (JSON), checked "
-                                    "against the account's quotas before staging",
+    "EndpointInstancesNeeded": Spec("Production's instance type and counts and staging's (JSON), for the quota check "
+                                    "before staging",
                                     lambda n: json.dumps(serving.instances_needed(_deployment(n)), sort_keys=True)),
     "KeepStaging": Spec("Whether the staging endpoint stays after the smoke test (false: its stage deletes it)",
                         lambda n: _flag(_deployment(n).keep_staging), allowed_pattern=r"^(true|false)$"),

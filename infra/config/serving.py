@@ -56,17 +56,21 @@ def rollout_timeout_seconds(d: Deployment) -> int:
 STAGING_INSTANCES = 1
 
 
-def instances_needed(d: Deployment) -> dict[str, int]:
-    """The most instances of each type the env's endpoints run at once, with production at max_instances: staging
-    beside production while the Staging stage smoke-tests it, or both production fleets during a blue/green rollout
-    (every rollout type is blue/green), with staging too when it is kept. Counted against SageMaker's per-type
-    endpoint quota (lambda_src/shared/capacity.py)."""
-    staging_stage = {d.staging_instance_type: STAGING_INSTANCES}
-    staging_stage[d.instance_type] = staging_stage.get(d.instance_type, 0) + d.max_instances
-    rollout = {d.instance_type: 2 * d.max_instances}
-    if d.keep_staging:
-        rollout[d.staging_instance_type] = rollout.get(d.staging_instance_type, 0) + STAGING_INSTANCES
-    return {t: max(staging_stage.get(t, 0), rollout.get(t, 0)) for t in sorted(set(staging_stage) | set(rollout))}
+def instances_needed(d: Deployment) -> dict:
+    """What config says of the instances a rollout adds, for the quota check before staging (the Resolve function's
+    INSTANCES_NEEDED): production's instance type, min_instances (the new fleet's count unless the rollout retains an
+    autoscaled one) and max_instances, and staging's instances. The rest are live: the fleet production runs now
+    (lambda_src/shared/capacity.py `peak`)."""
+    return {"InstanceType": d.instance_type, "MinInstances": d.min_instances, "MaxInstances": d.max_instances,
+            "Staging": {d.staging_instance_type: STAGING_INSTANCES}}
+
+
+def worst_case(d: Deployment) -> dict[str, int]:
+    """The most a rollout can need when runs overlap: production autoscaled to max_instances, the new fleet
+    retaining that count, and a later run's staging endpoint beside them."""
+    most = {d.instance_type: 2 * d.max_instances}
+    most[d.staging_instance_type] = most.get(d.staging_instance_type, 0) + STAGING_INSTANCES
+    return dict(sorted(most.items()))
 
 
 # Instance families with NVMe instance storage. SageMaker encrypts that storage with a hardware key on the

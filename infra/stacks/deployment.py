@@ -134,9 +134,11 @@ BAKE_TRAFFIC_PARAMETERS = json.dumps(
     {"EndpointName": "${ProductionEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}",
      "RolloutSeconds": "${RolloutTimeoutSeconds}"}, sort_keys=True).replace('"${RolloutTimeoutSeconds}"', "${RolloutTimeoutSeconds}")
 
+# Resolve's Checks says what this run checked: the smoke test on staging, or, on the fast path (Staging skipped,
+# skipped_on_fast_path), that it takes production back from a rejected version without it.
 APPROVAL_NOTE = ("Deploy version #{{{resolve}.ModelPackageVersion}} of ${{ModelPackageGroupName}} to ${{ProductionEndpointName}}? "
-                 "It passed the smoke test on ${{StagingEndpointName}}. Approving starts the guarded rollout; rejecting "
-                 "stops this run and leaves production as it is.").format(resolve=RESOLVE)
+                 "#{{{resolve}.Checks}} Approving starts the guarded rollout; rejecting stops this run and leaves "
+                 "production as it is.").format(resolve=RESOLVE)
 
 
 def skipped_on_fast_path() -> codepipeline.BeforeEntryConditions:

@@ -4,8 +4,9 @@ Environment: MODEL_PACKAGE_GROUP, the group's name; METRICS_NAMESPACE and PRODUC
 ARCHIVE_BUCKET and ARCHIVE_PREFIX, where this env's model archives are (archive.py: each archive of the version is
 checked to have been written once, then tagged so that serving may load it); SERVING_IMAGES, the comma-separated
 image repositories (registry/name) a version may be served with; STAGING_ENDPOINT and INSTANCES_NEEDED (JSON:
-instance type -> the most instances the env's endpoints run at once), checked against the account's endpoint
-quotas beside what its other endpoints run, before anything is deployed (shared/capacity.py).
+production's InstanceType, MinInstances, MaxInstances, and Staging: instance type -> count), from which, with the
+fleet production runs now, this run's rollout peak is checked against the account's endpoint quotas beside what
+its other endpoints run, before anything is deployed (shared/capacity.py).
 UserParameters: none to resolve. {"RollOut": "<production stack>", "ModelPackageArn": "#{Resolve.ModelPackageArn}"}
 in the Production stage: roll production out to the stack's endpoint config (rollout.py), answering with continuation
 tokens until the endpoint settles, then record the version it serves as the DeployedModelVersion metric.
@@ -15,16 +16,23 @@ Output variables (for #{<namespace>.<name>} in later actions' configuration):
     CreationTime         when it was registered (UTC, ISO 8601)
     Summary              one readable line: version, creation time, headline quality metric
     FastPath             "true" when production serves a Rejected version: the run skips Staging and SmokeTest
+    Checks               what the run checks before a person approves, for the approval note: the smoke test on
+                         staging, or (fast path) nothing: it takes production back from a rejected version
 No Approved version left (the last one was rejected): the action fails with a message saying so, and
 nothing later in the pipeline runs, so nothing is deployed or changed. Production already serving the newest
 Approved version (an older one was approved, or one production does not serve was rejected): the action
 fails the same way, "nothing to deploy", so nobody is asked to approve what production already runs, unless
 UserParameters say {"Redeploy": "true"} (a run a person started to apply a template or config change).
+While production is busy (a rollout, its rollback, its creation, a scaling activity) and the decision depends on how
+that ends (it serves the newest Approved version, or one not Approved, or none known), Resolve waits for it
+(continuation tokens, up to SETTLE_WAIT_SECONDS) and decides on the outcome: a rejection of the version rolling out
+then finds production back on the version it serves, and the serves-rejected alarm sees only settled states.
 """
 from __future__ import annotations
 
 import json
 import os
+import time
 
 from shared import capacity, clients, pipeline_job
 from shared.pipeline_job import Failed, InProgress, Job, Succeeded
@@ -45,7 +53,31 @@ def _redeploy(job: Job) -> bool:
     return isinstance(parameters, dict) and parameters.get("Redeploy") == "true"
 
 
-def resolve(job: Job) -> Succeeded:  # the version comes from the registry only; the job may only ask to redeploy
+# Production's longest busy spell a decision waits for: a rollout's MaximumExecutionTimeoutInSeconds (at most 28800,
+# infra/config/serving.py) and an hour; CodePipeline keeps invoking for up to 24 hours.
+SETTLE_WAIT_SECONDS = 9 * 3600
+
+
+def _settling(current: rollout.Serving | None, package: dict | None) -> bool:
+    """Production is busy, and what this run should do depends on how that ends."""
+    if current is None or current.endpoint_status not in rollout.BUSY:
+        return False
+    return (not current.version or current.approval != "Approved" or package is None
+            or current.package_arn == package["ModelPackageArn"])
+
+
+def _wait_for(production: str, current: rollout.Serving, since: float) -> InProgress:
+    since = since or time.time()
+    if time.time() - since > SETTLE_WAIT_SECONDS:
+        raise Failed("production_busy", f"{production} stayed {current.endpoint_status} for "
+                                        f"{SETTLE_WAIT_SECONDS // 3600} hours; nothing was deployed: start a run "
+                                        "again once it is InService")
+    return InProgress("waiting", json.dumps({"resolve": {"since": since}}),
+                      f"waiting for {production} ({current.endpoint_status}) to settle before deciding what to deploy")
+
+
+def resolve(job: Job, waiting_since: float = 0.0) -> Succeeded | InProgress:
+    """The version comes from the registry only; the job may only ask to redeploy."""
     group = os.environ.get("MODEL_PACKAGE_GROUP", "")
     if not group:
         raise Failed("misconfigured", "the function's MODEL_PACKAGE_GROUP environment variable is not set",
@@ -55,7 +87,11 @@ def resolve(job: Job) -> Succeeded:  # the version comes from the registry only;
     except registry.RegistryChanged as exc:
         raise Failed("registry_changing", f"{exc}; try again", group=group) from None
     production = os.environ.get("PRODUCTION_ENDPOINT", "")
-    current = rollout.record(production) if production else None  # what serves now, published for the dashboard
+    current = rollout.serving_now(production) if production else None
+    if _settling(current, package):
+        return _wait_for(production, current, waiting_since)
+    if current is not None:
+        rollout.record(production, current)  # what serves now, published for the dashboard
     rejected_served = current is not None and current.approval == "Rejected"
     if package is None and rejected_served:
         raise Failed("rejected_served_none_approved", (
@@ -82,28 +118,39 @@ def resolve(job: Job) -> Succeeded:  # the version comes from the registry only;
         # Production serves a rejected version: back to the newest approved one without staging and the smoke test
         # (the stages' entry conditions skip them); a person's approval and the guarded rollout still apply.
         "FastPath": "true" if rejected_served else "false",
+        "Checks": (f"Production serves version {current.version}, which is Rejected: this run skipped staging and the "
+                   "smoke test to take it back." if rejected_served else
+                   f"It passed the smoke test on {os.environ.get('STAGING_ENDPOINT') or 'the staging endpoint'}."),
     }
     return Succeeded("resolved", variables, text, {"group": group, "archives": pinned})
 
 
-def _instances_needed() -> dict[str, int]:
+def _positive(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _plan() -> dict:
+    """INSTANCES_NEEDED: infra/config/serving.py instances_needed."""
     try:
-        needed = json.loads(os.environ.get("INSTANCES_NEEDED", ""))
+        plan = json.loads(os.environ.get("INSTANCES_NEEDED", ""))
     except ValueError:
-        needed = None
-    if not isinstance(needed, dict) or not needed or not all(
-            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v > 0 for k, v in needed.items()):
+        plan = None
+    if not (isinstance(plan, dict) and isinstance(plan.get("InstanceType"), str) and _positive(plan.get("MinInstances"))
+            and _positive(plan.get("MaxInstances")) and isinstance(plan.get("Staging"), dict)
+            and all(isinstance(k, str) and _positive(v) for k, v in plan["Staging"].items())):
         raise Failed("misconfigured", "the function's INSTANCES_NEEDED environment variable is not a JSON object of "
-                                      "instance types and positive counts", "ConfigurationError")
-    return needed
+                                      "InstanceType, MinInstances, MaxInstances and Staging (instance type -> count)",
+                     "ConfigurationError")
+    return plan
 
 
 def _check_capacity() -> None:
-    """The account's endpoint quotas hold what this env needs at its peak beside its other endpoints."""
-    needed = _instances_needed()
-    own = {os.environ.get("PRODUCTION_ENDPOINT", ""), os.environ.get("STAGING_ENDPOINT", "")}
+    """The account's endpoint quotas hold this run's rollout at its peak beside the account's other endpoints."""
+    plan = _plan()
+    production = os.environ.get("PRODUCTION_ENDPOINT", "")
+    needed = capacity.peak(clients.client("sagemaker"), plan, production)
     quota = capacity.quotas(clients.client("service-quotas"), needed)
-    used = capacity.in_use(clients.client("sagemaker"), needed, own)
+    used = capacity.in_use(clients.client("sagemaker"), needed, {production, os.environ.get("STAGING_ENDPOINT", "")})
     short = capacity.shortfalls(needed, quota, used, os.environ.get("AWS_REGION", "this region"))
     if short:
         raise Failed("quota", "; ".join(short) + "; nothing was deployed", needed=needed, in_use=used)
@@ -118,9 +165,19 @@ def _request(job: Job) -> dict | None:
     return parameters if isinstance(parameters, dict) and "RollOut" in parameters else None
 
 
+def _resolve_waiting(token: str) -> float | None:
+    """When Resolve's wait began, from its token; None for a rollout's token."""
+    try:
+        data = json.loads(token)
+        return float(data["resolve"]["since"]) if isinstance(data, dict) and "resolve" in data else None
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
 def work(job: Job) -> Succeeded | InProgress:
-    if job.continuation_token:  # CodePipeline asking how a rollout this function started goes
-        return rollout.poll(job.continuation_token)
+    if job.continuation_token:  # CodePipeline asking again: Resolve waiting for production, or a rollout
+        waiting = _resolve_waiting(job.continuation_token)
+        return rollout.poll(job.continuation_token) if waiting is None else resolve(job, waiting)
     request = _request(job)
     if request is None:
         return resolve(job)

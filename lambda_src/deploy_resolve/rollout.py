@@ -7,11 +7,15 @@ rollout is at most SageMaker's 8), and ends every rollout in a known state:
 
 - the endpoint serves the candidate config: rolled out; autoscaling applied; the served version recorded;
 - the endpoint is InService on another config: SageMaker rolled it back (an alarm, or the version was rejected while
-  it rolled out); the served version recorded, the action fails with SageMaker's FailureReason;
+  it rolled out); autoscaling applied again to what serves, the served version recorded, the action fails with
+  SageMaker's FailureReason;
 - the endpoint failed: the action fails with the reason; what it serves (nothing) is recorded as nothing.
+An AWS error once the rollout began also re-applies autoscaling to what serves (start() releases it before an
+instance type change) before the action fails.
 
-Before it updates, it waits (up to ALARM_WAIT_SECONDS) while a rollback alarm is still in ALARM from an earlier
-rollout, and sets the rejected alarm to OK: SageMaker would otherwise roll the new rollout back at once.
+Before it updates, it waits (WAIT_SECONDS in all) while the endpoint is busy (an autoscaling activity, SageMaker's
+own update) and while a rollback alarm is still in ALARM from an earlier rollout, and sets the rejected alarm to
+OK: SageMaker would otherwise roll the new rollout back at once.
 
 A version rejected during its rollout is stopped: its rejected alarm (one of the rollback alarms) goes to ALARM,
 and SageMaker rolls back. The stack never names a config SageMaker moved away from as "served", so redeploying a
@@ -90,15 +94,23 @@ class Serving:
     approval: str
 
 
-def record(endpoint: str) -> Serving:
-    """Publish what `endpoint` serves: DeployedModelVersion (the dashboard's) and ServesRejectedVersion (1 when that
-    version is Rejected now: the alarm that says production serves a rejected model). Nothing served, nothing published."""
+def serving_now(endpoint: str) -> Serving:
+    """What `endpoint` serves now (while Updating: the config traffic is on until the rollout completes)."""
     served = serving.describe(endpoint)
     packages = sorted({arn for arns in (served.variants.values() if served else []) for arn in arns})
     status = served.status if served else "absent"
     if len(packages) != 1:
         return Serving("", "", status, "")
-    current = Serving(version_of(packages[0]), packages[0], status, approval(packages[0]))
+    return Serving(version_of(packages[0]), packages[0], status, approval(packages[0]))
+
+
+def record(endpoint: str, current: Serving | None = None) -> Serving:
+    """Publish what `endpoint` serves (`current`, when just read): DeployedModelVersion (the dashboard's) and
+    ServesRejectedVersion (1 when that version is Rejected now: the alarm that says production serves a rejected
+    model). Nothing served, nothing published."""
+    current = current or serving_now(endpoint)
+    if not current.version:
+        return current
     namespace = os.environ.get("METRICS_NAMESPACE", "")
     if namespace and current.version.isdigit():
         dimensions = [{"Name": contract.DIMENSION, "Value": endpoint}]
@@ -114,9 +126,11 @@ def _instance_type(config: str) -> str:
     return variants[0].get("InstanceType", "") if variants else ""
 
 
-# A rollback alarm still in ALARM (from the last rollout: an update of an alarm keeps its state until CloudWatch
-# evaluates it again, a minute or so) would roll the new rollout back at once: wait this long for it to clear.
-ALARM_WAIT_SECONDS = 900
+# Before a rollout: an endpoint busy with a scaling activity (minutes: SageMaker provisions the instances) and a
+# rollback alarm still in ALARM (from the last rollout: an update of an alarm keeps its state until CloudWatch
+# evaluates it again, a minute or so; it would roll the new rollout back at once): wait this long in all. BakeTraffic
+# waits NO_ROLLOUT_SECONDS for the rollout to begin (lambda_src/deploy_smoke_test/bake.py): keep this under it.
+WAIT_SECONDS = 900
 
 
 def _alarms_in_alarm(out: dict[str, str]) -> list[str]:
@@ -141,6 +155,35 @@ def _rejected_metric(endpoint: str, config: str, value: float) -> None:
             "Value": value, "Unit": "Count"}])
 
 
+def _wait(stack: str, package_arn: str, since: float, waiting_for: str, decision: str, failure: str) -> InProgress:
+    """Ask CodePipeline again later (a continuation token naming when the wait began), or fail after WAIT_SECONDS."""
+    since = since or time.time()
+    if time.time() - since > WAIT_SECONDS:
+        raise Failed(decision, f"{failure} for {WAIT_SECONDS // 60} minutes; nothing was rolled out")
+    token = json.dumps({"wait": {"stack": stack, "package": package_arn, "since": since}}, sort_keys=True)
+    return InProgress("waiting", token, f"waiting for {waiting_for} before the rollout")
+
+
+def scale_what_serves(endpoint: str, out: dict[str, str]) -> str:
+    """Autoscaling as configured on the fleet that serves, after a rollout that did not complete (start() may have
+    released it). "" when applied or when nothing serves; else why not, for the failure message."""
+    try:
+        described = serving.describe(endpoint)
+        if described is not None and described.status in BUSY and out["MinInstances"] != out["MaxInstances"] \
+                and not autoscaling.registered(endpoint):  # SageMaker blocks autoscaling during an update
+            return "; autoscaling stays released until a rollout completes (start a run with Redeploy=true)"
+        if described is None or described.status != "InService":
+            return ""  # nothing serves (Failed): nothing to scale
+        autoscaling.apply(endpoint, int(out["MinInstances"]), int(out["MaxInstances"]),
+                          float(out["InvocationsPerInstance"]), out["ScalingPolicyName"])
+        return ""
+    except Exception as exc:  # noqa: BLE001 - an AWS error is reported with the rollout's outcome
+        if not clients.is_aws_error(exc):
+            raise
+        return (f"; autoscaling could not be applied again ({clients.error_code(exc)}): start a run with "
+                "Redeploy=true once the endpoint is InService")
+
+
 def start(stack: str, package_arn: str, waiting_since: float = 0.0) -> InProgress | Succeeded:
     """Create or update the endpoint to the stack's config for `package_arn` (this run's resolved version)."""
     out = stack_outputs(stack)
@@ -156,9 +199,9 @@ def start(stack: str, package_arn: str, waiting_since: float = 0.0) -> InProgres
     if described is None:  # the first deployment ever: nothing to shift traffic from
         sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
         return InProgress("creating", candidate.token(), f"creating {endpoint} on {config} (v{version_of(package_arn)})")
-    if described.status in BUSY:
-        raise Failed("endpoint_busy", f"{endpoint} is {described.status} (another rollout or a scaling change); nothing "
-                                      "was rolled out: retry the Production stage when it is InService")
+    if described.status in BUSY:  # SageMaker refuses UpdateEndpoint then; a scaling activity ends in minutes
+        return _wait(stack, package_arn, waiting_since, f"{endpoint} ({described.status}) to be InService", "endpoint_busy",
+                     f"{endpoint} stayed {described.status} (a scaling change or another rollout)")
     if described.status != "InService":
         reason = f": {described.failure_reason[:500]}" if described.failure_reason else ""
         raise Failed("endpoint_failed", f"{endpoint} is {described.status}{reason}; delete it "
@@ -167,13 +210,9 @@ def start(stack: str, package_arn: str, waiting_since: float = 0.0) -> InProgres
         return finish(candidate, out)  # already serves it (a retried stage): nothing to shift
     _clear_rejected(endpoint, config, out)
     in_alarm = _alarms_in_alarm(out)
-    if in_alarm:
-        since = waiting_since or time.time()
-        if time.time() - since > ALARM_WAIT_SECONDS:
-            raise Failed("alarm_in_alarm", f"{', '.join(in_alarm)} stayed in ALARM for {ALARM_WAIT_SECONDS // 60} minutes: "
-                                           "a rollout would be rolled back at once; nothing was rolled out")
-        token = json.dumps({"wait": {"stack": stack, "package": package_arn, "since": since}}, sort_keys=True)
-        return InProgress("waiting", token, f"waiting for {', '.join(in_alarm)} to leave ALARM before the rollout")
+    if in_alarm:  # a rollout started now would be rolled back at once
+        return _wait(stack, package_arn, waiting_since, f"{', '.join(in_alarm)} to leave ALARM", "alarm_in_alarm",
+                     f"{', '.join(in_alarm)} stayed in ALARM")
     new_type = _instance_type(config) != _instance_type(described.config_name)
     if new_type:  # SageMaker refuses to change the instance type of an autoscaled variant
         autoscaling.release(endpoint)
@@ -182,7 +221,12 @@ def start(stack: str, package_arn: str, waiting_since: float = 0.0) -> InProgres
                "RetainAllVariantProperties": keep_count}
     if keep_count:  # keep the autoscaled instance count, take the new data capture setting
         request["ExcludeRetainedVariantProperties"] = [{"VariantPropertyType": "DataCaptureConfig"}]
-    sagemaker.update_endpoint(**request)
+    try:
+        sagemaker.update_endpoint(**request)
+    except Exception:
+        if new_type:  # released above, and nothing changes: scaling back as it was
+            scale_what_serves(endpoint, out)
+        raise
     return InProgress("updating", candidate.token(), f"rolling {endpoint} out to {config} (v{version_of(package_arn)}) "
                                                     f"from {described.config_name}")
 
@@ -202,16 +246,34 @@ def poll(token: str) -> InProgress | Succeeded:
         candidate = Candidate(**data)
     except (TypeError, ValueError, KeyError):
         raise Failed("bad_token", f"continuation token is not this function's: {token[:200]!r}", "ConfigurationError") from None
+    try:
+        return _follow(candidate, token)
+    except Exception as exc:
+        if not clients.is_aws_error(exc):
+            raise
+        note = scale_what_serves(candidate.endpoint, stack_outputs(candidate.stack))
+        raise Failed("aws_error", f"AWS error {clients.error_code(exc)} following the rollout of "
+                                  f"v{version_of(candidate.package_arn)}: {str(exc)[:800]}{note}",
+                     error_code=clients.error_code(exc)) from None
+
+
+def _follow(candidate: Candidate, token: str) -> InProgress | Succeeded:
     described = serving.describe(candidate.endpoint)
     if described is not None and described.status in BUSY:
         out = stack_outputs(candidate.stack)
-        if approval(candidate.package_arn) == "Rejected":
-            _stop_rejected(candidate, out)
-            return InProgress("stopping", token, f"v{version_of(candidate.package_arn)} was rejected: its rollback alarm "
-                                                 f"is in ALARM, SageMaker rolls {candidate.endpoint} back")
-        return InProgress("in_progress", token, f"{candidate.endpoint} is {described.status}")
+        if approval(candidate.package_arn) != "Rejected":
+            return InProgress("in_progress", token, f"{candidate.endpoint} is {described.status}")
+        if not candidate.previous_config:  # CreateEndpoint takes no rollback alarms: finish() fails it once created
+            return InProgress("creating_rejected", token, f"v{version_of(candidate.package_arn)} was rejected while "
+                                                          f"{candidate.endpoint} is created; a new endpoint cannot roll "
+                                                          "back: the action fails once it is InService")
+        _stop_rejected(candidate, out)
+        return InProgress("stopping", token, f"v{version_of(candidate.package_arn)} was rejected: its rollback alarm "
+                                             f"is in ALARM, SageMaker rolls {candidate.endpoint} back")
+    out = stack_outputs(candidate.stack)
     if described is not None and described.status == "InService" and described.config_name == candidate.config:
-        return finish(candidate, stack_outputs(candidate.stack))
+        return finish(candidate, out)
+    note = scale_what_serves(candidate.endpoint, out)  # the fleet rolled back to, or nothing (failed)
     current = record(candidate.endpoint)
     # SageMaker may leave FailureReason empty after a rollback (terraform-provider-aws #49020): the config says it.
     reason = (described.failure_reason if described else "") or ("SageMaker gave no FailureReason: see the rollback "
@@ -219,9 +281,9 @@ def poll(token: str) -> InProgress | Succeeded:
     if described is not None and described.status == "InService":
         raise Failed("rolled_back", f"SageMaker rolled the rollout of v{version_of(candidate.package_arn)} back: "
                                     f"{candidate.endpoint} serves v{current.version or '?'} ({described.config_name}) "
-                                    f"again; {reason[:800]}", endpoint=candidate.endpoint, served=current.version)
+                                    f"again; {reason[:800]}{note}", endpoint=candidate.endpoint, served=current.version)
     raise Failed("endpoint_failed", f"{candidate.endpoint} is {current.endpoint_status} after the rollout of "
-                                    f"v{version_of(candidate.package_arn)}: {reason[:800]}", endpoint=candidate.endpoint)
+                                    f"v{version_of(candidate.package_arn)}: {reason[:800]}{note}", endpoint=candidate.endpoint)
 
 
 def finish(candidate: Candidate, out: dict[str, str]) -> Succeeded:

@@ -38,8 +38,8 @@ from . import contract
 
 REQUESTS_PER_MINUTE = 60
 POLL_SECONDS = 30  # how often the endpoint's state is read
-# The rollout action may wait up to 15 minutes for rollback alarms to leave ALARM before it calls UpdateEndpoint
-# (lambda_src/deploy_resolve/rollout.py, ALARM_WAIT_SECONDS): a rollout not seen by then is not coming.
+# The rollout action may wait up to 15 minutes for rollback alarms to leave ALARM, or for a busy endpoint, before it
+# calls UpdateEndpoint (lambda_src/deploy_resolve/rollout.py, WAIT_SECONDS): a rollout not seen by then is not coming.
 NO_ROLLOUT_SECONDS = 1200
 # Stop this long before the function's timeout: the slowest step is the last poll, which may read what the endpoint
 # serves (DescribeEndpoint, its config, its model: up to 33 s each with retries, shared/clients.py), then the report;

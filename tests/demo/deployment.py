@@ -108,8 +108,8 @@ class DeploymentSteps:
 
     def _run_resolve(self, user_parameters: str | None = None) -> tuple[dict, tuple[str, dict]]:
         pipeline = FakeCodePipeline(self.env.region)
-        # moto has no SageMaker quotas: the account's applied quotas are exactly what the env needs.
-        FakeServiceQuotas(self.env.region, applied=serving_rules.instances_needed(self.deployment_settings))
+        # moto has no SageMaker quotas: the account's applied quotas are exactly the env's worst case.
+        FakeServiceQuotas(self.env.region, applied=serving_rules.worst_case(self.deployment_settings))
         event = job_event(user_parameters, function_name=self.w.deployment.resolve.name, account=self.account)
         result = self._invoke(self.w.deployment.resolve, event)
         return result, pipeline.only_result()

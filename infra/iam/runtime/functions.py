@@ -207,8 +207,9 @@ def smoke_test_function_statements() -> list[Statement]:
             Action=actions(awacs.sagemaker, "DescribeEndpoint", "InvokeEndpoint"),
             Resource=[arn("sagemaker", "endpoint/${StagingEndpointName}"), arn("sagemaker", "endpoint/${ProductionEndpointName}")],
         ),
-        # The staging endpoint's config and model (what it serves), named by CloudFormation: describe only.
-        Statement(Sid="StagingConfigAndModel", Effect=Allow, Action=actions(awacs.sagemaker, "DescribeEndpointConfig", "DescribeModel"),
+        # What an endpoint serves: staging's (the smoke test), and whether production already serves the run's version
+        # (bake traffic). Configs and models have CloudFormation's generated names: by type, describe only.
+        Statement(Sid="EndpointConfigsAndModels", Effect=Allow, Action=actions(awacs.sagemaker, "DescribeEndpointConfig", "DescribeModel"),
                   Resource=[arn("sagemaker", "endpoint-config/*"), arn("sagemaker", "model/*")]),
         # Bake traffic: the new fleet's invocations after a rollout (GetMetricStatistics has no resource-level permission).
         Statement(Sid="FleetInvocationsNoResourceLevelPermission", Effect=Allow,
