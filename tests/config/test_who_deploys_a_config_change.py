@@ -3,7 +3,7 @@
 docs/operations.md tells operators, per config key, how a change reaches AWS: a push (the delivery pipeline deploys
 it with each stack's deploy role), `make deploy` (an administrator-only stack), or `make deploy CFN_ROLE_ARN=…`
 (the pipeline stack's resource policies and subscriptions, which its deploy role may not write:
-tests/test_push_cannot_write_resource_policies.py). Here each key of that table is changed in a copy of the fixture
+tests/iam/test_push_cannot_write_resource_policies.py). Here each key of that table is changed in a copy of the fixture
 config, both configs are rendered and evaluated for the env, and the stacks and resources that differ say which
 way it really takes; the page must say the same.
 """
@@ -24,7 +24,7 @@ from infra.stacks import BUILDERS
 from tests.conftest import FIXTURE_CONFIG
 from tests.support.resolve import resolve_all
 
-OPERATIONS = Path(__file__).resolve().parents[1] / "docs" / "operations.md"
+OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 PUSH, ADMIN, ADMIN_ROLE = "a push", "make deploy", "make deploy CFN_ROLE_ARN"
 # Resources of the pipeline stack whose change writes a resource policy or a subscription: its deploy role may not.
 POLICY_HOLDERS = {"AWS::KMS::Key": "KeyPolicy", "AWS::S3::BucketPolicy": None, "AWS::SNS::TopicPolicy": None,

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.test_deploy_smoke_test import ACCOUNT, REGION, Staging, rows_sent
+from tests.support.staging_world import ACCOUNT, REGION, Staging, rows_sent
 from tests.support.pipeline_job_support import job_event
 
 from deploy_smoke_test import bake, contract, handler  # lambda_src/ is on sys.path: tests/__init__.py
@@ -179,9 +179,9 @@ def _parameters(action: dict) -> dict:
 
 def rollouts_without_bake_traffic(stages: list, n, rollout_seconds: int, smoke_test_function: str) -> list[str]:
     """Each action that rolls the production endpoint out (the RollOut action: no CloudFormation stack owns the endpoint,
-    tests/test_endpoint_stacks.py) needs, in its stage and at its runOrder, the smoke-test function sending bake
+    tests/templates/deployment/test_endpoint_stacks.py) needs, in its stage and at its runOrder, the smoke-test function sending bake
     traffic to that endpoint for at least the rollout's longest run."""
-    from tests.test_endpoint_lifecycle_is_one_stage import _branches
+    from tests.support.deployment_stages import branches as _branches
 
     problems = []
     for stage in (s for item in stages for s in _branches(item)):
@@ -215,7 +215,7 @@ def test_every_production_rollout_runs_beside_bake_traffic(project, rendered):
 @pytest.mark.parametrize("rollout", [{"type": "canary"}, {"type": "linear", "wait_seconds": 60}, {"type": "all_at_once"}])
 def test_every_rollout_type_runs_beside_bake_traffic(tmp_path, rollout):
     from infra.config import serving
-    from tests.test_endpoint_lifecycle_is_one_stage import _fixture_serving
+    from tests.support.deployment_stages import fixture_serving as _fixture_serving
 
     n, stages = _fixture_serving(tmp_path, {"rollout": rollout, "min_instances": 2})
     assert not rollouts_without_bake_traffic(stages, n, serving.rollout_timeout_seconds(n.env.deployment),
@@ -225,7 +225,7 @@ def test_every_rollout_type_runs_beside_bake_traffic(tmp_path, rollout):
 def test_the_check_finds_a_rollout_with_no_bake_traffic(tmp_path):
     """The check above is not vacuous: it finds the RollOut action, and without BakeTraffic beside it, says so."""
     from infra.config import serving
-    from tests.test_endpoint_lifecycle_is_one_stage import _fixture_serving
+    from tests.support.deployment_stages import fixture_serving as _fixture_serving
 
     n, stages = _fixture_serving(tmp_path, {"rollout": {"type": "canary"}, "min_instances": 2})
     for stage in stages:

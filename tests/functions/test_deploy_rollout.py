@@ -43,7 +43,7 @@ class World:
                                      Statistic="Maximum", Period=60, EvaluationPeriods=1, Threshold=0,
                                      ComparisonOperator="GreaterThanThreshold")
         self.pipeline = FakeCodePipeline(REGION)
-        self.quotas = FakeServiceQuotas(REGION, defaults={"ml.m5.large": 20})  # quotas: tests/test_endpoint_quotas.py
+        self.quotas = FakeServiceQuotas(REGION, defaults={"ml.m5.large": 20})  # quotas: tests/functions/test_endpoint_quotas.py
         monkeypatch.setenv("INSTANCES_NEEDED", '{"ml.m5.large": 8}')
         self.production = Production(ACCOUNT, REGION, ENDPOINT, STACK, OUTPUTS)
 
@@ -107,7 +107,7 @@ class World:
 def world(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("PRODUCTION_ENDPOINT", ENDPOINT)
-    monkeypatch.setattr(handler.archive, "pin", lambda package: [])  # archives: tests/test_deploy_resolve.py
+    monkeypatch.setattr(handler.archive, "pin", lambda package: [])  # archives: tests/functions/test_deploy_resolve.py
     with mock_aws():
         clients.reset()
         yield World(monkeypatch)

@@ -19,7 +19,7 @@ from infra.config import names, serving
 from infra.config.loader import deployment_settings
 from tests.support import resolve
 from tests.support.pipeline_job_support import FakeServiceQuotas, job_event
-from tests.test_deploy_resolve import BUCKET, GROUP, world  # noqa: F401 - the Resolve test's moto account
+from tests.support.registry_world import BUCKET, GROUP, world  # noqa: F401 - the Resolve tests' moto account
 
 from deploy_resolve import handler  # lambda_src/ is on sys.path: tests/__init__.py
 from shared import capacity

@@ -106,7 +106,7 @@ def _published(namespace: str) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
 
 def _dashboard_reads(namespace: str) -> set[tuple[str, tuple[str, ...]]]:
     """What the dashboard reads of the project's namespace, but the deployed version (the deployment pipeline's
-    resolve function publishes that one: tests/test_deploy_resolve.py)."""
+    resolve function publishes that one: tests/functions/test_deploy_resolve.py)."""
     return {(metric, tuple(sorted(dims))) for (ns, metric), dims in kpi_dashboard.PROJECT_METRICS.items()
             if metric != deploy_contract.DEPLOYED_VERSION}
 

@@ -2,7 +2,7 @@
 
 A model package names its archive by S3 key, and the SageMaker jobs (which run the repository's code) may write
 under models/. So the deployment's Resolve function checks the archive was written once and tags that object
-version (tests/test_deploy_resolve.py), and here, over every rendered template:
+version (tests/functions/test_deploy_resolve.py), and here, over every rendered template:
 - only the Resolve role may write object tags, so no code a push runs can make an archive look deployed;
 - the roles that load or read a served archive (the endpoints' model role, the smoke test) read only tagged ones,
   so a rewrite after deployment (a new, untagged object version) cannot be loaded by a scale-out or a replacement.

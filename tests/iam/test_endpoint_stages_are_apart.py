@@ -8,7 +8,7 @@ under test, so renamed projects and added envs are covered.
 
 What IAM cannot tell apart by name stays out (docs/security.md, open risks): models and endpoint configs carry
 CloudFormation's generated names, so both roles are granted them by type; and actions IAM authorises only on "*"
-(tests/test_resource_level_permissions.py keeps those to actions with no resource type).
+(tests/iam/test_resource_level_permissions.py keeps those to actions with no resource type).
 """
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def reach_problems(stacks: dict[str, Stack], stage_roles: dict[str, set[str]]) -
             for st in _role_statements(stacks["serving-iam"], role):
                 resources = as_list(st["Resource"])
                 if resources == ["*"]:
-                    continue  # actions with no resource type (tests/test_resource_level_permissions.py)
+                    continue  # actions with no resource type (tests/iam/test_resource_level_permissions.py)
                 for arn in theirs:
                     if any(_glob(pattern, arn) for pattern in resources):
                         problems.append(f"{stack}: {role.rsplit('/', 1)[-1]} {st.get('Sid')} reaches {arn}")

@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.cfn import as_list, load, role_statements
 
-LAMBDA_SRC = Path(__file__).resolve().parents[1] / "lambda_src"
+LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
 # function folder -> its role in serving-iam.yaml; each zip also holds shared/
 FUNCTIONS = {"deploy_resolve": "ResolveFunctionRole", "deploy_smoke_test": "SmokeTestFunctionRole"}
 # botocore operation names whose IAM action is spelt differently, or that need none

@@ -17,7 +17,7 @@ from infra.stacks.deployment import ENDPOINT_DEPLOY_ROLES
 from infra.stacks.pipeline import DEPLOYMENTS
 from infra.iam.policies import DEPLOY_ROLE_KEY_ACTIONS
 from tests.support.cfn import as_list, load, role_statements
-from tests.test_resource_level_permissions import resource_types
+from tests.support.iam_actions import resource_types
 
 SCHEMAS = Path(cfnlint.__file__).parent / "data" / "schemas"
 HANDLERS = ("create", "read", "update", "delete")
@@ -80,7 +80,7 @@ NOT_NEEDED_BY: dict[tuple[str, str], str] = {
        for p in ("codestar-connections:PassConnection", "codeconnections:PassConnection")},
     # Made by an administrator's `make deploy` (the pipeline stack's bootstrap), never by a push: a key's policy comes
     # with CreateKey, and who may publish to, subscribe to or receive from the operations topic is its policy and
-    # subscriptions (tests/test_push_cannot_write_resource_policies.py).
+    # subscriptions (tests/iam/test_push_cannot_write_resource_policies.py).
     **{("pipeline", p): "the artifact key, the operations topic, its policy and subscriptions change only by make deploy"
        for p in ("kms:CreateKey", "sns:CreateTopic", "sns:DeleteTopic", "sns:SetTopicAttributes", "sns:Subscribe",
                  "sns:Unsubscribe", "sns:SetSubscriptionAttributes")},
@@ -111,7 +111,7 @@ def missing_permissions(rendered: dict[str, str], stack: str) -> list[str]:
     held = granted({**load(rendered["deploy-roles.yaml"])["Resources"], **load(rendered["serving-iam.yaml"])["Resources"]}, role)
     problems = []
     for resource_type in sorted({r["Type"] for r in load(rendered[f"{stack}.yaml"])["Resources"].values()}):
-        # A key's own policy names its deploy role with the administration actions (tests/test_key_administration.py).
+        # A key's own policy names its deploy role with the administration actions (tests/iam/test_key_administration.py).
         key_side = {a.JSONrepr() for a in DEPLOY_ROLE_KEY_ACTIONS} if resource_type == "AWS::KMS::Key" else set()
         # Names the IAM action table does not know (s3:DeleteBucketLifecycle is authorised as
         # s3:PutLifecycleConfiguration, s3:REST.PUT.OBJECT is a log format) cannot be granted.

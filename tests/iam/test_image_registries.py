@@ -57,7 +57,7 @@ def test_the_table_is_the_pinned_sdks_registry_of_each_image_pipeline_def_uses(f
 
 
 def test_the_table_holds_real_regions_and_account_ids():
-    """Config refuses a region the table lacks (tests/test_config_errors.py); what it holds is botocore's regions."""
+    """Config refuses a region the table lacks (tests/config/test_config_errors.py); what it holds is botocore's regions."""
     assert set(BUILT_IN_IMAGE_REGISTRIES) <= set(KNOWN_REGIONS)
     assert all(re.fullmatch(r"\d{12}", account) for account in BUILT_IN_IMAGE_REGISTRIES.values())
 

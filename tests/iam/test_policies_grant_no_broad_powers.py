@@ -10,7 +10,7 @@ from infra.stacks import BUILDERS
 from tests.support.cfn import as_list, load, policies, role_statements, statements, text_of
 
 TRUST = "AssumeRolePolicyDocument"
-# The permissions boundaries grant nothing by themselves; tests/test_boundary.py checks them on their own.
+# The permissions boundaries grant nothing by themselves; tests/iam/test_boundary.py checks them on their own.
 BOUNDARIES = {("boundaries.yaml", logical_id) for logical_id in ("DeliveryRolesBoundary", "BuildRolesBoundary", "JobRolesBoundary",
                                                                     "FunctionRolesBoundary")}
 

@@ -49,7 +49,7 @@ def scan(documents: list[tuple[str, dict]]) -> dict[str, dict[str, list[str]]]:
 
 
 # In a key policy, Resource "*" is the key itself, which cloudsplaining cannot know: key administration there
-# goes to the account (to be granted through IAM) and to the stack's deploy role (tests/test_key_administration.py).
+# goes to the account (to be granted through IAM) and to the stack's deploy role (tests/iam/test_key_administration.py).
 KEY_POLICY_ACCEPTED = {
     ("ResourceExposure", action): "key administration of this key only (Resource * in a key policy is the key)"
     for action in ("kms:PutKeyPolicy", "kms:RetireGrant", "kms:RevokeGrant")

@@ -20,7 +20,7 @@ from infra.config.names import ENDPOINT_STACKS
 from infra.stacks.deployment import ENDPOINT_DEPLOY_ROLES
 from infra.stacks.pipeline import DEPLOYMENTS
 from tests.support.cfn import as_list, load, role_statements
-from tests.test_resource_level_permissions import resource_types
+from tests.support.iam_actions import resource_types
 
 
 def _condition_values(statement: dict, operator: str, key: str) -> list | None:

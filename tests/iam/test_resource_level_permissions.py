@@ -6,25 +6,11 @@ glue:CreateCrawler on its crawler's ARN). The action data is the table cfn-lint 
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import cfnlint
 import pytest
 
 from infra.stacks import BUILDERS
 from tests.support.cfn import as_list, load, policies, statements, text_of
-
-_DATA = json.loads((Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json").read_text())
-
-
-def resource_types(action: str) -> list[str] | None:
-    """Resource types the action can be scoped to ([] when none), None when the action is unknown."""
-    service, name = action.split(":", 1)
-    actions = {k.lower(): v for k, v in _DATA.get(service, {}).get("Actions", {}).items()}
-    if name.lower() not in actions:
-        return None
-    return actions[name.lower()].get("Resources") or []
+from tests.support.iam_actions import resource_types
 
 
 def scoping_problems(template_text: str, label: str) -> list[str]:

@@ -200,7 +200,7 @@ def test_job_paths_match_the_scripts_constants(render):
 def test_registered_model_is_the_package_served_by_its_own_code(render):
     spec = _step(render(FIRST_ENV), "RegisterModel")["Arguments"]["InferenceSpecification"]
     container = spec["Containers"][0]
-    # The environment tests/test_serving_container.py starts the image's serving library with.
+    # The environment tests/serving/test_serving_container.py starts the image's serving library with.
     assert container["Environment"] == package.SERVING_ENVIRONMENT
     assert container["ModelDataUrl"]["Std:Join"]["Values"] == [
         {"Get": "Steps.PackageModel.ProcessingOutputConfig.Outputs['package'].S3Output.S3Uri"}, "/model.tar.gz"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from infra.stacks import BUILDERS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _contracts() -> configparser.ConfigParser:

@@ -18,7 +18,7 @@ from infra.config.regions import KNOWN_REGIONS, SUPPORTED_PARTITIONS
 from tests.support import s3 as s3_support
 from tests.support.s3 import create_bucket
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 HELPER = Path(s3_support.__file__).resolve()
 # The regions infra/config/loader.py accepts for an env.
 CONFIG_REGIONS = sorted(r for r, p in KNOWN_REGIONS.items() if p in SUPPORTED_PARTITIONS and r in BUILT_IN_IMAGE_REGISTRIES)

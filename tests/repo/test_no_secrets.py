@@ -12,7 +12,7 @@ from infra.config.image_registries import BUILT_IN_IMAGE_REGISTRIES
 from tests.conftest import ROOT
 
 # Documentation/test placeholders: AWS's own example account and obviously fake ones; and the accounts of AWS's
-# registries of SageMaker's built-in images, public and held to the SageMaker SDK's data by tests/test_image_registries.py.
+# registries of SageMaker's built-in images, public and held to the SageMaker SDK's data by tests/iam/test_image_registries.py.
 PLACEHOLDER_ACCOUNTS = {"123456789012", "111111111111", "222222222222", "000000000000", "999999999999",
                         *BUILT_IN_IMAGE_REGISTRIES.values()}
 PLACEHOLDER_EMAIL_DOMAINS = ("example.com", "example.org", "example.net")

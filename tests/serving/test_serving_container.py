@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from pipeline_def.steps import contract as contract_lib
 from pipeline_def.steps import inference, package
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SERVING_PYTHON = ROOT / ".venv-serving" / "bin" / "python"
 HARNESS = ROOT / "tests" / "support" / "serving_container.py"
 CSV, JSON = "text/csv", "application/json"

@@ -2,7 +2,7 @@
 
 Adding an env by copying another's file once left `tags: environment: <the other env>`, and `make test` failed on the
 copy's stacks carrying the other env's tag. Config now derives the tag and refuses an explicit one that differs
-(tests/test_config_errors.py).
+(tests/config/test_config_errors.py).
 """
 from __future__ import annotations
 

@@ -272,7 +272,7 @@ def test_each_deploy_action_grants_exactly_the_capabilities_its_template_needs(r
         if any(r["Type"].startswith("AWS::IAM::") and any(k in r.get("Properties", {}) for k in ("RoleName", "PolicyName", "ManagedPolicyName"))
                for r in resources):
             needed.append("CAPABILITY_NAMED_IAM")
-        if "Transform" in template:  # macros expand at deploy time (tests/test_transform_limits.py)
+        if "Transform" in template:  # macros expand at deploy time (tests/templates/test_transform_limits.py)
             needed.append("CAPABILITY_AUTO_EXPAND")
         same(f"{stack} capabilities", **{"infra/stacks/pipeline.py CAPABILITIES": sorted(pipeline.CAPABILITIES[stack]),
                                           f"what {stack}.yaml needs": sorted(needed)})

@@ -29,7 +29,7 @@ def transform_problems(template_text: str, label: str) -> list[str]:
         name = transform if isinstance(transform, str) else transform.get("Name")
         limits = KNOWN_LIMITS.get(name)
         if limits is None:
-            problems.append(f"{label}: transform {name} has no known limits in tests/test_transform_limits.py; write them down first")
+            problems.append(f"{label}: transform {name} has no known limits in tests/templates/test_transform_limits.py; write them down first")
             continue
         for logical_id, resource in sorted(template.get("Resources", {}).items()):
             for attribute, refused in limits.items():

@@ -10,25 +10,13 @@ stage. It runs on every env of the config under test and on the fixture config w
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
-import yaml
 
-from infra import config
 from infra.config import names
-from infra.output import render
-from tests.conftest import FIXTURE_CONFIG
-from tests.support import resolve
+from tests.support.deployment_stages import branches as _branches, deployment_stages as _stages, fixture_serving as _fixture_serving
 
 ENDPOINTS = {"staging-endpoint": "staging_endpoint", "production-endpoint": "production_endpoint"}
-
-
-def _branches(item) -> list:
-    """An item of a list that may be an Fn::If (a conditional stage or action): each branch that is not AWS::NoValue."""
-    if isinstance(item, dict) and set(item) == {"Fn::If"}:
-        return [b for b in item["Fn::If"][1:] if isinstance(b, dict) and "Ref" not in b]
-    return [item]
 
 
 def stages_touching(stages: list, n: names.Names) -> dict[str, set[str]]:
@@ -51,12 +39,6 @@ def problems(stages: list, n: names.Names) -> list[str]:
             for endpoint, where in stages_touching(stages, n).items() if len(where) > 1]
 
 
-def _stages(rendered, project, env: str) -> list:
-    stack = resolve.alone(rendered, project, env, "deployment")
-    (pipeline,) = stack.resources("AWS::CodePipeline::Pipeline").values()
-    return pipeline["Properties"]["Stages"]
-
-
 def _serving_envs(project) -> list[str]:
     return [env for env, settings in project.environments.items() if settings.deployment is not None]
 
@@ -67,18 +49,6 @@ def test_every_serving_env_changes_and_tests_each_endpoint_in_one_stage(project,
         touching = stages_touching(_stages(rendered, project, env), n)
         assert all(touching.values()), f"{env}: an endpoint no stage touches: {touching}"
         assert not problems(_stages(rendered, project, env), n), env
-
-
-def _fixture_serving(tmp_path, settings: dict):
-    """The fixture config with a deployment block in its dev env: (names, the deployment pipeline's stages)."""
-    shutil.copytree(FIXTURE_CONFIG, tmp_path / "config")
-    path = tmp_path / "config" / "dev.yaml"
-    data = yaml.safe_load(path.read_text())
-    data["deployment"] = settings
-    data.setdefault("operations", {})["release_approval"] = True
-    path.write_text(yaml.safe_dump(data))
-    project = config.load(tmp_path / "config")
-    return names.for_env(project, "dev"), _stages(render.render(project), project, "dev")
 
 
 @pytest.mark.parametrize("settings", [{"keep_staging": False, "approval": True}, {"keep_staging": True, "approval": False}])

@@ -16,7 +16,7 @@ from infra.stacks import BUILDERS
 from tests.support.cfn import statements as cfn_statements
 from tests.conftest import FIXTURE_CONFIG
 
-# ApproveRelease exists only where config asks for it (operations.release_approval; tests/test_release_approval.py).
+# ApproveRelease exists only where config asks for it (operations.release_approval; tests/templates/pipeline/test_release_approval.py).
 STAGES = ["Source", "ApproveRelease", "Synth", "UpdatePipeline", "DeployNotifications", "DeployKpi", "UpsertSageMakerPipeline",
           "DeployDeployment"]
 
@@ -230,9 +230,9 @@ def test_artifact_key_rotates_is_retained_and_only_project_roles_and_configured_
     assert logs["Principal"] == {"Service": [{"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}]}
     deployer = statements["DeployRoleAdministersKey"]
     assert deployer["Principal"] == {"AWS": [{"Fn::ImportValue": {"Fn::Sub": "${DeployRolesStackName}-PipelineDeployRoleArn"}}]}
-    # The analysts' statement exists only when kpi.analyst_principals is set (tests/test_analysts.py).
-    # The uploaders' and analysts' statements exist only when config names them (tests/test_data_uploaders.py,
-    # tests/test_analysts.py).
+    # The analysts' statement exists only when kpi.analyst_principals is set (tests/iam/test_analysts.py).
+    # The uploaders' and analysts' statements exist only when config names them (tests/iam/test_data_uploaders.py,
+    # tests/iam/test_analysts.py).
     assert set(statements) == {"AccountAdministersKey", "DeployRoleAdministersKey", "ProjectRolesUseKeyThroughIam",
                                "LogsEncryptProjectLogGroups", "AlarmsPublishToOperationsTopic",
                                "FailedDeliveryRunsPublishToOperationsTopic",
