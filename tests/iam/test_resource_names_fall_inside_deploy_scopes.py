@@ -6,7 +6,8 @@ AccessDenied. The class: for every resource of every template, evaluated per env
 ARN its name gives is allowed, for the actions that create it, by each role a pipeline's CloudFormation action
 deploys that stack with. The stacks no pipeline deploys are deployed by an administrator, who may do anything: there
 the rule is the env's prefix, so one env's names never reach another's (a stack an env does not deploy at all, such as
-the deployment stack of an env that serves no model, is held to the prefix too).
+the deployment stack of an env that serves no model, is held to the prefix too), and so are the resources whose
+create action has no resource-level permission (a QuickSight data source, a Glue security configuration).
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import pytest
 
 from infra.config.names import Names
 from infra.stacks import BUILDERS
-from tests.support.cfn import as_list, load
+from tests.support.cfn import as_list
+from tests.support.iam_actions import resource_types
 from tests.support.policy_eval import _glob
 from tests.support.resolve import resolve_all
 
@@ -32,8 +34,8 @@ NAMED = {
     # glue:CreateCrawler has no resource-level permission: its update is what the crawler's ARN scopes.
     "AWS::Glue::Crawler": ("Name", ("glue:UpdateCrawler",), "arn:{p}:glue:{r}:{a}:crawler/{n}"),
     "AWS::Glue::Database": ("DatabaseInput.Name", ("glue:CreateDatabase",), "arn:{p}:glue:{r}:{a}:database/{n}"),
-    # glue:CreateSecurityConfiguration has no resource-level permission: only the prefix rule applies.
-    "AWS::Glue::SecurityConfiguration": ("Name", (), ""),
+    # An action with no resource-level permission (tests/support/iam_actions.py) cannot scope a name: the prefix rule applies.
+    "AWS::Glue::SecurityConfiguration": ("Name", ("glue:CreateSecurityConfiguration",), ""),
     "AWS::IAM::ManagedPolicy": ("ManagedPolicyName", ("iam:CreatePolicy",), "arn:{p}:iam::{a}:policy{path}{n}"),
     "AWS::IAM::Role": ("RoleName", ("iam:CreateRole",), "arn:{p}:iam::{a}:role{path}{n}"),
     "AWS::KMS::Alias": ("AliasName", ("kms:CreateAlias",), "arn:{p}:kms:{r}:{a}:{n}"),
@@ -120,15 +122,16 @@ def name_problems(stacks, n: Names) -> list[str]:
             if not spec or _get(props, spec[0]) is None:
                 continue
             name = str(_get(props, spec[0]))
-            if key not in roles:  # an administrator deploys it
+            scoped = [action for action in spec[1] if resource_types(action)]  # "*" only: no role can scope the name
+            if key not in roles or not scoped:  # an administrator deploys it, or only the name can keep it apart
                 if not _inside_prefix(name, n):
                     problems.append(f"{where}: {spec[0]} {name} is outside the env's prefix {n.prefix}")
                 continue
             resource = spec[2].format(p=p, r=r, a=a, n=name, lower=name.lower(), path=props.get("Path", "/"))
             for role_arn in sorted(roles[key]):
                 statements = _allow_statements(stacks, role_arn)
-                if spec[1] and not any(_allows(statements, action, resource) for action in spec[1]):
-                    problems.append(f"{where}: {role_arn.rsplit('/', 1)[-1]} may not {' or '.join(spec[1])} on {resource}")
+                if not any(_allows(statements, action, resource) for action in scoped):
+                    problems.append(f"{where}: {role_arn.rsplit('/', 1)[-1]} may not {' or '.join(scoped)} on {resource}")
     return problems
 
 
