@@ -75,7 +75,7 @@ security: $(CHECKOV_STAMP)
 		--skip-download --compact --quiet
 
 # Every check, side by side: the templates are a fresh render, the import contracts hold, checkov scans
-# them, and pytest runs on all cores (cfn-lint runs inside it, tests/test_templates_pass_cfn_lint.py, so
+# them, and pytest runs on all cores (cfn-lint runs inside it, tests/templates/test_templates_pass_cfn_lint.py, so
 # not here too). -k runs every check even when one fails; -O prints each check's output whole, when it
 # ends, so nothing interleaves.
 test: $(DEV_STAMP) $(CHECKOV_STAMP) $(SERVING_STAMP)

@@ -56,16 +56,11 @@ CONFIGURED_ENVS: list[str] = list(config.load(config.CONFIG_DIR).environments)
 
 
 def pytest_generate_tests(metafunc):
-    """`@pytest.mark.every_env`: one run per env of the module's config under test.
-
-    That is config/, unless the module sets CONFIG_UNDER_TEST (tests/test_adopted_config.py re-runs checks
-    on an adopter's config that way). Never a hard-coded list: an adopter adds, drops and renames envs.
-    """
+    """`@pytest.mark.every_env`: one run per env of config/. Never a hard-coded list: an adopter adds, drops and
+    renames envs."""
     if metafunc.definition.get_closest_marker("every_env") is None:
         return
-    config_dir = getattr(metafunc.module, "CONFIG_UNDER_TEST", None)
-    envs = CONFIGURED_ENVS if config_dir is None else list(config.load(config_dir).environments)
-    metafunc.parametrize("env", envs)
+    metafunc.parametrize("env", CONFIGURED_ENVS)
 
 
 def absent_env(known) -> str:

@@ -5,7 +5,7 @@ The model-build pipeline (pipeline_def/) runs SageMaker's scikit-learn 1.4-2 ima
 image_uri_config (sklearn.json, xgboost.json). Both images live in the same account in every region the SDK
 knows, so one table serves both. Kept here so the generator names that account in the roles that pull the
 images (and in their boundary) offline, without installing the SDK (the Synth step installs only what
-generating needs); tests/test_image_registries.py holds this table to the pinned SDK's data for the versions
+generating needs); tests/iam/test_image_registries.py holds this table to the pinned SDK's data for the versions
 pipeline_def uses, so an SDK or image upgrade that moves a registry says to refresh it. Config refuses a
 region missing here: no role could pull the images there.
 """

@@ -1,7 +1,7 @@
 """AWS regions, by partition, as botocore 1.44.8 ships them (botocore/data/partitions.json).
 
 Kept here so the generator validates a region offline without installing botocore (the Synth step
-installs only what generating needs); tests/test_config_errors.py holds this table to the data of the
+installs only what generating needs); tests/config/test_config_errors.py holds this table to the data of the
 pinned botocore, so a botocore upgrade that knows a new region says to add it. `python -m infra.ops.lint_regions`
 prints the regions config/ uses (for `make lint`).
 """

@@ -217,7 +217,7 @@ def deny_insecure_transport(*resources, action=awacs.s3.Action("*")) -> Statemen
 def write_logs(sid: str, log_group_sub: str) -> Statement:
     """Create streams in, and write to, one log group (or a `…*` family of them). CloudWatch Logs authorises
     CreateLogGroup against the group's ARN with a trailing ":*", which also covers its streams (CloudWatch Logs API
-    reference, LogGroup.arn; tests/test_documented_arn_forms.py)."""
+    reference, LogGroup.arn; tests/iam/test_documented_arn_forms.py)."""
     return Statement(
         Sid=sid,
         Effect=Allow,

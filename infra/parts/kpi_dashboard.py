@@ -2,7 +2,7 @@
 
 Every metric the body graphs is either in the project's metric contract
 (lambda_src/registry_metrics/contract.py, published by the registry-metrics Lambda) or in
-AWS_METRICS below, each with the AWS page that documents it. tests/test_kpi_dashboard.py holds
+AWS_METRICS below, each with the AWS page that documents it. tests/templates/kpi/test_kpi_dashboard.py holds
 the body to that. `${Name}` placeholders are the KPI stack's parameters and pseudo parameters.
 
 Every metric is listed by name, never found with SEARCH(): a search only finds metrics that reported

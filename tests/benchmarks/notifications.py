@@ -41,7 +41,7 @@ def _per_event_ms(runs: int = 30) -> tuple[float, float]:
 
     from get_model_metadata import aws, handler
     from tests.support.notifier_support import sample_event
-    from tests.test_notifications_handler import World
+    from tests.support.notifier_world import World
 
     class Env:  # World wants pytest's monkeypatch; only setenv is used
         @staticmethod

@@ -2,8 +2,9 @@
 env, move envs to other regions.
 
 Used two ways: `tests/adopter_check.sh` applies them to a copy of the repository and runs the whole suite
-there (`python tests/support/adopter_edit.py SCENARIO` in the copy's root); `tests/test_adopted_config.py` applies
-them to a temporary copy of config/ and re-runs the config-derived checks in-process. Each edit changes every
+there (`python tests/support/adopter_edit.py SCENARIO` in the copy's root);
+`tests/config/test_an_adopted_config_keeps_no_trace_of_the_sample.py` applies them to a temporary copy of config/ and
+checks the render keeps none of the sample's names. Each edit changes every
 value it touches to one the config did not hold (whatever config/ holds, the sample or an adopter's own), so a
 test that hard-codes a name, address, status or env name of config/ fails on it.
 """

@@ -1,4 +1,4 @@
-"""Run by tests/test_policy_analysis.py with the checkov venv's Python, where cloudsplaining is installed.
+"""Run by tests/iam/test_policy_analysis.py with the checkov venv's Python, where cloudsplaining is installed.
 
 Reads [[name, policy document], …] as JSON on stdin; writes {name: {finding: [actions]}} as JSON.
 """

@@ -3,7 +3,7 @@
 CreateBucket takes the bucket's region as `CreateBucketConfiguration.LocationConstraint`, except in us-east-1, where
 S3 refuses one (`InvalidLocationConstraint`: botocore's S3 model leaves us-east-1 out of `BucketLocationConstraint`'s
 values; a request without one goes to us-east-1). moto enforces both ways, so a test that writes the constraint
-itself passes in the sample's region and fails for an adopter in us-east-1. tests/test_buckets_in_any_region.py keeps
+itself passes in the sample's region and fails for an adopter in us-east-1. tests/repo/test_buckets_in_any_region.py keeps
 every other create_bucket call out of tests/.
 """
 from __future__ import annotations

@@ -57,7 +57,7 @@ def crawler_statements() -> list[Statement]:
     """What AWS documents for a crawler's role, as far as ours needs it, scoped to this env: AWSGlueServiceRole's catalog,
     bucket, own-role and log actions ("Step 3: Configure security settings", AWS Glue developer guide), the data
     store's objects and their key, and, since its security configuration encrypts its logs with the artifact key, that
-    key's use ("Setting up AWS Glue to use security configurations"). tests/test_crawler_role.py holds the table.
+    key's use ("Setting up AWS Glue to use security configurations"). tests/iam/test_crawler_role.py holds the table.
 
     With a security configuration Glue logs to "/aws-glue/crawlers-role/<role>-<configuration>" (the role
     path may or may not appear, hence the inner *) and

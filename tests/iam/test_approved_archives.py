@@ -1,0 +1,213 @@
+"""An approved version is served from the archive that was registered, whatever a later push writes.
+
+A model package names its archive by S3 key, and the SageMaker jobs (which run the repository's code) may write
+under models/. So the deployment's Resolve function checks the archive was written once and tags that object
+version (tests/functions/test_deploy_resolve.py), and here, over every rendered template:
+- only the Resolve role may write object tags, so no code a push runs can make an archive look deployed;
+- the roles that load or read a served archive (the endpoints' model role, the smoke test) read only tagged ones,
+  so a rewrite after deployment (a new, untagged object version) cannot be loaded by a scale-out or a replacement.
+"""
+from __future__ import annotations
+
+import fnmatch
+
+import pytest
+
+from infra.iam.boundary import BOUNDARIES, SERVING_FUNCTIONS
+from infra.stacks import BUILDERS
+from lambda_src.deploy_resolve import contract
+from tests.support.cfn import as_list, load, policies, statements, text_of
+
+TAG_WRITES = ("s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging",
+              "s3:ReplicateTags")
+READS = ("s3:GetObject", "s3:GetObjectVersion")
+
+TAGGER = ("serving-iam.yaml", "ResolveFunctionRole")
+TAGGER_BOUNDARY = ("boundaries.yaml", BOUNDARIES[SERVING_FUNCTIONS][0])  # the Resolve role's kind
+SERVING_READERS = (("serving-iam.yaml", "ModelRole"), ("serving-iam.yaml", "SmokeTestFunctionRole"))
+AN_ARCHIVE = "arn:${AWS::Partition}:s3:::${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}/${SageMakerPrefix}models/run/package/model.tar.gz"
+TAG_CONDITION = {f"s3:ExistingObjectTag/{contract.ARCHIVE_TAG}": [
+    "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:model-package/${ModelPackageGroupName}/*"]}
+
+
+def _matches(patterns, names) -> list[str]:
+    return sorted({n for p in as_list(patterns) for n in names if fnmatch.fnmatchcase(n.lower(), str(p).lower())})
+
+
+def _allows(rendered):
+    """(template, logical id, statement) for every Allow statement of every identity policy and boundary."""
+    for stack in BUILDERS:
+        for logical_id, rtype, prop, doc in policies(load(rendered[f"{stack}.yaml"])):
+            if rtype.startswith("AWS::IAM::") and prop != "AssumeRolePolicyDocument":
+                for st in statements(doc):
+                    if st.get("Effect") == "Allow":
+                        yield f"{stack}.yaml", logical_id, st
+
+
+def tagging_problems(rendered) -> list[str]:
+    return [f"{where} {logical_id} {st.get('Sid', '')}: {_matches(st.get('Action'), TAG_WRITES)}"
+            for where, logical_id, st in _allows(rendered)
+            if _matches(st.get("Action"), TAG_WRITES) and (where, logical_id) not in (TAGGER, TAGGER_BOUNDARY)]
+
+
+def _conditions(st: dict) -> dict:
+    return {key: sorted(text_of(v) for v in as_list(values))
+            for op, by_key in (st.get("Condition") or {}).items() if op == "StringLike" for key, values in by_key.items()}
+
+
+def untagged_read_problems(rendered) -> list[str]:
+    problems = []
+    for where, logical_id, st in _allows(rendered):
+        if (where, logical_id) not in SERVING_READERS or not _matches(st.get("Action"), READS):
+            continue
+        reaches = [text_of(r) for r in as_list(st.get("Resource")) if fnmatch.fnmatchcase(AN_ARCHIVE, text_of(r))]
+        if reaches and {k: v for k, v in _conditions(st).items() if k in TAG_CONDITION} != TAG_CONDITION:
+            problems.append(f"{where} {logical_id} {st.get('Sid', '')} reads {reaches} without {TAG_CONDITION}")
+    return problems
+
+
+def test_only_the_deployment_resolve_role_may_write_object_tags(rendered):
+    assert tagging_problems(rendered) == []
+
+
+def test_the_resolve_role_may_tag_archives(rendered):
+    tags = [st for where, logical_id, st in _allows(rendered) if (where, logical_id) == TAGGER
+            and "s3:PutObjectVersionTagging" in as_list(st.get("Action"))]
+    assert tags and any(fnmatch.fnmatchcase(AN_ARCHIVE, text_of(r)) for st in tags for r in as_list(st["Resource"]))
+
+
+@pytest.mark.parametrize("reader", SERVING_READERS, ids=lambda r: r[1])
+def test_serving_reads_only_archives_the_deployment_tagged(rendered, reader):
+    reads = [st for where, logical_id, st in _allows(rendered) if (where, logical_id) == reader
+             and _matches(st.get("Action"), READS)
+             and any(fnmatch.fnmatchcase(AN_ARCHIVE, text_of(r)) for r in as_list(st.get("Resource")))]
+    assert reads, f"{reader[1]} reads no model archive"
+    assert untagged_read_problems(rendered) == []
+
+
+def test_resolve_checks_the_folder_serving_reads(rendered):
+    function = load(rendered["deployment.yaml"])["Resources"]["ResolveFunction"]["Properties"]
+    assert text_of(function["Environment"]["Variables"]["ARCHIVE_PREFIX"]) + "run/package/model.tar.gz" in AN_ARCHIVE
+
+
+# -- the checks catch what they are for ------------------------------------------------------------
+def _with_statement(rendered, stack: str, role: str, statement: str) -> dict:
+    """A copy of `rendered` whose `role` (in `stack`) also holds `statement` (YAML flow mapping), in its first policy."""
+    text = rendered[stack]
+    anchor = f"  {role}:\n"
+    start = text.index(anchor)
+    marker = text.index("          Statement:\n", start) + len("          Statement:\n")
+    return {**rendered, stack: text[:marker] + f"          - {statement}\n" + text[marker:]}
+
+
+def test_the_check_catches_a_job_role_that_may_tag(rendered):
+    broken = _with_statement(rendered, "iam.yaml", "SageMakerExecutionRole",
+                             "{Effect: Allow, Action: ['s3:Put*'], Resource: ['arn:aws:s3:::b/*']}")
+    assert any("SageMakerExecutionRole" in p for p in tagging_problems(broken))
+
+
+def test_the_check_catches_a_model_role_reading_untagged_archives(rendered):
+    broken = _with_statement(rendered, "serving-iam.yaml", "ModelRole",
+                             "{Effect: Allow, Action: ['s3:GetObject'], Resource: [!Sub 'arn:${AWS::Partition}:s3:::"
+                             "${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}/${SageMakerPrefix}*']}")
+    assert any("ModelRole" in p for p in untagged_read_problems(broken))
+
+
+# -- the bucket keeps the trace of a rewrite, and refuses copies into models/ ---------------------------
+def _bucket(rendered) -> dict:
+    return load(rendered["pipeline.yaml"])["Resources"]["ArtifactBucket"]["Properties"]
+
+
+def test_the_bucket_keeps_versions(rendered):
+    assert _bucket(rendered)["VersioningConfiguration"] == {"Status": "Enabled"}
+
+
+def _env_parameters(rendered) -> list[dict]:
+    """Each env's pipeline-stack parameter values (its TemplateConfiguration file)."""
+    import json
+
+    files = sorted(path for path in rendered if path.endswith("/pipeline.json"))
+    assert files, "no env parameter files rendered"
+    return [json.loads(rendered[path])["Parameters"] for path in files]
+
+
+def lifecycle_problems(rendered) -> list[str]:
+    """A rule that expires noncurrent versions under models/ must keep the newest one of each key: otherwise, 30
+    days after a rewrite, the key shows one version again and a rewritten archive looks written once. And no rule
+    may expire the archives themselves."""
+    problems = []
+    for values in _env_parameters(rendered):
+        archive = values["SageMakerPrefix"] + "models/run/package/model.tar.gz"
+        for rule in _bucket(rendered)["LifecycleConfiguration"]["Rules"]:
+            prefix = rule.get("Prefix", (rule.get("Filter") or {}).get("Prefix", ""))
+            prefix = values[prefix["Ref"]] if isinstance(prefix, dict) and "Ref" in prefix else text_of(prefix)
+            if rule.get("Status") != "Enabled" or not archive.startswith(prefix):
+                continue
+            expiry = rule.get("NoncurrentVersionExpiration")
+            if expiry and int(expiry.get("NewerNoncurrentVersions", 0)) < 1:
+                problems.append(f"{rule['Id']} expires every noncurrent version under {prefix or 'the whole bucket'}")
+            if rule.get("ExpirationInDays") or rule.get("ExpirationDate"):
+                problems.append(f"{rule['Id']} expires current objects under {prefix or 'the whole bucket'}")
+    return problems
+
+
+def test_the_lifecycle_never_erases_the_trace_of_a_rewritten_archive(rendered):
+    assert lifecycle_problems(rendered) == []
+
+
+def expiry_problems(rendered) -> list[str]:
+    """An expiration on a versioned bucket only adds a delete marker: the rule must also delete noncurrent versions
+    outright (no NewerNoncurrentVersions), or the bucket-wide rule keeps the expired object forever."""
+    problems = []
+    for rule in _bucket(rendered)["LifecycleConfiguration"]["Rules"]:
+        expiry = rule.get("NoncurrentVersionExpiration") or {}
+        if rule.get("ExpirationInDays") and (not expiry.get("NoncurrentDays") or expiry.get("NewerNoncurrentVersions")):
+            problems.append(f"{rule['Id']} expires objects but keeps their last version")
+        if rule.get("Prefix") and expiry and not rule.get("ExpirationInDays") and not rule.get("ExpiredObjectDeleteMarker"):
+            problems.append(f"{rule['Id']} deletes noncurrent versions but leaves the delete markers behind")
+    return problems
+
+
+def test_what_expires_is_deleted(rendered):
+    assert expiry_problems(rendered) == []
+
+
+def test_the_expiry_check_catches_an_expiration_that_deletes_nothing(rendered):
+    text = rendered["pipeline.yaml"]
+    start = text.index("Id: ExpireQueryResults")
+    broken = text[:start] + text[start:].replace("          NoncurrentVersionExpiration:\n            NoncurrentDays: 30\n", "", 1)
+    assert expiry_problems({**rendered, "pipeline.yaml": broken})
+
+
+def test_the_lifecycle_check_catches_a_rule_that_erases_it(rendered):
+    broken = {**rendered, "pipeline.yaml": rendered["pipeline.yaml"].replace("NewerNoncurrentVersions: 1", "NewerNoncurrentVersions: 0")}
+    assert lifecycle_problems(broken)
+
+
+def test_nothing_may_be_copied_into_the_model_archives(rendered):
+    document = next(doc for logical_id, _, _, doc in policies(load(rendered["pipeline.yaml"])) if logical_id == "ArtifactBucketPolicy")
+    denies = [st for st in statements(document) if st.get("Effect") == "Deny" and "s3:PutObject" in as_list(st["Action"])
+              and st.get("Condition") == {"Null": {"s3:x-amz-copy-source": "false"}}
+              and any(fnmatch.fnmatchcase(AN_ARCHIVE.replace("arn:${AWS::Partition}:s3:::${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}",
+                                                             "${ArtifactBucket.Arn}"), text_of(r)) for r in as_list(st["Resource"]))]
+    assert denies, "the bucket policy must refuse CopyObject/UploadPartCopy into models/ (a copy keeps the source's tags)"
+
+
+def test_the_step_that_writes_the_archive_runs_on_one_instance(project):
+    """Every instance of a processing job uploads its output to the same key: more than one would write the archive
+    more than once, and the deployment would refuse that version for good."""
+    import json
+
+    from infra.config import names as names_mod
+    from pipeline_def import cli
+    from pipeline_def.interface import STEP_PACKAGE
+
+    def walk(steps):  # a condition step holds its branches' steps
+        for step in steps:
+            yield step
+            yield from walk(step.get("Arguments", {}).get("IfSteps", []) + step.get("Arguments", {}).get("ElseSteps", []))
+
+    for env in project.environments:
+        steps = {s["Name"]: s for s in walk(json.loads(cli.render(names_mod.for_env(project, env)))["Steps"])}
+        cluster = steps[STEP_PACKAGE]["Arguments"]["ProcessingResources"]["ClusterConfig"]
+        assert cluster["InstanceCount"] == 1, f"env {env}: {cluster}"
