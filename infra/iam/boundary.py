@@ -11,11 +11,11 @@ import fnmatch
 import json
 import re
 
-from awacs.aws import Statement
+from awacs.aws import Allow, Condition, Statement, StringEquals
 from troposphere import AWS_NO_VALUE, If, Ref, Sub, iam
 
 from infra.cfn.source import SOURCE_CONDITIONS
-from infra.iam.policies import VERSION
+from infra.iam.policies import KMS_USE_ACTIONS, VERSION, arn
 from infra.iam.runtime import builds, delivery, functions, jobs
 
 
@@ -172,10 +172,32 @@ def _sid_word(text: str) -> str:
     return "".join(part.title() for part in re.split(r"[^A-Za-z0-9]+", text))
 
 
+# The kinds whose roles run the delivery pipeline's first run, which starts as soon as the pipeline stack creates it.
+FIRST_RUN_KINDS = (DELIVERY, BUILDS)
+
+
+def first_run_key_use() -> Statement:
+    """The artifact key's policy names the first run's roles (infra/parts/artifact_store.py), but a boundary caps what
+    a resource policy grants to a role ARN ("Permissions boundaries for IAM entities", IAM user guide), and the roles'
+    own statements hold the key by alias, which takes up to five minutes to count. So their boundaries also allow key
+    use through S3 (artifacts) and SNS (the operations topic) without the alias: a ceiling only, since what a role may
+    use is still its own policy or a key policy naming it."""
+    return Statement(
+        Sid="FirstRunKeyUseThroughServices",
+        Effect=Allow,
+        Action=KMS_USE_ACTIONS,
+        Resource=[arn("kms", "key/*")],
+        Condition=Condition(StringEquals({"kms:ViaService": [Sub("s3.${AWS::Region}.amazonaws.com"),
+                                                              Sub("sns.${AWS::Region}.amazonaws.com")]})),
+    )
+
+
 def boundary_statements(kind: str) -> list:
     """The roles' common statements, merged; for the delivery roles, each source type's own, merged, only
     where that is the env's source type."""
     statements = [*merged(common_statements(kind))]
+    if kind in FIRST_RUN_KINDS:
+        statements.append(first_run_key_use().JSONrepr())
     if kind == DELIVERY:
         statements += [If(SOURCE_CONDITIONS[source_type], st, Ref(AWS_NO_VALUE))
                        for source_type in SOURCE_CONDITIONS

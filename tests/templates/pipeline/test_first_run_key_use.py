@@ -4,9 +4,13 @@ A delivery pipeline starts a run as soon as CloudFormation creates it. Its roles
 by alias (kms:ResourceAliases), and a new alias takes up to five minutes to count in authorisation ("Use aliases to
 control access to KMS keys", KMS developer guide), which DependsOn cannot wait out. The class: for every pipeline
 whose artifact store key is made in the same template, the key's policy itself names the pipeline's role and the
-role of every build project in that template, for the key's use.
+role of every build project in that template, for the key's use; and since a permissions boundary caps what a key
+policy grants to a role ARN ("Permissions boundaries for IAM entities", IAM user guide), each such role's boundary
+allows that use without the alias condition.
 """
 from __future__ import annotations
+
+import json
 
 import yaml
 
@@ -45,7 +49,37 @@ def first_run_key_problems(template: dict) -> list[str]:
     return problems
 
 
+def _statements_of(policy) -> list[dict]:
+    return [s for s in statements(policy) if isinstance(s, dict)]
+
+
+def boundary_problems(rendered: dict) -> list[str]:
+    """Each role the artifact key's policy names (an IAM-stack export) carries a boundary that allows the key's use
+    with no kms:ResourceAliases condition."""
+    iam, bounds = yaml.safe_load(rendered["iam.yaml"]), yaml.safe_load(rendered["boundaries.yaml"])
+    pipeline = yaml.safe_load(rendered["pipeline.yaml"])
+    by_name = {r["Properties"]["ManagedPolicyName"]["Ref"]: r for r in bounds["Resources"].values()
+               if r["Type"] == "AWS::IAM::ManagedPolicy"}
+    named = [p["Fn::ImportValue"]["Fn::Sub"].split("-", 1)[1]
+             for key in pipeline["Resources"].values() if key["Type"] == "AWS::KMS::Key"
+             for s in _statements_of(key["Properties"]["KeyPolicy"])
+             for p in as_list(s.get("Principal", {}).get("AWS", []))
+             if isinstance(p, dict) and p.get("Fn::ImportValue", {}).get("Fn::Sub", "").startswith("${IamStackName}-")]
+    problems = []
+    for export in named:
+        role_id = iam["Outputs"][export]["Value"]["Fn::GetAtt"][0]
+        boundary = iam["Resources"][role_id]["Properties"]["PermissionsBoundary"]["Fn::Sub"].rsplit("${", 1)[1].rstrip("}")
+        allows = [s for s in _statements_of(by_name[boundary]["Properties"]["PolicyDocument"])
+                  if s["Effect"] == "Allow" and USE <= set(as_list(s["Action"]))
+                  and "kms:ResourceAliases" not in json.dumps(s.get("Condition", {}))]
+        if not allows:
+            problems.append(f"{role_id} ({export}) is named by the key policy, but its boundary {boundary} allows the "
+                            "key's use only by alias")
+    return problems
+
+
 def test_a_pipeline_s_first_run_does_not_wait_for_its_key_alias(rendered):
+    assert not boundary_problems(rendered)
     checked = 0
     for stack in BUILDERS:
         template = yaml.safe_load(rendered[f"{stack}.yaml"])
@@ -62,3 +96,12 @@ def test_the_check_finds_a_role_the_key_policy_leaves_to_its_alias(rendered):
             policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != "FirstRunRolesUseKey"]
     problems = first_run_key_problems(template)
     assert len(problems) == 3 and all("does not name" in p for p in problems)
+
+
+def test_the_check_finds_a_boundary_that_holds_the_key_by_alias_only(project, monkeypatch):
+    from infra.iam import boundary
+    from infra.output import render
+
+    monkeypatch.setattr(boundary, "FIRST_RUN_KINDS", ())
+    problems = boundary_problems(render.render(project))
+    assert len(problems) == 3 and all("only by alias" in p for p in problems)
