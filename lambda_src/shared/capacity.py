@@ -76,14 +76,17 @@ def _add(*counts: dict[str, int]) -> dict[str, int]:
 
 def peak(sagemaker, plan: dict, production: str) -> dict[str, int]:
     """This run's rollout at its peak, per instance type: staging (its config's count: a later run may be in
-    Staging meanwhile), production's fleet now (both fleets of a rollout under way), and the new fleet: the instance
-    count production runs now when it autoscales on the same type (RetainAllVariantProperties keeps the variant's
+    Staging meanwhile), production's fleet when this rollout starts, and the new fleet: the instance count
+    production runs then when it autoscales on the same type (RetainAllVariantProperties keeps the variant's
     DesiredInstanceCount: "Update endpoints that use auto scaling", SageMaker developer guide), else the config's,
-    min_instances (also on a first deployment). `plan`: infra/config/serving.py `instances_needed`."""
+    min_instances (also on a first deployment). A rollout under way ends before this one starts (the Production stage
+    holds one run at a time) and leaves one of its two fleets: the larger of each type counts, not both.
+    `plan`: infra/config/serving.py `instances_needed`."""
     serving, pending = _fleets(sagemaker, production)
+    fleet = {t: max(serving.get(t, 0), pending.get(t, 0)) for t in {*serving, *pending}}
     instance_type, minimum = plan["InstanceType"], plan["MinInstances"]
-    retained = serving.get(instance_type, 0) if minimum != plan["MaxInstances"] else 0
-    return _add(plan["Staging"], serving, pending, {instance_type: retained or minimum})
+    retained = fleet.get(instance_type, 0) if minimum != plan["MaxInstances"] else 0
+    return _add(plan["Staging"], fleet, {instance_type: retained or minimum})
 
 
 def in_use(sagemaker, instance_types, exclude) -> dict[str, int]:

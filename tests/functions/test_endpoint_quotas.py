@@ -198,3 +198,27 @@ def test_make_status_says_when_the_quota_holds_the_peak(fixture_project):
         quotas = FakeServiceQuotas(n.env.region, defaults={"ml.m5.large": 20})
         assert ops_quotas.lines(quotas.client, boto3.client("sagemaker", region_name=n.env.region), n) == [
             "quota 'ml.m5.large for endpoint usage' is 20: holds a rollout's peak of 3 now"]
+
+
+class _RollingOut:
+    """DescribeEndpoint during a rollout (moto returns no PendingDeploymentSummary): 4 instances serve, 4 new ones
+    come up; DescribeEndpointConfig names their type."""
+
+    def describe_endpoint(self, EndpointName):  # noqa: N803 - boto3's argument name
+        return {"EndpointConfigName": "old", "ProductionVariants": [
+            {"VariantName": "AllTraffic", "CurrentInstanceCount": 4, "DesiredInstanceCount": 4}],
+            "PendingDeploymentSummary": {"EndpointConfigName": "new", "ProductionVariants": [
+                {"VariantName": "AllTraffic", "InstanceType": "ml.m5.large", "CurrentInstanceCount": 4,
+                 "DesiredInstanceCount": 4}]}}
+
+    def describe_endpoint_config(self, EndpointConfigName):  # noqa: N803
+        return {"ProductionVariants": [{"VariantName": "AllTraffic", "InstanceType": "ml.m5.large"}]}
+
+
+def test_a_run_resolved_during_a_rollout_counts_the_fleet_that_rollout_leaves_not_both():
+    """Re-review: the next rollout starts after this one ends, with one fleet left; counting both asked for 13 where
+    the real peak is staging + 4 + 4 = 9, and refused an approval that arrived during a rollout."""
+    from shared import capacity
+
+    plan = {"InstanceType": "ml.m5.large", "MinInstances": 2, "MaxInstances": 4, "Staging": {"ml.m5.large": 1}}
+    assert capacity.peak(_RollingOut(), plan, "acme-production") == {"ml.m5.large": 9}
