@@ -80,13 +80,15 @@ def peak(sagemaker, plan: dict, production: str) -> dict[str, int]:
     production runs then when it autoscales on the same type (RetainAllVariantProperties keeps the variant's
     DesiredInstanceCount: "Update endpoints that use auto scaling", SageMaker developer guide), else the config's,
     min_instances (also on a first deployment). A rollout under way ends before this one starts (the Production stage
-    holds one run at a time) and leaves one of its two fleets: the larger of each type counts, not both.
+    holds one run at a time) and leaves one of its two fleets: the larger of each type counts then. But this run's
+    staging may come up while that rollout still runs both, so each type needs the more of the two moments.
     `plan`: infra/config/serving.py `instances_needed`."""
     serving, pending = _fleets(sagemaker, production)
     fleet = {t: max(serving.get(t, 0), pending.get(t, 0)) for t in {*serving, *pending}}
     instance_type, minimum = plan["InstanceType"], plan["MinInstances"]
     retained = fleet.get(instance_type, 0) if minimum != plan["MaxInstances"] else 0
-    return _add(plan["Staging"], fleet, {instance_type: retained or minimum})
+    at_rollout, at_staging = _add(fleet, {instance_type: retained or minimum}), _add(serving, pending)
+    return _add(plan["Staging"], {t: max(at_rollout.get(t, 0), at_staging.get(t, 0)) for t in {*at_rollout, *at_staging}})
 
 
 def in_use(sagemaker, instance_types, exclude) -> dict[str, int]:

@@ -222,3 +222,12 @@ def test_a_run_resolved_during_a_rollout_counts_the_fleet_that_rollout_leaves_no
 
     plan = {"InstanceType": "ml.m5.large", "MinInstances": 2, "MaxInstances": 4, "Staging": {"ml.m5.large": 1}}
     assert capacity.peak(_RollingOut(), plan, "acme-production") == {"ml.m5.large": 9}
+
+
+def test_staging_that_comes_up_during_a_rollout_counts_both_of_its_fleets():
+    """Final review: this run's staging can come up while the rollout under way still runs both fleets; a run moving
+    production to another type needs, of the old type, staging + both fleets (9), not staging + one (5)."""
+    from shared import capacity
+
+    plan = {"InstanceType": "ml.c5.large", "MinInstances": 2, "MaxInstances": 4, "Staging": {"ml.m5.large": 1}}
+    assert capacity.peak(_RollingOut(), plan, "acme-production") == {"ml.c5.large": 2, "ml.m5.large": 9}
