@@ -34,14 +34,9 @@ def render(project, no_network):
 
 
 def _step(definition: dict, name: str) -> dict:
-    for step in definition["Steps"]:
-        if step["Name"] == name:
-            return step
-        for branch in ("IfSteps", "ElseSteps"):
-            for inner in step.get("Arguments", {}).get(branch, []):
-                if inner["Name"] == name:
-                    return inner
-    raise KeyError(name)
+    from pipeline_def.local import find_step
+
+    return find_step(definition, name)
 
 
 def _condition(definition: dict) -> dict:
