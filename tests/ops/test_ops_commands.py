@@ -110,9 +110,18 @@ class Pipeline:
                                                 "sourceRevisions": [{"revisionId": "a1b2c3d4e5f6a7b8"}]}]}
 
 
+def _quotas(n):
+    """Service Quotas answering for whatever the env serves on (it is read only where the env has a deployment block:
+    the first env of an adopter's config may have one)."""
+    deployment = n.env.deployment
+    types = {deployment.instance_type, deployment.staging_instance_type} if deployment else set()
+    return FakeServiceQuotas(n.env.region, defaults={t: 1000 for t in types}).client
+
+
 def test_status_shows_stacks_runs_executions_and_versions(sm, n):
     first, *later = [n.stack(s) for s in BUILDERS]
-    r = status.report({"cloudformation": Stacks({first: "CREATE_COMPLETE"}), "codepipeline": Pipeline(), "sagemaker": sm}, n)
+    r = status.report({"cloudformation": Stacks({first: "CREATE_COMPLETE"}), "codepipeline": Pipeline(), "sagemaker": sm,
+                       "service-quotas": _quotas(n)}, n)
     text = "\n".join(r.lines)
     assert f"{first:<48} CREATE_COMPLETE" in text and all(f"{name:<48} not deployed" in text for name in later)
     assert "Synth                      Failed" in text and "run 01234567  Failed      2026-11-27 09:30  a1b2c3d4e5f6" in text
@@ -130,7 +139,8 @@ def test_status_says_what_is_not_deployed_and_what_cannot_be_read(n):
 
     with mock_aws():
         sm = boto3.client("sagemaker", region_name=n.env.region)  # nothing created: no pipeline, no group
-        r = status.report({"cloudformation": Stacks({}), "codepipeline": Denied(), "sagemaker": sm}, n)
+        r = status.report({"cloudformation": Stacks({}), "codepipeline": Denied(), "sagemaker": sm,
+                           "service-quotas": _quotas(n)}, n)
     text = "\n".join(r.lines)
     assert "cannot read: An error occurred (AccessDeniedException)" in text
     denied = [f"Delivery pipeline {n.codepipeline}"]
