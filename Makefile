@@ -61,9 +61,10 @@ serving-venv: $(SERVING_STAMP)
 check: $(GEN_STAMP)
 	$(PY) generate.py --check
 
-# cfn-lint for every region the config names, failing on warnings too.
+# cfn-lint over each env's templates, for its region, failing on warnings too.
 lint: $(DEV_STAMP)
-	$(VENV)/bin/cfn-lint --non-zero-exit-code warning --regions $$($(PY) -m infra.ops.lint_regions) -- templates/*.yaml
+	$(PY) -m infra.ops.lint_regions | while read -r env region; do \
+		$(VENV)/bin/cfn-lint --non-zero-exit-code warning --regions $$region -- templates/$$env/*.yaml || exit 1; done
 
 # The architecture's contracts (.importlinter): layers, independent stacks, no cycles, Lambdas that ship alone.
 imports: $(DEV_STAMP)

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Render the project's CloudFormation templates and per-environment parameter files.
+"""Render each environment's CloudFormation templates: templates/<env>/<stack>.yaml, concrete, and beside each
+its TemplateConfiguration (<stack>.json: stack tags, stack policy, placeholders of run-time parameters).
 
     python generate.py                 # every stack, every environment, into templates/
-    python generate.py --env dev       # the shared templates and only dev's parameter files
+    python generate.py --env dev       # only dev's files (the others are left as they are)
     python generate.py --check         # exit 1 if templates/ is not what the code renders now
 
 A render also removes the files it made before and no longer makes (an environment taken out of config
-leaves templates/<env>/ behind otherwise); `--check` reports them. It owns only templates/*.yaml and
-templates/<env>/*.json that it wrote, never anything else (infra/output/render.py, `leftovers`).
+leaves templates/<env>/ behind otherwise); `--check` reports them. It owns only the files under templates/
+that it wrote, never anything else (infra/output/render.py, `leftovers`).
 """
 from __future__ import annotations
 
@@ -23,25 +24,19 @@ ROOT = Path(__file__).resolve().parent
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", help="render the templates and only this environment's parameter files (to look at; "
-                                      "commit a full render: the Synth build and make deploy check every env's files)")
+    parser.add_argument("--env", help="render only this environment's files")
     parser.add_argument("--out", type=Path, default=ROOT / "templates", help="output folder (default: templates/)")
     parser.add_argument("--config", type=Path, default=config.CONFIG_DIR, help=argparse.SUPPRESS)
     parser.add_argument("--check", action="store_true", help="compare a fresh render with --out; list stale, missing or leftover files")
     args = parser.parse_args(argv)
 
     try:
-        # The templates are shared by every environment (each env's values are conditions and mappings in
-        # them), so they are always rendered from the whole project; --env only narrows the parameter files.
-        if args.env:
-            config.load(args.config, only_env=args.env)  # refuses an unknown env with the configured names
-        project = config.load(args.config)
+        # Each env's files come from its own config alone: --env loads (and checks) only that env's file.
+        project = config.load(args.config, only_env=args.env)  # refuses an unknown env with the configured names
         files = render.render(project)  # refuses a config whose templates CloudFormation would not take
     except config.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.env:
-        files = {rel: text for rel, text in files.items() if "/" not in rel or rel.startswith(f"{args.env}/")}
 
     if args.check:
         problems = render.stale(args.out, files, only_env=args.env)

@@ -1,8 +1,8 @@
 """The CloudFormation Mappings our templates may hold: values that differ by region, not by environment.
 
-Templates are shared by every environment, so a mapping holds one entry per region config names (no more:
-templates stay small, and cfn-lint checks each lookup for exactly those regions). A statement names a mapped
-value with its lookup function; the stack that holds such a statement adds the mapping with add_*.
+An env's templates hold the entry of its own region: a statement names a mapped value with its lookup function
+(what the template says reads as where the value comes from); the stack that holds such a statement adds the
+mapping with add_*.
 """
 from __future__ import annotations
 
@@ -19,9 +19,7 @@ def image_registry_account() -> FindInMap:
     return FindInMap(IMAGE_REGISTRY_MAPPING, Ref(AWS_REGION), IMAGE_REGISTRY_ACCOUNT)
 
 
-def add_image_registries(template: Template, project) -> None:
-    """The BuiltInImageRegistry mapping, for the regions of the project's environments (config refuses a region
-    missing from infra/config/image_registries.py)."""
-    regions = sorted({env.region for env in project.environments.values()})
-    template.add_mapping(IMAGE_REGISTRY_MAPPING,
-                         {region: {IMAGE_REGISTRY_ACCOUNT: BUILT_IN_IMAGE_REGISTRIES[region]} for region in regions})
+def add_image_registries(template: Template, region: str) -> None:
+    """The BuiltInImageRegistry mapping for the env's region (config refuses a region missing from
+    infra/config/image_registries.py)."""
+    template.add_mapping(IMAGE_REGISTRY_MAPPING, {region: {IMAGE_REGISTRY_ACCOUNT: BUILT_IN_IMAGE_REGISTRIES[region]}})

@@ -16,7 +16,7 @@ import awacs
 from troposphere import AWSHelperFn, BaseAWSObject, Parameter, Template
 
 from infra.config import serving
-from infra.config.loader import deployment_settings
+from infra.config import loader
 from infra.config.model import Deployment
 from infra.config.names import DATA_CAPTURE_PREFIX, RELEASE_KEY, Names
 
@@ -27,11 +27,12 @@ class Spec:
     value: Callable[[Names], object]
     type: str = "String"
     allowed_pattern: str | None = None
+    run_time: bool = False  # decided when the stack is deployed (ParameterOverrides); value() is a placeholder
 
 
-def _deployment(n: Names) -> Deployment:
+def deployment_settings(n: Names) -> Deployment:
     """The env's deployment settings; the defaults where it has none (its files are rendered, never deployed)."""
-    return n.env.deployment or deployment_settings("", {})
+    return n.env.deployment or loader.deployment_settings("", {})
 
 
 def _flag(value: bool) -> str:
@@ -167,41 +168,42 @@ SPECS: dict[str, Spec] = {
     "ReleaseObjectKey": Spec("Key of the release the delivery pipeline last deployed (the deployment pipeline's source)",
                              lambda n: RELEASE_KEY),
     "DataCapturePrefix": Spec("Key prefix of the production endpoint's captured requests", lambda n: DATA_CAPTURE_PREFIX),
-    "EndpointInstanceType": Spec("Production endpoint instance type", lambda n: _deployment(n).instance_type),
-    "StagingInstanceType": Spec("Staging endpoint instance type", lambda n: _deployment(n).staging_instance_type),
-    "MinInstances": Spec("Production endpoint instances: the least (and the first)", lambda n: _deployment(n).min_instances, type="Number"),
-    "MaxInstances": Spec("Production endpoint instances: the most autoscaling adds", lambda n: _deployment(n).max_instances, type="Number"),
+    "EndpointInstanceType": Spec("Production endpoint instance type", lambda n: deployment_settings(n).instance_type),
+    "StagingInstanceType": Spec("Staging endpoint instance type", lambda n: deployment_settings(n).staging_instance_type),
+    "MinInstances": Spec("Production endpoint instances: the least (and the first)", lambda n: deployment_settings(n).min_instances, type="Number"),
+    "MaxInstances": Spec("Production endpoint instances: the most autoscaling adds", lambda n: deployment_settings(n).max_instances, type="Number"),
     "InvocationsPerInstance": Spec("Autoscaling target: invocations per instance per minute",
-                                   lambda n: _deployment(n).invocations_per_instance, type="Number"),
-    "RolloutType": Spec("How production traffic moves to a new version", lambda n: ROLLOUT_TYPES[_deployment(n).rollout_type],
+                                   lambda n: deployment_settings(n).invocations_per_instance, type="Number"),
+    "RolloutType": Spec("How production traffic moves to a new version", lambda n: ROLLOUT_TYPES[deployment_settings(n).rollout_type],
                         allowed_pattern=r"^(CANARY|LINEAR|ALL_AT_ONCE)$"),
-    "RolloutTrafficPercent": Spec("Canary size, or each linear step, in percent of capacity", lambda n: _deployment(n).traffic_percent,
+    "RolloutTrafficPercent": Spec("Canary size, or each linear step, in percent of capacity", lambda n: deployment_settings(n).traffic_percent,
                                   type="Number"),
-    "RolloutWaitSeconds": Spec("How long each rollout step is watched", lambda n: _deployment(n).wait_seconds, type="Number"),
+    "RolloutWaitSeconds": Spec("How long each rollout step is watched", lambda n: deployment_settings(n).wait_seconds, type="Number"),
     "LatencyThresholdMicroseconds": Spec("Model latency that rolls a rollout back (CloudWatch reports microseconds)",
-                                         lambda n: _deployment(n).latency_threshold_ms * 1000, type="Number"),
+                                         lambda n: deployment_settings(n).latency_threshold_ms * 1000, type="Number"),
     "RolloutTimeoutSeconds": Spec("How long SageMaker lets a production rollout run (provisioning and every wait)",
-                                  lambda n: serving.rollout_timeout_seconds(_deployment(n)), type="Number"),
+                                  lambda n: serving.rollout_timeout_seconds(deployment_settings(n)), type="Number"),
     "EndpointInstanceStorage": Spec("Whether the production instance type has local NVMe storage (then no volume KMS key)",
-                                    lambda n: _flag(serving.has_instance_storage(_deployment(n).instance_type)),
+                                    lambda n: _flag(serving.has_instance_storage(deployment_settings(n).instance_type)),
                                     allowed_pattern=r"^(true|false)$"),
     "StagingInstanceStorage": Spec("Whether the staging instance type has local NVMe storage (then no volume KMS key)",
-                                   lambda n: _flag(serving.has_instance_storage(_deployment(n).staging_instance_type)),
+                                   lambda n: _flag(serving.has_instance_storage(deployment_settings(n).staging_instance_type)),
                                    allowed_pattern=r"^(true|false)$"),
-    "DataCapturePercent": Spec("Share of production requests captured (0: none)", lambda n: _deployment(n).data_capture_percent,
+    "DataCapturePercent": Spec("Share of production requests captured (0: none)", lambda n: deployment_settings(n).data_capture_percent,
                                type="Number"),
-    "SmokeTestLatencyMs": Spec("Latency budget of the smoke test", lambda n: _deployment(n).smoke_test_latency_ms, type="Number"),
-    "ProductionApproval": Spec("Whether a person approves each version before production", lambda n: _flag(_deployment(n).approval),
+    "SmokeTestLatencyMs": Spec("Latency budget of the smoke test", lambda n: deployment_settings(n).smoke_test_latency_ms, type="Number"),
+    "ProductionApproval": Spec("Whether a person approves each version before production", lambda n: _flag(deployment_settings(n).approval),
                                allowed_pattern=r"^(true|false)$"),
     "EndpointInstancesNeeded": Spec("Production's instance type and counts and staging's (JSON), for the quota check "
                                     "before staging",
-                                    lambda n: json.dumps(serving.instances_needed(_deployment(n)), sort_keys=True)),
+                                    lambda n: json.dumps(serving.instances_needed(deployment_settings(n)), sort_keys=True)),
     "KeepStaging": Spec("Whether the staging endpoint stays after the smoke test (false: its stage deletes it)",
-                        lambda n: _flag(_deployment(n).keep_staging), allowed_pattern=r"^(true|false)$"),
+                        lambda n: _flag(deployment_settings(n).keep_staging), allowed_pattern=r"^(true|false)$"),
     # What the deployment pipeline's Resolve action hands the endpoint stacks (ParameterOverrides); the files hold
     # placeholders, which no deploy uses.
-    "ModelPackageArn": Spec("Model package version the endpoint serves (set by the deployment pipeline)", lambda n: "none"),
-    "ModelPackageVersion": Spec("Its version number (set by the deployment pipeline)", lambda n: "0"),
+    "ModelPackageArn": Spec("Model package version the endpoint serves (set by the deployment pipeline)", lambda n: "none",
+                            run_time=True),
+    "ModelPackageVersion": Spec("Its version number (set by the deployment pipeline)", lambda n: "0", run_time=True),
 }
 
 
@@ -219,27 +221,15 @@ def declare(template: Template, *keys: str) -> dict[str, Parameter]:
     return out
 
 
-def _as_string(value: object) -> str:
-    if isinstance(value, (list, tuple)):
-        return ",".join(str(v) for v in value)
-    return str(value)
+def config_values(names: Names) -> dict[str, object]:
+    """Every parameter the env's config decides, by name: written into the env's templates (infra/output/concrete.py)."""
+    return {key: spec.value(names) for key, spec in SPECS.items() if not spec.run_time}
 
 
-def values(template: Template, names: Names, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The TemplateConfiguration Parameters for `template` in the env `names` describes.
-
-    `extra` supplies values that are not derived from config (the Lambda code key, a content hash).
-    """
-    extra = extra or {}
-    out = {}
-    for key in sorted(template.parameters):
-        if key in extra:
-            out[key] = extra[key]
-        elif key in SPECS:
-            out[key] = _as_string(SPECS[key].value(names))
-        else:
-            raise KeyError(f"template parameter {key} has no value source (add it to infra/cfn/parameters.py SPECS)")
-    return out
+def run_time_placeholders(template: dict) -> dict[str, str]:
+    """The TemplateConfiguration Parameters of a concrete template: a placeholder for each run-time parameter,
+    which the action that deploys the stack overrides."""
+    return {key: str(SPECS[key].value(None)) for key in sorted(template.get("Parameters", {}))}
 
 
 _SUB_VARIABLE = re.compile(r"\$\{([A-Za-z0-9]+)\}")

@@ -12,9 +12,9 @@ import json
 import re
 
 from awacs.aws import Allow, Condition, Statement, StringEquals
-from troposphere import AWS_NO_VALUE, If, Ref, Sub, iam
+from troposphere import Ref, Sub, iam
 
-from infra.cfn.source import SOURCE_CONDITIONS
+from infra.cfn.source import SOURCE_TYPES
 from infra.iam.policies import KMS_USE_ACTIONS, VERSION, arn
 from infra.iam.runtime import builds, delivery, functions, jobs
 
@@ -45,7 +45,7 @@ def runtime_statements(kind: str | None = None) -> list[Statement]:
     kinds = [kind] if kind else list(BOUNDARIES)
     out = [st for k in kinds for st in common_statements(k)]
     if DELIVERY in kinds:
-        out += [st for source_type in SOURCE_CONDITIONS for st in source_statements(source_type)]
+        out += [st for source_type in SOURCE_TYPES for st in source_statements(source_type)]
     return out
 
 
@@ -192,28 +192,25 @@ def first_run_key_use() -> Statement:
     )
 
 
-def boundary_statements(kind: str) -> list:
-    """The roles' common statements, merged; for the delivery roles, each source type's own, merged, only
-    where that is the env's source type."""
+def boundary_statements(kind: str, source_type: str) -> list:
+    """The roles' common statements, merged; for the delivery roles, those of the env's source type, merged."""
     statements = [*merged(common_statements(kind))]
     if kind in FIRST_RUN_KINDS:
         statements.append(first_run_key_use().JSONrepr())
     if kind == DELIVERY:
-        statements += [If(SOURCE_CONDITIONS[source_type], st, Ref(AWS_NO_VALUE))
-                       for source_type in SOURCE_CONDITIONS
-                       for st in merged(source_statements(source_type), sid_prefix=_sid_word(source_type) + "Source")]
+        statements += merged(source_statements(source_type), sid_prefix=_sid_word(source_type) + "Source")
     return statements
 
 
-def managed_policies() -> list[iam.ManagedPolicy]:
-    """The boundaries (boundary_statements), under the deploy-roles stack's source-type conditions."""
+def managed_policies(source_type: str) -> list[iam.ManagedPolicy]:
+    """The boundaries (boundary_statements) of an env whose pipeline follows a `source_type` source."""
     return [
         iam.ManagedPolicy(
             logical_id,
             ManagedPolicyName=Ref(name_param),
             Path=Ref("RolePath"),
             Description=Sub(f"Caps the ${{ResourcePrefix}} {kind} roles at the actions and resources they use"),
-            PolicyDocument={"Version": VERSION, "Statement": boundary_statements(kind)},
+            PolicyDocument={"Version": VERSION, "Statement": boundary_statements(kind, source_type)},
         )
         for kind, (logical_id, name_param) in BOUNDARIES.items()
     ]

@@ -28,7 +28,7 @@ from awacs.aws import (
     StringLike,
 )
 from awacs.helpers.trust import make_simple_assume_policy
-from troposphere import AWS_NO_VALUE, If, Ref, Sub
+from troposphere import Ref, Sub
 
 from infra.cfn.mappings import image_registry_account
 from infra.config.names import ARTIFACT_BUCKET_SUB
@@ -104,19 +104,6 @@ def arn(service: str, resource: str, region: bool = True, account: bool = True) 
 
 def artifact_bucket_arn(suffix: str = "") -> Sub:
     return Sub(f"arn:${{AWS::Partition}}:s3:::{ARTIFACT_BUCKET_SUB}{suffix}")
-
-
-# -- statements that exist only under a template condition ---------------------------------------
-def only_if(condition: str, statement: Statement) -> If:
-    """The statement when `condition` holds, nothing otherwise (AWS::NoValue drops it from the list)."""
-    return If(condition, statement, Ref(AWS_NO_VALUE))
-
-
-def with_statements(document: PolicyDocument, conditional: list) -> PolicyDocument:
-    """Append only_if(...) statements. awacs types Statement as a list of Statement objects, but a
-    statement that exists only under a template condition has to be an Fn::If in that list."""
-    document.properties["Statement"] = [*document.properties["Statement"], *conditional]
-    return document
 
 
 # -- S3 ------------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ def compact_body(yaml_text: str) -> str:
 
 def stack_inputs(templates_dir: Path, stack: str, env: str) -> tuple[str, list[dict], list[dict]]:
     """(template body, Parameters, Tags) for one stack from the committed templates/."""
-    template = templates_dir / f"{stack}.yaml"
+    template = templates_dir / env / f"{stack}.yaml"
     conf = templates_dir / env / f"{stack}.json"
     for path in (template, conf):
         if not path.is_file():

@@ -55,8 +55,10 @@ class Retained:
         return f"{self.resource_type:<34} {self.physical_id}  ({self.stack}.yaml {self.logical_id})"
 
 
-def _retained_in_template(stack: str) -> set[str]:
-    """Logical IDs the committed template keeps when its stack is deleted (DeletionPolicy Retain…)."""
+def _retained_in_template(stack: str, env: str) -> set[str]:
+    """Logical IDs the committed template keeps when its stack is deleted (DeletionPolicy Retain…): the env's, or,
+    for an env taken out of config (its templates gone), another env's (what a stack retains is the code's, not
+    config's)."""
     import yaml
 
     class Loader(yaml.SafeLoader):
@@ -64,7 +66,9 @@ def _retained_in_template(stack: str) -> set[str]:
 
     # Short-form intrinsics (!Ref, !Sub…) are irrelevant here: read them as plain values.
     Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    template = yaml.load((ROOT / "templates" / f"{stack}.yaml").read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506
+    candidates = [ROOT / "templates" / env / f"{stack}.yaml", *sorted((ROOT / "templates").glob(f"*/{stack}.yaml"))]
+    path = next(p for p in candidates if p.is_file())
+    template = yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506
     return {k for k, r in template.get("Resources", {}).items() if isinstance(r, dict) and r.get("DeletionPolicy") in RETAINED}
 
 
@@ -104,7 +108,7 @@ def plan(cfn, sm, n) -> Plan:
         stacks.append(name)
         if stack == "pipeline":
             pipeline_acts_as = cfn.describe_stacks(StackName=name)["Stacks"][0].get("RoleARN")
-        keep = _retained_in_template(stack)
+        keep = _retained_in_template(stack, n.env_name)
         for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name):
             for summary in page["StackResourceSummaries"]:
                 if summary["LogicalResourceId"] in keep and summary.get("PhysicalResourceId"):

@@ -1,7 +1,7 @@
-"""`python -m infra.ops.lint_regions`: the regions config/ names, as cfn-lint's --regions for `make lint`.
+"""`python -m infra.ops.lint_regions`: each env of config/ and the region to lint its templates for (`make lint`).
 
-A region the pinned cfn-lint does not know yet is linted as us-east-1 (with a note), so a new region
-does not stop the lint.
+One line per env, "<env> <region>". A region the pinned cfn-lint does not know yet is linted as us-east-1 (with a
+note), so a new region does not stop the lint.
 """
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import sys
 from infra import config
 
 
-def lint_regions(known: set[str]) -> tuple[list[str], list[str]]:
-    """(regions to lint for, configured regions cfn-lint does not know)."""
-    used = sorted({env.region for env in config.load().environments.values()})
-    unknown = [region for region in used if region not in known]
-    return sorted({region if region in known else "us-east-1" for region in used}), unknown
+def lint_regions(known: set[str]) -> tuple[dict[str, str], list[str]]:
+    """(env -> region to lint its templates for, configured regions cfn-lint does not know)."""
+    regions = {name: env.region for name, env in config.load().environments.items()}
+    unknown = sorted({region for region in regions.values() if region not in known})
+    return {name: region if region in known else "us-east-1" for name, region in regions.items()}, unknown
 
 
 def main() -> int:
@@ -24,7 +24,7 @@ def main() -> int:
     if unknown:
         print(f"note: the pinned cfn-lint does not know {', '.join(unknown)} yet; linting for us-east-1 in its place",
               file=sys.stderr)
-    print(" ".join(regions))
+    print("\n".join(f"{env} {region}" for env, region in regions.items()))
     return 0
 
 

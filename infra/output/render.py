@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from troposphere import Template
 
-from infra.output import lambda_package, size_limits
+from infra.output import concrete, lambda_package, size_limits
 from infra.config import names as names_mod
 from infra.cfn import parameters
 from infra.config import Project
@@ -62,12 +62,10 @@ def _as_dict(template: Template | dict) -> dict:
     return template.to_dict() if isinstance(template, Template) else template
 
 
-def template_configuration(template: Template, names: names_mod.Names, extra: dict[str, str] | None = None,
-                           policy: dict | None = None) -> str:
-    """CodePipeline TemplateConfiguration JSON: this env's parameter values, stack tags, stack policy."""
+def template_configuration(template: dict, names: names_mod.Names, policy: dict | None = None) -> str:
+    """CodePipeline TemplateConfiguration JSON: placeholders for the run-time parameters, stack tags, stack policy."""
     tags = {**names.project.tags, **names.env.tags}
-    body = {"Parameters": parameters.values(template, names, extra), "Tags": dict(sorted(tags.items()))}
-    policy = stack_policy(template) if policy is None else policy
+    body = {"Parameters": parameters.run_time_placeholders(template), "Tags": dict(sorted(tags.items()))}
     if policy:
         body["StackPolicy"] = policy
     return json.dumps(body, indent=2, sort_keys=True) + "\n"
@@ -79,20 +77,22 @@ LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
 def render(project: Project, extra_parameters: dict[str, str] | None = None) -> dict[str, str]:
     """All files for the project's (loaded) environments: relative path -> text.
 
-    `extra_parameters` override the Lambda code keys hashed from lambda_src/. ConfigError when a template would be
-    too large for CloudFormation (infra/output/size_limits.py).
+    Each env's files come from that env alone (templates/<env>/<stack>.yaml and .json), so adding or removing
+    an env leaves every other env's files as they were. `extra_parameters` override the Lambda code keys hashed
+    from lambda_src/. ConfigError when a template would be too large for CloudFormation
+    (infra/output/size_limits.py).
     """
-    extra_parameters = {**lambda_package.parameters(LAMBDA_SRC), **(extra_parameters or {})}
+    code_keys = {**lambda_package.parameters(LAMBDA_SRC), **(extra_parameters or {})}
     files: dict[str, str] = {}
-    for stack, build in BUILDERS.items():
-        template = build(project)
-        data = template.to_dict()
-        files[f"{stack}.yaml"] = template_text(data)
-        size_limits.check(project, stack, files[f"{stack}.yaml"])
-        policy = stack_policy(data) or {}
-        for env in project.environments.values():
-            names = names_mod.Names(project, env)
-            files[f"{env.name}/{stack}.json"] = template_configuration(template, names, extra_parameters, policy)
+    for env in project.environments.values():
+        names = names_mod.Names(project, env)
+        values = {**parameters.config_values(names), **code_keys}
+        for stack, build in BUILDERS.items():
+            template = concrete.write_in(build(names).to_dict(), values)
+            path = f"{env.name}/{stack}"
+            files[f"{path}.yaml"] = template_text(template)
+            size_limits.check(env, stack, files[f"{path}.yaml"])
+            files[f"{path}.json"] = template_configuration(template, names, stack_policy(template))
     return dict(sorted(files.items()))
 
 
@@ -157,16 +157,18 @@ def _generated(path: Path, start: bytes) -> bool:
 def leftovers(out_dir: Path, files: dict[str, str], only_env: str | None = None) -> list[str]:
     """Files generate.py made in out_dir that a render no longer makes (relative paths, sorted).
 
-    generate.py owns only the templates at the top of out_dir (`*.yaml`) and the TemplateConfiguration files
-    one folder down (`<env>/*.json`), and of those only the ones that begin as it writes them: anything else
-    (a README, a symlink, a hand-written YAML when --out is some other folder) is never reported or removed.
-    With `only_env`, other environments' folders are out of scope: their config was not loaded.
+    generate.py owns only the templates and TemplateConfiguration files one folder down (`<env>/*.yaml`,
+    `<env>/*.json`), and the templates at the top of out_dir that earlier versions wrote (`*.yaml`), and of those
+    only the ones that begin as it writes them: anything else (a README, a symlink, a hand-written YAML when --out
+    is some other folder) is never reported or removed. With `only_env`, other environments' folders are out of
+    scope: their config was not loaded.
     """
     if not out_dir.is_dir() or out_dir.is_symlink():
         return []
-    found = [p for p in out_dir.glob("*.yaml") if _generated(p, _TEMPLATE_START)]
+    found = [p for p in out_dir.glob("*.yaml") if only_env is None and _generated(p, _TEMPLATE_START)]
     for folder in sorted(out_dir.iterdir()):
         if folder.is_dir() and not folder.is_symlink() and only_env in (None, folder.name):
+            found += [p for p in folder.glob("*.yaml") if _generated(p, _TEMPLATE_START)]
             found += [p for p in folder.glob("*.json") if _generated(p, _CONFIGURATION_START)]
     return sorted(rel for rel in (p.relative_to(out_dir).as_posix() for p in found) if rel not in files)
 

@@ -3,7 +3,7 @@
 Athena and QuickSight read S3 and KMS with the caller's own credentials, so a person running a query
 needs the evaluation reports, the query results and the key that encrypts both. These statements go
 into the artifact key's and bucket's own policies (the pipeline stack), so they grant by themselves,
-without touching the analysts' roles, and only when the list is not empty:
+without touching the analysts' roles, and only in an env that names analysts:
 
 - the key: kms:Decrypt and kms:GenerateDataKey, only through S3 in this region (kms:ViaService);
 - the bucket: read the evaluation reports; read and write under athena-results/ (where the enforced
@@ -19,21 +19,11 @@ from __future__ import annotations
 import awacs.kms
 import awacs.s3
 from awacs.aws import Allow, ArnLike, Condition, Deny, Principal, Statement, StringEquals, StringLike
-from troposphere import AWS_ACCOUNT_ID, Equals, GetAtt, If, Join, Not, Ref, Sub, Template
+from troposphere import AWS_ACCOUNT_ID, GetAtt, Ref, Sub
 
 from infra.config.names import ATHENA_RESULTS_PREFIX
-from infra.iam.policies import only_if
 
-HAS_ANALYSTS = "HasAnalystPrincipals"
 KEY_ACTIONS = [awacs.kms.Decrypt, awacs.kms.GenerateDataKey]
-
-
-def add_condition(t: Template) -> None:
-    t.add_condition(HAS_ANALYSTS, Not(Equals(Join("", Ref("AnalystPrincipals")), "")))
-
-
-def _only_if_analysts(statement: Statement) -> If:
-    return only_if(HAS_ANALYSTS, statement)
 
 
 def _analysts(account_key: str, equals: dict | None = None, *more) -> Condition:
@@ -45,27 +35,31 @@ def _analysts(account_key: str, equals: dict | None = None, *more) -> Condition:
     ])
 
 
-def key_statements() -> list:
+def key_statements(principals: tuple[str, ...]) -> list:
     """For the artifact key's policy: decrypt and make data keys, only as S3 does it for the analyst."""
-    return [_only_if_analysts(Statement(
+    if not principals:
+        return []
+    return [Statement(
         Sid="AnalystsUseKeyThroughS3",
         Effect=Allow,
         Principal=Principal("AWS", "*"),
         Action=KEY_ACTIONS,
         Resource=["*"],
         Condition=_analysts("kms:CallerAccount", {"kms:ViaService": Sub("s3.${AWS::Region}.amazonaws.com")}),
-    ))]
+    )]
 
 
-def bucket_statements(bucket: str) -> list:
+def bucket_statements(bucket: str, principals: tuple[str, ...]) -> list:
     """For the artifact bucket's policy (bucket: the bucket's logical ID)."""
+    if not principals:
+        return []
     bucket_arn = GetAtt(bucket, "Arn")
     reports = Sub(f"${{{bucket}.Arn}}/${{EvaluationReportsPrefix}}*")
     results = Sub(f"${{{bucket}.Arn}}/{ATHENA_RESULTS_PREFIX}*")
 
     def statement(sid, actions, resources, *more):
-        return _only_if_analysts(Statement(Sid=sid, Effect=Allow, Principal=Principal("AWS", "*"), Action=actions,
-                                           Resource=resources, Condition=_analysts("aws:PrincipalAccount", None, *more)))
+        return Statement(Sid=sid, Effect=Allow, Principal=Principal("AWS", "*"), Action=actions,
+                         Resource=resources, Condition=_analysts("aws:PrincipalAccount", None, *more))
 
     return [
         statement("AnalystsReadReportsAndResults", [awacs.s3.GetObject], [reports, results]),
@@ -77,12 +71,12 @@ def bucket_statements(bucket: str) -> list:
         # The key lets the analysts decrypt through S3 anywhere in the bucket (with S3 Bucket Keys the
         # encryption context is the bucket, not the object), and an identity policy with broad s3:Get*
         # would then read training data, models and sources: refuse every object but the two prefixes.
-        _only_if_analysts(Statement(
+        Statement(
             Sid="AnalystsReadNothingElse",
             Effect=Deny,
             Principal=Principal("AWS", "*"),
             Action=[awacs.s3.GetObject, awacs.s3.GetObjectVersion],
             NotResource=[reports, results],
             Condition=Condition(ArnLike({"aws:PrincipalArn": Ref("AnalystPrincipals")})),
-        )),
+        ),
     ]

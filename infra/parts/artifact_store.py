@@ -20,10 +20,11 @@ from awacs.aws import (
     StringLike,
     StringNotEquals,
 )
-from troposphere import Equals, GetAtt, Join, Not, Ref, Sub, Template, kms, s3
+from troposphere import GetAtt, Ref, Sub, Template, kms, s3
 
 from infra.cfn.exports import import_value
 from infra.cfn.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT
+from infra.config.model import Environment
 from infra.config.names import ARTIFACT_BUCKET_SUB, ATHENA_RESULTS_PREFIX, BUILD_CACHE_PREFIX
 from infra.iam.policies import (
     KMS_USE_ACTIONS,
@@ -33,8 +34,6 @@ from infra.iam.policies import (
     artifact_bucket_arn,
     deny_insecure_transport,
     deploy_role_administers_key,
-    only_if,
-    with_statements,
 )
 from infra.parts import analysts, delivery_failures
 from infra.parts.alarms import alarm_source_conditions
@@ -55,8 +54,6 @@ BUILD_CACHE_DAYS = 30  # and whatever CodeBuild stopped using goes too (at worst
 PIPELINE_ARTIFACT_DAYS = 90
 ATHENA_RESULTS_DAYS = 30
 
-# config `sagemaker.data_uploaders`: when the list is empty, no policy names anyone for uploads.
-HAS_DATA_UPLOADERS = "HasDataUploaders"
 INPUT_OBJECTS = "/${SageMakerInputPrefix}*"
 
 
@@ -123,9 +120,9 @@ def uploaders_write_input_statements() -> list[Statement]:
 FIRST_RUN_ROLE_EXPORTS = ("CodePipelineRoleArn", "SynthBuildRoleArn", "UpsertBuildRoleArn")
 
 
-def artifact_key_policy() -> PolicyDocument:
-    """The key policy; the uploaders' and the analysts' statements exist only when config names them."""
-    return with_statements(PolicyDocument(
+def artifact_key_policy(env: Environment) -> PolicyDocument:
+    """The key policy; the uploaders' and the analysts' statements only when the env's config names them."""
+    return PolicyDocument(
         Version=VERSION,
         Statement=[
             account_administers_key("AccountAdministersKey"),
@@ -192,11 +189,10 @@ def artifact_key_policy() -> PolicyDocument:
                     ]})
                 ),
             ),
+            *([uploaders_encrypt_input_statement()] if env.data_uploaders else []),
+            *analysts.key_statements(env.analyst_principals),
         ],
-    ), [
-        only_if(HAS_DATA_UPLOADERS, uploaders_encrypt_input_statement()),
-        *analysts.key_statements(),  # only when kpi.analyst_principals is not empty
-    ])
+    )
 
 
 # The artifact key's alias. The roles of the builds and the pipeline use the key by this alias (kms:ResourceAliases),
@@ -205,10 +201,10 @@ def artifact_key_policy() -> PolicyDocument:
 ARTIFACT_KEY_ALIAS = "ArtifactKeyAliasResource"
 
 
-def add_artifact_key(t: Template) -> kms.Key:
+def add_artifact_key(t: Template, env: Environment) -> kms.Key:
     return customer_managed_key(
         t, "ArtifactKey", ARTIFACT_KEY_ALIAS, "ArtifactKeyAlias",
-        "Artifacts of the ${ProjectName} ${Environment} delivery and SageMaker pipelines", artifact_key_policy(),
+        "Artifacts of the ${ProjectName} ${Environment} delivery and SageMaker pipelines", artifact_key_policy(env),
     )
 
 
@@ -225,7 +221,7 @@ def _expire(rule_id: str, prefix, days: int | None) -> s3.LifecycleRule:
     )
 
 
-def add_artifact_bucket(t: Template, key: kms.Key) -> s3.Bucket:
+def add_artifact_bucket(t: Template, key: kms.Key, env: Environment) -> s3.Bucket:
     ArtifactBucket = t.add_resource(
         s3.Bucket(
             "ArtifactBucket",
@@ -308,17 +304,11 @@ def add_artifact_bucket(t: Template, key: kms.Key) -> s3.Bucket:
         s3.BucketPolicy(
             "ArtifactBucketPolicy",
             Bucket=Ref(ArtifactBucket),
-            PolicyDocument=with_statements(
-                PolicyDocument(Version=VERSION, Statement=[deny, *refuse_other_encryption]),
-                [
-                    *[only_if(HAS_DATA_UPLOADERS, statement) for statement in uploaders_write_input_statements()],
-                    *analysts.bucket_statements(ArtifactBucket.title),  # only when kpi.analyst_principals is not empty
-                ],
-            ),
+            PolicyDocument=PolicyDocument(Version=VERSION, Statement=[
+                deny, *refuse_other_encryption,
+                *(uploaders_write_input_statements() if env.data_uploaders else []),
+                *analysts.bucket_statements(ArtifactBucket.title, env.analyst_principals),
+            ]),
         )
     )
     return ArtifactBucket
-
-
-def add_conditions(t: Template) -> None:
-    t.add_condition(HAS_DATA_UPLOADERS, Not(Equals(Join("", Ref("DataUploaderArns")), "")))

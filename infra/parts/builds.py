@@ -16,11 +16,9 @@ SYNTH_OUTPUT_DIR = "build/lambda"
 
 
 def synth_artifact_files() -> list[str]:
-    """Exactly the files later stages read: every deployed template and this env's TemplateConfiguration."""
+    """Exactly the files later stages read: this env's template and TemplateConfiguration of each stack deployed."""
     stacks = [*DEPLOYMENTS, *ENDPOINT_STACKS]  # the endpoint stacks: for the model-deployment pipeline (the release)
-    files = [f"templates/{stack}.yaml" for stack in stacks]
-    files += [f"templates/${{Environment}}/{stack}.json" for stack in stacks]
-    return files
+    return [f"templates/${{Environment}}/{stack}.{kind}" for stack in stacks for kind in ("yaml", "json")]
 
 
 def synth_buildspec() -> str:

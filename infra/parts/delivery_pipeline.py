@@ -3,17 +3,15 @@ CloudFormation action per stack it deploys (itself first), the SageMaker pipelin
 serve models, the release the model-deployment pipeline reads and the deployment stack."""
 from __future__ import annotations
 
-from troposphere import AWS_NO_VALUE, Equals, GetAtt, If, Ref, Sub, Template, codebuild, codepipeline, s3, sns
+from troposphere import GetAtt, Ref, Sub, Template, codebuild, codepipeline, s3, sns
 
-from infra.cfn.conditions import HAS_DEPLOYMENT
 from infra.cfn.exports import import_value
-from infra.cfn.source import SOURCE_CONDITIONS
+from infra.config.model import Environment
 from infra.config.names import ENDPOINT_STACKS
 from infra.parts import pipeline_actions
 from infra.parts.artifact_store import ARTIFACT_KEY_ALIAS
-from infra.parts.pipeline_source import REVISIONS, SOURCE_ARTIFACT, selected_source_action
+from infra.parts.pipeline_source import REVISIONS, SOURCE_ARTIFACT, source_action
 
-RELEASE_APPROVAL_CONDITION = "RequiresReleaseApproval"
 SYNTH_ARTIFACT = "SynthOutput"
 
 # The stacks the pipeline deploys, in order, with what each CloudFormation action needs.
@@ -26,8 +24,6 @@ DEPLOYMENTS = {
 }
 # Where each deploy role is exported from, by the exporting stack's name parameter (default: the deploy-roles stack).
 DEPLOY_ROLE_STACKS = {"deployment": "ServingIamStackName"}
-# Stacks only some envs have: their stage exists where the condition holds.
-CONDITIONAL_DEPLOYMENTS = {"deployment": HAS_DEPLOYMENT}
 
 # Capabilities per stack, for `make deploy` / `make diff` too (deploy-roles: administrator-only).
 # The pipeline deploys no IAM resource at all: its stacks need no capability. The two administrator-only
@@ -49,7 +45,7 @@ def deploy_action(stack: str) -> codepipeline.Actions:
     configuration = {
         "ActionMode": "CREATE_UPDATE",
         "StackName": Ref("AWS::StackName") if stack == SELF else Ref(stack_param),
-        "TemplatePath": f"{SYNTH_ARTIFACT}::templates/{stack}.yaml",
+        "TemplatePath": Sub(f"{SYNTH_ARTIFACT}::templates/${{Environment}}/{stack}.yaml"),
         "TemplateConfiguration": Sub(f"{SYNTH_ARTIFACT}::templates/${{Environment}}/{stack}.json"),
         "RoleArn": import_value(DEPLOY_ROLE_STACKS.get(stack, "DeployRolesStackName"), role_export),
     }
@@ -63,23 +59,23 @@ RELEASE_NOTE = ("Release {revision} to the ${{Environment}} environment of ${{Pr
                 "pipeline, notifications and KPI stacks and upserts the SageMaker pipeline. Rejecting stops this run.")
 
 
-def release_approval_stage(topic: sns.Topic):
+def release_approval_stage(topic: sns.Topic, source_type: str) -> codepipeline.Stages:
     """A person approves the release before any of its code runs or any stack changes (operations.release_approval).
 
     Right after Source: Synth runs the push's own code with a role that writes run artifacts, so a later,
     unapproved push could otherwise rewrite what a waiting, approved run deploys. And before the pipeline
     updates itself, so a push that removes this stage still waits for it."""
-    notes = {kind: Sub(RELEASE_NOTE.format(revision=revision)) for kind, revision in REVISIONS.items()}
-    note = If(SOURCE_CONDITIONS["codeconnections"], notes["codeconnections"],
-              If(SOURCE_CONDITIONS["codecommit"], notes["codecommit"], notes["s3"]))
+    note = Sub(RELEASE_NOTE.format(revision=REVISIONS[source_type]))
     action = pipeline_actions.action("ApproveRelease", "Approval", "Manual", {"NotificationArn": Ref(topic), "CustomData": note})
-    return If(RELEASE_APPROVAL_CONDITION, codepipeline.Stages(Name="ApproveRelease", Actions=[action]), Ref(AWS_NO_VALUE))
+    return codepipeline.Stages(Name="ApproveRelease", Actions=[action])
 
 
-def stages(synth: codebuild.Project, upsert: codebuild.Project, operations_topic: sns.Topic, bucket: s3.Bucket) -> list:
-    out = [
-        codepipeline.Stages(Name="Source", Actions=[selected_source_action()]),
-        release_approval_stage(operations_topic),
+def stages(env: Environment, synth: codebuild.Project, upsert: codebuild.Project, operations_topic: sns.Topic,
+           bucket: s3.Bucket) -> list:
+    out = [codepipeline.Stages(Name="Source", Actions=[source_action(env.source.type)])]
+    if env.release_approval:
+        out.append(release_approval_stage(operations_topic, env.source.type))
+    out += [
         codepipeline.Stages(
             Name="Synth",
             Actions=[pipeline_actions.action("Synth", "Build", "CodeBuild", {"ProjectName": Ref(synth)}, inputs=[SOURCE_ARTIFACT], outputs=[SYNTH_ARTIFACT])],
@@ -95,11 +91,12 @@ def stages(synth: codebuild.Project, upsert: codebuild.Project, operations_topic
             Actions=[pipeline_actions.action("Upsert", "Build", "CodeBuild", {"ProjectName": Ref(upsert)}, inputs=[SOURCE_ARTIFACT])],
         )
     )
-    out.append(deployment_stage(bucket))
+    if env.deployment:
+        out.append(deployment_stage(bucket))
     return out
 
 
-def deployment_stage(bucket: s3.Bucket):
+def deployment_stage(bucket: s3.Bucket) -> codepipeline.Stages:
     """In envs that serve models: publish this run's templates as the release the model-deployment pipeline deploys
     endpoints from (so it never runs ahead of what this run released), then deploy the deployment stack."""
     publish = pipeline_actions.action(
@@ -110,13 +107,11 @@ def deployment_stage(bucket: s3.Bucket):
     # The release first: CodePipeline starts a pipeline when it creates it, and that first run reads the release.
     deploy = deploy_action("deployment")
     deploy.RunOrder = 2
-    stage = codepipeline.Stages(Name=DEPLOYMENTS["deployment"][0], Actions=[publish, deploy])
-    return If(CONDITIONAL_DEPLOYMENTS["deployment"], stage, Ref(AWS_NO_VALUE))
+    return codepipeline.Stages(Name=DEPLOYMENTS["deployment"][0], Actions=[publish, deploy])
 
 
-def add(t: Template, synth: codebuild.Project, upsert: codebuild.Project, operations_topic: sns.Topic,
+def add(t: Template, env: Environment, synth: codebuild.Project, upsert: codebuild.Project, operations_topic: sns.Topic,
         bucket: s3.Bucket, key) -> codepipeline.Pipeline:
-    t.add_condition(RELEASE_APPROVAL_CONDITION, Equals(Ref("ReleaseApproval"), "true"))
     return t.add_resource(
         codepipeline.Pipeline(
             "DeliveryPipeline",
@@ -132,6 +127,6 @@ def add(t: Template, synth: codebuild.Project, upsert: codebuild.Project, operat
                 Location=Ref(bucket),
                 EncryptionKey=codepipeline.EncryptionKey(Id=GetAtt(key, "Arn"), Type="KMS"),
             ),
-            Stages=stages(synth, upsert, operations_topic, bucket),
+            Stages=stages(env, synth, upsert, operations_topic, bucket),
         )
     )

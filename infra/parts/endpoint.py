@@ -8,13 +8,13 @@ find it by name). Tags come from the stack (the env's TemplateConfiguration), li
 """
 from __future__ import annotations
 
-from troposphere import AWS_NO_VALUE, Equals, GetAtt, If, Output, Ref, Template
+from troposphere import GetAtt, Output, Ref, Template
 
 from infra.cfn.exports import import_value
+from infra.config import serving
 from troposphere import sagemaker
 
 VARIANT = "AllTraffic"
-VOLUME_KEY_APPLIES = "VolumeKeyApplies"
 
 
 def artifact_key_arn():
@@ -33,18 +33,14 @@ def model(t: Template) -> sagemaker.Model:
     ))
 
 
-def volume_key_condition(t: Template, instance_storage_param: str) -> str:
-    """The instance's EBS volume is encrypted with the artifact key, unless the instance type has local NVMe
+def endpoint_config(t: Template, served: sagemaker.Model, instance_type: str, instance_count, **extra) -> sagemaker.EndpointConfig:
+    """One variant serving every request; `extra`: further properties as plain data (production's data capture:
+    troposphere types DataCaptureConfig with the transform job's shape).
+
+    The instance's EBS volume is encrypted with the artifact key, unless the instance type has local NVMe
     storage instead, which SageMaker encrypts with the instance's own hardware key (infra/config/serving.py)."""
-    t.add_condition(VOLUME_KEY_APPLIES, Equals(Ref(instance_storage_param), "false"))
-    return VOLUME_KEY_APPLIES
-
-
-def endpoint_config(t: Template, served: sagemaker.Model, instance_type, instance_count, instance_storage_param: str,
-                    **extra) -> sagemaker.EndpointConfig:
-    """One variant serving every request; `extra`: further properties (production's data capture)."""
-    condition = volume_key_condition(t, instance_storage_param)
-    return t.add_resource(sagemaker.EndpointConfig(
+    volume_key = {} if serving.has_instance_storage(instance_type) else {"KmsKeyId": artifact_key_arn()}
+    config = t.add_resource(sagemaker.EndpointConfig(
         "EndpointConfig",
         ProductionVariants=[sagemaker.ProductionVariant(
             VariantName=VARIANT,
@@ -53,9 +49,10 @@ def endpoint_config(t: Template, served: sagemaker.Model, instance_type, instanc
             InitialInstanceCount=instance_count,
             InitialVariantWeight=1.0,
         )],
-        KmsKeyId=If(condition, artifact_key_arn(), Ref(AWS_NO_VALUE)),
-        **extra,
+        **volume_key,
     ))
+    config.properties.update(extra)
+    return config
 
 
 def endpoint(t: Template, config: sagemaker.EndpointConfig, name_param: str, **extra) -> sagemaker.Endpoint:

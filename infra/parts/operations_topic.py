@@ -14,7 +14,7 @@ from infra.parts import delivery_failures, deployment_outcomes, subscribers
 from infra.parts.alarms import alarm_source_conditions
 
 
-def add(t: Template, key: kms.Key, project) -> sns.Topic:
+def add(t: Template, key: kms.Key, emails: tuple[str, ...]) -> sns.Topic:
     OperationsTopic = t.add_resource(sns.Topic(
         "OperationsTopic",
         TopicName=Ref("OperationsTopicName"),
@@ -47,6 +47,6 @@ def add(t: Template, key: kms.Key, project) -> sns.Topic:
             ],
         ),
     ))
-    subscribers.add(t, OperationsTopic, {"email": {env.name: env.operations_emails for env in project.environments.values()}})
+    subscribers.add(t, OperationsTopic, {"email": emails})
     export(t, "OperationsTopicArn", Ref(OperationsTopic), "ARN of the topic for alarms and releases waiting for approval")
     return OperationsTopic

@@ -8,7 +8,7 @@ from troposphere import Template
 from infra.stacks import (boundaries, deploy_roles, deployment, iam, kpi, messaging, notifications, pipeline,
                           production_endpoint, serving_iam, staging_endpoint)
 
-# stack key -> build(project) -> Template, in deployment order (infra.config.names.STACKS).
+# stack key -> build(names of one env) -> Template, in deployment order (infra.config.names.STACKS).
 BUILDERS: dict[str, Callable[..., Template]] = {
     "deploy-roles": deploy_roles.build,
     "boundaries": boundaries.build,

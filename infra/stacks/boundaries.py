@@ -11,15 +11,14 @@ from troposphere import Template
 from infra.iam import boundary
 from infra.cfn import parameters
 from infra.cfn.mappings import add_image_registries
-from infra.cfn.source import add_source_conditions
 from infra.cfn.templates_common import new_template
+from infra.config.names import Names
 
 
-def build(project) -> Template:
+def build(n: Names) -> Template:
     t = new_template("Permissions boundaries of the SageMaker MLOps project's runtime roles; changed only by an administrator")
-    add_source_conditions(t)  # the pipeline roles' boundary holds the env's own source type's statements only
-    for policy in boundary.managed_policies():
+    for policy in boundary.managed_policies(n.env.source.type):
         t.add_resource(policy)
-    add_image_registries(t, project)  # the registry account the image pulls name, per region
+    add_image_registries(t, n.env.region)  # the registry account the image pulls name
     parameters.declare_used(t)
     return t

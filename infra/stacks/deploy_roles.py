@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from troposphere import Ref, Sub, Template, iam
 
+from infra.config.names import Names
 from infra.iam import deploy_policies
 from infra.cfn import parameters, scanner_skips
 from infra.iam.policies import document
@@ -19,7 +20,7 @@ from infra.cfn.templates_common import new_template
 SERVICE = "cloudformation.amazonaws.com"
 
 
-def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
+def build(n: Names) -> Template:  # noqa: ARG001 - same signature as every stack
     t = new_template("CloudFormation deploy roles of the SageMaker MLOps project, one per stack; changed only by an administrator")
     exported_service_role(t, "PipelineDeployRole", "PipelineDeployRoleName", SERVICE,
                           "the role CloudFormation deploys the pipeline stack with", deploy_policies.pipeline_stack(), boundary=None)

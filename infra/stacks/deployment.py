@@ -32,7 +32,10 @@ import json
 from troposphere import AWS_NO_VALUE, Equals, If, Join, Ref, Sub, Template
 from troposphere import awslambda, codepipeline, events
 
+from infra.config.model import Deployment
+from infra.config.names import Names
 from infra.cfn import parameters, scanner_skips
+from infra.cfn.parameters import deployment_settings
 from infra.cfn.exports import import_value
 from infra.cfn.mappings import add_image_registries, image_registry_account
 from infra.cfn.templates_common import new_template
@@ -45,8 +48,6 @@ RESOLVE = "Resolve"  # the Resolve action's namespace: #{Resolve.ModelPackageArn
 # A pipeline variable a person sets to "true" when starting a run by hand, to apply a template or config change to
 # the version production already serves (runs started by an approval leave it "false").
 REDEPLOY = "Redeploy"
-PRODUCTION_APPROVAL = "RequiresProductionApproval"
-DELETES_STAGING = "DeletesStaging"
 # What the Resolve action hands each endpoint stack (CloudFormation's ParameterOverrides: 1 KB at most).
 PARAMETER_OVERRIDES = json.dumps({"ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}",
                                   "ModelPackageVersion": f"#{{{RESOLVE}.ModelPackageVersion}}"}, sort_keys=True)
@@ -122,7 +123,7 @@ def _deploy_endpoint(name: str, stack: str, stack_param: str, run_order: int = 1
     return pipeline_actions.action(name, "Deploy", "CloudFormation", {
         "ActionMode": "CREATE_UPDATE",
         "StackName": Ref(stack_param),
-        "TemplatePath": f"{RELEASE}::templates/{stack}.yaml",
+        "TemplatePath": Sub(f"{RELEASE}::templates/${{Environment}}/{stack}.yaml"),
         "TemplateConfiguration": Sub(f"{RELEASE}::templates/${{Environment}}/{stack}.json"),
         "ParameterOverrides": PARAMETER_OVERRIDES,
         "RoleArn": import_value("ServingIamStackName", ENDPOINT_DEPLOY_ROLES[stack]),
@@ -153,7 +154,7 @@ def skipped_on_fast_path() -> codepipeline.BeforeEntryConditions:
             Configuration={"Operator": "EQ", "Value": "false", "Variable": f"#{{{RESOLVE}.FastPath}}"})])])
 
 
-def stages() -> list:
+def stages(settings: Deployment) -> list:
     approval = pipeline_actions.action("ApproveProduction", "Approval", "Manual", {
         "NotificationArn": _operations_topic(),
         "CustomData": Sub(APPROVAL_NOTE),
@@ -178,9 +179,9 @@ def stages() -> list:
             _invoke("SmokeTest", "SmokeTestFunctionName", Sub(json.dumps(
                 {"EndpointName": "${StagingEndpointName}", "ModelPackageArn": f"#{{{RESOLVE}.ModelPackageArn}}"},
                 sort_keys=True)), run_order=2),
-            If(DELETES_STAGING, clean_up, Ref(AWS_NO_VALUE)),
+            *([] if settings.keep_staging else [clean_up]),
         ]),
-        If(PRODUCTION_APPROVAL, codepipeline.Stages(Name="ApproveProduction", Actions=[approval]), Ref(AWS_NO_VALUE)),
+        *([codepipeline.Stages(Name="ApproveProduction", Actions=[approval])] if settings.approval else []),
         codepipeline.Stages(Name="Production", Actions=[
             # A version rejected while the run waited for the production approval does not go out.
             _invoke("CheckStillApproved", "SmokeTestFunctionName", Sub(json.dumps(
@@ -200,7 +201,7 @@ def stages() -> list:
     ]
 
 
-def _pipeline(t: Template, invoked: list[awslambda.Function]) -> codepipeline.Pipeline:
+def _pipeline(t: Template, settings: Deployment, invoked: list[awslambda.Function]) -> codepipeline.Pipeline:
     return t.add_resource(codepipeline.Pipeline(
         "DeploymentPipeline",
         # Its actions name the functions by parameter, which orders nothing; a pipeline starts a run when it is created.
@@ -217,7 +218,7 @@ def _pipeline(t: Template, invoked: list[awslambda.Function]) -> codepipeline.Pi
             Location=_bucket(),
             EncryptionKey=codepipeline.EncryptionKey(Id=_key_arn(), Type="KMS"),
         ),
-        Stages=stages(),
+        Stages=stages(settings),
     ))
 
 
@@ -244,16 +245,14 @@ def _trigger(t: Template) -> None:
     ))
 
 
-def build(project) -> Template:
+def build(n: Names) -> Template:
     t = new_template("Model deployment of the SageMaker MLOps project: approved versions to staging, a smoke test, "
                      "a person's approval and a guarded production rollout")
-    t.add_condition(PRODUCTION_APPROVAL, Equals(Ref("ProductionApproval"), "true"))
-    t.add_condition(DELETES_STAGING, Equals(Ref("KeepStaging"), "false"))
     queue_arn = _dead_letter_queue(t)
-    _pipeline(t, [_function(t, spec) for spec in _declarations(queue_arn)])
+    _pipeline(t, deployment_settings(n), [_function(t, spec) for spec in _declarations(queue_arn)])
     _trigger(t)
     deployment_outcomes.add(t, _operations_topic())
     scanner_skips.apply(t, "deployment")
-    add_image_registries(t, project)  # the registry Resolve holds a version's serving image to
+    add_image_registries(t, n.env.region)  # the registry Resolve holds a version's serving image to
     parameters.declare_used(t)
     return t

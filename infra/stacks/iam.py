@@ -13,41 +13,39 @@ from troposphere import Ref, Template, iam
 
 from infra.cfn import parameters
 from infra.cfn.mappings import add_image_registries
-from infra.cfn.source import SOURCE_CONDITIONS, add_source_conditions
 from infra.cfn.templates_common import new_template
+from infra.config.names import Names
 from infra.iam.boundary import BUILDS, DELIVERY, FUNCTIONS, JOBS
 from infra.iam.policies import document
 from infra.iam.roles import exported_service_role
 from infra.iam.runtime import builds, delivery, functions, jobs
 
 
-def _source_policies(template: Template, role: iam.Role) -> None:
-    """One policy per source type, each present only when the env's source is of that type."""
-    for logical_id, source_type in (
-        ("CodeConnectionsSourcePolicy", "codeconnections"),
-        ("CodeCommitSourcePolicy", "codecommit"),
-        ("S3SourcePolicy", "s3"),
-    ):
-        template.add_resource(
-            iam.PolicyType(
-                logical_id,
-                Condition=SOURCE_CONDITIONS[source_type],
-                PolicyName=f"{source_type}-source",
-                PolicyDocument=document(delivery.source_statements(source_type)),
-                Roles=[Ref(role)],
-            )
+# Each source type's policy has its own logical ID: an env that changes its source type replaces the policy.
+SOURCE_POLICIES = {"codeconnections": "CodeConnectionsSourcePolicy", "codecommit": "CodeCommitSourcePolicy",
+                   "s3": "S3SourcePolicy"}
+
+
+def _source_policy(template: Template, role: iam.Role, source_type: str) -> None:
+    """What the pipeline's role needs to read the env's source."""
+    template.add_resource(
+        iam.PolicyType(
+            SOURCE_POLICIES[source_type],
+            PolicyName=f"{source_type}-source",
+            PolicyDocument=document(delivery.source_statements(source_type)),
+            Roles=[Ref(role)],
         )
+    )
 
 
-def build(project) -> Template:
+def build(n: Names) -> Template:
     t = new_template("IAM roles of the SageMaker MLOps project: least privilege, scoped to this environment's names")
-    add_source_conditions(t)
 
     exported_service_role(t, "SageMakerExecutionRole", "SageMakerExecutionRoleName", "sagemaker.amazonaws.com",
           "the SageMaker pipeline's execution role", jobs.sagemaker_execution_statements(), JOBS)
     pipeline_role = exported_service_role(t, "CodePipelineRole", "CodePipelineRoleName", "codepipeline.amazonaws.com",
           "the delivery pipeline's service role", delivery.codepipeline_statements(), DELIVERY)
-    _source_policies(t, pipeline_role)
+    _source_policy(t, pipeline_role, n.env.source.type)
     exported_service_role(t, "SynthBuildRole", "SynthBuildRoleName", "codebuild.amazonaws.com",
           "the synth build's role", builds.synth_build_statements(), BUILDS)
     exported_service_role(t, "UpsertBuildRole", "UpsertBuildRoleName", "codebuild.amazonaws.com",
@@ -62,6 +60,6 @@ def build(project) -> Template:
           "the report-partitions Lambda's role", functions.partitions_function_statements(), FUNCTIONS)
     exported_service_role(t, "CrawlerRole", "CrawlerRoleName", "glue.amazonaws.com",
           "the KPI crawler's role", functions.crawler_statements(), FUNCTIONS)
-    add_image_registries(t, project)  # the registry account the image pulls name, per region
+    add_image_registries(t, n.env.region)  # the registry account the image pulls name
     parameters.declare_used(t)  # every ${Name} the statements use becomes a Parameter
     return t

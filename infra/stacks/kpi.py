@@ -33,8 +33,8 @@ from troposphere import (
 )
 from troposphere import awslambda
 
+from infra.config.names import Names
 from infra.cfn import parameters, scanner_skips
-from infra.cfn.conditions import HAS_DEPLOYMENT, add_deployment_condition
 from infra.cfn.exports import import_value
 from troposphere import quicksight
 from infra.cfn.templates_common import new_template
@@ -42,16 +42,7 @@ from infra.config.names import ATHENA_RESULTS_PREFIX, EVALUATION_TABLE_LEVEL
 from infra.parts import alarms, functions, kpi_dashboard, model_package_events
 from lambda_src.registry_metrics import contract
 
-# QuickSight permissions are one entry per principal; CloudFormation has no loops, so the data
-# source has this many fixed slots (config/schema.py caps kpi.quicksight_principals to match).
-QUICKSIGHT_SLOTS = 5
 QUICKSIGHT_ACTIONS = ["quicksight:DescribeDataSource", "quicksight:DescribeDataSourcePermissions", "quicksight:PassDataSource"]
-
-HAS_QUICKSIGHT = "HasQuickSightPrincipals"
-# One condition per extra slot, literal IDs: slot i is used when the list has more than i entries.
-# Slot 0 needs none: the data source exists only when the list is not empty.
-QUICKSIGHT_SLOT_CONDITIONS = {1: "QuickSightPrincipal1", 2: "QuickSightPrincipal2", 3: "QuickSightPrincipal3",
-                              4: "QuickSightPrincipal4"}
 
 
 def _bucket():
@@ -169,7 +160,7 @@ def _alarms(t: Template) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm, cloudwatch
     return PipelineFailedAlarm, MetricsDeadLetterAlarm, PartitionsDeadLetterAlarm
 
 
-def _dashboard(t: Template, pipeline_failed: cloudwatch.Alarm, dead_letters: cloudwatch.Alarm,
+def _dashboard(t: Template, serves_models: bool, pipeline_failed: cloudwatch.Alarm, dead_letters: cloudwatch.Alarm,
                partitions_dead_letters: cloudwatch.Alarm) -> None:
     alarm_names = {
         "PipelineFailedAlarmName": Ref(pipeline_failed),
@@ -180,8 +171,7 @@ def _dashboard(t: Template, pipeline_failed: cloudwatch.Alarm, dead_letters: clo
         "KpiDashboard",
         DashboardName=Ref("DashboardName"),
         # Envs that serve models also graph their endpoints and the version production serves.
-        DashboardBody=If(HAS_DEPLOYMENT, Sub(kpi_dashboard.body_text(endpoints=True), alarm_names),
-                         Sub(kpi_dashboard.body_text(), alarm_names)),
+        DashboardBody=Sub(kpi_dashboard.body_text(endpoints=serves_models), alarm_names),
     ))
 
 
@@ -243,26 +233,12 @@ def _athena(t: Template) -> athena.WorkGroup:
     ))
 
 
-def _padded_principals():
-    # "a,b" + ",,,,," split on "," has at least QUICKSIGHT_SLOTS entries; the unused ones are "".
-    return Split(",", Join("", [Join(",", Ref("QuickSightPrincipals")), "," * QUICKSIGHT_SLOTS]))
-
-
-def _quicksight_conditions(t: Template) -> None:
-    t.add_condition(HAS_QUICKSIGHT, Not(Equals(Join("", Ref("QuickSightPrincipals")), "")))
-    for slot, name in QUICKSIGHT_SLOT_CONDITIONS.items():
-        t.add_condition(name, Not(Equals(Select(slot, _padded_principals()), "")))
-
-
-def _permission(slot: int) -> quicksight.ResourcePermission:
-    return quicksight.ResourcePermission(Principal=Select(slot, _padded_principals()), Actions=QUICKSIGHT_ACTIONS)
-
-
-def _quicksight(t: Template, workgroup: athena.WorkGroup) -> None:
-    _quicksight_conditions(t)
+def _quicksight(t: Template, workgroup: athena.WorkGroup, principals: tuple[str, ...]) -> None:
+    """The Athena data source, shared with the env's QuickSight principals (none: no data source)."""
+    if not principals:
+        return
     t.add_resource(quicksight.DataSource(
         "KpiDataSource",
-        Condition=HAS_QUICKSIGHT,
         AwsAccountId=Ref(AWS_ACCOUNT_ID),
         DataSourceId=Sub("${ResourcePrefix}-kpi-athena"),
         Name=Sub("${ResourcePrefix}-kpi-athena"),
@@ -270,20 +246,17 @@ def _quicksight(t: Template, workgroup: athena.WorkGroup) -> None:
         DataSourceParameters=quicksight.DataSourceParameters(
             AthenaParameters=quicksight.AthenaParameters(WorkGroup=Ref(workgroup)),
         ),
-        Permissions=[_permission(0)] + [
-            If(name, _permission(slot), Ref(AWS_NO_VALUE)) for slot, name in QUICKSIGHT_SLOT_CONDITIONS.items()
-        ],
+        Permissions=[quicksight.ResourcePermission(Principal=principal, Actions=QUICKSIGHT_ACTIONS) for principal in principals],
     ))
 
 
-def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
+def build(n: Names) -> Template:
     t = new_template("KPIs of the SageMaker MLOps project: dashboard, registry metrics, alarms, Glue/Athena/QuickSight")
     _registry_metrics(t)
     _report_partitions(t)
-    add_deployment_condition(t)
-    _dashboard(t, *_alarms(t))
+    _dashboard(t, n.env.deployment is not None, *_alarms(t))
     _glue(t)
-    _quicksight(t, _athena(t))
+    _quicksight(t, _athena(t), n.env.quicksight_principals)
     scanner_skips.apply(t, "kpi")
     parameters.declare_used(t)
     return t

@@ -18,6 +18,7 @@ from awacs.aws import (Allow, ArnEquals, Bool, Condition, Deny, PolicyDocument, 
                        StringNotEquals)
 from troposphere import GetAtt, Ref, Sub, Template, kms, sns, sqs
 
+from infra.config.names import Names
 from infra.cfn import parameters, scanner_skips
 from infra.cfn.exports import export, import_value
 from infra.cfn.templates_common import new_template
@@ -80,7 +81,7 @@ def key_policy() -> PolicyDocument:
     )
 
 
-def approvals_topic(t: Template, key: kms.Key, emails_by_env: dict[str, tuple[str, ...]]) -> sns.Topic:
+def approvals_topic(t: Template, key: kms.Key, emails: tuple[str, ...]) -> sns.Topic:
     ApprovalsTopic = t.add_resource(sns.Topic(
         "ApprovalsTopic",
         TopicName=Ref("TopicName"),
@@ -108,7 +109,7 @@ def approvals_topic(t: Template, key: kms.Key, emails_by_env: dict[str, tuple[st
             ],
         ),
     ))
-    subscribers.add(t, ApprovalsTopic, {"email": emails_by_env})
+    subscribers.add(t, ApprovalsTopic, {"email": emails})
     export(t, "ApprovalsTopicArn", Ref(ApprovalsTopic), "ARN of the model approval notifications topic")
     return ApprovalsTopic
 
@@ -152,7 +153,7 @@ def dead_letter_queues(t: Template, key: kms.Key) -> None:
     export(t, "DeploymentDeadLetterQueueArn", GetAtt(deployment, "Arn"), "ARN of the deployment functions' dead-letter queue")
 
 
-def build(project) -> Template:
+def build(n: Names) -> Template:
     t = new_template("Messaging of the SageMaker MLOps project: the approvals topic, the dead-letter queues, their "
                      "policies and key; changed only by an administrator")
     NotificationsKey = customer_managed_key(
@@ -162,7 +163,7 @@ def build(project) -> Template:
         key_policy(),
     )
     export(t, "NotificationsKeyArn", GetAtt(NotificationsKey, "Arn"), "ARN of the notifications key")
-    approvals_topic(t, NotificationsKey, {env.name: env.emails for env in project.environments.values()})
+    approvals_topic(t, NotificationsKey, n.env.emails)
     dead_letter_queues(t, NotificationsKey)
     scanner_skips.apply(t, "messaging")
     parameters.declare_used(t)

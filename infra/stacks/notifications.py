@@ -14,6 +14,7 @@ from __future__ import annotations
 from troposphere import Join, Ref, Sub, Template
 from troposphere import awslambda, events, logs
 
+from infra.config.names import Names
 from infra.cfn import parameters, scanner_skips
 from infra.cfn.exports import import_value
 from infra.cfn.templates_common import new_template
@@ -91,7 +92,7 @@ def failure_alarms(t: Template) -> None:
         Ref("MetricsNamespace"), Sub(MALFORMED_METRIC), topic, ok_actions=False))
 
 
-def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
+def build(n: Names) -> Template:  # noqa: ARG001 - same signature as every stack
     t = new_template("Model approval notifications: SageMaker model package events to a readable email, nothing lost")
 
     rule(t, function(t))

@@ -2,8 +2,8 @@
 
 Stages: Source -> Synth -> DeployIam -> UpdatePipeline -> DeployNotifications -> DeployKpi -> UpsertSageMakerPipeline.
 Synth and Upsert are the only CodeBuild builds; every deployment is a CloudFormation action, each run
-with the deploy role the IAM stack made for that stack. One template serves every environment: the
-source action is chosen with Fn::If over the SourceType conditions (infra/cfn/source.py).
+with the deploy role the IAM stack made for that stack. The env's config decides its stages: the source action
+of its source type, a release approval, the deployment stage of an env that serves models.
 
 Each concern is a part (infra/parts/): artifact_store (key, alias, bucket, policy), operations_topic,
 builds (Synth, Upsert), delivery_pipeline (the pipeline, its stages and the stacks it deploys) and
@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from troposphere import GetAtt, Ref, Sub, Template, sagemaker
 
+from infra.config.names import Names
 from infra.cfn import parameters, scanner_skips
-from infra.cfn.conditions import add_deployment_condition
 from infra.cfn.exports import export
-from infra.cfn.source import add_source_conditions
 from infra.cfn.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
-from infra.parts import analysts, artifact_store, builds, delivery_failures, delivery_pipeline, operations_topic, pipeline_source
+from infra.parts import artifact_store, builds, delivery_failures, delivery_pipeline, operations_topic, pipeline_source
 # What other modules read from this stack: the stacks it deploys, their capabilities, the Synth build's artifact.
 from infra.parts.builds import synth_artifact_files, synth_buildspec  # noqa: F401
 from infra.parts.delivery_pipeline import CAPABILITIES, DEPLOYMENTS, SYNTH_ARTIFACT  # noqa: F401
@@ -36,20 +35,15 @@ def add_model_package_group(t: Template) -> sagemaker.ModelPackageGroup:
     )
 
 
-def build(project) -> Template:
+def build(n: Names) -> Template:
     t = new_template("Self-updating delivery pipeline of the SageMaker MLOps project, its artifact bucket and model group")
-    add_source_conditions(t)
-    analysts.add_condition(t)
-    artifact_store.add_conditions(t)
-    add_deployment_condition(t)
-
-    ArtifactKey = artifact_store.add_artifact_key(t)
-    ArtifactBucket = artifact_store.add_artifact_bucket(t, ArtifactKey)
-    OperationsTopic = operations_topic.add(t, ArtifactKey, project)
+    ArtifactKey = artifact_store.add_artifact_key(t, n.env)
+    ArtifactBucket = artifact_store.add_artifact_bucket(t, ArtifactKey, n.env)
+    OperationsTopic = operations_topic.add(t, ArtifactKey, n.env.operations_emails)
     add_model_package_group(t)
     SynthProject, UpsertProject = builds.add(t, ArtifactKey, ArtifactBucket)
-    delivery_pipeline.add(t, SynthProject, UpsertProject, OperationsTopic, ArtifactBucket, ArtifactKey)
-    pipeline_source.add_source_rules(t, OperationsTopic)
+    delivery_pipeline.add(t, n.env, SynthProject, UpsertProject, OperationsTopic, ArtifactBucket, ArtifactKey)
+    pipeline_source.add_source_rule(t, OperationsTopic, n.env.source.type)
     delivery_failures.add(t, OperationsTopic)
 
     export(t, "ArtifactBucketName", Ref(ArtifactBucket), "Name of the artifact bucket")

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from troposphere import AWS_NO_VALUE, Equals, If, GetAtt, Join, Not, Output, Ref, Sub, Template, cloudwatch
 
+from infra.config.names import Names
 from infra.cfn import parameters, scanner_skips
+from infra.cfn.parameters import deployment_settings
+from infra.config.model import Deployment
 from infra.cfn.exports import import_value
 from troposphere import sagemaker
 from infra.cfn.templates_common import new_template
@@ -24,24 +27,21 @@ from infra.parts import endpoint
 from lambda_src.deploy_resolve import contract as deploy_contract
 
 NAMESPACE = "AWS/SageMaker"
-CAPTURES_DATA = "CapturesData"
 
 
-def _conditions(t: Template) -> None:
-    t.add_condition(CAPTURES_DATA, Not(Equals(Ref("DataCapturePercent"), "0")))
-
-
-def data_capture() -> If:
-    """Requests and responses of the configured share of traffic, under the capture prefix, with the artifact key.
-    (troposphere types this property with the transform job's shape, hence the plain dict.)"""
+def data_capture(settings: Deployment) -> dict:
+    """Requests and responses of the configured share of traffic (none: no capture), under the capture prefix, with
+    the artifact key. (troposphere types this property with the transform job's shape, hence the plain dict.)"""
+    if not settings.data_capture_percent:
+        return {}
     bucket = import_value("PipelineStackName", "ArtifactBucketName")
-    return If(CAPTURES_DATA, {
+    return {"DataCaptureConfig": {
         "EnableCapture": True,
         "InitialSamplingPercentage": Ref("DataCapturePercent"),
         "DestinationS3Uri": Sub("s3://${Bucket}/${DataCapturePrefix}${ProductionEndpointName}/", Bucket=bucket),
         "KmsKeyId": endpoint.artifact_key_arn(),
         "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-    }, Ref(AWS_NO_VALUE))
+    }}
 
 
 def _fleet_alarm(logical_id: str, name: str, description: str, metric: str, statistic: str, threshold,
@@ -173,13 +173,12 @@ def rollout_outputs(t: Template, config: sagemaker.EndpointConfig, alarms: list[
         t.add_output(Output(key, Description=description, Value=value))
 
 
-def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
+def build(n: Names) -> Template:
     t = new_template("Production SageMaker endpoint: the version's model and config, its rollback and on-call alarms; "
                      "the deployment pipeline rolls it out")
-    _conditions(t)
+    settings = deployment_settings(n)
     Model = endpoint.model(t)
-    EndpointConfig = endpoint.endpoint_config(t, Model, Ref("EndpointInstanceType"), Ref("MinInstances"), "EndpointInstanceStorage",
-                                              DataCaptureConfig=data_capture())
+    EndpointConfig = endpoint.endpoint_config(t, Model, settings.instance_type, Ref("MinInstances"), **data_capture(settings))
     # A new version replaces both; CloudFormation would then delete the old ones. If SageMaker rolled the rollout
     # back, the endpoint still runs on them: keep them (no charge, a few KB of metadata each), so production keeps
     # serving and later updates still work. `make destroy` lists what is left.

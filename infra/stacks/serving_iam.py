@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from troposphere import Template
 
+from infra.config.names import Names
 from infra.cfn import parameters
 from infra.cfn.mappings import add_image_registries
 from infra.cfn.templates_common import new_template
@@ -23,7 +24,7 @@ from infra.iam.runtime import delivery, functions, jobs
 CLOUDFORMATION = "cloudformation.amazonaws.com"
 
 
-def build(project) -> Template:
+def build(n: Names) -> Template:
     t = new_template("IAM roles of the SageMaker MLOps project's model deployment; changed only by an administrator")
     exported_service_role(t, "DeploymentPipelineRole", "DeploymentPipelineRoleName", "codepipeline.amazonaws.com",
                           "the model-deployment pipeline's service role", delivery.deployment_pipeline_statements(), DELIVERY)
@@ -47,6 +48,6 @@ def build(project) -> Template:
     exported_service_role(t, "ProductionEndpointDeployRole", "ProductionEndpointDeployRoleName", CLOUDFORMATION,
                           "the role CloudFormation deploys the production endpoint stack with",
                           deploy_policies.production_endpoint_stack(), boundary=None)
-    add_image_registries(t, project)  # the registry account the image pulls name, per region
+    add_image_registries(t, n.env.region)  # the registry account the image pulls name
     parameters.declare_used(t)
     return t

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 from troposphere import Ref, Template
 
+from infra.config.names import Names
 from infra.cfn import parameters, scanner_skips
+from infra.cfn.parameters import deployment_settings
 from infra.cfn.templates_common import new_template
 from infra.config.serving import STAGING_INSTANCES
 from infra.parts import endpoint
 
 
-def build(project) -> Template:  # noqa: ARG001 - same signature as every stack
+def build(n: Names) -> Template:
     t = new_template("Staging SageMaker endpoint: the approved model version the deployment pipeline smoke-tests")
     Model = endpoint.model(t)
-    EndpointConfig = endpoint.endpoint_config(t, Model, Ref("StagingInstanceType"), STAGING_INSTANCES, "StagingInstanceStorage")
+    EndpointConfig = endpoint.endpoint_config(t, Model, deployment_settings(n).staging_instance_type, STAGING_INSTANCES)
     endpoint.endpoint(t, EndpointConfig, "StagingEndpointName")
     scanner_skips.apply(t, "staging-endpoint")
     parameters.declare_used(t)
