@@ -37,13 +37,13 @@ class Stack:
     @classmethod
     def from_rendered(cls, rendered: dict[str, str], stack: str, env, stack_name: str, exports_in=None,
                       imports_as_markers: bool = False) -> "Stack":
-        template = load(rendered[f"{stack}.yaml"])
+        template = load(rendered[f"{env.name}/{stack}.yaml"])
         config = json.loads(rendered[f"{env.name}/{stack}.json"])
         params = {}
         for key, spec in template.get("Parameters", {}).items():
             raw = config["Parameters"].get(key, spec.get("Default"))
             if raw is None:
-                raise Unresolved(f"{stack}.yaml parameter {key} has no value in {env.name}/{stack}.json and no default")
+                raise Unresolved(f"{env.name}/{stack}.yaml parameter {key} has no value in {env.name}/{stack}.json and no default")
             params[key] = [v.strip() for v in str(raw).split(",")] if spec["Type"] == "CommaDelimitedList" else str(raw)
         pseudo = {
             "AWS::Region": env.region,
