@@ -9,7 +9,6 @@ from __future__ import annotations
 from troposphere import Template
 
 from infra.iam import boundary
-from infra.cfn import parameters
 from infra.cfn.mappings import add_image_registries
 from infra.cfn.templates_common import new_template
 from infra.config.names import Names
@@ -20,5 +19,4 @@ def build(n: Names) -> Template:
     for policy in boundary.managed_policies(n.env.source.type):
         t.add_resource(policy)
     add_image_registries(t, n.env.region)  # the registry account the image pulls name
-    parameters.declare_used(t)
     return t

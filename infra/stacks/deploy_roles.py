@@ -12,7 +12,7 @@ from troposphere import Ref, Sub, Template, iam
 
 from infra.config.names import Names
 from infra.iam import deploy_policies
-from infra.cfn import parameters, scanner_skips
+from infra.cfn import scanner_skips
 from infra.iam.policies import document
 from infra.iam.roles import exported_service_role
 from infra.cfn.templates_common import new_template
@@ -38,5 +38,4 @@ def build(n: Names) -> Template:  # noqa: ARG001 - same signature as every stack
         Roles=[Ref(KpiDeployRole)],
     ))
     scanner_skips.apply(t, "deploy-roles")
-    parameters.declare_used(t)
     return t

@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import json
 
-from troposphere import AWS_NO_VALUE, Equals, If, Join, Ref, Sub, Template
+from troposphere import Join, Ref, Sub, Template
 from troposphere import awslambda, codepipeline, events
 
 from infra.config.model import Deployment
 from infra.config.names import Names
-from infra.cfn import parameters, scanner_skips
+from infra.cfn import scanner_skips
 from infra.cfn.parameters import deployment_settings
 from infra.cfn.exports import import_value
 from infra.cfn.mappings import add_image_registries, image_registry_account
@@ -254,5 +254,4 @@ def build(n: Names) -> Template:
     deployment_outcomes.add(t, _operations_topic())
     scanner_skips.apply(t, "deployment")
     add_image_registries(t, n.env.region)  # the registry Resolve holds a version's serving image to
-    parameters.declare_used(t)
     return t

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from troposphere import Ref, Template, iam
 
-from infra.cfn import parameters
 from infra.cfn.mappings import add_image_registries
 from infra.cfn.templates_common import new_template
 from infra.config.names import Names
@@ -61,5 +60,4 @@ def build(n: Names) -> Template:
     exported_service_role(t, "CrawlerRole", "CrawlerRoleName", "glue.amazonaws.com",
           "the KPI crawler's role", functions.crawler_statements(), FUNCTIONS)
     add_image_registries(t, n.env.region)  # the registry account the image pulls name
-    parameters.declare_used(t)  # every ${Name} the statements use becomes a Parameter
     return t

@@ -16,14 +16,7 @@ import json
 
 from troposphere import (
     AWS_ACCOUNT_ID,
-    AWS_NO_VALUE,
-    Equals,
-    If,
-    Join,
-    Not,
     Ref,
-    Select,
-    Split,
     Sub,
     Template,
     athena,
@@ -34,7 +27,7 @@ from troposphere import (
 from troposphere import awslambda
 
 from infra.config.names import Names
-from infra.cfn import parameters, scanner_skips
+from infra.cfn import scanner_skips
 from infra.cfn.exports import import_value
 from troposphere import quicksight
 from infra.cfn.templates_common import new_template
@@ -258,5 +251,4 @@ def build(n: Names) -> Template:
     _glue(t)
     _quicksight(t, _athena(t), n.env.quicksight_principals)
     scanner_skips.apply(t, "kpi")
-    parameters.declare_used(t)
     return t

@@ -19,7 +19,7 @@ from awacs.aws import (Allow, ArnEquals, Bool, Condition, Deny, PolicyDocument, 
 from troposphere import GetAtt, Ref, Sub, Template, kms, sns, sqs
 
 from infra.config.names import Names
-from infra.cfn import parameters, scanner_skips
+from infra.cfn import scanner_skips
 from infra.cfn.exports import export, import_value
 from infra.cfn.templates_common import new_template
 from infra.iam.policies import VERSION, account_administers_key, deny_insecure_transport, key_use_through_iam
@@ -166,5 +166,4 @@ def build(n: Names) -> Template:
     approvals_topic(t, NotificationsKey, n.env.emails)
     dead_letter_queues(t, NotificationsKey)
     scanner_skips.apply(t, "messaging")
-    parameters.declare_used(t)
     return t

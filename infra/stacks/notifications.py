@@ -15,7 +15,7 @@ from troposphere import Join, Ref, Sub, Template
 from troposphere import awslambda, events, logs
 
 from infra.config.names import Names
-from infra.cfn import parameters, scanner_skips
+from infra.cfn import scanner_skips
 from infra.cfn.exports import import_value
 from infra.cfn.templates_common import new_template
 from infra.parts import alarms, functions, model_package_events
@@ -98,5 +98,4 @@ def build(n: Names) -> Template:  # noqa: ARG001 - same signature as every stack
     rule(t, function(t))
     failure_alarms(t)
     scanner_skips.apply(t, "notifications")
-    parameters.declare_used(t)
     return t

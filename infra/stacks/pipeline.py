@@ -14,7 +14,7 @@ from __future__ import annotations
 from troposphere import GetAtt, Ref, Sub, Template, sagemaker
 
 from infra.config.names import Names
-from infra.cfn import parameters, scanner_skips
+from infra.cfn import scanner_skips
 from infra.cfn.exports import export
 from infra.cfn.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
 from infra.parts import artifact_store, builds, delivery_failures, delivery_pipeline, operations_topic, pipeline_source
@@ -49,5 +49,4 @@ def build(n: Names) -> Template:
     export(t, "ArtifactBucketName", Ref(ArtifactBucket), "Name of the artifact bucket")
     export(t, "ArtifactKeyArn", GetAtt(ArtifactKey, "Arn"), "ARN of the artifact bucket's KMS key")
     scanner_skips.apply(t, "pipeline")
-    parameters.declare_used(t)
     return t

@@ -13,7 +13,7 @@ a config that serves nothing, nor CloudFormation re-issuing an update to a confi
 """
 from __future__ import annotations
 
-from troposphere import AWS_NO_VALUE, Equals, If, GetAtt, Join, Not, Output, Ref, Sub, Template, cloudwatch
+from troposphere import GetAtt, Join, Output, Ref, Sub, Template, cloudwatch
 
 from infra.config.names import Names
 from infra.cfn import parameters, scanner_skips
@@ -177,6 +177,7 @@ def build(n: Names) -> Template:
     t = new_template("Production SageMaker endpoint: the version's model and config, its rollback and on-call alarms; "
                      "the deployment pipeline rolls it out")
     settings = deployment_settings(n)
+    parameters.declare_run_time(t)
     Model = endpoint.model(t)
     EndpointConfig = endpoint.endpoint_config(t, Model, settings.instance_type, Ref("MinInstances"), **data_capture(settings))
     # A new version replaces both; CloudFormation would then delete the old ones. If SageMaker rolled the rollout
@@ -190,5 +191,4 @@ def build(n: Names) -> Template:
     serves_rejected_alarm(t)
     rollout_outputs(t, EndpointConfig, alarms)
     scanner_skips.apply(t, "production-endpoint")
-    parameters.declare_used(t)
     return t

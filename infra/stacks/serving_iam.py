@@ -13,7 +13,6 @@ from __future__ import annotations
 from troposphere import Template
 
 from infra.config.names import Names
-from infra.cfn import parameters
 from infra.cfn.mappings import add_image_registries
 from infra.cfn.templates_common import new_template
 from infra.iam import deploy_policies
@@ -49,5 +48,4 @@ def build(n: Names) -> Template:
                           "the role CloudFormation deploys the production endpoint stack with",
                           deploy_policies.production_endpoint_stack(), boundary=None)
     add_image_registries(t, n.env.region)  # the registry account the image pulls name
-    parameters.declare_used(t)
     return t

@@ -5,7 +5,7 @@ pipeline's Staging stage deletes the stack once the smoke test has run (unless c
 """
 from __future__ import annotations
 
-from troposphere import Ref, Template
+from troposphere import Template
 
 from infra.config.names import Names
 from infra.cfn import parameters, scanner_skips
@@ -17,9 +17,9 @@ from infra.parts import endpoint
 
 def build(n: Names) -> Template:
     t = new_template("Staging SageMaker endpoint: the approved model version the deployment pipeline smoke-tests")
+    parameters.declare_run_time(t)
     Model = endpoint.model(t)
     EndpointConfig = endpoint.endpoint_config(t, Model, deployment_settings(n).staging_instance_type, STAGING_INSTANCES)
     endpoint.endpoint(t, EndpointConfig, "StagingEndpointName")
     scanner_skips.apply(t, "staging-endpoint")
-    parameters.declare_used(t)
     return t
