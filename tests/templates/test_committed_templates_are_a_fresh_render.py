@@ -31,7 +31,7 @@ def test_committed_templates_equal_a_fresh_render(rendered):
 
 
 def test_every_stack_has_a_template_and_a_parameter_file_per_env(rendered, project):
-    expected = {f"{s}.yaml" for s in BUILDERS} | {f"{e}/{s}.json" for s in BUILDERS for e in project.environments}
+    expected = {f"{e}/{s}.{ext}" for s in BUILDERS for e in project.environments for ext in ("yaml", "json")}
     assert set(rendered) == expected
 
 
@@ -57,12 +57,12 @@ def test_check_reports_stale_and_missing_files_and_exits_1(tmp_path, capsys):
     fixture = ["--config", str(FIXTURE_CONFIG)]  # envs dev and prod
     assert generate.main([*fixture, "--out", str(out)]) == 0
     assert generate.main([*fixture, "--out", str(out), "--check"]) == 0
-    (out / "iam.yaml").write_text("stale\n")
+    (out / "prod" / "iam.yaml").write_text("stale\n")
     (out / "dev" / "iam.json").unlink()
     capsys.readouterr()
     assert generate.main([*fixture, "--out", str(out), "--check"]) == 1
     printed = capsys.readouterr()
-    assert f"stale:   {out / 'iam.yaml'}" in printed.out
+    assert f"stale:   {out / 'prod' / 'iam.yaml'}" in printed.out
     assert f"missing: {out / 'dev' / 'iam.json'}" in printed.out
     assert "make templates" in printed.err
 
@@ -73,11 +73,11 @@ def test_check_writes_nothing(tmp_path):
     assert not out.exists()
 
 
-def test_env_option_renders_only_that_envs_parameter_files(tmp_path):
+def test_env_option_renders_only_that_envs_files(tmp_path):
     out = tmp_path / "out"
     assert generate.main(["--config", str(FIXTURE_CONFIG), "--out", str(out), "--env", "prod"]) == 0  # envs dev and prod
-    assert not (out / "dev").exists()
-    assert {p.name for p in (out / "prod").iterdir()} == {f"{s}.json" for s in BUILDERS}
+    assert [p.name for p in out.iterdir()] == ["prod"]
+    assert {p.name for p in (out / "prod").iterdir()} == {f"{s}.{ext}" for s in BUILDERS for ext in ("yaml", "json")}
 
 
 def test_unchanged_files_are_not_rewritten(tmp_path):
@@ -104,18 +104,28 @@ def test_model_package_group_is_derived_from_the_sagemaker_pipeline_name(project
         assert n.sagemaker_pipeline == f"{project.sagemaker_pipeline_name}-{env}"
 
 
-def test_env_option_renders_the_same_shared_templates_as_a_full_render(tmp_path):
-    """The templates hold every env's values (conditions, mappings): rendering them from one env's config
-    would drop the others' subscriptions and settings from a template every env deploys."""
+def test_env_option_renders_that_envs_files_as_a_full_render_does(tmp_path):
+    """Each env's files come from its own config alone: `--env X` (which loads only X's file) writes X's folder
+    byte for byte as a full render does, and nothing else."""
     from infra import config
 
     full = tmp_path / "full"
     assert generate.main(["--out", str(full)]) == 0
-    shared = sorted(p.name for p in full.glob("*.yaml"))
     for env in config.load().environments:
         one = tmp_path / env
         assert generate.main(["--out", str(one), "--env", env]) == 0
-        assert sorted(p.name for p in one.glob("*.yaml")) == shared
-        for name in shared:
-            assert (one / name).read_bytes() == (full / name).read_bytes(), f"--env {env} renders {name} differently"
-        assert (one / env).is_dir() and [p.name for p in one.iterdir() if p.is_dir()] == [env]
+        assert [p.name for p in one.iterdir()] == [env]
+        made = {p.name: p.read_bytes() for p in (one / env).iterdir()}
+        assert made == {p.name: p.read_bytes() for p in (full / env).iterdir()}, f"--env {env} renders differently"
+
+
+def test_an_envs_files_do_not_change_when_another_env_is_added_or_removed(project, rendered):
+    """Adding or removing an env leaves every other env's files as they were: no env's values reach another's."""
+    import dataclasses
+
+    from infra.output import render
+
+    envs = list(project.environments)
+    for env in envs:
+        alone = render.render(dataclasses.replace(project, environments={env: project.environments[env]}))
+        assert alone == {rel: text for rel, text in rendered.items() if rel.startswith(f"{env}/")}, env

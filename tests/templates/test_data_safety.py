@@ -15,48 +15,51 @@ STATEFUL_TYPES = {"AWS::S3::Bucket", "AWS::KMS::Key", "AWS::SageMaker::ModelPack
 INLINE_TEMPLATE_LIMIT = size_limits.TEMPLATE_BODY_LIMIT  # bytes: CloudFormation's TemplateBody limit
 
 
-def _resources(rendered, stack):
-    return {k: v for k, v in load(rendered[f"{stack}.yaml"]).get("Resources", {}).items() if isinstance(v, dict)}
+def _resources(rendered, env, stack):
+    return {k: v for k, v in load(rendered[f"{env}/{stack}.yaml"]).get("Resources", {}).items() if isinstance(v, dict)}
 
 
+@pytest.mark.every_env
 @pytest.mark.parametrize("stack", list(BUILDERS))
-def test_stateful_resources_are_retained_on_delete_and_replace(rendered, stack):
-    for logical_id, res in _resources(rendered, stack).items():
+def test_stateful_resources_are_retained_on_delete_and_replace(rendered, env, stack):
+    for logical_id, res in _resources(rendered, env, stack).items():
         if res["Type"] in STATEFUL_TYPES:
             # RetainExceptOnCreate: retained for good, yet a failed first create leaves no orphan behind.
-            assert res.get("DeletionPolicy") == "RetainExceptOnCreate", f"{stack}.yaml {logical_id} ({res['Type']}) is not retained on delete"
-            assert res.get("UpdateReplacePolicy") == "Retain", f"{stack}.yaml {logical_id} lacks UpdateReplacePolicy: Retain"
+            assert res.get("DeletionPolicy") == "RetainExceptOnCreate", f"{env}/{stack}.yaml {logical_id} ({res['Type']}) is not retained on delete"
+            assert res.get("UpdateReplacePolicy") == "Retain", f"{env}/{stack}.yaml {logical_id} lacks UpdateReplacePolicy: Retain"
 
 
+@pytest.mark.every_env
 @pytest.mark.parametrize("stack", list(BUILDERS))
-def test_every_template_fits_cloudformations_inline_limit(rendered, stack):
-    size = len(rendered[f"{stack}.yaml"].encode())
-    assert size <= INLINE_TEMPLATE_LIMIT, f"templates/{stack}.yaml is {size} bytes; CloudFormation takes {INLINE_TEMPLATE_LIMIT} inline"
+def test_every_template_fits_cloudformations_inline_limit(rendered, env, stack):
+    size = len(rendered[f"{env}/{stack}.yaml"].encode())
+    assert size <= INLINE_TEMPLATE_LIMIT, f"templates/{env}/{stack}.yaml is {size} bytes; CloudFormation takes {INLINE_TEMPLATE_LIMIT} inline"
 
 
-def test_self_update_cannot_replace_or_drop_the_artifact_bucket_key_or_registry(rendered, project):
-    resources = _resources(rendered, "pipeline")
+@pytest.mark.every_env
+def test_self_update_cannot_replace_or_drop_the_artifact_bucket_key_or_registry(rendered, env):
+    resources = _resources(rendered, env, "pipeline")
     # Fixed logical IDs: renaming one would replace the resource.
     assert resources["ArtifactBucket"]["Type"] == "AWS::S3::Bucket"
     assert resources["ArtifactKey"]["Type"] == "AWS::KMS::Key"
     assert resources["ModelPackageGroup"]["Type"] == "AWS::SageMaker::ModelPackageGroup"
-    for env in project.environments:
-        policy = json.loads(rendered[f"{env}/pipeline.json"])["StackPolicy"]
-        (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
-        assert set(deny["Action"]) == {"Update:Replace", "Update:Delete"}
-        assert {"LogicalResourceId/ArtifactBucket", "LogicalResourceId/ArtifactKey", "LogicalResourceId/ModelPackageGroup"} <= set(deny["Resource"])
+    policy = json.loads(rendered[f"{env}/pipeline.json"])["StackPolicy"]
+    (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+    assert set(deny["Action"]) == {"Update:Replace", "Update:Delete"}
+    assert {"LogicalResourceId/ArtifactBucket", "LogicalResourceId/ArtifactKey", "LogicalResourceId/ModelPackageGroup"} <= set(deny["Resource"])
 
 
+@pytest.mark.every_env
 @pytest.mark.parametrize("stack", list(BUILDERS))
-def test_stack_policy_protects_exactly_what_the_template_retains(rendered, project, stack):
-    retained = {f"LogicalResourceId/{k}" for k, v in _resources(rendered, stack).items() if v.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate")}
-    for env in project.environments:
-        body = json.loads(rendered[f"{env}/{stack}.json"])
-        if not retained:
-            assert "StackPolicy" not in body
-            continue
-        (deny,) = [s for s in body["StackPolicy"]["Statement"] if s["Effect"] == "Deny"]
-        assert set(deny["Resource"]) == retained
+def test_stack_policy_protects_exactly_what_the_template_retains(rendered, env, stack):
+    retained = {f"LogicalResourceId/{k}" for k, v in _resources(rendered, env, stack).items()
+                if v.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate")}
+    body = json.loads(rendered[f"{env}/{stack}.json"])
+    if not retained:
+        assert "StackPolicy" not in body
+        return
+    (deny,) = [s for s in body["StackPolicy"]["Statement"] if s["Effect"] == "Deny"]
+    assert set(deny["Resource"]) == retained
 
 
 class FakeCloudFormation:
@@ -100,11 +103,16 @@ def test_bootstrap_turns_on_termination_protection_and_applies_the_stack_policy(
     assert "LogicalResourceId/ArtifactBucket" in policy["Statement"][1]["Resource"]
 
 
-def test_log_retention_comes_from_config(rendered, project):
+@pytest.mark.every_env
+def test_log_retention_comes_from_config(rendered, project, env):
+    """Each env's log groups keep logs as long as its own config says (written in: envs differ)."""
+    days = project.env(env).log_retention_days
+    groups = 0
     for stack in BUILDERS:
-        for logical_id, res in _resources(rendered, stack).items():
+        for logical_id, res in _resources(rendered, env, stack).items():
             if res["Type"] == "AWS::Logs::LogGroup":
-                assert res["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, f"{stack}.yaml {logical_id}"
-    for env in project.environments:
-        n = names_mod.for_env(project, env)
-        assert json.loads(rendered[f"{env}/iam.json"])["Tags"]["environment"] == n.env_name
+                groups += 1
+                assert res["Properties"]["RetentionInDays"] == days, f"{env}/{stack}.yaml {logical_id}"
+    assert groups, f"{env}: no log group found: the check would pass on nothing"
+    n = names_mod.for_env(project, env)
+    assert json.loads(rendered[f"{env}/iam.json"])["Tags"]["environment"] == n.env_name

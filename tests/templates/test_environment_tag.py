@@ -13,6 +13,7 @@ import yaml
 
 from infra.config import loader
 from infra.output import render
+from infra.stacks import BUILDERS
 from tests.conftest import FIXTURE_CONFIG, absent_env
 
 
@@ -30,8 +31,25 @@ def _copy_first_env(tmp_path) -> tuple:
 def test_a_copied_env_file_tags_every_stack_with_its_own_name(tmp_path):
     cfg, _, added = _copy_first_env(tmp_path)
     files = render.render(loader.load(cfg))
-    tags = {path: json.loads(text)["Tags"] for path, text in files.items() if path.startswith(f"{added}/")}
-    assert tags and {t["environment"] for t in tags.values()} == {added}
+    tags = {path: json.loads(text)["Tags"] for path, text in files.items()
+            if path.startswith(f"{added}/") and path.endswith(".json")}
+    assert set(tags) == {f"{added}/{stack}.json" for stack in BUILDERS}
+    assert {t["environment"] for t in tags.values()} == {added}
+
+
+def test_a_copied_env_files_templates_name_nothing_of_the_env_it_was_copied_from(tmp_path):
+    """Its templates are concrete (names written in): each derives from the copy's own env name."""
+    from infra.config import names
+
+    cfg, first, added = _copy_first_env(tmp_path)
+    project = loader.load(cfg)
+    files = render.render(project)
+    source = names.for_env(project, first)
+    needles = (source.prefix, source.stack("iam").removesuffix("iam"), source.sagemaker_pipeline, f"-{first}-", f"/{first}/")
+    found = [f"{path}: {needle}" for path, text in files.items() if path.startswith(f"{added}/")
+             for needle in needles if needle in text]
+    assert not found, "\n".join(found)
+    assert source.prefix in files[f"{first}/iam.yaml"] and names.for_env(project, added).prefix in files[f"{added}/iam.yaml"]
 
 
 def test_an_explicit_environment_tag_equal_to_the_name_is_kept(tmp_path):

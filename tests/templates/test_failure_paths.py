@@ -12,63 +12,85 @@ import re
 
 import pytest
 
+from infra.config import names as names_mod
 from infra.parts import delivery_failures
 from infra.stacks import BUILDERS
 from tests.support.cfn import load
 
-OPERATIONS_TOPIC = ({"Fn::ImportValue": {"Fn::Sub": "${PipelineStackName}-OperationsTopicArn"}}, {"Ref": "OperationsTopic"})
+
+def operations_topic(pipeline_stack_name: str) -> tuple[dict, dict]:
+    """How a template names the operations topic: imported from the env's pipeline stack, or its own (pipeline)."""
+    return {"Fn::ImportValue": f"{pipeline_stack_name}-OperationsTopicArn"}, {"Ref": "OperationsTopic"}
 
 
-def _resources(rendered, rtype: str) -> dict[tuple[str, str], dict]:
+def _topic(project, env):
+    return operations_topic(names_mod.for_env(project, env).stack("pipeline"))
+
+
+def _resources(rendered, env, rtype: str) -> dict[tuple[str, str], dict]:
     return {(stack, logical_id): r for stack in BUILDERS
-            for logical_id, r in load(rendered[f"{stack}.yaml"])["Resources"].items() if r["Type"] == rtype}
+            for logical_id, r in load(rendered[f"{env}/{stack}.yaml"])["Resources"].items() if r["Type"] == rtype}
 
 
-def _alarms(rendered) -> list[dict]:
-    return [a["Properties"] for a in _resources(rendered, "AWS::CloudWatch::Alarm").values()]
+def _alarms(rendered, env) -> list[dict]:
+    return [a["Properties"] for a in _resources(rendered, env, "AWS::CloudWatch::Alarm").values()]
 
 
-def _watched(rendered, namespace: str, metric: str, dimension: str) -> list:
-    return [a["Dimensions"][0]["Value"] for a in _alarms(rendered)
+def _watched(rendered, env, namespace: str, metric: str, dimension: str) -> list:
+    return [a["Dimensions"][0]["Value"] for a in _alarms(rendered, env)
             if (a["Namespace"], a["MetricName"]) == (namespace, metric) and a["Dimensions"][0]["Name"] == dimension]
 
 
-def alarm_topic_problems(rendered) -> list[str]:
+def alarm_topic_problems(rendered, env, topic) -> list[str]:
     problems = []
-    for (stack, logical_id), alarm in _resources(rendered, "AWS::CloudWatch::Alarm").items():
+    for (stack, logical_id), alarm in _resources(rendered, env, "AWS::CloudWatch::Alarm").items():
         actions = alarm["Properties"].get("AlarmActions", [])
-        if not actions or any(a not in OPERATIONS_TOPIC for a in actions):
-            problems.append(f"{stack}.yaml {logical_id} notifies {actions}, not the operations topic")
+        if not actions or any(a not in topic for a in actions):
+            problems.append(f"{env}/{stack}.yaml {logical_id} notifies {actions}, not the operations topic")
     return problems
 
 
-def test_every_alarm_notifies_the_operations_topic(rendered):
-    problems = alarm_topic_problems(rendered)
+@pytest.mark.every_env
+def test_every_alarm_notifies_the_operations_topic(rendered, project, env):
+    assert _alarms(rendered, env)
+    problems = alarm_topic_problems(rendered, env, _topic(project, env))
     assert not problems, "\n".join(problems)
 
 
 def test_the_topic_check_catches_an_alarm_on_the_topic_it_watches():
     alarm = {"Type": "AWS::CloudWatch::Alarm", "Properties": {"AlarmActions": [{"Ref": "Topic"}]}}
-    broken = {f"{s}.yaml": "Resources: {}\n" for s in BUILDERS}
-    broken["notifications.yaml"] = json.dumps({"Resources": {"NotifierDeadLetterAlarm": alarm}})
-    assert alarm_topic_problems(broken) == [
-        "notifications.yaml NotifierDeadLetterAlarm notifies [{'Ref': 'Topic'}], not the operations topic"]
+    broken = {f"e/{s}.yaml": "Resources: {}\n" for s in BUILDERS}
+    broken["e/notifications.yaml"] = json.dumps({"Resources": {"NotifierDeadLetterAlarm": alarm}})
+    assert alarm_topic_problems(broken, "e", operations_topic("p")) == [
+        "e/notifications.yaml NotifierDeadLetterAlarm notifies [{'Ref': 'Topic'}], not the operations topic"]
 
 
-def test_every_dead_letter_queue_and_every_hand_over_to_one_is_watched(rendered):
-    queues = {k[1]: r for k, r in _resources(rendered, "AWS::SQS::Queue").items()}
-    depth = _watched(rendered, "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName")
+def test_the_topic_check_catches_an_alarm_on_another_envs_operations_topic():
+    alarm = {"Type": "AWS::CloudWatch::Alarm",
+             "Properties": {"AlarmActions": [{"Fn::ImportValue": "other-pipeline-OperationsTopicArn"}]}}
+    broken = {f"e/{s}.yaml": "Resources: {}\n" for s in BUILDERS}
+    broken["e/kpi.yaml"] = json.dumps({"Resources": {"MetricsDeadLetterAlarm": alarm}})
+    assert alarm_topic_problems(broken, "e", operations_topic("this-pipeline")) == [
+        "e/kpi.yaml MetricsDeadLetterAlarm notifies [{'Fn::ImportValue': 'other-pipeline-OperationsTopicArn'}], "
+        "not the operations topic"]
+
+
+@pytest.mark.every_env
+def test_every_dead_letter_queue_and_every_hand_over_to_one_is_watched(rendered, env):
+    queues = {k[1]: r for k, r in _resources(rendered, env, "AWS::SQS::Queue").items()}
+    assert queues
+    depth = _watched(rendered, env, "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName")
     for logical_id in queues:
-        assert {"Fn::GetAtt": [logical_id, "QueueName"]} in depth or {"Ref": queues[logical_id]["Properties"]["QueueName"]["Ref"]} in depth, \
-            f"no alarm on the depth of {logical_id}"
-    rule_hand_overs = _watched(rendered, "AWS/Events", "InvocationsFailedToBeSentToDlq", "RuleName")
-    for (stack, logical_id), rule in _resources(rendered, "AWS::Events::Rule").items():
+        assert {"Fn::GetAtt": [logical_id, "QueueName"]} in depth or queues[logical_id]["Properties"]["QueueName"] in depth, \
+            f"{env}: no alarm on the depth of {logical_id}"
+    rule_hand_overs = _watched(rendered, env, "AWS/Events", "InvocationsFailedToBeSentToDlq", "RuleName")
+    for (stack, logical_id), rule in _resources(rendered, env, "AWS::Events::Rule").items():
         if any("DeadLetterConfig" in t for t in rule["Properties"]["Targets"]):
             assert rule["Properties"]["Name"] in rule_hand_overs, f"{stack}.yaml {logical_id}: no alarm when its DLQ refuses an event"
-    functions = {k: r["Properties"] for k, r in _resources(rendered, "AWS::Lambda::Function").items()}
-    invoke_configs = [r["Properties"] for r in _resources(rendered, "AWS::Lambda::EventInvokeConfig").values()]
-    destination_failures = _watched(rendered, "AWS/Lambda", "DestinationDeliveryFailures", "FunctionName")
-    dead_letter_errors = _watched(rendered, "AWS/Lambda", "DeadLetterErrors", "FunctionName")
+    functions = {k: r["Properties"] for k, r in _resources(rendered, env, "AWS::Lambda::Function").items()}
+    invoke_configs = [r["Properties"] for r in _resources(rendered, env, "AWS::Lambda::EventInvokeConfig").values()]
+    destination_failures = _watched(rendered, env, "AWS/Lambda", "DestinationDeliveryFailures", "FunctionName")
+    dead_letter_errors = _watched(rendered, env, "AWS/Lambda", "DeadLetterErrors", "FunctionName")
     for (stack, logical_id), fn in functions.items():
         on_failure = any(c["FunctionName"] == {"Ref": logical_id} and "OnFailure" in c.get("DestinationConfig", {})
                          for c in invoke_configs)
@@ -88,12 +110,13 @@ def _json_filter_matches(pattern: str, line: str) -> bool:
         return False
 
 
-def test_events_the_notifier_drops_are_counted_and_alarmed(rendered, monkeypatch, capsys):
+@pytest.mark.every_env
+def test_events_the_notifier_drops_are_counted_and_alarmed(rendered, env, monkeypatch, capsys):
     from tests.support.notifier_support import sample_event
 
     from get_model_metadata import handler  # lambda_src/ is on sys.path: tests/__init__.py
 
-    template = load(rendered["notifications.yaml"])
+    template = load(rendered[f"{env}/notifications.yaml"])
     metric_filter = template["Resources"]["NotifierMalformedEventsFilter"]["Properties"]
     assert metric_filter["LogGroupName"] == {"Ref": "NotifierLogGroup"}
     monkeypatch.setenv("MODEL_PACKAGE_GROUP_NAME", "g")
@@ -118,9 +141,10 @@ UNCONDITIONED_SERVICE_STATEMENTS = {
 }
 
 
+@pytest.mark.every_env
 @pytest.mark.parametrize("stack", ["notifications", "pipeline"])
-def test_no_key_lets_a_service_use_it_without_a_condition(rendered, stack):
-    for logical_id, resource in load(rendered[f"{stack}.yaml"])["Resources"].items():
+def test_no_key_lets_a_service_use_it_without_a_condition(rendered, env, stack):
+    for logical_id, resource in load(rendered[f"{env}/{stack}.yaml"])["Resources"].items():
         if resource["Type"] != "AWS::KMS::Key":
             continue
         for statement in resource["Properties"]["KeyPolicy"]["Statement"]:
@@ -128,45 +152,47 @@ def test_no_key_lets_a_service_use_it_without_a_condition(rendered, stack):
                 if (stack, statement["Sid"]) in UNCONDITIONED_SERVICE_STATEMENTS:
                     assert "Condition" not in statement and statement["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
                     continue
-                assert "Condition" in statement, f"{stack}.yaml {logical_id} {statement['Sid']}: a service with no condition"
+                assert "Condition" in statement, f"{env}/{stack}.yaml {logical_id} {statement['Sid']}: a service with no condition"
 
 
-def test_every_rule_target_that_can_fail_is_watched(rendered):
+@pytest.mark.every_env
+def test_every_rule_target_that_can_fail_is_watched(rendered, env):
     """A target with a dead-letter queue is watched through it (above); any other target's failures
-    (FailedInvocations: the target refused, its role or key denied) raise an alarm that exists whenever the rule does."""
-    failed = {(a["Dimensions"][0]["Value"]["Fn::Sub"], a.get("Condition"))
-              for a in (dict(r["Properties"], Condition=r.get("Condition"))
-                        for r in _resources(rendered, "AWS::CloudWatch::Alarm").values())
-              if (a["Namespace"], a["MetricName"]) == ("AWS/Events", "FailedInvocations")}
-    for (stack, logical_id), rule in _resources(rendered, "AWS::Events::Rule").items():
+    (FailedInvocations: the target refused, its role or key denied) raise an alarm in the stack of the rule, so the
+    alarm exists whenever the rule does."""
+    failed = {(stack, a["Properties"]["Dimensions"][0]["Value"])
+              for (stack, _), a in _resources(rendered, env, "AWS::CloudWatch::Alarm").items()
+              if (a["Properties"]["Namespace"], a["Properties"]["MetricName"]) == ("AWS/Events", "FailedInvocations")}
+    for (stack, logical_id), rule in _resources(rendered, env, "AWS::Events::Rule").items():
         if any("DeadLetterConfig" not in t for t in rule["Properties"]["Targets"]):
-            assert (rule["Properties"]["Name"]["Fn::Sub"], rule.get("Condition")) in failed, \
-                f"{stack}.yaml {logical_id}: a target without a dead-letter queue and no FailedInvocations alarm"
+            assert (stack, rule["Properties"]["Name"]) in failed, \
+                f"{env}/{stack}.yaml {logical_id}: a target without a dead-letter queue and no FailedInvocations alarm"
 
 
-def test_a_failed_pipeline_run_reaches_the_operations_topic(rendered):
+@pytest.mark.every_env
+def test_a_failed_pipeline_run_reaches_the_operations_topic(rendered, project, env):
     """Every CodePipeline the templates make (delivery, model deployment) has one rule sending its failed runs to
     the operations topic (in the pipeline stack, or imported from it), and the topic's policy and key let
     EventBridge publish for those rules (and nothing else)."""
-    pipelines = _resources(rendered, "AWS::CodePipeline::Pipeline")
+    pipelines = _resources(rendered, env, "AWS::CodePipeline::Pipeline")
     assert len(pipelines) >= 2
-    home = load(rendered["pipeline.yaml"])["Resources"]
+    home = load(rendered[f"{env}/pipeline.yaml"])["Resources"]
     policy = next(r["Properties"]["PolicyDocument"] for r in home.values()
                   if r["Type"] == "AWS::SNS::TopicPolicy" and {"Ref": "OperationsTopic"} in r["Properties"]["Topics"])
     publishers = [s for s in policy["Statement"] if s["Effect"] == "Allow" and s["Principal"] == {"Service": ["events.amazonaws.com"]}]
     assert len(publishers) == 1 and publishers[0]["Action"] == ["sns:Publish"]
     admitted = [arn["Fn::Sub"] for arn in publishers[0]["Condition"]["ArnEquals"]["aws:SourceArn"]]
-    imported_topic = {"Fn::ImportValue": {"Fn::Sub": "${PipelineStackName}-OperationsTopicArn"}}
+    imported_topic, own_topic = _topic(project, env)
     for (stack, logical_id), pipeline in pipelines.items():
-        resources = load(rendered[f"{stack}.yaml"])["Resources"]
+        resources = load(rendered[f"{env}/{stack}.yaml"])["Resources"]
         rules = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Events::Rule"
                  and r["Properties"]["EventPattern"].get("source") == ["aws.codepipeline"]
                  and r["Properties"]["EventPattern"]["detail"].get("pipeline") == [pipeline["Properties"]["Name"]]
                  and "FAILED" in r["Properties"]["EventPattern"]["detail"].get("state", [])]
-        assert len(rules) == 1, f"{stack}.yaml {logical_id}: no rule reports its failed runs"
+        assert len(rules) == 1, f"{env}/{stack}.yaml {logical_id}: no rule reports its failed runs"
         rule = rules[0]
-        assert [t["Arn"] for t in rule["Targets"]] in ([{"Ref": "OperationsTopic"}], [imported_topic])
-        rule_arn_suffix = ":rule/" + rule["Name"]["Fn::Sub"]
+        assert [t["Arn"] for t in rule["Targets"]] in ([own_topic], [imported_topic])
+        rule_arn_suffix = ":rule/" + rule["Name"]
         assert any(arn.endswith(rule_arn_suffix) for arn in admitted), f"the topic admits {admitted}, not {rule_arn_suffix}"
     key_id = home["OperationsTopic"]["Properties"]["KmsMasterKeyId"]["Ref"]
     key_users = [s for s in home[key_id]["Properties"]["KeyPolicy"]["Statement"]

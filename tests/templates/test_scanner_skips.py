@@ -1,24 +1,27 @@
 """Every accepted checkov finding has a reason, sits in its resource's Metadata and is listed in docs/security.md."""
 from __future__ import annotations
 
+import pytest
+
 from infra.cfn.scanner_skips import SKIPS
 from infra.stacks import BUILDERS
 from tests.support.cfn import load
 from tests.conftest import ROOT
 
 
-def _skips_in_templates(rendered) -> dict[tuple[str, str], dict[str, str]]:
+def _skips_in_templates(rendered, env) -> dict[tuple[str, str], dict[str, str]]:
     found = {}
     for stack in BUILDERS:
-        for logical_id, res in load(rendered[f"{stack}.yaml"]).get("Resources", {}).items():
+        for logical_id, res in load(rendered[f"{env}/{stack}.yaml"]).get("Resources", {}).items():
             skips = res.get("Metadata", {}).get("checkov", {}).get("skip", []) if isinstance(res, dict) else []
             if skips:
                 found[(stack, logical_id)] = {s["id"]: s["comment"] for s in skips}
     return found
 
 
-def test_templates_carry_exactly_the_skips_of_the_table(rendered):
-    assert _skips_in_templates(rendered) == SKIPS
+@pytest.mark.every_env
+def test_templates_carry_exactly_the_skips_of_the_table(rendered, env):
+    assert _skips_in_templates(rendered, env) == SKIPS
 
 
 def test_every_skip_has_a_reason_a_reviewer_can_read():

@@ -82,20 +82,22 @@ def test_export_names_are_unique_across_stacks(stacks_by_env):
 
 
 def test_every_parameter_has_a_value_and_no_file_holds_an_undeclared_key(rendered, project):
+    """Only run-time parameters remain (tests/templates/test_templates_declare_the_parameters_they_use.py); each
+    still needs its placeholder, or a deploy of the committed files (make deploy) has no value to send."""
     for env in project.environments:
         for stack in ORDER:
-            declared = load(rendered[f"{stack}.yaml"]).get("Parameters", {})
+            declared = load(rendered[f"{env}/{stack}.yaml"]).get("Parameters", {})
             given = json.loads(rendered[f"{env}/{stack}.json"])["Parameters"]
             missing = [k for k, spec in declared.items() if k not in given and "Default" not in spec]
             extra = [k for k in given if k not in declared]
-            assert not missing, f"{stack}.yaml declares {missing} but templates/{env}/{stack}.json gives no value"
-            assert not extra, f"templates/{env}/{stack}.json holds {extra}, which {stack}.yaml does not declare"
+            assert not missing, f"{env}/{stack}.yaml declares {missing} but templates/{env}/{stack}.json gives no value"
+            assert not extra, f"templates/{env}/{stack}.json holds {extra}, which {env}/{stack}.yaml does not declare"
 
 
 def test_pipeline_deploys_stacks_in_the_order_their_imports_need(stacks_by_env, project):
     for env, stacks in stacks_by_env.items():
         n_stacks = [a["Configuration"]["StackName"] for a in _deploy_actions(stacks)]
-        # The deployment stack only where the env serves models (its stage is conditional).
+        # The deployment stack only where the env serves models (config `deployment`: its stage exists only there).
         serves = project.env(env).deployment is not None
         expected = [stacks[key].name for key in ORDER if key in PIPELINE_STACKS and (key != "deployment" or serves)]
         same(f"env {env}: deployment order", **{"pipeline.yaml stages": n_stacks, "infra/stacks/__init__.py BUILDERS": expected})
@@ -264,9 +266,10 @@ def test_a_drifted_name_is_reported_with_both_places():
     assert "pipeline_def: 'a-stable-models'" in str(err.value)
 
 
-def test_each_deploy_action_grants_exactly_the_capabilities_its_template_needs(rendered):
+@pytest.mark.every_env
+def test_each_deploy_action_grants_exactly_the_capabilities_its_template_needs(rendered, env):
     for stack in ORDER:
-        template = load(rendered[f"{stack}.yaml"])
+        template = load(rendered[f"{env}/{stack}.yaml"])
         resources = [r for r in template.get("Resources", {}).values() if isinstance(r, dict)]
         needed = []
         if any(r["Type"].startswith("AWS::IAM::") and any(k in r.get("Properties", {}) for k in ("RoleName", "PolicyName", "ManagedPolicyName"))
@@ -274,8 +277,8 @@ def test_each_deploy_action_grants_exactly_the_capabilities_its_template_needs(r
             needed.append("CAPABILITY_NAMED_IAM")
         if "Transform" in template:  # macros expand at deploy time (tests/templates/test_transform_limits.py)
             needed.append("CAPABILITY_AUTO_EXPAND")
-        same(f"{stack} capabilities", **{"infra/stacks/pipeline.py CAPABILITIES": sorted(pipeline.CAPABILITIES[stack]),
-                                          f"what {stack}.yaml needs": sorted(needed)})
+        same(f"{env}/{stack} capabilities", **{"infra/stacks/pipeline.py CAPABILITIES": sorted(pipeline.CAPABILITIES[stack]),
+                                                f"what {env}/{stack}.yaml needs": sorted(needed)})
 
 
 def test_the_rules_and_both_handlers_agree_on_the_event_they_handle():

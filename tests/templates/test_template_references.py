@@ -2,12 +2,13 @@
 
 The notifications key policy once imported `${IamStackName}-NotificationsDeployRoleArn` after the deploy
 roles had moved to their own stack: CreateStack would fail with "No export named …". These checks walk
-each template whole (policies, environment variables, both branches of every Fn::If), not only Outputs.
+each env's templates whole (policies, environment variables), not only Outputs.
 """
 from __future__ import annotations
 
 import pytest
 
+from infra.config import names as names_mod
 from infra.stacks import BUILDERS
 from tests.support.template_references import import_problems, reference_problems
 
@@ -19,18 +20,21 @@ def test_every_import_anywhere_resolves_to_an_export_of_a_stack_deployed_earlier
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.every_env
 @pytest.mark.parametrize("stack", ORDER)
-def test_every_ref_sub_getatt_and_condition_names_something_the_template_declares(rendered, stack):
-    problems = reference_problems(rendered[f"{stack}.yaml"], f"{stack}.yaml")
+def test_every_ref_sub_getatt_and_condition_names_something_the_template_declares(rendered, env, stack):
+    problems = reference_problems(rendered[f"{env}/{stack}.yaml"], f"{env}/{stack}.yaml")
     assert not problems, "\n".join(problems)
 
 
-def test_an_import_nested_in_a_key_policy_from_the_wrong_stack_is_named_with_the_export_it_meant(rendered, project):
-    """The defect as it shipped: the deploy role's ARN imported from a stack that does not export it."""
-    good = "${DeployRolesStackName}-NotificationsDeployRoleArn"
-    assert good in rendered["messaging.yaml"], "the notifications key policy no longer imports the deploy role"
-    broken = {**rendered, "messaging.yaml": rendered["messaging.yaml"].replace(good, "${AWS::StackName}-NotificationsDeployRoleArn")}
-    env = next(iter(project.environments))
+@pytest.mark.every_env
+def test_an_import_nested_in_a_key_policy_from_the_wrong_stack_is_named_with_the_export_it_meant(rendered, project, env):
+    """The defect as it shipped: the deploy role's ARN imported from a stack (iam) that does not export it."""
+    n = names_mod.for_env(project, env)
+    good = f"{n.stack('deploy-roles')}-NotificationsDeployRoleArn"
+    path = f"{env}/messaging.yaml"
+    assert good in rendered[path], "the notifications key policy no longer imports the deploy role"
+    broken = {**rendered, path: rendered[path].replace(good, f"{n.stack('iam')}-NotificationsDeployRoleArn")}
     problems = import_problems(broken, project, env, ORDER)
     assert problems  # one per key-policy statement that names the deploy role
     for problem in problems:
@@ -38,12 +42,12 @@ def test_an_import_nested_in_a_key_policy_from_the_wrong_stack_is_named_with_the
         assert "no stack exports it" in problem and "deploy-roles.yaml exports" in problem
 
 
-def test_an_import_of_an_export_made_by_a_later_stack_is_refused(rendered, project):
-    later = "${PipelineStackName}-ArtifactBucketName"
-    assert later in rendered["notifications.yaml"]
+@pytest.mark.every_env
+def test_an_import_of_an_export_made_by_a_later_stack_is_refused(rendered, project, env):
+    later = f"{names_mod.for_env(project, env).stack('pipeline')}-ArtifactBucketName"
+    assert later in rendered[f"{env}/notifications.yaml"]
     order = [key for key in ORDER if key != "notifications"]
     order.insert(order.index("pipeline"), "notifications")  # notifications before its exporter
-    env = next(iter(project.environments))
     problems = import_problems(rendered, project, env, order)
     assert problems and all("only pipeline.yaml makes it, and it deploys later" in p for p in problems)
 

@@ -38,15 +38,17 @@ def transform_problems(template_text: str, label: str) -> list[str]:
     return problems
 
 
+@pytest.mark.every_env
 @pytest.mark.parametrize("stack", list(BUILDERS))
-def test_each_template_uses_only_what_its_transforms_accept(rendered, stack):
-    problems = transform_problems(rendered[f"{stack}.yaml"], f"{stack}.yaml")
+def test_each_template_uses_only_what_its_transforms_accept(rendered, env, stack):
+    problems = transform_problems(rendered[f"{env}/{stack}.yaml"], f"{env}/{stack}.yaml")
     assert not problems, "\n".join(problems)
 
 
-def test_no_template_needs_a_transform(rendered):
+@pytest.mark.every_env
+def test_no_template_needs_a_transform(rendered, env):
     """Raw CloudFormation: nothing expands at deploy time, no CAPABILITY_AUTO_EXPAND, nothing to allow for it."""
-    assert [stack for stack in BUILDERS if "Transform" in load(rendered[f"{stack}.yaml"])] == []
+    assert [stack for stack in BUILDERS if "Transform" in load(rendered[f"{env}/{stack}.yaml"])] == []
 
 
 def test_language_extensions_with_retain_except_on_create_is_refused():
