@@ -22,7 +22,7 @@ def synth_artifact_files() -> list[str]:
 
 
 def synth_buildspec() -> str:
-    """The Synth buildspec, as YAML text for Fn::Sub (${Environment} picks this env's parameter files).
+    """The Synth buildspec, as YAML text for Fn::Sub (${Environment} is written in: this env's files).
 
     Generated here rather than kept in the repo so a test can read the artifact list beside the
     actions that consume it. Shell variables are written without braces: Sub would take ${X} as its own.
