@@ -84,7 +84,7 @@ def test_model_registers_into_the_group_the_notifications_watch(render, project,
     if notifications.exists():
         watched = json.loads(notifications.read_text())["Parameters"]["ModelPackageGroupName"]
     else:  # until the notifications stack lands: the value its template configuration will carry
-        watched = parameters.SPECS["ModelPackageGroupName"].value(n)
+        watched = parameters.VALUES["ModelPackageGroupName"](n)
     assert register["ModelPackageGroupName"] == watched
     assert register["ModelApprovalStatus"] == "PendingManualApproval"  # fixed: no parameter can register it Approved
 

@@ -1,14 +1,11 @@
 """Each env's templates are concrete: its config values are written in, nothing is left for CloudFormation to decide
 but the run-time parameters (the model package an endpoint serves).
 
-- no parameter but a run-time one (infra/cfn/parameters.py SPECS, run_time), and each has its placeholder in the
+- no parameter but a run-time one (infra/cfn/parameters.py RUN_TIME), and each has its placeholder in the
   env's TemplateConfiguration, which holds no other;
 - no Conditions, no Fn::If, no AWS::NoValue: Python decides what an env gets;
 - every Ref and ${Name} names a parameter, a pseudo parameter, a resource or a resource's attribute;
 - the concrete template means what the stack's template meant with the env's values as its parameters.
-
-parameters.declare_used (still how a stack names the config values it uses) finds what the encoded template uses,
-walking troposphere/awacs objects directly.
 """
 from __future__ import annotations
 
@@ -16,9 +13,6 @@ import json
 import re
 
 import pytest
-from awacs.aws import Allow, Condition, PolicyDocument, Statement, StringEquals
-from troposphere import Equals, If, Output, Ref, Sub, Tags, Template, iam, sns
-
 from infra.cfn import parameters
 from infra.config import names as names_mod
 from infra.output import lambda_package, render
@@ -27,8 +21,8 @@ from tests.support.cfn import load
 from tests.support.resolve import Stack, walk
 from tests.support.template_references import PSEUDO_PARAMETERS
 
-RUN_TIME = frozenset(key for key, spec in parameters.SPECS.items() if spec.run_time)
-CONFIG_DECIDED = frozenset(parameters.SPECS) - RUN_TIME
+RUN_TIME = frozenset(parameters.RUN_TIME)
+CONFIG_DECIDED = frozenset(parameters.VALUES)
 _SUB_NAME = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
@@ -115,32 +109,10 @@ def test_the_concrete_template_says_what_the_stack_meant_with_the_envs_values(re
     n = names_mod.for_env(project, env)
     built = BUILDERS[stack](n).to_dict()
     values = {**parameters.config_values(n), **lambda_package.parameters(render.LAMBDA_SRC)}
-    run_time = {key: parameters.SPECS[key].value(None) for key in RUN_TIME}
+    run_time = {key: placeholder for key, (_, placeholder) in parameters.RUN_TIME.items()}
     e = project.env(env)
     pseudo = {"AWS::Region": e.region, "AWS::AccountId": e.account_id or "123456789012", "AWS::Partition": "aws",
               "AWS::StackName": n.stack(stack), "AWS::URLSuffix": "amazonaws.com", "AWS::StackId": "stack-id"}
     concrete = _template(rendered, env, stack)
     assert set(concrete.get("Resources", {})) == set(built.get("Resources", {}))
     assert _evaluated(concrete, run_time, pseudo) == _evaluated(built, {**values, **run_time}, pseudo)
-
-
-@pytest.mark.every_env
-@pytest.mark.parametrize("stack", list(BUILDERS))
-def test_walking_the_objects_finds_what_the_encoded_template_uses(project, env, stack):
-    template = BUILDERS[stack](names_mod.for_env(project, env))
-    assert parameters._used_names(parameters._sections(template), set()) == parameters._used_names(template.to_dict(), set())
-
-
-def test_names_hidden_in_policies_tags_conditions_and_outputs_are_declared():
-    t = Template()
-    t.add_condition("IsProd", Equals(Ref("Environment"), "prod"))
-    t.add_resource(sns.Topic("Topic", TopicName=Ref("TopicName"), Tags=Tags(Project=Ref("ProjectName"))))
-    t.add_resource(iam.ManagedPolicy("Policy", PolicyDocument=PolicyDocument(Statement=[Statement(
-        Effect=Allow, Action=[], Resource=[Sub("arn:${AWS::Partition}:s3:::${ArtifactBucketPrefix}/*")],
-        Condition=Condition(StringEquals({"aws:ResourceTag/Name": Sub("${ResourcePrefix}")})),
-    )])))
-    t.add_output(Output("Name", Value=If("IsProd", Sub("${SageMakerPipelineName}"), Ref("AWS::NoValue"))))
-    parameters.declare_used(t)
-    assert set(t.parameters) == {"Environment", "TopicName", "ProjectName", "ArtifactBucketPrefix", "ResourcePrefix",
-                                 "SageMakerPipelineName"}
-    assert parameters._used_names(parameters._sections(t), set()) == parameters._used_names(t.to_dict(), set())
