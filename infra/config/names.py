@@ -49,7 +49,7 @@ REGISTRY_LEDGER_PREFIX = "registry-ledger/"
 OFFLINE_ACCOUNT = "000000000000"
 
 # The bucket name needs the account and region for global uniqueness; both are only known at deploy
-# time, so the bucket name is a Sub pattern over the env's parameter ArtifactBucketPrefix.
+# time, so the bucket name is a Sub pattern; the render writes the env's ArtifactBucketPrefix in.
 ARTIFACT_BUCKET_SUB = "${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}"
 
 

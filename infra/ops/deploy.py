@@ -342,7 +342,7 @@ def previewed_stacks(names: names_mod.Names) -> list[str]:
 def diff_all(cfn, names: names_mod.Names, templates: Path, env_name: str) -> list[Preview]:
     """Preview every stack of the env in deployment order, carrying on past failures to report them all. Not the
     endpoint stacks: the model-deployment pipeline deploys them with a resolved model version, which a preview from
-    the parameter files (a placeholder version) would misstate; nor the deployment stack where the env serves none."""
+    the committed placeholders (a placeholder version) would misstate; nor the deployment stack where the env serves none."""
     previews: list[Preview] = []
     missing: list[str] = []
     for stack in previewed_stacks(names):

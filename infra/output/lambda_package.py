@@ -1,7 +1,7 @@
 """Deterministic Lambda zips, keyed by a hash of their sources.
 
 The key changes when, and only when, a source file's path or bytes change, so a push that does
-not touch the Lambda leaves the notifications template parameters (and the pipeline) untouched.
+not touch the Lambda leaves its stack's template (and the pipeline) untouched.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from infra.config.names import LAMBDA_PREFIX
 
-# lambda_src/<folder> -> the parameter holding its S3 key.
+# lambda_src/<folder> -> the name its S3 key is written in for (Ref("NotifierCodeKey") in a stack).
 FUNCTIONS = {"get_model_metadata": "NotifierCodeKey", "registry_metrics": "MetricsCodeKey", "report_partitions": "PartitionsCodeKey",
              "deploy_resolve": "ResolveCodeKey", "deploy_smoke_test": "SmokeTestCodeKey"}
 
