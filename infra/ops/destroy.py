@@ -57,8 +57,9 @@ class Retained:
 
 def _retained_in_template(stack: str, env: str) -> set[str]:
     """Logical IDs the committed template keeps when its stack is deleted (DeletionPolicy Retain…): the env's, or,
-    for an env taken out of config (its templates gone), another env's (what a stack retains is the code's, not
-    config's)."""
+    for an env taken out of config (its templates gone) or one that stopped serving models, another env's (what a
+    stack retains is the code's, not config's). None anywhere: nothing is listed, and CloudFormation still keeps what
+    the deployed template retains."""
     import yaml
 
     class Loader(yaml.SafeLoader):
@@ -67,7 +68,9 @@ def _retained_in_template(stack: str, env: str) -> set[str]:
     # Short-form intrinsics (!Ref, !Sub…) are irrelevant here: read them as plain values.
     Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
     candidates = [ROOT / "templates" / env / f"{stack}.yaml", *sorted((ROOT / "templates").glob(f"*/{stack}.yaml"))]
-    path = next(p for p in candidates if p.is_file())
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        return set()
     template = yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506
     return {k for k, r in template.get("Resources", {}).items() if isinstance(r, dict) and r.get("DeletionPolicy") in RETAINED}
 

@@ -16,7 +16,7 @@ from infra.output import concrete, lambda_package, size_limits
 from infra.config import names as names_mod
 from infra.cfn import parameters
 from infra.config import Project
-from infra.stacks import BUILDERS
+from infra import stacks
 from infra.cfn.templates_common import RETAINED
 
 
@@ -87,7 +87,7 @@ def render(project: Project, extra_parameters: dict[str, str] | None = None) -> 
     for env in project.environments.values():
         names = names_mod.Names(project, env)
         values = {**parameters.config_values(names), **code_keys}
-        for stack, build in BUILDERS.items():
+        for stack, build in stacks.of_env(env).items():
             template = concrete.write_in(build(names).to_dict(), values)
             path = f"{env.name}/{stack}"
             files[f"{path}.yaml"] = template_text(template)

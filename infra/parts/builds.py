@@ -15,13 +15,15 @@ PYTHON_RUNTIME = "3.11"
 SYNTH_OUTPUT_DIR = "build/lambda"
 
 
-def synth_artifact_files() -> list[str]:
-    """Exactly the files later stages read: this env's template and TemplateConfiguration of each stack deployed."""
-    stacks = [*DEPLOYMENTS, *ENDPOINT_STACKS]  # the endpoint stacks: for the model-deployment pipeline (the release)
+def synth_artifact_files(serves_models: bool) -> list[str]:
+    """Exactly the files later stages read: this env's template and TemplateConfiguration of each stack deployed (in an
+    env that serves models, the deployment stack and the endpoint stacks the model-deployment pipeline reads)."""
+    stacks = [stack for stack in DEPLOYMENTS if serves_models or stack != "deployment"]
+    stacks += list(ENDPOINT_STACKS) if serves_models else []
     return [f"templates/${{Environment}}/{stack}.{kind}" for stack in stacks for kind in ("yaml", "json")]
 
 
-def synth_buildspec() -> str:
+def synth_buildspec(serves_models: bool) -> str:
     """The Synth buildspec, as YAML text for Fn::Sub (${Environment} is written in: this env's files).
 
     Generated here rather than kept in the repo so a test can read the artifact list beside the
@@ -47,7 +49,7 @@ def synth_buildspec() -> str:
                 ]
             },
         },
-        "artifacts": {"files": synth_artifact_files(), "discard-paths": "no"},
+        "artifacts": {"files": synth_artifact_files(serves_models), "discard-paths": "no"},
     }
     return yaml.safe_dump(spec, sort_keys=True, default_flow_style=False)
 
@@ -115,12 +117,12 @@ def upsert_environment(bucket: s3.Bucket, key: kms.Key) -> list[tuple[str, objec
     ]
 
 
-def add(t: Template, key: kms.Key, bucket: s3.Bucket) -> tuple[codebuild.Project, codebuild.Project]:
+def add(t: Template, key: kms.Key, bucket: s3.Bucket, serves_models: bool) -> tuple[codebuild.Project, codebuild.Project]:
     """The Synth and Upsert projects."""
     SynthLogGroup = _log_group(t, "SynthLogGroup", "SynthProjectName")
     UpsertLogGroup = _log_group(t, "UpsertLogGroup", "UpsertProjectName")
     SynthProject = _build_project(
-        t, "SynthProject", "SynthProjectName", "SynthBuildRoleArn", key, SynthLogGroup, Sub(synth_buildspec()),
+        t, "SynthProject", "SynthProjectName", "SynthBuildRoleArn", key, SynthLogGroup, Sub(synth_buildspec(serves_models)),
         [("ARTIFACT_BUCKET", Ref(bucket))], "Check the rendered templates and publish the Lambda zips", 20,
     )
     UpsertProject = _build_project(

@@ -14,7 +14,7 @@ from infra.parts import delivery_failures, deployment_outcomes, subscribers
 from infra.parts.alarms import alarm_source_conditions
 
 
-def add(t: Template, key: kms.Key, emails: tuple[str, ...]) -> sns.Topic:
+def add(t: Template, key: kms.Key, emails: tuple[str, ...], serves_models: bool) -> sns.Topic:
     OperationsTopic = t.add_resource(sns.Topic(
         "OperationsTopic",
         TopicName=Ref("OperationsTopicName"),
@@ -22,7 +22,9 @@ def add(t: Template, key: kms.Key, emails: tuple[str, ...]) -> sns.Topic:
         KmsMasterKeyId=Ref(key),
     ))
     pipeline_role = Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${CodePipelineRoleName}")
-    deployment_role = Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${DeploymentPipelineRoleName}")
+    publishers = [pipeline_role]
+    if serves_models:
+        publishers.append(Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${DeploymentPipelineRoleName}"))
     t.add_resource(sns.TopicPolicy(
         "OperationsTopicPolicy",
         Topics=[Ref(OperationsTopic)],
@@ -32,7 +34,7 @@ def add(t: Template, key: kms.Key, emails: tuple[str, ...]) -> sns.Topic:
                 Statement(Sid="AlarmsPublish", Effect=Allow, Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
                           Action=[awacs.sns.Publish], Resource=[Ref(OperationsTopic)], Condition=alarm_source_conditions()),
                 # EventBridge: failed delivery runs, and the deployment outcomes (in envs with a deployment).
-                delivery_failures.topic_statement(OperationsTopic, deployment_outcomes.RULE_NAMES),
+                delivery_failures.topic_statement(OperationsTopic, deployment_outcomes.RULE_NAMES if serves_models else []),
                 # The pipelines (approval requests) publish through their identity policies; nobody else may.
                 Statement(
                     Sid="OnlyThePipelineAndAlarmsPublish",
@@ -40,7 +42,7 @@ def add(t: Template, key: kms.Key, emails: tuple[str, ...]) -> sns.Topic:
                     Principal=Principal("*"),
                     Action=[awacs.sns.Publish],
                     Resource=[Ref(OperationsTopic)],
-                    Condition=Condition([StringNotEquals({"aws:PrincipalArn": [pipeline_role, deployment_role]}),
+                    Condition=Condition([StringNotEquals({"aws:PrincipalArn": publishers}),
                                          Null({"aws:PrincipalServiceName": "true"})]),
                 ),
                 deny_insecure_transport(Ref(OperationsTopic), action=awacs.sns.Publish),

@@ -22,3 +22,12 @@ BUILDERS: dict[str, Callable[..., Template]] = {
     "staging-endpoint": staging_endpoint.build,
     "production-endpoint": production_endpoint.build,
 }
+
+# What only an env that serves models (config `deployment`) deploys: the deployment pipeline's stack and the endpoint
+# stacks it deploys. Every env has the serving roles (serving-iam), so an env can start serving with a push.
+SERVING_STACKS = ("deployment", "staging-endpoint", "production-endpoint")
+
+
+def of_env(env) -> dict[str, Callable[..., Template]]:
+    """The stacks the env deploys, in deployment order."""
+    return {stack: build for stack, build in BUILDERS.items() if env.deployment is not None or stack not in SERVING_STACKS}
