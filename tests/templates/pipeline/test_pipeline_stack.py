@@ -83,8 +83,8 @@ def test_stages_run_source_synth_iam_self_update_then_app_stacks_then_upsert(tpl
     assert [s["Name"] for s in stages(tpl)] == expected_stages(project.environments[env])
 
 
-@pytest.mark.parametrize("release_approval", [True, False])
-@pytest.mark.parametrize("serves", [True, False])
+# An env that serves models must approve its releases (the loader refuses serving without it).
+@pytest.mark.parametrize("release_approval, serves", [(False, False), (True, False), (True, True)])
 def test_the_release_approval_and_deployment_stages_are_there_only_where_config_asks(fixture_project, release_approval, serves):
     base = fixture_project.environments["prod"]
     deployment = (base.deployment or config.loader.deployment_settings("", {})) if serves else None
