@@ -38,20 +38,15 @@ def synth_install_footprint() -> tuple[float, float, float, int]:
 
 
 def codebuild_builds_per_run() -> int:
+    """The most CodeBuild builds a run starts, over the envs' pipelines (templates/<env>/pipeline.yaml)."""
     import cfn_flip
 
-    tpl = json.loads(cfn_flip.to_json((ROOT / "templates" / "pipeline.yaml").read_text(), clean_up=False))
-
-    def unwrap(item):
-        """Stages and actions may sit in Fn::If (the branches are alternatives: one runs; AWS::NoValue is none)."""
-        if isinstance(item, dict) and "Fn::If" in item:
-            return unwrap(item["Fn::If"][1])
-        return [item] if isinstance(item, dict) and "Ref" not in item else []
-
-    stages = [s for wrapped in tpl["Resources"]["DeliveryPipeline"]["Properties"]["Stages"] for s in unwrap(wrapped)]
-    return sum(
-        1 for s in stages for wrapped in s["Actions"] for a in unwrap(wrapped) if a["ActionTypeId"]["Provider"] == "CodeBuild"
-    )
+    counts = []
+    for path in sorted((ROOT / "templates").glob("*/pipeline.yaml")):
+        tpl = json.loads(cfn_flip.to_json(path.read_text(), clean_up=False))
+        stages = tpl["Resources"]["DeliveryPipeline"]["Properties"]["Stages"]
+        counts.append(sum(1 for s in stages for a in s["Actions"] if a["ActionTypeId"]["Provider"] == "CodeBuild"))
+    return max(counts)
 
 
 def rows() -> list[Row]:

@@ -11,10 +11,10 @@ from functools import reduce
 
 import pytest
 
-from infra.cfn import parameters
 from pipeline_def import cli, sample_data
 from pipeline_def.steps import evaluate, package, preprocess
 from tests.conftest import CONFIGURED_ENVS, ROOT, names_for
+from tests.support.cfn import load
 
 FIRST_ENV = CONFIGURED_ENVS[0]  # any configured env will do; the first always exists
 
@@ -76,16 +76,13 @@ def test_parameters_default_to_the_env_config(render, project, env):
 
 
 @pytest.mark.every_env
-def test_model_registers_into_the_group_the_notifications_watch(render, project, env):
+def test_model_registers_into_the_group_the_notifications_watch(render, rendered, project, env):
     n = names_for(project, env)
     register = _step(render(env), "RegisterModel")["Arguments"]
     assert register["ModelPackageGroupName"] == n.model_package_group
-    notifications = ROOT / "templates" / env / "notifications.json"
-    if notifications.exists():
-        watched = json.loads(notifications.read_text())["Parameters"]["ModelPackageGroupName"]
-    else:  # until the notifications stack lands: the value its template configuration will carry
-        watched = parameters.VALUES["ModelPackageGroupName"](n)
-    assert register["ModelPackageGroupName"] == watched
+    notifications = load(rendered[f"{env}/notifications.yaml"])
+    (rule,) = [r for r in notifications["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
+    assert rule["Properties"]["EventPattern"]["detail"]["ModelPackageGroupName"] == [register["ModelPackageGroupName"]]
     assert register["ModelApprovalStatus"] == "PendingManualApproval"  # fixed: no parameter can register it Approved
 
 

@@ -7,6 +7,7 @@ staging is one plain endpoint. Both serve the package version the pipeline passe
 """
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -15,7 +16,8 @@ import yaml
 from infra import config
 from infra.config import names, serving
 from infra.config.model import ConfigError
-from infra.output import render
+from infra.cfn import parameters
+from infra.output import concrete, lambda_package, render
 from infra.stacks import BUILDERS
 from tests.conftest import FIXTURE_CONFIG
 from tests.support import api_shapes, cfn, resolve
@@ -38,11 +40,12 @@ def project_with(tmp_path, deployment: dict):
 
 
 def evaluated(project, key: str) -> resolve.Stack:
-    """One endpoint stack rendered (template and the env's TemplateConfiguration) and evaluated for dev."""
-    template = BUILDERS[key](project)
-    env = project.env(ENV)
-    files = {f"{key}.yaml": render.template_text(template),
-             f"{ENV}/{key}.json": render.template_configuration(template, names.Names(project, env))}
+    """One endpoint stack rendered for dev as render writes it (concrete template and TemplateConfiguration), evaluated."""
+    n = names.Names(project, project.env(ENV))
+    values = {**parameters.config_values(n), **lambda_package.parameters(render.LAMBDA_SRC)}
+    template = concrete.write_in(BUILDERS[key](n).to_dict(), values)
+    files = {f"{ENV}/{key}.yaml": render.template_text(template),
+             f"{ENV}/{key}.json": render.template_configuration(template, n, render.stack_policy(template))}
     return resolve.alone(files, project, ENV, key)
 
 
@@ -111,7 +114,7 @@ def test_the_rollback_alarms_are_this_stacks_and_watch_this_endpoints_new_fleet(
         assert alarm["Period"] == 60
         assert alarm["AlarmActions"] == [f"<import {n.stack('pipeline')}-OperationsTopicArn>"]
     assert (by_metric["Invocation5XXErrors"]["Statistic"], by_metric["Invocation5XXErrors"]["Threshold"]) == ("Sum", 0)
-    assert (by_metric["ModelLatency"]["Statistic"], by_metric["ModelLatency"]["Threshold"]) == ("Average", "250000")
+    assert (by_metric["ModelLatency"]["Statistic"], by_metric["ModelLatency"]["Threshold"]) == ("Average", 250000)
     # The rejected alarm keeps its state without data: it never clears by itself in the middle of a rollout.
     assert by_metric[rollout.contract.REJECTED_METRIC]["TreatMissingData"] == "ignore"
     assert by_metric[rollout.contract.REJECTED_METRIC]["Namespace"] == n.metrics_namespace
@@ -162,7 +165,7 @@ def test_autoscaling_bounds_and_target_are_the_configured_ones(tmp_path):
     out = outputs(stack)
     assert (out["MinInstances"], out["MaxInstances"], out["InvocationsPerInstance"]) == ("3", "7", "450")
     variant, = props(stack, "EndpointConfig")["ProductionVariants"]
-    assert variant["InitialInstanceCount"] == "3"
+    assert variant["InitialInstanceCount"] == 3
 
 
 # -- data capture and keys -------------------------------------------------------------------------------
@@ -171,7 +174,7 @@ def test_data_capture_saves_the_configured_share_under_the_capture_prefix_with_t
     stack = evaluated(project, PRODUCTION)
     n = names.Names(project, project.env(ENV))
     capture = props(stack, "EndpointConfig")["DataCaptureConfig"]
-    assert capture["EnableCapture"] is True and capture["InitialSamplingPercentage"] == "35"
+    assert capture["EnableCapture"] is True and capture["InitialSamplingPercentage"] == 35
     assert capture["KmsKeyId"] == f"<import {n.stack('pipeline')}-ArtifactKeyArn>"
     assert capture["DestinationS3Uri"] == f"s3://<import {n.stack('pipeline')}-ArtifactBucketName>/{names.DATA_CAPTURE_PREFIX}{n.production_endpoint}/"
     assert sorted(o["CaptureMode"] for o in capture["CaptureOptions"]) == ["Input", "Output"]
@@ -200,7 +203,9 @@ def test_the_model_is_the_package_version_the_pipeline_passes_in(tmp_path, key):
     assert "ModelName" not in model  # a new version replaces it under a new generated name
     n = names.Names(project, project.env(ENV))
     assert props(stack, "Model")["ExecutionRoleArn"] == f"<import {n.stack('serving-iam')}-ModelRoleArn>"
-    assert {"ModelPackageArn", "ModelPackageVersion"} <= set(stack.template["Parameters"])  # the pipeline's overrides
+    # The pipeline's overrides are the only parameters left: every config value is written in.
+    assert set(stack.template["Parameters"]) == {"ModelPackageArn", "ModelPackageVersion"}
+    assert "Conditions" not in stack.template and "Fn::If" not in json.dumps(stack.template)
 
 
 # -- config refuses what SageMaker would refuse at deploy time ----------------------------------------------

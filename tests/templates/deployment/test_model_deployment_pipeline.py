@@ -99,6 +99,8 @@ def test_only_an_env_that_serves_models_publishes_its_release_then_deploys_the_d
     (True, False, ["Source", "Resolve", "Staging", "ApproveProduction", "Production"],
      ["DeployStagingEndpoint", "SmokeTest", "DeleteStagingStack"]),
     (False, True, ["Source", "Resolve", "Staging", "Production"], ["DeployStagingEndpoint", "SmokeTest"]),
+    (True, True, ["Source", "Resolve", "Staging", "ApproveProduction", "Production"], ["DeployStagingEndpoint", "SmokeTest"]),
+    (False, False, ["Source", "Resolve", "Staging", "Production"], ["DeployStagingEndpoint", "SmokeTest", "DeleteStagingStack"]),
 ])
 def test_a_run_stages_smoke_tests_waits_for_a_person_then_promotes(tmp_path, approval, keep_staging, expected, staging_actions):
     project = config.load(_config(tmp_path, {"approval": approval, "keep_staging": keep_staging}))
@@ -126,7 +128,7 @@ def test_the_run_deploys_what_resolve_found_from_the_released_templates(serving)
                      and a["Configuration"]["ActionMode"] == "CREATE_UPDATE"]
         conf = action["Configuration"]
         assert conf["StackName"] == n.stack(stack_key)
-        assert conf["TemplatePath"] == f"Release::templates/{stack_key}.yaml"
+        assert conf["TemplatePath"] == f"Release::templates/{SERVING}/{stack_key}.yaml"
         assert conf["TemplateConfiguration"] == f"Release::templates/{SERVING}/{stack_key}.json"
         assert json.loads(conf["ParameterOverrides"]) == {"ModelPackageArn": "#{Resolve.ModelPackageArn}",
                                                           "ModelPackageVersion": "#{Resolve.ModelPackageVersion}"}
@@ -204,8 +206,9 @@ def test_the_deployment_stack_is_linted_clean(serving):
     from tests.support.lint import lint_template
 
     project, rendered = serving
-    assert load(rendered["deployment.yaml"])
-    assert not lint_template(rendered["deployment.yaml"], [project.env(SERVING).region])
+    template = load(rendered[f"{SERVING}/deployment.yaml"])
+    assert template["Resources"] and "Parameters" not in template
+    assert not lint_template(rendered[f"{SERVING}/deployment.yaml"], [project.env(SERVING).region])
 
 
 def test_a_registered_version_lists_the_instance_types_the_envs_endpoints_use(tmp_path):

@@ -57,7 +57,7 @@ def test_dashboard_body_is_sorted_compact_json():
 @pytest.mark.every_env
 def test_every_graphed_metric_is_emitted_by_the_project_or_documented_by_aws(rendered, project, env):
     body, stack = _dashboard(rendered, project, env)
-    known = _known_metrics(stack.parameters["MetricsNamespace"])
+    known = _known_metrics(names.for_env(project, env).metrics_namespace)
     graphed = [g for w in body["widgets"] if w["type"] == "metric" for g in _graphed(w)]
     assert graphed
     for namespace, metric, dims in graphed:

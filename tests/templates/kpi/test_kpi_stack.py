@@ -22,9 +22,9 @@ PRINCIPALS = ["arn:aws:quicksight:eu-west-1:111111111111:group/default/ml-team",
               "arn:aws:quicksight:eu-west-1:111111111111:user/default/alice"]
 
 
-@pytest.fixture(scope="module")
-def tmpl(rendered):
-    return load(rendered["kpi.yaml"])
+@pytest.fixture
+def tmpl(rendered, env):
+    return load(rendered[f"{env}/kpi.yaml"])
 
 
 def _resolved(rendered, project, env, logical_id):
@@ -54,26 +54,26 @@ def test_crawler_runs_on_the_configured_schedule_with_encrypted_logs(rendered, t
 def test_athena_results_are_encrypted_under_athena_results_with_an_enforced_scan_cutoff(rendered, tmpl, project, env):
     group = _resolved(rendered, project, env, "KpiWorkGroup")["WorkGroupConfiguration"]
     assert group["EnforceWorkGroupConfiguration"] is True
-    assert group["BytesScannedCutoffPerQuery"] == str(project.env(env).athena_bytes_scanned_cutoff)
+    assert group["BytesScannedCutoffPerQuery"] == project.env(env).athena_bytes_scanned_cutoff
     assert group["ResultConfiguration"]["OutputLocation"].endswith(f"-ArtifactBucketName>/{ATHENA_RESULTS_PREFIX}")
     assert group["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
 
 
 @pytest.mark.every_env
-def test_quicksight_data_source_exists_only_where_config_names_principals(rendered, tmpl, project, env):
-    wanted = bool(project.env(env).quicksight_principals)
-    assert resolve.alone(rendered, project, env, "kpi").condition(kpi.HAS_QUICKSIGHT) is wanted
-    assert tmpl["Resources"]["KpiDataSource"]["Condition"] == kpi.HAS_QUICKSIGHT
+def test_quicksight_data_source_exists_only_where_config_names_principals(tmpl, project, env):
+    principals = list(project.env(env).quicksight_principals)
+    sources = [r for r in tmpl["Resources"].values() if r["Type"] == "AWS::QuickSight::DataSource"]
+    assert len(sources) == (1 if principals else 0)
+    for source in sources:
+        assert "Condition" not in source
+        assert [p["Principal"] for p in source["Properties"]["Permissions"]] == principals
 
 
-def test_no_quicksight_data_source_without_principals(fixture_project):
-    project = fixture_project
-    assert all(not env.quicksight_principals for env in project.environments.values())
-    files = render.render(project)
-    tmpl = load(files["kpi.yaml"])
-    for env in project.environments:
-        assert resolve.alone(files, project, env, "kpi").condition(kpi.HAS_QUICKSIGHT) is False
-    assert tmpl["Resources"]["KpiDataSource"]["Condition"] == kpi.HAS_QUICKSIGHT
+def test_no_quicksight_data_source_without_principals(fixture_project, fixture_rendered):
+    assert all(not env.quicksight_principals for env in fixture_project.environments.values())
+    for env in fixture_project.environments:
+        tmpl = load(fixture_rendered[f"{env}/kpi.yaml"])
+        assert not [r for r in tmpl["Resources"].values() if r["Type"] == "AWS::QuickSight::DataSource"], env
 
 
 @pytest.mark.parametrize("principals", [PRINCIPALS[:1], PRINCIPALS], ids=["one", "two"])
@@ -84,12 +84,18 @@ def test_quicksight_data_source_exists_and_grants_exactly_the_configured_princip
     data["kpi"]["quicksight_principals"] = principals
     dev_file.write_text(yaml.safe_dump(data))
     project = config.load(tmp_path / "config")
-    stack = resolve.alone(render.render(project), project, "dev", "kpi")
-    assert stack.condition(kpi.HAS_QUICKSIGHT) is True
+    files = render.render(project)
+    stack = resolve.alone(files, project, "dev", "kpi")
+    n = names.for_env(project, "dev")
     source = stack.value(stack.template["Resources"]["KpiDataSource"]["Properties"])
+    # One permission per principal, each with the same actions: no empty slot, no principal left out.
     assert [p["Principal"] for p in source["Permissions"]] == principals
-    assert source["DataSourceId"] == source["Name"] == "churn-dev-kpi-athena"
+    assert all(p["Actions"] == kpi.QUICKSIGHT_ACTIONS for p in source["Permissions"])
+    assert source["DataSourceId"] == source["Name"] == f"{n.prefix}-kpi-athena"
     assert source["Type"] == "ATHENA" and source["DataSourceParameters"]["AthenaParameters"]["WorkGroup"] == "<Ref KpiWorkGroup>"
+    # prod lists none: it has no data source, and none of dev's principals.
+    prod = load(files["prod/kpi.yaml"])
+    assert "KpiDataSource" not in prod["Resources"] and not [p for p in principals if p in files["prod/kpi.yaml"]]
 
 
 def test_more_quicksight_principals_than_slots_is_a_config_error(tmp_path):
@@ -126,11 +132,13 @@ def test_metrics_code_key_names_the_registry_metrics_zip():
     assert {"registry_metrics/handler.py", "registry_metrics/contract.py"} <= set(zipped.namelist())
 
 
-def test_rule_target_retries_and_dead_letters(tmpl, rendered):
+@pytest.mark.every_env
+def test_rule_target_retries_and_dead_letters(tmpl, rendered, project, env):
+    n = names.for_env(project, env)
     (target,) = tmpl["Resources"]["MetricsRule"]["Properties"]["Targets"]
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
-    assert target["DeadLetterConfig"]["Arn"] == {"Fn::ImportValue": {"Fn::Sub": "${MessagingStackName}-MetricsDeadLetterQueueArn"}}
-    messaging = load(rendered["messaging.yaml"])  # the queue and its policy: administrator-only
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::ImportValue": f"{n.stack('messaging')}-MetricsDeadLetterQueueArn"}
+    messaging = load(rendered[f"{env}/messaging.yaml"])  # the queue and its policy: administrator-only
     assert messaging["Outputs"]["MetricsDeadLetterQueueArn"]["Value"] == {"Fn::GetAtt": ["MetricsDeadLetterQueue", "Arn"]}
     queue = messaging["Resources"]["MetricsDeadLetterQueue"]
     assert queue["Properties"]["SqsManagedSseEnabled"] is True and queue["DeletionPolicy"] == "RetainExceptOnCreate"
@@ -164,9 +172,13 @@ def test_pipeline_failed_alarm_notifies_the_topic(rendered, tmpl, project, env):
     assert alarm["AlarmActions"] == [f"<import {n.stack('pipeline')}-OperationsTopicArn>"]
 
 
-def test_every_declared_parameter_has_a_value_in_each_env(rendered, tmpl, env_names):
-    for env in env_names:
-        assert set(json.loads(rendered[f"{env}/kpi.json"])["Parameters"]) == set(tmpl["Parameters"])
+@pytest.mark.every_env
+def test_the_kpi_template_is_concrete_and_its_configuration_holds_no_parameter(rendered, tmpl, env):
+    """Every config value is written in: no parameter, condition or Fn::If is left for CloudFormation to decide."""
+    assert not {"Parameters", "Conditions"} & set(tmpl)
+    text = json.dumps(tmpl)
+    assert "Fn::If" not in text and "AWS::NoValue" not in text
+    assert json.loads(rendered[f"{env}/kpi.json"])["Parameters"] == {}
 
 
 def _statements(fn):

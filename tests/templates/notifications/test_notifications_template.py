@@ -9,28 +9,34 @@ import pytest
 from cfn_flip import load_yaml
 from moto import mock_aws
 
+from infra.output import lambda_package
 from infra.parts import email_subscriptions
 from infra.config import names
 from infra.iam.runtime import functions
 from infra.config import subscription_logical_id
 from infra.stacks import BUILDERS
 from tests.support.resolve import resolve_all
-from tests.conftest import FIXTURE_CONFIG
+from tests.conftest import FIXTURE_CONFIG, ROOT
 from tests.support.notifier_support import for_group, sample_event
 
 
-@pytest.fixture(scope="module")
-def template(rendered):
-    return load_yaml(rendered["notifications.yaml"])
+@pytest.fixture
+def n(project, env) -> names.Names:
+    return names.for_env(project, env)
 
 
-@pytest.fixture(scope="module")
-def messaging(rendered):
-    return load_yaml(rendered["messaging.yaml"])
+@pytest.fixture
+def template(rendered, env):
+    return load_yaml(rendered[f"{env}/notifications.yaml"])
 
 
-def _imported(key: str) -> dict:
-    return {"Fn::ImportValue": {"Fn::Sub": f"${{MessagingStackName}}-{key}"}}
+@pytest.fixture
+def messaging(rendered, env):
+    return load_yaml(rendered[f"{env}/messaging.yaml"])
+
+
+def _imported(n: names.Names, key: str, stack: str = "messaging") -> dict:
+    return {"Fn::ImportValue": f"{n.stack(stack)}-{key}"}
 
 
 def _resources(template, type_name):
@@ -48,73 +54,74 @@ def test_each_env_subscribes_exactly_its_own_addresses_with_ids_derived_from_the
             assert subscription["Properties"]["TopicArn"] == stack.ref("ApprovalsTopic")
 
 
+@pytest.mark.every_env
 def test_subscriptions_need_no_transform_and_no_parameter(messaging):
     assert "Transform" not in messaging
     assert not [k for k in messaging["Resources"] if k.startswith("Fn::")]
-    assert "NotificationEmails" not in messaging["Parameters"]
+    assert "Parameters" not in messaging and "Conditions" not in messaging
 
 
-PSEUDO = {"AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
+def test_an_address_in_many_envs_is_one_subscription_in_each_env_that_lists_it_under_the_same_id():
+    from troposphere import Template, sns
 
-
-def test_an_address_in_many_envs_is_one_subscription_present_in_exactly_those_envs():
-    from troposphere import Parameter, Template, sns
-
-    from tests.support.resolve import Stack as Evaluated
-
-    t = Template()
-    t.add_parameter(Parameter("Environment", Type="String"))
-    t.add_resource(sns.Topic("Topic", TopicName="approvals"))
-    envs = {f"e{i}": ("all@example.com",) + (("odd@example.com",) if i % 2 else ()) for i in range(23)}
-    email_subscriptions.add(t, t.resources["Topic"], envs)
-    template = json.loads(t.to_json())
-    assert sorted(template["Resources"]) == ["EmailSubscriptionallexamplecom", "EmailSubscriptionoddexamplecom", "Topic"]
+    envs = {f"e{i}": ("all@example.com",) + (("odd@example.com", "odd@example.com") if i % 2 else ()) for i in range(23)}
     for env, emails in envs.items():
-        evaluated = Evaluated("notifications", "s", template, {"Environment": env}, PSEUDO)
-        assert {s["Properties"]["Endpoint"] for s in evaluated.resources("AWS::SNS::Subscription").values()} == set(emails)
-    outsider = Evaluated("notifications", "s", template, {"Environment": "other"}, PSEUDO)
-    assert outsider.resources("AWS::SNS::Subscription") == {}
+        t = Template()
+        t.add_resource(sns.Topic("Topic", TopicName="approvals"))
+        email_subscriptions.add(t, t.resources["Topic"], emails)
+        template = json.loads(t.to_json())
+        subscriptions = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::SNS::Subscription"}
+        # One resource per address (a repeated address is one subscription), whose ID is the address's own in every env.
+        assert {k: r["Properties"]["Endpoint"] for k, r in subscriptions.items()} == {
+            subscription_logical_id(email): email for email in emails}, env
+        assert "Condition" not in json.dumps(template)
 
 
-def test_every_env_gives_its_statuses_and_code_key(rendered, env_names, project):
-    for env in env_names:
-        values = json.loads(rendered[f"{env}/notifications.json"])["Parameters"]
-        config_env = project.environments[env]
-        assert values["NotifyOnStatuses"].split(",") == list(config_env.statuses)
-        assert values["NotifierCodeKey"].startswith("lambda/get_model_metadata-")
+@pytest.mark.every_env
+def test_every_env_gives_its_statuses_and_code_key(template, rendered, project, env):
+    config_env = project.environments[env]
+    (rule,) = _resources(template, "AWS::Events::Rule").values()
+    assert rule["Properties"]["EventPattern"]["detail"]["ModelApprovalStatus"] == list(config_env.statuses)
+    (fn,) = _resources(template, "AWS::Lambda::Function").values()
+    assert fn["Properties"]["Environment"]["Variables"]["NOTIFY_ON_STATUSES"] == ",".join(config_env.statuses)
+    assert fn["Properties"]["Code"]["S3Key"] == lambda_package.parameters(ROOT / "lambda_src")["NotifierCodeKey"]
+    assert fn["Properties"]["Code"]["S3Key"].startswith("lambda/get_model_metadata-")
+    assert json.loads(rendered[f"{env}/notifications.json"])["Parameters"] == {}
 
 
-def test_function_runs_python_312_or_newer_from_the_artifact_bucket(template):
+@pytest.mark.every_env
+def test_function_runs_python_312_or_newer_from_the_artifact_bucket(template, n):
     (fn,) = _resources(template, "AWS::Lambda::Function").values()
     props = fn["Properties"]
     major, minor = props["Runtime"].removeprefix("python").split(".")
     assert (int(major), int(minor)) >= (3, 12)
     assert props["Handler"] == "get_model_metadata.handler.lambda_handler"
-    assert props["Code"]["S3Bucket"] == {"Fn::ImportValue": {"Fn::Sub": "${PipelineStackName}-ArtifactBucketName"}}
-    assert props["Code"]["S3Key"] == {"Ref": "NotifierCodeKey"}
-    assert props["Role"] == {"Fn::ImportValue": {"Fn::Sub": "${IamStackName}-NotifierRoleArn"}}
-    assert props["KmsKeyArn"] == _imported("NotificationsKeyArn")
+    assert props["Code"]["S3Bucket"] == _imported(n, "ArtifactBucketName", "pipeline")
+    assert props["Role"] == _imported(n, "NotifierRoleArn", "iam")
+    assert props["KmsKeyArn"] == _imported(n, "NotificationsKeyArn")
 
 
-def test_failures_land_in_the_encrypted_dead_letter_queue_and_raise_an_alarm(template, messaging):
+@pytest.mark.every_env
+def test_failures_land_in_the_encrypted_dead_letter_queue_and_raise_an_alarm(template, messaging, n):
     (rule,) = _resources(template, "AWS::Events::Rule").values()
     (target,) = rule["Properties"]["Targets"]
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
-    assert target["DeadLetterConfig"]["Arn"] == _imported("NotifierDeadLetterQueueArn")
+    assert target["DeadLetterConfig"]["Arn"] == _imported(n, "NotifierDeadLetterQueueArn")
     (invoke_config,) = _resources(template, "AWS::Lambda::EventInvokeConfig").values()
-    assert invoke_config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == _imported("NotifierDeadLetterQueueArn")
+    assert invoke_config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == _imported(n, "NotifierDeadLetterQueueArn")
     queue = messaging["Resources"]["NotifierDeadLetterQueue"]
     assert messaging["Outputs"]["NotifierDeadLetterQueueArn"]["Value"] == {"Fn::GetAtt": ["NotifierDeadLetterQueue", "Arn"]}
     assert queue["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": ["NotificationsKey", "Arn"]}
     assert (queue["DeletionPolicy"], queue["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
     props = template["Resources"]["NotifierDeadLetterAlarm"]["Properties"]
-    assert props["AlarmName"]["Fn::Sub"].startswith("${ResourcePrefix}-")
+    assert props["AlarmName"].startswith(f"{n.prefix}-")
     assert (props["MetricName"], props["Threshold"], props["ComparisonOperator"]) == (
         "ApproximateNumberOfMessagesVisible", 0, "GreaterThanThreshold")
     # On the operations topic: an alarm about this path must not depend on this stack's topic.
-    assert props["AlarmActions"] == [{"Fn::ImportValue": {"Fn::Sub": "${PipelineStackName}-OperationsTopicArn"}}]
+    assert props["AlarmActions"] == [_imported(n, "OperationsTopicArn", "pipeline")]
 
 
+@pytest.mark.every_env
 def test_key_rotates_is_retained_and_grants_no_wildcard_actions(messaging):
     key = messaging["Resources"]["NotificationsKey"]
     assert key["Properties"]["EnableKeyRotation"] is True
@@ -126,21 +133,23 @@ def test_key_rotates_is_retained_and_grants_no_wildcard_actions(messaging):
             assert "Condition" in statement, statement["Sid"]
 
 
-def test_topic_is_encrypted_and_exported_for_the_notifier(messaging, template):
+@pytest.mark.every_env
+def test_topic_is_encrypted_and_exported_for_the_notifier(messaging, template, n):
     assert messaging["Resources"]["ApprovalsTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "NotificationsKey"}
     assert messaging["Outputs"]["ApprovalsTopicArn"]["Export"]["Name"] == {"Fn::Sub": "${AWS::StackName}-ApprovalsTopicArn"}
     (fn,) = _resources(template, "AWS::Lambda::Function").values()
-    assert fn["Properties"]["Environment"]["Variables"]["TOPIC_ARN"] == _imported("ApprovalsTopicArn")
+    assert fn["Properties"]["Environment"]["Variables"]["TOPIC_ARN"] == _imported(n, "ApprovalsTopicArn")
 
 
-def test_topic_policy_lets_only_the_notifier_role_publish(messaging):
+@pytest.mark.every_env
+def test_topic_policy_lets_only_the_notifier_role_publish(messaging, n):
     """The notifier publishes through its identity policy; the topic policy denies every other principal,
     services included (named by ARN, so the role need not exist yet). Alarms use the operations topic."""
     statements = messaging["Resources"]["ApprovalsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert [s for s in statements if s["Effect"] == "Allow"] == []
     (only,) = [s for s in statements if s["Sid"] == "OnlyTheNotifierPublishes"]
     assert only["Effect"] == "Deny" and only["Condition"] == {"StringNotEquals": {"aws:PrincipalArn": {
-        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role${RolePath}${NotifierRoleName}"}}}
+        "Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{n.role_path}{n.notifier_role}"}}}
 
 
 def test_notifier_role_no_longer_puts_metrics_and_uses_the_key_by_alias():
@@ -152,23 +161,12 @@ def test_notifier_role_no_longer_puts_metrics_and_uses_the_key_by_alias():
 
 
 # -- the rule's EventPattern, evaluated by moto's EventBridge ----------------------------------------
-def _resolve(node, values):
-    """Replace {"Ref": Param} with the env's value (CommaDelimitedList -> list)."""
-    if isinstance(node, dict):
-        if set(node) == {"Ref"} and node["Ref"] in values:
-            return values[node["Ref"]]
-        return {k: _resolve(v, values) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_resolve(v, values) for v in node]
-    return node
-
-
-def _pattern_for(template, rendered, env):
-    raw = json.loads(rendered[f"{env}/notifications.json"])["Parameters"]
-    params = template["Parameters"]
-    values = {k: (v.split(",") if params[k]["Type"] == "CommaDelimitedList" else v) for k, v in raw.items()}
+def _pattern_for(template):
+    """The rule's pattern, as the env's template writes it (nothing left to substitute)."""
     (rule,) = _resources(template, "AWS::Events::Rule").values()
-    return _resolve(rule["Properties"]["EventPattern"], values)
+    pattern = rule["Properties"]["EventPattern"]
+    assert "Ref" not in json.dumps(pattern) and "Fn::" not in json.dumps(pattern)
+    return pattern
 
 
 def _matches(pattern: dict, event: dict) -> bool:
@@ -196,7 +194,7 @@ def test_rule_matches_this_envs_group_exactly_on_the_statuses_it_notifies_on(tem
     group = names.for_env(project, env).model_package_group
     event = for_group(sample_event(STATUS_EVENTS[status]), group)
     assert event["detail"]["ModelApprovalStatus"] == status
-    assert _matches(_pattern_for(template, rendered, env), event) is (status in project.env(env).statuses)
+    assert _matches(_pattern_for(template), event) is (status in project.env(env).statuses)
 
 
 @pytest.mark.every_env
@@ -205,7 +203,7 @@ def test_rule_ignores_other_model_groups(template, rendered, project, env):
     group = names.for_env(project, env).model_package_group
     others = [names.for_env(project, e).model_package_group for e in project.environments if e != env] + [f"other-{group}"]
     status = project.env(env).statuses[0]
-    pattern = _pattern_for(template, rendered, env)
+    pattern = _pattern_for(template)
     assert _matches(pattern, for_group(sample_event(STATUS_EVENTS[status]), group))  # the same event, this group: heard
     for other in others:
         assert not _matches(pattern, for_group(sample_event(STATUS_EVENTS[status]), other)), other
@@ -214,20 +212,21 @@ def test_rule_ignores_other_model_groups(template, rendered, project, env):
 # The fixture config's prod notifies on Approved and Rejected, its dev on every status: both cases hold
 # whatever config/ says.
 def test_rule_ignores_a_status_the_env_does_not_notify_on(fixture_rendered, fixture_project):
-    template = load_yaml(fixture_rendered["notifications.yaml"])
+    template = load_yaml(fixture_rendered["prod/notifications.yaml"])
     group = names.for_env(fixture_project, "prod").model_package_group
     assert "PendingManualApproval" not in fixture_project.environments["prod"].statuses
     event = for_group(sample_event("registered_pending_approval"), group)
-    assert not _matches(_pattern_for(template, fixture_rendered, "prod"), event)
+    assert not _matches(_pattern_for(template), event)
 
 
 def test_rule_hears_registrations_where_the_env_asks_for_them(fixture_rendered, fixture_project):
-    template = load_yaml(fixture_rendered["notifications.yaml"])
+    template = load_yaml(fixture_rendered["dev/notifications.yaml"])
     group = names.for_env(fixture_project, "dev").model_package_group
     assert "PendingManualApproval" in fixture_project.environments["dev"].statuses
-    assert _matches(_pattern_for(template, fixture_rendered, "dev"), for_group(sample_event("registered_pending_approval"), group))
+    assert _matches(_pattern_for(template), for_group(sample_event("registered_pending_approval"), group))
 
 
+@pytest.mark.every_env
 def test_rule_pattern_is_rendered_sorted(template):
     pattern = template["Resources"]["ModelPackageStateRule"]["Properties"]["EventPattern"]  # cfn_flip keeps file order
     assert list(pattern) == sorted(pattern) and list(pattern["detail"]) == sorted(pattern["detail"])

@@ -102,10 +102,12 @@ def test_uploads_asking_for_other_encryption_or_another_key_are_refused(envs, he
         assert denied(document, request) is refused, f"env {env}: {headers}"
 
 
-def test_the_policy_compares_the_key_the_bucket_encrypts_with_by_arn(envs):
+def test_the_policy_compares_the_key_the_bucket_encrypts_with_by_arn(envs, project):
     """The condition names the default key itself, so naming it passes and nothing else does (not its alias either)."""
     for env, (document, bucket_arn, key_arn, stacks) in envs.items():
-        alias = stacks["pipeline"].value({"Fn::Sub": "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:${ArtifactKeyAlias}"})
+        (alias_name,) = [a["Properties"]["AliasName"] for a in stacks["pipeline"].resources("AWS::KMS::Alias").values()]
+        assert alias_name == names_mod.for_env(project, env).artifact_key_alias
+        alias = stacks["pipeline"].value({"Fn::Sub": f"arn:${{AWS::Partition}}:kms:${{AWS::Region}}:${{AWS::AccountId}}:{alias_name}"})
         for named, refused in ((key_arn, False), (alias, True), (key_arn + "x", True)):
             assert denied(document, _put(bucket_arn, {ENCRYPTION: "aws:kms", KEY_ID: named})) is refused, f"env {env}: {named}"
 

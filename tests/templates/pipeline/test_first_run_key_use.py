@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from infra.stacks import BUILDERS
@@ -53,22 +54,24 @@ def _statements_of(policy) -> list[dict]:
     return [s for s in statements(policy) if isinstance(s, dict)]
 
 
-def boundary_problems(rendered: dict) -> list[str]:
-    """Each role the artifact key's policy names (an IAM-stack export) carries a boundary that allows the key's use
-    with no kms:ResourceAliases condition."""
-    iam, bounds = yaml.safe_load(rendered["iam.yaml"]), yaml.safe_load(rendered["boundaries.yaml"])
-    pipeline = yaml.safe_load(rendered["pipeline.yaml"])
-    by_name = {r["Properties"]["ManagedPolicyName"]["Ref"]: r for r in bounds["Resources"].values()
+def boundary_problems(rendered: dict, env: str) -> list[str]:
+    """Each role the artifact key's policy names (an export of the env's IAM stack) carries a boundary that allows the
+    key's use with no kms:ResourceAliases condition."""
+    iam = yaml.safe_load(rendered[f"{env}/iam.yaml"])
+    bounds = yaml.safe_load(rendered[f"{env}/boundaries.yaml"])
+    pipeline = yaml.safe_load(rendered[f"{env}/pipeline.yaml"])
+    iam_stack = f"{_stack_name(pipeline, 'CodePipelineRoleArn')}-"
+    by_name = {r["Properties"]["ManagedPolicyName"]: r for r in bounds["Resources"].values()
                if r["Type"] == "AWS::IAM::ManagedPolicy"}
-    named = [p["Fn::ImportValue"]["Fn::Sub"].split("-", 1)[1]
+    named = [p["Fn::ImportValue"].removeprefix(iam_stack)
              for key in pipeline["Resources"].values() if key["Type"] == "AWS::KMS::Key"
              for s in _statements_of(key["Properties"]["KeyPolicy"])
              for p in as_list(s.get("Principal", {}).get("AWS", []))
-             if isinstance(p, dict) and p.get("Fn::ImportValue", {}).get("Fn::Sub", "").startswith("${IamStackName}-")]
+             if isinstance(p, dict) and str(p.get("Fn::ImportValue", "")).startswith(iam_stack)]
     problems = []
     for export in named:
         role_id = iam["Outputs"][export]["Value"]["Fn::GetAtt"][0]
-        boundary = iam["Resources"][role_id]["Properties"]["PermissionsBoundary"]["Fn::Sub"].rsplit("${", 1)[1].rstrip("}")
+        boundary = iam["Resources"][role_id]["Properties"]["PermissionsBoundary"]["Fn::Sub"].rsplit("/", 1)[1]
         allows = [s for s in _statements_of(by_name[boundary]["Properties"]["PolicyDocument"])
                   if s["Effect"] == "Allow" and USE <= set(as_list(s["Action"]))
                   and "kms:ResourceAliases" not in json.dumps(s.get("Condition", {}))]
@@ -78,18 +81,27 @@ def boundary_problems(rendered: dict) -> list[str]:
     return problems
 
 
-def test_a_pipeline_s_first_run_does_not_wait_for_its_key_alias(rendered):
-    assert not boundary_problems(rendered)
+def _stack_name(pipeline: dict, export: str) -> str:
+    """The IAM stack's name, from the pipeline's role (an import of that stack's `export`)."""
+    role = pipeline["Resources"]["DeliveryPipeline"]["Properties"]["RoleArn"]["Fn::ImportValue"]
+    assert role.endswith(f"-{export}"), role
+    return role.removesuffix(f"-{export}")
+
+
+@pytest.mark.every_env
+def test_a_pipeline_s_first_run_does_not_wait_for_its_key_alias(rendered, env):
+    assert not boundary_problems(rendered, env)
     checked = 0
     for stack in BUILDERS:
-        template = yaml.safe_load(rendered[f"{stack}.yaml"])
+        template = yaml.safe_load(rendered[f"{env}/{stack}.yaml"])
         checked += sum(r["Type"] == "AWS::CodePipeline::Pipeline" for r in template.get("Resources", {}).values())
         assert not first_run_key_problems(template), stack
     assert checked >= 1
 
 
-def test_the_check_finds_a_role_the_key_policy_leaves_to_its_alias(rendered):
-    template = yaml.safe_load(rendered["pipeline.yaml"])
+@pytest.mark.every_env
+def test_the_check_finds_a_role_the_key_policy_leaves_to_its_alias(rendered, env):
+    template = yaml.safe_load(rendered[f"{env}/pipeline.yaml"])
     for resource in template["Resources"].values():
         if resource["Type"] == "AWS::KMS::Key":
             policy = resource["Properties"]["KeyPolicy"]
@@ -103,5 +115,7 @@ def test_the_check_finds_a_boundary_that_holds_the_key_by_alias_only(project, mo
     from infra.output import render
 
     monkeypatch.setattr(boundary, "FIRST_RUN_KINDS", ())
-    problems = boundary_problems(render.render(project))
-    assert len(problems) == 3 and all("only by alias" in p for p in problems)
+    rendered = render.render(project)
+    for env in project.environments:
+        problems = boundary_problems(rendered, env)
+        assert len(problems) == 3 and all("only by alias" in p for p in problems), env
