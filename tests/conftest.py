@@ -36,7 +36,7 @@ os.environ.pop("AWS_PROFILE", None)
 
 from hypothesis import settings  # noqa: E402
 
-from infra import config
+from infra import config, stacks
 from infra.config import names
 from infra.output import render  # noqa: E402
 
@@ -52,15 +52,26 @@ _LOOPBACK = ("127.", "::1", "localhost")
 FIXTURE_CONFIG = ROOT / "tests" / "fixtures" / "config"
 
 # The envs config/ lists (read once at collection; a broken config/ fails here, loudly).
-CONFIGURED_ENVS: list[str] = list(config.load(config.CONFIG_DIR).environments)
+_CONFIGURED = config.load(config.CONFIG_DIR)
+CONFIGURED_ENVS: list[str] = list(_CONFIGURED.environments)
+
+
+def stacks_of(project, env: str) -> list[str]:
+    """The stacks the env renders and deploys (an env that serves no models has no deployment or endpoint stacks)."""
+    return list(stacks.of_env(project.env(env)))
+
+
+# (env, stack) for every template config/ renders.
+CONFIGURED_STACKS: list[tuple[str, str]] = [(env, stack) for env in CONFIGURED_ENVS for stack in stacks_of(_CONFIGURED, env)]
 
 
 def pytest_generate_tests(metafunc):
-    """`@pytest.mark.every_env`: one run per env of config/. Never a hard-coded list: an adopter adds, drops and
-    renames envs."""
-    if metafunc.definition.get_closest_marker("every_env") is None:
-        return
-    metafunc.parametrize("env", CONFIGURED_ENVS)
+    """`@pytest.mark.every_env`: one run per env of config/; `@pytest.mark.every_env_stack`: one per template it
+    renders (`env`, `stack`). Never a hard-coded list: an adopter adds, drops and renames envs."""
+    if metafunc.definition.get_closest_marker("every_env_stack") is not None:
+        metafunc.parametrize(("env", "stack"), CONFIGURED_STACKS, ids=[f"{env}-{stack}" for env, stack in CONFIGURED_STACKS])
+    elif metafunc.definition.get_closest_marker("every_env") is not None:
+        metafunc.parametrize("env", CONFIGURED_ENVS)
 
 
 def absent_env(known) -> str:

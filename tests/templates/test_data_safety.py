@@ -19,8 +19,7 @@ def _resources(rendered, env, stack):
     return {k: v for k, v in load(rendered[f"{env}/{stack}.yaml"]).get("Resources", {}).items() if isinstance(v, dict)}
 
 
-@pytest.mark.every_env
-@pytest.mark.parametrize("stack", list(BUILDERS))
+@pytest.mark.every_env_stack
 def test_stateful_resources_are_retained_on_delete_and_replace(rendered, env, stack):
     for logical_id, res in _resources(rendered, env, stack).items():
         if res["Type"] in STATEFUL_TYPES:
@@ -29,8 +28,7 @@ def test_stateful_resources_are_retained_on_delete_and_replace(rendered, env, st
             assert res.get("UpdateReplacePolicy") == "Retain", f"{env}/{stack}.yaml {logical_id} lacks UpdateReplacePolicy: Retain"
 
 
-@pytest.mark.every_env
-@pytest.mark.parametrize("stack", list(BUILDERS))
+@pytest.mark.every_env_stack
 def test_every_template_fits_cloudformations_inline_limit(rendered, env, stack):
     size = len(rendered[f"{env}/{stack}.yaml"].encode())
     assert size <= INLINE_TEMPLATE_LIMIT, f"templates/{env}/{stack}.yaml is {size} bytes; CloudFormation takes {INLINE_TEMPLATE_LIMIT} inline"
@@ -49,8 +47,7 @@ def test_self_update_cannot_replace_or_drop_the_artifact_bucket_key_or_registry(
     assert {"LogicalResourceId/ArtifactBucket", "LogicalResourceId/ArtifactKey", "LogicalResourceId/ModelPackageGroup"} <= set(deny["Resource"])
 
 
-@pytest.mark.every_env
-@pytest.mark.parametrize("stack", list(BUILDERS))
+@pytest.mark.every_env_stack
 def test_stack_policy_protects_exactly_what_the_template_retains(rendered, env, stack):
     retained = {f"LogicalResourceId/{k}" for k, v in _resources(rendered, env, stack).items()
                 if v.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate")}

@@ -30,8 +30,7 @@ def _template(rendered, env, stack) -> dict:
     return load(rendered[f"{env}/{stack}.yaml"])
 
 
-@pytest.mark.every_env
-@pytest.mark.parametrize("stack", list(BUILDERS))
+@pytest.mark.every_env_stack
 def test_no_parameter_remains_but_the_run_time_ones_and_each_has_its_placeholder(rendered, env, stack):
     template = _template(rendered, env, stack)
     declared = set(template.get("Parameters", {}))
@@ -51,8 +50,7 @@ def test_the_run_time_parameters_are_the_endpoint_stacks_model_package(rendered,
         }, env
 
 
-@pytest.mark.every_env
-@pytest.mark.parametrize("stack", list(BUILDERS))
+@pytest.mark.every_env_stack
 def test_nothing_is_left_to_decide_at_deploy_time(rendered, env, stack):
     template = _template(rendered, env, stack)
     label = f"{env}/{stack}.yaml"
@@ -69,8 +67,7 @@ def test_nothing_is_left_to_decide_at_deploy_time(rendered, env, stack):
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.every_env
-@pytest.mark.parametrize("stack", list(BUILDERS))
+@pytest.mark.every_env_stack
 def test_every_ref_and_sub_variable_names_a_parameter_pseudo_parameter_resource_or_attribute(rendered, env, stack):
     template = _template(rendered, env, stack)
     label = f"{env}/{stack}.yaml"
@@ -102,8 +99,7 @@ def _evaluated(template: dict, values: dict, pseudo: dict) -> dict:
     return {"Resources": stack.resources(), "Outputs": stack.value(template.get("Outputs", {}))}
 
 
-@pytest.mark.every_env
-@pytest.mark.parametrize("stack", list(BUILDERS))
+@pytest.mark.every_env_stack
 def test_the_concrete_template_says_what_the_stack_meant_with_the_envs_values(rendered, project, env, stack):
     """The values written in are the env's config values, where the stack named them, and nothing else changed."""
     n = names_mod.for_env(project, env)

@@ -24,7 +24,6 @@ def test_every_env_is_linted_for_its_own_region(project, lint_region):
         assert lint_region[name] == (env.region if env.region in REGIONS else "us-east-1")
 
 
-@pytest.mark.every_env
-@pytest.mark.parametrize("stack", list(BUILDERS))
+@pytest.mark.every_env_stack
 def test_template_is_cfn_lint_clean(rendered, lint_region, env, stack):
     assert lint_template(rendered[f"{env}/{stack}.yaml"], [lint_region[env]]) == []

@@ -38,8 +38,7 @@ def transform_problems(template_text: str, label: str) -> list[str]:
     return problems
 
 
-@pytest.mark.every_env
-@pytest.mark.parametrize("stack", list(BUILDERS))
+@pytest.mark.every_env_stack
 def test_each_template_uses_only_what_its_transforms_accept(rendered, env, stack):
     problems = transform_problems(rendered[f"{env}/{stack}.yaml"], f"{env}/{stack}.yaml")
     assert not problems, "\n".join(problems)
