@@ -64,6 +64,7 @@ def test_bootstrap_templates_fit_inline_and_carry_env_parameters_and_tags(projec
     declared = set(json.loads(body).get("Parameters", {}))  # concrete: only run-time parameters are left
     assert declared == {p["ParameterKey"] for p in params}
     assert declared <= {key for key, spec in SPECS.items() if spec.run_time}
+    assert config.names.for_env(project, env).prefix in body  # the env's own names are written in
     configured = {**project.tags, **project.env(env).tags}  # project tags, the env's on top (infra/config/loader.py)
     assert tags == [{"Key": k, "Value": v} for k, v in sorted(configured.items())]
     assert pipeline.CAPABILITIES[stack] == (["CAPABILITY_NAMED_IAM"] if stack == "iam" else [])  # pipeline: no IAM
