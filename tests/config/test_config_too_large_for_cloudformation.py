@@ -1,10 +1,11 @@
 """Any config the schema accepts renders every template within CloudFormation's size limit, or is refused in one line.
 
-The schema caps each env's lists; the templates are shared by every env, so what several envs list together can
-outgrow the 51,200 bytes CloudFormation takes (infra/output/size_limits.py). Here configs at the schema's limits
-(every list key at its maxItems, short or maximum-length values, envs sharing addresses or each with their own, one
-to five envs) either render with every template under the limit, or generate.py refuses them with one line that
-names a config file, the key and the limit.
+Each env has its own templates (templates/<env>/<stack>.yaml), so what an env lists grows its own templates only:
+each address of `notifications.emails` is a subscription in its messaging template, each of `operations.emails` one
+in its pipeline template (infra/output/size_limits.py). Here configs at the schema's limits (every list key at its
+maxItems, short or maximum-length values, envs sharing addresses or each with their own, one to five envs) either
+render with every template under the limit, or generate.py refuses them with one line that names the env's config
+file, the key and the limit; and a template over the limit is refused naming the key that grew it.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
@@ -77,7 +79,11 @@ def _write_config(root: Path, envs: int, long: bool, shared: bool) -> Path:
     return cfg
 
 
-LIMIT_LINE = re.compile(rf"^error: (?P<file>\S+): (?P<key>[\w.]+)[^:]*: .*over CloudFormation's {size_limits.TEMPLATE_BODY_LIMIT:,}-byte template limit")
+def limit_line(limit: int = size_limits.TEMPLATE_BODY_LIMIT) -> re.Pattern:
+    return re.compile(rf"^error: (?P<file>\S+): (?P<key>[\w.]+)[^:]*: .*over CloudFormation's {limit:,}-byte template limit")
+
+
+LIMIT_LINE = limit_line()
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -98,15 +104,61 @@ def test_a_config_at_the_schemas_limits_renders_within_the_size_limit_or_is_refu
         assert code == 2 and err.count("\n") == 1, err
         refused = LIMIT_LINE.match(err)
         assert refused, err
-        assert (Path(refused["file"]).name in {f"{e}.yaml" for e in project.environments} | {"project.yaml"}), err
-        assert refused["key"] in {"notifications.emails", "operations.emails", "environments"}, err
+        assert Path(refused["file"]).name in {f"{e}.yaml" for e in project.environments}, err  # one env's own file
+        assert refused["key"] in {"notifications.emails", "operations.emails", "name"}, err
 
 
-def test_the_reported_case_is_refused_naming_the_key_and_the_limit(tmp_path, capsys):
-    """Two envs with twenty addresses of their own each: a 54 KB pipeline.yaml used to fail only a test's assertion."""
+def _sizes(cfg: Path) -> dict[str, int]:
+    return {path: len(text.encode()) for path, text in render.render(config.load(cfg)).items() if path.endswith(".yaml")}
+
+
+def test_an_envs_addresses_grow_its_own_messaging_and_pipeline_templates_and_no_other_envs(tmp_path):
+    """The report: two envs with twenty addresses of their own each made a shared 54 KB pipeline.yaml. Each env's
+    addresses are now in its own templates only: cutting e0's lists to one address shrinks e0's messaging
+    (notifications.emails) and pipeline (operations.emails) templates, and leaves every file of e1 as it was."""
+    full = _write_config(tmp_path / "full", envs=2, long=False, shared=False)
+    cut = _write_config(tmp_path / "cut", envs=2, long=False, shared=False)
+    e0 = yaml.safe_load((cut / "e0.yaml").read_text())
+    e0["notifications"]["emails"] = e0["notifications"]["emails"][:1]
+    e0["operations"]["emails"] = e0["operations"]["emails"][:1]
+    (cut / "e0.yaml").write_text(yaml.safe_dump(e0))
+    before, after = render.render(config.load(full)), render.render(config.load(cut))
+    assert {p: t for p, t in after.items() if p.startswith("e1/")} == {p: t for p, t in before.items() if p.startswith("e1/")}
+    grown = {p for p in before if p.startswith("e0/") and p.endswith(".yaml") and before[p] != after[p]}
+    assert grown == {"e0/messaging.yaml", "e0/pipeline.yaml"}
+    assert all(len(after[p].encode()) < len(before[p].encode()) for p in grown)
+    assert max(len(t.encode()) for p, t in before.items() if p.endswith(".yaml")) <= size_limits.TEMPLATE_BODY_LIMIT
+
+
+def test_a_template_over_the_limit_is_refused_naming_the_envs_file_and_the_key_that_grew_it(fixture_project):
+    """messaging grows with notifications.emails, pipeline with operations.emails (or notifications.emails where
+    operations.emails is unset, which it then defaults to); any other template only with the names."""
+    from infra.config import ConfigError
+    from infra.stacks import BUILDERS
+
+    limit = size_limits.TEMPLATE_BODY_LIMIT
+    for env in fixture_project.environments.values():
+        operations = "operations.emails" if env.operations_emails != env.emails else "notifications.emails"
+        for stack in BUILDERS:
+            size_limits.check(env, stack, "x" * limit)  # at the limit: accepted
+            with pytest.raises(ConfigError) as refused:
+                size_limits.check(env, stack, "x" * (limit + 1))
+            expected = {"messaging": "notifications.emails", "pipeline": operations}.get(stack, "name")
+            assert refused.value.file == env.file and refused.value.key.split(" ")[0] == expected, (stack, str(refused.value))
+            assert f"templates/{env.name}/{stack}.yaml {limit + 1:,} bytes" in str(refused.value)
+            assert f"over CloudFormation's {limit:,}-byte template limit" in str(refused.value)
+    # The fixture config has an env of each kind: one that sets operations.emails, one that leaves it unset.
+    assert {e.operations_emails != e.emails for e in fixture_project.environments.values()} == {True, False}
+
+
+def test_generate_refuses_a_template_over_the_limit_in_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    """The check runs inside the render: generate.py prints one line naming the env's file and writes nothing."""
     cfg = _write_config(tmp_path, envs=2, long=False, shared=False)
+    limit = min(_sizes(cfg).values()) - 1  # every template is over it: the first one rendered is refused
+    monkeypatch.setattr(size_limits, "TEMPLATE_BODY_LIMIT", limit)
     assert generate.main(["--config", str(cfg), "--out", str(tmp_path / "templates")]) == 2
     err = capsys.readouterr().err
-    assert re.fullmatch(r"error: \S+e[01]\.yaml: (operations|notifications)\.emails: 40 addresses in all envs.*"
-                        r"over CloudFormation's 51,200-byte template limit: list fewer.*\n", err), err
+    refused = limit_line(limit).match(err)
+    assert refused and err.count("\n") == 1, err
+    assert Path(refused["file"]).name == "e0.yaml", err
     assert not (tmp_path / "templates").exists()  # nothing written

@@ -128,7 +128,8 @@ class DeploymentSteps:
         """The endpoint stack evaluated with the ParameterOverrides of the stage's action `action` (the Resolve
         variables put in)."""
         config = self._action(stage, "CloudFormation", action)
-        expected = (f"Release::templates/{stack.key}.yaml", f"Release::templates/{self.env.name}/{stack.key}.json", stack.name)
+        expected = (f"Release::templates/{self.env.name}/{stack.key}.yaml", f"Release::templates/{self.env.name}/{stack.key}.json",
+                    stack.name)
         given = (config.get("TemplatePath"), config.get("TemplateConfiguration"), config.get("StackName"))
         if given != expected:
             raise Broken(f"deployment.yaml stage {stage} deploys {given}, expected {expected}")

@@ -63,9 +63,18 @@ def _one(stack, rtype: str, logical_id: str) -> dict:
     return resources[logical_id]["Properties"]
 
 
+def _lambda_string(value):
+    """A variable as the function sees it: CloudFormation passes a number or a boolean written in the template
+    (a concrete template writes config values as YAML scalars) as its text; anything else is left to fail."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, (int, float)) else value
+
+
 def _function(stack, logical_id: str) -> Function:
     props = _one(stack, "AWS::Lambda::Function", logical_id)
-    return Function(props["FunctionName"], props["Handler"], dict(props["Environment"]["Variables"]))
+    variables = {name: _lambda_string(value) for name, value in props["Environment"]["Variables"].items()}
+    return Function(props["FunctionName"], props["Handler"], variables)
 
 
 def _rule(stack, logical_id: str) -> Rule:

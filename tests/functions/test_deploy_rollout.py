@@ -252,8 +252,9 @@ def test_a_new_instance_type_releases_autoscaling_before_the_update_and_restores
     assert len(scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]) == 1
 
 
-def test_the_production_template_outputs_everything_the_rollout_reads(rendered):
-    outputs = cfn.load(rendered["production-endpoint.yaml"])["Outputs"]
+@pytest.mark.every_env
+def test_the_production_template_outputs_everything_the_rollout_reads(rendered, env):
+    outputs = cfn.load(rendered[f"{env}/production-endpoint.yaml"])["Outputs"]
     assert set(rollout.OUTPUTS) <= set(outputs)
 
 

@@ -3,6 +3,7 @@ code), and it imports on its own, from the zip alone, the way Lambda loads it.""
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -113,9 +114,24 @@ def test_only_python_sources_count(source):
     assert (lambda_package.code_key(source), lambda_package.build_zip(source)) == (before, zipped)
 
 
-def test_rendered_parameters_carry_the_current_keys(rendered, env_names):
-    for folder, parameter in lambda_package.FUNCTIONS.items():
-        key = lambda_package.code_key(LAMBDA_SRC / folder)
-        for env in env_names:
-            holders = [name for name, text in rendered.items() if name.startswith(f"{env}/") and f'"{parameter}": "{key}"' in text]
-            assert holders, f"{env}: no parameter file gives {parameter} the key {key}"
+@pytest.mark.every_env
+def test_each_envs_templates_write_in_the_current_keys(rendered, env):
+    """Every function of the env's templates deploys the zip of its own folder's current sources (Code.S3Key, written
+    in: no *CodeKey parameter is left to fill), and every packaged function is deployed in the env."""
+    from tests.support.cfn import load
+
+    deployed: dict[str, set[str]] = {}
+    for path, text in rendered.items():
+        if not (path.startswith(f"{env}/") and path.endswith(".yaml")):
+            continue
+        template = load(text)
+        assert not [p for p in template.get("Parameters", {}) if p in lambda_package.FUNCTIONS.values()], path
+        for resource in template.get("Resources", {}).values():
+            if resource["Type"] == "AWS::Lambda::Function":
+                folder = resource["Properties"]["Handler"].split(".", 1)[0]
+                deployed.setdefault(folder, set()).add(resource["Properties"]["Code"]["S3Key"])
+    for path, text in rendered.items():
+        if path.startswith(f"{env}/") and path.endswith(".json"):
+            assert not set(lambda_package.FUNCTIONS.values()) & set(json.loads(text)["Parameters"]), path
+    current = {folder: {lambda_package.code_key(LAMBDA_SRC / folder)} for folder in lambda_package.FUNCTIONS}
+    assert deployed == current

@@ -341,8 +341,9 @@ def test_every_read_happens_before_the_first_claim(aws, env, monkeypatch):
     assert reads_after_claim == []
 
 
-def test_the_function_times_out_later_than_claiming_and_publishing_may_take(rendered):
+@pytest.mark.every_env
+def test_the_function_times_out_later_than_claiming_and_publishing_may_take(rendered, env):
     from tests.support.cfn import load
 
-    fn = load(rendered["kpi.yaml"])["Resources"]["MetricsFunction"]["Properties"]
+    fn = load(rendered[f"{env}/kpi.yaml"])["Resources"]["MetricsFunction"]["Properties"]
     assert fn["Timeout"] * 1000 > 2 * handler.CLAIM_BUDGET_MS

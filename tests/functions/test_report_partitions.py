@@ -197,12 +197,13 @@ def test_rule_delivers_finished_executions_of_this_pipeline_only(rendered, proje
 
 
 def test_its_dead_letters_raise_an_alarm_on_the_topic(rendered, project):
-    tmpl = load(rendered["kpi.yaml"])
-    queue = {"Fn::ImportValue": {"Fn::Sub": "${MessagingStackName}-PartitionsDeadLetterQueueArn"}}
-    assert tmpl["Resources"]["PartitionsRule"]["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"] == queue
-    assert tmpl["Resources"]["PartitionsFunction"]["Properties"]["DeadLetterConfig"]["TargetArn"] == queue
     for env in project.environments:
         n = names.for_env(project, env)
-        alarm = resolve.alone(rendered, project, env, "kpi").value(tmpl["Resources"]["PartitionsDeadLetterAlarm"]["Properties"])
+        stack = resolve.alone(rendered, project, env, "kpi")
+        resources = stack.template["Resources"]
+        queue = f"<import {n.stack('messaging')}-PartitionsDeadLetterQueueArn>"
+        assert stack.value(resources["PartitionsRule"]["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"]) == queue
+        assert stack.value(resources["PartitionsFunction"]["Properties"]["DeadLetterConfig"]["TargetArn"]) == queue
+        alarm = stack.value(resources["PartitionsDeadLetterAlarm"]["Properties"])
         assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": n.partitions_dlq}]
         assert alarm["AlarmActions"] == [f"<import {n.stack('pipeline')}-OperationsTopicArn>"]
