@@ -93,7 +93,7 @@ def _declarations(queue_arn) -> list[functions.Function]:
             "Sends the documented request to the staging endpoint and checks the answer and its latency",
             role_arn=import_value("ServingIamStackName", "SmokeTestFunctionRoleArn"),
             code=("SmokeTestCodeKey", "deploy_smoke_test", "deploy_smoke_test"), memory=256,
-            environment={"LATENCY_BUDGET_MS": Ref("SmokeTestLatencyMs")}, **common),
+            environment={"LATENCY_BUDGET_MS": Sub("${SmokeTestLatencyMs}")}, **common),  # Lambda variables are strings
     ]
 
 
