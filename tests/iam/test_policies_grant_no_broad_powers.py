@@ -298,3 +298,24 @@ def test_the_check_catches_a_deploy_role_that_may_rewrite_the_bucket_policy(envs
     broken = text.replace("s3:GetBucketPolicy", "s3:PutBucketPolicy", 1)
     assert broken != text
     assert any("s3:PutBucketPolicy" in p for p in opening_problems(broken))
+
+
+def test_the_variants_turn_each_option_on_and_off(envs):
+    """The checks above read the variants so that every statement some config makes is checked: each option is on in
+    every 'every option on' env and off in every 'every option off' env."""
+    from infra.stacks.pipeline import DEPLOYMENTS
+    from tests.support.concrete_envs import ALL_OFF
+
+    def options(env) -> dict[str, bool]:
+        pipeline, kpi = env.text("pipeline"), env.template("kpi")
+        stages = [s["Name"] for r in env.template("pipeline")["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"
+                  for s in r["Properties"]["Stages"]]
+        return {"data uploaders": "DataUploaders" in pipeline, "analysts": "Sid: Analysts" in pipeline,
+                "quicksight": any(r["Type"] == "AWS::QuickSight::DataSource" for r in kpi["Resources"].values()),
+                "deployment": DEPLOYMENTS["deployment"][0] in stages, "release approval": "ApproveRelease" in stages}
+
+    variants = [env for env in envs if env.label not in env.project.environments]
+    assert variants
+    for env in variants:
+        wanted = not env.label.startswith(ALL_OFF)
+        assert options(env) == dict.fromkeys(options(env), wanted), env.label
