@@ -10,6 +10,7 @@ import pytest
 
 from infra.stacks import BUILDERS
 from tests.support.cfn import as_list, load, policies, statements
+from tests.support.concrete_envs import env_renders
 
 APPROVING = {"sagemaker:UpdateModelPackage", "sagemaker:BatchUpdateModelPackage"}
 PENDING = {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}
@@ -32,9 +33,15 @@ def approval_problems(template_text: str, label: str) -> list[str]:
     return problems
 
 
+@pytest.fixture(scope="module")
+def envs(project, rendered):
+    """Every env's concrete templates, of config/ and of the variants that turn each optional feature on and off."""
+    return env_renders(project, rendered)
+
+
 @pytest.mark.parametrize("stack", list(BUILDERS))
-def test_no_role_may_approve_and_registration_is_always_pending(rendered, stack):
-    problems = approval_problems(rendered[f"{stack}.yaml"], f"{stack}.yaml")
+def test_no_role_may_approve_and_registration_is_always_pending(envs, stack):
+    problems = [p for env in envs for p in approval_problems(env.text(stack), f"{env.label}/{stack}.yaml")]
     assert not problems, "\n".join(problems)
 
 

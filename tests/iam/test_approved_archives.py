@@ -16,12 +16,15 @@ import pytest
 from infra.iam.boundary import BOUNDARIES, SERVING_FUNCTIONS
 from infra.stacks import BUILDERS
 from lambda_src.deploy_resolve import contract
-from tests.support.cfn import as_list, load, policies, statements, text_of
+from tests.support.cfn import as_list, policies, statements, text_of
+from tests.support.concrete_envs import env_renders
 
 TAG_WRITES = ("s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging",
               "s3:ReplicateTags")
 READS = ("s3:GetObject", "s3:GetObjectVersion")
 
+# AN_ARCHIVE and TAG_CONDITION name config values (${SageMakerPrefix}…) as the stacks do: each env's template has its
+# own written in (EnvRender.concrete).
 TAGGER = ("serving-iam.yaml", "ResolveFunctionRole")
 TAGGER_BOUNDARY = ("boundaries.yaml", BOUNDARIES[SERVING_FUNCTIONS][0])  # the Resolve role's kind
 SERVING_READERS = (("serving-iam.yaml", "ModelRole"), ("serving-iam.yaml", "SmokeTestFunctionRole"))
@@ -34,19 +37,25 @@ def _matches(patterns, names) -> list[str]:
     return sorted({n for p in as_list(patterns) for n in names if fnmatch.fnmatchcase(n.lower(), str(p).lower())})
 
 
-def _allows(rendered):
-    """(template, logical id, statement) for every Allow statement of every identity policy and boundary."""
+@pytest.fixture(scope="module")
+def envs(project, rendered):
+    """Every env's concrete templates, of config/ and of the variants that turn each optional feature on and off."""
+    return env_renders(project, rendered)
+
+
+def _allows(env):
+    """(template, logical id, statement) for every Allow statement of every identity policy and boundary of the env."""
     for stack in BUILDERS:
-        for logical_id, rtype, prop, doc in policies(load(rendered[f"{stack}.yaml"])):
+        for logical_id, rtype, prop, doc in policies(env.template(stack)):
             if rtype.startswith("AWS::IAM::") and prop != "AssumeRolePolicyDocument":
                 for st in statements(doc):
                     if st.get("Effect") == "Allow":
                         yield f"{stack}.yaml", logical_id, st
 
 
-def tagging_problems(rendered) -> list[str]:
-    return [f"{where} {logical_id} {st.get('Sid', '')}: {_matches(st.get('Action'), TAG_WRITES)}"
-            for where, logical_id, st in _allows(rendered)
+def tagging_problems(env) -> list[str]:
+    return [f"{env.label}/{where} {logical_id} {st.get('Sid', '')}: {_matches(st.get('Action'), TAG_WRITES)}"
+            for where, logical_id, st in _allows(env)
             if _matches(st.get("Action"), TAG_WRITES) and (where, logical_id) not in (TAGGER, TAGGER_BOUNDARY)]
 
 
@@ -55,142 +64,146 @@ def _conditions(st: dict) -> dict:
             for op, by_key in (st.get("Condition") or {}).items() if op == "StringLike" for key, values in by_key.items()}
 
 
-def untagged_read_problems(rendered) -> list[str]:
+def untagged_read_problems(env) -> list[str]:
     problems = []
-    for where, logical_id, st in _allows(rendered):
+    archive, wanted = env.concrete(AN_ARCHIVE), {key: [env.concrete(v) for v in values] for key, values in TAG_CONDITION.items()}
+    for where, logical_id, st in _allows(env):
         if (where, logical_id) not in SERVING_READERS or not _matches(st.get("Action"), READS):
             continue
-        reaches = [text_of(r) for r in as_list(st.get("Resource")) if fnmatch.fnmatchcase(AN_ARCHIVE, text_of(r))]
-        if reaches and {k: v for k, v in _conditions(st).items() if k in TAG_CONDITION} != TAG_CONDITION:
-            problems.append(f"{where} {logical_id} {st.get('Sid', '')} reads {reaches} without {TAG_CONDITION}")
+        reaches = [text_of(r) for r in as_list(st.get("Resource")) if fnmatch.fnmatchcase(archive, text_of(r))]
+        if reaches and {k: v for k, v in _conditions(st).items() if k in wanted} != wanted:
+            problems.append(f"{env.label}/{where} {logical_id} {st.get('Sid', '')} reads {reaches} without {wanted}")
     return problems
 
 
-def test_only_the_deployment_resolve_role_may_write_object_tags(rendered):
-    assert tagging_problems(rendered) == []
+def test_only_the_deployment_resolve_role_may_write_object_tags(envs):
+    assert [p for env in envs for p in tagging_problems(env)] == []
 
 
-def test_the_resolve_role_may_tag_archives(rendered):
-    tags = [st for where, logical_id, st in _allows(rendered) if (where, logical_id) == TAGGER
-            and "s3:PutObjectVersionTagging" in as_list(st.get("Action"))]
-    assert tags and any(fnmatch.fnmatchcase(AN_ARCHIVE, text_of(r)) for st in tags for r in as_list(st["Resource"]))
+def test_the_resolve_role_may_tag_archives(envs):
+    for env in envs:
+        tags = [st for where, logical_id, st in _allows(env) if (where, logical_id) == TAGGER
+                and "s3:PutObjectVersionTagging" in as_list(st.get("Action"))]
+        archive = env.concrete(AN_ARCHIVE)
+        assert tags and any(fnmatch.fnmatchcase(archive, text_of(r)) for st in tags for r in as_list(st["Resource"])), env.label
 
 
 @pytest.mark.parametrize("reader", SERVING_READERS, ids=lambda r: r[1])
-def test_serving_reads_only_archives_the_deployment_tagged(rendered, reader):
-    reads = [st for where, logical_id, st in _allows(rendered) if (where, logical_id) == reader
-             and _matches(st.get("Action"), READS)
-             and any(fnmatch.fnmatchcase(AN_ARCHIVE, text_of(r)) for r in as_list(st.get("Resource")))]
-    assert reads, f"{reader[1]} reads no model archive"
-    assert untagged_read_problems(rendered) == []
+def test_serving_reads_only_archives_the_deployment_tagged(envs, reader):
+    for env in envs:
+        archive = env.concrete(AN_ARCHIVE)
+        reads = [st for where, logical_id, st in _allows(env) if (where, logical_id) == reader
+                 and _matches(st.get("Action"), READS)
+                 and any(fnmatch.fnmatchcase(archive, text_of(r)) for r in as_list(st.get("Resource")))]
+        assert reads, f"{env.label}: {reader[1]} reads no model archive"
+        assert untagged_read_problems(env) == []
 
 
-def test_resolve_checks_the_folder_serving_reads(rendered):
-    function = load(rendered["deployment.yaml"])["Resources"]["ResolveFunction"]["Properties"]
-    assert text_of(function["Environment"]["Variables"]["ARCHIVE_PREFIX"]) + "run/package/model.tar.gz" in AN_ARCHIVE
+def test_resolve_checks_the_folder_serving_reads(envs):
+    for env in envs:
+        function = env.template("deployment")["Resources"]["ResolveFunction"]["Properties"]
+        folder = text_of(function["Environment"]["Variables"]["ARCHIVE_PREFIX"])
+        assert folder + "run/package/model.tar.gz" in env.concrete(AN_ARCHIVE), env.label
 
 
 # -- the checks catch what they are for ------------------------------------------------------------
-def _with_statement(rendered, stack: str, role: str, statement: str) -> dict:
-    """A copy of `rendered` whose `role` (in `stack`) also holds `statement` (YAML flow mapping), in its first policy."""
-    text = rendered[stack]
+def _with_statement(env, stack: str, role: str, statement: str):
+    """A copy of `env` whose `role` (in `stack`) also holds `statement` (YAML flow mapping), in its first policy."""
+    text = env.text(stack)
     anchor = f"  {role}:\n"
     start = text.index(anchor)
     marker = text.index("          Statement:\n", start) + len("          Statement:\n")
-    return {**rendered, stack: text[:marker] + f"          - {statement}\n" + text[marker:]}
+    return env.replaced(stack, text[:marker] + f"          - {statement}\n" + text[marker:])
 
 
-def test_the_check_catches_a_job_role_that_may_tag(rendered):
-    broken = _with_statement(rendered, "iam.yaml", "SageMakerExecutionRole",
+def test_the_check_catches_a_job_role_that_may_tag(envs):
+    broken = _with_statement(envs[0], "iam", "SageMakerExecutionRole",
                              "{Effect: Allow, Action: ['s3:Put*'], Resource: ['arn:aws:s3:::b/*']}")
     assert any("SageMakerExecutionRole" in p for p in tagging_problems(broken))
 
 
-def test_the_check_catches_a_model_role_reading_untagged_archives(rendered):
-    broken = _with_statement(rendered, "serving-iam.yaml", "ModelRole",
+def test_the_check_catches_a_model_role_reading_untagged_archives(envs):
+    env = envs[0]
+    broken = _with_statement(env, "serving-iam", "ModelRole",
                              "{Effect: Allow, Action: ['s3:GetObject'], Resource: [!Sub 'arn:${AWS::Partition}:s3:::"
-                             "${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}/${SageMakerPrefix}*']}")
+                             + env.concrete("${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}/${SageMakerPrefix}*']}"))
     assert any("ModelRole" in p for p in untagged_read_problems(broken))
 
 
 # -- the bucket keeps the trace of a rewrite, and refuses copies into models/ ---------------------------
-def _bucket(rendered) -> dict:
-    return load(rendered["pipeline.yaml"])["Resources"]["ArtifactBucket"]["Properties"]
+def _bucket(env) -> dict:
+    return env.template("pipeline")["Resources"]["ArtifactBucket"]["Properties"]
 
 
-def test_the_bucket_keeps_versions(rendered):
-    assert _bucket(rendered)["VersioningConfiguration"] == {"Status": "Enabled"}
+def test_the_bucket_keeps_versions(envs):
+    for env in envs:
+        assert _bucket(env)["VersioningConfiguration"] == {"Status": "Enabled"}, env.label
 
 
-def _env_parameters(rendered) -> list[dict]:
-    """Each env's pipeline-stack parameter values (its TemplateConfiguration file)."""
-    import json
-
-    files = sorted(path for path in rendered if path.endswith("/pipeline.json"))
-    assert files, "no env parameter files rendered"
-    return [json.loads(rendered[path])["Parameters"] for path in files]
-
-
-def lifecycle_problems(rendered) -> list[str]:
+def lifecycle_problems(env) -> list[str]:
     """A rule that expires noncurrent versions under models/ must keep the newest one of each key: otherwise, 30
     days after a rewrite, the key shows one version again and a rewritten archive looks written once. And no rule
     may expire the archives themselves."""
     problems = []
-    for values in _env_parameters(rendered):
-        archive = values["SageMakerPrefix"] + "models/run/package/model.tar.gz"
-        for rule in _bucket(rendered)["LifecycleConfiguration"]["Rules"]:
-            prefix = rule.get("Prefix", (rule.get("Filter") or {}).get("Prefix", ""))
-            prefix = values[prefix["Ref"]] if isinstance(prefix, dict) and "Ref" in prefix else text_of(prefix)
-            if rule.get("Status") != "Enabled" or not archive.startswith(prefix):
-                continue
-            expiry = rule.get("NoncurrentVersionExpiration")
-            if expiry and int(expiry.get("NewerNoncurrentVersions", 0)) < 1:
-                problems.append(f"{rule['Id']} expires every noncurrent version under {prefix or 'the whole bucket'}")
-            if rule.get("ExpirationInDays") or rule.get("ExpirationDate"):
-                problems.append(f"{rule['Id']} expires current objects under {prefix or 'the whole bucket'}")
+    archive = env.concrete("${SageMakerPrefix}models/run/package/model.tar.gz")
+    assert "${" not in archive, archive
+    for rule in _bucket(env)["LifecycleConfiguration"]["Rules"]:
+        prefix = text_of(rule.get("Prefix", (rule.get("Filter") or {}).get("Prefix", "")))
+        if rule.get("Status") != "Enabled" or not archive.startswith(prefix):
+            continue
+        expiry = rule.get("NoncurrentVersionExpiration")
+        if expiry and int(expiry.get("NewerNoncurrentVersions", 0)) < 1:
+            problems.append(f"{env.label}: {rule['Id']} expires every noncurrent version under {prefix or 'the whole bucket'}")
+        if rule.get("ExpirationInDays") or rule.get("ExpirationDate"):
+            problems.append(f"{env.label}: {rule['Id']} expires current objects under {prefix or 'the whole bucket'}")
     return problems
 
 
-def test_the_lifecycle_never_erases_the_trace_of_a_rewritten_archive(rendered):
-    assert lifecycle_problems(rendered) == []
+def test_the_lifecycle_never_erases_the_trace_of_a_rewritten_archive(envs):
+    assert [p for env in envs for p in lifecycle_problems(env)] == []
 
 
-def expiry_problems(rendered) -> list[str]:
+def expiry_problems(env) -> list[str]:
     """An expiration on a versioned bucket only adds a delete marker: the rule must also delete noncurrent versions
     outright (no NewerNoncurrentVersions), or the bucket-wide rule keeps the expired object forever."""
     problems = []
-    for rule in _bucket(rendered)["LifecycleConfiguration"]["Rules"]:
+    for rule in _bucket(env)["LifecycleConfiguration"]["Rules"]:
         expiry = rule.get("NoncurrentVersionExpiration") or {}
         if rule.get("ExpirationInDays") and (not expiry.get("NoncurrentDays") or expiry.get("NewerNoncurrentVersions")):
-            problems.append(f"{rule['Id']} expires objects but keeps their last version")
+            problems.append(f"{env.label}: {rule['Id']} expires objects but keeps their last version")
         if rule.get("Prefix") and expiry and not rule.get("ExpirationInDays") and not rule.get("ExpiredObjectDeleteMarker"):
-            problems.append(f"{rule['Id']} deletes noncurrent versions but leaves the delete markers behind")
+            problems.append(f"{env.label}: {rule['Id']} deletes noncurrent versions but leaves the delete markers behind")
     return problems
 
 
-def test_what_expires_is_deleted(rendered):
-    assert expiry_problems(rendered) == []
+def test_what_expires_is_deleted(envs):
+    assert [p for env in envs for p in expiry_problems(env)] == []
 
 
-def test_the_expiry_check_catches_an_expiration_that_deletes_nothing(rendered):
-    text = rendered["pipeline.yaml"]
+def test_the_expiry_check_catches_an_expiration_that_deletes_nothing(envs):
+    text = envs[0].text("pipeline")
     start = text.index("Id: ExpireQueryResults")
     broken = text[:start] + text[start:].replace("          NoncurrentVersionExpiration:\n            NoncurrentDays: 30\n", "", 1)
-    assert expiry_problems({**rendered, "pipeline.yaml": broken})
+    assert broken != text
+    assert expiry_problems(envs[0].replaced("pipeline", broken))
 
 
-def test_the_lifecycle_check_catches_a_rule_that_erases_it(rendered):
-    broken = {**rendered, "pipeline.yaml": rendered["pipeline.yaml"].replace("NewerNoncurrentVersions: 1", "NewerNoncurrentVersions: 0")}
-    assert lifecycle_problems(broken)
+def test_the_lifecycle_check_catches_a_rule_that_erases_it(envs):
+    text = envs[0].text("pipeline")
+    broken = text.replace("NewerNoncurrentVersions: 1", "NewerNoncurrentVersions: 0")
+    assert broken != text
+    assert lifecycle_problems(envs[0].replaced("pipeline", broken))
 
 
-def test_nothing_may_be_copied_into_the_model_archives(rendered):
-    document = next(doc for logical_id, _, _, doc in policies(load(rendered["pipeline.yaml"])) if logical_id == "ArtifactBucketPolicy")
-    denies = [st for st in statements(document) if st.get("Effect") == "Deny" and "s3:PutObject" in as_list(st["Action"])
-              and st.get("Condition") == {"Null": {"s3:x-amz-copy-source": "false"}}
-              and any(fnmatch.fnmatchcase(AN_ARCHIVE.replace("arn:${AWS::Partition}:s3:::${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}",
-                                                             "${ArtifactBucket.Arn}"), text_of(r)) for r in as_list(st["Resource"]))]
-    assert denies, "the bucket policy must refuse CopyObject/UploadPartCopy into models/ (a copy keeps the source's tags)"
+def test_nothing_may_be_copied_into_the_model_archives(envs):
+    for env in envs:
+        document = next(doc for logical_id, _, _, doc in policies(env.template("pipeline")) if logical_id == "ArtifactBucketPolicy")
+        archive = env.concrete(AN_ARCHIVE.replace("arn:${AWS::Partition}:s3:::${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}",
+                                                  "${ArtifactBucket.Arn}"))
+        denies = [st for st in statements(document) if st.get("Effect") == "Deny" and "s3:PutObject" in as_list(st["Action"])
+                  and st.get("Condition") == {"Null": {"s3:x-amz-copy-source": "false"}}
+                  and any(fnmatch.fnmatchcase(archive, text_of(r)) for r in as_list(st["Resource"]))]
+        assert denies, f"{env.label}: the bucket policy must refuse CopyObject/UploadPartCopy into models/ (a copy keeps the source's tags)"
 
 
 def test_the_step_that_writes_the_archive_runs_on_one_instance(project):

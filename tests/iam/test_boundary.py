@@ -7,16 +7,22 @@ statements merged per service; these tests evaluate it per environment as IAM wo
 from __future__ import annotations
 
 import copy
+import dataclasses
 import fnmatch
 import json
+from types import MappingProxyType
 
 import pytest
 
+from infra.cfn import parameters
+from infra.cfn.source import SOURCE_TYPES
+from infra.config.model import Source
 from infra.output import render
-from infra.iam.boundary import BOUNDARIES
+from infra.iam.boundary import BOUNDARIES, DELIVERY, _sid_word, merged, source_statements
 from infra.iam.policies import NO_RESOURCE_LEVEL_ACTIONS
 from infra.stacks import BUILDERS
 from tests.support.cfn import as_list, statements
+from tests.support.concrete_envs import env_renders
 from tests.support.longest_names import longest_project
 from tests.support.resolve import resolve_all
 
@@ -32,6 +38,8 @@ def _boundaries(stacks) -> dict[str, dict]:
 
 def _bounded_role_statements(stacks) -> list[tuple[str, str, dict]]:
     """(role, its boundary's logical id, statement) for every Allow statement a bounded role holds."""
+    # The boundaries' names, written into the env's templates from its config.
+    names = stacks["boundaries"].config_values
     # Every role with a boundary, in whichever stack holds it (iam, serving-iam…).
     role_stacks = [s for s in stacks.values() if any("PermissionsBoundary" in r["Properties"]
                                                      for r in s.resources("AWS::IAM::Role").values())]
@@ -41,7 +49,7 @@ def _bounded_role_statements(stacks) -> list[tuple[str, str, dict]]:
     for logical_id, role in roles.items():
         arn = role["Properties"].get("PermissionsBoundary", "")
         boundary_of[logical_id] = next(b for b, (lid, param) in zip(BOUNDARY_IDS, BOUNDARIES.values())
-                                       if arn.endswith(stacks["boundaries"].parameters[param]))
+                                       if arn.endswith(f"/{names[param]}"))
     out = []
     for logical_id, role in roles.items():
         for policy in role["Properties"].get("Policies", []):
@@ -97,9 +105,24 @@ def _sizes(stacks) -> dict[str, int]:
     return {logical_id: len(json.dumps(doc, separators=(",", ":"))) for logical_id, doc in _boundaries(stacks).items()}
 
 
+def _resolved(env) -> dict:
+    """Every stack of one env (a tests.support.concrete_envs.EnvRender), evaluated; each knows the env's config values."""
+    stacks = resolve_all(env.rendered, env.project, env.env, list(BUILDERS))
+    values = parameters.config_values(env.names)
+    for stack in stacks.values():
+        stack.config_values = values
+    return stacks
+
+
 @pytest.fixture(scope="module")
-def stacks_by_env(rendered, project):
-    return {env: resolve_all(rendered, project, env, list(BUILDERS)) for env in project.environments}
+def envs(rendered, project):
+    """Every env of config/ and of the variants: one per source type with every option on, one with every option off."""
+    return env_renders(project, rendered)
+
+
+@pytest.fixture(scope="module")
+def stacks_by_env(envs):
+    return {env.label: _resolved(env) for env in envs}
 
 
 def test_each_boundary_covers_every_statement_of_the_roles_it_caps(stacks_by_env):
@@ -139,12 +162,44 @@ def test_boundaries_fit_the_managed_policy_limit_in_every_env(stacks_by_env):
             assert size <= MANAGED_POLICY_LIMIT, f"env {env}: {logical_id} is {size} characters; IAM allows {MANAGED_POLICY_LIMIT}"
 
 
-def test_boundaries_fit_even_with_the_longest_names_config_accepts(project):
-    """Names are config: the longest project, short, env and pipeline names and source repository still fit."""
+# The longest source of each type config accepts (infra/config/schema.py): the delivery boundary holds the env's own.
+LONGEST_SOURCES = {
+    "codeconnections": lambda env: dataclasses.replace(env.source, type="codeconnections", branch="b" * 250,
+                                                       repository="o" * 39 + "/" + "r" * 100,
+                                                       connection_arn=f"arn:aws:codeconnections:{env.region}:111111111111:"
+                                                                      "connection/00000000-0000-0000-0000-000000000000"),
+    "codecommit": lambda env: Source(type="codecommit", branch="b" * 250, repository="r" * 100),
+    "s3": lambda env: Source(type="s3", bucket="b" * 63, key="k" * 1020 + ".zip"),
+}
+
+
+@pytest.mark.parametrize("source_type", SOURCE_TYPES)
+def test_boundaries_fit_even_with_the_longest_names_config_accepts(project, source_type):
+    """Names are config: the longest project, short, env and pipeline names and source (of each type) still fit."""
     longest = longest_project(project)
-    stacks = resolve_all(render.render(longest), longest, next(iter(longest.environments)), list(BUILDERS))
+    (env,) = longest.environments.values()
+    env = dataclasses.replace(env, source=LONGEST_SOURCES[source_type](env))
+    longest = dataclasses.replace(longest, environments=MappingProxyType({env.name: env}))
+    stacks = resolve_all(render.render(longest), longest, env.name, list(BUILDERS))
     for logical_id, size in _sizes(stacks).items():
-        assert size <= MANAGED_POLICY_LIMIT, f"{logical_id} is {size} characters with the longest names; IAM allows {MANAGED_POLICY_LIMIT}"
+        assert size <= MANAGED_POLICY_LIMIT, (f"{logical_id} is {size} characters with the longest names and a {source_type} "
+                                              f"source; IAM allows {MANAGED_POLICY_LIMIT}")
+
+
+def test_the_delivery_boundary_holds_its_envs_source_statements_and_no_other_types(envs):
+    """boundary_statements(kind, source_type): the delivery boundary holds the env's source type's statements, merged
+    under their own Sid prefix, and none of another type's (each env's template is its own)."""
+    seen = set()
+    for env in envs:
+        source_type = env.project.env(env.env).source.type
+        seen.add(source_type)
+        document = env.template("boundaries")["Resources"][BOUNDARIES[DELIVERY][0]]["Properties"]["PolicyDocument"]
+        sids = {st["Sid"] for st in statements(document)}
+        for kind in SOURCE_TYPES:
+            prefix = _sid_word(kind) + "Source"
+            wanted = {st["Sid"] for st in merged(source_statements(kind), sid_prefix=prefix)} if kind == source_type else set()
+            assert {sid for sid in sids if sid.startswith(prefix)} == wanted, f"{env.label}: {kind} source statements"
+    assert seen == set(SOURCE_TYPES), seen
 
 
 def test_merging_keeps_a_sub_with_a_variable_map_whole_and_once():

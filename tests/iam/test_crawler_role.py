@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from infra.cfn import parameters
 from infra.stacks import BUILDERS
 from tests.support.cfn import as_list
+from tests.support.concrete_envs import env_renders
 from tests.support.policy_eval import Request, allowed
 from tests.support.resolve import resolve_all
 
@@ -116,8 +118,17 @@ DOCUMENTED = (
 )
 
 
-def crawlers(stacks) -> list[tuple[str, Crawler, list[dict]]]:
-    """(crawler id, what it says, the Allow statements of its role) for every crawler of every stack."""
+def _database(stack, crawler_id: str) -> str:
+    """The name of the Glue database the crawler writes to (a Ref to the stack's database, or its name)."""
+    named = stack.template["Resources"][crawler_id]["Properties"]["DatabaseName"]
+    if isinstance(named, dict) and set(named) == {"Ref"}:
+        return stack.resources("AWS::Glue::Database")[named["Ref"]]["Properties"]["DatabaseInput"]["Name"]
+    return stack.value(named)
+
+
+def crawlers(stacks, values: dict) -> list[tuple[str, Crawler, list[dict]]]:
+    """(crawler id, what it says, the Allow statements of its role) for every crawler of every stack; `values`: the
+    env's config values (infra/cfn/parameters.py config_values), which its templates have written in."""
     roles = {}
     for stack in stacks.values():
         for role in stack.resources("AWS::IAM::Role").values():
@@ -136,8 +147,8 @@ def crawlers(stacks) -> list[tuple[str, Crawler, list[dict]]]:
             role_name = p["Role"].rsplit("/", 1)[-1]
             crawler = Crawler(
                 region=stack.pseudo["AWS::Region"], account=stack.pseudo["AWS::AccountId"], role_arn=p["Role"],
-                bucket=bucket, prefix=prefix, database=stack.value({"Ref": "GlueDatabaseName"}),
-                key_alias=stacks["pipeline"].parameters["ArtifactKeyAlias"],
+                bucket=bucket, prefix=prefix, database=_database(stack, logical_id),
+                key_alias=values["ArtifactKeyAlias"],
                 log_group=f"/aws-glue/crawlers-role/{role_name}-{config['Name']}",
                 encrypts_logs=config["EncryptionConfiguration"]["CloudWatchEncryption"]["CloudWatchEncryptionMode"] == "SSE-KMS")
             out.append((f"{key}.yaml {logical_id}", crawler, roles[p["Role"]]))
@@ -148,9 +159,9 @@ def _document(statements: list[dict]) -> dict:
     return {"Statement": [{**st, "Principal": "*"} for st in statements if st.get("Effect") == "Allow"]}
 
 
-def crawler_problems(stacks) -> list[str]:
+def crawler_problems(stacks, values: dict) -> list[str]:
     problems = []
-    for where, crawler, statements in crawlers(stacks):
+    for where, crawler, statements in crawlers(stacks, values):
         document = _document(statements)
         for row in DOCUMENTED:
             needed = row.requests is not None and (row.needed_if is None or row.needed_if(crawler))
@@ -164,12 +175,15 @@ def crawler_problems(stacks) -> list[str]:
 
 
 def test_the_crawler_role_holds_what_aws_documents_for_our_crawler_and_no_more_of_it(rendered, project):
-    problems, seen = [], 0
-    for env in project.environments:
-        stacks = resolve_all(rendered, project, env, list(BUILDERS))
-        seen += len(crawlers(stacks))
-        problems += crawler_problems(stacks)
-    assert seen and not problems, "\n".join(sorted(set(problems)))
+    problems = []
+    for env in env_renders(project, rendered):  # every env of config/ and of the variants
+        stacks = resolve_all(env.rendered, env.project, env.env, list(BUILDERS))
+        values = parameters.config_values(env.names)
+        found = crawlers(stacks, values)
+        assert found, f"{env.label}: no crawler"
+        assert all(c.database == values["GlueDatabaseName"] for _, c, _ in found), env.label
+        problems += [f"{env.label}: {p}" for p in crawler_problems(stacks, values)]
+    assert not problems, "\n".join(sorted(set(problems)))
 
 
 def test_the_check_catches_a_role_without_key_use_for_encrypted_logs():

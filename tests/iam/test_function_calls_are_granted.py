@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cfn import as_list, load, role_statements
+from tests.support.cfn import as_list, role_statements
+from tests.support.concrete_envs import env_renders
 
 LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
 # function folder -> its role in serving-iam.yaml; each zip also holds shared/
@@ -59,12 +60,14 @@ def calls(path: Path) -> set[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("folder", sorted(FUNCTIONS))
-def test_every_call_of_a_deployment_function_is_granted_to_its_role(folder, rendered):
-    template = load(rendered["serving-iam.yaml"])
-    granted = {a.lower() for st in role_statements(template, FUNCTIONS[folder]) if st["Effect"] == "Allow"
-               for a in as_list(st["Action"])}
+def test_every_call_of_a_deployment_function_is_granted_to_its_role(folder, project, rendered):
     made = set().union(*(calls(p) for p in [*(LAMBDA_SRC / folder).glob("*.py"), *(LAMBDA_SRC / "shared").glob("*.py")]))
     assert made, f"no AWS call found in {folder}: is the scan still right?"
-    missing = sorted(IAM_ACTION.get((service, method), f"{service}:{_pascal(method)}") for service, method in made
-                     if IAM_ACTION.get((service, method), f"{service}:{_pascal(method)}").lower() not in granted)
-    assert not missing, f"{FUNCTIONS[folder]} lacks {missing}"
+    # Every env's serving-iam.yaml, of config/ and of the variants (with and without a deployment block).
+    for env in env_renders(project, rendered):
+        template = env.template("serving-iam")
+        granted = {a.lower() for st in role_statements(template, FUNCTIONS[folder]) if st["Effect"] == "Allow"
+                   for a in as_list(st["Action"])}
+        missing = sorted(IAM_ACTION.get((service, method), f"{service}:{_pascal(method)}") for service, method in made
+                         if IAM_ACTION.get((service, method), f"{service}:{_pascal(method)}").lower() not in granted)
+        assert not missing, f"{env.label}: {FUNCTIONS[folder]} lacks {missing}"

@@ -16,7 +16,8 @@ import pytest
 from infra.stacks.deployment import ENDPOINT_DEPLOY_ROLES
 from infra.stacks.pipeline import DEPLOYMENTS
 from infra.iam.policies import DEPLOY_ROLE_KEY_ACTIONS
-from tests.support.cfn import as_list, load, role_statements
+from tests.support.cfn import as_list, role_statements
+from tests.support.concrete_envs import env_renders
 from tests.support.iam_actions import resource_types
 
 SCHEMAS = Path(cfnlint.__file__).parent / "data" / "schemas"
@@ -105,12 +106,13 @@ DEPLOYED = {**{stack: role_export.removesuffix("Arn") for stack, (_, _, role_exp
             **{stack: role_export.removesuffix("Arn") for stack, role_export in ENDPOINT_DEPLOY_ROLES.items()}}
 
 
-def missing_permissions(rendered: dict[str, str], stack: str) -> list[str]:
+def missing_permissions(env, stack: str) -> list[str]:
+    """What the env's `stack` deploy role lacks (env: a tests.support.concrete_envs.EnvRender)."""
     role = DEPLOYED[stack]
     # Deploy roles live in the deploy-roles stack, and model deployment's in the serving-iam stack.
-    held = granted({**load(rendered["deploy-roles.yaml"])["Resources"], **load(rendered["serving-iam.yaml"])["Resources"]}, role)
+    held = granted({**env.template("deploy-roles")["Resources"], **env.template("serving-iam")["Resources"]}, role)
     problems = []
-    for resource_type in sorted({r["Type"] for r in load(rendered[f"{stack}.yaml"])["Resources"].values()}):
+    for resource_type in sorted({r["Type"] for r in env.template(stack)["Resources"].values()}):
         # A key's own policy names its deploy role with the administration actions (tests/iam/test_key_administration.py).
         key_side = {a.JSONrepr() for a in DEPLOY_ROLE_KEY_ACTIONS} if resource_type == "AWS::KMS::Key" else set()
         # Names the IAM action table does not know (s3:DeleteBucketLifecycle is authorised as
@@ -118,19 +120,27 @@ def missing_permissions(rendered: dict[str, str], stack: str) -> list[str]:
         wanted = {p for p in handler_permissions(resource_type) if resource_types(p) is not None}
         exempt = set(NOT_NEEDED) | {p for (s, p) in NOT_NEEDED_BY if s == stack}
         for permission in sorted(wanted - held - key_side - exempt):
-            problems.append(f"{stack}.yaml {resource_type}: {role} lacks {permission}")
+            problems.append(f"{env.label}/{stack}.yaml {resource_type}: {role} lacks {permission}")
     return problems
 
 
+@pytest.fixture(scope="module")
+def envs(project, rendered):
+    """Every env's concrete templates, of config/ and of the variants that turn each optional feature on and off
+    (a QuickSight data source only where principals are listed, the deployment stage only with a deployment block)."""
+    return env_renders(project, rendered)
+
+
 @pytest.mark.parametrize("stack", list(DEPLOYED))
-def test_each_deploy_role_holds_what_its_resources_handlers_call(rendered, stack):
-    problems = missing_permissions(rendered, stack)
+def test_each_deploy_role_holds_what_its_resources_handlers_call(envs, stack):
+    problems = [p for env in envs for p in missing_permissions(env, stack)]
     assert not problems, "\n".join(problems)
 
 
-def test_the_check_catches_a_missing_glue_database_permission(rendered):
+def test_the_check_catches_a_missing_glue_database_permission(envs):
     """The KPI deploy role as a review found it: no Lake Formation Identity Center lookup."""
     action = "lakeformation:DescribeLakeFormationIdentityCenterConfiguration"
-    assert action in rendered["deploy-roles.yaml"]
-    broken = {**rendered, "deploy-roles.yaml": rendered["deploy-roles.yaml"].replace(action, "lakeformation:ListResources")}
-    assert f"kpi.yaml AWS::Glue::Database: KpiDeployRole lacks {action}" in missing_permissions(broken, "kpi")
+    env = envs[0]
+    assert action in env.text("deploy-roles")
+    broken = env.replaced("deploy-roles", env.text("deploy-roles").replace(action, "lakeformation:ListResources"))
+    assert f"{env.label}/kpi.yaml AWS::Glue::Database: KpiDeployRole lacks {action}" in missing_permissions(broken, "kpi")

@@ -133,15 +133,19 @@ def two_region_project(fixture_project):
     return dataclasses.replace(fixture_project, environments=MappingProxyType(envs))
 
 
-def test_templates_shared_by_envs_in_two_regions_name_each_regions_account(two_region_project):
+def test_envs_in_two_regions_each_name_their_regions_account(two_region_project):
     rendered = render.render(two_region_project)
     problems = image_pull_problems(rendered, two_region_project)
     assert not problems, "\n".join(problems)
-    regions = sorted({env.region for env in two_region_project.environments.values()})
-    for key in BUILDERS:
-        mapping = load(rendered[f"{key}.yaml"]).get("Mappings", {}).get(IMAGE_REGISTRY_MAPPING)
-        if mapping is not None:  # only the regions config names: templates stay small
-            assert sorted(mapping) == regions, key
+    for env in two_region_project.environments.values():
+        mapped = 0
+        for key in BUILDERS:
+            mapping = load(rendered[f"{env.name}/{key}.yaml"]).get("Mappings", {}).get(IMAGE_REGISTRY_MAPPING)
+            if mapping is not None:  # the env's own region only: each env's templates are its own
+                mapped += 1
+                assert sorted(mapping) == [env.region], f"{env.name}/{key}.yaml"
+                assert BUILT_IN_IMAGE_REGISTRIES[env.region] in mapping[env.region].values(), f"{env.name}/{key}.yaml: {mapping}"
+        assert mapped, f"no template of env {env.name} maps its image registry"
 
 
 def test_the_check_catches_a_wildcard_or_another_account(rendered, project):

@@ -20,6 +20,7 @@ from infra.config.names import ENDPOINT_STACKS
 from infra.stacks.deployment import ENDPOINT_DEPLOY_ROLES
 from infra.stacks.pipeline import DEPLOYMENTS
 from tests.support.cfn import as_list, load, role_statements
+from tests.support.concrete_envs import env_renders
 from tests.support.iam_actions import resource_types
 
 
@@ -88,11 +89,17 @@ PUSH_DEPLOYED = {**{stack: role_export.removesuffix("Arn") for stack, (_, _, rol
                  **{stack: ENDPOINT_DEPLOY_ROLES[stack].removesuffix("Arn") for stack in ENDPOINT_STACKS}}
 
 
-def lambda_permission_services(rendered: dict[str, str]) -> set[str]:
-    """The service principals the templates' own AWS::Lambda::Permission resources let in."""
+@pytest.fixture(scope="module")
+def envs(project, rendered):
+    """Every env's concrete templates, of config/ and of the variants that turn each optional feature on and off."""
+    return env_renders(project, rendered)
+
+
+def lambda_permission_services(templates: dict[str, str]) -> set[str]:
+    """The service principals the templates' own AWS::Lambda::Permission resources let in (stack -> text)."""
     services = set()
-    for name, text in rendered.items():
-        for resource in load(text)["Resources"].values() if name.endswith(".yaml") else ():
+    for name, text in templates.items():
+        for resource in load(text)["Resources"].values():
             if resource["Type"] == "AWS::Lambda::Permission":
                 services.update(as_list(resource["Properties"]["Principal"]))
     return services
@@ -113,14 +120,15 @@ def policy_writes(resources: dict, stack: str, role: str, services: set[str]) ->
     return problems
 
 
-def _roles(rendered: dict[str, str]) -> dict:
+def _roles(env) -> dict:
     """Deploy roles live in the deploy-roles stack, and model deployment's in the serving-iam stack."""
-    return {**load(rendered["deploy-roles.yaml"])["Resources"], **load(rendered["serving-iam.yaml"])["Resources"]}
+    return {**env.template("deploy-roles")["Resources"], **env.template("serving-iam")["Resources"]}
 
 
 @pytest.mark.parametrize("stack", list(PUSH_DEPLOYED))
-def test_no_push_deployed_stack_may_write_a_resource_policy(rendered, stack):
-    problems = policy_writes(_roles(rendered), stack, PUSH_DEPLOYED[stack], lambda_permission_services(rendered))
+def test_no_push_deployed_stack_may_write_a_resource_policy(envs, stack):
+    problems = [f"{env.label}: {p}" for env in envs
+                for p in policy_writes(_roles(env), stack, PUSH_DEPLOYED[stack], lambda_permission_services(env.texts()))]
     assert not problems, "\n".join(problems)
 
 
@@ -144,10 +152,11 @@ def unreviewed(resources: dict, role: str) -> list[str]:
 
 
 @pytest.mark.parametrize("stack", list(PUSH_DEPLOYED))
-def test_every_held_action_that_names_a_policy_or_permission_is_reviewed(rendered, stack):
+def test_every_held_action_that_names_a_policy_or_permission_is_reviewed(envs, stack):
     """A new action of that kind added to a deploy role fails here until it joins one of the two tables."""
-    problems = unreviewed(_roles(rendered), PUSH_DEPLOYED[stack])
-    assert not problems, f"{stack}: review {problems}: RESOURCE_POLICY_WRITES or NOT_ACCESS"
+    for env in envs:
+        problems = unreviewed(_roles(env), PUSH_DEPLOYED[stack])
+        assert not problems, f"{env.label}: {stack}: review {problems}: RESOURCE_POLICY_WRITES or NOT_ACCESS"
 
 
 def test_the_table_names_real_actions():
@@ -155,15 +164,16 @@ def test_the_table_names_real_actions():
     assert not unknown, f"not IAM actions: {unknown}"
 
 
-def test_lambda_permissions_let_in_only_services(rendered):
-    services = lambda_permission_services(rendered)
-    assert services and all(s.endswith(".amazonaws.com") for s in services), services
+def test_lambda_permissions_let_in_only_services(envs):
+    for env in envs:
+        services = lambda_permission_services(env.texts())
+        assert services and all(s.endswith(".amazonaws.com") for s in services), (env.label, services)
 
 
-def test_the_check_catches_a_topic_policy_write_and_an_open_add_permission(rendered):
+def test_the_check_catches_a_topic_policy_write_and_an_open_add_permission(envs):
     """Deploy-role statements as a review found them: a topic's attributes, a queue made with any policy, and
     lambda:AddPermission for any principal; beside them what stays acceptable."""
-    services = lambda_permission_services(rendered)
+    services = lambda_permission_services(envs[0].texts())
     held = [
         {"Sid": "Topic", "Effect": "Allow", "Action": ["sns:GetTopicAttributes", "sns:SetTopicAttributes"], "Resource": "*"},
         {"Sid": "Queues", "Effect": "Allow", "Action": "sqs:*", "Resource": "*"},

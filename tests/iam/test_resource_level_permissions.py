@@ -10,6 +10,7 @@ import pytest
 
 from infra.stacks import BUILDERS
 from tests.support.cfn import as_list, load, policies, statements, text_of
+from tests.support.concrete_envs import env_renders
 from tests.support.iam_actions import resource_types
 
 
@@ -34,9 +35,15 @@ def scoping_problems(template_text: str, label: str) -> list[str]:
     return problems
 
 
+@pytest.fixture(scope="module")
+def envs(project, rendered):
+    """Every env's concrete templates, of config/ and of the variants that turn each optional feature on and off."""
+    return env_renders(project, rendered)
+
+
 @pytest.mark.parametrize("stack", list(BUILDERS))
-def test_actions_without_resource_level_permissions_are_granted_on_star(rendered, stack):
-    problems = scoping_problems(rendered[f"{stack}.yaml"], f"{stack}.yaml")
+def test_actions_without_resource_level_permissions_are_granted_on_star(envs, stack):
+    problems = [p for env in envs for p in scoping_problems(env.text(stack), f"{env.label}/{stack}.yaml")]
     assert not problems, "\n".join(problems)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from infra.stacks import BUILDERS
 from tests.support.cfn import as_list, load, policies, statements
+from tests.support.concrete_envs import env_renders
 from tests.support.resolve import walk
 
 RESOURCE_POLICIES = {"AWS::KMS::Key", "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy"}
@@ -19,6 +20,9 @@ RESOURCE_POLICIES = {"AWS::KMS::Key", "AWS::SNS::TopicPolicy", "AWS::SQS::QueueP
 def same_stack_principal_problems(template_text: str, label: str) -> list[str]:
     template = load(template_text)
     roles = {k for k, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+    # Concrete templates write role names in: an ARN text ending in a same-stack role's path and name names it too.
+    arn_ends = {f":role{r['Properties'].get('Path', '/')}{r['Properties']['RoleName']}": k for k, r in template["Resources"].items()
+                if k in roles and isinstance(r["Properties"].get("RoleName"), str) and isinstance(r["Properties"].get("Path", "/"), str)}
     problems = []
     for logical_id, rtype, _prop, document in policies(template):
         if rtype not in RESOURCE_POLICIES:
@@ -35,15 +39,23 @@ def same_stack_principal_problems(template_text: str, label: str) -> list[str]:
                         named = target[0] if isinstance(target, list) else target.split(".")[0]
                     elif isinstance(node, dict) and isinstance(node.get("Ref"), str):
                         named = node["Ref"]
+                    elif isinstance(node, str):  # plain, or the text of a Sub
+                        named = next((k for end, k in arn_ends.items() if node.endswith(end)), None)
                     if named in roles:
                         problems.append(f"{label} {logical_id} {statement.get('Sid')}: names {named}, a role this stack "
                                         "creates, as a principal")
     return problems
 
 
+@pytest.fixture(scope="module")
+def envs(project, rendered):
+    """Every env's concrete templates, of config/ and of the variants that turn each optional feature on and off."""
+    return env_renders(project, rendered)
+
+
 @pytest.mark.parametrize("stack", list(BUILDERS))
-def test_resource_policies_name_no_role_of_their_own_stack_as_principal(rendered, stack):
-    problems = same_stack_principal_problems(rendered[f"{stack}.yaml"], f"{stack}.yaml")
+def test_resource_policies_name_no_role_of_their_own_stack_as_principal(envs, stack):
+    problems = [p for env in envs for p in same_stack_principal_problems(env.text(stack), f"{env.label}/{stack}.yaml")]
     assert not problems, "\n".join(problems)
 
 
@@ -52,6 +64,18 @@ def test_the_check_catches_a_key_policy_naming_a_new_role():
         "Resources:\n  NotifierRole:\n    Type: AWS::IAM::Role\n    Properties: {AssumeRolePolicyDocument: {}}\n"
         "  Key:\n    Type: AWS::KMS::Key\n    Properties:\n      KeyPolicy:\n        Statement:\n"
         "        - {Sid: NotifierUses, Effect: Allow, Principal: {AWS: [!GetAtt NotifierRole.Arn]}, Action: ['kms:Decrypt'], Resource: '*'}\n"
+    )
+    assert same_stack_principal_problems(text, "t.yaml") == [
+        "t.yaml Key NotifierUses: names NotifierRole, a role this stack creates, as a principal"]
+
+
+def test_the_check_catches_a_key_policy_naming_a_new_role_by_its_written_in_arn():
+    text = (
+        "Resources:\n  NotifierRole:\n    Type: AWS::IAM::Role\n"
+        "    Properties: {AssumeRolePolicyDocument: {}, Path: /p/, RoleName: p-dev-notifier}\n"
+        "  Key:\n    Type: AWS::KMS::Key\n    Properties:\n      KeyPolicy:\n        Statement:\n"
+        "        - {Sid: NotifierUses, Effect: Allow, Principal: {AWS: [!Sub 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/p/p-dev-notifier']},"
+        " Action: ['kms:Decrypt'], Resource: '*'}\n"
     )
     assert same_stack_principal_problems(text, "t.yaml") == [
         "t.yaml Key NotifierUses: names NotifierRole, a role this stack creates, as a principal"]

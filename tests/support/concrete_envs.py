@@ -1,0 +1,147 @@
+"""Every env's concrete templates (templates/<env>/<stack>.yaml), and config variants that turn on or off what
+Python decides per env.
+
+A template no longer holds every config's statements under conditions: each env's holds its own. So a check that
+once read one template "under every branch" now reads every env's templates, of config/ and of variants of it:
+one per source type with every optional feature on (data uploaders, analysts, QuickSight principals, a deployment
+block, release approval, operations e-mails), and one with every optional feature off. The variants derive from the
+loaded config (its envs, regions and accounts), never from the sample's values.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from infra.cfn import parameters
+from infra.cfn.source import SOURCE_TYPES
+from infra.config import loader
+from infra.config import names as names_mod
+from infra.config.model import Project, Source
+from infra.config.names import OFFLINE_ACCOUNT
+from infra.output import render
+from infra.stacks import BUILDERS
+from tests.support.cfn import load
+
+ALL_OFF = "every option off"
+
+
+def all_on(source_type: str) -> str:
+    return f"{source_type} source, every option on"
+
+
+@dataclass(frozen=True)
+class EnvRender:
+    """One env of one rendered project: `label` says which (the env, or the variant and the env)."""
+
+    label: str
+    project: Project
+    env: str
+    rendered: dict[str, str]
+
+    def text(self, stack: str) -> str:
+        return self.rendered[f"{self.env}/{stack}.yaml"]
+
+    def template(self, stack: str) -> dict:
+        return load(self.text(stack))
+
+    def texts(self) -> dict[str, str]:
+        """stack -> this env's template text, for every stack."""
+        return {stack: self.text(stack) for stack in BUILDERS}
+
+    @property
+    def names(self) -> names_mod.Names:
+        return names_mod.Names(self.project, self.project.env(self.env))
+
+    def concrete(self, text: str) -> str:
+        """`text` with its ${ConfigName}s (infra/cfn/parameters.py SPECS) written in as this env's template has them."""
+        return concrete(self.names, text)
+
+    def replaced(self, stack: str, text: str) -> "EnvRender":
+        """A copy whose `stack` template is `text` (to show a check catches a broken template)."""
+        return dataclasses.replace(self, rendered={**self.rendered, f"{self.env}/{stack}.yaml": text})
+
+
+def concrete(names: names_mod.Names, text: str) -> str:
+    values = parameters.config_values(names)
+
+    def one(match: re.Match) -> str:
+        value = values.get(match.group(1))
+        if value is None or not isinstance(value, (str, int)):
+            return match.group(0)
+        return str(value)
+
+    return re.sub(r"\$\{([A-Za-z0-9]+)\}", one, text)
+
+
+def _account(env) -> str:
+    return env.account_id or OFFLINE_ACCOUNT
+
+
+def _source(env, source_type: str) -> Source:
+    if env.source.type == source_type:
+        return env.source
+    account, branch = _account(env), env.source.branch or "main"
+    if source_type == "codeconnections":
+        return Source(type=source_type, branch=branch, repository="variant-owner/variant-repository",
+                      connection_arn=f"arn:aws:codeconnections:{env.region}:{account}:connection/"
+                                     "00000000-0000-0000-0000-000000000000")
+    if source_type == "codecommit":
+        return Source(type=source_type, branch=branch, repository="variant-repository")
+    return Source(type=source_type, bucket=f"variant-source-{account}", key="variant/source.zip")
+
+
+def with_everything(project: Project, source_type: str) -> Project:
+    """The project with every env following a `source_type` source and every optional feature on."""
+    envs = {}
+    for name, env in project.environments.items():
+        account = _account(env)
+        envs[name] = dataclasses.replace(
+            env, source=_source(env, source_type),
+            data_uploaders=(f"arn:aws:iam::{account}:role/variant-uploader",),
+            analyst_principals=(f"arn:aws:iam::{account}:role/variant-analyst",),
+            quicksight_principals=(f"arn:aws:quicksight:{env.region}:{account}:group/default/variant-analysts",),
+            deployment=env.deployment or loader.deployment_settings("", {}),
+            release_approval=True,
+            operations_emails=env.operations_emails or env.emails,
+        )
+    return dataclasses.replace(project, environments=MappingProxyType(envs))
+
+
+def with_nothing(project: Project) -> Project:
+    """The project with every optional feature off (its sources as configured)."""
+    envs = {name: dataclasses.replace(env, data_uploaders=(), analyst_principals=(), quicksight_principals=(),
+                                      deployment=None, release_approval=False, operations_emails=())
+            for name, env in project.environments.items()}
+    return dataclasses.replace(project, environments=MappingProxyType(envs))
+
+
+def variants(project: Project) -> dict[str, Project]:
+    """label -> a variant of the project (see the module's docstring)."""
+    return {**{all_on(t): with_everything(project, t) for t in SOURCE_TYPES}, ALL_OFF: with_nothing(project)}
+
+
+_RENDERS: dict[int, tuple[Project, dict[str, dict[str, str]]]] = {}
+
+
+def variant_renders(project: Project) -> dict[str, tuple[Project, dict[str, str]]]:
+    """label -> (variant project, its render), rendered once per session and project."""
+    cached = _RENDERS.get(id(project))
+    if cached is None or cached[0] is not project:
+        cached = (project, {label: (p, render.render(p)) for label, p in variants(project).items()})
+        _RENDERS[id(project)] = cached
+    return cached[1]
+
+
+def env_renders(project: Project, rendered: dict[str, str], with_variants: bool = True) -> list[EnvRender]:
+    """Every env of the project as rendered, and (with_variants) every env of every variant."""
+    out = [EnvRender(env, project, env, rendered) for env in project.environments]
+    if with_variants:
+        out += [EnvRender(f"{label}: {env}", variant, env, text)
+                for label, (variant, text) in variant_renders(project).items() for env in variant.environments]
+    return out
+
+
+def ids(renders: list[EnvRender]) -> list[str]:
+    return [r.label for r in renders]
