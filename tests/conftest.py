@@ -61,15 +61,21 @@ def stacks_of(project, env: str) -> list[str]:
     return list(stacks.of_env(project.env(env)))
 
 
+# The envs that serve models (config `deployment`): they alone have the deployment and endpoint stacks.
+SERVING_ENVS: list[str] = [name for name, env in _CONFIGURED.environments.items() if env.deployment is not None]
+
 # (env, stack) for every template config/ renders.
 CONFIGURED_STACKS: list[tuple[str, str]] = [(env, stack) for env in CONFIGURED_ENVS for stack in stacks_of(_CONFIGURED, env)]
 
 
 def pytest_generate_tests(metafunc):
-    """`@pytest.mark.every_env`: one run per env of config/; `@pytest.mark.every_env_stack`: one per template it
-    renders (`env`, `stack`). Never a hard-coded list: an adopter adds, drops and renames envs."""
+    """`@pytest.mark.every_env`: one run per env of config/; `every_serving_env`: per env that serves models;
+    `every_env_stack`: one per template it renders (`env`, `stack`). Never a hard-coded list: an adopter adds, drops
+    and renames envs."""
     if metafunc.definition.get_closest_marker("every_env_stack") is not None:
         metafunc.parametrize(("env", "stack"), CONFIGURED_STACKS, ids=[f"{env}-{stack}" for env, stack in CONFIGURED_STACKS])
+    elif metafunc.definition.get_closest_marker("every_serving_env") is not None:
+        metafunc.parametrize("env", SERVING_ENVS)
     elif metafunc.definition.get_closest_marker("every_env") is not None:
         metafunc.parametrize("env", CONFIGURED_ENVS)
 

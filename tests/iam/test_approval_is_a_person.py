@@ -41,7 +41,7 @@ def envs(project, rendered):
 
 @pytest.mark.parametrize("stack", list(BUILDERS))
 def test_no_role_may_approve_and_registration_is_always_pending(envs, stack):
-    problems = [p for env in envs for p in approval_problems(env.text(stack), f"{env.label}/{stack}.yaml")]
+    problems = [p for env in envs if env.renders(stack) for p in approval_problems(env.text(stack), f"{env.label}/{stack}.yaml")]
     assert not problems, "\n".join(problems)
 
 

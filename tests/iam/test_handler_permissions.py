@@ -133,7 +133,7 @@ def envs(project, rendered):
 
 @pytest.mark.parametrize("stack", list(DEPLOYED))
 def test_each_deploy_role_holds_what_its_resources_handlers_call(envs, stack):
-    problems = [p for env in envs for p in missing_permissions(env, stack)]
+    problems = [p for env in envs if env.renders(stack) for p in missing_permissions(env, stack)]
     assert not problems, "\n".join(problems)
 
 

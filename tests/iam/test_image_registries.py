@@ -15,11 +15,14 @@ from types import MappingProxyType
 
 import pytest
 
+from tests.conftest import SERVING_ENVS
+
 from infra.cfn.mappings import IMAGE_REGISTRY_MAPPING
 from infra.config import names as names_mod
 from infra.config.image_registries import BUILT_IN_IMAGE_REGISTRIES
 from infra.config.regions import KNOWN_REGIONS, SUPPORTED_PARTITIONS
 from infra.output import render
+from infra import stacks
 from infra.stacks import BUILDERS
 from tests.support.cfn import load
 from tests.support.resolve import resolve_all
@@ -139,7 +142,7 @@ def test_envs_in_two_regions_each_name_their_regions_account(two_region_project)
     assert not problems, "\n".join(problems)
     for env in two_region_project.environments.values():
         mapped = 0
-        for key in BUILDERS:
+        for key in stacks.of_env(env):
             mapping = load(rendered[f"{env.name}/{key}.yaml"]).get("Mappings", {}).get(IMAGE_REGISTRY_MAPPING)
             if mapping is not None:  # the env's own region only: each env's templates are its own
                 mapped += 1
@@ -164,7 +167,7 @@ def test_the_check_catches_a_wildcard_or_another_account(rendered, project):
 def test_resolve_holds_a_version_to_the_image_the_model_role_may_pull(rendered, project):
     """The deployment's Resolve refuses a version whose serving image is not SERVING_IMAGES (so it stops before an
     endpoint fails to pull it); per env, that is exactly the repository and account the model role may pull."""
-    for env in project.environments:
+    for env in SERVING_ENVS:
         stacks = resolve_all(rendered, project, env, list(BUILDERS))
         function = stacks["deployment"].value(stacks["deployment"].template["Resources"]["ResolveFunction"]["Properties"])
         allowed = function["Environment"]["Variables"]["SERVING_IMAGES"].split(",")

@@ -53,7 +53,7 @@ def test_every_key_names_the_deploy_role_of_its_stack_as_administrator(envs):
 
     for env in envs:
         found = 0
-        for stack in BUILDERS:
+        for stack in env.stacks:
             template = env.template(stack)
             where = f"{env.label}/{stack}.yaml"
             for logical_id, resource in template["Resources"].items():

@@ -25,7 +25,7 @@ def envs(project, rendered):
 
 def _all_statements(envs, with_boundary: bool = False):
     for env in envs:
-        for stack in BUILDERS:
+        for stack in env.stacks:
             for logical_id, rtype, prop, doc in policies(env.template(stack)):
                 if (f"{stack}.yaml", logical_id) in BOUNDARIES and not with_boundary:
                     continue
@@ -95,6 +95,7 @@ def _config_arns(env) -> list[str]:
     """The ARNs the env's config gives (a connection, uploaders, analysts…), written in as given: they name their
     own partition."""
     values = [v for value in parameters.config_values(env.names).values() for v in (value if isinstance(value, list) else [value])]
+    values += env.names.env.quicksight_principals  # written in by the KPI stack itself
     return sorted({v for v in values if isinstance(v, str) and v.startswith("arn:")}, key=len, reverse=True)
 
 
@@ -125,7 +126,7 @@ def test_core_roles_exist_and_are_exported(envs, role):
 def test_no_managed_policies_are_attached(envs):
     """The sample attached PowerUserAccess, IAMFullAccess, SageMakerFullAccess and AmazonS3FullAccess."""
     for env in envs:
-        for stack in BUILDERS:
+        for stack in env.stacks:
             for logical_id, resource in env.template(stack).get("Resources", {}).items():
                 if isinstance(resource, dict):
                     assert "ManagedPolicyArns" not in resource.get("Properties", {}), f"{env.label}/{stack}.yaml {logical_id}"
@@ -133,12 +134,12 @@ def test_no_managed_policies_are_attached(envs):
 
 def _role_stacks(env) -> list[str]:
     """The stacks that hold an IAM role."""
-    return [stack for stack in BUILDERS if any(isinstance(r, dict) and r.get("Type") == "AWS::IAM::Role"
+    return [stack for stack in env.stacks if any(isinstance(r, dict) and r.get("Type") == "AWS::IAM::Role"
                                                for r in env.template(stack).get("Resources", {}).values())]
 
 
 def _role_resources(env):
-    for stack in BUILDERS:
+    for stack in env.stacks:
         for logical_id, res in env.template(stack).get("Resources", {}).items():
             if isinstance(res, dict) and res["Type"] == "AWS::IAM::Role":
                 yield stack, logical_id, res["Properties"]
@@ -211,7 +212,7 @@ def test_no_role_the_pipeline_runs_as_or_passes_may_write_to_iam(envs):
         problems = iam_write_problems({f"{env.label}/{s}.yaml": env.text(s) for s in role_stacks})
         assert not problems, "\n".join(problems)
         assert set(role_stacks) <= set(BOOTSTRAP_ONLY_STACKS), f"{env.label}: roles outside the administrator-only stacks: {role_stacks}"
-        for stack in DEPLOYMENTS:
+        for stack in (s for s in DEPLOYMENTS if env.renders(s)):
             types = {r["Type"] for r in env.template(stack)["Resources"].values()}
             assert not {t for t in types if t.startswith("AWS::IAM::")}, \
                 f"{env.label}/{stack}.yaml, which the pipeline deploys, holds IAM resources"

@@ -31,7 +31,7 @@ def _statements(document: dict) -> list[dict]:
 def duplicate_sids(envs) -> list[str]:
     problems = []
     for env in envs:
-        for stack in BUILDERS:
+        for stack in env.stacks:
             for logical_id, _, prop, document in policies(env.template(stack)):
                 sids = [st.get("Sid") for st in _statements(document) if isinstance(st, dict) and st.get("Sid")]
                 repeated = sorted({sid for sid in sids if sids.count(sid) > 1})
@@ -58,7 +58,7 @@ def test_the_check_catches_a_repeat_that_only_an_s3_source_makes(envs):
 def test_iam_sids_use_only_letters_and_digits(envs):
     """IAM: "The Sid element supports ASCII uppercase letters (A-Z), lowercase letters (a-z), and numbers (0-9)"."""
     bad = [f"{env.label}/{stack}.yaml {logical_id} {prop}: {st.get('Sid')!r}"
-           for env in envs for stack in BUILDERS for logical_id, rtype, prop, document in policies(env.template(stack))
+           for env in envs for stack in env.stacks for logical_id, rtype, prop, document in policies(env.template(stack))
            if rtype.startswith("AWS::IAM::")
            for st in _statements(document)
            if isinstance(st, dict) and "Sid" in st and not re.fullmatch(r"[A-Za-z0-9]*", str(st["Sid"]))]

@@ -43,7 +43,7 @@ def envs(project, rendered):
 
 @pytest.mark.parametrize("stack", list(BUILDERS))
 def test_actions_without_resource_level_permissions_are_granted_on_star(envs, stack):
-    problems = [p for env in envs for p in scoping_problems(env.text(stack), f"{env.label}/{stack}.yaml")]
+    problems = [p for env in envs if env.renders(stack) for p in scoping_problems(env.text(stack), f"{env.label}/{stack}.yaml")]
     assert not problems, "\n".join(problems)
 
 

@@ -55,7 +55,7 @@ def envs(project, rendered):
 
 @pytest.mark.parametrize("stack", list(BUILDERS))
 def test_resource_policies_name_no_role_of_their_own_stack_as_principal(envs, stack):
-    problems = [p for env in envs for p in same_stack_principal_problems(env.text(stack), f"{env.label}/{stack}.yaml")]
+    problems = [p for env in envs if env.renders(stack) for p in same_stack_principal_problems(env.text(stack), f"{env.label}/{stack}.yaml")]
     assert not problems, "\n".join(problems)
 
 

@@ -46,9 +46,17 @@ class EnvRender:
     def template(self, stack: str) -> dict:
         return load(self.text(stack))
 
+    @property
+    def stacks(self) -> list[str]:
+        """The stacks this env renders (an env that serves no models has no deployment or endpoint stacks)."""
+        return [stack for stack in BUILDERS if self.renders(stack)]
+
+    def renders(self, stack: str) -> bool:
+        return f"{self.env}/{stack}.yaml" in self.rendered
+
     def texts(self) -> dict[str, str]:
-        """stack -> this env's template text, for every stack."""
-        return {stack: self.text(stack) for stack in BUILDERS}
+        """stack -> this env's template text, for every stack it renders."""
+        return {stack: self.text(stack) for stack in self.stacks}
 
     @property
     def names(self) -> names_mod.Names:

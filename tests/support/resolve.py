@@ -218,7 +218,8 @@ _FUNCTIONS = {
 
 
 def resolve_all(rendered: dict[str, str], project, env_name: str, order: list[str]) -> dict[str, Stack]:
-    """Evaluate every stack in deployment order, each seeing the exports of those before it."""
+    """Evaluate every stack the env renders in deployment order, each seeing the exports of those before it (an env
+    that serves no models has no deployment or endpoint stacks)."""
     from infra.config import names as names_mod
 
     env = project.env(env_name)
@@ -226,6 +227,8 @@ def resolve_all(rendered: dict[str, str], project, env_name: str, order: list[st
     exports: dict[str, object] = {}
     stacks = {}
     for key in order:
+        if f"{env_name}/{key}.yaml" not in rendered:
+            continue
         stack = Stack.from_rendered(rendered, key, env, n.stack(key), exports)
         stacks[key] = stack
         exports.update(stack.exports())
