@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import generate
+from infra import config, stacks
 from infra.config import names as names_mod
 from infra.stacks import BUILDERS
 from tests.conftest import FIXTURE_CONFIG, ROOT
@@ -31,7 +32,7 @@ def test_committed_templates_equal_a_fresh_render(rendered):
 
 
 def test_every_stack_has_a_template_and_a_parameter_file_per_env(rendered, project):
-    expected = {f"{e}/{s}.{ext}" for s in BUILDERS for e in project.environments for ext in ("yaml", "json")}
+    expected = {f"{e}/{s}.{ext}" for e, env in project.environments.items() for s in stacks.of_env(env) for ext in ("yaml", "json")}
     assert set(rendered) == expected
 
 
@@ -77,7 +78,8 @@ def test_env_option_renders_only_that_envs_files(tmp_path):
     out = tmp_path / "out"
     assert generate.main(["--config", str(FIXTURE_CONFIG), "--out", str(out), "--env", "prod"]) == 0  # envs dev and prod
     assert [p.name for p in out.iterdir()] == ["prod"]
-    assert {p.name for p in (out / "prod").iterdir()} == {f"{s}.{ext}" for s in BUILDERS for ext in ("yaml", "json")}
+    prod = config.load(FIXTURE_CONFIG).env("prod")
+    assert {p.name for p in (out / "prod").iterdir()} == {f"{s}.{ext}" for s in stacks.of_env(prod) for ext in ("yaml", "json")}
 
 
 def test_unchanged_files_are_not_rewritten(tmp_path):
@@ -90,7 +92,7 @@ def test_unchanged_files_are_not_rewritten(tmp_path):
 
 def test_parameter_files_are_template_configurations(rendered, project):
     for env in project.environments:
-        for stack in BUILDERS:
+        for stack in stacks.of_env(project.env(env)):
             body = json.loads(rendered[f"{env}/{stack}.json"])
             assert set(body) <= {"Parameters", "Tags", "StackPolicy"} and {"Parameters", "Tags"} <= set(body)
             assert all(isinstance(v, str) for v in body["Parameters"].values())

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from infra import stacks
 from infra.config import names as names_mod
 from infra.output import size_limits
 from infra.stacks import BUILDERS
@@ -105,7 +106,7 @@ def test_log_retention_comes_from_config(rendered, project, env):
     """Each env's log groups keep logs as long as its own config says (written in: envs differ)."""
     days = project.env(env).log_retention_days
     groups = 0
-    for stack in BUILDERS:
+    for stack in stacks.of_env(project.env(env)):
         for logical_id, res in _resources(rendered, env, stack).items():
             if res["Type"] == "AWS::Logs::LogGroup":
                 groups += 1

@@ -11,6 +11,7 @@ import shutil
 
 import yaml
 
+from infra import stacks
 from infra.config import loader
 from infra.output import render
 from infra.stacks import BUILDERS
@@ -33,7 +34,7 @@ def test_a_copied_env_file_tags_every_stack_with_its_own_name(tmp_path):
     files = render.render(loader.load(cfg))
     tags = {path: json.loads(text)["Tags"] for path, text in files.items()
             if path.startswith(f"{added}/") and path.endswith(".json")}
-    assert set(tags) == {f"{added}/{stack}.json" for stack in BUILDERS}
+    assert set(tags) == {f"{added}/{stack}.json" for stack in stacks.of_env(loader.load(cfg).env(added))}
     assert {t["environment"] for t in tags.values()} == {added}
 
 

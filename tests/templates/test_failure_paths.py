@@ -28,7 +28,7 @@ def _topic(project, env):
 
 
 def _resources(rendered, env, rtype: str) -> dict[tuple[str, str], dict]:
-    return {(stack, logical_id): r for stack in BUILDERS
+    return {(stack, logical_id): r for stack in BUILDERS if f"{env}/{stack}.yaml" in rendered
             for logical_id, r in load(rendered[f"{env}/{stack}.yaml"])["Resources"].items() if r["Type"] == rtype}
 
 

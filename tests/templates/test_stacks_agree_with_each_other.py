@@ -125,9 +125,10 @@ def test_self_update_targets_the_stack_the_pipeline_template_is_deployed_as(rend
             )
 
 
-def test_every_deploy_action_reads_files_the_synth_build_writes(stacks_by_env, rendered):
+def test_every_deploy_action_reads_files_the_synth_build_writes(stacks_by_env, rendered, project):
     for env, stacks in stacks_by_env.items():
-        synth_files = {f.replace("${Environment}", env) for f in pipeline.synth_artifact_files()}
+        serves = project.env(env).deployment is not None
+        synth_files = {f.replace("${Environment}", env) for f in pipeline.synth_artifact_files(serves)}
         for action in _deploy_actions(stacks):
             for key in ("TemplatePath", "TemplateConfiguration"):
                 artifact, path = action["Configuration"][key].split("::")
@@ -219,7 +220,7 @@ def test_lambda_code_is_the_zip_the_synth_build_uploads(stacks_by_env, project, 
              **{f"{stack}.yaml {function} S3Bucket": code["S3Bucket"],
                 "pipeline.yaml ArtifactBucket": stacks["pipeline"].exports()[f"{n.stack('pipeline')}-ArtifactBucketName"]})
         assert code["S3Key"].startswith("lambda/")
-    synth = pipeline.synth_buildspec()
+    synth = pipeline.synth_buildspec(serves_models=True)
     assert "python -m infra.lambda_package build/lambda" in synth and "s3://$ARTIFACT_BUCKET/lambda/" in synth
 
 
