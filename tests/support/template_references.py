@@ -28,6 +28,7 @@ def import_problems(rendered: dict[str, str], project, env_name: str, order: lis
 
     env = project.env(env_name)
     n = names_mod.Names(project, env)
+    order = [key for key in order if f"{env_name}/{key}.yaml" in rendered]  # the stacks the env renders
     stacks = {key: Stack.from_rendered(rendered, key, env, n.stack(key)) for key in order}
     exports_by_stack = {key: stack.exports() for key, stack in stacks.items()}
     problems = []

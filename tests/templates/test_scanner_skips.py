@@ -21,7 +21,9 @@ def _skips_in_templates(rendered, env) -> dict[tuple[str, str], dict[str, str]]:
 
 @pytest.mark.every_env
 def test_templates_carry_exactly_the_skips_of_the_table(rendered, env):
-    assert _skips_in_templates(rendered, env) == SKIPS
+    """The table's entries for the stacks the env renders."""
+    rendered_stacks = {path.split("/")[1][:-len(".yaml")] for path in rendered if path.startswith(f"{env}/")}
+    assert _skips_in_templates(rendered, env) == {where: skips for where, skips in SKIPS.items() if where[0] in rendered_stacks}
 
 
 def test_every_skip_has_a_reason_a_reviewer_can_read():

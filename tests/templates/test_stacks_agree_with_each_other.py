@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from infra.stacks import of_env
 from infra.output import lambda_package
 from infra.config import names as names_mod
 from infra.stacks import pipeline
@@ -85,7 +86,7 @@ def test_every_parameter_has_a_value_and_no_file_holds_an_undeclared_key(rendere
     """Only run-time parameters remain (tests/templates/test_templates_declare_the_parameters_they_use.py); each
     still needs its placeholder, or a deploy of the committed files (make deploy) has no value to send."""
     for env in project.environments:
-        for stack in ORDER:
+        for stack in of_env(project.env(env)):
             declared = load(rendered[f"{env}/{stack}.yaml"]).get("Parameters", {})
             given = json.loads(rendered[f"{env}/{stack}.json"])["Parameters"]
             missing = [k for k, spec in declared.items() if k not in given and "Default" not in spec]
@@ -268,8 +269,8 @@ def test_a_drifted_name_is_reported_with_both_places():
 
 
 @pytest.mark.every_env
-def test_each_deploy_action_grants_exactly_the_capabilities_its_template_needs(rendered, env):
-    for stack in ORDER:
+def test_each_deploy_action_grants_exactly_the_capabilities_its_template_needs(rendered, project, env):
+    for stack in of_env(project.env(env)):
         template = load(rendered[f"{env}/{stack}.yaml"])
         resources = [r for r in template.get("Resources", {}).values() if isinstance(r, dict)]
         needed = []

@@ -20,8 +20,7 @@ def test_every_import_anywhere_resolves_to_an_export_of_a_stack_deployed_earlier
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.every_env
-@pytest.mark.parametrize("stack", ORDER)
+@pytest.mark.every_env_stack
 def test_every_ref_sub_getatt_and_condition_names_something_the_template_declares(rendered, env, stack):
     problems = reference_problems(rendered[f"{env}/{stack}.yaml"], f"{env}/{stack}.yaml")
     assert not problems, "\n".join(problems)
