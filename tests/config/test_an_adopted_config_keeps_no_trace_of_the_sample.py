@@ -13,6 +13,7 @@ import shutil
 
 import pytest
 
+from infra import stacks
 from infra import config
 from infra.config import names
 from infra.output import render
@@ -50,7 +51,7 @@ def derived_names(project: config.Project) -> set[str]:
         for attr, member in inspect.getmembers(type(n)):
             if isinstance(member, property) and isinstance(getattr(n, attr), str):
                 found.add(getattr(n, attr))
-        found.update(n.stack(stack) for stack in render.BUILDERS)
+        found.update(n.stack(stack) for stack in stacks.BUILDERS)
     return found
 
 

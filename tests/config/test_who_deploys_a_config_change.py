@@ -62,7 +62,7 @@ def _evaluated(cfg: Path, env: str) -> tuple[dict, dict]:
     project = config.load(cfg)
     rendered = render.render(project)
     stacks = resolve_all(rendered, project, env, list(BUILDERS))
-    tags = {stack: json.loads(rendered[f"{env}/{stack}.json"]).get("Tags") for stack in BUILDERS}
+    tags = {stack: json.loads(rendered[f"{env}/{stack}.json"]).get("Tags") for stack in stacks}
     return {key: s.resources() for key, s in stacks.items()}, tags
 
 
@@ -70,9 +70,9 @@ def ways(before: tuple[dict, dict], after: tuple[dict, dict]) -> set[str]:
     """How the change between two evaluated configs reaches AWS."""
     found = set()
     for stack in BUILDERS:
-        old, new = before[0][stack], after[0][stack]
+        old, new = before[0].get(stack, {}), after[0].get(stack, {})  # {}: the env does not render the stack
         changed = {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
-        if not changed and before[1][stack] == after[1][stack]:
+        if not changed and before[1].get(stack) == after[1].get(stack):
             continue
         if stack in BOOTSTRAP_ONLY_STACKS:
             found.add(ADMIN)

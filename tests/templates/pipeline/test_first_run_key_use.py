@@ -92,7 +92,7 @@ def _stack_name(pipeline: dict, export: str) -> str:
 def test_a_pipeline_s_first_run_does_not_wait_for_its_key_alias(rendered, env):
     assert not boundary_problems(rendered, env)
     checked = 0
-    for stack in BUILDERS:
+    for stack in (s for s in BUILDERS if f"{env}/{s}.yaml" in rendered):
         template = yaml.safe_load(rendered[f"{env}/{stack}.yaml"])
         checked += sum(r["Type"] == "AWS::CodePipeline::Pipeline" for r in template.get("Resources", {}).values())
         assert not first_run_key_problems(template), stack
