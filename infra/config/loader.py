@@ -5,6 +5,7 @@ and what is wrong. Nothing here touches templates/ or AWS.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import re
@@ -17,9 +18,7 @@ import yaml
 
 from infra.config import schema, serving
 from infra.config.image_registries import BUILT_IN_IMAGE_REGISTRIES
-from infra.config.model import (CONFIG_DIR, DEFAULT_DEPLOYMENT, DEFAULT_KPI, DEFAULT_LOG_RETENTION_DAYS, DEFAULT_ROLLOUT,
-                                 DEFAULT_SAGEMAKER, DEFAULT_STATUSES, ConfigError, Deployment, Environment, Project, Source,
-                                 display_path)
+from infra.config.model import CONFIG_DIR, ConfigError, Deployment, Environment, Project, Source, display_path
 from infra.config.names import check_limits
 from infra.config.regions import KNOWN_REGIONS, SUPPORTED_PARTITIONS
 
@@ -196,6 +195,17 @@ def _validate(schema_: dict, data: dict, shown: str) -> None:
         raise ConfigError(shown, key_path(parts), problem)
 
 
+def with_defaults(schema_: dict, data: dict) -> dict:
+    """A copy of `data` (valid against `schema_`) with every absent key that has a schema `default` filled in."""
+    out = dict(data)
+    for key, sub in schema_.get("properties", {}).items():
+        if key not in out and "default" in sub:
+            out[key] = copy.deepcopy(sub["default"])
+        if isinstance(out.get(key), dict):
+            out[key] = with_defaults(sub, out[key])
+    return out
+
+
 MAX_ADDRESS_ID_CHARS = 200
 
 
@@ -248,7 +258,7 @@ def _check_environment_names(shown: str, env_names: list[str]) -> None:
 def _check_uploader_accounts(shown: str, data: dict) -> None:
     """Uploaders are granted in this env's bucket and key policies: with account_id known, they must be in it."""
     account = data.get("account_id")
-    for i, principal in enumerate(data.get("sagemaker", {}).get("data_uploaders", [])):
+    for i, principal in enumerate(data["sagemaker"]["data_uploaders"]):
         if account and principal.split(":")[4] != account:
             raise ConfigError(shown, f"sagemaker.data_uploaders[{i}]", f"'{principal}' is not in account_id {account}")
 
@@ -257,8 +267,8 @@ def deployment_settings(shown: str, data: dict | None) -> Deployment | None:
     """The `deployment` block with its defaults filled in; None when there is none (an env without endpoints)."""
     if data is None:
         return None
-    values = {**DEFAULT_DEPLOYMENT, **data}
-    rollout = {**DEFAULT_ROLLOUT, **data.get("rollout", {})}
+    values = with_defaults(schema.DEPLOYMENT, data)
+    rollout = values["rollout"]
     if values["min_instances"] > values["max_instances"]:
         raise ConfigError(shown, "deployment.max_instances",
                           f"{values['max_instances']} is below min_instances ({values['min_instances']})")
@@ -274,8 +284,8 @@ def deployment_settings(shown: str, data: dict | None) -> Deployment | None:
         latency_threshold_ms=int(values["latency_threshold_ms"]),
         data_capture_percent=int(values["data_capture_percent"]),
         smoke_test_latency_ms=int(values["smoke_test_latency_ms"]),
-        approval=bool(values["approval"]),
-        keep_staging=bool(values["keep_staging"]),
+        approval=values["approval"],
+        keep_staging=values["keep_staging"],
     )
     _check_rollout(shown, deployment)
     return deployment
@@ -319,6 +329,7 @@ def _environment(name: str, path: Path) -> Environment:
     shown = display_path(path)
     data = read_yaml(path)
     _validate(schema.ENVIRONMENT, data, shown)
+    data = with_defaults(schema.ENVIRONMENT, data)
     if data["region"] not in KNOWN_REGIONS:
         raise ConfigError(shown, "region", f"{data['region']!r} is not an AWS region (known regions: infra/config/regions.py)")
     if KNOWN_REGIONS[data["region"]] not in SUPPORTED_PARTITIONS:
@@ -328,15 +339,12 @@ def _environment(name: str, path: Path) -> Environment:
         # The roles may pull SageMaker's built-in images only from AWS's registry account of the region.
         raise ConfigError(shown, "region", f"{data['region']!r} has no known registry account for SageMaker's built-in "
                                            "scikit-learn and XGBoost images (infra/config/image_registries.py)")
-    notif = data["notifications"]
-    ops = data.get("operations", {})
+    notif, ops, sm, kpi = data["notifications"], data["operations"], data["sagemaker"], data["kpi"]
     _check_subscription_ids([(shown, f"notifications.emails[{i}]", e) for i, e in enumerate(notif["emails"])])
     _check_subscription_ids([(shown, f"operations.emails[{i}]", e) for i, e in enumerate(ops.get("emails", []))])
     _check_uploader_accounts(shown, data)
-    sm = {**DEFAULT_SAGEMAKER, **data.get("sagemaker", {})}
-    kpi = {**DEFAULT_KPI, **data.get("kpi", {})}
     _check_analysts_account(shown, data.get("account_id"), kpi["analyst_principals"])
-    if data.get("deployment") is not None and not ops.get("release_approval", False):
+    if "deployment" in data and not ops["release_approval"]:
         # Every stack the delivery pipeline deploys comes from the push, the model-deployment pipeline and the
         # endpoint templates included: without a person approving each release, one push could change what
         # production serves without anyone approving it.
@@ -349,9 +357,9 @@ def _environment(name: str, path: Path) -> Environment:
         account_id=data.get("account_id"),
         source=Source(**data["source"]),
         emails=tuple(notif["emails"]),
-        statuses=tuple(notif.get("statuses", DEFAULT_STATUSES)),
+        statuses=tuple(notif["statuses"]),
         operations_emails=tuple(ops.get("emails", notif["emails"])),
-        release_approval=bool(ops.get("release_approval", False)),
+        release_approval=ops["release_approval"],
         processing_instance_type=sm["processing_instance_type"],
         training_instance_type=sm["training_instance_type"],
         model_approval_threshold=float(sm["model_approval_threshold"]),
@@ -359,10 +367,10 @@ def _environment(name: str, path: Path) -> Environment:
         athena_bytes_scanned_cutoff=int(kpi["athena_bytes_scanned_cutoff"]),
         quicksight_principals=tuple(kpi["quicksight_principals"]),
         analyst_principals=tuple(kpi["analyst_principals"]),
-        log_retention_days=int(data.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS)),
-        tags=MappingProxyType(_environment_tags(name, shown, data.get("tags", {}))),
-        start_on_upsert=bool(sm["start_on_upsert"]),
-        sample_data=bool(sm["sample_data"]),
+        log_retention_days=int(data["log_retention_days"]),
+        tags=MappingProxyType(_environment_tags(name, shown, data["tags"])),
+        start_on_upsert=sm["start_on_upsert"],
+        sample_data=sm["sample_data"],
         data_uploaders=tuple(sm["data_uploaders"]),
         deployment=deployment_settings(shown, data.get("deployment")),
     )
@@ -375,7 +383,8 @@ def load(config_dir: Path | str = CONFIG_DIR, only_env: str | None = None) -> Pr
     shown = display_path(project_path)
     data = read_yaml(project_path)
     _validate(schema.PROJECT, data, shown)
-    if ENVIRONMENT_TAG in data.get("tags", {}):
+    data = with_defaults(schema.PROJECT, data)
+    if ENVIRONMENT_TAG in data["tags"]:
         raise ConfigError(shown, f"tags.{ENVIRONMENT_TAG}", "is each env's own tag, from its name: remove it here")
     env_names = list(data["environments"])
     if only_env is not None and only_env not in env_names:
@@ -384,9 +393,9 @@ def load(config_dir: Path | str = CONFIG_DIR, only_env: str | None = None) -> Pr
     project = Project(
         name=data["project"]["name"],
         short_name=data["project"]["short_name"],
-        description=data["project"].get("description", ""),
+        description=data["project"]["description"],
         sagemaker_pipeline_name=data["sagemaker_pipeline"]["name"],
-        tags=MappingProxyType(dict(data.get("tags", {}))),
+        tags=MappingProxyType(data["tags"]),
         environments=MappingProxyType({env: _environment(env, config_dir / f"{env}.yaml") for env in selected}),
     )
     _check_environment_names(shown, env_names)
