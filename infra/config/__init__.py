@@ -4,7 +4,8 @@ name derived from it (names.py), and the regions it may name (regions.py). Impor
 `from infra import config; config.load()` is the public face; modules of this package import each other by
 their own paths (never this __init__), so the package has no cycle.
 """
-from infra.config.loader import MAX_CONFIG_BYTES, MAX_STACK_TAGS, load, read_yaml, subscription_logical_id
+from infra.config.loader import MAX_STACK_TAGS, load, subscription_logical_id
+from infra.config.read import MAX_CONFIG_BYTES, read_yaml
 from infra.config.model import CONFIG_DIR, ConfigError, Deployment, Environment, Project, Source
 
 __all__ = ["CONFIG_DIR", "MAX_CONFIG_BYTES", "MAX_STACK_TAGS", "ConfigError", "Deployment", "Environment", "Project", "Source", "load",
