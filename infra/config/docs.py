@@ -33,13 +33,13 @@ def _default(sub: dict) -> str:
 
 def table(schema_: dict) -> str:
     lines = ["| key | required | default | meaning |", "|---|---|---|---|"]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in _rows(schema_)])
+    return "\n".join(lines + ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in _rows(schema_)])
 
 
 def render(doc: str) -> str:
     """`doc` with the text between the markers replaced by the tables of both files."""
     tables = f"`config/project.yaml`:\n\n{table(schema.PROJECT)}\n\n`config/<env>.yaml`:\n\n{table(schema.ENVIRONMENT)}"
-    return re.sub(f"{re.escape(BEGIN)}.*?{re.escape(END)}", lambda _: f"{BEGIN}\n{tables}\n{END}", doc, flags=re.S)
+    return re.sub(f"{re.escape(BEGIN)}.*?{re.escape(END)}", lambda _: f"{BEGIN}\n\n{tables}\n\n{END}", doc, flags=re.S)
 
 
 if __name__ == "__main__":

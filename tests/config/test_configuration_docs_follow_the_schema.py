@@ -1,10 +1,12 @@
 """infra/config/schema.py is the one description of the config: the loader's defaults and docs/configuration.md's
 key tables come from it. These checks fail when the docs drift from the schema, when a key is added without a
 description (it would be missing from the docs), when a default breaks its own key's rules (defaults are filled in
-after validation), or when the loader gives an absent key anything but its documented default.
+after validation), when the loader gives an absent key anything but its documented default, or when
+docs/deployment.md's example block stops being the defaults it says it is.
 """
 from __future__ import annotations
 
+import re
 import shutil
 
 import jsonschema
@@ -83,3 +85,10 @@ def test_an_absent_key_gets_its_documented_default(tmp_path):
             assert loaded == expected and type(loaded) is type(expected), f"{path}: loaded {loaded!r}, documented {expected!r}"
         checked += 1
     assert checked >= 20, checked
+
+
+def test_the_deployment_example_is_the_defaults():
+    """docs/deployment.md shows a whole `deployment` block and says its values are the defaults."""
+    text = (docs.DOC.parent / "deployment.md").read_text()
+    example = yaml.safe_load(re.search(r"```yaml\n(deployment:.*?)```", text, re.S).group(1))["deployment"]
+    assert deployment_settings("", example) == deployment_settings("", {}), "docs/deployment.md: the example is not the defaults"
