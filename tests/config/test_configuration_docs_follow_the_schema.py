@@ -85,6 +85,9 @@ def test_an_absent_key_gets_its_documented_default(tmp_path):
             assert loaded == expected and type(loaded) is type(expected), f"{path}: loaded {loaded!r}, documented {expected!r}"
         checked += 1
     assert checked >= 20, checked
+    # The defaults derived from another key (`x-default`); traffic_percent's: test_rollout_steps_are_whole_instances.py.
+    assert settings.staging_instance_type == settings.instance_type
+    assert all(env.operations_emails == env.emails for env in project.environments.values())
 
 
 def test_the_deployment_example_is_the_defaults():
