@@ -1,201 +1,28 @@
-"""Load and validate config/: project.yaml plus one <env>.yaml per environment.
+"""Load config/ into a Project: project.yaml plus one <env>.yaml per environment, each read and checked against its
+schema by read.py, then checked across keys, files and AWS's limits here.
 
 Every problem becomes one ConfigError whose text is a single line naming the file, the key path
 and what is wrong. Nothing here touches templates/ or AWS.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import math
 import re
+import typing
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
-
-import jsonschema
-import yaml
 
 from infra.config import schema, serving
 from infra.config.image_registries import BUILT_IN_IMAGE_REGISTRIES
-from infra.config.model import (CONFIG_DIR, DEFAULT_DEPLOYMENT, DEFAULT_KPI, DEFAULT_LOG_RETENTION_DAYS, DEFAULT_ROLLOUT,
-                                 DEFAULT_SAGEMAKER, DEFAULT_STATUSES, ConfigError, Deployment, Environment, Project, Source,
-                                 display_path)
+from infra.config.model import CONFIG_DIR, ConfigError, Deployment, Environment, Project, Source, display_path
 from infra.config.names import check_limits
+from infra.config.read import read, with_defaults
 from infra.config.regions import KNOWN_REGIONS, SUPPORTED_PARTITIONS
 
-# Config files are a few KiB; reading stops here (an endless file such as /dev/zero ends in one line).
-MAX_CONFIG_BYTES = 256 * 1024
 # CloudFormation takes at most 50 tags per stack (project tags and env tags together).
 MAX_STACK_TAGS = 50
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys and aliases.
-
-    Aliases (*name) share one node between many places: a few lines of them expand to billions of values
-    once anything walks the document (the "billion laughs"). Config has no use for them.
-    """
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.events.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in config", event.start_mark)
-        return super().compose_node(parent, index)
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: set = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        try:
-            duplicate = key in seen
-        except TypeError:  # an unhashable key; let the default constructor word the error
-            break
-        if duplicate:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def read_yaml(path: Path) -> dict:
-    """Parse one config file into a mapping, or raise ConfigError."""
-    shown = display_path(path)
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_CONFIG_BYTES + 1)
-        if len(raw) > MAX_CONFIG_BYTES:
-            raise ConfigError(shown, "", f"larger than {MAX_CONFIG_BYTES // 1024} KiB; a config file is a few KiB")
-        text = raw.decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError(shown, "", "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(shown, "", f"cannot read: {exc}") from None
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(shown, where, f"invalid YAML: {problem}") from None
-    except RecursionError:
-        raise ConfigError(shown, "", "invalid YAML: nesting too deep") from None
-    if data is None:
-        raise ConfigError(shown, "", "file is empty")
-    if not isinstance(data, dict):
-        raise ConfigError(shown, "", f"expected a mapping of keys at the top level, got {_kind(data)}")
-    _refuse_control_characters(shown, data, [])
-    return data
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _refuse_control_characters(shown: str, node, path: list) -> None:
-    """No key or value may hold a control character: a trailing newline passes `$`-anchored patterns (Python's
-    `$` matches before one) and would end up in names, folders and templates."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if isinstance(key, str) and _CONTROL.search(key):
-                raise ConfigError(shown, key_path(path), f"key {_short(key)} contains a control character")
-            _refuse_control_characters(shown, value, path + [key])
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            _refuse_control_characters(shown, value, path + [i])
-    elif isinstance(node, str) and _CONTROL.search(node):
-        raise ConfigError(shown, key_path(path), f"{_short(node)} contains a control character")
-    elif isinstance(node, float) and not math.isfinite(node):  # .nan, .inf: no comparison holds for NaN
-        raise ConfigError(shown, key_path(path), f"{node} is not a finite number")
-
-
-def key_path(parts) -> str:
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a mapping"}.get(
-        type(value), type(value).__name__
-    )
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _describe(error: jsonschema.ValidationError) -> tuple[list, str]:
-    """Turn one jsonschema error into (key path parts, one-line problem)."""
-    path = list(error.absolute_path)
-    v, sch, inst = error.validator, error.schema, error.instance
-    if v == "additionalProperties":
-        allowed = sorted(sch.get("properties", {}))
-        extra = sorted(str(k) for k in inst if k not in sch.get("properties", {}))
-        return path + [extra[0]], "unknown key" + (f" (allowed: {', '.join(allowed)})" if allowed else "")
-    if v == "required":
-        missing = re.search(r"'([^']+)' is a required property", error.message)
-        return path + [missing.group(1) if missing else "?"], "required key is missing"
-    if v == "type":
-        return path, f"expected {_kind_name(error.validator_value)}, got {_kind(inst)} {_short(inst)}"
-    if v in ("enum", "const"):
-        options = error.validator_value if v == "enum" else [error.validator_value]
-        return path, f"{_short(inst)} is not one of: {', '.join(map(str, options))}"
-    if v == "pattern":
-        expect = sch.get("x-expect", f"a value matching {error.validator_value}")
-        return path, f"{_short(inst)} is not {expect}"
-    if v in ("minLength", "maxLength"):
-        word = "at least" if v == "minLength" else "at most"
-        return path, f"{_short(inst)} is {len(inst)} characters; must be {word} {error.validator_value}"
-    if v in ("minItems", "maxItems"):
-        word = "at least" if v == "minItems" else "at most"
-        return path, f"has {len(inst)} items; must have {word} {error.validator_value}"
-    if v == "uniqueItems":
-        return path, "has duplicate items"
-    if v in ("minimum", "maximum"):
-        word = "at least" if v == "minimum" else "at most"
-        return path, f"{_short(inst)} must be {word} {error.validator_value}"
-    return path, error.message
-
-
-def _kind_name(json_type) -> str:
-    names = {"string": "a string", "integer": "an integer", "number": "a number", "object": "a mapping", "array": "a list", "boolean": "a boolean"}
-    if isinstance(json_type, list):
-        return " or ".join(names.get(t, t) for t in json_type)
-    return names.get(json_type, json_type)
-
-
-def _first_error(schema_: dict, data: dict):
-    errors = list(jsonschema.Draft202012Validator(schema_).iter_errors(data))
-    if not errors:
-        return None
-    # Deepest, then document order: the most specific complaint about the first bad key.
-    best = jsonschema.exceptions.best_match(errors)
-    # A bad key (propertyNames) is reported at the mapping's path; name the key itself.
-    if "propertyNames" in best.absolute_schema_path:
-        expect = best.schema.get("x-expect", "a valid key")
-        return list(best.absolute_path) + [best.instance], f"key {_short(best.instance)} is not {expect}"
-    return _describe(best)
-
-
-def _validate(schema_: dict, data: dict, shown: str) -> None:
-    """Raise the one-line ConfigError for the first problem jsonschema finds in `data`, if any."""
-    try:
-        found = _first_error(schema_, data)
-    except RecursionError:
-        raise ConfigError(shown, "", "nesting too deep") from None
-    if found:
-        parts, problem = found
-        raise ConfigError(shown, key_path(parts), problem)
-
-
 MAX_ADDRESS_ID_CHARS = 200
 
 
@@ -248,7 +75,7 @@ def _check_environment_names(shown: str, env_names: list[str]) -> None:
 def _check_uploader_accounts(shown: str, data: dict) -> None:
     """Uploaders are granted in this env's bucket and key policies: with account_id known, they must be in it."""
     account = data.get("account_id")
-    for i, principal in enumerate(data.get("sagemaker", {}).get("data_uploaders", [])):
+    for i, principal in enumerate(data["sagemaker"]["data_uploaders"]):
         if account and principal.split(":")[4] != account:
             raise ConfigError(shown, f"sagemaker.data_uploaders[{i}]", f"'{principal}' is not in account_id {account}")
 
@@ -257,26 +84,15 @@ def deployment_settings(shown: str, data: dict | None) -> Deployment | None:
     """The `deployment` block with its defaults filled in; None when there is none (an env without endpoints)."""
     if data is None:
         return None
-    values = {**DEFAULT_DEPLOYMENT, **data}
-    rollout = {**DEFAULT_ROLLOUT, **data.get("rollout", {})}
+    values = with_defaults(schema.DEPLOYMENT, data)
     if values["min_instances"] > values["max_instances"]:
         raise ConfigError(shown, "deployment.max_instances",
                           f"{values['max_instances']} is below min_instances ({values['min_instances']})")
-    deployment = Deployment(
-        instance_type=values["instance_type"],
-        staging_instance_type=values.get("staging_instance_type", values["instance_type"]),
-        min_instances=int(values["min_instances"]),
-        max_instances=int(values["max_instances"]),
-        invocations_per_instance=int(values["invocations_per_instance"]),
-        rollout_type=rollout["type"],
-        traffic_percent=int(rollout.get("traffic_percent") or serving.smallest_step_percent(rollout["type"], values["min_instances"])),
-        wait_seconds=int(rollout["wait_seconds"]),
-        latency_threshold_ms=int(values["latency_threshold_ms"]),
-        data_capture_percent=int(values["data_capture_percent"]),
-        smoke_test_latency_ms=int(values["smoke_test_latency_ms"]),
-        approval=bool(values["approval"]),
-        keep_staging=bool(values["keep_staging"]),
-    )
+    rollout = values["rollout"]
+    deployment = _build(Deployment, {**values, "rollout_type": rollout["type"], "wait_seconds": rollout["wait_seconds"],
+                                     "staging_instance_type": values.get("staging_instance_type", values["instance_type"]),
+                                     "traffic_percent": rollout.get("traffic_percent")
+                                     or serving.smallest_step_percent(rollout["type"], values["min_instances"])})
     _check_rollout(shown, deployment)
     return deployment
 
@@ -317,8 +133,7 @@ def _environment_tags(name: str, shown: str, tags: dict) -> dict:
 
 def _environment(name: str, path: Path) -> Environment:
     shown = display_path(path)
-    data = read_yaml(path)
-    _validate(schema.ENVIRONMENT, data, shown)
+    data = read(path, schema.ENVIRONMENT)
     if data["region"] not in KNOWN_REGIONS:
         raise ConfigError(shown, "region", f"{data['region']!r} is not an AWS region (known regions: infra/config/regions.py)")
     if KNOWN_REGIONS[data["region"]] not in SUPPORTED_PARTITIONS:
@@ -328,44 +143,32 @@ def _environment(name: str, path: Path) -> Environment:
         # The roles may pull SageMaker's built-in images only from AWS's registry account of the region.
         raise ConfigError(shown, "region", f"{data['region']!r} has no known registry account for SageMaker's built-in "
                                            "scikit-learn and XGBoost images (infra/config/image_registries.py)")
-    notif = data["notifications"]
-    ops = data.get("operations", {})
+    notif, ops, sm, kpi = data["notifications"], data["operations"], data["sagemaker"], data["kpi"]
     _check_subscription_ids([(shown, f"notifications.emails[{i}]", e) for i, e in enumerate(notif["emails"])])
     _check_subscription_ids([(shown, f"operations.emails[{i}]", e) for i, e in enumerate(ops.get("emails", []))])
     _check_uploader_accounts(shown, data)
-    sm = {**DEFAULT_SAGEMAKER, **data.get("sagemaker", {})}
-    kpi = {**DEFAULT_KPI, **data.get("kpi", {})}
     _check_analysts_account(shown, data.get("account_id"), kpi["analyst_principals"])
-    if data.get("deployment") is not None and not ops.get("release_approval", False):
+    if "deployment" in data and not ops["release_approval"]:
         # Every stack the delivery pipeline deploys comes from the push, the model-deployment pipeline and the
         # endpoint templates included: without a person approving each release, one push could change what
         # production serves without anyone approving it.
         raise ConfigError(shown, "deployment", "an env that serves models needs operations.release_approval: true "
                                                "(a person approves each release before it changes the deployment path)")
-    return Environment(
-        name=name,
-        file=shown,
-        region=data["region"],
-        account_id=data.get("account_id"),
-        source=Source(**data["source"]),
-        emails=tuple(notif["emails"]),
-        statuses=tuple(notif.get("statuses", DEFAULT_STATUSES)),
-        operations_emails=tuple(ops.get("emails", notif["emails"])),
-        release_approval=bool(ops.get("release_approval", False)),
-        processing_instance_type=sm["processing_instance_type"],
-        training_instance_type=sm["training_instance_type"],
-        model_approval_threshold=float(sm["model_approval_threshold"]),
-        crawler_schedule=kpi["crawler_schedule"],
-        athena_bytes_scanned_cutoff=int(kpi["athena_bytes_scanned_cutoff"]),
-        quicksight_principals=tuple(kpi["quicksight_principals"]),
-        analyst_principals=tuple(kpi["analyst_principals"]),
-        log_retention_days=int(data.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS)),
-        tags=MappingProxyType(_environment_tags(name, shown, data.get("tags", {}))),
-        start_on_upsert=bool(sm["start_on_upsert"]),
-        sample_data=bool(sm["sample_data"]),
-        data_uploaders=tuple(sm["data_uploaders"]),
-        deployment=deployment_settings(shown, data.get("deployment")),
-    )
+    return _build(Environment, {**data, **sm, **kpi, **notif, "name": name, "file": shown, "account_id": data.get("account_id"),
+                                "source": Source(**data["source"]), "operations_emails": ops.get("emails", notif["emails"]),
+                                "release_approval": ops["release_approval"], "tags": _environment_tags(name, shown, data["tags"]),
+                                "deployment": deployment_settings(shown, data.get("deployment"))})
+
+
+_CONVERT = {int: int, float: float, tuple: tuple, Mapping: lambda mapping: MappingProxyType(dict(mapping))}
+
+
+def _build(cls, values: dict):
+    """A `cls` of the `values` named like its fields, each made the field's type (YAML's 2.0 in an int field is 2,
+    a list a tuple, a mapping read-only)."""
+    hints = typing.get_type_hints(cls)
+    kinds = {name: typing.get_origin(hint) or hint for name, hint in hints.items()}
+    return cls(**{f.name: _CONVERT.get(kinds[f.name], lambda v: v)(values[f.name]) for f in dataclasses.fields(cls)})
 
 
 def load(config_dir: Path | str = CONFIG_DIR, only_env: str | None = None) -> Project:
@@ -373,22 +176,15 @@ def load(config_dir: Path | str = CONFIG_DIR, only_env: str | None = None) -> Pr
     config_dir = Path(config_dir)
     project_path = config_dir / "project.yaml"
     shown = display_path(project_path)
-    data = read_yaml(project_path)
-    _validate(schema.PROJECT, data, shown)
-    if ENVIRONMENT_TAG in data.get("tags", {}):
+    data = read(project_path, schema.PROJECT)
+    if ENVIRONMENT_TAG in data["tags"]:
         raise ConfigError(shown, f"tags.{ENVIRONMENT_TAG}", "is each env's own tag, from its name: remove it here")
     env_names = list(data["environments"])
     if only_env is not None and only_env not in env_names:
         raise ConfigError(shown, "environments", f"unknown environment '{only_env}' (configured: {', '.join(env_names)})")
     selected = [only_env] if only_env else env_names
-    project = Project(
-        name=data["project"]["name"],
-        short_name=data["project"]["short_name"],
-        description=data["project"].get("description", ""),
-        sagemaker_pipeline_name=data["sagemaker_pipeline"]["name"],
-        tags=MappingProxyType(dict(data.get("tags", {}))),
-        environments=MappingProxyType({env: _environment(env, config_dir / f"{env}.yaml") for env in selected}),
-    )
+    project = _build(Project, {**data["project"], "sagemaker_pipeline_name": data["sagemaker_pipeline"]["name"], "tags": data["tags"],
+                               "environments": {env: _environment(env, config_dir / f"{env}.yaml") for env in selected}})
     _check_environment_names(shown, env_names)
     for env in project.environments.values():
         check_limits(project, env, project_file=shown)

@@ -6,28 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Mapping
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
-
-DEFAULT_STATUSES = ("Approved",)
-DEFAULT_SAGEMAKER = MappingProxyType(
-    {"processing_instance_type": "ml.m5.large", "training_instance_type": "ml.m5.large", "model_approval_threshold": 0.7,
-     "start_on_upsert": False, "sample_data": True, "data_uploaders": ()}
-)
-DEFAULT_KPI = MappingProxyType(
-    {"crawler_schedule": "cron(0 6 * * ? *)", "athena_bytes_scanned_cutoff": 1073741824, "quicksight_principals": (),
-     "analyst_principals": ()}
-)
-DEFAULT_LOG_RETENTION_DAYS = 30
-DEFAULT_DEPLOYMENT = MappingProxyType(
-    {"instance_type": "ml.m5.large", "min_instances": 2, "max_instances": 4, "invocations_per_instance": 100,
-     "latency_threshold_ms": 1000, "data_capture_percent": 10, "smoke_test_latency_ms": 2000, "approval": True,
-     "keep_staging": False}
-)
-# rollout.traffic_percent defaults to the smallest step of one whole instance (infra/config/serving.py).
-DEFAULT_ROLLOUT = MappingProxyType({"type": "canary", "wait_seconds": 300})
 
 
 class ConfigError(Exception):
@@ -86,15 +67,13 @@ class Environment:
     analyst_principals: tuple[str, ...]
     log_retention_days: int
     tags: Mapping[str, str]
+    # Config's defaults are in schema.py; these only let infra/ops/destroy.py name an env config no longer lists.
     start_on_upsert: bool = False
-    sample_data: bool = True
+    sample_data: bool = False
     data_uploaders: tuple[str, ...] = ()
-    # Alarms and releases waiting for approval go to these (config default: the notification addresses).
-    operations_emails: tuple[str, ...] = ()
-    # A person approves each release before any stack of the env changes.
-    release_approval: bool = False
-    # Serving approved models; None: this env has no endpoints.
-    deployment: Deployment | None = None
+    operations_emails: tuple[str, ...] = ()  # alarms and releases waiting for approval
+    release_approval: bool = False  # a person approves each release before any stack of the env changes
+    deployment: Deployment | None = None  # serving approved models; None: this env has no endpoints
 
 
 @dataclass(frozen=True)

@@ -1,51 +1,28 @@
-"""JSON Schemas for config/project.yaml and config/<env>.yaml.
+"""JSON Schemas for config/project.yaml and config/<env>.yaml: the one description of the config.
 
-`x-expect` on a schema is the human phrase used when a value fails its pattern or format,
-so errors read "expected an AWS region like eu-west-1" instead of a regular expression.
+The loader validates against them and fills in each `default`; docs/configuration.md's key table is rendered
+from each `description` (python -m infra.config.docs). `x-default` words a default the loader derives from another
+key; `x-expect` is the phrase an error uses when a value fails its pattern ("expected an AWS region like eu-west-1").
 """
 
-LOWER_HYPHEN = {
-    "type": "string",
-    "pattern": r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$",
-    "x-expect": "lower-case letters and digits in hyphen-joined words, starting with a letter",
-}
-
-REGION = {
-    "type": "string",
-    "pattern": r"^[a-z]+(-[a-z]+)+-[0-9]+$",  # the shape; infra/config/regions.py says which exist
-    "x-expect": "an AWS region like eu-west-1",
-}
-
+LOWER_HYPHEN = {"type": "string", "pattern": r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$",
+                "x-expect": "lower-case letters and digits in hyphen-joined words, starting with a letter"}
+# The shape; infra/config/regions.py says which exist.
+REGION = {"type": "string", "pattern": r"^[a-z]+(-[a-z]+)+-[0-9]+$", "x-expect": "an AWS region like eu-west-1"}
 ACCOUNT_ID = {"type": "string", "pattern": r"^[0-9]{12}$", "x-expect": "a 12-digit AWS account id in quotes"}
-
 ENV_NAME = {**LOWER_HYPHEN, "maxLength": 10}
-
-EMAIL = {
-    "type": "string",
-    "maxLength": 254,
-    "pattern": r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$",
-    "x-expect": "an email address like team@example.com",
-}
-
-BRANCH = {
-    "type": "string",
-    "minLength": 1,
-    "maxLength": 250,
-    "pattern": r"^[A-Za-z0-9._/-]+$",
-    "x-expect": "a git branch name (letters, digits, . _ / -)",
-}
-
+EMAIL = {"type": "string", "maxLength": 254, "x-expect": "an email address like team@example.com",
+         "pattern": r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"}
+EMAILS = {"type": "array", "minItems": 1, "maxItems": 20, "uniqueItems": True, "items": EMAIL}
+BRANCH = {"type": "string", "minLength": 1, "maxLength": 250, "pattern": r"^[A-Za-z0-9._/-]+$",
+          "x-expect": "a git branch name (letters, digits, . _ / -)", "description": "the branch the delivery pipeline builds"}
 TAGS = {
     "type": "object",
-    "propertyNames": {
-        "pattern": r"^(?!aws:)[A-Za-z0-9 _.:/=+@-]{1,128}$",
-        "x-expect": "a tag key of 1-128 letters, digits, spaces or _ . : / = + @ - not starting with aws:",
-    },
-    "additionalProperties": {
-        "type": "string",
-        "pattern": r"^[A-Za-z0-9 _.:/=+@-]{0,256}$",
-        "x-expect": "a tag value of up to 256 letters, digits, spaces or _ . : / = + @ -",
-    },
+    "default": {},
+    "propertyNames": {"pattern": r"^(?!aws:)[A-Za-z0-9 _.:/=+@-]{1,128}$",
+                      "x-expect": "a tag key of 1-128 letters, digits, spaces or _ . : / = + @ - not starting with aws:"},
+    "additionalProperties": {"type": "string", "pattern": r"^[A-Za-z0-9 _.:/=+@-]{0,256}$",
+                             "x-expect": "a tag value of up to 256 letters, digits, spaces or _ . : / = + @ -"},
 }
 
 PROJECT = {
@@ -58,9 +35,12 @@ PROJECT = {
             "additionalProperties": False,
             "required": ["name", "short_name"],
             "properties": {
-                "name": {**LOWER_HYPHEN, "minLength": 2, "maxLength": 40},
-                "short_name": {**LOWER_HYPHEN, "minLength": 2, "maxLength": 12},
-                "description": {"type": "string", "maxLength": 1000},
+                "name": {**LOWER_HYPHEN, "minLength": 2, "maxLength": 40,
+                         "description": "lower-case words joined by hyphens (2–40); prefixes stack and pipeline names"},
+                "short_name": {**LOWER_HYPHEN, "minLength": 2, "maxLength": 12,
+                               "description": "short form (2–12) for names with tight limits: roles, buckets, functions"},
+                "description": {"type": "string", "maxLength": 1000, "default": "",
+                                "description": "the SageMaker pipeline's description (≤ 1,000 characters)"},
             },
         },
         "sagemaker_pipeline": {
@@ -69,125 +49,92 @@ PROJECT = {
             "required": ["name"],
             "properties": {
                 # Model package group names allow [a-zA-Z0-9-]; we keep to lower case for S3 prefixes.
-                "name": {**LOWER_HYPHEN, "minLength": 1},
+                "name": {**LOWER_HYPHEN, "minLength": 1,
+                         "description": "the SageMaker pipeline is `<name>-<env>`, its model package group `<name>-<env>-models`"},
             },
         },
-        "environments": {
-            "type": "array",
-            "minItems": 1,
-            "uniqueItems": True,
-            "items": ENV_NAME,
-        },
-        "tags": TAGS,
+        "environments": {"type": "array", "minItems": 1, "uniqueItems": True, "items": ENV_NAME,
+                         "description": "list of environment names (≤ 10 chars); each needs `config/<env>.yaml`"},
+        "tags": {**TAGS, "description": "tags on every stack in every environment; not `environment`, which each env gets from its name"},
     },
 }
 
-SOURCE_TYPES = ("codeconnections", "codecommit", "s3")
+
+def _source(source_type: str, **keys: dict) -> dict:
+    """The keys of one source type, each required. The `if` requires `type`: otherwise a block without it matches
+    every source type and the error names the wrong key."""
+    return {"if": {"required": ["type"], "properties": {"type": {"const": source_type}}},
+            "then": {"additionalProperties": False, "required": list(keys), "properties": {"type": {}, **keys}}}
+
 
 SOURCE = {
     "type": "object",
     "required": ["type"],
-    "properties": {"type": {"enum": list(SOURCE_TYPES)}},
-    # Each `if` requires `type`: otherwise a block without it matches every branch and the error names the wrong key.
+    "properties": {"type": {"enum": ["codeconnections", "codecommit", "s3"],
+                            "description": "`codeconnections`, `codecommit` or `s3` ([source types](delivery-pipeline.md#source-types))"}},
     "allOf": [
-        {
-            "if": {"required": ["type"], "properties": {"type": {"const": "codeconnections"}}},
-            "then": {
-                "additionalProperties": False,
-                "required": ["connection_arn", "repository", "branch"],
-                "properties": {
-                    "type": {},
-                    "connection_arn": {
-                        "type": "string",
-                        "pattern": r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}$",
-                        "x-expect": "a CodeConnections connection ARN",
-                    },
-                    "repository": {
-                        "type": "string",
-                        "pattern": r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$",
-                        "x-expect": "a full repository id like owner/name",
-                    },
-                    "branch": BRANCH,
-                },
-            },
-        },
-        {
-            "if": {"required": ["type"], "properties": {"type": {"const": "codecommit"}}},
-            "then": {
-                "additionalProperties": False,
-                "required": ["repository", "branch"],
-                "properties": {
-                    "type": {},
-                    "repository": {
-                        "type": "string",
-                        "pattern": r"^[A-Za-z0-9_.-]{1,100}$",
-                        "x-expect": "a CodeCommit repository name (letters, digits, _ . -; up to 100)",
-                    },
-                    "branch": BRANCH,
-                },
-            },
-        },
-        {
-            "if": {"required": ["type"], "properties": {"type": {"const": "s3"}}},
-            "then": {
-                "additionalProperties": False,
-                "required": ["bucket", "key"],
-                "properties": {
-                    "type": {},
-                    "bucket": {
-                        "type": "string",
-                        "pattern": r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
-                        "x-expect": "an S3 bucket name",
-                    },
-                    "key": {
-                        "type": "string",
-                        "pattern": r"^[^\s]{1,1024}\.zip$",
-                        "x-expect": "an S3 object key ending in .zip",
-                    },
-                },
-            },
-        },
+        _source("codeconnections",
+                connection_arn={"type": "string", "x-expect": "a CodeConnections connection ARN", "description": "the connection's ARN",
+                                "pattern": r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}$"},
+                repository={"type": "string", "pattern": r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$",
+                            "x-expect": "a full repository id like owner/name", "description": "the repository as `owner/name`"},
+                branch=BRANCH),
+        _source("codecommit",
+                repository={"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,100}$", "description": "an existing repository's name",
+                            "x-expect": "a CodeCommit repository name (letters, digits, _ . -; up to 100)"},
+                branch=BRANCH),
+        _source("s3",
+                bucket={"type": "string", "pattern": r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", "x-expect": "an S3 bucket name",
+                        "description": "a versioned bucket"},
+                key={"type": "string", "pattern": r"^[^\s]{1,1024}\.zip$", "x-expect": "an S3 object key ending in .zip",
+                     "description": "the `.zip` object's key"}),
     ],
 }
-
-APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
 
 INSTANCE_TYPE = {"type": "string", "pattern": r"^ml\.[a-z0-9]+\.[a-z0-9]+$", "x-expect": "a SageMaker instance type like ml.m5.large"}
 
 ROLLOUT_TYPES = ("canary", "linear", "all_at_once")
 
+
+def _integer(low: int, high: int, default: int, description: str) -> dict:
+    return {"type": "integer", "minimum": low, "maximum": high, "default": default, "description": description}
+
+
+def _arns(most: int, pattern: str, expect: str, description: str, **item) -> dict:
+    """An optional list of up to `most` distinct ARNs, each matching `pattern`."""
+    return {"type": "array", "uniqueItems": True, "maxItems": most, "default": [], "description": description,
+            "items": {"type": "string", "pattern": pattern, "x-expect": expect, **item}}
+
+
+def _section(**properties: dict) -> dict:
+    """An optional block of optional keys: absent, each key takes its default."""
+    return {"type": "object", "additionalProperties": False, "default": {}, "properties": properties}
+
+
 DEPLOYMENT = {
     "type": "object",
     "additionalProperties": False,
+    "description": "serve approved models: a staging endpoint, a smoke test, a person's approval, a guarded rollout to "
+                   "production ([deployment](deployment.md)). Absent: no endpoints and no deployment pipeline in this env",
     "properties": {
-        "instance_type": INSTANCE_TYPE,
-        "staging_instance_type": INSTANCE_TYPE,
-        # Production's instances: it starts with min_instances; target tracking scales between the two.
-        "min_instances": {"type": "integer", "minimum": 1, "maximum": 20},
-        "max_instances": {"type": "integer", "minimum": 1, "maximum": 20},
-        # The target of the scaling policy: invocations per instance per minute.
-        "invocations_per_instance": {"type": "integer", "minimum": 1, "maximum": 100000},
-        "rollout": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "type": {"enum": list(ROLLOUT_TYPES)},
-                # canary: the share of traffic the canary takes; linear: the share each step shifts.
-                "traffic_percent": {"type": "integer", "minimum": 1, "maximum": 50},
-                # How long each step is watched before the next (SageMaker: 0 to 3600 seconds).
-                "wait_seconds": {"type": "integer", "minimum": 0, "maximum": 3600},
-            },
-        },
-        # The rollout rolls back when the model's latency (average over a minute) exceeds this.
-        "latency_threshold_ms": {"type": "integer", "minimum": 1, "maximum": 600000},
-        # Share of production requests and responses saved to the artifact bucket (0: no data capture).
-        "data_capture_percent": {"type": "integer", "minimum": 0, "maximum": 100},
-        # The smoke test fails when the staging endpoint answers slower than this (median of its requests).
-        "smoke_test_latency_ms": {"type": "integer", "minimum": 1, "maximum": 60000},
-        # A person approves each version before it reaches production.
-        "approval": {"type": "boolean"},
-        # Keep the staging endpoint after the smoke test (by default its stage deletes it: endpoints bill per hour).
-        "keep_staging": {"type": "boolean"},
+        "instance_type": {**INSTANCE_TYPE, "default": "ml.m5.large", "description": "production's instance type"},
+        "staging_instance_type": {**INSTANCE_TYPE, "x-default": "`instance_type`", "description": "the staging endpoint's instance type"},
+        "min_instances": _integer(1, 20, 2, "production starts with this many; a canary or linear rollout needs at least 2"),
+        "max_instances": _integer(1, 20, 4, "target tracking scales production between `min_instances` and this"),
+        "invocations_per_instance": _integer(1, 100000, 100, "the scaling target: invocations per instance per minute"),
+        "rollout": _section(
+            type={"enum": list(ROLLOUT_TYPES), "default": "canary", "description": "`canary`, `linear` or `all_at_once`"},
+            traffic_percent={"type": "integer", "minimum": 1, "maximum": 50,
+                             "x-default": "one whole instance at `min_instances` ([endpoints](endpoints.md#rollouts))",
+                             "description": "canary: the share of traffic the canary takes; linear: the share each step shifts"},
+            wait_seconds=_integer(0, 3600, 300, "how long each step is watched before the next (SageMaker: 0–3600)"),
+        ),
+        "latency_threshold_ms": _integer(1, 600000, 1000, "the rollout rolls back when model latency (a minute's average) exceeds this"),
+        "data_capture_percent": _integer(0, 100, 10, "share of production requests and responses saved to the artifact bucket (0: none)"),
+        "smoke_test_latency_ms": _integer(1, 60000, 2000, "the smoke test fails when staging answers slower than this (median)"),
+        "approval": {"type": "boolean", "default": True, "description": "a person approves each version before it reaches production"},
+        "keep_staging": {"type": "boolean", "default": False, "description": "`true`: the staging endpoint stays up after the smoke "
+                                                                             "test (endpoints bill per hour)"},
     },
 }
 
@@ -196,98 +143,71 @@ ENVIRONMENT = {
     "additionalProperties": False,
     "required": ["region", "source", "notifications"],
     "properties": {
-        "region": REGION,
-        "account_id": ACCOUNT_ID,
+        "region": {**REGION, "description": "AWS region of this environment; one that botocore's partition data knows "
+                                            "(`infra/config/regions.py`) and where the pinned SageMaker SDK names AWS's registry of the "
+                                            "built-in scikit-learn and XGBoost images (`infra/config/image_registries.py`)"},
+        "account_id": {**ACCOUNT_ID, "description": "quoted 12-digit account id, when you want it recorded"},
         "source": SOURCE,
         "notifications": {
             "type": "object",
             "additionalProperties": False,
             "required": ["emails"],
             "properties": {
-                "emails": {"type": "array", "minItems": 1, "maxItems": 20, "uniqueItems": True, "items": EMAIL},
-                "statuses": {
-                    "type": "array",
-                    "minItems": 1,
-                    "uniqueItems": True,
-                    "items": {"enum": list(APPROVAL_STATUSES)},
-                },
+                "emails": {**EMAILS, "description": "1–20 addresses subscribed to the approval topic "
+                           "([notifications](notifications.md#configure-who-hears-about-what)); a change takes effect with `make deploy` "
+                           "(an administrator; with [`CFN_ROLE_ARN`](operations.md#an-administrators-cloudformation-role-cfn_role_arn) too "
+                           "when `operations.emails` is not set, since the operations topic then mails the same addresses), not with a push"},
+                "statuses": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": ["Approved", "Rejected", "PendingManualApproval"]},
+                             "default": ["Approved"], "description": "which of `Approved`, `Rejected`, `PendingManualApproval` notify"},
             },
         },
-        "sagemaker": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "processing_instance_type": INSTANCE_TYPE,
-                "training_instance_type": INSTANCE_TYPE,
-                "model_approval_threshold": {"type": "number", "minimum": 0, "maximum": 1},
-                # The upsert starts an execution after creating or updating the pipeline.
-                "start_on_upsert": {"type": "boolean"},
-                # The upsert puts the generated sample dataset into the input location when it is empty.
-                "sample_data": {"type": "boolean"},
-                # Who may upload data to the input location (bucket and key policy name them, nothing broader).
-                "data_uploaders": {
-                    "type": "array",
-                    "uniqueItems": True,
-                    "maxItems": 10,
-                    "items": {
-                        "type": "string",
-                        "pattern": r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]{1,512}$",
-                        "x-expect": "an IAM role or user ARN (no wildcards)",
-                    },
-                },
-            },
-        },
-        "kpi": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "crawler_schedule": {
-                    "type": "string",
-                    "pattern": r"^cron\([^()]+\)$",
-                    "x-expect": "a schedule like cron(0 6 * * ? *)",
-                },
-                "athena_bytes_scanned_cutoff": {"type": "integer", "minimum": 10485760, "maximum": 9223372036854775807},  # Athena: a long
-                "analyst_principals": {
-                    "type": "array",
-                    "uniqueItems": True,
-                    "maxItems": 20,  # each is in the key and bucket policies, which have size limits
-                    "items": {
-                        "type": "string",
-                        "maxLength": 512,
-                        # A role, or an IAM Identity Center role named by its permission set with the suffix as *.
-                        "pattern": r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/(([\w+=,.@-]+/)*[\w+=,.@-]{1,64}"
-                                   r"|aws-reserved/sso\.amazonaws\.com/([a-z0-9-]+/)?AWSReservedSSO_[\w+=,.@-]+_\*)$",
-                        "x-expect": "an IAM role ARN (an IAM Identity Center role may end in _* after its permission set name)",
-                    },
-                },
-                "quicksight_principals": {
-                    "type": "array",
-                    "uniqueItems": True,
-                    "maxItems": 5,  # the KPI stack's QuickSight data source has 5 permission slots
-                    "items": {
-                        "type": "string",
-                        "pattern": r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group)/.+$",
-                        "x-expect": "a QuickSight user or group ARN",
-                    },
-                },
-            },
-        },
-        # Who hears about operations (alarms, releases waiting for approval), and whether a person approves
-        # each release before any stack of the env changes.
-        "operations": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "emails": {"type": "array", "minItems": 1, "maxItems": 20, "uniqueItems": True, "items": EMAIL},
-                "release_approval": {"type": "boolean"},
-            },
-        },
-        # Serving approved models (docs/deployment.md): absent, the env has no endpoints and no deployment pipeline.
+        "sagemaker": _section(
+            processing_instance_type={**INSTANCE_TYPE, "default": "ml.m5.large", "description": "instance type of the processing steps"},
+            training_instance_type={**INSTANCE_TYPE, "default": "ml.m5.large", "description": "instance type of the training step"},
+            model_approval_threshold={"type": "number", "minimum": 0, "maximum": 1, "default": 0.7,
+                                      "description": "minimum AUC for registration, 0–1"},
+            start_on_upsert={"type": "boolean", "default": False,
+                             "description": "the upsert build starts an execution after creating or updating the pipeline"},
+            sample_data={"type": "boolean", "default": True,
+                         "description": "the upsert puts the generated sample dataset into an empty input location"},
+            data_uploaders=_arns(10, r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]{1,512}$",
+                                 "an IAM role or user ARN (no wildcards)",
+                                 "IAM role/user ARNs that may upload to the input location (≤ 10; named in the bucket and key policy, "
+                                 "nothing broader; [docs/data.md](data.md))"),
+        ),
+        "kpi": _section(
+            crawler_schedule={"type": "string", "pattern": r"^cron\([^()]+\)$", "x-expect": "a schedule like cron(0 6 * * ? *)",
+                              "default": "cron(0 6 * * ? *)", "description": "the Glue crawler's cron schedule"},
+            athena_bytes_scanned_cutoff={"type": "integer", "minimum": 10485760, "maximum": 9223372036854775807,  # Athena: a long
+                                         "default": 1073741824, "description": "per-query scan limit in bytes (≥ 10 MiB; the default is 1 GiB)"},
+            # Each is in the key and bucket policies, which have size limits. An IAM Identity Center role is named by its
+            # permission set, with the suffix as *.
+            analyst_principals=_arns(20, r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/(([\w+=,.@-]+/)*[\w+=,.@-]{1,64}"
+                                         r"|aws-reserved/sso\.amazonaws\.com/([a-z0-9-]+/)?AWSReservedSSO_[\w+=,.@-]+_\*)$",
+                                     "an IAM role ARN (an IAM Identity Center role may end in _* after its permission set name)",
+                                     "IAM role ARNs of this account (an Identity Center role may end in `_*`; ≤ 20) that may read the "
+                                     "evaluation reports and Athena results: granted in the artifact key's and bucket's policies "
+                                     "([docs/analysts.md](analysts.md))", maxLength=512),
+            # The KPI stack's QuickSight data source has 5 permission slots.
+            quicksight_principals=_arns(5, r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group)/.+$", "a QuickSight user or group ARN",
+                                        "QuickSight user/group ARNs (≤ 5); when empty no QuickSight data source is created"),
+        ),
+        "operations": _section(
+            emails={**EMAILS, "x-default": "`notifications.emails`",
+                    "description": "1–20 addresses: who hears about alarms and releases waiting for approval; a change takes effect with "
+                                   "`make deploy` (an administrator, with "
+                                   "[`CFN_ROLE_ARN`](operations.md#an-administrators-cloudformation-role-cfn_role_arn)), not with a push"},
+            release_approval={"type": "boolean", "default": False,
+                              "description": "`true`: a person approves each release before any stack of the env changes"},
+        ),
         "deployment": DEPLOYMENT,
-        # The values CloudWatch Logs accepts for RetentionInDays.
         "log_retention_days": {
-            "enum": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
+            "enum": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653],
+            "default": 30,
+            "description": "how long CloudWatch Logs keeps this env's logs, in days (a value RetentionInDays accepts)",
         },
-        "tags": TAGS,
+        "tags": {**TAGS, "description": "tags for this environment's stacks (merged over the project's). Every stack gets "
+                                        "`environment: <env name>` from the file's name, so a file copied from another env needs no "
+                                        "edit; an explicit `environment` tag that differs from the name is refused"},
     },
 }
