@@ -120,6 +120,15 @@ class Demo(deployment.DeploymentSteps):
             self.p.say(f"note: differs from the committed templates/ in {', '.join(stale)} (run `make templates`); "
                        "the demo uses this fresh render")
         row.result = f"{len(self.rendered)} files" + ("" if stale else ", identical to templates/")
+        if self.env.deployment is None:
+            # The env serves no models, so it renders no serving stacks: rehearse with those it would render with the
+            # default deployment block.
+            import dataclasses
+
+            serving = dataclasses.replace(self.env, deployment=self.deployment_settings)
+            rehearsal = render.render(dataclasses.replace(self.project, environments={self.env.name: serving}))
+            self.rendered = {**{rel: text for rel, text in rehearsal.items() if rel.startswith(f"{self.env.name}/")},
+                             **self.rendered}
 
     def read_wiring(self, row):
         w = self.w = wiring_mod.read(self.rendered, self.project, self.env)

@@ -252,7 +252,7 @@ def test_a_new_instance_type_releases_autoscaling_before_the_update_and_restores
     assert len(scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]) == 1
 
 
-@pytest.mark.every_env
+@pytest.mark.every_serving_env
 def test_the_production_template_outputs_everything_the_rollout_reads(rendered, env):
     outputs = cfn.load(rendered[f"{env}/production-endpoint.yaml"])["Outputs"]
     assert set(rollout.OUTPUTS) <= set(outputs)

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from infra import config
-from infra.cfn.parameters import SPECS
+from infra.cfn.parameters import RUN_TIME
 from infra.ops import deploy
 from infra.stacks import pipeline
 from infra.stacks import BUILDERS
@@ -63,7 +63,7 @@ def test_bootstrap_templates_fit_inline_and_carry_env_parameters_and_tags(projec
     assert len(body.encode()) <= deploy.TEMPLATE_BODY_LIMIT
     declared = set(json.loads(body).get("Parameters", {}))  # concrete: only run-time parameters are left
     assert declared == {p["ParameterKey"] for p in params}
-    assert declared <= {key for key, spec in SPECS.items() if spec.run_time}
+    assert declared <= set(RUN_TIME)
     assert config.names.for_env(project, env).prefix in body  # the env's own names are written in
     configured = {**project.tags, **project.env(env).tags}  # project tags, the env's on top (infra/config/loader.py)
     assert tags == [{"Key": k, "Value": v} for k, v in sorted(configured.items())]

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import re
 
-import yaml
-
-from infra.config import schema, serving
-from infra.config.model import DEFAULT_DEPLOYMENT, DEFAULT_ROLLOUT
+from infra.config import schema
+from infra.config.loader import deployment_settings
 from infra.output import size_limits
 from tests.conftest import ROOT
 
@@ -82,31 +80,15 @@ def test_the_notifications_example_states_the_address_limit():
     assert f"# {emails['minItems']}..{emails['maxItems']} addresses" in (DOCS / "notifications.md").read_text(encoding="utf-8")
 
 
-def _deployment_block() -> dict:
-    text = (DOCS / "deployment.md").read_text(encoding="utf-8")
-    section = text.split("## Configuration (`config/<env>.yaml`)", 1)[1]
-    block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
-    return yaml.safe_load(block)["deployment"]
-
-
-def test_the_deployment_defaults_in_the_docs_are_the_codes():
-    """docs/deployment.md says "the values above are the defaults"."""
-    shown = _deployment_block()
-    rollout = shown.pop("rollout")
-    assert shown == dict(DEFAULT_DEPLOYMENT)
-    expected_rollout = {**DEFAULT_ROLLOUT, "traffic_percent": serving.smallest_step_percent(
-        DEFAULT_ROLLOUT["type"], DEFAULT_DEPLOYMENT["min_instances"])}
-    assert rollout == expected_rollout
-
-
 def test_the_cost_estimate_follows_the_default_instances():
     text = " ".join((DOCS / "deployment.md").read_text(encoding="utf-8").split())
     found = re.search(r"- (ml\.[a-z0-9.]+) real-time inference costs about \$([\d.]+) an hour", text)
     assert found, "docs/deployment.md: the price the estimate starts from"
     instance, price = found.group(1), float(found.group(2))
-    assert instance == DEFAULT_DEPLOYMENT["instance_type"]
-    production = price * DEFAULT_DEPLOYMENT["min_instances"]
-    with_staging = price * (DEFAULT_DEPLOYMENT["min_instances"] + 1)  # staging runs the default instance type too
+    defaults = deployment_settings("", {})
+    assert instance == defaults.instance_type
+    production = price * defaults.min_instances
+    with_staging = price * (defaults.min_instances + 1)  # staging runs the default instance type too
 
     def month(hourly: float) -> int:
         return int(5 * round(hourly * HOURS_A_MONTH / 5))
