@@ -33,7 +33,7 @@ def subscription_logical_id(email: str) -> str:
     so the ID is derived from it and from nothing else: adding or removing one address leaves the others alone.
     """
     letters = re.sub(r"[^A-Za-z0-9]", "", email)
-    if len(letters) > MAX_ADDRESS_ID_CHARS:  # logical IDs stop at 255 characters, "InEnv" conditions included
+    if len(letters) > MAX_ADDRESS_ID_CHARS:  # logical IDs stop at 255 characters
         letters = letters[:MAX_ADDRESS_ID_CHARS - 12] + hashlib.sha256(email.encode()).hexdigest()[:12]
     return "EmailSubscription" + letters
 
@@ -41,8 +41,7 @@ def subscription_logical_id(email: str) -> str:
 def _check_subscription_ids(emails_by_place: list[tuple[str, str, str]]) -> None:
     """Two addresses differing only in punctuation would share one logical ID: refuse them.
 
-    `emails_by_place` holds (file, key path, address); the notifications template holds every env's
-    addresses, so the check runs across environments too.
+    `emails_by_place` holds (file, key path, address) of one env: its templates hold its own addresses only.
     """
     seen: dict[str, str] = {}
     for shown, key, email in emails_by_place:
@@ -193,6 +192,6 @@ def load(config_dir: Path | str = CONFIG_DIR, only_env: str | None = None) -> Pr
             raise ConfigError(env.file, "tags", f"project and environment tags together are {len(tags)}; "
                                                 f"CloudFormation takes at most {MAX_STACK_TAGS} per stack")
     for key, emails_of in (("notifications.emails", lambda e: e.emails), ("operations.emails", lambda e: e.operations_emails)):
-        _check_subscription_ids([(env.file, f"{key}[{i}]", email)
-                                 for env in project.environments.values() for i, email in enumerate(emails_of(env))])
+        for env in project.environments.values():
+            _check_subscription_ids([(env.file, f"{key}[{i}]", email) for i, email in enumerate(emails_of(env))])
     return project

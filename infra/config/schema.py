@@ -188,9 +188,9 @@ ENVIRONMENT = {
                                      "IAM role ARNs of this account (an Identity Center role may end in `_*`; ≤ 20) that may read the "
                                      "evaluation reports and Athena results: granted in the artifact key's and bucket's policies "
                                      "([docs/analysts.md](analysts.md))", maxLength=512),
-            # The KPI stack's QuickSight data source has 5 permission slots.
-            quicksight_principals=_arns(5, r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group)/.+$", "a QuickSight user or group ARN",
-                                        "QuickSight user/group ARNs (≤ 5); when empty no QuickSight data source is created"),
+            # One permission each on the KPI stack's data source, which takes 64 (QuickSight API reference, ResourcePermission).
+            quicksight_principals=_arns(64, r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group)/.+$", "a QuickSight user or group ARN",
+                                        "QuickSight user/group ARNs (≤ 64); when empty no QuickSight data source is created"),
         ),
         "operations": _section(
             emails={**EMAILS, "x-default": "`notifications.emails`",

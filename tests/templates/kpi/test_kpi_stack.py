@@ -7,6 +7,7 @@ import shutil
 import pytest
 import yaml
 
+from infra.output import render
 from infra import config
 from infra.iam.runtime import functions
 from infra.stacks import kpi
@@ -98,11 +99,20 @@ def test_quicksight_data_source_exists_and_grants_exactly_the_configured_princip
     assert "KpiDataSource" not in prod["Resources"] and not [p for p in principals if p in files["prod/kpi.yaml"]]
 
 
-def test_more_quicksight_principals_than_slots_is_a_config_error(tmp_path):
+# What AWS::QuickSight::DataSource Permissions takes (QuickSight API reference, ResourcePermission: 1 to 64 items).
+DATA_SOURCE_PERMISSIONS = 64
+
+
+def test_as_many_quicksight_principals_as_the_data_source_takes_each_get_a_permission_and_no_more_load(tmp_path):
     shutil.copytree(FIXTURE_CONFIG, tmp_path / "config")
     dev_file = tmp_path / "config" / "dev.yaml"
     data = yaml.safe_load(dev_file.read_text())
-    data["kpi"]["quicksight_principals"] = [f"arn:aws:quicksight:eu-west-1:111111111111:user/default/u{i}" for i in range(6)]
+    principals = [f"arn:aws:quicksight:eu-west-1:111111111111:user/default/u{i}" for i in range(DATA_SOURCE_PERMISSIONS + 1)]
+    data["kpi"]["quicksight_principals"] = principals[:-1]
+    dev_file.write_text(yaml.safe_dump(data))
+    kpi = load(render.render(config.load(tmp_path / "config"))["dev/kpi.yaml"])
+    assert [p["Principal"] for p in kpi["Resources"]["KpiDataSource"]["Properties"]["Permissions"]] == principals[:-1]
+    data["kpi"]["quicksight_principals"] = principals
     dev_file.write_text(yaml.safe_dump(data))
     with pytest.raises(config.ConfigError, match="kpi.quicksight_principals"):
         config.load(tmp_path / "config")
