@@ -63,7 +63,7 @@ class EnvRender:
         return names_mod.Names(self.project, self.project.env(self.env))
 
     def concrete(self, text: str) -> str:
-        """`text` with its ${ConfigName}s (infra/cfn/parameters.py SPECS) written in as this env's template has them."""
+        """`text` with its ${ConfigName}s (infra/cfn/parameters.py VALUES) written in as this env's template has them."""
         return concrete(self.names, text)
 
     def replaced(self, stack: str, text: str) -> "EnvRender":
@@ -153,3 +153,10 @@ def env_renders(project: Project, rendered: dict[str, str], with_variants: bool 
 
 def ids(renders: list[EnvRender]) -> list[str]:
     return [r.label for r in renders]
+
+
+def template(project: Project, env: str, stack: str, **changes) -> dict:
+    """templates/<env>/<stack>.yaml as plain data, for `env` with `changes` (fields of infra.config.model.Environment)
+    applied: an env with a feature and one without, without writing config files."""
+    changed = dataclasses.replace(project.env(env), **changes)
+    return load(render.render(dataclasses.replace(project, environments={env: changed}))[f"{env}/{stack}.yaml"])

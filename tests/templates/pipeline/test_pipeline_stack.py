@@ -12,7 +12,7 @@ from infra.output import lambda_package, render
 from infra.config import names
 from infra.stacks import pipeline
 from infra.stacks import BUILDERS
-from tests.support import concrete_env
+from tests.support import concrete_envs
 from tests.support.cfn import load as cfn_load
 from tests.support.cfn import statements as cfn_statements
 from tests.conftest import FIXTURE_CONFIG
@@ -88,7 +88,7 @@ def test_stages_run_source_synth_iam_self_update_then_app_stacks_then_upsert(tpl
 def test_the_release_approval_and_deployment_stages_are_there_only_where_config_asks(fixture_project, release_approval, serves):
     base = fixture_project.environments["prod"]
     deployment = (base.deployment or config.loader.deployment_settings("", {})) if serves else None
-    tpl = concrete_env.template(fixture_project, "prod", "pipeline", release_approval=release_approval, deployment=deployment)
+    tpl = concrete_envs.template(fixture_project, "prod", "pipeline", release_approval=release_approval, deployment=deployment)
     names_ = [s["Name"] for s in stages(tpl)]
     assert ("ApproveRelease" in names_) is release_approval
     assert ("DeployDeployment" in names_) is serves
@@ -308,7 +308,7 @@ ANALYST = "arn:aws:iam::123456789012:role/test-analyst"
 
 @pytest.mark.parametrize("uploaders, analysts", [((), ()), ((UPLOADER,), ()), ((), (ANALYST,)), ((UPLOADER,), (ANALYST,))])
 def test_the_artifact_key_names_uploaders_and_analysts_only_in_an_env_that_lists_them(fixture_project, uploaders, analysts):
-    tpl = concrete_env.template(fixture_project, "dev", "pipeline", data_uploaders=uploaders, analyst_principals=analysts)
+    tpl = concrete_envs.template(fixture_project, "dev", "pipeline", data_uploaders=uploaders, analyst_principals=analysts)
     statements = key_statements(tpl)
     assert set(statements) - KEY_STATEMENTS == ({"DataUploadersEncryptInputThroughS3"} if uploaders else set()) | (
         {"AnalystsUseKeyThroughS3"} if analysts else set())
