@@ -146,7 +146,7 @@ ENVIRONMENT = {
         "region": {**REGION, "description": "AWS region of this environment; one that botocore's partition data knows "
                                             "(`infra/config/regions.py`) and where the pinned SageMaker SDK names AWS's registry of the "
                                             "built-in scikit-learn and XGBoost images (`infra/config/image_registries.py`)"},
-        "account_id": {**ACCOUNT_ID, "description": "quoted 12-digit account id, when you want it recorded"},
+        "account_id": {**ACCOUNT_ID, "description": "quoted 12-digit account id: `make deploy` refuses credentials of another account, and principals in config must be of it"},
         "source": SOURCE,
         "notifications": {
             "type": "object",
