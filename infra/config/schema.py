@@ -21,8 +21,8 @@ TAGS = {
     "default": {},
     "propertyNames": {"pattern": r"^(?!aws:)[A-Za-z0-9 _.:/=+@-]{1,128}$",
                       "x-expect": "a tag key of 1-128 letters, digits, spaces or _ . : / = + @ - not starting with aws:"},
-    "additionalProperties": {"type": "string", "pattern": r"^[A-Za-z0-9 _.:/=+@-]{0,256}$",
-                             "x-expect": "a tag value of up to 256 letters, digits, spaces or _ . : / = + @ -"},
+    "additionalProperties": {"type": "string", "pattern": r"^[A-Za-z0-9 _.:/=+@-]{1,256}$",
+                             "x-expect": "a tag value of 1 to 256 letters, digits, spaces or _ . : / = + @ -"},
 }
 
 PROJECT = {

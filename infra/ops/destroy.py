@@ -27,7 +27,6 @@ import argparse
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from infra import config
 from infra.config import names as names_mod
@@ -40,7 +39,6 @@ from infra.stacks import BUILDERS
 from infra.cfn.templates_common import RETAINED
 from infra.parts.endpoint import VARIANT as ENDPOINT_VARIANT
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY_DELETION_DAYS = 7  # the shortest pending window KMS accepts
 
 
@@ -55,11 +53,9 @@ class Retained:
         return f"{self.resource_type:<34} {self.physical_id}  ({self.stack}.yaml {self.logical_id})"
 
 
-def _retained_in_template(stack: str, env: str) -> set[str]:
-    """Logical IDs the committed template keeps when its stack is deleted (DeletionPolicy Retain…): the env's, or,
-    for an env taken out of config (its templates gone) or one that stopped serving models, another env's (what a
-    stack retains is the code's, not config's). None anywhere: nothing is listed, and CloudFormation still keeps what
-    the deployed template retains."""
+def _retained_in_deployed_template(cfn, stack_name: str) -> set[str]:
+    """Logical IDs the deployed template keeps when its stack is deleted (DeletionPolicy Retain…): what CloudFormation
+    will keep, whatever the committed templates say now (an older version, an env gone from config)."""
     import yaml
 
     class Loader(yaml.SafeLoader):
@@ -67,11 +63,9 @@ def _retained_in_template(stack: str, env: str) -> set[str]:
 
     # Short-form intrinsics (!Ref, !Sub…) are irrelevant here: read them as plain values.
     Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    candidates = [ROOT / "templates" / env / f"{stack}.yaml", *sorted((ROOT / "templates").glob(f"*/{stack}.yaml"))]
-    path = next((p for p in candidates if p.is_file()), None)
-    if path is None:
-        return set()
-    template = yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506
+    body = cfn.get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]
+    # boto3 hands back a JSON body (what make deploy sends) already parsed, a YAML one (the pipeline's) as text.
+    template = body if isinstance(body, dict) else yaml.load(body, Loader=Loader)  # noqa: S506
     return {k for k, r in template.get("Resources", {}).items() if isinstance(r, dict) and r.get("DeletionPolicy") in RETAINED}
 
 
@@ -111,7 +105,7 @@ def plan(cfn, sm, n) -> Plan:
         stacks.append(name)
         if stack == "pipeline":
             pipeline_acts_as = cfn.describe_stacks(StackName=name)["Stacks"][0].get("RoleARN")
-        keep = _retained_in_template(stack, n.env_name)
+        keep = _retained_in_deployed_template(cfn, name)
         for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name):
             for summary in page["StackResourceSummaries"]:
                 if summary["LogicalResourceId"] in keep and summary.get("PhysicalResourceId"):

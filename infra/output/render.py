@@ -20,8 +20,12 @@ from infra import stacks
 from infra.cfn.templates_common import RETAINED
 
 
-# libyaml's emitter, which PyYAML's wheels ship; the pure-Python one writes the same text, slower.
-_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # libyaml's emitter where PyYAML's wheel has it
+    """Writes a value a template holds twice (a config list written in at two places) out twice: CloudFormation's
+    YAML parser rejects anchors and aliases ("Template formats", CloudFormation User Guide)."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
 
 
 def template_text(template: Template | dict) -> str:
@@ -30,7 +34,7 @@ def template_text(template: Template | dict) -> str:
     Long form is what every CloudFormation tool reads, with no YAML tags to teach a parser.
     """
     data = template.to_dict() if isinstance(template, Template) else template
-    return yaml.dump(data, Dumper=_DUMPER, sort_keys=True, allow_unicode=True, width=120)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=True, allow_unicode=True, width=120)
 
 
 def stack_policy(template: Template | dict) -> dict | None:

@@ -102,6 +102,8 @@ CASES = [
     ("codecommit_with_connection_arn", "dev.yaml", _set("source.type", "codecommit"), ["source.connection_arn", "unknown key"]),
     ("bad_connection_arn", "dev.yaml", _set("source.connection_arn", "arn:aws:iam::1:role/x"), ["source.connection_arn", "CodeConnections"]),
     ("reserved_tag_key", "dev.yaml", _set("tags", {"aws:owner": "me"}), ["tags.aws:owner", "not starting with aws:"]),
+    # CloudFormation's stack Tag: Value of 1 to 256 characters (API Reference, Tag).
+    ("empty_tag_value", "dev.yaml", _set("tags", {"owner": ""}), ["tags.owner", "1 to 256"]),
     ("environment_tag_of_another_env", "dev.yaml", _set("tags", {"environment": "prod"}),
      ["tags.environment", "'prod'", "env 'dev'"]),
     ("environment_tag_project_wide", "project.yaml", _set("tags", {"environment": "dev"}), ["tags.environment", "own tag"]),

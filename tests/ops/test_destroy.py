@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from infra.output import render
 from infra import config
 from infra.config import names as names_mod
 from infra.ops import destroy
@@ -24,8 +25,14 @@ from tests.support.s3 import create_bucket
 class Stacks:
     """CloudFormation as destroy sees it: which stacks exist, their resources; deleting one removes it."""
 
-    def __init__(self, resources_by_stack: dict[str, list[dict]], roles: dict[str, str] | None = None):
+    def __init__(self, resources_by_stack: dict[str, list[dict]], roles: dict[str, str] | None = None,
+                 templates: dict[str, str] | None = None):
         self.resources, self.calls, self.roles = dict(resources_by_stack), [], dict(roles or {})
+        self.templates = dict(templates or {})  # stack name -> the deployed template's body
+
+    def get_template(self, StackName, TemplateStage):
+        assert TemplateStage == "Original"
+        return {"TemplateBody": self.templates.get(StackName, "Resources: {}\n")}
 
     def describe_stacks(self, StackName):
         if StackName not in self.resources:
@@ -95,7 +102,12 @@ def deployed(n):
         resources["notifications"] = [
             {"LogicalResourceId": "NotifierLogGroup", "ResourceType": "AWS::Logs::LogGroup", "PhysicalResourceId": "/aws/lambda/notifier"},
         ]
-        cfn = Stacks({n.stack(stack): rs for stack, rs in resources.items()})
+        # What was deployed: the env's templates (for an env gone from config, which has no source, a listed one's).
+        shown = n.env if n.env.source.type else next(iter(n.project.environments.values()))
+        committed = render.render(dataclasses.replace(n.project, environments={shown.name: shown}))
+        templates = {n.stack(stack): committed[f"{shown.name}/{stack}.yaml"] for stack in resources
+                     if f"{shown.name}/{stack}.yaml" in committed}
+        cfn = Stacks({n.stack(stack): rs for stack, rs in resources.items()}, templates=templates)
         scaling = boto3.client("application-autoscaling", region_name=region)
         yield ({"cloudformation": cfn, "s3": s3, "kms": kms, "sagemaker": sm, "sqs": sqs, "logs": logs,
                 "application-autoscaling": scaling}, bucket, key)
@@ -109,6 +121,19 @@ def test_the_plan_deletes_in_reverse_order_and_lists_what_is_retained(world, n):
     assert ("ArtifactBucket", bucket) in kept and ("NotifierLogGroup", "/aws/lambda/notifier") in kept
     assert not [r for r in the_plan.retained if r.logical_id == "SynthProject"]  # not retained: goes with its stack
     assert the_plan.sagemaker_pipeline is None  # the upsert never ran here
+
+
+def test_the_plan_lists_what_the_deployed_template_retains_whatever_the_committed_ones_say(world, n):
+    """A stack deployed from an older template (or of an env that stopped serving models) keeps what that template
+    retains: destroy reads the deployed template, not templates/."""
+    clients, _bucket, _key = world
+    cfn = clients["cloudformation"]
+    stack = n.stack("kpi")
+    cfn.templates[stack] = "Resources:\n  RetiredLogGroup:\n    Type: AWS::Logs::LogGroup\n    DeletionPolicy: Retain\n"
+    cfn.resources[stack] = [{"LogicalResourceId": "RetiredLogGroup", "ResourceType": "AWS::Logs::LogGroup",
+                             "PhysicalResourceId": "/aws/lambda/retired"}]
+    kept = {(r.stack, r.logical_id) for r in destroy.plan(cfn, clients["sagemaker"], n).retained}
+    assert ("kpi", "RetiredLogGroup") in kept
 
 
 def test_without_purge_stacks_go_and_data_stays(world, n):
