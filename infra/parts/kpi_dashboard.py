@@ -118,7 +118,7 @@ def _endpoint_widgets() -> list[dict]:
     return graphs
 
 
-def _widgets(endpoints: bool = False) -> list[dict]:
+def _widgets(endpoints: bool = False, alarms: tuple[str, ...] = ()) -> list[dict]:
     return [
         _links(),
         _graph("Pipeline executions per day", [
@@ -147,11 +147,10 @@ def _widgets(endpoints: bool = False) -> list[dict]:
              {"label": "dead letters", "stat": "Maximum"}],
         ], period=3600),
         *(_endpoint_widgets() if endpoints else []),
-        {"type": "alarm", "properties": {"title": "Alarms", "alarms": [
-            "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${PipelineFailedAlarmName}",
-            "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${MetricsDeadLetterAlarmName}",
-            "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${PartitionsDeadLetterAlarmName}",
-        ]}},
+        # ${<logical ID>} in the Sub the body goes into is the alarm's name.
+        *([{"type": "alarm", "properties": {"title": "Alarms", "alarms": [
+            f"arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:${{{alarm}}}" for alarm in alarms
+        ]}}] if alarms else []),
     ]
 
 
@@ -173,10 +172,11 @@ def _layout(widgets: list[dict]) -> list[dict]:
     return out
 
 
-def body(endpoints: bool = False) -> dict:
-    return {"widgets": _layout(_widgets(endpoints))}
+def body(endpoints: bool = False, alarms: tuple[str, ...] = ()) -> dict:
+    return {"widgets": _layout(_widgets(endpoints, alarms))}
 
 
-def body_text(endpoints: bool = False) -> str:
-    """Sorted, compact JSON: the template changes only when the dashboard does. `endpoints`: the env serves models."""
-    return json.dumps(body(endpoints), sort_keys=True, separators=(",", ":"))
+def body_text(endpoints: bool = False, alarms: tuple[str, ...] = ()) -> str:
+    """Sorted, compact JSON: the template changes only when the dashboard does. `endpoints`: the env serves models;
+    `alarms`: the logical IDs of the alarms the alarm widget lists (in the stack whose Sub the body goes into)."""
+    return json.dumps(body(endpoints, alarms), sort_keys=True, separators=(",", ":"))

@@ -129,18 +129,18 @@ def _report_partitions(t: Template) -> None:
 
 
 # -- alarms and dashboard --------------------------------------------------------------------------
-def _alarms(t: Template) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm, cloudwatch.Alarm]:
+def _alarms(t: Template) -> None:
     topic = import_value("PipelineStackName", "OperationsTopicArn")
-    PipelineFailedAlarm = t.add_resource(alarms.any_in_five_minutes(
+    t.add_resource(alarms.any_in_five_minutes(
         "PipelineFailedAlarm", Sub("${ResourcePrefix}-sagemaker-pipeline-failed"), Sub("A ${SageMakerPipelineName} execution failed"),
         kpi_dashboard.PIPELINE_NAMESPACE, "ExecutionFailed", topic, ("PipelineName", Ref("SageMakerPipelineName")),
         ok_actions=False))
-    MetricsDeadLetterAlarm = model_package_events.dead_letter_alarm(
+    model_package_events.dead_letter_alarm(
         t, "MetricsDeadLetterAlarm", Sub("${ResourcePrefix}-registry-metrics-dead-letters"),
         Ref("MetricsDeadLetterQueueName"), topic,
         "Model package events the registry-metrics Lambda could not handle wait in its DLQ",
     )
-    PartitionsDeadLetterAlarm = model_package_events.dead_letter_alarm(
+    model_package_events.dead_letter_alarm(
         t, "PartitionsDeadLetterAlarm", Sub("${ResourcePrefix}-report-partitions-dead-letters"),
         Ref("PartitionsDeadLetterQueueName"), topic,
         "Finished executions whose evaluation report could not be catalogued wait in the report-partitions DLQ",
@@ -150,21 +150,16 @@ def _alarms(t: Template) -> tuple[cloudwatch.Alarm, cloudwatch.Alarm, cloudwatch
                                                  Ref("MetricsRuleName"), topic, "DeadLetterErrors")
     model_package_events.delivery_failure_alarms(t, "Partitions", "report-partitions", Ref("PartitionsFunctionName"),
                                                  Ref("PartitionsRuleName"), topic, "DeadLetterErrors")
-    return PipelineFailedAlarm, MetricsDeadLetterAlarm, PartitionsDeadLetterAlarm
 
 
-def _dashboard(t: Template, serves_models: bool, pipeline_failed: cloudwatch.Alarm, dead_letters: cloudwatch.Alarm,
-               partitions_dead_letters: cloudwatch.Alarm) -> None:
-    alarm_names = {
-        "PipelineFailedAlarmName": Ref(pipeline_failed),
-        "MetricsDeadLetterAlarmName": Ref(dead_letters),
-        "PartitionsDeadLetterAlarmName": Ref(partitions_dead_letters),
-    }
+def _dashboard(t: Template, serves_models: bool) -> None:
+    """Graphs, and every alarm of this stack (an alarm added to it is listed with no further edit)."""
+    alarm_ids = tuple(sorted(key for key, resource in t.resources.items() if resource.resource_type == "AWS::CloudWatch::Alarm"))
     t.add_resource(cloudwatch.Dashboard(
         "KpiDashboard",
         DashboardName=Ref("DashboardName"),
         # Envs that serve models also graph their endpoints and the version production serves.
-        DashboardBody=Sub(kpi_dashboard.body_text(endpoints=serves_models), alarm_names),
+        DashboardBody=Sub(kpi_dashboard.body_text(endpoints=serves_models, alarms=alarm_ids)),
     ))
 
 
@@ -247,7 +242,8 @@ def build(n: Names) -> Template:
     t = new_template("KPIs of the SageMaker MLOps project: dashboard, registry metrics, alarms, Glue/Athena/QuickSight")
     _registry_metrics(t)
     _report_partitions(t)
-    _dashboard(t, n.env.deployment is not None, *_alarms(t))
+    _alarms(t)
+    _dashboard(t, n.env.deployment is not None)
     _glue(t)
     _quicksight(t, _athena(t), n.env.quicksight_principals)
     scanner_skips.apply(t, "kpi")
