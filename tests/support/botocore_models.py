@@ -19,10 +19,11 @@ _shared: dict[tuple, object] = {}
 _methods: dict[tuple, tuple[object, dict]] = {}
 
 
-def _shared_across_loaders(method):
+def _shared_across_loaders(name: str, method):
+    # Keyed by the attribute's name: botocore's instance_cache wrappers are all called "_wrapper".
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        key = (method.__name__, tuple(self.search_paths), tuple(self.extras_types), args, tuple(sorted(kwargs.items())))
+        key = (name, tuple(self.search_paths), tuple(self.extras_types), args, tuple(sorted(kwargs.items())))
         if key not in _shared:
             _shared[key] = method(self, *args, **kwargs)
         return _shared[key]
@@ -50,6 +51,6 @@ def install() -> None:
     for name in _CACHED:
         method = getattr(loaders.Loader, name)
         if not getattr(method, "shared_across_loaders", False):
-            setattr(loaders.Loader, name, _shared_across_loaders(method))
+            setattr(loaders.Loader, name, _shared_across_loaders(name, method))
     if not getattr(client.ClientCreator._create_methods, "shared_across_loaders", False):
         client.ClientCreator._create_methods = _methods_per_model(client.ClientCreator._create_methods)
