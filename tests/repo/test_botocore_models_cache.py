@@ -45,3 +45,16 @@ def test_each_cached_answer_is_what_an_uncached_loader_gives_in_any_order():
             except Exception as exc:  # noqa: BLE001
                 got = type(exc)
             assert got == expected, (name, args)
+
+
+def test_each_client_gets_the_operation_methods_of_its_own_service():
+    from botocore import client
+
+    session = botocore.session.get_session()
+    for service in ("sagemaker", "s3", "sagemaker", "sqs"):
+        built = session.create_client(service, region_name="us-east-1")
+        creator = client.ClientCreator(None, None, None, session.get_component("event_emitter"), None, None)
+        expected = client.ClientCreator._create_methods.__wrapped__(creator, built.meta.service_model)
+        got = {name: getattr(type(built), name) for name in expected}
+        assert sorted(built.meta.method_to_api_mapping) == sorted(expected), service
+        assert all(fn.__name__ == name for name, fn in got.items()), service
