@@ -29,11 +29,11 @@ def _uncached(name: str, args: tuple):
     return getattr(loaders.Loader, name).__wrapped__(fresh, *args)
 
 
-def test_each_cached_answer_is_what_an_uncached_loader_gives_in_any_order():
+def test_each_cached_answer_is_what_an_uncached_loader_gives_in_any_order(monkeypatch):
     botocore_models.install()  # conftest did; idempotent
     calls = _calls()
     for order in (calls, calls[::-1]):
-        botocore_models._shared.clear()
+        monkeypatch.setattr(botocore_models, "_shared", {})  # an empty cache, not the one the other tests share
         for name, args in order:
             loader = botocore.session.get_session().get_component("data_loader")
             try:
