@@ -17,6 +17,7 @@ versions, so the bytes are the same on every machine (a test pins their digest).
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import random
@@ -105,6 +106,7 @@ def rows(n: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> list[tuple]:
     return out
 
 
+@functools.lru_cache(maxsize=4)  # pure and about a second of CPU: one generation per process (tests call it often)
 def csv_bytes(n: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> bytes:
     """The dataset as CSV with a header row (UTF-8, \\n line ends): what the upsert uploads."""
     buffer = io.StringIO()

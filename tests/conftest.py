@@ -34,6 +34,10 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 
+from tests.support import botocore_models  # noqa: E402
+
+botocore_models.install()
+
 from hypothesis import settings  # noqa: E402
 
 from infra import config, stacks

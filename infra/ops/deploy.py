@@ -69,8 +69,12 @@ def session(region: str):
 
     # Bounded waits: an endpoint that accepts and never answers fails a call in under two minutes.
     core = botocore.session.get_session()
-    # Four retries with backoff: the 3-hour follow loop polls every 5 s and must ride out throttling.
-    core.set_default_client_config(Config(connect_timeout=10, read_timeout=20, retries={"mode": "standard", "max_attempts": 4}))
+    # Four retries with backoff: the 3-hour follow loop polls every 5 s and must ride out throttling. An operator's
+    # own max_attempts (AWS_MAX_ATTEMPTS, ~/.aws/config) wins: a Config value would silently override it.
+    retries = {"mode": "standard"}
+    if core.get_config_variable("max_attempts") is None:
+        retries["max_attempts"] = 4
+    core.set_default_client_config(Config(connect_timeout=10, read_timeout=20, retries=retries))
     s = boto3.Session(botocore_session=core, region_name=region)
     if s.get_credentials() is None:
         raise DeployError("no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY); nothing was changed")

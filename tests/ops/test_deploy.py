@@ -166,6 +166,14 @@ def test_make_diff_without_a_reachable_endpoint_exits_non_zero_with_the_reason()
     assert "Could not connect to the endpoint URL" in result.stderr
 
 
+def test_retries_are_bounded_by_the_operators_max_attempts_or_four(monkeypatch):
+    """Four retries by default; AWS_MAX_ATTEMPTS (or max_attempts in ~/.aws/config) is the operator's to lower."""
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
+    assert deploy.session("us-east-1").client("cloudformation").meta.config.retries["total_max_attempts"] == 5
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    assert deploy.session("us-east-1").client("cloudformation").meta.config.retries["total_max_attempts"] == 1
+
+
 def test_a_preview_never_deletes_a_stack_someone_else_left_in_review(project, capsys):
     env, n = _names(project)
     stacks = deploy.previewed_stacks(n)
