@@ -29,9 +29,10 @@ import awacs.s3
 import awacs.sagemaker
 import awacs.sns
 from awacs.aws import Allow, ArnLike, Bool, Condition, ForAnyValueStringEquals, Statement, StringEquals
-from troposphere import Sub
+from troposphere import Ref, Sub
 
 from infra.config.names import ATHENA_RESULTS_PREFIX, ROLLBACK_ALARMS
+from infra.iam import rule_events
 from infra.iam.policies import arn, artifact_bucket_arn, decrypt_by_alias, pass_role, use_key_by_alias
 
 
@@ -96,15 +97,25 @@ def _topic(sid: str, name_param: str) -> list[Statement]:
     ]
 
 
-def _event_rules(sid: str, extra_targets: tuple[Sub, ...] = ()) -> list[Statement]:
-    """The env's rules; their targets only the env's own functions or delivery pipeline (events:TargetArn), so a
-    push cannot send the account's SageMaker events to another account's bus or function."""
+def _event_rules(sid: str, matched: tuple[rule_events.Pair, ...], extra_targets: tuple[Sub, ...] = ()) -> list[Statement]:
+    """The env's rules, matching only the events the stack's rules match (`matched`, from infra/iam/rule_events.py:
+    events:source and events:detail-type, which only PutRule takes); their targets only the env's own functions or
+    delivery pipeline (events:TargetArn), so a push can neither widen a rule to the account's other events nor send
+    them to another account's bus or function."""
     rules = [arn("events", "rule/${ResourcePrefix}-*")]
     targets = [arn("lambda", "function:${ResourcePrefix}-*"), arn("codepipeline", "${CodePipelineName}"), *extra_targets]
     return [
+        Statement(
+            Sid=f"{sid}MatchOnlyTheStacksEvents",
+            Effect=Allow,
+            Action=[awacs.events.PutRule],
+            Resource=rules,
+            Condition=Condition(StringEquals({"events:source": sorted({source for source, _ in matched}),
+                                              "events:detail-type": sorted({detail for _, detail in matched})})),
+        ),
         _allow(
             sid,
-            actions(awacs.events, "PutRule", "DeleteRule", "DescribeRule", "EnableRule", "DisableRule", "RemoveTargets",
+            actions(awacs.events, "DeleteRule", "DescribeRule", "EnableRule", "DisableRule", "RemoveTargets",
                     "ListTargetsByRule", "TagResource", "UntagResource", "ListTagsForResource"),
             rules,
         ),
@@ -132,7 +143,16 @@ def _pass_existing_role(sid: str, role_param: str, service: str) -> list[Stateme
     ]
 
 
-def pipeline_stack() -> list[Statement]:
+def _pass_source_connection(source_type: str) -> list[Statement]:
+    """Hand the env's own connection (and no other) to the pipeline; the legacy codestar-connections prefix too, as
+    a connection made before the rename is named and authorised with it."""
+    if source_type != "codeconnections":
+        return []
+    return [_allow("PassSourceConnection", [awacs.codeconnections.PassConnection, awacs.codestar_connections.PassConnection],
+                   [Ref("SourceConnectionArn")])]
+
+
+def pipeline_stack(source_type: str) -> list[Statement]:
     """Artifact bucket and key, two CodeBuild projects, the pipeline, its source rule, the model group."""
     return [
         *_kms_aliases("ArtifactKey"),
@@ -169,13 +189,10 @@ def pipeline_stack() -> list[Statement]:
         # The pipeline handler lists these for its stages (an ARN per stage: <pipeline>/<stage>).
         _allow("PipelineStageTransitions", actions(awacs.codepipeline, "DisableStageTransition", "EnableStageTransition"),
                [arn("codepipeline", "${CodePipelineName}/*")]),
-        _allow(
-            "UseSourceConnection",
-            [awacs.codeconnections.PassConnection, awacs.codestar_connections.PassConnection],
-            [arn("codeconnections", "connection/*"), arn("codestar-connections", "connection/*")],
-        ),
+        *_pass_source_connection(source_type),
         # The operations topic: the rule reporting failed delivery-pipeline runs publishes to it.
-        *_event_rules("SourceRule", extra_targets=(arn("sns", "${OperationsTopicName}"),)),
+        *_event_rules("SourceRule", rule_events.stack_events("pipeline", source_type),
+                      extra_targets=(arn("sns", "${OperationsTopicName}"),)),
         *_topic("OperationsTopic", "OperationsTopicName"),
         _alarms("FailureAlarms"),
         _allow(
@@ -196,7 +213,8 @@ def pipeline_stack() -> list[Statement]:
     ]
 
 
-def _event_consumers(sid: str, consumers: list[tuple[str, str]], extra_targets: tuple[Sub, ...] = (),
+def _event_consumers(sid: str, consumers: list[tuple[str, str]], matched: tuple[rule_events.Pair, ...],
+                     extra_targets: tuple[Sub, ...] = (),
                      invoked_by_events: bool = True) -> list[Statement]:
     """Model-package (or pipeline) event consumers, each (function, role) by name parameter: the functions (from zips
     in the SSE-KMS artifact bucket), their log groups and rules, and their roles (made by the IAM stack, only passed
@@ -239,7 +257,7 @@ def _event_consumers(sid: str, consumers: list[tuple[str, str]], extra_targets: 
         ),
         _allow(f"{sid}LogLookupsNoResourceLevelPermission",
                actions(awacs.logs, "DescribeLogGroups", "DescribeResourcePolicies", "DescribeIndexPolicies"), ["*"]),
-        *_event_rules(f"{sid}Rules", extra_targets),
+        *_event_rules(f"{sid}Rules", matched, extra_targets),
         _allow(f"Read{sid}Roles", [awacs.iam.GetRole],
                [arn("iam", f"role${{RolePath}}${{{role_param}}}", region=False) for _, role_param in consumers]),
         pass_role(f"Pass{sid}Roles", [f"${{{role_param}}}" for _, role_param in consumers], "lambda.amazonaws.com"),
@@ -250,7 +268,7 @@ def notifications_stack() -> list[Statement]:
     """The notifier Lambda, its log group and malformed-events filter, the rule and the alarms (the topic, its queue and
     key are the messaging stack's)."""
     return [
-        *_event_consumers("Notifier", [("NotifierFunctionName", "NotifierRoleName")]),
+        *_event_consumers("Notifier", [("NotifierFunctionName", "NotifierRoleName")], rule_events.STACK_EVENTS["notifications"]),
         # Authorised against the group's ARN with the trailing ":*" (CloudWatch Logs API reference, LogGroup.arn).
         _allow("MalformedEventsFilter", actions(awacs.logs, "PutMetricFilter", "DeleteMetricFilter", "DescribeMetricFilters"),
                [arn("logs", "log-group:/aws/lambda/${NotifierFunctionName}:*")]),
@@ -324,7 +342,7 @@ def kpi_stack_functions() -> list[Statement]:
     return _event_consumers("KpiFunctions", [
         ("MetricsFunctionName", "MetricsFunctionRoleName"),
         ("PartitionsFunctionName", "PartitionsFunctionRoleName"),
-    ])
+    ], rule_events.STACK_EVENTS["kpi"])
 
 
 def deployment_stack() -> list[Statement]:
@@ -333,7 +351,7 @@ def deployment_stack() -> list[Statement]:
         *_event_consumers("DeploymentFunctions", [
             ("ResolveFunctionName", "ResolveFunctionRoleName"),
             ("SmokeTestFunctionName", "SmokeTestFunctionRoleName"),
-        ], extra_targets=(arn("codepipeline", "${DeploymentPipelineName}"), arn("sns", "${OperationsTopicName}")),
+        ], rule_events.STACK_EVENTS["deployment"], extra_targets=(arn("codepipeline", "${DeploymentPipelineName}"), arn("sns", "${OperationsTopicName}")),
             invoked_by_events=False),
         _alarms("Alarms"),
         _allow(

@@ -13,6 +13,7 @@ from awacs.aws import Allow, ArnEquals, Condition, Principal, Statement, StringE
 from troposphere import Ref, Sub, Template
 from troposphere import cloudwatch, events
 
+from infra.iam import rule_events
 from infra.parts import alarms
 
 RULE_NAME = "${ResourcePrefix}-delivery-pipeline-failed"
@@ -65,8 +66,7 @@ def add(t: Template, topic) -> None:
         Name=Sub(RULE_NAME),
         Description="Tell the operations topic when a run of the delivery pipeline fails",
         EventPattern={
-            "source": ["aws.codepipeline"],
-            "detail-type": ["CodePipeline Pipeline Execution State Change"],
+            **rule_events.pattern_head(rule_events.DELIVERY_EXECUTION_STATE),
             "detail": {"pipeline": [Ref("CodePipelineName")], "state": ["FAILED"]},
         },
         State="ENABLED",

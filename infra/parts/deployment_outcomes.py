@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from troposphere import Ref, Sub, Template, events
 
+from infra.iam import rule_events
 from infra.parts import delivery_failures
 
 RUN_LINK = ("https://<region>.console.aws.amazon.com/codesuite/codepipeline/pipelines/<pipeline>/executions/<execution>"
@@ -46,8 +47,7 @@ def add(t: Template, topic_arn) -> None:
             Name=Sub(rule_name),
             Description="A model-deployment run's outcome -> the operations topic",
             EventPattern={
-                "source": ["aws.codepipeline"],
-                "detail-type": ["CodePipeline Stage Execution State Change"],
+                **rule_events.pattern_head(rule_events.STAGE_EXECUTION_STATE),
                 "detail": {"pipeline": [Ref("DeploymentPipelineName")], "stage": stages, "state": states},
             },
             State="ENABLED",

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from troposphere import GetAtt, Ref, Sub, Template, awslambda, cloudwatch, events
 
+from infra.iam import rule_events
 from infra.parts import alarms
 
-SOURCE = "aws.sagemaker"
-DETAIL_TYPE = "SageMaker Model Package State Change"
+SOURCE, DETAIL_TYPE = rule_events.MODEL_PACKAGE_STATE
 
 # EventBridge retries a failed delivery for a day (185 attempts is its maximum), then dead-letters.
 RULE_MAX_EVENT_AGE_SECONDS = 86400
@@ -23,7 +23,7 @@ def event_pattern(statuses, package_statuses: list[str] | None = None) -> dict:
     detail = {"ModelApprovalStatus": statuses, "ModelPackageGroupName": [Ref("ModelPackageGroupName")]}
     if package_statuses:
         detail["ModelPackageStatus"] = list(package_statuses)
-    return {"detail": dict(sorted(detail.items())), "detail-type": [DETAIL_TYPE], "source": [SOURCE]}
+    return {"detail": dict(sorted(detail.items())), **rule_events.pattern_head(rule_events.MODEL_PACKAGE_STATE)}
 
 
 def lambda_target(target_id: str, function: awslambda.Function, dead_letter_queue_arn) -> events.Target:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from troposphere import Ref, Sub, Template, codepipeline, events, sns
 
 from infra.cfn.exports import import_value
+from infra.iam import rule_events
 from infra.parts import delivery_failures, pipeline_actions
 
 SOURCE_ARTIFACT = "SourceOutput"
@@ -49,17 +50,15 @@ def _codecommit_pattern() -> dict:
             "referenceName": [Ref("SourceBranch")],
             "referenceType": ["branch"],
         },
-        "detail-type": ["CodeCommit Repository State Change"],
         "resources": [Sub("arn:${AWS::Partition}:codecommit:${AWS::Region}:${AWS::AccountId}:${SourceRepository}")],
-        "source": ["aws.codecommit"],
+        **rule_events.pattern_head(rule_events.SOURCE_TRIGGERS["codecommit"]),
     }
 
 
 def _s3_pattern() -> dict:
     return {
         "detail": {"bucket": {"name": [Ref("SourceBucket")]}, "object": {"key": [Ref("SourceObjectKey")]}},
-        "detail-type": ["Object Created"],
-        "source": ["aws.s3"],
+        **rule_events.pattern_head(rule_events.SOURCE_TRIGGERS["s3"]),
     }
 
 

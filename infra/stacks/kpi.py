@@ -32,6 +32,7 @@ from infra.cfn.exports import import_value
 from troposphere import quicksight
 from infra.cfn.templates_common import new_template
 from infra.config.names import ATHENA_RESULTS_PREFIX, EVALUATION_TABLE_LEVEL
+from infra.iam import rule_events
 from infra.parts import alarms, functions, kpi_dashboard, model_package_events
 from lambda_src.registry_metrics import contract
 
@@ -90,7 +91,6 @@ def _registry_metrics(t: Template) -> awslambda.Function:
 
 
 # -- report partitions: a finished execution's report is queryable within minutes -------------------
-PIPELINE_EXECUTION_DETAIL_TYPE = "SageMaker Model Building Pipeline Execution Status Change"
 FINISHED_EXECUTION_STATUSES = ["Failed", "Stopped", "Succeeded"]  # a failed execution may have evaluated
 
 
@@ -100,8 +100,7 @@ def partitions_event_pattern() -> dict:
             "currentPipelineExecutionStatus": FINISHED_EXECUTION_STATUSES,
             "pipelineArn": [Sub("arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:pipeline/${SageMakerPipelineName}")],
         },
-        "detail-type": [PIPELINE_EXECUTION_DETAIL_TYPE],
-        "source": [model_package_events.SOURCE],
+        **rule_events.pattern_head(rule_events.PIPELINE_EXECUTION_STATUS),
     }
 
 

@@ -75,10 +75,12 @@ NOT_NEEDED: dict[str, str] = {
 }
 
 
+PASS_CONNECTION = {"codestar-connections:PassConnection", "codeconnections:PassConnection"}
+
 # (stack, permission) -> why that stack's deploy role does not hold it
 NOT_NEEDED_BY: dict[tuple[str, str], str] = {
     **{("deployment", p): "the model-deployment pipeline's source is the release object in S3, never a connection"
-       for p in ("codestar-connections:PassConnection", "codeconnections:PassConnection")},
+       for p in sorted(PASS_CONNECTION)},
     # Made by an administrator's `make deploy` (the pipeline stack's bootstrap), never by a push: a key's policy comes
     # with CreateKey, and who may publish to, subscribe to or receive from the operations topic is its policy and
     # subscriptions (tests/iam/test_push_cannot_write_resource_policies.py).
@@ -119,6 +121,8 @@ def missing_permissions(env, stack: str) -> list[str]:
         # s3:PutLifecycleConfiguration, s3:REST.PUT.OBJECT is a log format) cannot be granted.
         wanted = {p for p in handler_permissions(resource_type) if resource_types(p) is not None}
         exempt = set(NOT_NEEDED) | {p for (s, p) in NOT_NEEDED_BY if s == stack}
+        if env.project.env(env.env).source.type != "codeconnections":
+            exempt |= PASS_CONNECTION  # a pipeline whose source is no connection passes none (test_source_connection.py)
         for permission in sorted(wanted - held - key_side - exempt):
             problems.append(f"{env.label}/{stack}.yaml {resource_type}: {role} lacks {permission}")
     return problems

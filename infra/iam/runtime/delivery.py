@@ -10,7 +10,7 @@ import awacs.codepipeline
 import awacs.codestar_connections
 import awacs.awslambda
 import awacs.s3
-from awacs.aws import Allow, Statement
+from awacs.aws import Allow, Condition, Statement, StringEquals, StringEqualsIfExists
 from troposphere import Ref, Sub
 
 from infra.iam.deploy_policies import actions
@@ -76,17 +76,28 @@ def codepipeline_statements() -> list[Statement]:
     ]
 
 
+def use_connection(sid: str, action, prefix: str) -> Statement:
+    """The env's connection, for its repository and branch only: a push that points the source action elsewhere is
+    refused (Service Authorization Reference, AWS CodeConnections: UseConnection takes FullRepositoryId, set when
+    the connection reaches a specific repository, and BranchName, set when it reaches a specific branch; a call that
+    names no branch, such as an upload's status, still names the repository)."""
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Action=[action],
+        Resource=[Ref("SourceConnectionArn")],
+        Condition=Condition([StringEquals({f"{prefix}:FullRepositoryId": Ref("SourceRepository")}),
+                             StringEqualsIfExists({f"{prefix}:BranchName": Ref("SourceBranch")})]),
+    )
+
+
 def source_statements(source_type: str) -> list[Statement]:
     """What the pipeline role needs to read its source, for one source type."""
     if source_type == "codeconnections":
-        return [
-            Statement(
-                Sid="UseSourceConnection",
-                Effect=Allow,
-                Action=[awacs.codeconnections.UseConnection, awacs.codestar_connections.UseConnection],
-                Resource=[Ref("SourceConnectionArn")],
-            )
-        ]
+        return [use_connection(sid, action, prefix) for sid, action, prefix in (
+            ("UseSourceConnection", awacs.codeconnections.UseConnection, "codeconnections"),
+            # The service's former prefix, which a connection made before the rename is authorised with.
+            ("UseSourceConnectionLegacyPrefix", awacs.codestar_connections.UseConnection, "codestar-connections"))]
     if source_type == "codecommit":
         return [
             Statement(

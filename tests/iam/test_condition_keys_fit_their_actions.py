@@ -1,0 +1,62 @@
+"""A condition on a service key the action does not take makes the statement never match: every condition on an
+EventBridge or CodeConnections key is held only by actions that take that key.
+
+The table is the Service Authorization Reference's ("Actions, resources, and condition keys for Amazon
+EventBridge", "... for AWS CodeConnections", "... for AWS CodeStar Connections"): the service keys each action we
+hold takes. An action held under one of these keys and missing here fails until it is looked up and added.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.support.cfn import as_list, policies, statements
+from tests.support.concrete_envs import env_renders
+
+_USE_CONNECTION = ("BranchName", "FullRepositoryId", "OwnerId", "ProviderAction", "ProviderPermissionsRequired",
+                   "RepositoryName")
+SERVICE_KEYS: dict[str, frozenset[str]] = {
+    "events:PutRule": frozenset({"events:source", "events:detail-type", "events:detail.userIdentity.principalId",
+                                 "events:detail.service", "events:detail.eventTypeCode", "events:creatorAccount",
+                                 "events:ManagedBy"}),
+    "events:PutTargets": frozenset({"events:TargetArn", "events:creatorAccount", "events:ManagedBy"}),
+    **{f"{p}:UseConnection": frozenset(f"{p}:{k}" for k in _USE_CONNECTION) for p in ("codeconnections", "codestar-connections")},
+    **{f"{p}:PassConnection": frozenset({f"{p}:PassedToService"}) for p in ("codeconnections", "codestar-connections")},
+}
+SERVICES = {action.split(":")[0] for action in SERVICE_KEYS}
+
+
+def misfits(statement: dict) -> list[str]:
+    keys = {key for block in statement.get("Condition", {}).values() for key in block}
+    service_keys = {k for k in keys if k.split(":")[0] in SERVICES}
+    if not service_keys:
+        return []
+    out = []
+    for action in as_list(statement["Action"]):
+        taken = SERVICE_KEYS.get(action)
+        if taken is None:
+            out.append(f"{action}: not in SERVICE_KEYS (look it up), held under {sorted(service_keys)}")
+        elif not service_keys <= taken:
+            out.append(f"{action} does not take {sorted(service_keys - taken)}: the statement never grants it")
+    return out
+
+
+@pytest.fixture(scope="module")
+def envs(project, rendered):
+    return env_renders(project, rendered)
+
+
+def test_service_condition_keys_are_taken_by_every_action_they_hold(envs):
+    found = []
+    for env in envs:
+        for stack in env.stacks:
+            for logical_id, _, _, document in policies(env.template(stack)):
+                found += [f"{env.label}: {stack} {logical_id} {st.get('Sid')}: {m}"
+                          for st in statements(document) for m in misfits(st)]
+    assert not found, "\n".join(found)
+
+
+def test_the_check_catches_a_source_condition_on_delete_rule():
+    statement = {"Action": ["events:PutRule", "events:DeleteRule"], "Condition": {"StringEquals": {"events:source": "aws.s3"}}}
+    assert misfits(statement) == ["events:DeleteRule: not in SERVICE_KEYS (look it up), held under ['events:source']"]
+    statement = {"Action": "events:PutTargets", "Condition": {"StringEquals": {"events:source": "aws.s3"}}}
+    assert misfits(statement) == ["events:PutTargets does not take ['events:source']: the statement never grants it"]
