@@ -78,8 +78,8 @@ def boundary_actions(kind: str | None = None) -> list[str]:
 
 # Condition operators whose values are alternatives (any one matches): two statements that differ only in
 # such values are covered by one statement holding both sets of values. Anything else keeps its own statement.
-ANY_OF_OPERATORS = frozenset({"StringEquals", "StringEqualsIfExists", "StringLike", "ArnEquals", "ArnLike", "ForAnyValue:StringEquals",
-                              "ForAnyValue:StringLike"})
+ANY_OF_OPERATORS = frozenset({"StringEquals", "StringEqualsIfExists", "StringLike", "StringLikeIfExists", "ArnEquals",
+                              "ArnLike", "ForAnyValue:StringEquals", "ForAnyValue:StringLike"})
 # Operators merged only where every statement of the group gives the same value (kms:GrantIsForAWSResource true).
 SAME_VALUE_OPERATORS = frozenset({"Bool"})
 

@@ -159,14 +159,16 @@ def pipeline_stack(source_type: str) -> list[Statement]:
         _allow(
             "ArtifactBucket",
             actions(
-                # No PutBucketPolicy/DeleteBucketPolicy: who may read or write the bucket is set by an administrator's
-                # `make deploy`, never by a push (analysts and data uploaders included).
-                awacs.s3, "CreateBucket", "GetBucketLocation", "GetBucketPolicy",
-                "GetEncryptionConfiguration", "PutEncryptionConfiguration", "GetBucketVersioning", "PutBucketVersioning",
-                "GetBucketPublicAccessBlock", "PutBucketPublicAccessBlock", "GetBucketTagging", "PutBucketTagging",
-                "GetLifecycleConfiguration", "PutLifecycleConfiguration", "GetBucketOwnershipControls",
-                "PutBucketOwnershipControls", "GetBucketNotification", "PutBucketNotification", "GetBucketLogging",
-                "PutBucketLogging", "ListBucket", "GetBucketAcl", "GetAccelerateConfiguration", "GetBucketCORS",
+                # Read and tag only. The bucket is made by an administrator's `make deploy`, and its settings change
+                # only there (with CFN_ROLE_ARN): who may use it (policy), and what keeps its data (lifecycle,
+                # versioning, encryption, public access block, ownership, notifications, logging). A push that
+                # changes one fails here (tests/iam/test_push_cannot_change_bucket_settings.py).
+                awacs.s3, "GetBucketLocation", "GetBucketPolicy",
+                "GetEncryptionConfiguration", "GetBucketVersioning",
+                "GetBucketPublicAccessBlock", "GetBucketTagging", "PutBucketTagging",
+                "GetLifecycleConfiguration", "GetBucketOwnershipControls",
+                "GetBucketNotification", "GetBucketLogging",
+                "ListBucket", "GetBucketAcl", "GetAccelerateConfiguration", "GetBucketCORS",
                 "GetBucketWebsite", "GetReplicationConfiguration", "GetAnalyticsConfiguration",
                 "GetInventoryConfiguration", "GetMetricsConfiguration", "GetIntelligentTieringConfiguration",
                 "GetBucketObjectLockConfiguration", "TagResource", "UntagResource", "ListTagsForResource",

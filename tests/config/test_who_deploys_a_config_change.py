@@ -26,9 +26,13 @@ from tests.support.resolve import resolve_all
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 PUSH, ADMIN, ADMIN_ROLE = "a push", "make deploy", "make deploy CFN_ROLE_ARN"
-# Resources of the pipeline stack whose change writes a resource policy or a subscription: its deploy role may not.
-POLICY_HOLDERS = {"AWS::KMS::Key": "KeyPolicy", "AWS::S3::BucketPolicy": None, "AWS::SNS::TopicPolicy": None,
-                  "AWS::SNS::Subscription": None, "AWS::SQS::QueuePolicy": None}
+# Resources of the pipeline stack whose change writes a resource policy or a subscription, or (the bucket) what keeps
+# its data: its deploy role may not (tests/iam/test_push_cannot_change_bucket_settings.py). None: any change.
+POLICY_HOLDERS = {"AWS::KMS::Key": ("KeyPolicy",), "AWS::S3::BucketPolicy": None, "AWS::SNS::TopicPolicy": None,
+                  "AWS::SNS::Subscription": None, "AWS::SQS::QueuePolicy": None,
+                  "AWS::S3::Bucket": ("BucketName", "LifecycleConfiguration", "VersioningConfiguration", "BucketEncryption",
+                                      "PublicAccessBlockConfiguration", "OwnershipControls", "NotificationConfiguration",
+                                      "LoggingConfiguration")}
 ACCOUNT = "222222222222"
 
 
@@ -80,8 +84,9 @@ def ways(before: tuple[dict, dict], after: tuple[dict, dict]) -> set[str]:
         found.add(PUSH)
         for k in changed:
             res = new.get(k) or old[k]
-            prop = POLICY_HOLDERS.get(res["Type"], False)
-            if prop is None or (prop and old.get(k, {}).get("Properties", {}).get(prop) != new.get(k, {}).get("Properties", {}).get(prop)):
+            props = POLICY_HOLDERS.get(res["Type"], ())
+            if props is None or any(old.get(k, {}).get("Properties", {}).get(p) != new.get(k, {}).get("Properties", {}).get(p)
+                                    for p in props):
                 found.add(ADMIN_ROLE)
     return found
 
@@ -113,7 +118,7 @@ def test_the_docs_say_how_a_change_of_each_key_is_deployed(key, tmp_path):
         if found == {PUSH}:
             assert row == PUSH, (key, env, found, row)
 
-def test_the_classification_sees_a_subscription_and_a_key_policy():
+def test_the_classification_sees_a_subscription_a_key_policy_and_a_bucket_setting():
     sub = {"S": {"Type": "AWS::SNS::Subscription", "Properties": {"Endpoint": "a@example.org"}}}
     key = {"K": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Statement": []}, "Description": "k"}}}
     key2 = {"K": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Statement": [1]}, "Description": "k"}}}
@@ -124,6 +129,11 @@ def test_the_classification_sees_a_subscription_and_a_key_policy():
     assert ways(({**empty, "pipeline": key}, tags), ({**empty, "pipeline": key2}, tags)) == {PUSH, ADMIN_ROLE}
     assert ways(({**empty, "pipeline": key}, tags), ({**empty, "pipeline": described}, tags)) == {PUSH}
     assert ways(({**empty}, tags), ({**empty, "messaging": sub}, tags)) == {ADMIN}
+    bucket = {"B": {"Type": "AWS::S3::Bucket", "Properties": {"LifecycleConfiguration": {"Rules": []}, "Tags": []}}}
+    expiring = {"B": {"Type": "AWS::S3::Bucket", "Properties": {"LifecycleConfiguration": {"Rules": [1]}, "Tags": []}}}
+    tagged = {"B": {"Type": "AWS::S3::Bucket", "Properties": {"LifecycleConfiguration": {"Rules": []}, "Tags": [1]}}}
+    assert ways(({**empty, "pipeline": bucket}, tags), ({**empty, "pipeline": expiring}, tags)) == {PUSH, ADMIN_ROLE}
+    assert ways(({**empty, "pipeline": bucket}, tags), ({**empty, "pipeline": tagged}, tags)) == {PUSH}
 
 
 def test_make_deploy_points_to_the_section_that_says_how_to_create_the_role():

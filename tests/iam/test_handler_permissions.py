@@ -87,6 +87,12 @@ NOT_NEEDED_BY: dict[tuple[str, str], str] = {
     **{("pipeline", p): "the artifact key, the operations topic, its policy and subscriptions change only by make deploy"
        for p in ("kms:CreateKey", "sns:CreateTopic", "sns:DeleteTopic", "sns:SetTopicAttributes", "sns:Subscribe",
                  "sns:Unsubscribe", "sns:SetSubscriptionAttributes")},
+    # The artifact bucket is made by `make deploy`, and what keeps its data changes only there, with CFN_ROLE_ARN
+    # (tests/iam/test_push_cannot_change_bucket_settings.py): a push that changes one of these fails its update.
+    **{("pipeline", p): "the artifact bucket and what keeps its data are set only by an administrator's make deploy"
+       for p in ("s3:CreateBucket", "s3:PutBucketVersioning", "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock",
+                 "s3:PutLifecycleConfiguration", "s3:PutBucketOwnershipControls", "s3:PutBucketNotification",
+                 "s3:PutBucketLogging")},
     ("deployment", "codepipeline:StartPipelineExecution"):
         "the handler starts a pipeline only for RestartExecutionOnUpdate, which the deployment pipeline does not set",
 }

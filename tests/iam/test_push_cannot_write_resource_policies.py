@@ -41,8 +41,8 @@ def _grant_is_for_an_aws_resource(statement: dict, _services: set[str]) -> bool:
 # The reviewed table: per service, each action that writes a resource policy or otherwise lets another principal
 # reach the resource, and the condition under which a push-deployed stack's deploy role may hold it.
 # Not here, on purpose: lambda:RemovePermission (a function policy holds only Allow statements, so removing one
-# narrows), s3:PutBucketPublicAccessBlock and s3:PutBucketOwnershipControls (they open nothing without a
-# policy or ACL write, which are here).
+# narrows). A bucket's other settings (public access block, ownership, lifecycle, notifications, logging) are held
+# by tests/iam/test_push_cannot_change_bucket_settings.py.
 RESOURCE_POLICY_WRITES: dict[str, object] = {
     # SNS: the topic policy (also set through CreateTopic's and SetTopicAttributes' Policy attribute); a
     # subscription delivers every message, decrypted, to its endpoint, and a subscription's redrive policy sends

@@ -53,6 +53,9 @@ NAMED = {
     "AWS::SageMaker::ModelPackageGroup": ("ModelPackageGroupName", ("sagemaker:CreateModelPackageGroup",),
                                           "arn:{p}:sagemaker:{r}:{a}:model-package-group/{lower}"),
 }
+# Types a push-deployed stack holds but its deploy role may not create: made by an administrator's `make deploy`
+# (held by the prefix check alone). The artifact bucket: tests/iam/test_push_cannot_change_bucket_settings.py.
+MADE_BY_AN_ADMINISTRATOR = {"AWS::S3::Bucket"}
 # Name-like properties that name no new resource: another resource's name, an account, a label.
 NOT_A_NEW_NAME = {"AwsAccountId", "CatalogId", "DatabaseName", "DisplayName", "EndpointConfigName", "FunctionName",
                   "KmsKeyId", "KmsMasterKeyId", "LogGroupName", "MetricName", "Name", "PolicyName", "TargetKeyId"}
@@ -123,7 +126,8 @@ def name_problems(stacks, n: Names) -> list[str]:
                 continue
             name = str(_get(props, spec[0]))
             scoped = [action for action in spec[1] if resource_types(action)]  # "*" only: no role can scope the name
-            if key not in roles or not scoped:  # an administrator deploys it, or only the name can keep it apart
+            if key not in roles or not scoped or res["Type"] in MADE_BY_AN_ADMINISTRATOR:
+                # an administrator deploys it, or only the name can keep it apart
                 if not _inside_prefix(name, n):
                     problems.append(f"{where}: {spec[0]} {name} is outside the env's prefix {n.prefix}")
                 continue

@@ -11,12 +11,17 @@ import awacs.s3
 import awacs.sagemaker
 import awacs.servicequotas
 import awacs.sqs
-from awacs.aws import Allow, Statement
+from awacs.aws import Allow, Condition, Statement, StringEquals
+from troposphere import Sub
 
 from infra.iam.deploy_policies import actions, production_rollout
 from infra.iam.policies import (arn, artifact_bucket_arn, decrypt_by_alias, encrypt_by_alias, list_prefix,
                                 publish_to_topic, put_metrics, read_approved_archives, read_prefix, tag_approved_archives,
                                 use_key_by_alias, write_logs)
+
+# CloudFormation tags what it makes with its stack's name (a system tag: `aws:` keys are AWS's alone).
+STACK_NAME_TAG = "aws:ResourceTag/aws:cloudformation:stack-name"
+
 
 def consumer_statements(function_name_param: str, dead_letter_queue_param: str) -> list[Statement]:
     """What a function handling these events needs: describe this group's packages, read their quality
@@ -160,8 +165,21 @@ def _what_production_serves(sid: str) -> list[Statement]:
     return [
         Statement(Sid=f"{sid}Endpoint", Effect=Allow, Action=[awacs.sagemaker.DescribeEndpoint],
                   Resource=[arn("sagemaker", "endpoint/${ProductionEndpointName}")]),
-        Statement(Sid=f"{sid}ConfigAndModel", Effect=Allow, Action=actions(awacs.sagemaker, "DescribeEndpointConfig", "DescribeModel"),
-                  Resource=[arn("sagemaker", "endpoint-config/*"), arn("sagemaker", "model/*")]),
+        *_describe_configs_and_models(sid, ["${ProductionEndpointStackName}"]),
+    ]
+
+
+def _describe_configs_and_models(sid: str, stacks: list[str]) -> list[Statement]:
+    """What an endpoint serves: its config and model, which have CloudFormation's generated names. A model is held
+    to the endpoint stacks' own by the stack-name tag CloudFormation puts on it (AWS::SageMaker::Model's schema:
+    cloudFormationSystemTags; no one else may set an `aws:` tag). CloudFormation puts none on an endpoint config,
+    and a tag of our own could be copied onto another env's config by any endpoint deploy role (AddTags by type):
+    configs stay by type, describe only (docs/security.md, open risks)."""
+    return [
+        Statement(Sid=f"{sid}Configs", Effect=Allow, Action=[awacs.sagemaker.DescribeEndpointConfig],
+                  Resource=[arn("sagemaker", "endpoint-config/*")]),
+        Statement(Sid=f"{sid}Models", Effect=Allow, Action=[awacs.sagemaker.DescribeModel], Resource=[arn("sagemaker", "model/*")],
+                  Condition=Condition(StringEquals({STACK_NAME_TAG: [Sub(stack) for stack in stacks]}))),
     ]
 
 
@@ -208,9 +226,8 @@ def smoke_test_function_statements() -> list[Statement]:
             Resource=[arn("sagemaker", "endpoint/${StagingEndpointName}"), arn("sagemaker", "endpoint/${ProductionEndpointName}")],
         ),
         # What an endpoint serves: staging's (the smoke test), and whether production already serves the run's version
-        # (bake traffic). Configs and models have CloudFormation's generated names: by type, describe only.
-        Statement(Sid="EndpointConfigsAndModels", Effect=Allow, Action=actions(awacs.sagemaker, "DescribeEndpointConfig", "DescribeModel"),
-                  Resource=[arn("sagemaker", "endpoint-config/*"), arn("sagemaker", "model/*")]),
+        # (bake traffic).
+        *_describe_configs_and_models("Served", ["${StagingEndpointStackName}", "${ProductionEndpointStackName}"]),
         # Bake traffic: the new fleet's invocations after a rollout (GetMetricStatistics has no resource-level permission).
         Statement(Sid="FleetInvocationsNoResourceLevelPermission", Effect=Allow,
                   Action=[awacs.cloudwatch.GetMetricStatistics], Resource=["*"]),

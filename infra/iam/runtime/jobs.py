@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import awacs.cloudwatch
 import awacs.sagemaker
-from awacs.aws import Allow, Condition, Statement, StringEquals
+from awacs.aws import Allow, Condition, Statement, StringEquals, StringLike, StringLikeIfExists
 
 from infra.config.names import ROLLBACK_ALARMS, SAGEMAKER_OUTPUT_FOLDERS
 from infra.iam.deploy_policies import actions
@@ -14,6 +14,31 @@ from infra.iam.policies import (arn, decrypt_by_alias, encrypt_by_alias, pass_ro
 BUILT_IN_IMAGE_REPOSITORIES = ["sagemaker-scikit-learn", "sagemaker-xgboost"]
 # The image the registered model is served with (the deployment's Resolve refuses a version naming another).
 SERVING_IMAGE_REPOSITORIES = ["sagemaker-xgboost"]
+
+
+# SageMaker Pipelines names every pipeline's jobs "pipelines-<execution>-<step>-…", so the name tells no env apart.
+PIPELINE_JOBS = [arn("sagemaker", "processing-job/pipelines-*"), arn("sagemaker", "training-job/pipelines-*")]
+# Pipelines tags each job it starts with the execution's ARN (the SageMaker SDK's lineage code reads this tag from
+# a pipeline's jobs; not in the developer guide: docs/security.md, open risks). The ARN names the pipeline.
+EXECUTION_TAG = "aws:ResourceTag/sagemaker:pipeline-execution-arn"
+THIS_PIPELINES_EXECUTIONS = arn("sagemaker", "pipeline/${SageMakerPipelineName}/execution/*")
+
+
+def pipeline_job_statements() -> list[Statement]:
+    """Start jobs, and read or stop only the jobs of this env's pipeline: job code runs with this role, and a job
+    of another env's pipeline carries that pipeline's execution ARN."""
+    return [
+        # Creating reads nothing of another job's; the new job's name and tags are SageMaker Pipelines'.
+        Statement(Sid="StartPipelineJobs", Effect=Allow, Action=actions(awacs.sagemaker, "CreateProcessingJob", "CreateTrainingJob"),
+                  Resource=PIPELINE_JOBS),
+        Statement(Sid="ThisPipelinesJobs", Effect=Allow,
+                  Action=actions(awacs.sagemaker, "DescribeProcessingJob", "StopProcessingJob", "DescribeTrainingJob", "StopTrainingJob"),
+                  Resource=PIPELINE_JOBS, Condition=Condition(StringLike({EXECUTION_TAG: THIS_PIPELINES_EXECUTIONS}))),
+        # Tagging a job as it is created (there is no tag on it yet), never re-tagging another pipeline's job into
+        # this one's: a job that carries an execution ARN must carry one of this pipeline's.
+        Statement(Sid="TagPipelineJobsOnCreate", Effect=Allow, Action=[awacs.sagemaker.AddTags], Resource=PIPELINE_JOBS,
+                  Condition=Condition(StringLikeIfExists({EXECUTION_TAG: THIS_PIPELINES_EXECUTIONS}))),
+    ]
 
 
 def sagemaker_execution_statements() -> list[Statement]:
@@ -28,16 +53,7 @@ def sagemaker_execution_statements() -> list[Statement]:
         write_logs("JobLogs", "/aws/sagemaker/*"),
         put_metrics("JobMetrics", "/aws/sagemaker/*"),
         *pull_images("BuiltInImages", BUILT_IN_IMAGE_REPOSITORIES),
-        Statement(
-            Sid="PipelineJobs",
-            Effect=Allow,
-            Action=actions(
-                awacs.sagemaker, "CreateProcessingJob", "DescribeProcessingJob", "StopProcessingJob",
-                "CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob", "AddTags",
-            ),
-            # SageMaker Pipelines names its jobs "pipelines-<execution>-<step>-…".
-            Resource=[arn("sagemaker", "processing-job/pipelines-*"), arn("sagemaker", "training-job/pipelines-*")],
-        ),
+        *pipeline_job_statements(),
         # Registration only ever creates versions waiting for a person: approving is not a role's act.
         Statement(
             Sid="RegisterModelsPendingApproval",
