@@ -97,7 +97,7 @@ def test_more_stack_tags_than_cloudformation_takes_are_refused(workspace):
     _assert_one_line(_run(cfg, out), f"{env}.yaml", "tags", "50")
 
 
-@pytest.mark.parametrize("kind", ["endless", "loop"])
+@pytest.mark.parametrize("kind", ["endless", "loop", "fifo"])
 def test_unreadable_config_files_are_one_line(workspace, kind):
     cfg, out = workspace
     env = _first_env(cfg)
@@ -105,10 +105,13 @@ def test_unreadable_config_files_are_one_line(workspace, kind):
     target.unlink()
     if kind == "endless":
         target.symlink_to("/dev/zero")
+    elif kind == "fifo":  # opening it for reading would wait for a writer
+        os.mkfifo(target)
     else:
         target.symlink_to(cfg / "loop.yaml")
         (cfg / "loop.yaml").symlink_to(target)
     _assert_one_line(_run(cfg, out), f"{env}.yaml")
+    assert list(out.iterdir()) == []
 
 
 def test_a_symlinked_sub_folder_of_out_is_never_written_through(workspace, tmp_path):
@@ -291,11 +294,3 @@ def test_hostile_values_are_one_line_errors_naming_file_and_key(workspace, case)
     _assert_one_line(_run(cfg, out), f"{env}.yaml" if where == "env" else "project.yaml", *fragments)
     assert list(out.iterdir()) == []
 
-
-def test_a_fifo_in_place_of_a_config_file_is_refused_without_waiting(workspace):
-    cfg, out = workspace
-    env = _first_env(cfg)
-    (cfg / f"{env}.yaml").unlink()
-    os.mkfifo(cfg / f"{env}.yaml")
-    _assert_one_line(_run(cfg, out, timeout=20), f"{env}.yaml", "not a regular file")
-    assert list(out.iterdir()) == []
