@@ -52,13 +52,27 @@ def _check_subscription_ids(emails_by_place: list[tuple[str, str, str]]) -> None
         seen[same_mailbox] = email
 
 
-def _check_analysts_account(shown: str, account_id: str | None, principals) -> None:
-    """The key and bucket grant analysts only in the environment's own account: say so before deploying."""
-    for i, arn in enumerate(principals):
-        account = arn.split(":")[4]
-        if account_id and account != account_id:
-            raise ConfigError(shown, f"kpi.analyst_principals[{i}]",
-                              f"'{arn}' is in account {account}, not this environment's account {account_id}")
+# Each names principals granted in this env's bucket, key and data-source policies. Config names no other account as
+# trusted, so each must be of the env's account.
+PRINCIPAL_LISTS = (("sagemaker", "data_uploaders"), ("kpi", "analyst_principals"), ("kpi", "quicksight_principals"))
+
+
+def _check_accounts(shown: str, data: dict) -> None:
+    """The principals and the connection config names must be of this env: its partition, its account (account_id,
+    which naming principals needs), and for the connection its region."""
+    account, region = data.get("account_id"), data["region"]
+    named = [(f"{section}.{key}[{i}]", arn) for section, key in PRINCIPAL_LISTS for i, arn in enumerate(data[section][key])]
+    named += [("source.connection_arn", data["source"]["connection_arn"])] if "connection_arn" in data["source"] else []
+    for key, arn in named:
+        partition, _, arn_region, arn_account = arn.split(":")[1:5]
+        if partition != KNOWN_REGIONS[region]:
+            raise ConfigError(shown, key, f"'{arn}' is in partition {partition}, not this environment's {KNOWN_REGIONS[region]}")
+        if key == "source.connection_arn" and arn_region != region:
+            raise ConfigError(shown, key, f"'{arn}' is in region {arn_region}, not this environment's region {region}")
+        if account is None and key != "source.connection_arn":
+            raise ConfigError(shown, key, "principals are granted only in this environment's account: set account_id to it")
+        if account is not None and arn_account != account:
+            raise ConfigError(shown, key, f"'{arn}' is in account {arn_account}, not this environment's account_id {account}")
 
 
 def _check_environment_names(shown: str, env_names: list[str]) -> None:
@@ -69,14 +83,6 @@ def _check_environment_names(shown: str, env_names: list[str]) -> None:
             if a != b and b.startswith(f"{a}-"):
                 raise ConfigError(shown, "environments", f"'{a}' and '{b}': '{a}-' starts '{b}', so name patterns "
                                                          f"of {a} (<short>-{a}-*) would cover {b}'s resources too")
-
-
-def _check_uploader_accounts(shown: str, data: dict) -> None:
-    """Uploaders are granted in this env's bucket and key policies: with account_id known, they must be in it."""
-    account = data.get("account_id")
-    for i, principal in enumerate(data["sagemaker"]["data_uploaders"]):
-        if account and principal.split(":")[4] != account:
-            raise ConfigError(shown, f"sagemaker.data_uploaders[{i}]", f"'{principal}' is not in account_id {account}")
 
 
 def deployment_settings(shown: str, data: dict | None) -> Deployment | None:
@@ -122,6 +128,17 @@ def _check_rollout(shown: str, d: Deployment) -> None:
 ENVIRONMENT_TAG = "environment"
 
 
+def _check_tag_case(project_file: str, env: Environment, tags: dict) -> None:
+    """IAM treats tag keys that differ only in case as one key and refuses both on one role (IAM User Guide, "Tags for
+    IAM resources", Case sensitivity); every stack's tags reach its roles. Refuse them in the merged tags."""
+    seen: dict[str, str] = {}
+    for key in tags:
+        other = seen.setdefault(key.lower(), key)
+        if other != key:
+            raise ConfigError(env.file if key in env.tags else project_file, f"tags.{key}",
+                              f"'{key}' and '{other}' differ only in case; AWS treats tag keys without case in places")
+
+
 def _environment_tags(name: str, shown: str, tags: dict) -> dict:
     given = tags.get(ENVIRONMENT_TAG, name)
     if given != name:
@@ -145,8 +162,7 @@ def _environment(name: str, path: Path) -> Environment:
     notif, ops, sm, kpi = data["notifications"], data["operations"], data["sagemaker"], data["kpi"]
     _check_subscription_ids([(shown, f"notifications.emails[{i}]", e) for i, e in enumerate(notif["emails"])])
     _check_subscription_ids([(shown, f"operations.emails[{i}]", e) for i, e in enumerate(ops.get("emails", []))])
-    _check_uploader_accounts(shown, data)
-    _check_analysts_account(shown, data.get("account_id"), kpi["analyst_principals"])
+    _check_accounts(shown, data)
     if "deployment" in data and not ops["release_approval"]:
         # Every stack the delivery pipeline deploys comes from the push, the model-deployment pipeline and the
         # endpoint templates included: without a person approving each release, one push could change what
@@ -188,6 +204,7 @@ def load(config_dir: Path | str = CONFIG_DIR, only_env: str | None = None) -> Pr
     for env in project.environments.values():
         check_limits(project, env, project_file=shown)
         tags = {**project.tags, **env.tags}
+        _check_tag_case(shown, env, tags)
         if len(tags) > MAX_STACK_TAGS:
             raise ConfigError(env.file, "tags", f"project and environment tags together are {len(tags)}; "
                                                 f"CloudFormation takes at most {MAX_STACK_TAGS} per stack")

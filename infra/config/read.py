@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,9 @@ from infra.config.model import ConfigError, display_path
 
 # Config files are a few KiB; reading stops here (an endless file such as /dev/zero ends in one line).
 MAX_CONFIG_BYTES = 256 * 1024
+# No config number is near this long; Python refuses int strings past 4,300 digits (sys.get_int_max_str_digits) and
+# would not print a hex one of as many.
+MAX_NUMBER_CHARS = 100
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -49,14 +54,25 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
     return loader.construct_mapping(node, deep=deep)
 
 
+def _construct_int(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> int:
+    if len(node.value) > MAX_NUMBER_CHARS:
+        raise yaml.constructor.ConstructorError(None, None, f"a number of {len(node.value)} characters "
+                                                f"(at most {MAX_NUMBER_CHARS})", node.start_mark)
+    return loader.construct_yaml_int(node)
+
+
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
 def read_yaml(path: Path) -> dict:
     """Parse one config file into a mapping, or raise ConfigError."""
     shown = display_path(path)
     try:
-        with path.open("rb") as handle:
+        # Opened without blocking (a FIFO would wait for a writer), then refused unless a regular file.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise ConfigError(shown, "", "not a regular file")
             raw = handle.read(MAX_CONFIG_BYTES + 1)
         if len(raw) > MAX_CONFIG_BYTES:
             raise ConfigError(shown, "", f"larger than {MAX_CONFIG_BYTES // 1024} KiB; a config file is a few KiB")
@@ -82,7 +98,14 @@ def read_yaml(path: Path) -> dict:
     return data
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls, line and paragraph separators, bidi controls (which reorder what a reader sees) and surrogates
+# (a YAML "\uD800" makes a lone one, which no UTF-8 file can hold).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _unprintable(text: str) -> str:
+    found = ord(_CONTROL.search(text)[0])
+    return f"U+{found:04X}, " + ("a lone surrogate" if 0xD800 <= found <= 0xDFFF else "a control character")
 
 
 def _refuse_control_characters(shown: str, node, path: list) -> None:
@@ -91,13 +114,13 @@ def _refuse_control_characters(shown: str, node, path: list) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
             if isinstance(key, str) and _CONTROL.search(key):
-                raise ConfigError(shown, key_path(path), f"key {_short(key)} contains a control character")
+                raise ConfigError(shown, key_path(path), f"key {_short(key)} contains {_unprintable(key)}")
             _refuse_control_characters(shown, value, path + [key])
     elif isinstance(node, list):
         for i, value in enumerate(node):
             _refuse_control_characters(shown, value, path + [i])
     elif isinstance(node, str) and _CONTROL.search(node):
-        raise ConfigError(shown, key_path(path), f"{_short(node)} contains a control character")
+        raise ConfigError(shown, key_path(path), f"{_short(node)} contains {_unprintable(node)}")
     elif isinstance(node, float) and not math.isfinite(node):  # .nan, .inf: no comparison holds for NaN
         raise ConfigError(shown, key_path(path), f"{node} is not a finite number")
 

@@ -14,8 +14,12 @@ ENV_NAME = {**LOWER_HYPHEN, "maxLength": 10}
 EMAIL = {"type": "string", "maxLength": 254, "x-expect": "an email address like team@example.com",
          "pattern": r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"}
 EMAILS = {"type": "array", "minItems": 1, "maxItems": 20, "uniqueItems": True, "items": EMAIL}
-BRANCH = {"type": "string", "minLength": 1, "maxLength": 250, "pattern": r"^[A-Za-z0-9._/-]+$",
-          "x-expect": "a git branch name (letters, digits, . _ / -)", "description": "the branch the delivery pipeline builds"}
+# git check-ref-format --branch: no part starts with . or ends with .lock, no .., no empty part, no . at the end, no -
+# at the start; and not refs/…, which some tools read as a full ref name (refs/tags/v1 is a tag, not a branch).
+BRANCH = {"type": "string", "minLength": 1, "maxLength": 250,
+          "pattern": r"^(?!refs/|-)(?!.*\.\.)(?!.*\.lock(/|$))[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*(?<!\.)$",
+          "x-expect": "a git branch name (letters, digits, . _ / -; no .. or . starting a part, not refs/…)",
+          "description": "the branch the delivery pipeline builds"}
 TAGS = {
     "type": "object",
     "default": {},
@@ -146,7 +150,8 @@ ENVIRONMENT = {
         "region": {**REGION, "description": "AWS region of this environment; one that botocore's partition data knows "
                                             "(`infra/config/regions.py`) and where the pinned SageMaker SDK names AWS's registry of the "
                                             "built-in scikit-learn and XGBoost images (`infra/config/image_registries.py`)"},
-        "account_id": {**ACCOUNT_ID, "description": "quoted 12-digit account id: `make deploy` refuses credentials of another account, and principals in config must be of it"},
+        "account_id": {**ACCOUNT_ID, "description": "quoted 12-digit account id: `make deploy` refuses credentials of another account; principals in "
+                                        "config and the connection must be of it, and naming principals needs it"},
         "source": SOURCE,
         "notifications": {
             "type": "object",
@@ -172,7 +177,7 @@ ENVIRONMENT = {
                          "description": "the upsert puts the generated sample dataset into an empty input location"},
             data_uploaders=_arns(10, r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]{1,512}$",
                                  "an IAM role or user ARN (no wildcards)",
-                                 "IAM role/user ARNs that may upload to the input location (≤ 10; named in the bucket and key policy, "
+                                 "IAM role/user ARNs of this account that may upload to the input location (≤ 10; named in the bucket and key policy, "
                                  "nothing broader; [docs/data.md](data.md))"),
         ),
         "kpi": _section(
@@ -189,8 +194,9 @@ ENVIRONMENT = {
                                      "evaluation reports and Athena results: granted in the artifact key's and bucket's policies "
                                      "([docs/analysts.md](analysts.md))", maxLength=512),
             # One permission each on the KPI stack's data source, which takes 64 (QuickSight API reference, ResourcePermission).
-            quicksight_principals=_arns(64, r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group)/.+$", "a QuickSight user or group ARN",
-                                        "QuickSight user/group ARNs (≤ 64); when empty no QuickSight data source is created"),
+            quicksight_principals=_arns(64, r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group)/[^*?\s]+$",
+                                        "a QuickSight user or group ARN (no wildcards)",
+                                        "QuickSight user/group ARNs of this account (≤ 64); when empty no QuickSight data source is created"),
         ),
         "operations": _section(
             emails={**EMAILS, "x-default": "`notifications.emails`",

@@ -97,7 +97,7 @@ def test_more_stack_tags_than_cloudformation_takes_are_refused(workspace):
     _assert_one_line(_run(cfg, out), f"{env}.yaml", "tags", "50")
 
 
-@pytest.mark.parametrize("kind", ["endless", "loop"])
+@pytest.mark.parametrize("kind", ["endless", "loop", "fifo"])
 def test_unreadable_config_files_are_one_line(workspace, kind):
     cfg, out = workspace
     env = _first_env(cfg)
@@ -105,10 +105,13 @@ def test_unreadable_config_files_are_one_line(workspace, kind):
     target.unlink()
     if kind == "endless":
         target.symlink_to("/dev/zero")
+    elif kind == "fifo":  # opening it for reading would wait for a writer
+        os.mkfifo(target)
     else:
         target.symlink_to(cfg / "loop.yaml")
         (cfg / "loop.yaml").symlink_to(target)
     _assert_one_line(_run(cfg, out), f"{env}.yaml")
+    assert list(out.iterdir()) == []
 
 
 def test_a_symlinked_sub_folder_of_out_is_never_written_through(workspace, tmp_path):
@@ -174,3 +177,120 @@ def test_sample_data_is_written_with_the_users_umask_and_leaves_no_temp_file(tmp
     assert proc.returncode == 0, proc.stderr
     assert out.stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["data.csv"]
+
+
+OWN_ACCOUNT, OTHER_ACCOUNT = "123456789012", "999999999999"
+RAW = "RAW-TEXT"  # a value that yaml.safe_dump cannot write: replaced after dumping
+
+
+def _account(env: dict) -> str:
+    """The env's account: its connection's, if it names one (a config's may be placeholders), or a made-up one."""
+    arn = env["source"].get("connection_arn")
+    return arn.split(":")[4] if arn else OWN_ACCOUNT
+
+
+def _principal(section: str, key: str, arn: str, pinned: bool = True):
+    def edit(env: dict, project: dict) -> None:
+        env.pop("account_id", None)
+        if pinned:
+            env["account_id"] = _account(env)
+        env.setdefault(section, {})[key] = [arn.format(own=_account(env), region=env["region"])]
+    return edit
+
+
+def _connection(arn):
+    def edit(env: dict, project: dict) -> None:
+        env["account_id"] = _account(env)
+        env["source"] = {"type": "codeconnections", "repository": "o/r", "branch": "main",
+                         "connection_arn": arn(env["account_id"], env["region"])}
+    return edit
+
+
+def _branch(branch: str):
+    def edit(env: dict, project: dict) -> None:
+        if env["source"]["type"] == "s3":
+            env["source"] = {"type": "codecommit", "repository": "r"}
+        env["source"]["branch"] = branch
+    return edit
+
+
+def _tags(project_tags: dict, env_tags: dict):
+    def edit(env: dict, project: dict) -> None:
+        project["tags"], env["tags"] = project_tags, env_tags
+    return edit
+
+
+def _description(escape: str):
+    """A YAML escape: the file stays valid UTF-8, the value holds the character."""
+    def edit(env: dict, project: dict) -> str:
+        project["project"]["description"] = RAW
+        return f'"a{escape}b"'
+    return edit
+
+
+def _number(env: dict, project: dict) -> str:
+    env["log_retention_days"] = RAW
+    return "1" * 5000
+
+
+def _other_region(region: str) -> str:
+    return "us-east-1" if region != "us-east-1" else "eu-west-1"
+
+
+def _connection_arn(account: str, region: str) -> str:
+    return f"arn:aws:codeconnections:{region}:{account}:connection/00000000-0000-0000-0000-000000000000"
+
+
+# case: (an edit of the env's and the project's data, the file the one line names, fragments it holds)
+HOSTILE = {
+    "a 5000-digit integer": (_number, "env", ["line", "a number of 5000 characters"]),
+    **{f"{what} of an env without account_id": (_principal(section, key, arn, pinned=False), "env", [f"{section}.{key}[0]", "set account_id"])
+       for what, section, key, arn in [
+           ("analyst", "kpi", "analyst_principals", f"arn:aws:iam::{OTHER_ACCOUNT}:role/a"),
+           ("uploader", "sagemaker", "data_uploaders", f"arn:aws:iam::{OTHER_ACCOUNT}:role/u"),
+           ("QuickSight principal", "kpi", "quicksight_principals", f"arn:aws:quicksight:{{region}}:{OTHER_ACCOUNT}:user/default/q")]},
+    **{f"{what} in another account": (_principal(section, key, arn), "env", [f"{section}.{key}[0]", f"in account {OTHER_ACCOUNT}"])
+       for what, section, key, arn in [
+           ("analyst", "kpi", "analyst_principals", f"arn:aws:iam::{OTHER_ACCOUNT}:role/a"),
+           ("uploader", "sagemaker", "data_uploaders", f"arn:aws:iam::{OTHER_ACCOUNT}:role/u"),
+           ("QuickSight principal", "kpi", "quicksight_principals", f"arn:aws:quicksight:{{region}}:{OTHER_ACCOUNT}:group/default/q")]},
+    **{f"wildcard {arn}": (_principal(section, key, arn), "env", [f"{section}.{key}[0]", "no wildcards"])
+       for section, key, arn in [("kpi", "quicksight_principals", "arn:aws:quicksight:{region}:{own}:user/*"),
+                                 ("kpi", "quicksight_principals", "arn:aws:quicksight:{region}:{own}:user/default/*"),
+                                 ("sagemaker", "data_uploaders", "arn:aws:iam::{own}:user/*")]},
+    "a principal of another partition": (_principal("kpi", "analyst_principals", "arn:aws-cn:iam::{own}:role/a"),
+                                         "env", ["kpi.analyst_principals[0]", "partition aws-cn"]),
+    "a connection in another account": (_connection(lambda account, region: _connection_arn(OTHER_ACCOUNT, region)),
+                                        "env", ["source.connection_arn", f"in account {OTHER_ACCOUNT}"]),
+    "a connection in another region": (_connection(lambda account, region: _connection_arn(account, _other_region(region))),
+                                       "env", ["source.connection_arn", "in region"]),
+    # git check-ref-format --branch refuses each
+    **{f"branch {b}": (_branch(b), "env", ["source.branch", "git branch name"])
+       for b in ["../../refs/tags/v1", "refs/tags/v1", "a/../b", "a..b", ".hidden", "a/.b", "x.lock", "a//b", "/a", "a/", "a.", "-x"]},
+    "a lone surrogate in the description": (_description("\\uD800"), "project", ["project.description", "U+D800, a lone surrogate"]),
+    "a right-to-left override in the description": (_description("\\u202E"), "project", ["project.description", "U+202E, a control"]),
+    "env tags differing only by case": (_tags({}, {"Team": "a", "team": "b"}), "env", ["tags.team", "differ only in case"]),
+    "project and env tags differing only by case": (_tags({"Team": "a"}, {"team": "b"}), "env", ["tags.team", "differ only in case"]),
+    "project tags differing only by case": (_tags({"Team": "a", "team": "b"}, {}), "project", ["tags.team", "differ only in case"]),
+    "a tag Environment beside the env's own": (_tags({}, {"Environment": "x"}), "env", ["tags.Environment", "differ only in case"]),
+}
+
+
+def _write(cfg: Path, env_name: str, edit) -> None:
+    env_path, project_path = cfg / f"{env_name}.yaml", cfg / "project.yaml"
+    env, project = yaml.safe_load(env_path.read_text()), yaml.safe_load(project_path.read_text())
+    raw = edit(env, project) or ""
+    env_path.write_text(yaml.safe_dump(env).replace(RAW, raw))
+    project_path.write_text(yaml.safe_dump(project).replace(RAW, raw))
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_hostile_values_are_one_line_errors_naming_file_and_key(workspace, case):
+    """Found by the review of issue 25: each was accepted or a traceback."""
+    cfg, out = workspace
+    env = _first_env(cfg)
+    edit, where, fragments = HOSTILE[case]
+    _write(cfg, env, edit)
+    _assert_one_line(_run(cfg, out), f"{env}.yaml" if where == "env" else "project.yaml", *fragments)
+    assert list(out.iterdir()) == []
+

@@ -55,7 +55,10 @@ def _project(tmp_path, analysts: bool):
     for env in project.environments.values():
         path = tmp_path / "config" / f"{env.name}.yaml"
         data = yaml.safe_load(path.read_text())
-        data.setdefault("kpi", {})["analyst_principals"] = sorted(_roles(_account(env))) if analysts else []
+        if analysts:  # naming principals needs account_id: the connection's, if the config names one
+            connection = data["source"].get("connection_arn")
+            data["account_id"] = data.get("account_id") or (connection.split(":")[4] if connection else OFFLINE_ACCOUNT)
+        data.setdefault("kpi", {})["analyst_principals"] = sorted(_roles(data["account_id"])) if analysts else []
         path.write_text(yaml.safe_dump(data))
     return config.load(tmp_path / "config")
 

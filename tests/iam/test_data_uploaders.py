@@ -82,7 +82,7 @@ def test_without_uploaders_no_policy_names_anyone_else(project, env):
     [
         (["arn:aws:iam::123456789012:role/*"], "is not an IAM role or user ARN (no wildcards)"),
         (["arn:aws:iam::123456789012:group/ml"], "is not an IAM role or user ARN"),
-        (["arn:aws:iam::222222222222:role/other-account"], "is not in account_id 123456789012"),
+        (["arn:aws:iam::222222222222:role/other-account"], "not this environment's account_id 123456789012"),
         ("arn:aws:iam::123456789012:role/x", "expected a list"),
     ],
 )
@@ -103,7 +103,7 @@ def test_bad_uploaders_are_one_line_config_errors(tmp_path, value, problem):
 def test_uploaders_read_nothing_but_the_input_even_with_broad_policies_and_outsiders_get_nothing(project, env):
     """The key lets uploaders decrypt through S3 in the whole bucket (the encryption context is the bucket):
     the bucket policy refuses them every object outside the input prefix; an ARN of another account in the
-    list is granted nothing (config checks it only when account_id is set)."""
+    list is granted nothing (config refuses it too)."""
     from tests.support.policy_eval import Request, allowed, denied
 
     outsider = "arn:aws:iam::999999999999:role/attacker"

@@ -83,6 +83,7 @@ def test_quicksight_data_source_exists_and_grants_exactly_the_configured_princip
     dev_file = tmp_path / "config" / "dev.yaml"
     data = yaml.safe_load(dev_file.read_text())
     data["kpi"]["quicksight_principals"] = principals
+    data["account_id"] = principals[0].split(":")[4]  # naming principals needs it
     dev_file.write_text(yaml.safe_dump(data))
     project = config.load(tmp_path / "config")
     files = render.render(project)
@@ -109,6 +110,7 @@ def test_as_many_quicksight_principals_as_the_data_source_takes_each_get_a_permi
     data = yaml.safe_load(dev_file.read_text())
     principals = [f"arn:aws:quicksight:eu-west-1:111111111111:user/default/u{i}" for i in range(DATA_SOURCE_PERMISSIONS + 1)]
     data["kpi"]["quicksight_principals"] = principals[:-1]
+    data["account_id"] = principals[0].split(":")[4]  # naming principals needs it
     dev_file.write_text(yaml.safe_dump(data))
     kpi = load(render.render(config.load(tmp_path / "config"))["dev/kpi.yaml"])
     assert [p["Principal"] for p in kpi["Resources"]["KpiDataSource"]["Properties"]["Permissions"]] == principals[:-1]
