@@ -285,6 +285,8 @@ def test_a_removed_env_has_the_names_it_had_while_config_listed_it(project, tmp_
     data = yaml.safe_load((cfg / "project.yaml").read_text())
     first = data["environments"][0]
     env = yaml.safe_load((cfg / f"{first}.yaml").read_text())
+    if env["source"].get("connection_arn"):  # a connection is in its env's region
+        env["source"]["connection_arn"] = env["source"]["connection_arn"].replace(f":{env['region']}:", f":{region}:")
     env["region"] = region
     (cfg / f"{ABSENT_ENV}.yaml").write_text(yaml.safe_dump(env))
     data["environments"].append(ABSENT_ENV)
