@@ -40,26 +40,38 @@ def boundary_arn_sub(kind: str) -> str:
     return f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy${{RolePath}}${{{BOUNDARIES[kind][1]}}}"
 
 
-def runtime_statements(kind: str | None = None) -> list[Statement]:
+# The kinds whose roles exist only where the env's config serves models (`deployment`): the serving-iam stack's.
+SERVING_ONLY_KINDS = (SERVING_FUNCTIONS,)
+
+
+def kinds(serves_models: bool) -> list[str]:
+    """The boundaries an env has: not the serving functions' where it serves no models."""
+    return [kind for kind in BOUNDARIES if serves_models or kind not in SERVING_ONLY_KINDS]
+
+
+def runtime_statements(serves_models: bool, kind: str | None = None) -> list[Statement]:
     """Every statement of the roles a boundary caps (all of them when kind is None), whatever the source type."""
-    kinds = [kind] if kind else list(BOUNDARIES)
-    out = [st for k in kinds for st in common_statements(k)]
-    if DELIVERY in kinds:
+    chosen = [kind] if kind else kinds(serves_models)
+    out = [st for k in chosen for st in common_statements(k, serves_models)]
+    if DELIVERY in chosen:
         out += [st for source_type in SOURCE_TYPES for st in source_statements(source_type)]
     return out
 
 
-def common_statements(kind: str) -> list[Statement]:
-    """The statements of the roles `kind` caps, but the source-specific ones."""
+def common_statements(kind: str, serves_models: bool) -> list[Statement]:
+    """The statements of the roles `kind` caps, but the source-specific ones. Where the env serves no models, none of
+    the serving roles' (serving-iam stack): no boundary there leaves room for a deployment pipeline, an endpoint stack
+    or a model."""
     if kind == DELIVERY:
-        return [*delivery.codepipeline_statements(), *delivery.source_events_statements(),
-                *delivery.deployment_pipeline_statements(), *delivery.deployment_events_statements()]
+        serving = [*delivery.deployment_pipeline_statements(), *delivery.deployment_events_statements()]
+        return [*delivery.codepipeline_statements(serves_models), *delivery.source_events_statements(),
+                *(serving if serves_models else [])]
     if kind == BUILDS:
         return [*builds.synth_build_statements(), *builds.upsert_build_statements()]
     if kind == JOBS:
-        return [*jobs.sagemaker_execution_statements(), *jobs.model_serving_statements()]
+        return [*jobs.sagemaker_execution_statements(), *(jobs.model_serving_statements() if serves_models else [])]
     if kind == SERVING_FUNCTIONS:
-        return [*functions.resolve_function_statements(), *functions.smoke_test_function_statements()]
+        return [*functions.resolve_function_statements(), *functions.smoke_test_function_statements()] if serves_models else []
     return [
         *functions.notifier_statements(),
         *functions.metrics_function_statements(),
@@ -72,8 +84,8 @@ def source_statements(source_type: str) -> list[Statement]:
     return delivery.source_statements(source_type)
 
 
-def boundary_actions(kind: str | None = None) -> list[str]:
-    return sorted({action.JSONrepr() for st in runtime_statements(kind) for action in st.Action})
+def boundary_actions(serves_models: bool, kind: str | None = None) -> list[str]:
+    return sorted({action.JSONrepr() for st in runtime_statements(serves_models, kind) for action in st.Action})
 
 
 # Condition operators whose values are alternatives (any one matches): two statements that differ only in
@@ -192,9 +204,9 @@ def first_run_key_use() -> Statement:
     )
 
 
-def boundary_statements(kind: str, source_type: str) -> list:
+def boundary_statements(kind: str, source_type: str, serves_models: bool) -> list:
     """The roles' common statements, merged; for the delivery roles, those of the env's source type, merged."""
-    statements = [*merged(common_statements(kind))]
+    statements = [*merged(common_statements(kind, serves_models))]
     if kind in FIRST_RUN_KINDS:
         statements.append(first_run_key_use().JSONrepr())
     if kind == DELIVERY:
@@ -202,7 +214,7 @@ def boundary_statements(kind: str, source_type: str) -> list:
     return statements
 
 
-def managed_policies(source_type: str) -> list[iam.ManagedPolicy]:
+def managed_policies(source_type: str, serves_models: bool) -> list[iam.ManagedPolicy]:
     """The boundaries (boundary_statements) of an env whose pipeline follows a `source_type` source."""
     return [
         iam.ManagedPolicy(
@@ -210,7 +222,7 @@ def managed_policies(source_type: str) -> list[iam.ManagedPolicy]:
             ManagedPolicyName=Ref(name_param),
             Path=Ref("RolePath"),
             Description=Sub(f"Caps the ${{ResourcePrefix}} {kind} roles at the actions and resources they use"),
-            PolicyDocument={"Version": VERSION, "Statement": boundary_statements(kind, source_type)},
+            PolicyDocument={"Version": VERSION, "Statement": boundary_statements(kind, source_type, serves_models)},
         )
-        for kind, (logical_id, name_param) in BOUNDARIES.items()
+        for kind in kinds(serves_models) for logical_id, name_param in [BOUNDARIES[kind]]
     ]

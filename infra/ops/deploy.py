@@ -23,7 +23,7 @@ from infra.config import names as names_mod
 from infra.ops import quotas
 from infra.output import render, size_limits
 from infra.stacks.pipeline import CAPABILITIES
-from infra.stacks import BUILDERS
+from infra import stacks
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP_STACKS = ("deploy-roles", "boundaries", "iam", "serving-iam", "messaging", "pipeline")
@@ -333,14 +333,32 @@ def _warn_about_quotas(s, n: names_mod.Names) -> None:
         print(f"warning: {line}", file=sys.stderr)
 
 
+def bootstrap_stacks(env) -> list[str]:
+    """The administrator's stacks the env renders, in deployment order (no serving-iam where it serves no models)."""
+    return [stack for stack in BOOTSTRAP_STACKS if stack in stacks.of_env(env)]
+
+
+def bootstrap_stack(cfn, n: names_mod.Names, stack: str, templates: Path, env_name: str, role_arn: str | None) -> None:
+    """Deploy one administrator stack with its stack policy. CloudFormation enforces a stack's current policy when it
+    executes a change set, and no change set can override it (ExecuteChangeSet, CloudFormation API reference): so an
+    existing stack gets the new template's policy first, which still protects every retained resource the new
+    template keeps, and no longer one it dropped (the deployment functions' queue of an env that stops serving,
+    which its DeletionPolicy keeps)."""
+    name, configuration = n.stack(stack), templates / env_name / f"{stack}.json"
+    body, params, tags = stack_inputs(templates, stack, env_name)
+    if _stack_status(cfn, name) not in (None, "REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE"):
+        apply_stack_policy(cfn, name, configuration)
+    deploy_stack(cfn, name, stack, body, params, tags, role_arn, env_name)
+    apply_stack_policy(cfn, name, configuration)
+
+
 def env_serves_models(env_name: str) -> bool:
     return config.load(only_env=env_name).env(env_name).deployment is not None
 
 
 def previewed_stacks(names: names_mod.Names) -> list[str]:
     """The stacks `make diff` previews, in deployment order (see diff_all)."""
-    return [stack for stack in BUILDERS if stack not in names_mod.ENDPOINT_STACKS
-            and not (stack == "deployment" and names.env.deployment is None)]
+    return [stack for stack in stacks.of_env(names.env) if stack not in names_mod.ENDPOINT_STACKS]
 
 
 def diff_all(cfn, names: names_mod.Names, templates: Path, env_name: str) -> list[Preview]:
@@ -401,10 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "diff":
             return diff_outcome(diff_all(cfn, n, args.templates, env.name))
         _warn_about_quotas(s, n)
-        for stack in BOOTSTRAP_STACKS:
-            body, params, tags = stack_inputs(args.templates, stack, env.name)
-            deploy_stack(cfn, n.stack(stack), stack, body, params, tags, args.cfn_role_arn, env.name)
-            apply_stack_policy(cfn, n.stack(stack), args.templates / env.name / f"{stack}.json")
+        for stack in bootstrap_stacks(env):
+            bootstrap_stack(cfn, n, stack, args.templates, env.name, args.cfn_role_arn)
     except (config.ConfigError, DeployError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -120,6 +120,26 @@ def uploaders_write_input_statements() -> list[Statement]:
 FIRST_RUN_ROLE_EXPORTS = ("CodePipelineRoleArn", "SynthBuildRoleArn", "UpsertBuildRoleArn")
 
 
+def endpoint_volume_grants() -> Statement:
+    """SageMaker encrypts the endpoints' volumes through a grant it makes with the credentials of the
+    CreateEndpoint/UpdateEndpoint caller: staging's deploy role, production's rollout (the resolve function); the
+    config makers too (CreateEndpointConfig). Their policies grant it by alias too. Only where the env serves models."""
+    return Statement(
+        Sid="EndpointDeployRolesGrantsForVolumes",
+        Effect=Allow,
+        Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
+        Action=[awacs.kms.CreateGrant],
+        Resource=["*"],
+        Condition=Condition([
+            ArnEquals({"aws:PrincipalArn": [
+                Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role${{RolePath}}${{{role}}}")
+                for role in ("StagingEndpointDeployRoleName", "ProductionEndpointDeployRoleName",
+                             "ResolveFunctionRoleName")]}),
+            Bool({"kms:GrantIsForAWSResource": "true"}),
+        ]),
+    )
+
+
 def artifact_key_policy(env: Environment) -> PolicyDocument:
     """The key policy; the uploaders' and the analysts' statements only when the env's config names them."""
     return PolicyDocument(
@@ -149,23 +169,7 @@ def artifact_key_policy(env: Environment) -> PolicyDocument:
                 Action=KMS_USE_ACTIONS,
                 Resource=["*"],
             ),
-            # SageMaker encrypts the endpoints' volumes through a grant it makes with the credentials of the
-            # CreateEndpoint/UpdateEndpoint caller: staging's deploy role, production's rollout (the resolve
-            # function); the config makers too (CreateEndpointConfig). Their policies grant it by alias too.
-            Statement(
-                Sid="EndpointDeployRolesGrantsForVolumes",
-                Effect=Allow,
-                Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
-                Action=[awacs.kms.CreateGrant],
-                Resource=["*"],
-                Condition=Condition([
-                    ArnEquals({"aws:PrincipalArn": [
-                        Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role${{RolePath}}${{{role}}}")
-                        for role in ("StagingEndpointDeployRoleName", "ProductionEndpointDeployRoleName",
-                                     "ResolveFunctionRoleName")]}),
-                    Bool({"kms:GrantIsForAWSResource": "true"}),
-                ]),
-            ),
+            *([endpoint_volume_grants()] if env.deployment is not None else []),
             # CloudWatch encrypts what this env's alarms publish to the (encrypted) operations topic.
             Statement(
                 Sid="AlarmsPublishToOperationsTopic",

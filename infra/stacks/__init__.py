@@ -23,9 +23,10 @@ BUILDERS: dict[str, Callable[..., Template]] = {
     "production-endpoint": production_endpoint.build,
 }
 
-# What only an env that serves models (config `deployment`) deploys: the deployment pipeline's stack and the endpoint
-# stacks it deploys. Every env has the serving roles (serving-iam), so an env can start serving with a push.
-SERVING_STACKS = ("deployment", "staging-endpoint", "production-endpoint")
+# What only an env that serves models (config `deployment`) deploys: the serving roles (administrator-only), the
+# deployment pipeline's stack and the endpoint stacks it deploys. Elsewhere no role may deploy serving, so an env
+# starts serving only after an administrator's `make deploy` (docs/operations.md).
+SERVING_STACKS = ("serving-iam", "deployment", "staging-endpoint", "production-endpoint")
 
 
 def of_env(env) -> dict[str, Callable[..., Template]]:

@@ -43,7 +43,7 @@ def build(n: Names) -> Template:
     exported_service_role(t, "SageMakerExecutionRole", "SageMakerExecutionRoleName", "sagemaker.amazonaws.com",
           "the SageMaker pipeline's execution role", jobs.sagemaker_execution_statements(), JOBS)
     pipeline_role = exported_service_role(t, "CodePipelineRole", "CodePipelineRoleName", "codepipeline.amazonaws.com",
-          "the delivery pipeline's service role", delivery.codepipeline_statements(), DELIVERY)
+          "the delivery pipeline's service role", delivery.codepipeline_statements(n.env.deployment is not None), DELIVERY)
     _source_policy(t, pipeline_role, n.env.source.type)
     exported_service_role(t, "SynthBuildRole", "SynthBuildRoleName", "codebuild.amazonaws.com",
           "the synth build's role", builds.synth_build_statements(), BUILDS)

@@ -36,9 +36,13 @@ def _notifications_deploy_role():
     return import_value("DeployRolesStackName", "NotificationsDeployRoleArn")
 
 
-def key_policy() -> PolicyDocument:
+def key_policy(serves_models: bool) -> PolicyDocument:
     """Administered by the account alone (no deploy role: no push changes this key); used by the roles and
-    services named here."""
+    services named here (the deployment functions' roles only where the env serves models)."""
+    # The deployment functions' dead letters (Lambda sends them with each function's role).
+    deployment_functions = [key_use_through_iam(
+        "DeploymentFunctionsUseThroughIam",
+        [Sub(role_arn("ResolveFunctionRoleName")), Sub(role_arn("SmokeTestFunctionRoleName"))])] if serves_models else []
     return PolicyDocument(
         Version=VERSION,
         Statement=[
@@ -74,9 +78,7 @@ def key_policy() -> PolicyDocument:
                 Resource=["*"],
                 Condition=Condition(ArnEquals({"kms:EncryptionContext:aws:logs:arn": Sub(NOTIFIER_LOG_GROUP_ARN)})),
             ),
-            # The deployment functions' dead letters (Lambda sends them with each function's role).
-            key_use_through_iam("DeploymentFunctionsUseThroughIam",
-                                [Sub(role_arn("ResolveFunctionRoleName")), Sub(role_arn("SmokeTestFunctionRoleName"))]),
+            *deployment_functions,
         ],
     )
 
@@ -133,7 +135,7 @@ def _queue_policy(t: Template, logical_id: str, queue: sqs.Queue, statements: li
     ))
 
 
-def dead_letter_queues(t: Template, key: kms.Key) -> None:
+def dead_letter_queues(t: Template, key: kms.Key, serves_models: bool) -> None:
     # The notifier's: model package events (encrypted with the notifications key, as the topic they were for).
     notifier = functions.dead_letter_queue(t, "NotifierDeadLetterQueue", "NotifierDeadLetterQueueName", GetAtt(key, "Arn"))
     _queue_policy(t, "NotifierDeadLetterQueuePolicy", notifier, [_rule_dead_letters(notifier, NOTIFIER_RULE_NAME)])
@@ -145,8 +147,10 @@ def dead_letter_queues(t: Template, key: kms.Key) -> None:
         _queue_policy(t, f"{prefix}DeadLetterQueuePolicy", queue, [_rule_dead_letters(queue, f"${{{rule_param}}}")])
         export(t, f"{prefix}DeadLetterQueueArn", GetAtt(queue, "Arn"), f"ARN of the {prefix.lower()} function's dead-letter queue")
     # The deployment functions': a CodePipeline job event carries temporary credentials for the run's artifacts, so
-    # only roles the key's policy lets use it can read what lands here. No service sends in. In every env (an empty
-    # queue costs nothing): an env that starts serving models then needs no new messaging resource before its push.
+    # only roles the key's policy lets use it can read what lands here. No service sends in. Only where the env serves
+    # models: turning serving on is an administrator's `make deploy`, as for the serving roles.
+    if not serves_models:
+        return
     deployment = functions.dead_letter_queue(t, "DeploymentDeadLetterQueue", "DeploymentDeadLetterQueueName",
                                              GetAtt(key, "Arn"))
     _queue_policy(t, "DeploymentDeadLetterQueuePolicy", deployment, [])
@@ -160,10 +164,10 @@ def build(n: Names) -> Template:
         t, "NotificationsKey", "NotificationsAlias", "NotificationsKeyAlias",
         "Encrypts the ${ResourcePrefix} approval notifications and dead letters: approvals topic, the notifier's and "
         "the deployment functions' dead-letter queues, the notifier's environment and logs",
-        key_policy(),
+        key_policy(n.env.deployment is not None),
     )
     export(t, "NotificationsKeyArn", GetAtt(NotificationsKey, "Arn"), "ARN of the notifications key")
     approvals_topic(t, NotificationsKey, n.env.emails)
-    dead_letter_queues(t, NotificationsKey)
+    dead_letter_queues(t, NotificationsKey, n.env.deployment is not None)
     scanner_skips.apply(t, "messaging")
     return t

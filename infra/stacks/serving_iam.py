@@ -5,8 +5,8 @@ Administrator-only, like the IAM and deploy-roles stacks: `make deploy` creates 
 never deploy it. It holds the runtime roles (the model-deployment pipeline's, the role EventBridge starts it with,
 the resolve and smoke-test functions', the role SageMaker serves the endpoints' models with), each under the
 boundary of its kind, and the roles CloudFormation deploys the deployment stack and each endpoint stack with (one
-role per endpoint stack). They exist in every env, as the others do, so every import of them resolves; only an env
-whose config has a `deployment` block deploys anything that uses them.
+role per endpoint stack). Only an env whose config has a `deployment` block renders it (infra/stacks SERVING_STACKS):
+elsewhere no role may serve a model, and turning serving on takes an administrator's `make deploy`.
 """
 from __future__ import annotations
 

@@ -59,7 +59,14 @@ CHANGES = {
     "kpi.quicksight_principals": [("prod", _add("kpi", "quicksight_principals", f"arn:aws:quicksight:eu-west-1:{ACCOUNT}:group/default/ml"))],
     "log_retention_days": [("prod", _set("log_retention_days", 90))],
     "tags": [("prod", lambda env: env.setdefault("tags", {}).update({"cost-centre": "ml-42"}))],
+    "deployment": [("dev", lambda env: _serve(env)), ("prod", lambda env: _serve(env))],
 }
+
+
+def _serve(env: dict) -> None:
+    """The env starts serving models: a deployment block (defaults), which needs release approval (config)."""
+    env["deployment"] = {}
+    env.setdefault("operations", {})["release_approval"] = True
 
 
 def _evaluated(cfg: Path, env: str) -> tuple[dict, dict]:
@@ -145,3 +152,20 @@ def test_make_deploy_points_to_the_section_that_says_how_to_create_the_role():
     text = (OPERATIONS.parents[1] / path).read_text(encoding="utf-8")
     slugs = {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in re.findall(r"^#+ (.+)$", text, re.MULTILINE)}
     assert anchor in slugs
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_turning_serving_on_takes_an_administrator(env, tmp_path):
+    """No push alone can start serving: the roles and grants serving needs are in administrator-only stacks, which an
+    env renders only once its config has a `deployment` block (tests/iam/test_serving_only_where_config_serves.py)."""
+    cfg = Path(shutil.copytree(FIXTURE_CONFIG, tmp_path / "config"))
+    data = yaml.safe_load((cfg / f"{env}.yaml").read_text())
+    assert "deployment" not in data, "the fixture env already serves models"
+    before = _evaluated(cfg, env)
+    _serve(data)
+    (cfg / f"{env}.yaml").write_text(yaml.safe_dump(data))
+    after = _evaluated(cfg, env)
+    assert "serving-iam" not in before[0] and "serving-iam" in after[0]
+    for stack in ("boundaries", "iam", "messaging"):
+        assert before[0][stack] != after[0][stack], f"{stack}: unchanged by turning serving on"
+    assert ADMIN in ways(before, after)

@@ -217,8 +217,8 @@ class DeploymentSteps:
     def deployment_rule(self, row):
         d, sqs, sns, events = self.w.deployment, self.client("sqs"), self.client("sns"), self.client("events")
         if self.env.deployment is None:
-            self.p.say(f"{self.env.name} has no deployment block; rehearsing with the deployment and endpoint stacks "
-                       "the default block would give it (rendered for the demo only)")
+            self.p.say(f"{self.env.name} has no deployment block; rehearsing with the serving roles, messaging, deployment and "
+                       "endpoint stacks the default block would give it (rendered for the demo only)")
         self.p.say(f"deployment.yaml    rule {d.rule.name}: {_json(d.rule.pattern)}")
         url = sqs.create_queue(QueueName=f"demo-target-{d.rule.name}")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

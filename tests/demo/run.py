@@ -121,14 +121,17 @@ class Demo(deployment.DeploymentSteps):
                        "the demo uses this fresh render")
         row.result = f"{len(self.rendered)} files" + ("" if stale else ", identical to templates/")
         if self.env.deployment is None:
-            # The env serves no models, so it renders no serving stacks: rehearse with those it would render with the
-            # default deployment block.
+            # The env serves no models, so it renders no serving stacks (nor the deployment functions' queue in
+            # messaging): rehearse with those it would render with the default deployment block.
             import dataclasses
+
+            from infra.stacks import SERVING_STACKS
 
             serving = dataclasses.replace(self.env, deployment=self.deployment_settings)
             rehearsal = render.render(dataclasses.replace(self.project, environments={self.env.name: serving}))
-            self.rendered = {**{rel: text for rel, text in rehearsal.items() if rel.startswith(f"{self.env.name}/")},
-                             **self.rendered}
+            self.rendered = {**self.rendered, **{
+                rel: text for rel, text in rehearsal.items()
+                if rel.split("/")[0] == self.env.name and rel.split("/")[1].split(".")[0] in (*SERVING_STACKS, "messaging")}}
 
     def read_wiring(self, row):
         w = self.w = wiring_mod.read(self.rendered, self.project, self.env)

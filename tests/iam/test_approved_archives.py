@@ -80,8 +80,15 @@ def test_only_the_deployment_resolve_role_may_write_object_tags(envs):
     assert [p for env in envs for p in tagging_problems(env)] == []
 
 
+def _serving(envs):
+    """The envs that serve models: only they have the serving roles (serving-iam)."""
+    serving = [env for env in envs if env.renders("serving-iam")]
+    assert serving, "no env or variant serves models"
+    return serving
+
+
 def test_the_resolve_role_may_tag_archives(envs):
-    for env in envs:
+    for env in _serving(envs):
         tags = [st for where, logical_id, st in _allows(env) if (where, logical_id) == TAGGER
                 and "s3:PutObjectVersionTagging" in as_list(st.get("Action"))]
         archive = env.concrete(AN_ARCHIVE)
@@ -90,7 +97,7 @@ def test_the_resolve_role_may_tag_archives(envs):
 
 @pytest.mark.parametrize("reader", SERVING_READERS, ids=lambda r: r[1])
 def test_serving_reads_only_archives_the_deployment_tagged(envs, reader):
-    for env in envs:
+    for env in _serving(envs):
         archive = env.concrete(AN_ARCHIVE)
         reads = [st for where, logical_id, st in _allows(env) if (where, logical_id) == reader
                  and _matches(st.get("Action"), READS)
@@ -125,7 +132,7 @@ def test_the_check_catches_a_job_role_that_may_tag(envs):
 
 
 def test_the_check_catches_a_model_role_reading_untagged_archives(envs):
-    env = envs[0]
+    env = _serving(envs)[0]
     broken = _with_statement(env, "serving-iam", "ModelRole",
                              "{Effect: Allow, Action: ['s3:GetObject'], Resource: [!Sub 'arn:${AWS::Partition}:s3:::"
                              + env.concrete("${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}/${SageMakerPrefix}*']}"))

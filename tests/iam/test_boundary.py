@@ -31,9 +31,11 @@ BOUNDARY_IDS = [logical_id for logical_id, _ in BOUNDARIES.values()]
 
 
 def _boundaries(stacks) -> dict[str, dict]:
-    """logical id -> the boundary's policy document as IAM receives it for this env."""
+    """logical id -> the boundary's policy document as IAM receives it for this env (an env that serves no models has
+    no serving functions' boundary)."""
     policies = stacks["boundaries"].resources("AWS::IAM::ManagedPolicy")
-    return {logical_id: policies[logical_id]["Properties"]["PolicyDocument"] for logical_id in BOUNDARY_IDS}
+    return {logical_id: policies[logical_id]["Properties"]["PolicyDocument"] for logical_id in BOUNDARY_IDS
+            if logical_id in policies}
 
 
 def _bounded_role_statements(stacks) -> list[tuple[str, str, dict]]:
@@ -78,6 +80,9 @@ def coverage_problems(stacks) -> list[str]:
     boundaries = _boundaries(stacks)
     problems = []
     for role, boundary, st in _bounded_role_statements(stacks):
+        if boundary not in boundaries:
+            problems.append(f"{role}: its boundary {boundary} is not in the boundaries stack")
+            continue
         for action in as_list(st["Action"]):
             for resource in as_list(st["Resource"]):
                 if not any(_covers(b, action, resource, st.get("Condition", {})) for b in statements(boundaries[boundary])):

@@ -118,7 +118,7 @@ def missing_permissions(env, stack: str) -> list[str]:
     """What the env's `stack` deploy role lacks (env: a tests.support.concrete_envs.EnvRender)."""
     role = DEPLOYED[stack]
     # Deploy roles live in the deploy-roles stack, and model deployment's in the serving-iam stack.
-    held = granted({**env.template("deploy-roles")["Resources"], **env.template("serving-iam")["Resources"]}, role)
+    held = granted(env.resources("deploy-roles", "serving-iam"), role)
     problems = []
     for resource_type in sorted({r["Type"] for r in env.template(stack)["Resources"].values()}):
         # A key's own policy names its deploy role with the administration actions (tests/iam/test_key_administration.py).

@@ -86,7 +86,8 @@ def test_demo_registers_the_model_train_local_trained(outputs):
 
 def test_demo_rehearses_the_deployment_with_the_env_settings_or_the_defaults(outputs, project):
     for env, (_, text) in outputs.items():
-        no_block = f"{env} has no deployment block; rehearsing with the deployment and endpoint stacks the default block"
+        no_block = (f"{env} has no deployment block; rehearsing with the serving roles, messaging, deployment and endpoint "
+                    "stacks the default block")
         assert (no_block in text) == (project.env(env).deployment is None)
 
 

@@ -56,6 +56,26 @@ def test_bootstrap_deploys_the_administrator_stacks_then_the_pipeline_and_nothin
     assert deploy.BOOTSTRAP_STACKS == ("deploy-roles", "boundaries", "iam", "serving-iam", "messaging", "pipeline")
 
 
+def test_bootstrap_deploys_the_serving_roles_only_where_the_env_serves_models(fixture_project):
+    """An env that serves none renders no serving-iam (infra/stacks SERVING_STACKS): `make deploy` skips it, so turning
+    serving on is an administrator's `make deploy` after the config change."""
+    import dataclasses
+
+    from infra import config
+
+    base = next(iter(fixture_project.environments.values()))
+    plain = deploy.bootstrap_stacks(dataclasses.replace(base, deployment=None))
+    serving = deploy.bootstrap_stacks(dataclasses.replace(base, deployment=config.loader.deployment_settings("", {})))
+    assert plain == [s for s in deploy.BOOTSTRAP_STACKS if s != "serving-iam"]
+    assert serving == list(deploy.BOOTSTRAP_STACKS)
+
+
+@pytest.mark.every_env
+def test_bootstrap_deploys_only_templates_the_env_renders(project, env):
+    for stack in deploy.bootstrap_stacks(project.env(env)):
+        assert (ROOT / "templates" / env / f"{stack}.yaml").is_file(), f"{env}: no templates/{env}/{stack}.yaml"
+
+
 @pytest.mark.every_env
 @pytest.mark.parametrize("stack", ["iam", "pipeline"])
 def test_bootstrap_templates_fit_inline_and_carry_env_parameters_and_tags(project, stack, env):
@@ -366,4 +386,19 @@ def test_diff_never_previews_the_endpoint_stacks_and_the_deployment_stack_only_w
     serving = deploy.previewed_stacks(names_mod.Names(
         fixture_project, dataclasses.replace(base, deployment=config.loader.deployment_settings("", {}))))
     assert not {"staging-endpoint", "production-endpoint"} & set(plain + serving)
-    assert "deployment" not in plain and "deployment" in serving
+    assert not {"deployment", "serving-iam"} & set(plain) and {"deployment", "serving-iam"} <= set(serving)
+
+
+@pytest.mark.parametrize("status, first", [(None, "deploy"), ("UPDATE_COMPLETE", "set_stack_policy")])
+def test_an_existing_stack_gets_its_new_stack_policy_before_the_update(project, monkeypatch, status, first):
+    """CloudFormation enforces the stack's current policy during a change set (ExecuteChangeSet): a stack that drops
+    a protected resource (messaging's deployment queue, where the env stops serving) could not be updated under the
+    old one. A new stack has no policy to replace; the policy is set after either way."""
+    env = next(iter(project.environments))
+    n = config.names.for_env(project, project.env(env))
+    calls = []
+    monkeypatch.setattr(deploy, "_stack_status", lambda cfn, name: status)
+    monkeypatch.setattr(deploy, "deploy_stack", lambda cfn, name, *a: calls.append("deploy"))
+    monkeypatch.setattr(deploy, "apply_stack_policy", lambda cfn, name, path: calls.append("set_stack_policy"))
+    deploy.bootstrap_stack(None, n, "messaging", ROOT / "templates", env, None)
+    assert calls == ([first] if first == "deploy" else [first, "deploy"]) + ["set_stack_policy"]

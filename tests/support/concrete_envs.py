@@ -54,6 +54,10 @@ class EnvRender:
     def renders(self, stack: str) -> bool:
         return f"{self.env}/{stack}.yaml" in self.rendered
 
+    def resources(self, *stacks: str) -> dict[str, dict]:
+        """logical id -> resource, over those of `stacks` the env renders (serving-iam only where it serves models)."""
+        return {rid: r for stack in stacks if self.renders(stack) for rid, r in self.template(stack)["Resources"].items()}
+
     def texts(self) -> dict[str, str]:
         """stack -> this env's template text, for every stack it renders."""
         return {stack: self.text(stack) for stack in self.stacks}

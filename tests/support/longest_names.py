@@ -4,14 +4,17 @@ from __future__ import annotations
 import dataclasses
 from types import MappingProxyType
 
+from infra.config import loader
 from infra.config import names as names_mod
 
 
 def longest_project(project):
-    """The loaded project renamed to the limits of the schema and of names.check_limits, with one env."""
+    """The loaded project renamed to the limits of the schema and of names.check_limits, with one env, which serves
+    models (its serving roles and boundaries are the larger)."""
     env = next(iter(project.environments.values()))
     long_env = dataclasses.replace(
-        env, name="e" * 10, account_id=None,
+        env, name="e" * 10, account_id=None, release_approval=True,
+        deployment=env.deployment or loader.deployment_settings("", {}),
         source=dataclasses.replace(env.source, repository="o" * 39 + "/" + "r" * 100),
     )
     longest = dataclasses.replace(

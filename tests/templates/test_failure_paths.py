@@ -75,19 +75,9 @@ def test_the_topic_check_catches_an_alarm_on_another_envs_operations_topic():
         "not the operations topic"]
 
 
-# Queues messaging keeps in every env so an env can start serving models with a push (infra/stacks/messaging.py):
-# nothing sends to them where the env serves none, and where it serves, the deployment stack watches them.
-SERVING_QUEUES = {"DeploymentDeadLetterQueue"}
-
-
 @pytest.mark.every_env
 def test_every_dead_letter_queue_and_every_hand_over_to_one_is_watched(rendered, project, env):
     queues = {k[1]: r for k, r in _resources(rendered, env, "AWS::SQS::Queue").items()}
-    if project.env(env).deployment is None:
-        assert not any("DeploymentDeadLetterQueue" in text for path, text in rendered.items()
-                       if path.startswith(f"{env}/") and path.endswith(".yaml") and not path.endswith("/messaging.yaml")), \
-            f"{env}: sends to it"
-        queues = {k: r for k, r in queues.items() if k not in SERVING_QUEUES}
     assert queues
     depth = _watched(rendered, env, "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName")
     for logical_id in queues:

@@ -17,8 +17,13 @@ from infra.iam.deploy_policies import actions
 from infra.iam.policies import (arn, artifact_bucket_arn, bucket_info, pass_role, publish_to_topic, read_write_prefix,
                                 use_key_by_alias)
 
-# The stacks the pipeline's CloudFormation actions deploy, by their name parameters (infra/parts/delivery_pipeline.py DEPLOYMENTS).
-PIPELINE_STACK_NAME_PARAMETERS = ("PipelineStackName", "NotificationsStackName", "KpiStackName", "DeploymentStackName")
+# The stacks the pipeline's CloudFormation actions deploy, by their name parameters (infra/parts/delivery_pipeline.py
+# DEPLOYMENTS), and the role each is deployed with; the deployment stack only in an env whose config serves models
+# (`deployment`): elsewhere no push can add a stage that deploys it, since this role may neither create it nor pass
+# its role.
+PIPELINE_STACKS = (("PipelineStackName", "PipelineDeployRoleName"), ("NotificationsStackName", "NotificationsDeployRoleName"),
+                   ("KpiStackName", "KpiDeployRoleName"))
+SERVING_PIPELINE_STACKS = (("DeploymentStackName", "DeploymentDeployRoleName"),)
 
 
 # CodePipeline chooses the artifact folder itself (the pipeline name, cut to 20 characters).
@@ -48,8 +53,10 @@ def _start_pipeline(sid: str, name_param: str) -> list[Statement]:
                       Resource=[arn("codepipeline", f"${{{name_param}}}")])]
 
 
-def codepipeline_statements() -> list[Statement]:
-    """Move artifacts, fetch the source, run the two builds, ask for release approval, drive the stack deployments."""
+def codepipeline_statements(serves_models: bool) -> list[Statement]:
+    """Move artifacts, fetch the source, run the two builds, ask for release approval, drive the stack deployments
+    (the deployment stack's only where the env serves models)."""
+    stacks = PIPELINE_STACKS + (SERVING_PIPELINE_STACKS if serves_models else ())
     return [
         use_key_by_alias("ArtifactKey", "${ArtifactKeyAlias}"),
         *read_write_prefix("Artifacts", PIPELINE_ARTIFACTS),
@@ -67,12 +74,8 @@ def codepipeline_statements() -> list[Statement]:
             Resource=[arn("codebuild", "project/${SynthProjectName}"), arn("codebuild", "project/${UpsertProjectName}")],
         ),
         # Only the stacks the pipeline deploys: never the IAM or the deploy-roles stack.
-        *_deploy_stacks("DeployProjectStacks", PIPELINE_STACK_NAME_PARAMETERS, "GetStackPolicy", "SetStackPolicy"),
-        pass_role(
-            "PassDeployRoles",
-            ["${PipelineDeployRoleName}", "${NotificationsDeployRoleName}", "${KpiDeployRoleName}", "${DeploymentDeployRoleName}"],
-            "cloudformation.amazonaws.com",
-        ),
+        *_deploy_stacks("DeployProjectStacks", tuple(stack for stack, _ in stacks), "GetStackPolicy", "SetStackPolicy"),
+        pass_role("PassDeployRoles", [f"${{{role}}}" for _, role in stacks], "cloudformation.amazonaws.com"),
     ]
 
 

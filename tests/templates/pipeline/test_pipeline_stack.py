@@ -156,8 +156,8 @@ def test_every_input_artifact_is_produced_by_an_earlier_action(tpl):
 
 @pytest.mark.every_env
 def test_each_cloudformation_action_uses_a_deploy_role_the_pipeline_role_may_pass(tpl, iam_tpl, rendered, n, env):
-    deploy_roles = {**cfn_load(rendered[f"{env}/deploy-roles.yaml"])["Resources"],
-                    **cfn_load(rendered[f"{env}/serving-iam.yaml"])["Resources"]}
+    deploy_roles = {rid: r for stack in ("deploy-roles", "serving-iam") if f"{env}/{stack}.yaml" in rendered
+                    for rid, r in cfn_load(rendered[f"{env}/{stack}.yaml"])["Resources"].items()}
     role = iam_tpl["Resources"]["CodePipelineRole"]["Properties"]
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
     passable = {
@@ -259,8 +259,8 @@ def test_artifact_bucket_is_kms_encrypted_versioned_private_tls_only_and_retaine
 # The artifact key's statements in every env; the uploaders' and analysts' ones exist only where config names them
 # (tests/iam/test_data_uploaders.py, tests/iam/test_analysts.py).
 KEY_STATEMENTS = {"AccountAdministersKey", "DeployRoleAdministersKey", "ProjectRolesUseKeyThroughIam", "LogsEncryptProjectLogGroups",
-                  "AlarmsPublishToOperationsTopic", "FailedDeliveryRunsPublishToOperationsTopic",
-                  "EndpointDeployRolesGrantsForVolumes", "FirstRunRolesUseKey"}
+                  "AlarmsPublishToOperationsTopic", "FailedDeliveryRunsPublishToOperationsTopic", "FirstRunRolesUseKey"}
+SERVING_KEY_STATEMENTS = {"EndpointDeployRolesGrantsForVolumes"}  # only where the env serves models
 
 
 def key_statements(tpl) -> dict[str, dict]:
@@ -292,7 +292,10 @@ def test_artifact_key_rotates_is_retained_and_only_project_roles_and_configured_
     assert deployer["Principal"] == {"AWS": [{"Fn::ImportValue": f"{n.stack('deploy-roles')}-PipelineDeployRoleArn"}]}
     optional = {"DataUploadersEncryptInputThroughS3"} if n.env.data_uploaders else set()
     optional |= {"AnalystsUseKeyThroughS3"} if n.env.analyst_principals else set()
+    optional |= SERVING_KEY_STATEMENTS if n.env.deployment else set()
     assert set(statements) == KEY_STATEMENTS | optional
+    if not n.env.deployment:
+        return
     # Grants only, only for the endpoint stacks' deploy roles and production's rollout (the resolve function), only
     # for AWS resources (SageMaker's endpoint volumes).
     grants = statements["EndpointDeployRolesGrantsForVolumes"]
@@ -310,7 +313,7 @@ ANALYST = "arn:aws:iam::123456789012:role/test-analyst"
 def test_the_artifact_key_names_uploaders_and_analysts_only_in_an_env_that_lists_them(fixture_project, uploaders, analysts):
     tpl = concrete_envs.template(fixture_project, "dev", "pipeline", data_uploaders=uploaders, analyst_principals=analysts)
     statements = key_statements(tpl)
-    assert set(statements) - KEY_STATEMENTS == ({"DataUploadersEncryptInputThroughS3"} if uploaders else set()) | (
+    assert set(statements) - KEY_STATEMENTS - SERVING_KEY_STATEMENTS == ({"DataUploadersEncryptInputThroughS3"} if uploaders else set()) | (
         {"AnalystsUseKeyThroughS3"} if analysts else set())
     if analysts:
         assert ANALYST in json.dumps(statements["AnalystsUseKeyThroughS3"])
