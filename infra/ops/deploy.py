@@ -338,6 +338,20 @@ def bootstrap_stacks(env) -> list[str]:
     return [stack for stack in BOOTSTRAP_STACKS if stack in stacks.of_env(env)]
 
 
+def check_no_serving_stacks_left(cfn, n: names_mod.Names) -> None:
+    """An env whose config serves no models must have none of the stacks serving needs left: its boundaries update
+    would remove the serving boundary their roles still carry, and its messaging update the queue the deployment
+    stack imports. DeployError naming them, before any stack changes."""
+    if n.env.deployment is not None:
+        return
+    left = [n.stack(stack) for stack in reversed(stacks.SERVING_STACKS)
+            if _stack_status(cfn, n.stack(stack)) not in (None, "DELETE_COMPLETE")]
+    if left:
+        raise DeployError(f"{n.env.file} serves no models, but {', '.join(left)} still exist: delete them first, in that "
+                          "order, and the production endpoint (docs/deployment.md#stopping-removing-the-deployment-block-"
+                          "does-not-delete-the-endpoints)")
+
+
 def bootstrap_stack(cfn, n: names_mod.Names, stack: str, templates: Path, env_name: str, role_arn: str | None) -> None:
     """Deploy one administrator stack with its stack policy. CloudFormation enforces a stack's current policy when it
     executes a change set, and no change set can override it (ExecuteChangeSet, CloudFormation API reference): so an
@@ -419,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "diff":
             return diff_outcome(diff_all(cfn, n, args.templates, env.name))
         _warn_about_quotas(s, n)
+        check_no_serving_stacks_left(cfn, n)
         for stack in bootstrap_stacks(env):
             bootstrap_stack(cfn, n, stack, args.templates, env.name, args.cfn_role_arn)
     except (config.ConfigError, DeployError) as exc:

@@ -70,6 +70,40 @@ def test_bootstrap_deploys_the_serving_roles_only_where_the_env_serves_models(fi
     assert serving == list(deploy.BOOTSTRAP_STACKS)
 
 
+class _Existing:
+    """CloudFormation as the preflight sees it: these stack names exist."""
+
+    def __init__(self, names):
+        self.names = set(names)
+
+    def describe_stacks(self, StackName):
+        from botocore.exceptions import ClientError
+
+        if StackName not in self.names:
+            raise ClientError({"Error": {"Code": "ValidationError", "Message": f"Stack with id {StackName} does not exist"}},
+                              "DescribeStacks")
+        return {"Stacks": [{"StackStatus": "UPDATE_COMPLETE"}]}
+
+
+def test_an_env_that_serves_none_is_not_bootstrapped_while_a_serving_stack_is_left(fixture_project):
+    """Its boundaries and messaging updates would pull the boundary and the queue from under them (docs/deployment.md
+    Stopping): refused in one line naming the stacks, before any change; none left, or an env that serves, goes on."""
+    import dataclasses
+
+    from infra import config, stacks
+    from infra.config import names as names_mod
+
+    base = next(iter(fixture_project.environments.values()))
+    plain = names_mod.Names(fixture_project, dataclasses.replace(base, deployment=None))
+    serving = names_mod.Names(fixture_project, dataclasses.replace(base, deployment=config.loader.deployment_settings("", {})))
+    left = [plain.stack(s) for s in stacks.SERVING_STACKS]
+    with pytest.raises(deploy.DeployError) as refused:
+        deploy.check_no_serving_stacks_left(_Existing(left), plain)
+    assert all(name in str(refused.value) for name in left) and "\n" not in str(refused.value)
+    deploy.check_no_serving_stacks_left(_Existing([plain.stack("pipeline")]), plain)
+    deploy.check_no_serving_stacks_left(_Existing(left), serving)
+
+
 @pytest.mark.every_env
 def test_bootstrap_deploys_only_templates_the_env_renders(project, env):
     for stack in deploy.bootstrap_stacks(project.env(env)):
