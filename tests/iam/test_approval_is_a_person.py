@@ -10,7 +10,6 @@ import pytest
 
 from infra.stacks import BUILDERS
 from tests.support.cfn import as_list, load, policies, statements
-from tests.support.concrete_envs import env_renders
 
 APPROVING = {"sagemaker:UpdateModelPackage", "sagemaker:BatchUpdateModelPackage"}
 PENDING = {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}}
@@ -31,12 +30,6 @@ def approval_problems(template_text: str, label: str) -> list[str]:
             if "sagemaker:CreateModelPackage" in acts and st.get("Condition") not in (PENDING, PENDING_LIST):
                 problems.append(f"{label} {logical_id} {st.get('Sid')}: may register a version with any approval status")
     return problems
-
-
-@pytest.fixture(scope="module")
-def envs(project, rendered):
-    """Every env's concrete templates, of config/ and of the variants that turn each optional feature on and off."""
-    return env_renders(project, rendered)
 
 
 @pytest.mark.parametrize("stack", list(BUILDERS))

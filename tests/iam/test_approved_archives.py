@@ -17,7 +17,6 @@ from infra.iam.boundary import BOUNDARIES, SERVING_FUNCTIONS
 from infra.stacks import BUILDERS
 from lambda_src.deploy_resolve import contract
 from tests.support.cfn import as_list, policies, statements, text_of
-from tests.support.concrete_envs import env_renders
 
 TAG_WRITES = ("s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging",
               "s3:ReplicateTags")
@@ -35,12 +34,6 @@ TAG_CONDITION = {f"s3:ExistingObjectTag/{contract.ARCHIVE_TAG}": [
 
 def _matches(patterns, names) -> list[str]:
     return sorted({n for p in as_list(patterns) for n in names if fnmatch.fnmatchcase(n.lower(), str(p).lower())})
-
-
-@pytest.fixture(scope="module")
-def envs(project, rendered):
-    """Every env's concrete templates, of config/ and of the variants that turn each optional feature on and off."""
-    return env_renders(project, rendered)
 
 
 def _allows(env):

@@ -22,7 +22,6 @@ from infra.iam.boundary import BOUNDARIES, DELIVERY, _sid_word, merged, source_s
 from infra.iam.policies import NO_RESOURCE_LEVEL_ACTIONS
 from infra.stacks import BUILDERS
 from tests.support.cfn import as_list, statements
-from tests.support.concrete_envs import env_renders
 from tests.support.longest_names import longest_project
 from tests.support.resolve import resolve_all
 
@@ -117,12 +116,6 @@ def _resolved(env) -> dict:
     for stack in stacks.values():
         stack.config_values = values
     return stacks
-
-
-@pytest.fixture(scope="module")
-def envs(rendered, project):
-    """Every env of config/ and of the variants: one per source type with every option on, one with every option off."""
-    return env_renders(project, rendered)
 
 
 @pytest.fixture(scope="module")

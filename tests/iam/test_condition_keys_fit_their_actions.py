@@ -7,10 +7,8 @@ hold takes. An action held under one of these keys and missing here fails until 
 """
 from __future__ import annotations
 
-import pytest
 
 from tests.support.cfn import as_list, policies, statements
-from tests.support.concrete_envs import env_renders
 
 _USE_CONNECTION = ("BranchName", "FullRepositoryId", "OwnerId", "ProviderAction", "ProviderPermissionsRequired",
                    "RepositoryName")
@@ -38,11 +36,6 @@ def misfits(statement: dict) -> list[str]:
         elif not service_keys <= taken:
             out.append(f"{action} does not take {sorted(service_keys - taken)}: the statement never grants it")
     return out
-
-
-@pytest.fixture(scope="module")
-def envs(project, rendered):
-    return env_renders(project, rendered)
 
 
 def test_service_condition_keys_are_taken_by_every_action_they_hold(envs):

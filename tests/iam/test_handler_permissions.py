@@ -17,7 +17,6 @@ from infra.stacks.deployment import ENDPOINT_DEPLOY_ROLES
 from infra.stacks.pipeline import DEPLOYMENTS
 from infra.iam.policies import DEPLOY_ROLE_KEY_ACTIONS
 from tests.support.cfn import as_list, role_statements
-from tests.support.concrete_envs import env_renders
 from tests.support.iam_actions import resource_types
 
 SCHEMAS = Path(cfnlint.__file__).parent / "data" / "schemas"
@@ -132,13 +131,6 @@ def missing_permissions(env, stack: str) -> list[str]:
         for permission in sorted(wanted - held - key_side - exempt):
             problems.append(f"{env.label}/{stack}.yaml {resource_type}: {role} lacks {permission}")
     return problems
-
-
-@pytest.fixture(scope="module")
-def envs(project, rendered):
-    """Every env's concrete templates, of config/ and of the variants that turn each optional feature on and off
-    (a QuickSight data source only where principals are listed, the deployment stage only with a deployment block)."""
-    return env_renders(project, rendered)
 
 
 @pytest.mark.parametrize("stack", list(DEPLOYED))

@@ -8,12 +8,10 @@ role. Keys in a stack only an administrator deploys name no deploy role at all.
 """
 from __future__ import annotations
 
-import pytest
 
 from infra.iam.deploy_policies import KEY_LOOKUP_ACTIONS
 from infra.stacks import BUILDERS
 from tests.support.cfn import as_list, load, role_statements, statements, text_of
-from tests.support.concrete_envs import env_renders
 
 KEY_WIDE = ("*", "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*")
 LOOKUPS = {f"kms:{action}" for action in KEY_LOOKUP_ACTIONS}
@@ -35,12 +33,6 @@ def deploy_role_key_problems(deploy_roles_text: str, label: str = "deploy-roles.
             if wide and beyond:
                 problems.append(f"{label} {logical_id} {statement.get('Sid')}: {', '.join(beyond)} on {wide[0]}")
     return problems
-
-
-@pytest.fixture(scope="module")
-def envs(project, rendered):
-    """Every env's concrete templates, of config/ and of the variants that turn each optional feature on and off."""
-    return env_renders(project, rendered)
 
 
 def test_deploy_roles_only_list_aliases_through_iam(envs):

@@ -9,18 +9,11 @@ from infra.cfn import parameters
 from infra.iam.policies import NO_RESOURCE_LEVEL_ACTIONS
 from infra.stacks import BUILDERS
 from tests.support.cfn import as_list, load, policies, role_statements, statements, text_of
-from tests.support.concrete_envs import env_renders
 
 TRUST = "AssumeRolePolicyDocument"
 # The permissions boundaries grant nothing by themselves; tests/iam/test_boundary.py checks them on their own.
 BOUNDARIES = {("boundaries.yaml", logical_id) for logical_id in ("DeliveryRolesBoundary", "BuildRolesBoundary", "JobRolesBoundary",
                                                                     "FunctionRolesBoundary")}
-
-
-@pytest.fixture(scope="module")
-def envs(project, rendered):
-    """Every env's concrete templates, of config/ and of the variants that turn each optional feature on and off."""
-    return env_renders(project, rendered)
 
 
 def _all_statements(envs, with_boundary: bool = False):

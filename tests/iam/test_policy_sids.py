@@ -10,16 +10,10 @@ from __future__ import annotations
 
 import re
 
-import pytest
 
 from infra.stacks import BUILDERS
 from tests.support.cfn import as_list, policies
-from tests.support.concrete_envs import all_on, env_renders
-
-
-@pytest.fixture(scope="module")
-def envs(project, rendered):
-    return env_renders(project, rendered)
+from tests.support.concrete_envs import all_on
 
 
 def _statements(document: dict) -> list[dict]:

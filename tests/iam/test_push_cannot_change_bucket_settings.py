@@ -17,7 +17,6 @@ from infra.config.names import ENDPOINT_STACKS
 from infra.stacks.deployment import ENDPOINT_DEPLOY_ROLES
 from infra.stacks.pipeline import DEPLOYMENTS
 from tests.support.cfn import as_list, role_statements
-from tests.support.concrete_envs import env_renders
 from tests.support.iam_actions import resource_types
 
 # action -> what it would let a push do to the bucket's data.
@@ -45,12 +44,6 @@ BUCKET_SETTINGS: dict[str, str] = {
 DEPLOY_ROLES = [*(role_export.removesuffix("Arn") for _, _, role_export, _ in DEPLOYMENTS.values()),
                 *(ENDPOINT_DEPLOY_ROLES[stack].removesuffix("Arn") for stack in ENDPOINT_STACKS)]
 RUNTIME_ROLES = ["CodePipelineRole", "SynthBuildRole", "UpsertBuildRole"]
-
-
-@pytest.fixture(scope="module")
-def envs(project, rendered):
-    """Every env's concrete templates, of config/ and of the variants that turn each optional feature on and off."""
-    return env_renders(project, rendered)
 
 
 def settings_held(resources: dict, role: str) -> list[str]:

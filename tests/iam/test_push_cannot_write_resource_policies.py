@@ -20,7 +20,6 @@ from infra.config.names import ENDPOINT_STACKS
 from infra.stacks.deployment import ENDPOINT_DEPLOY_ROLES
 from infra.stacks.pipeline import DEPLOYMENTS
 from tests.support.cfn import as_list, load, role_statements
-from tests.support.concrete_envs import env_renders
 from tests.support.iam_actions import resource_types
 
 
@@ -87,12 +86,6 @@ OPEN: dict[tuple[str, str], str] = {
 # templates are the release a push made).
 PUSH_DEPLOYED = {**{stack: role_export.removesuffix("Arn") for stack, (_, _, role_export, _) in DEPLOYMENTS.items()},
                  **{stack: ENDPOINT_DEPLOY_ROLES[stack].removesuffix("Arn") for stack in ENDPOINT_STACKS}}
-
-
-@pytest.fixture(scope="module")
-def envs(project, rendered):
-    """Every env's concrete templates, of config/ and of the variants that turn each optional feature on and off."""
-    return env_renders(project, rendered)
 
 
 def lambda_permission_services(templates: dict[str, str]) -> set[str]:

@@ -10,7 +10,6 @@ import pytest
 
 from infra.stacks import BUILDERS
 from tests.support.cfn import as_list, load, policies, statements, text_of
-from tests.support.concrete_envs import env_renders
 from tests.support.iam_actions import resource_types
 
 
@@ -33,12 +32,6 @@ def scoping_problems(template_text: str, label: str) -> list[str]:
                     problems.append(f"{label} {logical_id} {statement.get('Sid')}: {action} has no resource-level "
                                     f"permission, so it needs Resource \"*\" (granted on {resources[0]})")
     return problems
-
-
-@pytest.fixture(scope="module")
-def envs(project, rendered):
-    """Every env's concrete templates, of config/ and of the variants that turn each optional feature on and off."""
-    return env_renders(project, rendered)
 
 
 @pytest.mark.parametrize("stack", list(BUILDERS))

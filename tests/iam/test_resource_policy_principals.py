@@ -11,7 +11,6 @@ import pytest
 
 from infra.stacks import BUILDERS
 from tests.support.cfn import as_list, load, policies, statements
-from tests.support.concrete_envs import env_renders
 from tests.support.resolve import walk
 
 RESOURCE_POLICIES = {"AWS::KMS::Key", "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy"}
@@ -45,12 +44,6 @@ def same_stack_principal_problems(template_text: str, label: str) -> list[str]:
                         problems.append(f"{label} {logical_id} {statement.get('Sid')}: names {named}, a role this stack "
                                         "creates, as a principal")
     return problems
-
-
-@pytest.fixture(scope="module")
-def envs(project, rendered):
-    """Every env's concrete templates, of config/ and of the variants that turn each optional feature on and off."""
-    return env_renders(project, rendered)
 
 
 @pytest.mark.parametrize("stack", list(BUILDERS))

@@ -16,15 +16,9 @@ import pytest
 
 from tests.iam.test_push_cannot_write_resource_policies import PUSH_DEPLOYED, _roles, with_role
 from tests.support.cfn import as_list, role_statements
-from tests.support.concrete_envs import env_renders
 
 KEYS = ("events:source", "events:detail-type")
 PATTERN_FIELDS = {"events:source": "source", "events:detail-type": "detail-type"}
-
-
-@pytest.fixture(scope="module")
-def envs(project, rendered):
-    return env_renders(project, rendered)
 
 
 def rules(template: dict) -> dict[str, dict]:

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import re
 
-import pytest
 
 from tests.support.cfn import as_list, role_statements, text_of
-from tests.support.concrete_envs import env_renders
 from tests.support.iam_actions import resource_types
 
 TYPES = ("processing-job", "training-job", "model", "endpoint-config")
@@ -62,12 +60,6 @@ BY_TYPE: dict[tuple[str, str, str], str] = {
         "'The Resolve role reads the account's endpoints and quotas'",
     ("SmokeTestFunctionRole", "sagemaker:DescribeEndpointConfig", "endpoint-config"): _CONFIG_READ,
 }
-
-
-@pytest.fixture(scope="module")
-def envs(project, rendered):
-    """Every env's concrete templates, of config/ and of the variants that turn each optional feature on and off."""
-    return env_renders(project, rendered)
 
 
 def _names_the_env(name: str, n) -> bool:

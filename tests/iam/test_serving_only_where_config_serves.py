@@ -12,11 +12,10 @@ import fnmatch
 import json
 import re
 
-import pytest
 
 from infra.iam.policies import arn
 from tests.support.cfn import as_list, load, policies, statements, text_of
-from tests.support.concrete_envs import EnvRender, env_renders, ids
+from tests.support.concrete_envs import EnvRender, ids
 
 # What serving is, by the config names of infra/cfn/parameters.py VALUES, as the ARN forms policies name them.
 SERVING_ARNS = {
@@ -70,11 +69,6 @@ def serving_grants(env: EnvRender) -> list[str]:
                     if _names(whole, name) or any(fnmatch.fnmatchcase(target, r) for r in resources if r != "*"):
                         problems.append(f"{env.label} {stack} {logical_id} {st.get('Sid')}: names {what}")
     return problems
-
-
-@pytest.fixture(scope="module")
-def envs(project, rendered) -> list[EnvRender]:
-    return env_renders(project, rendered)
 
 
 def _off(envs):

@@ -12,17 +12,10 @@ from __future__ import annotations
 import copy
 from fnmatch import fnmatchcase
 
-import pytest
 
 from tests.support.cfn import as_list, policies, statements
-from tests.support.concrete_envs import env_renders
 
 PREFIXES = ("codeconnections", "codestar-connections")
-
-
-@pytest.fixture(scope="module")
-def envs(project, rendered):
-    return env_renders(project, rendered)
 
 
 def _holds(statement: dict, action: str) -> list[str]:
