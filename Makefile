@@ -10,6 +10,10 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 SERVING_VENV := .venv-serving
 SERVING_STAMP := $(SERVING_VENV)/.installed
+# make bench only: aws-cdk-lib and the CDK CLI (Node.js), to time `cdk synth` beside our render.
+CDK_DIR := tests/benchmarks/cdk
+CDK_VENV := .venv-cdk
+CDK_STAMP := $(CDK_VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 # One clear line, before any venv or pip, when an interpreter is older than the pins need (pip would say
 # only "No matching distribution found for rpds-py==…"). $(1): the interpreter; $(2): what to do about it.
@@ -127,9 +131,18 @@ train-local: $(DEV_STAMP)
 demo: $(DEV_STAMP)
 	$(PY) -m tests.demo --env $(ENV)
 
-bench: $(DEV_STAMP)
+$(CDK_STAMP): $(CDK_DIR)/requirements.txt $(CDK_DIR)/package-lock.json
+	$(call check_python,$(PYTHON),$(NEWER_PYTHON))
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm not found; make bench times cdk synth, which needs Node.js 18 or newer" >&2; exit 2; }
+	$(PYTHON) -m venv $(CDK_VENV)
+	$(CDK_VENV)/bin/python -m pip install $(PIP_FLAGS) -r $(CDK_DIR)/requirements.txt
+	cp $(CDK_DIR)/package.json $(CDK_DIR)/package-lock.json $(CDK_VENV)/
+	npm ci --prefix $(CDK_VENV) --no-audit --no-fund --silent
+	@touch $@
+
+bench: $(DEV_STAMP) $(CDK_STAMP)
 	$(PY) -m tests.benchmarks
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(SERVING_VENV) .pytest_cache .hypothesis build
+	rm -rf $(VENV) $(CHECKOV_VENV) $(SERVING_VENV) $(CDK_VENV) .pytest_cache .hypothesis build
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
