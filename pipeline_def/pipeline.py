@@ -14,6 +14,7 @@ from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
 from sagemaker.model import Model
 from sagemaker.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.network import NetworkConfig
 from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
 from sagemaker.sklearn.processing import SKLearnProcessor
 from sagemaker.workflow.condition_step import ConditionStep
@@ -29,7 +30,7 @@ from sagemaker.workflow.properties import PropertyFile
 from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
 from infra.config import Environment
-from infra.config.names import Names
+from infra.config.names import CODE_FOLDER, Names
 from pipeline_def.interface import (
     STEP_CONDITION,
     STEP_EVALUATE,
@@ -85,7 +86,7 @@ XGBOOST_HYPERPARAMETERS = {
 def script_key(names: Names, script: str) -> str:
     """S3 key of a step script: content-addressed, so an unchanged script keeps its key (and the definition)."""
     digest = hashlib.sha256((STEPS_DIR / script).read_bytes()).hexdigest()[:16]
-    return f"{names.sagemaker_prefix}code/{digest}/{script}"
+    return f"{names.sagemaker_prefix}{CODE_FOLDER}/{digest}/{script}"
 
 
 def library_prefix(names: Names) -> str:
@@ -93,7 +94,15 @@ def library_prefix(names: Names) -> str:
     digest = hashlib.sha256()
     for name in LIBRARY:
         digest.update(name.encode() + b"\0" + (STEPS_DIR / name).read_bytes() + b"\0")
-    return f"{names.sagemaker_prefix}code/lib-{digest.hexdigest()[:16]}/"
+    return f"{names.sagemaker_prefix}{CODE_FOLDER}/lib-{digest.hexdigest()[:16]}/"
+
+
+# Every job runs with network isolation: its container reaches no network, so job code (a push's) cannot send the data
+# it reads anywhere; SageMaker itself fetches the inputs and the code (ProcessingInputs) and uploads the outputs. The
+# containers need nothing else: the built-in scikit-learn and XGBoost images hold every package the steps import, and
+# the step code comes as an input, never installed. The execution role may start a job only so
+# (sagemaker:NetworkIsolation, infra/iam/runtime/jobs.py).
+ISOLATED = NetworkConfig(enable_network_isolation=True)
 
 
 def default_input_data_url(names: Names, bucket: str) -> str:
@@ -156,6 +165,7 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
         instance_count=p["ProcessingInstanceCount"],
         base_job_name=f"{names.sagemaker_pipeline}-preprocess",
         output_kms_key=key_arn,
+        network_config=ISOLATED,
         sagemaker_session=session,
     )
     outputs = ("train", "validation", "test", "contract")
@@ -195,6 +205,7 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
         base_job_name=f"{names.sagemaker_pipeline}-train",
         hyperparameters=XGBOOST_HYPERPARAMETERS,
         output_kms_key=key_arn,
+        enable_network_isolation=True,
         # No Debugger tensors or profiler reports: nobody reads them, and neither config can name a KMS key.
         debugger_hook_config=False,
         disable_profiler=True,
@@ -220,6 +231,7 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
             instance_count=instance_count,
             base_job_name=f"{names.sagemaker_pipeline}-{job}",
             output_kms_key=key_arn,
+            network_config=ISOLATED,
             sagemaker_session=session,
         )
 

@@ -22,6 +22,8 @@ import io
 import math
 import random
 
+from infra.config.names import SAMPLE_INPUT_FILE
+
 DEFAULT_ROWS = 5000
 DEFAULT_SEED = 20261127
 LICENSE = "CC0-1.0"
@@ -30,7 +32,7 @@ LICENSE = "CC0-1.0"
 TARGET_COLUMN = "Churn?"
 POSITIVE_VALUES = ("True.",)
 DROP_COLUMNS = ("Phone",)
-FILE_NAME = "churn.csv"
+FILE_NAME = SAMPLE_INPUT_FILE  # the one input key the upsert build may write (infra/iam/runtime/builds.py)
 
 STATES = (
     "AK AL AR AZ CA CO CT DC DE FL GA HI IA ID IL IN KS KY LA MA MD ME MI MN MO MS MT NC ND NE NH NJ NM NV NY "

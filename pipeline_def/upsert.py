@@ -80,14 +80,22 @@ def upload_scripts(s3, names: Names, bucket: str) -> list[str]:
 
 
 def seed_sample_data(s3, names: Names, bucket: str) -> str | None:
-    """Put the generated sample at input/churn.csv when the input location holds nothing; never overwrite."""
+    """Put the generated sample at input/churn.csv when the input location holds nothing; never overwrite.
+
+    Reads nothing of the input: one list of its prefix (key names), then a write that S3 refuses if the key exists
+    (If-None-Match), which is the only write there the build's role allows (infra/iam/runtime/builds.py)."""
     from pipeline_def import sample_data
 
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=names.input_prefix, MaxKeys=1)
     if listed.get("KeyCount", 0):
         return None
     key = f"{names.input_prefix}{sample_data.FILE_NAME}"
-    s3.put_object(Bucket=bucket, Key=key, Body=sample_data.csv_bytes(), ContentType="text/csv")
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=sample_data.csv_bytes(), ContentType="text/csv", IfNoneMatch="*")
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "PreconditionFailed":
+            raise
+        return None  # someone's data arrived between the list and the write: theirs stays
     return f"s3://{bucket}/{key}"
 
 

@@ -33,6 +33,12 @@ EVALUATION_FOLDER = "evaluation"
 # Where the SageMaker jobs write, under the pipeline's prefix (pipeline_def/pipeline.py): splits and contract,
 # models and packages, evaluation reports. The input data and the step code are read-only to the jobs.
 SAGEMAKER_OUTPUT_FOLDERS = ("data", "models", EVALUATION_FOLDER)
+# What the upsert build writes under the pipeline's prefix (pipeline_def/upsert.py): the step code, content-addressed,
+# and, into an input folder that holds nothing, the generated sample (this name). It reads nothing there: it lists
+# `input/` to see whether it is empty.
+CODE_FOLDER = "code"
+INPUT_FOLDER = "input"
+SAMPLE_INPUT_FILE = "churn.csv"
 # The evaluation folder's absolute level in the bucket (sagemaker/<pipeline>/evaluation: 3): the KPI crawler
 # makes its table there whatever the folders below it look like (Glue "TableLevelConfiguration").
 EVALUATION_TABLE_LEVEL = len(f"{SAGEMAKER_PREFIX}pipeline/{EVALUATION_FOLDER}".split("/"))
@@ -90,7 +96,7 @@ class Names:
     @property
     def input_prefix(self) -> str:
         """The pipeline's default input location: the sample lands here, data uploaders may write here."""
-        return f"{self.sagemaker_prefix}input/"
+        return f"{self.sagemaker_prefix}{INPUT_FOLDER}/"
 
     @property
     def evaluation_prefix(self) -> str:

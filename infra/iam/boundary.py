@@ -116,7 +116,8 @@ def _sub(text: str):
 
 def _compact(resources: list) -> list:
     """Fewer ARNs reaching the same environment's resources: drop one another's wildcard already covers, and
-    join a name's children into one pattern per separator (X:log-stream:* into X:*, X/execution/* into X/*).
+    join a name's children into one pattern per separator (X:log-stream:* into X:*, X/execution/* into X/*), but a
+    bucket's objects, which keep their prefixes.
     Never X* alone: a bucket named X-something, or a pipeline named X-prod, is another resource. Resources
     that are not plain text (a Sub with a variable map, whose variables a wildcard could not stand for; a Ref
     or If) are kept as they are, once each."""
@@ -126,7 +127,10 @@ def _compact(resources: list) -> list:
     for text in texts:
         if "*" in text:
             continue
-        for separator in ":/":
+        # Never a bucket's objects into bucket/*: each kind reaches only the prefixes its roles name (the builds never
+        # the training data under sagemaker/<pipeline>/input/).
+        separators = ":" if ":s3:::" in text and "/" not in text.split(":s3:::", 1)[1] else ":/"
+        for separator in separators:
             children = {o for o in joined if o != text and o.startswith(text + separator)}
             if children:
                 joined = (joined - children) | {f"{text}{separator}*"}
@@ -139,7 +143,7 @@ def merged(statements: list[Statement], sid_prefix: str = "") -> list[dict]:
     IAM refuses a policy whose Sids repeat, so statements merged apart into one policy need their own prefix).
 
     Statements of one service, all on "*" or all on named resources, with conditions on the same keys,
-    become one statement: the union of their actions, of their resources and of their condition values.
+    become one statement (those on "*" with no condition, one for all services): the union of their actions, of their resources and of their condition values.
     So the boundary reaches the environment's resources the roles' policies name (an action may meet a
     resource of its service that its own role never names, never one outside the environment), and keeps
     every condition (kms:ResourceAliases, iam:PassedToService, sagemaker:ModelApprovalStatus…).
@@ -153,8 +157,11 @@ def merged(statements: list[Statement], sid_prefix: str = "") -> list[dict]:
         if any(op not in ANY_OF_OPERATORS | SAME_VALUE_OPERATORS for op in condition):
             raise ValueError(f"statement {st.get('Sid')}: a {sorted(condition)} condition cannot be merged into the boundary")
         keys = tuple(sorted((op, key) for op, values in condition.items() for key in values))
+        star = resources == ["*"]
         for service in sorted({a.split(":", 1)[0] for a in actions}):
-            group = groups.setdefault((service, resources == ["*"], keys), {"actions": set(), "resources": [], "condition": {}})
+            # Actions with no resource-level permission and no condition: one statement for every service (IAM's size).
+            key = ("", star, keys) if star and not keys else (service, star, keys)
+            group = groups.setdefault(key, {"actions": set(), "resources": [], "condition": {}})
             group["actions"] |= {a for a in actions if a.startswith(f"{service}:")}
             group["resources"] += resources
             for op, values in condition.items():

@@ -33,7 +33,7 @@ from troposphere import Ref, Sub
 
 from infra.config.names import ATHENA_RESULTS_PREFIX, ROLLBACK_ALARMS
 from infra.iam import rule_events
-from infra.iam.policies import arn, artifact_bucket_arn, decrypt_by_alias, pass_role, use_key_by_alias
+from infra.iam.policies import arn, artifact_bucket_arn, decrypt_by_alias, network_isolated, pass_role, use_key_by_alias
 
 
 def actions(module, *names: str) -> list:
@@ -379,8 +379,7 @@ AUTOSCALED_NAMESPACE = "sagemaker"
 AUTOSCALED_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
 
-# What creating a model from a model package needs on the package, and the packages: this env's group's versions.
-MODEL_FROM_PACKAGE_ACTIONS = ("CreateModel", "DescribeModelPackage")
+# The packages the endpoint stacks make their models from: this env's group's versions.
 MODEL_PACKAGES = "model-package/${ModelPackageGroupName}/*"
 
 
@@ -409,15 +408,16 @@ def _serving(endpoint_param: str) -> list[Statement]:
     return [
         # Models only with network isolation: a container whose image a push picked can reach nothing outside.
         Statement(Sid="ModelsIsolated", Effect=Allow, Action=[awacs.sagemaker.CreateModel], Resource=[models],
-                  Condition=Condition(Bool({"sagemaker:NetworkIsolation": "true"}))),
+                  Condition=network_isolated()),
         _allow("Models", actions(awacs.sagemaker, "DeleteModel", "DescribeModel", "AddTags", "DeleteTags", "ListTags"),
                [models]),
         # The model is made from a registered version of this env's group (infra/parts/endpoint.py): AWS's guide to
         # deploying a model version ("Deploy a Model Version from a Different Account", SageMaker developer guide)
         # grants CreateModel and DescribeModelPackage on the version, so both are granted on this group's versions.
-        # Isolation is still required: CreateModel must also pass ModelsIsolated on the model.
-        _allow("ModelsFromThisGroupsVersions", actions(awacs.sagemaker, *MODEL_FROM_PACKAGE_ACTIONS),
-               [arn("sagemaker", MODEL_PACKAGES)]),
+        # Isolation is required on both: every grant that creates a model holds it.
+        Statement(Sid="ModelsFromThisGroupsVersions", Effect=Allow, Action=[awacs.sagemaker.CreateModel],
+                  Resource=[arn("sagemaker", MODEL_PACKAGES)], Condition=network_isolated()),
+        _allow("ThisGroupsVersions", [awacs.sagemaker.DescribeModelPackage], [arn("sagemaker", MODEL_PACKAGES)]),
         _allow("EndpointConfigs", actions(awacs.sagemaker, "CreateEndpointConfig", "DeleteEndpointConfig", "DescribeEndpointConfig",
                                           "AddTags", "DeleteTags", "ListTags"), [configs]),
         # CreateEndpoint and UpdateEndpoint are authorised on the endpoint and on the config it is given.

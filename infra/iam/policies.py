@@ -200,6 +200,16 @@ def deny_insecure_transport(*resources, action=awacs.s3.Action("*")) -> Statemen
     )
 
 
+# -- SageMaker -----------------------------------------------------------------------------------
+def network_isolated() -> Condition:
+    """What every grant to create a SageMaker job or model carries: the request asks for network isolation, so the
+    container (job code a push wrote, an image a push named) can send nothing it reads out of AWS. CreateProcessingJob,
+    CreateTrainingJob, CreateHyperParameterTuningJob and CreateModel take this key (Service Authorization Reference,
+    "Actions, resources, and condition keys for Amazon SageMaker"; tests/iam/test_condition_keys_fit_their_actions.py;
+    tests/iam/test_jobs_and_models_are_network_isolated.py)."""
+    return Condition(Bool({"sagemaker:NetworkIsolation": "true"}))
+
+
 # -- logs ----------------------------------------------------------------------------------------
 def write_logs(sid: str, log_group_sub: str) -> Statement:
     """Create streams in, and write to, one log group (or a `…*` family of them). CloudWatch Logs authorises

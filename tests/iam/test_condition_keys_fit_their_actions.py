@@ -1,9 +1,9 @@
 """A condition on a service key the action does not take makes the statement never match: every condition on an
-EventBridge or CodeConnections key is held only by actions that take that key.
+EventBridge, CodeConnections or SageMaker key is held only by actions that take that key.
 
 The table is the Service Authorization Reference's ("Actions, resources, and condition keys for Amazon
-EventBridge", "... for AWS CodeConnections", "... for AWS CodeStar Connections"): the service keys each action we
-hold takes. An action held under one of these keys and missing here fails until it is looked up and added.
+EventBridge", "... for AWS CodeConnections", "... for AWS CodeStar Connections", "... for Amazon SageMaker"): the
+service keys each action we hold takes. An action held under one of these keys and missing here fails until it is looked up and added.
 """
 from __future__ import annotations
 
@@ -12,6 +12,11 @@ from tests.support.cfn import as_list, policies, statements
 
 _USE_CONNECTION = ("BranchName", "FullRepositoryId", "OwnerId", "ProviderAction", "ProviderPermissionsRequired",
                    "RepositoryName")
+_SAGEMAKER_JOB_KEYS = tuple(f"sagemaker:{k}" for k in (
+    "InstanceTypes", "MaxRuntimeInSeconds", "NetworkIsolation", "OutputKmsKey", "VolumeKmsKey", "VpcSecurityGroupIds",
+    "VpcSubnets", "InterContainerTrafficEncryption"))
+_SAGEMAKER_TRAINING_KEYS = tuple(f"sagemaker:{k}" for k in (
+    "FileSystemAccessMode", "FileSystemDirectoryPath", "FileSystemId", "FileSystemType"))
 SERVICE_KEYS: dict[str, frozenset[str]] = {
     "events:PutRule": frozenset({"events:source", "events:detail-type", "events:detail.userIdentity.principalId",
                                  "events:detail.service", "events:detail.eventTypeCode", "events:creatorAccount",
@@ -19,6 +24,14 @@ SERVICE_KEYS: dict[str, frozenset[str]] = {
     "events:PutTargets": frozenset({"events:TargetArn", "events:creatorAccount", "events:ManagedBy"}),
     **{f"{p}:UseConnection": frozenset(f"{p}:{k}" for k in _USE_CONNECTION) for p in ("codeconnections", "codestar-connections")},
     **{f"{p}:PassConnection": frozenset({f"{p}:PassedToService"}) for p in ("codeconnections", "codestar-connections")},
+    # SageMaker: the keys of each create action's request ("Actions, resources, and condition keys for Amazon
+    # SageMaker"); jobs and models are held to sagemaker:NetworkIsolation (test_jobs_and_models_are_network_isolated.py).
+    "sagemaker:CreateProcessingJob": frozenset({*_SAGEMAKER_JOB_KEYS}),
+    "sagemaker:CreateTrainingJob": frozenset({*_SAGEMAKER_JOB_KEYS, *_SAGEMAKER_TRAINING_KEYS, "sagemaker:KeepAlivePeriod",
+                                              "sagemaker:EnableRemoteDebug"}),
+    "sagemaker:CreateHyperParameterTuningJob": frozenset({*_SAGEMAKER_JOB_KEYS, *_SAGEMAKER_TRAINING_KEYS}),
+    "sagemaker:CreateModel": frozenset({"sagemaker:NetworkIsolation", "sagemaker:VpcSecurityGroupIds", "sagemaker:VpcSubnets"}),
+    "sagemaker:CreateModelPackage": frozenset({"sagemaker:ModelApprovalStatus", "sagemaker:CustomerMetadataProperties/*"}),
 }
 SERVICES = {action.split(":")[0] for action in SERVICE_KEYS}
 

@@ -15,6 +15,7 @@ from pipeline_def import cli, sample_data
 from pipeline_def.steps import evaluate, package, preprocess
 from tests.conftest import CONFIGURED_ENVS, ROOT, names_for
 from tests.support.cfn import load
+from tests.support.pipeline_isolation import isolation_problems
 
 FIRST_ENV = CONFIGURED_ENVS[0]  # any configured env will do; the first always exists
 
@@ -54,6 +55,25 @@ def test_steps_run_preprocess_train_evaluate_then_condition(render):
     # The names the README and docs use: no SDK-added suffixes.
     assert [(s["Name"], s["Type"]) for s in _condition(d)["IfSteps"]] == [("PackageModel", "Processing"), ("RegisterModel", "RegisterModel")]
     assert [(s["Name"], s["Type"]) for s in _condition(d)["ElseSteps"]] == [("FailBelowThreshold", "Fail")]
+
+
+@pytest.mark.every_env
+def test_every_job_runs_with_network_isolation(render, env):
+    """Job code (a push's) reads the training data: no container of the pipeline reaches a network (issue 25, P4).
+    The execution role starts no other job (tests/iam/test_jobs_and_models_are_network_isolated.py)."""
+    assert not isolation_problems(render(env))
+
+
+def test_the_isolation_check_catches_a_job_with_a_network_and_an_unknown_step(render):
+    import copy
+
+    d = copy.deepcopy(render(FIRST_ENV))
+    _step(d, "PackageModel")["Arguments"]["NetworkConfig"]["EnableNetworkIsolation"] = False
+    del _step(d, "TrainModel")["Arguments"]["EnableNetworkIsolation"]
+    _condition(d)["ElseSteps"].append({"Name": "Transform", "Type": "Transform", "Arguments": {}})
+    assert isolation_problems(d) == ["TrainModel: a Training job without network isolation",
+                                     "PackageModel: a Processing job without network isolation",
+                                     "Transform: a Transform step; this check knows no way to hold it to isolation"]
 
 
 @pytest.mark.every_env

@@ -19,6 +19,7 @@ from pipeline_def import sample_data
 from pipeline_def.pipeline import LIBRARY, SCRIPTS, library_prefix, script_key
 from tests.conftest import FIXTURE_CONFIG
 from tests.conftest import names_for as _configured_names
+from tests.support.pipeline_isolation import isolation_problems
 from tests.support.s3 import create_bucket
 
 CONFIG_DIR = ("--config-dir", str(FIXTURE_CONFIG))
@@ -292,6 +293,48 @@ def test_every_job_names_the_artifact_key_the_build_is_given(aws, project, envir
     upsert.run(n, environ)
     keys = _job_keys(aws, n.sagemaker_pipeline)
     assert keys and set(keys.values()) == {KEY}, keys
+
+
+def test_every_job_of_the_upserted_pipeline_runs_with_network_isolation(aws, project, environ):
+    """What SageMaker holds after the upsert, not only what render prints (issue 25, P4)."""
+    n = names_for(project, "dev")
+    upsert.run(n, environ)
+    definition = json.loads(aws.describe_pipeline(PipelineName=n.sagemaker_pipeline)["PipelineDefinition"])
+    assert not isolation_problems(definition)
+    assert {s["Type"] for s in definition["Steps"]} >= {"Processing", "Training"}
+
+
+def test_the_upsert_reads_nothing_under_the_pipelines_prefix(aws, project, environ, monkeypatch):
+    """It may list input/ (is it empty?) and write the step code and the sample; it reads no object (issue 25, P4)."""
+    import botocore.client
+
+    calls = []
+    real = botocore.client.BaseClient._make_api_call
+
+    def record(client, operation, params):
+        if client.meta.service_model.service_name == "s3":
+            calls.append((operation, params.get("Key") or params.get("Prefix")))
+        return real(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    n = names_for(project, "dev")
+    upsert.run(n, environ)
+    upsert.run(n, environ)  # the second finds the input present
+    assert {op for op, _ in calls} == {"PutObject", "ListObjectsV2"}, calls
+    assert {key for op, key in calls if op == "ListObjectsV2"} == {n.input_prefix}
+    code = {script_key(n, s) for s in SCRIPTS} | {f"{library_prefix(n)}{m}" for m in LIBRARY}
+    assert {key for op, key in calls if op == "PutObject"} == code | {f"{n.input_prefix}{sample_data.FILE_NAME}"}
+
+
+def test_the_sample_is_written_only_where_no_object_is(aws, project, environ, monkeypatch):
+    """If someone's data lands between the list and the write, S3 refuses the write (If-None-Match) and theirs stays."""
+    n = names_for(project, "dev")
+    s3 = sm_session.boto_session("eu-west-1", offline=False).client("s3")
+    key = f"{n.input_prefix}{sample_data.FILE_NAME}"
+    monkeypatch.setattr(s3, "list_objects_v2", lambda **_: {"KeyCount": 0})  # the list saw nothing
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"theirs")
+    assert upsert.seed_sample_data(s3, n, BUCKET) is None
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"theirs"
 
 
 def test_without_artifact_key_arn_the_key_behind_the_envs_alias_is_named(aws, project, environ):

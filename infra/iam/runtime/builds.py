@@ -2,13 +2,14 @@
 The boundary of kind BUILDS is computed from these."""
 from __future__ import annotations
 
+import awacs.s3
 import awacs.sagemaker
-from awacs.aws import Allow, Statement
+from awacs.aws import Allow, Condition, Statement, StringEquals
 
-from infra.config.names import BUILD_CACHE_PREFIX, LAMBDA_PREFIX
+from infra.config.names import BUILD_CACHE_PREFIX, CODE_FOLDER, INPUT_FOLDER, LAMBDA_PREFIX, SAMPLE_INPUT_FILE
 from infra.iam.deploy_policies import actions
-from infra.iam.policies import (bucket_info, list_prefix, pass_role, read_prefix, read_write_prefix, use_key_by_alias,
-                                write_logs, write_prefix, arn)
+from infra.iam.policies import (artifact_bucket_arn, bucket_info, list_prefix, pass_role, read_prefix, read_write_prefix,
+                                sub, use_key_by_alias, write_logs, write_prefix, arn)
 from infra.iam.runtime.delivery import PIPELINE_ARTIFACTS
 
 def synth_build_statements() -> list[Statement]:
@@ -24,12 +25,32 @@ def synth_build_statements() -> list[Statement]:
     ]
 
 
+UPSERT_INPUT = f"${{SageMakerPrefix}}{INPUT_FOLDER}/"
+
+
+def seed_sample_statements() -> list[Statement]:
+    """Is the input folder empty (a list of that one prefix: key names, never an object)? Then put the sample at its
+    one key, only where no object is (If-None-Match: *; the s3:if-none-match key, "Enforce conditional writes on
+    Amazon S3 buckets", S3 user guide), so no data someone uploaded is overwritten (pipeline_def/upsert.py
+    seed_sample_data). Nothing here reads an object."""
+    return [
+        Statement(Sid="InputEmptyList", Effect=Allow, Action=[awacs.s3.ListBucket], Resource=[artifact_bucket_arn()],
+                  Condition=Condition(StringEquals({"s3:prefix": sub(UPSERT_INPUT)}))),
+        Statement(Sid="SampleInputWrite", Effect=Allow, Action=[awacs.s3.PutObject],
+                  Resource=[artifact_bucket_arn(f"/{UPSERT_INPUT}{SAMPLE_INPUT_FILE}")],
+                  Condition=Condition(StringEquals({"s3:if-none-match": "*"}))),
+    ]
+
+
 def upsert_build_statements() -> list[Statement]:
     """Upload the step scripts and create or update (and optionally start) the SageMaker pipeline."""
     return [
         use_key_by_alias("ArtifactKey", "${ArtifactKeyAlias}"),
         *read_prefix("Artifacts", PIPELINE_ARTIFACTS),
-        *read_write_prefix("PipelineCode", "${SageMakerPrefix}"),
+        # The step code it uploads; nothing else of the pipeline's prefix, and it reads none of it: not the training
+        # data, the splits, the models or the reports (a push's code runs here, with the internet).
+        *write_prefix("PipelineCode", f"${{SageMakerPrefix}}{CODE_FOLDER}/"),
+        *seed_sample_statements(),
         # CodeBuild fetches and saves the project's S3 cache with the build's own role.
         *read_write_prefix("BuildCache", BUILD_CACHE_PREFIX),
         bucket_info("ArtifactBucket"),
