@@ -54,7 +54,8 @@ def _check_subscription_ids(emails_by_place: list[tuple[str, str, str]]) -> None
 
 # Each names principals granted in this env's bucket, key and data-source policies. Config names no other account as
 # trusted, so each must be of the env's account.
-PRINCIPAL_LISTS = (("sagemaker", "data_uploaders"), ("kpi", "analyst_principals"), ("kpi", "quicksight_principals"))
+PRINCIPAL_LISTS = (("sagemaker", "data_uploaders"), ("sagemaker", "approvers"), ("kpi", "analyst_principals"),
+                   ("kpi", "quicksight_principals"))
 
 
 def _check_accounts(shown: str, data: dict) -> None:
@@ -169,6 +170,10 @@ def _environment(name: str, path: Path) -> Environment:
         # production serves without anyone approving it.
         raise ConfigError(shown, "deployment", "an env that serves models needs operations.release_approval: true "
                                                "(a person approves each release before it changes the deployment path)")
+    if "deployment" in data and not sm["approvers"]:
+        # Approving a version starts its way to production: only named people may (the group's policy denies the rest).
+        raise ConfigError(shown, "sagemaker.approvers", "an env that serves models names who may approve its model versions: "
+                                                        "list their IAM role or user ARNs (docs/security.md)")
     return _build(Environment, {**data, **sm, **kpi, **notif, "name": name, "file": shown, "account_id": data.get("account_id"),
                                 "source": Source(**data["source"]), "operations_emails": ops.get("emails", notif["emails"]),
                                 "release_approval": ops["release_approval"], "tags": _environment_tags(name, shown, data["tags"]),

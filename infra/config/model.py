@@ -71,6 +71,7 @@ class Environment:
     start_on_upsert: bool = False
     sample_data: bool = False
     data_uploaders: tuple[str, ...] = ()
+    approvers: tuple[str, ...] = ()  # who may approve a version of the group (its policy denies everyone else)
     operations_emails: tuple[str, ...] = ()  # alarms and releases waiting for approval
     release_approval: bool = False  # a person approves each release before any stack of the env changes
     deployment: Deployment | None = None  # serving approved models; None: this env has no endpoints

@@ -95,6 +95,11 @@ SOURCE = {
     ],
 }
 
+# An IAM role (any path) or user; an IAM Identity Center role named by its permission set, its suffix as *.
+PRINCIPAL_ROLE_OR_USER = (r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role/(([\w+=,.@-]+/)*[\w+=,.@-]{1,64}"
+                          r"|aws-reserved/sso\.amazonaws\.com/([a-z0-9-]+/)?AWSReservedSSO_[\w+=,.@-]+_\*)"
+                          r"|user/([\w+=,.@-]+/)*[\w+=,.@-]{1,64})$")
+
 INSTANCE_TYPE = {"type": "string", "pattern": r"^ml\.[a-z0-9]+\.[a-z0-9]+$", "x-expect": "a SageMaker instance type like ml.m5.large"}
 
 ROLLOUT_TYPES = ("canary", "linear", "all_at_once")
@@ -179,6 +184,14 @@ ENVIRONMENT = {
                                  "an IAM role or user ARN (no wildcards)",
                                  "IAM role/user ARNs of this account that may upload to the input location (≤ 10; named in the bucket and key policy, "
                                  "nothing broader; [docs/data.md](data.md))"),
+            # In the model package group's policy, which denies every other principal approval (infra/parts/approvers.py).
+            approvers=_arns(20, PRINCIPAL_ROLE_OR_USER, "an IAM role or user ARN (no wildcards, but an IAM Identity Center role may "
+                                                        "end in _* after its permission set name)",
+                            "IAM role/user ARNs of this account (an Identity Center role may end in `_*`; ≤ 20): the only principals "
+                            "that may approve, reject or otherwise update a version of the env's model package group (its resource "
+                            "policy denies everyone else); required where `deployment` is set; a change takes effect with `make deploy` "
+                            "and [`CFN_ROLE_ARN`](operations.md#an-administrators-cloudformation-role-cfn_role_arn), not with a push "
+                            "([security](security.md#who-approves-a-model-version))", maxLength=512),
         ),
         "kpi": _section(
             crawler_schedule={"type": "string", "pattern": r"^cron\([^()]+\)$", "x-expect": "a schedule like cron(0 6 * * ? *)",

@@ -178,7 +178,7 @@ def deploy_stack(cfn, name: str, stack: str, body: str, params, tags, role_arn: 
     if held_by:
         account = held_by.split(":")[4]
         print(f"{name}: CloudFormation acts as {held_by} (the role that last deployed it); a change that role may not "
-              f"make (key, bucket or operations-topic policies, e-mail subscriptions) needs an administrator's role: make deploy "
+              f"make (key, bucket, model-group or operations-topic policies, e-mail subscriptions) needs an administrator's role: make deploy "
               f"ENV={env} CFN_ROLE_ARN=arn:aws:iam::{account}:role/<role> (how to create it: {ADMIN_ROLE_DOC})", file=sys.stderr)
     cs_name, cs_type, desc = create_change_set(cfn, name, stack, body, params, tags, _stack_status(cfn, name), role_arn)
     if _no_changes(desc):

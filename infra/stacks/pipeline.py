@@ -17,18 +17,22 @@ from infra.config.names import Names
 from infra.cfn import scanner_skips
 from infra.cfn.exports import export
 from infra.cfn.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT, new_template
+from infra.parts import approvers as approvers_part
 from infra.parts import artifact_store, builds, delivery_failures, delivery_pipeline, operations_topic, pipeline_source
 # What other modules read from this stack: the stacks it deploys, their capabilities, the Synth build's artifact.
 from infra.parts.builds import synth_artifact_files, synth_buildspec  # noqa: F401
 from infra.parts.delivery_pipeline import CAPABILITIES, DEPLOYMENTS, SYNTH_ARTIFACT  # noqa: F401
 
 
-def add_model_package_group(t: Template) -> sagemaker.ModelPackageGroup:
+def add_model_package_group(t: Template, approvers: tuple[str, ...]) -> sagemaker.ModelPackageGroup:
+    """The group; where config names approvers, its policy denies everyone else approval (infra/parts/approvers.py)."""
+    policy = approvers_part.group_policy(approvers)
     return t.add_resource(
         sagemaker.ModelPackageGroup(
             "ModelPackageGroup",
             ModelPackageGroupName=Ref("ModelPackageGroupName"),
             ModelPackageGroupDescription=Sub("Models of the ${SageMakerPipelineName} pipeline"),
+            **({"ModelPackageGroupPolicy": policy} if policy else {}),
             DeletionPolicy=RETAIN_DELETION,
             UpdateReplacePolicy=RETAIN_REPLACEMENT,
         )
@@ -40,7 +44,7 @@ def build(n: Names) -> Template:
     ArtifactKey = artifact_store.add_artifact_key(t, n.env)
     ArtifactBucket = artifact_store.add_artifact_bucket(t, ArtifactKey, n.env)
     OperationsTopic = operations_topic.add(t, ArtifactKey, n.env.operations_emails, n.env.deployment is not None)
-    add_model_package_group(t)
+    add_model_package_group(t, n.env.approvers)
     SynthProject, UpsertProject = builds.add(t, ArtifactKey, ArtifactBucket, n.env.deployment is not None)
     delivery_pipeline.add(t, n.env, SynthProject, UpsertProject, OperationsTopic, ArtifactBucket, ArtifactKey)
     pipeline_source.add_source_rule(t, OperationsTopic, n.env.source.type)

@@ -233,6 +233,12 @@ def _number(env: dict, project: dict) -> str:
     return "1" * 5000
 
 
+def _serving_without_approvers(env: dict, project: dict) -> None:
+    env["deployment"] = {}
+    env.setdefault("operations", {})["release_approval"] = True
+    env.setdefault("sagemaker", {})["approvers"] = []
+
+
 def _other_region(region: str) -> str:
     return "us-east-1" if region != "us-east-1" else "eu-west-1"
 
@@ -248,16 +254,21 @@ HOSTILE = {
        for what, section, key, arn in [
            ("analyst", "kpi", "analyst_principals", f"arn:aws:iam::{OTHER_ACCOUNT}:role/a"),
            ("uploader", "sagemaker", "data_uploaders", f"arn:aws:iam::{OTHER_ACCOUNT}:role/u"),
+           ("approver", "sagemaker", "approvers", f"arn:aws:iam::{OTHER_ACCOUNT}:role/p"),
            ("QuickSight principal", "kpi", "quicksight_principals", f"arn:aws:quicksight:{{region}}:{OTHER_ACCOUNT}:user/default/q")]},
     **{f"{what} in another account": (_principal(section, key, arn), "env", [f"{section}.{key}[0]", f"in account {OTHER_ACCOUNT}"])
        for what, section, key, arn in [
            ("analyst", "kpi", "analyst_principals", f"arn:aws:iam::{OTHER_ACCOUNT}:role/a"),
            ("uploader", "sagemaker", "data_uploaders", f"arn:aws:iam::{OTHER_ACCOUNT}:role/u"),
+           ("approver", "sagemaker", "approvers", f"arn:aws:iam::{OTHER_ACCOUNT}:role/p"),
            ("QuickSight principal", "kpi", "quicksight_principals", f"arn:aws:quicksight:{{region}}:{OTHER_ACCOUNT}:group/default/q")]},
     **{f"wildcard {arn}": (_principal(section, key, arn), "env", [f"{section}.{key}[0]", "no wildcards"])
        for section, key, arn in [("kpi", "quicksight_principals", "arn:aws:quicksight:{region}:{own}:user/*"),
                                  ("kpi", "quicksight_principals", "arn:aws:quicksight:{region}:{own}:user/default/*"),
-                                 ("sagemaker", "data_uploaders", "arn:aws:iam::{own}:user/*")]},
+                                 ("sagemaker", "data_uploaders", "arn:aws:iam::{own}:user/*"),
+                                 ("sagemaker", "approvers", "arn:aws:iam::{own}:user/*"),
+                                 ("sagemaker", "approvers", "arn:aws:iam::{own}:role/*")]},
+    "an env that serves models naming no approvers": (_serving_without_approvers, "env", ["sagemaker.approvers", "serves models"]),
     "a principal of another partition": (_principal("kpi", "analyst_principals", "arn:aws-cn:iam::{own}:role/a"),
                                          "env", ["kpi.analyst_principals[0]", "partition aws-cn"]),
     "a connection in another account": (_connection(lambda account, region: _connection_arn(OTHER_ACCOUNT, region)),

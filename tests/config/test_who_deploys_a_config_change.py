@@ -23,12 +23,13 @@ from infra.output import render
 from infra.stacks import BUILDERS
 from tests.conftest import FIXTURE_CONFIG
 from tests.support.resolve import resolve_all
+from tests.support.serving_config import serve
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 PUSH, ADMIN, ADMIN_ROLE = "a push", "make deploy", "make deploy CFN_ROLE_ARN"
 # Resources of the pipeline stack whose change writes a resource policy or a subscription, or (the bucket) what keeps
 # its data: its deploy role may not (tests/iam/test_push_cannot_change_bucket_settings.py). None: any change.
-POLICY_HOLDERS = {"AWS::KMS::Key": ("KeyPolicy",), "AWS::S3::BucketPolicy": None, "AWS::SNS::TopicPolicy": None,
+POLICY_HOLDERS = {"AWS::KMS::Key": ("KeyPolicy",), "AWS::SageMaker::ModelPackageGroup": ("ModelPackageGroupPolicy",), "AWS::S3::BucketPolicy": None, "AWS::SNS::TopicPolicy": None,
                   "AWS::SNS::Subscription": None, "AWS::SQS::QueuePolicy": None,
                   "AWS::S3::Bucket": ("BucketName", "LifecycleConfiguration", "VersioningConfiguration", "BucketEncryption",
                                       "PublicAccessBlockConfiguration", "OwnershipControls", "NotificationConfiguration",
@@ -54,6 +55,7 @@ CHANGES = {
                              ("prod", _add("notifications", "emails", "new-person@example.org"))],
     "operations.emails": [("prod", _add("operations", "emails", "new-oncall@example.org"))],
     "sagemaker.data_uploaders": [("prod", _add("sagemaker", "data_uploaders", f"arn:aws:iam::{ACCOUNT}:role/uploader"))],
+    "sagemaker.approvers": [("prod", _add("sagemaker", "approvers", f"arn:aws:iam::{ACCOUNT}:role/approver"))],
     "kpi.analyst_principals": [("prod", _add("kpi", "analyst_principals", f"arn:aws:iam::{ACCOUNT}:role/analyst"))],
     "notifications.statuses": [("prod", lambda env: env["notifications"].update(statuses=["Approved"]))],
     "kpi.quicksight_principals": [("prod", _add("kpi", "quicksight_principals", f"arn:aws:quicksight:eu-west-1:{ACCOUNT}:group/default/ml"))],
@@ -64,9 +66,8 @@ CHANGES = {
 
 
 def _serve(env: dict) -> None:
-    """The env starts serving models: a deployment block (defaults), which needs release approval (config)."""
-    env["deployment"] = {}
-    env.setdefault("operations", {})["release_approval"] = True
+    """The env starts serving models: a deployment block (defaults), which needs release approval and approvers."""
+    serve(env)
 
 
 def _evaluated(cfg: Path, env: str) -> tuple[dict, dict]:

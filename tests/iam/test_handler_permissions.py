@@ -69,7 +69,8 @@ NOT_NEEDED: dict[str, str] = {
     **{p: "the scalable target is a SageMaker variant, not a Lambda function's provisioned concurrency"
        for p in ("lambda:GetProvisionedConcurrencyConfig", "lambda:PutProvisionedConcurrencyConfig",
                  "lambda:DeleteProvisionedConcurrencyConfig")},
-    **{p: "the group has no resource policy, and holding this would let a template change share models with other accounts"
+    **{p: "who may approve (the group's policy) is set by an administrator's make deploy with CFN_ROLE_ARN, never by a "
+          "push; holding this would let a template change let anyone approve, or share models with other accounts"
        for p in ("sagemaker:PutModelPackageGroupPolicy", "sagemaker:DeleteModelPackageGroupPolicy")},
 }
 

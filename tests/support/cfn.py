@@ -15,6 +15,7 @@ POLICY_PROPERTIES = {
     "AWS::S3::BucketPolicy": ["PolicyDocument"],
     "AWS::SNS::TopicPolicy": ["PolicyDocument"],
     "AWS::SQS::QueuePolicy": ["PolicyDocument"],
+    "AWS::SageMaker::ModelPackageGroup": ["ModelPackageGroupPolicy"],
 }
 
 

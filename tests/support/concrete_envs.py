@@ -3,7 +3,7 @@ Python decides per env.
 
 A template no longer holds every config's statements under conditions: each env's holds its own. So a check that
 once read one template "under every branch" now reads every env's templates, of config/ and of variants of it:
-one per source type with every optional feature on (data uploaders, analysts, QuickSight principals, a deployment
+one per source type with every optional feature on (data uploaders, approvers, analysts, QuickSight principals, a deployment
 block, release approval, operations e-mails), and one with every optional feature off. The variants derive from the
 loaded config (its envs, regions and accounts), never from the sample's values.
 """
@@ -112,6 +112,8 @@ def with_everything(project: Project, source_type: str) -> Project:
         envs[name] = dataclasses.replace(
             env, source=_source(env, source_type),
             data_uploaders=(f"arn:aws:iam::{account}:role/variant-uploader",),
+            approvers=(f"arn:aws:iam::{account}:role/variant-approver",
+                       f"arn:aws:iam::{account}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_ModelApprover_*"),
             analyst_principals=(f"arn:aws:iam::{account}:role/variant-analyst",),
             quicksight_principals=(f"arn:aws:quicksight:{env.region}:{account}:group/default/variant-analysts",),
             deployment=env.deployment or loader.deployment_settings("", {}),
@@ -123,7 +125,7 @@ def with_everything(project: Project, source_type: str) -> Project:
 
 def with_nothing(project: Project) -> Project:
     """The project with every optional feature off (its sources as configured)."""
-    envs = {name: dataclasses.replace(env, data_uploaders=(), analyst_principals=(), quicksight_principals=(),
+    envs = {name: dataclasses.replace(env, data_uploaders=(), approvers=(), analyst_principals=(), quicksight_principals=(),
                                       deployment=None, release_approval=False, operations_emails=())
             for name, env in project.environments.items()}
     return dataclasses.replace(project, environments=MappingProxyType(envs))

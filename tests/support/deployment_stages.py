@@ -11,6 +11,7 @@ from infra.config import names
 from infra.output import render
 from tests.conftest import FIXTURE_CONFIG
 from tests.support import resolve
+from tests.support.serving_config import serve
 
 
 def branches(item) -> list:
@@ -31,8 +32,7 @@ def fixture_serving(tmp_path, settings: dict):
     shutil.copytree(FIXTURE_CONFIG, tmp_path / "config")
     path = tmp_path / "config" / "dev.yaml"
     data = yaml.safe_load(path.read_text())
-    data["deployment"] = settings
-    data.setdefault("operations", {})["release_approval"] = True
+    serve(data, settings)
     path.write_text(yaml.safe_dump(data))
     project = config.load(tmp_path / "config")
     return names.for_env(project, "dev"), deployment_stages(render.render(project), project, "dev")

@@ -62,7 +62,7 @@ def _conditions_hold(conditions: dict, request: Request) -> bool:
                        for key, wanted in pairs.items()):
                 return False
             continue
-        if operator not in _OPERATORS and operator not in ("StringNotEquals", "Null"):
+        if operator not in _OPERATORS and operator not in ("StringNotEquals", "ArnNotLike", "Null"):
             raise NotImplementedError(f"condition operator {operator} is not evaluated by tests/support/policy_eval.py")
         for key, wanted in pairs.items():
             if operator == "Null":  # "true": the request lacks the key; "false": it carries it
@@ -71,6 +71,10 @@ def _conditions_hold(conditions: dict, request: Request) -> bool:
                 continue
             if operator == "StringNotEquals":  # a negated operator holds for a key the request lacks
                 if key in keys and str(keys[key]) in {str(w) for w in _list(wanted)}:
+                    return False
+                continue
+            if operator == "ArnNotLike":
+                if key in keys and any(_glob(str(w), str(keys[key])) for w in _list(wanted)):
                     return False
                 continue
             if key not in keys:

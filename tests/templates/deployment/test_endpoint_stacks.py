@@ -21,6 +21,7 @@ from infra.output import concrete, lambda_package, render
 from infra.stacks import BUILDERS
 from tests.conftest import FIXTURE_CONFIG
 from tests.support import api_shapes, cfn, resolve
+from tests.support.serving_config import serve
 
 from deploy_resolve import rollout  # lambda_src/ is on sys.path: tests/__init__.py
 
@@ -33,8 +34,7 @@ def project_with(tmp_path, deployment: dict):
     shutil.copytree(FIXTURE_CONFIG, tmp_path / "config")
     dev_file = tmp_path / "config" / f"{ENV}.yaml"
     data = yaml.safe_load(dev_file.read_text())
-    data["deployment"] = deployment
-    data.setdefault("operations", {})["release_approval"] = True  # an env that serves models approves its releases
+    serve(data, deployment)  # an env that serves models approves its releases and names its approvers
     dev_file.write_text(yaml.safe_dump(data))
     return config.load(tmp_path / "config")
 

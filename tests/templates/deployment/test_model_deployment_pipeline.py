@@ -18,6 +18,7 @@ from tests.conftest import FIXTURE_CONFIG
 from tests.support import resolve
 from tests.support.events import deliver
 from tests.support.cfn import load
+from tests.support.serving_config import serve
 
 SERVING, PLAIN = "dev", "prod"  # the fixture config's two envs: one serves models, one does not
 
@@ -28,8 +29,7 @@ def _config(tmp_path, deployment: dict | None, release_approval: bool = True):
     data = yaml.safe_load(path.read_text())
     data.pop("deployment", None)
     if deployment is not None:
-        data["deployment"] = deployment
-        data.setdefault("operations", {})["release_approval"] = release_approval
+        serve(data, deployment, release_approval)
     path.write_text(yaml.safe_dump(data))
     return tmp_path / "config"
 
