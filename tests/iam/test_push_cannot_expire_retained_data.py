@@ -55,21 +55,25 @@ def _bucket_keys(resource, bucket: str) -> list[str]:
     if text == "*":
         return ["*"]
     match = _S3_ARN.match(text)
+    if text.startswith("${ArtifactBucket.Arn}"):  # the bucket policy names its own bucket by attribute
+        match = _S3_ARN.match(f"arn:aws:s3:::{bucket}{text.removeprefix('${ArtifactBucket.Arn}')}")
     if not match or not fnmatchcase(bucket, match["bucket"]) and match["bucket"] != bucket:
         return []
     return [match["key"]] if match["key"] is not None else []
 
 
 def object_grants(env, actions: tuple[str, ...]) -> list[tuple[str, str, str, str]]:
-    """(stack, role or policy, action, key pattern) for each of `actions` an Allow of a project role grants on the
-    artifact bucket's objects, wildcards (`s3:*`, `s3:Delete*`) and `NotAction` included."""
+    """(stack, role or policy, action, key pattern) for each of `actions` an Allow of a project role, or of the
+    bucket's policy (the data uploaders, the analysts), grants on the artifact bucket's objects, wildcards (`s3:*`,
+    `s3:Delete*`) and `NotAction` included."""
     bucket = env.concrete(ARTIFACT_BUCKET_SUB)
     out = []
     for stack in env.stacks:
         if stack in NOT_GRANTS:
             continue
         for logical_id, rtype, prop, document in policies(env.template(stack)):
-            if rtype not in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") or prop == "AssumeRolePolicyDocument":
+            if rtype not in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::S3::BucketPolicy") \
+                    or prop == "AssumeRolePolicyDocument":
                 continue
             for st in statements(document):
                 if st.get("Effect") != "Allow":
@@ -135,12 +139,15 @@ def test_every_object_a_role_may_write_lies_in_a_classified_folder(envs):
 
 
 def test_the_check_sees_the_writers_it_knows_of(envs):
-    """A grant this check could not read would pass unseen: the jobs' model archives and the upsert's folder are found."""
+    """A grant this check could not read would pass unseen: the jobs' model archives, the upsert's folder and, where
+    config names them, the uploaders' input are found."""
     for env in envs:
         seen = {(who, key) for _, who, _, key in object_grants(env, OBJECT_WRITES)}
         n = env.names
         assert ("SageMakerExecutionRole", f"{n.sagemaker_prefix}models/*") in seen, env.label
         assert ("UpsertBuildRole", f"{n.sagemaker_prefix}*") in seen, env.label
+        if env.project.env(env.env).data_uploaders:
+            assert ("ArtifactBucketPolicy", f"{n.input_prefix}*") in seen, env.label
 
 
 def test_no_lifecycle_rule_expires_a_version_in_a_retained_folder(envs):
