@@ -197,9 +197,11 @@ def pipeline_stack(source_type: str) -> list[Statement]:
                       extra_targets=(arn("sns", "${OperationsTopicName}"),)),
         *_topic("OperationsTopic", "OperationsTopicName"),
         _alarms("FailureAlarms"),
+        # No DeleteModelPackageGroup: the registry is retained, and deleting it is an administrator's act, so a push
+        # cannot drop it even past a stack policy (tests/iam/test_push_cannot_delete_retained_resources.py).
         _allow(
             "ModelPackageGroup",
-            actions(awacs.sagemaker, "CreateModelPackageGroup", "DescribeModelPackageGroup", "DeleteModelPackageGroup",
+            actions(awacs.sagemaker, "CreateModelPackageGroup", "DescribeModelPackageGroup",
                     "AddTags", "DeleteTags", "ListTags", "GetModelPackageGroupPolicy"),
             [arn("sagemaker", "model-package-group/${ModelPackageGroupName}")],
         ),

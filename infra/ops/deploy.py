@@ -257,9 +257,18 @@ def follow(cfn, name: str, since: datetime, sleep=time.sleep, now=time.monotonic
     raise DeployError(f"{name}: {status}{cause}")
 
 
-def apply_stack_policy(cfn, name: str, configuration: Path) -> None:
-    """Set the TemplateConfiguration's StackPolicy, as the pipeline's CloudFormation actions do."""
-    policy = json.loads(configuration.read_text(encoding="utf-8")).get("StackPolicy")
+def stack_policy_of(template: Path) -> dict | None:
+    """The stack policy of a rendered template (infra/output/render.py stack_policy): what it retains may not be
+    replaced or deleted. Computed here, never read from the TemplateConfiguration a pipeline passes."""
+    import cfn_flip
+
+    return render.stack_policy(json.loads(cfn_flip.to_json(template.read_text(encoding="utf-8"), clean_up=False)))
+
+
+def apply_stack_policy(cfn, name: str, template: Path) -> None:
+    """Set the stack's policy from its template. Only `make deploy` does: no role a push controls may
+    (cloudformation:SetStackPolicy), and the pipelines' updates name none, which keeps the current one."""
+    policy = stack_policy_of(template)
     if policy:
         cfn.set_stack_policy(StackName=name, StackPolicyBody=json.dumps(policy, sort_keys=True))
 
@@ -358,12 +367,28 @@ def bootstrap_stack(cfn, n: names_mod.Names, stack: str, templates: Path, env_na
     existing stack gets the new template's policy first, which still protects every retained resource the new
     template keeps, and no longer one it dropped (the deployment functions' queue of an env that stops serving,
     which its DeletionPolicy keeps)."""
-    name, configuration = n.stack(stack), templates / env_name / f"{stack}.json"
+    name, template = n.stack(stack), templates / env_name / f"{stack}.yaml"
     body, params, tags = stack_inputs(templates, stack, env_name)
     if _stack_status(cfn, name) not in (None, "REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE"):
-        apply_stack_policy(cfn, name, configuration)
+        apply_stack_policy(cfn, name, template)
     deploy_stack(cfn, name, stack, body, params, tags, role_arn, env_name)
-    apply_stack_policy(cfn, name, configuration)
+    apply_stack_policy(cfn, name, template)
+
+
+# The stacks the delivery pipeline deploys besides its own: it creates them on its first run, with no stack policy.
+PIPELINE_CREATED_STACKS = tuple(stack for stack in names_mod.PIPELINE_STACKS if stack != "pipeline")
+
+
+def protect_pipeline_created_stacks(cfn, n: names_mod.Names, templates: Path, env_name: str) -> list[str]:
+    """Set the stack policy of each stack the pipeline created (as the env's templates have it); return those of the
+    env's that do not exist yet (the pipeline has not run): the next `make deploy` protects them."""
+    waiting = []
+    for stack in (s for s in PIPELINE_CREATED_STACKS if s in stacks.of_env(n.env)):
+        if _stack_status(cfn, n.stack(stack)) in (None, "REVIEW_IN_PROGRESS", "DELETE_COMPLETE"):
+            waiting.append(n.stack(stack))
+        else:
+            apply_stack_policy(cfn, n.stack(stack), templates / env_name / f"{stack}.yaml")
+    return waiting
 
 
 def env_serves_models(env_name: str) -> bool:
@@ -436,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         check_no_serving_stacks_left(cfn, n)
         for stack in bootstrap_stacks(env):
             bootstrap_stack(cfn, n, stack, args.templates, env.name, args.cfn_role_arn)
+        unprotected = protect_pipeline_created_stacks(cfn, n, args.templates, env.name)
     except (config.ConfigError, DeployError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -446,6 +472,9 @@ def main(argv: list[str] | None = None) -> int:
         raise
     rest = "notifications, KPI and deployment stacks" if env_serves_models(args.env) else "notifications and KPI stacks"
     print(f"{args.env}: bootstrap done; the pipeline deploys the {rest} on its first run")
+    if unprotected:
+        print(f"note: {', '.join(unprotected)} get their stack policy from the next `make deploy ENV={args.env}`, once the "
+              "pipeline has created them (the pipeline sets no stack policy)", file=sys.stderr)
     if args.cfn_role_arn:
         print(f"note: CloudFormation keeps {args.cfn_role_arn} for every later operation on the stacks it deployed; "
               "whoever may update those stacks acts as that role. Deploy them again with your usual role to hand them back.",

@@ -41,7 +41,9 @@ def stack_policy(template: Template | dict) -> dict | None:
     """Deny replacing or deleting what the template retains (data, keys, the model registry).
 
     Retain alone keeps the data when a resource leaves the stack; this stops an update (the
-    pipeline's self-update included) from replacing or dropping it in the first place.
+    pipeline's self-update included) from replacing or dropping it in the first place. Only `make deploy` sets it
+    (infra/ops/deploy.py): the TemplateConfiguration files the pipelines read hold none, so a push cannot loosen it
+    (UpdateStack without a policy keeps the stack's current one, CloudFormation API reference).
     """
     retained = sorted(
         logical_id for logical_id, res in _as_dict(template).get("Resources", {}).items()
@@ -66,12 +68,11 @@ def _as_dict(template: Template | dict) -> dict:
     return template.to_dict() if isinstance(template, Template) else template
 
 
-def template_configuration(template: dict, names: names_mod.Names, policy: dict | None = None) -> str:
-    """CodePipeline TemplateConfiguration JSON: placeholders for the run-time parameters, stack tags, stack policy."""
+def template_configuration(template: dict, names: names_mod.Names) -> str:
+    """CodePipeline TemplateConfiguration JSON: placeholders for the run-time parameters, and stack tags. No stack
+    policy: the pipelines pass this file on every update, and a policy in it would be the push's (see stack_policy)."""
     tags = {**names.project.tags, **names.env.tags}
     body = {"Parameters": parameters.run_time_placeholders(template), "Tags": dict(sorted(tags.items()))}
-    if policy:
-        body["StackPolicy"] = policy
     return json.dumps(body, indent=2, sort_keys=True) + "\n"
 
 
@@ -96,7 +97,7 @@ def render(project: Project, extra_parameters: dict[str, str] | None = None) -> 
             path = f"{env.name}/{stack}"
             files[f"{path}.yaml"] = template_text(template)
             size_limits.check(env, stack, files[f"{path}.yaml"])
-            files[f"{path}.json"] = template_configuration(template, names, stack_policy(template))
+            files[f"{path}.json"] = template_configuration(template, names)
     return dict(sorted(files.items()))
 
 

@@ -25,7 +25,7 @@ from troposphere import GetAtt, Ref, Sub, Template, kms, s3
 from infra.cfn.exports import import_value
 from infra.cfn.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT
 from infra.config.model import Environment
-from infra.config.names import ARTIFACT_BUCKET_SUB, ATHENA_RESULTS_PREFIX, BUILD_CACHE_PREFIX
+from infra.config.names import ARTIFACT_BUCKET_SUB
 from infra.iam.policies import (
     KMS_USE_ACTIONS,
     MODEL_ARCHIVES,
@@ -37,6 +37,7 @@ from infra.iam.policies import (
 )
 from infra.parts import analysts, delivery_failures
 from infra.parts.alarms import alarm_source_conditions
+from infra.parts.artifact_prefixes import FOLDERS, RETAINED_TRANSITION_DAYS, Folder
 from infra.parts.kms_keys import customer_managed_key
 
 # CloudWatch Logs groups this env's resources write to, encrypted with the artifact key.
@@ -46,13 +47,6 @@ ENCRYPTED_LOG_GROUPS = (
     "/aws-glue/crawlers-role/*",
 )
 
-
-NONCURRENT_VERSION_DAYS = 30
-KEPT_NONCURRENT_VERSIONS = 1  # never expired: the trace that a key was written more than once
-BUILD_CACHE_NONCURRENT_DAYS = 1  # every upsert build rewrites its cache: keep no history of it
-BUILD_CACHE_DAYS = 30  # and whatever CodeBuild stopped using goes too (at worst, one slower build a month)
-PIPELINE_ARTIFACT_DAYS = 90
-ATHENA_RESULTS_DAYS = 30
 
 INPUT_OBJECTS = "/${SageMakerInputPrefix}*"
 
@@ -91,7 +85,8 @@ def uploaders_write_input_statements() -> list[Statement]:
             Principal=uploaders,
             Condition=Condition(this_account),
             # DeleteObject too: every file under input/ is read, so replacing the sample means removing it
-            # (the bucket is versioned: a deleted object stays recoverable for 30 days).
+            # (the bucket is versioned and keeps every version under the SageMaker folder: a deleted object stays
+            # recoverable, infra/parts/artifact_prefixes.py).
             Action=[awacs.s3.PutObject, awacs.s3.AbortMultipartUpload, awacs.s3.DeleteObject],
             Resource=[artifact_bucket_arn(INPUT_OBJECTS)],
         ),
@@ -212,16 +207,20 @@ def add_artifact_key(t: Template, env: Environment) -> kms.Key:
     )
 
 
-def _expire(rule_id: str, prefix, days: int | None) -> s3.LifecycleRule:
-    """A folder whose objects expire after `days` (None: never) and whose noncurrent versions, expired ones
-    included, are deleted after NONCURRENT_VERSION_DAYS; without the latter an expired object would stay, as the
-    bucket-wide rule keeps the newest noncurrent version of every key."""
+def _rule(folder: Folder) -> s3.LifecycleRule:
+    """One folder of the table: a retained folder's replaced versions move to a cheaper class and are never deleted; a
+    scratch folder's objects expire after `days` (None: never), and its replaced or expired versions after
+    `noncurrent_days`. Without an expiration of its own, a rule must clear the delete markers left once a deleted
+    object's versions are gone (an expiration does that by itself)."""
+    if folder.retained:
+        return s3.LifecycleRule(
+            Id=folder.rule_id, Status="Enabled", Prefix=Sub(folder.prefix),
+            NoncurrentVersionTransitions=[s3.NoncurrentVersionTransition(
+                StorageClass="STANDARD_IA", TransitionInDays=RETAINED_TRANSITION_DAYS)])
     return s3.LifecycleRule(
-        Id=rule_id, Status="Enabled", Prefix=prefix,
-        # Without an expiration of its own, the rule must clear the delete markers left once a deleted object's
-        # versions are gone (an expiration does that by itself).
-        **({"ExpirationInDays": days} if days else {"ExpiredObjectDeleteMarker": True}),
-        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=NONCURRENT_VERSION_DAYS),
+        Id=folder.rule_id, Status="Enabled", Prefix=Sub(folder.prefix),
+        **({"ExpirationInDays": folder.days} if folder.days else {"ExpiredObjectDeleteMarker": True}),
+        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=folder.noncurrent_days),
     )
 
 
@@ -245,35 +244,16 @@ def add_artifact_bucket(t: Template, key: kms.Key, env: Environment) -> s3.Bucke
                     )
                 ]
             ),
+            # Every folder's rule comes from one table (infra/parts/artifact_prefixes.py): where data is kept, no
+            # version ever expires, so nothing a push writes or deletes there loses the original; scratch folders
+            # expire. No rule spans the bucket but the one that drops unfinished uploads (never an object).
             LifecycleConfiguration=s3.LifecycleConfiguration(
                 Rules=[
-                    # Overwritten or deleted objects linger as noncurrent versions: drop them after a while, but
-                    # keep the newest one of each key, so a key written twice always shows two versions (the
-                    # deployment refuses a model archive written more than once: lambda_src/deploy_resolve/archive.py).
-                    # Where data is meant to go (the folders below), a rule of its own deletes every noncurrent
-                    # version: S3 honours the shorter of two overlapping expirations.
                     s3.LifecycleRule(
-                        Id="ExpireNoncurrentVersions",
-                        Status="Enabled",
-                        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(
-                            NoncurrentDays=NONCURRENT_VERSION_DAYS, NewerNoncurrentVersions=KEPT_NONCURRENT_VERSIONS),
+                        Id="AbortIncompleteUploads", Status="Enabled",
                         AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7),
                     ),
-                    s3.LifecycleRule(
-                        Id="ExpireReplacedBuildCaches",
-                        Status="Enabled",
-                        Prefix=BUILD_CACHE_PREFIX,
-                        ExpirationInDays=BUILD_CACHE_DAYS,
-                        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=BUILD_CACHE_NONCURRENT_DAYS),
-                    ),
-                    # Query results are read once, right after the query.
-                    _expire("ExpireQueryResults", ATHENA_RESULTS_PREFIX, ATHENA_RESULTS_DAYS),
-                    # Run artifacts are only read during their run. Lambda zips and SageMaker data stay.
-                    _expire("ExpirePipelineRunArtifacts", Ref("PipelineArtifactsPrefix"), PIPELINE_ARTIFACT_DAYS),
-                    # The model-deployment pipeline's run artifacts (its own folder, where the env serves models).
-                    _expire("ExpireDeploymentRunArtifacts", Ref("DeploymentArtifactsPrefix"), PIPELINE_ARTIFACT_DAYS),
-                    # Input data a data uploader replaced or deleted is gone 30 days later, as it would be unversioned.
-                    _expire("ExpireReplacedInputData", Ref("SageMakerInputPrefix"), None),
+                    *(_rule(folder) for folder in FOLDERS),
                 ]
             ),
             DeletionPolicy=RETAIN_DELETION,

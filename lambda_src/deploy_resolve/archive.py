@@ -7,7 +7,7 @@ already approved. Before anything is deployed, for each container of the version
 1. the archive is in this env's bucket, under its models/ folder (the only place the model role may read);
 2. the bucket is versioned, and the key has exactly one object version, no delete marker, written before the
    version was registered: it was written once and never replaced since (any rewrite leaves a second version,
-   which the bucket's lifecycle never expires: it keeps the newest noncurrent version of every key);
+   which the bucket's lifecycle never expires: no version under the SageMaker folder ever does);
 3. its serving image is one the endpoints may pull (SERVING_IMAGES: AWS's registry of the region), so a version
    registered with another image stops here, not at the endpoint;
 4. that object version gets the ARCHIVE_TAG tag (contract.py), naming the version. The model role only reads

@@ -192,7 +192,8 @@ def test_the_expiry_check_catches_an_expiration_that_deletes_nothing(envs):
 
 def test_the_lifecycle_check_catches_a_rule_that_erases_it(envs):
     text = envs[0].text("pipeline")
-    broken = text.replace("NewerNoncurrentVersions: 1", "NewerNoncurrentVersions: 0")
+    broken = text.replace("        - Id: KeepSageMakerData\n",
+                          "        - Id: KeepSageMakerData\n          NoncurrentVersionExpiration:\n            NoncurrentDays: 30\n")
     assert broken != text
     assert lifecycle_problems(envs[0].replaced("pipeline", broken))
 

@@ -93,6 +93,8 @@ NOT_NEEDED_BY: dict[tuple[str, str], str] = {
        for p in ("s3:CreateBucket", "s3:PutBucketVersioning", "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock",
                  "s3:PutLifecycleConfiguration", "s3:PutBucketOwnershipControls", "s3:PutBucketNotification",
                  "s3:PutBucketLogging")},
+    ("pipeline", "sagemaker:DeleteModelPackageGroup"):
+        "the model registry is retained: deleting it is an administrator's act, never a push's",
     ("deployment", "codepipeline:StartPipelineExecution"):
         "the handler starts a pipeline only for RestartExecutionOnUpdate, which the deployment pipeline does not set",
 }

@@ -94,7 +94,7 @@ def test_parameter_files_are_template_configurations(rendered, project):
     for env in project.environments:
         for stack in stacks.of_env(project.env(env)):
             body = json.loads(rendered[f"{env}/{stack}.json"])
-            assert set(body) <= {"Parameters", "Tags", "StackPolicy"} and {"Parameters", "Tags"} <= set(body)
+            assert set(body) <= {"Parameters", "Tags"} and {"Parameters", "Tags"} <= set(body)
             assert all(isinstance(v, str) for v in body["Parameters"].values())
             assert body["Tags"]["environment"] == env
 

@@ -7,13 +7,17 @@ import pytest
 
 from infra import stacks
 from infra.config import names as names_mod
-from infra.output import size_limits
+from infra.output import render, size_limits
 from infra.stacks import BUILDERS
 from tests.support.cfn import load
 
 # Resource types that hold data or protect it; every one must be retained.
 STATEFUL_TYPES = {"AWS::S3::Bucket", "AWS::KMS::Key", "AWS::SageMaker::ModelPackageGroup", "AWS::SQS::Queue"}
 INLINE_TEMPLATE_LIMIT = size_limits.TEMPLATE_BODY_LIMIT  # bytes: CloudFormation's TemplateBody limit
+
+
+def _template(rendered, env, stack):
+    return load(rendered[f"{env}/{stack}.yaml"])
 
 
 def _resources(rendered, env, stack):
@@ -42,7 +46,7 @@ def test_self_update_cannot_replace_or_drop_the_artifact_bucket_key_or_registry(
     assert resources["ArtifactBucket"]["Type"] == "AWS::S3::Bucket"
     assert resources["ArtifactKey"]["Type"] == "AWS::KMS::Key"
     assert resources["ModelPackageGroup"]["Type"] == "AWS::SageMaker::ModelPackageGroup"
-    policy = json.loads(rendered[f"{env}/pipeline.json"])["StackPolicy"]
+    policy = render.stack_policy(_template(rendered, env, "pipeline"))
     (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
     assert set(deny["Action"]) == {"Update:Replace", "Update:Delete"}
     assert {"LogicalResourceId/ArtifactBucket", "LogicalResourceId/ArtifactKey", "LogicalResourceId/ModelPackageGroup"} <= set(deny["Resource"])
@@ -52,11 +56,11 @@ def test_self_update_cannot_replace_or_drop_the_artifact_bucket_key_or_registry(
 def test_stack_policy_protects_exactly_what_the_template_retains(rendered, env, stack):
     retained = {f"LogicalResourceId/{k}" for k, v in _resources(rendered, env, stack).items()
                 if v.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate")}
-    body = json.loads(rendered[f"{env}/{stack}.json"])
+    policy = render.stack_policy(_template(rendered, env, stack))
     if not retained:
-        assert "StackPolicy" not in body
+        assert policy is None
         return
-    (deny,) = [s for s in body["StackPolicy"]["Statement"] if s["Effect"] == "Deny"]
+    (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
     assert set(deny["Resource"]) == retained
 
 
@@ -93,7 +97,7 @@ def test_bootstrap_turns_on_termination_protection_and_applies_the_stack_policy(
     cfn = FakeCloudFormation()
     body, params, tags = deploy.stack_inputs(ROOT / "templates", "pipeline", env)
     deploy.deploy_stack(cfn, stack, "pipeline", body, params, tags)
-    deploy.apply_stack_policy(cfn, stack, ROOT / "templates" / env / "pipeline.json")
+    deploy.apply_stack_policy(cfn, stack, ROOT / "templates" / env / "pipeline.yaml")
     made = dict(cfn.calls)
     assert made["create_change_set"]["ChangeSetType"] == "CREATE"
     assert made["update_termination_protection"] == {"StackName": stack, "EnableTerminationProtection": True}

@@ -36,7 +36,7 @@ def test_no_parameter_remains_but_the_run_time_ones_and_each_has_its_placeholder
     declared = set(template.get("Parameters", {}))
     assert declared <= RUN_TIME, f"{env}/{stack}.yaml declares {sorted(declared - RUN_TIME)}: config values are written in"
     configuration = json.loads(rendered[f"{env}/{stack}.json"])
-    assert set(configuration) <= {"Parameters", "Tags", "StackPolicy"}, f"{env}/{stack}.json holds {sorted(configuration)}"
+    assert set(configuration) <= {"Parameters", "Tags"}, f"{env}/{stack}.json holds {sorted(configuration)}"
     assert set(configuration["Parameters"]) == declared, f"{env}/{stack}.json: a placeholder for each run-time parameter, no other"
 
 

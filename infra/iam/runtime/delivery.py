@@ -73,8 +73,9 @@ def codepipeline_statements(serves_models: bool) -> list[Statement]:
             Action=actions(awacs.codebuild, "StartBuild", "BatchGetBuilds", "StopBuild"),
             Resource=[arn("codebuild", "project/${SynthProjectName}"), arn("codebuild", "project/${UpsertProjectName}")],
         ),
-        # Only the stacks the pipeline deploys: never the IAM or the deploy-roles stack.
-        *_deploy_stacks("DeployProjectStacks", tuple(stack for stack, _ in stacks), "GetStackPolicy", "SetStackPolicy"),
+        # Only the stacks the pipeline deploys: never the IAM or the deploy-roles stack. No SetStackPolicy: stack
+        # policies are `make deploy`'s, and an update naming none keeps the stack's current one.
+        *_deploy_stacks("DeployProjectStacks", tuple(stack for stack, _ in stacks)),
         pass_role("PassDeployRoles", [f"${{{role}}}" for _, role in stacks], "cloudformation.amazonaws.com"),
     ]
 

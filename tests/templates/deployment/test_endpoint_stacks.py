@@ -45,7 +45,7 @@ def evaluated(project, key: str) -> resolve.Stack:
     values = {**parameters.config_values(n), **lambda_package.parameters(render.LAMBDA_SRC)}
     template = concrete.write_in(BUILDERS[key](n).to_dict(), values)
     files = {f"{ENV}/{key}.yaml": render.template_text(template),
-             f"{ENV}/{key}.json": render.template_configuration(template, n, render.stack_policy(template))}
+             f"{ENV}/{key}.json": render.template_configuration(template, n)}
     return resolve.alone(files, project, ENV, key)
 
 

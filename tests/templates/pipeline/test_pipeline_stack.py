@@ -250,7 +250,7 @@ def test_artifact_bucket_is_kms_encrypted_versioned_private_tls_only_and_retaine
     assert all(p["PublicAccessBlockConfiguration"].values())
     assert p["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
     lifecycle = {r["Id"]: r for r in p["LifecycleConfiguration"]["Rules"]}
-    assert "NoncurrentVersionExpiration" in lifecycle["ExpireNoncurrentVersions"]
+    assert lifecycle["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
     assert lifecycle["ExpirePipelineRunArtifacts"]["Prefix"] == n.pipeline_artifacts_prefix
     deny = tpl["Resources"]["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
