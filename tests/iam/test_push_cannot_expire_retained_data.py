@@ -145,7 +145,7 @@ def test_the_check_sees_the_writers_it_knows_of(envs):
         seen = {(who, key) for _, who, _, key in object_grants(env, OBJECT_WRITES)}
         n = env.names
         assert ("SageMakerExecutionRole", f"{n.sagemaker_prefix}models/*") in seen, env.label
-        assert ("UpsertBuildRole", f"{n.sagemaker_prefix}*") in seen, env.label
+        assert ("UpsertBuildRole", f"{n.sagemaker_prefix}code/*") in seen, env.label
         if env.project.env(env.env).data_uploaders:
             assert ("ArtifactBucketPolicy", f"{n.input_prefix}*") in seen, env.label
 
