@@ -1,9 +1,10 @@
 """A condition on a service key the action does not take makes the statement never match: every condition on an
-EventBridge or CodeConnections key is held only by actions that take that key.
+EventBridge, CodeConnections, CloudWatch or SageMaker key is held only by actions that take that key.
 
 The table is the Service Authorization Reference's ("Actions, resources, and condition keys for Amazon
-EventBridge", "... for AWS CodeConnections", "... for AWS CodeStar Connections"): the service keys each action we
-hold takes. An action held under one of these keys and missing here fails until it is looked up and added.
+EventBridge", "... for AWS CodeConnections", "... for AWS CodeStar Connections", "... for Amazon CloudWatch",
+"... for Amazon SageMaker AI"): the service keys each action we hold takes. An action held under one of these keys
+and missing here fails until it is looked up and added.
 """
 from __future__ import annotations
 
@@ -19,6 +20,27 @@ SERVICE_KEYS: dict[str, frozenset[str]] = {
     "events:PutTargets": frozenset({"events:TargetArn", "events:creatorAccount", "events:ManagedBy"}),
     **{f"{p}:UseConnection": frozenset(f"{p}:{k}" for k in _USE_CONNECTION) for p in ("codeconnections", "codestar-connections")},
     **{f"{p}:PassConnection": frozenset({f"{p}:PassedToService"}) for p in ("codeconnections", "codestar-connections")},
+    "cloudwatch:PutMetricAlarm": frozenset({"cloudwatch:AlarmActions"}),
+    "cloudwatch:PutMetricData": frozenset({"cloudwatch:namespace"}),
+    "sagemaker:CreateProcessingJob": frozenset({"sagemaker:InstanceTypes", "sagemaker:MaxRuntimeInSeconds",
+                                                "sagemaker:NetworkIsolation", "sagemaker:OutputKmsKey",
+                                                "sagemaker:VolumeKmsKey", "sagemaker:VpcSecurityGroupIds",
+                                                "sagemaker:VpcSubnets", "sagemaker:InterContainerTrafficEncryption"}),
+    "sagemaker:CreateTrainingJob": frozenset({"sagemaker:InstanceTypes", "sagemaker:MaxRuntimeInSeconds",
+                                              "sagemaker:NetworkIsolation", "sagemaker:OutputKmsKey",
+                                              "sagemaker:VolumeKmsKey", "sagemaker:VpcSecurityGroupIds",
+                                              "sagemaker:VpcSubnets", "sagemaker:InterContainerTrafficEncryption",
+                                              "sagemaker:FileSystemAccessMode", "sagemaker:FileSystemDirectoryPath",
+                                              "sagemaker:FileSystemId", "sagemaker:FileSystemType",
+                                              "sagemaker:KeepAlivePeriod", "sagemaker:EnableRemoteDebug"}),
+    "sagemaker:CreateEndpointConfig": frozenset({"sagemaker:AcceleratorTypes", "sagemaker:InstanceTypes",
+                                                 "sagemaker:ModelArn", "sagemaker:VolumeKmsKey",
+                                                 "sagemaker:ServerlessMaxConcurrency", "sagemaker:ServerlessMemorySize",
+                                                 "sagemaker:NetworkIsolation", "sagemaker:VpcSecurityGroupIds",
+                                                 "sagemaker:VpcSubnets"}),
+    "sagemaker:CreateModel": frozenset({"sagemaker:NetworkIsolation", "sagemaker:VpcSecurityGroupIds",
+                                        "sagemaker:VpcSubnets"}),
+    "sagemaker:CreateModelPackage": frozenset({"sagemaker:ModelApprovalStatus"}),
 }
 SERVICES = {action.split(":")[0] for action in SERVICE_KEYS}
 
