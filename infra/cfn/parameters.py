@@ -34,6 +34,7 @@ VALUES: dict[str, Callable[[Names], object]] = {
     "JobsBoundaryName": lambda n: n.boundary("jobs"),
     "FunctionsBoundaryName": lambda n: n.boundary("functions"),
     "ServingFunctionsBoundaryName": lambda n: n.boundary("serving"),
+    "SmokeTestBoundaryName": lambda n: n.boundary("smoke"),
     "ArtifactBucketPrefix": lambda n: n.artifact_bucket_prefix,
     "ArtifactKeyAlias": lambda n: n.artifact_key_alias,
     "SageMakerPipelineName": lambda n: n.sagemaker_pipeline,
@@ -125,6 +126,10 @@ VALUES: dict[str, Callable[[Names], object]] = {
     "RolloutTimeoutSeconds": lambda n: serving.rollout_timeout_seconds(deployment_settings(n)),
     "DataCapturePercent": lambda n: deployment_settings(n).data_capture_percent,
     "SmokeTestLatencyMs": lambda n: deployment_settings(n).smoke_test_latency_ms,
+    # The instance types IAM lets each kind of job or endpoint config ask for (sagemaker:InstanceTypes).
+    "JobInstanceTypes": lambda n: sorted({n.env.processing_instance_type, n.env.training_instance_type}),
+    "StagingInstanceTypes": lambda n: [deployment_settings(n).staging_instance_type],
+    "ProductionInstanceTypes": lambda n: [deployment_settings(n).instance_type],
     "EndpointInstancesNeeded": lambda n: json.dumps(serving.instances_needed(deployment_settings(n)), sort_keys=True),
 }
 

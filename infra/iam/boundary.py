@@ -26,14 +26,18 @@ DELIVERY = "delivery"  # the pipeline and the source events that start it
 BUILDS = "builds"  # the Synth and Upsert CodeBuild projects, which run the repository's code
 JOBS = "jobs"  # the SageMaker pipeline's jobs and the endpoints' model role
 FUNCTIONS = "functions"  # the registry's Lambdas and the crawler
-# The deployment pipeline's Lambdas (resolve, smoke test, production's rollout): apart, so the registry's functions
+# The deployment pipeline's Resolve Lambda (and production's rollout): apart, so the registry's functions
 # can never reach an endpoint, and each boundary stays within IAM's size.
 SERVING_FUNCTIONS = "serving"
+# The smoke test's Lambda: apart from Resolve's, so each serving boundary keeps every condition its role's statements
+# carry and still fits IAM's size.
+SMOKE_TEST = "smoke"
 BOUNDARIES = {DELIVERY: ("DeliveryRolesBoundary", "DeliveryBoundaryName"),
               BUILDS: ("BuildRolesBoundary", "BuildsBoundaryName"),
               JOBS: ("JobRolesBoundary", "JobsBoundaryName"),
               FUNCTIONS: ("FunctionRolesBoundary", "FunctionsBoundaryName"),
-              SERVING_FUNCTIONS: ("ServingFunctionRolesBoundary", "ServingFunctionsBoundaryName")}
+              SERVING_FUNCTIONS: ("ServingFunctionRolesBoundary", "ServingFunctionsBoundaryName"),
+              SMOKE_TEST: ("SmokeTestRoleBoundary", "SmokeTestBoundaryName")}
 
 
 def boundary_arn_sub(kind: str) -> str:
@@ -41,7 +45,7 @@ def boundary_arn_sub(kind: str) -> str:
 
 
 # The kinds whose roles exist only where the env's config serves models (`deployment`): the serving-iam stack's.
-SERVING_ONLY_KINDS = (SERVING_FUNCTIONS,)
+SERVING_ONLY_KINDS = (SERVING_FUNCTIONS, SMOKE_TEST)
 
 
 def kinds(serves_models: bool) -> list[str]:
@@ -71,7 +75,9 @@ def common_statements(kind: str, serves_models: bool) -> list[Statement]:
     if kind == JOBS:
         return [*jobs.sagemaker_execution_statements(), *(jobs.model_serving_statements() if serves_models else [])]
     if kind == SERVING_FUNCTIONS:
-        return [*functions.resolve_function_statements(), *functions.smoke_test_function_statements()] if serves_models else []
+        return functions.resolve_function_statements() if serves_models else []
+    if kind == SMOKE_TEST:
+        return functions.smoke_test_function_statements() if serves_models else []
     return [
         *functions.notifier_statements(),
         *functions.metrics_function_statements(),
@@ -86,14 +92,6 @@ def source_statements(source_type: str) -> list[Statement]:
 
 def boundary_actions(serves_models: bool, kind: str | None = None) -> list[str]:
     return sorted({action.JSONrepr() for st in runtime_statements(serves_models, kind) for action in st.Action})
-
-
-# Condition operators whose values are alternatives (any one matches): two statements that differ only in
-# such values are covered by one statement holding both sets of values. Anything else keeps its own statement.
-ANY_OF_OPERATORS = frozenset({"StringEquals", "StringEqualsIfExists", "StringLike", "StringLikeIfExists", "ArnEquals",
-                              "ArnLike", "ForAnyValue:StringEquals", "ForAnyValue:StringLike"})
-# Operators merged only where every statement of the group gives the same value (kms:GrantIsForAWSResource true).
-SAME_VALUE_OPERATORS = frozenset({"Bool"})
 
 
 def _json(value) -> object:
@@ -115,26 +113,12 @@ def _sub(text: str):
 
 
 def _compact(resources: list) -> list:
-    """Fewer ARNs reaching the same environment's resources: drop one another's wildcard already covers, and
-    join a name's children into one pattern per separator (X:log-stream:* into X:*, X/execution/* into X/*), but a
-    bucket's objects, which keep their prefixes.
-    Never X* alone: a bucket named X-something, or a pipeline named X-prod, is another resource. Resources
-    that are not plain text (a Sub with a variable map, whose variables a wildcard could not stand for; a Ref
-    or If) are kept as they are, once each."""
+    """The resources once each, but those another's wildcard already covers. Never a wider pattern than a role names:
+    a boundary is no wider than its roles (X/* for X/execution/* would be). Resources that are not plain text (a Sub
+    with a variable map, whose variables a wildcard could not stand for; a Ref or If) are kept as they are, once each."""
     others = {json.dumps(r, sort_keys=True): r for r in resources if not _plain(r)}
     texts = sorted({_text(r) for r in resources if _plain(r)})
-    joined = set(texts)
-    for text in texts:
-        if "*" in text:
-            continue
-        # Never a bucket's objects into bucket/*: each kind reaches only the prefixes its roles name (the builds never
-        # the training data under sagemaker/<pipeline>/input/).
-        separators = ":" if ":s3:::" in text and "/" not in text.split(":s3:::", 1)[1] else ":/"
-        for separator in separators:
-            children = {o for o in joined if o != text and o.startswith(text + separator)}
-            if children:
-                joined = (joined - children) | {f"{text}{separator}*"}
-    kept = [t for t in sorted(joined) if not any(o != t and o.endswith("*") and fnmatch.fnmatchcase(t, o) for o in joined)]
+    kept = [t for t in texts if not any(o != t and o.endswith("*") and fnmatch.fnmatchcase(t, o) for o in texts)]
     return [_sub(t) for t in kept] + [others[k] for k in sorted(others)]
 
 
@@ -142,49 +126,89 @@ def merged(statements: list[Statement], sid_prefix: str = "") -> list[dict]:
     """The statements merged per service into as few as cover every one of them (Sids `sid_prefix` + service:
     IAM refuses a policy whose Sids repeat, so statements merged apart into one policy need their own prefix).
 
-    Statements of one service, all on "*" or all on named resources, with conditions on the same keys,
-    become one statement (those on "*" with no condition, one for all services): the union of their actions, of their resources and of their condition values.
-    So the boundary reaches the environment's resources the roles' policies name (an action may meet a
-    resource of its service that its own role never names, never one outside the environment), and keeps
-    every condition (kms:ResourceAliases, iam:PassedToService, sagemaker:ModelApprovalStatus…).
-    """
-    groups: dict[tuple, dict] = {}
+    An action the roles hold only without a condition is merged with the service's others: one statement, all on "*"
+    (one for every service) or all on named resources, with the union of their actions and resources. So the boundary reaches the env's
+    resources the roles' policies name (such an action may meet a resource of its service its own role never names,
+    never one outside the env). An action the roles hold under a condition anywhere in the service (sagemaker:AddTags
+    on a job's execution tag, iam:PassRole to a named service, CreateProcessingJob on the config's instance types…)
+    is never merged that way: its statements keep their conditions, values and resources as the roles wrote them,
+    joined only where that adds no pair of action and resource (same condition and resources, then same condition
+    and actions). tests/iam/test_boundary.py holds each boundary to its roles' conditions."""
+    parts: list[tuple[str, list, list, dict]] = []
     for statement in statements:
         st = _json(statement)
         actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
         resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
-        condition = st.get("Condition", {})
-        if any(op not in ANY_OF_OPERATORS | SAME_VALUE_OPERATORS for op in condition):
-            raise ValueError(f"statement {st.get('Sid')}: a {sorted(condition)} condition cannot be merged into the boundary")
-        keys = tuple(sorted((op, key) for op, values in condition.items() for key in values))
-        star = resources == ["*"]
         for service in sorted({a.split(":", 1)[0] for a in actions}):
+            parts.append((service, [a for a in actions if a.startswith(f"{service}:")], resources,
+                          _canonical(st.get("Condition", {}))))
+    conditioned = {a for _, actions, _, condition in parts if condition for a in actions}
+    loose: dict[tuple, dict] = {}
+    exact: dict[tuple, set] = {}
+    for service, actions, resources, condition in parts:
+        free = [] if condition else [a for a in actions if a not in conditioned]
+        if free:
             # Actions with no resource-level permission and no condition: one statement for every service (IAM's size).
-            key = ("", star, keys) if star and not keys else (service, star, keys)
-            group = groups.setdefault(key, {"actions": set(), "resources": [], "condition": {}})
-            group["actions"] |= {a for a in actions if a.startswith(f"{service}:")}
+            star = resources == ["*"]
+            group = loose.setdefault(("" if star else service, star), {"actions": set(), "resources": []})
+            group["actions"] |= set(free)
             group["resources"] += resources
-            for op, values in condition.items():
-                for key, value in values.items():
-                    seen = group["condition"].setdefault(op, {}).setdefault(key, {})
-                    if op in SAME_VALUE_OPERATORS and seen and json.dumps(value, sort_keys=True) not in seen:
-                        raise ValueError(f"statement {st.get('Sid')}: {op} {key} differs from another statement's")
-                    for v in value if isinstance(value, list) else [value]:
-                        seen[json.dumps(v, sort_keys=True)] = v
+        held = [a for a in actions if a not in free]
+        if held:
+            where = tuple(sorted({json.dumps(r, sort_keys=True) for r in resources}))
+            exact.setdefault((service, json.dumps(condition, sort_keys=True), where), set()).update(held)
+    by_actions: dict[tuple, set] = {}
+    for (service, condition, where), actions in exact.items():
+        by_actions.setdefault((service, condition, tuple(sorted(actions))), set()).update(where)
+    groups = [(service, star, sorted(g["actions"]), g["resources"], "{}") for (service, star), g in loose.items()]
+    for (service, condition, actions), where in _join_values(by_actions).items():
+        resources = [json.loads(r) for r in sorted(where)]
+        groups.append((service, resources == ["*"], list(actions), resources, condition))
     out = []
     sids: set[str] = set()
-    for (service, star, keys), group in sorted(groups.items(), key=lambda kv: json.dumps(kv[0])):
+    for service, star, actions, resources, condition in sorted(groups, key=lambda g: json.dumps(g, sort_keys=True)):
         base = sid_prefix + "".join(part.title() for part in re.split(r"[^a-z0-9]+", service))
         suffix = "NoResourceLevelPermission" if star else ""  # last, whatever number tells two groups apart
         sid = next(f"{base}{n or ''}{suffix}" for n in range(len(groups) + 1) if f"{base}{n or ''}{suffix}" not in sids)
         sids.add(sid)
-        st = {"Sid": sid, "Effect": "Allow", "Action": sorted(group["actions"]),
-              "Resource": ["*"] if star else _compact(group["resources"])}
-        if group["condition"]:
-            st["Condition"] = {op: {key: [values[k] for k in sorted(values)] for key, values in sorted(by_key.items())}
-                               for op, by_key in sorted(group["condition"].items())}
+        st = {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": ["*"] if star else _compact(resources)}
+        if json.loads(condition):
+            st["Condition"] = json.loads(condition)
         out.append(st)
     return out
+
+
+# Operators whose values are alternatives (any one matches): two statements on the same actions and resources whose
+# condition is one such key, differing only in its values, allow together what one with both values allows.
+ANY_OF_OPERATORS = frozenset({"StringEquals", "StringLike", "ArnEquals", "ArnLike", "ForAnyValue:StringEquals",
+                              "ForAnyValue:StringLike"})
+
+
+def _join_values(by_actions: dict[tuple, set]) -> dict[tuple, set]:
+    """(service, condition, actions) -> resources, with statements that differ only in the values of their one any-of
+    condition key joined into one holding both values (exact: no request is allowed that one of them did not)."""
+    joined: dict[tuple, dict] = {}
+    out: dict[tuple, set] = {}
+    for (service, condition, actions), where in by_actions.items():
+        cond = json.loads(condition)
+        (op, keys), = cond.items() if len(cond) == 1 else ((None, {}),)
+        if op not in ANY_OF_OPERATORS or len(keys) != 1:
+            out[(service, condition, actions)] = where
+            continue
+        (key, value), = keys.items()
+        values = joined.setdefault((service, actions, tuple(sorted(where)), op, key), {})
+        for v in value if isinstance(value, list) else [value]:
+            values[json.dumps(v, sort_keys=True)] = v
+    for (service, actions, where, op, key), values in joined.items():
+        value = [values[k] for k in sorted(values)]
+        out[(service, json.dumps({op: {key: value if len(value) > 1 else value[0]}}, sort_keys=True), actions)] = set(where)
+    return out
+
+
+def _canonical(condition: dict) -> dict:
+    """A condition with every value a sorted list, so two statements giving the same values compare equal."""
+    return {op: {key: sorted(value, key=lambda v: json.dumps(v, sort_keys=True)) if isinstance(value, list) else value
+                 for key, value in sorted(keys.items())} for op, keys in sorted(condition.items())}
 
 
 def _sid_word(text: str) -> str:

@@ -28,12 +28,14 @@ import awacs.quicksight
 import awacs.s3
 import awacs.sagemaker
 import awacs.sns
-from awacs.aws import Allow, ArnLike, Bool, Condition, ForAnyValueStringEquals, Statement, StringEquals
+from awacs.aws import (Allow, ArnLike, Bool, Condition, ForAllValuesStringLike, ForAnyValueStringEquals,
+                       Statement, StringEquals)
 from troposphere import Ref, Sub
 
 from infra.config.names import ATHENA_RESULTS_PREFIX, ROLLBACK_ALARMS
 from infra.iam import rule_events
-from infra.iam.policies import arn, artifact_bucket_arn, decrypt_by_alias, network_isolated, pass_role, use_key_by_alias
+from infra.iam.policies import (arn, artifact_bucket_arn, decrypt_by_alias, network_isolated, only_instance_types,
+                                pass_role, use_key_by_alias)
 
 
 def actions(module, *names: str) -> list:
@@ -129,10 +131,28 @@ def _event_rules(sid: str, matched: tuple[rule_events.Pair, ...], extra_targets:
     ]
 
 
-def _alarms(sid: str) -> Statement:
-    """The env's CloudWatch alarms (`<prefix>-*`)."""
-    return _allow(sid, actions(awacs.cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms", "TagResource",
-                               "UntagResource", "ListTagsForResource"), [arn("cloudwatch", "alarm:${ResourcePrefix}-*")])
+# What an alarm of the stacks may do when its state changes: tell the env's operations topic, nothing else.
+OPERATIONS_TOPIC = arn("sns", "${OperationsTopicName}")
+# The key PutMetricAlarm takes for the actions of every state (ALARM, OK, INSUFFICIENT_DATA): "Using condition keys to
+# limit alarm actions", CloudWatch user guide; "Actions, resources, and condition keys for Amazon CloudWatch".
+ALARM_ACTIONS_KEY = "cloudwatch:AlarmActions"
+
+
+def put_alarms(sid: str, alarms: list, alarm_actions: list) -> Statement:
+    """PutMetricAlarm on `alarms` only when every action the alarm is given is one of `alarm_actions`: so a push can
+    neither make an alarm stop or terminate instances nor notify a topic or call a function outside the env (an alarm
+    with no action at all is allowed: it does nothing)."""
+    return Statement(Sid=sid, Effect=Allow, Action=[awacs.cloudwatch.PutMetricAlarm], Resource=alarms,
+                     Condition=Condition(ForAllValuesStringLike({ALARM_ACTIONS_KEY: alarm_actions})))
+
+
+def _alarms(sid: str, alarms: str = "alarm:${ResourcePrefix}-*") -> list[Statement]:
+    """The env's CloudWatch alarms (`<prefix>-*`), whose only action is the operations topic."""
+    return [
+        put_alarms(f"{sid}ToOpsTopic", [arn("cloudwatch", alarms)], [OPERATIONS_TOPIC]),
+        _allow(sid, actions(awacs.cloudwatch, "DeleteAlarms", "DescribeAlarms", "TagResource", "UntagResource",
+                            "ListTagsForResource"), [arn("cloudwatch", alarms)]),
+    ]
 
 
 def _pass_existing_role(sid: str, role_param: str, service: str) -> list[Statement]:
@@ -196,7 +216,7 @@ def pipeline_stack(source_type: str) -> list[Statement]:
         *_event_rules("SourceRule", rule_events.stack_events("pipeline", source_type),
                       extra_targets=(arn("sns", "${OperationsTopicName}"),)),
         *_topic("OperationsTopic", "OperationsTopicName"),
-        _alarms("FailureAlarms"),
+        *_alarms("FailureAlarms"),
         # No DeleteModelPackageGroup: the registry is retained, and deleting it is an administrator's act, so a push
         # cannot drop it even past a stack policy (tests/iam/test_push_cannot_delete_retained_resources.py).
         _allow(
@@ -276,7 +296,7 @@ def notifications_stack() -> list[Statement]:
         # Authorised against the group's ARN with the trailing ":*" (CloudWatch Logs API reference, LogGroup.arn).
         _allow("MalformedEventsFilter", actions(awacs.logs, "PutMetricFilter", "DeleteMetricFilter", "DescribeMetricFilters"),
                [arn("logs", "log-group:/aws/lambda/${NotifierFunctionName}:*")]),
-        _alarms("FailureAlarms"),
+        *_alarms("FailureAlarms"),
     ]
 
 
@@ -290,7 +310,7 @@ def kpi_stack() -> list[Statement]:
                     "ListTagsForResource"),
             [arn("cloudwatch", "dashboard/${DashboardName}", region=False)],
         ),
-        _alarms("Alarms"),
+        *_alarms("Alarms"),
         _allow(
             "GlueCatalog",
             actions(awacs.glue, "CreateDatabase", "DeleteDatabase", "GetDatabase", "UpdateDatabase", "TagResource",
@@ -357,7 +377,7 @@ def deployment_stack() -> list[Statement]:
             ("SmokeTestFunctionName", "SmokeTestFunctionRoleName"),
         ], rule_events.STACK_EVENTS["deployment"], extra_targets=(arn("codepipeline", "${DeploymentPipelineName}"), arn("sns", "${OperationsTopicName}")),
             invoked_by_events=False),
-        _alarms("Alarms"),
+        *_alarms("Alarms"),
         _allow(
             "DeploymentPipeline",
             actions(awacs.codepipeline, "CreatePipeline", "UpdatePipeline", "DeletePipeline", "GetPipeline",
@@ -398,7 +418,7 @@ def endpoint_volume_key() -> list[Statement]:
     ]
 
 
-def _serving(endpoint_param: str) -> list[Statement]:
+def _serving(endpoint_param: str, instance_types: str) -> list[Statement]:
     """What both endpoint stacks make: a model, its endpoint config and one endpoint, by its name parameter.
 
     Models and endpoint configs keep CloudFormation's generated names: a new version or setting replaces them, and a
@@ -420,7 +440,11 @@ def _serving(endpoint_param: str) -> list[Statement]:
         Statement(Sid="ModelsFromThisGroupsVersions", Effect=Allow, Action=[awacs.sagemaker.CreateModel],
                   Resource=[arn("sagemaker", MODEL_PACKAGES)], Condition=network_isolated()),
         _allow("ThisGroupsVersions", [awacs.sagemaker.DescribeModelPackage], [arn("sagemaker", MODEL_PACKAGES)]),
-        _allow("EndpointConfigs", actions(awacs.sagemaker, "CreateEndpointConfig", "DeleteEndpointConfig", "DescribeEndpointConfig",
+        # Configs only on the instance types config names for this endpoint (deployment.instance_type, or
+        # staging_instance_type): a push cannot put the endpoint on a costlier fleet.
+        Statement(Sid="EndpointConfigTypes", Effect=Allow, Action=[awacs.sagemaker.CreateEndpointConfig],
+                  Resource=[configs], Condition=only_instance_types(instance_types)),
+        _allow("EndpointConfigs", actions(awacs.sagemaker, "DeleteEndpointConfig", "DescribeEndpointConfig",
                                           "AddTags", "DeleteTags", "ListTags"), [configs]),
         # CreateEndpoint and UpdateEndpoint are authorised on the endpoint and on the config it is given.
         _allow("Endpoint", actions(awacs.sagemaker, "CreateEndpoint", "UpdateEndpoint", "DeleteEndpoint", "DescribeEndpoint",
@@ -435,17 +459,21 @@ def staging_endpoint_stack() -> list[Statement]:
     """The staging endpoint stack: its model, endpoint config and endpoint, nothing else. It runs before the smoke test
     and the person's production approval, so it holds nothing of production's: not its endpoint, alarms or autoscaling
     (staging has none)."""
-    return _serving("StagingEndpointName")
+    return _serving("StagingEndpointName", "StagingInstanceTypes")
 
 
 def production_endpoint_stack() -> list[Statement]:
     """The production endpoint stack: its model and endpoint config, the rollback and on-call alarms. Not the endpoint
     nor its autoscaling: the deployment pipeline's rollout makes those (production_rollout(), the resolve function's)."""
     return [
-        *[s for s in _serving("ProductionEndpointName") if s.Sid != "Endpoint"],
-        _allow("ProductionAlarms", actions(awacs.cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms", "TagResource",
-                                           "UntagResource", "ListTagsForResource"), [arn("cloudwatch", f"alarm:{ROLLBACK_ALARMS}")]),
+        *[s for s in _serving("ProductionEndpointName", "ProductionInstanceTypes") if s.Sid != "Endpoint"],
+        *_alarms("ProductionAlarms", f"alarm:{ROLLBACK_ALARMS}"),
     ]
+
+
+TARGET_TRACKING_ALARMS = arn("cloudwatch", "alarm:TargetTracking-endpoint/${ProductionEndpointName}/*")
+# Application Auto Scaling's scaling policies of this account and region ("Application Auto Scaling resource ARNs").
+SCALING_POLICIES = Sub("arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:scalingPolicy:*")
 
 
 def production_rollout() -> list[Statement]:
@@ -471,8 +499,9 @@ def production_rollout() -> list[Statement]:
         # Scaling's (https://docs.aws.amazon.com/autoscaling/application/userguide/security_iam_id-based-policy-examples.html).
         _allow("EndpointCapacity", [awacs.sagemaker.UpdateEndpointWeightsAndCapacities], [endpoint]),
         # Target tracking makes and removes its own alarms with the caller's rights, named after the variant.
-        _allow("TargetTrackingAlarms", actions(awacs.cloudwatch, "PutMetricAlarm", "DeleteAlarms", "DescribeAlarms"),
-               [arn("cloudwatch", "alarm:TargetTracking-endpoint/${ProductionEndpointName}/*")]),
+        # Their one action is the scaling policy's ARN (arn:…:autoscaling:…:scalingPolicy:<id>:resource/…).
+        put_alarms("TargetTrackingAlarmsScaleOnly", [TARGET_TRACKING_ALARMS], [SCALING_POLICIES]),
+        _allow("TargetTrackingAlarms", actions(awacs.cloudwatch, "DeleteAlarms", "DescribeAlarms"), [TARGET_TRACKING_ALARMS]),
         # Scalable targets are named by generated IDs, so they are granted by type (open risk in docs/security.md),
         # held to SageMaker variants' instance counts; Application Auto Scaling also checks the caller may describe
         # and resize the endpoint itself (EndpointCapacity above: production's only).

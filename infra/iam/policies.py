@@ -14,12 +14,15 @@ import awacs.kms
 import awacs.logs
 import awacs.s3
 import awacs.sns
+import awacs.sts
 from awacs.aws import (
     Allow,
     ArnEquals,
+    ArnLike,
     Bool,
     Condition,
     Deny,
+    ForAllValuesStringEquals,
     ForAnyValueStringEquals,
     PolicyDocument,
     Principal,
@@ -90,9 +93,27 @@ def document(*statement_lists) -> PolicyDocument:
     return PolicyDocument(Version=VERSION, Statement=statements)
 
 
+# The services whose guides say they send aws:SourceAccount (and aws:SourceArn) when they assume a role, and what the
+# source is: a key a service does not send makes the role unassumable, so only these get the confused-deputy
+# condition (docs/security.md lists the others and why).
+# - EventBridge, "Using IAM policy conditions in Amazon EventBridge": aws:SourceAccount, the rule's account;
+#   aws:SourceArn, the rule that sends the event (this env's rules are all named <prefix>-…).
+# - SageMaker AI, "Cross-service confused deputy prevention" (Pipelines, Processing and Training jobs, Inference):
+#   aws:SourceAccount for any resource of the account; the source ARN differs per feature, so it is not named.
+SOURCE_ARNS = {"events.amazonaws.com": "rule/${ResourcePrefix}-*", "sagemaker.amazonaws.com": None}
+
+
 def trust(service: str) -> PolicyDocument:
-    """Trust policy naming the one service that assumes the role."""
-    return make_simple_assume_policy(service)
+    """Trust policy naming the one service that assumes the role; for a service in SOURCE_ARNS, only on behalf of
+    this account (and of this env's resources where the source ARN is known)."""
+    if service not in SOURCE_ARNS:
+        return make_simple_assume_policy(service)
+    conditions = [StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})]
+    if SOURCE_ARNS[service]:
+        conditions.append(ArnLike({"aws:SourceArn": arn(service.split(".")[0], SOURCE_ARNS[service])}))
+    return PolicyDocument(Version=VERSION, Statement=[
+        Statement(Effect=Allow, Principal=Principal("Service", [service]), Action=[awacs.sts.AssumeRole],
+                  Condition=Condition(conditions))])
 
 
 def arn(service: str, resource: str, region: bool = True, account: bool = True) -> Sub:
@@ -208,6 +229,11 @@ def network_isolated() -> Condition:
     "Actions, resources, and condition keys for Amazon SageMaker"; tests/iam/test_condition_keys_fit_their_actions.py;
     tests/iam/test_jobs_and_models_are_network_isolated.py)."""
     return Condition(Bool({"sagemaker:NetworkIsolation": "true"}))
+
+
+def all_of(*conditions: Condition) -> Condition:
+    """One condition block holding each of `conditions` (IAM ANDs its operators)."""
+    return Condition([element for condition in conditions for element in condition.conditions])
 
 
 # -- logs ----------------------------------------------------------------------------------------
@@ -377,3 +403,13 @@ def pull_images(sid: str, repositories: list[str]) -> list[Statement]:
                           **{IMAGE_REGISTRY_VARIABLE: image_registry_account()}) for repo in repositories],
         ),
     ]
+
+
+# The key CreateProcessingJob, CreateTrainingJob and CreateEndpointConfig take for the instance types a request asks
+# for ("Actions, resources, and condition keys for Amazon SageMaker AI"); a list, so every value must be allowed.
+INSTANCE_TYPES_KEY = "sagemaker:InstanceTypes"
+
+
+def only_instance_types(value_name: str) -> Condition:
+    """Only the instance types config value `value_name` (infra/cfn/parameters.py) lists."""
+    return Condition(ForAllValuesStringEquals({INSTANCE_TYPES_KEY: Ref(value_name)}))

@@ -39,7 +39,7 @@ def compact_body(yaml_text: str) -> str:
     """The template as compact JSON: the same document, small enough to send inline."""
     import cfn_flip
 
-    body = json.dumps(json.loads(cfn_flip.to_json(yaml_text, clean_up=False)), separators=(",", ":"), sort_keys=True)
+    body = size_limits.compact_json(json.loads(cfn_flip.to_json(yaml_text, clean_up=False)))
     if len(body.encode()) > TEMPLATE_BODY_LIMIT:
         raise DeployError(f"template is {len(body)} bytes even as compact JSON; CloudFormation takes {TEMPLATE_BODY_LIMIT} inline")
     return body

@@ -16,7 +16,7 @@ from infra.config.names import Names
 from infra.cfn.mappings import add_image_registries
 from infra.cfn.templates_common import new_template
 from infra.iam import deploy_policies
-from infra.iam.boundary import DELIVERY, JOBS, SERVING_FUNCTIONS
+from infra.iam.boundary import DELIVERY, JOBS, SERVING_FUNCTIONS, SMOKE_TEST
 from infra.iam.roles import exported_service_role
 from infra.iam.runtime import delivery, functions, jobs
 
@@ -33,7 +33,7 @@ def build(n: Names) -> Template:
     exported_service_role(t, "ResolveFunctionRole", "ResolveFunctionRoleName", "lambda.amazonaws.com",
                           "the resolve Lambda's role", functions.resolve_function_statements(), SERVING_FUNCTIONS)
     exported_service_role(t, "SmokeTestFunctionRole", "SmokeTestFunctionRoleName", "lambda.amazonaws.com",
-                          "the smoke-test Lambda's role", functions.smoke_test_function_statements(), SERVING_FUNCTIONS)
+                          "the smoke-test Lambda's role", functions.smoke_test_function_statements(), SMOKE_TEST)
     exported_service_role(t, "ModelRole", "ModelRoleName", "sagemaker.amazonaws.com",
                           "the role SageMaker serves the endpoints' models with", jobs.model_serving_statements(), JOBS)
     exported_service_role(t, "DeploymentDeployRole", "DeploymentDeployRoleName", CLOUDFORMATION,

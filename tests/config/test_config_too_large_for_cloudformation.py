@@ -141,9 +141,11 @@ def test_a_template_over_the_limit_is_refused_naming_the_envs_file_and_the_key_t
     for env in fixture_project.environments.values():
         operations = "operations.emails" if env.operations_emails != env.emails else "notifications.emails"
         for stack in BUILDERS:
-            size_limits.check(env, stack, "x" * limit)  # at the limit: accepted
+            # A YAML string whose size as sent is `size` (quoted: its compact JSON is as long as the YAML).
+            sized = lambda size: '"' + "x" * (size - 2) + '"'  # noqa: E731
+            size_limits.check(env, stack, sized(limit))  # at the limit: accepted
             with pytest.raises(ConfigError) as refused:
-                size_limits.check(env, stack, "x" * (limit + 1))
+                size_limits.check(env, stack, sized(limit + 1))
             expected = {"messaging": "notifications.emails", "pipeline": operations}.get(stack, "name")
             assert refused.value.file == env.file and refused.value.key.split(" ")[0] == expected, (stack, str(refused.value))
             assert f"templates/{env.name}/{stack}.yaml {limit + 1:,} bytes" in str(refused.value)

@@ -18,10 +18,11 @@ from infra.cfn import parameters
 from infra.cfn.source import SOURCE_TYPES
 from infra.config.model import Source
 from infra.output import render
-from infra.iam.boundary import BOUNDARIES, DELIVERY, _sid_word, merged, source_statements
+from infra.iam.boundary import ANY_OF_OPERATORS, BOUNDARIES, DELIVERY, JOBS, _sid_word, merged, source_statements
 from infra.iam.policies import NO_RESOURCE_LEVEL_ACTIONS
 from infra.stacks import BUILDERS
 from tests.support.cfn import as_list, statements
+from tests.support.iam_actions import may_name
 from tests.support.longest_names import longest_project
 from tests.support.resolve import resolve_all
 
@@ -89,6 +90,70 @@ def coverage_problems(stacks) -> list[str]:
     return problems
 
 
+# The one statement a boundary holds that no role's own does, by design: key use through S3 and SNS for the first
+# run's roles (infra/iam/boundary.py first_run_key_use), a ceiling on what the key policy grants them.
+BOUNDARY_ONLY_SIDS = ("FirstRunKeyUseThroughServices",)
+
+
+def _narrower(boundary_condition: dict, role_condition: dict) -> bool:
+    """Whether the boundary's condition asks at least what the role statement's does: each of the role's operator and
+    key, with no value the role's does not allow."""
+    for op, keys in role_condition.items():
+        for key, values in keys.items():
+            held = boundary_condition.get(op, {}).get(key)
+            if held is None or not set(map(str, as_list(held))) <= set(map(str, as_list(values))):
+                return False
+    return True
+
+
+def _joined_values_narrower(boundary_condition: dict, pool: list[dict]) -> bool:
+    """A condition of one any-of key (infra/iam/boundary.py ANY_OF_OPERATORS) whose values are each allowed by a role
+    statement of the pool conditioned on that key alone: the join of statements that differ only in those values."""
+    if len(boundary_condition) != 1 or len(next(iter(boundary_condition.values()))) != 1:
+        return False
+    (op, keys), = boundary_condition.items()
+    (key, values), = keys.items()
+    if op not in ANY_OF_OPERATORS:
+        return False
+    allowed = {str(v) for r in pool if set(r.get("Condition", {})) == {op} and set(r["Condition"][op]) == {key}
+               for v in as_list(r["Condition"][op][key])}
+    return set(map(str, as_list(values))) <= allowed
+
+
+def _overlap(resource: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(resource, pattern) or fnmatch.fnmatchcase(pattern, resource)
+
+
+def widening_problems(stacks) -> list[str]:
+    """A boundary is no wider than its roles' statements, conditions included: every action it allows on a resource
+    (one the action can be authorised on) is allowed by a role it caps, under a condition at least as narrow as that
+    of a role statement granting the action on an overlapping resource (or, where none does, of any granting it).
+
+    So merging may let an action meet another resource of its service in the env (scope_problems holds the env), but
+    never drop or widen a condition the roles put on that action: the AddTags a job's execution tag holds, once also
+    granted without it on the jobs, is caught here."""
+    by_boundary: dict[str, list[dict]] = {}
+    for _, boundary, st in _bounded_role_statements(stacks):
+        by_boundary.setdefault(boundary, []).append(st)
+    problems = []
+    for logical_id, document in _boundaries(stacks).items():
+        roles = by_boundary.get(logical_id, [])
+        for b in statements(document):
+            if b.get("Sid") in BOUNDARY_ONLY_SIDS:
+                continue
+            for action in as_list(b["Action"]):
+                grants = [r for r in roles if any(fnmatch.fnmatchcase(action, a) for a in as_list(r["Action"]))]
+                for resource in as_list(b["Resource"]):
+                    if not may_name(action, resource):
+                        continue  # an action never authorised on that resource type: the merge adds nothing there
+                    pool = [r for r in grants if any(_overlap(resource, p) for p in as_list(r["Resource"]))] or grants
+                    if not (any(_narrower(b.get("Condition", {}), r.get("Condition", {})) for r in pool)
+                            or _joined_values_narrower(b.get("Condition", {}), pool)):
+                        problems.append(f"{logical_id} {b['Sid']}: {action} on {resource} under {b.get('Condition', {})} "
+                                        "is wider than every statement of its roles")
+    return problems
+
+
 def scope_problems(stacks) -> list[str]:
     problems = []
     for logical_id, document in _boundaries(stacks).items():
@@ -126,6 +191,22 @@ def stacks_by_env(envs):
 def test_each_boundary_covers_every_statement_of_the_roles_it_caps(stacks_by_env):
     problems = [f"env {env}: {p}" for env, stacks in stacks_by_env.items() for p in coverage_problems(stacks)]
     assert not problems, "\n".join(problems)
+
+
+def test_each_boundary_is_no_wider_than_its_roles_statements_conditions_included(stacks_by_env):
+    problems = [f"env {env}: {p}" for env, stacks in stacks_by_env.items() for p in widening_problems(stacks)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_widening_check_catches_a_condition_dropped_by_the_merge(stacks_by_env):
+    """The merge as it was: the jobs' AddTags, conditioned on the job's execution tag, also granted unconditioned."""
+    stacks = copy.deepcopy(next(iter(stacks_by_env.values())))
+    jobs = BOUNDARIES[JOBS][0]
+    document = stacks["boundaries"].template["Resources"][jobs]["Properties"]["PolicyDocument"]
+    tagged = next(st for st in document["Statement"] if "sagemaker:AddTags" in as_list(st["Action"]) and "Condition" in st)
+    document["Statement"].append({"Sid": "Dropped", "Effect": "Allow", "Action": ["sagemaker:AddTags"], "Resource": tagged["Resource"]})
+    problems = widening_problems(stacks)
+    assert problems and all(p.startswith(f"{jobs} Dropped: sagemaker:AddTags") for p in problems), problems
 
 
 def test_boundaries_reach_only_named_resources_and_pass_only_named_roles_to_named_services(stacks_by_env):

@@ -1,9 +1,10 @@
 """A condition on a service key the action does not take makes the statement never match: every condition on an
-EventBridge, CodeConnections or SageMaker key is held only by actions that take that key.
+EventBridge, CodeConnections, CloudWatch or SageMaker key is held only by actions that take that key.
 
 The table is the Service Authorization Reference's ("Actions, resources, and condition keys for Amazon
-EventBridge", "... for AWS CodeConnections", "... for AWS CodeStar Connections", "... for Amazon SageMaker"): the
-service keys each action we hold takes. An action held under one of these keys and missing here fails until it is looked up and added.
+EventBridge", "... for AWS CodeConnections", "... for AWS CodeStar Connections", "... for Amazon CloudWatch",
+"... for Amazon SageMaker AI"): the service keys each action we hold takes. An action held under one of these keys
+and missing here fails until it is looked up and added.
 """
 from __future__ import annotations
 
@@ -24,12 +25,19 @@ SERVICE_KEYS: dict[str, frozenset[str]] = {
     "events:PutTargets": frozenset({"events:TargetArn", "events:creatorAccount", "events:ManagedBy"}),
     **{f"{p}:UseConnection": frozenset(f"{p}:{k}" for k in _USE_CONNECTION) for p in ("codeconnections", "codestar-connections")},
     **{f"{p}:PassConnection": frozenset({f"{p}:PassedToService"}) for p in ("codeconnections", "codestar-connections")},
+    "cloudwatch:PutMetricAlarm": frozenset({"cloudwatch:AlarmActions"}),
+    "cloudwatch:PutMetricData": frozenset({"cloudwatch:namespace"}),
     # SageMaker: the keys of each create action's request ("Actions, resources, and condition keys for Amazon
     # SageMaker"); jobs and models are held to sagemaker:NetworkIsolation (test_jobs_and_models_are_network_isolated.py).
     "sagemaker:CreateProcessingJob": frozenset({*_SAGEMAKER_JOB_KEYS}),
     "sagemaker:CreateTrainingJob": frozenset({*_SAGEMAKER_JOB_KEYS, *_SAGEMAKER_TRAINING_KEYS, "sagemaker:KeepAlivePeriod",
                                               "sagemaker:EnableRemoteDebug"}),
     "sagemaker:CreateHyperParameterTuningJob": frozenset({*_SAGEMAKER_JOB_KEYS, *_SAGEMAKER_TRAINING_KEYS}),
+    "sagemaker:CreateEndpointConfig": frozenset({"sagemaker:AcceleratorTypes", "sagemaker:InstanceTypes",
+                                                 "sagemaker:ModelArn", "sagemaker:VolumeKmsKey",
+                                                 "sagemaker:ServerlessMaxConcurrency", "sagemaker:ServerlessMemorySize",
+                                                 "sagemaker:NetworkIsolation", "sagemaker:VpcSecurityGroupIds",
+                                                 "sagemaker:VpcSubnets"}),
     "sagemaker:CreateModel": frozenset({"sagemaker:NetworkIsolation", "sagemaker:VpcSecurityGroupIds", "sagemaker:VpcSubnets"}),
     "sagemaker:CreateModelPackage": frozenset({"sagemaker:ModelApprovalStatus", "sagemaker:CustomerMetadataProperties/*"}),
 }

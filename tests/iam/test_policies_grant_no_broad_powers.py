@@ -148,7 +148,7 @@ def test_every_runtime_role_carries_the_boundary_of_its_kind_and_no_deploy_role_
                "UpsertBuildRole": "builds", "SageMakerExecutionRole": "jobs", "ModelRole": "jobs", "NotifierRole": "functions",
                "MetricsFunctionRole": "functions", "PartitionsFunctionRole": "functions", "CrawlerRole": "functions",
                "DeploymentPipelineRole": "delivery", "DeploymentEventsRole": "delivery", "ResolveFunctionRole": "serving",
-               "SmokeTestFunctionRole": "serving"}
+               "SmokeTestFunctionRole": "smoke"}
     for env in envs:
         seen = set()
         for stack, logical_id, props in _role_resources(env):

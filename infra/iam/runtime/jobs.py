@@ -7,7 +7,7 @@ from awacs.aws import Allow, Condition, Statement, StringEquals, StringLike, Str
 
 from infra.config.names import ROLLBACK_ALARMS, SAGEMAKER_OUTPUT_FOLDERS
 from infra.iam.deploy_policies import actions
-from infra.iam.policies import (arn, decrypt_by_alias, encrypt_by_alias, network_isolated, pass_role, pull_images, put_metrics, read_approved_archives,
+from infra.iam.policies import (arn, decrypt_by_alias, encrypt_by_alias, network_isolated, only_instance_types, all_of, pass_role, pull_images, put_metrics, read_approved_archives,
                                 read_prefix, use_key_by_alias, write_logs, write_prefix)
 
 # SageMaker built-in images the model-build pipeline pulls (scikit-learn processing, XGBoost training).
@@ -30,9 +30,11 @@ def pipeline_job_statements() -> list[Statement]:
     return [
         # Creating reads nothing of another job's; the new job's name and tags are SageMaker Pipelines'. Only isolated:
         # the pipeline definition (a push's) asks for it on every job (pipeline_def/pipeline.py), and one that does not
-        # is refused.
+        # is refused. Only on the instance types config names (processing_instance_type, training_instance_type): a run
+        # started with other ProcessingInstanceType or TrainingInstanceType parameters is refused, so no push or run
+        # picks a costlier fleet.
         Statement(Sid="StartPipelineJobs", Effect=Allow, Action=actions(awacs.sagemaker, "CreateProcessingJob", "CreateTrainingJob"),
-                  Resource=PIPELINE_JOBS, Condition=network_isolated()),
+                  Resource=PIPELINE_JOBS, Condition=all_of(network_isolated(), only_instance_types("JobInstanceTypes"))),
         Statement(Sid="ThisPipelinesJobs", Effect=Allow,
                   Action=actions(awacs.sagemaker, "DescribeProcessingJob", "StopProcessingJob", "DescribeTrainingJob", "StopTrainingJob"),
                   Resource=PIPELINE_JOBS, Condition=Condition(StringLike({EXECUTION_TAG: THIS_PIPELINES_EXECUTIONS}))),
