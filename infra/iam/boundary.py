@@ -62,7 +62,7 @@ def runtime_statements(serves_models: bool, kind: str | None = None) -> list[Sta
     return out
 
 
-def common_statements(kind: str, serves_models: bool) -> list[Statement]:
+def common_statements(kind: str, serves_models: bool, seeds_sample: bool = True) -> list[Statement]:
     """The statements of the roles `kind` caps, but the source-specific ones. Where the env serves no models, none of
     the serving roles' (serving-iam stack): no boundary there leaves room for a deployment pipeline, an endpoint stack
     or a model."""
@@ -71,7 +71,7 @@ def common_statements(kind: str, serves_models: bool) -> list[Statement]:
         return [*delivery.codepipeline_statements(serves_models), *delivery.source_events_statements(),
                 *(serving if serves_models else [])]
     if kind == BUILDS:
-        return [*builds.synth_build_statements(), *builds.upsert_build_statements()]
+        return [*builds.synth_build_statements(), *builds.upsert_build_statements(seeds_sample)]
     if kind == JOBS:
         return [*jobs.sagemaker_execution_statements(), *(jobs.model_serving_statements() if serves_models else [])]
     if kind == SERVING_FUNCTIONS:
@@ -106,6 +106,12 @@ def _plain(resource) -> bool:
 def _text(resource) -> str:
     """A plain resource as the text IAM will match (the Fn::Sub template: its ${…} stand for whole names)."""
     return resource if isinstance(resource, str) else resource["Fn::Sub"]
+
+
+def _by_type(resource) -> bool:
+    """A resource pattern that names no resource of this env: its only ${…} are AWS's own (partition, region, account),
+    and it is not "*" (actions IAM cannot scope)."""
+    return _plain(resource) and _text(resource) != "*" and not re.findall(r"\$\{(?!AWS::)[^}]*\}", _text(resource))
 
 
 def _sub(text: str):
@@ -145,9 +151,15 @@ def merged(statements: list[Statement], sid_prefix: str = "") -> list[dict]:
     conditioned = {a for _, actions, _, condition in parts if condition for a in actions}
     loose: dict[tuple, dict] = {}
     exact: dict[tuple, set] = {}
-    for service, actions, resources, condition in parts:
+    for service, actions, all_resources, condition in parts:
         free = [] if condition else [a for a in actions if a not in conditioned]
-        if free:
+        # A resource named by type (model/*, endpoint/* of the account) is kept with exactly the actions its roles
+        # hold on it: merged with the service's others, CreateEndpoint would meet every endpoint of the account.
+        by_type = [r for r in all_resources if _by_type(r)] if free else []
+        for resource in by_type:
+            exact.setdefault((service, "{}", (json.dumps(resource, sort_keys=True),)), set()).update(free)
+        resources = [r for r in all_resources if r not in by_type]
+        if free and resources:
             # Actions with no resource-level permission and no condition: one statement for every service (IAM's size).
             star = resources == ["*"]
             group = loose.setdefault(("" if star else service, star), {"actions": set(), "resources": []})
@@ -155,8 +167,18 @@ def merged(statements: list[Statement], sid_prefix: str = "") -> list[dict]:
             group["resources"] += resources
         held = [a for a in actions if a not in free]
         if held:
-            where = tuple(sorted({json.dumps(r, sort_keys=True) for r in resources}))
+            where = tuple(sorted({json.dumps(r, sort_keys=True) for r in all_resources}))
             exact.setdefault((service, json.dumps(condition, sort_keys=True), where), set()).update(held)
+    # A by-type resource on which its roles hold every action of its service's merged statement joins that statement
+    # (which adds no pair of action and resource); the other actions held on it stay apart, on it alone.
+    for (service, condition, where), actions in list(exact.items()):
+        group = loose.get((service, False))
+        if condition == "{}" and len(where) == 1 and group and actions >= group["actions"]:
+            group["resources"].append(json.loads(where[0]))
+            if actions - group["actions"]:
+                exact[(service, condition, where)] = actions - group["actions"]
+            else:
+                del exact[(service, condition, where)]
     by_actions: dict[tuple, set] = {}
     for (service, condition, where), actions in exact.items():
         by_actions.setdefault((service, condition, tuple(sorted(actions))), set()).update(where)
@@ -235,9 +257,9 @@ def first_run_key_use() -> Statement:
     )
 
 
-def boundary_statements(kind: str, source_type: str, serves_models: bool) -> list:
+def boundary_statements(kind: str, source_type: str, serves_models: bool, seeds_sample: bool = True) -> list:
     """The roles' common statements, merged; for the delivery roles, those of the env's source type, merged."""
-    statements = [*merged(common_statements(kind, serves_models))]
+    statements = [*merged(common_statements(kind, serves_models, seeds_sample))]
     if kind in FIRST_RUN_KINDS:
         statements.append(first_run_key_use().JSONrepr())
     if kind == DELIVERY:
@@ -245,7 +267,7 @@ def boundary_statements(kind: str, source_type: str, serves_models: bool) -> lis
     return statements
 
 
-def managed_policies(source_type: str, serves_models: bool) -> list[iam.ManagedPolicy]:
+def managed_policies(source_type: str, serves_models: bool, seeds_sample: bool = True) -> list[iam.ManagedPolicy]:
     """The boundaries (boundary_statements) of an env whose pipeline follows a `source_type` source."""
     return [
         iam.ManagedPolicy(
@@ -253,7 +275,7 @@ def managed_policies(source_type: str, serves_models: bool) -> list[iam.ManagedP
             ManagedPolicyName=Ref(name_param),
             Path=Ref("RolePath"),
             Description=Sub(f"Caps the ${{ResourcePrefix}} {kind} roles at the actions and resources they use"),
-            PolicyDocument={"Version": VERSION, "Statement": boundary_statements(kind, source_type, serves_models)},
+            PolicyDocument={"Version": VERSION, "Statement": boundary_statements(kind, source_type, serves_models, seeds_sample)},
         )
         for kind in kinds(serves_models) for logical_id, name_param in [BOUNDARIES[kind]]
     ]

@@ -19,6 +19,7 @@ from awacs.aws import (
     Allow,
     ArnEquals,
     ArnLike,
+    ArnLikeIfExists,
     Bool,
     Condition,
     Deny,
@@ -28,6 +29,7 @@ from awacs.aws import (
     Principal,
     Statement,
     StringEquals,
+    StringEqualsIfExists,
     StringLike,
 )
 from awacs.helpers.trust import make_simple_assume_policy
@@ -93,24 +95,28 @@ def document(*statement_lists) -> PolicyDocument:
     return PolicyDocument(Version=VERSION, Statement=statements)
 
 
-# The services whose guides say they send aws:SourceAccount (and aws:SourceArn) when they assume a role, and what the
-# source is: a key a service does not send makes the role unassumable, so only these get the confused-deputy
+# The services whose guides show aws:SourceAccount and aws:SourceArn in the trust policies of roles they assume, and
+# what the source is: a key a service does not send makes the role unassumable, so only these get the confused-deputy
 # condition (docs/security.md lists the others and why).
 # - EventBridge, "Using IAM policy conditions in Amazon EventBridge": aws:SourceAccount, the rule's account;
-#   aws:SourceArn, the rule that sends the event (this env's rules are all named <prefix>-…).
-# - SageMaker AI, "Cross-service confused deputy prevention" (Pipelines, Processing and Training jobs, Inference):
-#   aws:SourceAccount for any resource of the account; the source ARN differs per feature, so it is not named.
-SOURCE_ARNS = {"events.amazonaws.com": "rule/${ResourcePrefix}-*", "sagemaker.amazonaws.com": None}
+#   aws:SourceArn, the rule that sends the event (this env's rules are all named <prefix>-…). Required.
+# - SageMaker AI, "Cross-service confused deputy prevention" (Pipelines, Processing and Training jobs, Inference): the
+#   source ARN differs per feature, so any resource of this account and region. The guide shows the keys but does not
+#   say every AssumeRole of every feature carries them, so IfExists: a key SageMaker sends must name this account, and
+#   one it does not send cannot stop the first run.
+# service -> (the resource the source ARN names, whether the keys may be absent)
+TRUST_SOURCES = {"events.amazonaws.com": ("rule/${ResourcePrefix}-*", False), "sagemaker.amazonaws.com": ("*", True)}
 
 
 def trust(service: str) -> PolicyDocument:
-    """Trust policy naming the one service that assumes the role; for a service in SOURCE_ARNS, only on behalf of
-    this account (and of this env's resources where the source ARN is known)."""
-    if service not in SOURCE_ARNS:
+    """Trust policy naming the one service that assumes the role; for a service in TRUST_SOURCES, only on behalf of
+    this account and of this env's resources (or the account's, where the service names no fixed one)."""
+    if service not in TRUST_SOURCES:
         return make_simple_assume_policy(service)
-    conditions = [StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")})]
-    if SOURCE_ARNS[service]:
-        conditions.append(ArnLike({"aws:SourceArn": arn(service.split(".")[0], SOURCE_ARNS[service])}))
+    source, may_be_absent = TRUST_SOURCES[service]
+    equals, arn_like = (StringEqualsIfExists, ArnLikeIfExists) if may_be_absent else (StringEquals, ArnLike)
+    conditions = [equals({"aws:SourceAccount": Ref("AWS::AccountId")}),
+                  arn_like({"aws:SourceArn": arn(service.split(".")[0], source)})]
     return PolicyDocument(Version=VERSION, Statement=[
         Statement(Effect=Allow, Principal=Principal("Service", [service]), Action=[awacs.sts.AssumeRole],
                   Condition=Condition(conditions))])

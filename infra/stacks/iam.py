@@ -48,7 +48,7 @@ def build(n: Names) -> Template:
     exported_service_role(t, "SynthBuildRole", "SynthBuildRoleName", "codebuild.amazonaws.com",
           "the synth build's role", builds.synth_build_statements(), BUILDS)
     exported_service_role(t, "UpsertBuildRole", "UpsertBuildRoleName", "codebuild.amazonaws.com",
-          "the SageMaker-pipeline upsert build's role", builds.upsert_build_statements(), BUILDS)
+          "the SageMaker-pipeline upsert build's role", builds.upsert_build_statements(n.env.sample_data), BUILDS)
     exported_service_role(t, "SourceEventsRole", "SourceEventsRoleName", "events.amazonaws.com",
           "the role EventBridge uses to start the pipeline on a source change", delivery.source_events_statements(), DELIVERY)
     exported_service_role(t, "NotifierRole", "NotifierRoleName", "lambda.amazonaws.com",

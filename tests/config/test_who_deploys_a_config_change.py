@@ -57,6 +57,7 @@ CHANGES = {
     "sagemaker.data_uploaders": [("prod", _add("sagemaker", "data_uploaders", f"arn:aws:iam::{ACCOUNT}:role/uploader"))],
     "sagemaker.approvers": [("prod", _add("sagemaker", "approvers", f"arn:aws:iam::{ACCOUNT}:role/approver"))],
     "kpi.analyst_principals": [("prod", _add("kpi", "analyst_principals", f"arn:aws:iam::{ACCOUNT}:role/analyst"))],
+    "sagemaker.sample_data": [("prod", lambda env: env["sagemaker"].update(sample_data=not env["sagemaker"].get("sample_data", True)))],
     "notifications.statuses": [("prod", lambda env: env["notifications"].update(statuses=["Approved"]))],
     "kpi.quicksight_principals": [("prod", _add("kpi", "quicksight_principals", f"arn:aws:quicksight:eu-west-1:{ACCOUNT}:group/default/ml"))],
     "log_retention_days": [("prod", _set("log_retention_days", 90))],

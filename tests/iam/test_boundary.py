@@ -154,6 +154,39 @@ def widening_problems(stacks) -> list[str]:
     return problems
 
 
+def _env_values(stacks) -> list[str]:
+    """The env's own names as its templates hold them (prefixes, pipeline and stack names…): a resource naming none of
+    them is named by type, for every env of the account."""
+    return [v for v in stacks["boundaries"].config_values.values() if isinstance(v, str) and len(v) >= 4]
+
+
+def by_type_problems(stacks) -> list[str]:
+    """A boundary pairs an action with a resource named by type (endpoint/*, model/*: every env's and team's) only
+    where a role it caps holds that action on it: merged with the env's own grants, CreateEndpoint once met every
+    endpoint of the account (widening_problems and scope_problems let that pass: it is in the account, conditionless
+    and not "*")."""
+    by_boundary: dict[str, list[dict]] = {}
+    for _, boundary, st in _bounded_role_statements(stacks):
+        by_boundary.setdefault(boundary, []).append(st)
+    own = _env_values(stacks)
+    problems = []
+    for logical_id, document in _boundaries(stacks).items():
+        roles = by_boundary.get(logical_id, [])
+        for b in statements(document):
+            if b.get("Sid") in BOUNDARY_ONLY_SIDS:
+                continue
+            for resource in as_list(b["Resource"]):
+                if resource == "*" or any(v in resource for v in own):
+                    continue
+                for action in as_list(b["Action"]):
+                    if may_name(action, resource) and not any(
+                            any(fnmatch.fnmatchcase(action, a) for a in as_list(r["Action"]))
+                            and any(fnmatch.fnmatchcase(resource, p) for p in as_list(r["Resource"])) for r in roles):
+                        problems.append(f"{logical_id} {b['Sid']}: {action} on {resource}, named by type, which no role "
+                                        "it caps holds there")
+    return problems
+
+
 def scope_problems(stacks) -> list[str]:
     problems = []
     for logical_id, document in _boundaries(stacks).items():
@@ -207,6 +240,21 @@ def test_the_widening_check_catches_a_condition_dropped_by_the_merge(stacks_by_e
     document["Statement"].append({"Sid": "Dropped", "Effect": "Allow", "Action": ["sagemaker:AddTags"], "Resource": tagged["Resource"]})
     problems = widening_problems(stacks)
     assert problems and all(p.startswith(f"{jobs} Dropped: sagemaker:AddTags") for p in problems), problems
+
+
+def test_a_boundary_holds_a_resource_named_by_type_only_to_its_roles_actions_there(stacks_by_env):
+    problems = [f"env {env}: {p}" for env, stacks in stacks_by_env.items() for p in by_type_problems(stacks)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_by_type_check_catches_an_action_merged_onto_every_endpoint(stacks_by_env):
+    """The merge as it was: the rollout's UpdateEndpoint joined with the endpoint/* its roles only describe."""
+    every_endpoint = {"Fn::Sub": "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:endpoint/*"}
+    stacks = copy.deepcopy(next(iter(stacks_by_env.values())))
+    document = stacks["boundaries"].template["Resources"][BOUNDARY_IDS[0]]["Properties"]["PolicyDocument"]
+    document["Statement"].append({"Sid": "Merged", "Effect": "Allow", "Action": ["sagemaker:UpdateEndpoint"],
+                                  "Resource": [every_endpoint]})
+    assert any(p.startswith(f"{BOUNDARY_IDS[0]} Merged: sagemaker:UpdateEndpoint on") for p in by_type_problems(stacks))
 
 
 def test_boundaries_reach_only_named_resources_and_pass_only_named_roles_to_named_services(stacks_by_env):

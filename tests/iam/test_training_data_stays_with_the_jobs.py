@@ -70,3 +70,33 @@ def test_the_check_catches_a_read_of_the_whole_prefix_a_wildcard_and_not_a_list(
     assert reads({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}, keys) == keys
     assert not reads({"Effect": "Allow", "Action": ["s3:ListBucket", "s3:PutObject"], "Resource": "*"}, keys)
     assert not reads({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/sagemaker/p/code/*"}, keys)
+
+
+def writes_input(statement: dict, key: str) -> bool:
+    """Whether an Allow statement lets a role put an object at `key` (conditions not weighed)."""
+    if statement.get("Effect") != "Allow":
+        return False
+    if "NotAction" in statement or "NotResource" in statement:
+        return True
+    acts = [a.lower() for a in as_list(statement.get("Action", []))]
+    return any(fnmatch.fnmatchcase("s3:putobject", a) for a in acts) and \
+        any(fnmatch.fnmatchcase(key, text_of(r)) for r in as_list(statement.get("Resource", [])))
+
+
+def test_no_role_writes_the_input_where_config_seeds_no_sample(envs):
+    """The upsert build seeds the sample only where config's `sample_data` is on: elsewhere (prod ships with it off)
+    no project role may put an object into `input/`, which holds what uploaders put there (their grant is the bucket
+    policy's)."""
+    found, seeding = [], []
+    for env in envs:
+        n = env.names
+        key = f"arn:${{AWS::Partition}}:s3:::{n.artifact_bucket_prefix}-${{AWS::AccountId}}-${{AWS::Region}}/{n.input_prefix}churn.csv"
+        writers = [f"{env.label}: {stack} {logical_id} {st.get('Sid')}" for stack in env.stacks
+                   for logical_id, rtype, _, document in policies(env.template(stack)) if rtype == "AWS::IAM::Role"
+                   for st in statements(document) if writes_input(st, key)]
+        if env.project.env(env.env).sample_data:
+            seeding.append(bool(writers))
+        else:
+            found += writers
+    assert not found, "\n".join(found)
+    assert seeding and all(seeding), "the check saw no env whose upsert seeds the sample: it would pass on nothing"

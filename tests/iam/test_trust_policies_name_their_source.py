@@ -6,7 +6,8 @@ services' own guides, and a service the stacks trust that is not in it fails unt
 - events.amazonaws.com: "Using IAM policy conditions in Amazon EventBridge" (aws:SourceAccount, the rule's account;
   aws:SourceArn, the rule that sends the event).
 - sagemaker.amazonaws.com: SageMaker AI developer guide, "Cross-service confused deputy prevention" (Pipelines,
-  Processing and Training jobs, Inference); aws:SourceAccount only, as the source ARN differs per feature.
+  Processing and Training jobs, Inference): both keys, any resource of this account and region (the source differs
+  per feature), with IfExists, as the guide does not say every AssumeRole carries them.
 - Not applied: the guides searched show no trust-policy keys for Lambda execution roles, CloudFormation service
   roles (its confused-deputy page is about extensions' resource policies) or Glue crawler roles; CodeBuild's and
   CodePipeline's pages were not found in the sources searched (docs/security.md, open risks).
@@ -22,8 +23,8 @@ from infra.stacks import BUILDERS
 from tests.support.cfn import as_list
 from tests.support.resolve import resolve_all
 
-SOURCE_KEYS = {"events.amazonaws.com": ("aws:SourceAccount", "aws:SourceArn"),
-               "sagemaker.amazonaws.com": ("aws:SourceAccount",)}
+# service -> (operator suffix, whether the source ARN must name fewer than all the service's resources here)
+SOURCE_KEYS = {"events.amazonaws.com": ("", True), "sagemaker.amazonaws.com": ("IfExists", False)}
 NOT_SENT_OR_NOT_DOCUMENTED = {"lambda.amazonaws.com", "cloudformation.amazonaws.com", "glue.amazonaws.com",
                               "codebuild.amazonaws.com", "codepipeline.amazonaws.com"}
 
@@ -43,14 +44,14 @@ def trust_problems(stacks) -> list[str]:
                     if service not in SOURCE_KEYS:
                         problems.append(f"{where}: not in SOURCE_KEYS (look up which keys it sends on AssumeRole)")
                         continue
-                    if "aws:SourceAccount" in SOURCE_KEYS[service] and \
-                            condition.get("StringEquals", {}).get("aws:SourceAccount") != account:
+                    suffix, narrower = SOURCE_KEYS[service]
+                    if condition.get(f"StringEquals{suffix}", {}).get("aws:SourceAccount") != account:
                         problems.append(f"{where}: trusted without aws:SourceAccount {account}")
-                    if "aws:SourceArn" in SOURCE_KEYS[service]:
-                        arns = as_list(condition.get("ArnLike", {}).get("aws:SourceArn", []))
-                        home = f"arn:aws:{service.split('.')[0]}:{region}:{account}:"
-                        if not arns or not all(a.startswith(home) and not fnmatch.fnmatchcase(home + "x", a) for a in arns):
-                            problems.append(f"{where}: aws:SourceArn {arns} is not this env's resources ({home}…)")
+                    arns = as_list(condition.get(f"ArnLike{suffix}", {}).get("aws:SourceArn", []))
+                    home = f"arn:aws:{service.split('.')[0]}:{region}:{account}:"
+                    if not arns or not all(a.startswith(home) and not (narrower and fnmatch.fnmatchcase(home + "x", a))
+                                           for a in arns):
+                        problems.append(f"{where}: aws:SourceArn {arns} is not this env's resources ({home}…)")
     return problems
 
 

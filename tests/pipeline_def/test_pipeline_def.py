@@ -13,6 +13,7 @@ import pytest
 
 from pipeline_def import cli, sample_data
 from pipeline_def.steps import evaluate, package, preprocess
+from infra.config.names import OFFLINE_ACCOUNT
 from tests.conftest import CONFIGURED_ENVS, ROOT, names_for
 from tests.support.cfn import load
 from tests.support.pipeline_isolation import isolation_problems
@@ -20,6 +21,11 @@ from tests.support.pipeline_isolation import isolation_problems
 FIRST_ENV = CONFIGURED_ENVS[0]  # any configured env will do; the first always exists
 
 _RENDERS: dict[str, dict] = {}
+
+
+def _account(env) -> str:
+    """The account the offline render names: the env's, else the placeholder (pipeline_def/cli.py)."""
+    return env.account_id or OFFLINE_ACCOUNT
 
 
 @pytest.fixture
@@ -86,7 +92,7 @@ def test_parameters_default_to_the_env_config(render, project, env):
         "ProcessingInstanceCount": ("Integer", 1),
         "TrainingInstanceType": ("String", e.training_instance_type),
         "TrainingInstanceCount": ("Integer", 1),
-        "InputDataUrl": ("String", f"s3://{n.artifact_bucket_prefix}-000000000000-{e.region}/{n.input_prefix}"),
+        "InputDataUrl": ("String", f"s3://{n.artifact_bucket_prefix}-{_account(e)}-{e.region}/{n.input_prefix}"),
         "TargetColumn": ("String", sample_data.TARGET_COLUMN),
         "PositiveValues": ("String", ",".join(sample_data.POSITIVE_VALUES)),
         "DropColumns": ("String", ",".join(sample_data.DROP_COLUMNS)),
@@ -122,7 +128,7 @@ def test_condition_reads_the_auc_path_evaluate_py_writes(render):
 
 def test_evaluation_report_lands_under_the_evaluation_prefix_per_execution(render, project):
     n = names_for(project, FIRST_ENV)
-    bucket_uri = f"s3://{n.artifact_bucket_prefix}-000000000000-{n.env.region}/"
+    bucket_uri = f"s3://{n.artifact_bucket_prefix}-{_account(n.env)}-{n.env.region}/"
     out = _step(render(FIRST_ENV), "EvaluateModel")["Arguments"]["ProcessingOutputConfig"]["Outputs"]
     assert out[0]["OutputName"] == "evaluation"
     assert out[0]["S3Output"]["S3Uri"] == {"Std:Join": {"On": "", "Values": [bucket_uri + n.evaluation_prefix, {"Get": "Execution.PipelineExecutionId"}]}}
@@ -160,7 +166,7 @@ def test_every_processing_and_training_job_encrypts_its_outputs_with_the_artifac
 @pytest.mark.every_env
 def test_every_s3_location_is_under_the_sagemaker_prefix_of_the_artifact_bucket(render, project, env):
     n = names_for(project, env)
-    allowed = f"s3://{n.artifact_bucket_prefix}-000000000000-{n.env.region}/{n.sagemaker_prefix}"
+    allowed = f"s3://{n.artifact_bucket_prefix}-{_account(n.env)}-{n.env.region}/{n.sagemaker_prefix}"
     s3 = [s for s in _strings(render(env)) if s.startswith("s3://")]
     assert s3 and all(s.startswith(allowed) for s in s3), s3
 
@@ -171,7 +177,7 @@ def test_training_uses_builtin_xgboost_binary_logistic_with_early_stopping(rende
     assert "sagemaker-xgboost:3.0-5" in train["AlgorithmSpecification"]["TrainingImage"]
     assert train["HyperParameters"]["objective"] == "binary:logistic"
     assert int(train["HyperParameters"]["early_stopping_rounds"]) > 0
-    assert train["RoleArn"] == f"arn:aws:iam::000000000000:role{n.role_path}{n.sagemaker_execution_role}"
+    assert train["RoleArn"] == f"arn:aws:iam::{_account(n.env)}:role{n.role_path}{n.sagemaker_execution_role}"
     channels = [c["ChannelName"] for c in train["InputDataConfig"]]
     assert channels == ["train", "validation"]  # early stopping watches the last one
 

@@ -42,15 +42,17 @@ def seed_sample_statements() -> list[Statement]:
     ]
 
 
-def upsert_build_statements() -> list[Statement]:
-    """Upload the step scripts and create or update (and optionally start) the SageMaker pipeline."""
+def upsert_build_statements(seeds_sample: bool = True) -> list[Statement]:
+    """Upload the step scripts and create or update (and optionally start) the SageMaker pipeline; where config's
+    `sample_data` is on (`seeds_sample`), put the sample into an empty input folder. The builds' boundary keeps the
+    sample's write only there too."""
     return [
         use_key_by_alias("ArtifactKey", "${ArtifactKeyAlias}"),
         *read_prefix("Artifacts", PIPELINE_ARTIFACTS),
         # The step code it uploads; nothing else of the pipeline's prefix, and it reads none of it: not the training
         # data, the splits, the models or the reports (a push's code runs here, with the internet).
         *write_prefix("PipelineCode", f"${{SageMakerPrefix}}{CODE_FOLDER}/"),
-        *seed_sample_statements(),
+        *(seed_sample_statements() if seeds_sample else []),
         # CodeBuild fetches and saves the project's S3 cache with the build's own role.
         *read_write_prefix("BuildCache", BUILD_CACHE_PREFIX),
         bucket_info("ArtifactBucket"),
