@@ -43,3 +43,12 @@ def test_a_config_with_every_option_on_renders_cfn_lint_clean_templates(project,
     env = next(iter(variant_project.environments.values()))
     region = env.region if env.region in REGIONS else "us-east-1"
     assert lint_template(rendered[f"{env.name}/{stack}.yaml"], [region]) == []
+
+
+def test_the_linter_the_tests_share_still_reports_after_a_clean_template(rendered, lint_region):
+    """lint_template loads cfn-lint's rules once per process: a clean template linted before must not hide the
+    errors of the next one."""
+    env = next(iter(lint_region))
+    assert lint_template(rendered[f"{env}/kpi.yaml"], [lint_region[env]]) == []
+    broken = "Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketNam: x\n"
+    assert [e.split(" line")[0] for e in lint_template(broken, [lint_region[env]])] == ["E3002"]
