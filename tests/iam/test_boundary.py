@@ -10,6 +10,7 @@ import copy
 import dataclasses
 import fnmatch
 import json
+import re
 from types import MappingProxyType
 
 import pytest
@@ -155,9 +156,12 @@ def widening_problems(stacks) -> list[str]:
 
 
 def _env_values(stacks) -> list[str]:
-    """The env's own names as its templates hold them (prefixes, pipeline and stack names…): a resource naming none of
-    them is named by type, for every env of the account."""
-    return [v for v in stacks["boundaries"].config_values.values() if isinstance(v, str) and len(v) >= 4]
+    """The env's own names as its templates hold them: those naming the env (prefixes, pipeline and stack names…) and
+    its source (the bucket, repository, connection config names for it). A resource naming none of them is named by
+    type, or by the project's name only (`stack/<project>-*`), which every env of the project shares."""
+    values = stacks["boundaries"].config_values
+    env = re.compile(rf"(^|[^a-z0-9]){re.escape(values['Environment'])}([^a-z0-9]|$)")
+    return [v for k, v in values.items() if isinstance(v, str) and v and (env.search(v) or k.startswith("Source"))]
 
 
 def by_type_problems(stacks) -> list[str]:
@@ -255,6 +259,26 @@ def test_the_by_type_check_catches_an_action_merged_onto_every_endpoint(stacks_b
     document["Statement"].append({"Sid": "Merged", "Effect": "Allow", "Action": ["sagemaker:UpdateEndpoint"],
                                   "Resource": [every_endpoint]})
     assert any(p.startswith(f"{BOUNDARY_IDS[0]} Merged: sagemaker:UpdateEndpoint on") for p in by_type_problems(stacks))
+
+
+def test_merging_keeps_an_action_off_a_resource_named_by_type_its_roles_do_not_hold_it_on():
+    """merged() itself, on the shape that once gave every endpoint of the account: one role describes endpoints by
+    type, another updates this env's one endpoint."""
+    from awacs.aws import Allow, Statement
+    from infra.iam.policies import arn
+    every = arn("sagemaker", "endpoint/*")
+    ours = arn("sagemaker", "endpoint/${ProductionEndpointName}")
+    out = merged([Statement(Effect=Allow, Action=[awacs_action("DescribeEndpoint")], Resource=[every]),
+                  Statement(Effect=Allow, Action=[awacs_action("UpdateEndpoint"), awacs_action("DescribeEndpoint")],
+                            Resource=[ours])])
+    on_every = [st for st in out if every.to_dict() in as_list(st["Resource"])]
+    assert on_every and all(as_list(st["Action"]) == ["sagemaker:DescribeEndpoint"] for st in on_every), out
+    assert any("sagemaker:UpdateEndpoint" in st["Action"] and ours.to_dict() in st["Resource"] for st in out), out
+
+
+def awacs_action(name: str):
+    from awacs.sagemaker import Action
+    return Action(name)
 
 
 def test_boundaries_reach_only_named_resources_and_pass_only_named_roles_to_named_services(stacks_by_env):
