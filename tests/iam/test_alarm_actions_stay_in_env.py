@@ -16,7 +16,7 @@ import pytest
 
 from infra.stacks import BUILDERS
 from tests.support.cfn import as_list
-from tests.support.resolve import resolve_all
+from tests.support.resolve import allow_statements, resolve_all
 
 ALARM_ACTIONS_KEY = "cloudwatch:AlarmActions"
 ACTION_PROPERTIES = ("AlarmActions", "OKActions", "InsufficientDataActions")
@@ -32,17 +32,6 @@ def _in_env(stacks) -> list[str]:
     return [*topics, f"arn:aws:autoscaling:{region}:{account}:scalingPolicy:*"]
 
 
-def _statements(stacks):
-    for key, stack in stacks.items():
-        for logical_id, res in stack.resources().items():
-            props = res["Properties"]
-            documents = [p["PolicyDocument"] for p in props.get("Policies", [])] + ([props["PolicyDocument"]] if "PolicyDocument" in props else [])
-            for document in documents:
-                for st in as_list(document.get("Statement", [])):
-                    if st.get("Effect") == "Allow":
-                        yield f"{key} {logical_id} {st.get('Sid')}", st
-
-
 def _grants_put_alarm(st: dict) -> bool:
     return any(fnmatch.fnmatchcase("cloudwatch:PutMetricAlarm", a) for a in as_list(st.get("Action", [])))
 
@@ -50,7 +39,7 @@ def _grants_put_alarm(st: dict) -> bool:
 def grant_problems(stacks) -> list[str]:
     allowed = _in_env(stacks)
     problems = []
-    for where, st in _statements(stacks):
+    for where, st in allow_statements(stacks):
         if not _grants_put_alarm(st):
             continue
         held = [v for op in ALL_VALUES for v in as_list(st.get("Condition", {}).get(op, {}).get(ALARM_ACTIONS_KEY, []))]
@@ -65,7 +54,7 @@ def grant_problems(stacks) -> list[str]:
 def alarm_problems(stacks) -> list[str]:
     """Each alarm's actions fit a PutMetricAlarm grant of its stack's deploy role's condition (any grant will do: the
     deploy roles' names are the stacks')."""
-    held = [v for _, st in _statements(stacks) if _grants_put_alarm(st)
+    held = [v for _, st in allow_statements(stacks) if _grants_put_alarm(st)
             for op in ALL_VALUES for v in as_list(st.get("Condition", {}).get(op, {}).get(ALARM_ACTIONS_KEY, []))]
     problems = []
     for key, stack in stacks.items():

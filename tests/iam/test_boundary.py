@@ -64,6 +64,14 @@ def _bounded_role_statements(stacks) -> list[tuple[str, str, dict]]:
     return [(role, boundary, st) for role, boundary, st in out if st["Effect"] == "Allow"]
 
 
+def _statements_by_boundary(stacks) -> dict[str, list[dict]]:
+    """boundary logical id -> the Allow statements of the roles it caps."""
+    by_boundary: dict[str, list[dict]] = {}
+    for _, boundary, st in _bounded_role_statements(stacks):
+        by_boundary.setdefault(boundary, []).append(st)
+    return by_boundary
+
+
 def _covers(boundary_st: dict, action: str, resource: str, condition: dict) -> bool:
     if action not in as_list(boundary_st["Action"]):
         return False
@@ -133,9 +141,7 @@ def widening_problems(stacks) -> list[str]:
     So merging may let an action meet another resource of its service in the env (scope_problems holds the env), but
     never drop or widen a condition the roles put on that action: the AddTags a job's execution tag holds, once also
     granted without it on the jobs, is caught here."""
-    by_boundary: dict[str, list[dict]] = {}
-    for _, boundary, st in _bounded_role_statements(stacks):
-        by_boundary.setdefault(boundary, []).append(st)
+    by_boundary = _statements_by_boundary(stacks)
     problems = []
     for logical_id, document in _boundaries(stacks).items():
         roles = by_boundary.get(logical_id, [])
@@ -169,9 +175,7 @@ def by_type_problems(stacks) -> list[str]:
     where a role it caps holds that action on it: merged with the env's own grants, CreateEndpoint once met every
     endpoint of the account (widening_problems and scope_problems let that pass: it is in the account, conditionless
     and not "*")."""
-    by_boundary: dict[str, list[dict]] = {}
-    for _, boundary, st in _bounded_role_statements(stacks):
-        by_boundary.setdefault(boundary, []).append(st)
+    by_boundary = _statements_by_boundary(stacks)
     own = _env_values(stacks)
     problems = []
     for logical_id, document in _boundaries(stacks).items():

@@ -15,7 +15,7 @@ import pytest
 
 from infra.stacks import BUILDERS
 from tests.support.cfn import as_list
-from tests.support.resolve import resolve_all
+from tests.support.resolve import allow_statements, resolve_all
 
 KEY = "sagemaker:InstanceTypes"
 ACTIONS = ("sagemaker:CreateProcessingJob", "sagemaker:CreateTrainingJob", "sagemaker:CreateEndpointConfig")
@@ -30,15 +30,10 @@ def _allowed(env) -> set[str]:
 
 
 def _grants(stacks):
-    for key, stack in stacks.items():
-        for logical_id, res in stack.resources().items():
-            props = res["Properties"]
-            documents = [p["PolicyDocument"] for p in props.get("Policies", [])] + ([props["PolicyDocument"]] if "PolicyDocument" in props else [])
-            for document in documents:
-                for st in as_list(document.get("Statement", [])):
-                    acts = [a for a in as_list(st.get("Action", [])) if any(fnmatch.fnmatchcase(x, a) for x in ACTIONS)]
-                    if st.get("Effect") == "Allow" and acts:
-                        yield f"{key} {logical_id} {st.get('Sid')}", acts, st
+    for where, st in allow_statements(stacks):
+        acts = [a for a in as_list(st.get("Action", [])) if any(fnmatch.fnmatchcase(x, a) for x in ACTIONS)]
+        if acts:
+            yield where, acts, st
 
 
 def problems(stacks, allowed: set[str]) -> list[str]:

@@ -242,3 +242,18 @@ def alone(rendered: dict[str, str], project, env_name: str, key: str) -> Stack:
     env = project.env(env_name)
     return Stack.from_rendered(rendered, key, env, names_mod.Names(project, env).stack(key),
                                imports_as_markers=True)
+
+
+def allow_statements(stacks: dict[str, Stack]):
+    """(where: "stack logical-id Sid", statement) for each Allow statement of every resolved resource's inline
+    `Policies` and `PolicyDocument` (roles, policies, boundaries, resource policies)."""
+    for key, stack in stacks.items():
+        for logical_id, res in stack.resources().items():
+            props = res["Properties"]
+            documents = [p["PolicyDocument"] for p in props.get("Policies", [])]
+            documents += [props["PolicyDocument"]] if "PolicyDocument" in props else []
+            for document in documents:
+                statements = document.get("Statement", [])
+                for st in statements if isinstance(statements, list) else [statements]:
+                    if st.get("Effect") == "Allow":
+                        yield f"{key} {logical_id} {st.get('Sid')}", st
