@@ -24,13 +24,17 @@ NEWER_PYTHON := run make with PYTHON=python3.11 or newer
 # Values given on the command line that recipes paste into shell commands: each may hold only letters, digits and
 # - _ . : / @ + = , (env and region names, version numbers, role ARNs, file paths), or make stops with one line
 # naming it. Read with $(value …), never expanded: a value holding $(shell …) runs nothing, not even here.
+# SCENARIOS is a list: its words may be apart by spaces (only spaces: a newline would end the recipe's command).
 PASTED := ENV VERSION CFN_ROLE_ARN CONFIRM PURGE REGION INPUT SCENARIOS
+PASTED_LISTS := SCENARIOS
 comma := ,
+space := $(subst ,, )
 SAFE_CHARS := a b c d e f g h i j k l m n o p q r s t u v w x y z A B C D E F G H I J K L M N O P Q R S T U V W X Y Z \
 	0 1 2 3 4 5 6 7 8 9 - _ . : / @ + = $(comma)
 without_safe = $(if $(2),$(call without_safe,$(subst $(firstword $(2)),,$(1)),$(wordlist 2,$(words $(2)),$(2))),$(1))
-$(foreach v,$(PASTED),$(if $(or $(findstring $$,$(value $(v))),$(filter-out 0 1,$(words $(value $(v)))), \
-	$(call without_safe,$(value $(v)),$(SAFE_CHARS))), \
+$(foreach v,$(PASTED),$(if $(or $(findstring $$,$(value $(v))), \
+	$(if $(filter $(v),$(PASTED_LISTS)),,$(filter-out 0 1,$(words $(value $(v))))), \
+	$(call without_safe,$(if $(filter $(v),$(PASTED_LISTS)),$(subst $(space),,$(value $(v))),$(value $(v))),$(SAFE_CHARS))), \
 	$(error error: $(v) may hold only letters$(comma) digits and - _ . : / @ + = $(comma) [no spaces$(comma) quotes or $$])))
 
 .PHONY: help templates lint imports security test pytest bench clean venv dev-venv serving-venv check deploy diff demo run train-local status approve reject destroy adopter-check
