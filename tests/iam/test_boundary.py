@@ -72,6 +72,15 @@ def _statements_by_boundary(stacks) -> dict[str, list[dict]]:
     return by_boundary
 
 
+def _boundary_statements_and_roles(stacks):
+    """(boundary logical id, a statement of it, the Allow statements of the roles it caps), but the boundary-only ones."""
+    by_boundary = _statements_by_boundary(stacks)
+    for logical_id, document in _boundaries(stacks).items():
+        for b in statements(document):
+            if b.get("Sid") not in BOUNDARY_ONLY_SIDS:
+                yield logical_id, b, by_boundary.get(logical_id, [])
+
+
 def _covers(boundary_st: dict, action: str, resource: str, condition: dict) -> bool:
     if action not in as_list(boundary_st["Action"]):
         return False
@@ -141,23 +150,18 @@ def widening_problems(stacks) -> list[str]:
     So merging may let an action meet another resource of its service in the env (scope_problems holds the env), but
     never drop or widen a condition the roles put on that action: the AddTags a job's execution tag holds, once also
     granted without it on the jobs, is caught here."""
-    by_boundary = _statements_by_boundary(stacks)
     problems = []
-    for logical_id, document in _boundaries(stacks).items():
-        roles = by_boundary.get(logical_id, [])
-        for b in statements(document):
-            if b.get("Sid") in BOUNDARY_ONLY_SIDS:
-                continue
-            for action in as_list(b["Action"]):
-                grants = [r for r in roles if any(fnmatch.fnmatchcase(action, a) for a in as_list(r["Action"]))]
-                for resource in as_list(b["Resource"]):
-                    if not may_name(action, resource):
-                        continue  # an action never authorised on that resource type: the merge adds nothing there
-                    pool = [r for r in grants if any(_overlap(resource, p) for p in as_list(r["Resource"]))] or grants
-                    if not (any(_narrower(b.get("Condition", {}), r.get("Condition", {})) for r in pool)
-                            or _joined_values_narrower(b.get("Condition", {}), pool)):
-                        problems.append(f"{logical_id} {b['Sid']}: {action} on {resource} under {b.get('Condition', {})} "
-                                        "is wider than every statement of its roles")
+    for logical_id, b, roles in _boundary_statements_and_roles(stacks):
+        for action in as_list(b["Action"]):
+            grants = [r for r in roles if any(fnmatch.fnmatchcase(action, a) for a in as_list(r["Action"]))]
+            for resource in as_list(b["Resource"]):
+                if not may_name(action, resource):
+                    continue  # an action never authorised on that resource type: the merge adds nothing there
+                pool = [r for r in grants if any(_overlap(resource, p) for p in as_list(r["Resource"]))] or grants
+                if not (any(_narrower(b.get("Condition", {}), r.get("Condition", {})) for r in pool)
+                        or _joined_values_narrower(b.get("Condition", {}), pool)):
+                    problems.append(f"{logical_id} {b['Sid']}: {action} on {resource} under {b.get('Condition', {})} "
+                                    "is wider than every statement of its roles")
     return problems
 
 
@@ -175,23 +179,18 @@ def by_type_problems(stacks) -> list[str]:
     where a role it caps holds that action on it: merged with the env's own grants, CreateEndpoint once met every
     endpoint of the account (widening_problems and scope_problems let that pass: it is in the account, conditionless
     and not "*")."""
-    by_boundary = _statements_by_boundary(stacks)
     own = _env_values(stacks)
     problems = []
-    for logical_id, document in _boundaries(stacks).items():
-        roles = by_boundary.get(logical_id, [])
-        for b in statements(document):
-            if b.get("Sid") in BOUNDARY_ONLY_SIDS:
+    for logical_id, b, roles in _boundary_statements_and_roles(stacks):
+        for resource in as_list(b["Resource"]):
+            if resource == "*" or any(v in resource for v in own):
                 continue
-            for resource in as_list(b["Resource"]):
-                if resource == "*" or any(v in resource for v in own):
-                    continue
-                for action in as_list(b["Action"]):
-                    if may_name(action, resource) and not any(
-                            any(fnmatch.fnmatchcase(action, a) for a in as_list(r["Action"]))
-                            and any(fnmatch.fnmatchcase(resource, p) for p in as_list(r["Resource"])) for r in roles):
-                        problems.append(f"{logical_id} {b['Sid']}: {action} on {resource}, named by type, which no role "
-                                        "it caps holds there")
+            for action in as_list(b["Action"]):
+                if may_name(action, resource) and not any(
+                        any(fnmatch.fnmatchcase(action, a) for a in as_list(r["Action"]))
+                        and any(fnmatch.fnmatchcase(resource, p) for p in as_list(r["Resource"])) for r in roles):
+                    problems.append(f"{logical_id} {b['Sid']}: {action} on {resource}, named by type, which no role "
+                                    "it caps holds there")
     return problems
 
 

@@ -9,7 +9,7 @@ and missing here fails until it is looked up and added.
 from __future__ import annotations
 
 
-from tests.support.cfn import as_list, policies, statements
+from tests.support.cfn import as_list
 
 _USE_CONNECTION = ("BranchName", "FullRepositoryId", "OwnerId", "ProviderAction", "ProviderPermissionsRequired",
                    "RepositoryName")
@@ -60,12 +60,8 @@ def misfits(statement: dict) -> list[str]:
 
 
 def test_service_condition_keys_are_taken_by_every_action_they_hold(envs):
-    found = []
-    for env in envs:
-        for stack in env.stacks:
-            for logical_id, _, _, document in policies(env.template(stack)):
-                found += [f"{env.label}: {stack} {logical_id} {st.get('Sid')}: {m}"
-                          for st in statements(document) for m in misfits(st)]
+    found = [f"{where} {st.get('Sid')}: {m}" for env in envs
+             for where, _, st in env.policy_statements() for m in misfits(st)]
     assert not found, "\n".join(found)
 
 

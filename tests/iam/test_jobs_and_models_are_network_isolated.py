@@ -56,12 +56,8 @@ def problems(statement: dict) -> list[str]:
 
 
 def test_every_grant_to_create_a_job_or_model_requires_network_isolation(envs):
-    found = []
-    for env in envs:
-        for stack in env.stacks:
-            for logical_id, _, prop, document in policies(env.template(stack)):
-                found += [f"{env.label}: {stack} {logical_id} {prop} {st.get('Sid')}: {p}"
-                          for st in statements(document) for p in problems(st)]
+    found = [f"{where} {prop} {st.get('Sid')}: {p}" for env in envs
+             for where, prop, st in env.policy_statements() for p in problems(st)]
     assert not found, "\n".join(found)
 
 

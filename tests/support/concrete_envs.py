@@ -22,7 +22,7 @@ from infra.config.model import Project, Source
 from infra.config.names import OFFLINE_ACCOUNT
 from infra.output import render
 from infra.stacks import BUILDERS
-from tests.support.cfn import load
+from tests.support.cfn import load, policies, statements
 
 ALL_OFF = "every option off"
 
@@ -69,6 +69,14 @@ class EnvRender:
     def concrete(self, text: str) -> str:
         """`text` with its ${ConfigName}s (infra/cfn/parameters.py VALUES) written in as this env's template has them."""
         return concrete(self.names, text)
+
+    def policy_statements(self):
+        """(where: "label: stack logical-id", property, statement) for every statement of every policy document of
+        every template the env renders (tests.support.cfn.policies: roles, policies, boundaries, resource policies)."""
+        for stack in self.stacks:
+            for logical_id, _, prop, document in policies(self.template(stack)):
+                for st in statements(document):
+                    yield f"{self.label}: {stack} {logical_id}", prop, st
 
     def replaced(self, stack: str, text: str) -> "EnvRender":
         """A copy whose `stack` template is `text` (to show a check catches a broken template)."""
