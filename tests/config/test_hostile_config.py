@@ -202,11 +202,21 @@ def _account(env: dict) -> str:
     return arn.split(":")[4] if arn else OWN_ACCOUNT
 
 
+PRINCIPAL_LISTS = (("kpi", "analyst_principals"), ("kpi", "quicksight_principals"), ("sagemaker", "data_uploaders"),
+                   ("sagemaker", "approvers"))
+
+
 def _principal(section: str, key: str, arn: str, pinned: bool = True):
     def edit(env: dict, project: dict) -> None:
         env.pop("account_id", None)
         if pinned:
             env["account_id"] = _account(env)
+        else:
+            # Only the principal under test needs the account: the env's own lists go, and so does serving, which
+            # needs approvers (an adopter's env may have both).
+            for other_section, other_key in PRINCIPAL_LISTS:
+                env.get(other_section, {}).pop(other_key, None)
+            env.pop("deployment", None)
         env.setdefault(section, {})[key] = [arn.format(own=_account(env), region=env["region"])]
     return edit
 

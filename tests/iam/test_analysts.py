@@ -203,8 +203,8 @@ def test_analyst_principals_must_be_roles_of_this_environments_account(tmp_path,
     env_name = config.load(tmp_path / "config").environments and next(iter(config.load(tmp_path / "config").environments))
     path = tmp_path / "config" / f"{env_name}.yaml"
     data = yaml.safe_load(path.read_text())
-    data["account_id"] = "123456789012"
-    data.setdefault("kpi", {})["analyst_principals"] = [arn.format(account="123456789012", other=OTHER_ACCOUNT)]
+    account = data.setdefault("account_id", "123456789012")  # the env's own, where it names one (its approvers' too)
+    data.setdefault("kpi", {})["analyst_principals"] = [arn.format(account=account, other=OTHER_ACCOUNT)]
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(config.ConfigError, match=rf"kpi\.analyst_principals\[0\].*{problem}"):
         config.load(tmp_path / "config")

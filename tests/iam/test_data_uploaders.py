@@ -18,7 +18,10 @@ UPLOADERS = ("arn:aws:iam::000000000000:role/aws-reserved/sso.amazonaws.com/eu-w
 
 
 def _with_uploaders(project, uploaders):
-    envs = {name: dataclasses.replace(env, data_uploaders=tuple(uploaders)) for name, env in project.environments.items()}
+    """Each env with `uploaders`, the placeholder account 000000000000 in them read as the env's own."""
+    envs = {name: dataclasses.replace(env, data_uploaders=tuple(
+                u.replace("000000000000", env.account_id or "000000000000") for u in uploaders))
+            for name, env in project.environments.items()}
     return dataclasses.replace(project, environments=MappingProxyType(envs))
 
 

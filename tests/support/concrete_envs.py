@@ -127,6 +127,7 @@ def with_everything(project: Project, source_type: str) -> Project:
             deployment=env.deployment or loader.deployment_settings("", {}),
             release_approval=True,
             operations_emails=env.operations_emails or env.emails,
+            sample_data=True,
         )
     return dataclasses.replace(project, environments=MappingProxyType(envs))
 
@@ -134,7 +135,8 @@ def with_everything(project: Project, source_type: str) -> Project:
 def with_nothing(project: Project) -> Project:
     """The project with every optional feature off (its sources as configured)."""
     envs = {name: dataclasses.replace(env, data_uploaders=(), approvers=(), analyst_principals=(), quicksight_principals=(),
-                                      deployment=None, release_approval=False, operations_emails=())
+                                      deployment=None, release_approval=False, operations_emails=(),
+                                      sample_data=False)
             for name, env in project.environments.items()}
     return dataclasses.replace(project, environments=MappingProxyType(envs))
 
