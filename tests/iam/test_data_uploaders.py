@@ -47,7 +47,7 @@ def test_named_uploaders_may_write_only_the_input_prefix(project, env):
     stack = _pipeline_stack(fixture, env)
     n = names.for_env(fixture, env)
     bucket = f"{n.artifact_bucket_prefix}-{stack.pseudo['AWS::AccountId']}-{stack.pseudo['AWS::Region']}"
-    granted = _naming(_statements(stack, "ArtifactBucketPolicy", "PolicyDocument"), UPLOADERS)
+    granted = _naming(_statements(stack, "ArtifactBucketPolicy", "PolicyDocument"), fixture.env(env).data_uploaders)
     assert {(tuple(s["Action"]), tuple(s["Resource"])) for s in granted} == {
         (("s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"), (f"arn:aws:s3:::{bucket}/{n.input_prefix}*",)),
         (("s3:ListBucket",), (f"arn:aws:s3:::{bucket}",)),
@@ -65,7 +65,7 @@ def test_named_uploaders_may_use_the_key_only_through_s3_for_this_bucket(project
     stack = _pipeline_stack(fixture, env)
     n = names.for_env(fixture, env)
     bucket = f"{n.artifact_bucket_prefix}-{stack.pseudo['AWS::AccountId']}-{stack.pseudo['AWS::Region']}"
-    (granted,) = _naming(_statements(stack, "ArtifactKey", "KeyPolicy"), UPLOADERS)
+    (granted,) = _naming(_statements(stack, "ArtifactKey", "KeyPolicy"), fixture.env(env).data_uploaders)
     assert granted["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
     assert granted["Condition"]["StringEquals"] == {"kms:ViaService": f"s3.{stack.pseudo['AWS::Region']}.amazonaws.com",
                                                     "kms:CallerAccount": stack.pseudo["AWS::AccountId"]}
