@@ -11,12 +11,8 @@ from __future__ import annotations
 import copy
 import fnmatch
 
-import pytest
-
-
-from infra.stacks import BUILDERS
 from tests.support.cfn import as_list
-from tests.support.resolve import allow_statements, resolve_all
+from tests.support.resolve import allow_statements
 
 ALARM_ACTIONS_KEY = "cloudwatch:AlarmActions"
 ACTION_PROPERTIES = ("AlarmActions", "OKActions", "InsufficientDataActions")
@@ -64,11 +60,6 @@ def alarm_problems(stacks) -> list[str]:
                     if not any(fnmatch.fnmatchcase(str(action), pattern) for pattern in held):
                         problems.append(f"{key} {logical_id} {prop}: {action} fits no PutMetricAlarm grant")
     return problems
-
-
-@pytest.fixture(scope="module")
-def stacks_by_env(envs):
-    return {env.label: resolve_all(env.rendered, env.project, env.env, list(BUILDERS)) for env in envs}
 
 
 def test_every_put_metric_alarm_grant_holds_alarm_actions_to_the_env(stacks_by_env):

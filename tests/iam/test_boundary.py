@@ -15,7 +15,6 @@ from types import MappingProxyType
 
 import pytest
 
-from infra.cfn import parameters
 from infra.cfn.source import SOURCE_TYPES
 from infra.config.model import Source
 from infra.output import render
@@ -212,20 +211,6 @@ def scope_problems(stacks) -> list[str]:
 
 def _sizes(stacks) -> dict[str, int]:
     return {logical_id: len(json.dumps(doc, separators=(",", ":"))) for logical_id, doc in _boundaries(stacks).items()}
-
-
-def _resolved(env) -> dict:
-    """Every stack of one env (a tests.support.concrete_envs.EnvRender), evaluated; each knows the env's config values."""
-    stacks = resolve_all(env.rendered, env.project, env.env, list(BUILDERS))
-    values = parameters.config_values(env.names)
-    for stack in stacks.values():
-        stack.config_values = values
-    return stacks
-
-
-@pytest.fixture(scope="module")
-def stacks_by_env(envs):
-    return {env.label: _resolved(env) for env in envs}
 
 
 def test_each_boundary_covers_every_statement_of_the_roles_it_caps(stacks_by_env):

@@ -17,11 +17,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 
-import pytest
-
-from infra.stacks import BUILDERS
 from tests.support.cfn import as_list
-from tests.support.resolve import resolve_all
 
 # service -> (operator suffix, whether the source ARN must name fewer than all the service's resources here)
 SOURCE_KEYS = {"events.amazonaws.com": ("", True), "sagemaker.amazonaws.com": ("IfExists", False)}
@@ -53,11 +49,6 @@ def trust_problems(stacks) -> list[str]:
                                            for a in arns):
                         problems.append(f"{where}: aws:SourceArn {arns} is not this env's resources ({home}…)")
     return problems
-
-
-@pytest.fixture(scope="module")
-def stacks_by_env(envs):
-    return {env.label: resolve_all(env.rendered, env.project, env.env, list(BUILDERS)) for env in envs}
 
 
 def test_every_service_role_is_assumed_only_for_this_account(stacks_by_env):
