@@ -20,6 +20,15 @@ BOOTSTRAP_ONLY_STACKS = ("deploy-roles", "boundaries", "iam", "serving-iam", "me
 ENDPOINT_STACKS = ("staging-endpoint", "production-endpoint")
 # Deployed by the delivery pipeline, on each push.
 PIPELINE_STACKS = tuple(s for s in STACKS if s not in BOOTSTRAP_ONLY_STACKS + ENDPOINT_STACKS)
+# What only an env that serves models (config `deployment`) deploys: the serving roles (administrator-only), the
+# deployment pipeline's stack and the endpoint stacks it deploys. Elsewhere no role may deploy serving, so an env
+# starts serving only after an administrator's `make deploy` (docs/operations.md).
+SERVING_STACKS = ("serving-iam", "deployment", "staging-endpoint", "production-endpoint")
+
+
+def deploys(env: Environment, stack: str) -> bool:
+    """Whether the env has the stack: an env that serves no models has none of SERVING_STACKS."""
+    return stack in STACKS and (env.deployment is not None or stack not in SERVING_STACKS)
 # Each endpoint stack has its own deploy role (the deployment pipeline passes each to its own stage): the staging
 # stage, which runs before the smoke test and the production approval, cannot reach production.
 

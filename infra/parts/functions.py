@@ -1,10 +1,11 @@
 """What every event- or pipeline-driven Lambda of the project has: a retained dead-letter queue, a retained,
 encrypted log group, and an async-invoke configuration (two retries, six hours), so a failed event ends in
 the queue an alarm watches. A stack declares each function (`Function`) and `add` builds it; the dead-letter
-queues themselves are the messaging stack's (`dead_letter_queue`)."""
+queues themselves are the messaging stack's (`dead_letter_queue`). `FUNCTIONS` lists them all, for the KPI dashboard."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from troposphere import Parameter, Ref, Sub, Template, awslambda, logs, sqs
 
@@ -14,6 +15,23 @@ RUNTIME = "python3.13"  # every function of the project; their code needs the st
 MAX_RETRIES = 2
 MAX_EVENT_AGE_SECONDS = 21600
 DLQ_RETENTION_SECONDS = 1209600  # 14 days, the maximum: time to fix and redrive
+
+
+class Listed(NamedTuple):
+    stack: str  # the stack that builds it (infra/config/names.py STACKS)
+    name_param: str  # the parameter holding its name
+    dead_letter_queue: str  # the parameter holding its dead-letter queue's name (the messaging stack's queue)
+
+
+# Every function of the project, by prefix. `add` builds no other, so the KPI dashboard (infra/stacks/kpi.py), which
+# graphs each function and queue of the stacks an env has, shows a new function without an edit of its own.
+FUNCTIONS: dict[str, Listed] = {
+    "Notifier": Listed("notifications", "NotifierFunctionName", "NotifierDeadLetterQueueName"),
+    "Metrics": Listed("kpi", "MetricsFunctionName", "MetricsDeadLetterQueueName"),
+    "Partitions": Listed("kpi", "PartitionsFunctionName", "PartitionsDeadLetterQueueName"),
+    "Resolve": Listed("deployment", "ResolveFunctionName", "DeploymentDeadLetterQueueName"),
+    "SmokeTest": Listed("deployment", "SmokeTestFunctionName", "DeploymentDeadLetterQueueName"),
+}
 
 
 def code_key_parameter(t: Template, name: str, folder: str, what: str) -> None:
@@ -80,6 +98,10 @@ class Function:
 
 def add(t: Template, spec: Function) -> awslambda.Function:
     """The function, its retained encrypted log group, its zip's key parameter and its async-invoke configuration."""
+    listed = FUNCTIONS.get(spec.prefix)
+    if listed is None or listed.name_param != spec.name_param:
+        raise ValueError(f"function {spec.prefix} ({spec.name_param}) is not in FUNCTIONS of infra/parts/functions.py: "
+                         "list it there, with its stack and dead-letter queue, so the dashboard shows it")
     code_key_parameter(t, *spec.code)
     group = log_group(t, f"{spec.prefix}LogGroup", spec.name_param, spec.key_arn)
     if spec.on_failure_destination:

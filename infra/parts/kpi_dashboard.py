@@ -3,7 +3,8 @@
 Every metric the body graphs is either in the project's metric contract
 (lambda_src/registry_metrics/contract.py, published by the registry-metrics Lambda) or in
 AWS_METRICS below, each with the AWS page that documents it. tests/templates/kpi/test_kpi_dashboard.py holds
-the body to that. `${Name}` placeholders are the KPI stack's parameters and pseudo parameters.
+the body to that, and tests/templates/kpi/test_dashboard_opens_on_data.py opens it as the console would.
+`${Name}` placeholders are the KPI stack's parameters and pseudo parameters. docs/dashboard.md reads it.
 
 Every metric is listed by name, never found with SEARCH(): a search only finds metrics that reported
 in the last two weeks, so a quiet fortnight would blank a widget whose points are in range. The
@@ -31,7 +32,7 @@ AWS_METRICS: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
     (PIPELINE_NAMESPACE, "ExecutionDuration"): (("PipelineName",), _SAGEMAKER_DOC),
     (PIPELINE_NAMESPACE, "StepFailed"): (("PipelineName", "StepName"), _SAGEMAKER_DOC),
     ("AWS/Lambda", "Errors"): (("FunctionName",), "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html"),
-    ("AWS/Lambda", "Invocations"): (("FunctionName",), "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html"),
+    ("AWS/Lambda", "Throttles"): (("FunctionName",), "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html"),
     **{("AWS/SageMaker", metric): (("EndpointName", "VariantName"), _ENDPOINT_DOC)
        for metric in ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors", "ModelLatency")},
     ("AWS/SQS", "ApproximateNumberOfMessagesVisible"): (
@@ -47,7 +48,15 @@ PROJECT_METRICS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 VARIANT = "AllTraffic"  # the endpoints' one production variant (infra/parts/endpoint.py)
 
-DAY = 86400
+DAY, HOUR = 86400, 3600
+# What the dashboard opens on (without `start`, the console's default few hours: every per-day graph empty on a day
+# without a run). Eight weeks stay inside the 63 days CloudWatch keeps 5-minute points, so every period here that is
+# a multiple of 300 s returns data (GetMetricData); "inherit" keeps each graph's own period whatever the range.
+START = "-P8W"
+PERIOD_OVERRIDE = "inherit"
+# A metric published only when its value changes (the version production serves) is read back as far as CloudWatch
+# keeps hourly points (455 days), and the widget shows the latest one.
+RETENTION_START = "-P455D"
 WIDTH = 24  # the dashboard grid is 24 units wide
 _REGION = "${AWS::Region}"
 
@@ -87,7 +96,9 @@ def _links() -> dict:
             f" · [Model registry group]({console}/sagemaker/home?region={_REGION}#/model-registry/${{ModelPackageGroupName}})"
             f" · [CodePipeline]({console}/codesuite/codepipeline/pipelines/${{CodePipelineName}}/view?region={_REGION})"
             f" · [Athena workgroup]({console}/athena/home?region={_REGION}#/workgroups/details/${{AthenaWorkGroupName}})",
-            "Counts are per day. Model quality: one point per registered version, from its evaluation report.",
+            "Opens on the last 8 weeks; each graph keeps the period its title says (per day, per hour). Model quality: one"
+            " point per registered version, from its evaluation report. A blank graph: nothing happened in the range"
+            " (docs/dashboard.md says what each widget shows).",
         ]
     )
     return {"type": "text", "properties": {"markdown": markdown}}
@@ -98,27 +109,52 @@ def _endpoint(endpoint: str, metric: str, label: str, stat: str) -> list:
 
 
 def _endpoint_widgets() -> list[dict]:
-    """Where the env serves models (config `deployment`): traffic, errors and latency per endpoint, and the version
-    production serves (one point per promotion)."""
+    """Where the env serves models (config `deployment`): traffic, errors and latency per endpoint (hourly: eight weeks
+    of 5-minute points would be 16,128 per line), and the version production serves."""
     graphs = []
     for title, endpoint in (("Production endpoint", "${ProductionEndpointName}"), ("Staging endpoint", "${StagingEndpointName}")):
-        graphs.append(_graph(f"{title}: requests per 5 minutes", [
+        graphs.append(_graph(f"{title}: requests per hour", [
             _endpoint(endpoint, "Invocations", "invocations", "Sum"),
             _endpoint(endpoint, "Invocation4XXErrors", "4xx errors", "Sum"),
             _endpoint(endpoint, "Invocation5XXErrors", "5xx errors", "Sum"),
-        ], period=300, y_label="requests"))
-        graphs.append(_graph(f"{title}: model latency (microseconds)", [
+        ], period=HOUR, y_label="requests"))
+        graphs.append(_graph(f"{title}: model latency per hour (microseconds)", [
             _endpoint(endpoint, "ModelLatency", "average", "Average"),
             _endpoint(endpoint, "ModelLatency", "p99", "p99"),
-        ], stat="Average", period=300, y_label="microseconds"))
-    graphs.append(_graph("Model version production serves", [
-        [PROJECT_NAMESPACE, deploy_contract.DEPLOYED_VERSION, deploy_contract.DIMENSION, "${ProductionEndpointName}",
-         {"label": "version", "stat": "Maximum"}],
-    ], stat="Maximum", y_label="version"))
+        ], stat="Average", period=HOUR, y_label="microseconds"))
+    graphs.append(_served_version())
     return graphs
 
 
-def _widgets(endpoints: bool = False, alarms: tuple[str, ...] = ()) -> list[dict]:
+def _served_version() -> dict:
+    """The latest DeployedModelVersion point (one per rollout, whatever its outcome) over its own range, however long
+    ago the last rollout was (within CloudWatch's 455 days). Not setPeriodToTimeRange: an aggregate over the range
+    (its Maximum) would keep showing a newer version after production went back to an older one."""
+    return {"type": "metric", "properties": {
+        "title": "Model version production serves", "region": _REGION, "view": "singleValue", "sparkline": True,
+        "start": RETENTION_START, "stat": "Maximum", "period": HOUR,
+        "metrics": [[PROJECT_NAMESPACE, deploy_contract.DEPLOYED_VERSION, deploy_contract.DIMENSION,
+                     "${ProductionEndpointName}", {"label": "version", "stat": "Maximum"}]]}}
+
+
+def _function_widgets(functions: tuple) -> list[dict]:
+    """Errors and throttles of each function, and the messages waiting in each dead-letter queue: `functions` are
+    FUNCTIONS entries of infra/parts/functions.py (the stack passes those of the stacks the env has)."""
+    def per_function(metric: str) -> list:
+        return [["AWS/Lambda", metric, "FunctionName", f"${{{f.name_param}}}", {"label": f"${{{f.name_param}}}", "stat": "Sum"}]
+                for f in functions]
+
+    queues = sorted({f.dead_letter_queue for f in functions})
+    return [
+        _graph("Function errors per hour", per_function("Errors"), period=HOUR, y_label="failed invocations"),
+        _graph("Function throttles per hour", per_function("Throttles"), period=HOUR, y_label="throttled invocations"),
+        _graph("Dead letters waiting (most in the hour)", [
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", f"${{{q}}}", {"label": f"${{{q}}}", "stat": "Maximum"}]
+            for q in queues], stat="Maximum", period=HOUR, y_label="messages"),
+    ]
+
+
+def _widgets(endpoints: bool, alarms: tuple[str, ...], functions: tuple) -> list[dict]:
     return [
         _links(),
         _graph("Pipeline executions per day", [
@@ -127,7 +163,7 @@ def _widgets(endpoints: bool = False, alarms: tuple[str, ...] = ()) -> list[dict
             _pipeline("ExecutionFailed", "failed"),
             _pipeline("ExecutionStopped", "stopped"),
         ], y_label="executions"),
-        _graph("Pipeline execution duration (ms)", [
+        _graph("Pipeline execution duration per day (ms)", [
             _pipeline("ExecutionDuration", "average", stat="Average"),
             _pipeline("ExecutionDuration", "longest", stat="Maximum"),
         ], stat="Average", y_label="ms"),
@@ -138,14 +174,9 @@ def _widgets(endpoints: bool = False, alarms: tuple[str, ...] = ()) -> list[dict
             _registry(contract.MODELS_APPROVED, "approved"),
             _registry(contract.MODELS_REJECTED, "rejected"),
         ], y_label="model versions"),
-        _graph("Model quality of registered versions", [_quality(m) for m in pipeline_contract.REPORT_METRICS],
+        _graph("Model quality of registered versions (best in the day)", [_quality(m) for m in pipeline_contract.REPORT_METRICS],
                stat="Maximum", y_label="metric value"),
-        _graph("Registry-metrics function", [
-            ["AWS/Lambda", "Invocations", "FunctionName", "${MetricsFunctionName}", {"label": "invocations", "stat": "Sum"}],
-            ["AWS/Lambda", "Errors", "FunctionName", "${MetricsFunctionName}", {"label": "errors", "stat": "Sum"}],
-            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "${MetricsDeadLetterQueueName}",
-             {"label": "dead letters", "stat": "Maximum"}],
-        ], period=3600),
+        *_function_widgets(functions),
         *(_endpoint_widgets() if endpoints else []),
         # ${<logical ID>} in the Sub the body goes into is the alarm's name.
         *([{"type": "alarm", "properties": {"title": "Alarms", "alarms": [
@@ -172,11 +203,12 @@ def _layout(widgets: list[dict]) -> list[dict]:
     return out
 
 
-def body(endpoints: bool = False, alarms: tuple[str, ...] = ()) -> dict:
-    return {"widgets": _layout(_widgets(endpoints, alarms))}
+def body(endpoints: bool = False, alarms: tuple[str, ...] = (), functions: tuple = ()) -> dict:
+    return {"start": START, "periodOverride": PERIOD_OVERRIDE, "widgets": _layout(_widgets(endpoints, alarms, functions))}
 
 
-def body_text(endpoints: bool = False, alarms: tuple[str, ...] = ()) -> str:
+def body_text(endpoints: bool = False, alarms: tuple[str, ...] = (), functions: tuple = ()) -> str:
     """Sorted, compact JSON: the template changes only when the dashboard does. `endpoints`: the env serves models;
-    `alarms`: the logical IDs of the alarms the alarm widget lists (in the stack whose Sub the body goes into)."""
-    return json.dumps(body(endpoints, alarms), sort_keys=True, separators=(",", ":"))
+    `alarms`: the logical IDs of the alarms the alarm widget lists (in the stack whose Sub the body goes into);
+    `functions`: the FUNCTIONS entries (infra/parts/functions.py) of the stacks the env has."""
+    return json.dumps(body(endpoints, alarms, functions), sort_keys=True, separators=(",", ":"))

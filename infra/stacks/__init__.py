@@ -5,6 +5,7 @@ from typing import Callable
 
 from troposphere import Template
 
+from infra.config.names import SERVING_STACKS, deploys
 from infra.stacks import (boundaries, deploy_roles, deployment, iam, kpi, messaging, notifications, pipeline,
                           production_endpoint, serving_iam, staging_endpoint)
 
@@ -23,12 +24,9 @@ BUILDERS: dict[str, Callable[..., Template]] = {
     "production-endpoint": production_endpoint.build,
 }
 
-# What only an env that serves models (config `deployment`) deploys: the serving roles (administrator-only), the
-# deployment pipeline's stack and the endpoint stacks it deploys. Elsewhere no role may deploy serving, so an env
-# starts serving only after an administrator's `make deploy` (docs/operations.md).
-SERVING_STACKS = ("serving-iam", "deployment", "staging-endpoint", "production-endpoint")
+__all__ = ["BUILDERS", "SERVING_STACKS", "of_env"]
 
 
 def of_env(env) -> dict[str, Callable[..., Template]]:
     """The stacks the env deploys, in deployment order."""
-    return {stack: build for stack, build in BUILDERS.items() if env.deployment is not None or stack not in SERVING_STACKS}
+    return {stack: build for stack, build in BUILDERS.items() if deploys(env, stack)}

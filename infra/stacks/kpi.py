@@ -31,7 +31,7 @@ from infra.cfn import scanner_skips
 from infra.cfn.exports import import_value
 from troposphere import quicksight
 from infra.cfn.templates_common import new_template
-from infra.config.names import ATHENA_RESULTS_PREFIX, EVALUATION_TABLE_LEVEL
+from infra.config.names import ATHENA_RESULTS_PREFIX, EVALUATION_TABLE_LEVEL, deploys
 from infra.iam import rule_events
 from infra.parts import alarms, functions, kpi_dashboard, model_package_events
 from lambda_src.registry_metrics import contract
@@ -151,14 +151,16 @@ def _alarms(t: Template) -> None:
                                                  Ref("PartitionsRuleName"), topic, "DeadLetterErrors")
 
 
-def _dashboard(t: Template, serves_models: bool) -> None:
-    """Graphs, and every alarm of this stack (an alarm added to it is listed with no further edit)."""
+def _dashboard(t: Template, n: Names) -> None:
+    """Graphs, every function and dead-letter queue of the stacks the env has (FUNCTIONS), and every alarm of this
+    stack: a function or an alarm added is listed with no further edit."""
     alarm_ids = tuple(sorted(key for key, resource in t.resources.items() if resource.resource_type == "AWS::CloudWatch::Alarm"))
+    listed = tuple(f for f in functions.FUNCTIONS.values() if deploys(n.env, f.stack))
     t.add_resource(cloudwatch.Dashboard(
         "KpiDashboard",
         DashboardName=Ref("DashboardName"),
         # Envs that serve models also graph their endpoints and the version production serves.
-        DashboardBody=Sub(kpi_dashboard.body_text(endpoints=serves_models, alarms=alarm_ids)),
+        DashboardBody=Sub(kpi_dashboard.body_text(endpoints=n.env.deployment is not None, alarms=alarm_ids, functions=listed)),
     ))
 
 
@@ -242,7 +244,7 @@ def build(n: Names) -> Template:
     _registry_metrics(t)
     _report_partitions(t)
     _alarms(t)
-    _dashboard(t, n.env.deployment is not None)
+    _dashboard(t, n)
     _glue(t)
     _quicksight(t, _athena(t), n.env.quicksight_principals)
     scanner_skips.apply(t, "kpi")
