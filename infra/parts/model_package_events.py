@@ -17,13 +17,16 @@ RULE_MAX_EVENT_AGE_SECONDS = 86400
 RULE_MAX_RETRIES = 185
 
 
-def event_pattern(statuses, package_statuses: list[str] | None = None) -> dict:
-    """This env's group, the given approval statuses (a list or a Ref to a CommaDelimitedList) and, when
-    given, package statuses (ModelPackageStatus: Completed…); keys sorted."""
-    detail = {"ModelApprovalStatus": statuses, "ModelPackageGroupName": [Ref("ModelPackageGroupName")]}
-    if package_statuses:
-        detail["ModelPackageStatus"] = list(package_statuses)
-    return {"detail": dict(sorted(detail.items())), **rule_events.pattern_head(rule_events.MODEL_PACKAGE_STATE)}
+# SageMaker also reports a package InProgress (and Failed, Deleting): only a finished one is a registration or decision.
+PACKAGE_COMPLETED = "Completed"
+
+
+def event_pattern(statuses) -> dict:
+    """This env's group, the given approval statuses (a list or a Ref to a CommaDelimitedList), finished packages
+    only; keys sorted."""
+    detail = {"ModelApprovalStatus": statuses, "ModelPackageGroupName": [Ref("ModelPackageGroupName")],
+              "ModelPackageStatus": [PACKAGE_COMPLETED]}
+    return {"detail": detail, **rule_events.pattern_head(rule_events.MODEL_PACKAGE_STATE)}
 
 
 def lambda_target(target_id: str, function: awslambda.Function, dead_letter_queue_arn) -> events.Target:

@@ -81,8 +81,7 @@ def _registry_metrics(t: Template) -> awslambda.Function:
         Name=Ref("MetricsRuleName"),
         Description="Every model package state change of this environment's group -> registry-metrics Lambda",
         # Every status (the notifications rule forwards only those that notify, so it cannot count).
-        # Finished packages only: SageMaker also reports InProgress (and Failed, Deleting) states.
-        EventPattern=model_package_events.event_pattern(sorted(contract.COUNTED_STATUSES), [contract.PACKAGE_COMPLETED]),
+        EventPattern=model_package_events.event_pattern(sorted(contract.COUNTED_STATUSES)),
         State="ENABLED",
         Targets=[model_package_events.lambda_target("RegistryMetrics", MetricsFunction, MetricsDeadLetterQueue)],
     ))
