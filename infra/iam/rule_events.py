@@ -27,7 +27,7 @@ SOURCE_TRIGGERS: dict[str, Pair] = {"codecommit": CODECOMMIT_REFERENCE, "s3": S3
 # stack -> the events its rules match (the pipeline stack's source trigger is added per source type).
 STACK_EVENTS: dict[str, tuple[Pair, ...]] = {
     "pipeline": (DELIVERY_EXECUTION_STATE,),
-    "notifications": (MODEL_PACKAGE_STATE,),
+    "notifications": (MODEL_PACKAGE_STATE, PIPELINE_EXECUTION_STATUS),
     "kpi": (MODEL_PACKAGE_STATE, PIPELINE_EXECUTION_STATUS),
     "deployment": (MODEL_PACKAGE_STATE, STAGE_EXECUTION_STATE),
 }

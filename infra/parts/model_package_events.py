@@ -69,11 +69,16 @@ def delivery_failure_alarms(template: Template, id_prefix: str, name_stub: str, 
             template, f"{id_prefix}DeadLetterTargetFailuresAlarm", Sub(f"${{ResourcePrefix}}-{name_stub}-dlq-target-failures"),
             "A failed invocation could not be sent to the function's dead-letter queue: that event is lost",
             "AWS/Lambda", function_metric, "FunctionName", function_name, topic_arn),
-        _any_in_five_minutes(
-            template, f"{id_prefix}RuleDeadLetterFailuresAlarm", Sub(f"${{ResourcePrefix}}-{name_stub}-rule-dlq-failures"),
-            "EventBridge could not put an undeliverable event into the rule's dead-letter queue: that event is lost",
-            "AWS/Events", "InvocationsFailedToBeSentToDlq", "RuleName", rule_name, topic_arn),
+        rule_dead_letter_failures_alarm(template, f"{id_prefix}RuleDeadLetterFailuresAlarm",
+                                        Sub(f"${{ResourcePrefix}}-{name_stub}-rule-dlq-failures"), rule_name, topic_arn),
     ]
+
+
+def rule_dead_letter_failures_alarm(template: Template, logical_id: str, alarm_name, rule_name, topic_arn) -> cloudwatch.Alarm:
+    return _any_in_five_minutes(
+        template, logical_id, alarm_name,
+        "EventBridge could not put an undeliverable event into the rule's dead-letter queue: that event is lost",
+        "AWS/Events", "InvocationsFailedToBeSentToDlq", "RuleName", rule_name, topic_arn)
 
 
 def dead_letter_alarm(template: Template, logical_id: str, alarm_name, queue_name, topic_arn, description: str) -> cloudwatch.Alarm:
