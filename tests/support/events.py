@@ -13,6 +13,11 @@ import boto3
 from moto import mock_aws
 
 
+def stranger(pattern: dict) -> str:
+    """An account the pattern does not pin."""
+    return next(a for a in ("999999999999", "000000000000") if [a] != pattern.get("account"))
+
+
 def deliver(pattern: dict, region: str, events: list[dict], account: str | None = None) -> list[dict]:
     """The `detail` of each of `events` ({"source", "detail-type", "detail"}) the pattern lets through, put by
     `account` (default: the one the pattern pins)."""

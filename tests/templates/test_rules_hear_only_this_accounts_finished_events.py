@@ -9,10 +9,8 @@ import pytest
 from infra.iam import rule_events
 from tests.support import resolve
 from tests.support.concrete_envs import env_renders
-from tests.support.events import deliver
+from tests.support.events import deliver, stranger
 from tests.support.notifier_support import for_group, sample_event
-
-STRANGER = "210987654321"
 
 
 @pytest.fixture(scope="module")
@@ -57,4 +55,4 @@ def test_a_documented_approval_reaches_each_package_rule_from_this_account_finis
             region = project.env(env).region
             if "Approved" in pattern["detail"]["ModelApprovalStatus"]:
                 assert len(deliver(pattern, region, [event, in_progress])) == 1, f"{stack} {logical_id}"
-            assert deliver(pattern, region, [event], account=STRANGER) == [], f"{stack} {logical_id}"
+            assert deliver(pattern, region, [event], account=stranger(pattern)) == [], f"{stack} {logical_id}"
