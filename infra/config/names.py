@@ -57,7 +57,7 @@ RELEASE_KEY = "release/templates.zip"
 ROLLBACK_ALARMS = "${ResourcePrefix}-production-*"
 # Requests and responses the production endpoint captures (config deployment.data_capture_percent).
 DATA_CAPTURE_PREFIX = "data-capture/"
-# One empty marker per counted registry change (lambda_src/registry_metrics/ledger.py), per group.
+# One empty marker per counted registry change and per announced change (lambda_src/shared/ledger.py), per group.
 REGISTRY_LEDGER_PREFIX = "registry-ledger/"
 
 # Stands in for the account id when config has none and nothing is deployed (offline renders, tests).

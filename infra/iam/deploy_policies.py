@@ -289,8 +289,8 @@ def _event_consumers(sid: str, consumers: list[tuple[str, str]], matched: tuple[
 
 
 def notifications_stack() -> list[Statement]:
-    """The notifier Lambda, its log group and malformed-events filter, the rule and the alarms (the topic, its queue and
-    key are the messaging stack's)."""
+    """The notifier Lambda, its log group and metric filters (malformed events, broken pipeline runs), its two rules and
+    the alarms (the topic, its queue and key are the messaging stack's)."""
     return [
         *_event_consumers("Notifier", [("NotifierFunctionName", "NotifierRoleName")], rule_events.STACK_EVENTS["notifications"]),
         # Authorised against the group's ARN with the trailing ":*" (CloudWatch Logs API reference, LogGroup.arn).

@@ -10,6 +10,8 @@ pipeline): docs/security.md says what that still lets a push see.
 """
 from __future__ import annotations
 
+from troposphere import Ref
+
 Pair = tuple[str, str]  # (source, detail-type)
 
 MODEL_PACKAGE_STATE: Pair = ("aws.sagemaker", "SageMaker Model Package State Change")
@@ -25,7 +27,7 @@ SOURCE_TRIGGERS: dict[str, Pair] = {"codecommit": CODECOMMIT_REFERENCE, "s3": S3
 # stack -> the events its rules match (the pipeline stack's source trigger is added per source type).
 STACK_EVENTS: dict[str, tuple[Pair, ...]] = {
     "pipeline": (DELIVERY_EXECUTION_STATE,),
-    "notifications": (MODEL_PACKAGE_STATE,),
+    "notifications": (MODEL_PACKAGE_STATE, PIPELINE_EXECUTION_STATUS),
     "kpi": (MODEL_PACKAGE_STATE, PIPELINE_EXECUTION_STATUS),
     "deployment": (MODEL_PACKAGE_STATE, STAGE_EXECUTION_STATE),
 }
@@ -38,6 +40,8 @@ def stack_events(stack: str, source_type: str) -> tuple[Pair, ...]:
 
 
 def pattern_head(pair: Pair) -> dict:
-    """The pattern keys that name the pair (each one value: what StringEquals on the condition keys allows)."""
+    """The pattern keys that name the pair (each one value: what StringEquals on the condition keys allows) and the
+    env's own account: a bus that accepts other accounts' events (a policy a stranger's PutEvents needs) still
+    cannot reach a rule of ours with them."""
     source, detail_type = pair
-    return {"detail-type": [detail_type], "source": [source]}
+    return {"account": [Ref("AWS::AccountId")], "detail-type": [detail_type], "source": [source]}

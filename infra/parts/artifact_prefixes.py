@@ -52,7 +52,8 @@ FOLDERS: tuple[Folder, ...] = (
     Folder("ExpireReplacedReleases", RELEASE_KEY, noncurrent_days=NONCURRENT_VERSION_DAYS,
            why="the templates the delivery pipeline last released, replaced by every release"),
     Folder("ExpireReleasedLedgerMarkers", REGISTRY_LEDGER_PREFIX, noncurrent_days=NONCURRENT_VERSION_DAYS,
-           why="empty markers that a registry change was counted; losing one counts a KPI twice, no data"),
+           why="empty markers that a registry change was counted or a change announced; losing one counts a KPI or "
+               "sends a message twice, no data"),
 )
 
 RETAINED = tuple(folder for folder in FOLDERS if folder.retained)

@@ -11,7 +11,13 @@ from awacs.aws import ArnLike, Condition, StringEquals
 from troposphere import Ref, Sub
 
 NOTIFIER_RULE_NAME = "${ResourcePrefix}-model-package-state"
+# Failed runs of the env's SageMaker pipeline -> the notifier (a model below the threshold, or a broken run).
+NOTIFIER_PIPELINE_RULE_NAME = "${ResourcePrefix}-sagemaker-pipeline-failed"
+NOTIFIER_RULE_NAMES = (NOTIFIER_RULE_NAME, NOTIFIER_PIPELINE_RULE_NAME)
 NOTIFIER_LOG_GROUP = "/aws/lambda/${NotifierFunctionName}"
+# Broken runs of the SageMaker pipeline (not its quality gate), counted from the notifier's log by the notifications
+# stack; the KPI stack's pipeline-failed alarm pages on it.
+PIPELINE_BROKEN_METRIC = "${ResourcePrefix}-sagemaker-pipeline-broken-runs"
 
 
 def rule_arn(rule_name_sub: str) -> str:
@@ -22,14 +28,14 @@ def role_arn(role_param: str) -> str:
     return f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role${{RolePath}}${{{role_param}}}"
 
 
-NOTIFIER_RULE_ARN = rule_arn(NOTIFIER_RULE_NAME)
+NOTIFIER_RULE_ARNS = tuple(rule_arn(name) for name in NOTIFIER_RULE_NAMES)
 NOTIFIER_ROLE_ARN = role_arn("NotifierRoleName")
 NOTIFIER_LOG_GROUP_ARN = f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{NOTIFIER_LOG_GROUP}"
 
 
-def source_conditions(source_arn_sub: str) -> Condition:
-    """Confused-deputy guard for service principals: this account, these resources (ARN pattern)."""
+def source_conditions(*source_arn_subs: str) -> Condition:
+    """Confused-deputy guard for service principals: this account, these resources (ARN patterns)."""
     return Condition([
         StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}),
-        ArnLike({"aws:SourceArn": Sub(source_arn_sub)}),
+        ArnLike({"aws:SourceArn": [Sub(arn) for arn in source_arn_subs]}),
     ])

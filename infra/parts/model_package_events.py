@@ -17,13 +17,16 @@ RULE_MAX_EVENT_AGE_SECONDS = 86400
 RULE_MAX_RETRIES = 185
 
 
-def event_pattern(statuses, package_statuses: list[str] | None = None) -> dict:
-    """This env's group, the given approval statuses (a list or a Ref to a CommaDelimitedList) and, when
-    given, package statuses (ModelPackageStatus: Completed…); keys sorted."""
-    detail = {"ModelApprovalStatus": statuses, "ModelPackageGroupName": [Ref("ModelPackageGroupName")]}
-    if package_statuses:
-        detail["ModelPackageStatus"] = list(package_statuses)
-    return {"detail": dict(sorted(detail.items())), **rule_events.pattern_head(rule_events.MODEL_PACKAGE_STATE)}
+# SageMaker also reports a package InProgress (and Failed, Deleting): only a finished one is a registration or decision.
+PACKAGE_COMPLETED = "Completed"
+
+
+def event_pattern(statuses) -> dict:
+    """This env's group, the given approval statuses (a list or a Ref to a CommaDelimitedList), finished packages
+    only; keys sorted."""
+    detail = {"ModelApprovalStatus": statuses, "ModelPackageGroupName": [Ref("ModelPackageGroupName")],
+              "ModelPackageStatus": [PACKAGE_COMPLETED]}
+    return {"detail": detail, **rule_events.pattern_head(rule_events.MODEL_PACKAGE_STATE)}
 
 
 def lambda_target(target_id: str, function: awslambda.Function, dead_letter_queue_arn) -> events.Target:
@@ -66,11 +69,16 @@ def delivery_failure_alarms(template: Template, id_prefix: str, name_stub: str, 
             template, f"{id_prefix}DeadLetterTargetFailuresAlarm", Sub(f"${{ResourcePrefix}}-{name_stub}-dlq-target-failures"),
             "A failed invocation could not be sent to the function's dead-letter queue: that event is lost",
             "AWS/Lambda", function_metric, "FunctionName", function_name, topic_arn),
-        _any_in_five_minutes(
-            template, f"{id_prefix}RuleDeadLetterFailuresAlarm", Sub(f"${{ResourcePrefix}}-{name_stub}-rule-dlq-failures"),
-            "EventBridge could not put an undeliverable event into the rule's dead-letter queue: that event is lost",
-            "AWS/Events", "InvocationsFailedToBeSentToDlq", "RuleName", rule_name, topic_arn),
+        rule_dead_letter_failures_alarm(template, f"{id_prefix}RuleDeadLetterFailuresAlarm",
+                                        Sub(f"${{ResourcePrefix}}-{name_stub}-rule-dlq-failures"), rule_name, topic_arn),
     ]
+
+
+def rule_dead_letter_failures_alarm(template: Template, logical_id: str, alarm_name, rule_name, topic_arn) -> cloudwatch.Alarm:
+    return _any_in_five_minutes(
+        template, logical_id, alarm_name,
+        "EventBridge could not put an undeliverable event into the rule's dead-letter queue: that event is lost",
+        "AWS/Events", "InvocationsFailedToBeSentToDlq", "RuleName", rule_name, topic_arn)
 
 
 def dead_letter_alarm(template: Template, logical_id: str, alarm_name, queue_name, topic_arn, description: str) -> cloudwatch.Alarm:

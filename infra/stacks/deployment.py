@@ -229,7 +229,7 @@ def _trigger(t: Template) -> None:
         "DeploymentRule",
         Name=Sub("${DeploymentRuleName}"),
         Description="An approved or rejected version of this environment's model package group -> the deployment pipeline",
-        EventPattern=model_package_events.event_pattern(["Approved", "Rejected"], ["Completed"]),
+        EventPattern=model_package_events.event_pattern(["Approved", "Rejected"]),
         State="ENABLED",
         Targets=[events.Target(
             Id="DeploymentPipeline",

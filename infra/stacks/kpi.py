@@ -34,6 +34,7 @@ from infra.cfn.templates_common import new_template
 from infra.config.names import ATHENA_RESULTS_PREFIX, EVALUATION_TABLE_LEVEL, deploys
 from infra.iam import rule_events
 from infra.parts import alarms, functions, kpi_dashboard, model_package_events
+from infra.parts.messaging_names import PIPELINE_BROKEN_METRIC
 from lambda_src.registry_metrics import contract
 
 QUICKSIGHT_ACTIONS = ["quicksight:DescribeDataSource", "quicksight:DescribeDataSourcePermissions", "quicksight:PassDataSource"]
@@ -81,8 +82,7 @@ def _registry_metrics(t: Template) -> awslambda.Function:
         Name=Ref("MetricsRuleName"),
         Description="Every model package state change of this environment's group -> registry-metrics Lambda",
         # Every status (the notifications rule forwards only those that notify, so it cannot count).
-        # Finished packages only: SageMaker also reports InProgress (and Failed, Deleting) states.
-        EventPattern=model_package_events.event_pattern(sorted(contract.COUNTED_STATUSES), [contract.PACKAGE_COMPLETED]),
+        EventPattern=model_package_events.event_pattern(sorted(contract.COUNTED_STATUSES)),
         State="ENABLED",
         Targets=[model_package_events.lambda_target("RegistryMetrics", MetricsFunction, MetricsDeadLetterQueue)],
     ))
@@ -130,10 +130,12 @@ def _report_partitions(t: Template) -> None:
 # -- alarms and dashboard --------------------------------------------------------------------------
 def _alarms(t: Template) -> None:
     topic = import_value("PipelineStackName", "OperationsTopicArn")
+    # Broken runs only (counted by the notifications stack from the notifier's log): a run the quality gate's Fail step
+    # stopped is a model below the threshold, told on the approvals topic, not a page.
     t.add_resource(alarms.any_in_five_minutes(
-        "PipelineFailedAlarm", Sub("${ResourcePrefix}-sagemaker-pipeline-failed"), Sub("A ${SageMakerPipelineName} execution failed"),
-        kpi_dashboard.PIPELINE_NAMESPACE, "ExecutionFailed", topic, ("PipelineName", Ref("SageMakerPipelineName")),
-        ok_actions=False))
+        "PipelineFailedAlarm", Sub("${ResourcePrefix}-sagemaker-pipeline-failed"),
+        Sub("A ${SageMakerPipelineName} run broke (not its quality gate): the approvals topic's message has its link and reason"),
+        Ref("MetricsNamespace"), Sub(PIPELINE_BROKEN_METRIC), topic, ok_actions=False))
     model_package_events.dead_letter_alarm(
         t, "MetricsDeadLetterAlarm", Sub("${ResourcePrefix}-registry-metrics-dead-letters"),
         Ref("MetricsDeadLetterQueueName"), topic,

@@ -25,9 +25,8 @@ from infra.cfn.templates_common import new_template
 from infra.iam.policies import VERSION, account_administers_key, deny_insecure_transport, key_use_through_iam
 from infra.parts import functions, subscribers
 from infra.parts.kms_keys import customer_managed_key
-from infra.parts.messaging_names import (NOTIFIER_LOG_GROUP_ARN, NOTIFIER_ROLE_ARN, NOTIFIER_RULE_ARN, NOTIFIER_RULE_NAME,
-                                         role_arn, rule_arn,
-                                         source_conditions)
+from infra.parts.messaging_names import (NOTIFIER_LOG_GROUP_ARN, NOTIFIER_ROLE_ARN, NOTIFIER_RULE_ARNS, NOTIFIER_RULE_NAMES,
+                                         role_arn, rule_arn, source_conditions)
 
 SERVICE_KEY_ACTIONS = [awacs.kms.Decrypt, awacs.kms.GenerateDataKey]
 
@@ -65,9 +64,9 @@ def key_policy(serves_models: bool) -> PolicyDocument:
                 Resource=["*"],
                 Condition=Condition(Bool({"kms:GrantIsForAWSResource": "true"})),
             ),
-            # EventBridge writes the notifier rule's dead letters into the encrypted queue.
+            # EventBridge writes the notifier rules' dead letters into the encrypted queue.
             Statement(Sid="EventBridgeDeadLetters", Effect=Allow, Principal=Principal("Service", ["events.amazonaws.com"]),
-                      Action=SERVICE_KEY_ACTIONS, Resource=["*"], Condition=source_conditions(NOTIFIER_RULE_ARN)),
+                      Action=SERVICE_KEY_ACTIONS, Resource=["*"], Condition=source_conditions(*NOTIFIER_RULE_ARNS)),
             # CloudWatch Logs encrypts the notifier's log group (its condition is the encryption context).
             Statement(
                 Sid="LogsEncryptFunctionLogs",
@@ -116,13 +115,13 @@ def approvals_topic(t: Template, key: kms.Key, emails: tuple[str, ...]) -> sns.T
     return ApprovalsTopic
 
 
-def _rule_dead_letters(queue: sqs.Queue, rule_name_sub: str) -> Statement:
-    """Only this env's rule, in this account, may send its undeliverable events in; the functions send theirs
+def _rule_dead_letters(queue: sqs.Queue, *rule_name_subs: str) -> Statement:
+    """Only this env's rules, in this account, may send their undeliverable events in; the functions send theirs
     through their roles (same account)."""
     return Statement(Sid="RuleDeadLetters", Effect=Allow, Principal=Principal("Service", ["events.amazonaws.com"]),
                      Action=[awacs.sqs.SendMessage], Resource=[GetAtt(queue, "Arn")],
                      Condition=Condition([StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}),
-                                          ArnEquals({"aws:SourceArn": Sub(rule_arn(rule_name_sub))})]))
+                                          ArnEquals({"aws:SourceArn": [Sub(rule_arn(name)) for name in rule_name_subs]})]))
 
 
 def _queue_policy(t: Template, logical_id: str, queue: sqs.Queue, statements: list) -> None:
@@ -138,7 +137,7 @@ def _queue_policy(t: Template, logical_id: str, queue: sqs.Queue, statements: li
 def dead_letter_queues(t: Template, key: kms.Key, serves_models: bool) -> None:
     # The notifier's: model package events (encrypted with the notifications key, as the topic they were for).
     notifier = functions.dead_letter_queue(t, "NotifierDeadLetterQueue", "NotifierDeadLetterQueueName", GetAtt(key, "Arn"))
-    _queue_policy(t, "NotifierDeadLetterQueuePolicy", notifier, [_rule_dead_letters(notifier, NOTIFIER_RULE_NAME)])
+    _queue_policy(t, "NotifierDeadLetterQueuePolicy", notifier, [_rule_dead_letters(notifier, *NOTIFIER_RULE_NAMES)])
     export(t, "NotifierDeadLetterQueueArn", GetAtt(notifier, "Arn"), "ARN of the notifier's dead-letter queue")
     # The KPI functions': SSE-SQS (EventBridge cannot deliver to a queue encrypted with an AWS managed key, and they
     # hold only SageMaker event envelopes).

@@ -1,9 +1,12 @@
-"""Notifications stack: model package state changes -> the notifier Lambda -> the approvals topic -> email.
+"""Notifications stack: model package state changes and failed SageMaker pipeline runs -> the notifier Lambda ->
+the approvals topic -> email.
 
-EventBridge rule (this env's group, the configured statuses) -> Lambda (describes the package, reads
-its quality report, publishes one readable message). Failures never vanish: the rule retries and
-dead-letters into an SQS queue, the function's own async failures land in the same queue, and an
-alarm on that queue's depth notifies the operations topic.
+EventBridge rules (this env's group, the configured statuses; this env's pipeline, failed runs) -> Lambda
+(describes the package and reads its quality report, or reads the run's steps; publishes one readable message
+per change). A run its quality gate stopped is a notification; a broken run is also counted, from the
+notifier's log, into the metric the KPI stack's pipeline-failed alarm pages on. Failures never vanish: the
+rules retry and dead-letter into an SQS queue, the function's own async failures land in the same queue, and
+an alarm on that queue's depth notifies the operations topic.
 
 The topic, its e-mail subscriptions, the dead-letter queue, their policies and the notifications key (topic, queue,
 log group and the function's environment) live in the administrator-only messaging stack: this stack, which a push
@@ -18,8 +21,9 @@ from infra.config.names import Names
 from infra.cfn import scanner_skips
 from infra.cfn.exports import import_value
 from infra.cfn.templates_common import new_template
+from infra.iam import rule_events
 from infra.parts import alarms, functions, model_package_events
-from infra.parts.messaging_names import NOTIFIER_RULE_NAME
+from infra.parts.messaging_names import NOTIFIER_PIPELINE_RULE_NAME, NOTIFIER_RULE_NAME, PIPELINE_BROKEN_METRIC
 
 HANDLER = "get_model_metadata.handler.lambda_handler"
 
@@ -27,6 +31,10 @@ ALARM_NAME = "${ResourcePrefix}-approval-notifier-dead-letters"
 # The notifier's log line for an event it drops (lambda_src/shared/log.py writes JSON lines).
 MALFORMED_FILTER = '{ $.decision = "malformed" }'
 MALFORMED_METRIC = "${ResourcePrefix}-notifier-malformed-events"
+# The notifier's log line for a broken run (lambda_src/get_model_metadata/pipeline_run.py: BROKEN).
+BROKEN_RUN_FILTER = '{ $.decision = "pipeline_broken" }'
+# Reading a run's steps and publishing may outlast Lambda's default; the claim budget (45 s) must fit inside.
+TIMEOUT_SECONDS = 120
 
 
 def _key_arn():
@@ -49,8 +57,12 @@ def function(t: Template) -> awslambda.Function:
             "MODEL_PACKAGE_GROUP_NAME": Ref("ModelPackageGroupName"),
             "NOTIFY_ON_STATUSES": Join(",", Ref("NotifyOnStatuses")),
             "TOPIC_ARN": import_value("MessagingStackName", "ApprovalsTopicArn"),
+            "PIPELINE_NAME": Ref("SageMakerPipelineName"),
+            # What was published is marked beside the metrics function's counts (shared/ledger.py).
+            "LEDGER_BUCKET": import_value("PipelineStackName", "ArtifactBucketName"),
+            "LEDGER_PREFIX": Ref("RegistryLedgerPrefix"),
         },
-        on_failure_destination=True,
+        on_failure_destination=True, timeout=TIMEOUT_SECONDS,
     ))
 
 
@@ -67,6 +79,26 @@ def rule(t: Template, fn: awslambda.Function) -> events.Rule:
     return ModelPackageStateRule
 
 
+def pipeline_failed_rule(t: Template, fn: awslambda.Function) -> events.Rule:
+    """Failed runs of this env's SageMaker pipeline: the notifier tells its quality gate from a broken run."""
+    PipelineFailedRule = t.add_resource(events.Rule(
+        "PipelineFailedRule",
+        Name=Sub(NOTIFIER_PIPELINE_RULE_NAME),
+        Description="A failed run of this environment's SageMaker pipeline",
+        EventPattern={
+            **rule_events.pattern_head(rule_events.PIPELINE_EXECUTION_STATUS),
+            "detail": {
+                "currentPipelineExecutionStatus": ["Failed"],
+                "pipelineArn": [Sub("arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:pipeline/${SageMakerPipelineName}")],
+            },
+        },
+        State="ENABLED",
+        Targets=[model_package_events.lambda_target("Notifier", fn, _dead_letter_queue_arn())],
+    ))
+    model_package_events.invoke_permission(t, "PipelineFailedRuleInvokesNotifier", fn, PipelineFailedRule)
+    return PipelineFailedRule
+
+
 def failure_alarms(t: Template) -> None:
     """Every way the notifier can fail ends in an alarm on the operations topic (pipeline stack), never on
     the model-approvals topic whose path these alarms watch."""
@@ -77,6 +109,9 @@ def failure_alarms(t: Template) -> None:
     )
     model_package_events.delivery_failure_alarms(t, "Notifier", "approval-notifier", Ref("NotifierFunctionName"),
                                                  Sub(NOTIFIER_RULE_NAME), topic)
+    model_package_events.rule_dead_letter_failures_alarm(
+        t, "PipelineFailedRuleDeadLetterFailuresAlarm", Sub("${ResourcePrefix}-pipeline-failed-rule-dlq-failures"),
+        Sub(NOTIFIER_PIPELINE_RULE_NAME), topic)
     # Events the notifier drops as malformed (logged, not retried: retrying cannot fix them) are counted too.
     t.add_resource(logs.MetricFilter(
         "NotifierMalformedEventsFilter",
@@ -84,6 +119,15 @@ def failure_alarms(t: Template) -> None:
         FilterPattern=MALFORMED_FILTER,
         MetricTransformations=[logs.MetricTransformation(
             MetricNamespace=Ref("MetricsNamespace"), MetricName=Sub(MALFORMED_METRIC), MetricValue="1", DefaultValue=0,
+        )],
+    ))
+    # Broken runs (not the quality gate's stops), once each: the metric the pipeline-failed alarm (KPI stack) pages on.
+    t.add_resource(logs.MetricFilter(
+        "PipelineBrokenRunsFilter",
+        LogGroupName=Ref("NotifierLogGroup"),
+        FilterPattern=BROKEN_RUN_FILTER,
+        MetricTransformations=[logs.MetricTransformation(
+            MetricNamespace=Ref("MetricsNamespace"), MetricName=Sub(PIPELINE_BROKEN_METRIC), MetricValue="1", DefaultValue=0,
         )],
     ))
     t.add_resource(alarms.any_in_five_minutes(
@@ -95,7 +139,9 @@ def failure_alarms(t: Template) -> None:
 def build(n: Names) -> Template:  # noqa: ARG001 - same signature as every stack
     t = new_template("Model approval notifications: SageMaker model package events to a readable email, nothing lost")
 
-    rule(t, function(t))
+    fn = function(t)
+    rule(t, fn)
+    pipeline_failed_rule(t, fn)
     failure_alarms(t)
     scanner_skips.apply(t, "notifications")
     return t

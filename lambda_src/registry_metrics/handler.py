@@ -4,12 +4,14 @@ Triggered by the KPI stack's EventBridge rule on every "SageMaker Model Package 
 Completed package in this environment's group. Never loses an event: a transient AWS error raises
 (EventBridge/Lambda retry, then the DLQ keeps it); an event that can never produce a metric is logged
 and ignored. Each version counts once as registered (with its quality points), whatever status it was
-registered with, and once per decision: the ledger (ledger.py) claims each count before it is
-published, so duplicate events count nothing, and releases the claims when publishing fails. All
+registered with, and once per decision: the ledger (shared/ledger.py) claims each count before it is
+published, so duplicate events count nothing (nor an unrelated update of the version: SageMaker sends one for
+every field it changes), and releases the claims when publishing fails. All
 datapoints of one event go out in one PutMetricData call, after every read.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from functools import lru_cache
 
@@ -19,7 +21,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from . import contract
 from .events import Change, Ignored, parse
-from .ledger import Ledger
+from shared.ledger import Ledger
 from shared.log import log
 from .report import MAX_REPORT_BYTES, BadReport, quality_metrics, split_s3_uri
 
@@ -105,6 +107,15 @@ def _wanted(change: Change) -> list[str]:
     return [contract.MODELS_REGISTERED] + ([decision] if decision else [])
 
 
+def marker(change: Change, metric: str) -> str:
+    """<version>/<metric>: a version without a usable number is named by its package ARN."""
+    if change.version is not None and 0 < change.version < 10**9:
+        version = str(change.version)
+    else:
+        version = "arn-" + hashlib.sha256(change.package_arn.encode("utf-8", "backslashreplace")).hexdigest()[:32]
+    return f"{version}/{metric}"
+
+
 def _release(ledger: Ledger, keys: list[str], package_arn: str) -> None:
     try:
         ledger.release(client("s3"), keys)
@@ -127,7 +138,7 @@ def handle(event: object, namespace: str, group: str, ledger: Ledger, remaining_
             raise TimeoutError(f"{remaining_ms()} ms left, fewer than the {CLAIM_BUDGET_MS} ms claiming and publishing may take")
         counts = []
         for metric in _wanted(change):
-            key = ledger.claim(client("s3"), change, metric)
+            key = ledger.claim(client("s3"), marker(change, metric))
             if key:
                 claimed.append(key)
                 counts.append(metric)

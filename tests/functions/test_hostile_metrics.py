@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from lambda_src.registry_metrics import contract, handler
-from lambda_src.registry_metrics.ledger import Ledger
+from lambda_src.shared.ledger import Ledger
 from tests.support.hostile_support import (any_text, apply, client_error, field, finite, json_values, report_bodies, run_logged,
                                    times, versions)
 from tests.support.s3 import create_bucket

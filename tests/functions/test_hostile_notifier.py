@@ -27,6 +27,7 @@ GROUP = "churn-model-build-dev-models"
 BUCKET = "churn-dev-artifacts-123456789012-eu-west-1"
 REPORT_KEY = "sagemaker/churn-model-build-dev/evaluation/hostile/evaluation.json"
 REPORT_URI = f"s3://{BUCKET}/{REPORT_KEY}"
+LEDGER_PREFIX = f"registry-ledger/{GROUP}/"
 SNS_MAX_BYTES = 262_144
 HYPO = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -58,7 +59,10 @@ class Account:
         sns.publish = recording_publish  # instance attribute: the handler's cached client records its calls
 
     def reset(self, report: bytes | None = None):
+        """Forget what was published, and the ledger's markers (each example is a first delivery)."""
         self.published.clear()
+        for marker in self.s3.list_objects_v2(Bucket=BUCKET, Prefix=LEDGER_PREFIX).get("Contents", []):
+            self.s3.delete_object(Bucket=BUCKET, Key=marker["Key"])
         if report is None:
             self.s3.delete_object(Bucket=BUCKET, Key=REPORT_KEY)
         else:
@@ -67,10 +71,12 @@ class Account:
 
 @pytest.fixture(scope="module")
 def account():
-    saved = {k: os.environ.get(k) for k in ("MODEL_PACKAGE_GROUP_NAME", "NOTIFY_ON_STATUSES", "TOPIC_ARN")}
+    saved = {k: os.environ.get(k) for k in ("MODEL_PACKAGE_GROUP_NAME", "NOTIFY_ON_STATUSES", "TOPIC_ARN", "PIPELINE_NAME",
+                                            "LEDGER_BUCKET", "LEDGER_PREFIX")}
     with mock_aws():
         world = Account()
-        os.environ.update(MODEL_PACKAGE_GROUP_NAME=GROUP, NOTIFY_ON_STATUSES="Approved,Rejected", TOPIC_ARN=world.topic_arn)
+        os.environ.update(MODEL_PACKAGE_GROUP_NAME=GROUP, NOTIFY_ON_STATUSES="Approved,Rejected", TOPIC_ARN=world.topic_arn,
+                          PIPELINE_NAME="churn-model-build-dev", LEDGER_BUCKET=BUCKET, LEDGER_PREFIX=LEDGER_PREFIX)
         yield world
         aws.reset()
     for key, value in saved.items():

@@ -10,7 +10,7 @@ from moto import mock_aws
 from tests.support.notifier_support import for_group, sample_event
 
 from get_model_metadata import aws, handler, message  # lambda_src/ is on sys.path: tests/__init__.py
-from tests.support.notifier_world import BUCKET, EXECUTION, GROUP, REPORT_KEY, World
+from tests.support.notifier_world import BUCKET, EXECUTION, GROUP, REPORT_KEY, World, configure
 
 
 @pytest.fixture
@@ -19,6 +19,7 @@ def configured(monkeypatch):
     monkeypatch.setenv("MODEL_PACKAGE_GROUP_NAME", GROUP)
     monkeypatch.setenv("NOTIFY_ON_STATUSES", "Approved,Rejected")
     monkeypatch.setenv("TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:churn-dev-model-approvals")
+    configure(monkeypatch)
     aws.reset()
     yield
     aws.reset()

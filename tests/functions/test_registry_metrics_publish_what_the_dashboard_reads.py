@@ -13,7 +13,7 @@ from infra.parts import kpi_dashboard
 from lambda_src.deploy_resolve import contract as deploy_contract
 from infra.config import names
 from lambda_src.registry_metrics import contract, handler
-from lambda_src.registry_metrics.ledger import Ledger
+from lambda_src.shared.ledger import Ledger
 from lambda_src.registry_metrics.report import BadReport, quality_metrics
 from tests.support.s3 import create_bucket
 
@@ -332,9 +332,9 @@ def test_every_read_happens_before_the_first_claim(aws, env, monkeypatch):
     reads_after_claim = []
     real_claim = Ledger.claim
 
-    def claim(self, s3, change, metric):
+    def claim(self, s3, name):
         monkeypatch.setattr(handler, "_quality", lambda change: reads_after_claim.append(change) or {})
-        return real_claim(self, s3, change, metric)
+        return real_claim(self, s3, name)
 
     monkeypatch.setattr(Ledger, "claim", claim)
     handler.handle(event(env, "PendingManualApproval", report_key=key), env.metrics_namespace, env.model_package_group, ledger(env))

@@ -13,7 +13,16 @@ BUCKET = "churn-dev-artifacts-123456789012-eu-west-1"
 REPORT_KEY = "sagemaker/churn-model-build-dev/evaluation/4r83jejmhorv/evaluation.json"
 REPORT = {"binary_classification_metrics": {"auc": {"value": 0.91, "standard_deviation": "NaN"},
                                             "accuracy": {"value": 0.88, "standard_deviation": "NaN"}}}
-EXECUTION = "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/churn-model-build-dev/execution/4r83jejmhorv"
+PIPELINE = "churn-model-build-dev"
+EXECUTION = f"arn:aws:sagemaker:eu-west-1:123456789012:pipeline/{PIPELINE}/execution/4r83jejmhorv"
+LEDGER_PREFIX = f"registry-ledger/{GROUP}/"
+
+
+def configure(monkeypatch) -> None:
+    """The notifier's environment beyond its group, statuses and topic: its pipeline and its ledger."""
+    monkeypatch.setenv("PIPELINE_NAME", PIPELINE)
+    monkeypatch.setenv("LEDGER_BUCKET", BUCKET)
+    monkeypatch.setenv("LEDGER_PREFIX", LEDGER_PREFIX)
 
 
 class World:
@@ -30,6 +39,7 @@ class World:
         monkeypatch.setenv("MODEL_PACKAGE_GROUP_NAME", GROUP)
         monkeypatch.setenv("NOTIFY_ON_STATUSES", statuses)
         monkeypatch.setenv("TOPIC_ARN", self.topic_arn)
+        configure(monkeypatch)
 
     def register(self, with_report=True, **update) -> str:
         kwargs = dict(

@@ -8,13 +8,13 @@ notifier dropped as malformed were counted nowhere, and neither a failed hand-ov
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
 from infra.config import names as names_mod
 from infra.parts import delivery_failures
 from infra.stacks import BUILDERS
+from tests.support import log_filter
 from tests.support.cfn import load
 
 
@@ -101,18 +101,10 @@ def test_every_dead_letter_queue_and_every_hand_over_to_one_is_watched(rendered,
             assert fn["FunctionName"] in dead_letter_errors, f"{stack}.yaml {logical_id}: DeadLetterErrors unwatched"
 
 
-def _json_filter_matches(pattern: str, line: str) -> bool:
-    """CloudWatch Logs' `{ $.field = "value" }` JSON filter, as far as the templates use it."""
-    field, value = re.fullmatch(r'\{ \$\.(\w+) = "([^"]*)" \}', pattern).groups()
-    try:
-        return json.loads(line).get(field) == value
-    except ValueError:
-        return False
-
-
 @pytest.mark.every_env
 def test_events_the_notifier_drops_are_counted_and_alarmed(rendered, env, monkeypatch, capsys):
     from tests.support.notifier_support import sample_event
+    from tests.support.notifier_world import configure
 
     from get_model_metadata import handler  # lambda_src/ is on sys.path: tests/__init__.py
 
@@ -122,12 +114,13 @@ def test_events_the_notifier_drops_are_counted_and_alarmed(rendered, env, monkey
     monkeypatch.setenv("MODEL_PACKAGE_GROUP_NAME", "g")
     monkeypatch.setenv("NOTIFY_ON_STATUSES", "Approved")
     monkeypatch.setenv("TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:t")
+    configure(monkeypatch)
     assert handler.lambda_handler(sample_event("malformed_missing_arn"))["decision"] == "malformed"
     (line,) = capsys.readouterr().out.splitlines()
-    assert _json_filter_matches(metric_filter["FilterPattern"], line), f"{metric_filter['FilterPattern']} misses {line}"
+    assert log_filter.matches(metric_filter["FilterPattern"], line), f"{metric_filter['FilterPattern']} misses {line}"
     handler.lambda_handler(sample_event("approved_in_other_group"))
     (ignored,) = capsys.readouterr().out.splitlines()
-    assert not _json_filter_matches(metric_filter["FilterPattern"], ignored)
+    assert not log_filter.matches(metric_filter["FilterPattern"], ignored)
     (transform,) = metric_filter["MetricTransformations"]
     alarm = template["Resources"]["NotifierMalformedEventsAlarm"]["Properties"]
     assert (alarm["Namespace"], alarm["MetricName"]) == (transform["MetricNamespace"], transform["MetricName"])

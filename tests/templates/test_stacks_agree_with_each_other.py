@@ -164,8 +164,7 @@ def test_one_model_package_group_everywhere(stacks_by_env, project, definitions)
 
 def test_notifier_listens_only_to_the_statuses_its_env_configures(stacks_by_env, project):
     for env, stacks in stacks_by_env.items():
-        rule = stacks["notifications"].resources("AWS::Events::Rule")
-        (pattern,) = [r["Properties"]["EventPattern"] for r in rule.values()]
+        pattern = stacks["notifications"].resources("AWS::Events::Rule")["ModelPackageStateRule"]["Properties"]["EventPattern"]
         same(
             f"env {env}: notifying statuses",
             **{"notifications.yaml rule": sorted(pattern["detail"]["ModelApprovalStatus"]),

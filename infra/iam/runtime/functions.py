@@ -49,9 +49,24 @@ def consumer_statements(function_name_param: str, dead_letter_queue_param: str) 
 
 
 def notifier_statements() -> list[Statement]:
-    """The event consumer's basics, plus: publish to this topic, use the notifications key."""
+    """The event consumer's basics, plus: read a failed run's steps and failure reason (this env's pipeline), mark
+    what it published (SSE-KMS markers beside the metrics function's counts, under notified/ folders), publish to
+    this topic, use the notifications key."""
     return [
         *consumer_statements("NotifierFunctionName", "NotifierDeadLetterQueueName"),
+        Statement(
+            Sid="ReadFailedRuns",
+            Effect=Allow,
+            Action=[awacs.sagemaker.ListPipelineExecutionSteps, awacs.sagemaker.DescribePipelineExecution],
+            Resource=[arn("sagemaker", "pipeline/${SageMakerPipelineName}/execution/*")],
+        ),
+        Statement(
+            Sid="PublishedLedger",
+            Effect=Allow,
+            Action=[awacs.s3.PutObject, awacs.s3.DeleteObject],
+            Resource=[artifact_bucket_arn("/${RegistryLedgerPrefix}*/notified/*")],
+        ),
+        encrypt_by_alias("PublishedLedgerEncrypt", "${ArtifactKeyAlias}"),
         publish_to_topic("PublishApprovals", arn("sns", "${TopicName}")),
         # Topic, dead-letter queue and environment are encrypted with the notifications key.
         use_key_by_alias("NotificationsKey", "${NotificationsKeyAlias}"),

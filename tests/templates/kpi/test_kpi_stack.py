@@ -174,12 +174,17 @@ def test_rule_delivers_every_status_of_this_groups_completed_packages_and_nothin
 
 
 @pytest.mark.every_env
-def test_pipeline_failed_alarm_notifies_the_topic(rendered, tmpl, project, env):
+def test_pipeline_failed_alarm_pages_on_the_broken_runs_the_notifier_counts(rendered, tmpl, project, env):
+    """Not on AWS's ExecutionFailed, which the quality gate's Fail step moves too: on the notifications stack's count
+    of broken runs (tests/functions/test_notifier_tells_the_quality_gate_from_a_broken_run.py: which lines it counts)."""
     n = names.for_env(project, env)
     alarm = _resolved(rendered, project, env, "PipelineFailedAlarm")
     assert alarm["AlarmName"] == f"{n.prefix}-sagemaker-pipeline-failed"
-    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Sagemaker/ModelBuildingPipeline", "ExecutionFailed")
-    assert alarm["Dimensions"] == [{"Name": "PipelineName", "Value": n.sagemaker_pipeline}]
+    notifications = resolve.alone(rendered, project, env, "notifications")
+    counted = notifications.value(notifications.template["Resources"]["PipelineBrokenRunsFilter"]["Properties"])
+    (transform,) = counted["MetricTransformations"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (transform["MetricNamespace"], transform["MetricName"])
+    assert "Dimensions" not in alarm and "Dimensions" not in transform
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
     assert alarm["AlarmActions"] == [f"<import {n.stack('pipeline')}-OperationsTopicArn>"]
 
