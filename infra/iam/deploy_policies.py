@@ -366,7 +366,7 @@ def kpi_stack_functions() -> list[Statement]:
     return _event_consumers("KpiFunctions", [
         ("MetricsFunctionName", "MetricsFunctionRoleName"),
         ("PartitionsFunctionName", "PartitionsFunctionRoleName"),
-    ], rule_events.STACK_EVENTS["kpi"])
+    ], rule_events.STACK_EVENTS["kpi"], extra_targets=(arn("sns", "${OperationsTopicName}"),))  # failed crawls
 
 
 def deployment_stack() -> list[Statement]:

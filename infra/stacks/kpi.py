@@ -6,7 +6,8 @@
   and an SQS dead-letter queue (the messaging stack's, like the report-partitions one);
 - the report-partitions Lambda (lambda_src/report_partitions): a finished pipeline execution's report
   becomes a partition of the crawled table at once (or the first crawl starts), with retries and a DLQ;
-- alarms: pipeline execution failed, dead letters waiting (either Lambda) -> the notifications topic;
+- alarms: pipeline execution failed, dead letters waiting (either Lambda) -> the operations topic; a failed
+  crawl -> the operations topic (infra/parts/crawler_failures.py);
 - Glue database + crawler over the evaluation reports (encrypted logs), an Athena workgroup with
   encrypted results and a scan cutoff, and a QuickSight Athena data source when principals are set.
 """
@@ -33,7 +34,7 @@ from troposphere import quicksight
 from infra.cfn.templates_common import new_template
 from infra.config.names import ATHENA_RESULTS_PREFIX, EVALUATION_TABLE_LEVEL
 from infra.iam import rule_events
-from infra.parts import alarms, functions, kpi_dashboard, model_package_events
+from infra.parts import alarms, crawler_failures, functions, kpi_dashboard, model_package_events
 from lambda_src.registry_metrics import contract
 
 QUICKSIGHT_ACTIONS = ["quicksight:DescribeDataSource", "quicksight:DescribeDataSourcePermissions", "quicksight:PassDataSource"]
@@ -149,6 +150,7 @@ def _alarms(t: Template) -> None:
                                                  Ref("MetricsRuleName"), topic, "DeadLetterErrors")
     model_package_events.delivery_failure_alarms(t, "Partitions", "report-partitions", Ref("PartitionsFunctionName"),
                                                  Ref("PartitionsRuleName"), topic, "DeadLetterErrors")
+    crawler_failures.add(t, topic)
 
 
 def _dashboard(t: Template, serves_models: bool) -> None:
@@ -165,6 +167,19 @@ def _dashboard(t: Template, serves_models: bool) -> None:
 # -- analytics: Glue, Athena, QuickSight ------------------------------------------------------------
 def crawler_path() -> Sub:
     return Sub("s3://${Bucket}/${EvaluationReportsPrefix}", Bucket=_bucket())
+
+
+# "Setting crawler configuration options" (AWS Glue developer guide).
+CRAWLER_CONFIGURATION = {
+    "Version": 1.0,
+    # One table for all executions (partition = execution folder), even as metrics are added. The table sits at
+    # the evaluation folder, one partition per execution, even when only one execution folder exists yet
+    # (without a level, Glue may make the table at that one folder).
+    "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas", "TableLevelConfiguration": EVALUATION_TABLE_LEVEL},
+    # Every partition takes the table's schema: once a report gains a metric, the table gains the column and the
+    # older partitions read it as null, instead of keeping their own schemas that Athena finds incompatible.
+    "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}},
+}
 
 
 def _glue(t: Template) -> None:
@@ -193,12 +208,7 @@ def _glue(t: Template) -> None:
         Schedule=glue.Schedule(ScheduleExpression=Ref("CrawlerSchedule")),
         CrawlerSecurityConfiguration=Ref(CrawlerSecurityConfiguration),
         SchemaChangePolicy=glue.SchemaChangePolicy(UpdateBehavior="UPDATE_IN_DATABASE", DeleteBehavior="LOG"),
-        # One table for all executions (partition = execution folder), even as metrics are added.
-        # The table sits at the evaluation folder, one partition per execution, even when only one
-        # execution folder exists yet (without a level, Glue may make the table at that one folder).
-        Configuration=json.dumps({"Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas",
-                                               "TableLevelConfiguration": EVALUATION_TABLE_LEVEL}, "Version": 1.0},
-                                 sort_keys=True, separators=(",", ":")),
+        Configuration=json.dumps(CRAWLER_CONFIGURATION, sort_keys=True, separators=(",", ":")),
     ))
 
 

@@ -198,3 +198,46 @@ def test_a_failed_pipeline_run_reaches_the_operations_topic(rendered, project, e
     key_users = [s for s in home[key_id]["Properties"]["KeyPolicy"]["Statement"]
                  if s.get("Principal") == {"Service": ["events.amazonaws.com"]}]
     assert len(key_users) == 1 and set(key_users[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+
+
+# The EventBridge user guide's sample of a failed crawl ("Glue Crawler State Change"), renamed per case.
+FAILED_CRAWL = {"source": "aws.glue", "detail-type": "Glue Crawler State Change",
+                "detail": {"crawlerName": "test-crawler-notification", "errorMessage": "Internal Service Exception",
+                           "accountId": "1234", "state": "Failed", "message": "Crawler Failed",
+                           "cloudWatchLogLink": "https://console.aws.amazon.com/cloudwatch/home?region=us-east-1"
+                                                "#logEventViewer:group=/aws-glue/crawlers;stream=test-crawler-notification"}}
+
+
+def test_a_failed_crawl_of_every_crawler_reaches_the_operations_topic(project, rendered):
+    """Glue has no crawler metric to alarm on: a crawl that fails (an unreadable report, a denied key) left the table
+    without every report since, silently. Every crawler the templates make, in every env and variant, has a rule that
+    sends its failed crawls (and only those) to the operations topic, and the topic's policy admits that rule."""
+    from tests.support.concrete_envs import env_renders
+    from tests.support.events import deliver
+    from tests.support.resolve import resolve_all
+
+    def crawl(crawler: str, state: str = "Failed") -> dict:
+        return {**FAILED_CRAWL, "detail": {**FAILED_CRAWL["detail"], "crawlerName": crawler, "state": state}}
+
+    checked = 0
+    for env in env_renders(project, rendered):
+        stacks = resolve_all(env.rendered, env.project, env.env, list(BUILDERS))
+        policies = [r["Properties"]["PolicyDocument"] for r in stacks["pipeline"].resources("AWS::SNS::TopicPolicy").values()]
+        topic = stacks["pipeline"].physical("OperationsTopic", None)
+        admitted = [arn for policy in policies for s in policy["Statement"]
+                    if s["Effect"] == "Allow" and s["Principal"] == {"Service": ["events.amazonaws.com"]}
+                    for arn in s["Condition"]["ArnEquals"]["aws:SourceArn"]]
+        for stack in stacks.values():
+            for crawler in stack.resources("AWS::Glue::Crawler").values():
+                name = crawler["Properties"]["Name"]
+                rules = [r["Properties"] for r in stack.resources("AWS::Events::Rule").values()
+                         if r["Properties"]["EventPattern"].get("source") == ["aws.glue"]
+                         and [t["Arn"] for t in r["Properties"]["Targets"]] == [topic]]
+                sent = [crawl(name), crawl(name, "Succeeded"), crawl(name, "Started"), crawl(f"{name}-other")]
+                reached = [[d["crawlerName"], d["state"]] for rule in rules
+                           for d in deliver(rule["EventPattern"], "eu-west-1", sent)]
+                assert reached == [[name, "Failed"]], f"{env.label}: crawler {name}: the topic hears {reached}"
+                arn = f"arn:aws:events:{stack.pseudo['AWS::Region']}:{stack.pseudo['AWS::AccountId']}:rule/{rules[0]['Name']}"
+                assert arn in admitted, f"{env.label}: the operations topic admits {admitted}, not {arn}"
+                checked += 1
+    assert checked >= len(project.environments)

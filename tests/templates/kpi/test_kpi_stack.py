@@ -77,6 +77,10 @@ def test_no_quicksight_data_source_without_principals(fixture_project, fixture_r
         assert not [r for r in tmpl["Resources"].values() if r["Type"] == "AWS::QuickSight::DataSource"], env
 
 
+def quicksight_service_role(account: str) -> str:
+    return f"arn:aws:iam::{account}:role/service-role/aws-quicksight-service-role-v0"
+
+
 @pytest.mark.parametrize("principals", [PRINCIPALS[:1], PRINCIPALS], ids=["one", "two"])
 def test_quicksight_data_source_exists_and_grants_exactly_the_configured_principals(tmp_path, principals):
     shutil.copytree(FIXTURE_CONFIG, tmp_path / "config")
@@ -84,6 +88,7 @@ def test_quicksight_data_source_exists_and_grants_exactly_the_configured_princip
     data = yaml.safe_load(dev_file.read_text())
     data["kpi"]["quicksight_principals"] = principals
     data["account_id"] = principals[0].split(":")[4]  # naming principals needs it
+    data["kpi"]["analyst_principals"] = [quicksight_service_role(data["account_id"])]  # QuickSight queries as it
     dev_file.write_text(yaml.safe_dump(data))
     project = config.load(tmp_path / "config")
     files = render.render(project)
@@ -111,6 +116,7 @@ def test_as_many_quicksight_principals_as_the_data_source_takes_each_get_a_permi
     principals = [f"arn:aws:quicksight:eu-west-1:111111111111:user/default/u{i}" for i in range(DATA_SOURCE_PERMISSIONS + 1)]
     data["kpi"]["quicksight_principals"] = principals[:-1]
     data["account_id"] = principals[0].split(":")[4]  # naming principals needs it
+    data["kpi"]["analyst_principals"] = [quicksight_service_role(data["account_id"])]  # QuickSight queries as it
     dev_file.write_text(yaml.safe_dump(data))
     kpi = load(render.render(config.load(tmp_path / "config"))["dev/kpi.yaml"])
     assert [p["Principal"] for p in kpi["Resources"]["KpiDataSource"]["Properties"]["Permissions"]] == principals[:-1]
@@ -246,3 +252,27 @@ def test_the_crawler_makes_its_table_at_the_evaluation_folder_of_every_env(rende
         assert level == len(folders), f"env {env}: table level {level}, but the reports live at {'/'.join(folders)}"
         table = stacks["kpi"].resources("AWS::Lambda::Function")["PartitionsFunction"]["Properties"]["Environment"]["Variables"]["GLUE_TABLE"]
         assert table == folders[-1], f"env {env}: the partitions function adds partitions to {table}, the crawler makes {folders[-1]}"
+
+
+def test_every_crawler_keeps_one_schema_for_old_and_new_partitions(project, rendered):
+    """A report that gains a metric must not break the partitions crawled before it. Without InheritFromTable each
+    partition keeps the schema its own files had, and Athena refuses a table whose partitions' schemas disagree
+    with it ("HIVE_PARTITION_SCHEMA_MISMATCH"); with it, Glue gives every partition the table's schema ("How to prevent
+    the crawler from changing an existing schema", AWS Glue developer guide), which gains the new column
+    (UPDATE_IN_DATABASE), and older partitions read it as null. Every crawler of every env and variant."""
+    from tests.support.concrete_envs import env_renders
+
+    checked = 0
+    for env in env_renders(project, rendered):
+        for stack in env.stacks:
+            for logical_id, resource in env.template(stack)["Resources"].items():
+                if resource["Type"] != "AWS::Glue::Crawler":
+                    continue
+                properties = resource["Properties"]
+                configuration = json.loads(properties["Configuration"])
+                where = f"{env.label}: {stack} {logical_id}"
+                assert configuration["Version"] == 1.0, where
+                assert configuration["CrawlerOutput"]["Partitions"] == {"AddOrUpdateBehavior": "InheritFromTable"}, where
+                assert properties["SchemaChangePolicy"]["UpdateBehavior"] == "UPDATE_IN_DATABASE", where
+                checked += 1
+    assert checked >= len(project.environments)
