@@ -8,7 +8,8 @@
   becomes a partition of the crawled table at once (or the first crawl starts), with retries and a DLQ;
 - alarms: pipeline execution failed, dead letters waiting (either Lambda) -> the operations topic; a failed
   crawl -> the operations topic (infra/parts/crawler_failures.py);
-- Glue database + crawler over the evaluation reports (encrypted logs), an Athena workgroup with
+- Glue database + crawler over the evaluation reports (encrypted logs), the declared table of decisions on model
+  versions (docs/analysts.md), an Athena workgroup with
   encrypted results and a scan cutoff, and a QuickSight Athena data source when principals are set.
 """
 from __future__ import annotations
@@ -76,6 +77,7 @@ def _registry_metrics(t: Template) -> awslambda.Function:
             "MODEL_PACKAGE_GROUP": Ref("ModelPackageGroupName"),
             "LEDGER_BUCKET": _bucket(),
             "LEDGER_PREFIX": Ref("RegistryLedgerPrefix"),
+            "DECISIONS_PREFIX": Ref("DecisionsPrefix"),
         }))
     MetricsRule = t.add_resource(events.Rule(
         "MetricsRule",
@@ -198,6 +200,7 @@ def _glue(t: Template) -> None:
             JobBookmarksEncryption=glue.JobBookmarksEncryption(JobBookmarksEncryptionMode="CSE-KMS", KmsKeyArn=_key_arn()),
         ),
     ))
+    _decisions_table(t, KpiDatabase)
     t.add_resource(glue.Crawler(
         "EvaluationReportsCrawler",
         Name=Ref("CrawlerName"),
@@ -209,6 +212,30 @@ def _glue(t: Template) -> None:
         CrawlerSecurityConfiguration=Ref(CrawlerSecurityConfiguration),
         SchemaChangePolicy=glue.SchemaChangePolicy(UpdateBehavior="UPDATE_IN_DATABASE", DeleteBehavior="LOG"),
         Configuration=json.dumps(CRAWLER_CONFIGURATION, sort_keys=True, separators=(",", ":")),
+    ))
+
+
+def _decisions_table(t: Template, database: glue.Database) -> None:
+    """The registry-metrics function's decision records (one JSON object per line, a schema it owns): declared, not
+    crawled, so a record is queryable the moment it is written. Unpartitioned: Athena reads every object under the
+    location. The JSON SerDe and formats as Athena's "OpenX JSON SerDe" page declares them."""
+    t.add_resource(glue.Table(
+        "DecisionsTable",
+        CatalogId=Ref(AWS_ACCOUNT_ID),
+        DatabaseName=Ref(database),
+        TableInput=glue.TableInput(
+            Name=Ref("DecisionsTableName"),
+            Description="Who approved or rejected each model version, and when; joins the evaluation table on execution_id",
+            TableType="EXTERNAL_TABLE",
+            Parameters={"classification": "json"},
+            StorageDescriptor=glue.StorageDescriptor(
+                Location=Sub("s3://${Bucket}/${DecisionsPrefix}", Bucket=_bucket()),
+                InputFormat="org.apache.hadoop.mapred.TextInputFormat",
+                OutputFormat="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                SerdeInfo=glue.SerdeInfo(SerializationLibrary="org.openx.data.jsonserde.JsonSerDe"),
+                Columns=[glue.Column(Name=name, Type=kind) for name, kind in contract.DECISION_COLUMNS],
+            ),
+        ),
     ))
 
 

@@ -81,7 +81,7 @@ def event(n, status: str, version: int = 3, report_key: str | None = None, group
 
 
 def ledger(n) -> Ledger:
-    return Ledger(BUCKET, n.registry_ledger_prefix)
+    return Ledger(BUCKET, n.registry_ledger_prefix, n.decisions_prefix)
 
 
 def _bucket():
@@ -287,6 +287,7 @@ def test_lambda_handler_reads_namespace_and_group_from_the_environment(aws, env,
     monkeypatch.setenv("MODEL_PACKAGE_GROUP", env.model_package_group)
     monkeypatch.setenv("LEDGER_BUCKET", BUCKET)
     monkeypatch.setenv("LEDGER_PREFIX", env.registry_ledger_prefix)
+    monkeypatch.setenv("DECISIONS_PREFIX", env.decisions_prefix)
     assert handler.lambda_handler(event(env, "Rejected"), None) == {"published": 2}
     assert handler.lambda_handler(event(env, "Rejected"), None)["published"] == 0
 

@@ -135,7 +135,7 @@ def test_metrics_function_runs_the_packaged_handler_with_this_envs_namespace_and
     assert fn["Code"]["S3Key"] == lambda_package.parameters(ROOT / "lambda_src")["MetricsCodeKey"]
     assert fn["Environment"]["Variables"] == {"METRICS_NAMESPACE": n.metrics_namespace, "MODEL_PACKAGE_GROUP": n.model_package_group,
                                               "LEDGER_BUCKET": f"<import {n.stack('pipeline')}-ArtifactBucketName>",
-                                              "LEDGER_PREFIX": n.registry_ledger_prefix}
+                                              "LEDGER_PREFIX": n.registry_ledger_prefix, "DECISIONS_PREFIX": n.decisions_prefix}
     assert fn["FunctionName"] == n.metrics_function
     assert "DeadLetterConfig" in fn
 
@@ -222,11 +222,12 @@ def test_metrics_function_role_publishes_only_into_the_project_namespace():
             assert s["Action"] == ["cloudwatch:PutMetricData"]
 
 
-def test_metrics_function_role_writes_only_its_count_markers():
-    writes = [s for s in _statements(functions.metrics_function_statements)
+def test_metrics_function_role_writes_only_its_count_markers_and_decision_records():
+    bucket = "arn:${AWS::Partition}:s3:::${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}"
+    writes = [(s["Action"], s["Resource"]) for s in _statements(functions.metrics_function_statements)
               if {"s3:PutObject", "s3:DeleteObject"} & set(s["Action"])]
-    assert [w["Resource"] for w in writes] == [
-        [{"Fn::Sub": "arn:${AWS::Partition}:s3:::${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}/${RegistryLedgerPrefix}*"}]]
+    assert writes == [(["s3:PutObject", "s3:DeleteObject"], [{"Fn::Sub": f"{bucket}/${{RegistryLedgerPrefix}}*"}]),
+                      (["s3:PutObject"], [{"Fn::Sub": f"{bucket}/${{DecisionsPrefix}}*"}])]  # records are never deleted
 
 
 def test_crawler_role_can_decrypt_reports_and_encrypt_its_logs():
