@@ -1,10 +1,12 @@
-"""A failed crawl of the evaluation reports reaches the operations topic.
+"""A crawl of the evaluation reports that fails, or that its schedule could not start, reaches the operations topic.
 
 Glue publishes no crawler metric to alarm on. It sends "Glue Crawler State Change" to EventBridge when a crawl
-starts, succeeds or fails ("Automating AWS Glue with EventBridge", AWS Glue developer guide); a failed one carries
-`crawlerName`, `state: Failed` and `errorMessage`. This rule sends this env's crawler's failures to the operations
-topic as a sentence; the topic's policy admits this rule (infra/parts/operations_topic.py), and a publish
-EventBridge could not make is alarmed through CloudWatch (FailedInvocations), whose permissions are the alarms'.
+starts, succeeds or fails (a failed one carries `crawlerName`, `state: Failed`, `errorMessage`), and "Glue Scheduled
+Crawler Invocation Failure" when a scheduled crawl does not start (`crawlerName`, `errorMessage`) ("Automating AWS
+Glue with EventBridge", AWS Glue developer guide). One rule per event (a rule's deploy-role grant names one detail
+type: infra/iam/rule_events.py) sends this env's crawler's failures to the operations topic as a sentence; the
+topic's policy admits these rules (infra/parts/operations_topic.py), and a publish EventBridge could not make is
+alarmed through CloudWatch (FailedInvocations), whose permissions are the alarms'.
 """
 from __future__ import annotations
 
@@ -13,35 +15,40 @@ from troposphere import Ref, Sub, Template, events
 from infra.iam import rule_events
 from infra.parts import delivery_failures
 
-RULE_NAME = "${ResourcePrefix}-kpi-crawler-failed"
-MESSAGE = ("KPI crawler <crawler> failed at <time>: <error>. Reports of executions since its last good crawl are not "
-           "in the evaluation table until a crawl succeeds (the crawler's log: <log>)")
-
-
-def event_pattern() -> dict:
-    return {**rule_events.pattern_head(rule_events.GLUE_CRAWLER_STATE),
-            "detail": {"crawlerName": [Ref("CrawlerName")], "state": ["Failed"]}}
+_MISSING = "Reports of executions since the last good crawl are not in the evaluation table until a crawl succeeds"
+# rule logical id: (rule name, event, detail filter beside the crawler's name, the event's fields, message)
+FAILURES = {
+    "CrawlerFailedRule": (
+        "${ResourcePrefix}-kpi-crawler-failed", rule_events.GLUE_CRAWLER_STATE, {"state": ["Failed"]},
+        {"log": "$.detail.cloudWatchLogLink"},
+        f"KPI crawler <crawler> failed at <time>: <error>. {_MISSING} (the crawler's log: <log>)"),
+    "CrawlerNotStartedRule": (
+        "${ResourcePrefix}-kpi-crawler-not-started", rule_events.GLUE_SCHEDULED_CRAWLER_FAILURE, {}, {},
+        f"KPI crawler <crawler>: its scheduled crawl did not start at <time>: <error>. {_MISSING}"),
+}
+RULE_NAMES = [name for name, _, _, _, _ in FAILURES.values()]
 
 
 def add(t: Template, topic_arn) -> None:
-    t.add_resource(events.Rule(
-        "CrawlerFailedRule",
-        Name=Sub(RULE_NAME),
-        Description="A failed crawl of this environment's evaluation reports -> the operations topic",
-        EventPattern=event_pattern(),
-        State="ENABLED",
-        Targets=[events.Target(
-            Id="OperationsTopic",
-            Arn=topic_arn,
-            InputTransformer=events.InputTransformer(
-                InputPathsMap={"crawler": "$.detail.crawlerName", "error": "$.detail.errorMessage", "time": "$.time",
-                               "log": "$.detail.cloudWatchLogLink"},
-                InputTemplate=f'"{MESSAGE}"',
-            ),
-            RetryPolicy=events.RetryPolicy(MaximumEventAgeInSeconds=86400, MaximumRetryAttempts=185),
-        )],
-    ))
-    t.add_resource(delivery_failures.rule_failures_alarm(
-        "CrawlerFailedRuleFailuresAlarm", RULE_NAME, topic_arn,
-        "EventBridge could not publish a failed KPI crawl to the operations topic",
-    ))
+    for logical_id, (rule_name, event, detail, fields, message) in FAILURES.items():
+        t.add_resource(events.Rule(
+            logical_id,
+            Name=Sub(rule_name),
+            Description="A crawl of this environment's evaluation reports that failed or did not start -> the operations topic",
+            EventPattern={**rule_events.pattern_head(event), "detail": {"crawlerName": [Ref("CrawlerName")], **detail}},
+            State="ENABLED",
+            Targets=[events.Target(
+                Id="OperationsTopic",
+                Arn=topic_arn,
+                InputTransformer=events.InputTransformer(
+                    InputPathsMap={"crawler": "$.detail.crawlerName", "error": "$.detail.errorMessage", "time": "$.time",
+                                   **fields},
+                    InputTemplate=f'"{message}"',
+                ),
+                RetryPolicy=events.RetryPolicy(MaximumEventAgeInSeconds=86400, MaximumRetryAttempts=185),
+            )],
+        ))
+        t.add_resource(delivery_failures.rule_failures_alarm(
+            f"{logical_id}FailuresAlarm", rule_name, topic_arn,
+            "EventBridge could not publish a failed KPI crawl to the operations topic",
+        ))

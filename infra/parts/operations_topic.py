@@ -34,7 +34,7 @@ def add(t: Template, key: kms.Key, emails: tuple[str, ...], serves_models: bool)
                 Statement(Sid="AlarmsPublish", Effect=Allow, Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
                           Action=[awacs.sns.Publish], Resource=[Ref(OperationsTopic)], Condition=alarm_source_conditions()),
                 # EventBridge: failed delivery runs and KPI crawls, and the deployment outcomes (in envs with a deployment).
-                delivery_failures.topic_statement(OperationsTopic, [crawler_failures.RULE_NAME,
+                delivery_failures.topic_statement(OperationsTopic, [*crawler_failures.RULE_NAMES,
                                                                     *(deployment_outcomes.RULE_NAMES if serves_models else [])]),
                 # The pipelines (approval requests) publish through their identity policies; nobody else may.
                 Statement(

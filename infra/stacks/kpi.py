@@ -218,7 +218,8 @@ def _glue(t: Template) -> None:
 def _decisions_table(t: Template, database: glue.Database) -> None:
     """The registry-metrics function's decision records (one JSON object per line, a schema it owns): declared, not
     crawled, so a record is queryable the moment it is written. Unpartitioned: Athena reads every object under the
-    location. The JSON SerDe and formats as Athena's "OpenX JSON SerDe" page declares them."""
+    location. Hive's JSON SerDe, one object per line ("JSON SerDe libraries", Athena user guide: Athena's page on the
+    OpenX JSON SerDe warns its results can be non-deterministic and points to this one)."""
     t.add_resource(glue.Table(
         "DecisionsTable",
         CatalogId=Ref(AWS_ACCOUNT_ID),
@@ -232,7 +233,7 @@ def _decisions_table(t: Template, database: glue.Database) -> None:
                 Location=Sub("s3://${Bucket}/${DecisionsPrefix}", Bucket=_bucket()),
                 InputFormat="org.apache.hadoop.mapred.TextInputFormat",
                 OutputFormat="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-                SerdeInfo=glue.SerdeInfo(SerializationLibrary="org.openx.data.jsonserde.JsonSerDe"),
+                SerdeInfo=glue.SerdeInfo(SerializationLibrary="org.apache.hive.hcatalog.data.JsonSerDe"),
                 Columns=[glue.Column(Name=name, Type=kind) for name, kind in contract.DECISION_COLUMNS],
             ),
         ),
