@@ -277,3 +277,16 @@ def test_every_crawler_keeps_one_schema_for_old_and_new_partitions(project, rend
                 assert properties["SchemaChangePolicy"]["UpdateBehavior"] == "UPDATE_IN_DATABASE", where
                 checked += 1
     assert checked >= len(project.environments)
+
+
+@pytest.mark.every_env
+def test_the_decisions_table_reads_what_the_metrics_function_writes(rendered, project, env):
+    """Same bucket and folder as the function's records, the columns each record holds, one JSON object a line."""
+    stack = resolve.alone(rendered, project, env, "kpi")
+    variables = stack.value(stack.template["Resources"]["MetricsFunction"]["Properties"])["Environment"]["Variables"]
+    table = stack.value(stack.template["Resources"]["DecisionsTable"]["Properties"])["TableInput"]
+    storage = table["StorageDescriptor"]
+    assert storage["Location"] == f"s3://{variables['LEDGER_BUCKET']}/{variables['DECISIONS_PREFIX']}"
+    assert [(c["Name"], c["Type"]) for c in storage["Columns"]] == list(contract.DECISION_COLUMNS)
+    assert storage["SerdeInfo"]["SerializationLibrary"] == "org.apache.hive.hcatalog.data.JsonSerDe"
+    assert table["Name"] == names.DECISIONS_TABLE and "PartitionKeys" not in table  # every file, no partition to add
