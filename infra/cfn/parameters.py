@@ -14,7 +14,7 @@ from troposphere import Parameter, Template
 
 from infra.config import loader, serving
 from infra.config.model import Deployment
-from infra.config.names import DATA_CAPTURE_PREFIX, RELEASE_KEY, Names
+from infra.config.names import DATA_CAPTURE_PREFIX, DECISIONS_TABLE, RELEASE_KEY, Names
 
 
 def deployment_settings(n: Names) -> Deployment:
@@ -93,6 +93,8 @@ VALUES: dict[str, Callable[[Names], object]] = {
     "PartitionsRuleName": lambda n: n.partitions_rule,
     "PartitionsDeadLetterQueueName": lambda n: n.partitions_dlq,
     "RegistryLedgerPrefix": lambda n: n.registry_ledger_prefix,
+    "DecisionsPrefix": lambda n: n.decisions_prefix,
+    "DecisionsTableName": lambda n: DECISIONS_TABLE,
     "MetricsDeadLetterQueueName": lambda n: n.metrics_dlq,
     "ServingIamStackName": lambda n: n.stack("serving-iam"),
     "DeploymentStackName": lambda n: n.stack("deployment"),

@@ -164,6 +164,11 @@ def _environment(name: str, path: Path) -> Environment:
     _check_subscription_ids([(shown, f"notifications.emails[{i}]", e) for i, e in enumerate(notif["emails"])])
     _check_subscription_ids([(shown, f"operations.emails[{i}]", e) for i, e in enumerate(ops.get("emails", []))])
     _check_accounts(shown, data)
+    if kpi["quicksight_principals"] and not kpi["analyst_principals"]:
+        # QuickSight queries the data source as its service role, which reads the reports and the key only when
+        # named among the analysts (infra/parts/analysts.py): without it every query is denied.
+        raise ConfigError(shown, "kpi.quicksight_principals", "QuickSight queries with its service role, which must be "
+                                                              "in kpi.analyst_principals (docs/analysts.md), and that list is empty")
     if "deployment" in data and not ops["release_approval"]:
         # Every stack the delivery pipeline deploys comes from the push, the model-deployment pipeline and the
         # endpoint templates included: without a person approving each release, one push could change what

@@ -59,6 +59,10 @@ ROLLBACK_ALARMS = "${ResourcePrefix}-production-*"
 DATA_CAPTURE_PREFIX = "data-capture/"
 # One empty marker per counted registry change and per announced change (lambda_src/shared/ledger.py), per group.
 REGISTRY_LEDGER_PREFIX = "registry-ledger/"
+# One JSON record per decision on a model version (lambda_src/registry_metrics/decisions.py), per group: the KPI
+# stack's `decisions` table.
+DECISIONS_PREFIX = "model-decisions/"
+DECISIONS_TABLE = "decisions"
 
 # Stands in for the account id when config has none and nothing is deployed (offline renders, tests).
 OFFLINE_ACCOUNT = "000000000000"
@@ -326,6 +330,11 @@ class Names:
     def registry_ledger_prefix(self) -> str:
         """Where the registry-metrics function marks what it has counted, so a repeated event counts nothing."""
         return f"{REGISTRY_LEDGER_PREFIX}{self.model_package_group}/"
+
+    @property
+    def decisions_prefix(self) -> str:
+        """Where the registry-metrics function records each decision on a version; the decisions table reads here."""
+        return f"{DECISIONS_PREFIX}{self.model_package_group}/"
 
     @property
     def metrics_dlq(self) -> str:

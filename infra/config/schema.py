@@ -209,7 +209,8 @@ ENVIRONMENT = {
             # One permission each on the KPI stack's data source, which takes 64 (QuickSight API reference, ResourcePermission).
             quicksight_principals=_arns(64, r"^arn:aws[a-z-]*:quicksight:[a-z0-9-]+:[0-9]{12}:(user|group)/[^*?\s]+$",
                                         "a QuickSight user or group ARN (no wildcards)",
-                                        "QuickSight user/group ARNs of this account (≤ 64); when empty no QuickSight data source is created"),
+                                        "QuickSight user/group ARNs of this account (≤ 64); when empty no QuickSight data source is created; "
+                                        "needs QuickSight's service role in `analyst_principals`, which QuickSight queries as"),
         ),
         "operations": _section(
             emails={**EMAILS, "x-default": "`notifications.emails`",

@@ -301,7 +301,7 @@ def notifications_stack() -> list[Statement]:
 
 
 def kpi_stack() -> list[Statement]:
-    """Dashboard, alarms, Glue database and crawler, Athena workgroup, optional QuickSight source, the metrics
+    """Dashboard, alarms, Glue database, decisions table and crawler, Athena workgroup, optional QuickSight source, the metrics
     and report-partitions Lambdas."""
     return [
         _allow(
@@ -318,6 +318,9 @@ def kpi_stack() -> list[Statement]:
             [arn("glue", "catalog"), arn("glue", "database/${GlueDatabaseName}"),
              arn("glue", "table/${GlueDatabaseName}/*"), arn("glue", "userDefinedFunction/${GlueDatabaseName}/*")],
         ),
+        _allow("GlueDecisionsTable", actions(awacs.glue, "CreateTable", "DeleteTable", "GetTable", "UpdateTable"),
+               [arn("glue", "catalog"), arn("glue", "database/${GlueDatabaseName}"),
+                arn("glue", "table/${GlueDatabaseName}/${DecisionsTableName}")]),
         _allow(
             "GlueCrawler",
             actions(awacs.glue, "UpdateCrawler", "DeleteCrawler", "GetCrawler", "StopCrawler", "TagResource",
@@ -366,7 +369,7 @@ def kpi_stack_functions() -> list[Statement]:
     return _event_consumers("KpiFunctions", [
         ("MetricsFunctionName", "MetricsFunctionRoleName"),
         ("PartitionsFunctionName", "PartitionsFunctionRoleName"),
-    ], rule_events.STACK_EVENTS["kpi"])
+    ], rule_events.STACK_EVENTS["kpi"], extra_targets=(arn("sns", "${OperationsTopicName}"),))  # failed crawls
 
 
 def deployment_stack() -> list[Statement]:

@@ -20,6 +20,8 @@ DELIVERY_EXECUTION_STATE: Pair = ("aws.codepipeline", "CodePipeline Pipeline Exe
 STAGE_EXECUTION_STATE: Pair = ("aws.codepipeline", "CodePipeline Stage Execution State Change")
 CODECOMMIT_REFERENCE: Pair = ("aws.codecommit", "CodeCommit Repository State Change")
 S3_OBJECT_CREATED: Pair = ("aws.s3", "Object Created")
+GLUE_CRAWLER_STATE: Pair = ("aws.glue", "Glue Crawler State Change")
+GLUE_SCHEDULED_CRAWLER_FAILURE: Pair = ("aws.glue", "Glue Scheduled Crawler Invocation Failure")
 
 # source type -> the event that starts the delivery pipeline (CodeConnections detects changes itself: no rule).
 SOURCE_TRIGGERS: dict[str, Pair] = {"codecommit": CODECOMMIT_REFERENCE, "s3": S3_OBJECT_CREATED}
@@ -28,7 +30,7 @@ SOURCE_TRIGGERS: dict[str, Pair] = {"codecommit": CODECOMMIT_REFERENCE, "s3": S3
 STACK_EVENTS: dict[str, tuple[Pair, ...]] = {
     "pipeline": (DELIVERY_EXECUTION_STATE,),
     "notifications": (MODEL_PACKAGE_STATE, PIPELINE_EXECUTION_STATUS),
-    "kpi": (MODEL_PACKAGE_STATE, PIPELINE_EXECUTION_STATUS),
+    "kpi": (MODEL_PACKAGE_STATE, PIPELINE_EXECUTION_STATUS, GLUE_CRAWLER_STATE, GLUE_SCHEDULED_CRAWLER_FAILURE),
     "deployment": (MODEL_PACKAGE_STATE, STAGE_EXECUTION_STATE),
 }
 

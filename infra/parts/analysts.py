@@ -6,8 +6,8 @@ into the artifact key's and bucket's own policies (the pipeline stack), so they 
 without touching the analysts' roles, and only in an env that names analysts:
 
 - the key: kms:Decrypt and kms:GenerateDataKey, only through S3 in this region (kms:ViaService);
-- the bucket: read the evaluation reports; read and write under athena-results/ (where the enforced
-  workgroup configuration puts every result); list those two prefixes; find the bucket's region.
+- the bucket: read the evaluation reports and the decision records; read and write under athena-results/ (where
+  the enforced workgroup configuration puts every result); list those prefixes; find the bucket's region.
 
 Every statement names the principals the same way: aws:PrincipalArn matches one of the configured
 role ARNs (an IAM Identity Center role may end in "_*", its suffix changes when the permission set is
@@ -55,6 +55,7 @@ def bucket_statements(bucket: str, principals: tuple[str, ...]) -> list:
         return []
     bucket_arn = GetAtt(bucket, "Arn")
     reports = Sub(f"${{{bucket}.Arn}}/${{EvaluationReportsPrefix}}*")
+    decisions = Sub(f"${{{bucket}.Arn}}/${{DecisionsPrefix}}*")
     results = Sub(f"${{{bucket}.Arn}}/{ATHENA_RESULTS_PREFIX}*")
 
     def statement(sid, actions, resources, *more):
@@ -62,21 +63,22 @@ def bucket_statements(bucket: str, principals: tuple[str, ...]) -> list:
                          Resource=resources, Condition=_analysts("aws:PrincipalAccount", None, *more))
 
     return [
-        statement("AnalystsReadReportsAndResults", [awacs.s3.GetObject], [reports, results]),
+        statement("AnalystsReadReportsAndResults", [awacs.s3.GetObject], [reports, decisions, results]),
         statement("AnalystsWriteQueryResults",
                   [awacs.s3.PutObject, awacs.s3.AbortMultipartUpload, awacs.s3.ListMultipartUploadParts], [results]),
         statement("AnalystsListReportsAndResults", [awacs.s3.ListBucket], [bucket_arn],
-                  StringLike({"s3:prefix": [Sub("${EvaluationReportsPrefix}*"), f"{ATHENA_RESULTS_PREFIX}*"]})),
+                  StringLike({"s3:prefix": [Sub("${EvaluationReportsPrefix}*"), Sub("${DecisionsPrefix}*"),
+                                            f"{ATHENA_RESULTS_PREFIX}*"]})),
         statement("AnalystsBucketLocation", [awacs.s3.GetBucketLocation, awacs.s3.ListBucketMultipartUploads], [bucket_arn]),
         # The key lets the analysts decrypt through S3 anywhere in the bucket (with S3 Bucket Keys the
         # encryption context is the bucket, not the object), and an identity policy with broad s3:Get*
-        # would then read training data, models and sources: refuse every object but the two prefixes.
+        # would then read training data, models and sources: refuse every object but those prefixes.
         Statement(
             Sid="AnalystsReadNothingElse",
             Effect=Deny,
             Principal=Principal("AWS", "*"),
             Action=[awacs.s3.GetObject, awacs.s3.GetObjectVersion],
-            NotResource=[reports, results],
+            NotResource=[reports, decisions, results],
             Condition=Condition(ArnLike({"aws:PrincipalArn": Ref("AnalystPrincipals")})),
         ),
     ]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infra.config.names import (ATHENA_RESULTS_PREFIX, BUILD_CACHE_PREFIX, DATA_CAPTURE_PREFIX, LAMBDA_PREFIX,
-                                RELEASE_KEY, REGISTRY_LEDGER_PREFIX)
+from infra.config.names import (ATHENA_RESULTS_PREFIX, BUILD_CACHE_PREFIX, DATA_CAPTURE_PREFIX, DECISIONS_PREFIX,
+                                LAMBDA_PREFIX, RELEASE_KEY, REGISTRY_LEDGER_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ FOLDERS: tuple[Folder, ...] = (
     Folder("KeepSageMakerData", "${SageMakerPrefix}", retained=True,
            why="input data, step code, splits and contract, model archives and evaluation reports: what trained, "
                "evaluated and ships each registered version"),
+    Folder("KeepModelDecisions", DECISIONS_PREFIX, retained=True,
+           why="who approved or rejected each model version and when: the analysts' decisions table"),
     Folder("KeepCapturedRequests", DATA_CAPTURE_PREFIX, retained=True,
            why="requests and responses the production endpoint captured"),
     Folder("ExpireQueryResults", ATHENA_RESULTS_PREFIX, days=30, noncurrent_days=NONCURRENT_VERSION_DAYS,

@@ -10,7 +10,7 @@ from troposphere import Ref, Sub, Template, kms, sns
 
 from infra.cfn.exports import export
 from infra.iam.policies import VERSION, deny_insecure_transport
-from infra.parts import delivery_failures, deployment_outcomes, subscribers
+from infra.parts import crawler_failures, delivery_failures, deployment_outcomes, subscribers
 from infra.parts.alarms import alarm_source_conditions
 
 
@@ -33,8 +33,9 @@ def add(t: Template, key: kms.Key, emails: tuple[str, ...], serves_models: bool)
             Statement=[
                 Statement(Sid="AlarmsPublish", Effect=Allow, Principal=Principal("Service", ["cloudwatch.amazonaws.com"]),
                           Action=[awacs.sns.Publish], Resource=[Ref(OperationsTopic)], Condition=alarm_source_conditions()),
-                # EventBridge: failed delivery runs, and the deployment outcomes (in envs with a deployment).
-                delivery_failures.topic_statement(OperationsTopic, deployment_outcomes.RULE_NAMES if serves_models else []),
+                # EventBridge: failed delivery runs and KPI crawls, and the deployment outcomes (in envs with a deployment).
+                delivery_failures.topic_statement(OperationsTopic, [*crawler_failures.RULE_NAMES,
+                                                                    *(deployment_outcomes.RULE_NAMES if serves_models else [])]),
                 # The pipelines (approval requests) publish through their identity policies; nobody else may.
                 Statement(
                     Sid="OnlyThePipelineAndAlarmsPublish",

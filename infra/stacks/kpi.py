@@ -6,8 +6,10 @@
   and an SQS dead-letter queue (the messaging stack's, like the report-partitions one);
 - the report-partitions Lambda (lambda_src/report_partitions): a finished pipeline execution's report
   becomes a partition of the crawled table at once (or the first crawl starts), with retries and a DLQ;
-- alarms: pipeline execution failed, dead letters waiting (either Lambda) -> the notifications topic;
-- Glue database + crawler over the evaluation reports (encrypted logs), an Athena workgroup with
+- alarms: pipeline execution failed, dead letters waiting (either Lambda) -> the operations topic; a failed
+  crawl -> the operations topic (infra/parts/crawler_failures.py);
+- Glue database + crawler over the evaluation reports (encrypted logs), the declared table of decisions on model
+  versions (docs/analysts.md), an Athena workgroup with
   encrypted results and a scan cutoff, and a QuickSight Athena data source when principals are set.
 """
 from __future__ import annotations
@@ -33,7 +35,7 @@ from troposphere import quicksight
 from infra.cfn.templates_common import new_template
 from infra.config.names import ATHENA_RESULTS_PREFIX, EVALUATION_TABLE_LEVEL, deploys
 from infra.iam import rule_events
-from infra.parts import alarms, functions, kpi_dashboard, model_package_events
+from infra.parts import alarms, crawler_failures, functions, kpi_dashboard, model_package_events
 from infra.parts.messaging_names import PIPELINE_BROKEN_METRIC
 from lambda_src.registry_metrics import contract
 
@@ -76,6 +78,7 @@ def _registry_metrics(t: Template) -> awslambda.Function:
             "MODEL_PACKAGE_GROUP": Ref("ModelPackageGroupName"),
             "LEDGER_BUCKET": _bucket(),
             "LEDGER_PREFIX": Ref("RegistryLedgerPrefix"),
+            "DECISIONS_PREFIX": Ref("DecisionsPrefix"),
         }))
     MetricsRule = t.add_resource(events.Rule(
         "MetricsRule",
@@ -151,6 +154,7 @@ def _alarms(t: Template) -> None:
                                                  Ref("MetricsRuleName"), topic, "DeadLetterErrors")
     model_package_events.delivery_failure_alarms(t, "Partitions", "report-partitions", Ref("PartitionsFunctionName"),
                                                  Ref("PartitionsRuleName"), topic, "DeadLetterErrors")
+    crawler_failures.add(t, topic)
 
 
 def _dashboard(t: Template, n: Names) -> None:
@@ -171,6 +175,19 @@ def crawler_path() -> Sub:
     return Sub("s3://${Bucket}/${EvaluationReportsPrefix}", Bucket=_bucket())
 
 
+# "Setting crawler configuration options" (AWS Glue developer guide).
+CRAWLER_CONFIGURATION = {
+    "Version": 1.0,
+    # One table for all executions (partition = execution folder), even as metrics are added. The table sits at
+    # the evaluation folder, one partition per execution, even when only one execution folder exists yet
+    # (without a level, Glue may make the table at that one folder).
+    "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas", "TableLevelConfiguration": EVALUATION_TABLE_LEVEL},
+    # Every partition takes the table's schema: once a report gains a metric, the table gains the column and the
+    # older partitions read it as null, instead of keeping their own schemas that Athena finds incompatible.
+    "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}},
+}
+
+
 def _glue(t: Template) -> None:
     KpiDatabase = t.add_resource(glue.Database(
         "KpiDatabase",
@@ -187,6 +204,7 @@ def _glue(t: Template) -> None:
             JobBookmarksEncryption=glue.JobBookmarksEncryption(JobBookmarksEncryptionMode="CSE-KMS", KmsKeyArn=_key_arn()),
         ),
     ))
+    _decisions_table(t, KpiDatabase)
     t.add_resource(glue.Crawler(
         "EvaluationReportsCrawler",
         Name=Ref("CrawlerName"),
@@ -197,12 +215,32 @@ def _glue(t: Template) -> None:
         Schedule=glue.Schedule(ScheduleExpression=Ref("CrawlerSchedule")),
         CrawlerSecurityConfiguration=Ref(CrawlerSecurityConfiguration),
         SchemaChangePolicy=glue.SchemaChangePolicy(UpdateBehavior="UPDATE_IN_DATABASE", DeleteBehavior="LOG"),
-        # One table for all executions (partition = execution folder), even as metrics are added.
-        # The table sits at the evaluation folder, one partition per execution, even when only one
-        # execution folder exists yet (without a level, Glue may make the table at that one folder).
-        Configuration=json.dumps({"Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas",
-                                               "TableLevelConfiguration": EVALUATION_TABLE_LEVEL}, "Version": 1.0},
-                                 sort_keys=True, separators=(",", ":")),
+        Configuration=json.dumps(CRAWLER_CONFIGURATION, sort_keys=True, separators=(",", ":")),
+    ))
+
+
+def _decisions_table(t: Template, database: glue.Database) -> None:
+    """The registry-metrics function's decision records (one JSON object per line, a schema it owns): declared, not
+    crawled, so a record is queryable the moment it is written. Unpartitioned: Athena reads every object under the
+    location. Hive's JSON SerDe, one object per line ("JSON SerDe libraries", Athena user guide: Athena's page on the
+    OpenX JSON SerDe warns its results can be non-deterministic and points to this one)."""
+    t.add_resource(glue.Table(
+        "DecisionsTable",
+        CatalogId=Ref(AWS_ACCOUNT_ID),
+        DatabaseName=Ref(database),
+        TableInput=glue.TableInput(
+            Name=Ref("DecisionsTableName"),
+            Description="Who approved or rejected each model version, and when; joins the evaluation table on execution_id",
+            TableType="EXTERNAL_TABLE",
+            Parameters={"classification": "json"},
+            StorageDescriptor=glue.StorageDescriptor(
+                Location=Sub("s3://${Bucket}/${DecisionsPrefix}", Bucket=_bucket()),
+                InputFormat="org.apache.hadoop.mapred.TextInputFormat",
+                OutputFormat="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                SerdeInfo=glue.SerdeInfo(SerializationLibrary="org.apache.hive.hcatalog.data.JsonSerDe"),
+                Columns=[glue.Column(Name=name, Type=kind) for name, kind in contract.DECISION_COLUMNS],
+            ),
+        ),
     ))
 
 

@@ -27,3 +27,18 @@ QUALITY_METRIC = "ModelQuality"
 QUALITY_METRIC_DIMENSION = "Metric"
 QUALITY_DIMENSIONS = (DIMENSION, QUALITY_METRIC_DIMENSION)
 QUALITY_UNIT = "None"
+
+# One record per decision on a version (decisions.py): the columns of the KPI stack's `decisions` table, in order,
+# with their Athena types. Times are ISO 8601 UTC text (from_iso8601_timestamp reads them); who is an IAM ARN or a
+# Studio user profile, null when SageMaker no longer says (the version changed again before the record was made).
+DECISION_COLUMNS = (
+    ("model_package_group", "string"),
+    ("model_version", "bigint"),
+    ("model_package_arn", "string"),
+    ("execution_id", "string"),  # the pipeline execution that registered it: partition_0 of the evaluation table
+    ("decision", "string"),  # Approved | Rejected
+    ("decided_by", "string"),
+    ("decided_at", "string"),
+    ("registered_at", "string"),
+    ("description", "string"),  # the ApprovalDescription given with the decision
+)

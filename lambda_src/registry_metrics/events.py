@@ -5,7 +5,7 @@ Ignored with a reason: retrying it could never succeed, so it is logged and drop
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from .contract import COUNTED_STATUSES, PACKAGE_COMPLETED
@@ -27,7 +27,9 @@ class Change:
     package_arn: str
     version: int | None
     report_uri: str | None
-    time: datetime
+    time: datetime  # for CloudWatch: within the two weeks it accepts
+    sent: str = ""  # the event's own time, as sent
+    detail: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 def _parse_time(text: object, now: datetime) -> datetime:
@@ -82,4 +84,6 @@ def parse(event: object, group: str, now: datetime | None = None) -> Change:
         version=version if isinstance(version, int) and not isinstance(version, bool) else None,
         report_uri=_report_uri(detail),
         time=_parse_time(event.get("time"), now),
+        sent=event.get("time") if isinstance(event.get("time"), str) else "",
+        detail=detail,
     )

@@ -4,14 +4,14 @@ Triggered by the KPI stack's EventBridge rule on every "SageMaker Model Package 
 Completed package in this environment's group. Never loses an event: a transient AWS error raises
 (EventBridge/Lambda retry, then the DLQ keeps it); an event that can never produce a metric is logged
 and ignored. Each version counts once as registered (with its quality points), whatever status it was
-registered with, and once per decision: the ledger (shared/ledger.py) claims each count before it is
+registered with, and once per decision: the ledger (ledger.py) claims each count before it is
 published, so duplicate events count nothing (nor an unrelated update of the version: SageMaker sends one for
 every field it changes), and releases the claims when publishing fails. All
-datapoints of one event go out in one PutMetricData call, after every read.
+datapoints of one event go out in one PutMetricData call, after every read. Each decision (Approved,
+Rejected) is also recorded once for analysts (decisions.py), before the counts are claimed.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from functools import lru_cache
 
@@ -19,9 +19,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
-from . import contract
+from . import contract, decisions
 from .events import Change, Ignored, parse
-from shared.ledger import Ledger
+from .ledger import Ledger
 from shared.log import log
 from .report import MAX_REPORT_BYTES, BadReport, quality_metrics, split_s3_uri
 
@@ -45,23 +45,27 @@ def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def _report_uri(change: Change) -> str | None:
-    """The event usually carries the report URI; if not, ask SageMaker for the package's metrics."""
-    if change.report_uri:
-        return change.report_uri
+def _described(change: Change) -> dict:
+    """DescribeModelPackage's answer ({} if the package is gone): who decided, and the report URI if the event lacks it."""
     try:
-        package = client("sagemaker").describe_model_package(ModelPackageName=change.package_arn)
+        return client("sagemaker").describe_model_package(ModelPackageName=change.package_arn)
     except ClientError as exc:
         if _error_code(exc) in _MISSING:
-            log("WARNING", "model package not found; no quality metrics", model_package=change.package_arn)
-            return None
+            log("WARNING", "model package not found; no quality metrics or decider", model_package=change.package_arn)
+            return {}
         raise
+
+
+def _report_uri(change: Change, package: dict) -> str | None:
+    """The event usually carries the report URI; if not, the package's metrics may."""
+    if change.report_uri:
+        return change.report_uri
     uri = package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
     return uri or None
 
 
-def _quality(change: Change) -> dict[str, float]:
-    uri = _report_uri(change)
+def _quality(change: Change, package: dict) -> dict[str, float]:
+    uri = _report_uri(change, package)
     if not uri:
         log("WARNING", "registered version has no quality report", model_package=change.package_arn)
         return {}
@@ -107,14 +111,6 @@ def _wanted(change: Change) -> list[str]:
     return [contract.MODELS_REGISTERED] + ([decision] if decision else [])
 
 
-def marker(change: Change, metric: str) -> str:
-    """<version>/<metric>: a version without a usable number is named by its package ARN."""
-    if change.version is not None and 0 < change.version < 10**9:
-        version = str(change.version)
-    else:
-        version = "arn-" + hashlib.sha256(change.package_arn.encode("utf-8", "backslashreplace")).hexdigest()[:32]
-    return f"{version}/{metric}"
-
 
 def _release(ledger: Ledger, keys: list[str], package_arn: str) -> None:
     try:
@@ -131,14 +127,19 @@ def handle(event: object, namespace: str, group: str, ledger: Ledger, remaining_
         log("INFO", "event ignored", reason=str(exc), event_id=event.get("id") if isinstance(event, dict) else None)
         return {"published": 0, "ignored": str(exc)}
     claimed: list[str] = []
+    decided = change.status in contract.DECISION_METRICS
     try:
         # Every read before the first claim: between a claim and the publish, only the ledger and CloudWatch.
-        quality = _quality(change)
+        package = _described(change) if decided or not change.report_uri else {}
+        quality = _quality(change, package)
+        if decided and ledger.record(client("s3"), change, decisions.record(change, package)):
+            log("INFO", "decision recorded", model_package=change.package_arn, status=change.status,
+                key=ledger.decision_key(change))
         if remaining_ms() < CLAIM_BUDGET_MS:
             raise TimeoutError(f"{remaining_ms()} ms left, fewer than the {CLAIM_BUDGET_MS} ms claiming and publishing may take")
         counts = []
         for metric in _wanted(change):
-            key = ledger.claim(client("s3"), marker(change, metric))
+            key = ledger.claim_count(client("s3"), change, metric)
             if key:
                 claimed.append(key)
                 counts.append(metric)
@@ -169,6 +170,6 @@ def handle(event: object, namespace: str, group: str, ledger: Ledger, remaining_
 
 
 def lambda_handler(event, context):
-    ledger = Ledger(os.environ["LEDGER_BUCKET"], os.environ["LEDGER_PREFIX"])
+    ledger = Ledger(os.environ["LEDGER_BUCKET"], os.environ["LEDGER_PREFIX"], os.environ["DECISIONS_PREFIX"])
     remaining = context.get_remaining_time_in_millis if context is not None else (lambda: CLAIM_BUDGET_MS)
     return handle(event, os.environ["METRICS_NAMESPACE"], os.environ["MODEL_PACKAGE_GROUP"], ledger, remaining)

@@ -14,11 +14,11 @@ class Ledger:
     bucket: str
     prefix: str  # ends with "/"
 
-    def claim(self, s3, name: str) -> str | None:
-        """The marker key if this call claimed `name`, None if it was claimed before."""
+    def claim(self, s3, name: str, body: bytes = b"") -> str | None:
+        """The marker key if this call claimed `name` (creating it with `body`), None if it was claimed before."""
         key = self.prefix + name
         try:
-            s3.put_object(Bucket=self.bucket, Key=key, Body=b"", IfNoneMatch="*")
+            s3.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
         except Exception as exc:  # botocore's ClientError, not imported: a function that ignores an event never loads it
             code = str((getattr(exc, "response", None) or {}).get("Error", {}).get("Code", ""))
             if code in ("PreconditionFailed", "412"):

@@ -7,7 +7,8 @@ condition reads REPORT_METRIC_PATH from it, the model package carries it as Mode
 and the KPI crawler reads every execution's copy:
 
     {"binary_classification_metrics": {"auc": {"value": 0.91, "standard_deviation": "NaN"},
-                                       "accuracy": {"value": 0.88, "standard_deviation": "NaN"}}}
+                                       "accuracy": {"value": 0.88, "standard_deviation": "NaN"}},
+     "evaluated_at": "2026-12-07T06:00:00Z"}
 
 Metrics use numpy only; xgboost is needed only to load the model (inference.load_booster), so
 everything else is tested locally with a stub model.
@@ -19,6 +20,7 @@ import json
 import os
 import sys
 import tarfile
+from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
@@ -38,6 +40,7 @@ OUTPUT_DIR = "/opt/ml/processing/evaluation"
 REPORT_FILE = "evaluation.json"
 # What the pipeline's ConditionStep reads (JsonGet path) — keep in step with report().
 REPORT_METRIC_PATH = "binary_classification_metrics.auc.value"
+EVALUATED_AT = "evaluated_at"  # a column of the KPI table; the functions read only the *_metrics sections
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -101,7 +104,8 @@ def evaluate(model_dir: str, test_dir: str, contract_dir: str, output_dir: str, 
     contract = contract_lib.load(os.path.join(contract_dir, contract_lib.FILE_NAME))
     model = loader(extract_model(model_dir), contract)
     labels, rows = read_test(test_dir, contract)
-    doc = report(labels, model.predict(rows))
+    # When, for analysts' trends (docs/analysts.md): ISO 8601 UTC, which Athena reads with from_iso8601_timestamp.
+    doc = {**report(labels, model.predict(rows)), EVALUATED_AT: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     write_report(doc, output_dir)
     return doc
 

@@ -33,9 +33,9 @@ def _per_event_ms(runs: int = 200) -> tuple[float, float]:
     from moto import mock_aws
 
     from lambda_src.registry_metrics import handler
-    from lambda_src.shared.ledger import Ledger
+    from lambda_src.registry_metrics.ledger import Ledger
 
-    ledger = Ledger(BUCKET, f"registry-ledger/{GROUP}/")
+    ledger = Ledger(BUCKET, f"registry-ledger/{GROUP}/", f"model-decisions/{GROUP}/")
 
     handler.client.cache_clear()
     with mock_aws():

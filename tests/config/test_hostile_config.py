@@ -262,6 +262,13 @@ def _serving_without_approvers(env: dict, project: dict) -> None:
     env.setdefault("sagemaker", {})["approvers"] = []
 
 
+def _quicksight_without_analysts(env: dict, project: dict) -> None:
+    env["account_id"] = _account(env)
+    kpi = env.setdefault("kpi", {})
+    kpi["analyst_principals"] = []
+    kpi["quicksight_principals"] = [f"arn:aws:quicksight:{env['region']}:{env['account_id']}:group/default/q"]
+
+
 def _other_region(region: str) -> str:
     return "us-east-1" if region != "us-east-1" else "eu-west-1"
 
@@ -292,6 +299,9 @@ HOSTILE = {
                                  ("sagemaker", "approvers", "arn:aws:iam::{own}:user/*"),
                                  ("sagemaker", "approvers", "arn:aws:iam::{own}:role/*")]},
     "an env that serves models naming no approvers": (_serving_without_approvers, "env", ["sagemaker.approvers", "serves models"]),
+    # The data source would exist, and QuickSight's service role could read neither the reports nor the key.
+    "QuickSight principals without analysts": (_quicksight_without_analysts, "env",
+                                               ["kpi.quicksight_principals", "kpi.analyst_principals"]),
     "a principal of another partition": (_principal("kpi", "analyst_principals", "arn:aws-cn:iam::{own}:role/a"),
                                          "env", ["kpi.analyst_principals[0]", "partition aws-cn"]),
     "a connection in another account": (_connection(lambda account, region: _connection_arn(OTHER_ACCOUNT, region)),

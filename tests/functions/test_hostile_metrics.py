@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from lambda_src.registry_metrics import contract, handler
-from lambda_src.shared.ledger import Ledger
+from lambda_src.registry_metrics.ledger import Ledger
 from tests.support.hostile_support import (any_text, apply, client_error, field, finite, json_values, report_bodies, run_logged,
                                    times, versions)
 from tests.support.s3 import create_bucket
@@ -29,7 +29,7 @@ REGION = "eu-west-1"
 BUCKET = "churn-dev-artifacts-111111111111-eu-west-1"
 REPORT_KEY = "sagemaker/churn-model-build-dev/evaluation/hostile/evaluation.json"
 REPORT_URI = f"s3://{BUCKET}/{REPORT_KEY}"
-LEDGER = Ledger(BUCKET, f"registry-ledger/{GROUP}/")
+LEDGER = Ledger(BUCKET, f"registry-ledger/{GROUP}/", f"model-decisions/{GROUP}/")
 HYPO = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 DECISIONS = {"event ignored", "metrics published"}
 
@@ -243,6 +243,7 @@ def test_lambda_handler_reads_its_environment(account, monkeypatch):
     monkeypatch.setitem(os.environ, "MODEL_PACKAGE_GROUP", GROUP)
     monkeypatch.setitem(os.environ, "LEDGER_BUCKET", LEDGER.bucket)
     monkeypatch.setitem(os.environ, "LEDGER_PREFIX", LEDGER.prefix)
+    monkeypatch.setitem(os.environ, "DECISIONS_PREFIX", LEDGER.decisions_prefix)
     account.reset()
     result, lines = run_logged(handler.lambda_handler, sample("Rejected"), None)
     check_one_decision(account, result, lines)

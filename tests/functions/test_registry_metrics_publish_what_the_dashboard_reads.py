@@ -13,7 +13,7 @@ from infra.parts import kpi_dashboard
 from lambda_src.deploy_resolve import contract as deploy_contract
 from infra.config import names
 from lambda_src.registry_metrics import contract, handler
-from lambda_src.shared.ledger import Ledger
+from lambda_src.registry_metrics.ledger import Ledger
 from lambda_src.registry_metrics.report import BadReport, quality_metrics
 from tests.support.s3 import create_bucket
 
@@ -81,7 +81,7 @@ def event(n, status: str, version: int = 3, report_key: str | None = None, group
 
 
 def ledger(n) -> Ledger:
-    return Ledger(BUCKET, n.registry_ledger_prefix)
+    return Ledger(BUCKET, n.registry_ledger_prefix, n.decisions_prefix)
 
 
 def _bucket():
@@ -287,6 +287,7 @@ def test_lambda_handler_reads_namespace_and_group_from_the_environment(aws, env,
     monkeypatch.setenv("MODEL_PACKAGE_GROUP", env.model_package_group)
     monkeypatch.setenv("LEDGER_BUCKET", BUCKET)
     monkeypatch.setenv("LEDGER_PREFIX", env.registry_ledger_prefix)
+    monkeypatch.setenv("DECISIONS_PREFIX", env.decisions_prefix)
     assert handler.lambda_handler(event(env, "Rejected"), None) == {"published": 2}
     assert handler.lambda_handler(event(env, "Rejected"), None)["published"] == 0
 

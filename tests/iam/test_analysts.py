@@ -102,6 +102,9 @@ def _requests(project, env_name: str, workgroup: dict) -> tuple[list, list]:
         ("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": n.evaluation_prefix}),
         ("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": f"{n.evaluation_prefix}abc123/"}),
         ("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": results}),
+        # The decisions table (who approved which version), beside the reports.
+        ("s3:GetObject", f"arn:aws:s3:::{bucket}/{n.decisions_prefix}3-Approved.json", {}),
+        ("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": n.decisions_prefix}),
         ("s3:GetBucketLocation", f"arn:aws:s3:::{bucket}", {}),
         ("kms:Decrypt", key, via_s3),
         ("kms:GenerateDataKey", key, via_s3),
@@ -111,6 +114,7 @@ def _requests(project, env_name: str, workgroup: dict) -> tuple[list, list]:
         ("s3:GetObject", f"arn:aws:s3:::{bucket}/{n.sagemaker_prefix}data/abc123/train/train.csv", {}),
         ("s3:GetObject", f"arn:aws:s3:::{bucket}/{n.registry_ledger_prefix}3/ModelsApproved", {}),
         ("s3:PutObject", f"arn:aws:s3:::{bucket}/{n.evaluation_prefix}abc123/evaluation.json", {}),
+        ("s3:PutObject", f"arn:aws:s3:::{bucket}/{n.decisions_prefix}3-Approved.json", {}),  # no forged decision
         ("s3:DeleteObject", f"arn:aws:s3:::{bucket}/{results}query-1.csv", {}),
         ("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": ""}),
         ("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": "lambda/"}),

@@ -56,6 +56,8 @@ NOT_NEEDED: dict[str, str] = {
     "sns:PutDataProtectionPolicy": "the topic has no data protection policy",
     **{p: "the Glue database has no connection" for p in ("glue:CreateConnection", "glue:PassConnection", "glue:GetConnection",
                                                           "glue:UpdateConnection", "glue:DeleteConnection")},
+    "glue:GetSchemaVersion": "the decisions table names no schema-registry schema (SchemaReference)",
+    "lakeformation:GetDataAccess": "the artifact bucket is not registered with Lake Formation: Glue vends no credentials for it",
     **{p: "the QuickSight data source is put in no folder" for p in ("quicksight:CreateFolderMembership", "quicksight:DeleteFolderMembership",
                                                                     "quicksight:ListFoldersForResource")},
     **{p: "who may use the bucket is set by an administrator's make deploy, never by a push"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import re
 import tarfile
 
 import numpy as np
@@ -220,6 +221,8 @@ def test_evaluate_scores_raw_test_rows_through_the_contract_and_writes_evaluatio
     assert written == doc
     assert written["binary_classification_metrics"]["auc"]["value"] == 0.75
     assert written["binary_classification_metrics"]["accuracy"]["value"] == 0.75
+    # Dated for the analysts' trend query (docs/analysts.md), in the form Athena's from_iso8601_timestamp reads.
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", written[evaluate.EVALUATED_AT])
 
 
 def test_package_holds_booster_contract_and_serving_code_byte_stably(tmp_path):

@@ -191,3 +191,53 @@ def test_a_failed_pipeline_run_reaches_the_operations_topic(rendered, project, e
     key_users = [s for s in home[key_id]["Properties"]["KeyPolicy"]["Statement"]
                  if s.get("Principal") == {"Service": ["events.amazonaws.com"]}]
     assert len(key_users) == 1 and set(key_users[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+
+
+# What Glue sends when a crawl fails (the EventBridge user guide's sample) and when a scheduled crawl does not start
+# ("Automating AWS Glue with EventBridge": crawlerName, errorMessage), renamed per case.
+FAILED_CRAWL = {"source": "aws.glue", "detail-type": "Glue Crawler State Change",
+                "detail": {"crawlerName": "test-crawler-notification", "errorMessage": "Internal Service Exception",
+                           "accountId": "1234", "state": "Failed", "message": "Crawler Failed",
+                           "cloudWatchLogLink": "https://console.aws.amazon.com/cloudwatch/home?region=us-east-1"
+                                                "#logEventViewer:group=/aws-glue/crawlers;stream=test-crawler-notification"}}
+UNSTARTED_CRAWL = {"source": "aws.glue", "detail-type": "Glue Scheduled Crawler Invocation Failure",
+                   "detail": {"customerId": "1234", "crawlerName": "test-crawler-notification",
+                              "errorMessage": "Service is unable to assume provided role"}}
+
+
+def test_a_failed_or_unstarted_crawl_of_every_crawler_reaches_the_operations_topic(project, rendered):
+    """Glue has no crawler metric to alarm on: a crawl that failed (an unreadable report, a denied key) or that its
+    schedule could not start left the table without every report since, silently. Every crawler the templates make,
+    in every env and variant, has rules that send exactly those events to the operations topic, which admits them."""
+    from tests.support.concrete_envs import env_renders
+    from tests.support.events import deliver
+    from tests.support.resolve import resolve_all
+
+    def crawl(sample: dict, crawler: str, **changes) -> dict:
+        return {**sample, "detail": {**sample["detail"], "crawlerName": crawler, **changes}}
+
+    checked = 0
+    for env in env_renders(project, rendered):
+        stacks = resolve_all(env.rendered, env.project, env.env, list(BUILDERS))
+        policies = [r["Properties"]["PolicyDocument"] for r in stacks["pipeline"].resources("AWS::SNS::TopicPolicy").values()]
+        topic = stacks["pipeline"].physical("OperationsTopic", None)
+        admitted = [arn for policy in policies for s in policy["Statement"]
+                    if s["Effect"] == "Allow" and s["Principal"] == {"Service": ["events.amazonaws.com"]}
+                    for arn in s["Condition"]["ArnEquals"]["aws:SourceArn"]]
+        for stack in stacks.values():
+            for crawler in stack.resources("AWS::Glue::Crawler").values():
+                name = crawler["Properties"]["Name"]
+                rules = [r["Properties"] for r in stack.resources("AWS::Events::Rule").values()
+                         if r["Properties"]["EventPattern"].get("source") == ["aws.glue"]
+                         and [t["Arn"] for t in r["Properties"]["Targets"]] == [topic]]
+                sent = [crawl(FAILED_CRAWL, name), crawl(FAILED_CRAWL, name, state="Succeeded"),
+                        crawl(FAILED_CRAWL, name, state="Started"), crawl(FAILED_CRAWL, f"{name}-other"),
+                        crawl(UNSTARTED_CRAWL, name), crawl(UNSTARTED_CRAWL, f"{name}-other")]
+                reached = sorted([d["crawlerName"], d.get("state", "not started")] for rule in rules
+                                 for d in deliver(rule["EventPattern"], "eu-west-1", sent))
+                assert reached == [[name, "Failed"], [name, "not started"]], f"{env.label}: crawler {name}: the topic hears {reached}"
+                for rule in rules:
+                    arn = f"arn:aws:events:{stack.pseudo['AWS::Region']}:{stack.pseudo['AWS::AccountId']}:rule/{rule['Name']}"
+                    assert arn in admitted, f"{env.label}: the operations topic admits {admitted}, not {arn}"
+                checked += 1
+    assert checked >= len(project.environments)

@@ -116,8 +116,9 @@ def crawler_statements() -> list[Statement]:
 
 
 def metrics_function_statements() -> list[Statement]:
-    """The event consumer's basics, plus: publish into the project's metrics namespace, and create or
-    delete its count markers (SSE-KMS objects, so it makes data keys) under the ledger prefix."""
+    """The event consumer's basics, plus: publish into the project's metrics namespace, create or delete its count
+    markers (SSE-KMS objects, so it makes data keys) under the ledger prefix, and create decision records (never
+    delete: they are the analysts' history)."""
     return [
         *consumer_statements("MetricsFunctionName", "MetricsDeadLetterQueueName"),
         put_metrics("RegistryMetrics", "${MetricsNamespace}"),
@@ -127,6 +128,7 @@ def metrics_function_statements() -> list[Statement]:
             Action=[awacs.s3.PutObject, awacs.s3.DeleteObject],
             Resource=[artifact_bucket_arn("/${RegistryLedgerPrefix}*")],
         ),
+        Statement(Sid="DecisionRecords", Effect=Allow, Action=[awacs.s3.PutObject], Resource=[artifact_bucket_arn("/${DecisionsPrefix}*")]),
         encrypt_by_alias("CountLedgerEncrypt", "${ArtifactKeyAlias}"),
     ]
 

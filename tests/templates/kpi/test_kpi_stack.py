@@ -77,6 +77,10 @@ def test_no_quicksight_data_source_without_principals(fixture_project, fixture_r
         assert not [r for r in tmpl["Resources"].values() if r["Type"] == "AWS::QuickSight::DataSource"], env
 
 
+def quicksight_service_role(account: str) -> str:
+    return f"arn:aws:iam::{account}:role/service-role/aws-quicksight-service-role-v0"
+
+
 @pytest.mark.parametrize("principals", [PRINCIPALS[:1], PRINCIPALS], ids=["one", "two"])
 def test_quicksight_data_source_exists_and_grants_exactly_the_configured_principals(tmp_path, principals):
     shutil.copytree(FIXTURE_CONFIG, tmp_path / "config")
@@ -84,6 +88,7 @@ def test_quicksight_data_source_exists_and_grants_exactly_the_configured_princip
     data = yaml.safe_load(dev_file.read_text())
     data["kpi"]["quicksight_principals"] = principals
     data["account_id"] = principals[0].split(":")[4]  # naming principals needs it
+    data["kpi"]["analyst_principals"] = [quicksight_service_role(data["account_id"])]  # QuickSight queries as it
     dev_file.write_text(yaml.safe_dump(data))
     project = config.load(tmp_path / "config")
     files = render.render(project)
@@ -111,6 +116,7 @@ def test_as_many_quicksight_principals_as_the_data_source_takes_each_get_a_permi
     principals = [f"arn:aws:quicksight:eu-west-1:111111111111:user/default/u{i}" for i in range(DATA_SOURCE_PERMISSIONS + 1)]
     data["kpi"]["quicksight_principals"] = principals[:-1]
     data["account_id"] = principals[0].split(":")[4]  # naming principals needs it
+    data["kpi"]["analyst_principals"] = [quicksight_service_role(data["account_id"])]  # QuickSight queries as it
     dev_file.write_text(yaml.safe_dump(data))
     kpi = load(render.render(config.load(tmp_path / "config"))["dev/kpi.yaml"])
     assert [p["Principal"] for p in kpi["Resources"]["KpiDataSource"]["Properties"]["Permissions"]] == principals[:-1]
@@ -129,7 +135,7 @@ def test_metrics_function_runs_the_packaged_handler_with_this_envs_namespace_and
     assert fn["Code"]["S3Key"] == lambda_package.parameters(ROOT / "lambda_src")["MetricsCodeKey"]
     assert fn["Environment"]["Variables"] == {"METRICS_NAMESPACE": n.metrics_namespace, "MODEL_PACKAGE_GROUP": n.model_package_group,
                                               "LEDGER_BUCKET": f"<import {n.stack('pipeline')}-ArtifactBucketName>",
-                                              "LEDGER_PREFIX": n.registry_ledger_prefix}
+                                              "LEDGER_PREFIX": n.registry_ledger_prefix, "DECISIONS_PREFIX": n.decisions_prefix}
     assert fn["FunctionName"] == n.metrics_function
     assert "DeadLetterConfig" in fn
 
@@ -221,11 +227,12 @@ def test_metrics_function_role_publishes_only_into_the_project_namespace():
             assert s["Action"] == ["cloudwatch:PutMetricData"]
 
 
-def test_metrics_function_role_writes_only_its_count_markers():
-    writes = [s for s in _statements(functions.metrics_function_statements)
+def test_metrics_function_role_writes_only_its_count_markers_and_decision_records():
+    bucket = "arn:${AWS::Partition}:s3:::${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}"
+    writes = [(s["Action"], s["Resource"]) for s in _statements(functions.metrics_function_statements)
               if {"s3:PutObject", "s3:DeleteObject"} & set(s["Action"])]
-    assert [w["Resource"] for w in writes] == [
-        [{"Fn::Sub": "arn:${AWS::Partition}:s3:::${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}/${RegistryLedgerPrefix}*"}]]
+    assert writes == [(["s3:PutObject", "s3:DeleteObject"], [{"Fn::Sub": f"{bucket}/${{RegistryLedgerPrefix}}*"}]),
+                      (["s3:PutObject"], [{"Fn::Sub": f"{bucket}/${{DecisionsPrefix}}*"}])]  # records are never deleted
 
 
 def test_crawler_role_can_decrypt_reports_and_encrypt_its_logs():
@@ -251,3 +258,40 @@ def test_the_crawler_makes_its_table_at_the_evaluation_folder_of_every_env(rende
         assert level == len(folders), f"env {env}: table level {level}, but the reports live at {'/'.join(folders)}"
         table = stacks["kpi"].resources("AWS::Lambda::Function")["PartitionsFunction"]["Properties"]["Environment"]["Variables"]["GLUE_TABLE"]
         assert table == folders[-1], f"env {env}: the partitions function adds partitions to {table}, the crawler makes {folders[-1]}"
+
+
+def test_every_crawler_keeps_one_schema_for_old_and_new_partitions(project, rendered):
+    """A report that gains a metric must not break the partitions crawled before it. Without InheritFromTable each
+    partition keeps the schema its own files had, and Athena refuses a table whose partitions' schemas disagree
+    with it ("HIVE_PARTITION_SCHEMA_MISMATCH"); with it, Glue gives every partition the table's schema ("How to prevent
+    the crawler from changing an existing schema", AWS Glue developer guide), which gains the new column
+    (UPDATE_IN_DATABASE), and older partitions read it as null. Every crawler of every env and variant."""
+    from tests.support.concrete_envs import env_renders
+
+    checked = 0
+    for env in env_renders(project, rendered):
+        for stack in env.stacks:
+            for logical_id, resource in env.template(stack)["Resources"].items():
+                if resource["Type"] != "AWS::Glue::Crawler":
+                    continue
+                properties = resource["Properties"]
+                configuration = json.loads(properties["Configuration"])
+                where = f"{env.label}: {stack} {logical_id}"
+                assert configuration["Version"] == 1.0, where
+                assert configuration["CrawlerOutput"]["Partitions"] == {"AddOrUpdateBehavior": "InheritFromTable"}, where
+                assert properties["SchemaChangePolicy"]["UpdateBehavior"] == "UPDATE_IN_DATABASE", where
+                checked += 1
+    assert checked >= len(project.environments)
+
+
+@pytest.mark.every_env
+def test_the_decisions_table_reads_what_the_metrics_function_writes(rendered, project, env):
+    """Same bucket and folder as the function's records, the columns each record holds, one JSON object a line."""
+    stack = resolve.alone(rendered, project, env, "kpi")
+    variables = stack.value(stack.template["Resources"]["MetricsFunction"]["Properties"])["Environment"]["Variables"]
+    table = stack.value(stack.template["Resources"]["DecisionsTable"]["Properties"])["TableInput"]
+    storage = table["StorageDescriptor"]
+    assert storage["Location"] == f"s3://{variables['LEDGER_BUCKET']}/{variables['DECISIONS_PREFIX']}"
+    assert [(c["Name"], c["Type"]) for c in storage["Columns"]] == list(contract.DECISION_COLUMNS)
+    assert storage["SerdeInfo"]["SerializationLibrary"] == "org.apache.hive.hcatalog.data.JsonSerDe"
+    assert table["Name"] == names.DECISIONS_TABLE and "PartitionKeys" not in table  # every file, no partition to add

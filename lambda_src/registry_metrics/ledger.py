@@ -1,0 +1,34 @@
+"""The metrics function's ledger: shared/ledger.py's claim-once markers, one per version and count
+(<prefix><version>/<metric>), and each decision's record for analysts (decisions.py), created the same way, once,
+and kept (<decisions_prefix><version>-<status>.json)."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from shared.ledger import Ledger as Markers
+
+from .events import Change
+
+
+def version_name(change: Change) -> str:
+    """The version number; a version without a usable number is named by its package ARN."""
+    if change.version is not None and 0 < change.version < 10**9:
+        return str(change.version)
+    return "arn-" + hashlib.sha256(change.package_arn.encode("utf-8", "backslashreplace")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Ledger(Markers):
+    decisions_prefix: str  # ends with "/": the decisions table's folder
+
+    def claim_count(self, s3, change: Change, metric: str) -> str | None:
+        return self.claim(s3, f"{version_name(change)}/{metric}")
+
+    def decision_key(self, change: Change) -> str:
+        return f"{self.decisions_prefix}{version_name(change)}-{change.status}.json"
+
+    def record(self, s3, change: Change, body: bytes) -> bool:
+        """Create the decision's record; False if an earlier delivery of the change made it."""
+        records = Markers(self.bucket, self.decisions_prefix)
+        return records.claim(s3, f"{version_name(change)}-{change.status}.json", body) is not None
