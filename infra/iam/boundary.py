@@ -25,7 +25,7 @@ from infra.iam.runtime import builds, delivery, functions, jobs
 DELIVERY = "delivery"  # the pipeline and the source events that start it
 BUILDS = "builds"  # the Synth and Upsert CodeBuild projects, which run the repository's code
 JOBS = "jobs"  # the SageMaker pipeline's jobs and the endpoints' model role
-FUNCTIONS = "functions"  # the registry's Lambdas and the crawler
+FUNCTIONS = "functions"  # the registry's Lambdas, the subscriber check and the crawler
 # The deployment pipeline's Resolve Lambda (and production's rollout): apart, so the registry's functions
 # can never reach an endpoint, and each boundary stays within IAM's size.
 SERVING_FUNCTIONS = "serving"
@@ -83,6 +83,8 @@ def common_statements(kind: str, serves_models: bool, seeds_sample: bool = True)
         *functions.metrics_function_statements(),
         *functions.crawler_statements(),
         *functions.partitions_function_statements(),
+        *functions.subscriber_check_statements(),
+        *functions.subscriber_schedule_statements(),
     ]
 
 

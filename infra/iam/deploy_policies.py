@@ -27,6 +27,7 @@ import awacs.logs
 import awacs.quicksight
 import awacs.s3
 import awacs.sagemaker
+import awacs.scheduler
 import awacs.sns
 from awacs.aws import (Allow, ArnLike, Bool, Condition, ForAllValuesStringLike, ForAnyValueStringEquals,
                        Statement, StringEquals)
@@ -239,13 +240,14 @@ def pipeline_stack(source_type: str) -> list[Statement]:
 
 def _event_consumers(sid: str, consumers: list[tuple[str, str]], matched: tuple[rule_events.Pair, ...],
                      extra_targets: tuple[Sub, ...] = (),
-                     invoked_by_events: bool = True) -> list[Statement]:
+                     invoked_by_events: bool = True, by_roles: tuple[str, ...] = ()) -> list[Statement]:
     """Model-package (or pipeline) event consumers, each (function, role) by name parameter: the functions (from zips
     in the SSE-KMS artifact bucket), their log groups and rules, and their roles (made by the IAM stack, only passed
     to Lambda here). Their dead-letter queues are the messaging stack's: nothing here may create one or write its
     policy. One statement per kind of resource, naming every consumer's, so the policy stays short as consumers are
-    added."""
+    added. `by_roles`: the function parameters of those invoked only through a role (a schedule's), never let in."""
     functions = [f"${{{function_param}}}" for function_param, _ in consumers]
+    let_in = [f"${{{function_param}}}" for function_param, _ in consumers if function_param not in by_roles]
     return [
         _allow(
             f"{sid}Functions",
@@ -266,7 +268,7 @@ def _event_consumers(sid: str, consumers: list[tuple[str, str]], matched: tuple[
             Sid=f"{sid}InvokedOnlyByEventBridge",
             Effect=Allow,
             Action=[awacs.awslambda.AddPermission],
-            Resource=[arn("lambda", f"function:{f}") for f in functions],
+            Resource=[arn("lambda", f"function:{f}") for f in let_in],
             Condition=Condition(StringEquals({"lambda:Principal": "events.amazonaws.com"})),
         )] if invoked_by_events else []),
         # Lambda fetches the zip with the caller's credentials: read lambda/ and decrypt it.
@@ -363,10 +365,18 @@ def kpi_stack() -> list[Statement]:
 def kpi_stack_functions() -> list[Statement]:
     """The KPI stack's two event consumers, apart from kpi_stack(): with them the role's inline policy passes IAM's
     10,240 characters once names are long, so they go into a managed policy (6,144) of the same role."""
-    return _event_consumers("KpiFunctions", [
-        ("MetricsFunctionName", "MetricsFunctionRoleName"),
-        ("PartitionsFunctionName", "PartitionsFunctionRoleName"),
-    ], rule_events.STACK_EVENTS["kpi"])
+    return [
+        *_event_consumers("KpiFunctions", [
+            ("MetricsFunctionName", "MetricsFunctionRoleName"),
+            ("PartitionsFunctionName", "PartitionsFunctionRoleName"),
+            ("SubscriberCheckFunctionName", "SubscriberCheckFunctionRoleName"),
+        ], rule_events.STACK_EVENTS["kpi"], by_roles=("SubscriberCheckFunctionName",)),
+        # The subscriber check's schedule, run as the IAM stack's role that may invoke that function alone.
+        _allow("SubscriberCheckSchedule", actions(awacs.scheduler, "CreateSchedule", "UpdateSchedule", "DeleteSchedule",
+                                                  "GetSchedule"),
+               [arn("scheduler", "schedule/default/${SubscriberCheckScheduleName}")]),
+        *_pass_existing_role("SubscriberSchedule", "SubscriberScheduleRoleName", "scheduler.amazonaws.com"),
+    ]
 
 
 def deployment_stack() -> list[Statement]:

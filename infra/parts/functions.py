@@ -68,7 +68,7 @@ class Function:
     code: tuple[str, str, str]  # (S3-key parameter, lambda_src folder, what the parameter's description calls it)
     code_bucket: object
     key_arn: object  # the log group's key
-    dead_letter_queue_arn: object
+    dead_letter_queue_arn: object  # None: a scheduled function, whose missed run its alarm sees as missing data
     environment: dict
     memory: int = 256
     timeout: int = 60
@@ -85,7 +85,9 @@ def add(t: Template, spec: Function) -> awslambda.Function:
     if spec.on_failure_destination:
         wiring = {"LoggingConfig": awslambda.LoggingConfig(LogGroup=Ref(group)), "KmsKeyArn": spec.key_arn}
     else:
-        wiring = {"DependsOn": [group.title], "DeadLetterConfig": awslambda.DeadLetterConfig(TargetArn=spec.dead_letter_queue_arn)}
+        wiring = {"DependsOn": [group.title]}
+        if spec.dead_letter_queue_arn is not None:
+            wiring["DeadLetterConfig"] = awslambda.DeadLetterConfig(TargetArn=spec.dead_letter_queue_arn)
     function = t.add_resource(awslambda.Function(
         f"{spec.prefix}Function",
         FunctionName=Ref(spec.name_param),

@@ -147,6 +147,7 @@ def test_every_runtime_role_carries_the_boundary_of_its_kind_and_no_deploy_role_
     kind_of = {"CodePipelineRole": "delivery", "SourceEventsRole": "delivery", "SynthBuildRole": "builds",
                "UpsertBuildRole": "builds", "SageMakerExecutionRole": "jobs", "ModelRole": "jobs", "NotifierRole": "functions",
                "MetricsFunctionRole": "functions", "PartitionsFunctionRole": "functions", "CrawlerRole": "functions",
+               "SubscriberCheckFunctionRole": "functions", "SubscriberScheduleRole": "functions",
                "DeploymentPipelineRole": "delivery", "DeploymentEventsRole": "delivery", "ResolveFunctionRole": "serving",
                "SmokeTestFunctionRole": "smoke"}
     for env in envs:
