@@ -95,6 +95,7 @@ VALUES: dict[str, Callable[[Names], object]] = {
     "SubscriberCheckFunctionRoleName": lambda n: n.subscriber_check_role,
     "SubscriberCheckScheduleName": lambda n: n.subscriber_check,
     "SubscriberScheduleRoleName": lambda n: n.subscriber_schedule_role,
+    "ChatChannelRoleName": lambda n: n.chat_channel_role,
     "PartitionsDeadLetterQueueName": lambda n: n.partitions_dlq,
     "RegistryLedgerPrefix": lambda n: n.registry_ledger_prefix,
     "MetricsDeadLetterQueueName": lambda n: n.metrics_dlq,

@@ -154,6 +154,11 @@ class Names:
         return self.role("subscriber-check")
 
     @property
+    def chat_channel_role(self) -> str:
+        """The role of the env's AWS Chatbot channel configurations (notifications.chat)."""
+        return self.role("chat")
+
+    @property
     def subscriber_schedule_role(self) -> str:
         """EventBridge Scheduler runs the subscriber check as this role."""
         return self.role("subscriber-schedule")
@@ -354,7 +359,7 @@ _LIMITS = (
     ("CloudWatch dashboard name", lambda n: [n.dashboard], 255, "project.name"),
     ("IAM role name", lambda n: [n.sagemaker_execution_role, n.codepipeline_role, n.synth_build_role, n.upsert_build_role,
                                 n.source_events_role, n.notifier_role, n.crawler_role, n.metrics_function_role, n.partitions_function_role,
-                                n.subscriber_check_role, n.subscriber_schedule_role,
+                                n.subscriber_check_role, n.subscriber_schedule_role, n.chat_channel_role,
                                 n.deployment_pipeline_role, n.deployment_events_role, n.resolve_function_role,
                                 n.smoke_test_function_role, n.model_role]
                                + [n.deploy_role(s) for s in PIPELINE_STACKS + ENDPOINT_STACKS], 64, "project.short_name"),
@@ -365,6 +370,7 @@ _LIMITS = (
     ("EventBridge rule name", lambda n: [n.metrics_rule, n.partitions_rule, n.deployment_rule], 64, "project.short_name"),
     ("SQS queue name", lambda n: [n.metrics_dlq, n.partitions_dlq, n.deployment_dlq], 80, "project.short_name"),
     ("EventBridge Scheduler schedule name", lambda n: [n.subscriber_check], 64, "project.short_name"),
+    ("AWS Chatbot configuration name", lambda n: [f"{n.prefix}-{kind}" for kind in ("slack", "teams")], 128, "project.short_name"),
     ("SNS topic name", lambda n: [n.topic], 256, "project.short_name"),
     ("KMS alias", lambda n: [n.artifact_key_alias], 256, "project.short_name"),
     ("SageMaker pipeline name", lambda n: [n.sagemaker_pipeline], 256, "sagemaker_pipeline.name"),

@@ -62,7 +62,7 @@ def runtime_statements(serves_models: bool, kind: str | None = None) -> list[Sta
     return out
 
 
-def common_statements(kind: str, serves_models: bool, seeds_sample: bool = True) -> list[Statement]:
+def common_statements(kind: str, serves_models: bool, seeds_sample: bool = True, chat: bool = True) -> list[Statement]:
     """The statements of the roles `kind` caps, but the source-specific ones. Where the env serves no models, none of
     the serving roles' (serving-iam stack): no boundary there leaves room for a deployment pipeline, an endpoint stack
     or a model."""
@@ -85,6 +85,7 @@ def common_statements(kind: str, serves_models: bool, seeds_sample: bool = True)
         *functions.partitions_function_statements(),
         *functions.subscriber_check_statements(),
         *functions.subscriber_schedule_statements(),
+        *(functions.chat_channel_statements() if chat else []),  # only an env that names chat channels has their role
     ]
 
 
@@ -259,9 +260,10 @@ def first_run_key_use() -> Statement:
     )
 
 
-def boundary_statements(kind: str, source_type: str, serves_models: bool, seeds_sample: bool = True) -> list:
+def boundary_statements(kind: str, source_type: str, serves_models: bool, seeds_sample: bool = True,
+                        chat: bool = True) -> list:
     """The roles' common statements, merged; for the delivery roles, those of the env's source type, merged."""
-    statements = [*merged(common_statements(kind, serves_models, seeds_sample))]
+    statements = [*merged(common_statements(kind, serves_models, seeds_sample, chat))]
     if kind in FIRST_RUN_KINDS:
         statements.append(first_run_key_use().JSONrepr())
     if kind == DELIVERY:
@@ -269,7 +271,8 @@ def boundary_statements(kind: str, source_type: str, serves_models: bool, seeds_
     return statements
 
 
-def managed_policies(source_type: str, serves_models: bool, seeds_sample: bool = True) -> list[iam.ManagedPolicy]:
+def managed_policies(source_type: str, serves_models: bool, seeds_sample: bool = True,
+                     chat: bool = True) -> list[iam.ManagedPolicy]:
     """The boundaries (boundary_statements) of an env whose pipeline follows a `source_type` source."""
     return [
         iam.ManagedPolicy(
@@ -277,7 +280,7 @@ def managed_policies(source_type: str, serves_models: bool, seeds_sample: bool =
             ManagedPolicyName=Ref(name_param),
             Path=Ref("RolePath"),
             Description=Sub(f"Caps the ${{ResourcePrefix}} {kind} roles at the actions and resources they use"),
-            PolicyDocument={"Version": VERSION, "Statement": boundary_statements(kind, source_type, serves_models, seeds_sample)},
+            PolicyDocument={"Version": VERSION, "Statement": boundary_statements(kind, source_type, serves_models, seeds_sample, chat)},
         )
         for kind in kinds(serves_models) for logical_id, name_param in [BOUNDARIES[kind]]
     ]

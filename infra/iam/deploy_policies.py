@@ -13,6 +13,7 @@ import awacs.application_autoscaling
 import awacs.athena
 import awacs.cloudformation
 import awacs.awslambda
+import awacs.chatbot
 import awacs.cloudwatch
 import awacs.codebuild
 import awacs.codeconnections
@@ -173,9 +174,29 @@ def _pass_source_connection(source_type: str) -> list[Statement]:
                    [Ref("SourceConnectionArn")])]
 
 
-def pipeline_stack(source_type: str) -> list[Statement]:
-    """Artifact bucket and key, two CodeBuild projects, the pipeline, its source rule, the model group."""
+# An env's AWS Chatbot channel configurations (infra/parts/chat_subscriptions.py): chat-configuration/<type>/<name>.
+CHAT_CONFIGURATIONS = [arn("chatbot", f"chat-configuration/{kind}/${{ResourcePrefix}}-*", region=False)
+                       for kind in ("slack-channel", "microsoft-teams-channel")]
+
+
+def _chat_channels() -> list[Statement]:
+    """Read and tag the env's chat configurations. No Create, Update or Delete, and no iam:PassRole of their role: which
+    channel hears the topics, and which topics it hears, change only by an administrator's `make deploy`, never a push."""
     return [
+        _allow("ChatChannels", actions(awacs.chatbot, "TagResource", "UntagResource", "ListAssociations"),
+               CHAT_CONFIGURATIONS),
+        # These take no resource: "Actions, resources, and condition keys for AWS Chatbot".
+        _allow("ChatChannelLookupsNoResourceLevelPermission",
+               actions(awacs.chatbot, "DescribeSlackChannelConfigurations", "GetMicrosoftTeamsChannelConfiguration",
+                       "ListMicrosoftTeamsChannelConfigurations", "ListTagsForResource"), ["*"]),
+    ]
+
+
+def pipeline_stack(source_type: str, chat: bool = False) -> list[Statement]:
+    """Artifact bucket and key, two CodeBuild projects, the pipeline, its source rule, the model group; where the env
+    names chat channels, reading their configurations."""
+    return [
+        *(_chat_channels() if chat else []),
         *_kms_aliases("ArtifactKey"),
         _allow(
             "ArtifactBucket",

@@ -79,6 +79,10 @@ NO_RESOURCE_LEVEL_ACTIONS = frozenset(
         "application-autoscaling:DescribeScalableTargets",  # Application Auto Scaling: its Describe calls
         "application-autoscaling:DescribeScalingPolicies",
         "application-autoscaling:DescribeScheduledActions",
+        "chatbot:DescribeSlackChannelConfigurations",  # AWS Chatbot: its describe, get and list calls
+        "chatbot:GetMicrosoftTeamsChannelConfiguration",
+        "chatbot:ListMicrosoftTeamsChannelConfigurations",
+        "chatbot:ListTagsForResource",
     }
 )
 

@@ -129,6 +129,13 @@ def subscriber_check_statements() -> list[Statement]:
     ]
 
 
+def chat_channel_statements() -> list[Statement]:
+    """The env's chat channels' role (AWS Chatbot assumes it): see this env's alarms and nothing else. Delivering the
+    topics' messages needs no permission of it; anything more would be an action someone in the channel could run."""
+    return [Statement(Sid="DescribeAlarms", Effect=Allow, Action=[awacs.cloudwatch.DescribeAlarms],
+                      Resource=[arn("cloudwatch", "alarm:${ResourcePrefix}-*")])]
+
+
 def subscriber_schedule_statements() -> list[Statement]:
     """EventBridge Scheduler invokes the subscriber check, and nothing else, as this role."""
     return [Statement(Sid="InvokeSubscriberCheck", Effect=Allow, Action=[awacs.awslambda.InvokeFunction],
