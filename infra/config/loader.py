@@ -221,4 +221,21 @@ def load(config_dir: Path | str = CONFIG_DIR, only_env: str | None = None) -> Pr
     for key, emails_of in (("notifications.emails", lambda e: e.emails), ("operations.emails", lambda e: e.operations_emails)):
         for env in project.environments.values():
             _check_subscription_ids([(env.file, f"{key}[{i}]", email) for i, email in enumerate(emails_of(env))])
+    _check_chat_channels(project)
     return project
+
+
+def _check_chat_channels(project: Project) -> None:
+    """AWS Chatbot takes one configuration per chat channel and account ("has already been configured for AWS account"):
+    two envs that may share an account (the same account_id, or one not pinned) cannot name the same channel."""
+    seen: dict[tuple, list[tuple[str, str | None]]] = {}
+    for env in project.environments.values():
+        for kind, ids in sorted(env.chat.items()):
+            channel = (kind, ids.get("workspace_id") or ids.get("team_id"), ids["channel_id"])
+            for other, account in seen.get(channel, []):
+                if not (account and env.account_id and account != env.account_id):
+                    raise ConfigError(env.file, f"notifications.chat.{kind}.channel_id",
+                                      f"{other} names the same channel, and the two envs may share an account: AWS Chatbot "
+                                      "takes one configuration per channel and account (use another channel, or pin "
+                                      "different account_id values)")
+            seen.setdefault(channel, []).append((env.file, env.account_id))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Mapping
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -75,6 +76,7 @@ class Environment:
     operations_emails: tuple[str, ...] = ()  # alarms and releases waiting for approval
     release_approval: bool = False  # a person approves each release before any stack of the env changes
     deployment: Deployment | None = None  # serving approved models; None: this env has no endpoints
+    chat: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))  # kind (slack, teams) -> its channel's IDs
 
 
 @dataclass(frozen=True)

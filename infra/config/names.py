@@ -163,6 +163,20 @@ class Names:
         return self.role("report-partitions")
 
     @property
+    def subscriber_check_role(self) -> str:
+        return self.role("subscriber-check")
+
+    @property
+    def chat_channel_role(self) -> str:
+        """The role of the env's AWS Chatbot channel configurations (notifications.chat)."""
+        return self.role("chat")
+
+    @property
+    def subscriber_schedule_role(self) -> str:
+        """EventBridge Scheduler runs the subscriber check as this role."""
+        return self.role("subscriber-schedule")
+
+    @property
     def metrics_function_role(self) -> str:
         return self.role("registry-metrics")
 
@@ -327,6 +341,16 @@ class Names:
         return f"{self.prefix}-report-partitions-dlq"
 
     @property
+    def subscriber_check(self) -> str:
+        """Lambda (and its schedule) that counts each topic's confirmed subscribers (lambda_src/subscriber_check)."""
+        return f"{self.prefix}-subscriber-check"
+
+    @property
+    def unheard_alarms(self) -> tuple[str, ...]:
+        """The subscriber check's alarms: a topic with no confirmed subscriber (infra/stacks/kpi.py names them so)."""
+        return tuple(f"{topic}-unheard" for topic in (self.topic, self.operations_topic))
+
+    @property
     def registry_ledger_prefix(self) -> str:
         """Where the registry-metrics function marks what it has counted, so a repeated event counts nothing."""
         return f"{REGISTRY_LEDGER_PREFIX}{self.model_package_group}/"
@@ -353,15 +377,18 @@ _LIMITS = (
     ("CloudWatch dashboard name", lambda n: [n.dashboard], 255, "project.name"),
     ("IAM role name", lambda n: [n.sagemaker_execution_role, n.codepipeline_role, n.synth_build_role, n.upsert_build_role,
                                 n.source_events_role, n.notifier_role, n.crawler_role, n.metrics_function_role, n.partitions_function_role,
+                                n.subscriber_check_role, n.subscriber_schedule_role, n.chat_channel_role,
                                 n.deployment_pipeline_role, n.deployment_events_role, n.resolve_function_role,
                                 n.smoke_test_function_role, n.model_role]
                                + [n.deploy_role(s) for s in PIPELINE_STACKS + ENDPOINT_STACKS], 64, "project.short_name"),
     ("Lambda function name", lambda n: [n.notifier_function, n.resolve_function, n.smoke_test_function], 64, "project.short_name"),
     ("SageMaker endpoint name", lambda n: [n.staging_endpoint, n.production_endpoint], 63, "project.short_name"),
     ("Deployment pipeline name", lambda n: [n.deployment_pipeline], 100, "project.short_name"),
-    ("KPI metrics Lambda function name", lambda n: [n.metrics_function, n.partitions_function], 64, "project.short_name"),
+    ("KPI metrics Lambda function name", lambda n: [n.metrics_function, n.partitions_function, n.subscriber_check], 64, "project.short_name"),
     ("EventBridge rule name", lambda n: [n.metrics_rule, n.partitions_rule, n.deployment_rule], 64, "project.short_name"),
     ("SQS queue name", lambda n: [n.metrics_dlq, n.partitions_dlq, n.deployment_dlq], 80, "project.short_name"),
+    ("EventBridge Scheduler schedule name", lambda n: [n.subscriber_check], 64, "project.short_name"),
+    ("AWS Chatbot configuration name", lambda n: [f"{n.prefix}-{kind}" for kind in ("slack", "teams")], 128, "project.short_name"),
     ("SNS topic name", lambda n: [n.topic], 256, "project.short_name"),
     ("KMS alias", lambda n: [n.artifact_key_alias], 256, "project.short_name"),
     ("SageMaker pipeline name", lambda n: [n.sagemaker_pipeline], 256, "sagemaker_pipeline.name"),

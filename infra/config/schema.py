@@ -29,6 +29,39 @@ TAGS = {
                              "x-expect": "a tag value of 1 to 256 letters, digits, spaces or _ . : / = + @ -"},
 }
 
+# The ID formats AWS::Chatbot::SlackChannelConfiguration and ::MicrosoftTeamsChannelConfiguration accept (their
+# CloudFormation resource schemas). The workspace or team must be authorised once in the Chatbot console first.
+UUID = r"^[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$"
+CHAT = {
+    "type": "object",
+    "additionalProperties": False,
+    "default": {},
+    "description": "optional: a Slack channel and/or a Microsoft Teams channel that hears both topics, through AWS Chatbot "
+                   "(Amazon Q Developer in chat applications). Authorise the Slack workspace or the Microsoft team once in "
+                   "that service's console first, and copy the IDs from there; one channel takes one configuration per "
+                   "account, so two envs of one account need two channels; a change takes effect with `make deploy` and "
+                   "[`CFN_ROLE_ARN`](operations.md#an-administrators-cloudformation-role-cfn_role_arn), not with a push "
+                   "([chat](notifications.md#chat-slack-or-microsoft-teams))",
+    "properties": {
+        "slack": {"type": "object", "additionalProperties": False, "required": ["workspace_id", "channel_id"], "properties": {
+            "workspace_id": {"type": "string", "pattern": r"^[0-9A-Z]{1,255}$", "x-expect": "a Slack workspace ID like T0123ABCD",
+                             "description": "the authorised Slack workspace's ID (from the Chatbot console)"},
+            "channel_id": {"type": "string", "pattern": r"^[A-Za-z0-9]{1,256}$", "x-expect": "a Slack channel ID like C0123ABCD",
+                           "description": "the channel's ID (the end of its link); invite the Chatbot app to a private channel"},
+        }},
+        "teams": {"type": "object", "additionalProperties": False, "required": ["team_id", "tenant_id", "channel_id"], "properties": {
+            "team_id": {"type": "string", "pattern": UUID, "x-expect": "a Microsoft Teams team ID (a UUID)",
+                        "description": "the authorised team's ID (from the Chatbot console)"},
+            "tenant_id": {"type": "string", "pattern": UUID, "x-expect": "a Microsoft Entra tenant ID (a UUID)",
+                          "description": "the team's tenant ID (from the Chatbot console)"},
+            "channel_id": {"type": "string", "maxLength": 256,
+                           "pattern": r"^([a-zA-Z0-9-_=+/.,])*%3[aA]([a-zA-Z0-9-_=+/.,])*%40([a-zA-Z0-9-_=+/.,])*$",
+                           "x-expect": "a Teams channel ID as its link gives it, URL-encoded (19%3a…%40thread.tacv2)",
+                           "description": "the channel's ID from its link, URL-encoded"},
+        }},
+    },
+}
+
 PROJECT = {
     "type": "object",
     "additionalProperties": False,
@@ -167,6 +200,7 @@ ENVIRONMENT = {
                            "([notifications](notifications.md#configure-who-hears-about-what)); a change takes effect with `make deploy` "
                            "(an administrator; with [`CFN_ROLE_ARN`](operations.md#an-administrators-cloudformation-role-cfn_role_arn) too "
                            "when `operations.emails` is not set, since the operations topic then mails the same addresses), not with a push"},
+                "chat": CHAT,
                 "statuses": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": ["Approved", "Rejected", "PendingManualApproval"]},
                              "default": ["Approved"], "description": "which of `Approved`, `Rejected`, `PendingManualApproval` notify"},
             },

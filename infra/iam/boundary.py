@@ -25,7 +25,7 @@ from infra.iam.runtime import builds, delivery, functions, jobs
 DELIVERY = "delivery"  # the pipeline and the source events that start it
 BUILDS = "builds"  # the Synth and Upsert CodeBuild projects, which run the repository's code
 JOBS = "jobs"  # the SageMaker pipeline's jobs and the endpoints' model role
-FUNCTIONS = "functions"  # the registry's Lambdas and the crawler
+FUNCTIONS = "functions"  # the registry's Lambdas, the subscriber check and the crawler
 # The deployment pipeline's Resolve Lambda (and production's rollout): apart, so the registry's functions
 # can never reach an endpoint, and each boundary stays within IAM's size.
 SERVING_FUNCTIONS = "serving"
@@ -62,7 +62,7 @@ def runtime_statements(serves_models: bool, kind: str | None = None) -> list[Sta
     return out
 
 
-def common_statements(kind: str, serves_models: bool, seeds_sample: bool = True) -> list[Statement]:
+def common_statements(kind: str, serves_models: bool, seeds_sample: bool = True, chat: bool = True) -> list[Statement]:
     """The statements of the roles `kind` caps, but the source-specific ones. Where the env serves no models, none of
     the serving roles' (serving-iam stack): no boundary there leaves room for a deployment pipeline, an endpoint stack
     or a model."""
@@ -83,6 +83,9 @@ def common_statements(kind: str, serves_models: bool, seeds_sample: bool = True)
         *functions.metrics_function_statements(),
         *functions.crawler_statements(),
         *functions.partitions_function_statements(),
+        *functions.subscriber_check_statements(),
+        *functions.subscriber_schedule_statements(),
+        *(functions.chat_channel_statements() if chat else []),  # only an env that names chat channels has their role
     ]
 
 
@@ -257,9 +260,10 @@ def first_run_key_use() -> Statement:
     )
 
 
-def boundary_statements(kind: str, source_type: str, serves_models: bool, seeds_sample: bool = True) -> list:
+def boundary_statements(kind: str, source_type: str, serves_models: bool, seeds_sample: bool = True,
+                        chat: bool = True) -> list:
     """The roles' common statements, merged; for the delivery roles, those of the env's source type, merged."""
-    statements = [*merged(common_statements(kind, serves_models, seeds_sample))]
+    statements = [*merged(common_statements(kind, serves_models, seeds_sample, chat))]
     if kind in FIRST_RUN_KINDS:
         statements.append(first_run_key_use().JSONrepr())
     if kind == DELIVERY:
@@ -267,7 +271,8 @@ def boundary_statements(kind: str, source_type: str, serves_models: bool, seeds_
     return statements
 
 
-def managed_policies(source_type: str, serves_models: bool, seeds_sample: bool = True) -> list[iam.ManagedPolicy]:
+def managed_policies(source_type: str, serves_models: bool, seeds_sample: bool = True,
+                     chat: bool = True) -> list[iam.ManagedPolicy]:
     """The boundaries (boundary_statements) of an env whose pipeline follows a `source_type` source."""
     return [
         iam.ManagedPolicy(
@@ -275,7 +280,7 @@ def managed_policies(source_type: str, serves_models: bool, seeds_sample: bool =
             ManagedPolicyName=Ref(name_param),
             Path=Ref("RolePath"),
             Description=Sub(f"Caps the ${{ResourcePrefix}} {kind} roles at the actions and resources they use"),
-            PolicyDocument={"Version": VERSION, "Statement": boundary_statements(kind, source_type, serves_models, seeds_sample)},
+            PolicyDocument={"Version": VERSION, "Statement": boundary_statements(kind, source_type, serves_models, seeds_sample, chat)},
         )
         for kind in kinds(serves_models) for logical_id, name_param in [BOUNDARIES[kind]]
     ]

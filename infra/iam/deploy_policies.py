@@ -13,6 +13,7 @@ import awacs.application_autoscaling
 import awacs.athena
 import awacs.cloudformation
 import awacs.awslambda
+import awacs.chatbot
 import awacs.cloudwatch
 import awacs.codebuild
 import awacs.codeconnections
@@ -27,6 +28,7 @@ import awacs.logs
 import awacs.quicksight
 import awacs.s3
 import awacs.sagemaker
+import awacs.scheduler
 import awacs.sns
 from awacs.aws import (Allow, ArnLike, Bool, Condition, ForAllValuesStringLike, ForAnyValueStringEquals,
                        Statement, StringEquals)
@@ -172,9 +174,29 @@ def _pass_source_connection(source_type: str) -> list[Statement]:
                    [Ref("SourceConnectionArn")])]
 
 
-def pipeline_stack(source_type: str) -> list[Statement]:
-    """Artifact bucket and key, two CodeBuild projects, the pipeline, its source rule, the model group."""
+# An env's AWS Chatbot channel configurations (infra/parts/chat_subscriptions.py): chat-configuration/<type>/<name>.
+CHAT_CONFIGURATIONS = [arn("chatbot", f"chat-configuration/{kind}/${{ResourcePrefix}}-*", region=False)
+                       for kind in ("slack-channel", "microsoft-teams-channel")]
+
+
+def _chat_channels() -> list[Statement]:
+    """Read and tag the env's chat configurations. No Create, Update or Delete, and no iam:PassRole of their role: which
+    channel hears the topics, and which topics it hears, change only by an administrator's `make deploy`, never a push."""
     return [
+        _allow("ChatChannels", actions(awacs.chatbot, "TagResource", "UntagResource", "ListAssociations"),
+               CHAT_CONFIGURATIONS),
+        # These take no resource: "Actions, resources, and condition keys for AWS Chatbot".
+        _allow("ChatChannelLookupsNoResourceLevelPermission",
+               actions(awacs.chatbot, "DescribeSlackChannelConfigurations", "GetMicrosoftTeamsChannelConfiguration",
+                       "ListMicrosoftTeamsChannelConfigurations", "ListTagsForResource"), ["*"]),
+    ]
+
+
+def pipeline_stack(source_type: str, chat: bool = False) -> list[Statement]:
+    """Artifact bucket and key, two CodeBuild projects, the pipeline, its source rule, the model group; where the env
+    names chat channels, reading their configurations."""
+    return [
+        *(_chat_channels() if chat else []),
         *_kms_aliases("ArtifactKey"),
         _allow(
             "ArtifactBucket",
@@ -239,13 +261,14 @@ def pipeline_stack(source_type: str) -> list[Statement]:
 
 def _event_consumers(sid: str, consumers: list[tuple[str, str]], matched: tuple[rule_events.Pair, ...],
                      extra_targets: tuple[Sub, ...] = (),
-                     invoked_by_events: bool = True) -> list[Statement]:
+                     invoked_by_events: bool = True, by_roles: tuple[str, ...] = ()) -> list[Statement]:
     """Model-package (or pipeline) event consumers, each (function, role) by name parameter: the functions (from zips
     in the SSE-KMS artifact bucket), their log groups and rules, and their roles (made by the IAM stack, only passed
     to Lambda here). Their dead-letter queues are the messaging stack's: nothing here may create one or write its
     policy. One statement per kind of resource, naming every consumer's, so the policy stays short as consumers are
-    added."""
+    added. `by_roles`: the function parameters of those invoked only through a role (a schedule's), never let in."""
     functions = [f"${{{function_param}}}" for function_param, _ in consumers]
+    let_in = [f"${{{function_param}}}" for function_param, _ in consumers if function_param not in by_roles]
     return [
         _allow(
             f"{sid}Functions",
@@ -266,7 +289,7 @@ def _event_consumers(sid: str, consumers: list[tuple[str, str]], matched: tuple[
             Sid=f"{sid}InvokedOnlyByEventBridge",
             Effect=Allow,
             Action=[awacs.awslambda.AddPermission],
-            Resource=[arn("lambda", f"function:{f}") for f in functions],
+            Resource=[arn("lambda", f"function:{f}") for f in let_in],
             Condition=Condition(StringEquals({"lambda:Principal": "events.amazonaws.com"})),
         )] if invoked_by_events else []),
         # Lambda fetches the zip with the caller's credentials: read lambda/ and decrypt it.
@@ -366,10 +389,19 @@ def kpi_stack() -> list[Statement]:
 def kpi_stack_functions() -> list[Statement]:
     """The KPI stack's two event consumers, apart from kpi_stack(): with them the role's inline policy passes IAM's
     10,240 characters once names are long, so they go into a managed policy (6,144) of the same role."""
-    return _event_consumers("KpiFunctions", [
-        ("MetricsFunctionName", "MetricsFunctionRoleName"),
-        ("PartitionsFunctionName", "PartitionsFunctionRoleName"),
-    ], rule_events.STACK_EVENTS["kpi"], extra_targets=(arn("sns", "${OperationsTopicName}"),))  # failed crawls
+    return [
+        *_event_consumers("KpiFunctions", [
+            ("MetricsFunctionName", "MetricsFunctionRoleName"),
+            ("PartitionsFunctionName", "PartitionsFunctionRoleName"),
+            ("SubscriberCheckFunctionName", "SubscriberCheckFunctionRoleName"),
+        ], rule_events.STACK_EVENTS["kpi"], by_roles=("SubscriberCheckFunctionName",),
+                           extra_targets=(arn("sns", "${OperationsTopicName}"),)),  # failed crawls
+        # The subscriber check's schedule, run as the IAM stack's role that may invoke that function alone.
+        _allow("SubscriberCheckSchedule", actions(awacs.scheduler, "CreateSchedule", "UpdateSchedule", "DeleteSchedule",
+                                                  "GetSchedule"),
+               [arn("scheduler", "schedule/default/${SubscriberCheckScheduleName}")]),
+        *_pass_existing_role("SubscriberSchedule", "SubscriberScheduleRoleName", "scheduler.amazonaws.com"),
+    ]
 
 
 def deployment_stack() -> list[Statement]:

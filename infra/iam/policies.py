@@ -79,6 +79,10 @@ NO_RESOURCE_LEVEL_ACTIONS = frozenset(
         "application-autoscaling:DescribeScalableTargets",  # Application Auto Scaling: its Describe calls
         "application-autoscaling:DescribeScalingPolicies",
         "application-autoscaling:DescribeScheduledActions",
+        "chatbot:DescribeSlackChannelConfigurations",  # AWS Chatbot: its describe, get and list calls
+        "chatbot:GetMicrosoftTeamsChannelConfiguration",
+        "chatbot:ListMicrosoftTeamsChannelConfigurations",
+        "chatbot:ListTagsForResource",
     }
 )
 
@@ -104,8 +108,12 @@ def document(*statement_lists) -> PolicyDocument:
 #   source ARN differs per feature, so any resource of this account and region. The guide shows the keys but does not
 #   say every AssumeRole of every feature carries them, so IfExists: a key SageMaker sends must name this account, and
 #   one it does not send cannot stop the first run.
+# - EventBridge Scheduler, "Setting up Amazon EventBridge Scheduler" (Set up the execution role) and its document
+#   history (September 7, 2023: the role is applied to a schedule group): aws:SourceAccount; aws:SourceArn, the schedule
+#   group (the subscriber check's schedule is in the default group).
 # service -> (the resource the source ARN names, whether the keys may be absent)
-TRUST_SOURCES = {"events.amazonaws.com": ("rule/${ResourcePrefix}-*", False), "sagemaker.amazonaws.com": ("*", True)}
+TRUST_SOURCES = {"events.amazonaws.com": ("rule/${ResourcePrefix}-*", False), "sagemaker.amazonaws.com": ("*", True),
+                 "scheduler.amazonaws.com": ("schedule-group/default", False)}
 
 
 def trust(service: str) -> PolicyDocument:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from infra import config
 from infra.config import names as names_mod
-from infra.ops import quotas
+from infra.ops import quotas, subscriptions
 from infra.output import render, size_limits
 from infra.stacks.pipeline import CAPABILITIES
 from infra import stacks
@@ -342,6 +342,17 @@ def _warn_about_quotas(s, n: names_mod.Names) -> None:
         print(f"warning: {line}", file=sys.stderr)
 
 
+def pending_subscriptions(s, n: names_mod.Names) -> list[str]:
+    """One line per subscription of the env's topics still waiting for its owner's confirmation (until then that address
+    hears nothing); a listing that fails is one line too, and does not fail the bootstrap that already happened."""
+    try:
+        return subscriptions.pending(s.client("sns"), n, s.client("sts").get_caller_identity()["Account"])
+    except Exception as exc:  # noqa: BLE001 - botocore errors (access denied…) as one line
+        if not type(exc).__module__.startswith("botocore"):
+            raise
+        return [f"could not list the topics' subscriptions: {str(exc).splitlines()[0]}"]
+
+
 def bootstrap_stacks(env) -> list[str]:
     """The administrator's stacks the env renders, in deployment order (no serving-iam where it serves no models)."""
     return [stack for stack in BOOTSTRAP_STACKS if stack in stacks.of_env(env)]
@@ -462,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         for stack in bootstrap_stacks(env):
             bootstrap_stack(cfn, n, stack, args.templates, env.name, args.cfn_role_arn)
         unprotected = protect_pipeline_created_stacks(cfn, n, args.templates, env.name)
+        waiting = pending_subscriptions(s, n)
     except (config.ConfigError, DeployError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -472,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
         raise
     rest = "notifications, KPI and deployment stacks" if env_serves_models(args.env) else "notifications and KPI stacks"
     print(f"{args.env}: bootstrap done; the pipeline deploys the {rest} on its first run")
+    for line in waiting:
+        print(f"note: {line}", file=sys.stderr)
     if unprotected:
         print(f"note: {', '.join(unprotected)} get their stack policy from the next `make deploy ENV={args.env}`, once the "
               "pipeline has created them (the pipeline sets no stack policy)", file=sys.stderr)

@@ -3,7 +3,8 @@
     python -m infra.ops.status --env dev
 
 Sections: the stacks (status, last change), the delivery pipeline (each stage's latest result, the last
-runs), the SageMaker pipeline's last executions, and the model versions with their approval status; where the env
+runs), the SageMaker pipeline's last executions, the model versions with their approval status, and who hears the
+two topics (confirmed subscribers, subscriptions waiting for confirmation, the alarm on a topic nobody hears); where the env
 serves models, the model-deployment pipeline, which version each endpoint serves, and whether the account's
 endpoint-instance quotas hold the env's peak (a rollout runs both production fleets: infra/ops/quotas.py). A part
 that is not deployed yet says so; a part that cannot be read says why, and the command then exits 1.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
-from infra.ops import quotas
+from infra.ops import quotas, subscriptions
 from infra.ops.common import aws_session, env_names, run
 from infra.stacks import BUILDERS
 
@@ -154,12 +155,22 @@ def endpoints(sm, n) -> list[str]:
     return out
 
 
+def who_hears(sns, cloudwatch, sts, n) -> list[str]:
+    """Each topic's confirmed subscribers, every subscription waiting for confirmation, and the subscriber check's
+    alarms (a topic nobody hears), which reach no one by e-mail when that topic is the operations topic."""
+    out = subscriptions.lines(sns, n, sts.get_caller_identity()["Account"])
+    alarms = {a["AlarmName"]: a["StateValue"] for a in cloudwatch.describe_alarms(AlarmNames=list(n.unheard_alarms))["MetricAlarms"]}
+    out += [f"alarm {name:<42} {alarms.get(name, 'not deployed yet')}" for name in n.unheard_alarms]
+    return out
+
+
 def report(clients: dict, n) -> Report:
     r = Report()
     r.section(f"Stacks ({n.env_name}, {n.env.region})", lambda: stacks(clients["cloudformation"], n))
     r.section(f"Delivery pipeline {n.codepipeline}", lambda: delivery_pipeline(clients["codepipeline"], n))
     r.section(f"SageMaker pipeline {n.sagemaker_pipeline}", lambda: sagemaker_pipeline(clients["sagemaker"], n))
     r.section(f"Model versions in {n.model_package_group}", lambda: model_versions(clients["sagemaker"], n))
+    r.section("Who hears the topics", lambda: who_hears(clients["sns"], clients["cloudwatch"], clients["sts"], n))
     if n.env.deployment is not None:
         r.section(f"Model deployment pipeline {n.deployment_pipeline}",
                   lambda: pipeline_runs(clients["codepipeline"], n.deployment_pipeline))
@@ -176,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     def command() -> int:
         env, n = env_names(args.env)
         s = aws_session(env)
-        r = report({service: s.client(service) for service in ("cloudformation", "codepipeline", "sagemaker", "service-quotas")}, n)
+        r = report({service: s.client(service) for service in ("cloudformation", "codepipeline", "sagemaker",
+                                                                 "service-quotas", "sns", "cloudwatch", "sts")}, n)
         print("\n".join(r.lines).lstrip("\n"))
         return 1 if r.unreadable else 0
 

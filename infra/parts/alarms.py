@@ -1,4 +1,5 @@
-"""The one alarm shape every stack uses: anything above zero in five minutes tells the operations topic.
+"""The alarm shapes every stack uses: anything above zero in five minutes tells the operations topic (or, for a count
+that must not drop to zero, nothing in an hour).
 
 `ok_actions`: also send the all-clear (for conditions that clear by themselves, such as a queue's depth).
 """
@@ -31,6 +32,27 @@ def any_in_five_minutes(logical_id: str, alarm_name, description, namespace, met
         AlarmActions=[topic],
         **extra,
         **kwargs,
+    )
+
+
+def none_in_an_hour(logical_id: str, alarm_name, description, namespace, metric, topic, dimension: tuple) -> cloudwatch.Alarm:
+    """The other shape: a count that must stay at one or more, published every few minutes; an hour whose lowest value
+    is below one, or with no value at all (the publisher failed or never ran), tells the topic, and so does the all-clear."""
+    return cloudwatch.Alarm(
+        logical_id,
+        AlarmName=alarm_name,
+        AlarmDescription=description,
+        Namespace=namespace,
+        MetricName=metric,
+        Dimensions=[cloudwatch.MetricDimension(Name=dimension[0], Value=dimension[1])],
+        Statistic="Minimum",
+        Period=3600,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="LessThanThreshold",
+        TreatMissingData="breaching",
+        AlarmActions=[topic],
+        OKActions=[topic],
     )
 
 

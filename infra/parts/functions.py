@@ -20,7 +20,8 @@ DLQ_RETENTION_SECONDS = 1209600  # 14 days, the maximum: time to fix and redrive
 class Listed(NamedTuple):
     stack: str  # the stack that builds it (infra/config/names.py STACKS)
     name_param: str  # the parameter holding its name
-    dead_letter_queue: str  # the parameter holding its dead-letter queue's name (the messaging stack's queue)
+    dead_letter_queue: str | None  # the parameter holding its dead-letter queue's name (the messaging stack's
+    # queue); None for a scheduled function, whose missed run its alarm sees as missing data
 
 
 # Every function of the project, by prefix. `add` builds no other, so the KPI dashboard (infra/stacks/kpi.py), which
@@ -29,6 +30,7 @@ FUNCTIONS: dict[str, Listed] = {
     "Notifier": Listed("notifications", "NotifierFunctionName", "NotifierDeadLetterQueueName"),
     "Metrics": Listed("kpi", "MetricsFunctionName", "MetricsDeadLetterQueueName"),
     "Partitions": Listed("kpi", "PartitionsFunctionName", "PartitionsDeadLetterQueueName"),
+    "SubscriberCheck": Listed("kpi", "SubscriberCheckFunctionName", None),
     "Resolve": Listed("deployment", "ResolveFunctionName", "DeploymentDeadLetterQueueName"),
     "SmokeTest": Listed("deployment", "SmokeTestFunctionName", "DeploymentDeadLetterQueueName"),
 }
@@ -86,7 +88,7 @@ class Function:
     code: tuple[str, str, str]  # (S3-key parameter, lambda_src folder, what the parameter's description calls it)
     code_bucket: object
     key_arn: object  # the log group's key
-    dead_letter_queue_arn: object
+    dead_letter_queue_arn: object  # None: a scheduled function, whose missed run its alarm sees as missing data
     environment: dict
     memory: int = 256
     timeout: int = 60
@@ -107,7 +109,9 @@ def add(t: Template, spec: Function) -> awslambda.Function:
     if spec.on_failure_destination:
         wiring = {"LoggingConfig": awslambda.LoggingConfig(LogGroup=Ref(group)), "KmsKeyArn": spec.key_arn}
     else:
-        wiring = {"DependsOn": [group.title], "DeadLetterConfig": awslambda.DeadLetterConfig(TargetArn=spec.dead_letter_queue_arn)}
+        wiring = {"DependsOn": [group.title]}
+        if spec.dead_letter_queue_arn is not None:
+            wiring["DeadLetterConfig"] = awslambda.DeadLetterConfig(TargetArn=spec.dead_letter_queue_arn)
     function = t.add_resource(awslambda.Function(
         f"{spec.prefix}Function",
         FunctionName=Ref(spec.name_param),

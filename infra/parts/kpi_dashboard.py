@@ -144,7 +144,7 @@ def _function_widgets(functions: tuple) -> list[dict]:
         return [["AWS/Lambda", metric, "FunctionName", f"${{{f.name_param}}}", {"label": f"${{{f.name_param}}}", "stat": "Sum"}]
                 for f in functions]
 
-    queues = sorted({f.dead_letter_queue for f in functions})
+    queues = sorted({f.dead_letter_queue for f in functions if f.dead_letter_queue})
     return [
         _graph("Function errors per hour", per_function("Errors"), period=HOUR, y_label="failed invocations"),
         _graph("Function throttles per hour", per_function("Throttles"), period=HOUR, y_label="throttled invocations"),

@@ -8,13 +8,14 @@ import awacs.sns
 from awacs.aws import Allow, Condition, Deny, Null, PolicyDocument, Principal, Statement, StringNotEquals
 from troposphere import Ref, Sub, Template, kms, sns
 
-from infra.cfn.exports import export
+from infra.cfn.exports import export, import_value
 from infra.iam.policies import VERSION, deny_insecure_transport
 from infra.parts import crawler_failures, delivery_failures, deployment_outcomes, subscribers
 from infra.parts.alarms import alarm_source_conditions
 
 
-def add(t: Template, key: kms.Key, emails: tuple[str, ...], serves_models: bool) -> sns.Topic:
+def add(t: Template, key: kms.Key, emails: tuple[str, ...], serves_models: bool, chat) -> sns.Topic:
+    """`chat`: the env's chat channels (config notifications.chat), which hear both topics."""
     OperationsTopic = t.add_resource(sns.Topic(
         "OperationsTopic",
         TopicName=Ref("OperationsTopicName"),
@@ -50,6 +51,8 @@ def add(t: Template, key: kms.Key, emails: tuple[str, ...], serves_models: bool)
             ],
         ),
     ))
-    subscribers.add(t, OperationsTopic, {"email": emails})
+    subscribers.add(t, [Ref(OperationsTopic)], {"email": emails})
+    # A channel takes one Chatbot configuration per account: it hears both topics from here, the later stack.
+    subscribers.add(t, [Ref(OperationsTopic), import_value("MessagingStackName", "ApprovalsTopicArn")], {"chat": chat})
     export(t, "OperationsTopicArn", Ref(OperationsTopic), "ARN of the topic for alarms and releases waiting for approval")
     return OperationsTopic

@@ -23,7 +23,7 @@ SERVICE = "cloudformation.amazonaws.com"
 def build(n: Names) -> Template:
     t = new_template("CloudFormation deploy roles of the SageMaker MLOps project, one per stack; changed only by an administrator")
     exported_service_role(t, "PipelineDeployRole", "PipelineDeployRoleName", SERVICE,
-                          "the role CloudFormation deploys the pipeline stack with", deploy_policies.pipeline_stack(n.env.source.type), boundary=None)
+                          "the role CloudFormation deploys the pipeline stack with", deploy_policies.pipeline_stack(n.env.source.type, bool(n.env.chat)), boundary=None)
     exported_service_role(t, "NotificationsDeployRole", "NotificationsDeployRoleName", SERVICE,
                           "the role CloudFormation deploys the notifications stack with", deploy_policies.notifications_stack(), boundary=None)
     KpiDeployRole = exported_service_role(t, "KpiDeployRole", "KpiDeployRoleName", SERVICE,

@@ -57,6 +57,13 @@ def build(n: Names) -> Template:
           "the registry-metrics Lambda's role", functions.metrics_function_statements(), FUNCTIONS)
     exported_service_role(t, "PartitionsFunctionRole", "PartitionsFunctionRoleName", "lambda.amazonaws.com",
           "the report-partitions Lambda's role", functions.partitions_function_statements(), FUNCTIONS)
+    exported_service_role(t, "SubscriberCheckFunctionRole", "SubscriberCheckFunctionRoleName", "lambda.amazonaws.com",
+          "the subscriber-check Lambda's role", functions.subscriber_check_statements(), FUNCTIONS)
+    exported_service_role(t, "SubscriberScheduleRole", "SubscriberScheduleRoleName", "scheduler.amazonaws.com",
+          "the role EventBridge Scheduler runs the subscriber check as", functions.subscriber_schedule_statements(), FUNCTIONS)
+    if n.env.chat:
+        exported_service_role(t, "ChatChannelRole", "ChatChannelRoleName", "chatbot.amazonaws.com",
+              "the role of the env's AWS Chatbot channel configurations", functions.chat_channel_statements(), FUNCTIONS)
     exported_service_role(t, "CrawlerRole", "CrawlerRoleName", "glue.amazonaws.com",
           "the KPI crawler's role", functions.crawler_statements(), FUNCTIONS)
     add_image_registries(t, n.env.region)  # the registry account the image pulls name

@@ -18,6 +18,8 @@ import json
 
 from troposphere import (
     AWS_ACCOUNT_ID,
+    GetAtt,
+    Join,
     Ref,
     Sub,
     Template,
@@ -25,6 +27,7 @@ from troposphere import (
     cloudwatch,
     events,
     glue,
+    scheduler,
 )
 from troposphere import awslambda
 
@@ -38,6 +41,7 @@ from infra.iam import rule_events
 from infra.parts import alarms, crawler_failures, functions, kpi_dashboard, model_package_events
 from infra.parts.messaging_names import PIPELINE_BROKEN_METRIC
 from lambda_src.registry_metrics import contract
+from lambda_src.subscriber_check import contract as subscriber_check
 
 QUICKSIGHT_ACTIONS = ["quicksight:DescribeDataSource", "quicksight:DescribeDataSourcePermissions", "quicksight:PassDataSource"]
 
@@ -128,6 +132,46 @@ def _report_partitions(t: Template) -> None:
         Targets=[model_package_events.lambda_target("ReportPartitions", PartitionsFunction, PartitionsDeadLetterQueue)],
     ))
     model_package_events.invoke_permission(t, "PartitionsInvokePermission", PartitionsFunction, PartitionsRule)
+
+
+# -- who hears the topics: a topic nobody is subscribed to raises an alarm that needs no e-mail to be seen ----------
+SUBSCRIBER_CHECK_SCHEDULE = "rate(15 minutes)"  # four counts in each hour the alarm looks at
+# The alarm's logical-ID prefix -> the parameter naming the topic it watches.
+WATCHED_TOPICS = {"Approvals": "TopicName", "Operations": "OperationsTopicName"}
+
+
+def _subscriber_check(t: Template) -> None:
+    """A scheduled Lambda counts each topic's confirmed subscribers (SNS publishes no such metric) and an alarm per topic
+    fires below one or when no count arrives; both alarms are on the dashboard and in `make status`."""
+    SubscriberCheckFunction = functions.add(t, functions.Function(
+        "SubscriberCheck", "SubscriberCheckFunctionName", "subscriber_check.handler.lambda_handler",
+        "Publishes how many confirmed subscribers each topic of the environment has",
+        role_arn=import_value("IamStackName", "SubscriberCheckFunctionRoleArn"),
+        code=("SubscriberCheckCodeKey", "subscriber_check", "subscriber-check"), code_bucket=_bucket(), key_arn=_key_arn(),
+        dead_letter_queue_arn=None, memory=128, timeout=30, environment={
+            "TOPIC_ARNS": Join(",", [import_value("MessagingStackName", "ApprovalsTopicArn"),
+                                     import_value("PipelineStackName", "OperationsTopicArn")]),
+            "METRICS_NAMESPACE": Ref("MetricsNamespace"),
+        }))
+    # A Scheduler schedule, not an EventBridge rule: a deploy role can be held to a rule's events (events:source) but
+    # not to a schedule, so a rule that may be rewritten could match any event; a schedule matches none.
+    t.add_resource(scheduler.Schedule(
+        "SubscriberCheckSchedule",
+        Name=Ref("SubscriberCheckScheduleName"),
+        Description="Every 15 minutes -> the subscriber-check Lambda (confirmed subscribers of each topic)",
+        ScheduleExpression=SUBSCRIBER_CHECK_SCHEDULE,
+        FlexibleTimeWindow=scheduler.FlexibleTimeWindow(Mode="OFF"),
+        State="ENABLED",
+        Target=scheduler.Target(Arn=GetAtt(SubscriberCheckFunction, "Arn"),
+                                RoleArn=import_value("IamStackName", "SubscriberScheduleRoleArn")),
+    ))
+    topic = import_value("PipelineStackName", "OperationsTopicArn")
+    for prefix, name_param in WATCHED_TOPICS.items():
+        t.add_resource(alarms.none_in_an_hour(
+            f"{prefix}TopicUnheardAlarm", Sub(f"${{{name_param}}}-unheard"),
+            Sub(f"${{{name_param}}} has no confirmed subscriber (or the subscriber check did not run): its messages reach "
+                "no one. make status lists the subscriptions waiting for confirmation"),
+            Ref("MetricsNamespace"), subscriber_check.METRIC, topic, (subscriber_check.DIMENSION, Ref(name_param))))
 
 
 # -- alarms and dashboard --------------------------------------------------------------------------
@@ -283,6 +327,7 @@ def build(n: Names) -> Template:
     t = new_template("KPIs of the SageMaker MLOps project: dashboard, registry metrics, alarms, Glue/Athena/QuickSight")
     _registry_metrics(t)
     _report_partitions(t)
+    _subscriber_check(t)
     _alarms(t)
     _dashboard(t, n)
     _glue(t)

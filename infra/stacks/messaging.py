@@ -110,7 +110,7 @@ def approvals_topic(t: Template, key: kms.Key, emails: tuple[str, ...]) -> sns.T
             ],
         ),
     ))
-    subscribers.add(t, ApprovalsTopic, {"email": emails})
+    subscribers.add(t, [Ref(ApprovalsTopic)], {"email": emails})
     export(t, "ApprovalsTopicArn", Ref(ApprovalsTopic), "ARN of the model approval notifications topic")
     return ApprovalsTopic
 

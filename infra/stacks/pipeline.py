@@ -43,7 +43,8 @@ def build(n: Names) -> Template:
     t = new_template("Self-updating delivery pipeline of the SageMaker MLOps project, its artifact bucket and model group")
     ArtifactKey = artifact_store.add_artifact_key(t, n.env)
     ArtifactBucket = artifact_store.add_artifact_bucket(t, ArtifactKey, n.env)
-    OperationsTopic = operations_topic.add(t, ArtifactKey, n.env.operations_emails, n.env.deployment is not None)
+    OperationsTopic = operations_topic.add(t, ArtifactKey, n.env.operations_emails, n.env.deployment is not None,
+                                            n.env.chat)
     add_model_package_group(t, n.env.approvers)
     SynthProject, UpsertProject = builds.add(t, ArtifactKey, ArtifactBucket, n.env.deployment is not None)
     delivery_pipeline.add(t, n.env, SynthProject, UpsertProject, OperationsTopic, ArtifactBucket, ArtifactKey)

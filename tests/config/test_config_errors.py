@@ -121,6 +121,21 @@ CASES = [
     ("duplicate_environments", "project.yaml", _set("environments", ["dev", "dev"]), ["environments", "duplicate"]),
     ("environment_without_file", "project.yaml", _set("environments", [*FIXTURE_ENVS, UNKNOWN_ENV]), [f"{UNKNOWN_ENV}.yaml", "file not found"]),
     ("top_level_list", "dev.yaml", lambda data: data.clear(), ["dev.yaml", "empty"]),
+    # The ID formats of AWS::Chatbot::SlackChannelConfiguration / MicrosoftTeamsChannelConfiguration.
+    ("slack_workspace_lower_case", "dev.yaml", _set("notifications.chat", {"slack": {"workspace_id": "t0abc", "channel_id": "C0ABC"}}),
+     ["notifications.chat.slack.workspace_id", "a Slack workspace ID"]),
+    ("slack_channel_by_name", "dev.yaml", _set("notifications.chat", {"slack": {"workspace_id": "T0ABC", "channel_id": "#ml-team"}}),
+     ["notifications.chat.slack.channel_id", "a Slack channel ID"]),
+    ("slack_without_channel", "dev.yaml", _set("notifications.chat", {"slack": {"workspace_id": "T0ABC"}}),
+     ["notifications.chat.slack.channel_id", "required key is missing"]),
+    ("teams_team_not_a_uuid", "dev.yaml", _set("notifications.chat", {"teams": {
+        "team_id": "ml-team", "tenant_id": "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a", "channel_id": "19%3aabc%40thread.tacv2"}}),
+     ["notifications.chat.teams.team_id", "a Microsoft Teams team ID"]),
+    ("teams_channel_not_url_encoded", "dev.yaml", _set("notifications.chat", {"teams": {
+        "team_id": "8a1e2c3d-4b5f-4a6b-9c7d-1e2f3a4b5c6d", "tenant_id": "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
+        "channel_id": "19:abc.thread.tacv2"}}), ["notifications.chat.teams.channel_id", "URL-encoded"]),
+    ("unknown_chat_kind", "dev.yaml", _set("notifications.chat", {"discord": {"channel_id": "1"}}),
+     ["notifications.chat.discord", "unknown key"]),
 ]
 
 
@@ -253,6 +268,29 @@ def test_addresses_that_would_share_a_subscription_in_one_env_are_refused(worksp
     first = FIXTURE_ENVS[0]
     _edit(cfg / f"{first}.yaml", _set("notifications.emails", ["ml.team@example.com", "mlteam@example.com"]))
     _assert_rejected(cfg, out, capsys, f"{first}.yaml", "differ only in punctuation or case")
+
+
+SLACK = {"slack": {"workspace_id": "T0ABC", "channel_id": "C0ABC"}}
+
+
+def test_one_chat_channel_in_two_envs_that_may_share_an_account_is_refused(workspace, capsys):
+    """Chatbot takes one configuration per channel and account: without pinned accounts, or with the same one, refused."""
+    cfg, out = workspace
+    first, second = FIXTURE_ENVS[:2]
+    for env in (first, second):
+        _edit(cfg / f"{env}.yaml", _set("notifications.chat", SLACK))
+    _assert_rejected(cfg, out, capsys, f"{second}.yaml", "notifications.chat.slack.channel_id", f"{first}.yaml names the same channel")
+
+
+def test_one_chat_channel_in_two_envs_of_different_accounts_is_two_configurations(workspace):
+    cfg, _ = workspace
+    first, second = FIXTURE_ENVS[:2]
+    for env, account in ((first, "111111111111"), (second, "222222222222")):
+        _edit(cfg / f"{env}.yaml", lambda data, account=account: data.update(
+            account_id=account, notifications={**data["notifications"], "chat": SLACK},
+            source={**data["source"], **({"connection_arn": data["source"]["connection_arn"].replace(
+                data["source"]["connection_arn"].split(":")[4], account)} if "connection_arn" in data["source"] else {})}))
+    assert config.load(cfg).env(second).chat["slack"]["channel_id"] == "C0ABC"
 
 
 def test_look_alike_addresses_in_two_envs_are_two_envs_own(workspace):

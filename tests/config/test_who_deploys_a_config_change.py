@@ -31,6 +31,7 @@ PUSH, ADMIN, ADMIN_ROLE = "a push", "make deploy", "make deploy CFN_ROLE_ARN"
 # its data: its deploy role may not (tests/iam/test_push_cannot_change_bucket_settings.py). None: any change.
 POLICY_HOLDERS = {"AWS::KMS::Key": ("KeyPolicy",), "AWS::SageMaker::ModelPackageGroup": ("ModelPackageGroupPolicy",), "AWS::S3::BucketPolicy": None, "AWS::SNS::TopicPolicy": None,
                   "AWS::SNS::Subscription": None, "AWS::SQS::QueuePolicy": None,
+                  "AWS::Chatbot::SlackChannelConfiguration": None, "AWS::Chatbot::MicrosoftTeamsChannelConfiguration": None,
                   "AWS::S3::Bucket": ("BucketName", "LifecycleConfiguration", "VersioningConfiguration", "BucketEncryption",
                                       "PublicAccessBlockConfiguration", "OwnershipControls", "NotificationConfiguration",
                                       "LoggingConfiguration")}
@@ -54,6 +55,7 @@ CHANGES = {
     "notifications.emails": [("dev", _add("notifications", "emails", "new-person@example.org")),
                              ("prod", _add("notifications", "emails", "new-person@example.org"))],
     "operations.emails": [("prod", _add("operations", "emails", "new-oncall@example.org"))],
+    "notifications.chat": [("dev", lambda env: env["notifications"].update(chat={"slack": {"workspace_id": "T0NEW", "channel_id": "C0NEW"}}))],
     "sagemaker.data_uploaders": [("prod", _add("sagemaker", "data_uploaders", f"arn:aws:iam::{ACCOUNT}:role/uploader"))],
     "sagemaker.approvers": [("prod", _add("sagemaker", "approvers", f"arn:aws:iam::{ACCOUNT}:role/approver"))],
     "kpi.analyst_principals": [("prod", _add("kpi", "analyst_principals", f"arn:aws:iam::{ACCOUNT}:role/analyst"))],

@@ -95,6 +95,11 @@ NOT_NEEDED_BY: dict[tuple[str, str], str] = {
        for p in ("s3:CreateBucket", "s3:PutBucketVersioning", "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock",
                  "s3:PutLifecycleConfiguration", "s3:PutBucketOwnershipControls", "s3:PutBucketNotification",
                  "s3:PutBucketLogging")},
+    # Which chat channel hears the topics, and which topics it hears, change only by make deploy, as e-mails do.
+    **{("pipeline", f"chatbot:{verb}{kind}ChannelConfiguration"): "the env's chat channels change only by make deploy"
+       for verb in ("Create", "Update", "Delete") for kind in ("Slack", "MicrosoftTeams")},
+    **{("pipeline", f"chatbot:{p}"): "no custom actions: the chat channels only hear the topics"
+       for p in ("AssociateToConfiguration", "DisassociateFromConfiguration")},
     ("pipeline", "sagemaker:DeleteModelPackageGroup"):
         "the model registry is retained: deleting it is an administrator's act, never a push's",
     ("deployment", "codepipeline:StartPipelineExecution"):

@@ -8,9 +8,12 @@ services' own guides, and a service the stacks trust that is not in it fails unt
 - sagemaker.amazonaws.com: SageMaker AI developer guide, "Cross-service confused deputy prevention" (Pipelines,
   Processing and Training jobs, Inference): both keys, any resource of this account and region (the source differs
   per feature), with IfExists, as the guide does not say every AssumeRole carries them.
+- scheduler.amazonaws.com: EventBridge Scheduler guide, "Setting up Amazon EventBridge Scheduler" (the execution
+  role): aws:SourceAccount, and aws:SourceArn the schedule group.
 - Not applied: the guides searched show no trust-policy keys for Lambda execution roles, CloudFormation service
   roles (its confused-deputy page is about extensions' resource policies) or Glue crawler roles; CodeBuild's and
-  CodePipeline's pages were not found in the sources searched (docs/security.md, open risks).
+  CodePipeline's pages were not found in the sources searched (docs/security.md, open risks); nor AWS Chatbot's
+  (its channel role: the Chatbot administrator guide's IAM pages show a plain chatbot.amazonaws.com trust).
 """
 from __future__ import annotations
 
@@ -20,9 +23,10 @@ import fnmatch
 from tests.support.cfn import as_list
 
 # service -> (operator suffix, whether the source ARN must name fewer than all the service's resources here)
-SOURCE_KEYS = {"events.amazonaws.com": ("", True), "sagemaker.amazonaws.com": ("IfExists", False)}
+SOURCE_KEYS = {"events.amazonaws.com": ("", True), "sagemaker.amazonaws.com": ("IfExists", False),
+               "scheduler.amazonaws.com": ("", True)}
 NOT_SENT_OR_NOT_DOCUMENTED = {"lambda.amazonaws.com", "cloudformation.amazonaws.com", "glue.amazonaws.com",
-                              "codebuild.amazonaws.com", "codepipeline.amazonaws.com"}
+                              "codebuild.amazonaws.com", "codepipeline.amazonaws.com", "chatbot.amazonaws.com"}
 
 
 def trust_problems(stacks) -> list[str]:

@@ -118,10 +118,18 @@ def _quotas(n):
     return FakeServiceQuotas(n.env.region, defaults={t: 1000 for t in types}).client
 
 
+def _sns_and_alarms(n) -> dict:
+    """The clients the "Who hears the topics" section reads (tests/ops/test_who_hears_the_topics.py checks it)."""
+    clients = {s: boto3.client(s, region_name=n.env.region) for s in ("sns", "cloudwatch", "sts")}
+    for topic in (n.topic, n.operations_topic):
+        clients["sns"].create_topic(Name=topic)
+    return clients
+
+
 def test_status_shows_stacks_runs_executions_and_versions(sm, n):
     first, *later = [n.stack(s) for s in BUILDERS]
     r = status.report({"cloudformation": Stacks({first: "CREATE_COMPLETE"}), "codepipeline": Pipeline(), "sagemaker": sm,
-                       "service-quotas": _quotas(n)}, n)
+                       "service-quotas": _quotas(n), **_sns_and_alarms(n)}, n)
     text = "\n".join(r.lines)
     assert f"{first:<48} CREATE_COMPLETE" in text and all(f"{name:<48} not deployed" in text for name in later)
     assert "Synth                      Failed" in text and "run 01234567  Failed      2026-11-27 09:30  a1b2c3d4e5f6" in text
@@ -140,7 +148,7 @@ def test_status_says_what_is_not_deployed_and_what_cannot_be_read(n):
     with mock_aws():
         sm = boto3.client("sagemaker", region_name=n.env.region)  # nothing created: no pipeline, no group
         r = status.report({"cloudformation": Stacks({}), "codepipeline": Denied(), "sagemaker": sm,
-                           "service-quotas": _quotas(n)}, n)
+                           "service-quotas": _quotas(n), **_sns_and_alarms(n)}, n)
     text = "\n".join(r.lines)
     assert "cannot read: An error occurred (AccessDeniedException)" in text
     denied = [f"Delivery pipeline {n.codepipeline}"]
@@ -219,7 +227,7 @@ def test_status_names_the_version_each_endpoint_serves_where_the_env_serves_mode
     # The peak from the live endpoint: staging 1 + production's 1 now + the new fleet retaining that 1.
     quotas = FakeServiceQuotas(serving.env.region, defaults={"ml.m5.large": 2})
     r = status.report({"cloudformation": Stacks({}), "codepipeline": Pipeline(), "sagemaker": sm,
-                       "service-quotas": quotas.client}, serving)
+                       "service-quotas": quotas.client, **_sns_and_alarms(serving)}, serving)
     text = "\n".join(r.lines)
     assert (f"Endpoint quotas\n  quota 'ml.m5.large for endpoint usage' is 2 in {serving.env.region}; a rollout now "
             "needs 3 at its peak (staging, production's fleet and the new one): request 3 in Service Quotas") in text

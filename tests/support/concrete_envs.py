@@ -4,7 +4,7 @@ Python decides per env.
 A template no longer holds every config's statements under conditions: each env's holds its own. So a check that
 once read one template "under every branch" now reads every env's templates, of config/ and of variants of it:
 one per source type with every optional feature on (data uploaders, approvers, analysts, QuickSight principals, a deployment
-block, release approval, operations e-mails), and one with every optional feature off. The variants derive from the
+block, release approval, operations e-mails, Slack and Teams channels), and one with every optional feature off. The variants derive from the
 loaded config (its envs, regions and accounts), never from the sample's values.
 """
 from __future__ import annotations
@@ -128,6 +128,11 @@ def with_everything(project: Project, source_type: str) -> Project:
             release_approval=True,
             operations_emails=env.operations_emails or env.emails,
             sample_data=True,
+            # Each env its own channels (one Chatbot configuration per channel and account).
+            chat=MappingProxyType({
+                "slack": {"workspace_id": "T0VARIANT", "channel_id": f"C0{name.upper().replace('-', '')}"},
+                "teams": {"team_id": "8a1e2c3d-4b5f-4a6b-9c7d-1e2f3a4b5c6d", "tenant_id": "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
+                          "channel_id": f"19%3a{name.replace('-', '')}%40thread.tacv2"}}),
         )
     return dataclasses.replace(project, environments=MappingProxyType(envs))
 
@@ -135,7 +140,7 @@ def with_everything(project: Project, source_type: str) -> Project:
 def with_nothing(project: Project) -> Project:
     """The project with every optional feature off (its sources as configured)."""
     envs = {name: dataclasses.replace(env, data_uploaders=(), approvers=(), analyst_principals=(), quicksight_principals=(),
-                                      deployment=None, release_approval=False, operations_emails=(),
+                                      deployment=None, release_approval=False, operations_emails=(), chat=MappingProxyType({}),
                                       sample_data=False)
             for name, env in project.environments.items()}
     return dataclasses.replace(project, environments=MappingProxyType(envs))

@@ -2,6 +2,7 @@
 Lambdas, the KPI crawler. The boundary of kind FUNCTIONS is computed from these."""
 from __future__ import annotations
 
+import awacs.awslambda
 import awacs.cloudwatch
 import awacs.codepipeline
 import awacs.glue
@@ -10,6 +11,7 @@ import awacs.logs
 import awacs.s3
 import awacs.sagemaker
 import awacs.servicequotas
+import awacs.sns
 import awacs.sqs
 from awacs.aws import Allow, Condition, Statement, StringEquals
 from troposphere import Sub
@@ -131,6 +133,30 @@ def metrics_function_statements() -> list[Statement]:
         Statement(Sid="DecisionRecords", Effect=Allow, Action=[awacs.s3.PutObject], Resource=[artifact_bucket_arn("/${DecisionsPrefix}*")]),
         encrypt_by_alias("CountLedgerEncrypt", "${ArtifactKeyAlias}"),
     ]
+
+
+def subscriber_check_statements() -> list[Statement]:
+    """Count the confirmed subscribers of the env's two topics and publish the counts into the project's namespace.
+    No dead-letter queue: a scheduled run carries no event to keep (a failed one is the alarm's missing data)."""
+    return [
+        Statement(Sid="CountSubscribers", Effect=Allow, Action=[awacs.sns.ListSubscriptionsByTopic],
+                  Resource=[arn("sns", "${TopicName}"), arn("sns", "${OperationsTopicName}")]),
+        put_metrics("SubscriberCounts", "${MetricsNamespace}"),
+        write_logs("FunctionLogs", "/aws/lambda/${SubscriberCheckFunctionName}"),
+    ]
+
+
+def chat_channel_statements() -> list[Statement]:
+    """The env's chat channels' role (AWS Chatbot assumes it): see this env's alarms and nothing else. Delivering the
+    topics' messages needs no permission of it; anything more would be an action someone in the channel could run."""
+    return [Statement(Sid="DescribeAlarms", Effect=Allow, Action=[awacs.cloudwatch.DescribeAlarms],
+                      Resource=[arn("cloudwatch", "alarm:${ResourcePrefix}-*")])]
+
+
+def subscriber_schedule_statements() -> list[Statement]:
+    """EventBridge Scheduler invokes the subscriber check, and nothing else, as this role."""
+    return [Statement(Sid="InvokeSubscriberCheck", Effect=Allow, Action=[awacs.awslambda.InvokeFunction],
+                      Resource=[arn("lambda", "function:${SubscriberCheckFunctionName}")])]
 
 
 def partitions_function_statements() -> list[Statement]:

@@ -71,7 +71,7 @@ def test_dashboard_names_this_environments_pipeline_group_functions_and_queues(r
     body, stack = _dashboard(rendered, project, env)
     expected = {"PipelineName": {n.sagemaker_pipeline}, contract.DIMENSION: {n.model_package_group},
                 "FunctionName": {n.notifier_function, n.metrics_function, n.partitions_function, n.resolve_function,
-                                 n.smoke_test_function},
+                                 n.smoke_test_function, n.subscriber_check},
                 "QueueName": {n.notifier_dlq, n.metrics_dlq, n.partitions_dlq, n.deployment_dlq}}
     endpoints = {n.production_endpoint, n.staging_endpoint}  # where the env serves models
     for widget in body["widgets"]:

@@ -62,13 +62,13 @@ def test_subscriptions_need_no_transform_and_no_parameter(messaging):
 
 
 def test_an_address_in_many_envs_is_one_subscription_in_each_env_that_lists_it_under_the_same_id():
-    from troposphere import Template, sns
+    from troposphere import Ref, Template, sns
 
     envs = {f"e{i}": ("all@example.com",) + (("odd@example.com", "odd@example.com") if i % 2 else ()) for i in range(23)}
     for env, emails in envs.items():
         t = Template()
         t.add_resource(sns.Topic("Topic", TopicName="approvals"))
-        email_subscriptions.add(t, t.resources["Topic"], emails)
+        email_subscriptions.add(t, [Ref(t.resources["Topic"])], emails)
         template = json.loads(t.to_json())
         subscriptions = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::SNS::Subscription"}
         # One resource per address (a repeated address is one subscription), whose ID is the address's own in every env.
