@@ -15,6 +15,9 @@ CDK_DIR := tests/benchmarks/cdk
 CDK_VENV := .venv-cdk
 CDK_STAMP := $(CDK_VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check --no-input
+# The checks keep the bytecode they compile (__pycache__, git-ignored) even where PYTHONDONTWRITEBYTECODE is set, as
+# on CI: each pytest worker and each Python subprocess of a test otherwise compiles the project's modules again.
+KEEP_BYTECODE := PYTHONDONTWRITEBYTECODE=
 # One clear line, before any venv or pip, when an interpreter is older than the pins need (pip would say
 # only "No matching distribution found for rpds-py==…"). $(1): the interpreter; $(2): what to do about it.
 check_python = @command -v $(1) >/dev/null 2>&1 || { echo "error: $(1) not found; this project needs Python 3.11 or newer" >&2; exit 2; }; \
@@ -79,7 +82,7 @@ dev-venv: $(DEV_STAMP)
 serving-venv: $(SERVING_STAMP)
 
 check: $(GEN_STAMP)
-	$(PY) generate.py --check
+	$(KEEP_BYTECODE) $(PY) generate.py --check
 
 # cfn-lint over each env's templates, for its region, failing on warnings too.
 lint: $(DEV_STAMP)
@@ -105,7 +108,7 @@ test: $(DEV_STAMP) $(CHECKOV_STAMP) $(SERVING_STAMP)
 # --dist loadfile: a file's tests share one worker, so a module's fixture (a served model, the demo's runs) is built
 # once, not once per worker.
 pytest: $(DEV_STAMP) $(SERVING_STAMP)
-	$(PY) -m pytest -q -n auto --dist loadfile
+	$(KEEP_BYTECODE) $(PY) -m pytest -q -n auto --dist loadfile
 
 # The whole suite on copies of the repo edited as an adopter would (renamed, envs added and dropped, other
 # e-mails): any valid config passes `make test`. SCENARIOS= picks some (tests/adopter_check.sh lists them).

@@ -96,7 +96,7 @@ def render(project: Project, extra_parameters: dict[str, str] | None = None) -> 
             template = concrete.write_in(build(names).to_dict(), values)
             path = f"{env.name}/{stack}"
             files[f"{path}.yaml"] = template_text(template)
-            size_limits.check(env, stack, files[f"{path}.yaml"])
+            size_limits.check(env, stack, files[f"{path}.yaml"], template)
             files[f"{path}.json"] = template_configuration(template, names)
     return dict(sorted(files.items()))
 
