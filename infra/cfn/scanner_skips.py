@@ -48,6 +48,18 @@ SKIPS: dict[tuple[str, str], dict[str, str]] = {
             "secret; it is encrypted at rest with Lambda's service key."
         ),
     },
+    ("kpi", "SubscriberCheckFunction"): {
+        "CKV_AWS_116": (
+            "Scheduled every 15 minutes: a failed or missed run publishes no count, and its alarms treat missing "
+            "data as breaching, so a queue would only repeat what the alarm already says."
+        ),
+        "CKV_AWS_117": _NO_VPC,
+        "CKV_AWS_115": _NO_RESERVED_CONCURRENCY,
+        "CKV_AWS_173": (
+            "The environment holds only names (the two topics' ARNs, the metrics namespace), nothing secret; it is "
+            "encrypted at rest with Lambda's service key."
+        ),
+    },
     ("messaging", "PartitionsDeadLetterQueue"): {
         "CKV_AWS_27": (
             "Encrypted at rest with SSE-SQS (SqsManagedSseEnabled). EventBridge cannot deliver to a queue "

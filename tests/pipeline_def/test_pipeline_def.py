@@ -107,7 +107,8 @@ def test_model_registers_into_the_group_the_notifications_watch(render, rendered
     register = _step(render(env), "RegisterModel")["Arguments"]
     assert register["ModelPackageGroupName"] == n.model_package_group
     notifications = load(rendered[f"{env}/notifications.yaml"])
-    (rule,) = [r for r in notifications["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
+    (rule,) = [r for r in notifications["Resources"].values() if r["Type"] == "AWS::Events::Rule"
+               and r["Properties"]["EventPattern"]["detail-type"] == ["SageMaker Model Package State Change"]]
     assert rule["Properties"]["EventPattern"]["detail"]["ModelPackageGroupName"] == [register["ModelPackageGroupName"]]
     assert register["ModelApprovalStatus"] == "PendingManualApproval"  # fixed: no parameter can register it Approved
 
