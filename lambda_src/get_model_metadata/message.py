@@ -2,10 +2,16 @@
 
 SNS limits: subject < 100 ASCII characters without line breaks; message plus attributes
 <= 262,144 bytes. The body is truncated with a visible marker, never rejected.
+
+Chat channels (Amazon Q Developer in chat applications, formerly AWS Chatbot, subscribed over HTTPS) drop any message
+outside their custom-notification schema ("Custom notifications using Amazon Q Developer in chat applications":
+version "1.0", source "custom", content title/description), so the message is published with a per-protocol
+structure: e-mail and every other protocol get the plain text ("default"), HTTPS subscribers that schema.
 """
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -18,6 +24,7 @@ SNS_MAX_BYTES = 262_144
 BODY_MAX_BYTES = SNS_MAX_BYTES - 4_096
 TRUNCATION_MARKER = "\n\n[... message truncated: {omitted} bytes omitted to stay under the SNS size limit ...]\n"
 FIELD_MAX_CHARS = 4_000  # one free-text field (a description) cannot crowd out the rest
+CHAT_MAX_CHARS = 3_000  # a chat message's text: Slack's limit for one text block; the whole body stays in e-mail
 
 CONSOLE_HOSTS = {"aws": "console.aws.amazon.com", "aws-cn": "console.amazonaws.cn", "aws-us-gov": "console.amazonaws-us-gov.com"}
 
@@ -28,8 +35,25 @@ class Message:
     body: str
     attributes: dict
 
+    def chat(self) -> dict:
+        text = self.body if len(self.body) <= CHAT_MAX_CHARS else self.body[: CHAT_MAX_CHARS - 40] + "\n[... the e-mail has the rest]"
+        return {"version": "1.0", "source": "custom",
+                "content": {"textType": "client-markdown", "title": self.subject, "description": text}}
+
+    def structured(self) -> str:
+        """The per-protocol message, within SNS's limit: JSON escaping can grow the body, so it is cut to fit."""
+        chat = json.dumps(self.chat(), ensure_ascii=False)
+        limit = BODY_MAX_BYTES
+        while True:
+            text = json.dumps({"default": truncate(self.body, limit), "https": chat}, ensure_ascii=False)
+            excess = len(text.encode("utf-8")) - BODY_MAX_BYTES
+            if excess <= 0:
+                return text
+            limit -= excess
+
     def publish_kwargs(self, topic_arn: str) -> dict:
-        return {"TopicArn": topic_arn, "Subject": self.subject, "Message": self.body, "MessageAttributes": self.attributes}
+        return {"TopicArn": topic_arn, "Subject": self.subject, "MessageStructure": "json", "Message": self.structured(),
+                "MessageAttributes": self.attributes}
 
 
 def subject(event: ModelEvent) -> str:

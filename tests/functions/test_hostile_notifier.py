@@ -7,6 +7,7 @@ resets what it touches (the report object, the recorded calls).
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 
@@ -21,6 +22,7 @@ from tests.support.hostile_support import (any_text, apply, client_error, field,
 from tests.support.notifier_support import sample_event
 
 from get_model_metadata import aws, handler  # lambda_src/ is on sys.path: tests/__init__.py
+from get_model_metadata.message import CHAT_MAX_CHARS
 from tests.support.s3 import create_bucket
 
 GROUP = "churn-model-build-dev-models"
@@ -94,6 +96,7 @@ def assert_within_sns_limits(kwargs: dict) -> None:
     body = kwargs["Message"]
     size = len(body.encode("utf-8"))  # strict: a lone surrogate would fail here
     assert size > 0
+    assert_chat_channels_can_read(kwargs)
     for name, attribute in kwargs.get("MessageAttributes", {}).items():
         value = attribute["StringValue"]
         assert isinstance(value, str) and value, (name, attribute)
@@ -103,6 +106,18 @@ def assert_within_sns_limits(kwargs: dict) -> None:
             assert math.isfinite(number) and abs(number) < 1e126 and len(digits) <= 38, (name, value)
         size += len(name.encode()) + len(attribute["DataType"].encode()) + len(value.encode("utf-8"))
     assert size <= SNS_MAX_BYTES
+
+
+def assert_chat_channels_can_read(kwargs: dict) -> None:
+    """A chat channel (Amazon Q Developer in chat applications, over HTTPS) drops a message outside its
+    custom-notification schema: every publish carries that form for HTTPS and the plain text for the rest."""
+    assert kwargs.get("MessageStructure") == "json", "plain text only: a chat channel drops it"
+    parts = json.loads(kwargs["Message"])
+    assert set(parts) == {"default", "https"} and parts["default"], sorted(parts)
+    chat = json.loads(parts["https"])
+    assert (chat["version"], chat["source"], chat["content"]["textType"]) == ("1.0", "custom", "client-markdown")
+    assert chat["content"]["title"] == kwargs["Subject"]
+    assert 0 < len(chat["content"]["description"]) <= CHAT_MAX_CHARS
 
 
 def check_one_decision(account, result, lines) -> None:

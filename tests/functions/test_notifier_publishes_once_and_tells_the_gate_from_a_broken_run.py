@@ -213,3 +213,13 @@ def test_the_rule_hears_failed_runs_of_this_envs_pipeline_from_this_account_only
     assert [(d["pipelineArn"].rsplit("/", 1)[1], d["currentPipelineExecutionStatus"]) for d in delivered] == [
         (n.sagemaker_pipeline, "Failed")]
     assert deliver(pattern, region, [run(n.sagemaker_pipeline, "Failed")], account=stranger(pattern)) == []
+
+
+@pytest.mark.parametrize("gate", [True, False])
+def test_both_run_messages_reach_chat_channels_within_sns_limits(gate):
+    from get_model_metadata import pipeline_run
+    from tests.functions.test_hostile_notifier import assert_within_sns_limits
+    run = pipeline_run.Run("arn:aws:sagemaker:eu-west-1:123456789012:pipeline/p/execution/e1", "p", "e1", "eu-west-1",
+                           "aws", "Failed")
+    msg = pipeline_run.build(run, pipeline_run.Outcome(gate, ("Train: " + "\u0001\"x" * 200_000,)))
+    assert_within_sns_limits(msg.publish_kwargs("arn:aws:sns:eu-west-1:123456789012:t"))
