@@ -54,7 +54,10 @@ SKIPS: dict[tuple[str, str], dict[str, str]] = {
             "data as breaching, so a queue would only repeat what the alarm already says."
         ),
         "CKV_AWS_117": _NO_VPC,
-        "CKV_AWS_115": _NO_RESERVED_CONCURRENCY,
+        "CKV_AWS_115": (
+            "Runs once every 15 minutes. Reserving concurrency fails in accounts at the default concurrency quota "
+            "(unreserved concurrency must stay at 100 or more), so none is reserved."
+        ),
         "CKV_AWS_173": (
             "The environment holds only names (the two topics' ARNs, the metrics namespace), nothing secret; it is "
             "encrypted at rest with Lambda's service key."
