@@ -78,6 +78,7 @@ VALUES: dict[str, Callable[[Names], object]] = {
     "AthenaBytesScannedCutoff": lambda n: n.env.athena_bytes_scanned_cutoff,
     "AnalystPrincipals": lambda n: list(n.env.analyst_principals),
     "Approvers": lambda n: list(n.env.approvers),
+    "DeadLetterReaders": lambda n: list(n.env.dead_letter_readers),
     "SourceConnectionArn": lambda n: n.env.source.connection_arn,
     "SourceRepository": lambda n: n.env.source.repository,
     "SourceBranch": lambda n: n.env.source.branch,

@@ -55,7 +55,7 @@ def _check_subscription_ids(emails_by_place: list[tuple[str, str, str]]) -> None
 # Each names principals granted in this env's bucket, key and data-source policies. Config names no other account as
 # trusted, so each must be of the env's account.
 PRINCIPAL_LISTS = (("sagemaker", "data_uploaders"), ("sagemaker", "approvers"), ("kpi", "analyst_principals"),
-                   ("kpi", "quicksight_principals"))
+                   ("kpi", "quicksight_principals"), ("operations", "dead_letter_readers"))
 
 
 def _check_accounts(shown: str, data: dict) -> None:
@@ -181,7 +181,8 @@ def _environment(name: str, path: Path) -> Environment:
                                                         "list their IAM role or user ARNs (docs/security.md)")
     return _build(Environment, {**data, **sm, **kpi, **notif, "name": name, "file": shown, "account_id": data.get("account_id"),
                                 "source": Source(**data["source"]), "operations_emails": ops.get("emails", notif["emails"]),
-                                "release_approval": ops["release_approval"], "tags": _environment_tags(name, shown, data["tags"]),
+                                "release_approval": ops["release_approval"],
+                                "dead_letter_readers": ops["dead_letter_readers"], "tags": _environment_tags(name, shown, data["tags"]),
                                 "deployment": deployment_settings(shown, data.get("deployment"))})
 
 

@@ -75,6 +75,7 @@ class Environment:
     approvers: tuple[str, ...] = ()  # who may approve a version of the group (its policy denies everyone else)
     operations_emails: tuple[str, ...] = ()  # alarms and releases waiting for approval
     release_approval: bool = False  # a person approves each release before any stack of the env changes
+    dead_letter_readers: tuple[str, ...] = ()  # who may decrypt the notifications key's dead letters, through SQS
     deployment: Deployment | None = None  # serving approved models; None: this env has no endpoints
     chat: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))  # kind (slack, teams) -> its channel's IDs
 

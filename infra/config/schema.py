@@ -253,6 +253,13 @@ ENVIRONMENT = {
                                    "[`CFN_ROLE_ARN`](operations.md#an-administrators-cloudformation-role-cfn_role_arn)), not with a push"},
             release_approval={"type": "boolean", "default": False,
                               "description": "`true`: a person approves each release before any stack of the env changes"},
+            # In the notifications key's policy, through SQS only (infra/stacks/messaging.py).
+            dead_letter_readers=_arns(10, r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]{1,512}$",
+                                      "an IAM role or user ARN (no wildcards)",
+                                      "IAM role/user ARNs of this account (≤ 10) that may read the dead-letter queues encrypted with the "
+                                      "notifications key (the notifier's and the deployment functions'), through SQS only, to redrive "
+                                      "them ([dashboard](dashboard.md#redriving-a-dead-letter-queue)); their own policies grant the "
+                                      "queue actions; a change takes effect with `make deploy`, not with a push"),
         ),
         "deployment": DEPLOYMENT,
         "log_retention_days": {

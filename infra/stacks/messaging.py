@@ -35,9 +35,19 @@ def _notifications_deploy_role():
     return import_value("DeployRolesStackName", "NotificationsDeployRoleArn")
 
 
-def key_policy(serves_models: bool) -> PolicyDocument:
+def key_policy(serves_models: bool, dead_letter_readers: tuple[str, ...] = ()) -> PolicyDocument:
     """Administered by the account alone (no deploy role: no push changes this key); used by the roles and
     services named here (the deployment functions' roles only where the env serves models)."""
+    # Config's dead_letter_readers decrypt what SQS hands them, to redrive; through SQS only, never the topic.
+    readers = [Statement(
+        Sid="DeadLetterReadersDecryptThroughSqs",
+        Effect=Allow,
+        Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
+        Action=[awacs.kms.Decrypt],
+        Resource=["*"],
+        Condition=Condition([ArnEquals({"aws:PrincipalArn": Ref("DeadLetterReaders")}),
+                             StringEquals({"kms:ViaService": Sub("sqs.${AWS::Region}.amazonaws.com")})]),
+    )] if dead_letter_readers else []
     # The deployment functions' dead letters (Lambda sends them with each function's role).
     deployment_functions = [key_use_through_iam(
         "DeploymentFunctionsUseThroughIam",
@@ -78,6 +88,7 @@ def key_policy(serves_models: bool) -> PolicyDocument:
                 Condition=Condition(ArnEquals({"kms:EncryptionContext:aws:logs:arn": Sub(NOTIFIER_LOG_GROUP_ARN)})),
             ),
             *deployment_functions,
+            *readers,
         ],
     )
 
@@ -163,7 +174,7 @@ def build(n: Names) -> Template:
         t, "NotificationsKey", "NotificationsAlias", "NotificationsKeyAlias",
         "Encrypts the ${ResourcePrefix} approval notifications and dead letters: approvals topic, the notifier's and "
         "the deployment functions' dead-letter queues, the notifier's environment and logs",
-        key_policy(n.env.deployment is not None),
+        key_policy(n.env.deployment is not None, n.env.dead_letter_readers),
     )
     export(t, "NotificationsKeyArn", GetAtt(NotificationsKey, "Arn"), "ARN of the notifications key")
     approvals_topic(t, NotificationsKey, n.env.emails)

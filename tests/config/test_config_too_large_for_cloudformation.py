@@ -35,6 +35,7 @@ VALUES = {
     ("operations", "emails"): lambda n, tag, long: f"{'o' * (40 if long else 1)}{n}-{tag}@{'d' * (60 if long else 3)}.example.org",
     ("sagemaker", "data_uploaders"): lambda n, tag, long: f"arn:aws:iam::{ACCOUNT}:role/{'u' * (400 if long else 1)}{n}-{tag}",
     ("sagemaker", "approvers"): lambda n, tag, long: f"arn:aws:iam::{ACCOUNT}:role/{'p' * 400 + '/' if long else ''}p{n}-{tag}",
+    ("operations", "dead_letter_readers"): lambda n, tag, long: f"arn:aws:iam::{ACCOUNT}:role/{'d' * (400 if long else 1)}{n}-{tag}",
     ("kpi", "analyst_principals"): lambda n, tag, long: f"arn:aws:iam::{ACCOUNT}:role/{'a' * (50 if long else 1)}{n}-{tag}",
     ("kpi", "quicksight_principals"): lambda n, tag, long: f"arn:aws:quicksight:eu-west-1:{ACCOUNT}:user/default/{'q' * (200 if long else 1)}{n}-{tag}",
 }

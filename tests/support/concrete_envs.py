@@ -126,6 +126,7 @@ def with_everything(project: Project, source_type: str) -> Project:
             quicksight_principals=(f"arn:aws:quicksight:{env.region}:{account}:group/default/variant-analysts",),
             deployment=env.deployment or loader.deployment_settings("", {}),
             release_approval=True,
+            dead_letter_readers=(f"arn:aws:iam::{account}:role/variant-operator",),
             operations_emails=env.operations_emails or env.emails,
             sample_data=True,
             # Each env its own channels (one Chatbot configuration per channel and account).
@@ -140,7 +141,7 @@ def with_everything(project: Project, source_type: str) -> Project:
 def with_nothing(project: Project) -> Project:
     """The project with every optional feature off (its sources as configured)."""
     envs = {name: dataclasses.replace(env, data_uploaders=(), approvers=(), analyst_principals=(), quicksight_principals=(),
-                                      deployment=None, release_approval=False, operations_emails=(), chat=MappingProxyType({}),
+                                      deployment=None, release_approval=False, operations_emails=(), dead_letter_readers=(), chat=MappingProxyType({}),
                                       sample_data=False)
             for name, env in project.environments.items()}
     return dataclasses.replace(project, environments=MappingProxyType(envs))
