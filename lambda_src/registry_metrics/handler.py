@@ -12,6 +12,7 @@ Rejected) is also recorded once for analysts (decisions.py), before the counts a
 """
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 
@@ -132,9 +133,11 @@ def handle(event: object, namespace: str, group: str, ledger: Ledger, remaining_
         # Every read before the first claim: between a claim and the publish, only the ledger and CloudWatch.
         package = _described(change) if decided or not change.report_uri else {}
         quality = _quality(change, package)
-        if decided and ledger.record(client("s3"), change, decisions.record(change, package)):
+        row = decisions.record(change, package) if decided else b""
+        at = json.loads(row)["decided_at"] if decided else None
+        if decided and ledger.record(client("s3"), change, row, at):
             log("INFO", "decision recorded", model_package=change.package_arn, status=change.status,
-                key=ledger.decision_key(change))
+                key=ledger.decision_key(change, at))
         if remaining_ms() < CLAIM_BUDGET_MS:
             raise TimeoutError(f"{remaining_ms()} ms left, fewer than the {CLAIM_BUDGET_MS} ms claiming and publishing may take")
         counts = []

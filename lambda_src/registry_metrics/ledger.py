@@ -1,6 +1,7 @@
 """The metrics function's ledger: shared/ledger.py's claim-once markers, one per version and count
 (<prefix><version>/<metric>), and each decision's record for analysts (decisions.py), created the same way, once,
-and kept (<decisions_prefix><version>-<status>.json)."""
+and kept (<decisions_prefix><version>-<status>-<decided at>.json: a version approved, rejected and approved again
+has three records; repeated events of one decision carry its time, so they make one)."""
 from __future__ import annotations
 
 import hashlib
@@ -25,10 +26,15 @@ class Ledger(Markers):
     def claim_count(self, s3, change: Change, metric: str) -> str | None:
         return self.claim(s3, f"{version_name(change)}/{metric}")
 
-    def decision_key(self, change: Change) -> str:
-        return f"{self.decisions_prefix}{version_name(change)}-{change.status}.json"
+    @staticmethod
+    def decision_name(change: Change, decided_at: str | None) -> str:
+        at = (decided_at or "unknown").replace("-", "").replace(":", "")
+        return f"{version_name(change)}-{change.status}-{at}.json"
 
-    def record(self, s3, change: Change, body: bytes) -> bool:
-        """Create the decision's record; False if an earlier delivery of the change made it."""
+    def decision_key(self, change: Change, decided_at: str | None) -> str:
+        return self.decisions_prefix + self.decision_name(change, decided_at)
+
+    def record(self, s3, change: Change, body: bytes, decided_at: str | None) -> bool:
+        """Create the decision's record; False if an earlier delivery of the same decision made it."""
         records = Markers(self.bucket, self.decisions_prefix)
-        return records.claim(s3, f"{version_name(change)}-{change.status}.json", body) is not None
+        return records.claim(s3, self.decision_name(change, decided_at), body) is not None

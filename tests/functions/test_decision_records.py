@@ -62,7 +62,7 @@ def records() -> dict[str, list]:
 
 def test_a_decision_is_recorded_with_the_events_fields_and_who_decided(aws):
     handler.handle(event("Approved"), "MLOps/any", GROUP, LEDGER)
-    assert records() == {f"model-decisions/{GROUP}/7-Approved.json": [{
+    assert records() == {f"model-decisions/{GROUP}/7-Approved-20261126T110011Z.json": [{
         "model_package_group": GROUP, "model_version": 7, "model_package_arn": ARN, "execution_id": "4r83jejmhorv",
         "decision": "Approved", "decided_by": APPROVER, "decided_at": "2026-11-26T11:00:11Z",
         "registered_at": "2026-11-26T10:00:11Z", "description": "AUC 0.91, drift checked"}]}
@@ -75,14 +75,21 @@ def test_a_repeated_event_writes_the_record_once(aws):
     assert len(s3.list_object_versions(Bucket=BUCKET, Prefix=LEDGER.decisions_prefix)["Versions"]) == 1
 
 
-def test_each_decision_of_a_version_is_its_own_record_and_a_registration_none(aws):
+def test_each_decision_of_a_version_is_its_own_record_even_the_same_again_and_a_registration_none(aws):
     handler.handle(event("PendingManualApproval", None), "MLOps/any", GROUP, LEDGER)
     assert records() == {}
     handler.handle(event("Approved"), "MLOps/any", GROUP, LEDGER)
     aws["ModelApprovalStatus"] = "Rejected"
     handler.handle(event("Rejected", "leaks the label"), "MLOps/any", GROUP, LEDGER)
+    approved_again = event("Approved")
+    approved_again["detail"]["LastModifiedTime"] = "1795694411000"  # an hour later: a new decision, not a repeat
+    aws["ModelApprovalStatus"] = "Approved"
+    handler.handle(approved_again, "MLOps/any", GROUP, LEDGER)
+    handler.handle(approved_again, "MLOps/any", GROUP, LEDGER)
     assert {key: rows[0]["decision"] for key, rows in records().items()} == {
-        f"model-decisions/{GROUP}/7-Approved.json": "Approved", f"model-decisions/{GROUP}/7-Rejected.json": "Rejected"}
+        f"model-decisions/{GROUP}/7-Approved-20261126T110011Z.json": "Approved",
+        f"model-decisions/{GROUP}/7-Rejected-20261126T110011Z.json": "Rejected",
+        f"model-decisions/{GROUP}/7-Approved-20261126T120011Z.json": "Approved"}
 
 
 def test_who_is_unknown_once_the_version_has_changed_again(aws):
