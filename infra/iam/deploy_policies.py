@@ -334,6 +334,9 @@ def kpi_stack() -> list[Statement]:
             [arn("cloudwatch", "dashboard/${DashboardName}", region=False)],
         ),
         *_alarms("Alarms"),
+        # The one alarm that tells the approvals topic: nobody hears the operations topic (infra/stacks/kpi.py).
+        put_alarms("OperationsUnheardAlarmToApprovalsTopic",
+                   [arn("cloudwatch", "alarm:${OperationsTopicName}-unheard")], [arn("sns", "${TopicName}")]),
         _allow(
             "GlueCatalog",
             actions(awacs.glue, "CreateDatabase", "DeleteDatabase", "GetDatabase", "UpdateDatabase", "TagResource",

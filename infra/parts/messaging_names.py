@@ -18,6 +18,10 @@ NOTIFIER_LOG_GROUP = "/aws/lambda/${NotifierFunctionName}"
 # Broken runs of the SageMaker pipeline (not its quality gate), counted from the notifier's log by the notifications
 # stack; the KPI stack's pipeline-failed alarm pages on it.
 PIPELINE_BROKEN_METRIC = "${ResourcePrefix}-sagemaker-pipeline-broken-runs"
+# The alarm that fires when nobody hears the operations topic tells the approvals topic instead: the one alarm that
+# may publish there (the kpi stack's subscriber check; its policy and key name it).
+OPERATIONS_UNHEARD_ALARM = "${OperationsTopicName}-unheard"
+OPERATIONS_UNHEARD_ALARM_ARN = f"arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:{OPERATIONS_UNHEARD_ALARM}"
 
 
 def rule_arn(rule_name_sub: str) -> str:

@@ -165,13 +165,15 @@ def _subscriber_check(t: Template) -> None:
         Target=scheduler.Target(Arn=GetAtt(SubscriberCheckFunction, "Arn"),
                                 RoleArn=import_value("IamStackName", "SubscriberScheduleRoleArn")),
     ))
-    topic = import_value("PipelineStackName", "OperationsTopicArn")
+    # Each alarm tells the other topic: an alarm that nobody hears a topic cannot be heard on that topic.
+    told = {"Approvals": import_value("PipelineStackName", "OperationsTopicArn"),
+            "Operations": import_value("MessagingStackName", "ApprovalsTopicArn")}
     for prefix, name_param in WATCHED_TOPICS.items():
         t.add_resource(alarms.none_in_an_hour(
             f"{prefix}TopicUnheardAlarm", Sub(f"${{{name_param}}}-unheard"),
             Sub(f"${{{name_param}}} has no confirmed subscriber (or the subscriber check did not run): its messages reach "
                 "no one. make status lists the subscriptions waiting for confirmation"),
-            Ref("MetricsNamespace"), subscriber_check.METRIC, topic, (subscriber_check.DIMENSION, Ref(name_param))))
+            Ref("MetricsNamespace"), subscriber_check.METRIC, told[prefix], (subscriber_check.DIMENSION, Ref(name_param))))
 
 
 # -- alarms and dashboard --------------------------------------------------------------------------

@@ -14,8 +14,8 @@ from __future__ import annotations
 import awacs.kms
 import awacs.sns
 import awacs.sqs
-from awacs.aws import (Allow, ArnEquals, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals,
-                       StringNotEquals)
+from awacs.aws import (Allow, ArnEquals, ArnNotEquals, Bool, Condition, Deny, PolicyDocument, Principal, Statement,
+                       StringEquals, StringNotEquals)
 from troposphere import GetAtt, Ref, Sub, Template, kms, sns, sqs
 
 from infra.config.names import Names
@@ -26,7 +26,7 @@ from infra.iam.policies import VERSION, account_administers_key, deny_insecure_t
 from infra.parts import functions, subscribers
 from infra.parts.kms_keys import customer_managed_key
 from infra.parts.messaging_names import (NOTIFIER_LOG_GROUP_ARN, NOTIFIER_ROLE_ARN, NOTIFIER_RULE_ARNS, NOTIFIER_RULE_NAMES,
-                                         role_arn, rule_arn, source_conditions)
+                                         OPERATIONS_UNHEARD_ALARM_ARN, role_arn, rule_arn, source_conditions)
 
 SERVICE_KEY_ACTIONS = [awacs.kms.Decrypt, awacs.kms.GenerateDataKey]
 
@@ -74,6 +74,10 @@ def key_policy(serves_models: bool, dead_letter_readers: tuple[str, ...] = ()) -
                 Resource=["*"],
                 Condition=Condition(Bool({"kms:GrantIsForAWSResource": "true"})),
             ),
+            # CloudWatch encrypts what the operations-unheard alarm publishes to the approvals topic.
+            Statement(Sid="OperationsUnheardAlarmEncrypts", Effect=Allow,
+                      Principal=Principal("Service", ["cloudwatch.amazonaws.com"]), Action=SERVICE_KEY_ACTIONS,
+                      Resource=["*"], Condition=source_conditions(OPERATIONS_UNHEARD_ALARM_ARN)),
             # EventBridge writes the notifier rules' dead letters into the encrypted queue.
             Statement(Sid="EventBridgeDeadLetters", Effect=Allow, Principal=Principal("Service", ["events.amazonaws.com"]),
                       Action=SERVICE_KEY_ACTIONS, Resource=["*"], Condition=source_conditions(*NOTIFIER_RULE_ARNS)),
@@ -106,16 +110,22 @@ def approvals_topic(t: Template, key: kms.Key, emails: tuple[str, ...]) -> sns.T
         PolicyDocument=PolicyDocument(
             Version=VERSION,
             Statement=[
-                # Only the notifier publishes here: not other identities (whatever their own policies say), not
-                # services (a request from a service carries no aws:PrincipalArn, so the condition holds).
-                # Alarms go to the operations topic, so they never depend on this topic's path.
+                # Alarms go to the operations topic, so they never depend on this topic's path; all but the one that
+                # says nobody hears the operations topic, which must reach people some other way.
+                Statement(Sid="OperationsUnheardAlarmPublishes", Effect=Allow,
+                          Principal=Principal("Service", ["cloudwatch.amazonaws.com"]), Action=[awacs.sns.Publish],
+                          Resource=[Ref(ApprovalsTopic)], Condition=source_conditions(OPERATIONS_UNHEARD_ALARM_ARN)),
+                # Only the notifier and that alarm publish here: not other identities (whatever their own policies
+                # say), not other services (a request from a service carries no aws:PrincipalArn, and no
+                # identity's request carries aws:SourceArn, so both conditions hold for them).
                 Statement(
                     Sid="OnlyTheNotifierPublishes",
                     Effect=Deny,
                     Principal=Principal("*"),
                     Action=[awacs.sns.Publish],
                     Resource=[Ref(ApprovalsTopic)],
-                    Condition=Condition(StringNotEquals({"aws:PrincipalArn": Sub(NOTIFIER_ROLE_ARN)})),
+                    Condition=Condition([StringNotEquals({"aws:PrincipalArn": Sub(NOTIFIER_ROLE_ARN)}),
+                                         ArnNotEquals({"aws:SourceArn": Sub(OPERATIONS_UNHEARD_ALARM_ARN)})]),
                 ),
                 deny_insecure_transport(Ref(ApprovalsTopic), action=awacs.sns.Publish),
             ],

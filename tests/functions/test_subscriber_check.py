@@ -104,7 +104,7 @@ def test_a_topic_it_cannot_read_fails_the_run_so_the_alarm_sees_no_count(aws, mo
 def test_each_topic_of_every_env_has_an_alarm_when_nobody_hears_it(env):
     """Every env and variant: the schedule runs the function, which counts both of the env's topics into the namespace
     its alarms read; one alarm per topic, named as `make status` reads them, fires below one and when no count
-    arrives, tells the operations topic and is on the dashboard."""
+    arrives, tells the other topic (nobody would hear it on its own) and is on the dashboard."""
     n = env.names
     resources = env.template("kpi")["Resources"]
     function = resources["SubscriberCheckFunction"]["Properties"]
@@ -117,10 +117,11 @@ def test_each_topic_of_every_env_has_an_alarm_when_nobody_hears_it(env):
     alarms = {a["Properties"]["Dimensions"][0]["Value"]: (rid, a["Properties"]) for rid, a in resources.items()
               if a["Type"] == "AWS::CloudWatch::Alarm" and a["Properties"]["MetricName"] == contract.METRIC}
     assert set(alarms) == {n.topic, n.operations_topic}
-    operations_topic = {"Fn::ImportValue": f"{n.stack('pipeline')}-OperationsTopicArn"}
+    other_topic = {n.topic: {"Fn::ImportValue": f"{n.stack('pipeline')}-OperationsTopicArn"},
+                   n.operations_topic: {"Fn::ImportValue": f"{n.stack('messaging')}-ApprovalsTopicArn"}}
     dashboard = str(resources["KpiDashboard"]["Properties"]["DashboardBody"])
     for topic, (logical_id, alarm) in alarms.items():
         assert alarm["AlarmName"] in n.unheard_alarms and alarm["Namespace"] == variables["METRICS_NAMESPACE"]
         assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["TreatMissingData"]) == ("LessThanThreshold", 1, "breaching")
-        assert alarm["AlarmActions"] == [operations_topic] == alarm["OKActions"]
+        assert alarm["AlarmActions"] == [other_topic[topic]] == alarm["OKActions"]
         assert f"alarm:${{{logical_id}}}" in dashboard or f"alarm:{alarm['AlarmName']}" in dashboard

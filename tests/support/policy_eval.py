@@ -16,12 +16,15 @@ class Request:
     action: str
     resource: str
     context: dict = field(default_factory=dict)  # request keys: s3:prefix, kms:ViaService…
+    service: str | None = None  # a service principal's request (e.g. cloudwatch.amazonaws.com): no principal ARN
 
     @property
     def account(self) -> str:
         return self.principal_arn.split(":")[4]
 
     def keys(self) -> dict:
+        if self.service:  # a service's request carries its name, never a principal ARN; SourceArn etc. in context
+            return {"aws:PrincipalServiceName": self.service, "aws:SecureTransport": "true", **self.context}
         return {"aws:PrincipalArn": self.principal_arn, "aws:PrincipalAccount": self.account,
                 "kms:CallerAccount": self.account, "aws:SecureTransport": "true", **self.context}
 
@@ -38,6 +41,8 @@ def _list(value) -> list:
 def _principal_matches(principal, request: Request) -> bool:
     if principal == "*":
         return True
+    if request.service:
+        return isinstance(principal, dict) and request.service in _list(principal.get("Service", []))
     for arn in _list(principal.get("AWS", [])) if isinstance(principal, dict) else []:
         if arn == "*" or arn == request.principal_arn:
             return True
@@ -62,7 +67,7 @@ def _conditions_hold(conditions: dict, request: Request) -> bool:
                        for key, wanted in pairs.items()):
                 return False
             continue
-        if operator not in _OPERATORS and operator not in ("StringNotEquals", "ArnNotLike", "Null"):
+        if operator not in _OPERATORS and operator not in ("StringNotEquals", "ArnNotLike", "ArnNotEquals", "Null"):
             raise NotImplementedError(f"condition operator {operator} is not evaluated by tests/support/policy_eval.py")
         for key, wanted in pairs.items():
             if operator == "Null":  # "true": the request lacks the key; "false": it carries it
@@ -73,8 +78,9 @@ def _conditions_hold(conditions: dict, request: Request) -> bool:
                 if key in keys and str(keys[key]) in {str(w) for w in _list(wanted)}:
                     return False
                 continue
-            if operator == "ArnNotLike":
-                if key in keys and any(_glob(str(w), str(keys[key])) for w in _list(wanted)):
+            if operator in ("ArnNotLike", "ArnNotEquals"):
+                match = _glob if operator == "ArnNotLike" else (lambda w, v: w == v)
+                if key in keys and any(match(str(w), str(keys[key])) for w in _list(wanted)):
                     return False
                 continue
             if key not in keys:
