@@ -17,7 +17,7 @@ from .event import MalformedEvent, ModelEvent, parse
 from shared.ledger import Ledger
 from shared.log import log
 
-# Claiming, forgetting the other statuses and publishing take a few calls; with less time left, retry the event
+# Claiming and publishing take a few calls; with less time left, retry the event
 # instead: a claim cut off by the timeout before its publish would make the retry a "duplicate".
 CLAIM_BUDGET_MS = 45_000
 
@@ -42,10 +42,9 @@ def settings() -> Settings:
     )
 
 
-def publish_once(config: Settings, marker: str, msg: message.Message, remaining_ms, forget=(), **where) -> dict | None:
+def publish_once(config: Settings, marker: str, msg: message.Message, remaining_ms, **where) -> dict | None:
     """Publish `msg` unless `marker` was claimed before (then None). Claimed last, after every read; released
-    again when publishing fails, so the retry publishes. `forget`: markers to drop first, so a version that
-    returns to a status it had is announced again."""
+    again when publishing fails, so the retry publishes."""
     if remaining_ms() < CLAIM_BUDGET_MS:
         log("WARNING", "too little time left to claim and publish; raising for retry", decision="retry", **where)
         raise TimeoutError(f"{remaining_ms()} ms left, fewer than the {CLAIM_BUDGET_MS} ms claiming and publishing may take")
@@ -55,7 +54,6 @@ def publish_once(config: Settings, marker: str, msg: message.Message, remaining_
         log("INFO", "event ignored", decision="duplicate", reason="already published (a repeated event)", marker=marker, **where)
         return None
     try:
-        config.ledger.release(s3, [config.ledger.prefix + name for name in forget])
         return aws.client("sns").publish(**msg.publish_kwargs(config.topic_arn))
     except Exception as exc:  # noqa: BLE001 - logged, then re-raised: never swallow a lost message
         log("ERROR", "publish failed; raising for retry", decision="publish_failed", error_code=aws.error_code(exc),
@@ -108,6 +106,13 @@ def describe(model: ModelEvent) -> dict:
     return {**model.detail, **described}
 
 
+def changed_at(model: ModelEvent) -> str:
+    """The change's own time (detail.LastModifiedTime, else the event's): every delivery of one change carries it,
+    so it is announced once, late repeats included; a version that returns to a status it had is a new change."""
+    stamp = model.detail.get("LastModifiedTime") or model.time
+    return "".join(c for c in str(stamp) if c.isascii() and c.isalnum())[:32] or "unknown"
+
+
 def lambda_handler(event, context=None):
     config = settings()
     remaining_ms = context.get_remaining_time_in_millis if context is not None else (lambda: CLAIM_BUDGET_MS)
@@ -136,8 +141,7 @@ def lambda_handler(event, context=None):
         log("WARNING", "quality report unavailable; notifying without metrics", decision="report_unavailable", report_uri=uri,
             reason=quality.unavailable, **where)
     msg = message.build(model, info, quality)
-    forget = [f"{model.version}/notified/{status}" for status in sorted(config.statuses - {model.status})]
-    response = publish_once(config, f"{model.version}/notified/{model.status}", msg, remaining_ms, forget, **where)
+    response = publish_once(config, f"{model.version}/notified/{model.status}-{changed_at(model)}", msg, remaining_ms, **where)
     if response is None:
         return {"decision": "duplicate"}
     log("INFO", "notification published", decision="published", message_id=response.get("MessageId"), subject=msg.subject,

@@ -53,11 +53,27 @@ def test_a_repeated_approval_is_published_once_and_the_repeat_logged_as_a_duplic
     assert _decisions(capsys) == ["published", "duplicate", "duplicate"]
 
 
+def _at(fixture: str, changed: str) -> dict:
+    event = sample_event(fixture)
+    event["detail"]["LastModifiedTime"] = changed  # the change's own time: every delivery of it carries the same
+    return event
+
+
 def test_a_version_that_returns_to_a_status_is_announced_again(world):
     world.register(ModelApprovalStatus="Approved")
-    for fixture in ("approved", "rejected", "rejected", "approved"):
-        handler.lambda_handler(sample_event(fixture))
+    for event in (_at("approved", "1795687211000"), _at("rejected", "1795690811000"), _at("rejected", "1795690811000"),
+                  _at("approved", "1795694411000")):
+        handler.lambda_handler(event)
     assert [m["Subject"].rsplit(" ", 1)[1] for m in world.received()] == ["Approved", "Rejected", "Approved"]
+
+
+def test_a_late_repeat_of_an_earlier_change_is_still_a_duplicate(world):
+    """EventBridge does not order deliveries: the first approval's repeat may arrive after the rejection."""
+    world.register(ModelApprovalStatus="Rejected")
+    for event in (_at("approved", "1795687211000"), _at("rejected", "1795690811000"), _at("approved", "1795687211000"),
+                  _at("rejected", "1795690811000")):
+        handler.lambda_handler(event)
+    assert [m["Subject"].rsplit(" ", 1)[1] for m in world.received()] == ["Approved", "Rejected"]
 
 
 def test_a_failed_publish_releases_its_claim_so_the_retry_publishes(world, monkeypatch):
