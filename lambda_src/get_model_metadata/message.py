@@ -142,12 +142,14 @@ def body(event: ModelEvent, info: dict, report: Report | None, console: str) -> 
         f"Status:        {event.status}",
     ]
     current = info.get("ModelApprovalStatus")
-    if current and current != event.status:
+    moved = bool(current) and current != event.status
+    if moved:
         lines.append(f"               (its status has since changed to {current})")
-    approver = who(info.get("LastModifiedBy") or info.get("ModifiedBy"))
+    # Describe tells who made the package's latest change: after a later one, not who made this change.
+    approver = None if moved else who(info.get("LastModifiedBy") or info.get("ModifiedBy"))
     if event.status != "PendingManualApproval":
-        lines.append(f"Changed by:    {approver or 'not recorded'}")
-    description = info.get("ApprovalDescription")
+        lines.append(f"Changed by:    {approver or ('not known: a later change replaced it' if moved else 'not recorded')}")
+    description = event.detail.get("ApprovalDescription") if moved else info.get("ApprovalDescription")
     lines.append(f"Comment:       {_clip(description) if description else '(none given)'}")
     if info.get("ModelPackageDescription"):
         lines.append(f"Description:   {_clip(info['ModelPackageDescription'])}")

@@ -177,11 +177,16 @@ def test_a_rejection_names_who_rejected_and_why(world):
     assert "Comment:       Recall too low." in note["Message"].splitlines()
 
 
-def test_a_newer_status_than_the_event_is_pointed_out(world):
-    world.register(ModelApprovalStatus="Rejected")
-    handler.lambda_handler(sample_event("approved"))
+def test_a_newer_status_than_the_event_is_pointed_out_and_its_author_not_taken_for_this_changes(world):
+    world.register(ModelApprovalStatus="Rejected", ApprovalDescription="the later rejection's reason")
+    event = sample_event("approved")
+    event["detail"]["ApprovalDescription"] = "this approval's reason"
+    handler.lambda_handler(event)
     (note,) = world.received()
-    assert "               (its status has since changed to Rejected)" in note["Message"].splitlines()
+    lines = note["Message"].splitlines()
+    assert "               (its status has since changed to Rejected)" in lines
+    assert "Changed by:    not known: a later change replaced it" in lines
+    assert "Comment:       this approval's reason" in lines and "the later rejection's reason" not in note["Message"]
 
 
 def test_subject_stays_under_100_ascii_characters_for_the_longest_group():
