@@ -53,7 +53,10 @@ SKIPS: dict[tuple[str, str], dict[str, str]] = {
             "Scheduled every 15 minutes: a failed or missed run publishes no count, and its alarms treat missing "
             "data as breaching, so a queue would only repeat what the alarm already says."
         ),
-        "CKV_AWS_117": _NO_VPC,
+        "CKV_AWS_117": (
+            "Calls only SNS (ListSubscriptionsByTopic) and CloudWatch (PutMetricData) over TLS and reaches nothing "
+            "inside a VPC; a VPC would add NAT or endpoint costs and no protection."
+        ),
         "CKV_AWS_115": (
             "Runs once every 15 minutes. Reserving concurrency fails in accounts at the default concurrency quota "
             "(unreserved concurrency must stay at 100 or more), so none is reserved."

@@ -34,7 +34,7 @@ def add(t: Template, topic_arn) -> None:
         t.add_resource(events.Rule(
             logical_id,
             Name=Sub(rule_name),
-            Description="A crawl of this environment's evaluation reports that failed or did not start -> the operations topic",
+            Description=f"{event[1]} of this environment's KPI crawler ({'failed' if detail else 'did not start'}) -> the operations topic",
             EventPattern={**rule_events.pattern_head(event), "detail": {"crawlerName": [Ref("CrawlerName")], **detail}},
             State="ENABLED",
             Targets=[events.Target(

@@ -4,8 +4,8 @@ SNS publishes no metric of a topic's subscribers (only deliveries, failures and 
 using CloudWatch", SNS developer guide), and a subscription waiting for confirmation is listed with SubscriptionArn
 "PendingConfirmation" (ListSubscriptionsByTopic). The alarms on ConfirmedSubscribers (the KPI stack's) fire below one,
 and when no count arrives at all (this function failing or not running): so a topic nobody hears shows on the dashboard
-and in `make status` whatever its subscriptions are. A failed run is raised, never swallowed: the next hour's run is
-the retry, and the missing data point is the alarm.
+and in `make status` whatever its subscriptions are. A failed run is raised, never swallowed: the next scheduled run,
+15 minutes later, is the retry, and an hour without a data point is the alarm.
 
 Environment: TOPIC_ARNS (comma-separated), METRICS_NAMESPACE.
 """
