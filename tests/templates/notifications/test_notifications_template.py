@@ -144,14 +144,21 @@ def test_topic_is_encrypted_and_exported_for_the_notifier(messaging, template, n
 
 
 @pytest.mark.every_env
-def test_topic_policy_lets_only_the_notifier_role_publish(messaging, n):
+def test_topic_policy_lets_only_the_notifier_role_and_the_operations_unheard_alarm_publish(messaging, n):
     """The notifier publishes through its identity policy; the topic policy denies every other principal,
-    services included (named by ARN, so the role need not exist yet). Alarms use the operations topic."""
+    services included (named by ARN, so the role need not exist yet), but the one alarm that says nobody hears the
+    operations topic. Other alarms use the operations topic."""
     statements = messaging["Resources"]["ApprovalsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    assert [s for s in statements if s["Effect"] == "Allow"] == []
+    alarm = ("arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:"
+             f"{n.operations_topic}-unheard")
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": ["cloudwatch.amazonaws.com"]} and allow["Action"] == ["sns:Publish"]
+    assert allow["Condition"]["ArnLike"] == {"aws:SourceArn": [{"Fn::Sub": alarm}]}
     (only,) = [s for s in statements if s["Sid"] == "OnlyTheNotifierPublishes"]
-    assert only["Effect"] == "Deny" and only["Condition"] == {"StringNotEquals": {"aws:PrincipalArn": {
-        "Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{n.role_path}{n.notifier_role}"}}}
+    assert only["Effect"] == "Deny" and only["Condition"] == {
+        "StringNotEquals": {"aws:PrincipalArn": {
+            "Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{n.role_path}{n.notifier_role}"}},
+        "ArnNotEquals": {"aws:SourceArn": {"Fn::Sub": alarm}}}
 
 
 def test_notifier_role_no_longer_puts_metrics_and_uses_the_key_by_alias():
