@@ -112,24 +112,18 @@ def failure_alarms(t: Template) -> None:
     model_package_events.rule_dead_letter_failures_alarm(
         t, "PipelineFailedRuleDeadLetterFailuresAlarm", Sub("${ResourcePrefix}-pipeline-failed-rule-dlq-failures"),
         Sub(NOTIFIER_PIPELINE_RULE_NAME), topic)
-    # Events the notifier drops as malformed (logged, not retried: retrying cannot fix them) are counted too.
-    t.add_resource(logs.MetricFilter(
-        "NotifierMalformedEventsFilter",
-        LogGroupName=Ref("NotifierLogGroup"),
-        FilterPattern=MALFORMED_FILTER,
-        MetricTransformations=[logs.MetricTransformation(
-            MetricNamespace=Ref("MetricsNamespace"), MetricName=Sub(MALFORMED_METRIC), MetricValue="1", DefaultValue=0,
-        )],
-    ))
-    # Broken runs (not the quality gate's stops), once each: the metric the pipeline-failed alarm (KPI stack) pages on.
-    t.add_resource(logs.MetricFilter(
-        "PipelineBrokenRunsFilter",
-        LogGroupName=Ref("NotifierLogGroup"),
-        FilterPattern=BROKEN_RUN_FILTER,
-        MetricTransformations=[logs.MetricTransformation(
-            MetricNamespace=Ref("MetricsNamespace"), MetricName=Sub(PIPELINE_BROKEN_METRIC), MetricValue="1", DefaultValue=0,
-        )],
-    ))
+    # Events the notifier drops as malformed (logged, not retried: retrying cannot fix them) are counted too; and
+    # broken runs (not the quality gate's stops), once each: the metric the pipeline-failed alarm (KPI stack) pages on.
+    for logical_id, pattern, metric in (("NotifierMalformedEventsFilter", MALFORMED_FILTER, MALFORMED_METRIC),
+                                        ("PipelineBrokenRunsFilter", BROKEN_RUN_FILTER, PIPELINE_BROKEN_METRIC)):
+        t.add_resource(logs.MetricFilter(
+            logical_id,
+            LogGroupName=Ref("NotifierLogGroup"),
+            FilterPattern=pattern,
+            MetricTransformations=[logs.MetricTransformation(
+                MetricNamespace=Ref("MetricsNamespace"), MetricName=Sub(metric), MetricValue="1", DefaultValue=0,
+            )],
+        ))
     t.add_resource(alarms.any_in_five_minutes(
         "NotifierMalformedEventsAlarm", Sub("${ResourcePrefix}-approval-notifier-malformed-events"),
         "The notifier dropped an event it could not read as a model package state change: see its log",
