@@ -38,14 +38,19 @@ def _notifications_deploy_role():
 def key_policy(serves_models: bool, dead_letter_readers: tuple[str, ...] = ()) -> PolicyDocument:
     """Administered by the account alone (no deploy role: no push changes this key); used by the roles and
     services named here (the deployment functions' roles only where the env serves models)."""
-    # Config's dead_letter_readers decrypt what SQS hands them, to redrive; through SQS only, never the topic.
+    # Config's dead_letter_readers decrypt what SQS hands them, to redrive: through SQS only, and only these queues'
+    # messages (SQS's encryption context names the queue), never the topic's.
+    queues = ["NotifierDeadLetterQueueName", *(["DeploymentDeadLetterQueueName"] if serves_models else [])]
     readers = [Statement(
         Sid="DeadLetterReadersDecryptThroughSqs",
         Effect=Allow,
         Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
         Action=[awacs.kms.Decrypt],
         Resource=["*"],
-        Condition=Condition([ArnEquals({"aws:PrincipalArn": Ref("DeadLetterReaders")}),
+        Condition=Condition([ArnEquals({"aws:PrincipalArn": Ref("DeadLetterReaders"),
+                                        "kms:EncryptionContext:aws:sqs:arn": [
+                                            Sub(f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:${{{q}}}")
+                                            for q in queues]}),
                              StringEquals({"kms:ViaService": Sub("sqs.${AWS::Region}.amazonaws.com")})]),
     )] if dead_letter_readers else []
     # The deployment functions' dead letters (Lambda sends them with each function's role).

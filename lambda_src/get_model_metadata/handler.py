@@ -107,10 +107,11 @@ def describe(model: ModelEvent) -> dict:
 
 
 def changed_at(model: ModelEvent) -> str:
-    """The change's own time (detail.LastModifiedTime, else the event's): every delivery of one change carries it,
-    so it is announced once, late repeats included; a version that returns to a status it had is a new change."""
-    stamp = model.detail.get("LastModifiedTime") or model.time
-    return "".join(c for c in str(stamp) if c.isascii() and c.isalnum())[:32] or "unknown"
+    """"-<the change's own time>" (detail.LastModifiedTime): every delivery of one change carries it, so it is
+    announced once, late repeats included; a version that returns to a status it had is a new change. Without it,
+    "": the status alone, so repeats stay one message (a return to the status is then not announced again)."""
+    stamp = "".join(c for c in str(model.detail.get("LastModifiedTime") or "") if c.isascii() and c.isalnum())[:32]
+    return f"-{stamp}" if stamp else ""
 
 
 def lambda_handler(event, context=None):
@@ -141,7 +142,7 @@ def lambda_handler(event, context=None):
         log("WARNING", "quality report unavailable; notifying without metrics", decision="report_unavailable", report_uri=uri,
             reason=quality.unavailable, **where)
     msg = message.build(model, info, quality)
-    response = publish_once(config, f"{model.version}/notified/{model.status}-{changed_at(model)}", msg, remaining_ms, **where)
+    response = publish_once(config, f"{model.version}/notified/{model.status}{changed_at(model)}", msg, remaining_ms, **where)
     if response is None:
         return {"decision": "duplicate"}
     log("INFO", "notification published", decision="published", message_id=response.get("MessageId"), subject=msg.subject,

@@ -44,12 +44,12 @@ class Message:
         """The per-protocol message, within SNS's limit: JSON escaping can grow the body, so it is cut to fit."""
         chat = json.dumps(self.chat(), ensure_ascii=False)
         limit = BODY_MAX_BYTES
-        while True:
+        while True:  # shrinks in proportion to the escaping's growth; 1 KiB escaped six-fold always fits
             text = json.dumps({"default": truncate(self.body, limit), "https": chat}, ensure_ascii=False)
-            excess = len(text.encode("utf-8")) - BODY_MAX_BYTES
-            if excess <= 0:
+            size = len(text.encode("utf-8"))
+            if size <= BODY_MAX_BYTES or limit == 1024:
                 return text
-            limit -= excess
+            limit = max(1024, min(limit - 1, limit * BODY_MAX_BYTES // size))
 
     def publish_kwargs(self, topic_arn: str) -> dict:
         return {"TopicArn": topic_arn, "Subject": self.subject, "MessageStructure": "json", "Message": self.structured(),
@@ -101,6 +101,14 @@ def timestamp(value) -> str:
         return _clip(str(value), 100)
 
 
+def _same_time(event_time, described_time) -> bool:
+    """Whether describe's LastModifiedTime is the event's change (either missing: nothing says otherwise)."""
+    if not event_time or not described_time:
+        return True
+    as_time = [_iso_to_datetime(v) if isinstance(v, str) and not v.isdigit() else v for v in (event_time, described_time)]
+    return timestamp(as_time[0]) == timestamp(as_time[1])
+
+
 def _clip(text: str, limit: int = FIELD_MAX_CHARS) -> str:
     text = str(text)
     return text if len(text) <= limit else text[:limit] + f" [... {len(text) - limit} characters omitted]"
@@ -142,14 +150,16 @@ def body(event: ModelEvent, info: dict, report: Report | None, console: str) -> 
         f"Status:        {event.status}",
     ]
     current = info.get("ModelApprovalStatus")
-    moved = bool(current) and current != event.status
-    if moved:
+    if current and current != event.status:
         lines.append(f"               (its status has since changed to {current})")
-    # Describe tells who made the package's latest change: after a later one, not who made this change.
-    approver = None if moved else who(info.get("LastModifiedBy") or info.get("ModifiedBy"))
+    # Describe tells who made the package's latest change: after a later one (another status, or the same status
+    # set again), not who made this change.
+    later = (bool(current) and current != event.status) or not _same_time(event.detail.get("LastModifiedTime"),
+                                                                            info.get("LastModifiedTime"))
+    approver = None if later else who(info.get("LastModifiedBy") or info.get("ModifiedBy"))
     if event.status != "PendingManualApproval":
-        lines.append(f"Changed by:    {approver or ('not known: a later change replaced it' if moved else 'not recorded')}")
-    description = event.detail.get("ApprovalDescription") if moved else info.get("ApprovalDescription")
+        lines.append(f"Changed by:    {approver or ('not known: a later change replaced it' if later else 'not recorded')}")
+    description = event.detail.get("ApprovalDescription") or (None if later else info.get("ApprovalDescription"))
     lines.append(f"Comment:       {_clip(description) if description else '(none given)'}")
     if info.get("ModelPackageDescription"):
         lines.append(f"Description:   {_clip(info['ModelPackageDescription'])}")

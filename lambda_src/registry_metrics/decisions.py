@@ -71,7 +71,10 @@ def _text(value: object) -> str | None:
 def record(change: Change, package: dict) -> bytes:
     """The row for `change` (an Approved or Rejected event); `package`: DescribeModelPackage's answer, or {}."""
     detail = change.detail
-    still = package.get("ModelApprovalStatus") == change.status  # describe still shows this decision
+    # Describe still shows this decision: its status, and (where both say) the time of this change, not a later one.
+    event_time, described_time = iso(detail.get("LastModifiedTime")), iso(package.get("LastModifiedTime"))
+    still = package.get("ModelApprovalStatus") == change.status and (not event_time or not described_time
+                                                                      or event_time == described_time)
     row = {
         "model_package_group": change.group,
         "model_version": change.version,

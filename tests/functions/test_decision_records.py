@@ -37,7 +37,7 @@ def event(status: str, description: str | None = "AUC 0.91, drift checked") -> d
 def aws(monkeypatch):
     package = {"ModelPackageArn": ARN, "ModelApprovalStatus": "Approved",
                "LastModifiedBy": {"IamIdentity": {"Arn": APPROVER, "PrincipalId": "AROA:jo"}},
-               "LastModifiedTime": datetime(2026, 11, 26, 10, 0, 11, tzinfo=timezone.utc)}
+               "LastModifiedTime": datetime(2026, 11, 26, 11, 0, 11, tzinfo=timezone.utc)}  # the events' change
 
     class SageMaker:
         def describe_model_package(self, ModelPackageName):  # noqa: N803
@@ -98,6 +98,14 @@ def test_who_is_unknown_once_the_version_has_changed_again(aws):
     handler.handle(event("Approved", None), "MLOps/any", GROUP, LEDGER)
     (rows,) = records().values()
     assert rows[0]["decided_by"] is None and rows[0]["description"] is None and rows[0]["decided_at"] == "2026-11-26T11:00:11Z"
+
+
+def test_who_is_unknown_once_the_same_status_was_set_again_later(aws):
+    """Approved, rejected, approved again: the first approval's late event must not name the second approver."""
+    aws["LastModifiedTime"] = datetime(2026, 11, 26, 12, 0, 11, tzinfo=timezone.utc)
+    handler.handle(event("Approved", None), "MLOps/any", GROUP, LEDGER)
+    (rows,) = records().values()
+    assert rows[0]["decided_by"] is None and rows[0]["decided_at"] == "2026-11-26T11:00:11Z"
 
 
 @pytest.mark.parametrize("value, expected", [

@@ -189,6 +189,17 @@ def test_a_newer_status_than_the_event_is_pointed_out_and_its_author_not_taken_f
     assert "Comment:       this approval's reason" in lines and "the later rejection's reason" not in note["Message"]
 
 
+def test_a_late_event_of_a_status_set_again_names_neither_the_later_author_nor_comment(world):
+    world.register(ModelApprovalStatus="Approved", ApprovalDescription="the second approval's reason")
+    event = sample_event("approved")
+    event["detail"]["LastModifiedTime"] = "1600000000000"  # the first approval, long before describe's latest change
+    event["detail"].pop("ApprovalDescription", None)
+    handler.lambda_handler(event)
+    (note,) = world.received()
+    assert "Changed by:    not known: a later change replaced it" in note["Message"].splitlines()
+    assert "the second approval's reason" not in note["Message"]
+
+
 def test_subject_stays_under_100_ascii_characters_for_the_longest_group():
     event = handler.parse(for_group(sample_event("registered_pending_approval"), "g" * 63, version=123456))
     subject = message.subject(event)

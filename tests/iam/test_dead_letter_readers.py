@@ -35,6 +35,10 @@ def test_readers_decrypt_only_through_sqs_and_nobody_else_is_a_reader(envs):
             if not _naming(granted, arn):
                 problems.append(f"{env.label}: config names {arn} a dead-letter reader, the key policy does not")
         for s in granted:
+            queues = s["Condition"]["ArnEquals"].get("kms:EncryptionContext:aws:sqs:arn", [])
+            if not queues or any(":sqs:" not in json.dumps(q) or "DeadLetter" not in json.dumps(q) and "dlq" not in json.dumps(q)
+                                 for q in queues):
+                problems.append(f"{env.label}: readers are not held to the dead-letter queues' messages: {queues}")
             named = s["Condition"]["ArnEquals"]["aws:PrincipalArn"]
             if sorted(named) != sorted(readers):
                 problems.append(f"{env.label}: the key lets {named} read, config names {list(readers)}")
