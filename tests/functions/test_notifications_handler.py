@@ -120,20 +120,6 @@ def test_a_report_missing_in_s3_is_noted_and_the_message_still_sent(world, capsy
     assert decisions == ["report_unavailable", "published"]
 
 
-def test_sns_throttling_raises_so_the_event_is_retried_and_dead_lettered(world, monkeypatch):
-    world.put_report()
-    world.register(ModelApprovalStatus="Approved")
-    sns = aws.client("sns")
-
-    def throttled(**_):
-        raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"},
-                           "ResponseMetadata": {"HTTPStatusCode": 400}}, "Publish")
-
-    monkeypatch.setattr(sns, "publish", throttled)
-    with pytest.raises(ClientError):
-        handler.lambda_handler(sample_event("approved"))
-
-
 def test_a_sagemaker_5xx_raises(world, monkeypatch):
     sagemaker = aws.client("sagemaker")
 

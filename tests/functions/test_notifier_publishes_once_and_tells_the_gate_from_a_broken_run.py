@@ -76,7 +76,8 @@ def test_a_late_repeat_of_an_earlier_change_is_still_a_duplicate(world):
     assert [m["Subject"].rsplit(" ", 1)[1] for m in world.received()] == ["Approved", "Rejected"]
 
 
-def test_a_failed_publish_releases_its_claim_so_the_retry_publishes(world, monkeypatch):
+def test_a_failed_publish_raises_for_retry_and_releases_its_claim_so_the_retry_publishes(world, monkeypatch):
+    """SNS throttling raises (Lambda retries, then the dead-letter queue keeps the event), and the retry publishes."""
     world.register(ModelApprovalStatus="Approved")
     sns = aws.client("sns")
     real_publish = sns.publish
