@@ -1,18 +1,10 @@
 """Which steps of a SageMaker pipeline definition would run a container with a network (issue 25, P4)."""
 from __future__ import annotations
 
+from tests.demo.pipeline_run import steps as _steps  # every step, condition branches included
+
 # Steps that start no container: the service itself evaluates them.
 NO_CONTAINER = frozenset({"Condition", "Fail", "RegisterModel"})
-
-
-def _steps(definition: dict):
-    """Every step, those nested in a condition's branches included."""
-    stack = list(definition.get("Steps", []))
-    while stack:
-        step = stack.pop(0)
-        yield step
-        args = step.get("Arguments", {})
-        stack += args.get("IfSteps", []) + args.get("ElseSteps", [])
 
 
 def _isolated(step: dict) -> bool:
