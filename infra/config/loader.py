@@ -96,6 +96,7 @@ def deployment_settings(shown: str, data: dict | None) -> Deployment | None:
                           f"{values['max_instances']} is below min_instances ({values['min_instances']})")
     rollout = values["rollout"]
     deployment = _build(Deployment, {**values, "rollout_type": rollout["type"], "wait_seconds": rollout["wait_seconds"],
+                                     "models_from": values.get("models_from"),
                                      "staging_instance_type": values.get("staging_instance_type", values["instance_type"]),
                                      "traffic_percent": rollout.get("traffic_percent")
                                      or serving.smallest_step_percent(rollout["type"], values["min_instances"])})
@@ -208,10 +209,13 @@ def load(config_dir: Path | str = CONFIG_DIR, only_env: str | None = None) -> Pr
     env_names = list(data["environments"])
     if only_env is not None and only_env not in env_names:
         raise ConfigError(shown, "environments", f"unknown environment '{only_env}' (configured: {', '.join(env_names)})")
-    selected = [only_env] if only_env else env_names
+    environments = {env: _environment(env, config_dir / f"{env}.yaml") for env in ([only_env] if only_env else env_names)}
+    if only_env and (source := _models_source(environments[only_env], env_names)):
+        environments[source] = _environment(source, config_dir / f"{source}.yaml")  # whose registry it serves from
     project = _build(Project, {**data["project"], "sagemaker_pipeline_name": data["sagemaker_pipeline"]["name"], "tags": data["tags"],
-                               "environments": {env: _environment(env, config_dir / f"{env}.yaml") for env in selected}})
+                               "environments": environments})
     _check_environment_names(shown, env_names)
+    _check_promotions(project)
     for env in project.environments.values():
         check_limits(project, env, project_file=shown)
         tags = {**project.tags, **env.tags}
@@ -224,6 +228,48 @@ def load(config_dir: Path | str = CONFIG_DIR, only_env: str | None = None) -> Pr
             _check_subscription_ids([(env.file, f"{key}[{i}]", email) for i, email in enumerate(emails_of(env))])
     _check_chat_channels(project)
     return project
+
+
+def _models_source(env: Environment, env_names: list[str]) -> str | None:
+    """The env whose registry `env` serves from (deployment.models_from), checked to be another listed env."""
+    source = env.deployment.models_from if env.deployment else None
+    if source is not None and (source == env.name or source not in env_names):
+        raise ConfigError(env.file, "deployment.models_from", f"'{source}' is not another env of this project "
+                                                              f"(configured: {', '.join(env_names)})")
+    return source
+
+
+def _check_promotions(project: Project) -> None:
+    """An env that serves another's models (docs/promotion.md): the two are in different, pinned accounts of one
+    region (a model package is created into a model in its own region); the source names its approvers, since its
+    approvals now start production's deployments, and serves no other's models itself; an env gives its models to
+    one env at most."""
+    takers: dict[str, str] = {}
+    for env in project.environments.values():
+        source_name = _models_source(env, list(project.environments)) if env.deployment else None
+        if source_name is None or source_name not in project.environments:
+            continue
+        source, key = project.environments[source_name], "deployment.models_from"
+        if not env.account_id or not source.account_id:
+            unpinned = env if not env.account_id else source
+            raise ConfigError(unpinned.file, "account_id", f"{env.name} serves the models of {source.name}: both envs pin "
+                                                           "their account_id (each account grants the other by it)")
+        if env.account_id == source.account_id:
+            raise ConfigError(env.file, key, f"{source.name} is in this env's account {env.account_id}: models_from is for "
+                                             "another account (serve in the same account by giving that env a deployment block)")
+        if env.region != source.region:
+            raise ConfigError(env.file, key, f"{source.name} is in region {source.region}, this env in {env.region}: "
+                                             "a model is made from a model package of its own region")
+        if source.deployment and source.deployment.models_from:
+            raise ConfigError(env.file, key, f"{source.name} serves {source.deployment.models_from}'s models itself: "
+                                             "name the env that builds them")
+        if not source.approvers:
+            raise ConfigError(source.file, "sagemaker.approvers", f"{env.name} serves this env's approved versions: name who "
+                                                                  "may approve them (docs/security.md)")
+        if source_name in takers:
+            raise ConfigError(env.file, key, f"{takers[source_name]} already serves {source.name}'s models: an env gives its "
+                                             "models to one env")
+        takers[source_name] = env.name
 
 
 def _check_chat_channels(project: Project) -> None:

@@ -48,6 +48,7 @@ class Deployment:
     smoke_test_latency_ms: int
     approval: bool
     keep_staging: bool  # false: the Staging stage deletes the staging endpoint once the smoke test has run
+    models_from: str | None = None  # the env whose registry (and account) this env serves approved versions of
 
 
 @dataclass(frozen=True)

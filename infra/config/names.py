@@ -188,6 +188,59 @@ class Names:
         """The permissions boundary of one kind of runtime role (infra/iam/boundary.py)."""
         return f"{self.prefix}-{kind}-boundary"
 
+    # -- promotion across accounts (docs/promotion.md) ----------------------------------------------
+    @property
+    def models_source(self) -> Names | None:
+        """The env whose approved versions this env serves (deployment.models_from), in its own account; None: its own."""
+        source = self.env.deployment.models_from if self.env.deployment else None
+        return Names(self.project, self.project.env(source)) if source else None
+
+    @property
+    def models_taker(self) -> Names | None:
+        """The env that serves this env's approved versions from another account (at most one, checked by the loader)."""
+        for env in self.project.environments.values():
+            if env.deployment and env.deployment.models_from == self.env.name:
+                return Names(self.project, env)
+        return None
+
+    @property
+    def artifact_bucket(self) -> str:
+        """The artifact bucket's whole name; only an env that pins its account_id has one before deploying."""
+        return f"{self.artifact_bucket_prefix}-{self.env.account_id or OFFLINE_ACCOUNT}-{self.env.region}"
+
+    @property
+    def model_archives_prefix(self) -> str:
+        """Where the SageMaker jobs write the model archives (pipeline_def/pipeline.py)."""
+        return f"{self.sagemaker_prefix}models/"
+
+    @property
+    def promotion_bus(self) -> str:
+        """The serving env's event bus for its source's approval events (the only bus the source may put events on)."""
+        return f"{self.prefix}-promotion"
+
+    @property
+    def promotion_rule(self) -> str:
+        """The source env's rule forwarding its group's decisions to the serving env's promotion bus."""
+        return f"{self.prefix}-promotion"
+
+    @property
+    def promotion_role(self) -> str:
+        """The role EventBridge forwards the source env's decisions with (events:PutEvents on that one bus)."""
+        return self.role("promotion")
+
+    @property
+    def archive_pin_function(self) -> str:
+        """The source env's function that pins (checks and tags) each approved version's archive for the serving env."""
+        return f"{self.prefix}-archive-pin"
+
+    @property
+    def archive_pin_role(self) -> str:
+        return self.role("archive-pin")
+
+    @property
+    def archive_pin_dlq(self) -> str:
+        return f"{self.prefix}-archive-pin-dlq"
+
     # -- delivery pipeline ------------------------------------------------------------------------
     @property
     def artifact_bucket_prefix(self) -> str:
@@ -379,14 +432,18 @@ _LIMITS = (
                                 n.source_events_role, n.notifier_role, n.crawler_role, n.metrics_function_role, n.partitions_function_role,
                                 n.subscriber_check_role, n.subscriber_schedule_role, n.chat_channel_role,
                                 n.deployment_pipeline_role, n.deployment_events_role, n.resolve_function_role,
-                                n.smoke_test_function_role, n.model_role]
+                                n.smoke_test_function_role, n.model_role, n.promotion_role, n.archive_pin_role]
                                + [n.deploy_role(s) for s in PIPELINE_STACKS + ENDPOINT_STACKS], 64, "project.short_name"),
-    ("Lambda function name", lambda n: [n.notifier_function, n.resolve_function, n.smoke_test_function], 64, "project.short_name"),
+    ("Lambda function name", lambda n: [n.notifier_function, n.resolve_function, n.smoke_test_function,
+                                        n.archive_pin_function], 64, "project.short_name"),
     ("SageMaker endpoint name", lambda n: [n.staging_endpoint, n.production_endpoint], 63, "project.short_name"),
     ("Deployment pipeline name", lambda n: [n.deployment_pipeline], 100, "project.short_name"),
     ("KPI metrics Lambda function name", lambda n: [n.metrics_function, n.partitions_function, n.subscriber_check], 64, "project.short_name"),
-    ("EventBridge rule name", lambda n: [n.metrics_rule, n.partitions_rule, n.deployment_rule], 64, "project.short_name"),
-    ("SQS queue name", lambda n: [n.metrics_dlq, n.partitions_dlq, n.deployment_dlq], 80, "project.short_name"),
+    ("EventBridge rule name", lambda n: [n.metrics_rule, n.partitions_rule, n.deployment_rule, n.promotion_rule], 64,
+     "project.short_name"),
+    ("EventBridge event bus name", lambda n: [n.promotion_bus], 256, "project.short_name"),
+    ("SQS queue name", lambda n: [n.metrics_dlq, n.partitions_dlq, n.deployment_dlq, n.archive_pin_dlq], 80,
+     "project.short_name"),
     ("EventBridge Scheduler schedule name", lambda n: [n.subscriber_check], 64, "project.short_name"),
     ("AWS Chatbot configuration name", lambda n: [f"{n.prefix}-{kind}" for kind in ("slack", "teams")], 128, "project.short_name"),
     ("SNS topic name", lambda n: [n.topic], 256, "project.short_name"),

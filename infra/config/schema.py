@@ -177,6 +177,10 @@ DEPLOYMENT = {
         "approval": {"type": "boolean", "default": True, "description": "a person approves each version before it reaches production"},
         "keep_staging": {"type": "boolean", "default": False, "description": "`true`: the staging endpoint stays up after the smoke "
                                                                              "test (endpoints bill per hour)"},
+        "models_from": {**ENV_NAME, "x-default": "this env's own registry",
+                        "description": "serve the versions approved in that env's model registry, in its own account "
+                                       "([promotion](promotion.md)): both envs pin different `account_id` values in one region; "
+                                       "an env gives its models to at most one other"},
     },
 }
 

@@ -4,7 +4,8 @@ Python decides per env.
 A template no longer holds every config's statements under conditions: each env's holds its own. So a check that
 once read one template "under every branch" now reads every env's templates, of config/ and of variants of it:
 one per source type with every optional feature on (data uploaders, approvers, analysts, QuickSight principals, a deployment
-block, release approval, operations e-mails, Slack and Teams channels), and one with every optional feature off. The variants derive from the
+block, release approval, operations e-mails, Slack and Teams channels), one with every optional feature off, and one where
+the last env serves the first's models from another account (promotion). The variants derive from the
 loaded config (its envs, regions and accounts), never from the sample's values.
 """
 from __future__ import annotations
@@ -147,9 +148,37 @@ def with_nothing(project: Project) -> Project:
     return dataclasses.replace(project, environments=MappingProxyType(envs))
 
 
+PROMOTION = "promotion across accounts"
+# The variant's two accounts where config pins none (or the same one for both).
+PROMOTION_ACCOUNTS = ("210987654321", "123456789012")
+
+
+def with_promotion(project: Project) -> Project:
+    """Every option on, and the last env serving the first env's approved versions from another account in the same
+    region (deployment.models_from, docs/promotion.md). A project of one env gets a source env of another name."""
+    envs = dict(project.environments)
+    source_name, taker_name = next(iter(envs)), list(envs)[-1]
+    if source_name == taker_name:
+        source_name = "".join(c for c in f"{taker_name}src" if c.isalnum())[:10]
+        envs[source_name] = dataclasses.replace(envs[taker_name], name=source_name,
+                                                file=envs[taker_name].file.replace(taker_name, source_name))
+    source, taker = envs[source_name], envs[taker_name]
+    source_account = source.account_id or PROMOTION_ACCOUNTS[0]
+    taker_account = taker.account_id if taker.account_id and taker.account_id != source_account else next(
+        a for a in PROMOTION_ACCOUNTS if a != source_account)
+    envs[source_name] = dataclasses.replace(source, account_id=source_account, region=taker.region)
+    envs[taker_name] = dataclasses.replace(taker, account_id=taker_account)
+    promoted = with_everything(dataclasses.replace(project, environments=MappingProxyType(envs)), "codeconnections")
+    taker = promoted.environments[taker_name]
+    deployment = dataclasses.replace(taker.deployment, models_from=source_name)
+    return dataclasses.replace(promoted, environments=MappingProxyType(
+        {**promoted.environments, taker_name: dataclasses.replace(taker, deployment=deployment)}))
+
+
 def variants(project: Project) -> dict[str, Project]:
     """label -> a variant of the project (see the module's docstring)."""
-    return {**{all_on(t): with_everything(project, t) for t in SOURCE_TYPES}, ALL_OFF: with_nothing(project)}
+    return {**{all_on(t): with_everything(project, t) for t in SOURCE_TYPES}, ALL_OFF: with_nothing(project),
+            PROMOTION: with_promotion(project)}
 
 
 _RENDERS: dict[int, tuple[Project, dict[str, dict[str, str]]]] = {}
