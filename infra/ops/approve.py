@@ -52,6 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         if not args.version.isdigit() or int(args.version) < 1:
             raise OpsError(f"VERSION must be a model package version number like 3, got {args.version!r}")
         env, n = env_names(args.env)
+        if n.models_source is not None:
+            # Its endpoints serve what the source env's approvers decide (docs/promotion.md): a decision in this env's
+            # own group would change nothing it serves.
+            source = n.models_source
+            raise OpsError(f"{env.name} serves the versions approved in {source.env_name}'s registry (account "
+                           f"{source.env.account_id}): decide there, with that account's credentials "
+                           f"(make {args.decision} ENV={source.env_name} VERSION={args.version})")
         s = aws_session(env)
         who = s.client("sts").get_caller_identity()["Arn"]
         print(decide(s.client("sagemaker"), n.model_package_group, int(args.version), args.decision, args.description, who))

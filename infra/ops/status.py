@@ -117,14 +117,23 @@ def model_versions(sm, n) -> list[str]:
             for p in packages] or ["none registered yet"]
 
 
-def _served(sm, config_name: str) -> list[str]:
+def _approval(sm, arn: str, n) -> str:
+    """A version's approval; a version of the source env's registry (docs/promotion.md) is not this account's to read:
+    only the deployment's roles are granted it."""
+    source = n.models_source
+    if source is not None and arn.split(":")[4:5] == [source.env.account_id]:
+        return f"{source.env_name}'s registry: make status ENV={source.env_name}"
+    return sm.describe_model_package(ModelPackageName=arn).get("ModelApprovalStatus", "?") if arn else "?"
+
+
+def _served(sm, config_name: str, n) -> list[str]:
     """"v7 (Approved)" for each model package version a config's variants serve."""
     out = []
     for variant in sm.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]:
         model = sm.describe_model(ModelName=variant["ModelName"])
         for container in model.get("Containers") or [model.get("PrimaryContainer", {})]:
             arn = container.get("ModelPackageName", "")
-            approval = sm.describe_model_package(ModelPackageName=arn).get("ModelApprovalStatus", "?") if arn else "?"
+            approval = _approval(sm, arn, n)
             out.append(f"{arn.rsplit('/', 1)[-1] or '?'} ({approval})")
     return out
 
@@ -141,14 +150,14 @@ def endpoints(sm, n) -> list[str]:
                 raise
             out.append(f"{label:<11} {name:<36} not deployed")
             continue
-        served = _served(sm, endpoint["EndpointConfigName"])
+        served = _served(sm, endpoint["EndpointConfigName"], n)
         out.append(f"{label:<11} {name:<36} {endpoint['EndpointStatus']:<12} {_when(endpoint.get('LastModifiedTime'))}"
                    f"  serves version {', '.join(served)}")
         if any("(Rejected)" in v for v in served):
             out.append(f"{'':<11} WARNING: it serves a Rejected version (the deployment run's Resolve says what is done)")
         pending = endpoint.get("PendingDeploymentSummary") or {}
         if pending.get("EndpointConfigName"):
-            out.append(f"{'':<11} rolling out to version {', '.join(_served(sm, pending['EndpointConfigName']))}"
+            out.append(f"{'':<11} rolling out to version {', '.join(_served(sm, pending['EndpointConfigName'], n))}"
                        f" since {_when(pending.get('StartTime'))}")
         if endpoint.get("FailureReason"):
             out.append(f"{'':<11} last failure: {' '.join(endpoint['FailureReason'].split())[:300]}")
@@ -170,6 +179,9 @@ def report(clients: dict, n) -> Report:
     r.section(f"Delivery pipeline {n.codepipeline}", lambda: delivery_pipeline(clients["codepipeline"], n))
     r.section(f"SageMaker pipeline {n.sagemaker_pipeline}", lambda: sagemaker_pipeline(clients["sagemaker"], n))
     r.section(f"Model versions in {n.model_package_group}", lambda: model_versions(clients["sagemaker"], n))
+    if n.models_source is not None:
+        r.lines.append(f"(the endpoints serve versions approved in {n.models_source.model_package_group}, "
+                       f"{n.models_source.env_name}'s registry in account {n.models_source.env.account_id})")
     r.section("Who hears the topics", lambda: who_hears(clients["sns"], clients["cloudwatch"], clients["sts"], n))
     if n.env.deployment is not None:
         r.section(f"Model deployment pipeline {n.deployment_pipeline}",

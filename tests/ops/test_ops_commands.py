@@ -238,3 +238,35 @@ def test_status_names_the_version_each_endpoint_serves_where_the_env_serves_mode
     plain = status.report({"cloudformation": Stacks({}), "codepipeline": Pipeline(), "sagemaker": sm},
                           names_mod.Names(fixture_project, dataclasses.replace(base, deployment=None)))
     assert "Endpoints" not in "\n".join(plain.lines)
+
+
+def _promotion(project):
+    from tests.support.concrete_envs import with_promotion
+
+    promoted = with_promotion(project)
+    taker = next(n for n in (names_mod.for_env(promoted, e) for e in promoted.environments) if n.models_source)
+    return promoted, taker
+
+
+def test_approve_in_an_env_serving_another_envs_models_points_to_that_env_in_one_line(project, monkeypatch, capsys):
+    """Its endpoints serve what the source env's approvers decide: a decision in its own group would change nothing."""
+    promoted, taker = _promotion(project)
+    monkeypatch.setattr(approve, "env_names", lambda name: (promoted.env(name), names_mod.for_env(promoted, name)))
+    assert approve.main(["approve", "--env", taker.env_name, "--version", "3"]) == 2
+    err = capsys.readouterr().err
+    source = taker.models_source
+    assert err.count("\n") == 1 and f"make approve ENV={source.env_name} VERSION=3" in err
+    assert source.env.account_id in err
+
+
+def test_status_of_a_version_in_the_source_registry_points_there_without_reading_it(project):
+    """Only the deployment's roles may describe the source env's versions: status names where to look instead."""
+    _, taker = _promotion(project)
+    source = taker.models_source
+    arn = f"arn:aws:sagemaker:{source.env.region}:{source.env.account_id}:model-package/{source.model_package_group}/3"
+
+    class NoCalls:
+        def __getattr__(self, name):
+            raise AssertionError(f"status called sagemaker.{name} on another account's version")
+
+    assert status._approval(NoCalls(), arn, taker) == f"{source.env_name}'s registry: make status ENV={source.env_name}"
