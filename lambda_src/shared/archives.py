@@ -23,13 +23,9 @@ import os
 import re
 
 from . import clients
+from .contract import ARCHIVE_TAG
 from .pipeline_job import Failed
 
-# The tag put on the one S3 object version of an archive that may be served (value: the model package version's
-# ARN). The endpoints' model role reads archives only with this tag (infra/iam/runtime/jobs.py), and no role that
-# runs the repository's code may tag objects: an archive overwritten by a later push is a new, untagged object
-# version that serving cannot load. The generator reads it from here.
-ARCHIVE_TAG = "approved-model-package"
 IMAGE_REFERENCE = r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})"  # a tag or a digest, as ECR takes them
 MAX_PAGES = 5  # an archive written once has one version; more pages than this mean it was rewritten
 
