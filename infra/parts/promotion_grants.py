@@ -9,7 +9,7 @@ from __future__ import annotations
 import awacs.kms
 import awacs.s3
 import awacs.sagemaker
-from awacs.aws import Allow, ArnEquals, Condition, Principal, Statement, StringEquals, StringLike
+from awacs.aws import Allow, ArnEquals, Bool, Condition, Principal, Statement, StringEquals, StringLike
 from troposphere import Sub
 
 from infra.config.names import Names
@@ -54,8 +54,10 @@ def group_statements(taker: Names) -> list[Statement]:
         Statement(Sid="ServingEndpointsCreateModels", Effect=Allow, Principal=_account(taker),
                   Action=[awacs.sagemaker.CreateModel, awacs.sagemaker.DescribeModelPackage],
                   Resource=_group_and_versions(),
-                  Condition=Condition(_only(taker, taker.deploy_role("staging-endpoint"),
-                                            taker.deploy_role("production-endpoint")))),
+                  # Only network-isolated models, as the serving env's own grants ask (infra/iam/runtime).
+                  Condition=Condition([_only(taker, taker.deploy_role("staging-endpoint"),
+                                             taker.deploy_role("production-endpoint")),
+                                       Bool({"sagemaker:NetworkIsolation": "true"})])),
         # `make deploy` of the serving env probes this with the operator's own credentials, before it changes
         # anything: that the group exists and admits the serving account (describe of the group alone).
         Statement(Sid="ServingAccountSeesTheGroup", Effect=Allow, Principal=_account(taker),

@@ -83,7 +83,8 @@ def expected_grants(a: Names, b: Names) -> dict[tuple[str, str, str], dict]:
             ["sagemaker:DescribeModelPackage"], [group, versions], {"ArnEquals": only(b.smoke_test_function_role)}),
         ("pipeline", "ModelPackageGroup", "ServingEndpointsCreateModels"): allow(
             ["sagemaker:CreateModel", "sagemaker:DescribeModelPackage"], [group, versions],
-            {"ArnEquals": only(b.deploy_role("staging-endpoint"), b.deploy_role("production-endpoint"))}),
+            {"ArnEquals": only(b.deploy_role("staging-endpoint"), b.deploy_role("production-endpoint")),
+             "Bool": {"sagemaker:NetworkIsolation": "true"}}),
         # make deploy ENV=<serving env> probes this with the operator's credentials (no role to name).
         ("pipeline", "ModelPackageGroup", "ServingAccountSeesTheGroup"): allow(
             ["sagemaker:DescribeModelPackageGroup"], [group]),
