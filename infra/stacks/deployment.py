@@ -222,14 +222,22 @@ def _pipeline(t: Template, settings: Deployment, invoked: list[awslambda.Functio
     ))
 
 
-def _trigger(t: Template) -> None:
+def _trigger(t: Template, takes_models: bool) -> None:
     """Approving or rejecting a version of the env's group starts a run (a rejection of the version production
-    serves re-deploys the newest still approved). A start EventBridge could not make is alarmed."""
+    serves re-deploys the newest still approved). A start EventBridge could not make is alarmed. `takes_models`: the
+    group is the models_from env's, whose decisions arrive on this env's promotion bus (messaging stack) from that
+    account alone."""
+    pattern = model_package_events.event_pattern(["Approved", "Rejected"])
+    bus = {}
+    if takes_models:
+        pattern = {**pattern, "account": [Ref("ModelsAccountId")],
+                   "detail": {**pattern["detail"], "ModelPackageGroupName": [Ref("ModelsGroupName")]}}
+        bus = {"EventBusName": Ref("PromotionBusName")}
     t.add_resource(events.Rule(
         "DeploymentRule",
         Name=Sub("${DeploymentRuleName}"),
         Description="An approved or rejected version of this environment's model package group -> the deployment pipeline",
-        EventPattern=model_package_events.event_pattern(["Approved", "Rejected"]),
+        EventPattern=pattern,
         State="ENABLED",
         Targets=[events.Target(
             Id="DeploymentPipeline",
@@ -238,10 +246,12 @@ def _trigger(t: Template) -> None:
             RetryPolicy=events.RetryPolicy(MaximumEventAgeInSeconds=model_package_events.RULE_MAX_EVENT_AGE_SECONDS,
                                            MaximumRetryAttempts=model_package_events.RULE_MAX_RETRIES),
         )],
+        **bus,
     ))
     t.add_resource(delivery_failures.rule_failures_alarm(
         "DeploymentRuleFailuresAlarm", "${DeploymentRuleName}", _operations_topic(),
         "EventBridge could not start the deployment pipeline for an approval or rejection: that version is not deployed",
+        bus="${PromotionBusName}" if takes_models else None,
     ))
 
 
@@ -250,7 +260,7 @@ def build(n: Names) -> Template:
                      "a person's approval and a guarded production rollout")
     queue_arn = _dead_letter_queue(t)
     _pipeline(t, deployment_settings(n), [_function(t, spec) for spec in _declarations(queue_arn)])
-    _trigger(t)
+    _trigger(t, n.models_source is not None)
     deployment_outcomes.add(t, _operations_topic())
     scanner_skips.apply(t, "deployment")
     add_image_registries(t, n.env.region)  # the registry Resolve holds a version's serving image to
