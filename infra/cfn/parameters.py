@@ -151,6 +151,8 @@ VALUES: dict[str, Callable[[Names], object]] = {
     # An env serving another env's models: its promotion bus, and the source's role that forwards onto it (path + name).
     "PromotionBusName": lambda n: n.promotion_bus,
     "ModelsPromotionRole": lambda n: f"{n.models_source.role_path}{n.models_source.promotion_role}" if n.models_source else "",
+    "ModelsEnvironment": lambda n: n.models_source.env_name if n.models_source else "",  # named when its pin is late
+    "ModelsPinFunctionName": lambda n: n.models_source.archive_pin_function if n.models_source else "",
 }
 
 # name -> (description, the placeholder the env's TemplateConfiguration holds: the deploying action overrides it).

@@ -73,7 +73,18 @@ def _dead_letter_queue(t: Template):
     return import_value("MessagingStackName", "DeploymentDeadLetterQueueArn")
 
 
-def _declarations(queue_arn) -> list[functions.Function]:
+def _source_models(takes_models: bool) -> dict:
+    """Resolve's view of where versions come from: serving another env's models, that env's group (by ARN), bucket and
+    models/ folder, and what to name when its pin is late; else this env's own (unchanged)."""
+    if not takes_models:
+        return {"ARCHIVE_BUCKET": _bucket(), "ARCHIVE_PREFIX": Sub(MODEL_ARCHIVES)}
+    return {"ARCHIVE_BUCKET": Ref("ModelsBucketName"), "ARCHIVE_PREFIX": Ref("ModelsArchivePrefix"),
+            "MODELS_GROUP_ARN": Sub("arn:${AWS::Partition}:sagemaker:${AWS::Region}:${ModelsAccountId}:"
+                                    "model-package-group/${ModelsGroupName}"),
+            "MODELS_SOURCE_ENV": Ref("ModelsEnvironment"), "MODELS_PIN_FUNCTION": Ref("ModelsPinFunctionName")}
+
+
+def _declarations(queue_arn, takes_models: bool) -> list[functions.Function]:
     """Resolve (picks the version, rolls production out) and SmokeTest, both invoked by the pipeline."""
     common = {"code_bucket": _bucket(), "key_arn": _key_arn(), "dead_letter_queue_arn": queue_arn, "timeout": 300}
     serving_images = Join(",", [Sub(f"${{Registry}}.dkr.ecr.${{AWS::Region}}.${{AWS::URLSuffix}}/{repository}",
@@ -86,8 +97,8 @@ def _declarations(queue_arn) -> list[functions.Function]:
             code=("ResolveCodeKey", "deploy_resolve", "deploy_resolve"), memory=128, environment={
                 "MODEL_PACKAGE_GROUP": Ref("ModelPackageGroupName"), "METRICS_NAMESPACE": Ref("MetricsNamespace"),
                 "PRODUCTION_ENDPOINT": Ref("ProductionEndpointName"), "STAGING_ENDPOINT": Ref("StagingEndpointName"),
-                "INSTANCES_NEEDED": Ref("EndpointInstancesNeeded"), "ARCHIVE_BUCKET": _bucket(),
-                "ARCHIVE_PREFIX": Sub(MODEL_ARCHIVES), "SERVING_IMAGES": serving_images}, **common),
+                "INSTANCES_NEEDED": Ref("EndpointInstancesNeeded"), **_source_models(takes_models),
+                "SERVING_IMAGES": serving_images}, **common),
         functions.Function(
             "SmokeTest", "SmokeTestFunctionName", "deploy_smoke_test.handler.lambda_handler",
             "Sends the documented request to the staging endpoint and checks the answer and its latency",
@@ -259,7 +270,7 @@ def build(n: Names) -> Template:
     t = new_template("Model deployment of the SageMaker MLOps project: approved versions to staging, a smoke test, "
                      "a person's approval and a guarded production rollout")
     queue_arn = _dead_letter_queue(t)
-    _pipeline(t, deployment_settings(n), [_function(t, spec) for spec in _declarations(queue_arn)])
+    _pipeline(t, deployment_settings(n), [_function(t, spec) for spec in _declarations(queue_arn, n.models_source is not None)])
     _trigger(t, n.models_source is not None)
     deployment_outcomes.add(t, _operations_topic())
     scanner_skips.apply(t, "deployment")
