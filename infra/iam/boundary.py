@@ -55,16 +55,18 @@ def kinds(serves_models: bool) -> list[str]:
 
 
 def runtime_statements(serves_models: bool, kind: str | None = None, taker: Names | None = None) -> list[Statement]:
-    """Every statement of the roles a boundary caps (all of them when kind is None), whatever the source type."""
+    """Every statement of the roles a boundary caps (all of them when kind is None), whatever the source type and
+    wherever the env's models come from."""
     chosen = [kind] if kind else kinds(serves_models)
-    out = [st for k in chosen for st in common_statements(k, serves_models, taker=taker)]
+    out = [st for k in chosen for takes in (False, True)
+           for st in common_statements(k, serves_models, takes_models=takes, taker=taker)]
     if DELIVERY in chosen:
         out += [st for source_type in SOURCE_TYPES for st in source_statements(source_type)]
     return out
 
 
 def common_statements(kind: str, serves_models: bool, seeds_sample: bool = True, chat: bool = True,
-                      taker: Names | None = None) -> list[Statement]:
+                      takes_models: bool = False, taker: Names | None = None) -> list[Statement]:
     """The statements of the roles `kind` caps, but the source-specific ones. Where the env serves no models, none of
     the serving roles' (serving-iam stack): no boundary there leaves room for a deployment pipeline, an endpoint stack
     or a model. The archive pin's and the promotion role's only where `taker` serves this env's versions."""
@@ -75,11 +77,11 @@ def common_statements(kind: str, serves_models: bool, seeds_sample: bool = True,
     if kind == BUILDS:
         return [*builds.synth_build_statements(), *builds.upsert_build_statements(seeds_sample)]
     if kind == JOBS:
-        return [*jobs.sagemaker_execution_statements(), *(jobs.model_serving_statements() if serves_models else [])]
+        return [*jobs.sagemaker_execution_statements(), *(jobs.model_serving_statements(takes_models) if serves_models else [])]
     if kind == SERVING_FUNCTIONS:
-        return functions.resolve_function_statements() if serves_models else []
+        return functions.resolve_function_statements(takes_models) if serves_models else []
     if kind == SMOKE_TEST:
-        return functions.smoke_test_function_statements() if serves_models else []
+        return functions.smoke_test_function_statements(takes_models) if serves_models else []
     return [
         *functions.notifier_statements(),
         *functions.metrics_function_statements(),
@@ -264,9 +266,9 @@ def first_run_key_use() -> Statement:
 
 
 def boundary_statements(kind: str, source_type: str, serves_models: bool, seeds_sample: bool = True,
-                        chat: bool = True, taker: Names | None = None) -> list:
+                        chat: bool = True, takes_models: bool = False, taker: Names | None = None) -> list:
     """The roles' common statements, merged; for the delivery roles, those of the env's source type, merged."""
-    statements = [*merged(common_statements(kind, serves_models, seeds_sample, chat, taker))]
+    statements = [*merged(common_statements(kind, serves_models, seeds_sample, chat, takes_models, taker))]
     if kind in FIRST_RUN_KINDS:
         statements.append(first_run_key_use().JSONrepr())
     if kind == DELIVERY:
@@ -275,15 +277,17 @@ def boundary_statements(kind: str, source_type: str, serves_models: bool, seeds_
 
 
 def managed_policies(source_type: str, serves_models: bool, seeds_sample: bool = True,
-                     chat: bool = True, taker: Names | None = None) -> list[iam.ManagedPolicy]:
-    """The boundaries (boundary_statements) of an env whose pipeline follows a `source_type` source."""
+                     chat: bool = True, takes_models: bool = False, taker: Names | None = None) -> list[iam.ManagedPolicy]:
+    """The boundaries (boundary_statements) of an env whose pipeline follows a `source_type` source (and, takes_models,
+    serves another env's models; taker: another env serves its models)."""
     return [
         iam.ManagedPolicy(
             logical_id,
             ManagedPolicyName=Ref(name_param),
             Path=Ref("RolePath"),
             Description=Sub(f"Caps the ${{ResourcePrefix}} {kind} roles at the actions and resources they use"),
-            PolicyDocument={"Version": VERSION, "Statement": boundary_statements(kind, source_type, serves_models, seeds_sample, chat, taker)},
+            PolicyDocument={"Version": VERSION, "Statement": boundary_statements(kind, source_type, serves_models, seeds_sample, chat,
+                                                                                      takes_models, taker)},
         )
         for kind in kinds(serves_models) for logical_id, name_param in [BOUNDARIES[kind]]
     ]
