@@ -79,10 +79,13 @@ def expected_grants(a: Names, b: Names) -> dict[tuple[str, str, str], dict]:
         ("pipeline", "ModelPackageGroup", "ServingResolveReadsVersions"): allow(
             ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages"],
             [group, versions], {"ArnEquals": only(b.resolve_function_role)}),
-        ("pipeline", "ModelPackageGroup", "ServingSmokeTestDescribesVersions"): allow(
-            ["sagemaker:DescribeModelPackage"], [group, versions], {"ArnEquals": only(b.smoke_test_function_role)}),
+        ("pipeline", "ModelPackageGroup", "ServingRolesDescribeVersions"): allow(
+            ["sagemaker:DescribeModelPackage"], [group, versions],
+            {"ArnEquals": only(b.smoke_test_function_role, b.deploy_role("staging-endpoint"),
+                               b.deploy_role("production-endpoint"))}),
+        # CreateModel takes sagemaker:NetworkIsolation; DescribeModelPackage does not (so apart).
         ("pipeline", "ModelPackageGroup", "ServingEndpointsCreateModels"): allow(
-            ["sagemaker:CreateModel", "sagemaker:DescribeModelPackage"], [group, versions],
+            ["sagemaker:CreateModel"], [group, versions],
             {"ArnEquals": only(b.deploy_role("staging-endpoint"), b.deploy_role("production-endpoint")),
              "Bool": {"sagemaker:NetworkIsolation": "true"}}),
         # make deploy ENV=<serving env> probes this with the operator's credentials (no role to name).
