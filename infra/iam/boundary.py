@@ -116,10 +116,12 @@ def _text(resource) -> str:
     return resource if isinstance(resource, str) else resource["Fn::Sub"]
 
 
-def _by_type(resource) -> bool:
+def _by_type(resource, foreign: bool = False) -> bool:
     """A resource pattern that names no resource of this env: its only ${…} are AWS's own (partition, region, account),
-    and it is not "*" (actions IAM cannot scope)."""
-    return _plain(resource) and _text(resource) != "*" and not re.findall(r"\$\{(?!AWS::)[^}]*\}", _text(resource))
+    and it is not "*" (actions IAM cannot scope); `foreign`: or the Models* values, when they name another env's
+    (deployment.models_from), whose resources are not this env's either."""
+    others = r"\$\{(?!AWS::|Models)[^}]*\}" if foreign else r"\$\{(?!AWS::)[^}]*\}"
+    return _plain(resource) and _text(resource) != "*" and not re.findall(others, _text(resource))
 
 
 def _sub(text: str):
@@ -136,7 +138,7 @@ def _compact(resources: list) -> list:
     return [_sub(t) for t in kept] + [others[k] for k in sorted(others)]
 
 
-def merged(statements: list[Statement], sid_prefix: str = "") -> list[dict]:
+def merged(statements: list[Statement], sid_prefix: str = "", foreign: bool = False) -> list[dict]:
     """The statements merged per service into as few as cover every one of them (Sids `sid_prefix` + service:
     IAM refuses a policy whose Sids repeat, so statements merged apart into one policy need their own prefix).
 
@@ -163,7 +165,7 @@ def merged(statements: list[Statement], sid_prefix: str = "") -> list[dict]:
         free = [] if condition else [a for a in actions if a not in conditioned]
         # A resource named by type (model/*, endpoint/* of the account) is kept with exactly the actions its roles
         # hold on it: merged with the service's others, CreateEndpoint would meet every endpoint of the account.
-        by_type = [r for r in all_resources if _by_type(r)] if free else []
+        by_type = [r for r in all_resources if _by_type(r, foreign)] if free else []
         for resource in by_type:
             exact.setdefault((service, "{}", (json.dumps(resource, sort_keys=True),)), set()).update(free)
         resources = [r for r in all_resources if r not in by_type]
@@ -268,7 +270,8 @@ def first_run_key_use() -> Statement:
 def boundary_statements(kind: str, source_type: str, serves_models: bool, seeds_sample: bool = True,
                         chat: bool = True, takes_models: bool = False, taker: Names | None = None) -> list:
     """The roles' common statements, merged; for the delivery roles, those of the env's source type, merged."""
-    statements = [*merged(common_statements(kind, serves_models, seeds_sample, chat, takes_models, taker))]
+    statements = [*merged(common_statements(kind, serves_models, seeds_sample, chat, takes_models, taker),
+                          foreign=takes_models)]
     if kind in FIRST_RUN_KINDS:
         statements.append(first_run_key_use().JSONrepr())
     if kind == DELIVERY:
