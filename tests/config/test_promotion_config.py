@@ -14,7 +14,7 @@ from tests.conftest import FIXTURE_CONFIG
 
 ENVS = yaml.safe_load((FIXTURE_CONFIG / "project.yaml").read_text())["environments"]
 SOURCE, TAKER = ENVS[0], ENVS[-1]
-ACCOUNTS = {SOURCE: "210987654321", TAKER: "123456789012"}
+ACCOUNTS = {SOURCE: "999999999999", TAKER: "123456789012"}
 
 
 def _edit(cfg, env, change):

@@ -150,7 +150,7 @@ def with_nothing(project: Project) -> Project:
 
 PROMOTION = "promotion across accounts"
 # The variant's two accounts where config pins none (or the same one for both).
-PROMOTION_ACCOUNTS = ("210987654321", "123456789012")
+PROMOTION_ACCOUNTS = ("999999999999", "123456789012")
 
 
 def with_promotion(project: Project) -> Project:
