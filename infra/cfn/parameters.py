@@ -155,7 +155,6 @@ VALUES: dict[str, Callable[[Names], object]] = {
     "ModelsBucketName": lambda n: n.models_source.artifact_bucket if n.models_source else ARTIFACT_BUCKET_SUB.replace(
         "${ArtifactBucketPrefix}", n.artifact_bucket_prefix),
     "ModelsArchivePrefix": lambda n: (n.models_source or n).model_archives_prefix,
-    "ModelsKeyAlias": lambda n: (n.models_source or n).artifact_key_alias,
     # An env serving another env's models: its promotion bus, and the source's role that forwards onto it (path + name).
     "PromotionBusName": lambda n: n.promotion_bus,
     "ModelsPromotionRole": lambda n: f"{n.models_source.role_path}{n.models_source.promotion_role}" if n.models_source else "",

@@ -218,13 +218,13 @@ def verify_source_archives(sid: str) -> list[Statement]:
 
 
 def decrypt_source_archives(sid: str) -> Statement:
-    """Decrypt with the source env's artifact key (by its alias, in its account), only for S3 reading its bucket (the
-    bucket uses S3 Bucket Keys: the encryption context is the bucket's ARN)."""
+    """Decrypt with a key of the source env's account only for S3 reading the source's bucket (the bucket uses S3
+    Bucket Keys: the encryption context is the bucket's ARN, and its policy refuses objects under any key but its
+    artifact key). Not by alias: the KMS guide ("Use aliases to control access to KMS keys") does not say that
+    kms:ResourceAliases is evaluated for a key of another account, and a condition that is not would refuse every read."""
     return Statement(Sid=sid, Effect=Allow, Action=[awacs.kms.Decrypt], Resource=[models_arn("kms", "key/*")],
-                     Condition=Condition([
-                         ForAnyValueStringEquals({"kms:ResourceAliases": [Sub("${ModelsKeyAlias}")]}),
-                         StringEquals({"kms:ViaService": Sub("s3.${AWS::Region}.amazonaws.com"),
-                                       "kms:EncryptionContext:aws:s3:arn": Sub(MODELS_BUCKET)})]))
+                     Condition=Condition(StringEquals({"kms:ViaService": Sub("s3.${AWS::Region}.amazonaws.com"),
+                                                       "kms:EncryptionContext:aws:s3:arn": Sub(MODELS_BUCKET)})))
 
 
 def read_served_archives(sid: str, decrypt_sid: str, takes_models: bool) -> list[Statement]:

@@ -45,8 +45,7 @@ def group_statements(taker: Names) -> list[Statement]:
     no role of the serving account may update (approve or reject) a version either."""
     return [
         Statement(Sid="ServingResolveReadsVersions", Effect=Allow, Principal=_account(taker),
-                  Action=[awacs.sagemaker.DescribeModelPackage, awacs.sagemaker.DescribeModelPackageGroup,
-                          awacs.sagemaker.ListModelPackages],
+                  Action=[awacs.sagemaker.DescribeModelPackage, awacs.sagemaker.ListModelPackages],
                   Resource=_group_and_versions(), Condition=Condition(_only(taker, taker.resolve_function_role))),
         Statement(Sid="ServingRolesDescribeVersions", Effect=Allow, Principal=_account(taker),
                   Action=[awacs.sagemaker.DescribeModelPackage], Resource=_group_and_versions(),
@@ -84,7 +83,8 @@ def bucket_statements(taker: Names) -> list[Statement]:
                   Action=[awacs.s3.GetBucketVersioning], Resource=[artifact_bucket_arn()],
                   Condition=Condition(_only(taker, taker.resolve_function_role))),
         Statement(Sid="ServingResolveReadsArchivePins", Effect=Allow, Principal=_account(taker),
-                  Action=[awacs.s3.GetObjectVersionTagging], Resource=[archives],
+                  # The tags of a version other than the current take both actions (GetObjectTagging, S3 API reference).
+                  Action=[awacs.s3.GetObjectTagging, awacs.s3.GetObjectVersionTagging], Resource=[archives],
                   Condition=Condition(_only(taker, taker.resolve_function_role))),
     ]
 

@@ -105,7 +105,7 @@ class World:
 
     def status_line(self) -> str:
         """What make status says production serves."""
-        names = type("N", (), {"production_endpoint": ENDPOINT, "staging_endpoint": "absent-staging"})()
+        names = type("N", (), {"production_endpoint": ENDPOINT, "staging_endpoint": "absent-staging", "models_source": None})()
         return "\n".join(status.endpoints(self.sm, names)[:-1])  # the last line: staging
 
 

@@ -77,7 +77,7 @@ def expected_grants(a: Names, b: Names) -> dict[tuple[str, str, str], dict]:
     return {
         # The model package group's policy (infra/parts/promotion_grants.py group_statements).
         ("pipeline", "ModelPackageGroup", "ServingResolveReadsVersions"): allow(
-            ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages"],
+            ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
             [group, versions], {"ArnEquals": only(b.resolve_function_role)}),
         ("pipeline", "ModelPackageGroup", "ServingRolesDescribeVersions"): allow(
             ["sagemaker:DescribeModelPackage"], [group, versions],
@@ -101,7 +101,7 @@ def expected_grants(a: Names, b: Names) -> dict[tuple[str, str, str], dict]:
         ("pipeline", "ArtifactBucketPolicy", "ServingResolveSeesVersioning"): allow(
             ["s3:GetBucketVersioning"], [bucket], {"ArnEquals": only(b.resolve_function_role)}),
         ("pipeline", "ArtifactBucketPolicy", "ServingResolveReadsArchivePins"): allow(
-            ["s3:GetObjectVersionTagging"], [archives], {"ArnEquals": only(b.resolve_function_role)}),
+            ["s3:GetObjectTagging", "s3:GetObjectVersionTagging"], [archives], {"ArnEquals": only(b.resolve_function_role)}),
         # The artifact key: decrypt, through S3, this bucket's objects only.
         ("pipeline", "ArtifactKey", "ServingDecryptsArchivesThroughS3"): allow(
             ["kms:Decrypt"], ["*"], {"ArnEquals": {**only(*readers), "kms:EncryptionContext:aws:s3:arn": bucket},

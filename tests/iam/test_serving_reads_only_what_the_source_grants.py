@@ -29,8 +29,7 @@ BUCKET = "arn:${AWS::Partition}:s3:::${ModelsBucketName}"
 ARCHIVES = "arn:${AWS::Partition}:s3:::${ModelsBucketName}/${ModelsArchivePrefix}*"
 KEYS = "arn:${AWS::Partition}:kms:${AWS::Region}:${ModelsAccountId}:key/*"
 PINNED = {"StringLike": {"s3:ExistingObjectTag/approved-model-package": VERSIONS}}
-THROUGH_S3 = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "${ModelsKeyAlias}"},
-              "StringEquals": {"kms:EncryptionContext:aws:s3:arn": BUCKET,
+THROUGH_S3 = {"StringEquals": {"kms:EncryptionContext:aws:s3:arn": BUCKET,
                                "kms:ViaService": "s3.${AWS::Region}.amazonaws.com"}}
 ISOLATED = {"Bool": {"sagemaker:NetworkIsolation": "true"}}
 

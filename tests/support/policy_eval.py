@@ -17,6 +17,9 @@ class Request:
     resource: str
     context: dict = field(default_factory=dict)  # request keys: s3:prefix, kms:ViaService…
     service: str | None = None  # a service principal's request (e.g. cloudwatch.amazonaws.com): no principal ARN
+    # The caller is of another account than the resource's: a grant to its account root lets that account's IAM
+    # decide (the caller's own identity policy must allow the request too, which this module does not see).
+    other_account: bool = False
 
     @property
     def account(self) -> str:
@@ -45,6 +48,8 @@ def _principal_matches(principal, request: Request) -> bool:
         return isinstance(principal, dict) and request.service in _list(principal.get("Service", []))
     for arn in _list(principal.get("AWS", [])) if isinstance(principal, dict) else []:
         if arn == "*" or arn == request.principal_arn:
+            return True
+        if request.other_account and isinstance(arn, str) and re.fullmatch(rf"arn:[a-z-]+:iam::{request.account}:root", arn):
             return True
     return False  # account roots delegate to IAM; services are not callers here
 
