@@ -185,7 +185,7 @@ def tag_approved_archives(sid: str) -> list[Statement]:
 
 # An env serving another env's models (deployment.models_from) reads them in that env's account: its group, bucket,
 # models/ folder and key (infra/cfn/parameters.py Models*; in an env serving its own, its own). Only the grants the
-# source env's policies give it (docs/promotion-serving.md), each named here.
+# source env's policies give it (docs/promotion.md), each named here.
 MODELS_BUCKET = "arn:${AWS::Partition}:s3:::${ModelsBucketName}"
 SOURCE_ARCHIVES = f"{MODELS_BUCKET}/${{ModelsArchivePrefix}}*"
 SOURCE_ARCHIVE_TAG_VALUE = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${ModelsAccountId}:model-package/${ModelsGroupName}/*"
@@ -229,7 +229,7 @@ def decrypt_source_archives(sid: str) -> Statement:
 
 def read_served_archives(sid: str, decrypt_sid: str, takes_models: bool) -> list[Statement]:
     """Read (and decrypt) the pinned archives of the versions the env serves: its own, or (takes_models) its models_from
-    env's, only as that env's bucket and key policies grant (docs/promotion-serving.md)."""
+    env's, only as that env's bucket and key policies grant (docs/promotion.md)."""
     if takes_models:
         return [*read_source_archives(sid), decrypt_source_archives(decrypt_sid)]
     return [*read_approved_archives(sid), decrypt_by_alias(decrypt_sid, "${ArtifactKeyAlias}")]

@@ -1,4 +1,4 @@
-"""The serving env's promotion bus: where its models_from env's approval decisions arrive (docs/promotion-serving.md).
+"""The serving env's promotion bus: where its models_from env's approval decisions arrive (docs/promotion.md).
 
 The source env's promotion rule forwards its group's Approved and Rejected events here with its promotion role
 (EventBridge: "Sending and receiving events between AWS accounts"). The bus policy admits that one role of that one

@@ -24,7 +24,7 @@ CLOUDFORMATION = "cloudformation.amazonaws.com"
 
 
 def build(n: Names) -> Template:
-    takes = n.models_source is not None  # serves another env's models (docs/promotion-serving.md)
+    takes = n.models_source is not None  # serves another env's models (docs/promotion.md)
     t = new_template("IAM roles of the SageMaker MLOps project's model deployment; changed only by an administrator")
     exported_service_role(t, "DeploymentPipelineRole", "DeploymentPipelineRoleName", "codepipeline.amazonaws.com",
                           "the model-deployment pipeline's service role", delivery.deployment_pipeline_statements(), DELIVERY)

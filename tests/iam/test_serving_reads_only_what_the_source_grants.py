@@ -1,5 +1,5 @@
 """An env serving another env's models (deployment.models_from) reaches into that account for exactly what the source
-env's policies grant it (docs/promotion-serving.md), read from the rendered PROMOTION variant:
+env's policies grant it (docs/promotion.md), read from the rendered PROMOTION variant:
 
 - every statement of the serving env's roles that names the source account is a row of GRANTS (role, Sid, actions,
   resources, conditions), and every row is there, unchanged: an added action, resource or role, or a dropped
