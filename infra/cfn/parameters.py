@@ -102,6 +102,14 @@ VALUES: dict[str, Callable[[Names], object]] = {
     "DecisionsPrefix": lambda n: n.decisions_prefix,
     "DecisionsTableName": lambda n: DECISIONS_TABLE,
     "MetricsDeadLetterQueueName": lambda n: n.metrics_dlq,
+    # A source env's promotion (docs/promotion.md): its rule forwarding decisions, the role it forwards with, and the
+    # archive pin (function, role, dead-letter queue; its rule takes the function's name).
+    "PromotionRuleName": lambda n: n.promotion_rule,
+    "PromotionRoleName": lambda n: n.promotion_role,
+    "ArchivePinFunctionName": lambda n: n.archive_pin_function,
+    "ArchivePinRuleName": lambda n: n.archive_pin_function,
+    "ArchivePinFunctionRoleName": lambda n: n.archive_pin_role,
+    "ArchivePinDeadLetterQueueName": lambda n: n.archive_pin_dlq,
     "ServingIamStackName": lambda n: n.stack("serving-iam"),
     "DeploymentStackName": lambda n: n.stack("deployment"),
     "StagingEndpointStackName": lambda n: n.stack("staging-endpoint"),

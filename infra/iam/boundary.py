@@ -15,6 +15,7 @@ from awacs.aws import Allow, Condition, Statement, StringEquals
 from troposphere import Ref, Sub, iam
 
 from infra.cfn.source import SOURCE_TYPES
+from infra.config.names import Names
 from infra.iam.policies import KMS_USE_ACTIONS, VERSION, arn
 from infra.iam.runtime import builds, delivery, functions, jobs
 
@@ -53,19 +54,20 @@ def kinds(serves_models: bool) -> list[str]:
     return [kind for kind in BOUNDARIES if serves_models or kind not in SERVING_ONLY_KINDS]
 
 
-def runtime_statements(serves_models: bool, kind: str | None = None) -> list[Statement]:
+def runtime_statements(serves_models: bool, kind: str | None = None, taker: Names | None = None) -> list[Statement]:
     """Every statement of the roles a boundary caps (all of them when kind is None), whatever the source type."""
     chosen = [kind] if kind else kinds(serves_models)
-    out = [st for k in chosen for st in common_statements(k, serves_models)]
+    out = [st for k in chosen for st in common_statements(k, serves_models, taker=taker)]
     if DELIVERY in chosen:
         out += [st for source_type in SOURCE_TYPES for st in source_statements(source_type)]
     return out
 
 
-def common_statements(kind: str, serves_models: bool, seeds_sample: bool = True, chat: bool = True) -> list[Statement]:
+def common_statements(kind: str, serves_models: bool, seeds_sample: bool = True, chat: bool = True,
+                      taker: Names | None = None) -> list[Statement]:
     """The statements of the roles `kind` caps, but the source-specific ones. Where the env serves no models, none of
     the serving roles' (serving-iam stack): no boundary there leaves room for a deployment pipeline, an endpoint stack
-    or a model."""
+    or a model. The archive pin's and the promotion role's only where `taker` serves this env's versions."""
     if kind == DELIVERY:
         serving = [*delivery.deployment_pipeline_statements(), *delivery.deployment_events_statements()]
         return [*delivery.codepipeline_statements(serves_models), *delivery.source_events_statements(),
@@ -86,6 +88,7 @@ def common_statements(kind: str, serves_models: bool, seeds_sample: bool = True,
         *functions.subscriber_check_statements(),
         *functions.subscriber_schedule_statements(),
         *(functions.chat_channel_statements() if chat else []),  # only an env that names chat channels has their role
+        *([*functions.archive_pin_statements(), *functions.promotion_statements(taker)] if taker else []),
     ]
 
 
@@ -261,9 +264,9 @@ def first_run_key_use() -> Statement:
 
 
 def boundary_statements(kind: str, source_type: str, serves_models: bool, seeds_sample: bool = True,
-                        chat: bool = True) -> list:
+                        chat: bool = True, taker: Names | None = None) -> list:
     """The roles' common statements, merged; for the delivery roles, those of the env's source type, merged."""
-    statements = [*merged(common_statements(kind, serves_models, seeds_sample, chat))]
+    statements = [*merged(common_statements(kind, serves_models, seeds_sample, chat, taker))]
     if kind in FIRST_RUN_KINDS:
         statements.append(first_run_key_use().JSONrepr())
     if kind == DELIVERY:
@@ -272,7 +275,7 @@ def boundary_statements(kind: str, source_type: str, serves_models: bool, seeds_
 
 
 def managed_policies(source_type: str, serves_models: bool, seeds_sample: bool = True,
-                     chat: bool = True) -> list[iam.ManagedPolicy]:
+                     chat: bool = True, taker: Names | None = None) -> list[iam.ManagedPolicy]:
     """The boundaries (boundary_statements) of an env whose pipeline follows a `source_type` source."""
     return [
         iam.ManagedPolicy(
@@ -280,7 +283,7 @@ def managed_policies(source_type: str, serves_models: bool, seeds_sample: bool =
             ManagedPolicyName=Ref(name_param),
             Path=Ref("RolePath"),
             Description=Sub(f"Caps the ${{ResourcePrefix}} {kind} roles at the actions and resources they use"),
-            PolicyDocument={"Version": VERSION, "Statement": boundary_statements(kind, source_type, serves_models, seeds_sample, chat)},
+            PolicyDocument={"Version": VERSION, "Statement": boundary_statements(kind, source_type, serves_models, seeds_sample, chat, taker)},
         )
         for kind in kinds(serves_models) for logical_id, name_param in [BOUNDARIES[kind]]
     ]

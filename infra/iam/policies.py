@@ -37,7 +37,7 @@ from troposphere import Ref, Sub
 
 from infra.cfn.mappings import image_registry_account
 from infra.config.names import ARTIFACT_BUCKET_SUB
-from lambda_src.deploy_resolve import contract as deploy_contract
+from lambda_src.shared import contract as shared_contract
 
 # Actions that IAM cannot scope to a resource: "*" is the only valid Resource for them.
 # (Service Authorization Reference: these list no resource types.)
@@ -159,7 +159,7 @@ def read_prefix(sid: str, prefix_sub: str, condition: Condition | None = None) -
 # Where the model archives are (the SageMaker jobs write them; pipeline_def/pipeline.py), and the tag the deployment
 # pipeline's Resolve function puts on the one object version of an archive it deploys (lambda_src/deploy_resolve).
 MODEL_ARCHIVES = "${SageMakerPrefix}models/"
-APPROVED_ARCHIVE_TAG = deploy_contract.ARCHIVE_TAG
+APPROVED_ARCHIVE_TAG = shared_contract.ARCHIVE_TAG
 APPROVED_ARCHIVE_TAG_VALUE = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:model-package/${ModelPackageGroupName}/*"
 
 

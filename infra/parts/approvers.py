@@ -34,8 +34,9 @@ def _group_and_versions() -> list[Sub]:
             for resource in ("model-package-group/${ModelPackageGroupName}", "model-package/${ModelPackageGroupName}/*")]
 
 
-def group_policy(approvers: tuple[str, ...]) -> dict | None:
-    """The group's ModelPackageGroupPolicy; None where config names no approvers (an env that serves no models)."""
+def group_policy(approvers: tuple[str, ...], granted: list[Statement] = ()) -> dict | None:
+    """The group's ModelPackageGroupPolicy; None where config names no approvers (an env that serves no models).
+    `granted`: the Allows to the env serving this env's versions (a source names approvers: the loader checks it)."""
     if not approvers:
         return None
     return encode_to_dict(PolicyDocument(Version="2012-10-17", Statement=[
@@ -57,4 +58,5 @@ def group_policy(approvers: tuple[str, ...]) -> dict | None:
             # A negated operator holds where the request names no status, so that is refused too.
             Condition=Condition(StringNotEquals({"sagemaker:ModelApprovalStatus": PENDING})),
         ),
+        *granted,
     ]))

@@ -25,7 +25,7 @@ from troposphere import GetAtt, Ref, Sub, Template, kms, s3
 from infra.cfn.exports import import_value
 from infra.cfn.templates_common import RETAIN_DELETION, RETAIN_REPLACEMENT
 from infra.config.model import Environment
-from infra.config.names import ARTIFACT_BUCKET_SUB
+from infra.config.names import ARTIFACT_BUCKET_SUB, Names
 from infra.iam.policies import (
     KMS_USE_ACTIONS,
     MODEL_ARCHIVES,
@@ -35,7 +35,7 @@ from infra.iam.policies import (
     deny_insecure_transport,
     deploy_role_administers_key,
 )
-from infra.parts import analysts, delivery_failures
+from infra.parts import analysts, delivery_failures, promotion_grants
 from infra.parts.alarms import alarm_source_conditions
 from infra.parts.artifact_prefixes import FOLDERS, RETAINED_TRANSITION_DAYS, Folder
 from infra.parts.kms_keys import customer_managed_key
@@ -135,8 +135,9 @@ def endpoint_volume_grants() -> Statement:
     )
 
 
-def artifact_key_policy(env: Environment) -> PolicyDocument:
-    """The key policy; the uploaders' and the analysts' statements only when the env's config names them."""
+def artifact_key_policy(env: Environment, taker: Names | None = None) -> PolicyDocument:
+    """The key policy; the uploaders', the analysts' and the serving env's (`taker`, another account) statements only
+    when the env's config names them."""
     return PolicyDocument(
         Version=VERSION,
         Statement=[
@@ -190,6 +191,7 @@ def artifact_key_policy(env: Environment) -> PolicyDocument:
             ),
             *([uploaders_encrypt_input_statement()] if env.data_uploaders else []),
             *analysts.key_statements(env.analyst_principals),
+            *(promotion_grants.key_statements(taker) if taker else []),
         ],
     )
 
@@ -200,10 +202,10 @@ def artifact_key_policy(env: Environment) -> PolicyDocument:
 ARTIFACT_KEY_ALIAS = "ArtifactKeyAliasResource"
 
 
-def add_artifact_key(t: Template, env: Environment) -> kms.Key:
+def add_artifact_key(t: Template, env: Environment, taker: Names | None = None) -> kms.Key:
     return customer_managed_key(
         t, "ArtifactKey", ARTIFACT_KEY_ALIAS, "ArtifactKeyAlias",
-        "Artifacts of the ${ProjectName} ${Environment} delivery and SageMaker pipelines", artifact_key_policy(env),
+        "Artifacts of the ${ProjectName} ${Environment} delivery and SageMaker pipelines", artifact_key_policy(env, taker),
     )
 
 
@@ -224,7 +226,7 @@ def _rule(folder: Folder) -> s3.LifecycleRule:
     )
 
 
-def add_artifact_bucket(t: Template, key: kms.Key, env: Environment) -> s3.Bucket:
+def add_artifact_bucket(t: Template, key: kms.Key, env: Environment, taker: Names | None = None) -> s3.Bucket:
     ArtifactBucket = t.add_resource(
         s3.Bucket(
             "ArtifactBucket",
@@ -292,6 +294,7 @@ def add_artifact_bucket(t: Template, key: kms.Key, env: Environment) -> s3.Bucke
                 deny, *refuse_other_encryption,
                 *(uploaders_write_input_statements() if env.data_uploaders else []),
                 *analysts.bucket_statements(ArtifactBucket.title, env.analyst_principals),
+                *(promotion_grants.bucket_statements(taker) if taker else []),
             ]),
         )
     )

@@ -32,11 +32,17 @@ def event_pattern(statuses) -> dict:
 def lambda_target(target_id: str, function: awslambda.Function, dead_letter_queue_arn) -> events.Target:
     """Deliver to `function`; what still fails after a day of retries lands in the queue `dead_letter_queue_arn`
     (the messaging stack's, imported)."""
+    return target(target_id, GetAtt(function, "Arn"), dead_letter_queue_arn)
+
+
+def target(target_id: str, arn, dead_letter_queue_arn, **extra) -> events.Target:
+    """Deliver to `arn` (with `extra`: a RoleArn), a day of retries, then the queue `dead_letter_queue_arn`."""
     return events.Target(
         Id=target_id,
-        Arn=GetAtt(function, "Arn"),
+        Arn=arn,
         RetryPolicy=events.RetryPolicy(MaximumEventAgeInSeconds=RULE_MAX_EVENT_AGE_SECONDS, MaximumRetryAttempts=RULE_MAX_RETRIES),
         DeadLetterConfig=events.DeadLetterConfig(Arn=dead_letter_queue_arn),
+        **extra,
     )
 
 

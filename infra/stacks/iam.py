@@ -66,5 +66,11 @@ def build(n: Names) -> Template:
               "the role of the env's AWS Chatbot channel configurations", functions.chat_channel_statements(), FUNCTIONS)
     exported_service_role(t, "CrawlerRole", "CrawlerRoleName", "glue.amazonaws.com",
           "the KPI crawler's role", functions.crawler_statements(), FUNCTIONS)
+    if n.models_taker:  # another account serves this env's versions (docs/promotion.md)
+        exported_service_role(t, "ArchivePinFunctionRole", "ArchivePinFunctionRoleName", "lambda.amazonaws.com",
+              "the archive-pin Lambda's role", functions.archive_pin_statements(), FUNCTIONS)
+        exported_service_role(t, "PromotionRole", "PromotionRoleName", "events.amazonaws.com",
+              "the role EventBridge forwards the group's decisions to the serving env's bus with",
+              functions.promotion_statements(n.models_taker), FUNCTIONS)
     add_image_registries(t, n.env.region)  # the registry account the image pulls name
     return t

@@ -16,14 +16,15 @@ import awacs.sns
 import awacs.sqs
 from awacs.aws import (Allow, ArnEquals, ArnNotEquals, Bool, Condition, Deny, PolicyDocument, Principal, Statement,
                        StringEquals, StringNotEquals)
-from troposphere import GetAtt, Ref, Sub, Template, kms, sns, sqs
+from troposphere import GetAtt, Ref, Sub, Template, events, kms, sns, sqs
 
 from infra.config.names import Names
 from infra.cfn import scanner_skips
 from infra.cfn.exports import export, import_value
 from infra.cfn.templates_common import new_template
 from infra.iam.policies import VERSION, account_administers_key, deny_insecure_transport, key_use_through_iam
-from infra.parts import functions, subscribers
+from infra.iam.runtime.functions import promotion_bus_arn
+from infra.parts import functions, model_package_events, subscribers
 from infra.parts.kms_keys import customer_managed_key
 from infra.parts.messaging_names import (NOTIFIER_LOG_GROUP_ARN, NOTIFIER_ROLE_ARN, NOTIFIER_RULE_ARNS, NOTIFIER_RULE_NAMES,
                                          OPERATIONS_UNHEARD_ALARM_ARN, role_arn, rule_arn, source_conditions)
@@ -182,6 +183,31 @@ def dead_letter_queues(t: Template, key: kms.Key, serves_models: bool) -> None:
     export(t, "DeploymentDeadLetterQueueArn", GetAtt(deployment, "Arn"), "ARN of the deployment functions' dead-letter queue")
 
 
+PROMOTED_STATUSES = ["Approved", "Rejected"]  # the serving env's deployment hears decisions, never registrations
+
+
+def promotion(t: Template, taker: Names) -> None:
+    """A source env's part of the promotion (docs/promotion.md): one dead-letter queue (SSE-SQS: it holds SageMaker event
+    envelopes only) for the archive pin's events and for the decisions the rule could not put on the serving env's bus
+    (that bus not there yet: the operator redrives them), and the rule forwarding this group's decisions there with the
+    promotion role, whose one permission is events:PutEvents on that bus. Here because the target is another account's:
+    a push-deployed stack's deploy role may target only the env's own functions and pipeline."""
+    queue = functions.dead_letter_queue(t, "ArchivePinDeadLetterQueue", "ArchivePinDeadLetterQueueName")
+    _queue_policy(t, "ArchivePinDeadLetterQueuePolicy", queue,
+                  [_rule_dead_letters(queue, "${ArchivePinRuleName}", "${PromotionRuleName}")])
+    export(t, "ArchivePinDeadLetterQueueArn", GetAtt(queue, "Arn"), "ARN of the archive pin's and the promotion rule's "
+                                                                     "dead-letter queue")
+    t.add_resource(events.Rule(
+        "PromotionRule",
+        Name=Ref("PromotionRuleName"),
+        Description="This environment's approvals and rejections -> the serving environment's promotion bus",
+        EventPattern=model_package_events.event_pattern(PROMOTED_STATUSES),
+        State="ENABLED",
+        Targets=[model_package_events.target("ServingBus", promotion_bus_arn(taker), GetAtt(queue, "Arn"),
+                                             RoleArn=import_value("IamStackName", "PromotionRoleArn"))],
+    ))
+
+
 def build(n: Names) -> Template:
     t = new_template("Messaging of the SageMaker MLOps project: the approvals topic, the dead-letter queues, their "
                      "policies and key; changed only by an administrator")
@@ -194,5 +220,7 @@ def build(n: Names) -> Template:
     export(t, "NotificationsKeyArn", GetAtt(NotificationsKey, "Arn"), "ARN of the notifications key")
     approvals_topic(t, NotificationsKey, n.env.emails)
     dead_letter_queues(t, NotificationsKey, n.env.deployment is not None)
+    if n.models_taker:
+        promotion(t, n.models_taker)
     scanner_skips.apply(t, "messaging")
     return t

@@ -7,12 +7,6 @@ Namespace: the project's (MetricsNamespace, "MLOps/<project>"), as the registry 
 DEPLOYED_VERSION = "DeployedModelVersion"  # the version number production serves, one point per promotion
 DIMENSION = "EndpointName"
 
-# The tag the deployment pipeline puts on the one S3 object version of an archive it deploys (value: the model
-# package version's ARN). The endpoints' model role reads archives only with this tag (infra/iam/runtime/jobs.py),
-# and no role that runs the repository's code may tag objects: an archive overwritten by a later push is a new,
-# untagged object version that serving cannot load.
-ARCHIVE_TAG = "approved-model-package"
-
 # Published (1) by the rollout when the version it rolls out is rejected meanwhile; the production stack's rejected
 # alarm watches it, and SageMaker rolls back on that alarm like on the others. Dimensions: EndpointName and
 # EndpointConfigName (the candidate's).

@@ -1,7 +1,7 @@
 """Lambda entry point of the deployment pipeline's Resolve action (a CodePipeline Lambda invoke action).
 
 Environment: MODEL_PACKAGE_GROUP, the group's name; METRICS_NAMESPACE and PRODUCTION_ENDPOINT (for the record);
-ARCHIVE_BUCKET and ARCHIVE_PREFIX, where this env's model archives are (archive.py: each archive of the version is
+ARCHIVE_BUCKET and ARCHIVE_PREFIX, where this env's model archives are (shared/archives.py: each archive of the version is
 checked to have been written once, then tagged so that serving may load it); SERVING_IMAGES, the comma-separated
 image repositories (registry/name) a version may be served with; STAGING_ENDPOINT and INSTANCES_NEEDED (JSON:
 production's InstanceType, MinInstances, MaxInstances, and Staging: instance type -> count), from which, with the
@@ -34,10 +34,10 @@ import json
 import os
 import time
 
-from shared import capacity, clients, pipeline_job
+from shared import archives, capacity, clients, pipeline_job
 from shared.pipeline_job import Failed, InProgress, Job, Succeeded
 
-from . import archive, registry, rollout, summary
+from . import registry, rollout, summary
 
 FUNCTION = "deploy_resolve"
 
@@ -108,7 +108,7 @@ def resolve(job: Job, waiting_since: float = 0.0) -> Succeeded | InProgress:
         raise Failed("up_to_date", f"{production} already serves version {package['ModelPackageVersion']}, the newest "
                                    f"Approved version of {group}; nothing to deploy", group=group)
     _check_capacity()  # before anything changes: a rollout short of instances fails only once SageMaker provisions
-    pinned = archive.pin(package)  # the archive is the one registered, and serving may load only it
+    pinned = archives.pin(package, *archives.settings())  # the archive is the one registered, and serving may load only it
     text = summary.line(group, package, summary.quality(package))
     variables = {
         "ModelPackageArn": package["ModelPackageArn"],

@@ -13,20 +13,12 @@ import math
 from datetime import datetime, timezone
 
 from shared import clients
+from shared.archives import split_s3_uri
 from shared.log import log
 
 MAX_REPORT_BYTES = 1_000_000  # a quality report is a few KB; never buffer more than this
 MAX_SUMMARY_CHARS = 500
 PREFERRED_METRICS = ("auc", "f1", "accuracy", "mse", "rmse", "r2")
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    if not isinstance(uri, str) or not uri.startswith("s3://"):
-        raise ValueError(f"not an s3:// URI: {str(uri)[:200]!r}")
-    bucket, _, key = uri[5:].partition("/")
-    if not bucket or not key:
-        raise ValueError(f"not an s3://bucket/key URI: {uri[:200]!r}")
-    return bucket, key
 
 
 def created_at(value) -> str:

@@ -15,8 +15,8 @@ from botocore.exceptions import ClientError
 from infra.parts.functions import RUNTIME
 from tests.support.pipeline_job_support import job_event, logged
 
-from deploy_resolve import contract, handler, registry, summary  # lambda_src/ is on sys.path: tests/__init__.py
-from shared import clients  # noqa: E402
+from deploy_resolve import handler, registry, summary  # lambda_src/ is on sys.path: tests/__init__.py
+from shared import archives, clients  # noqa: E402
 from tests.support.registry_world import ARCHIVES, BUCKET, GROUP, IMAGE_REPOSITORY, OTHER_GROUP, world  # noqa: F401 - world is a fixture
 
 
@@ -350,7 +350,7 @@ def test_an_endpoint_whose_config_is_gone_is_not_up_to_date(world, monkeypatch):
     assert name == "PutJobSuccessResult" and body["outputVariables"]["ModelPackageArn"] == served
 
 
-# -- the archive served is the one registered (archive.py) -------------------------------------------
+# -- the archive served is the one registered (shared/archives.py) -------------------------------------------
 def _archive_key(world, arn: str) -> str:
     url = world.sm.describe_model_package(ModelPackageName=arn)["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
     return url.split(f"s3://{BUCKET}/", 1)[1]
@@ -368,7 +368,7 @@ def test_the_archive_of_the_resolved_version_is_tagged_with_it(world):
     world.s3.put_object(Bucket=BUCKET, Key=key + ".bak", Body=b"a longer key sharing the prefix")  # not a version of it
     handler.lambda_handler(job_event(), None)
     assert world.pipeline.only_result()[0] == "PutJobSuccessResult"
-    assert _tags(world, key) == [[{"Key": contract.ARCHIVE_TAG, "Value": arn}]]
+    assert _tags(world, key) == [[{"Key": archives.ARCHIVE_TAG, "Value": arn}]]
 
 
 def test_resolving_again_keeps_the_one_tagged_version(world):
@@ -377,7 +377,7 @@ def test_resolving_again_keeps_the_one_tagged_version(world):
         world.pipeline.calls.clear()
         handler.lambda_handler(job_event(), None)
         assert world.pipeline.only_result()[0] == "PutJobSuccessResult"
-    assert _tags(world, _archive_key(world, arn)) == [[{"Key": contract.ARCHIVE_TAG, "Value": arn}]]
+    assert _tags(world, _archive_key(world, arn)) == [[{"Key": archives.ARCHIVE_TAG, "Value": arn}]]
 
 
 @pytest.mark.parametrize("rewrite", ["overwritten", "deleted and written again", "deleted"])

@@ -113,7 +113,8 @@ class World:
 def world(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("PRODUCTION_ENDPOINT", ENDPOINT)
-    monkeypatch.setattr(handler.archive, "pin", lambda package: [])  # archives: tests/functions/test_deploy_resolve.py
+    monkeypatch.setattr(handler.archives, "pin", lambda package, bucket, prefix: [])  # tests/functions/test_deploy_resolve.py
+    monkeypatch.setattr(handler.archives, "settings", lambda: ("", ""))
     with mock_aws():
         clients.reset()
         yield World(monkeypatch)

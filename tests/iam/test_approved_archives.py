@@ -15,7 +15,7 @@ import pytest
 
 from infra.iam.boundary import BOUNDARIES, SERVING_FUNCTIONS
 from infra.stacks import BUILDERS
-from lambda_src.deploy_resolve import contract
+from lambda_src.shared import contract as shared_contract
 from tests.support.cfn import as_list, policies, statements, text_of
 
 TAG_WRITES = ("s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging",
@@ -28,7 +28,7 @@ TAGGER = ("serving-iam.yaml", "ResolveFunctionRole")
 TAGGER_BOUNDARY = ("boundaries.yaml", BOUNDARIES[SERVING_FUNCTIONS][0])  # the Resolve role's kind
 SERVING_READERS = (("serving-iam.yaml", "ModelRole"), ("serving-iam.yaml", "SmokeTestFunctionRole"))
 AN_ARCHIVE = "arn:${AWS::Partition}:s3:::${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}/${SageMakerPrefix}models/run/package/model.tar.gz"
-TAG_CONDITION = {f"s3:ExistingObjectTag/{contract.ARCHIVE_TAG}": [
+TAG_CONDITION = {f"s3:ExistingObjectTag/{shared_contract.ARCHIVE_TAG}": [
     "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:model-package/${ModelPackageGroupName}/*"]}
 
 

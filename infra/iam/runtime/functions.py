@@ -1,10 +1,12 @@
 """The functions' and the crawler's statements: the approval notifier, the registry-metrics and report-partitions
-Lambdas, the KPI crawler. The boundary of kind FUNCTIONS is computed from these."""
+Lambdas, the KPI crawler; in an env whose versions another account serves, the archive pin and the role forwarding
+decisions to that account's bus. The boundary of kind FUNCTIONS is computed from these."""
 from __future__ import annotations
 
 import awacs.awslambda
 import awacs.cloudwatch
 import awacs.codepipeline
+import awacs.events
 import awacs.glue
 import awacs.iam
 import awacs.logs
@@ -16,6 +18,7 @@ import awacs.sqs
 from awacs.aws import Allow, Condition, Statement, StringEquals
 from troposphere import Sub
 
+from infra.config.names import Names
 from infra.iam.deploy_policies import actions, production_rollout
 from infra.iam.policies import (arn, artifact_bucket_arn, decrypt_by_alias, encrypt_by_alias, list_prefix,
                                 publish_to_topic, put_metrics, read_approved_archives, read_prefix, tag_approved_archives,
@@ -278,3 +281,27 @@ def smoke_test_function_statements() -> list[Statement]:
         decrypt_by_alias("DecryptModelArchives", "${ArtifactKeyAlias}"),
         *_deployment_function_basics("SmokeTestFunctionName"),
     ]
+
+
+def archive_pin_statements() -> list[Statement]:
+    """Describe this group's versions (the event is never trusted), see that an approved version's archive was written
+    once before registration and tag that object version for the serving env (lambda_src/archive_pin); its logs and
+    dead-letter queue (SSE-SQS: no key)."""
+    return [
+        _describe_group_packages("ReadRegistry"),
+        *tag_approved_archives("ApprovedArchives"),
+        write_logs("FunctionLogs", "/aws/lambda/${ArchivePinFunctionName}"),
+        Statement(Sid="DeadLetters", Effect=Allow, Action=[awacs.sqs.SendMessage],
+                  Resource=[arn("sqs", "${ArchivePinDeadLetterQueueName}")]),
+    ]
+
+
+def promotion_bus_arn(taker: Names) -> Sub:
+    """The serving env's bus for this env's decisions: its account, the same region (the loader checks it)."""
+    return Sub(f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:{taker.env.account_id}:event-bus/{taker.promotion_bus}")
+
+
+def promotion_statements(taker: Names) -> list[Statement]:
+    """EventBridge forwards this env's decisions with this role onto the serving env's bus, and nowhere else."""
+    return [Statement(Sid="ForwardToServingBus", Effect=Allow, Action=[awacs.events.PutEvents],
+                      Resource=[promotion_bus_arn(taker)])]

@@ -1,5 +1,8 @@
 """The archive a version is served from is the one that was registered, and serving may load nothing else.
 
+Shared by the env's own Resolve (`pin`), a source env's archive pin function (`pin`, at approval time) and the
+Resolve of an env serving another env's models (`verify_pinned`: it may read the source's bucket, never write it).
+
 A model package names its archive by S3 key, and the roles that run the repository's code (the SageMaker jobs)
 may write under the pipeline's models/ folder, so a later push could replace the archive of a version a person
 already approved. Before anything is deployed, for each container of the version:
@@ -10,7 +13,7 @@ already approved. Before anything is deployed, for each container of the version
    which the bucket's lifecycle never expires: no version under the SageMaker folder ever does);
 3. its serving image is one the endpoints may pull (SERVING_IMAGES: AWS's registry of the region), so a version
    registered with another image stops here, not at the endpoint;
-4. that object version gets the ARCHIVE_TAG tag (contract.py), naming the version. The model role only reads
+4. that object version gets the ARCHIVE_TAG tag, naming the version. The model role only reads
    tagged archives, so a rewrite after this (a new, untagged object version) fails the next model load instead
    of serving what nobody approved.
 """
@@ -19,17 +22,29 @@ from __future__ import annotations
 import os
 import re
 
-from shared import clients
-from shared.pipeline_job import Failed
-
-from . import contract
-from .summary import split_s3_uri
+from . import clients
+from .contract import ARCHIVE_TAG
+from .pipeline_job import Failed
 
 IMAGE_REFERENCE = r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})"  # a tag or a digest, as ECR takes them
 MAX_PAGES = 5  # an archive written once has one version; more pages than this mean it was rewritten
 
 
-def _settings() -> tuple[str, str]:
+class NotPinned(Exception):
+    """The archives pass the checks but are not tagged for this version yet (the source env pins them)."""
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        raise ValueError(f"not an s3:// URI: {str(uri)[:200]!r}")
+    bucket, _, key = uri[5:].partition("/")
+    if not bucket or not key:
+        raise ValueError(f"not an s3://bucket/key URI: {uri[:200]!r}")
+    return bucket, key
+
+
+def settings() -> tuple[str, str]:
+    """ARCHIVE_BUCKET and ARCHIVE_PREFIX: the bucket and models/ folder the archives must be in."""
     bucket, prefix = os.environ.get("ARCHIVE_BUCKET", ""), os.environ.get("ARCHIVE_PREFIX", "")
     if not bucket or not prefix.endswith("/"):
         raise Failed("misconfigured", "the function's ARCHIVE_BUCKET or ARCHIVE_PREFIX (ending in /) environment "
@@ -101,14 +116,13 @@ def _versioned(bucket: str) -> None:
                      "ConfigurationError")
 
 
-def pin(package: dict) -> list[str]:
-    """Check and tag each archive of `package` (see the module's docstring); the tagged object versions."""
-    bucket, prefix = _settings()
+def check(package: dict, bucket: str, prefix: str) -> list[tuple[str, str]]:
+    """Checks 1-3 of the module's docstring on each archive of `package`; (key, object version id) of each."""
     check_images(package)
     _versioned(bucket)
     registered = package.get("CreationTime")
-    arn, version = package["ModelPackageArn"], package.get("ModelPackageVersion")
-    pinned = []
+    version = package.get("ModelPackageVersion")
+    checked = []
     for url in archives(package):
         try:
             archive_bucket, key = split_s3_uri(url)
@@ -132,9 +146,29 @@ def pin(package: dict) -> list[str]:
             raise Failed("archive_rewritten", f"the archive of version {version}, {url[:300]}, was written at "
                                               f"{written}, after the version was registered at {registered}: it is "
                                               "not what was registered and approved; nothing was deployed")
-        object_version = versions[0].get("VersionId") or "null"
+        checked.append((key, versions[0].get("VersionId") or "null"))
+    return checked
+
+
+def pin(package: dict, bucket: str, prefix: str) -> list[str]:
+    """Check and tag each archive of `package` (see the module's docstring); the tagged object versions."""
+    pinned = []
+    for key, object_version in check(package, bucket, prefix):
         clients.client("s3").put_object_tagging(
             Bucket=bucket, Key=key, VersionId=object_version,
-            Tagging={"TagSet": [{"Key": contract.ARCHIVE_TAG, "Value": arn}]})
-        pinned.append(f"{url}?versionId={object_version}")
+            Tagging={"TagSet": [{"Key": ARCHIVE_TAG, "Value": package["ModelPackageArn"]}]})
+        pinned.append(f"s3://{bucket}/{key}?versionId={object_version}")
+    return pinned
+
+
+def verify_pinned(package: dict, bucket: str, prefix: str) -> list[str]:
+    """Check each archive of `package` and that its object version carries ARCHIVE_TAG = the version's ARN, without
+    writing anything; raises NotPinned while a checked archive is not tagged for this version (yet)."""
+    pinned = []
+    for key, object_version in check(package, bucket, prefix):
+        tags = clients.client("s3").get_object_tagging(Bucket=bucket, Key=key, VersionId=object_version)
+        if {"Key": ARCHIVE_TAG, "Value": package["ModelPackageArn"]} not in (tags.get("TagSet") or []):
+            raise NotPinned(f"s3://{bucket}/{key} (object version {object_version}) has no {ARCHIVE_TAG} tag naming "
+                            f"version {package.get('ModelPackageVersion')}")
+        pinned.append(f"s3://{bucket}/{key}?versionId={object_version}")
     return pinned
