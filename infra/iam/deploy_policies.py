@@ -311,14 +311,17 @@ def _event_consumers(sid: str, consumers: list[tuple[str, str]], matched: tuple[
     ]
 
 
-def notifications_stack() -> list[Statement]:
+def notifications_stack(pins_archives: bool = False) -> list[Statement]:
     """The notifier Lambda, its log group and metric filters (malformed events, broken pipeline runs), its two rules and
-    the alarms (the topic, its queue and key are the messaging stack's)."""
+    the alarms (the topic, its queue and key are the messaging stack's); where another account serves the env's
+    versions, the archive pin function, its rule and its log's metric filter too."""
+    consumers = [("NotifierFunctionName", "NotifierRoleName"),
+                 *([("ArchivePinFunctionName", "ArchivePinFunctionRoleName")] if pins_archives else [])]
     return [
-        *_event_consumers("Notifier", [("NotifierFunctionName", "NotifierRoleName")], rule_events.STACK_EVENTS["notifications"]),
+        *_event_consumers("Notifier", consumers, rule_events.STACK_EVENTS["notifications"]),
         # Authorised against the group's ARN with the trailing ":*" (CloudWatch Logs API reference, LogGroup.arn).
         _allow("MalformedEventsFilter", actions(awacs.logs, "PutMetricFilter", "DeleteMetricFilter", "DescribeMetricFilters"),
-               [arn("logs", "log-group:/aws/lambda/${NotifierFunctionName}:*")]),
+               [arn("logs", f"log-group:/aws/lambda/${{{function}}}:*") for function, _ in consumers]),
         *_alarms("FailureAlarms"),
     ]
 

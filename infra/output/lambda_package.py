@@ -12,7 +12,8 @@ from infra.config.names import LAMBDA_PREFIX
 
 # lambda_src/<folder> -> the name its S3 key is written in for (Ref("NotifierCodeKey") in a stack).
 FUNCTIONS = {"get_model_metadata": "NotifierCodeKey", "registry_metrics": "MetricsCodeKey", "report_partitions": "PartitionsCodeKey",
-             "subscriber_check": "SubscriberCheckCodeKey", "deploy_resolve": "ResolveCodeKey", "deploy_smoke_test": "SmokeTestCodeKey"}
+             "subscriber_check": "SubscriberCheckCodeKey", "deploy_resolve": "ResolveCodeKey", "deploy_smoke_test": "SmokeTestCodeKey",
+             "archive_pin": "ArchivePinCodeKey"}
 
 # lambda_src/shared/: code every function uses, packaged into each zip beside the function's own folder.
 SHARED = "shared"

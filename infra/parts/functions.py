@@ -22,6 +22,7 @@ class Listed(NamedTuple):
     name_param: str  # the parameter holding its name
     dead_letter_queue: str | None  # the parameter holding its dead-letter queue's name (the messaging stack's
     # queue); None for a scheduled function, whose missed run its alarm sees as missing data
+    source_only: bool = False  # only in an env whose versions another account serves (Names.models_taker)
 
 
 # Every function of the project, by prefix. `add` builds no other, so the KPI dashboard (infra/stacks/kpi.py), which
@@ -33,6 +34,7 @@ FUNCTIONS: dict[str, Listed] = {
     "SubscriberCheck": Listed("kpi", "SubscriberCheckFunctionName", None),
     "Resolve": Listed("deployment", "ResolveFunctionName", "DeploymentDeadLetterQueueName"),
     "SmokeTest": Listed("deployment", "SmokeTestFunctionName", "DeploymentDeadLetterQueueName"),
+    "ArchivePin": Listed("notifications", "ArchivePinFunctionName", "ArchivePinDeadLetterQueueName", source_only=True),
 }
 
 

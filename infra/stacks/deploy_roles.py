@@ -25,7 +25,7 @@ def build(n: Names) -> Template:
     exported_service_role(t, "PipelineDeployRole", "PipelineDeployRoleName", SERVICE,
                           "the role CloudFormation deploys the pipeline stack with", deploy_policies.pipeline_stack(n.env.source.type, bool(n.env.chat)), boundary=None)
     exported_service_role(t, "NotificationsDeployRole", "NotificationsDeployRoleName", SERVICE,
-                          "the role CloudFormation deploys the notifications stack with", deploy_policies.notifications_stack(), boundary=None)
+                          "the role CloudFormation deploys the notifications stack with", deploy_policies.notifications_stack(n.models_taker is not None), boundary=None)
     KpiDeployRole = exported_service_role(t, "KpiDeployRole", "KpiDeployRoleName", SERVICE,
                                           "the role CloudFormation deploys the KPI stack with", deploy_policies.kpi_stack(),
                                           boundary=None)

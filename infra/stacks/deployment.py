@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 
-from troposphere import Join, Ref, Sub, Template
+from troposphere import Ref, Sub, Template
 from troposphere import awslambda, codepipeline, events
 
 from infra.config.model import Deployment
@@ -37,10 +37,10 @@ from infra.config.names import Names
 from infra.cfn import scanner_skips
 from infra.cfn.parameters import deployment_settings
 from infra.cfn.exports import import_value
-from infra.cfn.mappings import add_image_registries, image_registry_account
+from infra.cfn.mappings import add_image_registries
 from infra.cfn.templates_common import new_template
 from infra.iam.policies import MODEL_ARCHIVES
-from infra.iam.runtime.jobs import SERVING_IMAGE_REPOSITORIES
+from infra.iam.runtime import jobs
 from infra.parts import alarms, delivery_failures, deployment_outcomes, functions, model_package_events, pipeline_actions
 
 RELEASE = "Release"
@@ -76,8 +76,7 @@ def _dead_letter_queue(t: Template):
 def _declarations(queue_arn) -> list[functions.Function]:
     """Resolve (picks the version, rolls production out) and SmokeTest, both invoked by the pipeline."""
     common = {"code_bucket": _bucket(), "key_arn": _key_arn(), "dead_letter_queue_arn": queue_arn, "timeout": 300}
-    serving_images = Join(",", [Sub(f"${{Registry}}.dkr.ecr.${{AWS::Region}}.${{AWS::URLSuffix}}/{repository}",
-                                    Registry=image_registry_account()) for repository in SERVING_IMAGE_REPOSITORIES])
+    serving_images = jobs.serving_images()
     return [
         functions.Function(
             "Resolve", "ResolveFunctionName", "deploy_resolve.handler.lambda_handler",

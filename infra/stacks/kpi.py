@@ -207,7 +207,8 @@ def _dashboard(t: Template, n: Names) -> None:
     """Graphs, every function and dead-letter queue of the stacks the env has (FUNCTIONS), and every alarm of this
     stack: a function or an alarm added is listed with no further edit."""
     alarm_ids = tuple(sorted(key for key, resource in t.resources.items() if resource.resource_type == "AWS::CloudWatch::Alarm"))
-    listed = tuple(f for f in functions.FUNCTIONS.values() if deploys(n.env, f.stack))
+    listed = tuple(f for f in functions.FUNCTIONS.values()
+                   if deploys(n.env, f.stack) and (n.models_taker or not f.source_only))
     t.add_resource(cloudwatch.Dashboard(
         "KpiDashboard",
         DashboardName=Ref("DashboardName"),

@@ -11,6 +11,10 @@ an alarm on that queue's depth notifies the operations topic.
 The topic, its e-mail subscriptions, the dead-letter queue, their policies and the notifications key (topic, queue,
 log group and the function's environment) live in the administrator-only messaging stack: this stack, which a push
 deploys, imports them and cannot change who may publish, subscribe or read.
+
+In an env whose approved versions another account serves (docs/promotion.md), the archive pin too: approvals of this
+env's group -> the pin function, which tags each approved version's archive; and the alarms of the messaging stack's
+rule forwarding decisions to the serving env (it deploys before the operations topic exists).
 """
 from __future__ import annotations
 
@@ -20,8 +24,11 @@ from troposphere import awslambda, events, logs
 from infra.config.names import Names
 from infra.cfn import scanner_skips
 from infra.cfn.exports import import_value
+from infra.cfn.mappings import add_image_registries
 from infra.cfn.templates_common import new_template
 from infra.iam import rule_events
+from infra.iam.policies import MODEL_ARCHIVES
+from infra.iam.runtime.jobs import serving_images
 from infra.parts import alarms, functions, model_package_events
 from infra.parts.messaging_names import NOTIFIER_PIPELINE_RULE_NAME, NOTIFIER_RULE_NAME, PIPELINE_BROKEN_METRIC
 
@@ -130,12 +137,63 @@ def failure_alarms(t: Template) -> None:
         Ref("MetricsNamespace"), Sub(MALFORMED_METRIC), topic, ok_actions=False))
 
 
-def build(n: Names) -> Template:  # noqa: ARG001 - same signature as every stack
+# The pin function's log line for an event it ignores (lambda_src/archive_pin/handler.py), counted.
+PIN_IGNORED_FILTER = '{ $.decision = "ignored" }'
+PIN_IGNORED_METRIC = "${ResourcePrefix}-archive-pin-ignored-events"
+
+
+def archive_pin(t: Template) -> None:
+    """The pin function, its rule (approvals of this env's group) and alarms; the promotion rule's alarms."""
+    topic = import_value("PipelineStackName", "OperationsTopicArn")
+    queue = import_value("MessagingStackName", "ArchivePinDeadLetterQueueArn")
+    bucket = import_value("PipelineStackName", "ArtifactBucketName")
+    fn = functions.add(t, functions.Function(
+        "ArchivePin", "ArchivePinFunctionName", "archive_pin.handler.lambda_handler",
+        "Pins each approved version's model archive for the environment serving it from another account",
+        role_arn=import_value("IamStackName", "ArchivePinFunctionRoleArn"),
+        code=("ArchivePinCodeKey", "archive_pin", "archive pin"), code_bucket=bucket,
+        key_arn=import_value("PipelineStackName", "ArtifactKeyArn"), dead_letter_queue_arn=queue,
+        environment={"MODEL_PACKAGE_GROUP": Ref("ModelPackageGroupName"), "ARCHIVE_BUCKET": bucket,
+                     "ARCHIVE_PREFIX": Sub(MODEL_ARCHIVES), "SERVING_IMAGES": serving_images()},
+        memory=128))
+    ArchivePinRule = t.add_resource(events.Rule(
+        "ArchivePinRule",
+        Name=Ref("ArchivePinRuleName"),
+        Description="Approvals of this environment's group -> the archive pin",
+        EventPattern=model_package_events.event_pattern(["Approved"]),
+        State="ENABLED",
+        Targets=[model_package_events.lambda_target("ArchivePin", fn, queue)],
+    ))
+    model_package_events.invoke_permission(t, "ArchivePinRuleInvokesFunction", fn, ArchivePinRule)
+    model_package_events.dead_letter_alarm(
+        t, "ArchivePinDeadLetterAlarm", Sub("${ResourcePrefix}-archive-pin-dead-letters"),
+        Ref("ArchivePinDeadLetterQueueName"), topic,
+        "An approval was not pinned or not forwarded to the serving env: the serving env will not deploy that version "
+        "until it is (docs/promotion.md)")
+    model_package_events.delivery_failure_alarms(t, "ArchivePin", "archive-pin", Ref("ArchivePinFunctionName"),
+                                                 Ref("ArchivePinRuleName"), topic, "DeadLetterErrors")
+    model_package_events.rule_dead_letter_failures_alarm(
+        t, "PromotionRuleDeadLetterFailuresAlarm", Sub("${ResourcePrefix}-promotion-rule-dlq-failures"),
+        Ref("PromotionRuleName"), topic)
+    t.add_resource(alarms.any_in_five_minutes(
+        "PromotionRuleFailedInvocationsAlarm", Sub("${ResourcePrefix}-promotion-rule-failed-invocations"),
+        "A decision could not be put on the serving env's promotion bus (retried, then dead-lettered)",
+        "AWS/Events", "FailedInvocations", topic, ("RuleName", Ref("PromotionRuleName"))))
+    t.add_resource(logs.MetricFilter(
+        "ArchivePinIgnoredFilter", LogGroupName=Ref("ArchivePinLogGroup"), FilterPattern=PIN_IGNORED_FILTER,
+        MetricTransformations=[logs.MetricTransformation(
+            MetricNamespace=Ref("MetricsNamespace"), MetricName=Sub(PIN_IGNORED_METRIC), MetricValue="1", DefaultValue=0)]))
+
+
+def build(n: Names) -> Template:
     t = new_template("Model approval notifications: SageMaker model package events to a readable email, nothing lost")
 
     fn = function(t)
     rule(t, fn)
     pipeline_failed_rule(t, fn)
     failure_alarms(t)
+    if n.models_taker:
+        archive_pin(t)
+        add_image_registries(t, n.env.region)  # SERVING_IMAGES names AWS's registry of the region
     scanner_skips.apply(t, "notifications")
     return t

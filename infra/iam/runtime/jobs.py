@@ -5,6 +5,9 @@ import awacs.cloudwatch
 import awacs.sagemaker
 from awacs.aws import Allow, Condition, Statement, StringEquals, StringLike, StringLikeIfExists
 
+from troposphere import Join, Sub
+
+from infra.cfn.mappings import image_registry_account
 from infra.config.names import ROLLBACK_ALARMS, SAGEMAKER_OUTPUT_FOLDERS
 from infra.iam.deploy_policies import actions
 from infra.iam.policies import (arn, decrypt_by_alias, encrypt_by_alias, network_isolated, only_instance_types, all_of, pass_role, pull_images, put_metrics, read_approved_archives,
@@ -14,6 +17,13 @@ from infra.iam.policies import (arn, decrypt_by_alias, encrypt_by_alias, network
 BUILT_IN_IMAGE_REPOSITORIES = ["sagemaker-scikit-learn", "sagemaker-xgboost"]
 # The image the registered model is served with (the deployment's Resolve refuses a version naming another).
 SERVING_IMAGE_REPOSITORIES = ["sagemaker-xgboost"]
+
+
+def serving_images() -> Join:
+    """SERVING_IMAGES of the functions that check a version's images (lambda_src/shared/archives.py): the serving
+    repositories in AWS's registry of the region (the template needs the image-registry mapping)."""
+    return Join(",", [Sub(f"${{Registry}}.dkr.ecr.${{AWS::Region}}.${{AWS::URLSuffix}}/{repository}",
+                          Registry=image_registry_account()) for repository in SERVING_IMAGE_REPOSITORIES])
 
 
 # SageMaker Pipelines names every pipeline's jobs "pipelines-<execution>-<step>-…", so the name tells no env apart.
