@@ -39,7 +39,8 @@ def missing_grant(sagemaker, n: names_mod.Names, partition: str) -> str | None:
 
 def taker_note(n: names_mod.Names) -> str | None:
     """One line for a source env's deploy: B's side is B's deploy's to check (EventBridge lets another account put
-    events on a bus, not describe it), and the events wait in the promotion rule's dead-letter queue until then."""
+    events on a bus, not describe it), and until B's bus exists the forwarded decisions land in the rule's
+    dead-letter queue."""
     taker = n.models_taker
     if taker is None:
         return None

@@ -1,0 +1,58 @@
+"""`make demo SCENARIO=promotion` (tests/demo/promotion.py): the version A approved is what B serves, byte for byte,
+and every call B's code makes on A's resources must be allowed by both accounts' rendered policies."""
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from tests.conftest import CONFIGURED_ENVS
+from tests.demo import promotion, run
+
+
+def _rehearse() -> tuple[int, str]:
+    out = io.StringIO()
+    return run.main(["--env", CONFIGURED_ENVS[0], "--scenario", "promotion"], out=out), out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def rehearsal():
+    return _rehearse()
+
+
+def test_the_served_archive_is_what_the_source_accounts_training_wrote(rehearsal):
+    code, text = rehearsal
+    assert code == 0, text
+    assert re.search(r"^ *13 +B's model role reads what A's training wrote +ok .* identical, byte for byte: \d+ bytes", text, re.M)
+    assert text.rstrip().endswith("Network: 0 connection attempt(s) off this machine.\nEvery link held.")
+
+
+def test_every_cross_account_call_is_listed_allowed_by_both_sides(rehearsal):
+    _, text = rehearsal
+    decided = re.findall(r"^ +(allowed|DENIED ) (\S+) ", text, re.M)
+    actions = {action for _, action in decided}
+    assert decided and all(verdict == "allowed" for verdict, _ in decided)
+    # Resolve's registry reads and archive checks, the smoke test's and the model role's reads and their decryption.
+    assert {"sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage", "s3:GetObject", "kms:Decrypt"} <= actions
+
+
+def test_the_rehearsal_says_what_moto_proves_and_what_it_does_not(rehearsal):
+    _, text = rehearsal
+    assert promotion.EMULATED in text
+
+
+def test_a_grant_the_source_account_withdraws_fails_the_rehearsal_naming_the_call(monkeypatch):
+    """A's bucket policy without the serving roles' archive read: the model role's GetObject is denied, and said so."""
+    real = promotion.Promotion.read_pair
+
+    def narrowed(self, row):
+        real(self, row)
+        policy = self.a_policies["bucket"]
+        policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != "ServingReadsPinnedArchives"]
+
+    monkeypatch.setattr(promotion, "STEPS", tuple((t, narrowed if f is real else f) for t, f in promotion.STEPS))
+    code, text = _rehearse()
+    assert code == 1
+    assert re.search(r"FAILED: .*DENIED s3:GetObject +arn:aws:s3:::\S+ .*refused by account \d{12}'s "
+                     r"resource policy", text), text
