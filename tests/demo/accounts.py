@@ -113,26 +113,30 @@ class Gate:
     def _call(self, real, client, operation: str, params: dict):
         service = client.meta.service_model.service_name
         caller_account = self.role.split(":")[4] if self.role else None
-        if self.role is None or caller_account == self.owner.account:
+        if self.role is not None and caller_account != self.owner.account:
+            requests = self._requests(real, client, service, operation, params)
+            for action, resource, context, policy in requests:
+                self._decide(action, resource, context, policy)
+            refused = [d for d in self.decisions[len(self.decisions) - len(requests):] if not d.allowed]
+            if refused:
+                raise ClientError({"Error": {"Code": "AccessDenied", "Message": f"denied by the demo's policy check: "
+                                             f"{refused[0].line()}"}}, operation)
+        return self._routed(real, client, service, operation, params)
+
+    def _routed(self, real, client, service: str, operation: str, params: dict):
+        """moto answers a read of the owner's model packages only from the owner's backend (and a group by name)."""
+        here = os.environ.get("MOTO_ACCOUNT_ID")
+        owned = f"arn:aws:sagemaker:{self.owner.region}:{self.owner.account}:"
+        if (service != "sagemaker" or here == self.owner.account or not operation.startswith(("Describe", "List"))
+                or not any(v.startswith(owned) for v in _strings(params))):
             return real(client, operation, params)
-        requests = self._requests(real, client, service, operation, params)
-        if not requests:
+        if operation == "DescribeModelPackageGroup":
+            params = {**params, "ModelPackageGroupName": params["ModelPackageGroupName"].rsplit("/", 1)[1]}
+        os.environ["MOTO_ACCOUNT_ID"] = self.owner.account
+        try:
             return real(client, operation, params)
-        for action, resource, context, policy in requests:
-            self._decide(action, resource, context, policy)
-        if any(not d.allowed for d in self.decisions[-len(requests):]):
-            raise ClientError({"Error": {"Code": "AccessDenied", "Message": f"denied by the demo's policy check: "
-                                         f"{self.decisions[-1].line()}"}}, operation)
-        if service == "sagemaker" and (operation.startswith("Describe") or operation.startswith("List")):
-            if operation == "DescribeModelPackageGroup":  # moto takes the group's name only
-                params = {**params, "ModelPackageGroupName": params["ModelPackageGroupName"].rsplit("/", 1)[1]}
-            saved = os.environ["MOTO_ACCOUNT_ID"]
-            os.environ["MOTO_ACCOUNT_ID"] = self.owner.account
-            try:
-                return real(client, operation, params)
-            finally:
-                os.environ["MOTO_ACCOUNT_ID"] = saved
-        return real(client, operation, params)
+        finally:
+            os.environ["MOTO_ACCOUNT_ID"] = here
 
     def _requests(self, real, client, service: str, operation: str, params: dict) -> list[tuple[str, str, dict, dict]]:
         """(action, resource ARN, request context, the owner's policy) the call needs on the owner's resources."""
@@ -159,7 +163,7 @@ class Gate:
                 return [(action, bucket_arn, {"s3:prefix": params["Prefix"]} if "Prefix" in params else {}, o.bucket_policy)]
             if operation == "GetBucketVersioning":
                 return [("s3:GetBucketVersioning", bucket_arn, {}, o.bucket_policy)]
-            return [(f"s3:{operation}", bucket_arn, {}, o.bucket_policy)]  # no row: decided by the policies as written
+            return [(f"s3:{operation}", bucket_arn, {}, o.bucket_policy)]  # no row above: the policies as written decide
         if service == "sagemaker":
             arns = sorted({v for v in _strings(params) if v.startswith(f"arn:aws:sagemaker:{o.region}:{o.account}:")})
             return [(f"sagemaker:{operation}", arn, {}, o.group_policy) for arn in arns]

@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from unittest import mock
 
 from infra.config.names import for_env
-from tests.demo import accounts, sagemaker_events
+from tests.demo import accounts, sagemaker_events, serving
 from tests.demo import wiring as wiring_mod
 from tests.demo.progress import Broken
 from tests.demo.run import Demo
@@ -238,7 +239,20 @@ class Promotion(Demo):
         with self._as(self.b_names.deploy_role("staging-endpoint")):
             b.staging(row)
         staged = row.result
-        with self._as(self.b_names.smoke_test_function_role):
+        # The staging endpoint's answers: SageMaker hosting looks the model up itself and reads the archive as the
+        # model's role (serving.LocalEndpoints plays both).
+        real_model, real_load = serving.LocalEndpoints._model, serving._load
+
+        def hosted(endpoints, endpoint):
+            with self.gate.acting(b.env.account_id):
+                return real_model(endpoints, endpoint)
+
+        def as_model_role(s3, url):
+            with self._as(self.b_names.model_role):
+                return real_load(s3, url)
+
+        with self._as(self.b_names.smoke_test_function_role), \
+                mock.patch.object(serving.LocalEndpoints, "_model", hosted), mock.patch.object(serving, "_load", as_model_role):
             try:
                 b.smoke_test(row)
             finally:
