@@ -14,7 +14,7 @@ from troposphere import Parameter, Template
 
 from infra.config import loader, serving
 from infra.config.model import Deployment
-from infra.config.names import DATA_CAPTURE_PREFIX, DECISIONS_TABLE, RELEASE_KEY, Names
+from infra.config.names import ARTIFACT_BUCKET_SUB, DATA_CAPTURE_PREFIX, DECISIONS_TABLE, RELEASE_KEY, Names
 
 
 def deployment_settings(n: Names) -> Deployment:
@@ -147,6 +147,20 @@ VALUES: dict[str, Callable[[Names], object]] = {
     "StagingInstanceTypes": lambda n: [deployment_settings(n).staging_instance_type],
     "ProductionInstanceTypes": lambda n: [deployment_settings(n).instance_type],
     "EndpointInstancesNeeded": lambda n: json.dumps(serving.instances_needed(deployment_settings(n)), sort_keys=True),
+    # Where the versions an env serves come from (infra/iam/policies.py models_arn): its models_from env's account,
+    # group, bucket, models/ folder and key; in an env serving its own models, its own (the account and region as
+    # pseudo parameters, left for the Sub), so its statements read as they always did.
+    "ModelsAccountId": lambda n: n.models_source.env.account_id if n.models_source else "${AWS::AccountId}",
+    "ModelsGroupName": lambda n: (n.models_source or n).model_package_group,
+    "ModelsBucketName": lambda n: n.models_source.artifact_bucket if n.models_source else ARTIFACT_BUCKET_SUB.replace(
+        "${ArtifactBucketPrefix}", n.artifact_bucket_prefix),
+    "ModelsArchivePrefix": lambda n: (n.models_source or n).model_archives_prefix,
+    "ModelsKeyAlias": lambda n: (n.models_source or n).artifact_key_alias,
+    # An env serving another env's models: its promotion bus, and the source's role that forwards onto it (path + name).
+    "PromotionBusName": lambda n: n.promotion_bus,
+    "ModelsPromotionRole": lambda n: f"{n.models_source.role_path}{n.models_source.promotion_role}" if n.models_source else "",
+    "ModelsEnvironment": lambda n: n.models_source.env_name if n.models_source else "",  # named when its pin is late
+    "ModelsPinFunctionName": lambda n: n.models_source.archive_pin_function if n.models_source else "",
 }
 
 # name -> (description, the placeholder the env's TemplateConfiguration holds: the deploying action overrides it).

@@ -55,16 +55,18 @@ def kinds(serves_models: bool) -> list[str]:
 
 
 def runtime_statements(serves_models: bool, kind: str | None = None, taker: Names | None = None) -> list[Statement]:
-    """Every statement of the roles a boundary caps (all of them when kind is None), whatever the source type."""
+    """Every statement of the roles a boundary caps (all of them when kind is None), whatever the source type and
+    wherever the env's models come from."""
     chosen = [kind] if kind else kinds(serves_models)
-    out = [st for k in chosen for st in common_statements(k, serves_models, taker=taker)]
+    out = [st for k in chosen for takes in (False, True)
+           for st in common_statements(k, serves_models, takes_models=takes, taker=taker)]
     if DELIVERY in chosen:
         out += [st for source_type in SOURCE_TYPES for st in source_statements(source_type)]
     return out
 
 
 def common_statements(kind: str, serves_models: bool, seeds_sample: bool = True, chat: bool = True,
-                      taker: Names | None = None) -> list[Statement]:
+                      takes_models: bool = False, taker: Names | None = None) -> list[Statement]:
     """The statements of the roles `kind` caps, but the source-specific ones. Where the env serves no models, none of
     the serving roles' (serving-iam stack): no boundary there leaves room for a deployment pipeline, an endpoint stack
     or a model. The archive pin's and the promotion role's only where `taker` serves this env's versions."""
@@ -75,11 +77,11 @@ def common_statements(kind: str, serves_models: bool, seeds_sample: bool = True,
     if kind == BUILDS:
         return [*builds.synth_build_statements(), *builds.upsert_build_statements(seeds_sample)]
     if kind == JOBS:
-        return [*jobs.sagemaker_execution_statements(), *(jobs.model_serving_statements() if serves_models else [])]
+        return [*jobs.sagemaker_execution_statements(), *(jobs.model_serving_statements(takes_models) if serves_models else [])]
     if kind == SERVING_FUNCTIONS:
-        return functions.resolve_function_statements() if serves_models else []
+        return functions.resolve_function_statements(takes_models) if serves_models else []
     if kind == SMOKE_TEST:
-        return functions.smoke_test_function_statements() if serves_models else []
+        return functions.smoke_test_function_statements(takes_models) if serves_models else []
     return [
         *functions.notifier_statements(),
         *functions.metrics_function_statements(),
@@ -114,10 +116,12 @@ def _text(resource) -> str:
     return resource if isinstance(resource, str) else resource["Fn::Sub"]
 
 
-def _by_type(resource) -> bool:
+def _by_type(resource, foreign: bool = False) -> bool:
     """A resource pattern that names no resource of this env: its only ${…} are AWS's own (partition, region, account),
-    and it is not "*" (actions IAM cannot scope)."""
-    return _plain(resource) and _text(resource) != "*" and not re.findall(r"\$\{(?!AWS::)[^}]*\}", _text(resource))
+    and it is not "*" (actions IAM cannot scope); `foreign`: or the Models* values, when they name another env's
+    (deployment.models_from), whose resources are not this env's either."""
+    others = r"\$\{(?!AWS::|Models)[^}]*\}" if foreign else r"\$\{(?!AWS::)[^}]*\}"
+    return _plain(resource) and _text(resource) != "*" and not re.findall(others, _text(resource))
 
 
 def _sub(text: str):
@@ -134,7 +138,7 @@ def _compact(resources: list) -> list:
     return [_sub(t) for t in kept] + [others[k] for k in sorted(others)]
 
 
-def merged(statements: list[Statement], sid_prefix: str = "") -> list[dict]:
+def merged(statements: list[Statement], sid_prefix: str = "", foreign: bool = False) -> list[dict]:
     """The statements merged per service into as few as cover every one of them (Sids `sid_prefix` + service:
     IAM refuses a policy whose Sids repeat, so statements merged apart into one policy need their own prefix).
 
@@ -161,7 +165,7 @@ def merged(statements: list[Statement], sid_prefix: str = "") -> list[dict]:
         free = [] if condition else [a for a in actions if a not in conditioned]
         # A resource named by type (model/*, endpoint/* of the account) is kept with exactly the actions its roles
         # hold on it: merged with the service's others, CreateEndpoint would meet every endpoint of the account.
-        by_type = [r for r in all_resources if _by_type(r)] if free else []
+        by_type = [r for r in all_resources if _by_type(r, foreign)] if free else []
         for resource in by_type:
             exact.setdefault((service, "{}", (json.dumps(resource, sort_keys=True),)), set()).update(free)
         resources = [r for r in all_resources if r not in by_type]
@@ -264,9 +268,10 @@ def first_run_key_use() -> Statement:
 
 
 def boundary_statements(kind: str, source_type: str, serves_models: bool, seeds_sample: bool = True,
-                        chat: bool = True, taker: Names | None = None) -> list:
+                        chat: bool = True, takes_models: bool = False, taker: Names | None = None) -> list:
     """The roles' common statements, merged; for the delivery roles, those of the env's source type, merged."""
-    statements = [*merged(common_statements(kind, serves_models, seeds_sample, chat, taker))]
+    statements = [*merged(common_statements(kind, serves_models, seeds_sample, chat, takes_models, taker),
+                          foreign=takes_models)]
     if kind in FIRST_RUN_KINDS:
         statements.append(first_run_key_use().JSONrepr())
     if kind == DELIVERY:
@@ -275,15 +280,17 @@ def boundary_statements(kind: str, source_type: str, serves_models: bool, seeds_
 
 
 def managed_policies(source_type: str, serves_models: bool, seeds_sample: bool = True,
-                     chat: bool = True, taker: Names | None = None) -> list[iam.ManagedPolicy]:
-    """The boundaries (boundary_statements) of an env whose pipeline follows a `source_type` source."""
+                     chat: bool = True, takes_models: bool = False, taker: Names | None = None) -> list[iam.ManagedPolicy]:
+    """The boundaries (boundary_statements) of an env whose pipeline follows a `source_type` source (and, takes_models,
+    serves another env's models; taker: another env serves its models)."""
     return [
         iam.ManagedPolicy(
             logical_id,
             ManagedPolicyName=Ref(name_param),
             Path=Ref("RolePath"),
             Description=Sub(f"Caps the ${{ResourcePrefix}} {kind} roles at the actions and resources they use"),
-            PolicyDocument={"Version": VERSION, "Statement": boundary_statements(kind, source_type, serves_models, seeds_sample, chat, taker)},
+            PolicyDocument={"Version": VERSION, "Statement": boundary_statements(kind, source_type, serves_models, seeds_sample, chat,
+                                                                                      takes_models, taker)},
         )
         for kind in kinds(serves_models) for logical_id, name_param in [BOUNDARIES[kind]]
     ]

@@ -36,8 +36,8 @@ from troposphere import Ref, Sub
 
 from infra.config.names import ATHENA_RESULTS_PREFIX, ROLLBACK_ALARMS
 from infra.iam import rule_events
-from infra.iam.policies import (arn, artifact_bucket_arn, decrypt_by_alias, network_isolated, only_instance_types,
-                                pass_role, use_key_by_alias)
+from infra.iam.policies import (arn, artifact_bucket_arn, decrypt_by_alias, models_arn, network_isolated,
+                                only_instance_types, pass_role, use_key_by_alias)
 
 
 def actions(module, *names: str) -> list:
@@ -442,8 +442,9 @@ AUTOSCALED_NAMESPACE = "sagemaker"
 AUTOSCALED_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
 
-# The packages the endpoint stacks make their models from: this env's group's versions.
-MODEL_PACKAGES = "model-package/${ModelPackageGroupName}/*"
+# The packages the endpoint stacks make their models from: the versions of the group the env serves (its own, or its
+# models_from env's, in that account: infra/cfn/parameters.py Models*).
+MODEL_PACKAGES = "model-package/${ModelsGroupName}/*"
 
 
 def endpoint_volume_key() -> list[Statement]:
@@ -479,8 +480,8 @@ def _serving(endpoint_param: str, instance_types: str) -> list[Statement]:
         # grants CreateModel and DescribeModelPackage on the version, so both are granted on this group's versions.
         # Isolation is required on both: every grant that creates a model holds it.
         Statement(Sid="ModelsFromThisGroupsVersions", Effect=Allow, Action=[awacs.sagemaker.CreateModel],
-                  Resource=[arn("sagemaker", MODEL_PACKAGES)], Condition=network_isolated()),
-        _allow("ThisGroupsVersions", [awacs.sagemaker.DescribeModelPackage], [arn("sagemaker", MODEL_PACKAGES)]),
+                  Resource=[models_arn("sagemaker", MODEL_PACKAGES)], Condition=network_isolated()),
+        _allow("ThisGroupsVersions", [awacs.sagemaker.DescribeModelPackage], [models_arn("sagemaker", MODEL_PACKAGES)]),
         # Configs only on the instance types config names for this endpoint (deployment.instance_type, or
         # staging_instance_type): a push cannot put the endpoint on a costlier fleet.
         Statement(Sid="EndpointConfigTypes", Effect=Allow, Action=[awacs.sagemaker.CreateEndpointConfig],

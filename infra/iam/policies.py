@@ -183,6 +183,56 @@ def tag_approved_archives(sid: str) -> list[Statement]:
     ]
 
 
+# An env serving another env's models (deployment.models_from) reads them in that env's account: its group, bucket,
+# models/ folder and key (infra/cfn/parameters.py Models*; in an env serving its own, its own). Only the grants the
+# source env's policies give it (docs/promotion-serving.md), each named here.
+MODELS_BUCKET = "arn:${AWS::Partition}:s3:::${ModelsBucketName}"
+SOURCE_ARCHIVES = f"{MODELS_BUCKET}/${{ModelsArchivePrefix}}*"
+SOURCE_ARCHIVE_TAG_VALUE = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${ModelsAccountId}:model-package/${ModelsGroupName}/*"
+
+
+def models_arn(service: str, resource: str) -> Sub:
+    """An ARN in the account the env's models come from (its own, or its models_from env's)."""
+    return Sub(f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{ModelsAccountId}}:{resource}")
+
+
+def read_source_archives(sid: str) -> list[Statement]:
+    """Read the archives the source env pinned for a version of its group (GetObject of the current version: a
+    ModelDataUrl names no version), nothing else of its bucket."""
+    return [Statement(Sid=f"{sid}Read", Effect=Allow, Action=[awacs.s3.GetObject], Resource=[Sub(SOURCE_ARCHIVES)],
+                      Condition=Condition(StringLike({f"s3:ExistingObjectTag/{APPROVED_ARCHIVE_TAG}":
+                                                      Sub(SOURCE_ARCHIVE_TAG_VALUE)})))]
+
+
+def verify_source_archives(sid: str) -> list[Statement]:
+    """Resolve's read-only archive checks in the source env's bucket (lambda_src/shared/archives.py verify_pinned):
+    versioning, an archive's object versions, and the tag of the one it has. Never a write."""
+    return [
+        Statement(Sid=f"{sid}Versions", Effect=Allow, Action=[awacs.s3.ListBucketVersions], Resource=[Sub(MODELS_BUCKET)],
+                  Condition=Condition(StringLike({"s3:prefix": Sub("${ModelsArchivePrefix}*")}))),
+        Statement(Sid=f"{sid}Versioning", Effect=Allow, Action=[awacs.s3.GetBucketVersioning], Resource=[Sub(MODELS_BUCKET)]),
+        Statement(Sid=f"{sid}Tags", Effect=Allow, Action=[awacs.s3.GetObjectVersionTagging], Resource=[Sub(SOURCE_ARCHIVES)]),
+    ]
+
+
+def decrypt_source_archives(sid: str) -> Statement:
+    """Decrypt with the source env's artifact key (by its alias, in its account), only for S3 reading its bucket (the
+    bucket uses S3 Bucket Keys: the encryption context is the bucket's ARN)."""
+    return Statement(Sid=sid, Effect=Allow, Action=[awacs.kms.Decrypt], Resource=[models_arn("kms", "key/*")],
+                     Condition=Condition([
+                         ForAnyValueStringEquals({"kms:ResourceAliases": [Sub("${ModelsKeyAlias}")]}),
+                         StringEquals({"kms:ViaService": Sub("s3.${AWS::Region}.amazonaws.com"),
+                                       "kms:EncryptionContext:aws:s3:arn": Sub(MODELS_BUCKET)})]))
+
+
+def read_served_archives(sid: str, decrypt_sid: str, takes_models: bool) -> list[Statement]:
+    """Read (and decrypt) the pinned archives of the versions the env serves: its own, or (takes_models) its models_from
+    env's, only as that env's bucket and key policies grant (docs/promotion-serving.md)."""
+    if takes_models:
+        return [*read_source_archives(sid), decrypt_source_archives(decrypt_sid)]
+    return [*read_approved_archives(sid), decrypt_by_alias(decrypt_sid, "${ArtifactKeyAlias}")]
+
+
 def write_prefix(sid: str, prefix_sub: str) -> list[Statement]:
     return [
         Statement(

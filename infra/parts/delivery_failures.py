@@ -87,7 +87,13 @@ def add(t: Template, topic) -> None:
     ))
 
 
-def rule_failures_alarm(logical_id: str, rule_name: str, topic_arn, description: str, **kwargs) -> cloudwatch.Alarm:
-    """An alarm on the times a rule could not reach its target (for rules whose target has no dead-letter queue)."""
+def rule_failures_alarm(logical_id: str, rule_name: str, topic_arn, description: str, bus: str | None = None,
+                        **kwargs) -> cloudwatch.Alarm:
+    """An alarm on the times a rule could not reach its target (for rules whose target has no dead-letter queue). A
+    rule on a custom bus (`bus`, its name) reports with EventBusName and RuleName ("Monitoring Amazon EventBridge")."""
+    if bus:
+        kwargs["Dimensions"] = [cloudwatch.MetricDimension(Name="EventBusName", Value=Sub(bus)),
+                                cloudwatch.MetricDimension(Name="RuleName", Value=Sub(rule_name))]
     return alarms.any_in_five_minutes(logical_id, Sub(f"{rule_name}-failures"), description, "AWS/Events",
-                                      "FailedInvocations", topic_arn, ("RuleName", Sub(rule_name)), **kwargs)
+                                      "FailedInvocations", topic_arn, None if bus else ("RuleName", Sub(rule_name)),
+                                      **kwargs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import awacs.kms
 import awacs.s3
 import awacs.sagemaker
-from awacs.aws import Allow, ArnEquals, Condition, Principal, Statement, StringEquals, StringLike
+from awacs.aws import Allow, ArnEquals, Bool, Condition, Principal, Statement, StringEquals, StringLike
 from troposphere import Sub
 
 from infra.config.names import Names
@@ -48,14 +48,16 @@ def group_statements(taker: Names) -> list[Statement]:
                   Action=[awacs.sagemaker.DescribeModelPackage, awacs.sagemaker.DescribeModelPackageGroup,
                           awacs.sagemaker.ListModelPackages],
                   Resource=_group_and_versions(), Condition=Condition(_only(taker, taker.resolve_function_role))),
-        Statement(Sid="ServingSmokeTestDescribesVersions", Effect=Allow, Principal=_account(taker),
+        Statement(Sid="ServingRolesDescribeVersions", Effect=Allow, Principal=_account(taker),
                   Action=[awacs.sagemaker.DescribeModelPackage], Resource=_group_and_versions(),
-                  Condition=Condition(_only(taker, taker.smoke_test_function_role))),
-        Statement(Sid="ServingEndpointsCreateModels", Effect=Allow, Principal=_account(taker),
-                  Action=[awacs.sagemaker.CreateModel, awacs.sagemaker.DescribeModelPackage],
-                  Resource=_group_and_versions(),
-                  Condition=Condition(_only(taker, taker.deploy_role("staging-endpoint"),
+                  Condition=Condition(_only(taker, taker.smoke_test_function_role, taker.deploy_role("staging-endpoint"),
                                             taker.deploy_role("production-endpoint")))),
+        Statement(Sid="ServingEndpointsCreateModels", Effect=Allow, Principal=_account(taker),
+                  Action=[awacs.sagemaker.CreateModel], Resource=_group_and_versions(),
+                  # Only network-isolated models, as the serving env's own grants ask (infra/iam/runtime).
+                  Condition=Condition([_only(taker, taker.deploy_role("staging-endpoint"),
+                                             taker.deploy_role("production-endpoint")),
+                                       Bool({"sagemaker:NetworkIsolation": "true"})])),
         # `make deploy` of the serving env probes this with the operator's own credentials, before it changes
         # anything: that the group exists and admits the serving account (describe of the group alone).
         Statement(Sid="ServingAccountSeesTheGroup", Effect=Allow, Principal=_account(taker),

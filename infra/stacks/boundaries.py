@@ -17,7 +17,7 @@ from infra.config.names import Names
 def build(n: Names) -> Template:
     t = new_template("Permissions boundaries of the SageMaker MLOps project's runtime roles; changed only by an administrator")
     for policy in boundary.managed_policies(n.env.source.type, n.env.deployment is not None, n.env.sample_data,
-                                          bool(n.env.chat), n.models_taker):
+                                          bool(n.env.chat), n.models_source is not None, n.models_taker):
         t.add_resource(policy)
     add_image_registries(t, n.env.region)  # the registry account the image pulls name
     return t

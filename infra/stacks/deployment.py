@@ -73,7 +73,18 @@ def _dead_letter_queue(t: Template):
     return import_value("MessagingStackName", "DeploymentDeadLetterQueueArn")
 
 
-def _declarations(queue_arn) -> list[functions.Function]:
+def _source_models(takes_models: bool) -> dict:
+    """Resolve's view of where versions come from: serving another env's models, that env's group (by ARN), bucket and
+    models/ folder, and what to name when its pin is late; else this env's own (unchanged)."""
+    if not takes_models:
+        return {"ARCHIVE_BUCKET": _bucket(), "ARCHIVE_PREFIX": Sub(MODEL_ARCHIVES)}
+    return {"ARCHIVE_BUCKET": Ref("ModelsBucketName"), "ARCHIVE_PREFIX": Ref("ModelsArchivePrefix"),
+            "MODELS_GROUP_ARN": Sub("arn:${AWS::Partition}:sagemaker:${AWS::Region}:${ModelsAccountId}:"
+                                    "model-package-group/${ModelsGroupName}"),
+            "MODELS_SOURCE_ENV": Ref("ModelsEnvironment"), "MODELS_PIN_FUNCTION": Ref("ModelsPinFunctionName")}
+
+
+def _declarations(queue_arn, takes_models: bool) -> list[functions.Function]:
     """Resolve (picks the version, rolls production out) and SmokeTest, both invoked by the pipeline."""
     common = {"code_bucket": _bucket(), "key_arn": _key_arn(), "dead_letter_queue_arn": queue_arn, "timeout": 300}
     serving_images = jobs.serving_images()
@@ -85,8 +96,8 @@ def _declarations(queue_arn) -> list[functions.Function]:
             code=("ResolveCodeKey", "deploy_resolve", "deploy_resolve"), memory=128, environment={
                 "MODEL_PACKAGE_GROUP": Ref("ModelPackageGroupName"), "METRICS_NAMESPACE": Ref("MetricsNamespace"),
                 "PRODUCTION_ENDPOINT": Ref("ProductionEndpointName"), "STAGING_ENDPOINT": Ref("StagingEndpointName"),
-                "INSTANCES_NEEDED": Ref("EndpointInstancesNeeded"), "ARCHIVE_BUCKET": _bucket(),
-                "ARCHIVE_PREFIX": Sub(MODEL_ARCHIVES), "SERVING_IMAGES": serving_images}, **common),
+                "INSTANCES_NEEDED": Ref("EndpointInstancesNeeded"), **_source_models(takes_models),
+                "SERVING_IMAGES": serving_images}, **common),
         functions.Function(
             "SmokeTest", "SmokeTestFunctionName", "deploy_smoke_test.handler.lambda_handler",
             "Sends the documented request to the staging endpoint and checks the answer and its latency",
@@ -221,14 +232,22 @@ def _pipeline(t: Template, settings: Deployment, invoked: list[awslambda.Functio
     ))
 
 
-def _trigger(t: Template) -> None:
+def _trigger(t: Template, takes_models: bool) -> None:
     """Approving or rejecting a version of the env's group starts a run (a rejection of the version production
-    serves re-deploys the newest still approved). A start EventBridge could not make is alarmed."""
+    serves re-deploys the newest still approved). A start EventBridge could not make is alarmed. `takes_models`: the
+    group is the models_from env's, whose decisions arrive on this env's promotion bus (messaging stack) from that
+    account alone."""
+    pattern = model_package_events.event_pattern(["Approved", "Rejected"])
+    bus = {}
+    if takes_models:
+        pattern = {**pattern, "account": [Ref("ModelsAccountId")],
+                   "detail": {**pattern["detail"], "ModelPackageGroupName": [Ref("ModelsGroupName")]}}
+        bus = {"EventBusName": Ref("PromotionBusName")}
     t.add_resource(events.Rule(
         "DeploymentRule",
         Name=Sub("${DeploymentRuleName}"),
         Description="An approved or rejected version of this environment's model package group -> the deployment pipeline",
-        EventPattern=model_package_events.event_pattern(["Approved", "Rejected"]),
+        EventPattern=pattern,
         State="ENABLED",
         Targets=[events.Target(
             Id="DeploymentPipeline",
@@ -237,10 +256,12 @@ def _trigger(t: Template) -> None:
             RetryPolicy=events.RetryPolicy(MaximumEventAgeInSeconds=model_package_events.RULE_MAX_EVENT_AGE_SECONDS,
                                            MaximumRetryAttempts=model_package_events.RULE_MAX_RETRIES),
         )],
+        **bus,
     ))
     t.add_resource(delivery_failures.rule_failures_alarm(
         "DeploymentRuleFailuresAlarm", "${DeploymentRuleName}", _operations_topic(),
         "EventBridge could not start the deployment pipeline for an approval or rejection: that version is not deployed",
+        bus="${PromotionBusName}" if takes_models else None,
     ))
 
 
@@ -248,8 +269,8 @@ def build(n: Names) -> Template:
     t = new_template("Model deployment of the SageMaker MLOps project: approved versions to staging, a smoke test, "
                      "a person's approval and a guarded production rollout")
     queue_arn = _dead_letter_queue(t)
-    _pipeline(t, deployment_settings(n), [_function(t, spec) for spec in _declarations(queue_arn)])
-    _trigger(t)
+    _pipeline(t, deployment_settings(n), [_function(t, spec) for spec in _declarations(queue_arn, n.models_source is not None)])
+    _trigger(t, n.models_source is not None)
     deployment_outcomes.add(t, _operations_topic())
     scanner_skips.apply(t, "deployment")
     add_image_registries(t, n.env.region)  # the registry Resolve holds a version's serving image to

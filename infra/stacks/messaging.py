@@ -24,7 +24,7 @@ from infra.cfn.exports import export, import_value
 from infra.cfn.templates_common import new_template
 from infra.iam.policies import VERSION, account_administers_key, deny_insecure_transport, key_use_through_iam
 from infra.iam.runtime.functions import promotion_bus_arn
-from infra.parts import functions, model_package_events, subscribers
+from infra.parts import functions, model_package_events, promotion_bus, subscribers
 from infra.parts.kms_keys import customer_managed_key
 from infra.parts.messaging_names import (NOTIFIER_LOG_GROUP_ARN, NOTIFIER_ROLE_ARN, NOTIFIER_RULE_ARNS, NOTIFIER_RULE_NAMES,
                                          OPERATIONS_UNHEARD_ALARM_ARN, role_arn, rule_arn, source_conditions)
@@ -220,7 +220,9 @@ def build(n: Names) -> Template:
     export(t, "NotificationsKeyArn", GetAtt(NotificationsKey, "Arn"), "ARN of the notifications key")
     approvals_topic(t, NotificationsKey, n.env.emails)
     dead_letter_queues(t, NotificationsKey, n.env.deployment is not None)
-    if n.models_taker:
+    if n.models_source:  # its source env's approval decisions arrive on this env's promotion bus
+        promotion_bus.add(t)
+    if n.models_taker:  # this env's decisions go to the env serving its versions
         promotion(t, n.models_taker)
     scanner_skips.apply(t, "messaging")
     return t

@@ -24,6 +24,7 @@ CLOUDFORMATION = "cloudformation.amazonaws.com"
 
 
 def build(n: Names) -> Template:
+    takes = n.models_source is not None  # serves another env's models (docs/promotion-serving.md)
     t = new_template("IAM roles of the SageMaker MLOps project's model deployment; changed only by an administrator")
     exported_service_role(t, "DeploymentPipelineRole", "DeploymentPipelineRoleName", "codepipeline.amazonaws.com",
                           "the model-deployment pipeline's service role", delivery.deployment_pipeline_statements(), DELIVERY)
@@ -31,11 +32,11 @@ def build(n: Names) -> Template:
                           "the role EventBridge uses to start the deployment pipeline on an approval or rejection",
                           delivery.deployment_events_statements(), DELIVERY)
     exported_service_role(t, "ResolveFunctionRole", "ResolveFunctionRoleName", "lambda.amazonaws.com",
-                          "the resolve Lambda's role", functions.resolve_function_statements(), SERVING_FUNCTIONS)
+                          "the resolve Lambda's role", functions.resolve_function_statements(takes), SERVING_FUNCTIONS)
     exported_service_role(t, "SmokeTestFunctionRole", "SmokeTestFunctionRoleName", "lambda.amazonaws.com",
-                          "the smoke-test Lambda's role", functions.smoke_test_function_statements(), SMOKE_TEST)
+                          "the smoke-test Lambda's role", functions.smoke_test_function_statements(takes), SMOKE_TEST)
     exported_service_role(t, "ModelRole", "ModelRoleName", "sagemaker.amazonaws.com",
-                          "the role SageMaker serves the endpoints' models with", jobs.model_serving_statements(), JOBS)
+                          "the role SageMaker serves the endpoints' models with", jobs.model_serving_statements(takes), JOBS)
     exported_service_role(t, "DeploymentDeployRole", "DeploymentDeployRoleName", CLOUDFORMATION,
                           "the role CloudFormation deploys the deployment stack with", deploy_policies.deployment_stack(),
                           boundary=None)

@@ -7,6 +7,11 @@ image repositories (registry/name) a version may be served with; STAGING_ENDPOIN
 production's InstanceType, MinInstances, MaxInstances, and Staging: instance type -> count), from which, with the
 fleet production runs now, this run's rollout peak is checked against the account's endpoint quotas beside what
 its other endpoints run, before anything is deployed (shared/capacity.py).
+An env serving another env's models (deployment.models_from) also has MODELS_GROUP_ARN, that env's group (read by
+ARN), MODELS_SOURCE_ENV and MODELS_PIN_FUNCTION (for the failure line), and ARCHIVE_BUCKET/ARCHIVE_PREFIX name that
+env's bucket: the archives are only verified (shared/archives.py verify_pinned), the source's pin function tags them
+on the same approval; until it has, Resolve waits (continuation tokens, up to PIN_WAIT_SECONDS). Its summary names
+no quality metric (the source's evaluation reports are not granted).
 UserParameters: none to resolve. {"RollOut": "<production stack>", "ModelPackageArn": "#{Resolve.ModelPackageArn}"}
 in the Production stage: roll production out to the stack's endpoint config (rollout.py), answering with continuation
 tokens until the endpoint settles, then record the version it serves as the DeployedModelVersion metric.
@@ -66,6 +71,27 @@ def _settling(current: rollout.Serving | None, package: dict | None) -> bool:
             or current.package_arn == package["ModelPackageArn"])
 
 
+# A source env's pin function runs on the approval that starts this run; it is done in seconds, or retrying.
+PIN_WAIT_SECONDS = 15 * 60
+
+
+def _archives(package: dict, waiting: dict) -> list[str] | InProgress:
+    """Pin this env's archives; or, serving another env's models, verify that env pinned them, waiting for it."""
+    source = os.environ.get("MODELS_SOURCE_ENV", "")
+    if not source:
+        return archives.pin(package, *archives.settings())
+    try:
+        return archives.verify_pinned(package, *archives.settings())
+    except archives.NotPinned as exc:
+        since = waiting.get("pin") or time.time()
+        if time.time() - since > PIN_WAIT_SECONDS:
+            raise Failed("not_pinned", f"{exc} after {PIN_WAIT_SECONDS // 60} minutes: {source}'s pin function "
+                                       f"{os.environ.get('MODELS_PIN_FUNCTION', '')} has not pinned it; see its "
+                                       f"dead-letter queue and alarms in {source}'s account; nothing was deployed") from None
+        return InProgress("waiting_for_pin", json.dumps({"resolve": {**waiting, "pin": since}}),
+                          f"waiting for {source} to pin version {package.get('ModelPackageVersion')}'s archive")
+
+
 def _wait_for(production: str, current: rollout.Serving, since: float) -> InProgress:
     since = since or time.time()
     if time.time() - since > SETTLE_WAIT_SECONDS:
@@ -76,9 +102,11 @@ def _wait_for(production: str, current: rollout.Serving, since: float) -> InProg
                       f"waiting for {production} ({current.endpoint_status}) to settle before deciding what to deploy")
 
 
-def resolve(job: Job, waiting_since: float = 0.0) -> Succeeded | InProgress:
-    """The version comes from the registry only; the job may only ask to redeploy."""
-    group = os.environ.get("MODEL_PACKAGE_GROUP", "")
+def resolve(job: Job, waiting: dict | None = None) -> Succeeded | InProgress:
+    """The version comes from the registry only; the job may only ask to redeploy. `waiting`: since when Resolve
+    waits for production to settle ("since") or for the source env's pin ("pin")."""
+    waiting = waiting or {}
+    group = os.environ.get("MODELS_GROUP_ARN") or os.environ.get("MODEL_PACKAGE_GROUP", "")
     if not group:
         raise Failed("misconfigured", "the function's MODEL_PACKAGE_GROUP environment variable is not set",
                      "ConfigurationError")
@@ -89,7 +117,7 @@ def resolve(job: Job, waiting_since: float = 0.0) -> Succeeded | InProgress:
     production = os.environ.get("PRODUCTION_ENDPOINT", "")
     current = rollout.serving_now(production) if production else None
     if _settling(current, package):
-        return _wait_for(production, current, waiting_since)
+        return _wait_for(production, current, waiting.get("since", 0.0))
     if current is not None:
         rollout.record(production, current)  # what serves now, published for the dashboard
     rejected_served = current is not None and current.approval == "Rejected"
@@ -108,8 +136,11 @@ def resolve(job: Job, waiting_since: float = 0.0) -> Succeeded | InProgress:
         raise Failed("up_to_date", f"{production} already serves version {package['ModelPackageVersion']}, the newest "
                                    f"Approved version of {group}; nothing to deploy", group=group)
     _check_capacity()  # before anything changes: a rollout short of instances fails only once SageMaker provisions
-    pinned = archives.pin(package, *archives.settings())  # the archive is the one registered, and serving may load only it
-    text = summary.line(group, package, summary.quality(package))
+    pinned = _archives(package, waiting)  # the archive is the one registered, and serving may load only it
+    if isinstance(pinned, InProgress):
+        return pinned
+    source = os.environ.get("MODELS_SOURCE_ENV", "")
+    text = summary.line(group, package, f"quality: see {source}'s registry" if source else summary.quality(package))
     variables = {
         "ModelPackageArn": package["ModelPackageArn"],
         "ModelPackageVersion": str(package["ModelPackageVersion"]),
@@ -165,12 +196,15 @@ def _request(job: Job) -> dict | None:
     return parameters if isinstance(parameters, dict) and "RollOut" in parameters else None
 
 
-def _resolve_waiting(token: str) -> float | None:
-    """When Resolve's wait began, from its token; None for a rollout's token."""
+def _resolve_waiting(token: str) -> dict | None:
+    """When Resolve's waits began ("since": production settling, "pin": the source's pin), from its token; None for a
+    rollout's token."""
     try:
         data = json.loads(token)
-        return float(data["resolve"]["since"]) if isinstance(data, dict) and "resolve" in data else None
-    except (TypeError, ValueError, KeyError):
+        if not (isinstance(data, dict) and isinstance(data.get("resolve"), dict)):
+            return None
+        return {key: float(value) for key, value in data["resolve"].items() if key in ("since", "pin")}
+    except (TypeError, ValueError):
         return None
 
 

@@ -34,14 +34,27 @@ def _newest_approved_summary(group: str) -> dict | None:
     raise RegistryChanged(f"ListModelPackages returned {MAX_PAGES} empty pages for {group}")
 
 
+def _in_group(described: dict, group: str) -> bool:
+    """The version belongs to `group`: by name, and where the group is given by ARN (another account's), by the
+    version's ARN too (that account and region)."""
+    name = group.rpartition("/")[2]
+    versions = group.replace(":model-package-group/", ":model-package/", 1) + "/"
+    return described.get("ModelPackageGroupName") == name and (
+        not group.startswith("arn:") or str(described.get("ModelPackageArn", "")).startswith(versions))
+
+
 def newest_approved(group: str) -> dict | None:
-    """DescribeModelPackage of the newest Approved version, or None when the group has none."""
+    """DescribeModelPackage of the newest Approved version of `group` (a name, or the ARN of another account's group),
+    or None when the group has none."""
     for _ in range(MAX_LOOKS):
         summary = _newest_approved_summary(group)
         if summary is None:
             return None
         described = clients.client("sagemaker").describe_model_package(ModelPackageName=summary["ModelPackageArn"])
-        if described.get("ModelApprovalStatus") == "Approved" and described.get("ModelPackageGroupName") == group:
+        if not _in_group(described, group):
+            raise RegistryChanged(f"{str(described.get('ModelPackageArn'))[:300]}, listed in {group}, is not one of its "
+                                  "versions; nothing was deployed")
+        if described.get("ModelApprovalStatus") == "Approved":
             described.pop("ResponseMetadata", None)
             return described
     raise RegistryChanged(f"the newest Approved version of {group} changed status {MAX_LOOKS} times while resolving")

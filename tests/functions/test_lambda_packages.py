@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.config.names import Names
 from infra.output import lambda_package
 from tests.conftest import ROOT
 
@@ -116,6 +117,8 @@ def test_only_python_sources_count(source):
 
 # The model-deployment functions: only an env that serves models (config `deployment`) deploys them.
 SERVING_FUNCTIONS = {"deploy_resolve", "deploy_smoke_test"}
+# A source env's archive pin: only an env whose approved versions another account serves deploys it.
+SOURCE_FUNCTIONS = {"archive_pin"}
 
 
 @pytest.mark.every_env
@@ -138,6 +141,7 @@ def test_each_envs_templates_write_in_the_current_keys(rendered, project, env):
         if path.startswith(f"{env}/") and path.endswith(".json"):
             assert not set(lambda_package.FUNCTIONS.values()) & set(json.loads(text)["Parameters"]), path
     serves = project.env(env).deployment is not None
+    source = Names(project, project.env(env)).models_taker is not None
     current = {folder: {lambda_package.code_key(LAMBDA_SRC / folder)} for folder in lambda_package.FUNCTIONS
-               if serves or folder not in SERVING_FUNCTIONS}
+               if (serves or folder not in SERVING_FUNCTIONS) and (source or folder not in SOURCE_FUNCTIONS)}
     assert deployed == current

@@ -3,7 +3,9 @@
 A model package names its archive by S3 key, and the SageMaker jobs (which run the repository's code) may write
 under models/. So the deployment's Resolve function checks the archive was written once and tags that object
 version (tests/functions/test_deploy_resolve.py), and here, over every rendered template:
-- only the Resolve role may write object tags, so no code a push runs can make an archive look deployed;
+- only the Resolve role may write object tags (and, in an env whose versions another account serves, the archive pin's
+  role, which runs the same checks at approval: lambda_src/archive_pin), so no other code a push runs can make an
+  archive look deployed;
 - the roles that load or read a served archive (the endpoints' model role, the smoke test) read only tagged ones,
   so a rewrite after deployment (a new, untagged object version) cannot be loaded by a scale-out or a replacement.
 """
@@ -13,7 +15,7 @@ import fnmatch
 
 import pytest
 
-from infra.iam.boundary import BOUNDARIES, SERVING_FUNCTIONS
+from infra.iam.boundary import BOUNDARIES, FUNCTIONS, SERVING_FUNCTIONS
 from infra.stacks import BUILDERS
 from lambda_src.shared import contract as shared_contract
 from tests.support.cfn import as_list, policies, statements, text_of
@@ -46,10 +48,14 @@ def _allows(env):
                         yield f"{stack}.yaml", logical_id, st
 
 
+SOURCE_TAGGERS = (("iam.yaml", "ArchivePinFunctionRole"), ("boundaries.yaml", BOUNDARIES[FUNCTIONS][0]))
+
+
 def tagging_problems(env) -> list[str]:
+    taggers = (TAGGER, TAGGER_BOUNDARY, *(SOURCE_TAGGERS if env.names.models_taker else ()))
     return [f"{env.label}/{where} {logical_id} {st.get('Sid', '')}: {_matches(st.get('Action'), TAG_WRITES)}"
             for where, logical_id, st in _allows(env)
-            if _matches(st.get("Action"), TAG_WRITES) and (where, logical_id) not in (TAGGER, TAGGER_BOUNDARY)]
+            if _matches(st.get("Action"), TAG_WRITES) and (where, logical_id) not in taggers]
 
 
 def _conditions(st: dict) -> dict:

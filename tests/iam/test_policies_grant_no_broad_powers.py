@@ -149,7 +149,7 @@ def test_every_runtime_role_carries_the_boundary_of_its_kind_and_no_deploy_role_
                "MetricsFunctionRole": "functions", "PartitionsFunctionRole": "functions", "CrawlerRole": "functions",
                "SubscriberCheckFunctionRole": "functions", "SubscriberScheduleRole": "functions", "ChatChannelRole": "functions",
                "DeploymentPipelineRole": "delivery", "DeploymentEventsRole": "delivery", "ResolveFunctionRole": "serving",
-               "SmokeTestFunctionRole": "smoke"}
+               "SmokeTestFunctionRole": "smoke", "ArchivePinFunctionRole": "functions", "PromotionRole": "functions"}
     for env in envs:
         seen = set()
         for stack, logical_id, props in _role_resources(env):
@@ -165,7 +165,9 @@ def test_every_runtime_role_carries_the_boundary_of_its_kind_and_no_deploy_role_
         serving = {"ModelRole", "DeploymentPipelineRole", "DeploymentEventsRole", "ResolveFunctionRole", "SmokeTestFunctionRole"}
         # The chat channels' role only where the env names chat channels.
         chat = set() if env.project.env(env.env).chat else {"ChatChannelRole"}
-        assert seen == set(kind_of) - (set() if env.renders("serving-iam") else serving) - chat, env.label
+        # A source env's promotion roles only where another account serves its versions.
+        source = set() if env.names.models_taker else {"ArchivePinFunctionRole", "PromotionRole"}
+        assert seen == set(kind_of) - (set() if env.renders("serving-iam") else serving) - chat - source, env.label
 
 
 IAM_WRITES = ("iam:Create", "iam:Delete", "iam:Update", "iam:Put", "iam:Attach", "iam:Detach", "iam:Tag", "iam:Untag",

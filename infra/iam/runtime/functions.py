@@ -20,9 +20,9 @@ from troposphere import Sub
 
 from infra.config.names import Names
 from infra.iam.deploy_policies import actions, production_rollout
-from infra.iam.policies import (arn, artifact_bucket_arn, decrypt_by_alias, encrypt_by_alias, list_prefix,
-                                publish_to_topic, put_metrics, read_approved_archives, read_prefix, tag_approved_archives,
-                                use_key_by_alias, write_logs)
+from infra.iam.policies import (arn, artifact_bucket_arn, decrypt_by_alias, encrypt_by_alias, list_prefix, models_arn,
+                                publish_to_topic, put_metrics, read_prefix, read_served_archives, tag_approved_archives,
+                                use_key_by_alias, verify_source_archives, write_logs)
 
 # CloudFormation tags what it makes with its stack's name (a system tag: `aws:` keys are AWS's alone).
 STACK_NAME_TAG = "aws:ResourceTag/aws:cloudformation:stack-name"
@@ -200,8 +200,8 @@ def _describe_group_packages(sid: str, *extra_actions: str) -> Statement:
         Sid=sid,
         Effect=Allow,
         Action=actions(awacs.sagemaker, "DescribeModelPackage", *extra_actions),
-        Resource=[arn("sagemaker", "model-package-group/${ModelPackageGroupName}"),
-                  arn("sagemaker", "model-package/${ModelPackageGroupName}/*")],
+        Resource=[models_arn("sagemaker", "model-package-group/${ModelsGroupName}"),
+                  models_arn("sagemaker", "model-package/${ModelsGroupName}/*")],
     )
 
 
@@ -242,15 +242,17 @@ def _endpoint_quota_statements() -> list[Statement]:
     ]
 
 
-def resolve_function_statements() -> list[Statement]:
-    """Find the newest approved version of this env's group and read its quality report for the summary; roll
+def resolve_function_statements(takes_models: bool = False) -> list[Statement]:
+    """Find the newest approved version of the group the env serves and read its quality report for the summary; roll
     production out to it (the Production stage's RollOut action) and record the version production serves in the
-    project's metrics namespace."""
+    project's metrics namespace. `takes_models` (deployment.models_from): the group is another account's, whose
+    archives Resolve only verifies (the source env pins them) and whose reports it does not read."""
+    own = [*tag_approved_archives("ApprovedArchives"),  # the archive was written once; serving may load it
+           *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
+           decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}")]
     return [
         _describe_group_packages("ReadRegistry", "ListModelPackages"),
-        *tag_approved_archives("ApprovedArchives"),  # the archive was written once; serving may load it
-        *read_prefix("EvaluationReports", "${EvaluationReportsPrefix}"),
-        decrypt_by_alias("DecryptReports", "${ArtifactKeyAlias}"),
+        *(verify_source_archives("SourceArchives") if takes_models else own),
         put_metrics("DeployedVersion", "${MetricsNamespace}"),  # what production serves; a rejected rollout's alarm metric
         *production_rollout(),
         *_what_production_serves("Production"),  # nothing to deploy when production already serves the newest
@@ -259,7 +261,7 @@ def resolve_function_statements() -> list[Statement]:
     ]
 
 
-def smoke_test_function_statements() -> list[Statement]:
+def smoke_test_function_statements(takes_models: bool = False) -> list[Statement]:
     """Check the staging endpoint serves the resolved version (endpoint, its config and model), read that version's
     contract from its model archive, and send it the documented requests; during production's rollout, send
     production the same requests (bake traffic) and count what its new fleet answered."""
@@ -277,8 +279,8 @@ def smoke_test_function_statements() -> list[Statement]:
         # Bake traffic: the new fleet's invocations after a rollout (GetMetricStatistics has no resource-level permission).
         Statement(Sid="FleetInvocationsNoResourceLevelPermission", Effect=Allow,
                   Action=[awacs.cloudwatch.GetMetricStatistics], Resource=["*"]),
-        *read_approved_archives("ModelArchives"),  # the contract, from the archive Resolve checked and tagged
-        decrypt_by_alias("DecryptModelArchives", "${ArtifactKeyAlias}"),
+        # The contract, from the archive Resolve checked and tagged (or, taking models, verified as the source pinned it).
+        *read_served_archives("ModelArchives", "DecryptModelArchives", takes_models),
         *_deployment_function_basics("SmokeTestFunctionName"),
     ]
 

@@ -10,8 +10,8 @@ from troposphere import Join, Sub
 from infra.cfn.mappings import image_registry_account
 from infra.config.names import ROLLBACK_ALARMS, SAGEMAKER_OUTPUT_FOLDERS
 from infra.iam.deploy_policies import actions
-from infra.iam.policies import (arn, decrypt_by_alias, encrypt_by_alias, network_isolated, only_instance_types, all_of, pass_role, pull_images, put_metrics, read_approved_archives,
-                                read_prefix, use_key_by_alias, write_logs, write_prefix)
+from infra.iam.policies import (arn, encrypt_by_alias, network_isolated, only_instance_types, all_of, pass_role, pull_images, put_metrics,
+                                read_prefix, read_served_archives, use_key_by_alias, write_logs, write_prefix)
 
 # SageMaker built-in images the model-build pipeline pulls (scikit-learn processing, XGBoost training).
 BUILT_IN_IMAGE_REPOSITORIES = ["sagemaker-scikit-learn", "sagemaker-xgboost"]
@@ -97,13 +97,12 @@ ENDPOINT_LOG_GROUPS = ("/aws/sagemaker/Endpoints/${StagingEndpointName}", "/aws/
 ENDPOINT_METRICS_NAMESPACE = "/aws/sagemaker/Endpoints"
 
 
-def model_serving_statements() -> list[Statement]:
+def model_serving_statements(takes_models: bool = False) -> list[Statement]:
     """The endpoints' model role: load the registered model (its archive under the pipeline's models/ folder, once the
     deployment pipeline has checked and tagged it; the
     built-in XGBoost image), log and report metrics for this env's two endpoints, write captured requests."""
     return [
-        *read_approved_archives("ModelArchives"),
-        decrypt_by_alias("ModelArchivesDecrypt", "${ArtifactKeyAlias}"),
+        *read_served_archives("ModelArchives", "ModelArchivesDecrypt", takes_models),
         *pull_images("ServingImages", SERVING_IMAGE_REPOSITORIES),
         *[write_logs(f"{name}EndpointLogs", group) for name, group in zip(("Staging", "Production"), ENDPOINT_LOG_GROUPS)],
         put_metrics("EndpointMetrics", ENDPOINT_METRICS_NAMESPACE),

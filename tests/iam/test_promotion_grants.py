@@ -1,0 +1,153 @@
+"""What a source env grants the env serving its approved versions from another account, held to one table: every
+statement of the source's templates that names the serving account is a row here, exactly (principal, the serving
+roles by aws:PrincipalArn, actions, resources, conditions), and nothing else of the source's templates names that
+account but the promotion rule's target, the serving env's bus. An added action, role or resource, a dropped condition
+or a new statement naming the serving account fails (docs/promotion.md lists the same grants).
+
+Read from the PROMOTION variant (tests/support/concrete_envs.py): its first env is the source, its last the taker,
+in two accounts; the table derives every name from config (infra/config/names.py), never from the sample's values.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.config.names import Names
+from infra.stacks import BUILDERS
+from lambda_src.shared.contract import ARCHIVE_TAG
+from tests.support.cfn import load
+from tests.support.concrete_envs import PROMOTION, variant_renders
+
+
+@pytest.fixture(scope="module")
+def promotion(project) -> tuple[Names, Names, dict[str, dict]]:
+    """(source env, serving env, the source's templates by stack)."""
+    variant, rendered = variant_renders(project)[PROMOTION]
+    source = next(n for n in (Names(variant, env) for env in variant.environments.values()) if n.models_taker)
+    templates = {stack: load(rendered[f"{source.env_name}/{stack}.yaml"]) for stack in BUILDERS
+                 if f"{source.env_name}/{stack}.yaml" in rendered}
+    return source, source.models_taker, templates
+
+
+def plain(node, a: Names):
+    """A template fragment as IAM reads it in the source's account: Subs written out, lists in one order."""
+    if isinstance(node, dict) and set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str):
+        node = (node["Fn::Sub"].replace("${AWS::Partition}", "aws").replace("${AWS::Region}", a.env.region)
+                .replace("${AWS::AccountId}", a.env.account_id))
+    if isinstance(node, dict):
+        return {key: plain(value, a) for key, value in node.items()}
+    if isinstance(node, list):
+        return sorted((plain(item, a) for item in node), key=lambda item: json.dumps(item, sort_keys=True))
+    return node
+
+
+def _statements(node, found: list) -> list:
+    """Every policy statement in a template fragment."""
+    if isinstance(node, dict):
+        if "Effect" in node and ("Action" in node or "NotAction" in node):
+            found.append(node)
+        else:
+            for value in node.values():
+                _statements(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            _statements(item, found)
+    return found
+
+
+def expected_grants(a: Names, b: Names) -> dict[tuple[str, str, str], dict]:
+    """(stack, logical id, Sid) -> the statement, for every statement of A's templates that names B's account."""
+    root = {"AWS": [f"arn:aws:iam::{b.env.account_id}:root"]}
+
+    def only(*roles: str) -> dict:
+        return {"aws:PrincipalArn": sorted(f"arn:aws:iam::{b.env.account_id}:role{b.role_path}{r}" for r in roles)}
+
+    sagemaker = f"arn:aws:sagemaker:{a.env.region}:{a.env.account_id}"
+    group, versions = f"{sagemaker}:model-package-group/{a.model_package_group}", f"{sagemaker}:model-package/{a.model_package_group}/*"
+    bucket = f"arn:aws:s3:::{a.artifact_bucket}"
+    archives = f"{bucket}/{a.model_archives_prefix}*"
+    bus = f"arn:aws:events:{a.env.region}:{b.env.account_id}:event-bus/{b.promotion_bus}"
+    readers = (b.model_role, b.smoke_test_function_role)
+
+    def allow(actions: list[str], resources: list[str], condition: dict | None = None, principal=root) -> dict:
+        return {"Effect": "Allow", "Action": sorted(actions), "Resource": sorted(resources),
+                **({"Principal": principal} if principal else {}), **({"Condition": condition} if condition else {})}
+
+    return {
+        # The model package group's policy (infra/parts/promotion_grants.py group_statements).
+        ("pipeline", "ModelPackageGroup", "ServingResolveReadsVersions"): allow(
+            ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages"],
+            [group, versions], {"ArnEquals": only(b.resolve_function_role)}),
+        ("pipeline", "ModelPackageGroup", "ServingRolesDescribeVersions"): allow(
+            ["sagemaker:DescribeModelPackage"], [group, versions],
+            {"ArnEquals": only(b.smoke_test_function_role, b.deploy_role("staging-endpoint"),
+                               b.deploy_role("production-endpoint"))}),
+        # CreateModel takes sagemaker:NetworkIsolation; DescribeModelPackage does not (so apart).
+        ("pipeline", "ModelPackageGroup", "ServingEndpointsCreateModels"): allow(
+            ["sagemaker:CreateModel"], [group, versions],
+            {"ArnEquals": only(b.deploy_role("staging-endpoint"), b.deploy_role("production-endpoint")),
+             "Bool": {"sagemaker:NetworkIsolation": "true"}}),
+        # make deploy ENV=<serving env> probes this with the operator's credentials (no role to name).
+        ("pipeline", "ModelPackageGroup", "ServingAccountSeesTheGroup"): allow(
+            ["sagemaker:DescribeModelPackageGroup"], [group]),
+        # The artifact bucket's policy: the pinned archives, read; Resolve's read-only checks.
+        ("pipeline", "ArtifactBucketPolicy", "ServingReadsPinnedArchives"): allow(
+            ["s3:GetObject"], [archives], {"ArnEquals": only(*readers), "StringLike": {
+                f"s3:ExistingObjectTag/{ARCHIVE_TAG}": versions}}),
+        ("pipeline", "ArtifactBucketPolicy", "ServingResolveListsArchiveVersions"): allow(
+            ["s3:ListBucketVersions"], [bucket], {"ArnEquals": only(b.resolve_function_role),
+                                                  "StringLike": {"s3:prefix": f"{a.model_archives_prefix}*"}}),
+        ("pipeline", "ArtifactBucketPolicy", "ServingResolveSeesVersioning"): allow(
+            ["s3:GetBucketVersioning"], [bucket], {"ArnEquals": only(b.resolve_function_role)}),
+        ("pipeline", "ArtifactBucketPolicy", "ServingResolveReadsArchivePins"): allow(
+            ["s3:GetObjectVersionTagging"], [archives], {"ArnEquals": only(b.resolve_function_role)}),
+        # The artifact key: decrypt, through S3, this bucket's objects only.
+        ("pipeline", "ArtifactKey", "ServingDecryptsArchivesThroughS3"): allow(
+            ["kms:Decrypt"], ["*"], {"ArnEquals": {**only(*readers), "kms:EncryptionContext:aws:s3:arn": bucket},
+                                     "StringEquals": {"kms:ViaService": f"s3.{a.env.region}.amazonaws.com"}}),
+        # The promotion role (A's, assumed by EventBridge) and the boundary that caps it: put events on B's bus only.
+        ("iam", "PromotionRole", "ForwardToServingBus"): allow(["events:PutEvents"], [bus], principal=None),
+        ("boundaries", "FunctionRolesBoundary", "Events"): allow(["events:PutEvents"], [bus], principal=None),
+    }
+
+
+def granted(a: Names, b: Names, templates: dict[str, dict]) -> dict[tuple[str, str, str], dict]:
+    """The same, as A's rendered templates hold it."""
+    out = {}
+    for stack, template in templates.items():
+        for logical_id, resource in template["Resources"].items():
+            for statement in _statements(resource, []):
+                if b.env.account_id in json.dumps(statement):
+                    key = (stack, logical_id, statement.get("Sid", "?"))
+                    assert key not in out, f"two statements at {key}"
+                    out[key] = plain({k: v for k, v in statement.items() if k != "Sid"}, a)
+    return out
+
+
+def test_the_source_grants_the_serving_env_exactly_the_table(promotion):
+    a, b, templates = promotion
+    found, expected = granted(a, b, templates), expected_grants(a, b)
+    assert sorted(found) == sorted(expected), "statements naming the serving account differ from the table"
+    for key, statement in expected.items():
+        assert found[key] == statement, f"{key} differs from the table"
+
+
+def test_nothing_else_of_the_source_names_the_serving_account(promotion):
+    """Beyond the table's statements, only the promotion rule's one target, B's bus, names B's account."""
+    a, b, templates = promotion
+    elsewhere = {}
+    for stack, template in templates.items():
+        for logical_id, resource in template["Resources"].items():
+            text = json.dumps(resource)
+            for statement in _statements(resource, []):
+                text = text.replace(json.dumps(statement), "")
+            if b.env.account_id in text:
+                elsewhere[(stack, logical_id)] = resource
+    assert sorted(elsewhere) == [("messaging", "PromotionRule")]
+    targets = elsewhere[("messaging", "PromotionRule")]["Properties"]["Targets"]
+    assert [plain(t["Arn"], a) for t in targets] == [
+        f"arn:aws:events:{a.env.region}:{b.env.account_id}:event-bus/{b.promotion_bus}"]
+    assert [t["RoleArn"] for t in targets] == [{"Fn::ImportValue": f"{a.stack('iam')}-PromotionRoleArn"}]
+    outside_resources = [{k: v for k, v in template.items() if k != "Resources"} for template in templates.values()]
+    assert b.env.account_id not in json.dumps(outside_resources)
