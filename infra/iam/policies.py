@@ -211,7 +211,9 @@ def verify_source_archives(sid: str) -> list[Statement]:
         Statement(Sid=f"{sid}Versions", Effect=Allow, Action=[awacs.s3.ListBucketVersions], Resource=[Sub(MODELS_BUCKET)],
                   Condition=Condition(StringLike({"s3:prefix": Sub("${ModelsArchivePrefix}*")}))),
         Statement(Sid=f"{sid}Versioning", Effect=Allow, Action=[awacs.s3.GetBucketVersioning], Resource=[Sub(MODELS_BUCKET)]),
-        Statement(Sid=f"{sid}Tags", Effect=Allow, Action=[awacs.s3.GetObjectVersionTagging], Resource=[Sub(SOURCE_ARCHIVES)]),
+        # GetObjectTagging of a version other than the current needs both actions (GetObjectTagging, S3 API reference).
+        Statement(Sid=f"{sid}Tags", Effect=Allow, Action=[awacs.s3.GetObjectTagging, awacs.s3.GetObjectVersionTagging],
+                  Resource=[Sub(SOURCE_ARCHIVES)]),
     ]
 
 

@@ -29,9 +29,10 @@ READS = ("s3:GetObject", "s3:GetObjectVersion")
 TAGGER = ("serving-iam.yaml", "ResolveFunctionRole")
 TAGGER_BOUNDARY = ("boundaries.yaml", BOUNDARIES[SERVING_FUNCTIONS][0])  # the Resolve role's kind
 SERVING_READERS = (("serving-iam.yaml", "ModelRole"), ("serving-iam.yaml", "SmokeTestFunctionRole"))
-AN_ARCHIVE = "arn:${AWS::Partition}:s3:::${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}/${SageMakerPrefix}models/run/package/model.tar.gz"
+# The archives an env serves are its own, or (deployment.models_from) its source env's, pinned there: the Models* values.
+AN_ARCHIVE = "arn:${AWS::Partition}:s3:::${ModelsBucketName}/${ModelsArchivePrefix}run/package/model.tar.gz"
 TAG_CONDITION = {f"s3:ExistingObjectTag/{shared_contract.ARCHIVE_TAG}": [
-    "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:model-package/${ModelPackageGroupName}/*"]}
+    "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${ModelsAccountId}:model-package/${ModelsGroupName}/*"]}
 
 
 def _matches(patterns, names) -> list[str]:
@@ -87,10 +88,14 @@ def _serving(envs):
 
 
 def test_the_resolve_role_may_tag_archives(envs):
+    """Its own env's; an env serving another env's models tags nothing (the source env's pin function does)."""
     for env in _serving(envs):
         tags = [st for where, logical_id, st in _allows(env) if (where, logical_id) == TAGGER
                 and "s3:PutObjectVersionTagging" in as_list(st.get("Action"))]
         archive = env.concrete(AN_ARCHIVE)
+        if env.names.models_source:
+            assert not tags, env.label
+            continue
         assert tags and any(fnmatch.fnmatchcase(archive, text_of(r)) for st in tags for r in as_list(st["Resource"])), env.label
 
 
@@ -207,8 +212,7 @@ def test_the_lifecycle_check_catches_a_rule_that_erases_it(envs):
 def test_nothing_may_be_copied_into_the_model_archives(envs):
     for env in envs:
         document = next(doc for logical_id, _, _, doc in policies(env.template("pipeline")) if logical_id == "ArtifactBucketPolicy")
-        archive = env.concrete(AN_ARCHIVE.replace("arn:${AWS::Partition}:s3:::${ArtifactBucketPrefix}-${AWS::AccountId}-${AWS::Region}",
-                                                  "${ArtifactBucket.Arn}"))
+        archive = env.concrete("${ArtifactBucket.Arn}/${SageMakerPrefix}models/run/package/model.tar.gz")  # its own
         denies = [st for st in statements(document) if st.get("Effect") == "Deny" and "s3:PutObject" in as_list(st["Action"])
                   and st.get("Condition") == {"Null": {"s3:x-amz-copy-source": "false"}}
                   and any(fnmatch.fnmatchcase(archive, text_of(r)) for r in as_list(st["Resource"]))]

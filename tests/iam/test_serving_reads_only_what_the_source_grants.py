@@ -39,7 +39,7 @@ GRANTS = {
     ("ResolveFunctionRole", "SourceArchivesVersions"): (["s3:ListBucketVersions"], [BUCKET],
                                                         {"StringLike": {"s3:prefix": "${ModelsArchivePrefix}*"}}),
     ("ResolveFunctionRole", "SourceArchivesVersioning"): (["s3:GetBucketVersioning"], [BUCKET], None),
-    ("ResolveFunctionRole", "SourceArchivesTags"): (["s3:GetObjectVersionTagging"], [ARCHIVES], None),
+    ("ResolveFunctionRole", "SourceArchivesTags"): (["s3:GetObjectTagging", "s3:GetObjectVersionTagging"], [ARCHIVES], None),
     ("SmokeTestFunctionRole", "ReadRegistry"): (["sagemaker:DescribeModelPackage"], [GROUP, VERSIONS], None),
     ("SmokeTestFunctionRole", "ModelArchivesRead"): (["s3:GetObject"], [ARCHIVES], PINNED),
     ("SmokeTestFunctionRole", "DecryptModelArchives"): (["kms:Decrypt"], [KEYS], THROUGH_S3),

@@ -1,4 +1,5 @@
-"""Every EventBridge rule of every env (config/ and its variants, every stack) hears only its own account's events, and
+"""Every EventBridge rule of every env (config/ and its variants, every stack) hears only its own account's events (a
+rule on the promotion bus of an env serving another env's models: that env's account's, docs/promotion.md), and
 every rule on model package state changes only finished packages: SageMaker also reports a package InProgress (and
 Failed, Deleting) and may send several events per change ("Events that Amazon SageMaker sends to Amazon
 EventBridge", SageMaker developer guide). A rule that forgets either is caught here, whichever stack it is in."""
@@ -14,22 +15,30 @@ from tests.support.notifier_support import for_group, sample_event
 
 
 @pytest.fixture(scope="module")
-def rules(project, rendered) -> list[tuple[str, dict]]:
-    """("label: stack logical-id", pattern) of every rule every env renders."""
-    found = [(f"{env.label}: {stack} {rid}", resource["Properties"]["EventPattern"])
+def rules(project, rendered) -> list[tuple[str, dict, list]]:
+    """("label: stack logical-id", pattern, the account it must hear) of every rule every env renders."""
+    found = [(f"{env.label}: {stack} {rid}", resource["Properties"]["EventPattern"], _heard(env, resource["Properties"]))
              for env in env_renders(project, rendered) for stack in env.stacks
              for rid, resource in env.template(stack)["Resources"].items() if resource["Type"] == "AWS::Events::Rule"]
     assert found
     return found
 
 
+def _heard(env, rule: dict) -> list:
+    """The env's own account; on the promotion bus of an env serving another env's models, that env's account."""
+    source = env.names.models_source
+    if source and rule.get("EventBusName") == env.names.promotion_bus:
+        return [source.env.account_id]
+    return [{"Ref": "AWS::AccountId"}]
+
+
 def test_every_rule_pins_the_envs_own_account(rules):
-    strangers_heard = [where for where, pattern in rules if pattern.get("account") != [{"Ref": "AWS::AccountId"}]]
+    strangers_heard = [where for where, pattern, heard in rules if pattern.get("account") != heard]
     assert not strangers_heard, f"rules that do not pin account to AWS::AccountId: {strangers_heard}"
 
 
 def test_every_model_package_rule_hears_finished_packages_only(rules):
-    package_rules = [(where, p) for where, p in rules if p["detail-type"] == [rule_events.MODEL_PACKAGE_STATE[1]]]
+    package_rules = [(where, p) for where, p, _ in rules if p["detail-type"] == [rule_events.MODEL_PACKAGE_STATE[1]]]
     assert package_rules
     unfinished_heard = [where for where, p in package_rules if p["detail"].get("ModelPackageStatus") != ["Completed"]]
     assert not unfinished_heard, f"model package rules that hear unfinished packages: {unfinished_heard}"
