@@ -6,8 +6,9 @@ call a role of one account makes on the other's bucket or model package group, w
 the caller's rendered identity policies AND its permissions boundary AND the owner's rendered resource policy (and,
 for an object read, the owner's key policy for the kms:Decrypt S3 makes for it). A denial is answered as AWS would
 (AccessDenied, which the function handles as it would on AWS) and recorded: the rehearsal then fails, naming the call.
-moto's SageMaker finds another account's version by ARN only in that account's backend: the Gate sends the read
-calls (Describe*, List*) there; CreateModel stays in the caller's account, as on AWS.
+moto finds another account's model package by ARN, and an object's tags, only in the owning account's backend: the
+Gate sends registry reads (Describe*, List*) and calls on the owner's bucket there; CreateModel stays in the caller's
+account, as on AWS.
 """
 from __future__ import annotations
 
@@ -77,6 +78,20 @@ def _delegated(document: dict, account: str, arn: str) -> dict:
     return out
 
 
+def identity_sides(caller: Identity, request: policy_eval.Request) -> dict[str, bool]:
+    """Whether the caller's own account lets it make the request: its inline policies, and its boundary."""
+    return {
+        "its identity policy": policy_eval.allowed(
+            {"Statement": [s for d in caller.policies for s in _with_principal(d, caller.arn)["Statement"]]}, request),
+        "its boundary": caller.boundary is None or policy_eval.allowed(_with_principal(caller.boundary, caller.arn), request),
+    }
+
+
+def delegated_allows(policy: dict, caller: Identity, request: policy_eval.Request) -> bool:
+    """Whether a resource policy of another account allows the caller's request (see _delegated)."""
+    return policy_eval.allowed(_delegated(policy, caller.arn.split(":")[4], caller.arn), request)
+
+
 @dataclass
 class Gate:
     owner: Owner
@@ -124,11 +139,13 @@ class Gate:
         return self._routed(real, client, service, operation, params)
 
     def _routed(self, real, client, service: str, operation: str, params: dict):
-        """moto answers a read of the owner's model packages only from the owner's backend (and a group by name)."""
+        """moto answers calls on the owner's resources from the owner's backend only: its model packages (a group by
+        name only), and its objects' tags (moto keeps them per account, even for another account's bucket)."""
         here = os.environ.get("MOTO_ACCOUNT_ID")
         owned = f"arn:aws:sagemaker:{self.owner.region}:{self.owner.account}:"
-        if (service != "sagemaker" or here == self.owner.account or not operation.startswith(("Describe", "List"))
-                or not any(v.startswith(owned) for v in _strings(params))):
+        reads_registry = (service == "sagemaker" and operation.startswith(("Describe", "List"))
+                          and any(v.startswith(owned) for v in _strings(params)))
+        if here == self.owner.account or not (reads_registry or (service == "s3" and params.get("Bucket") == self.owner.bucket)):
             return real(client, operation, params)
         if operation == "DescribeModelPackageGroup":
             params = {**params, "ModelPackageGroupName": params["ModelPackageGroupName"].rsplit("/", 1)[1]}
@@ -166,14 +183,17 @@ class Gate:
             return [(f"s3:{operation}", bucket_arn, {}, o.bucket_policy)]  # no row above: the policies as written decide
         if service == "sagemaker":
             arns = sorted({v for v in _strings(params) if v.startswith(f"arn:aws:sagemaker:{o.region}:{o.account}:")})
-            return [(f"sagemaker:{operation}", arn, {}, o.group_policy) for arn in arns]
+            context = {}
+            if operation == "CreateModel":  # the request's condition key the grants hold CreateModel to
+                context["sagemaker:NetworkIsolation"] = "true" if params.get("EnableNetworkIsolation") else "false"
+            return [(f"sagemaker:{operation}", arn, context, o.group_policy) for arn in arns]
         return []
 
     def _tags(self, real, client, params: dict) -> list[dict]:
         """The object's tags as S3 reads them for s3:ExistingObjectTag (the owner's view; no check)."""
         ask = {k: params[k] for k in ("Bucket", "Key", "VersionId") if k in params}
         try:
-            return real(client, "GetObjectTagging", ask)["TagSet"]
+            return self._routed(real, client, "s3", "GetObjectTagging", ask)["TagSet"]
         except ClientError:
             return []
 
@@ -183,13 +203,8 @@ class Gate:
         if caller is None:
             self.decisions.append(Decision(self.role, action, resource, False, ": no such role in the rendered templates"))
             return
-        sides = {
-            "its identity policy": policy_eval.allowed(
-                {"Statement": [s for d in caller.policies for s in _with_principal(d, caller.arn)["Statement"]]}, request),
-            "its boundary": caller.boundary is None or policy_eval.allowed(_with_principal(caller.boundary, caller.arn), request),
-            f"account {self.owner.account}'s resource policy": policy_eval.allowed(
-                _delegated(policy, caller.arn.split(":")[4], caller.arn), request),
-        }
+        sides = {**identity_sides(caller, request),
+                 f"account {self.owner.account}'s resource policy": delegated_allows(policy, caller, request)}
         refused = [side for side, ok in sides.items() if not ok]
         self.decisions.append(Decision(self.role, action, resource, not refused,
                                        f": refused by {', '.join(refused)}" if refused else ""))

@@ -8,6 +8,7 @@ the archive, which must be, byte for byte, what A's training wrote.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -19,7 +20,6 @@ from tests.demo import wiring as wiring_mod
 from tests.demo.progress import Broken
 from tests.demo.run import Demo
 from tests.support import policy_eval
-from tests.support.pipeline_job_support import job_event
 from tests.support.resolve import resolve_all
 from tests.support.s3 import create_bucket
 
@@ -31,8 +31,8 @@ What the promotion rehearsal proves and what it does not:
             allowed only where B's identity policy, its boundary and A's resource policy all allow it (as IAM decides
             a cross-account call; tests/support/policy_eval.py, which knows the condition operators we use).
   emulated: two accounts on one moto, switched per call (MOTO_ACCOUNT_ID); moto evaluates no policy, finds another
-            account's model package only in that account's backend (the demo sends B's reads of A's registry there),
-            and encrypts nothing (the kms:Decrypt S3 would make for each read of A's archive is decided, not done).
+            account's model packages and object tags only in that account's backend (the demo sends B's calls on
+            A's registry and bucket there), and encrypts nothing (the kms:Decrypt S3 would make for each read of A's archive is decided, not done).
             EventBridge's delivery across accounts is played: the event must match A's rule, the PutEvents must be
             allowed by A's promotion role and B's bus policy, and the event must match B's deployment rule.
   not done: no stack is deployed, no STS session or real IAM evaluation, SageMaker hosting does not pull the archive
@@ -105,8 +105,8 @@ class Promotion(Demo):
         an, bn = self.a_names, self.b_names
         _, self.promotion_rule = _where(a_stacks, "AWS::Events::Rule", "Name", an.promotion_rule, "messaging")
         _, role = _where(a_stacks, "AWS::IAM::Role", "RoleName", an.promotion_role, "iam")
-        self.promotion_role = _identities({"iam": a_stacks["iam"], "boundaries": a_stacks["boundaries"]},
-                                          self.env.account_id)
+        self.a_identities = _identities({"iam": a_stacks["iam"], "boundaries": a_stacks["boundaries"]},
+                                        self.env.account_id)
         self.promotion_role_arn = f"arn:aws:iam::{self.env.account_id}:role{role.get('Path', '/')}{role['RoleName']}"
         _, bus = _where(b_stacks, "AWS::Events::EventBus", "Name", bn.promotion_bus, "messaging")
         self.bus_arn = f"arn:aws:events:{self.b.env.region}:{self.b.env.account_id}:event-bus/{bn.promotion_bus}"
@@ -177,22 +177,24 @@ class Promotion(Demo):
             raise Broken(f"{self.a_names.promotion_rule} does not match the approval of {self.package_arn}")
         put = policy_eval.Request(self.promotion_role_arn, "events:PutEvents", self.bus_arn,
                                   {"events:source": event["source"], "events:detail-type": event["detail-type"]})
-        identity = self.promotion_role[self.promotion_role_arn]
-        sides = {"the promotion role's policy": policy_eval.allowed(
-                     {"Statement": [s for d in identity.policies for s in accounts._with_principal(d, identity.arn)["Statement"]]}, put),
-                 f"{self.b_names.promotion_bus}'s policy": policy_eval.allowed(
-                     accounts._delegated(self.bus_policy, self.env.account_id, self.promotion_role_arn), put)}
+        identity = self.a_identities[self.promotion_role_arn]
+        sides = {**{f"{self.a_names.promotion_role}: {side}": ok for side, ok in accounts.identity_sides(identity, put).items()},
+                 f"{self.b_names.promotion_bus}'s policy": accounts.delegated_allows(self.bus_policy, identity, put)}
         for side, ok in sides.items():
             self.p.say(f"PutEvents {self.bus_arn} as {self.promotion_role_arn}: {'allowed' if ok else 'DENIED'} by {side}")
         if not all(sides.values()):
             raise Broken(f"events:PutEvents on {self.bus_arn} by {self.promotion_role_arn} is denied by "
                          f"{', '.join(s for s, ok in sides.items() if not ok)}")
+        for key, value in (("events:source", "com.example.forged"), ("events:detail-type", "Forged Change")):
+            if accounts.delegated_allows(self.bus_policy, identity, dataclasses.replace(put, context={**put.context, key: value})):
+                raise Broken(f"{self.b_names.promotion_bus}'s policy admits a PutEvents with {key} {value}")
         if not EventPattern.load(json.dumps(self.deployment_rule["EventPattern"])).matches_event(event):
             raise Broken(f"{self.b_names.deployment_rule} does not match the forwarded approval (account {event['account']})")
         other = {**event, "account": self.b.env.account_id}
         if EventPattern.load(json.dumps(self.deployment_rule["EventPattern"])).matches_event(other):
             raise Broken(f"{self.b_names.deployment_rule} matches the same event from its own account too")
-        row.result = (f"{self.a_names.promotion_rule} matched; PutEvents allowed by both sides; "
+        row.result = (f"{self.a_names.promotion_rule} matched; PutEvents allowed by both sides (another source or "
+                      f"detail-type: refused); "
                       f"{self.b_names.deployment_rule} matched -> a run of {self.b.w.deployment.pipeline_name} starts")
 
     def pin_archive(self, row):
@@ -237,7 +239,10 @@ class Promotion(Demo):
             b.operations_inbox = b.client("sqs").create_queue(QueueName="demo-operations-inbox")["QueueUrl"]
             b.operations_emails = b.env.operations_emails or b.env.emails
         with self._as(self.b_names.deploy_role("staging-endpoint")):
-            b.staging(row)
+            try:
+                b.staging(row)
+            finally:
+                self._held("staging")
         staged = row.result
         # The staging endpoint's answers: SageMaker hosting looks the model up itself and reads the archive as the
         # model's role (serving.LocalEndpoints plays both).

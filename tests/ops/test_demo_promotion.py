@@ -43,7 +43,8 @@ def test_the_rehearsal_says_what_moto_proves_and_what_it_does_not(rehearsal):
 
 
 def test_a_grant_the_source_account_withdraws_fails_the_rehearsal_naming_the_call(monkeypatch):
-    """A's bucket policy without the serving roles' archive read: the model role's GetObject is denied, and said so."""
+    """A's bucket policy without the serving roles' archive read: the smoke test's GetObject of the archive is denied,
+    and the failed step names the call, the role and the policy that refused it."""
     real = promotion.Promotion.read_pair
 
     def narrowed(self, row):
@@ -54,5 +55,5 @@ def test_a_grant_the_source_account_withdraws_fails_the_rehearsal_naming_the_cal
     monkeypatch.setattr(promotion, "STEPS", tuple((t, narrowed if f is real else f) for t, f in promotion.STEPS))
     code, text = _rehearse()
     assert code == 1
-    assert re.search(r"FAILED: .*DENIED s3:GetObject +arn:aws:s3:::\S+ .*refused by account \d{12}'s "
+    assert re.search(r"FAILED: .*DENIED +s3:GetObject +arn:aws:s3:::\S+ .*refused by account \d{12}'s "
                      r"resource policy", text), text
