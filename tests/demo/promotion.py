@@ -113,13 +113,10 @@ class Promotion(Demo):
         self.bus_policy = bus["Policy"]
         _, self.deployment_rule = _where(b_stacks, "AWS::Events::Rule", "Name", bn.deployment_rule, "deployment")
         pin_id, pin = _where(a_stacks, "AWS::Lambda::Function", "FunctionName", an.archive_pin_function, "notifications")
-        self.pin = wiring_mod.Function(pin["FunctionName"], pin["Handler"],
-                                       {k: wiring_mod._lambda_string(v) for k, v in pin["Environment"]["Variables"].items()})
-        self.pin_rule = next((props for res in a_stacks["notifications"].resources("AWS::Events::Rule").values()
-                              for props in [res["Properties"]]
-                              if any(t["Arn"] == f"arn:aws:lambda:{self.env.region}:{self.env.account_id}:function:"
-                                     f"{pin['FunctionName']}" or t["Arn"] == f"<GetAtt {pin_id}.Arn>" for t in props["Targets"])),
-                             None)
+        self.pin = wiring_mod._function(a_stacks["notifications"], pin_id)
+        pin_arn = f"arn:aws:lambda:{self.env.region}:{self.env.account_id}:function:{pin['FunctionName']}"
+        self.pin_rule = next((res["Properties"] for res in a_stacks["notifications"].resources("AWS::Events::Rule").values()
+                              if any(t["Arn"] == pin_arn for t in res["Properties"]["Targets"])), None)
         if self.pin_rule is None:
             raise Broken(f"notifications.yaml of {self.env.name}: no rule targets {pin['FunctionName']}")
         _, bucket_policy = _where(a_stacks, "AWS::S3::BucketPolicy", "Bucket", self.w.artifact_bucket, "pipeline")

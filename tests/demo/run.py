@@ -443,9 +443,10 @@ STEPS = (
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tests.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="dev", help="environment from config/ (default: dev)")
-    parser.add_argument("--scenario", choices=("approval", "promotion"), default="approval",
-                        help="approval: ENV's approval and deployment paths (default); promotion: a version approved in "
-                             "one account served from another (config/'s pair, else the test variant's)")
+    parser.add_argument("--scenario", choices=("approval", "promotion"), default=None,
+                        help="approval: ENV's approval and deployment paths (the default, except for an env serving "
+                             "another env's models); promotion: a version approved in one account served from another "
+                             "(config/'s pair, else the test variant's)")
     return parser
 
 
@@ -475,12 +476,14 @@ def main(argv: list[str] | None = None, out=None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.scenario == "promotion":
+    # An env serving another env's models has its deployment path only as the promotion: that is its default.
+    scenario = args.scenario or ("promotion" if env.deployment and env.deployment.models_from else "approval")
+    if scenario == "promotion":
         demo, steps, emulated = _promotion(project, env.name, progress)
         env = demo.env
     else:
         demo, steps, emulated = Demo(project, env, progress), STEPS, EMULATED
-    progress.say(f"make demo: {args.scenario} of env {env.name}, no AWS account, no network", indent=0)
+    progress.say(f"make demo: {scenario} of env {env.name}, no AWS account, no network", indent=0)
     progress.say(emulated, indent=0)
     progress.say("", indent=0)
     done = 0

@@ -9,16 +9,34 @@ import pytest
 
 from tests.conftest import CONFIGURED_ENVS
 from tests.demo import promotion, run
+from tests.support.concrete_envs import with_promotion
 
 
-def _rehearse() -> tuple[int, str]:
+def _rehearse(*args: str) -> tuple[int, str]:
     out = io.StringIO()
-    return run.main(["--env", CONFIGURED_ENVS[0], "--scenario", "promotion"], out=out), out.getvalue()
+    return run.main(list(args), out=out), out.getvalue()
 
 
 @pytest.fixture(scope="module")
-def rehearsal():
-    return _rehearse()
+def promoted(project):
+    return with_promotion(project)
+
+
+@pytest.fixture(scope="module")
+def rehearsal(promoted):
+    """`make demo ENV=<the serving env>` where config pairs two envs: the promotion is that env's default."""
+    taker = next(e.name for e in promoted.environments.values() if e.deployment and e.deployment.models_from)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(run.config, "load", lambda *_a, **_k: promoted)
+        return _rehearse("--env", taker)
+
+
+def test_an_env_serving_another_envs_models_rehearses_the_promotion_by_default(rehearsal, promoted):
+    code, text = rehearsal
+    source = next(e.deployment.models_from for e in promoted.environments.values() if e.deployment and e.deployment.models_from)
+    assert code == 0, text
+    assert f"make demo: promotion of env {source}, no AWS account, no network" in text
+    assert "config/ pairs no envs" not in text
 
 
 def test_the_served_archive_is_what_the_source_accounts_training_wrote(rehearsal):
@@ -53,7 +71,8 @@ def test_a_grant_the_source_account_withdraws_fails_the_rehearsal_naming_the_cal
         policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != "ServingReadsPinnedArchives"]
 
     monkeypatch.setattr(promotion, "STEPS", tuple((t, narrowed if f is real else f) for t, f in promotion.STEPS))
-    code, text = _rehearse()
+    code, text = _rehearse("--env", CONFIGURED_ENVS[0], "--scenario", "promotion")
     assert code == 1
+    assert "config/ pairs no envs (deployment.models_from): rehearsing " in text
     assert re.search(r"FAILED: .*DENIED +s3:GetObject +arn:aws:s3:::\S+ .*refused by account \d{12}'s "
                      r"resource policy", text), text
