@@ -46,4 +46,4 @@ def taker_note(n: names_mod.Names) -> str | None:
         return None
     return (f"{taker.env_name} (account {taker.env.account_id}) serves {n.env_name}'s models: `make deploy "
             f"ENV={taker.env_name}` in account {taker.env.account_id} checks its side; until its bus "
-            f"{taker.promotion_bus} exists, the decisions {n.promotion_rule} forwards land in its dead-letter queue")
+            f"{taker.promotion_bus} exists, the decisions {n.promotion_rule} forwards land in {n.archive_pin_dlq}")

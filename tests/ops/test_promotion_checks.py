@@ -80,7 +80,7 @@ def test_the_source_env_gets_one_note_naming_the_serving_env_and_where_events_wa
     _, a, b = pair
     note = promotion.taker_note(a)
     assert "\n" not in note and f"`make deploy ENV={b.env_name}` in account {b.env.account_id}" in note
-    assert b.promotion_bus in note and a.promotion_rule in note and "dead-letter queue" in note
+    assert b.promotion_bus in note and a.promotion_rule in note and note.endswith(f"land in {a.archive_pin_dlq}")
     assert promotion.taker_note(b) is None
 
 
