@@ -23,7 +23,7 @@ from tests.support.s3 import create_bucket
 from deploy_resolve import handler  # lambda_src/ is on sys.path: tests/__init__.py
 from shared import archives, clients  # noqa: E402
 
-SOURCE_ACCOUNT, SERVING_ACCOUNT = "210987654321", DEFAULT_ACCOUNT_ID  # moto's own account serves
+SOURCE_ACCOUNT, SERVING_ACCOUNT = "111111111111", DEFAULT_ACCOUNT_ID  # moto's own account serves
 SOURCE_ENV, PIN_FUNCTION = "dev", "acme-dev-archive-pin"
 GROUP = "acme-dev-models"
 BUCKET = f"acme-dev-artifacts-{SOURCE_ACCOUNT}-eu-west-1"

@@ -18,8 +18,10 @@ import json
 import pytest
 import yaml
 
-from tests.support.cfn import load
+from tests.support.cfn import role_statements
 from tests.support.concrete_envs import PROMOTION, EnvRender, variant_renders
+from tests.support.policy_eval import Request, allowed
+from tests.support.resolve import alone
 
 GROUP = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${ModelsAccountId}:model-package-group/${ModelsGroupName}"
 VERSIONS = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${ModelsAccountId}:model-package/${ModelsGroupName}/*"
@@ -151,6 +153,25 @@ def rule_violations(r: EnvRender) -> list[str]:
     return [f"DeploymentRule hears {key} {heard[key]}, not {wanted[key]}" for key in wanted if heard[key] != wanted[key]]
 
 
+def _put_rule(r: EnvRender, bus: str, source: str) -> bool:
+    """May the deployment stack's deploy role put the DeploymentRule on `bus` for events of `source`?"""
+    stack = alone(r.rendered, r.project, r.env, "serving-iam")
+    template = {"Resources": stack.resources()}
+    role = template["Resources"]["DeploymentDeployRole"]["Properties"]
+    arn = f"arn:aws:iam::{stack.pseudo['AWS::AccountId']}:role{role['Path']}{role['RoleName']}"
+    rule = (f"arn:aws:events:{stack.pseudo['AWS::Region']}:{stack.pseudo['AWS::AccountId']}:rule/{bus}/"
+            f"{r.names.deployment_rule}")
+    context = {"events:source": source, "events:detail-type": "SageMaker Model Package State Change"}
+    held = [{**st, "Principal": {"AWS": arn}} for st in role_statements(template, "DeploymentDeployRole")]  # its own
+    return allowed({"Statement": held}, Request(arn, "events:PutRule", rule, context))
+
+
+def test_the_deployment_deploy_role_puts_its_rule_on_the_promotion_bus_for_model_decisions_only(serving):
+    assert _put_rule(serving, serving.names.promotion_bus, "aws.sagemaker")
+    assert not _put_rule(serving, serving.names.promotion_bus, "aws.s3")
+    assert not _put_rule(serving, "another-teams-bus", "aws.sagemaker")
+
+
 def test_the_serving_roles_name_the_source_account_only_in_the_granted_rows(serving):
     assert not grant_violations(serving)
 
@@ -221,3 +242,12 @@ def test_the_bus_check_catches_a_widened_bus_policy(serving, widen):
 ], ids=["any account", "another group", "the default bus"])
 def test_the_rule_check_catches_a_widened_deployment_rule(serving, widen):
     assert rule_violations(_edited(serving, "deployment", lambda res: widen(res["DeploymentRule"]["Properties"])))
+
+
+def test_the_put_rule_check_catches_a_deploy_role_that_may_put_rules_on_any_bus(serving):
+    def widen(res):
+        for policy in res["DeploymentDeployRole"]["Properties"]["Policies"]:
+            for st in policy["PolicyDocument"]["Statement"]:
+                if "events:PutRule" in st["Action"]:
+                    st["Resource"] = [{"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/*"}]
+    assert _put_rule(_edited(serving, "serving-iam", widen), "another-teams-bus", "aws.sagemaker")
