@@ -155,7 +155,7 @@ class Gate:
         finally:
             os.environ["MOTO_ACCOUNT_ID"] = here
 
-    def _requests(self, real, client, service: str, operation: str, params: dict) -> list[tuple[str, str, dict, dict]]:
+    def _requests(self, real, client, service: str, operation: str, params: dict) -> list[tuple[str, str, dict, dict | None]]:
         """(action, resource ARN, request context, the owner's policy) the call needs on the owner's resources."""
         o = self.owner
         if service == "s3" and params.get("Bucket") == o.bucket:
@@ -180,7 +180,7 @@ class Gate:
                 return [(action, bucket_arn, {"s3:prefix": params["Prefix"]} if "Prefix" in params else {}, o.bucket_policy)]
             if operation == "GetBucketVersioning":
                 return [("s3:GetBucketVersioning", bucket_arn, {}, o.bucket_policy)]
-            return [(f"s3:{operation}", bucket_arn, {}, o.bucket_policy)]  # no row above: the policies as written decide
+            return [(f"s3:{operation}", bucket_arn, {}, None)]  # a call the table does not know is refused
         if service == "sagemaker":
             arns = sorted({v for v in _strings(params) if v.startswith(f"arn:aws:sagemaker:{o.region}:{o.account}:")})
             context = {}
@@ -200,8 +200,9 @@ class Gate:
     def _decide(self, action: str, resource: str, context: dict, policy: dict) -> None:
         caller = self.identities.get(self.role)
         request = policy_eval.Request(self.role, action, resource, context)
-        if caller is None:
-            self.decisions.append(Decision(self.role, action, resource, False, ": no such role in the rendered templates"))
+        if caller is None or policy is None:
+            why = "no such role in the rendered templates" if caller is None else "a call the demo's table does not know"
+            self.decisions.append(Decision(self.role, action, resource, False, f": {why}"))
             return
         sides = {**identity_sides(caller, request),
                  f"account {self.owner.account}'s resource policy": delegated_allows(policy, caller, request)}

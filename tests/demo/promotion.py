@@ -105,8 +105,7 @@ class Promotion(Demo):
         an, bn = self.a_names, self.b_names
         _, self.promotion_rule = _where(a_stacks, "AWS::Events::Rule", "Name", an.promotion_rule, "messaging")
         _, role = _where(a_stacks, "AWS::IAM::Role", "RoleName", an.promotion_role, "iam")
-        self.a_identities = _identities({"iam": a_stacks["iam"], "boundaries": a_stacks["boundaries"]},
-                                        self.env.account_id)
+        self.a_identities = _identities(a_stacks, self.env.account_id)
         self.promotion_role_arn = f"arn:aws:iam::{self.env.account_id}:role{role.get('Path', '/')}{role['RoleName']}"
         _, bus = _where(b_stacks, "AWS::Events::EventBus", "Name", bn.promotion_bus, "messaging")
         self.bus_arn = f"arn:aws:events:{self.b.env.region}:{self.b.env.account_id}:event-bus/{bn.promotion_bus}"
@@ -130,8 +129,10 @@ class Promotion(Demo):
         self.p.say(f"{self.b.env.name}/deployment.yaml rule {bn.deployment_rule} on bus "
                    f"{self.deployment_rule.get('EventBusName', 'default')}: {_json(self.deployment_rule['EventPattern'])}")
         self.p.say(f"{self.env.name}/notifications.yaml {self.pin.name}: handler {self.pin.handler}, env {_json(self.pin.environment)}")
-        if self.promotion_rule["Targets"][0]["Arn"] != self.bus_arn:
-            raise Broken(f"{an.promotion_rule} targets {self.promotion_rule['Targets'][0]['Arn']}, B's bus is {self.bus_arn}")
+        target = self.promotion_rule["Targets"][0]
+        if (target["Arn"], target.get("RoleArn")) != (self.bus_arn, self.promotion_role_arn):
+            raise Broken(f"{an.promotion_rule} targets {target['Arn']} as {target.get('RoleArn')}, not B's bus {self.bus_arn} "
+                         f"as {self.promotion_role_arn}")
         if self.deployment_rule.get("EventBusName") != bn.promotion_bus:
             raise Broken(f"{bn.deployment_rule} listens on {self.deployment_rule.get('EventBusName', 'the default bus')}, "
                          f"not {bn.promotion_bus}")
