@@ -85,8 +85,8 @@ class Promotion(Demo):
     # -- steps --------------------------------------------------------------------------------
     def load_pair(self, row):
         a, b = self.env, self.b.env
-        self.p.say(f"source env {a.name}: account {a.account_id}, region {a.region} (builds and approves)")
-        self.p.say(f"serving env {b.name}: account {b.account_id}, region {b.region}, {b.file} deployment.models_from: {a.name}")
+        self.p.say(f"A, the source env {a.name}: account {a.account_id}, region {a.region} (builds and approves)")
+        self.p.say(f"B, the serving env {b.name}: account {b.account_id}, region {b.region}, {b.file} deployment.models_from: {a.name}")
         row.result = f"{a.name} (account {a.account_id}) -> {b.name} (account {b.account_id})"
 
     def render(self, row):
@@ -270,19 +270,17 @@ class Promotion(Demo):
                 read = self.b.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
             finally:
                 self._held("model role")
+        self.p.say(f"every request {self.b.env.name}'s roles made on {self.env.name}'s resources, as both accounts decide it:")
+        for decision in self.gate.decisions:
+            self.p.say(decision.line(), indent=6)
         wrote = self.trained.archive
         digest = hashlib.sha256(read).hexdigest()
-        self.p.say(f"A's training wrote {len(wrote)} bytes, sha256 {hashlib.sha256(wrote).hexdigest()}")
-        self.p.say(f"B's model role read  {len(read)} bytes, sha256 {digest} ({uri})")
+        self.p.say(f"{self.env.name}'s training wrote {len(wrote)} bytes, sha256 {hashlib.sha256(wrote).hexdigest()}")
+        self.p.say(f"{self.b.env.name}'s model role read  {len(read)} bytes, sha256 {digest} ({uri})")
         if read != wrote:
             raise Broken(f"the archive {self.b.env.name}'s model role reads differs from what {self.env.name}'s training wrote")
-        row.result = f"identical, byte for byte: {len(read)} bytes, sha256 {digest[:16]}..."
-
-    def decisions(self, row):
-        for decision in self.gate.decisions:
-            self.p.say(decision.line())
-        self._held("cross-account calls")
-        row.result = f"{len(self.gate.decisions)} cross-account requests, each allowed by both accounts' policies"
+        row.result = (f"{len(self.gate.decisions)} cross-account requests, each allowed by both accounts; the archive: "
+                      f"identical, byte for byte: {len(read)} bytes, sha256 {digest[:16]}...")
 
     def close(self):
         if getattr(self, "_gate", None) is not None:
@@ -303,5 +301,4 @@ STEPS = (
     ("B: Resolve reads A's registry and archive", Promotion.resolve),
     ("B: staging endpoint and smoke test", Promotion.staging_and_smoke_test),
     ("B's model role reads what A's training wrote", Promotion.bytes_served),
-    ("Every call B made on A's resources", Promotion.decisions),
 )

@@ -42,7 +42,7 @@ def test_an_env_serving_another_envs_models_rehearses_the_promotion_by_default(r
 def test_the_served_archive_is_what_the_source_accounts_training_wrote(rehearsal):
     code, text = rehearsal
     assert code == 0, text
-    assert re.search(r"^ *13 +B's model role reads what A's training wrote +ok .* identical, byte for byte: \d+ bytes", text, re.M)
+    assert re.search(r"^ *13 +B's model role reads what A's training wrote +ok .* identical, byte for byte: \d+ bytes, sha256 ", text, re.M)
     assert text.rstrip().endswith("Network: 0 connection attempt(s) off this machine.\nEvery link held.")
 
 
