@@ -77,3 +77,34 @@ def test_a_grant_the_source_account_withdraws_fails_the_rehearsal_naming_the_cal
         assert "config/ pairs no envs (deployment.models_from): rehearsing " in text
     assert re.search(r"FAILED: .*DENIED +s3:GetObject +arn:aws:s3:::\S+ .*refused by account \d{12}'s "
                      r"resource policy", text), text
+
+
+ROLE = "arn:aws:iam::222222222222:role/p/reader"
+OBJECT = "arn:aws:s3:::a-bucket/models/model.tar.gz"
+
+
+def _gate(identity_actions, boundary_actions):
+    from tests.demo import accounts
+
+    allow = lambda actions, **extra: {"Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*", **extra}]}
+    bucket_policy = allow(["s3:GetObject"], Principal={"AWS": "arn:aws:iam::222222222222:root"},
+                          Condition={"ArnEquals": {"aws:PrincipalArn": ROLE}})
+    owner = accounts.Owner(account="111111111111", region="eu-west-1", bucket="a-bucket", bucket_policy=bucket_policy,
+                           key_arn="k", key_alias="alias/k", key_policy=allow([]), group_policy=allow([]))
+    return accounts.Gate(owner, {ROLE: accounts.Identity(ROLE, [allow(identity_actions)], allow(boundary_actions))}, role=ROLE)
+
+
+@pytest.mark.parametrize("identity, boundary, refused_by", [
+    (["s3:GetObject"], ["s3:GetObject"], ""),
+    (["s3:GetObjectTagging"], ["s3:GetObject"], "its identity policy"),
+    (["s3:GetObject"], ["s3:ListBucket"], "its boundary"),
+])
+def test_the_gate_needs_the_callers_policy_its_boundary_and_the_owners_policy(identity, boundary, refused_by):
+    gate = _gate(identity, boundary)
+    gate._decide("s3:GetObject", OBJECT, {}, gate.owner.bucket_policy)
+    gate._decide("s3:GetObject", OBJECT, {}, {"Statement": []})  # the owner grants nothing: always refused
+    first, second = gate.decisions
+    assert first.allowed == (not refused_by) and (refused_by in first.why if refused_by else first.why == "")
+    assert not second.allowed and "account 111111111111's resource policy" in second.why
+    gate._decide("s3:PutObject", OBJECT, {}, None)  # a call the gate's table does not know
+    assert not gate.decisions[-1].allowed and "does not know" in gate.decisions[-1].why
