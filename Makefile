@@ -28,7 +28,7 @@ NEWER_PYTHON := run make with PYTHON=python3.11 or newer
 # - _ . : / @ + = , (env and region names, version numbers, role ARNs, file paths), or make stops with one line
 # naming it. Read with $(value …), never expanded: a value holding $(shell …) runs nothing, not even here.
 # SCENARIOS is a list: its words may be apart by spaces (only spaces: a newline would end the recipe's command).
-PASTED := ENV VERSION CFN_ROLE_ARN CONFIRM PURGE REGION INPUT SCENARIOS
+PASTED := ENV VERSION CFN_ROLE_ARN CONFIRM PURGE REGION INPUT SCENARIOS SCENARIO
 PASTED_LISTS := SCENARIOS
 comma := ,
 space := $(subst ,, )
@@ -149,8 +149,10 @@ train-local: $(DEV_STAMP)
 	$(PY) -m pipeline_def train-local --env $(ENV) $(if $(INPUT),--input $(INPUT))
 
 # The approval path of ENV rehearsed on moto (in-process): no AWS account, no network. See docs/demo.md.
+# SCENARIO=promotion: a version approved in one account served from another (docs/promotion-ops.md); the default for
+# an env whose config serves another env's models.
 demo: $(DEV_STAMP)
-	$(PY) -m tests.demo --env $(ENV)
+	$(PY) -m tests.demo --env $(ENV)$(if $(SCENARIO), --scenario $(SCENARIO))
 
 $(CDK_STAMP): $(CDK_DIR)/requirements.txt $(CDK_DIR)/package-lock.json
 	$(call check_python,$(PYTHON),$(NEWER_PYTHON))

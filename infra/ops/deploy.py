@@ -20,7 +20,7 @@ from pathlib import Path
 
 from infra import config
 from infra.config import names as names_mod
-from infra.ops import quotas, subscriptions
+from infra.ops import promotion, quotas, subscriptions
 from infra.output import render, size_limits
 from infra.stacks.pipeline import CAPABILITIES
 from infra import stacks
@@ -468,6 +468,9 @@ def main(argv: list[str] | None = None) -> int:
         n = names_mod.for_env(project, env)
         if args.command == "diff":
             return diff_outcome(diff_all(cfn, n, args.templates, env.name))
+        missing = promotion.missing_grant(s.client("sagemaker"), n, s.get_partition_for_region(env.region))
+        if missing:
+            raise DeployError(missing)
         _warn_about_quotas(s, n)
         check_no_serving_stacks_left(cfn, n)
         for stack in bootstrap_stacks(env):
@@ -484,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         raise
     rest = "notifications, KPI and deployment stacks" if env_serves_models(args.env) else "notifications and KPI stacks"
     print(f"{args.env}: bootstrap done; the pipeline deploys the {rest} on its first run")
-    for line in waiting:
+    for line in [*waiting, *filter(None, [promotion.taker_note(n)])]:
         print(f"note: {line}", file=sys.stderr)
     if unprotected:
         print(f"note: {', '.join(unprotected)} get their stack policy from the next `make deploy ENV={args.env}`, once the "

@@ -443,7 +443,27 @@ STEPS = (
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tests.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="dev", help="environment from config/ (default: dev)")
+    parser.add_argument("--scenario", choices=("approval", "promotion"), default=None,
+                        help="approval: ENV's approval and deployment paths (the default, except for an env serving "
+                             "another env's models); promotion: a version approved in one account served from another "
+                             "(config/'s pair, else the test variant's)")
     return parser
+
+
+def _promotion(project, env_name: str, progress: Progress):
+    """(the Promotion demo, its steps, what it emulates) for config/'s promotion pair involving ENV (or its first);
+    without one, for the test suite's promotion variant of config/ (the last env serving the first's models)."""
+    from tests.demo import promotion
+    from tests.support.concrete_envs import with_promotion
+
+    found = promotion.pair(project, env_name)
+    if found is None:
+        project = with_promotion(project)
+        found = promotion.pair(project, env_name)
+        progress.say(f"config/ pairs no envs (deployment.models_from): rehearsing {found[1].name} serving {found[0].name}'s "
+                     "models, with every option on and two accounts, as tests/support/concrete_envs.py's promotion variant "
+                     "renders them", indent=0)
+    return promotion.Promotion(project, *found, progress), promotion.STEPS, promotion.EMULATED
 
 
 def main(argv: list[str] | None = None, out=None) -> int:
@@ -456,29 +476,36 @@ def main(argv: list[str] | None = None, out=None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    progress.say(f"make demo: env {env.name}, no AWS account, no network", indent=0)
-    progress.say(EMULATED, indent=0)
+    # An env serving another env's models has its deployment path only as the promotion: that is its default.
+    scenario = args.scenario or ("promotion" if env.deployment and env.deployment.models_from else "approval")
+    if scenario == "promotion":
+        demo, steps, emulated = _promotion(project, env.name, progress)
+        env = demo.env
+    else:
+        demo, steps, emulated = Demo(project, env, progress), STEPS, EMULATED
+    progress.say(f"make demo: {scenario} of env {env.name}, no AWS account, no network", indent=0)
+    progress.say(emulated, indent=0)
     progress.say("", indent=0)
-    demo = Demo(project, env, progress)
     done = 0
     try:
         with offline.environment(env.region, demo.account), offline.network_blocked() as refused:
             try:
-                for title, step in STEPS:
+                for title, step in steps:
                     with progress.step(title) as row:
                         step(demo, row)
                     done += 1
             finally:
                 if getattr(demo, "mock", None) is not None:
+                    getattr(demo, "close", lambda: None)()
                     demo.forget_handler_clients()
                     demo.mock.stop()
     except Broken:
         pass
     elapsed = time.perf_counter() - started
-    broken = done < len(STEPS) or bool(refused)
+    broken = done < len(steps) or bool(refused)
     progress.say("", indent=0)
     progress.say(f"Summary ({env.name}, {elapsed:.1f} s)", indent=0)
-    progress.say(progress.table([title for title, _ in STEPS[len(progress.rows):]]), indent=0)
+    progress.say(progress.table([title for title, _ in steps[len(progress.rows):]]), indent=0)
     progress.say("", indent=0)
     if demo.outcomes:
         progress.say("Events and what became of them:", indent=0)

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make
 
 # Each pasted variable, and a target whose recipe pastes it.
 PASTED = {"ENV": "deploy", "VERSION": "approve", "CFN_ROLE_ARN": "deploy", "CONFIRM": "destroy", "PURGE": "destroy",
-          "REGION": "destroy", "INPUT": "train-local", "SCENARIOS": "adopter-check"}
+          "REGION": "destroy", "INPUT": "train-local", "SCENARIOS": "adopter-check",
+          "SCENARIO": "demo"}
 HOSTILE = {
     "command after a separator": "dev; touch {marker}",
     "make's shell function": "$(shell touch {marker})",

@@ -72,6 +72,12 @@ def _conditions_hold(conditions: dict, request: Request) -> bool:
                        for key, wanted in pairs.items()):
                 return False
             continue
+        if operator.startswith("ForAllValues:"):  # every value the request carries matches; none carried holds too
+            base = operator.split(":", 1)[1]
+            if not all(all(any(_OPERATORS[base](str(w), str(v)) for w in _list(wanted)) for v in _list(keys.get(key, [])))
+                       for key, wanted in pairs.items()):
+                return False
+            continue
         if operator not in _OPERATORS and operator not in ("StringNotEquals", "ArnNotLike", "ArnNotEquals", "Null"):
             raise NotImplementedError(f"condition operator {operator} is not evaluated by tests/support/policy_eval.py")
         for key, wanted in pairs.items():
