@@ -149,7 +149,7 @@ train-local: $(DEV_STAMP)
 	$(PY) -m pipeline_def train-local --env $(ENV) $(if $(INPUT),--input $(INPUT))
 
 # The approval path of ENV rehearsed on moto (in-process): no AWS account, no network. See docs/demo.md.
-# SCENARIO=promotion: a version approved in one account served from another (docs/promotion-ops.md); the default for
+# SCENARIO=promotion: a version approved in one account served from another (docs/promotion.md); the default for
 # an env whose config serves another env's models.
 demo: $(DEV_STAMP)
 	$(PY) -m tests.demo --env $(ENV)$(if $(SCENARIO), --scenario $(SCENARIO))

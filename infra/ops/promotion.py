@@ -1,4 +1,4 @@
-"""`make deploy`'s checks of the other account in a promotion (deployment.models_from, docs/promotion-ops.md).
+"""`make deploy`'s checks of the other account in a promotion (deployment.models_from, docs/promotion.md).
 
 The source env (A) is deployed first, the serving env (B) after it. B's deploy looks, with B's credentials only,
 whether A's model package group admits B (the group policy's `ServingAccountSeesTheGroup` statement, deployed in

@@ -1,4 +1,4 @@
-"""`make deploy` in a promotion (docs/promotion-ops.md): the serving env refuses, before any change and in one line,
+"""`make deploy` in a promotion (docs/promotion.md): the serving env refuses, before any change and in one line,
 while the source env does not grant it its models; the source env never waits for the serving env, and says so."""
 from __future__ import annotations
 
