@@ -22,6 +22,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from tests.support import policy_eval
+from tests.support.cfn import strings
 
 
 @dataclass
@@ -144,7 +145,7 @@ class Gate:
         here = os.environ.get("MOTO_ACCOUNT_ID")
         owned = f"arn:aws:sagemaker:{self.owner.region}:{self.owner.account}:"
         reads_registry = (service == "sagemaker" and operation.startswith(("Describe", "List"))
-                          and any(v.startswith(owned) for v in _strings(params)))
+                          and any(v.startswith(owned) for v in strings(params)))
         if here == self.owner.account or not (reads_registry or (service == "s3" and params.get("Bucket") == self.owner.bucket)):
             return real(client, operation, params)
         if operation == "DescribeModelPackageGroup":
@@ -182,7 +183,7 @@ class Gate:
                 return [("s3:GetBucketVersioning", bucket_arn, {}, o.bucket_policy)]
             return [(f"s3:{operation}", bucket_arn, {}, None)]  # a call the table does not know is refused
         if service == "sagemaker":
-            arns = sorted({v for v in _strings(params) if v.startswith(f"arn:aws:sagemaker:{o.region}:{o.account}:")})
+            arns = sorted({v for v in strings(params) if v.startswith(f"arn:aws:sagemaker:{o.region}:{o.account}:")})
             context = {}
             if operation == "CreateModel":  # the request's condition key the grants hold CreateModel to
                 context["sagemaker:NetworkIsolation"] = "true" if params.get("EnableNetworkIsolation") else "false"
@@ -211,12 +212,3 @@ class Gate:
                                        f": refused by {', '.join(refused)}" if refused else ""))
 
 
-def _strings(node):
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _strings(value)

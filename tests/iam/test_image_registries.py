@@ -24,7 +24,7 @@ from infra.config.regions import KNOWN_REGIONS, SUPPORTED_PARTITIONS
 from infra.output import render
 from infra import stacks
 from infra.stacks import BUILDERS
-from tests.support.cfn import load
+from tests.support.cfn import load, strings
 from tests.support.resolve import resolve_all
 
 # arn:<partition>:ecr:<region>:<account>:repository/<name>, and any other ECR ARN shape (so none slips past)
@@ -66,15 +66,6 @@ def test_the_table_holds_real_regions_and_account_ids():
 
 
 # -- the templates name that account -------------------------------------------------------------------
-def _strings(node):
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _strings(value)
 
 
 def _pipeline_images(project, env: str) -> dict[str, str]:
@@ -83,7 +74,7 @@ def _pipeline_images(project, env: str) -> dict[str, str]:
 
     definition = json.loads(cli.render(names_mod.for_env(project, env)))
     images = {}
-    for text in _strings(definition):
+    for text in strings(definition):
         match = IMAGE_URI.match(text)
         if match:
             assert match["region"] == project.env(env).region, text
@@ -101,7 +92,7 @@ def image_pull_problems(rendered: dict[str, str], project) -> list[str]:
         region = project.env(env).region
         expected = _pipeline_images(project, env)
         for key, stack in resolve_all(rendered, project, env, list(BUILDERS)).items():
-            for text in _strings(stack.value(stack.template.get("Resources", {}))):
+            for text in strings(stack.value(stack.template.get("Resources", {}))):
                 if not ECR_ARN.match(text):
                     continue
                 seen += 1
@@ -172,7 +163,7 @@ def test_resolve_holds_a_version_to_the_image_the_model_role_may_pull(rendered, 
         function = stacks["deployment"].value(stacks["deployment"].template["Resources"]["ResolveFunction"]["Properties"])
         allowed = function["Environment"]["Variables"]["SERVING_IMAGES"].split(",")
         role = stacks["serving-iam"].value(stacks["serving-iam"].template["Resources"]["ModelRole"]["Properties"])
-        pulls = {m["account"] + "/" + m["repository"] for text in _strings(role) if (m := REPOSITORY_ARN.match(text))}
+        pulls = {m["account"] + "/" + m["repository"] for text in strings(role) if (m := REPOSITORY_ARN.match(text))}
         region = project.env(env).region
         assert sorted(allowed) == sorted(f"{pull.split('/')[0]}.dkr.ecr.{region}.amazonaws.com/{pull.split('/', 1)[1]}"
                                          for pull in pulls), f"env {env}"

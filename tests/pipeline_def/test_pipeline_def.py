@@ -15,7 +15,7 @@ from pipeline_def import cli, sample_data
 from pipeline_def.steps import evaluate, package, preprocess
 from infra.config.names import OFFLINE_ACCOUNT
 from tests.conftest import CONFIGURED_ENVS, ROOT, names_for
-from tests.support.cfn import load
+from tests.support.cfn import load, strings
 from tests.support.pipeline_isolation import isolation_problems
 
 FIRST_ENV = CONFIGURED_ENVS[0]  # any configured env will do; the first always exists
@@ -140,15 +140,6 @@ def test_evaluation_report_lands_under_the_evaluation_prefix_per_execution(rende
     }
 
 
-def _strings(node):
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for v in node.values():
-            yield from _strings(v)
-    elif isinstance(node, list):
-        for v in node:
-            yield from _strings(v)
 
 
 @pytest.mark.every_env
@@ -168,7 +159,7 @@ def test_every_processing_and_training_job_encrypts_its_outputs_with_the_artifac
 def test_every_s3_location_is_under_the_sagemaker_prefix_of_the_artifact_bucket(render, project, env):
     n = names_for(project, env)
     allowed = f"s3://{n.artifact_bucket_prefix}-{_account(n.env)}-{n.env.region}/{n.sagemaker_prefix}"
-    s3 = [s for s in _strings(render(env)) if s.startswith("s3://")]
+    s3 = [s for s in strings(render(env)) if s.startswith("s3://")]
     assert s3 and all(s.startswith(allowed) for s in s3), s3
 
 
@@ -184,7 +175,7 @@ def test_training_uses_builtin_xgboost_binary_logistic_with_early_stopping(rende
 
 
 def test_images_are_current_and_no_end_of_life_python(render):
-    images = [s for s in _strings(render(FIRST_ENV)) if ".dkr.ecr." in s]
+    images = [s for s in strings(render(FIRST_ENV)) if ".dkr.ecr." in s]
     assert images and all(("sagemaker-scikit-learn:1.4-2" in i or "sagemaker-xgboost:3.0-5" in i) for i in images), images
 
 

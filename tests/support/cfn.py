@@ -80,3 +80,15 @@ def role_statements(template: dict, role: str) -> list[dict]:
         if res.get("Type") in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and {"Ref": role} in res.get("Properties", {}).get("Roles", []):
             out += statements(res["Properties"]["PolicyDocument"])
     return out
+
+
+def strings(node) -> Iterator[str]:
+    """Every string in a nested template fragment (dict values and list items, depth first)."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from strings(value)
