@@ -263,6 +263,12 @@ def _check_promotions(project: Project) -> None:
         if source.deployment and source.deployment.models_from:
             raise ConfigError(env.file, key, f"{source.name} serves {source.deployment.models_from}'s models itself: "
                                              "name the env that builds them")
+        if not source.release_approval:
+            # The source's archive-pin function tags what the serving env's endpoints may load, and a push deploys
+            # its code: without a person approving each of the source's releases, one push could tag a rewritten
+            # archive that production loads on its next scale-out.
+            raise ConfigError(source.file, "operations.release_approval", f"{env.name} serves this env's approved "
+                                                                          "versions: a person approves each release here too (set it true)")
         if not source.approvers:
             raise ConfigError(source.file, "sagemaker.approvers", f"{env.name} serves this env's approved versions: name who "
                                                                   "may approve them (docs/security.md)")

@@ -201,7 +201,11 @@ def read_source_archives(sid: str) -> list[Statement]:
     ModelDataUrl names no version), nothing else of its bucket."""
     return [Statement(Sid=f"{sid}Read", Effect=Allow, Action=[awacs.s3.GetObject], Resource=[Sub(SOURCE_ARCHIVES)],
                       Condition=Condition(StringLike({f"s3:ExistingObjectTag/{APPROVED_ARCHIVE_TAG}":
-                                                      Sub(SOURCE_ARCHIVE_TAG_VALUE)})))]
+                                                      Sub(SOURCE_ARCHIVE_TAG_VALUE)}))),
+            # As the same roles list their own env's archives: whether SageMaker's model download lists is not
+            # documented, and without it a missing object reads as 403, not 404.
+            Statement(Sid=f"{sid}List", Effect=Allow, Action=[awacs.s3.ListBucket], Resource=[Sub(MODELS_BUCKET)],
+                      Condition=Condition(StringLike({"s3:prefix": Sub("${ModelsArchivePrefix}*")})))]
 
 
 def verify_source_archives(sid: str) -> list[Statement]:

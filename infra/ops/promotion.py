@@ -33,7 +33,8 @@ def missing_grant(sagemaker, n: names_mod.Names, partition: str) -> str | None:
         account = source.env.account_id
         return (f"{source.env_name} (account {account}) does not grant {n.env_name} its models yet "
                 f"(SageMaker: {code} on {source.model_package_group}): run `make deploy ENV={source.env_name}` "
-                f"in account {account} first")
+                f"in account {account} first (if it ran, your credentials here lack sagemaker:DescribeModelPackageGroup "
+                "on that group)")
     return None
 
 

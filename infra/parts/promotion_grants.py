@@ -75,6 +75,10 @@ def bucket_statements(taker: Names) -> list[Statement]:
                   Condition=Condition([_only(taker, taker.model_role, taker.smoke_test_function_role),
                                        StringLike({f"s3:ExistingObjectTag/{APPROVED_ARCHIVE_TAG}":
                                                    sub(APPROVED_ARCHIVE_TAG_VALUE)})])),
+        Statement(Sid="ServingListsArchives", Effect=Allow, Principal=_account(taker),
+                  Action=[awacs.s3.ListBucket], Resource=[artifact_bucket_arn()],
+                  Condition=Condition([_only(taker, taker.model_role, taker.smoke_test_function_role),
+                                       StringLike({"s3:prefix": sub(f"{MODEL_ARCHIVES}*")})])),
         Statement(Sid="ServingResolveListsArchiveVersions", Effect=Allow, Principal=_account(taker),
                   Action=[awacs.s3.ListBucketVersions], Resource=[artifact_bucket_arn()],
                   Condition=Condition([_only(taker, taker.resolve_function_role),
@@ -96,8 +100,9 @@ def key_statements(taker: Names) -> list[Statement]:
         Sid="ServingDecryptsArchivesThroughS3", Effect=Allow, Principal=_account(taker),
         Action=[awacs.kms.Decrypt], Resource=["*"],
         Condition=Condition([
-            ArnEquals({"aws:PrincipalArn": role_arns(taker, taker.model_role, taker.smoke_test_function_role),
-                       "kms:EncryptionContext:aws:s3:arn": artifact_bucket_arn()}),
-            StringEquals({"kms:ViaService": Sub("s3.${AWS::Region}.amazonaws.com")}),
+            ArnEquals({"aws:PrincipalArn": role_arns(taker, taker.model_role, taker.smoke_test_function_role)}),
+            # The encryption context is a string key (KMS developer guide, "kms:EncryptionContext:context-key").
+            StringEquals({"kms:ViaService": Sub("s3.${AWS::Region}.amazonaws.com"),
+                          "kms:EncryptionContext:aws:s3:arn": artifact_bucket_arn()}),
         ]),
     )]

@@ -79,6 +79,8 @@ CASES = [
     ("taker_unpinned", TAKER, _set("account_id", None), TAKER, "", "account_id"),
     ("same_account", SOURCE, _set("account_id", ACCOUNTS[TAKER]), TAKER, "deployment.models_from", "another account"),
     ("other_region", SOURCE, _set("region", "us-east-1"), TAKER, "deployment.models_from", "region"),
+    ("source_without_release_approval", SOURCE, _set("operations.release_approval", False), SOURCE,
+     "operations.release_approval", "a person approves each release"),
     ("source_without_approvers", SOURCE, _set("sagemaker.approvers", []), SOURCE, "sagemaker.approvers", "approve"),
     ("source_serves_another", SOURCE, _set("deployment", {"models_from": TAKER}), SOURCE, "deployment.models_from",
      "name the env that builds them"),

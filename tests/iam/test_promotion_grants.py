@@ -95,6 +95,8 @@ def expected_grants(a: Names, b: Names) -> dict[tuple[str, str, str], dict]:
         ("pipeline", "ArtifactBucketPolicy", "ServingReadsPinnedArchives"): allow(
             ["s3:GetObject"], [archives], {"ArnEquals": only(*readers), "StringLike": {
                 f"s3:ExistingObjectTag/{ARCHIVE_TAG}": versions}}),
+        ("pipeline", "ArtifactBucketPolicy", "ServingListsArchives"): allow(
+            ["s3:ListBucket"], [bucket], {"ArnEquals": only(*readers), "StringLike": {"s3:prefix": f"{a.model_archives_prefix}*"}}),
         ("pipeline", "ArtifactBucketPolicy", "ServingResolveListsArchiveVersions"): allow(
             ["s3:ListBucketVersions"], [bucket], {"ArnEquals": only(b.resolve_function_role),
                                                   "StringLike": {"s3:prefix": f"{a.model_archives_prefix}*"}}),
@@ -104,8 +106,9 @@ def expected_grants(a: Names, b: Names) -> dict[tuple[str, str, str], dict]:
             ["s3:GetObjectTagging", "s3:GetObjectVersionTagging"], [archives], {"ArnEquals": only(b.resolve_function_role)}),
         # The artifact key: decrypt, through S3, this bucket's objects only.
         ("pipeline", "ArtifactKey", "ServingDecryptsArchivesThroughS3"): allow(
-            ["kms:Decrypt"], ["*"], {"ArnEquals": {**only(*readers), "kms:EncryptionContext:aws:s3:arn": bucket},
-                                     "StringEquals": {"kms:ViaService": f"s3.{a.env.region}.amazonaws.com"}}),
+            ["kms:Decrypt"], ["*"], {"ArnEquals": only(*readers),
+                                     "StringEquals": {"kms:ViaService": f"s3.{a.env.region}.amazonaws.com",
+                                                      "kms:EncryptionContext:aws:s3:arn": bucket}}),
         # The promotion role (A's, assumed by EventBridge) and the boundary that caps it: put events on B's bus only.
         ("iam", "PromotionRole", "ForwardToServingBus"): allow(["events:PutEvents"], [bus], principal=None),
         ("boundaries", "FunctionRolesBoundary", "Events"): allow(["events:PutEvents"], [bus], principal=None),

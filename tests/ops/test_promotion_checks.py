@@ -48,7 +48,8 @@ def test_the_serving_env_is_refused_in_one_line_naming_the_source_and_what_to_ru
     line = promotion.missing_grant(client, b, PARTITION)
     stub.assert_no_pending_responses()
     assert line == (f"{a.env_name} (account {a.env.account_id}) does not grant {b.env_name} its models yet (SageMaker: "
-                    f"{code} on {a.model_package_group}): run `make deploy ENV={a.env_name}` in account {a.env.account_id} first")
+                    f"{code} on {a.model_package_group}): run `make deploy ENV={a.env_name}` in account {a.env.account_id} first "
+                    "(if it ran, your credentials here lack sagemaker:DescribeModelPackageGroup on that group)")
 
 
 def test_the_serving_env_goes_on_when_the_source_group_admits_it(pair):
@@ -112,7 +113,8 @@ def test_make_deploy_of_the_serving_env_refuses_before_changing_anything(pair, m
     assert code == 2 and reached == []
     assert err == (f"error: {a.env_name} (account {a.env.account_id}) does not grant {b.env_name} its models yet "
                    f"(SageMaker: ValidationException on {a.model_package_group}): run `make deploy ENV={a.env_name}` "
-                   f"in account {a.env.account_id} first\n")
+                   f"in account {a.env.account_id} first "
+                   "(if it ran, your credentials here lack sagemaker:DescribeModelPackageGroup on that group)\n")
 
 
 def test_make_deploy_of_the_serving_env_with_the_source_accounts_credentials_is_refused(pair, monkeypatch, capsys):
