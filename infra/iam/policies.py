@@ -196,16 +196,21 @@ def models_arn(service: str, resource: str) -> Sub:
     return Sub(f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{ModelsAccountId}}:{resource}")
 
 
+def _source_account() -> StringEquals:
+    """The bucket is the source account's: a bucket name is global, and one freed (deleted) could be taken by anyone."""
+    return StringEquals({"aws:ResourceAccount": Sub("${ModelsAccountId}")})
+
+
 def read_source_archives(sid: str) -> list[Statement]:
     """Read the archives the source env pinned for a version of its group (GetObject of the current version: a
     ModelDataUrl names no version), nothing else of its bucket."""
     return [Statement(Sid=f"{sid}Read", Effect=Allow, Action=[awacs.s3.GetObject], Resource=[Sub(SOURCE_ARCHIVES)],
-                      Condition=Condition(StringLike({f"s3:ExistingObjectTag/{APPROVED_ARCHIVE_TAG}":
-                                                      Sub(SOURCE_ARCHIVE_TAG_VALUE)}))),
+                      Condition=Condition([StringLike({f"s3:ExistingObjectTag/{APPROVED_ARCHIVE_TAG}":
+                                                       Sub(SOURCE_ARCHIVE_TAG_VALUE)}), _source_account()])),
             # As the same roles list their own env's archives: whether SageMaker's model download lists is not
             # documented, and without it a missing object reads as 403, not 404.
             Statement(Sid=f"{sid}List", Effect=Allow, Action=[awacs.s3.ListBucket], Resource=[Sub(MODELS_BUCKET)],
-                      Condition=Condition(StringLike({"s3:prefix": Sub("${ModelsArchivePrefix}*")})))]
+                      Condition=Condition([StringLike({"s3:prefix": Sub("${ModelsArchivePrefix}*")}), _source_account()]))]
 
 
 def verify_source_archives(sid: str) -> list[Statement]:
@@ -213,11 +218,12 @@ def verify_source_archives(sid: str) -> list[Statement]:
     versioning, an archive's object versions, and the tag of the one it has. Never a write."""
     return [
         Statement(Sid=f"{sid}Versions", Effect=Allow, Action=[awacs.s3.ListBucketVersions], Resource=[Sub(MODELS_BUCKET)],
-                  Condition=Condition(StringLike({"s3:prefix": Sub("${ModelsArchivePrefix}*")}))),
-        Statement(Sid=f"{sid}Versioning", Effect=Allow, Action=[awacs.s3.GetBucketVersioning], Resource=[Sub(MODELS_BUCKET)]),
+                  Condition=Condition([StringLike({"s3:prefix": Sub("${ModelsArchivePrefix}*")}), _source_account()])),
+        Statement(Sid=f"{sid}Versioning", Effect=Allow, Action=[awacs.s3.GetBucketVersioning], Resource=[Sub(MODELS_BUCKET)],
+                  Condition=Condition(_source_account())),
         # GetObjectTagging of a version other than the current needs both actions (GetObjectTagging, S3 API reference).
         Statement(Sid=f"{sid}Tags", Effect=Allow, Action=[awacs.s3.GetObjectTagging, awacs.s3.GetObjectVersionTagging],
-                  Resource=[Sub(SOURCE_ARCHIVES)]),
+                  Resource=[Sub(SOURCE_ARCHIVES)], Condition=Condition(_source_account())),
     ]
 
 

@@ -200,7 +200,8 @@ class Gate:
 
     def _decide(self, action: str, resource: str, context: dict, policy: dict) -> None:
         caller = self.identities.get(self.role)
-        request = policy_eval.Request(self.role, action, resource, context)
+        # AWS puts the resource's owner in every request's context (aws:ResourceAccount): here, always the source's.
+        request = policy_eval.Request(self.role, action, resource, {"aws:ResourceAccount": self.owner.account, **context})
         if caller is None or policy is None:
             why = "no such role in the rendered templates" if caller is None else "a call the demo's table does not know"
             self.decisions.append(Decision(self.role, action, resource, False, f": {why}"))

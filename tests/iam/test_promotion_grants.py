@@ -154,3 +154,37 @@ def test_nothing_else_of_the_source_names_the_serving_account(promotion):
     assert [t["RoleArn"] for t in targets] == [{"Fn::ImportValue": f"{a.stack('iam')}-PromotionRoleArn"}]
     outside_resources = [{k: v for k, v in template.items() if k != "Resources"} for template in templates.values()]
     assert b.env.account_id not in json.dumps(outside_resources)
+
+
+def test_the_promotion_rule_forwards_only_the_groups_decisions(promotion):
+    """What reaches the serving env's bus: finished Approved and Rejected versions of this env's group, nothing else
+    (a registration or another group's decision would start the serving env's deployment pipeline)."""
+    a, _, templates = promotion
+    pattern = templates["messaging"]["Resources"]["PromotionRule"]["Properties"]["EventPattern"]
+    assert pattern == {"account": [{"Ref": "AWS::AccountId"}], "source": ["aws.sagemaker"],
+                       "detail-type": ["SageMaker Model Package State Change"],
+                       "detail": {"ModelApprovalStatus": ["Approved", "Rejected"],
+                                  "ModelPackageGroupName": [a.model_package_group], "ModelPackageStatus": ["Completed"]}}
+
+
+def test_the_archive_pin_role_may_describe_list_and_tag_archives_only(promotion):
+    """The pin's role is what decides which archives the serving env may load (the tag): exactly these statements, so
+    a write, a read of data or a tag anywhere else fails here."""
+    a, _, templates = promotion
+    role = next(res for rid, res in templates["iam"]["Resources"].items()
+                if res["Type"] == "AWS::IAM::Role" and plain(res["Properties"]["RoleName"], a) == a.archive_pin_role)
+    found = {st["Sid"]: (sorted(st["Action"]), sorted(plain(st["Resource"], a)), plain(st.get("Condition"), a))
+             for policy in role["Properties"]["Policies"] for st in policy["PolicyDocument"]["Statement"]}
+    sagemaker = f"arn:aws:sagemaker:{a.env.region}:{a.env.account_id}"
+    bucket = f"arn:aws:s3:::{a.artifact_bucket}"
+    logs = f"arn:aws:logs:{a.env.region}:{a.env.account_id}:log-group:/aws/lambda/{a.archive_pin_function}"
+    assert found == {
+        "ReadRegistry": (["sagemaker:DescribeModelPackage"], sorted([
+            f"{sagemaker}:model-package-group/{a.model_package_group}", f"{sagemaker}:model-package/{a.model_package_group}/*"]), None),
+        "ApprovedArchivesVersions": (["s3:ListBucketVersions"], [bucket],
+                                     {"StringLike": {"s3:prefix": f"{a.model_archives_prefix}*"}}),
+        "ApprovedArchivesVersioning": (["s3:GetBucketVersioning"], [bucket], None),
+        "ApprovedArchivesTag": (["s3:PutObjectTagging", "s3:PutObjectVersionTagging"], [f"{bucket}/{a.model_archives_prefix}*"], None),
+        "FunctionLogs": (["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], [logs, f"{logs}:*"], None),
+        "DeadLetters": (["sqs:SendMessage"], [f"arn:aws:sqs:{a.env.region}:{a.env.account_id}:{a.archive_pin_dlq}"], None),
+    }

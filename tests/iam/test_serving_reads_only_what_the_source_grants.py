@@ -28,7 +28,9 @@ VERSIONS = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${ModelsAccountId}:mo
 BUCKET = "arn:${AWS::Partition}:s3:::${ModelsBucketName}"
 ARCHIVES = "arn:${AWS::Partition}:s3:::${ModelsBucketName}/${ModelsArchivePrefix}*"
 KEYS = "arn:${AWS::Partition}:kms:${AWS::Region}:${ModelsAccountId}:key/*"
-PINNED = {"StringLike": {"s3:ExistingObjectTag/approved-model-package": VERSIONS}}
+OWNED = {"aws:ResourceAccount": "${ModelsAccountId}"}  # the bucket is the source account's, not a name anyone may take
+PINNED = {"StringLike": {"s3:ExistingObjectTag/approved-model-package": VERSIONS}, "StringEquals": OWNED}
+LISTED = {"StringLike": {"s3:prefix": "${ModelsArchivePrefix}*"}, "StringEquals": OWNED}
 THROUGH_S3 = {"StringEquals": {"kms:EncryptionContext:aws:s3:arn": BUCKET,
                                "kms:ViaService": "s3.${AWS::Region}.amazonaws.com"}}
 ISOLATED = {"Bool": {"sagemaker:NetworkIsolation": "true"}}
@@ -37,16 +39,16 @@ ISOLATED = {"Bool": {"sagemaker:NetworkIsolation": "true"}}
 GRANTS = {
     ("ResolveFunctionRole", "ReadRegistry"): (["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"],
                                               [GROUP, VERSIONS], None),
-    ("ResolveFunctionRole", "SourceArchivesVersions"): (["s3:ListBucketVersions"], [BUCKET],
-                                                        {"StringLike": {"s3:prefix": "${ModelsArchivePrefix}*"}}),
-    ("ResolveFunctionRole", "SourceArchivesVersioning"): (["s3:GetBucketVersioning"], [BUCKET], None),
-    ("ResolveFunctionRole", "SourceArchivesTags"): (["s3:GetObjectTagging", "s3:GetObjectVersionTagging"], [ARCHIVES], None),
+    ("ResolveFunctionRole", "SourceArchivesVersions"): (["s3:ListBucketVersions"], [BUCKET], LISTED),
+    ("ResolveFunctionRole", "SourceArchivesVersioning"): (["s3:GetBucketVersioning"], [BUCKET], {"StringEquals": OWNED}),
+    ("ResolveFunctionRole", "SourceArchivesTags"): (["s3:GetObjectTagging", "s3:GetObjectVersionTagging"], [ARCHIVES],
+                                                    {"StringEquals": OWNED}),
     ("SmokeTestFunctionRole", "ReadRegistry"): (["sagemaker:DescribeModelPackage"], [GROUP, VERSIONS], None),
     ("SmokeTestFunctionRole", "ModelArchivesRead"): (["s3:GetObject"], [ARCHIVES], PINNED),
-    ("SmokeTestFunctionRole", "ModelArchivesList"): (["s3:ListBucket"], [BUCKET], {"StringLike": {"s3:prefix": "${ModelsArchivePrefix}*"}}),
+    ("SmokeTestFunctionRole", "ModelArchivesList"): (["s3:ListBucket"], [BUCKET], LISTED),
     ("SmokeTestFunctionRole", "DecryptModelArchives"): (["kms:Decrypt"], [KEYS], THROUGH_S3),
     ("ModelRole", "ModelArchivesRead"): (["s3:GetObject"], [ARCHIVES], PINNED),
-    ("ModelRole", "ModelArchivesList"): (["s3:ListBucket"], [BUCKET], {"StringLike": {"s3:prefix": "${ModelsArchivePrefix}*"}}),
+    ("ModelRole", "ModelArchivesList"): (["s3:ListBucket"], [BUCKET], LISTED),
     ("ModelRole", "ModelArchivesDecrypt"): (["kms:Decrypt"], [KEYS], THROUGH_S3),
     ("StagingEndpointDeployRole", "ModelsFromThisGroupsVersions"): (["sagemaker:CreateModel"], [VERSIONS], ISOLATED),
     ("StagingEndpointDeployRole", "ThisGroupsVersions"): (["sagemaker:DescribeModelPackage"], [VERSIONS], None),
