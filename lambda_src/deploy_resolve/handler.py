@@ -219,7 +219,19 @@ def work(job: Job) -> Succeeded | InProgress:
     if not isinstance(stack, str) or not isinstance(package, str) or not package.startswith("arn:"):
         raise Failed("bad_parameters", "RollOut needs the production stack's name and ModelPackageArn, the resolved "
                                        f"version: {job.user_parameters[:300]!r}", "ConfigurationError")
+    if os.environ.get("MODELS_GROUP_ARN"):
+        _still_pinned(package)
     return rollout.start(stack, package)
+
+
+def _still_pinned(arn: str) -> None:
+    """Across accounts the archive is in the source's bucket: check it again right before production's new fleet
+    loads it (after staging, the smoke test and a person's approval), so a rewrite since Resolve stops here."""
+    package = clients.client("sagemaker").describe_model_package(ModelPackageName=arn)
+    try:
+        archives.verify_pinned(package, *archives.settings())
+    except archives.NotPinned as exc:
+        raise Failed("not_pinned", f"{exc}; nothing was rolled out") from None
 
 
 def lambda_handler(event, context=None):  # noqa: ARG001 - Lambda's signature

@@ -163,3 +163,33 @@ def test_a_version_of_another_account_in_the_registrys_answer_is_not_taken(promo
     name, body = promotion.run()
     assert name == "PutJobFailureResult" and f"{forged}, listed in {promotion.group_arn}, is not one of its versions" in \
         body["failureDetails"]["message"]
+
+
+def test_an_archive_rewritten_after_resolve_is_not_rolled_out_to_production(promotion, monkeypatch, capsys):
+    """Production's new fleet loads the archive long after Resolve (staging, the smoke test, a person): the RollOut
+    action checks it again, and a rewrite since (even one tagged again) stops the rollout before it starts."""
+    arn = promotion.register()
+    promotion.pin(arn)
+    assert promotion.run()[0] == "PutJobSuccessResult"
+    key = promotion.key(arn)
+    written = promotion.s3.put_object(Bucket=BUCKET, Key=key, Body=b"not what was approved")["VersionId"]
+    promotion.s3.put_object_tagging(Bucket=BUCKET, Key=key, VersionId=written,
+                                    Tagging={"TagSet": [{"Key": archives.ARCHIVE_TAG, "Value": arn}]})
+    started = []
+    monkeypatch.setattr(handler.rollout, "start", lambda *a: started.append(a))
+    promotion.pipeline.calls.clear()
+    handler.lambda_handler(job_event(user_parameters=json.dumps({"RollOut": "acme-prod-production-endpoint",
+                                                                 "ModelPackageArn": arn})), None)
+    name, body = promotion.pipeline.only_result()
+    assert name == "PutJobFailureResult" and not started
+    assert logged(capsys)[-1]["decision"] == "archive_rewritten"
+
+
+def test_an_archive_still_pinned_is_rolled_out(promotion, monkeypatch):
+    arn = promotion.register()
+    promotion.pin(arn)
+    started = []
+    monkeypatch.setattr(handler.rollout, "start", lambda *a: started.append(a) or handler.Succeeded("rolled_out", {}, "rolled out"))
+    handler.lambda_handler(job_event(user_parameters=json.dumps({"RollOut": "acme-prod-production-endpoint",
+                                                                 "ModelPackageArn": arn})), None)
+    assert started == [("acme-prod-production-endpoint", arn)]
