@@ -137,11 +137,13 @@ def _option(flag: str, value) -> Join:
 DEFAULT_INFERENCE_INSTANCES = ("ml.t2.medium", "ml.m5.large")
 
 
-def inference_instance_types(env: Environment) -> list[str]:
-    """What the version says it runs on: the defaults, and where the env serves models, its endpoints' types."""
+def inference_instance_types(names: Names) -> list[str]:
+    """What the version says it runs on: the defaults, and the endpoints' types of the env serving its versions (this
+    env, and the env taking its models from another account, docs/promotion.md)."""
     types = set(DEFAULT_INFERENCE_INSTANCES)
-    if env.deployment is not None:
-        types |= {env.deployment.instance_type, env.deployment.staging_instance_type}
+    for served in (names, names.models_taker):
+        if served is not None and served.env.deployment is not None:
+            types |= {served.env.deployment.instance_type, served.env.deployment.staging_instance_type}
     return sorted(types)
 
 
@@ -288,7 +290,7 @@ def build_pipeline(names: Names, env: Environment, session: PipelineSession, *, 
         step_args=model.register(
             content_types=["text/csv", "application/json"],
             response_types=["text/csv", "application/json"],
-            inference_instances=inference_instance_types(env),
+            inference_instances=inference_instance_types(names),
             transform_instances=["ml.m5.large"],
             model_package_group_name=names.model_package_group,
             # Fixed, not a parameter: approving is a person's act, and the execution role may create

@@ -29,7 +29,8 @@ class AwsError(Exception):
 
 
 def load_names(env: str, config_dir: str) -> Names:
-    project: Project = config.load(config_dir, only_env=env)
+    # Every env: the one serving this env's versions from another account lists its instance types in each version.
+    project: Project = config.load(config_dir)
     return for_env(project, env)
 
 

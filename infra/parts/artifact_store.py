@@ -295,6 +295,7 @@ def add_artifact_bucket(t: Template, key: kms.Key, env: Environment, taker: Name
                 *(uploaders_write_input_statements() if env.data_uploaders else []),
                 *analysts.bucket_statements(ArtifactBucket.title, env.analyst_principals),
                 *(promotion_grants.bucket_statements(taker) if taker else []),
+                *(promotion_grants.bucket_guards(env.deployment is not None) if taker else []),
             ]),
         )
     )

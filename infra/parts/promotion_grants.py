@@ -9,7 +9,7 @@ from __future__ import annotations
 import awacs.kms
 import awacs.s3
 import awacs.sagemaker
-from awacs.aws import Allow, ArnEquals, Bool, Condition, Principal, Statement, StringEquals, StringLike
+from awacs.aws import Allow, ArnEquals, ArnNotEquals, Bool, Condition, Deny, Null, Principal, Statement, StringEquals, StringLike
 from troposphere import Sub
 
 from infra.config.names import Names
@@ -106,3 +106,24 @@ def key_statements(taker: Names) -> list[Statement]:
                           "kms:EncryptionContext:aws:s3:arn": artifact_bucket_arn()}),
         ]),
     )]
+
+
+def _own_role(role_name_value: str) -> Sub:
+    return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role${{RolePath}}${{{role_name_value}}}")
+
+
+def bucket_guards(serves_own_models: bool) -> list[Statement]:
+    """Deny statements of a source env's bucket: the tag the serving env trusts is put by the archive pin alone (and by
+    this env's own Resolve where it serves its own models), on an archive already written, never with an upload. A
+    ModelDataUrl names no object version, so a rewrite tagged by anyone else would be what the serving env's next new
+    instance loads; the pin's code changes only through a release a person approved (loader: release_approval)."""
+    taggers = [_own_role("ArchivePinFunctionRoleName"), *([_own_role("ResolveFunctionRoleName")] if serves_own_models else [])]
+    archives = artifact_bucket_arn(f"/{MODEL_ARCHIVES}*")
+    return [
+        Statement(Sid="OnlyThePinTagsArchives", Effect=Deny, Principal=Principal("*"),
+                  Action=[awacs.s3.PutObjectTagging, awacs.s3.PutObjectVersionTagging, awacs.s3.DeleteObjectTagging,
+                          awacs.s3.DeleteObjectVersionTagging], Resource=[archives],
+                  Condition=Condition(ArnNotEquals({"aws:PrincipalArn": taggers}))),
+        Statement(Sid="NoPinnedUploads", Effect=Deny, Principal=Principal("*"), Action=[awacs.s3.PutObject],
+                  Resource=[archives], Condition=Condition(Null({f"s3:RequestObjectTag/{APPROVED_ARCHIVE_TAG}": "false"}))),
+    ]

@@ -188,3 +188,29 @@ def test_the_archive_pin_role_may_describe_list_and_tag_archives_only(promotion)
         "FunctionLogs": (["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], [logs, f"{logs}:*"], None),
         "DeadLetters": (["sqs:SendMessage"], [f"arn:aws:sqs:{a.env.region}:{a.env.account_id}:{a.archive_pin_dlq}"], None),
     }
+
+
+def test_only_the_pin_tags_the_archives_the_serving_env_trusts(promotion):
+    """Anyone else of the source's account who may tag (by a broad identity policy) or upload with tags is refused on
+    the models folder by the bucket itself: the tag is what the serving env's instances load by."""
+    from tests.support.policy_eval import Request, denied
+
+    a, _, templates = promotion
+    policy = plain(templates["pipeline"]["Resources"]["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"], a)
+    archive = f"arn:aws:s3:::{a.artifact_bucket}/{a.model_archives_prefix}x/model.tar.gz"
+
+    def role(name: str) -> str:
+        return f"arn:aws:iam::{a.env.account_id}:role{a.role_path}{name}"
+
+    taggers = {role(a.archive_pin_role)} | ({role(a.resolve_function_role)} if a.env.deployment else set())
+    others = [role(a.sagemaker_execution_role), role(a.notifier_role), f"arn:aws:iam::{a.env.account_id}:role/Admin"]
+    for action in ("s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObjectVersionTagging"):
+        for principal in taggers:
+            assert not denied(policy, Request(principal, action, archive)), f"{principal} may not {action}"
+        for principal in others:
+            assert denied(policy, Request(principal, action, archive)), f"{principal} may {action} an archive"
+    tagged_upload = Request(role(a.sagemaker_execution_role), "s3:PutObject", archive,
+                            {f"s3:RequestObjectTag/{ARCHIVE_TAG}": "arn:aws:sagemaker:x"})
+    assert denied(policy, tagged_upload), "an upload may carry the tag the serving env trusts"
+    assert not denied(policy, Request(role(a.sagemaker_execution_role), "s3:PutObject", archive,
+                                      {"s3:x-amz-server-side-encryption": "aws:kms"})), "the jobs may not write archives"

@@ -216,5 +216,21 @@ def test_a_registered_version_lists_the_instance_types_the_envs_endpoints_use(tm
     from pipeline_def.pipeline import DEFAULT_INFERENCE_INSTANCES, inference_instance_types
 
     project = config.load(_config(tmp_path, {"instance_type": "ml.c5.xlarge", "staging_instance_type": "ml.c5.large"}))
-    assert set(inference_instance_types(project.env(SERVING))) == {*DEFAULT_INFERENCE_INSTANCES, "ml.c5.xlarge", "ml.c5.large"}
-    assert set(inference_instance_types(project.env(PLAIN))) == set(DEFAULT_INFERENCE_INSTANCES)
+    assert set(inference_instance_types(names.for_env(project, SERVING))) == {*DEFAULT_INFERENCE_INSTANCES, "ml.c5.xlarge", "ml.c5.large"}
+    assert set(inference_instance_types(names.for_env(project, PLAIN))) == set(DEFAULT_INFERENCE_INSTANCES)
+
+
+def test_a_source_envs_versions_list_the_instance_types_of_the_env_serving_them(project):
+    """A version built in one account and served from another must name the serving env's types (docs/promotion.md)."""
+    from pipeline_def.pipeline import inference_instance_types
+    from tests.support.concrete_envs import with_promotion
+
+    import dataclasses
+
+    promoted = with_promotion(project)
+    name, env = next((k, e) for k, e in promoted.environments.items() if e.deployment and e.deployment.models_from)
+    deployment = dataclasses.replace(env.deployment, instance_type="ml.c5.xlarge", staging_instance_type="ml.c5.large")
+    promoted = dataclasses.replace(promoted, environments={**promoted.environments,
+                                                           name: dataclasses.replace(env, deployment=deployment)})
+    source = names.for_env(promoted, env.deployment.models_from)
+    assert {"ml.c5.xlarge", "ml.c5.large"} <= set(inference_instance_types(source))
