@@ -166,8 +166,12 @@ def with_promotion(project: Project) -> Project:
     source_account = source.account_id or PROMOTION_ACCOUNTS[0]
     taker_account = taker.account_id if taker.account_id and taker.account_id != source_account else next(
         a for a in PROMOTION_ACCOUNTS if a != source_account)
-    envs[source_name] = dataclasses.replace(source, account_id=source_account, region=taker.region)
-    envs[taker_name] = dataclasses.replace(taker, account_id=taker_account)
+    for name, account, region in ((source_name, source_account, taker.region), (taker_name, taker_account, taker.region)):
+        env = dataclasses.replace(envs[name], account_id=account, region=region)
+        # Each env's connection in its own account (a copied env's would name the other's).
+        envs[name] = dataclasses.replace(env, source=Source(
+            type="codeconnections", branch=env.source.branch or "main", repository="variant-owner/variant-repository",
+            connection_arn=f"arn:aws:codeconnections:{region}:{account}:connection/00000000-0000-0000-0000-000000000000"))
     promoted = with_everything(dataclasses.replace(project, environments=MappingProxyType(envs)), "codeconnections")
     taker = promoted.environments[taker_name]
     deployment = dataclasses.replace(taker.deployment, models_from=source_name)
